@@ -1,0 +1,370 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use meshdesk_model::{ChannelKind, FormField, Strategy};
+
+/// meshdesk: a contact-center agent inbox that needs no server.
+#[derive(Debug, Parser)]
+#[command(name = "meshdesk", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where this node keeps its store and keys (default: the platform data dir).
+    #[arg(long, global = true, env = "MESHDESK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print one JSON document instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Open a throwaway demo team with sample data and a simulated teammate.
+    #[arg(long)]
+    pub demo: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, join and manage the team.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Campaigns: queues with their routing strategy.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// The phonebook.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Conversations with customers.
+    #[command(subcommand)]
+    Interaction(InteractionCommand),
+    /// Routing decisions.
+    #[command(subcommand)]
+    Route(RouteCommand),
+    /// Chat between agents and in campaign rooms.
+    #[command(subcommand)]
+    Chat(ChatCommand),
+    /// This agent's availability.
+    #[command(subcommand)]
+    Status(StatusCommand),
+    /// Run the node headless until SIGINT or SIGTERM.
+    Node(NodeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create a new team with this device as its first (supervisor) member.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Your agent name.
+        #[arg(long)]
+        agent: String,
+    },
+    /// Show the team, its campaigns and agents.
+    Show,
+    /// Print an invite code for a new device.
+    Invite {
+        /// How long the code stays valid, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = parse_duration_ms)]
+        expires: i64,
+        /// How many devices may use it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+    },
+    /// Join a team with an invite code, sync everything, and exit.
+    Join {
+        code: String,
+        /// Your agent name.
+        #[arg(long)]
+        agent: String,
+        /// Extra addresses to try (besides those in the code).
+        #[arg(long = "peer", value_name = "MULTIADDR")]
+        peers: Vec<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// List devices and agents with their online state.
+    Members,
+    /// Remove a device from the roster (supervisors only).
+    Revoke { device: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Add a campaign.
+    Add(CampaignAddArgs),
+    /// List campaigns.
+    List,
+    /// Show one campaign.
+    Show { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignAddArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_parser = parse_channel)]
+    pub channel: ChannelKind,
+    #[arg(long, value_parser = parse_strategy)]
+    pub strategy: Strategy,
+    /// A member agent, in routing order (repeat); default: you.
+    #[arg(long = "member", value_name = "AGENT")]
+    pub members: Vec<String>,
+    /// A disposition (repeat); default: Resolved, Callback, No answer.
+    #[arg(long = "disposition", value_name = "D")]
+    pub dispositions: Vec<String>,
+    /// A form field, `NAME` or `NAME:required` (repeat).
+    #[arg(long = "field", value_name = "NAME[:required]", value_parser = parse_field)]
+    pub fields: Vec<FormField>,
+    /// Open interactions per agent in this campaign (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub capacity: u32,
+    #[arg(long)]
+    pub auto_accept: bool,
+    /// Service level target, in seconds.
+    #[arg(long = "sla", default_value_t = 0)]
+    pub sla_seconds: u32,
+    /// Wrap-up time after finalize, in seconds.
+    #[arg(long = "wrapup", default_value_t = 0)]
+    pub wrapup_seconds: u32,
+    /// How long a push offer waits for an answer, in seconds.
+    #[arg(long = "offer-timeout")]
+    pub offer_timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ContactFields {
+    #[arg(long = "phone", value_name = "P")]
+    pub phones: Vec<String>,
+    #[arg(long = "email", value_name = "E")]
+    pub emails: Vec<String>,
+    #[arg(long)]
+    pub company: Option<String>,
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Add a contact.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        fields: ContactFields,
+    },
+    /// List contacts in name order.
+    List {
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show a contact with its interactions.
+    Show { id: String },
+    /// Change a contact: given lists replace the stored ones.
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: ContactFields,
+    },
+    /// Delete a contact.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InteractionCommand {
+    /// Start an outbound interaction, active and owned by you.
+    New {
+        #[arg(long, value_parser = parse_channel)]
+        channel: ChannelKind,
+        #[arg(long)]
+        campaign: String,
+        #[arg(long, conflicts_with = "to", required_unless_present = "to")]
+        contact: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// A form field value, `KEY=VALUE` (repeat).
+        #[arg(long = "field", value_name = "K=V", value_parser = parse_key_value)]
+        fields: Vec<(String, String)>,
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Put a customer request into a campaign's queue.
+    Enqueue {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        contact: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        /// The customer's name when they are not in the phonebook.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        message: Option<String>,
+        /// Lower runs first.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i32,
+    },
+    /// List interactions of a tab.
+    List {
+        #[arg(long, default_value = "active")]
+        tab: meshdesk_model::ops::Tab,
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show an interaction with its messages.
+    Show { id: String },
+    /// Send a message to the customer.
+    Send { id: String, text: String },
+    /// Add an internal note.
+    Note { id: String, text: String },
+    /// Tag an interaction.
+    Tag { id: String, tag: String },
+    /// Close an interaction with a disposition.
+    Finalize {
+        id: String,
+        #[arg(long)]
+        disposition: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Take a queued interaction.
+    Accept { id: String },
+    /// Refuse an offered interaction.
+    Decline { id: String },
+    /// Hand an interaction to an agent or back to a campaign's queue.
+    Transfer {
+        id: String,
+        #[arg(
+            long,
+            conflicts_with = "campaign",
+            required_unless_present = "campaign"
+        )]
+        agent: Option<String>,
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Why each queued interaction goes to whom.
+    Explain {
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ChatWith {
+    #[arg(long)]
+    pub agent: Option<String>,
+    #[arg(long)]
+    pub campaign: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Send a chat message.
+    Send {
+        #[command(flatten)]
+        with: ChatWith,
+        text: String,
+    },
+    /// Show a conversation.
+    Show {
+        #[command(flatten)]
+        with: ChatWith,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatusCommand {
+    /// Set your status.
+    #[command(subcommand)]
+    Set(StatusSet),
+    /// Show your status.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatusSet {
+    Available,
+    Break {
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Offline,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Address to listen on (repeat).
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// A peer to dial (repeat).
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<String>,
+    /// Do not discover peers on the LAN.
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// Serve the webchat widget and the REST API on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+}
+
+fn parse_channel(s: &str) -> Result<ChannelKind, String> {
+    s.parse()
+        .map_err(|e: meshdesk_model::UnknownVariant| e.to_string())
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse()
+        .map_err(|e: meshdesk_model::UnknownVariant| e.to_string())
+}
+
+fn parse_field(s: &str) -> Result<FormField, String> {
+    let field: FormField = s.parse().map_err(|_| "bad field".to_string())?;
+    if field.name.is_empty() {
+        return Err("a field needs a name".into());
+    }
+    Ok(field)
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// `90s`, `30m`, `24h`, `7d` (or plain seconds) as milliseconds.
+pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 30m, 24h, 7d)"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}` is not a duration (try 30m, 24h, 7d)")),
+    };
+    if n <= 0 {
+        return Err("a duration must be positive".into());
+    }
+    n.checked_mul(seconds * 1000)
+        .ok_or_else(|| "duration too long".to_string())
+}

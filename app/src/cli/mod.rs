@@ -1,0 +1,249 @@
+//! The `meshdesk` sub-commands. Each becomes a [`Request`] carried out on the
+//! local store, or by the running node through its control socket, with the
+//! same result either way.
+
+pub mod args;
+mod render;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use meshdesk_model::AgentStatus;
+use meshdesk_model::ops::{
+    self, CampaignSpec, ChatTarget, ContactSpec, Context, OpError, Reply, Request, TransferTo,
+};
+use meshdesk_model::store::{Store, StoreError};
+
+use crate::data_dir::DataDir;
+use args::*;
+
+/// A failure, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The request was refused: exit 2, nothing written.
+    #[error("{0}")]
+    Refused(String),
+    /// Something else failed (disk, network): exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Refused(_) => ExitCode::from(2),
+            CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl From<OpError> for CliError {
+    fn from(e: OpError) -> Self {
+        if e.is_user_error() {
+            CliError::Refused(e.to_string())
+        } else {
+            CliError::Failed(e.to_string())
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+/// Prints a reply as a table or as JSON.
+pub fn print_reply(reply: &Reply, json: bool) {
+    if json {
+        println!("{}", render::json(reply));
+    } else {
+        println!("{}", render::text(reply));
+    }
+}
+
+/// Runs a request: through the node when one runs on this data dir, else on the store.
+pub fn execute(data_dir: &DataDir, request: Request) -> Result<Reply, CliError> {
+    if let Some(reply) = crate::node_client::try_execute(data_dir, &request)? {
+        return Ok(reply);
+    }
+    let mut store = open_store(data_dir)?;
+    let outcome = ops::execute(&mut store, &Context::now(), request)?;
+    Ok(outcome.reply)
+}
+
+pub fn open_store(data_dir: &DataDir) -> Result<Store, CliError> {
+    data_dir
+        .ensure()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Store::open(data_dir.store_path()).map_err(|e| match e {
+        StoreError::InUse(_) => CliError::Failed(format!(
+            "{e}; if a node runs here, its control socket was not reachable at {}",
+            data_dir.control_socket().display()
+        )),
+        other => CliError::Failed(other.to_string()),
+    })
+}
+
+fn contact_spec(name: Option<String>, f: ContactFields, editing: bool) -> ContactSpec {
+    let list = |v: Vec<String>| {
+        if editing && v.is_empty() {
+            None
+        } else {
+            Some(v)
+        }
+    };
+    ContactSpec {
+        name,
+        phones: list(f.phones),
+        emails: list(f.emails),
+        company: f.company,
+        tags: list(f.tags),
+        notes: f.notes,
+    }
+}
+
+fn chat_target(with: ChatWith) -> ChatTarget {
+    match (with.agent, with.campaign) {
+        (Some(a), _) => ChatTarget::Agent(a),
+        (None, Some(c)) => ChatTarget::Campaign(c),
+        // clap's group makes one of the two required.
+        (None, None) => ChatTarget::Agent(String::new()),
+    }
+}
+
+/// Maps a parsed sub-command to its request (commands handled elsewhere give `None`).
+pub fn request_for(
+    command: Command,
+    device: impl FnOnce() -> Result<(String, String), CliError>,
+) -> Result<Option<Request>, CliError> {
+    let request = match command {
+        Command::Team(TeamCommand::Create { name, agent }) => {
+            let (device, device_name) = device()?;
+            Request::CreateTeam {
+                team_name: name,
+                agent_name: agent,
+                device,
+                device_name,
+            }
+        }
+        Command::Team(TeamCommand::Show) => Request::ShowTeam,
+        Command::Team(_) | Command::Node(_) => return Ok(None),
+        Command::Campaign(CampaignCommand::Add(a)) => Request::AddCampaign(CampaignSpec {
+            name: a.name,
+            channel: a.channel,
+            strategy: a.strategy,
+            members: a.members,
+            dispositions: a.dispositions,
+            fields: a.fields,
+            capacity: a.capacity,
+            auto_accept: a.auto_accept,
+            sla_seconds: a.sla_seconds,
+            wrapup_seconds: a.wrapup_seconds,
+            offer_timeout_seconds: a.offer_timeout_seconds,
+        }),
+        Command::Campaign(CampaignCommand::List) => Request::ListCampaigns,
+        Command::Campaign(CampaignCommand::Show { name }) => Request::ShowCampaign { name },
+        Command::Contact(ContactCommand::Add { name, fields }) => {
+            Request::AddContact(contact_spec(Some(name), fields, false))
+        }
+        Command::Contact(ContactCommand::List { search }) => Request::ListContacts {
+            search,
+            limit: None,
+        },
+        Command::Contact(ContactCommand::Show { id }) => Request::ShowContact { id },
+        Command::Contact(ContactCommand::Edit { id, name, fields }) => Request::EditContact {
+            id,
+            changes: contact_spec(name, fields, true),
+        },
+        Command::Contact(ContactCommand::Delete { id }) => Request::DeleteContact { id },
+        Command::Interaction(c) => match c {
+            InteractionCommand::New {
+                channel,
+                campaign,
+                contact,
+                to,
+                fields,
+                message,
+            } => Request::NewInteraction {
+                channel,
+                campaign,
+                contact,
+                to,
+                fields: fields.into_iter().collect::<BTreeMap<_, _>>(),
+                message,
+            },
+            InteractionCommand::Enqueue {
+                campaign,
+                contact,
+                from,
+                name,
+                message,
+                priority,
+            } => Request::Enqueue {
+                campaign,
+                contact,
+                from,
+                name,
+                message,
+                priority,
+            },
+            InteractionCommand::List { tab, search } => Request::ListInteractions {
+                tab,
+                search,
+                limit: None,
+            },
+            InteractionCommand::Show { id } => Request::ShowInteraction { id },
+            InteractionCommand::Send { id, text } => Request::Send { id, text },
+            InteractionCommand::Note { id, text } => Request::AddNote { id, text },
+            InteractionCommand::Tag { id, tag } => Request::AddTag { id, tag },
+            InteractionCommand::Finalize {
+                id,
+                disposition,
+                note,
+            } => Request::Finalize {
+                id,
+                disposition,
+                note,
+            },
+            InteractionCommand::Accept { id } => Request::Accept { id },
+            InteractionCommand::Decline { id } => Request::Decline { id },
+            InteractionCommand::Transfer {
+                id,
+                agent,
+                campaign,
+                note,
+            } => {
+                let to = match (agent, campaign) {
+                    (Some(a), _) => TransferTo::Agent(a),
+                    (None, Some(c)) => TransferTo::Campaign(c),
+                    (None, None) => {
+                        return Err(CliError::Refused(
+                            "give --agent NAME or --campaign NAME".into(),
+                        ));
+                    }
+                };
+                Request::Transfer { id, to, note }
+            }
+        },
+        Command::Route(RouteCommand::Explain { campaign }) => Request::ExplainRouting { campaign },
+        Command::Chat(ChatCommand::Send { with, text }) => Request::ChatSend {
+            to: chat_target(with),
+            text,
+        },
+        Command::Chat(ChatCommand::Show { with }) => Request::ChatShow {
+            with: chat_target(with),
+        },
+        Command::Status(StatusCommand::Set(s)) => Request::SetStatus {
+            status: match s {
+                StatusSet::Available => AgentStatus::Available,
+                StatusSet::Break { reason } => AgentStatus::Break {
+                    reason: reason.unwrap_or_default(),
+                },
+                StatusSet::Offline => AgentStatus::Offline,
+            },
+        },
+        Command::Status(StatusCommand::Show) => Request::ShowStatus,
+    };
+    Ok(Some(request))
+}

@@ -1,0 +1,397 @@
+//! Printing replies: readable tables, or one JSON document with `--json`.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply};
+use meshdesk_model::{AgentId, Author, Millis, now_ms};
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    t
+}
+
+/// "3m ago", "in 20s": how long from now.
+pub fn relative(at: Millis) -> String {
+    let delta = (now_ms() - at) / 1000;
+    let (n, future) = if delta >= 0 {
+        (delta, false)
+    } else {
+        (-delta, true)
+    };
+    let text = match n {
+        0..=59 => format!("{n}s"),
+        60..=3599 => format!("{}m", n / 60),
+        3600..=86_399 => format!("{}h", n / 3600),
+        _ => format!("{}d", n / 86_400),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+pub fn clock(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn name(names: &std::collections::BTreeMap<AgentId, String>, id: AgentId) -> String {
+    names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+fn interaction_rows(rows: &[InteractionRow]) -> String {
+    if rows.is_empty() {
+        return "No interactions.".into();
+    }
+    let mut t = table(&[
+        "ID",
+        "STATE",
+        "CAMPAIGN",
+        "CONTACT",
+        "LAST MESSAGE",
+        "ACTIVITY",
+        "UNREAD",
+    ]);
+    for r in rows {
+        let s = &r.summary;
+        let mut state = r.state.as_str().to_string();
+        if let Some(owner) = &r.owner_name {
+            state = format!("{state} ({owner})");
+        }
+        t.add_row(vec![
+            s.id.to_string(),
+            state,
+            r.campaign_name.clone(),
+            format!("{} <{}>", s.contact_name, s.address),
+            s.last_message_preview.clone(),
+            relative(s.last_activity),
+            r.unread.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+fn interaction_detail(d: &InteractionDetail) -> String {
+    let i = &d.interaction;
+    let names = &d.agent_names;
+    let mut out = String::new();
+    let campaign = d.campaign.as_ref().map(|c| c.name.as_str()).unwrap_or("?");
+    out.push_str(&format!("Interaction {}\n", i.id));
+    out.push_str(&format!("  state:     {}\n", d.state.as_str()));
+    out.push_str(&format!(
+        "  campaign:  {campaign} ({} {})\n",
+        i.channel, i.direction
+    ));
+    out.push_str(&format!(
+        "  contact:   {} <{}>\n",
+        i.contact_name, i.address
+    ));
+    if !i.subject.is_empty() {
+        out.push_str(&format!("  subject:   {}\n", i.subject));
+    }
+    if let Some(owner) = d.owner {
+        out.push_str(&format!("  owner:     {}\n", name(names, owner)));
+    }
+    for lost in &d.lost_claims {
+        out.push_str(&format!(
+            "  lost claim: {} (read-only)\n",
+            name(names, *lost)
+        ));
+    }
+    out.push_str(&format!(
+        "  enqueued:  {} ({})\n",
+        clock(i.enqueued_at),
+        relative(i.enqueued_at)
+    ));
+    for (k, v) in &i.fields {
+        out.push_str(&format!("  {k}: {v}\n"));
+    }
+    if !i.tags.is_empty() {
+        out.push_str(&format!(
+            "  tags:      {}\n",
+            i.tags.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out.push_str("\nMessages:\n");
+    if i.messages.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for m in i.messages_in_order() {
+        let author = match &m.author {
+            Author::Agent(a) => name(names, *a),
+            Author::Contact => i.contact_name.clone(),
+            Author::System => "system".into(),
+        };
+        out.push_str(&format!("  [{}] {author}: {}\n", clock(m.at), m.body));
+    }
+    if !i.notes.is_empty() {
+        out.push_str("\nNotes:\n");
+        for n in &i.notes {
+            out.push_str(&format!(
+                "  [{}] {}: {}\n",
+                clock(n.at),
+                name(names, n.agent),
+                n.text
+            ));
+        }
+    }
+    if !i.transfers.is_empty() {
+        out.push_str("\nTransfers:\n");
+        for t in &i.transfers {
+            let to = match t.to {
+                meshdesk_model::TransferTarget::Agent(a) => name(names, a),
+                meshdesk_model::TransferTarget::Campaign(c) => {
+                    format!("campaign {c}")
+                }
+            };
+            out.push_str(&format!(
+                "  [{}] {} → {to}: {}\n",
+                clock(t.at),
+                name(names, t.from),
+                t.note
+            ));
+        }
+    }
+    if let Some(f) = &i.finalization {
+        out.push_str(&format!(
+            "\nFinalized by {} at {}: {}",
+            name(names, f.agent),
+            clock(f.at),
+            f.disposition
+        ));
+        if !f.note.is_empty() {
+            out.push_str(&format!(" — {}", f.note));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The text shown for a reply.
+pub fn text(reply: &Reply) -> String {
+    match reply {
+        Reply::Done => "Done.".into(),
+        Reply::Created { id } => id.clone(),
+        Reply::Team(o) => {
+            let mut t = table(&["AGENT", "ID", "STATUS", "ROLE"]);
+            for a in &o.agents {
+                let role = o.team.role_of(a.id).map(|r| r.as_str()).unwrap_or("-");
+                let me = if a.id == o.me.agent { " (you)" } else { "" };
+                t.add_row(vec![
+                    format!("{}{me}", a.name),
+                    a.id.to_string(),
+                    a.status.label(),
+                    role.to_string(),
+                ]);
+            }
+            let campaigns: Vec<String> =
+                o.team.campaigns.values().map(|c| c.name.clone()).collect();
+            format!(
+                "Team {} ({})\nCampaigns: {}\n{t}",
+                o.team.name,
+                o.team.id,
+                campaigns.join(", ")
+            )
+        }
+        Reply::Campaigns(list) => {
+            let mut t = table(&[
+                "NAME",
+                "CHANNEL",
+                "STRATEGY",
+                "MEMBERS",
+                "CAPACITY",
+                "AUTO-ACCEPT",
+            ]);
+            for c in list {
+                t.add_row(vec![
+                    c.name.clone(),
+                    c.channel.to_string(),
+                    c.strategy.to_string(),
+                    c.members.len().to_string(),
+                    if c.capacity == 0 {
+                        "-".into()
+                    } else {
+                        c.capacity.to_string()
+                    },
+                    if c.auto_accept {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                ]);
+            }
+            t.to_string()
+        }
+        Reply::Campaign(c) => {
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|f| {
+                    if f.required {
+                        format!("{}*", f.name)
+                    } else {
+                        f.name.clone()
+                    }
+                })
+                .collect();
+            format!(
+                "Campaign {} ({})\n  channel:      {}\n  strategy:     {}\n  members:      {}\n  capacity:     {}\n  auto-accept:  {}\n  offer timeout: {}s\n  dispositions: {}\n  fields:       {}\n  SLA:          {}s\n  wrap-up:      {}s",
+                c.name,
+                c.id,
+                c.channel,
+                c.strategy,
+                c.members
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                c.capacity,
+                c.auto_accept,
+                c.offer_timeout_seconds,
+                c.dispositions.join(", "),
+                if fields.is_empty() {
+                    "-".into()
+                } else {
+                    fields.join(", ")
+                },
+                c.sla_seconds,
+                c.wrapup_seconds
+            )
+        }
+        Reply::Contacts(list) => {
+            if list.is_empty() {
+                return "No contacts.".into();
+            }
+            let mut t = table(&["ID", "NAME", "PHONES", "EMAILS", "COMPANY", "TAGS"]);
+            for c in list {
+                t.add_row(vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    c.phones.join(", "),
+                    c.emails.join(", "),
+                    c.company.clone(),
+                    c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+                ]);
+            }
+            t.to_string()
+        }
+        Reply::Contact {
+            contact: c,
+            interactions,
+        } => {
+            let mut out = format!(
+                "Contact {} ({})\n  phones:  {}\n  emails:  {}\n  company: {}\n  tags:    {}\n  notes:   {}\n",
+                c.name,
+                c.id,
+                c.phones.join(", "),
+                c.emails.join(", "),
+                c.company,
+                c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+                c.notes
+            );
+            out.push_str(&format!("\nInteractions ({}):\n", interactions.len()));
+            for s in interactions {
+                out.push_str(&format!(
+                    "  {} {} {} {}\n",
+                    s.id,
+                    clock(s.created_at),
+                    s.channel,
+                    s.last_message_preview
+                ));
+            }
+            out
+        }
+        Reply::Interactions(rows) => interaction_rows(rows),
+        Reply::Interaction(d) => interaction_detail(d),
+        Reply::Explanations(list) => {
+            if list.is_empty() {
+                return "Nothing is queued.".into();
+            }
+            let mut out = String::new();
+            for e in list {
+                let campaign = e
+                    .campaign_name
+                    .clone()
+                    .unwrap_or_else(|| e.campaign.to_string());
+                let strategy = e
+                    .strategy
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "?".into());
+                out.push_str(&format!(
+                    "#{} {} in {campaign} ({strategy}), priority {}, queued {}\n",
+                    e.position,
+                    e.interaction,
+                    e.priority,
+                    relative(e.enqueued_at)
+                ));
+                if e.round_again {
+                    out.push_str("  every eligible member had declined: offering round again\n");
+                }
+                for c in &e.candidates {
+                    let rank = c
+                        .rank
+                        .map(|r| format!("{r}."))
+                        .unwrap_or_else(|| "-".into());
+                    let who = if c.name.is_empty() {
+                        c.agent.to_string()
+                    } else {
+                        c.name.clone()
+                    };
+                    out.push_str(&format!("  {rank:>3} {who}: {}\n", c.verdict));
+                }
+            }
+            out
+        }
+        Reply::Chat(view) => {
+            let mut out = format!("{}\n", view.title);
+            if view.messages.is_empty() {
+                out.push_str("  (no messages)\n");
+            }
+            for m in &view.messages {
+                out.push_str(&format!(
+                    "  [{}] {}: {}\n",
+                    clock(m.at),
+                    name(&view.agent_names, m.author),
+                    m.body
+                ));
+            }
+            out
+        }
+        Reply::Rooms(rooms) => {
+            let mut t = table(&["ROOM", "MESSAGES", "LAST"]);
+            for r in rooms {
+                t.add_row(vec![
+                    r.room.key(),
+                    r.message_count.to_string(),
+                    r.last_message_preview.clone(),
+                ]);
+            }
+            t.to_string()
+        }
+        Reply::Status(agent) => {
+            format!(
+                "{}: {} since {}",
+                agent.name,
+                agent.status.label(),
+                relative(agent.status_since)
+            )
+        }
+    }
+}
+
+/// The JSON shown for a reply with `--json`: the reply's value alone.
+pub fn json(reply: &Reply) -> serde_json::Value {
+    let full = serde_json::to_value(reply).unwrap_or(serde_json::Value::Null);
+    match full.get("value") {
+        Some(v) => v.clone(),
+        None => serde_json::json!({ "ok": true }),
+    }
+}

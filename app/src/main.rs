@@ -1,0 +1,56 @@
+//! meshdesk: the desktop app and command line.
+
+mod cli;
+mod data_dir;
+mod node_client;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::CliError;
+use cli::args::Cli;
+use data_dir::DataDir;
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MESHDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let data_dir =
+        DataDir::resolve(cli.data_dir.clone()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let Some(command) = cli.command else {
+        return Err(CliError::Failed(
+            "the desktop window is not available in this build; use a sub-command (see --help)"
+                .into(),
+        ));
+    };
+    let device = || node_client::device_identity(&data_dir);
+    match cli::request_for(command, device)? {
+        Some(request) => {
+            let reply = cli::execute(&data_dir, request)?;
+            cli::print_reply(&reply, cli.json);
+            Ok(())
+        }
+        None => Err(CliError::Failed(
+            "this command needs the node, which is not built yet".into(),
+        )),
+    }
+}

@@ -1,0 +1,1 @@
+//! Gateways that bring customers in: webchat over HTTP+WebSocket and a REST/webhook API.

@@ -1,0 +1,445 @@
+//! The interaction document: one conversation with its messages, claims,
+//! declines, transfers, finalization, notes and tags.
+//!
+//! Claims and declines are maps keyed `<epoch>:<agent>`: each agent's node
+//! writes only its own key, so no two writers ever touch the same entry.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc};
+
+use super::*;
+use crate::types::*;
+
+/// Writes a new interaction; every container it will ever need is made here.
+pub fn create(doc: &mut AutoCommit, i: &Interaction) -> DocResult<()> {
+    doc.put(ROOT, "kind", "interaction")?;
+    doc.put(ROOT, "schema", SCHEMA)?;
+    doc.put(ROOT, "id", i.id.to_string())?;
+    doc.put(ROOT, "direction", i.direction.as_str())?;
+    doc.put(ROOT, "channel", i.channel.as_str())?;
+    doc.put(ROOT, "campaign", i.origin_campaign.to_string())?;
+    doc.put(
+        ROOT,
+        "contact",
+        i.contact.map(|c| c.to_string()).unwrap_or_default(),
+    )?;
+    doc.put(ROOT, "address", i.address.as_str())?;
+    doc.put(ROOT, "contact_name", i.contact_name.as_str())?;
+    doc.put(ROOT, "subject", i.subject.as_str())?;
+    let fields = doc.put_object(ROOT, "fields", ObjType::Map)?;
+    set_string_map(doc, &fields, &i.fields)?;
+    doc.put(ROOT, "priority", i64::from(i.priority))?;
+    doc.put(ROOT, "enqueued_at", i.enqueued_at)?;
+    doc.put(ROOT, "created_at", i.created_at)?;
+    doc.put(
+        ROOT,
+        "created_by",
+        i.created_by.map(|a| a.to_string()).unwrap_or_default(),
+    )?;
+    let messages = doc.put_object(ROOT, "messages", ObjType::List)?;
+    for (n, m) in i.messages.iter().enumerate() {
+        insert_message(doc, &messages, n, m)?;
+    }
+    doc.put_object(ROOT, "claims", ObjType::Map)?;
+    doc.put_object(ROOT, "declines", ObjType::Map)?;
+    let transfers = doc.put_object(ROOT, "transfers", ObjType::List)?;
+    doc.put_object(ROOT, "finalization", ObjType::Map)?;
+    let notes = doc.put_object(ROOT, "notes", ObjType::List)?;
+    let tags = doc.put_object(ROOT, "tags", ObjType::Map)?;
+    set_key_set(doc, &tags, &i.tags)?;
+    for c in &i.claims {
+        add_claim(doc, c)?;
+    }
+    for d in &i.declines {
+        add_decline(doc, d)?;
+    }
+    for (n, t) in i.transfers.iter().enumerate() {
+        insert_transfer(doc, &transfers, n, t)?;
+    }
+    for (n, note) in i.notes.iter().enumerate() {
+        insert_note(doc, &notes, n, note)?;
+    }
+    if let Some(f) = &i.finalization {
+        finalize(doc, f)?;
+    }
+    Ok(())
+}
+
+fn author_text(author: &Author) -> String {
+    match author {
+        Author::Agent(a) => format!("agent:{a}"),
+        Author::Contact => "contact".into(),
+        Author::System => "system".into(),
+    }
+}
+
+fn parse_author(path: &str, text: &str) -> DocResult<Author> {
+    match text {
+        "contact" => Ok(Author::Contact),
+        "system" => Ok(Author::System),
+        _ => match text.strip_prefix("agent:").map(str::parse) {
+            Some(Ok(a)) => Ok(Author::Agent(a)),
+            _ => Err(DocError::Invalid {
+                path: path.into(),
+                reason: format!("unknown author `{text}`"),
+            }),
+        },
+    }
+}
+
+fn insert_message(doc: &mut AutoCommit, list: &ObjId, index: usize, m: &Message) -> DocResult<()> {
+    let obj = doc.insert_object(list, index, ObjType::Map)?;
+    doc.put(&obj, "id", m.id.to_string())?;
+    doc.put(&obj, "author", author_text(&m.author))?;
+    doc.put(&obj, "at", m.at)?;
+    // A plain string, not a Text object: bodies are written once, never co-edited.
+    doc.put(&obj, "body", m.body.as_str())?;
+    Ok(())
+}
+
+fn insert_transfer(
+    doc: &mut AutoCommit,
+    list: &ObjId,
+    index: usize,
+    t: &Transfer,
+) -> DocResult<()> {
+    let obj = doc.insert_object(list, index, ObjType::Map)?;
+    doc.put(&obj, "from", t.from.to_string())?;
+    let (kind, id) = match t.to {
+        TransferTarget::Agent(a) => ("agent", a.to_string()),
+        TransferTarget::Campaign(c) => ("campaign", c.to_string()),
+    };
+    doc.put(&obj, "to_kind", kind)?;
+    doc.put(&obj, "to", id)?;
+    doc.put(&obj, "at", t.at)?;
+    doc.put(&obj, "note", t.note.as_str())?;
+    Ok(())
+}
+
+fn insert_note(doc: &mut AutoCommit, list: &ObjId, index: usize, n: &Note) -> DocResult<()> {
+    let obj = doc.insert_object(list, index, ObjType::Map)?;
+    doc.put(&obj, "agent", n.agent.to_string())?;
+    doc.put(&obj, "at", n.at)?;
+    doc.put(&obj, "text", n.text.as_str())?;
+    Ok(())
+}
+
+pub fn append_message(doc: &mut AutoCommit, m: &Message) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "messages")?;
+    let len = doc.length(&list);
+    insert_message(doc, &list, len, m)
+}
+
+pub fn add_claim(doc: &mut AutoCommit, c: &Claim) -> DocResult<()> {
+    let claims = existing(doc, &ROOT, "claims")?;
+    let obj = doc.put_object(&claims, format!("{}:{}", c.epoch, c.agent), ObjType::Map)?;
+    doc.put(&obj, "agent", c.agent.to_string())?;
+    doc.put(&obj, "claimed_at", c.claimed_at)?;
+    doc.put(&obj, "epoch", i64::from(c.epoch))?;
+    Ok(())
+}
+
+pub fn add_decline(doc: &mut AutoCommit, d: &Decline) -> DocResult<()> {
+    let declines = existing(doc, &ROOT, "declines")?;
+    let obj = doc.put_object(&declines, format!("{}:{}", d.epoch, d.agent), ObjType::Map)?;
+    doc.put(&obj, "agent", d.agent.to_string())?;
+    doc.put(&obj, "at", d.at)?;
+    doc.put(&obj, "epoch", i64::from(d.epoch))?;
+    Ok(())
+}
+
+pub fn add_transfer(doc: &mut AutoCommit, t: &Transfer) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "transfers")?;
+    let len = doc.length(&list);
+    insert_transfer(doc, &list, len, t)
+}
+
+pub fn finalize(doc: &mut AutoCommit, f: &Finalization) -> DocResult<()> {
+    let obj = existing(doc, &ROOT, "finalization")?;
+    doc.put(&obj, "agent", f.agent.to_string())?;
+    doc.put(&obj, "at", f.at)?;
+    doc.put(&obj, "disposition", f.disposition.as_str())?;
+    doc.put(&obj, "note", f.note.as_str())?;
+    doc.put(&obj, "wrapup_until", f.wrapup_until)?;
+    Ok(())
+}
+
+pub fn add_note(doc: &mut AutoCommit, n: &Note) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "notes")?;
+    let len = doc.length(&list);
+    insert_note(doc, &list, len, n)
+}
+
+pub fn add_tag(doc: &mut AutoCommit, tag: &str) -> DocResult<()> {
+    let tags = existing(doc, &ROOT, "tags")?;
+    doc.put(&tags, tag, true)?;
+    Ok(())
+}
+
+pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Interaction> {
+    let root = MapReader::root(doc);
+    if root.str("kind")? != "interaction" {
+        return Err(DocError::Invalid {
+            path: "kind".into(),
+            reason: "not an interaction".into(),
+        });
+    }
+    let messages = root
+        .list("messages")?
+        .maps()?
+        .iter()
+        .map(|m| {
+            Ok(Message {
+                id: m.parsed("id")?,
+                author: parse_author("messages.author", &m.str("author")?)?,
+                at: m.i64("at")?,
+                body: m.str("body")?,
+            })
+        })
+        .collect::<DocResult<Vec<_>>>()?;
+    let claims_map = root.map("claims")?;
+    let claims = claims_map
+        .keys()
+        .iter()
+        .map(|k| {
+            let c = claims_map.map(k)?;
+            Ok(Claim {
+                agent: c.parsed("agent")?,
+                claimed_at: c.i64("claimed_at")?,
+                epoch: c.u32("epoch")?,
+            })
+        })
+        .collect::<DocResult<Vec<_>>>()?;
+    let declines_map = root.map("declines")?;
+    let declines = declines_map
+        .keys()
+        .iter()
+        .map(|k| {
+            let d = declines_map.map(k)?;
+            Ok(Decline {
+                agent: d.parsed("agent")?,
+                at: d.i64("at")?,
+                epoch: d.u32("epoch")?,
+            })
+        })
+        .collect::<DocResult<Vec<_>>>()?;
+    let transfers = root
+        .list("transfers")?
+        .maps()?
+        .iter()
+        .map(|t| {
+            let to = match t.str("to_kind")?.as_str() {
+                "agent" => TransferTarget::Agent(t.parsed("to")?),
+                "campaign" => TransferTarget::Campaign(t.parsed("to")?),
+                other => {
+                    return Err(DocError::Invalid {
+                        path: "transfers.to_kind".into(),
+                        reason: format!("unknown target `{other}`"),
+                    });
+                }
+            };
+            Ok(Transfer {
+                from: t.parsed("from")?,
+                to,
+                at: t.i64("at")?,
+                note: t.str_or_empty("note")?,
+            })
+        })
+        .collect::<DocResult<Vec<_>>>()?;
+    let fin = root.map("finalization")?;
+    let finalization = if fin.has("at")? {
+        Some(Finalization {
+            agent: fin.parsed("agent")?,
+            at: fin.i64("at")?,
+            disposition: fin.str("disposition")?,
+            note: fin.str_or_empty("note")?,
+            wrapup_until: fin.i64("wrapup_until")?,
+        })
+    } else {
+        None
+    };
+    let notes = root
+        .list("notes")?
+        .maps()?
+        .iter()
+        .map(|n| {
+            Ok(Note {
+                agent: n.parsed("agent")?,
+                at: n.i64("at")?,
+                text: n.str("text")?,
+            })
+        })
+        .collect::<DocResult<Vec<_>>>()?;
+    let priority = i32::try_from(root.i64("priority")?).map_err(|_| DocError::Invalid {
+        path: "priority".into(),
+        reason: "out of range".into(),
+    })?;
+    Ok(Interaction {
+        id: root.parsed("id")?,
+        direction: root.parsed("direction")?,
+        channel: root.parsed("channel")?,
+        origin_campaign: root.parsed("campaign")?,
+        contact: root.opt_parsed("contact")?,
+        address: root.str_or_empty("address")?,
+        contact_name: root.str_or_empty("contact_name")?,
+        subject: root.str_or_empty("subject")?,
+        fields: root.map("fields")?.string_map()?,
+        priority,
+        enqueued_at: root.i64("enqueued_at")?,
+        created_at: root.i64("created_at")?,
+        created_by: root.opt_parsed("created_by")?,
+        messages,
+        claims,
+        declines,
+        transfers,
+        finalization,
+        notes,
+        tags: root.map("tags")?.key_set()?,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    pub fn sample(agent: AgentId, campaign: CampaignId) -> Interaction {
+        Interaction {
+            id: InteractionId::new(),
+            direction: Direction::Inbound,
+            channel: ChannelKind::Webchat,
+            origin_campaign: campaign,
+            contact: Some(ContactId::new()),
+            address: "marta@example.com".into(),
+            contact_name: "Marta".into(),
+            subject: "Broken router".into(),
+            fields: BTreeMap::from([("order".to_string(), "A-1".to_string())]),
+            priority: 2,
+            enqueued_at: 100,
+            created_at: 100,
+            created_by: None,
+            messages: vec![Message {
+                id: MessageId::new(),
+                author: Author::Contact,
+                at: 100,
+                body: "<b>hi</b>".into(),
+            }],
+            claims: vec![Claim {
+                agent,
+                claimed_at: 110,
+                epoch: 0,
+            }],
+            declines: vec![Decline {
+                agent: AgentId::new(),
+                at: 105,
+                epoch: 0,
+            }],
+            transfers: vec![],
+            finalization: None,
+            notes: vec![Note {
+                agent,
+                at: 120,
+                text: "called back".into(),
+            }],
+            tags: BTreeSet::from(["router".to_string()]),
+        }
+    }
+
+    fn canonical(mut i: Interaction) -> Interaction {
+        i.claims.sort_by_key(|c| (c.epoch, c.agent));
+        i.declines.sort_by_key(|d| (d.epoch, d.agent));
+        i
+    }
+
+    #[test]
+    fn interaction_round_trips_through_document_and_bytes() {
+        let (agent, campaign) = (AgentId::new(), CampaignId::new());
+        let mut i = sample(agent, campaign);
+        i.transfers.push(Transfer {
+            from: agent,
+            to: TransferTarget::Campaign(campaign),
+            at: 130,
+            note: "billing".into(),
+        });
+        i.finalization = Some(Finalization {
+            agent,
+            at: 200,
+            disposition: "Resolved".into(),
+            note: "ok".into(),
+            wrapup_until: 230,
+        });
+        let mut doc = AutoCommit::new();
+        create(&mut doc, &i).expect("create");
+        assert_eq!(canonical(read(&doc).expect("read")), canonical(i.clone()));
+        let loaded = AutoCommit::load(&doc.save()).expect("load");
+        assert_eq!(canonical(read(&loaded).expect("read")), canonical(i));
+    }
+
+    #[test]
+    fn concurrent_claims_and_messages_all_survive_a_merge() {
+        let (a, b, campaign) = (AgentId::new(), AgentId::new(), CampaignId::new());
+        let mut i = sample(a, campaign);
+        i.claims.clear();
+        let mut doc_a = AutoCommit::new();
+        create(&mut doc_a, &i).expect("create");
+        let mut doc_b = doc_a.fork();
+        add_claim(
+            &mut doc_a,
+            &Claim {
+                agent: a,
+                claimed_at: 300,
+                epoch: 0,
+            },
+        )
+        .expect("claim");
+        append_message(
+            &mut doc_a,
+            &Message {
+                id: MessageId::new(),
+                author: Author::Agent(a),
+                at: 301,
+                body: "from a".into(),
+            },
+        )
+        .expect("msg");
+        add_claim(
+            &mut doc_b,
+            &Claim {
+                agent: b,
+                claimed_at: 299,
+                epoch: 0,
+            },
+        )
+        .expect("claim");
+        append_message(
+            &mut doc_b,
+            &Message {
+                id: MessageId::new(),
+                author: Author::Agent(b),
+                at: 302,
+                body: "from b".into(),
+            },
+        )
+        .expect("msg");
+        doc_a.merge(&mut doc_b).expect("merge");
+        doc_b.merge(&mut doc_a).expect("merge");
+        let (ra, rb) = (read(&doc_a).expect("read"), read(&doc_b).expect("read"));
+        assert_eq!(ra.owner().map(|c| c.agent), Some(b));
+        assert_eq!(rb.owner().map(|c| c.agent), Some(b));
+        assert_eq!(ra.losing_claimants(), vec![a]);
+        assert_eq!(ra.messages.len(), 3);
+    }
+
+    #[test]
+    fn wrong_types_are_reported_with_their_path() {
+        let (agent, campaign) = (AgentId::new(), CampaignId::new());
+        let mut doc = AutoCommit::new();
+        create(&mut doc, &sample(agent, campaign)).expect("create");
+        doc.put(ROOT, "priority", "high").expect("put");
+        let err = read(&doc).expect_err("malformed");
+        assert!(err.to_string().contains("priority"), "{err}");
+        doc.put(ROOT, "priority", 1).expect("put");
+        doc.put_object(ROOT, "messages", ObjType::Map).expect("put");
+        assert!(read(&doc).is_err());
+    }
+}

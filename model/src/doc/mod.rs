@@ -1,0 +1,526 @@
+//! One Automerge document per entity (DESIGN §3), with typed reading and writing.
+//!
+//! Every reader here treats the document as untrusted: a peer may be buggy or
+//! hostile, so a missing key or a wrong type is a [`DocError`], never a panic.
+//!
+//! Container rule: a document with a random id is created by exactly one
+//! writer, who makes every container in the first change; later writers only
+//! fill them. Chat rooms have derived ids, so they keep each message under its
+//! own key at the root and make no shared containers at all.
+
+pub mod agent;
+pub mod contact;
+pub mod interaction;
+pub mod room;
+pub mod team;
+
+use std::fmt;
+use std::str::FromStr;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+
+use crate::ids::*;
+use crate::types::{RoomKey, month_of};
+
+/// The schema version written into every document with a random id.
+pub const SCHEMA: i64 = 1;
+
+/// What went wrong reading a document.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocError {
+    #[error("missing `{0}`")]
+    Missing(String),
+    #[error("`{path}` should be {expected}")]
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
+    #[error("`{path}` is invalid: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+pub type DocResult<T> = Result<T, DocError>;
+
+/// The kinds of document, told apart by the prefix of their id.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocKind {
+    Team,
+    Agent,
+    Interaction,
+    Contact,
+    Room,
+}
+
+/// A document id: `team:<ulid>`, `agent:<ulid>`, `interaction:<ulid>`,
+/// `contact:<ulid>`, `dm:<agent>:<agent>:<yyyy-mm>` or `campaign:<id>:<yyyy-mm>`.
+#[derive(
+    Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize,
+)]
+pub enum DocId {
+    Team(TeamId),
+    Agent(AgentId),
+    Interaction(InteractionId),
+    Contact(ContactId),
+    Room { room: RoomKey, month: String },
+}
+
+impl DocId {
+    pub fn kind(&self) -> DocKind {
+        match self {
+            DocId::Team(_) => DocKind::Team,
+            DocId::Agent(_) => DocKind::Agent,
+            DocId::Interaction(_) => DocKind::Interaction,
+            DocId::Contact(_) => DocKind::Contact,
+            DocId::Room { .. } => DocKind::Room,
+        }
+    }
+
+    /// The room document a message sent at `at` belongs in.
+    pub fn room_at(room: RoomKey, at: Millis) -> Self {
+        DocId::Room {
+            room,
+            month: month_of(at),
+        }
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocId::Team(id) => write!(f, "team:{id}"),
+            DocId::Agent(id) => write!(f, "agent:{id}"),
+            DocId::Interaction(id) => write!(f, "interaction:{id}"),
+            DocId::Contact(id) => write!(f, "contact:{id}"),
+            DocId::Room {
+                room: RoomKey::Direct { a, b },
+                month,
+            } => write!(f, "dm:{a}:{b}:{month}"),
+            DocId::Room {
+                room: RoomKey::Campaign { campaign },
+                month,
+            } => {
+                write!(f, "campaign:{campaign}:{month}")
+            }
+        }
+    }
+}
+
+/// The error for a string that is not a document id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a document id")]
+pub struct InvalidDocId(pub String);
+
+fn valid_month(month: &str) -> bool {
+    let bytes = month.as_bytes();
+    bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || b.is_ascii_digit())
+}
+
+impl FromStr for DocId {
+    type Err = InvalidDocId;
+    fn from_str(s: &str) -> Result<Self, InvalidDocId> {
+        let bad = || InvalidDocId(s.to_string());
+        let parts: Vec<&str> = s.split(':').collect();
+        let id = match parts.as_slice() {
+            ["team", id] => DocId::Team(id.parse().map_err(|_| bad())?),
+            ["agent", id] => DocId::Agent(id.parse().map_err(|_| bad())?),
+            ["interaction", id] => DocId::Interaction(id.parse().map_err(|_| bad())?),
+            ["contact", id] => DocId::Contact(id.parse().map_err(|_| bad())?),
+            ["dm", a, b, month] if valid_month(month) => {
+                let (a, b) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                // Only the canonical order is a valid id, so one pair has one room.
+                if a > b {
+                    return Err(bad());
+                }
+                DocId::Room {
+                    room: RoomKey::Direct { a, b },
+                    month: month.to_string(),
+                }
+            }
+            ["campaign", c, month] if valid_month(month) => DocId::Room {
+                room: RoomKey::Campaign {
+                    campaign: c.parse().map_err(|_| bad())?,
+                },
+                month: month.to_string(),
+            },
+            _ => return Err(bad()),
+        };
+        Ok(id)
+    }
+}
+
+// ---- reading -------------------------------------------------------------
+
+fn path(obj_path: &str, key: &str) -> String {
+    if obj_path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{obj_path}.{key}")
+    }
+}
+
+/// A map being read, remembering where it is for error messages.
+pub(crate) struct MapReader<'d, D: ReadDoc> {
+    doc: &'d D,
+    obj: ObjId,
+    path: String,
+}
+
+impl<'d, D: ReadDoc> MapReader<'d, D> {
+    pub fn root(doc: &'d D) -> Self {
+        MapReader {
+            doc,
+            obj: automerge::ROOT,
+            path: String::new(),
+        }
+    }
+
+    fn scalar(&self, key: &str) -> DocResult<Option<ScalarValue>> {
+        match self.doc.get(&self.obj, key)? {
+            None => Ok(None),
+            Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
+            Some((Value::Object(_), _)) => Err(DocError::WrongType {
+                path: path(&self.path, key),
+                expected: "a plain value",
+            }),
+        }
+    }
+
+    pub fn opt_str(&self, key: &str) -> DocResult<Option<String>> {
+        match self.scalar(key)? {
+            None | Some(ScalarValue::Null) => Ok(None),
+            Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
+            Some(_) => Err(DocError::WrongType {
+                path: path(&self.path, key),
+                expected: "a string",
+            }),
+        }
+    }
+
+    pub fn str(&self, key: &str) -> DocResult<String> {
+        self.opt_str(key)?
+            .ok_or_else(|| DocError::Missing(path(&self.path, key)))
+    }
+
+    /// A string field that may be absent (older writers), read as empty.
+    pub fn str_or_empty(&self, key: &str) -> DocResult<String> {
+        Ok(self.opt_str(key)?.unwrap_or_default())
+    }
+
+    pub fn opt_i64(&self, key: &str) -> DocResult<Option<i64>> {
+        match self.scalar(key)? {
+            None | Some(ScalarValue::Null) => Ok(None),
+            Some(ScalarValue::Int(i)) | Some(ScalarValue::Timestamp(i)) => Ok(Some(i)),
+            Some(ScalarValue::Uint(u)) => {
+                i64::try_from(u).map(Some).map_err(|_| DocError::Invalid {
+                    path: path(&self.path, key),
+                    reason: "out of range".into(),
+                })
+            }
+            Some(_) => Err(DocError::WrongType {
+                path: path(&self.path, key),
+                expected: "an integer",
+            }),
+        }
+    }
+
+    pub fn i64(&self, key: &str) -> DocResult<i64> {
+        self.opt_i64(key)?
+            .ok_or_else(|| DocError::Missing(path(&self.path, key)))
+    }
+
+    pub fn u32(&self, key: &str) -> DocResult<u32> {
+        u32::try_from(self.i64(key)?).map_err(|_| DocError::Invalid {
+            path: path(&self.path, key),
+            reason: "out of range".into(),
+        })
+    }
+
+    pub fn bool(&self, key: &str) -> DocResult<bool> {
+        match self.scalar(key)? {
+            None => Err(DocError::Missing(path(&self.path, key))),
+            Some(ScalarValue::Boolean(b)) => Ok(b),
+            Some(_) => Err(DocError::WrongType {
+                path: path(&self.path, key),
+                expected: "a boolean",
+            }),
+        }
+    }
+
+    /// A value parsed from its text form (ids, enums).
+    pub fn parsed<T: FromStr>(&self, key: &str) -> DocResult<T>
+    where
+        T::Err: fmt::Display,
+    {
+        let text = self.str(key)?;
+        text.parse().map_err(|e: T::Err| DocError::Invalid {
+            path: path(&self.path, key),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn opt_parsed<T: FromStr>(&self, key: &str) -> DocResult<Option<T>>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(text) if text.is_empty() => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e: T::Err| DocError::Invalid {
+                    path: path(&self.path, key),
+                    reason: e.to_string(),
+                }),
+        }
+    }
+
+    fn object(&self, key: &str, want: ObjType, expected: &'static str) -> DocResult<ObjId> {
+        match self.doc.get(&self.obj, key)? {
+            Some((Value::Object(t), id)) if t == want => Ok(id),
+            Some(_) => Err(DocError::WrongType {
+                path: path(&self.path, key),
+                expected,
+            }),
+            None => Err(DocError::Missing(path(&self.path, key))),
+        }
+    }
+
+    pub fn map(&self, key: &str) -> DocResult<MapReader<'d, D>> {
+        let obj = self.object(key, ObjType::Map, "a map")?;
+        Ok(MapReader {
+            doc: self.doc,
+            obj,
+            path: path(&self.path, key),
+        })
+    }
+
+    pub fn list(&self, key: &str) -> DocResult<ListReader<'d, D>> {
+        let obj = self.object(key, ObjType::List, "a list")?;
+        Ok(ListReader {
+            doc: self.doc,
+            obj,
+            path: path(&self.path, key),
+        })
+    }
+
+    /// The keys of this map, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.doc.keys(&self.obj).collect()
+    }
+
+    /// Whether a key holds anything.
+    pub fn has(&self, key: &str) -> DocResult<bool> {
+        Ok(self.doc.get(&self.obj, key)?.is_some())
+    }
+
+    /// A map of string values (custom fields), each value checked.
+    pub fn string_map(&self) -> DocResult<std::collections::BTreeMap<String, String>> {
+        self.keys()
+            .into_iter()
+            .map(|k| Ok((k.clone(), self.str(&k)?)))
+            .collect()
+    }
+
+    /// Keys of a map used as a set (tags): only keys whose value is `true`.
+    pub fn key_set(&self) -> DocResult<std::collections::BTreeSet<String>> {
+        let mut set = std::collections::BTreeSet::new();
+        for key in self.keys() {
+            if self.bool(&key)? {
+                set.insert(key);
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// A list being read.
+pub(crate) struct ListReader<'d, D: ReadDoc> {
+    pub(crate) doc: &'d D,
+    pub(crate) obj: ObjId,
+    pub(crate) path: String,
+}
+
+impl<'d, D: ReadDoc> ListReader<'d, D> {
+    pub fn len(&self) -> usize {
+        self.doc.length(&self.obj)
+    }
+
+    pub fn map_at(&self, index: usize) -> DocResult<MapReader<'d, D>> {
+        let at = format!("{}[{index}]", self.path);
+        match self.doc.get(&self.obj, index)? {
+            Some((Value::Object(ObjType::Map), obj)) => Ok(MapReader {
+                doc: self.doc,
+                obj,
+                path: at,
+            }),
+            Some(_) => Err(DocError::WrongType {
+                path: at,
+                expected: "a map",
+            }),
+            None => Err(DocError::Missing(at)),
+        }
+    }
+
+    pub fn maps(&self) -> DocResult<Vec<MapReader<'d, D>>> {
+        (0..self.len()).map(|i| self.map_at(i)).collect()
+    }
+
+    pub fn strings(&self) -> DocResult<Vec<String>> {
+        (0..self.len())
+            .map(|i| match self.doc.get(&self.obj, i)? {
+                Some((Value::Scalar(s), _)) => match s.as_ref() {
+                    ScalarValue::Str(s) => Ok(s.to_string()),
+                    _ => Err(DocError::WrongType {
+                        path: format!("{}[{i}]", self.path),
+                        expected: "a string",
+                    }),
+                },
+                _ => Err(DocError::WrongType {
+                    path: format!("{}[{i}]", self.path),
+                    expected: "a string",
+                }),
+            })
+            .collect()
+    }
+}
+
+// ---- writing -------------------------------------------------------------
+
+/// Looks up an object the first change created; its absence means a malformed document.
+pub(crate) fn existing(doc: &AutoCommit, parent: &ObjId, key: &str) -> DocResult<ObjId> {
+    match doc.get(parent, key)? {
+        Some((Value::Object(_), id)) => Ok(id),
+        Some(_) => Err(DocError::WrongType {
+            path: key.to_string(),
+            expected: "an object",
+        }),
+        None => Err(DocError::Missing(key.to_string())),
+    }
+}
+
+/// Replaces a list of strings with `items`, touching only what differs.
+pub(crate) fn set_string_list(
+    doc: &mut AutoCommit,
+    list: &ObjId,
+    items: &[String],
+) -> DocResult<()> {
+    let current = ListReader {
+        doc: &*doc,
+        obj: list.clone(),
+        path: String::new(),
+    }
+    .strings()?;
+    if current == items {
+        return Ok(());
+    }
+    for i in (0..current.len()).rev() {
+        doc.delete(list, i)?;
+    }
+    for (i, item) in items.iter().enumerate() {
+        doc.insert(list, i, item.as_str())?;
+    }
+    Ok(())
+}
+
+/// Makes a map's string entries equal `items`.
+pub(crate) fn set_string_map(
+    doc: &mut AutoCommit,
+    map: &ObjId,
+    items: &std::collections::BTreeMap<String, String>,
+) -> DocResult<()> {
+    let keys: Vec<String> = doc.keys(map).collect();
+    for key in keys.iter().filter(|k| !items.contains_key(*k)) {
+        doc.delete(map, key.as_str())?;
+    }
+    for (k, v) in items {
+        let same = matches!(doc.get(map, k.as_str())?, Some((Value::Scalar(s), _)) if s.as_str() == Some(v.as_str()));
+        if !same {
+            doc.put(map, k.as_str(), v.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes a map used as a set hold exactly `items` (each key → `true`).
+pub(crate) fn set_key_set(
+    doc: &mut AutoCommit,
+    map: &ObjId,
+    items: &std::collections::BTreeSet<String>,
+) -> DocResult<()> {
+    let keys: Vec<String> = doc.keys(map).collect();
+    for key in keys.iter().filter(|k| !items.contains(*k)) {
+        doc.delete(map, key.as_str())?;
+    }
+    for item in items {
+        if !keys.contains(item) {
+            doc.put(map, item.as_str(), true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts a string only when it differs, so re-saving an unchanged entity makes no change.
+pub(crate) fn put_str_if_changed(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> DocResult<()> {
+    let same =
+        matches!(doc.get(obj, key)?, Some((Value::Scalar(s), _)) if s.as_str() == Some(value));
+    if !same {
+        doc.put(obj, key, value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_ids_round_trip_and_reject_malformed_ones() {
+        let (a, b) = (AgentId::new(), AgentId::new());
+        let ids = [
+            DocId::Team(TeamId::new()),
+            DocId::Agent(a),
+            DocId::Interaction(InteractionId::new()),
+            DocId::Contact(ContactId::new()),
+            DocId::room_at(RoomKey::direct(a, b), 0),
+            DocId::room_at(
+                RoomKey::Campaign {
+                    campaign: CampaignId::new(),
+                },
+                1_700_000_000_000,
+            ),
+        ];
+        for id in ids {
+            assert_eq!(id.to_string().parse::<DocId>(), Ok(id.clone()), "{id}");
+        }
+        for bad in [
+            "",
+            "team",
+            "team:xyz",
+            "dm:a:b:2024-01",
+            "campaign:01H:2024-1",
+            "other:01H",
+        ] {
+            assert!(bad.parse::<DocId>().is_err(), "{bad}");
+        }
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        assert!(format!("dm:{hi}:{lo}:2024-01").parse::<DocId>().is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! The team document: members, campaigns, invites, break reasons.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc};
+
+use super::*;
+use crate::types::*;
+
+/// Writes a new team document; every container is made here, in the first change.
+pub fn create(doc: &mut AutoCommit, team: &Team) -> DocResult<()> {
+    doc.put(ROOT, "kind", "team")?;
+    doc.put(ROOT, "schema", SCHEMA)?;
+    doc.put(ROOT, "id", team.id.to_string())?;
+    doc.put(ROOT, "name", team.name.as_str())?;
+    doc.put(ROOT, "created_at", team.created_at)?;
+    let members = doc.put_object(ROOT, "members", ObjType::Map)?;
+    for member in team.members.values() {
+        put_member(doc, &members, member)?;
+    }
+    let campaigns = doc.put_object(ROOT, "campaigns", ObjType::Map)?;
+    for campaign in team.campaigns.values() {
+        put_campaign(doc, &campaigns, campaign)?;
+    }
+    let reasons = doc.put_object(ROOT, "break_reasons", ObjType::List)?;
+    set_string_list(doc, &reasons, &team.break_reasons)?;
+    let invites = doc.put_object(ROOT, "invites", ObjType::Map)?;
+    for invite in team.invites.values() {
+        put_invite(doc, &invites, invite)?;
+    }
+    let canned = doc.put_object(ROOT, "canned_responses", ObjType::List)?;
+    set_string_list(doc, &canned, &team.canned_responses)?;
+    Ok(())
+}
+
+fn put_member(doc: &mut AutoCommit, members: &ObjId, m: &Member) -> DocResult<()> {
+    let obj = doc.put_object(members, m.device.as_str(), ObjType::Map)?;
+    doc.put(&obj, "agent", m.agent.to_string())?;
+    doc.put(&obj, "role", m.role.as_str())?;
+    doc.put(&obj, "device_name", m.device_name.as_str())?;
+    doc.put(&obj, "joined_at", m.joined_at)?;
+    doc.put(&obj, "revoked", m.revoked)?;
+    Ok(())
+}
+
+fn put_campaign(doc: &mut AutoCommit, campaigns: &ObjId, c: &Campaign) -> DocResult<()> {
+    let obj = doc.put_object(campaigns, c.id.to_string(), ObjType::Map)?;
+    doc.put(&obj, "name", c.name.as_str())?;
+    doc.put(&obj, "channel", c.channel.as_str())?;
+    doc.put(&obj, "strategy", c.strategy.as_str())?;
+    let members = doc.put_object(&obj, "members", ObjType::List)?;
+    let member_ids: Vec<String> = c.members.iter().map(ToString::to_string).collect();
+    set_string_list(doc, &members, &member_ids)?;
+    doc.put(&obj, "capacity", i64::from(c.capacity))?;
+    doc.put(&obj, "auto_accept", c.auto_accept)?;
+    doc.put(
+        &obj,
+        "offer_timeout_seconds",
+        i64::from(c.offer_timeout_seconds),
+    )?;
+    let dispositions = doc.put_object(&obj, "dispositions", ObjType::List)?;
+    set_string_list(doc, &dispositions, &c.dispositions)?;
+    let fields = doc.put_object(&obj, "fields", ObjType::List)?;
+    for (i, field) in c.fields.iter().enumerate() {
+        let f = doc.insert_object(&fields, i, ObjType::Map)?;
+        doc.put(&f, "name", field.name.as_str())?;
+        doc.put(&f, "required", field.required)?;
+    }
+    doc.put(&obj, "sla_seconds", i64::from(c.sla_seconds))?;
+    doc.put(&obj, "wrapup_seconds", i64::from(c.wrapup_seconds))?;
+    Ok(())
+}
+
+fn put_invite(doc: &mut AutoCommit, invites: &ObjId, i: &Invite) -> DocResult<()> {
+    let obj = doc.put_object(invites, i.token_hash.as_str(), ObjType::Map)?;
+    doc.put(&obj, "created_by", i.created_by.to_string())?;
+    doc.put(&obj, "created_at", i.created_at)?;
+    doc.put(&obj, "expires_at", i.expires_at)?;
+    doc.put(&obj, "max_uses", i64::from(i.max_uses))?;
+    let used = doc.put_object(&obj, "used_by", ObjType::Map)?;
+    for device in &i.used_by {
+        doc.put(&used, device.as_str(), true)?;
+    }
+    Ok(())
+}
+
+/// Adds a campaign (a new key, so concurrent additions never collide).
+pub fn add_campaign(doc: &mut AutoCommit, campaign: &Campaign) -> DocResult<()> {
+    let campaigns = existing(doc, &ROOT, "campaigns")?;
+    put_campaign(doc, &campaigns, campaign)
+}
+
+/// Admits a device to the roster.
+pub fn add_member(doc: &mut AutoCommit, member: &Member) -> DocResult<()> {
+    let members = existing(doc, &ROOT, "members")?;
+    put_member(doc, &members, member)
+}
+
+/// Marks a device revoked; it stays listed so every peer learns of the revocation.
+pub fn revoke_member(doc: &mut AutoCommit, device: &str) -> DocResult<()> {
+    let members = existing(doc, &ROOT, "members")?;
+    let member = existing(doc, &members, device)?;
+    doc.put(&member, "revoked", true)?;
+    Ok(())
+}
+
+/// Appends an agent to a campaign's member list (routing order: last).
+pub fn add_campaign_member(
+    doc: &mut AutoCommit,
+    campaign: CampaignId,
+    agent: AgentId,
+) -> DocResult<()> {
+    let campaigns = existing(doc, &ROOT, "campaigns")?;
+    let c = existing(doc, &campaigns, &campaign.to_string())?;
+    let members = existing(doc, &c, "members")?;
+    let current = ListReader {
+        doc: &*doc,
+        obj: members.clone(),
+        path: String::new(),
+    }
+    .strings()?;
+    if !current.contains(&agent.to_string()) {
+        doc.insert(&members, current.len(), agent.to_string())?;
+    }
+    Ok(())
+}
+
+pub fn add_invite(doc: &mut AutoCommit, invite: &Invite) -> DocResult<()> {
+    let invites = existing(doc, &ROOT, "invites")?;
+    put_invite(doc, &invites, invite)
+}
+
+/// Records that `device` used an invite (its own key in `used_by`).
+pub fn use_invite(doc: &mut AutoCommit, token_hash: &str, device: &str) -> DocResult<()> {
+    let invites = existing(doc, &ROOT, "invites")?;
+    let invite = existing(doc, &invites, token_hash)?;
+    let used = existing(doc, &invite, "used_by")?;
+    doc.put(&used, device, true)?;
+    Ok(())
+}
+
+pub fn set_break_reasons(doc: &mut AutoCommit, reasons: &[String]) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "break_reasons")?;
+    set_string_list(doc, &list, reasons)
+}
+
+pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
+    let root = MapReader::root(doc);
+    if root.str("kind")? != "team" {
+        return Err(DocError::Invalid {
+            path: "kind".into(),
+            reason: "not a team".into(),
+        });
+    }
+    let members_map = root.map("members")?;
+    let mut members = std::collections::BTreeMap::new();
+    for device in members_map.keys() {
+        let m = members_map.map(&device)?;
+        let member = Member {
+            device: device.clone(),
+            agent: m.parsed("agent")?,
+            role: m.parsed("role")?,
+            device_name: m.str_or_empty("device_name")?,
+            joined_at: m.i64("joined_at")?,
+            revoked: m.bool("revoked")?,
+        };
+        members.insert(device, member);
+    }
+    let campaigns_map = root.map("campaigns")?;
+    let mut campaigns = std::collections::BTreeMap::new();
+    for key in campaigns_map.keys() {
+        let c = campaigns_map.map(&key)?;
+        let id: CampaignId = key
+            .parse()
+            .map_err(|e: crate::ids::InvalidId| DocError::Invalid {
+                path: format!("campaigns.{key}"),
+                reason: e.to_string(),
+            })?;
+        let members = c
+            .list("members")?
+            .strings()?
+            .iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: crate::ids::InvalidId| DocError::Invalid {
+                        path: format!("campaigns.{key}.members"),
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<DocResult<Vec<AgentId>>>()?;
+        let fields = c
+            .list("fields")?
+            .maps()?
+            .iter()
+            .map(|f| {
+                Ok(FormField {
+                    name: f.str("name")?,
+                    required: f.bool("required")?,
+                })
+            })
+            .collect::<DocResult<Vec<_>>>()?;
+        campaigns.insert(
+            id,
+            Campaign {
+                id,
+                name: c.str("name")?,
+                channel: c.parsed("channel")?,
+                strategy: c.parsed("strategy")?,
+                members,
+                capacity: c.u32("capacity")?,
+                auto_accept: c.bool("auto_accept")?,
+                offer_timeout_seconds: c.u32("offer_timeout_seconds")?,
+                dispositions: c.list("dispositions")?.strings()?,
+                fields,
+                sla_seconds: c.u32("sla_seconds")?,
+                wrapup_seconds: c.u32("wrapup_seconds")?,
+            },
+        );
+    }
+    let invites_map = root.map("invites")?;
+    let mut invites = std::collections::BTreeMap::new();
+    for hash in invites_map.keys() {
+        let i = invites_map.map(&hash)?;
+        let invite = Invite {
+            token_hash: hash.clone(),
+            created_by: i.parsed("created_by")?,
+            created_at: i.i64("created_at")?,
+            expires_at: i.i64("expires_at")?,
+            max_uses: i.u32("max_uses")?,
+            used_by: i.map("used_by")?.keys().into_iter().collect(),
+        };
+        invites.insert(hash, invite);
+    }
+    Ok(Team {
+        id: root.parsed("id")?,
+        name: root.str("name")?,
+        created_at: root.i64("created_at")?,
+        members,
+        campaigns,
+        break_reasons: root.list("break_reasons")?.strings()?,
+        invites,
+        canned_responses: root.list("canned_responses")?.strings()?,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    pub fn sample_team() -> Team {
+        let agent = AgentId::new();
+        let campaign = Campaign {
+            id: CampaignId::new(),
+            name: "General".into(),
+            channel: ChannelKind::Phone,
+            strategy: Strategy::RingAll,
+            members: vec![agent],
+            capacity: 3,
+            auto_accept: false,
+            offer_timeout_seconds: 30,
+            dispositions: vec!["Resolved".into(), "Callback".into()],
+            fields: vec![FormField {
+                name: "Subject".into(),
+                required: true,
+            }],
+            sla_seconds: 60,
+            wrapup_seconds: 15,
+        };
+        let mut invites = BTreeMap::new();
+        invites.insert(
+            "abc".to_string(),
+            Invite {
+                token_hash: "abc".into(),
+                created_by: agent,
+                created_at: 5,
+                expires_at: 10,
+                max_uses: 1,
+                used_by: BTreeSet::from(["12D3Koo".to_string()]),
+            },
+        );
+        Team {
+            id: TeamId::new(),
+            name: "Support".into(),
+            created_at: 1,
+            members: BTreeMap::from([(
+                "12D3KooDevice".to_string(),
+                Member {
+                    device: "12D3KooDevice".into(),
+                    agent,
+                    role: Role::Supervisor,
+                    device_name: "desk-1".into(),
+                    joined_at: 1,
+                    revoked: false,
+                },
+            )]),
+            campaigns: BTreeMap::from([(campaign.id, campaign)]),
+            break_reasons: vec!["Lunch".into(), "Training".into()],
+            invites,
+            canned_responses: vec!["Thanks for calling".into()],
+        }
+    }
+
+    #[test]
+    fn team_round_trips_through_its_document_and_bytes() {
+        let team = sample_team();
+        let mut doc = AutoCommit::new();
+        create(&mut doc, &team).expect("create");
+        assert_eq!(read(&doc).expect("read"), team);
+        let loaded = AutoCommit::load(&doc.save()).expect("load");
+        assert_eq!(read(&loaded).expect("read"), team);
+    }
+
+    #[test]
+    fn team_edits_are_read_back() {
+        let mut team = sample_team();
+        let mut doc = AutoCommit::new();
+        create(&mut doc, &team).expect("create");
+        let device = team.members.keys().next().cloned().expect("member");
+        revoke_member(&mut doc, &device).expect("revoke");
+        use_invite(&mut doc, "abc", "other").expect("use");
+        if let Some(m) = team.members.get_mut(&device) {
+            m.revoked = true;
+        }
+        if let Some(i) = team.invites.get_mut("abc") {
+            i.used_by.insert("other".into());
+        }
+        assert_eq!(read(&doc).expect("read"), team);
+    }
+
+    #[test]
+    fn malformed_team_is_an_error_not_a_panic() {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "kind", "team").expect("put");
+        doc.put(ROOT, "id", 42).expect("put");
+        let err = read(&doc).expect_err("malformed");
+        assert!(
+            err.to_string().contains("id") || err.to_string().contains("members"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Typed ULID identifiers, so an agent id can never be passed where a contact id is meant.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+/// A timestamp: milliseconds since the Unix epoch (UTC).
+pub type Millis = i64;
+
+/// The wall clock now, in [`Millis`].
+pub fn now_ms() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The error for a string that is not a valid id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid id (expected a 26-character ULID)")]
+pub struct InvalidId(pub String);
+
+macro_rules! ulid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Ulid);
+
+        impl $name {
+            /// A fresh id, ordered by creation time.
+            pub fn new() -> Self {
+                Self(Ulid::new())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                Ulid::from_string(s.trim()).map(Self).map_err(|_| InvalidId(s.to_string()))
+            }
+        }
+    };
+}
+
+ulid_id!(
+    /// A team.
+    TeamId
+);
+ulid_id!(
+    /// An agent (a person; one agent may in principle use several devices).
+    AgentId
+);
+ulid_id!(
+    /// A campaign: a queue with its routing strategy.
+    CampaignId
+);
+ulid_id!(
+    /// An interaction: one conversation with a customer.
+    InteractionId
+);
+ulid_id!(
+    /// A phonebook contact.
+    ContactId
+);
+ulid_id!(
+    /// A message inside an interaction or a chat room.
+    MessageId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_strings_and_reject_garbage() {
+        let id = InteractionId::new();
+        let parsed: InteractionId = id.to_string().parse().expect("valid id");
+        assert_eq!(id, parsed);
+        assert!("not-an-id".parse::<ContactId>().is_err());
+        assert!("".parse::<ContactId>().is_err());
+    }
+}

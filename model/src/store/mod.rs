@@ -1,0 +1,736 @@
+//! The Store: Automerge documents and their projections in one redb file.
+//!
+//! - Documents are kept as a snapshot plus incremental chunks, compacted into a
+//!   new snapshot when the chunks outgrow it.
+//! - Every write updates the document's chunk, its `doc_meta` (heads), the
+//!   sync catalog and the projections in one durable transaction: when a call
+//!   returns `Ok`, the change survives a crash.
+//! - Opening reads no document. Lists and search read projection rows only;
+//!   documents are loaded on demand and kept in a small LRU cache.
+
+mod project;
+mod read;
+pub mod tables;
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use automerge::sync::SyncDoc;
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use lru::LruCache;
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::doc::{DocError, DocId, DocKind};
+use crate::ids::*;
+use tables::*;
+
+pub use read::SearchScope;
+
+/// How many catalog buckets peers compare when reconciling.
+pub const CATALOG_BUCKETS: u16 = 256;
+/// How many decoded documents stay in memory.
+const CACHE_DOCS: usize = 512;
+
+/// A blake3 digest of a document's heads.
+pub type HeadsDigest = [u8; 32];
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(
+        "the store at {0} is in use by another process (is a meshdesk node running on this data dir?)"
+    )]
+    InUse(PathBuf),
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: redb::DatabaseError,
+    },
+    #[error("storage error: {0}")]
+    Storage(#[from] redb::StorageError),
+    #[error("storage error: {0}")]
+    Table(#[from] redb::TableError),
+    #[error("storage error: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    #[error("storage error: {0}")]
+    Commit(#[from] redb::CommitError),
+    #[error("document {doc}: {source}")]
+    Doc { doc: String, source: DocError },
+    #[error("document {doc} cannot be loaded: {reason}")]
+    CorruptDoc { doc: String, reason: String },
+    #[error("corrupt record in {table}: {reason}")]
+    CorruptRecord { table: &'static str, reason: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("malformed sync message for {doc}: {reason}")]
+    BadSyncMessage { doc: String, reason: String },
+    #[error("`{0}` is not a document id")]
+    BadDocId(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who this device is in its team.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LocalIdentity {
+    pub team: TeamId,
+    pub agent: AgentId,
+    /// This device's libp2p peer id.
+    pub device: String,
+}
+
+/// Bookkeeping for one stored document.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct DocMeta {
+    pub heads: Vec<[u8; 32]>,
+    pub digest: HeadsDigest,
+    pub updated_at: Millis,
+    pub snapshot_bytes: u64,
+    pub chunk_bytes: u64,
+    pub next_seq: u64,
+}
+
+/// A document that changed, so listeners know what to re-read.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct DocChange {
+    pub doc_id: String,
+    pub kind: DocKind,
+}
+
+/// One edit of a [`Store::write_many`] batch.
+pub struct DocEdit {
+    pub doc_id: DocId,
+    /// Make the document if it is not stored yet.
+    pub create: bool,
+    pub edit: Box<dyn FnOnce(&mut AutoCommit) -> Result<(), DocError> + Send>,
+}
+
+impl DocEdit {
+    pub fn new(
+        doc_id: DocId,
+        create: bool,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<(), DocError> + Send + 'static,
+    ) -> Self {
+        DocEdit {
+            doc_id,
+            create,
+            edit: Box::new(edit),
+        }
+    }
+}
+
+/// A loaded document and the heads already persisted for it.
+struct CachedDoc {
+    doc: AutoCommit,
+    persisted: Vec<ChangeHash>,
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+    actor: ActorId,
+    cache: LruCache<String, CachedDoc>,
+    sync_states: HashMap<(String, String), automerge::sync::State>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn heads_digest(heads: &[ChangeHash]) -> HeadsDigest {
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut hasher = blake3::Hasher::new();
+    for h in sorted {
+        hasher.update(&h.0);
+    }
+    *hasher.finalize().as_bytes()
+}
+
+/// The catalog bucket a document falls in.
+pub fn bucket_of(doc_id: &str) -> u16 {
+    let hash = blake3::hash(doc_id.as_bytes());
+    let bytes = hash.as_bytes();
+    u16::from_be_bytes([bytes[0], bytes[1]]) % CATALOG_BUCKETS
+}
+
+fn entry_hash(doc_id: &str, digest: &HeadsDigest) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(doc_id.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(digest);
+    *hasher.finalize().as_bytes()
+}
+
+fn xor_into(acc: &mut [u8; 32], other: &[u8; 32]) {
+    for (a, b) in acc.iter_mut().zip(other) {
+        *a ^= b;
+    }
+}
+
+// Records are JSON: self-describing, so tagged enums round-trip and a record
+// written by an older version still reads.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising plain structs with string keys to a Vec cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    table: &'static str,
+    bytes: &[u8],
+) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptRecord {
+        table,
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if missing. Reads no document.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Store> {
+        let path = path.as_ref().to_path_buf();
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse(path)),
+            Err(source) => return Err(StoreError::Open { path, source }),
+        };
+        let mut store = Store {
+            db,
+            path,
+            actor: ActorId::random(),
+            cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
+            sync_states: HashMap::new(),
+        };
+        store.init_tables()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates every table and this device's actor id on first open.
+    fn init_tables(&mut self) -> StoreResult<()> {
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(DOC_SNAPSHOT)?;
+            txn.open_table(DOC_CHUNK)?;
+            txn.open_table(DOC_META)?;
+            txn.open_table(SYNC_STATE)?;
+            txn.open_table(CATALOG)?;
+            txn.open_table(CATALOG_DIGEST)?;
+            txn.open_table(MALFORMED)?;
+            txn.open_table(READ_MARKS)?;
+            txn.open_table(PEER_ADDRS)?;
+            txn.open_table(TEAM)?;
+            txn.open_table(AGENTS)?;
+            txn.open_table(INTERACTIONS)?;
+            txn.open_table(INTERACTION_ORDER)?;
+            txn.open_table(SEARCH_TEXT)?;
+            txn.open_table(CLAIMED_BY)?;
+            txn.open_table(FINISHED_BY)?;
+            txn.open_multimap_table(CONTACT_INTERACTIONS)?;
+            txn.open_table(CONTACTS)?;
+            txn.open_table(CONTACT_ORDER)?;
+            txn.open_multimap_table(CONTACT_EMAIL)?;
+            txn.open_table(ROOM_MONTHS)?;
+            let mut local = txn.open_table(LOCAL)?;
+            let existing = local.get("actor")?.map(|v| v.value().to_vec());
+            match existing {
+                Some(bytes) => self.actor = ActorId::from(bytes),
+                None => {
+                    local.insert("actor", self.actor.to_bytes())?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    // ---- identity ----------------------------------------------------------
+
+    pub fn identity(&self) -> StoreResult<Option<LocalIdentity>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(LOCAL)?;
+        match table.get("identity")? {
+            Some(bytes) => Ok(Some(decode("local", bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records who this device is; written with the first documents of a new or joined team.
+    pub fn set_identity(&mut self, identity: &LocalIdentity) -> StoreResult<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(LOCAL)?
+            .insert("identity", encode(identity).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    // ---- documents ---------------------------------------------------------
+
+    /// Loads a document from the cache or from redb; `None` if it is not stored.
+    fn take_doc(&mut self, doc_id: &str) -> StoreResult<Option<CachedDoc>> {
+        if let Some(cached) = self.cache.pop(doc_id) {
+            return Ok(Some(cached));
+        }
+        let txn = self.db.begin_read()?;
+        let snapshot = txn.open_table(DOC_SNAPSHOT)?;
+        let chunks = txn.open_table(DOC_CHUNK)?;
+        let mut bytes = match snapshot.get(doc_id)? {
+            Some(s) => s.value().to_vec(),
+            None => Vec::new(),
+        };
+        for chunk in chunks.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+            let (_, value) = chunk?;
+            bytes.extend_from_slice(value.value());
+        }
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let doc = AutoCommit::load(&bytes)
+            .map_err(|e| StoreError::CorruptDoc {
+                doc: doc_id.to_string(),
+                reason: e.to_string(),
+            })?
+            .with_actor(self.actor.clone());
+        let mut doc = doc;
+        let persisted = doc.get_heads();
+        Ok(Some(CachedDoc { doc, persisted }))
+    }
+
+    fn put_back(&mut self, doc_id: String, cached: CachedDoc) {
+        self.cache.put(doc_id, cached);
+    }
+
+    /// Runs `read` on a stored document.
+    pub fn with_doc<T>(
+        &mut self,
+        doc_id: &DocId,
+        read: impl FnOnce(&AutoCommit) -> T,
+    ) -> StoreResult<T> {
+        let key = doc_id.to_string();
+        let cached = self
+            .take_doc(&key)?
+            .ok_or_else(|| StoreError::NotFound(key.clone()))?;
+        let out = read(&cached.doc);
+        self.put_back(key, cached);
+        Ok(out)
+    }
+
+    /// Whether a document is stored.
+    pub fn has_doc(&self, doc_id: &str) -> StoreResult<bool> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(DOC_META)?.get(doc_id)?.is_some())
+    }
+
+    /// The full saved bytes of a document (for tests and diagnostics).
+    pub fn doc_bytes(&mut self, doc_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        match self.take_doc(doc_id)? {
+            Some(mut cached) => {
+                let bytes = cached.doc.save();
+                self.put_back(doc_id.to_string(), cached);
+                Ok(Some(bytes))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Applies a local edit durably. `create` makes the document if it is not
+    /// stored yet (new entities, and rooms, whose ids are derived).
+    pub fn write_doc(
+        &mut self,
+        doc_id: &DocId,
+        create: bool,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<(), DocError>,
+    ) -> StoreResult<DocChange> {
+        let key = doc_id.to_string();
+        let mut cached = match self.take_doc(&key)? {
+            Some(c) => c,
+            None if create => CachedDoc {
+                doc: AutoCommit::new().with_actor(self.actor.clone()),
+                persisted: Vec::new(),
+            },
+            None => return Err(StoreError::NotFound(key)),
+        };
+        // On any failure the mutated copy is dropped, so the cache never holds
+        // a change that is not on disk.
+        edit(&mut cached.doc).map_err(|source| StoreError::Doc {
+            doc: key.clone(),
+            source,
+        })?;
+        let txn = self.db.begin_write()?;
+        self.persist(&txn, &key, doc_id, &mut cached)?;
+        txn.commit()?;
+        self.put_back(key.clone(), cached);
+        Ok(DocChange {
+            doc_id: key,
+            kind: doc_id.kind(),
+        })
+    }
+
+    /// Applies edits to several documents in one durable transaction: all land or none do.
+    pub fn write_many(&mut self, edits: Vec<DocEdit>) -> StoreResult<Vec<DocChange>> {
+        let mut touched = Vec::with_capacity(edits.len());
+        for DocEdit {
+            doc_id,
+            create,
+            edit,
+        } in edits
+        {
+            let key = doc_id.to_string();
+            let position = touched
+                .iter()
+                .position(|(k, _, _): &(String, DocId, CachedDoc)| *k == key);
+            let mut cached = match position {
+                Some(i) => touched.swap_remove(i).2,
+                None => match self.take_doc(&key)? {
+                    Some(c) => c,
+                    None if create => CachedDoc {
+                        doc: AutoCommit::new().with_actor(self.actor.clone()),
+                        persisted: Vec::new(),
+                    },
+                    None => return Err(StoreError::NotFound(key)),
+                },
+            };
+            edit(&mut cached.doc).map_err(|source| StoreError::Doc {
+                doc: key.clone(),
+                source,
+            })?;
+            touched.push((key, doc_id, cached));
+        }
+        let txn = self.db.begin_write()?;
+        let mut changes = Vec::new();
+        for (key, doc_id, cached) in touched.iter_mut() {
+            if self.persist(&txn, key, doc_id, cached)? {
+                changes.push(DocChange {
+                    doc_id: key.clone(),
+                    kind: doc_id.kind(),
+                });
+            }
+        }
+        txn.commit()?;
+        for (key, _, cached) in touched {
+            self.put_back(key, cached);
+        }
+        Ok(changes)
+    }
+
+    /// Writes what `cached.doc` has beyond its persisted heads, then re-projects it.
+    fn persist(
+        &self,
+        txn: &WriteTransaction,
+        key: &str,
+        doc_id: &DocId,
+        cached: &mut CachedDoc,
+    ) -> StoreResult<bool> {
+        let heads = cached.doc.get_heads();
+        if heads == cached.persisted {
+            return Ok(false);
+        }
+        let chunk = cached.doc.save_after(&cached.persisted);
+        let mut meta_table = txn.open_table(DOC_META)?;
+        let mut meta: DocMeta = match meta_table.get(key)? {
+            Some(v) => decode("doc_meta", v.value())?,
+            None => DocMeta::default(),
+        };
+        let old_digest = meta.digest;
+        let existed = !meta.heads.is_empty();
+        {
+            let mut chunks = txn.open_table(DOC_CHUNK)?;
+            if meta.chunk_bytes + chunk.len() as u64 > meta.snapshot_bytes.max(4096) {
+                // Compact: one fresh snapshot replaces the snapshot and every chunk.
+                let snapshot = cached.doc.save();
+                txn.open_table(DOC_SNAPSHOT)?
+                    .insert(key, snapshot.as_slice())?;
+                let stale: Vec<u64> = chunks
+                    .range((key, 0)..=(key, u64::MAX))?
+                    .map(|r| r.map(|(k, _)| k.value().1))
+                    .collect::<Result<_, _>>()?;
+                for seq in stale {
+                    chunks.remove((key, seq))?;
+                }
+                meta.snapshot_bytes = snapshot.len() as u64;
+                meta.chunk_bytes = 0;
+            } else {
+                chunks.insert((key, meta.next_seq), chunk.as_slice())?;
+                meta.next_seq += 1;
+                meta.chunk_bytes += chunk.len() as u64;
+            }
+        }
+        meta.heads = heads.iter().map(|h| h.0).collect();
+        meta.digest = heads_digest(&heads);
+        meta.updated_at = now_ms();
+        meta_table.insert(key, encode(&meta).as_slice())?;
+        self.update_catalog(txn, key, existed.then_some(old_digest), meta.digest)?;
+        project::project(txn, doc_id, &cached.doc)?;
+        cached.persisted = heads;
+        Ok(true)
+    }
+
+    fn update_catalog(
+        &self,
+        txn: &WriteTransaction,
+        key: &str,
+        old: Option<HeadsDigest>,
+        new: HeadsDigest,
+    ) -> StoreResult<()> {
+        let bucket = bucket_of(key);
+        let mut digests = txn.open_table(CATALOG_DIGEST)?;
+        let mut acc = [0u8; 32];
+        if let Some(v) = digests.get(bucket)? {
+            let bytes = v.value();
+            if bytes.len() == 32 {
+                acc.copy_from_slice(bytes);
+            }
+        }
+        if let Some(old) = old {
+            xor_into(&mut acc, &entry_hash(key, &old));
+        }
+        xor_into(&mut acc, &entry_hash(key, &new));
+        digests.insert(bucket, acc.as_slice())?;
+        txn.open_table(CATALOG)?
+            .insert((bucket, key), new.as_slice())?;
+        Ok(())
+    }
+
+    // ---- sync --------------------------------------------------------------
+
+    /// The digest of every catalog bucket, in bucket order.
+    pub fn catalog_digests(&self) -> StoreResult<Vec<HeadsDigest>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CATALOG_DIGEST)?;
+        let mut out = vec![[0u8; 32]; usize::from(CATALOG_BUCKETS)];
+        for row in table.iter()? {
+            let (k, v) = row?;
+            if let (Some(slot), true) = (out.get_mut(usize::from(k.value())), v.value().len() == 32)
+            {
+                slot.copy_from_slice(v.value());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The documents of one bucket with their heads digests.
+    pub fn catalog_bucket(&self, bucket: u16) -> StoreResult<Vec<(String, HeadsDigest)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CATALOG)?;
+        let mut out = Vec::new();
+        for row in table.range((bucket, "")..(bucket.saturating_add(1), ""))? {
+            let (k, v) = row?;
+            let (b, doc) = k.value();
+            if b != bucket {
+                continue;
+            }
+            let mut digest = [0u8; 32];
+            if v.value().len() == 32 {
+                digest.copy_from_slice(v.value());
+            }
+            out.push((doc.to_string(), digest));
+        }
+        Ok(out)
+    }
+
+    fn sync_state(&self, peer: &str, doc_id: &str) -> StoreResult<automerge::sync::State> {
+        if let Some(state) = self
+            .sync_states
+            .get(&(peer.to_string(), doc_id.to_string()))
+        {
+            return Ok(state.clone());
+        }
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SYNC_STATE)?;
+        let state = match table.get((peer, doc_id))? {
+            Some(v) => automerge::sync::State::decode(v.value()).unwrap_or_default(),
+            None => automerge::sync::State::new(),
+        };
+        Ok(state)
+    }
+
+    /// The next Automerge sync message for `doc_id` to `peer`, if there is anything to say.
+    /// An unknown document answers with an empty-document message, which asks the peer for it.
+    pub fn generate_sync_message(
+        &mut self,
+        peer: &str,
+        doc_id: &str,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let parsed: DocId = doc_id
+            .parse()
+            .map_err(|_| StoreError::BadDocId(doc_id.to_string()))?;
+        let mut state = self.sync_state(peer, doc_id)?;
+        let message = match self.take_doc(doc_id)? {
+            Some(mut cached) => {
+                let msg = cached.doc.sync().generate_sync_message(&mut state);
+                self.put_back(doc_id.to_string(), cached);
+                msg
+            }
+            None => {
+                let _ = parsed;
+                AutoCommit::new().sync().generate_sync_message(&mut state)
+            }
+        };
+        self.sync_states
+            .insert((peer.to_string(), doc_id.to_string()), state);
+        Ok(message.map(|m| m.encode()))
+    }
+
+    /// Applies a batch of sync messages from `peer` in one durable transaction.
+    /// A malformed message fails the batch before anything is written.
+    pub fn receive_sync_messages(
+        &mut self,
+        peer: &str,
+        messages: &[(String, Vec<u8>)],
+    ) -> StoreResult<Vec<DocChange>> {
+        let mut touched: Vec<(String, DocId, CachedDoc)> = Vec::new();
+        let mut states = Vec::new();
+        for (doc_id, bytes) in messages {
+            let parsed: DocId = doc_id
+                .parse()
+                .map_err(|_| StoreError::BadDocId(doc_id.clone()))?;
+            let message = automerge::sync::Message::decode(bytes).map_err(|e| {
+                StoreError::BadSyncMessage {
+                    doc: doc_id.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            let position = touched.iter().position(|(k, _, _)| k == doc_id);
+            let mut cached = match position {
+                Some(i) => touched.swap_remove(i).2,
+                None => match self.take_doc(doc_id)? {
+                    Some(c) => c,
+                    None => CachedDoc {
+                        doc: AutoCommit::new().with_actor(self.actor.clone()),
+                        persisted: Vec::new(),
+                    },
+                },
+            };
+            let mut state = self.sync_state(peer, doc_id)?;
+            if let Err(e) = cached.doc.sync().receive_sync_message(&mut state, message) {
+                return Err(StoreError::BadSyncMessage {
+                    doc: doc_id.clone(),
+                    reason: e.to_string(),
+                });
+            }
+            states.push((doc_id.clone(), state));
+            touched.push((doc_id.clone(), parsed, cached));
+        }
+        let txn = self.db.begin_write()?;
+        let mut changes = Vec::new();
+        for (key, doc_id, cached) in touched.iter_mut() {
+            if self.persist(&txn, key, doc_id, cached)? {
+                changes.push(DocChange {
+                    doc_id: key.clone(),
+                    kind: doc_id.kind(),
+                });
+            }
+        }
+        {
+            let mut table = txn.open_table(SYNC_STATE)?;
+            for (doc_id, state) in &states {
+                table.insert((peer, doc_id.as_str()), state.encode().as_slice())?;
+            }
+        }
+        txn.commit()?;
+        for (doc_id, state) in states {
+            self.sync_states.insert((peer.to_string(), doc_id), state);
+        }
+        for (key, _, cached) in touched {
+            if !cached.persisted.is_empty() {
+                self.put_back(key, cached);
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Forgets the in-memory sync states of a peer (on disconnect); the
+    /// persisted ones let the next session resume from shared heads.
+    pub fn forget_peer(&mut self, peer: &str) {
+        self.sync_states.retain(|(p, _), _| p != peer);
+    }
+
+    /// Remembers a peer's addresses across restarts.
+    pub fn remember_peer_addrs(&mut self, peer: &str, addrs: &[String]) -> StoreResult<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(PEER_ADDRS)?
+            .insert(peer, encode(&addrs.to_vec()).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn known_peer_addrs(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PEER_ADDRS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), decode("peer_addrs", v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Every stored document id.
+    pub fn doc_ids(&self) -> StoreResult<Vec<String>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOC_META)?;
+        table
+            .iter()?
+            .map(|r| Ok(r?.0.value().to_string()))
+            .collect()
+    }
+
+    /// Documents that could not be read, with the reason.
+    pub fn malformed(&self) -> StoreResult<Vec<(String, String)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MALFORMED)?;
+        table
+            .iter()?
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((k.value().to_string(), v.value().to_string()))
+            })
+            .collect()
+    }
+
+    /// Drops every projection and derives them again from the documents alone.
+    pub fn rebuild_projections(&mut self) -> StoreResult<()> {
+        let ids = self.doc_ids()?;
+        let txn = self.db.begin_write()?;
+        project::clear_all(&txn)?;
+        for key in ids {
+            let Ok(doc_id) = key.parse::<DocId>() else {
+                continue;
+            };
+            if let Some(cached) = self.take_doc(&key)? {
+                project::project(&txn, &doc_id, &cached.doc)?;
+                self.put_back(key, cached);
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Every projection row, as bytes, in key order: two stores with equal
+    /// projections give equal dumps.
+    pub fn projection_dump(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        project::dump(&self.db)
+    }
+
+    /// Records how many messages of an interaction or room this device has read.
+    pub fn mark_read(&mut self, key: &str, count: u32) -> StoreResult<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(READ_MARKS)?.insert(key, count)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+}

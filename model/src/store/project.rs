@@ -1,0 +1,316 @@
+//! Deriving projection rows from a document, inside the write transaction of
+//! the change. A document that cannot be read is recorded in `malformed` and
+//! left out of every projection; it never stops the transaction.
+
+use automerge::AutoCommit;
+use redb::{Database, ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction};
+
+use super::tables::*;
+use super::{StoreResult, decode, encode};
+use crate::doc::{self, DocError, DocId};
+use crate::projection::*;
+use crate::types::*;
+
+/// Search scopes as stored in `search_text`.
+pub(crate) const SCOPE_QUEUED: u8 = 0;
+pub(crate) const SCOPE_ACTIVE: u8 = 1;
+pub(crate) const SCOPE_FINALIZED: u8 = 2;
+pub(crate) const SCOPE_CONTACTS: u8 = 10;
+
+pub(crate) fn scope_of(state: BaseState) -> u8 {
+    match state {
+        BaseState::Queued => SCOPE_QUEUED,
+        BaseState::Active => SCOPE_ACTIVE,
+        BaseState::Finalized => SCOPE_FINALIZED,
+    }
+}
+
+/// The `interaction_order` key of a summary.
+pub(crate) fn order_key(s: &InteractionSummary) -> (u8, i64, i64) {
+    match s.base_state() {
+        BaseState::Queued => (SCOPE_QUEUED, i64::from(s.priority), s.enqueued_at),
+        BaseState::Active => (SCOPE_ACTIVE, -s.last_activity, 0),
+        BaseState::Finalized => (
+            SCOPE_FINALIZED,
+            -s.finalized
+                .as_ref()
+                .map(|f| f.at)
+                .unwrap_or(s.last_activity),
+            0,
+        ),
+    }
+}
+
+/// What reading a document gave: the row(s) to project.
+enum Row {
+    Team(Team),
+    Agent(Agent),
+    Interaction(Box<InteractionSummary>),
+    Contact(Contact),
+    Room(ChatRoom),
+}
+
+fn id_mismatch() -> DocError {
+    DocError::Invalid {
+        path: "id".into(),
+        reason: "does not match the document id".into(),
+    }
+}
+
+fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError> {
+    Ok(match doc_id {
+        DocId::Team(id) => {
+            let team = doc::team::read(doc)?;
+            if team.id != *id {
+                return Err(id_mismatch());
+            }
+            Row::Team(team)
+        }
+        DocId::Agent(id) => {
+            let agent = doc::agent::read(doc)?;
+            if agent.id != *id {
+                return Err(id_mismatch());
+            }
+            Row::Agent(agent)
+        }
+        DocId::Interaction(id) => {
+            let i = doc::interaction::read(doc)?;
+            if i.id != *id {
+                return Err(id_mismatch());
+            }
+            Row::Interaction(Box::new(InteractionSummary::from_interaction(&i)))
+        }
+        DocId::Contact(id) => {
+            let c = doc::contact::read(doc)?;
+            if c.id != *id {
+                return Err(id_mismatch());
+            }
+            Row::Contact(c)
+        }
+        DocId::Room { room, month } => Row::Room(doc::room::read(doc, *room, month)?),
+    })
+}
+
+fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
+    match row {
+        Row::Team(team) => {
+            txn.open_table(TEAM)?
+                .insert("team", encode(&team).as_slice())?;
+        }
+        Row::Agent(agent) => {
+            txn.open_table(AGENTS)?
+                .insert(agent.id.to_string().as_str(), encode(&agent).as_slice())?;
+        }
+        Row::Interaction(summary) => put_interaction(txn, Some(&summary), &summary.id.to_string())?,
+        Row::Contact(c) => put_contact(txn, &c.id.to_string(), (!c.deleted).then_some(&c))?,
+        Row::Room(room) => {
+            let last = room.messages_in_order().last().copied().cloned();
+            let summary = RoomSummary {
+                room: room.room,
+                message_count: u32::try_from(room.messages.len()).unwrap_or(u32::MAX),
+                last_message_preview: last.as_ref().map(|m| preview(&m.body)).unwrap_or_default(),
+                last_message_at: last.as_ref().map(|m| m.at),
+                last_author: last.as_ref().map(|m| m.author),
+            };
+            txn.open_table(ROOM_MONTHS)?.insert(
+                (room.room.key().as_str(), room.month.as_str()),
+                encode(&summary).as_slice(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn project(txn: &WriteTransaction, doc_id: &DocId, doc: &AutoCommit) -> StoreResult<()> {
+    let key = doc_id.to_string();
+    match read_row(doc_id, doc) {
+        Ok(row) => {
+            write_row(txn, row)?;
+            txn.open_table(MALFORMED)?.remove(key.as_str())?;
+        }
+        Err(reason) => {
+            tracing::warn!(doc = %key, %reason, "malformed document left out of the projections");
+            txn.open_table(MALFORMED)?
+                .insert(key.as_str(), reason.to_string().as_str())?;
+            remove_projection(txn, doc_id)?;
+        }
+    }
+    Ok(())
+}
+
+fn put_interaction(
+    txn: &WriteTransaction,
+    new: Option<&InteractionSummary>,
+    id: &str,
+) -> StoreResult<()> {
+    let mut rows = txn.open_table(INTERACTIONS)?;
+    let old: Option<InteractionSummary> = match rows.get(id)? {
+        Some(v) => Some(decode("interactions", v.value())?),
+        None => None,
+    };
+    let mut order = txn.open_table(INTERACTION_ORDER)?;
+    let mut search = txn.open_table(SEARCH_TEXT)?;
+    let mut claimed = txn.open_table(CLAIMED_BY)?;
+    let mut finished = txn.open_table(FINISHED_BY)?;
+    let mut by_contact = txn.open_multimap_table(CONTACT_INTERACTIONS)?;
+    if let Some(old) = &old {
+        let (s, a, b) = order_key(old);
+        order.remove((s, a, b, id))?;
+        search.remove((scope_of(old.base_state()), id))?;
+        if let (Some(agent), Some(at)) = (old.owner, old.claimed_at) {
+            claimed.remove((agent.to_string().as_str(), at, id))?;
+        }
+        if let Some(f) = &old.finalized {
+            finished.remove((f.agent.to_string().as_str(), f.at, id))?;
+        }
+        if let Some(c) = old.contact {
+            by_contact.remove(c.to_string().as_str(), id)?;
+        }
+    }
+    match new {
+        Some(new) => {
+            rows.insert(id, encode(new).as_slice())?;
+            let (s, a, b) = order_key(new);
+            order.insert((s, a, b, id), ())?;
+            search.insert((scope_of(new.base_state()), id), new.search_text().as_str())?;
+            if let (Some(agent), Some(at)) = (new.owner, new.claimed_at) {
+                claimed.insert((agent.to_string().as_str(), at, id), ())?;
+            }
+            if let Some(f) = &new.finalized {
+                finished.insert((f.agent.to_string().as_str(), f.at, id), f.wrapup_until)?;
+            }
+            if let Some(c) = new.contact {
+                by_contact.insert(c.to_string().as_str(), id)?;
+            }
+        }
+        None => {
+            rows.remove(id)?;
+        }
+    }
+    Ok(())
+}
+
+fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> StoreResult<()> {
+    let mut rows = txn.open_table(CONTACTS)?;
+    let old: Option<Contact> = match rows.get(id)? {
+        Some(v) => Some(decode("contacts", v.value())?),
+        None => None,
+    };
+    let mut order = txn.open_table(CONTACT_ORDER)?;
+    let mut search = txn.open_table(SEARCH_TEXT)?;
+    let mut emails = txn.open_multimap_table(CONTACT_EMAIL)?;
+    if let Some(old) = &old {
+        order.remove((old.name.to_lowercase().as_str(), id))?;
+        search.remove((SCOPE_CONTACTS, id))?;
+        for e in &old.emails {
+            emails.remove(e.to_lowercase().as_str(), id)?;
+        }
+    }
+    match new {
+        Some(c) => {
+            rows.insert(id, encode(c).as_slice())?;
+            order.insert((c.name.to_lowercase().as_str(), id), ())?;
+            search.insert((SCOPE_CONTACTS, id), c.search_text().as_str())?;
+            for e in &c.emails {
+                emails.insert(e.to_lowercase().as_str(), id)?;
+            }
+        }
+        None => {
+            rows.remove(id)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> StoreResult<()> {
+    match doc_id {
+        DocId::Team(_) => {
+            txn.open_table(TEAM)?.remove("team")?;
+        }
+        DocId::Agent(id) => {
+            txn.open_table(AGENTS)?.remove(id.to_string().as_str())?;
+        }
+        DocId::Interaction(id) => put_interaction(txn, None, &id.to_string())?,
+        DocId::Contact(id) => put_contact(txn, &id.to_string(), None)?,
+        DocId::Room { room, month } => {
+            txn.open_table(ROOM_MONTHS)?
+                .remove((room.key().as_str(), month.as_str()))?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
+    macro_rules! clear {
+        ($def:expr) => {{
+            let mut t = txn.open_table($def)?;
+            t.retain(|_, _| false)?;
+        }};
+    }
+    clear!(TEAM);
+    clear!(AGENTS);
+    clear!(INTERACTIONS);
+    clear!(INTERACTION_ORDER);
+    clear!(SEARCH_TEXT);
+    clear!(CLAIMED_BY);
+    clear!(FINISHED_BY);
+    clear!(CONTACTS);
+    clear!(CONTACT_ORDER);
+    clear!(ROOM_MONTHS);
+    clear!(MALFORMED);
+    for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL] {
+        let mut t = txn.open_multimap_table(def)?;
+        let keys: Vec<String> = t
+            .iter()?
+            .map(|r| r.map(|(k, _)| k.value().to_string()))
+            .collect::<Result<_, _>>()?;
+        for k in keys {
+            t.remove_all(k.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn dump(db: &Database) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let txn = db.begin_read()?;
+    let mut out = Vec::new();
+    macro_rules! dump_table {
+        ($name:literal, $def:expr) => {{
+            let t = txn.open_table($def)?;
+            for row in t.iter()? {
+                let (k, v) = row?;
+                out.push((
+                    format!("{}:{:?}", $name, k.value()),
+                    format!("{:?}", v.value()).into_bytes(),
+                ));
+            }
+        }};
+    }
+    dump_table!("team", TEAM);
+    dump_table!("agents", AGENTS);
+    dump_table!("interactions", INTERACTIONS);
+    dump_table!("interaction_order", INTERACTION_ORDER);
+    dump_table!("search_text", SEARCH_TEXT);
+    dump_table!("claimed_by", CLAIMED_BY);
+    dump_table!("finished_by", FINISHED_BY);
+    dump_table!("contacts", CONTACTS);
+    dump_table!("contact_order", CONTACT_ORDER);
+    dump_table!("room_months", ROOM_MONTHS);
+    dump_table!("malformed", MALFORMED);
+    for (name, def) in [
+        ("contact_interactions", CONTACT_INTERACTIONS),
+        ("contact_email", CONTACT_EMAIL),
+    ] {
+        let t = txn.open_multimap_table(def)?;
+        for row in t.iter()? {
+            let (k, values) = row?;
+            for v in values {
+                out.push((
+                    format!("{name}:{}", k.value()),
+                    v?.value().as_bytes().to_vec(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

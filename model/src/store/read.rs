@@ -1,0 +1,376 @@
+//! Reading projections: lists, counts, search, routing inputs. None of these
+//! load a document, except where a whole entity is asked for.
+
+use std::collections::BTreeMap;
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+use super::project::{SCOPE_ACTIVE, SCOPE_CONTACTS, SCOPE_FINALIZED, SCOPE_QUEUED, scope_of};
+use super::tables::*;
+use super::{Store, StoreError, StoreResult, decode};
+use crate::doc::{self, DocId};
+use crate::ids::*;
+use crate::projection::*;
+use crate::types::*;
+
+/// Where a search looks: the inbox tab it was typed in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SearchScope {
+    Active,
+    Pending,
+    History,
+    Contacts,
+}
+
+impl std::str::FromStr for SearchScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" => Ok(SearchScope::Active),
+            "pending" => Ok(SearchScope::Pending),
+            "history" => Ok(SearchScope::History),
+            "contacts" | "phonebook" => Ok(SearchScope::Contacts),
+            other => Err(format!(
+                "unknown tab `{other}` (expected active, pending, history or contacts)"
+            )),
+        }
+    }
+}
+
+fn state_scope(state: BaseState) -> u8 {
+    scope_of(state)
+}
+
+impl Store {
+    pub fn team(&self) -> StoreResult<Option<Team>> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(TEAM)?.get("team")? {
+            Some(v) => Ok(Some(decode("team", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(AGENTS)?.get(id.to_string().as_str())? {
+            Some(v) => Ok(Some(decode("agents", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn agents(&self) -> StoreResult<BTreeMap<AgentId, Agent>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(AGENTS)?;
+        let mut out = BTreeMap::new();
+        for row in table.iter()? {
+            let agent: Agent = decode("agents", row?.1.value())?;
+            out.insert(agent.id, agent);
+        }
+        Ok(out)
+    }
+
+    /// An agent by display name (case-insensitive).
+    pub fn agent_by_name(&self, name: &str) -> StoreResult<Option<Agent>> {
+        let name = name.trim();
+        Ok(self
+            .agents()?
+            .into_values()
+            .find(|a| a.name.eq_ignore_ascii_case(name)))
+    }
+
+    pub fn interaction_summary(
+        &self,
+        id: InteractionId,
+    ) -> StoreResult<Option<InteractionSummary>> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(INTERACTIONS)?.get(id.to_string().as_str())? {
+            Some(v) => Ok(Some(decode("interactions", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The whole interaction, read from its document.
+    pub fn interaction(&mut self, id: InteractionId) -> StoreResult<Interaction> {
+        let doc_id = DocId::Interaction(id);
+        let key = doc_id.to_string();
+        self.with_doc(&doc_id, |d| doc::interaction::read(d))?
+            .map_err(|source| StoreError::Doc { doc: key, source })
+    }
+
+    fn summaries_by_ids<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> StoreResult<Vec<InteractionSummary>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(INTERACTIONS)?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(v) = table.get(id)? {
+                out.push(decode("interactions", v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Interactions in one base state, in that state's list order, one page.
+    pub fn list_interactions(
+        &self,
+        state: BaseState,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<InteractionSummary>> {
+        let ids = self.interaction_ids(state, offset, limit)?;
+        self.summaries_by_ids(ids.iter().map(String::as_str))
+    }
+
+    /// Ids in one base state, in list order.
+    pub fn interaction_ids(
+        &self,
+        state: BaseState,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let scope = state_scope(state);
+        let txn = self.db().begin_read()?;
+        let order = txn.open_table(INTERACTION_ORDER)?;
+        let range =
+            order.range((scope, i64::MIN, i64::MIN, "")..(scope + 1, i64::MIN, i64::MIN, ""))?;
+        let mut ids = Vec::new();
+        for row in range.skip(offset).take(limit) {
+            ids.push(row?.0.value().3.to_string());
+        }
+        Ok(ids)
+    }
+
+    /// How many interactions are in one base state.
+    pub fn count_interactions(&self, state: BaseState) -> StoreResult<usize> {
+        let scope = state_scope(state);
+        let txn = self.db().begin_read()?;
+        let order = txn.open_table(INTERACTION_ORDER)?;
+        Ok(order
+            .range((scope, i64::MIN, i64::MIN, "")..(scope + 1, i64::MIN, i64::MIN, ""))?
+            .count())
+    }
+
+    /// Every queued and active interaction: what routing works on.
+    pub fn open_interactions(&self) -> StoreResult<Vec<InteractionSummary>> {
+        let mut out = self.list_interactions(BaseState::Queued, 0, usize::MAX)?;
+        out.extend(self.list_interactions(BaseState::Active, 0, usize::MAX)?);
+        Ok(out)
+    }
+
+    /// Past work of every agent, for routing.
+    pub fn agent_history(&self, now: Millis) -> StoreResult<BTreeMap<AgentId, AgentHistory>> {
+        let start_of_day = now - now.rem_euclid(86_400_000);
+        let txn = self.db().begin_read()?;
+        let mut out: BTreeMap<AgentId, AgentHistory> = BTreeMap::new();
+        for row in txn.open_table(CLAIMED_BY)?.iter()? {
+            let (k, _) = row?;
+            let (agent, at, _) = k.value();
+            if let Ok(agent) = agent.parse::<AgentId>() {
+                let h = out.entry(agent).or_default();
+                h.last_assigned_at = Some(h.last_assigned_at.map_or(at, |x| x.max(at)));
+            }
+        }
+        for row in txn.open_table(FINISHED_BY)?.iter()? {
+            let (k, v) = row?;
+            let (agent, at, _) = k.value();
+            if let Ok(agent) = agent.parse::<AgentId>() {
+                let h = out.entry(agent).or_default();
+                h.last_finished_at = Some(h.last_finished_at.map_or(at, |x| x.max(at)));
+                let until = v.value();
+                h.wrapup_until = Some(h.wrapup_until.map_or(until, |x| x.max(until)));
+                if at >= start_of_day {
+                    h.finished_today += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(CONTACTS)?.get(id.to_string().as_str())? {
+            Some(v) => Ok(Some(decode("contacts", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The phonebook in name order, one page.
+    pub fn contacts(&self, offset: usize, limit: usize) -> StoreResult<Vec<Contact>> {
+        let txn = self.db().begin_read()?;
+        let order = txn.open_table(CONTACT_ORDER)?;
+        let rows = txn.open_table(CONTACTS)?;
+        let mut out = Vec::new();
+        for row in order.iter()?.skip(offset).take(limit) {
+            let (k, _) = row?;
+            if let Some(v) = rows.get(k.value().1)? {
+                out.push(decode("contacts", v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn count_contacts(&self) -> StoreResult<usize> {
+        let txn = self.db().begin_read()?;
+        Ok(usize::try_from(txn.open_table(CONTACTS)?.len()?).unwrap_or(usize::MAX))
+    }
+
+    /// Contacts with this email address (case-insensitive).
+    pub fn contacts_by_email(&self, email: &str) -> StoreResult<Vec<Contact>> {
+        let ids: Vec<String> = {
+            let txn = self.db().begin_read()?;
+            let index = txn.open_multimap_table(CONTACT_EMAIL)?;
+            index
+                .get(email.trim().to_lowercase().as_str())?
+                .map(|v| v.map(|v| v.value().to_string()))
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Ok(id) = id.parse() {
+                out.extend(self.contact(id)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A contact's interactions, newest first.
+    pub fn contact_interactions(&self, contact: ContactId) -> StoreResult<Vec<InteractionSummary>> {
+        let ids: Vec<String> = {
+            let txn = self.db().begin_read()?;
+            let index = txn.open_multimap_table(CONTACT_INTERACTIONS)?;
+            index
+                .get(contact.to_string().as_str())?
+                .map(|v| v.map(|v| v.value().to_string()))
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = self.summaries_by_ids(ids.iter().map(String::as_str))?;
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    /// Every room, with its latest month's summary and the total message count.
+    pub fn rooms(&self) -> StoreResult<Vec<RoomSummary>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(ROOM_MONTHS)?;
+        let mut rooms: BTreeMap<String, RoomSummary> = BTreeMap::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            let (room, _month) = k.value();
+            let month: RoomSummary = decode("room_months", v.value())?;
+            match rooms.get_mut(room) {
+                Some(acc) => {
+                    acc.message_count += month.message_count;
+                    if month.last_message_at >= acc.last_message_at {
+                        acc.last_message_at = month.last_message_at;
+                        acc.last_message_preview = month.last_message_preview;
+                        acc.last_author = month.last_author;
+                    }
+                }
+                None => {
+                    rooms.insert(room.to_string(), month);
+                }
+            }
+        }
+        Ok(rooms.into_values().collect())
+    }
+
+    /// A room's messages over its stored months, oldest first.
+    pub fn room_messages(&mut self, room: RoomKey) -> StoreResult<Vec<ChatMessage>> {
+        let months: Vec<String> = {
+            let txn = self.db().begin_read()?;
+            let table = txn.open_table(ROOM_MONTHS)?;
+            let key = room.key();
+            table
+                .range((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"))?
+                .map(|r| r.map(|(k, _)| k.value().1.to_string()))
+                .collect::<Result<_, _>>()?
+        };
+        let mut messages = Vec::new();
+        for month in months {
+            let doc_id = DocId::Room {
+                room,
+                month: month.clone(),
+            };
+            let key = doc_id.to_string();
+            let read = self.with_doc(&doc_id, |d| doc::room::read(d, room, &month))?;
+            messages.extend(
+                read.map_err(|source| StoreError::Doc { doc: key, source })?
+                    .messages,
+            );
+        }
+        messages.sort_by_key(|m| (m.at, m.id));
+        Ok(messages)
+    }
+
+    /// How many messages of an interaction or room this device has read.
+    pub fn read_mark(&self, key: &str) -> StoreResult<u32> {
+        let txn = self.db().begin_read()?;
+        Ok(txn
+            .open_table(READ_MARKS)?
+            .get(key)?
+            .map(|v| v.value())
+            .unwrap_or(0))
+    }
+
+    /// Ids whose search text contains every word of `query`, in one scope.
+    /// Interactions come back as interaction ids, contacts as contact ids; the
+    /// caller narrows further to the agent (their own actives, their campaigns).
+    pub fn search(
+        &self,
+        scope: SearchScope,
+        query: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        let scopes: &[u8] = match scope {
+            SearchScope::Active => &[SCOPE_ACTIVE],
+            SearchScope::Pending => &[SCOPE_QUEUED],
+            SearchScope::History => &[SCOPE_FINALIZED],
+            SearchScope::Contacts => &[SCOPE_CONTACTS],
+        };
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(SEARCH_TEXT)?;
+        let mut out = Vec::new();
+        for &s in scopes {
+            for row in table.range((s, "")..(s + 1, ""))? {
+                let (k, v) = row?;
+                let text = v.value();
+                if words.iter().all(|w| text.contains(w.as_str())) {
+                    out.push(k.value().1.to_string());
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Search, returning interaction summaries (for the interaction tabs).
+    pub fn search_interactions(
+        &self,
+        scope: SearchScope,
+        query: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<InteractionSummary>> {
+        let ids = self.search(scope, query, limit)?;
+        self.summaries_by_ids(ids.iter().map(String::as_str))
+    }
+
+    /// Search the phonebook, in name order.
+    pub fn search_contacts(&self, query: &str, limit: usize) -> StoreResult<Vec<Contact>> {
+        let ids = self.search(SearchScope::Contacts, query, limit)?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Ok(id) = id.parse() {
+                out.extend(self.contact(id)?);
+            }
+        }
+        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(out)
+    }
+}

@@ -1,0 +1,61 @@
+//! The redb tables (DESIGN §4). Every table a change touches is written in the
+//! same write transaction as the change itself.
+
+use redb::{MultimapTableDefinition, TableDefinition};
+
+/// `doc_id → full Automerge save`.
+pub const DOC_SNAPSHOT: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("doc_snapshot");
+/// `(doc_id, seq) → save_incremental bytes` written since the snapshot.
+pub const DOC_CHUNK: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("doc_chunk");
+/// `doc_id → DocMeta` (JSON).
+pub const DOC_META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("doc_meta");
+/// `(peer, doc_id) → automerge sync::State::encode()`.
+pub const SYNC_STATE: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("sync_state");
+/// `(bucket, doc_id) → heads digest`: the catalog peers reconcile.
+pub const CATALOG: TableDefinition<'_, (u16, &str), &[u8]> = TableDefinition::new("catalog");
+/// `bucket → XOR of blake3(doc_id, heads digest)` over the bucket's documents.
+pub const CATALOG_DIGEST: TableDefinition<'_, u16, &[u8]> = TableDefinition::new("catalog_digest");
+/// `doc_id → reason` for documents that could not be read.
+pub const MALFORMED: TableDefinition<'_, &str, &str> = TableDefinition::new("malformed");
+
+/// Per-device facts: identity, actor id.
+pub const LOCAL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("local");
+/// `interaction id or room key → messages read`, per device.
+pub const READ_MARKS: TableDefinition<'_, &str, u32> = TableDefinition::new("read_marks");
+/// `peer id → multiaddrs (JSON)`, remembered across restarts.
+pub const PEER_ADDRS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peer_addrs");
+
+/// `"team" → Team` (JSON).
+pub const TEAM: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("team");
+/// `agent id → Agent` (JSON).
+pub const AGENTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("agents");
+/// `interaction id → InteractionSummary` (JSON).
+pub const INTERACTIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("interactions");
+/// `(base state, a, b, id) → ()`, the list order of each state:
+/// queued by (priority, enqueued_at), active by newest activity, finalized by newest finalize.
+pub const INTERACTION_ORDER: TableDefinition<'_, (u8, i64, i64, &str), ()> =
+    TableDefinition::new("interaction_order");
+/// `(scope, id) → lowercase text` that search matches against.
+pub const SEARCH_TEXT: TableDefinition<'_, (u8, &str), &str> = TableDefinition::new("search_text");
+/// `(agent, claimed_at, interaction) → ()`: when each agent was last assigned work.
+pub const CLAIMED_BY: TableDefinition<'_, (&str, i64, &str), ()> =
+    TableDefinition::new("claimed_by");
+/// `(agent, finalized_at, interaction) → wrapup_until`.
+pub const FINISHED_BY: TableDefinition<'_, (&str, i64, &str), i64> =
+    TableDefinition::new("finished_by");
+/// `contact id → interaction ids` for a contact's history.
+pub const CONTACT_INTERACTIONS: MultimapTableDefinition<'_, &str, &str> =
+    MultimapTableDefinition::new("contact_interactions");
+
+/// `contact id → Contact` (JSON); deleted contacts are absent.
+pub const CONTACTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("contacts");
+/// `(lowercase name, id) → ()`: the phonebook's order.
+pub const CONTACT_ORDER: TableDefinition<'_, (&str, &str), ()> =
+    TableDefinition::new("contact_order");
+/// `lowercase email → contact ids`, to match a webchat visitor to the phonebook.
+pub const CONTACT_EMAIL: MultimapTableDefinition<'_, &str, &str> =
+    MultimapTableDefinition::new("contact_email");
+
+/// `(room key, month) → RoomSummary` of that month's document.
+pub const ROOM_MONTHS: TableDefinition<'_, (&str, &str), &[u8]> =
+    TableDefinition::new("room_months");

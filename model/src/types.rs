@@ -1,0 +1,676 @@
+//! The domain: teams, agents, campaigns, interactions, contacts and chat.
+//!
+//! These are plain values. Each entity is stored as its own Automerge document
+//! (see [`crate::doc`]); these types are what reading a document gives back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+
+/// What a string did not parse into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}` (expected one of: {expected})")]
+pub struct UnknownVariant {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// Declares a field-less enum with a stable kebab-case text form, used in
+/// documents, on the command line and in JSON alike.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable text form.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, UnknownVariant> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownVariant {
+                        what: $what,
+                        value: s.to_string(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// A member's role in the team.
+    Role, "role" { Agent => "agent", Supervisor => "supervisor" }
+);
+
+text_enum!(
+    /// The kinds of channel a campaign can run on.
+    ChannelKind, "channel" {
+        Phone => "phone",
+        Webchat => "webchat",
+        Api => "api",
+        Email => "email",
+        Internal => "internal",
+    }
+);
+
+text_enum!(
+    /// How a campaign's queue reaches its agents (DESIGN §7).
+    Strategy, "strategy" {
+        RingAll => "ring-all",
+        RoundRobin => "round-robin",
+        LongestIdle => "longest-idle",
+        LeastBusy => "least-busy",
+        FewestHandled => "fewest-handled",
+        TopDown => "top-down",
+        WeightedRandom => "weighted-random",
+    }
+);
+
+impl Strategy {
+    /// Push strategies offer each interaction to one chosen agent; ring-all
+    /// shows the whole queue to every eligible agent.
+    pub fn is_push(self) -> bool {
+        self != Strategy::RingAll
+    }
+}
+
+text_enum!(
+    /// Who started the interaction.
+    Direction, "direction" { Inbound => "inbound", Outbound => "outbound" }
+);
+
+/// A device admitted to the team.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Member {
+    /// The device's libp2p peer id (base58).
+    pub device: String,
+    pub agent: AgentId,
+    pub role: Role,
+    pub device_name: String,
+    pub joined_at: Millis,
+    pub revoked: bool,
+}
+
+/// A form field a campaign asks for when an interaction starts.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct FormField {
+    pub name: String,
+    pub required: bool,
+}
+
+impl FromStr for FormField {
+    type Err = std::convert::Infallible;
+    /// `name` or `name:required`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.rsplit_once(':') {
+            Some((name, flag)) if flag.eq_ignore_ascii_case("required") => FormField {
+                name: name.trim().to_string(),
+                required: true,
+            },
+            _ => FormField {
+                name: s.trim().to_string(),
+                required: false,
+            },
+        })
+    }
+}
+
+/// A queue of interactions on one channel, with its routing rules.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: CampaignId,
+    pub name: String,
+    pub channel: ChannelKind,
+    pub strategy: Strategy,
+    /// Members in order (top-down routes in this order).
+    pub members: Vec<AgentId>,
+    /// How many open interactions each member may hold in this campaign (0: no limit).
+    pub capacity: u32,
+    pub auto_accept: bool,
+    pub offer_timeout_seconds: u32,
+    pub dispositions: Vec<String>,
+    pub fields: Vec<FormField>,
+    pub sla_seconds: u32,
+    pub wrapup_seconds: u32,
+}
+
+impl Campaign {
+    /// The default an offer waits for an answer before routing moves on.
+    pub const DEFAULT_OFFER_TIMEOUT_SECONDS: u32 = 30;
+
+    pub fn has_member(&self, agent: AgentId) -> bool {
+        self.members.contains(&agent)
+    }
+}
+
+/// An invite that lets a new device join (DESIGN §6). Only the token's hash is kept.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Invite {
+    pub token_hash: String,
+    pub created_by: AgentId,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub max_uses: u32,
+    /// Devices that used it: one key each, so concurrent uses never overwrite each other.
+    pub used_by: BTreeSet<String>,
+}
+
+/// The team document's content.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub created_at: Millis,
+    /// Devices, by peer id.
+    pub members: BTreeMap<String, Member>,
+    pub campaigns: BTreeMap<CampaignId, Campaign>,
+    pub break_reasons: Vec<String>,
+    pub invites: BTreeMap<String, Invite>,
+    pub canned_responses: Vec<String>,
+}
+
+impl Team {
+    pub fn campaign_by_name(&self, name: &str) -> Option<&Campaign> {
+        let name = name.trim();
+        self.campaigns
+            .values()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The campaigns an agent is a member of.
+    pub fn campaigns_of(&self, agent: AgentId) -> impl Iterator<Item = &Campaign> {
+        self.campaigns.values().filter(move |c| c.has_member(agent))
+    }
+
+    /// The channels an agent may start interactions on (those of their campaigns).
+    pub fn channels_of(&self, agent: AgentId) -> BTreeSet<ChannelKind> {
+        self.campaigns_of(agent).map(|c| c.channel).collect()
+    }
+
+    pub fn member_by_device(&self, device: &str) -> Option<&Member> {
+        self.members.get(device).filter(|m| !m.revoked)
+    }
+
+    /// The role of an agent: supervisor if any of their devices is one.
+    pub fn role_of(&self, agent: AgentId) -> Option<Role> {
+        let roles = self
+            .members
+            .values()
+            .filter(|m| m.agent == agent && !m.revoked);
+        roles.map(|m| m.role).max()
+    }
+}
+
+/// An agent's availability.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum AgentStatus {
+    Available,
+    Break { reason: String },
+    Offline,
+}
+
+impl AgentStatus {
+    pub fn label(&self) -> String {
+        match self {
+            AgentStatus::Available => "available".into(),
+            AgentStatus::Break { reason } if reason.is_empty() => "break".into(),
+            AgentStatus::Break { reason } => format!("break ({reason})"),
+            AgentStatus::Offline => "offline".into(),
+        }
+    }
+}
+
+/// One entry of an agent's status history.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub at: Millis,
+    pub status: AgentStatus,
+}
+
+/// The agent document's content.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: AgentId,
+    pub name: String,
+    pub status: AgentStatus,
+    pub status_since: Millis,
+    /// Open interactions this agent may hold across all campaigns (0: no limit).
+    pub capacity: u32,
+    /// The most recent changes, oldest first, bounded to [`Agent::HISTORY_LIMIT`].
+    pub status_history: Vec<StatusChange>,
+}
+
+impl Agent {
+    pub const HISTORY_LIMIT: usize = 50;
+}
+
+/// Who wrote a message in an interaction.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum Author {
+    Agent(AgentId),
+    Contact,
+    System,
+}
+
+/// A message in an interaction. The body is plain text, never markup.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub author: Author,
+    pub at: Millis,
+    pub body: String,
+}
+
+/// An agent's claim on an interaction. Claims are only ever written by the
+/// claiming agent's own node; the owner is the smallest `(claimed_at, agent)`
+/// among the claims of the current epoch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Claim {
+    pub agent: AgentId,
+    pub claimed_at: Millis,
+    /// Which routing round the claim belongs to: the number of transfers before it.
+    pub epoch: u32,
+}
+
+impl Claim {
+    fn order_key(&self) -> (Millis, AgentId) {
+        (self.claimed_at, self.agent)
+    }
+}
+
+/// An agent's refusal (or an offer that timed out) in one routing round.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Decline {
+    pub agent: AgentId,
+    pub at: Millis,
+    pub epoch: u32,
+}
+
+/// Where a transfer sends an interaction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum TransferTarget {
+    Agent(AgentId),
+    Campaign(CampaignId),
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Transfer {
+    pub from: AgentId,
+    pub to: TransferTarget,
+    pub at: Millis,
+    pub note: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Finalization {
+    pub agent: AgentId,
+    pub at: Millis,
+    pub disposition: String,
+    pub note: String,
+    /// When the agent's wrap-up ends (`at` plus the campaign's wrap-up seconds).
+    pub wrapup_until: Millis,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Note {
+    pub agent: AgentId,
+    pub at: Millis,
+    pub text: String,
+}
+
+/// Where an interaction is in its life, derived from claims, transfers and finalization.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InteractionState {
+    Queued,
+    Active,
+    WrapUp,
+    Closed,
+}
+
+impl InteractionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InteractionState::Queued => "queued",
+            InteractionState::Active => "active",
+            InteractionState::WrapUp => "wrap-up",
+            InteractionState::Closed => "closed",
+        }
+    }
+}
+
+/// The interaction document's content.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Interaction {
+    pub id: InteractionId,
+    pub direction: Direction,
+    pub channel: ChannelKind,
+    /// The campaign it was created in; transfers to a campaign move it (see [`Interaction::campaign`]).
+    pub origin_campaign: CampaignId,
+    pub contact: Option<ContactId>,
+    /// The customer's address on the channel (phone number, email, visitor name).
+    pub address: String,
+    /// The customer's display name as known when it was created.
+    pub contact_name: String,
+    pub subject: String,
+    pub fields: BTreeMap<String, String>,
+    /// Lower runs first.
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub created_at: Millis,
+    pub created_by: Option<AgentId>,
+    pub messages: Vec<Message>,
+    pub claims: Vec<Claim>,
+    pub declines: Vec<Decline>,
+    pub transfers: Vec<Transfer>,
+    pub finalization: Option<Finalization>,
+    pub notes: Vec<Note>,
+    pub tags: BTreeSet<String>,
+}
+
+impl Interaction {
+    /// The current routing round: each transfer starts a new one.
+    pub fn epoch(&self) -> u32 {
+        u32::try_from(self.transfers.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The campaign it is queued in now: the last transfer to a campaign, or where it began.
+    pub fn campaign(&self) -> CampaignId {
+        self.transfers
+            .iter()
+            .rev()
+            .find_map(|t| match t.to {
+                TransferTarget::Campaign(c) => Some(c),
+                TransferTarget::Agent(_) => None,
+            })
+            .unwrap_or(self.origin_campaign)
+    }
+
+    /// The agent a pending transfer is directed to, if the last transfer named one.
+    pub fn directed_to(&self) -> Option<AgentId> {
+        match self.transfers.last().map(|t| t.to) {
+            Some(TransferTarget::Agent(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Claims of the current round, winner first: the same order on every node.
+    pub fn current_claims(&self) -> Vec<Claim> {
+        let epoch = self.epoch();
+        let mut claims: Vec<Claim> = self
+            .claims
+            .iter()
+            .copied()
+            .filter(|c| c.epoch == epoch)
+            .collect();
+        claims.sort_by_key(Claim::order_key);
+        claims.dedup_by_key(|c| c.agent);
+        claims
+    }
+
+    /// The owner: the smallest `(claimed_at, agent)` among the current round's claims.
+    pub fn owner(&self) -> Option<Claim> {
+        self.current_claims().into_iter().next()
+    }
+
+    /// Agents whose claim in this round lost to the owner's.
+    pub fn losing_claimants(&self) -> Vec<AgentId> {
+        self.current_claims()
+            .into_iter()
+            .skip(1)
+            .map(|c| c.agent)
+            .collect()
+    }
+
+    /// Agents who declined (or let time out) an offer in the current round.
+    pub fn declined_now(&self) -> BTreeSet<AgentId> {
+        let epoch = self.epoch();
+        self.declines
+            .iter()
+            .filter(|d| d.epoch == epoch)
+            .map(|d| d.agent)
+            .collect()
+    }
+
+    pub fn state_at(&self, now: Millis) -> InteractionState {
+        match &self.finalization {
+            Some(f) if now < f.wrapup_until => InteractionState::WrapUp,
+            Some(_) => InteractionState::Closed,
+            None if self.owner().is_some() => InteractionState::Active,
+            None => InteractionState::Queued,
+        }
+    }
+
+    /// Messages in reading order (time, then id), whatever order peers appended them in.
+    pub fn messages_in_order(&self) -> Vec<&Message> {
+        let mut messages: Vec<&Message> = self.messages.iter().collect();
+        messages.sort_by_key(|m| (m.at, m.id));
+        messages
+    }
+
+    /// The time of the last thing that happened to it.
+    pub fn last_activity(&self) -> Millis {
+        let mut at = self.created_at.max(self.enqueued_at);
+        at = at.max(self.messages.iter().map(|m| m.at).max().unwrap_or(at));
+        at = at.max(self.claims.iter().map(|c| c.claimed_at).max().unwrap_or(at));
+        at = at.max(self.transfers.iter().map(|t| t.at).max().unwrap_or(at));
+        if let Some(f) = &self.finalization {
+            at = at.max(f.at);
+        }
+        at
+    }
+}
+
+/// A phonebook contact.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub name: String,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+    pub company: String,
+    pub notes: String,
+    pub tags: BTreeSet<String>,
+    pub custom: BTreeMap<String, String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Deleted contacts stay as tombstones so the deletion reaches every peer.
+    pub deleted: bool,
+}
+
+/// A chat room: a direct conversation between two agents or a campaign's room.
+/// One document per room per month bounds each document's history.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RoomKey {
+    Direct { a: AgentId, b: AgentId },
+    Campaign { campaign: CampaignId },
+}
+
+impl RoomKey {
+    /// A direct room; the two agents in a canonical order.
+    pub fn direct(x: AgentId, y: AgentId) -> Self {
+        if x <= y {
+            RoomKey::Direct { a: x, b: y }
+        } else {
+            RoomKey::Direct { a: y, b: x }
+        }
+    }
+
+    pub fn includes(&self, agent: AgentId) -> bool {
+        match self {
+            RoomKey::Direct { a, b } => *a == agent || *b == agent,
+            RoomKey::Campaign { .. } => true,
+        }
+    }
+
+    /// The stable key of the room across months (used for the room projection).
+    pub fn key(&self) -> String {
+        match self {
+            RoomKey::Direct { a, b } => format!("dm:{a}:{b}"),
+            RoomKey::Campaign { campaign } => format!("campaign:{campaign}"),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    pub author: AgentId,
+    pub at: Millis,
+    pub body: String,
+}
+
+/// One month of a room's messages (the content of one chat-room document).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ChatRoom {
+    pub room: RoomKey,
+    /// `yyyy-mm`.
+    pub month: String,
+    pub messages: Vec<ChatMessage>,
+}
+
+impl ChatRoom {
+    pub fn messages_in_order(&self) -> Vec<&ChatMessage> {
+        let mut messages: Vec<&ChatMessage> = self.messages.iter().collect();
+        messages.sort_by_key(|m| (m.at, m.id));
+        messages
+    }
+}
+
+/// The `yyyy-mm` month a timestamp falls in (UTC).
+pub fn month_of(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| t.format("%Y-%m").to_string())
+        .unwrap_or_else(|| "1970-01".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interaction() -> Interaction {
+        Interaction {
+            id: InteractionId::new(),
+            direction: Direction::Inbound,
+            channel: ChannelKind::Phone,
+            origin_campaign: CampaignId::new(),
+            contact: None,
+            address: "+1 555 0100".into(),
+            contact_name: "Ana".into(),
+            subject: String::new(),
+            fields: BTreeMap::new(),
+            priority: 0,
+            enqueued_at: 1_000,
+            created_at: 1_000,
+            created_by: None,
+            messages: vec![],
+            claims: vec![],
+            declines: vec![],
+            transfers: vec![],
+            finalization: None,
+            notes: vec![],
+            tags: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn state_follows_claims_transfers_and_finalization() {
+        let mut i = interaction();
+        assert_eq!(i.state_at(2_000), InteractionState::Queued);
+        let (a, b) = (AgentId::new(), AgentId::new());
+        i.claims.push(Claim {
+            agent: b,
+            claimed_at: 1_500,
+            epoch: 0,
+        });
+        i.claims.push(Claim {
+            agent: a,
+            claimed_at: 1_400,
+            epoch: 0,
+        });
+        assert_eq!(i.state_at(2_000), InteractionState::Active);
+        assert_eq!(i.owner().map(|c| c.agent), Some(a));
+        assert_eq!(i.losing_claimants(), vec![b]);
+
+        let other = CampaignId::new();
+        i.transfers.push(Transfer {
+            from: a,
+            to: TransferTarget::Campaign(other),
+            at: 1_600,
+            note: String::new(),
+        });
+        assert_eq!(i.state_at(2_000), InteractionState::Queued);
+        assert_eq!(i.campaign(), other);
+
+        i.claims.push(Claim {
+            agent: b,
+            claimed_at: 1_700,
+            epoch: 1,
+        });
+        i.finalization = Some(Finalization {
+            agent: b,
+            at: 1_800,
+            disposition: "Resolved".into(),
+            note: String::new(),
+            wrapup_until: 1_900,
+        });
+        assert_eq!(i.state_at(1_850), InteractionState::WrapUp);
+        assert_eq!(i.state_at(1_900), InteractionState::Closed);
+    }
+
+    #[test]
+    fn text_enums_parse_their_own_text_and_refuse_others() {
+        for s in Strategy::ALL {
+            assert_eq!(s.as_str().parse::<Strategy>(), Ok(*s));
+        }
+        let err = "fastest".parse::<Strategy>().expect_err("unknown strategy");
+        assert!(err.to_string().contains("ring-all"));
+        assert_eq!("Phone".parse::<ChannelKind>(), Ok(ChannelKind::Phone));
+    }
+
+    #[test]
+    fn form_field_parses_required_flag() {
+        assert_eq!(
+            "Order number:required".parse::<FormField>(),
+            Ok(FormField {
+                name: "Order number".into(),
+                required: true
+            })
+        );
+        assert_eq!(
+            "Subject".parse::<FormField>(),
+            Ok(FormField {
+                name: "Subject".into(),
+                required: false
+            })
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The node: a tokio actor that owns the store and the libp2p swarm (sync protocol, presence, team join).
+
+pub mod identity;
+pub mod invite;
+pub mod protocol;
+pub mod transport;

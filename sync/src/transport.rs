@@ -1,0 +1,231 @@
+//! The libp2p swarm of a node (DESIGN §5, §12).
+//!
+//! Transport: TCP, then the private-network handshake with the team's
+//! pre-shared key (pnet, XSalsa20), then noise (authenticates the peer id)
+//! and yamux. A node without the team key cannot complete a connection: its
+//! bytes decrypt to garbage and multistream-select fails. No QUIC, because
+//! pnet does not cover it.
+//!
+//! Behaviour: connection limits, a block list (revoked devices), the
+//! `libp2p-stream` behaviour carrying the sync protocol, ping (keeps NAT
+//! and idle detection honest), identify (learns the peer's listen addresses
+//! so they can be remembered), and optional mDNS discovery.
+//!
+//! The idle-connection timeout is an hour, so a quiet teammate is not dropped;
+//! the sync stream itself also keeps connections busy.
+
+use std::time::Duration;
+
+use libp2p::core::transport::upgrade::Version;
+use libp2p::identity::Keypair;
+use libp2p::pnet::{PnetConfig, PreSharedKey};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{Swarm, SwarmBuilder, Transport};
+use libp2p::{allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux};
+
+/// The identify protocol version string: peers of other applications are told apart by it.
+pub const IDENTIFY_PROTOCOL: &str = "/meshdesk/id/1";
+/// How long a connection with no open stream stays up.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// How long dialing plus the pnet/noise/yamux handshake may take.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Swarm options.
+#[derive(Clone, Debug)]
+pub struct TransportConfig {
+    /// Discover peers on the LAN with mDNS.
+    pub mdns: bool,
+    /// Most connections established at once (all peers).
+    pub max_connections: u32,
+    /// Most connections to one peer (a simultaneous dial makes two).
+    pub max_connections_per_peer: u32,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            mdns: true,
+            max_connections: 256,
+            max_connections_per_peer: 2,
+        }
+    }
+}
+
+/// The node's composed behaviour.
+#[derive(NetworkBehaviour)]
+pub struct MeshBehaviour {
+    pub limits: connection_limits::Behaviour,
+    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    pub stream: libp2p_stream::Behaviour,
+    pub ping: ping::Behaviour,
+    pub identify: identify::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// Why the swarm could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot set up the noise handshake: {0}")]
+    Noise(String),
+    #[error("cannot start mDNS discovery: {0}")]
+    Mdns(String),
+    #[error("cannot build the network stack: {0}")]
+    Build(String),
+}
+
+/// Builds the swarm for a device key pair and a team key. Must be called
+/// inside a tokio runtime (mDNS and TCP bind to it).
+pub fn build_swarm(
+    keypair: Keypair,
+    psk: [u8; 32],
+    config: &TransportConfig,
+) -> Result<Swarm<MeshBehaviour>, TransportError> {
+    let psk = PreSharedKey::new(psk);
+    let local_peer = keypair.public().to_peer_id();
+    let mdns = if config.mdns {
+        let mdns_config = mdns::Config {
+            // Rediscover a restarted teammate within seconds, not minutes.
+            query_interval: Duration::from_secs(20),
+            ..mdns::Config::default()
+        };
+        let behaviour = mdns::tokio::Behaviour::new(mdns_config, local_peer)
+            .map_err(|e| TransportError::Mdns(e.to_string()))?;
+        Some(behaviour)
+    } else {
+        None
+    };
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(config.max_connections))
+        .with_max_established_per_peer(Some(config.max_connections_per_peer))
+        .with_max_pending_incoming(Some(64))
+        .with_max_pending_outgoing(Some(64));
+    let swarm = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_other_transport(|key| {
+            let noise = noise::Config::new(key)?;
+            let tcp = tcp::tokio::Transport::new(tcp::Config::new().nodelay(true));
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                tcp.and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+                    .upgrade(Version::V1Lazy)
+                    .authenticate(noise)
+                    .multiplex(yamux::Config::default()),
+            )
+        })
+        .map_err(|e| TransportError::Noise(e.to_string()))?
+        .with_behaviour(|key| MeshBehaviour {
+            limits: connection_limits::Behaviour::new(limits),
+            blocked: allow_block_list::Behaviour::default(),
+            stream: libp2p_stream::Behaviour::new(),
+            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(15))),
+            identify: identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
+                    .with_agent_version(format!("meshdesk/{}", env!("CARGO_PKG_VERSION")))
+                    .with_push_listen_addr_updates(true),
+            ),
+            mdns: Toggle::from(mdns),
+        })
+        .map_err(|e| TransportError::Build(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .with_connection_timeout(CONNECTION_TIMEOUT)
+        .build();
+    Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use libp2p::Multiaddr;
+    use libp2p::swarm::SwarmEvent;
+
+    use crate::protocol::{Frame, PROTOCOL, read_frame, write_frame};
+
+    fn no_mdns() -> TransportConfig {
+        TransportConfig {
+            mdns: false,
+            ..TransportConfig::default()
+        }
+    }
+
+    async fn listen(
+        swarm: &mut Swarm<MeshBehaviour>,
+    ) -> Result<Multiaddr, Box<dyn std::error::Error>> {
+        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+        loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                return Ok(address);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn same_key_connects_and_carries_frames() -> Result<(), Box<dyn std::error::Error>> {
+        let key = [42u8; 32];
+        let mut a = build_swarm(Keypair::generate_ed25519(), key, &no_mdns())?;
+        let mut b = build_swarm(Keypair::generate_ed25519(), key, &no_mdns())?;
+        let addr = listen(&mut a).await?;
+        let a_id = *a.local_peer_id();
+        let mut incoming = a.behaviour().stream.new_control().accept(PROTOCOL)?;
+        let mut control = b.behaviour().stream.new_control();
+        b.dial(addr.with_p2p(a_id).map_err(|_| "p2p")?)?;
+        tokio::spawn(async move {
+            loop {
+                a.select_next_some().await;
+            }
+        });
+        tokio::spawn(async move {
+            loop {
+                b.select_next_some().await;
+            }
+        });
+        let mut out = control.open_stream(a_id, PROTOCOL).await?;
+        write_frame(
+            &mut out,
+            &Frame::SyncDone {
+                doc_id: "hello".into(),
+            },
+        )
+        .await?;
+        let (_, mut inbound) = incoming.next().await.ok_or("no inbound stream")?;
+        let frame = read_frame(&mut inbound).await?;
+        assert_eq!(
+            frame,
+            Some(Frame::SyncDone {
+                doc_id: "hello".into()
+            })
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn other_key_cannot_connect() -> Result<(), Box<dyn std::error::Error>> {
+        let mut a = build_swarm(Keypair::generate_ed25519(), [1u8; 32], &no_mdns())?;
+        let mut b = build_swarm(Keypair::generate_ed25519(), [2u8; 32], &no_mdns())?;
+        let addr = listen(&mut a).await?;
+        tokio::spawn(async move {
+            loop {
+                a.select_next_some().await;
+            }
+        });
+        b.dial(addr)?;
+        // Either the handshake fails, or it hangs on garbage until the
+        // connection timeout: never is a connection established.
+        let outcome = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match b.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { .. } => return true,
+                    SwarmEvent::OutgoingConnectionError { .. } => return false,
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        assert_ne!(
+            outcome.ok(),
+            Some(true),
+            "a node with another key connected"
+        );
+        Ok(())
+    }
+}
