@@ -1327,7 +1327,17 @@ impl Executor<'_, '_> {
         let state = i.state_at(self.ctx.now);
         if state != InteractionState::Queued {
             if let Some(owner) = i.owner().filter(|_| state == InteractionState::Active) {
-                return Err(OpError::NotOwner(i.id, self.name_of(owner.agent)));
+                if owner.agent == self.me.agent {
+                    return Err(OpError::Invalid(format!(
+                        "interaction {} is already yours",
+                        i.id
+                    )));
+                }
+                return Err(OpError::Invalid(format!(
+                    "interaction {} was already taken by {}",
+                    i.id,
+                    self.name_of(owner.agent)
+                )));
             }
             return Err(OpError::WrongState {
                 id: i.id,

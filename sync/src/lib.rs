@@ -3,4 +3,8 @@
 pub mod identity;
 pub mod invite;
 pub mod protocol;
+pub mod session;
+#[cfg(test)]
+mod sim;
+pub mod team;
 pub mod transport;

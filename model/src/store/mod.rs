@@ -216,8 +216,18 @@ impl Store {
         &self.path
     }
 
-    /// Creates every table and this device's actor id on first open.
+    /// Creates every table and this device's actor id on first open; later
+    /// opens only read the actor id, so opening never writes.
     fn init_tables(&mut self) -> StoreResult<()> {
+        {
+            let txn = self.db.begin_read()?;
+            if let Ok(local) = txn.open_table(LOCAL) {
+                if let Some(actor) = local.get("actor")? {
+                    self.actor = ActorId::from(actor.value().to_vec());
+                    return Ok(());
+                }
+            }
+        }
         let txn = self.db.begin_write()?;
         {
             txn.open_table(DOC_SNAPSHOT)?;

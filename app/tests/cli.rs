@@ -1,0 +1,614 @@
+//! The real `meshdesk` binary against a temp data dir: every sub-command, and
+//! every kind of bad input (exit 2, one line naming the problem, nothing written).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use meshdesk_model::store::Store;
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+/// Everything the store holds, to prove a refused command wrote nothing.
+#[derive(Debug, PartialEq)]
+struct StoreState {
+    projections: Vec<(String, Vec<u8>)>,
+    docs: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_meshdesk"))
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("MESHDESK_DATA_DIR")
+            .output()
+            .expect("run meshdesk")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("one JSON document")
+    }
+
+    fn state(&self) -> StoreState {
+        let path: PathBuf = self.data_dir().join("meshdesk.redb");
+        let mut store = Store::open(path).expect("open store");
+        let projections = store.projection_dump().expect("dump");
+        let ids = store.doc_ids().expect("ids");
+        let docs = ids
+            .into_iter()
+            .map(|id| (id.clone(), store.doc_bytes(&id).expect("doc")))
+            .collect();
+        StoreState { projections, docs }
+    }
+
+    /// Runs a command that must be refused: exit 2, one line naming `expected`, store unchanged.
+    fn refused(&self, args: &[&str], expected: &str) {
+        let before = self
+            .data_dir()
+            .join("meshdesk.redb")
+            .exists()
+            .then(|| self.state());
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} should exit 2; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: stderr `{stderr}` should mention `{expected}`"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line on stderr, got `{stderr}`"
+        );
+        if let Some(before) = before {
+            assert_eq!(self.state(), before, "{args:?} changed the store");
+        }
+    }
+
+    fn with_team() -> Cli {
+        let cli = Cli::new();
+        cli.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+        cli
+    }
+}
+
+#[test]
+fn without_a_team_every_command_says_so() {
+    let cli = Cli::new();
+    cli.refused(&["contact", "list"], "no team yet");
+    cli.refused(&["interaction", "list"], "no team yet");
+    cli.refused(&["status", "show"], "no team yet");
+}
+
+#[test]
+fn team_campaign_and_status_commands() {
+    let cli = Cli::with_team();
+    let team = cli.json(&["team", "show"]);
+    assert_eq!(team["team"]["name"], "Support");
+    assert_eq!(team["agents"][0]["name"], "Ana");
+    cli.refused(
+        &["team", "create", "--name", "Again", "--agent", "Bo"],
+        "already holds team `Support`",
+    );
+
+    let general = cli.json(&["campaign", "show", "General"]);
+    assert_eq!(general["channel"], "phone");
+    assert_eq!(general["strategy"], "ring-all");
+    assert_eq!(
+        general["dispositions"],
+        serde_json::json!(["Resolved", "Callback", "No answer"])
+    );
+
+    cli.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Orders",
+        "--channel",
+        "webchat",
+        "--strategy",
+        "round-robin",
+        "--member",
+        "Ana",
+        "--disposition",
+        "Sold",
+        "--disposition",
+        "Lost",
+        "--field",
+        "Order:required",
+        "--field",
+        "Notes",
+        "--capacity",
+        "3",
+        "--auto-accept",
+        "--sla",
+        "60",
+        "--wrapup",
+        "30",
+    ]);
+    let orders = cli.json(&["campaign", "show", "orders"]);
+    assert_eq!(orders["capacity"], 3);
+    assert_eq!(orders["auto_accept"], true);
+    assert_eq!(orders["wrapup_seconds"], 30);
+    assert_eq!(
+        orders["fields"][0],
+        serde_json::json!({"name": "Order", "required": true})
+    );
+    let list = cli.ok(&["campaign", "list"]);
+    assert!(
+        list.contains("Orders") && list.contains("General"),
+        "{list}"
+    );
+
+    cli.refused(
+        &[
+            "campaign",
+            "add",
+            "--name",
+            "Orders",
+            "--channel",
+            "phone",
+            "--strategy",
+            "top-down",
+        ],
+        "already exists",
+    );
+    cli.refused(
+        &[
+            "campaign",
+            "add",
+            "--name",
+            "X",
+            "--channel",
+            "phone",
+            "--strategy",
+            "top-down",
+            "--member",
+            "Zed",
+        ],
+        "unknown agent `Zed`",
+    );
+    cli.refused(&["campaign", "show", "Nope"], "unknown campaign `Nope`");
+    let bad_strategy = cli.run(&[
+        "campaign",
+        "add",
+        "--name",
+        "X",
+        "--channel",
+        "phone",
+        "--strategy",
+        "fastest",
+    ]);
+    assert_eq!(bad_strategy.status.code(), Some(2));
+
+    cli.ok(&["status", "set", "break", "--reason", "Lunch"]);
+    assert!(cli.ok(&["status", "show"]).contains("break (Lunch)"));
+    cli.ok(&["status", "set", "available"]);
+    assert_eq!(
+        cli.json(&["status", "show"])["status"]["status"],
+        "available"
+    );
+    cli.ok(&["status", "set", "offline"]);
+    assert!(cli.ok(&["status", "show"]).contains("offline"));
+}
+
+#[test]
+fn phonebook_commands_and_their_bad_input() {
+    let cli = Cli::with_team();
+    let id = cli.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Marta Ruiz",
+        "--phone",
+        "+34 600 100 200",
+        "--email",
+        "marta@example.com",
+        "--company",
+        "Acme",
+        "--tag",
+        "vip",
+    ]);
+    cli.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Bruno Diaz",
+        "--phone",
+        "555-0100",
+    ]);
+    let listed = cli.json(&["contact", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+    assert_eq!(listed[0]["name"], "Bruno Diaz", "name order");
+    let found = cli.json(&["contact", "list", "--search", "acme"]);
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+    assert_eq!(found[0]["id"], id.as_str());
+
+    cli.ok(&[
+        "contact",
+        "edit",
+        &id,
+        "--company",
+        "Acme Iberia",
+        "--phone",
+        "+34 600 999 000",
+    ]);
+    let shown = cli.json(&["contact", "show", &id]);
+    assert_eq!(shown["contact"]["company"], "Acme Iberia");
+    assert_eq!(
+        shown["contact"]["phones"],
+        serde_json::json!(["+34 600 999 000"])
+    );
+    assert_eq!(
+        shown["contact"]["emails"],
+        serde_json::json!(["marta@example.com"]),
+        "untouched lists stay"
+    );
+
+    cli.refused(
+        &["contact", "add", "--name", "X", "--phone", "call me maybe"],
+        "malformed phone number",
+    );
+    cli.refused(
+        &[
+            "contact",
+            "add",
+            "--name",
+            "X",
+            "--email",
+            "marta-at-example",
+        ],
+        "malformed email address",
+    );
+    cli.refused(&["contact", "add", "--name", "  "], "must not be empty");
+    cli.refused(
+        &["contact", "edit", &id, "--email", "nope"],
+        "malformed email address",
+    );
+    cli.refused(
+        &["contact", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"],
+        "unknown contact id",
+    );
+    cli.refused(
+        &["contact", "show", "garbage"],
+        "unknown contact id `garbage`",
+    );
+
+    cli.ok(&["contact", "delete", &id]);
+    cli.refused(&["contact", "show", &id], "unknown contact id");
+    assert_eq!(
+        cli.json(&["contact", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn interaction_lifecycle_and_its_bad_input() {
+    let cli = Cli::with_team();
+    cli.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Orders",
+        "--channel",
+        "phone",
+        "--strategy",
+        "top-down",
+        "--field",
+        "Order:required",
+        "--disposition",
+        "Sold",
+    ]);
+    let contact = cli.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Marta Ruiz",
+        "--phone",
+        "+34 600 100 200",
+    ]);
+
+    let id = cli.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--contact",
+        &contact,
+        "--message",
+        "Calling about the router",
+    ]);
+    let active = cli.json(&["interaction", "list", "--tab", "active"]);
+    assert_eq!(active[0]["id"], id.as_str());
+    assert_eq!(active[0]["state"], "active");
+    assert_eq!(active[0]["contact_name"], "Marta Ruiz");
+
+    cli.ok(&["interaction", "send", &id, "Is it blinking red?"]);
+    cli.ok(&["interaction", "note", &id, "Customer has model X"]);
+    cli.ok(&["interaction", "tag", &id, "router"]);
+    let shown = cli.json(&["interaction", "show", &id]);
+    assert_eq!(
+        shown["interaction"]["messages"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        shown["interaction"]["notes"][0]["text"],
+        "Customer has model X"
+    );
+    assert_eq!(shown["interaction"]["tags"], serde_json::json!(["router"]));
+    let text = cli.ok(&["interaction", "show", &id]);
+    assert!(text.contains("Is it blinking red?"), "{text}");
+
+    let searched = cli.json(&[
+        "interaction",
+        "list",
+        "--tab",
+        "active",
+        "--search",
+        "blinking",
+    ]);
+    assert_eq!(searched.as_array().map(Vec::len), Some(1));
+    let none = cli.json(&[
+        "interaction",
+        "list",
+        "--tab",
+        "history",
+        "--search",
+        "blinking",
+    ]);
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
+
+    cli.refused(
+        &["interaction", "finalize", &id, "--disposition", "Sold"],
+        "disposition `Sold` is not in campaign `General`'s list",
+    );
+    cli.ok(&[
+        "interaction",
+        "finalize",
+        &id,
+        "--disposition",
+        "resolved",
+        "--note",
+        "fixed",
+    ]);
+    assert_eq!(
+        cli.json(&["interaction", "list", "--tab", "active"])
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let history = cli.json(&["interaction", "list", "--tab", "history"]);
+    assert_eq!(history[0]["id"], id.as_str());
+    assert_eq!(history[0]["finalized"]["disposition"], "Resolved");
+    cli.refused(&["interaction", "send", &id, "too late"], "is closed");
+
+    // Outbound to a typed address, with the campaign's required field.
+    cli.refused(
+        &[
+            "interaction",
+            "new",
+            "--channel",
+            "phone",
+            "--campaign",
+            "Orders",
+            "--to",
+            "+1 555 0100",
+        ],
+        "missing required field `Order` for campaign `Orders`",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "new",
+            "--channel",
+            "phone",
+            "--campaign",
+            "Nope",
+            "--to",
+            "+1 555 0100",
+        ],
+        "unknown campaign `Nope`",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "new",
+            "--channel",
+            "phone",
+            "--campaign",
+            "Orders",
+            "--to",
+            "not a number",
+            "--field",
+            "Order=1",
+        ],
+        "malformed phone number",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "new",
+            "--channel",
+            "webchat",
+            "--campaign",
+            "Orders",
+            "--to",
+            "x",
+            "--field",
+            "Order=1",
+        ],
+        "runs on phone, not webchat",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "new",
+            "--channel",
+            "phone",
+            "--campaign",
+            "General",
+            "--contact",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        ],
+        "unknown contact id",
+    );
+    let second = cli.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "Orders",
+        "--to",
+        "+1 555 0100",
+        "--field",
+        "order=A-17",
+    ]);
+    assert_eq!(
+        cli.json(&["interaction", "show", &second])["interaction"]["fields"]["Order"],
+        "A-17"
+    );
+
+    // A customer request into the queue, then accept, transfer back, decline.
+    cli.ok(&["status", "set", "available"]);
+    let queued = cli.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "General",
+        "--from",
+        "+1 555 0199",
+        "--message",
+        "Call me back please",
+        "--priority",
+        "1",
+    ]);
+    let pending = cli.json(&["interaction", "list", "--tab", "pending"]);
+    assert_eq!(pending[0]["id"], queued.as_str());
+    assert_eq!(pending[0]["offer"], "ring-all");
+    let explained = cli.ok(&["route", "explain", "--campaign", "General"]);
+    assert!(explained.contains("Ana: chosen"), "{explained}");
+    assert_eq!(
+        cli.json(&["route", "explain"])[0]["interaction"],
+        queued.as_str()
+    );
+
+    cli.ok(&["interaction", "accept", &queued]);
+    cli.refused(&["interaction", "accept", &queued], "is already yours");
+    cli.ok(&[
+        "interaction",
+        "transfer",
+        &queued,
+        "--campaign",
+        "General",
+        "--note",
+        "wrong queue",
+    ]);
+    let back = cli.json(&["interaction", "show", &queued]);
+    assert_eq!(back["state"], "queued");
+    assert_eq!(back["interaction"]["transfers"][0]["note"], "wrong queue");
+    cli.ok(&["interaction", "decline", &queued]);
+    // Ana is the only member: once everyone declined, the round starts again
+    // rather than leaving the customer stuck in a queue nobody sees.
+    let explained = cli.json(&["route", "explain"]);
+    assert_eq!(explained[0]["round_again"], true);
+    assert_eq!(
+        cli.json(&["interaction", "list", "--tab", "pending"])[0]["id"],
+        queued.as_str()
+    );
+    cli.refused(
+        &["interaction", "transfer", &queued, "--agent", "Zed"],
+        "queued",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "enqueue",
+            "--campaign",
+            "Nope",
+            "--from",
+            "+1 555 0100",
+        ],
+        "unknown campaign `Nope`",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "enqueue",
+            "--campaign",
+            "General",
+            "--from",
+            "bad@",
+        ],
+        "malformed email address",
+    );
+    cli.refused(
+        &["interaction", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"],
+        "unknown interaction id",
+    );
+    cli.refused(
+        &["interaction", "note", "nope", "x"],
+        "unknown interaction id `nope`",
+    );
+}
+
+#[test]
+fn chat_commands() {
+    let cli = Cli::with_team();
+    cli.ok(&["chat", "send", "--campaign", "General", "Standup in 5"]);
+    let shown = cli.json(&["chat", "show", "--campaign", "General"]);
+    assert_eq!(shown["messages"][0]["body"], "Standup in 5");
+    assert!(
+        cli.ok(&["chat", "show", "--campaign", "General"])
+            .contains("Ana: Standup in 5")
+    );
+    cli.refused(
+        &["chat", "send", "--agent", "Zed", "hi"],
+        "unknown agent `Zed`",
+    );
+    cli.refused(
+        &["chat", "send", "--agent", "Ana", "hi"],
+        "cannot chat with yourself",
+    );
+    cli.refused(
+        &["chat", "send", "--campaign", "Nope", "hi"],
+        "unknown campaign `Nope`",
+    );
+    cli.refused(
+        &["chat", "send", "--campaign", "General", "   "],
+        "must not be empty",
+    );
+}

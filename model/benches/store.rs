@@ -1,0 +1,337 @@
+//! The store at contact-center scale: 100k interactions with 10 messages each
+//! (1M messages) and 50k contacts. Reports opening to each tab's first page,
+//! resident memory after opening, a scoped search, and one durable user write.
+//!
+//! The store is built once into `target/bench-data/` and reused by later runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use meshdesk_model::doc::{self, DocId};
+use meshdesk_model::ops::{self, Context, Request};
+use meshdesk_model::store::{DocEdit, SearchScope, Store};
+use meshdesk_model::*;
+
+const INTERACTIONS: usize = 100_000;
+const MESSAGES: usize = 10;
+const CONTACTS: usize = 50_000;
+const PAGE: usize = 50;
+const BATCH: usize = 2_000;
+
+const FIRST: [&str; 12] = [
+    "Marta", "Bruno", "Ines", "Tomas", "Lucia", "Pablo", "Sofia", "Hugo", "Elena", "Mateo",
+    "Julia", "Dario",
+];
+const LAST: [&str; 10] = [
+    "Ruiz", "Diaz", "Lopez", "Garcia", "Navarro", "Romero", "Torres", "Vidal", "Molina", "Ortega",
+];
+const TOPICS: [&str; 8] = [
+    "router", "invoice", "delivery", "password", "refund", "upgrade", "outage", "contract",
+];
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn data_dir() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        });
+    target
+        .join("bench-data")
+        .join(format!("store-{INTERACTIONS}-{MESSAGES}-{CONTACTS}-v1"))
+}
+
+/// Builds the large store unless a complete one is already there.
+fn build(path: &Path) {
+    let done = path.with_extension("complete");
+    if done.exists() {
+        return;
+    }
+    let _ = std::fs::remove_file(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("bench dir");
+    }
+    let mut store = Store::open(path).expect("open");
+    let now = now_ms();
+    let ctx = Context {
+        now,
+        presence: None,
+    };
+    ops::execute(
+        &mut store,
+        &ctx,
+        Request::CreateTeam {
+            team_name: "Bench".into(),
+            agent_name: "Ana".into(),
+            device: "bench-device".into(),
+            device_name: "bench".into(),
+        },
+    )
+    .expect("team");
+    let me = store.identity().expect("identity").expect("me");
+    let team = store.team().expect("team").expect("team");
+    let campaign = team.campaigns.keys().next().copied().expect("campaign");
+
+    let mut contact_ids = Vec::with_capacity(CONTACTS);
+    let mut edits = Vec::new();
+    for n in 0..CONTACTS {
+        let name = format!(
+            "{} {} {n}",
+            FIRST[n % FIRST.len()],
+            LAST[(n / 7) % LAST.len()]
+        );
+        let contact = Contact {
+            id: ContactId::new(),
+            name: name.clone(),
+            phones: vec![format!(
+                "+34 6{:02} {:03} {:03}",
+                n % 100,
+                (n / 100) % 1000,
+                n % 1000
+            )],
+            emails: vec![format!(
+                "{}.{n}@example.com",
+                name.split(' ').next().unwrap_or("c").to_lowercase()
+            )],
+            company: format!("Company {}", n % 500),
+            notes: String::new(),
+            tags: BTreeSet::from([format!("segment-{}", n % 5)]),
+            custom: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+        };
+        contact_ids.push((contact.id, name));
+        edits.push(DocEdit::new(DocId::Contact(contact.id), true, move |d| {
+            doc::contact::create(d, &contact)
+        }));
+        if edits.len() == BATCH {
+            store
+                .write_many(std::mem::take(&mut edits))
+                .expect("contacts");
+        }
+    }
+    store
+        .write_many(std::mem::take(&mut edits))
+        .expect("contacts");
+
+    for n in 0..INTERACTIONS {
+        let (contact, name) = contact_ids[n % CONTACTS].clone();
+        let at = now - ((INTERACTIONS - n) as i64) * 60_000;
+        let topic = TOPICS[n % TOPICS.len()];
+        let messages = (0..MESSAGES)
+            .map(|k| Message {
+                id: MessageId::new(),
+                author: if k % 2 == 0 {
+                    Author::Contact
+                } else {
+                    Author::Agent(me.agent)
+                },
+                at: at + k as i64 * 1000,
+                body: format!(
+                    "Message {k} about the {topic}: customer {name} asked a question, we answered."
+                ),
+            })
+            .collect();
+        // 2% queued, 1% active, the rest closed.
+        let (claims, finalization) = match n % 100 {
+            0 | 1 => (vec![], None),
+            2 => (
+                vec![Claim {
+                    agent: me.agent,
+                    claimed_at: at + 500,
+                    epoch: 0,
+                }],
+                None,
+            ),
+            _ => (
+                vec![Claim {
+                    agent: me.agent,
+                    claimed_at: at + 500,
+                    epoch: 0,
+                }],
+                Some(Finalization {
+                    agent: me.agent,
+                    at: at + 20_000,
+                    disposition: "Resolved".into(),
+                    note: String::new(),
+                    wrapup_until: at + 20_000,
+                }),
+            ),
+        };
+        let interaction = Interaction {
+            id: InteractionId::new(),
+            direction: Direction::Inbound,
+            channel: ChannelKind::Phone,
+            origin_campaign: campaign,
+            contact: Some(contact),
+            address: format!("+34 600 {n:06}"),
+            contact_name: name,
+            subject: format!("{topic} question"),
+            fields: BTreeMap::new(),
+            priority: 0,
+            enqueued_at: at,
+            created_at: at,
+            created_by: None,
+            messages,
+            claims,
+            declines: vec![],
+            transfers: vec![],
+            finalization,
+            notes: vec![],
+            tags: BTreeSet::from([topic.to_string()]),
+        };
+        edits.push(DocEdit::new(
+            DocId::Interaction(interaction.id),
+            true,
+            move |d| doc::interaction::create(d, &interaction),
+        ));
+        if edits.len() == BATCH {
+            store
+                .write_many(std::mem::take(&mut edits))
+                .expect("interactions");
+        }
+    }
+    store
+        .write_many(std::mem::take(&mut edits))
+        .expect("interactions");
+    drop(store);
+    std::fs::write(&done, b"ok").expect("marker");
+}
+
+fn first_pages(store: &Store) -> usize {
+    let mut rows = 0;
+    rows += store
+        .list_interactions(BaseState::Active, 0, PAGE)
+        .expect("active")
+        .len();
+    rows += store
+        .list_interactions(BaseState::Queued, 0, PAGE)
+        .expect("pending")
+        .len();
+    rows += store
+        .list_interactions(BaseState::Finalized, 0, PAGE)
+        .expect("history")
+        .len();
+    rows += store.contacts(0, PAGE).expect("phonebook").len();
+    rows
+}
+
+fn bench_store(c: &mut Criterion) {
+    let path = data_dir().join("meshdesk.redb");
+    build(&path);
+
+    let before = rss_kib();
+    let store = Store::open(&path).expect("open");
+    let rows = first_pages(&store);
+    let after = rss_kib();
+    eprintln!(
+        "resident memory: {} KiB before open, {} KiB after open and first pages (+{} KiB), {rows} rows",
+        before,
+        after,
+        after.saturating_sub(before)
+    );
+    drop(store);
+
+    let mut group = c.benchmark_group("store_100k");
+    group.sample_size(20);
+    group.bench_function("open_and_first_page_of_every_tab", |b| {
+        b.iter(|| {
+            let store = Store::open(&path).expect("open");
+            black_box(first_pages(&store))
+        })
+    });
+    let store = Store::open(&path).expect("open");
+    group.bench_function("first_page_active", |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .list_interactions(BaseState::Active, 0, PAGE)
+                    .expect("page"),
+            )
+        })
+    });
+    group.bench_function("first_page_history", |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .list_interactions(BaseState::Finalized, 0, PAGE)
+                    .expect("page"),
+            )
+        })
+    });
+    group.bench_function("first_page_phonebook", |b| {
+        b.iter(|| black_box(store.contacts(0, PAGE).expect("page")))
+    });
+    group.bench_function("search_history_keystroke", |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .search(SearchScope::History, "lucia ortega 9", PAGE)
+                    .expect("search"),
+            )
+        })
+    });
+    group.bench_function("search_phonebook_keystroke", |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .search(SearchScope::Contacts, "ortega 41", PAGE)
+                    .expect("search"),
+            )
+        })
+    });
+    group.bench_function("search_active_keystroke", |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .search(SearchScope::Active, "router", PAGE)
+                    .expect("search"),
+            )
+        })
+    });
+    drop(store);
+
+    // One durable user write: a message sent in an active interaction.
+    let mut store = Store::open(&path).expect("open");
+    let active = store
+        .list_interactions(BaseState::Active, 0, 1)
+        .expect("active");
+    let id = active
+        .first()
+        .map(|s| s.id.to_string())
+        .expect("an active interaction");
+    let ctx = Context::now();
+    group.bench_function("durable_send_message", |b| {
+        b.iter(|| {
+            ops::execute(
+                &mut store,
+                &ctx,
+                Request::Send {
+                    id: id.clone(),
+                    text: "On my way".into(),
+                },
+            )
+            .expect("send")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_store);
+criterion_main!(benches);

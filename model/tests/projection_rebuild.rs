@@ -1,0 +1,147 @@
+//! Projections kept up to date change by change equal projections rebuilt
+//! from the documents alone, whatever sequence of operations came first.
+
+use std::collections::BTreeMap;
+
+use meshdesk_model::ops::{self, ChatTarget, ContactSpec, Context, Reply, Request, TransferTo};
+use meshdesk_model::store::Store;
+use meshdesk_model::{AgentStatus, ChannelKind};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Action {
+    AddContact(u8),
+    EditContact(u8, u8),
+    DeleteContact(u8),
+    NewInteraction(u8),
+    Enqueue(u8, i8),
+    Send(u8),
+    Accept(u8),
+    Decline(u8),
+    Transfer(u8),
+    Finalize(u8),
+    Tag(u8),
+    Chat(u8),
+    Status(u8),
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        any::<u8>().prop_map(Action::AddContact),
+        (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Action::EditContact(a, b)),
+        any::<u8>().prop_map(Action::DeleteContact),
+        any::<u8>().prop_map(Action::NewInteraction),
+        (any::<u8>(), any::<i8>()).prop_map(|(a, p)| Action::Enqueue(a, p)),
+        any::<u8>().prop_map(Action::Send),
+        any::<u8>().prop_map(Action::Accept),
+        any::<u8>().prop_map(Action::Decline),
+        any::<u8>().prop_map(Action::Transfer),
+        any::<u8>().prop_map(Action::Finalize),
+        any::<u8>().prop_map(Action::Tag),
+        any::<u8>().prop_map(Action::Chat),
+        any::<u8>().prop_map(Action::Status),
+    ]
+}
+
+fn pick(ids: &[String], n: u8) -> Option<String> {
+    (!ids.is_empty()).then(|| ids[usize::from(n) % ids.len()].clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn projections_equal_a_rebuild_from_documents(actions in proptest::collection::vec(action(), 1..40)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path().join("s.redb")).expect("open");
+        let ctx = Context::now();
+        let mut exec = |store: &mut Store, r: Request| ops::execute(store, &ctx, r).ok().map(|o| o.reply);
+        exec(&mut store, Request::CreateTeam {
+            team_name: "T".into(), agent_name: "Ana".into(), device: "dev".into(), device_name: "d".into(),
+        });
+        let mut contacts: Vec<String> = Vec::new();
+        let mut interactions: Vec<String> = Vec::new();
+        for a in actions {
+            match a {
+                Action::AddContact(n) => {
+                    let spec = ContactSpec {
+                        name: Some(format!("Contact {n}")),
+                        phones: Some(vec![format!("+1 555 01{n:02}")]),
+                        emails: Some(vec![format!("c{n}@example.com")]),
+                        tags: Some(vec![format!("t{}", n % 3)]),
+                        ..Default::default()
+                    };
+                    if let Some(Reply::Created { id }) = exec(&mut store, Request::AddContact(spec)) {
+                        contacts.push(id);
+                    }
+                }
+                Action::EditContact(n, m) => if let Some(id) = pick(&contacts, n) {
+                    let changes = ContactSpec { name: Some(format!("Renamed {m}")), ..Default::default() };
+                    exec(&mut store, Request::EditContact { id, changes });
+                },
+                Action::DeleteContact(n) => if let Some(id) = pick(&contacts, n) {
+                    exec(&mut store, Request::DeleteContact { id });
+                },
+                Action::NewInteraction(n) => {
+                    let r = Request::NewInteraction {
+                        channel: ChannelKind::Phone,
+                        campaign: "General".into(),
+                        contact: pick(&contacts, n),
+                        to: Some(format!("+1 555 02{n:02}")),
+                        fields: BTreeMap::new(),
+                        message: Some(format!("hello {n}")),
+                    };
+                    if let Some(Reply::Created { id }) = exec(&mut store, r) {
+                        interactions.push(id);
+                    }
+                }
+                Action::Enqueue(n, p) => {
+                    let r = Request::Enqueue {
+                        campaign: "General".into(),
+                        contact: None,
+                        from: Some(format!("c{n}@example.com")),
+                        name: None,
+                        message: Some(format!("help {n}")),
+                        priority: i32::from(p),
+                    };
+                    if let Some(Reply::Created { id }) = exec(&mut store, r) {
+                        interactions.push(id);
+                    }
+                }
+                Action::Send(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::Send { id, text: format!("reply {n}") });
+                },
+                Action::Accept(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::Accept { id });
+                },
+                Action::Decline(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::Decline { id });
+                },
+                Action::Transfer(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::Transfer { id, to: TransferTo::Campaign("General".into()), note: None });
+                },
+                Action::Finalize(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::Finalize { id, disposition: "Resolved".into(), note: None });
+                },
+                Action::Tag(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::AddTag { id, tag: format!("tag{}", n % 4) });
+                },
+                Action::Chat(n) => {
+                    exec(&mut store, Request::ChatSend { to: ChatTarget::Campaign("General".into()), text: format!("chat {n}") });
+                }
+                Action::Status(n) => {
+                    let status = match n % 3 {
+                        0 => AgentStatus::Available,
+                        1 => AgentStatus::Break { reason: "Lunch".into() },
+                        _ => AgentStatus::Offline,
+                    };
+                    exec(&mut store, Request::SetStatus { status });
+                }
+            }
+        }
+        let incremental = store.projection_dump().expect("dump");
+        store.rebuild_projections().expect("rebuild");
+        let rebuilt = store.projection_dump().expect("dump");
+        prop_assert_eq!(incremental, rebuilt);
+    }
+}

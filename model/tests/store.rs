@@ -1,0 +1,493 @@
+//! The store end to end: every entity through a real redb file, reopened.
+
+use std::collections::BTreeMap;
+
+use automerge::sync::SyncDoc;
+use automerge::transaction::Transactable;
+use meshdesk_model::doc::DocId;
+use meshdesk_model::ops::{
+    self, CampaignSpec, ChatTarget, ContactSpec, Context, OpError, Reply, Request, Tab, TransferTo,
+};
+use meshdesk_model::store::{SearchScope, Store};
+use meshdesk_model::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    store: Store,
+}
+
+fn ctx() -> Context {
+    Context::now()
+}
+
+fn run(store: &mut Store, request: Request) -> Reply {
+    match ops::execute(store, &ctx(), request.clone()) {
+        Ok(outcome) => outcome.reply,
+        Err(e) => panic!("{request:?} failed: {e}"),
+    }
+}
+
+fn created(reply: Reply) -> String {
+    match reply {
+        Reply::Created { id } => id,
+        other => panic!("expected an id, got {other:?}"),
+    }
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.redb");
+    let mut store = Store::open(&path).expect("open");
+    run(
+        &mut store,
+        Request::CreateTeam {
+            team_name: "Support".into(),
+            agent_name: "Ana".into(),
+            device: "12D3KooWDevice".into(),
+            device_name: "desk".into(),
+        },
+    );
+    Fixture {
+        _dir: dir,
+        path,
+        store,
+    }
+}
+
+fn contact_spec(name: &str, email: &str) -> ContactSpec {
+    ContactSpec {
+        name: Some(name.into()),
+        phones: Some(vec!["+34 600 100 200".into()]),
+        emails: Some(vec![email.into()]),
+        company: Some("Acme".into()),
+        tags: Some(vec!["vip".into()]),
+        notes: Some("Prefers mornings".into()),
+    }
+}
+
+#[test]
+fn every_entity_survives_the_store_being_dropped_and_reopened() {
+    let mut f = fixture();
+    let contact = created(run(
+        &mut f.store,
+        Request::AddContact(contact_spec("Marta Ruiz", "marta@example.com")),
+    ));
+    let campaign = created(run(
+        &mut f.store,
+        Request::AddCampaign(CampaignSpec {
+            name: "Sales".into(),
+            channel: ChannelKind::Webchat,
+            strategy: Strategy::RoundRobin,
+            members: vec![],
+            dispositions: vec!["Sold".into(), "Lost".into()],
+            fields: vec![FormField {
+                name: "Order".into(),
+                required: true,
+            }],
+            capacity: 2,
+            auto_accept: true,
+            sla_seconds: 60,
+            wrapup_seconds: 30,
+            offer_timeout_seconds: Some(20),
+        }),
+    ));
+    let outbound = created(run(
+        &mut f.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "General".into(),
+            contact: Some(contact.clone()),
+            to: None,
+            fields: BTreeMap::new(),
+            message: Some("Calling about your order".into()),
+        },
+    ));
+    run(
+        &mut f.store,
+        Request::Send {
+            id: outbound.clone(),
+            text: "Line two".into(),
+        },
+    );
+    run(
+        &mut f.store,
+        Request::AddNote {
+            id: outbound.clone(),
+            text: "Customer is happy".into(),
+        },
+    );
+    run(
+        &mut f.store,
+        Request::AddTag {
+            id: outbound.clone(),
+            tag: "router".into(),
+        },
+    );
+    run(
+        &mut f.store,
+        Request::Finalize {
+            id: outbound.clone(),
+            disposition: "Resolved".into(),
+            note: Some("done".into()),
+        },
+    );
+    let queued = created(run(
+        &mut f.store,
+        Request::Enqueue {
+            campaign: "General".into(),
+            contact: None,
+            from: Some("+1 555 0100".into()),
+            name: None,
+            message: Some("Please call me back".into()),
+            priority: 1,
+        },
+    ));
+    run(
+        &mut f.store,
+        Request::ChatSend {
+            to: ChatTarget::Campaign("General".into()),
+            text: "Lunch at 1?".into(),
+        },
+    );
+    run(
+        &mut f.store,
+        Request::SetStatus {
+            status: AgentStatus::Break {
+                reason: "Lunch".into(),
+            },
+        },
+    );
+
+    let before_team = f.store.team().expect("team");
+    let before_dump = f.store.projection_dump().expect("dump");
+    let outbound_doc = f
+        .store
+        .interaction(outbound.parse().expect("id"))
+        .expect("interaction");
+    drop(f.store);
+
+    let mut store = Store::open(&f.path).expect("reopen");
+    assert_eq!(store.team().expect("team"), before_team);
+    assert_eq!(store.projection_dump().expect("dump"), before_dump);
+    let team = store.team().expect("team").expect("a team");
+    let sales = team.campaign_by_name("Sales").expect("Sales campaign");
+    assert_eq!(sales.id.to_string(), campaign);
+    assert_eq!(sales.wrapup_seconds, 30);
+    assert!(sales.auto_accept);
+
+    let reread = store
+        .interaction(outbound.parse().expect("id"))
+        .expect("interaction");
+    assert_eq!(reread, outbound_doc);
+    assert_eq!(reread.messages.len(), 2);
+    assert_eq!(reread.notes[0].text, "Customer is happy");
+    assert_eq!(
+        reread.finalization.as_ref().map(|f| f.disposition.as_str()),
+        Some("Resolved")
+    );
+
+    let history = store
+        .list_interactions(BaseState::Finalized, 0, 10)
+        .expect("history");
+    assert_eq!(
+        history.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+        vec![outbound.clone()]
+    );
+    let queue = store
+        .list_interactions(BaseState::Queued, 0, 10)
+        .expect("queue");
+    assert_eq!(
+        queue.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+        vec![queued]
+    );
+    let contacts = store.contacts(0, 10).expect("contacts");
+    assert_eq!(contacts[0].name, "Marta Ruiz");
+    assert_eq!(
+        store
+            .contact_interactions(contacts[0].id)
+            .expect("history")
+            .len(),
+        1
+    );
+    let me = store.identity().expect("identity").expect("me");
+    assert_eq!(
+        store.agent(me.agent).expect("agent").map(|a| a.status),
+        Some(AgentStatus::Break {
+            reason: "Lunch".into()
+        })
+    );
+    let rooms = store.rooms().expect("rooms");
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].last_message_preview, "Lunch at 1?");
+}
+
+#[test]
+fn search_is_scoped_to_the_tab() {
+    let mut f = fixture();
+    let active = created(run(
+        &mut f.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "General".into(),
+            contact: None,
+            to: Some("+1 555 0199".into()),
+            fields: BTreeMap::new(),
+            message: Some("router blinking red".into()),
+        },
+    ));
+    let closed = created(run(
+        &mut f.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "General".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::new(),
+            message: Some("router replaced".into()),
+        },
+    ));
+    run(
+        &mut f.store,
+        Request::Finalize {
+            id: closed.clone(),
+            disposition: "Resolved".into(),
+            note: None,
+        },
+    );
+    created(run(
+        &mut f.store,
+        Request::AddContact(contact_spec("Router Guy", "router@example.com")),
+    ));
+
+    let ids = |scope| f.store.search(scope, "ROUTER", 10).expect("search");
+    assert_eq!(ids(SearchScope::Active), vec![active.clone()]);
+    assert_eq!(ids(SearchScope::History), vec![closed.clone()]);
+    assert_eq!(ids(SearchScope::Pending), Vec::<String>::new());
+    assert_eq!(ids(SearchScope::Contacts).len(), 1);
+    // Phone digits match whatever spacing the agent types.
+    assert_eq!(
+        f.store
+            .search(SearchScope::Contacts, "600100200", 10)
+            .expect("search")
+            .len(),
+        1
+    );
+
+    let rows = match run(
+        &mut f.store,
+        Request::ListInteractions {
+            tab: Tab::Active,
+            search: Some("blinking".into()),
+            limit: None,
+        },
+    ) {
+        Reply::Interactions(rows) => rows,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].summary.id.to_string(), active);
+}
+
+#[test]
+fn refused_requests_write_nothing() {
+    let mut f = fixture();
+    created(run(
+        &mut f.store,
+        Request::AddCampaign(CampaignSpec {
+            name: "Orders".into(),
+            channel: ChannelKind::Phone,
+            strategy: Strategy::TopDown,
+            members: vec![],
+            dispositions: vec![],
+            fields: vec![FormField {
+                name: "Order".into(),
+                required: true,
+            }],
+            capacity: 0,
+            auto_accept: false,
+            sla_seconds: 0,
+            wrapup_seconds: 0,
+            offer_timeout_seconds: None,
+        }),
+    ));
+    let id = created(run(
+        &mut f.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "Orders".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::from([("order".to_string(), "A-1".to_string())]),
+            message: None,
+        },
+    ));
+    let before = f.store.projection_dump().expect("dump");
+    let bad = [
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "Orders".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::new(),
+            message: None,
+        },
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "Nope".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::new(),
+            message: None,
+        },
+        Request::AddContact(ContactSpec {
+            name: Some("X".into()),
+            emails: Some(vec!["not-an-email".into()]),
+            ..Default::default()
+        }),
+        Request::AddContact(ContactSpec {
+            name: Some("X".into()),
+            phones: Some(vec!["call me".into()]),
+            ..Default::default()
+        }),
+        Request::Finalize {
+            id: id.clone(),
+            disposition: "Sold".into(),
+            note: None,
+        },
+        Request::Send {
+            id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+            text: "hi".into(),
+        },
+        Request::Send {
+            id: id.clone(),
+            text: "   ".into(),
+        },
+        Request::Transfer {
+            id: id.clone(),
+            to: TransferTo::Agent("Nobody".into()),
+            note: None,
+        },
+    ];
+    for request in bad {
+        let err = ops::execute(&mut f.store, &ctx(), request.clone()).expect_err("refused");
+        assert!(err.is_user_error(), "{request:?}: {err}");
+        assert_eq!(
+            f.store.projection_dump().expect("dump"),
+            before,
+            "{request:?} wrote something"
+        );
+    }
+    let missing = ops::execute(
+        &mut f.store,
+        &ctx(),
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "Orders".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::new(),
+            message: None,
+        },
+    )
+    .expect_err("refused");
+    assert!(matches!(missing, OpError::MissingField { .. }), "{missing}");
+    assert_eq!(
+        missing.to_string(),
+        "missing required field `Order` for campaign `Orders`"
+    );
+}
+
+#[test]
+fn a_malformed_document_from_a_peer_is_reported_and_left_out() {
+    let mut f = fixture();
+    created(run(
+        &mut f.store,
+        Request::AddContact(contact_spec("Marta", "marta@example.com")),
+    ));
+    let count_before = f.store.count_contacts().expect("count");
+
+    // A hostile peer sends a "contact" whose name is a number.
+    let id = ContactId::new();
+    let mut evil = automerge::AutoCommit::new();
+    evil.put(automerge::ROOT, "kind", "contact").expect("put");
+    evil.put(automerge::ROOT, "id", id.to_string())
+        .expect("put");
+    evil.put(automerge::ROOT, "name", 42).expect("put");
+    let mut state = automerge::sync::State::new();
+    let mut messages = Vec::new();
+    let mut receiver_state = automerge::sync::State::new();
+    let mut empty = automerge::AutoCommit::new();
+    // Run the real sync handshake between the hostile doc and an empty one.
+    for _ in 0..4 {
+        if let Some(m) = evil.sync().generate_sync_message(&mut state) {
+            messages.push(m.clone().encode());
+            empty
+                .sync()
+                .receive_sync_message(&mut receiver_state, m)
+                .expect("receive");
+        }
+        if let Some(m) = empty.sync().generate_sync_message(&mut receiver_state) {
+            evil.sync()
+                .receive_sync_message(&mut state, m)
+                .expect("receive");
+        }
+    }
+    let doc_id = DocId::Contact(id).to_string();
+    for m in messages {
+        f.store
+            .receive_sync_messages("evil-peer", &[(doc_id.clone(), m)])
+            .expect("stored, not applied to projections");
+    }
+    assert_eq!(f.store.count_contacts().expect("count"), count_before);
+    let malformed = f.store.malformed().expect("malformed");
+    assert_eq!(malformed.len(), 1);
+    assert!(malformed[0].1.contains("name"), "{malformed:?}");
+
+    // Garbage bytes are an error, and nothing changes.
+    let err = f
+        .store
+        .receive_sync_messages("evil-peer", &[(doc_id, vec![0xff, 0x00, 0x13])])
+        .expect_err("garbage");
+    assert!(err.to_string().contains("malformed sync message"), "{err}");
+    let err = f
+        .store
+        .receive_sync_messages("evil-peer", &[("no-such-kind:1".into(), vec![])])
+        .expect_err("bad id");
+    assert!(err.to_string().contains("not a document id"), "{err}");
+}
+
+#[test]
+fn compaction_keeps_every_message() {
+    let mut f = fixture();
+    let id = created(run(
+        &mut f.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "General".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::new(),
+            message: None,
+        },
+    ));
+    for n in 0..200 {
+        run(
+            &mut f.store,
+            Request::Send {
+                id: id.clone(),
+                text: format!("message number {n} with some words in it"),
+            },
+        );
+    }
+    drop(f.store);
+    let mut store = Store::open(&f.path).expect("reopen");
+    let i = store
+        .interaction(id.parse().expect("id"))
+        .expect("interaction");
+    assert_eq!(i.messages.len(), 200);
+    assert_eq!(
+        i.messages_in_order().last().map(|m| m.body.as_str()),
+        Some("message number 199 with some words in it")
+    );
+}

@@ -1,0 +1,795 @@
+//! The sync conversation with one peer, as a pure state machine (no I/O).
+//!
+//! A [`Session`] takes the frames a peer sent and the store, and returns the
+//! frames to send back, the documents that changed and what happened. The node
+//! drives one per connected peer over a libp2p stream; the in-process
+//! simulation drives the very same code over a seeded, lossy network. Time is
+//! passed in (`now`, in ms), never read, so a simulation is deterministic.
+//!
+//! The conversation (see [`crate::protocol`] for the frames):
+//!
+//! 1. Both sides send `Hello`. A member node admits a device on the roster (not
+//!    revoked) at once; a device it does not know may only send a
+//!    `JoinRequest`, which it checks with [`meshdesk_model::ops::admit_device`]
+//!    (known, unexpired, unused token). A joining device sends its
+//!    `JoinRequest` right after its `Hello` and becomes a member on
+//!    `JoinAccepted` (its local identity is written then).
+//! 2. Once admitted, each side asks with `CatalogDigests`; the other answers
+//!    the buckets that differ and `CatalogEnd`. The asker queues every
+//!    document the peer has and it lacks; a document both hold at different
+//!    heads is queued by the side with the lower peer id only, so each
+//!    differing document is synced once.
+//! 3. Queued documents start an Automerge sync exchange, at most
+//!    [`SessionConfig::max_in_flight`] at a time. Every `SyncMessage` is
+//!    answered with a `SyncMessage` or `SyncDone`, which ends the exchange.
+//!    Consecutive sync messages are applied in one store transaction.
+//! 4. [`Session::push`] sends a sync message for documents that changed
+//!    locally (or arrived from another peer) at once.
+//! 5. [`Session::tick`] handles time: a handshake that does not finish, an
+//!    exchange or catalog answer that never comes (its sync state is reset and
+//!    the document queued again), and a periodic anti-entropy round that
+//!    re-compares catalogs when the session is idle.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use meshdesk_model::ops::{self, OpError};
+use meshdesk_model::store::{DocChange, LocalIdentity, Store, StoreError};
+use meshdesk_model::{AgentId, Millis, TeamId};
+
+use crate::invite::token_hash;
+use crate::protocol::{CATALOG_BUCKETS, Frame, Hello, PROTOCOL_VERSION, Presence, Typing};
+
+/// Tuning of a session.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// How many documents may be mid-exchange at once.
+    pub max_in_flight: usize,
+    /// An exchange without an answer for this long is restarted.
+    pub in_flight_timeout: Millis,
+    /// A catalog question without `CatalogEnd` for this long is asked again.
+    pub round_timeout: Millis,
+    /// How long hello and join may take.
+    pub handshake_timeout: Millis,
+    /// How often an idle session re-compares catalogs (0: never).
+    pub anti_entropy_interval: Millis,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_in_flight: 128,
+            in_flight_timeout: 60_000,
+            round_timeout: 60_000,
+            handshake_timeout: 30_000,
+            anti_entropy_interval: 5 * 60_000,
+        }
+    }
+}
+
+/// What a joining device presents.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinTicket {
+    pub token: [u8; 32],
+    pub agent_name: String,
+    pub device_name: String,
+}
+
+impl std::fmt::Debug for JoinTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinTicket")
+            .field("token_hash", &token_hash(&self.token))
+            .field("agent_name", &self.agent_name)
+            .field("device_name", &self.device_name)
+            .finish()
+    }
+}
+
+/// Who this node is. `agent` is `None` until a joining device is admitted.
+#[derive(Clone, Debug)]
+pub struct Local {
+    pub team_id: TeamId,
+    /// This device's peer id (base58).
+    pub device: String,
+    pub agent: Option<AgentId>,
+    /// Present while joining.
+    pub join: Option<JoinTicket>,
+}
+
+impl Local {
+    /// A member node, from its stored identity.
+    pub fn member(identity: &LocalIdentity) -> Self {
+        Local {
+            team_id: identity.team,
+            device: identity.device.clone(),
+            agent: Some(identity.agent),
+            join: None,
+        }
+    }
+
+    fn joining(&self) -> bool {
+        self.agent.is_none()
+    }
+}
+
+/// Something a session reports besides frames and document changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The peer passed hello (or join) and is now a team member in sync.
+    Admitted {
+        agent: Option<AgentId>,
+    },
+    /// This (joining) device was admitted by the peer, as `agent`.
+    Joined {
+        agent: AgentId,
+    },
+    /// The peer refused to admit this (joining) device.
+    JoinRefused {
+        reason: String,
+    },
+    /// The peer joined the team through this node with an invite.
+    AdmittedNewMember {
+        agent: AgentId,
+    },
+    /// The number of documents still to sync with this peer changed.
+    Progress {
+        pending: usize,
+    },
+    /// Everything the last catalog round found different is synced.
+    CaughtUp,
+    Presence(Presence),
+    Typing(Typing),
+    /// The peer closed the session.
+    Bye {
+        reason: String,
+    },
+}
+
+/// The result of handling frames or time.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// Frames to send to the peer, in order.
+    pub frames: Vec<Frame>,
+    /// Documents that changed in the store.
+    pub changes: Vec<DocChange>,
+    pub events: Vec<SessionEvent>,
+    /// The session is over (after sending `frames`): close the stream.
+    pub close: bool,
+}
+
+/// Why a session ends abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The peer is not let in (another team, not on the roster, revoked, bad version).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The peer broke the protocol (unexpected or malformed content).
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The local store failed.
+    #[error("store error: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for SessionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Bad content from the peer is the peer's fault, not the store's.
+            StoreError::BadSyncMessage { .. } | StoreError::BadDocId(_) => {
+                SessionError::Protocol(e.to_string())
+            }
+            other => SessionError::Store(other),
+        }
+    }
+}
+
+impl SessionError {
+    /// The reason to tell the peer in `Bye`.
+    pub fn reason(&self) -> String {
+        match self {
+            SessionError::Refused(r) | SessionError::Protocol(r) => r.clone(),
+            SessionError::Store(_) => "internal error".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the peer's hello.
+    AwaitHello,
+    /// Member side: the peer is not on the roster; only a join request may come.
+    AwaitJoin,
+    /// Joining side: hello received, waiting for the verdict on the join request.
+    Joining,
+    Ready,
+    Closed,
+}
+
+/// One peer's sync session.
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    peer: String,
+    phase: Phase,
+    started_at: Millis,
+    peer_agent: Option<AgentId>,
+    round: u32,
+    /// The catalog question awaiting its `CatalogEnd`, and when it was asked.
+    round_open: Option<(u32, Millis)>,
+    last_round_at: Millis,
+    caught_up_reported: bool,
+    queue: VecDeque<String>,
+    queued: HashSet<String>,
+    in_flight: HashMap<String, Millis>,
+    last_pending: usize,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig, peer: impl Into<String>, now: Millis) -> Self {
+        Session {
+            cfg,
+            peer: peer.into(),
+            phase: Phase::AwaitHello,
+            started_at: now,
+            peer_agent: None,
+            round: 0,
+            round_open: None,
+            last_round_at: now,
+            caught_up_reported: false,
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+            in_flight: HashMap::new(),
+            last_pending: 0,
+        }
+    }
+
+    /// The peer's device id.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The peer's agent, once known.
+    pub fn peer_agent(&self) -> Option<AgentId> {
+        self.peer_agent
+    }
+
+    /// Admitted and exchanging documents.
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Documents queued or mid-exchange, plus one while a catalog answer is awaited.
+    pub fn pending(&self) -> usize {
+        self.queued.len() + self.in_flight.len() + usize::from(self.round_open.is_some())
+    }
+
+    /// Whether nothing is queued, in flight or awaited.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Ready && self.pending() == 0
+    }
+
+    /// The opening frames: hello, and a joining device's request.
+    pub fn start(&mut self, local: &Local) -> Step {
+        let mut step = Step::default();
+        step.frames.push(Frame::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            team_id: local.team_id,
+            agent_id: local.agent,
+            device: local.device.clone(),
+        }));
+        if let (true, Some(ticket)) = (local.joining(), &local.join) {
+            step.frames.push(Frame::JoinRequest {
+                token: ticket.token,
+                agent_name: ticket.agent_name.clone(),
+                device_name: ticket.device_name.clone(),
+            });
+        }
+        step
+    }
+
+    /// Marks the session closed (the stream ended); nothing more is sent.
+    pub fn close(&mut self, store: &mut Store) {
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closed;
+            store.forget_peer(&self.peer);
+        }
+    }
+
+    /// Handles a batch of frames from the peer, in order. Consecutive sync
+    /// messages are applied in one store transaction.
+    pub fn handle(
+        &mut self,
+        store: &mut Store,
+        local: &mut Local,
+        frames: Vec<Frame>,
+        now: Millis,
+    ) -> Result<Step, SessionError> {
+        let mut step = Step::default();
+        let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
+        for frame in frames {
+            if self.phase == Phase::Closed {
+                break;
+            }
+            if let Frame::SyncMessage { doc_id, bytes } = frame {
+                self.require_ready("sync-message")?;
+                batch.push((doc_id, bytes));
+                continue;
+            }
+            self.flush_batch(store, &mut batch, now, &mut step)?;
+            self.on_frame(store, local, frame, now, &mut step)?;
+        }
+        self.flush_batch(store, &mut batch, now, &mut step)?;
+        self.settle(store, now, &mut step)?;
+        Ok(step)
+    }
+
+    /// Sends sync messages for documents that changed outside this session.
+    pub fn push(
+        &mut self,
+        store: &mut Store,
+        doc_ids: &[String],
+        now: Millis,
+    ) -> Result<Step, SessionError> {
+        let mut step = Step::default();
+        if self.phase != Phase::Ready {
+            return Ok(step);
+        }
+        for doc_id in doc_ids {
+            if let Some(bytes) = store.generate_sync_message(&self.peer, doc_id)? {
+                self.unqueue(doc_id);
+                self.in_flight.insert(doc_id.clone(), now);
+                step.frames.push(Frame::SyncMessage {
+                    doc_id: doc_id.clone(),
+                    bytes,
+                });
+            }
+        }
+        self.settle(store, now, &mut step)?;
+        Ok(step)
+    }
+
+    /// Handles time: handshake, exchange and catalog timeouts, anti-entropy.
+    pub fn tick(&mut self, store: &mut Store, now: Millis) -> Result<Step, SessionError> {
+        let mut step = Step::default();
+        match self.phase {
+            Phase::Closed => return Ok(step),
+            Phase::Ready => {}
+            _ => {
+                if now.saturating_sub(self.started_at) > self.cfg.handshake_timeout {
+                    return Err(SessionError::Refused("the handshake timed out".into()));
+                }
+                return Ok(step);
+            }
+        }
+        let expired: Vec<String> = self
+            .in_flight
+            .iter()
+            .filter(|(_, sent)| now.saturating_sub(**sent) > self.cfg.in_flight_timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !expired.is_empty() {
+            tracing::debug!(peer = %self.peer, docs = expired.len(), "sync exchanges timed out; restarting them");
+            // The lost message left Automerge expecting an answer: start afresh
+            // from the shared heads persisted for this peer.
+            store.forget_peer(&self.peer);
+            for id in expired.into_iter().rev() {
+                self.in_flight.remove(&id);
+                if self.queued.insert(id.clone()) {
+                    self.queue.push_front(id);
+                }
+            }
+        }
+        if let Some((_, asked)) = self.round_open {
+            if now.saturating_sub(asked) > self.cfg.round_timeout {
+                self.start_round(store, now, &mut step)?;
+            }
+        } else if self.cfg.anti_entropy_interval > 0
+            && self.queued.is_empty()
+            && self.in_flight.is_empty()
+            && now.saturating_sub(self.last_round_at) >= self.cfg.anti_entropy_interval
+        {
+            self.start_round(store, now, &mut step)?;
+        }
+        self.settle(store, now, &mut step)?;
+        Ok(step)
+    }
+
+    /// Starts a catalog round now (e.g. after a partition healed).
+    pub fn resync(&mut self, store: &mut Store, now: Millis) -> Result<Step, SessionError> {
+        let mut step = Step::default();
+        if self.phase == Phase::Ready {
+            self.start_round(store, now, &mut step)?;
+        }
+        Ok(step)
+    }
+
+    fn require_ready(&self, what: &str) -> Result<(), SessionError> {
+        if self.phase == Phase::Ready {
+            Ok(())
+        } else {
+            Err(SessionError::Protocol(format!(
+                "{what} before the peer was admitted"
+            )))
+        }
+    }
+
+    fn on_frame(
+        &mut self,
+        store: &mut Store,
+        local: &mut Local,
+        frame: Frame,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        match frame {
+            Frame::Hello(hello) => self.on_hello(store, local, hello, now, step),
+            Frame::JoinRequest {
+                token,
+                agent_name,
+                device_name,
+            } => self.on_join_request(store, local, &token, &agent_name, &device_name, now, step),
+            Frame::JoinAccepted { agent } => {
+                if self.phase == Phase::Ready && local.agent == Some(agent) {
+                    return Ok(()); // a repeated verdict
+                }
+                if self.phase != Phase::Joining {
+                    return Err(SessionError::Protocol("unexpected join-accepted".into()));
+                }
+                if let Some(mine) = local.agent {
+                    // Admitted meanwhile through another peer.
+                    if mine != agent {
+                        return Err(SessionError::Refused(format!(
+                            "admitted twice, as agent {mine} and as agent {agent}"
+                        )));
+                    }
+                    return self.become_ready(store, now, step);
+                }
+                store.set_identity(&LocalIdentity {
+                    team: local.team_id,
+                    agent,
+                    device: local.device.clone(),
+                })?;
+                local.agent = Some(agent);
+                local.join = None;
+                step.events.push(SessionEvent::Joined { agent });
+                self.become_ready(store, now, step)
+            }
+            Frame::JoinRefused { reason } => {
+                if self.phase != Phase::Joining {
+                    return Err(SessionError::Protocol("unexpected join-refused".into()));
+                }
+                step.events.push(SessionEvent::JoinRefused { reason });
+                self.phase = Phase::Closed;
+                step.close = true;
+                Ok(())
+            }
+            Frame::CatalogDigests { round, digests } => {
+                self.require_ready("catalog-digests")?;
+                let mine = store.catalog_digests()?;
+                for (bucket, (theirs, ours)) in digests.iter().zip(mine.iter()).enumerate() {
+                    if theirs != ours {
+                        let bucket = u16::try_from(bucket).unwrap_or(u16::MAX);
+                        let entries = store.catalog_bucket(bucket)?;
+                        step.frames.push(Frame::CatalogBucket {
+                            round,
+                            bucket,
+                            entries,
+                        });
+                    }
+                }
+                step.frames.push(Frame::CatalogEnd { round });
+                Ok(())
+            }
+            Frame::CatalogBucket {
+                round,
+                bucket,
+                entries,
+            } => {
+                self.require_ready("catalog-bucket")?;
+                if self.round_open.map(|(r, _)| r) != Some(round) {
+                    return Ok(()); // an answer to an older question
+                }
+                let mine: HashMap<String, [u8; 32]> =
+                    store.catalog_bucket(bucket)?.into_iter().collect();
+                let lower = local.device < self.peer;
+                for (doc_id, digest) in entries {
+                    let wanted = match mine.get(&doc_id) {
+                        None => true,
+                        Some(ours) => *ours != digest && lower,
+                    };
+                    if wanted {
+                        self.enqueue(doc_id);
+                    }
+                }
+                Ok(())
+            }
+            Frame::CatalogEnd { round } => {
+                self.require_ready("catalog-end")?;
+                if self.round_open.map(|(r, _)| r) == Some(round) {
+                    self.round_open = None;
+                }
+                Ok(())
+            }
+            Frame::SyncMessage { .. } => Ok(()), // batched by `handle`
+            Frame::SyncDone { doc_id } => {
+                self.require_ready("sync-done")?;
+                self.in_flight.remove(&doc_id);
+                Ok(())
+            }
+            Frame::Presence(p) => {
+                self.require_ready("presence")?;
+                step.events.push(SessionEvent::Presence(p));
+                Ok(())
+            }
+            Frame::Typing(t) => {
+                self.require_ready("typing")?;
+                step.events.push(SessionEvent::Typing(t));
+                Ok(())
+            }
+            Frame::Bye { reason } => {
+                step.events.push(SessionEvent::Bye { reason });
+                self.phase = Phase::Closed;
+                step.close = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn on_hello(
+        &mut self,
+        store: &mut Store,
+        local: &Local,
+        hello: Hello,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        if self.phase != Phase::AwaitHello {
+            return Err(SessionError::Protocol("a second hello".into()));
+        }
+        if hello.version != PROTOCOL_VERSION {
+            return Err(SessionError::Refused(format!(
+                "protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})",
+                hello.version
+            )));
+        }
+        if hello.team_id != local.team_id {
+            return Err(SessionError::Refused(format!(
+                "the peer belongs to another team ({})",
+                hello.team_id
+            )));
+        }
+        if hello.device != self.peer {
+            return Err(SessionError::Protocol(format!(
+                "hello names device {} but the connection is from {}",
+                hello.device, self.peer
+            )));
+        }
+        if local.joining() {
+            // This device is not a member yet: it trusts a node of its team
+            // (the key came with the invite) and waits for the verdict.
+            if hello.agent_id.is_none() {
+                return Err(SessionError::Refused(
+                    "neither side is a team member yet".into(),
+                ));
+            }
+            self.peer_agent = hello.agent_id;
+            self.phase = Phase::Joining;
+            return Ok(());
+        }
+        let Some(team) = store.team()? else {
+            // Admitted, but the team document has not arrived yet: any device of the team may sync it to us.
+            if hello.agent_id.is_none() {
+                return Err(SessionError::Refused(
+                    "this node cannot admit devices yet".into(),
+                ));
+            }
+            self.peer_agent = hello.agent_id;
+            step.events.push(SessionEvent::Admitted {
+                agent: hello.agent_id,
+            });
+            return self.become_ready(store, now, step);
+        };
+        match team.members.get(&self.peer) {
+            Some(m) if m.revoked => Err(SessionError::Refused(
+                "this device was revoked from the team".into(),
+            )),
+            Some(m) => {
+                if hello.agent_id.is_some_and(|a| a != m.agent) {
+                    return Err(SessionError::Refused(format!(
+                        "the device is on the roster as agent {}, not {}",
+                        m.agent,
+                        hello.agent_id.map(|a| a.to_string()).unwrap_or_default()
+                    )));
+                }
+                self.peer_agent = Some(m.agent);
+                if hello.agent_id.is_none() {
+                    // Admitted earlier, but the verdict never reached it: tell it first.
+                    step.frames.push(Frame::JoinAccepted { agent: m.agent });
+                }
+                step.events.push(SessionEvent::Admitted {
+                    agent: Some(m.agent),
+                });
+                self.become_ready(store, now, step)
+            }
+            None if hello.agent_id.is_none() => {
+                self.phase = Phase::AwaitJoin;
+                Ok(())
+            }
+            None => Err(SessionError::Refused(
+                "the device is not on this node's team roster".into(),
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_join_request(
+        &mut self,
+        store: &mut Store,
+        local: &Local,
+        token: &[u8; 32],
+        agent_name: &str,
+        device_name: &str,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        match self.phase {
+            Phase::AwaitJoin => {}
+            // Already a member: the verdict was sent with our hello.
+            Phase::Ready => return Ok(()),
+            Phase::Joining => {
+                step.frames.push(Frame::JoinRefused {
+                    reason: "this node is not a team member yet".into(),
+                });
+                self.phase = Phase::Closed;
+                step.close = true;
+                return Ok(());
+            }
+            _ => return Err(SessionError::Protocol("unexpected join-request".into())),
+        }
+        if local.joining() {
+            return Err(SessionError::Refused(
+                "this node is not a team member yet".into(),
+            ));
+        }
+        match ops::admit_device(
+            store,
+            now,
+            &token_hash(token),
+            &self.peer,
+            agent_name,
+            device_name,
+        ) {
+            Ok((agent, changes)) => {
+                tracing::info!(peer = %self.peer, %agent, agent_name, "admitted a new device to the team");
+                step.changes.extend(changes);
+                step.frames.push(Frame::JoinAccepted { agent });
+                self.peer_agent = Some(agent);
+                step.events.push(SessionEvent::AdmittedNewMember { agent });
+                step.events
+                    .push(SessionEvent::Admitted { agent: Some(agent) });
+                self.become_ready(store, now, step)
+            }
+            Err(OpError::Store(e)) => Err(e.into()),
+            Err(refusal) => {
+                let reason = refusal.to_string();
+                tracing::warn!(peer = %self.peer, %reason, "refused a join request");
+                step.frames.push(Frame::JoinRefused { reason });
+                self.phase = Phase::Closed;
+                step.close = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn become_ready(
+        &mut self,
+        store: &mut Store,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        self.phase = Phase::Ready;
+        // Start from the persisted shared heads, whatever a previous session left in memory.
+        store.forget_peer(&self.peer);
+        self.start_round(store, now, step)
+    }
+
+    fn start_round(
+        &mut self,
+        store: &mut Store,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        self.round = self.round.wrapping_add(1);
+        let digests = store.catalog_digests()?;
+        debug_assert_eq!(digests.len(), CATALOG_BUCKETS);
+        step.frames.push(Frame::CatalogDigests {
+            round: self.round,
+            digests,
+        });
+        self.round_open = Some((self.round, now));
+        self.last_round_at = now;
+        self.caught_up_reported = false;
+        Ok(())
+    }
+
+    fn enqueue(&mut self, doc_id: String) {
+        if !self.in_flight.contains_key(&doc_id) && self.queued.insert(doc_id.clone()) {
+            self.queue.push_back(doc_id);
+        }
+    }
+
+    fn unqueue(&mut self, doc_id: &str) {
+        // The queue entry itself is skipped when popped.
+        self.queued.remove(doc_id);
+    }
+
+    fn flush_batch(
+        &mut self,
+        store: &mut Store,
+        batch: &mut Vec<(String, Vec<u8>)>,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let messages = std::mem::take(batch);
+        let changes = store.receive_sync_messages(&self.peer, &messages)?;
+        step.changes.extend(changes);
+        let mut answered = HashSet::new();
+        for (doc_id, _) in messages {
+            if !answered.insert(doc_id.clone()) {
+                continue;
+            }
+            self.unqueue(&doc_id);
+            match store.generate_sync_message(&self.peer, &doc_id)? {
+                Some(bytes) => {
+                    self.in_flight.insert(doc_id.clone(), now);
+                    step.frames.push(Frame::SyncMessage { doc_id, bytes });
+                }
+                None => {
+                    self.in_flight.remove(&doc_id);
+                    step.frames.push(Frame::SyncDone { doc_id });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts queued exchanges up to the limit and reports progress.
+    fn settle(
+        &mut self,
+        store: &mut Store,
+        now: Millis,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        if self.phase != Phase::Ready {
+            return Ok(());
+        }
+        while self.in_flight.len() < self.cfg.max_in_flight {
+            let Some(doc_id) = self.queue.pop_front() else {
+                break;
+            };
+            if !self.queued.remove(&doc_id) {
+                continue;
+            }
+            if let Some(bytes) = store.generate_sync_message(&self.peer, &doc_id)? {
+                self.in_flight.insert(doc_id.clone(), now);
+                step.frames.push(Frame::SyncMessage { doc_id, bytes });
+            }
+        }
+        let pending = self.pending();
+        if pending != self.last_pending {
+            self.last_pending = pending;
+            step.events.push(SessionEvent::Progress { pending });
+        }
+        if pending == 0 && !self.caught_up_reported {
+            self.caught_up_reported = true;
+            step.events.push(SessionEvent::CaughtUp);
+        }
+        Ok(())
+    }
+}

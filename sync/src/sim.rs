@@ -1,0 +1,626 @@
+//! A deterministic in-process simulation of several nodes' sync cores
+//! (DESIGN §10): real stores in temporary directories, real [`Session`]s,
+//! and a seeded network that drops, duplicates and reorders sync frames and
+//! partitions links. After the chaos the network heals, everything runs
+//! until quiet, and every store must hold the same documents at the same
+//! heads and the same projections.
+//!
+//! Handshake frames (hello, join) are delivered in order and never lost:
+//! on a real stream losing one means the connection failed, which the
+//! simulation models as a partition instead.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use meshdesk_model::ops::{self, ChatTarget, ContactSpec, Context, Reply, Request};
+use meshdesk_model::store::{DocChange, Store};
+use meshdesk_model::{AgentStatus, Millis};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::protocol::Frame;
+use crate::session::{JoinTicket, Local, Session, SessionConfig, SessionEvent, Step};
+use crate::team;
+
+/// Fault rates and sizes of one simulation run.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub nodes: usize,
+    pub steps: usize,
+    pub drop: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+    /// Chance per step that a link goes down (or a down link comes back).
+    pub partition: f64,
+    /// Chance per step of a local operation on a random node.
+    pub op: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            nodes: 3,
+            steps: 400,
+            drop: 0.05,
+            duplicate: 0.05,
+            reorder: 0.1,
+            partition: 0.02,
+            op: 0.2,
+        }
+    }
+}
+
+struct SimNode {
+    _dir: tempfile::TempDir,
+    store: Store,
+    local: Local,
+    /// Peer index → (connection number, session).
+    sessions: BTreeMap<usize, (u64, Session)>,
+}
+
+/// The simulated world.
+pub struct Sim {
+    cfg: SimConfig,
+    rng: StdRng,
+    now: Millis,
+    nodes: Vec<SimNode>,
+    /// Frames in transit from → to, tagged with the connection they belong to.
+    wires: BTreeMap<(usize, usize), VecDeque<(u64, Frame)>>,
+    next_conn: u64,
+    faults: bool,
+    interactions: Vec<String>,
+    contacts: Vec<String>,
+    pub stats: SimStats,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SimStats {
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub partitions: u64,
+    pub ops: u64,
+    pub joins: u64,
+}
+
+fn session_cfg() -> SessionConfig {
+    SessionConfig {
+        max_in_flight: 8,
+        in_flight_timeout: 2_000,
+        round_timeout: 2_000,
+        handshake_timeout: 20_000,
+        anti_entropy_interval: 10_000,
+    }
+}
+
+fn device(i: usize) -> String {
+    format!("12D3KooWsim{i:03}")
+}
+
+fn is_sync_frame(f: &Frame) -> bool {
+    matches!(
+        f,
+        Frame::SyncMessage { .. }
+            | Frame::SyncDone { .. }
+            | Frame::CatalogDigests { .. }
+            | Frame::CatalogBucket { .. }
+            | Frame::CatalogEnd { .. }
+    )
+}
+
+type SimResult<T> = Result<T, String>;
+
+impl Sim {
+    /// Node 0 creates the team; the others hold invite tickets and join through node 0.
+    pub fn new(cfg: SimConfig, seed: u64) -> SimResult<Sim> {
+        let now: Millis = 1_750_000_000_000;
+        let mut nodes = Vec::new();
+        for _ in 0..cfg.nodes {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let store = Store::open(dir.path().join("team.redb")).map_err(|e| e.to_string())?;
+            nodes.push((dir, store));
+        }
+        let mut built = Vec::new();
+        let mut team_id = None;
+        let mut tickets = Vec::new();
+        for (i, (dir, mut store)) in nodes.into_iter().enumerate() {
+            if i == 0 {
+                let ctx = Context {
+                    now,
+                    presence: None,
+                };
+                let request = Request::CreateTeam {
+                    team_name: "Sim".into(),
+                    agent_name: "agent-0".into(),
+                    device: device(0),
+                    device_name: "sim".into(),
+                };
+                ops::execute(&mut store, &ctx, request).map_err(|e| e.to_string())?;
+                for _ in 1..cfg.nodes {
+                    let (code, _) =
+                        team::create_invite(&mut store, [0; 32], now, 86_400_000, 1, vec![])
+                            .map_err(|e| e.to_string())?;
+                    tickets.push(code);
+                }
+                let me = store
+                    .identity()
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no identity")?;
+                team_id = Some(me.team);
+                built.push(SimNode {
+                    _dir: dir,
+                    store,
+                    local: Local::member(&me),
+                    sessions: BTreeMap::new(),
+                });
+            } else {
+                let code = tickets.get(i - 1).ok_or("missing ticket")?;
+                let local = Local {
+                    team_id: team_id.ok_or("no team")?,
+                    device: device(i),
+                    agent: None,
+                    join: Some(JoinTicket {
+                        token: code.token,
+                        agent_name: format!("agent-{i}"),
+                        device_name: format!("sim-{i}"),
+                    }),
+                };
+                built.push(SimNode {
+                    _dir: dir,
+                    store,
+                    local,
+                    sessions: BTreeMap::new(),
+                });
+            }
+        }
+        let mut sim = Sim {
+            cfg,
+            rng: StdRng::seed_from_u64(seed),
+            now,
+            nodes: built,
+            wires: BTreeMap::new(),
+            next_conn: 1,
+            faults: true,
+            interactions: vec![],
+            contacts: vec![],
+            stats: SimStats::default(),
+        };
+        for i in 1..sim.nodes.len() {
+            sim.connect(0, i)?;
+        }
+        Ok(sim)
+    }
+
+    fn connected(&self, a: usize, b: usize) -> bool {
+        self.nodes[a].sessions.contains_key(&b)
+    }
+
+    fn connect(&mut self, a: usize, b: usize) -> SimResult<()> {
+        if a == b || self.connected(a, b) {
+            return Ok(());
+        }
+        // Two joiners have nothing to say to each other; a joiner talks to one member at a time.
+        let joining = |n: &SimNode| n.local.agent.is_none();
+        if joining(&self.nodes[a]) && joining(&self.nodes[b]) {
+            return Ok(());
+        }
+        if (joining(&self.nodes[a]) && !self.nodes[a].sessions.is_empty())
+            || (joining(&self.nodes[b]) && !self.nodes[b].sessions.is_empty())
+        {
+            return Ok(());
+        }
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        for (x, y) in [(a, b), (b, a)] {
+            let mut session = Session::new(session_cfg(), device(y), self.now);
+            let step = session.start(&self.nodes[x].local);
+            self.nodes[x].sessions.insert(y, (conn, session));
+            self.apply(x, y, step)?;
+        }
+        Ok(())
+    }
+
+    fn disconnect(&mut self, a: usize, b: usize) {
+        for (x, y) in [(a, b), (b, a)] {
+            let node = &mut self.nodes[x];
+            if let Some((_, mut session)) = node.sessions.remove(&y) {
+                session.close(&mut node.store);
+            }
+            self.wires.remove(&(x, y));
+        }
+    }
+
+    /// Sends a step's frames from `x` to `y` and spreads its changes to `x`'s other peers.
+    fn apply(&mut self, x: usize, y: usize, step: Step) -> SimResult<()> {
+        let conn = match self.nodes[x].sessions.get(&y) {
+            Some((conn, _)) => *conn,
+            None => return Ok(()),
+        };
+        let wire = self.wires.entry((x, y)).or_default();
+        for frame in step.frames {
+            wire.push_back((conn, frame));
+        }
+        for event in &step.events {
+            match event {
+                SessionEvent::Joined { .. } => self.stats.joins += 1,
+                SessionEvent::JoinRefused { reason } => {
+                    return Err(format!("node {x}: join refused: {reason}"));
+                }
+                _ => {}
+            }
+        }
+        if step.close {
+            self.disconnect(x, y);
+        }
+        self.spread(x, Some(y), &step.changes)
+    }
+
+    /// Pushes changed documents to every ready peer of `x` except `except`.
+    fn spread(&mut self, x: usize, except: Option<usize>, changes: &[DocChange]) -> SimResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
+        let peers: Vec<usize> = self.nodes[x]
+            .sessions
+            .keys()
+            .copied()
+            .filter(|p| Some(*p) != except)
+            .collect();
+        for p in peers {
+            let now = self.now;
+            let node = &mut self.nodes[x];
+            let Some((_, session)) = node.sessions.get_mut(&p) else {
+                continue;
+            };
+            let step = session
+                .push(&mut node.store, &ids, now)
+                .map_err(|e| format!("node {x} push to {p}: {e}"))?;
+            self.apply(x, p, step)?;
+        }
+        Ok(())
+    }
+
+    /// Delivers up to three frames on the wire `from → to`, with faults.
+    fn deliver(&mut self, from: usize, to: usize) -> SimResult<()> {
+        let faults = self.faults;
+        let Some(wire) = self.wires.get_mut(&(from, to)) else {
+            return Ok(());
+        };
+        let take = self.rng.random_range(1..=3usize);
+        let mut frames = Vec::new();
+        let current = self.nodes[to].sessions.get(&from).map(|(c, _)| *c);
+        while frames.len() < take {
+            if faults
+                && wire.len() >= 2
+                && is_sync_frame(&wire[0].1)
+                && is_sync_frame(&wire[1].1)
+                && self.rng.random_bool(self.cfg.reorder)
+            {
+                wire.swap(0, 1);
+                self.stats.reordered += 1;
+            }
+            let Some((conn, frame)) = wire.pop_front() else {
+                break;
+            };
+            if Some(conn) != current {
+                continue; // a frame of a connection that is gone
+            }
+            if faults && is_sync_frame(&frame) {
+                if self.rng.random_bool(self.cfg.drop) {
+                    self.stats.dropped += 1;
+                    continue;
+                }
+                if self.rng.random_bool(self.cfg.duplicate) {
+                    self.stats.duplicated += 1;
+                    wire.push_back((conn, frame.clone()));
+                }
+            }
+            frames.push(frame);
+        }
+        if frames.is_empty() {
+            return Ok(());
+        }
+        self.stats.delivered += frames.len() as u64;
+        let now = self.now;
+        let node = &mut self.nodes[to];
+        let Some((_, session)) = node.sessions.get_mut(&from) else {
+            return Ok(());
+        };
+        let step = session
+            .handle(&mut node.store, &mut node.local, frames, now)
+            .map_err(|e| format!("node {to} handling frames from {from}: {e}"))?;
+        self.apply(to, from, step)
+    }
+
+    fn tick_all(&mut self) -> SimResult<()> {
+        for x in 0..self.nodes.len() {
+            let peers: Vec<usize> = self.nodes[x].sessions.keys().copied().collect();
+            for p in peers {
+                let now = self.now;
+                let node = &mut self.nodes[x];
+                let Some((_, session)) = node.sessions.get_mut(&p) else {
+                    continue;
+                };
+                let step = session
+                    .tick(&mut node.store, now)
+                    .map_err(|e| format!("node {x} tick {p}: {e}"))?;
+                self.apply(x, p, step)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn random_op(&mut self) -> SimResult<()> {
+        let x = self.rng.random_range(0..self.nodes.len());
+        if self.nodes[x].local.agent.is_none() {
+            return Ok(());
+        }
+        let n = self.rng.random_range(0..1_000_000u32);
+        let request = match self.rng.random_range(0..7u8) {
+            0 => Request::AddContact(ContactSpec {
+                name: Some(format!("Contact {n}")),
+                phones: Some(vec![format!("+1 555 {:04}", n % 10_000)]),
+                ..ContactSpec::default()
+            }),
+            1 | 2 => Request::Enqueue {
+                campaign: "General".into(),
+                contact: None,
+                from: Some(format!("+1 555 {:04}", n % 10_000)),
+                name: Some(format!("Caller {n}")),
+                message: Some(format!("hello {n}")),
+                priority: 0,
+            },
+            3 => match self.pick(&self.interactions.clone()) {
+                Some(id) => Request::Accept { id },
+                None => return Ok(()),
+            },
+            4 => match self.pick(&self.interactions.clone()) {
+                Some(id) => Request::Send {
+                    id,
+                    text: format!("reply {n}"),
+                },
+                None => return Ok(()),
+            },
+            5 => Request::ChatSend {
+                to: ChatTarget::Campaign("General".into()),
+                text: format!("chat {n}"),
+            },
+            _ => match self.pick(&self.contacts.clone()) {
+                Some(id) => Request::EditContact {
+                    id,
+                    changes: ContactSpec {
+                        company: Some(format!("Co {n}")),
+                        ..ContactSpec::default()
+                    },
+                },
+                None => Request::SetStatus {
+                    status: AgentStatus::Available,
+                },
+            },
+        };
+        let kind = std::mem::discriminant(&request);
+        let is_contact = matches!(request, Request::AddContact(_));
+        let ctx = Context {
+            now: self.now,
+            presence: None,
+        };
+        let node = &mut self.nodes[x];
+        match ops::execute(&mut node.store, &ctx, request) {
+            Ok(outcome) => {
+                self.stats.ops += 1;
+                if let Reply::Created { id } = &outcome.reply {
+                    if is_contact {
+                        self.contacts.push(id.clone());
+                    } else {
+                        self.interactions.push(id.clone());
+                    }
+                }
+                self.spread(x, None, &outcome.changes)
+            }
+            Err(e) if e.is_user_error() => Ok(()), // not owner, unknown id here yet, ...
+            Err(e) => Err(format!("node {x} op {kind:?}: {e}")),
+        }
+    }
+
+    fn pick(&mut self, from: &[String]) -> Option<String> {
+        if from.is_empty() {
+            return None;
+        }
+        Some(from[self.rng.random_range(0..from.len())].clone())
+    }
+
+    fn chaos_step(&mut self) -> SimResult<()> {
+        self.now += self.rng.random_range(1..40);
+        let n = self.nodes.len();
+        if self.rng.random_bool(self.cfg.partition) {
+            let a = self.rng.random_range(0..n);
+            let b = self.rng.random_range(0..n);
+            if a != b {
+                if self.connected(a, b) {
+                    self.stats.partitions += 1;
+                    self.disconnect(a, b);
+                } else {
+                    self.connect(a, b)?;
+                }
+            }
+        }
+        if self.rng.random_bool(self.cfg.op) {
+            self.random_op()?;
+        }
+        let busy: Vec<(usize, usize)> = self
+            .wires
+            .iter()
+            .filter(|(_, w)| !w.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        if !busy.is_empty() {
+            let (from, to) = busy[self.rng.random_range(0..busy.len())];
+            self.deliver(from, to)?;
+        }
+        if self.rng.random_bool(0.05) {
+            self.tick_all()?;
+        }
+        Ok(())
+    }
+
+    fn quiet(&self) -> bool {
+        self.wires.values().all(VecDeque::is_empty)
+            && self
+                .nodes
+                .iter()
+                .all(|n| n.sessions.values().all(|(_, s)| s.is_idle()))
+    }
+
+    /// Runs the chaos phase, heals the network and runs until quiet.
+    pub fn run(&mut self) -> SimResult<()> {
+        for _ in 0..self.cfg.steps {
+            self.chaos_step()?;
+        }
+        self.faults = false;
+        let n = self.nodes.len();
+        // Joiners first, then everyone with everyone.
+        for round in 0..2 {
+            for a in 0..n {
+                for b in a + 1..n {
+                    self.connect(a, b)?;
+                }
+            }
+            self.settle(200_000)?;
+            if round == 0 {
+                for x in 0..n {
+                    let peers: Vec<usize> = self.nodes[x].sessions.keys().copied().collect();
+                    for p in peers {
+                        let now = self.now;
+                        let node = &mut self.nodes[x];
+                        let Some((_, s)) = node.sessions.get_mut(&p) else {
+                            continue;
+                        };
+                        let step = s.resync(&mut node.store, now).map_err(|e| e.to_string())?;
+                        self.apply(x, p, step)?;
+                    }
+                }
+            }
+        }
+        self.settle(200_000)
+    }
+
+    fn settle(&mut self, max_steps: usize) -> SimResult<()> {
+        for _ in 0..max_steps {
+            let busy: Vec<(usize, usize)> = self
+                .wires
+                .iter()
+                .filter(|(_, w)| !w.is_empty())
+                .map(|(k, _)| *k)
+                .collect();
+            if busy.is_empty() {
+                if self.quiet() {
+                    return Ok(());
+                }
+                self.now += 1_000;
+                self.tick_all()?;
+                continue;
+            }
+            self.now += 1;
+            let (from, to) = busy[self.rng.random_range(0..busy.len())];
+            self.deliver(from, to)?;
+        }
+        Err("the network did not become quiet".into())
+    }
+
+    /// Checks that every node holds the same documents at the same heads and the same projections.
+    pub fn check_converged(&mut self) -> SimResult<()> {
+        let mut reference: Option<(Vec<[u8; 32]>, Vec<(String, Vec<u8>)>)> = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.local.agent.is_none() {
+                return Err(format!("node {i} never joined"));
+            }
+            let digests = node.store.catalog_digests().map_err(|e| e.to_string())?;
+            let dump = node.store.projection_dump().map_err(|e| e.to_string())?;
+            match &reference {
+                None => reference = Some((digests, dump)),
+                Some((d, p)) => {
+                    if *d != digests {
+                        let ids0 = self.nodes[0].store.doc_ids().map_err(|e| e.to_string())?;
+                        let ids = node.store.doc_ids().map_err(|e| e.to_string())?;
+                        return Err(format!(
+                            "node {i} holds other heads than node 0 ({} vs {} documents)",
+                            ids.len(),
+                            ids0.len()
+                        ));
+                    }
+                    if *p != dump {
+                        let diff = p.iter().zip(dump.iter()).position(|(a, b)| a != b);
+                        return Err(format!(
+                            "node {i} has other projections than node 0 (first difference at row {diff:?})"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn doc_count(&self) -> usize {
+        self.nodes
+            .first()
+            .and_then(|n| n.store.doc_ids().ok())
+            .map_or(0, |v| v.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(cfg: SimConfig, seed: u64) -> Result<SimStats, String> {
+        let mut sim = Sim::new(cfg, seed)?;
+        sim.run()?;
+        sim.check_converged()?;
+        assert!(sim.doc_count() > 2, "the simulation made no documents");
+        eprintln!("docs {} stats {:?}", sim.doc_count(), sim.stats);
+        Ok(sim.stats.clone())
+    }
+
+    #[test]
+    fn reliable_network_converges() -> Result<(), String> {
+        let cfg = SimConfig {
+            drop: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            partition: 0.0,
+            ..SimConfig::default()
+        };
+        let stats = run(cfg, 1)?;
+        assert_eq!(stats.joins, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn lossy_partitioned_network_converges() -> Result<(), String> {
+        let stats = run(
+            SimConfig {
+                nodes: 4,
+                steps: 600,
+                ..SimConfig::default()
+            },
+            7,
+        )?;
+        assert!(
+            stats.dropped > 0 && stats.duplicated > 0 && stats.reordered > 0,
+            "{stats:?}"
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #[test]
+        fn any_seed_converges(seed in any::<u64>(), nodes in 2usize..5, drop in 0.0f64..0.2, partition in 0.0f64..0.05) {
+            let cfg = SimConfig { nodes, steps: 300, drop, partition, ..SimConfig::default() };
+            let result = run(cfg, seed);
+            prop_assert!(result.is_ok(), "seed {}: {:?}", seed, result.err());
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Team administration that works with or without a running node: the team
+//! key file, invites, revocation and the member list (DESIGN §6).
+//!
+//! The node calls these from its actor; the CLI calls them on a store it
+//! opened itself when no node runs. Writes go through the model's document
+//! functions in one durable transaction, like every other operation.
+//!
+//! Decisions: only a supervisor may create an invite or revoke a device; a
+//! device cannot revoke itself (that would lock the last supervisor out).
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use libp2p::Multiaddr;
+use meshdesk_model::doc::{self, DocId};
+use meshdesk_model::store::{DocChange, Store, StoreError};
+use meshdesk_model::{AgentId, Invite, Millis, Role, Team};
+use serde::{Deserialize, Serialize};
+
+use crate::invite::{InviteCode, new_psk};
+
+/// The team key file in the data directory (32 raw bytes, mode 0600).
+pub const TEAM_KEY_FILE: &str = "team.psk";
+/// The default lifetime of an invite (24 h).
+pub const DEFAULT_INVITE_TTL_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// Why a team operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    #[error("no team yet: run `meshdesk team create` or `meshdesk team join CODE`")]
+    NoTeam,
+    #[error("the team document has not arrived yet; wait for the first sync")]
+    NoTeamDoc,
+    #[error("only a supervisor can {0}")]
+    NotSupervisor(&'static str),
+    #[error("no device `{0}` on the team roster")]
+    UnknownDevice(String),
+    #[error("a device cannot revoke itself")]
+    RevokeSelf,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the team key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TeamError {
+    /// Whether the request was at fault rather than the machine.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, TeamError::Store(_) | TeamError::Key { .. })
+    }
+}
+
+pub fn team_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(TEAM_KEY_FILE)
+}
+
+/// Reads the team's pre-shared key; `Ok(None)` if this data dir has none.
+pub fn load_team_key(data_dir: &Path) -> Result<Option<[u8; 32]>, TeamError> {
+    let path = team_key_path(data_dir);
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| TeamError::Key {
+                path: path.clone(),
+                reason: format!("is {} bytes long, expected 32", bytes.len()),
+            })?;
+            Ok(Some(key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(TeamError::Key {
+            path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Writes the team key (owner-only), replacing any earlier one.
+pub fn save_team_key(data_dir: &Path, key: &[u8; 32]) -> Result<(), TeamError> {
+    let path = team_key_path(data_dir);
+    let err = |e: std::io::Error| TeamError::Key {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    fs::create_dir_all(data_dir).map_err(err)?;
+    let tmp = path.with_extension("psk.tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp).map_err(err)?;
+    file.write_all(key).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    drop(file);
+    fs::rename(&tmp, &path).map_err(err)?;
+    Ok(())
+}
+
+/// Creates a fresh random team key for a new team (the `team create` step).
+pub fn create_team_key(data_dir: &Path) -> Result<[u8; 32], TeamError> {
+    let key = new_psk();
+    save_team_key(data_dir, &key)?;
+    Ok(key)
+}
+
+fn my_team(store: &Store) -> Result<(meshdesk_model::store::LocalIdentity, Team), TeamError> {
+    let me = store.identity()?.ok_or(TeamError::NoTeam)?;
+    let team = store.team()?.ok_or(TeamError::NoTeamDoc)?;
+    Ok((me, team))
+}
+
+fn require_supervisor(team: &Team, agent: AgentId, what: &'static str) -> Result<(), TeamError> {
+    if team.role_of(agent) == Some(Role::Supervisor) {
+        Ok(())
+    } else {
+        Err(TeamError::NotSupervisor(what))
+    }
+}
+
+/// Creates an invite: records its token hash, expiry and use count in the
+/// team document and returns the code to hand over.
+pub fn create_invite(
+    store: &mut Store,
+    psk: [u8; 32],
+    now: Millis,
+    ttl_ms: Millis,
+    max_uses: u32,
+    addrs: Vec<Multiaddr>,
+) -> Result<(InviteCode, DocChange), TeamError> {
+    let (me, team) = my_team(store)?;
+    require_supervisor(&team, me.agent, "create invites")?;
+    if ttl_ms <= 0 {
+        return Err(TeamError::Invalid(
+            "the invite must expire in the future".into(),
+        ));
+    }
+    if max_uses == 0 {
+        return Err(TeamError::Invalid(
+            "the invite must allow at least one use".into(),
+        ));
+    }
+    let expires_at = now.saturating_add(ttl_ms);
+    let code = InviteCode::new(team.id, psk, expires_at, addrs);
+    let invite = Invite {
+        token_hash: code.token_hash(),
+        created_by: me.agent,
+        created_at: now,
+        expires_at,
+        max_uses,
+        used_by: Default::default(),
+    };
+    let change = store.write_doc(&DocId::Team(team.id), false, move |d| {
+        doc::team::add_invite(d, &invite)
+    })?;
+    Ok((code, change))
+}
+
+/// Revokes a device: it stays on the roster marked revoked, so every peer
+/// learns of it and refuses it.
+pub fn revoke(store: &mut Store, device: &str) -> Result<DocChange, TeamError> {
+    let (me, team) = my_team(store)?;
+    require_supervisor(&team, me.agent, "revoke devices")?;
+    let device = device.trim();
+    // Accept a unique prefix of a peer id, as people copy the start of long ids.
+    let matches: Vec<&String> = team
+        .members
+        .keys()
+        .filter(|d| d.starts_with(device))
+        .collect();
+    let target = match (team.members.get(device), matches.as_slice()) {
+        (Some(_), _) => device.to_string(),
+        (None, [one]) if !device.is_empty() => (*one).clone(),
+        (None, []) => return Err(TeamError::UnknownDevice(device.to_string())),
+        _ => {
+            return Err(TeamError::Invalid(format!(
+                "`{device}` matches several devices; give more of it"
+            )));
+        }
+    };
+    if target == me.device {
+        return Err(TeamError::RevokeSelf);
+    }
+    let change = store.write_doc(&DocId::Team(team.id), false, move |d| {
+        doc::team::revoke_member(d, &target)
+    })?;
+    Ok(change)
+}
+
+/// One device on the roster, as `team members` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub device: String,
+    pub device_name: String,
+    pub agent: AgentId,
+    pub agent_name: String,
+    pub role: Role,
+    pub joined_at: Millis,
+    pub revoked: bool,
+    /// Connected to this node now (always true for this device while a node runs).
+    pub online: bool,
+    pub this_device: bool,
+}
+
+/// The roster with agent names and online state (`online`: devices connected now).
+pub fn members(store: &Store, online: &HashSet<String>) -> Result<Vec<MemberInfo>, TeamError> {
+    let (me, team) = my_team(store)?;
+    let agents = store.agents()?;
+    let mut out: Vec<MemberInfo> = team
+        .members
+        .values()
+        .map(|m| MemberInfo {
+            device: m.device.clone(),
+            device_name: m.device_name.clone(),
+            agent: m.agent,
+            agent_name: agents
+                .get(&m.agent)
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| m.agent.to_string()),
+            role: m.role,
+            joined_at: m.joined_at,
+            revoked: m.revoked,
+            online: !m.revoked && online.contains(&m.device),
+            this_device: m.device == me.device,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.revoked, &a.agent_name, &a.device).cmp(&(b.revoked, &b.agent_name, &b.device))
+    });
+    Ok(out)
+}
