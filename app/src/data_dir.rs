@@ -48,11 +48,6 @@ impl DataDir {
         self.root.join("control.sock")
     }
 
-    /// The team's pre-shared key file.
-    pub fn team_key_path(&self) -> PathBuf {
-        self.root.join("team.key")
-    }
-
     /// GUI settings (window size, last tab, sound).
     pub fn settings_path(&self) -> PathBuf {
         self.root.join("settings.json")

@@ -45,7 +45,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let device = || node_client::device_identity(&data_dir);
     match cli::request_for(command, device)? {
         Some(request) => {
+            let creates_team = matches!(request, meshdesk_model::ops::Request::CreateTeam { .. });
             let reply = cli::execute(&data_dir, request)?;
+            if creates_team {
+                node_client::ensure_team_key(&data_dir)?;
+            }
             cli::print_reply(&reply, cli.json);
             Ok(())
         }

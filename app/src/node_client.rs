@@ -29,3 +29,15 @@ pub fn try_execute(data_dir: &DataDir, _request: &Request) -> Result<Option<Repl
     }
     Ok(None)
 }
+
+/// Makes the team's pre-shared key for a team this device just created.
+pub fn ensure_team_key(data_dir: &DataDir) -> Result<(), CliError> {
+    let failed = |e: meshdesk_sync::team::TeamError| CliError::Failed(e.to_string());
+    if meshdesk_sync::team::load_team_key(data_dir.root())
+        .map_err(failed)?
+        .is_none()
+    {
+        meshdesk_sync::team::create_team_key(data_dir.root()).map_err(failed)?;
+    }
+    Ok(())
+}

@@ -232,6 +232,31 @@ fn first_pages(store: &Store) -> usize {
     rows
 }
 
+const RSS_ENV: &str = "MESHDESK_BENCH_RSS_ONLY";
+
+/// Resident memory of a process that only opens the store and reads the
+/// first pages: measured in a fresh process, since building the store here
+/// already grew this one.
+fn report_rss_in_fresh_process(path: &Path) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    match std::process::Command::new(exe).env(RSS_ENV, path).output() {
+        Ok(out) => eprint!("{}", String::from_utf8_lossy(&out.stdout)),
+        Err(e) => eprintln!("could not measure resident memory: {e}"),
+    }
+}
+
+fn rss_only(path: &str) {
+    let before = rss_kib();
+    let store = Store::open(path).expect("open");
+    let rows = first_pages(&store);
+    let after = rss_kib();
+    println!(
+        "resident memory after open and first pages: {after} KiB ({before} KiB before open; {rows} rows)"
+    );
+}
+
 fn bench_store(c: &mut Criterion) {
     let path = data_dir().join("meshdesk.redb");
     build(&path);
@@ -334,4 +359,12 @@ fn bench_store(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_store);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(path) = std::env::var(RSS_ENV) {
+        rss_only(&path);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -656,7 +656,7 @@ impl Executor<'_, '_> {
             Request::CustomerMessage { id, text } => self.send(&id, &text, true),
             Request::AddNote { id, text } => {
                 let text = validate::message(&text)?;
-                let i = self.interaction(&id)?;
+                let (i, _) = self.interaction_head(&id)?;
                 let note = Note {
                     agent: self.me.agent,
                     at: self.ctx.now,
@@ -666,7 +666,7 @@ impl Executor<'_, '_> {
             }
             Request::AddTag { id, tag } => {
                 let tag = validate::required("the tag", &tag)?;
-                let i = self.interaction(&id)?;
+                let (i, _) = self.interaction_head(&id)?;
                 self.write_interaction(i.id, move |d| doc::interaction::add_tag(d, &tag))
             }
             Request::Finalize {
@@ -678,11 +678,9 @@ impl Executor<'_, '_> {
             Request::Decline { id } => self.decline(&id),
             Request::Transfer { id, to, note } => self.transfer(&id, to, note),
             Request::MarkRead { id } => {
-                let i = self.interaction(&id)?;
-                self.store.mark_read(
-                    &i.id.to_string(),
-                    u32::try_from(i.messages.len()).unwrap_or(u32::MAX),
-                )?;
+                let (i, count) = self.interaction_head(&id)?;
+                self.store
+                    .mark_read(&i.id.to_string(), u32::try_from(count).unwrap_or(u32::MAX))?;
                 done(Reply::Done, vec![])
             }
             Request::ExplainRouting { campaign } => {
@@ -1192,6 +1190,19 @@ impl Executor<'_, '_> {
         done(Reply::Created { id: id.to_string() }, vec![change])
     }
 
+    /// The interaction without its older messages, and its message count.
+    fn interaction_head(&mut self, raw: &str) -> OpResult<(Interaction, usize)> {
+        let id: InteractionId = parse_id("interaction", raw)?;
+        match self.store.interaction_head(id) {
+            Ok(i) => Ok(i),
+            Err(StoreError::NotFound(_)) => Err(OpError::UnknownId {
+                what: "interaction",
+                id: raw.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn interaction(&mut self, raw: &str) -> OpResult<Interaction> {
         let id: InteractionId = parse_id("interaction", raw)?;
         match self.store.interaction(id) {
@@ -1246,7 +1257,7 @@ impl Executor<'_, '_> {
 
     fn send(&mut self, raw: &str, text: &str, from_customer: bool) -> OpResult<Outcome> {
         let body = validate::message(text)?;
-        let i = self.interaction(raw)?;
+        let (i, count) = self.interaction_head(raw)?;
         if i.finalization.is_some() {
             let state = i.state_at(self.ctx.now).as_str();
             return Err(OpError::WrongState {
@@ -1275,7 +1286,7 @@ impl Executor<'_, '_> {
             // The agent has seen everything up to their own message.
             self.store.mark_read(
                 &id.to_string(),
-                u32::try_from(i.messages.len() + 1).unwrap_or(u32::MAX),
+                u32::try_from(count + 1).unwrap_or(u32::MAX),
             )?;
         }
         Ok(outcome)
@@ -1287,7 +1298,7 @@ impl Executor<'_, '_> {
         disposition: &str,
         note: Option<String>,
     ) -> OpResult<Outcome> {
-        let i = self.interaction(raw)?;
+        let (i, _) = self.interaction_head(raw)?;
         self.require_owner(&i, "finalizing")?;
         let campaign = self.team.campaigns.get(&i.campaign()).cloned();
         let campaign_name = campaign
@@ -1323,7 +1334,7 @@ impl Executor<'_, '_> {
     }
 
     fn accept(&mut self, raw: &str) -> OpResult<Outcome> {
-        let i = self.interaction(raw)?;
+        let (i, count) = self.interaction_head(raw)?;
         let state = i.state_at(self.ctx.now);
         if state != InteractionState::Queued {
             if let Some(owner) = i.owner().filter(|_| state == InteractionState::Active) {
@@ -1362,15 +1373,13 @@ impl Executor<'_, '_> {
         let id = i.id;
         let outcome =
             self.write_interaction(id, move |d| doc::interaction::add_claim(d, &claim))?;
-        self.store.mark_read(
-            &id.to_string(),
-            u32::try_from(i.messages.len()).unwrap_or(u32::MAX),
-        )?;
+        self.store
+            .mark_read(&id.to_string(), u32::try_from(count).unwrap_or(u32::MAX))?;
         Ok(outcome)
     }
 
     fn decline(&mut self, raw: &str) -> OpResult<Outcome> {
-        let i = self.interaction(raw)?;
+        let (i, _) = self.interaction_head(raw)?;
         let state = i.state_at(self.ctx.now);
         if state != InteractionState::Queued {
             return Err(OpError::WrongState {
@@ -1389,7 +1398,7 @@ impl Executor<'_, '_> {
     }
 
     fn transfer(&mut self, raw: &str, to: TransferTo, note: Option<String>) -> OpResult<Outcome> {
-        let i = self.interaction(raw)?;
+        let (i, _) = self.interaction_head(raw)?;
         self.require_owner(&i, "transferring")?;
         let target = match &to {
             TransferTo::Agent(name) => {

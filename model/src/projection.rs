@@ -59,6 +59,12 @@ pub struct InteractionSummary {
 
 impl InteractionSummary {
     pub fn from_interaction(i: &Interaction) -> Self {
+        Self::from_head(i, i.messages.len())
+    }
+
+    /// From an interaction whose `messages` may hold only the latest few
+    /// (see `doc::interaction::read_head`), with the true message count.
+    pub fn from_head(i: &Interaction, message_count: usize) -> Self {
         let owner = i.owner();
         let last = i.messages_in_order().last().copied();
         let declined_now = i.declined_now();
@@ -111,7 +117,7 @@ impl InteractionSummary {
                 disposition: f.disposition.clone(),
                 wrapup_until: f.wrapup_until,
             }),
-            message_count: u32::try_from(i.messages.len()).unwrap_or(u32::MAX),
+            message_count: u32::try_from(message_count).unwrap_or(u32::MAX),
             last_message_preview: last.map(|m| preview(&m.body)).unwrap_or_default(),
             last_message_at: last.map(|m| m.at),
             tags: i.tags.iter().cloned().collect(),

@@ -176,7 +176,32 @@ pub fn add_tag(doc: &mut AutoCommit, tag: &str) -> DocResult<()> {
     Ok(())
 }
 
+/// Reads the whole interaction, every message included.
 pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Interaction> {
+    Ok(read_with(doc, usize::MAX)?.0)
+}
+
+/// How many trailing messages [`read_head`] reads: enough to find the latest
+/// even when a few concurrent appends landed out of time order.
+pub const HEAD_TAIL: usize = 8;
+
+/// Reads everything but the older messages: the last [`HEAD_TAIL`] messages
+/// and the total count. Cost stays flat however long the conversation grows;
+/// state checks and projections need no more.
+pub fn read_head<D: ReadDoc>(doc: &D) -> DocResult<(Interaction, usize)> {
+    read_with(doc, HEAD_TAIL)
+}
+
+fn read_message<D: ReadDoc>(m: &MapReader<'_, D>) -> DocResult<Message> {
+    Ok(Message {
+        id: m.parsed("id")?,
+        author: parse_author("messages.author", &m.str("author")?)?,
+        at: m.i64("at")?,
+        body: m.str("body")?,
+    })
+}
+
+fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)> {
     let root = MapReader::root(doc);
     if root.str("kind")? != "interaction" {
         return Err(DocError::Invalid {
@@ -184,18 +209,10 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Interaction> {
             reason: "not an interaction".into(),
         });
     }
-    let messages = root
-        .list("messages")?
-        .maps()?
-        .iter()
-        .map(|m| {
-            Ok(Message {
-                id: m.parsed("id")?,
-                author: parse_author("messages.author", &m.str("author")?)?,
-                at: m.i64("at")?,
-                body: m.str("body")?,
-            })
-        })
+    let list = root.list("messages")?;
+    let count = list.len();
+    let messages = (count.saturating_sub(tail)..count)
+        .map(|i| read_message(&list.map_at(i)?))
         .collect::<DocResult<Vec<_>>>()?;
     let claims_map = root.map("claims")?;
     let claims = claims_map
@@ -274,28 +291,31 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Interaction> {
         path: "priority".into(),
         reason: "out of range".into(),
     })?;
-    Ok(Interaction {
-        id: root.parsed("id")?,
-        direction: root.parsed("direction")?,
-        channel: root.parsed("channel")?,
-        origin_campaign: root.parsed("campaign")?,
-        contact: root.opt_parsed("contact")?,
-        address: root.str_or_empty("address")?,
-        contact_name: root.str_or_empty("contact_name")?,
-        subject: root.str_or_empty("subject")?,
-        fields: root.map("fields")?.string_map()?,
-        priority,
-        enqueued_at: root.i64("enqueued_at")?,
-        created_at: root.i64("created_at")?,
-        created_by: root.opt_parsed("created_by")?,
-        messages,
-        claims,
-        declines,
-        transfers,
-        finalization,
-        notes,
-        tags: root.map("tags")?.key_set()?,
-    })
+    Ok((
+        Interaction {
+            id: root.parsed("id")?,
+            direction: root.parsed("direction")?,
+            channel: root.parsed("channel")?,
+            origin_campaign: root.parsed("campaign")?,
+            contact: root.opt_parsed("contact")?,
+            address: root.str_or_empty("address")?,
+            contact_name: root.str_or_empty("contact_name")?,
+            subject: root.str_or_empty("subject")?,
+            fields: root.map("fields")?.string_map()?,
+            priority,
+            enqueued_at: root.i64("enqueued_at")?,
+            created_at: root.i64("created_at")?,
+            created_by: root.opt_parsed("created_by")?,
+            messages,
+            claims,
+            declines,
+            transfers,
+            finalization,
+            notes,
+            tags: root.map("tags")?.key_set()?,
+        },
+        count,
+    ))
 }
 
 #[cfg(test)]

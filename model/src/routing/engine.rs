@@ -4,10 +4,15 @@
 //! Push strategies keep, per campaign, a min-heap of eligible members keyed by
 //! the strategy. Within a pass keys only grow (an offer adds load and makes
 //! the agent the most recently assigned), so the heaps are lazy: an entry is
-//! checked when it surfaces and re-pushed with its current key if the agent
-//! was assigned since (in this or another campaign), or dropped for good if
-//! the agent is now at capacity. Weighted-random keeps a flat pool of eligible
-//! members and scans it; ring-all keeps one shared list per campaign.
+//! checked when it surfaces and re-keyed if the agent was assigned since (in
+//! this or another campaign), or dropped for good if the agent is now at
+//! capacity. Weighted-random keeps a flat pool of eligible members and scans
+//! it; ring-all keeps one shared list per campaign.
+//!
+//! The queue is first copied into compact records (the fields routing reads
+//! of each summary, in 48 bytes) and sorted; the summaries themselves are read
+//! again only for the few interactions with declines or a directed transfer.
+//! Reading 400-byte summaries in queue order was the main cost of a pass.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,15 +24,38 @@ use crate::types::*;
 
 use super::{Offer, OfferKind, OfferedTo, PresenceEntry, RoutingInput};
 
-/// A strategy's ordering key: smaller is preferred. The last part is the
+/// A strategy's ordering key: smaller is preferred. The low 32 bits are the
 /// agent's index, and indices follow agent ids, so ties break on agent id.
-pub(super) type Key = (i64, i64, i64, u32);
+pub(super) type Key = u128;
+
+/// No campaign (an index that matches nothing).
+const NONE: u32 = u32::MAX;
+
+/// Offers made during the pass rank after every historical assignment.
+const IN_PASS: u64 = 1 << 63;
+
+const HAS_DECLINES: u8 = 1;
+const HAS_DIRECTED: u8 = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Entry {
     key: Key,
     slot: u32,
     version: u32,
+}
+
+/// One queued interaction as routing reads it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Queued {
+    pub id: InteractionId,
+    pub enqueued_at: Millis,
+    pub round_started_at: Millis,
+    pub priority: i32,
+    /// Campaign index, or [`NONE`].
+    pub campaign: u32,
+    /// Index into `RoutingInput::open`.
+    pub index: u32,
+    flags: u8,
 }
 
 /// Why an agent cannot take anything at all right now, whatever the campaign.
@@ -54,21 +82,24 @@ pub(super) struct AgentSlot<'a> {
     pub load: u32,
     /// Agent capacity (0: none).
     pub cap: u32,
-    /// Least-recently-assigned key: never < historical time < offers in this pass (by sequence).
-    pub rr: (i64, i64),
-    /// `last_finished_at`, never as `i64::MIN`.
-    pub last_finished: i64,
-    pub finished_today: u32,
+    /// Least recently assigned first: never (0) < historical times < offers in this pass.
+    rr: u64,
+    /// `last_finished_at`, never first.
+    last_finished: u64,
+    last_finished_at: Millis,
+    finished_today: u32,
     pub hash: Option<u64>,
     version: u32,
     memberships: (u32, u32),
 }
 
 impl AgentSlot<'_> {
+    #[inline]
     pub fn open(&self) -> bool {
-        self.gate == Gate::Open
+        matches!(self.gate, Gate::Open)
     }
 
+    #[inline]
     pub fn has_room(&self) -> bool {
         self.cap == 0 || self.load < self.cap
     }
@@ -99,6 +130,7 @@ impl CampaignSlot<'_> {
         self.campaign.strategy
     }
 
+    #[inline]
     pub fn member_has_room(&self, member: &MemberSlot) -> bool {
         self.campaign.capacity == 0 || member.load < self.campaign.capacity
     }
@@ -132,20 +164,24 @@ pub(super) enum Directed {
 
 #[derive(Debug)]
 pub(super) struct Engine<'a> {
+    open: &'a [InteractionSummary],
+    agent_ids: IdIndex,
+    campaign_ids: IdIndex,
     pub agents: Vec<AgentSlot<'a>>,
     pub campaigns: Vec<CampaignSlot<'a>>,
     /// (campaign index, member slot) for each agent, grouped by agent.
     memberships: Vec<(u32, u32)>,
-    /// Indices into `input.open` of the queued interactions, in queue order.
-    pub queue: Vec<u32>,
-    seq: i64,
+    /// The queued interactions, in queue order.
+    pub queue: Vec<Queued>,
+    seq: u64,
     declined: Vec<(u32, Millis)>,
     aside: Vec<Entry>,
 }
 
-/// Encodes an optional time so that `None` sorts first.
-fn never_first(at: Option<Millis>) -> i64 {
-    at.map_or(i64::MIN, |t| t.max(i64::MIN + 1))
+/// A time as a key part: `None` first, then by time. Times are clamped to
+/// [0, 2^62), far beyond any real millisecond timestamp.
+fn time_key(at: Option<Millis>) -> u64 {
+    at.map_or(0, |t| t.clamp(0, (1 << 62) - 1) as u64 + 1)
 }
 
 fn id_hash(bytes: [u8; 16]) -> u64 {
@@ -172,28 +208,76 @@ pub(super) fn score(interaction: u64, agent: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
-/// Maps a u64 onto an i64 preserving order.
-fn ordered(x: u64) -> i64 {
-    (x ^ (1 << 63)) as i64
-}
-
-/// The key of a push strategy (and ring-all / top-down: member order).
+/// The key of a strategy (ring-all and top-down: member order).
+#[inline]
 pub(super) fn key_for(strategy: Strategy, agent: &AgentSlot<'_>, index: u32, slot: u32) -> Key {
-    let load = i64::from(agent.load);
+    let index = u128::from(index);
+    let load = u128::from(agent.load);
     match strategy {
-        Strategy::RoundRobin => (agent.rr.0, agent.rr.1, 0, index),
-        Strategy::LongestIdle => (i64::from(agent.load > 0), agent.last_finished, 0, index),
-        Strategy::LeastBusy => (load, agent.rr.0, agent.rr.1, index),
-        Strategy::FewestHandled => (i64::from(agent.finished_today) + load, 0, 0, index),
-        Strategy::TopDown | Strategy::RingAll => (i64::from(slot), 0, 0, index),
-        // Highest score first: order on the complement.
-        Strategy::WeightedRandom => (0, 0, 0, index),
+        Strategy::RoundRobin => u128::from(agent.rr) << 64 | index,
+        Strategy::LongestIdle => {
+            u128::from(agent.load > 0) << 127 | u128::from(agent.last_finished) << 64 | index
+        }
+        Strategy::LeastBusy => load << 96 | u128::from(agent.rr) << 32 | index,
+        Strategy::FewestHandled => (u128::from(agent.finished_today) + load) << 64 | index,
+        Strategy::TopDown | Strategy::RingAll => u128::from(slot) << 64 | index,
+        // Per interaction: see `weighted_key`.
+        Strategy::WeightedRandom => index,
     }
 }
 
-/// The key of a weighted-random member for one interaction.
+/// The key of a weighted-random member for one interaction: highest score first.
 pub(super) fn weighted_key(interaction: u64, agent_hash: u64, index: u32) -> Key {
-    (ordered(!score(interaction, agent_hash)), 0, 0, index)
+    u128::from(!score(interaction, agent_hash)) << 64 | u128::from(index)
+}
+
+/// A small open-addressing map from a ULID to a dense index: two or three
+/// cache-friendly probes instead of a binary search over 16-byte ids.
+#[derive(Debug)]
+struct IdIndex {
+    shift: u32,
+    slots: Vec<(u128, u32)>,
+}
+
+impl IdIndex {
+    fn new(ids: impl ExactSizeIterator<Item = u128>) -> Self {
+        let capacity = (ids.len() * 2).next_power_of_two().max(8);
+        let mut index = IdIndex {
+            shift: 64 - capacity.trailing_zeros(),
+            slots: vec![(0, NONE); capacity],
+        };
+        let mask = capacity - 1;
+        for (i, id) in ids.enumerate() {
+            let mut slot = index.home(id);
+            while index.slots[slot].1 != NONE {
+                slot = (slot + 1) & mask;
+            }
+            index.slots[slot] = (id, to_u32(i));
+        }
+        index
+    }
+
+    #[inline]
+    fn home(&self, id: u128) -> usize {
+        let folded = (id as u64) ^ ((id >> 64) as u64);
+        (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, id: u128) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut slot = self.home(id);
+        loop {
+            let (key, value) = self.slots[slot];
+            if value == NONE {
+                return None;
+            }
+            if key == id {
+                return Some(value);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -240,8 +324,9 @@ impl<'a> Engine<'a> {
                     wrapup_until: history.wrapup_until.unwrap_or(i64::MIN),
                     load: 0,
                     cap: doc.map_or(0, |a| a.capacity),
-                    rr: (never_first(history.last_assigned_at), 0),
-                    last_finished: never_first(history.last_finished_at),
+                    rr: time_key(history.last_assigned_at),
+                    last_finished: time_key(history.last_finished_at),
+                    last_finished_at: history.last_finished_at.unwrap_or(i64::MIN),
                     finished_today: history.finished_today,
                     hash: None,
                     version: 0,
@@ -249,7 +334,8 @@ impl<'a> Engine<'a> {
                 }
             })
             .collect();
-        let find = |id: AgentId| ids.binary_search_by(|probe| probe.0.cmp(&id)).ok();
+        let agent_ids = IdIndex::new(ids.iter().map(|a| a.0.0.0));
+        let find = |id: AgentId| agent_ids.get(id.0.0).map(|i| i as usize);
 
         // Campaigns (in id order, as the team document's map is) and their members.
         let mut stamp = vec![u32::MAX; agents.len()];
@@ -283,9 +369,6 @@ impl<'a> Engine<'a> {
         let mut memberships = Vec::with_capacity(triples.len());
         let mut start = 0usize;
         for (index, agent) in agents.iter_mut().enumerate() {
-            while start < triples.len() && (triples[start].0 as usize) < index {
-                start += 1;
-            }
             let first = memberships.len();
             while start < triples.len() && triples[start].0 as usize == index {
                 memberships.push((triples[start].1, triples[start].2));
@@ -294,7 +377,11 @@ impl<'a> Engine<'a> {
             agent.memberships = (to_u32(first), to_u32(memberships.len()));
         }
 
+        let campaign_ids = IdIndex::new(team.campaigns.keys().map(|c| c.0.0));
         let mut engine = Engine {
+            open: input.open,
+            agent_ids,
+            campaign_ids,
             agents,
             campaigns,
             memberships,
@@ -305,31 +392,51 @@ impl<'a> Engine<'a> {
         };
 
         // Loads, wrap-ups and the queue from the open interactions.
-        let mut queue: Vec<(i32, Millis, InteractionId, u32)> = Vec::new();
+        let mut queue: Vec<Queued> = Vec::with_capacity(input.open.len());
+        let mut cached: (Option<CampaignId>, u32) = (None, NONE);
         for (i, summary) in input.open.iter().enumerate() {
+            if summary.finalized.is_none() && cached.0 != Some(summary.campaign) {
+                let ci = engine.campaign_index(summary.campaign).unwrap_or(NONE);
+                cached = (Some(summary.campaign), ci);
+            }
+            let ci = cached.1;
             match (&summary.finalized, summary.owner) {
                 (Some(finalized), _) => {
-                    if let Some(index) = find(finalized.agent) {
+                    if let Some(index) = engine.agent_index(finalized.agent).map(|i| i as usize) {
                         let agent = &mut engine.agents[index];
                         agent.wrapup_until = agent.wrapup_until.max(finalized.wrapup_until);
                     }
                 }
                 (None, Some(owner)) => {
-                    let Some(index) = find(owner) else { continue };
+                    let Some(index) = engine.agent_index(owner).map(|i| i as usize) else {
+                        continue;
+                    };
                     engine.agents[index].load += 1;
-                    if let Some(ci) = engine.campaign_index(summary.campaign)
-                        && let Some(slot) = engine.slot_of(to_u32(index), ci)
-                    {
+                    if let Some(slot) = engine.slot_of(to_u32(index), ci) {
                         engine.campaigns[ci as usize].members[slot as usize].load += 1;
                     }
                 }
                 (None, None) => {
-                    queue.push((summary.priority, summary.enqueued_at, summary.id, to_u32(i)));
+                    let mut flags = 0;
+                    if !summary.declined.is_empty() {
+                        flags |= HAS_DECLINES;
+                    }
+                    if summary.directed_to.is_some() {
+                        flags |= HAS_DIRECTED;
+                    }
+                    queue.push(Queued {
+                        id: summary.id,
+                        enqueued_at: summary.enqueued_at,
+                        round_started_at: summary.round_started_at,
+                        priority: summary.priority,
+                        campaign: ci,
+                        index: to_u32(i),
+                        flags,
+                    });
                 }
             }
         }
-        queue.sort_unstable();
-        engine.queue = queue.into_iter().map(|q| q.3).collect();
+        engine.queue = sort_queue(queue);
 
         // What keeps each agent from taking anything, and since when they could.
         let now = input.now;
@@ -347,7 +454,7 @@ impl<'a> Engine<'a> {
                 },
             };
             let since = agent.presence.map_or(i64::MIN, |p| p.since);
-            agent.eligible_since = since.max(agent.last_finished).max(agent.wrapup_until);
+            agent.eligible_since = since.max(agent.last_finished_at).max(agent.wrapup_until);
         }
 
         // Each campaign's structure for its strategy.
@@ -395,29 +502,17 @@ impl<'a> Engine<'a> {
     }
 
     pub fn campaign_index(&self, id: CampaignId) -> Option<u32> {
-        self.campaigns
-            .binary_search_by(|c| c.id.cmp(&id))
-            .ok()
-            .map(to_u32)
+        self.campaign_ids.get(id.0.0)
     }
 
     pub fn agent_index(&self, id: AgentId) -> Option<u32> {
-        self.agents
-            .binary_search_by(|a| a.id.cmp(&id))
-            .ok()
-            .map(to_u32)
-    }
-
-    fn memberships_of(&self, index: u32) -> &[(u32, u32)] {
-        let (start, end) = self.agents[index as usize].memberships;
-        &self.memberships[start as usize..end as usize]
+        self.agent_ids.get(id.0.0)
     }
 
     fn slot_of(&self, index: u32, ci: u32) -> Option<u32> {
-        self.memberships_of(index)
-            .iter()
-            .find(|m| m.0 == ci)
-            .map(|m| m.1)
+        let (start, end) = self.agents[index as usize].memberships;
+        let memberships = &self.memberships[start as usize..end as usize];
+        memberships.iter().find(|m| m.0 == ci).map(|m| m.1)
     }
 
     /// Fills `out` with the round's declines by known agents (latest per
@@ -444,9 +539,9 @@ impl<'a> Engine<'a> {
         latest
     }
 
-    /// How a directed transfer (if any) is handled.
-    pub fn directed(&self, summary: &InteractionSummary, declined: &[(u32, Millis)]) -> Directed {
-        let Some(target) = summary.directed_to else {
+    /// How a transfer directed to `target` (if any) is handled.
+    pub fn directed(&self, target: Option<AgentId>, declined: &[(u32, Millis)]) -> Directed {
+        let Some(target) = target else {
             return Directed::No;
         };
         let Some(index) = self.agent_index(target) else {
@@ -476,72 +571,79 @@ impl<'a> Engine<'a> {
     }
 
     /// Routes one queued interaction, updating the pass's loads.
-    pub fn route_one(&mut self, summary: &InteractionSummary) -> Routed {
+    pub fn route_one(&mut self, queued: &Queued) -> Routed {
+        let summary = self.open.get(queued.index as usize);
         let mut declined = std::mem::take(&mut self.declined);
-        let latest_decline = self.declines_of(summary, &mut declined);
-        let round_since = summary.round_started_at.max(latest_decline);
-        let routed = self.decide(summary, &declined, round_since);
-        self.declined = declined;
-        routed
-    }
-
-    fn decide(
-        &mut self,
-        summary: &InteractionSummary,
-        declined: &[(u32, Millis)],
-        round_since: Millis,
-    ) -> Routed {
+        declined.clear();
+        let mut round_since = queued.round_started_at;
+        let mut directed = Directed::No;
+        if let Some(summary) = summary.filter(|_| queued.flags != 0) {
+            round_since = round_since.max(self.declines_of(summary, &mut declined));
+            directed = self.directed(summary.directed_to, &declined);
+        }
+        let campaign = match self.campaigns.get(queued.campaign as usize) {
+            Some(c) => c.id,
+            None => summary.map_or(CampaignId(ulid::Ulid(0)), |s| s.campaign),
+        };
         let mut offer = Offer {
-            interaction: summary.id,
-            campaign: summary.campaign,
+            interaction: queued.id,
+            campaign,
             kind: OfferKind::UnknownCampaign,
             agents: OfferedTo::Nobody,
             offered_since: round_since,
             expires_at: None,
         };
+        let round_again = self.decide(&mut offer, queued.campaign, directed, &declined);
+        self.declined = declined;
+        Routed { offer, round_again }
+    }
+
+    fn decide(
+        &mut self,
+        offer: &mut Offer,
+        ci: u32,
+        directed: Directed,
+        declined: &[(u32, Millis)],
+    ) -> bool {
         if let Directed::To {
             target, offered, ..
-        } = self.directed(summary, declined)
+        } = directed
         {
             offer.kind = OfferKind::Directed;
             if offered {
                 offer.agents = OfferedTo::One(target);
             }
-            return Routed {
-                offer,
-                round_again: false,
-            };
+            return false;
         }
-        let Some(ci) = self.campaign_index(summary.campaign) else {
-            return Routed {
-                offer,
-                round_again: false,
-            };
+        let Some(campaign) = self.campaigns.get(ci as usize).map(|c| c.campaign) else {
+            return false;
         };
-        let campaign = self.campaigns[ci as usize].campaign;
         let (picked, round_again) = match campaign.strategy {
             Strategy::RingAll => {
                 offer.kind = OfferKind::RingAll;
                 let (agents, round_again) = self.ring(ci, declined);
                 offer.agents = agents;
-                return Routed { offer, round_again };
+                return round_again;
             }
-            Strategy::WeightedRandom => self.pick_weighted(ci, summary.id, declined),
+            Strategy::WeightedRandom => {
+                let (slot, again) = self.pick_weighted(ci, offer.interaction, declined);
+                (slot.map(|s| (s, false)), again)
+            }
             _ => self.pick_heap(ci, declined),
         };
         offer.kind = OfferKind::Push;
-        if let Some(slot) = picked {
+        if let Some((slot, at_top)) = picked {
             let index = self.campaigns[ci as usize].members[slot as usize].agent;
             let agent = &self.agents[index as usize];
             offer.agents = OfferedTo::One(agent.id);
-            offer.offered_since = round_since.max(agent.eligible_since);
+            offer.offered_since = offer.offered_since.max(agent.eligible_since);
             if campaign.offer_timeout_seconds > 0 {
                 let timeout = i64::from(campaign.offer_timeout_seconds) * 1000;
                 offer.expires_at = Some(offer.offered_since.saturating_add(timeout));
             }
-            self.assign(ci, slot);
+            self.assign(ci, slot, at_top);
         }
-        Routed { offer, round_again }
+        round_again
     }
 
     /// Ring-all: every member who can take one now and has not declined (or,
@@ -552,6 +654,7 @@ impl<'a> Engine<'a> {
             let agent = &self.agents[member.agent as usize];
             agent.open() && agent.has_room() && campaign.member_has_room(member)
         };
+        let id = |member: &MemberSlot| self.agents[member.agent as usize].id;
         let relevant = !declined.is_empty()
             && campaign
                 .members
@@ -562,12 +665,7 @@ impl<'a> Engine<'a> {
             if let Some(ring) = &campaign.ring {
                 return (ring.clone(), false);
             }
-            let ids: Arc<[AgentId]> = campaign
-                .members
-                .iter()
-                .filter(eligible)
-                .map(|m| self.agents[m.agent as usize].id)
-                .collect();
+            let ids: Arc<[AgentId]> = campaign.members.iter().filter(eligible).map(id).collect();
             let ring = if ids.is_empty() {
                 OfferedTo::Nobody
             } else {
@@ -581,7 +679,7 @@ impl<'a> Engine<'a> {
             .iter()
             .filter(eligible)
             .filter(|m| declined_at(declined, m.agent).is_none())
-            .map(|m| self.agents[m.agent as usize].id)
+            .map(id)
             .collect();
         if !fresh.is_empty() {
             return (OfferedTo::Many(fresh.into()), false);
@@ -599,50 +697,55 @@ impl<'a> Engine<'a> {
             .iter()
             .filter(eligible)
             .filter(|m| declined_at(declined, m.agent).is_some_and(|at| at < latest))
-            .map(|m| self.agents[m.agent as usize].id)
+            .map(id)
             .collect();
         if again.is_empty() {
-            again = campaign
-                .members
-                .iter()
-                .filter(eligible)
-                .map(|m| self.agents[m.agent as usize].id)
-                .collect();
+            again = campaign.members.iter().filter(eligible).map(id).collect();
         }
         (OfferedTo::Many(again.into()), true)
     }
 
-    /// The best member of a heap strategy who can take it; `(slot, round_again)`.
-    fn pick_heap(&mut self, ci: u32, declined: &[(u32, Millis)]) -> (Option<u32>, bool) {
+    /// The best member of a heap strategy who can take it:
+    /// `(Some((slot, still at the top of the heap)), round_again)`.
+    fn pick_heap(&mut self, ci: u32, declined: &[(u32, Millis)]) -> (Option<(u32, bool)>, bool) {
         let campaign = &mut self.campaigns[ci as usize];
         let strategy = campaign.campaign.strategy;
         let capacity = campaign.campaign.capacity;
         self.aside.clear();
         let mut chosen = None;
-        while let Some(Reverse(entry)) = campaign.heap.pop() {
-            let member = campaign.members[entry.slot as usize];
+        while let Some(&Reverse(top)) = campaign.heap.peek() {
+            let member = campaign.members[top.slot as usize];
             let agent = &self.agents[member.agent as usize];
             if !(agent.open() && agent.has_room() && (capacity == 0 || member.load < capacity)) {
-                continue; // loads only grow during a pass: gone for good
+                campaign.heap.pop(); // loads only grow during a pass: gone for good
+                continue;
             }
-            if entry.version != agent.version {
-                let key = key_for(strategy, agent, member.agent, entry.slot);
-                campaign.heap.push(Reverse(Entry {
-                    key,
-                    slot: entry.slot,
-                    version: agent.version,
-                }));
+            if top.version != agent.version {
+                let key = key_for(strategy, agent, member.agent, top.slot);
+                if let Some(mut entry) = campaign.heap.peek_mut() {
+                    *entry = Reverse(Entry {
+                        key,
+                        slot: top.slot,
+                        version: agent.version,
+                    });
+                }
                 continue;
             }
             if declined_at(declined, member.agent).is_some() {
-                self.aside.push(entry);
+                campaign.heap.pop();
+                self.aside.push(top);
                 continue;
             }
-            chosen = Some(entry);
+            chosen = Some(top);
             break;
         }
+        if self.aside.is_empty() {
+            return (chosen.map(|e| (e.slot, true)), false);
+        }
         let mut round_again = false;
-        if chosen.is_none() && !self.aside.is_empty() {
+        if chosen.is_some() {
+            campaign.heap.pop();
+        } else {
             round_again = true;
             let time = |e: &Entry| {
                 declined_at(declined, campaign.members[e.slot as usize].agent).unwrap_or(i64::MIN)
@@ -658,7 +761,7 @@ impl<'a> Engine<'a> {
         for entry in self.aside.drain(..) {
             campaign.heap.push(Reverse(entry));
         }
-        (chosen.map(|e| e.slot), round_again)
+        (chosen.map(|e| (e.slot, false)), round_again)
     }
 
     /// Weighted-random: the highest score among the pool; `(slot, round_again)`.
@@ -673,19 +776,17 @@ impl<'a> Engine<'a> {
             return (None, false);
         }
         let hash = interaction_hash(interaction);
-        let better = |best: &Option<(u64, u32, u32)>, s: u64, index: u32| match best {
-            None => true,
-            Some((bs, bi, _)) => s > *bs || (s == *bs && index < *bi),
-        };
-        let mut best: Option<(u64, u32, u32)> = None;
+        // (key, slot): the smallest key wins, as in `weighted_key`.
+        let key = |agent_hash: u64, index: u32| weighted_key(hash, agent_hash, index);
+        let mut best = (Key::MAX, NONE);
         if declined.is_empty() {
             for &(agent_hash, index, slot) in pool {
-                let s = score(hash, agent_hash);
-                if better(&best, s, index) {
-                    best = Some((s, index, slot));
+                let k = key(agent_hash, index);
+                if k < best.0 {
+                    best = (k, slot);
                 }
             }
-            return (best.map(|b| b.2), false);
+            return (Some(best.1).filter(|s| *s != NONE), false);
         }
         let mut latest = i64::MIN;
         for &(agent_hash, index, slot) in pool {
@@ -693,13 +794,13 @@ impl<'a> Engine<'a> {
                 latest = latest.max(at);
                 continue;
             }
-            let s = score(hash, agent_hash);
-            if better(&best, s, index) {
-                best = Some((s, index, slot));
+            let k = key(agent_hash, index);
+            if k < best.0 {
+                best = (k, slot);
             }
         }
-        if best.is_some() || latest == i64::MIN {
-            return (best.map(|b| b.2), false);
+        if best.1 != NONE || latest == i64::MIN {
+            return (Some(best.1).filter(|s| *s != NONE), false);
         }
         // Everyone in the pool declined: all but the latest decliner(s), or everyone.
         for only_older in [true, false] {
@@ -708,20 +809,20 @@ impl<'a> Engine<'a> {
                 if only_older && at >= latest {
                     continue;
                 }
-                let s = score(hash, agent_hash);
-                if better(&best, s, index) {
-                    best = Some((s, index, slot));
+                let k = key(agent_hash, index);
+                if k < best.0 {
+                    best = (k, slot);
                 }
             }
-            if best.is_some() {
+            if best.1 != NONE {
                 break;
             }
         }
-        (best.map(|b| b.2), true)
+        (Some(best.1).filter(|s| *s != NONE), true)
     }
 
     /// Counts a push offer against the agent for the rest of the pass.
-    fn assign(&mut self, ci: u32, slot: u32) {
+    fn assign(&mut self, ci: u32, slot: u32, at_top: bool) {
         let campaign = &mut self.campaigns[ci as usize];
         let capacity = campaign.campaign.capacity;
         let strategy = campaign.campaign.strategy;
@@ -732,27 +833,39 @@ impl<'a> Engine<'a> {
         self.seq += 1;
         let agent = &mut self.agents[index as usize];
         agent.load += 1;
-        agent.rr = (i64::MAX, self.seq);
+        agent.rr = IN_PASS | self.seq;
         agent.version = agent.version.wrapping_add(1);
         let agent_full = !agent.has_room();
         let campaign_full = capacity != 0 && member.load >= capacity;
+        let heap = &mut self.campaigns[ci as usize].heap;
+        if strategy != Strategy::WeightedRandom {
+            let agent = &self.agents[index as usize];
+            let entry = Reverse(Entry {
+                key: key_for(strategy, agent, index, slot),
+                slot,
+                version: agent.version,
+            });
+            match (at_top, agent_full || campaign_full) {
+                (true, false) => {
+                    if let Some(mut top) = heap.peek_mut() {
+                        *top = entry;
+                    }
+                }
+                (true, true) => {
+                    heap.pop();
+                }
+                (false, false) => heap.push(entry),
+                (false, true) => {}
+            }
+        }
         if agent_full {
-            let (start, end) = agent.memberships;
+            let (start, end) = self.agents[index as usize].memberships;
             for m in start..end {
                 let (c, s) = self.memberships[m as usize];
                 self.member_full(c, s);
             }
         } else if campaign_full {
             self.member_full(ci, slot);
-        } else if strategy != Strategy::WeightedRandom {
-            let agent = &self.agents[index as usize];
-            let key = key_for(strategy, agent, index, slot);
-            let entry = Entry {
-                key,
-                slot,
-                version: agent.version,
-            };
-            self.campaigns[ci as usize].heap.push(Reverse(entry));
         }
     }
 
@@ -771,7 +884,41 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// Sorts the queue by priority, then `enqueued_at`, then id.
+///
+/// When priorities fit in 16 bits and enqueue times span less than 2^48 ms
+/// (always, in practice), it sorts 16-byte (packed key, index) pairs, which is
+/// several times faster than sorting the records; ties go to the ids.
+fn sort_queue(mut queue: Vec<Queued>) -> Vec<Queued> {
+    let full = |a: &Queued, b: &Queued| {
+        (a.priority, a.enqueued_at, a.id).cmp(&(b.priority, b.enqueued_at, b.id))
+    };
+    let first = queue.iter().map(|q| q.enqueued_at).min().unwrap_or(0);
+    let last = queue.iter().map(|q| q.enqueued_at).max().unwrap_or(0);
+    let fits = last.checked_sub(first).is_some_and(|span| span < 1 << 48)
+        && queue.iter().all(|q| i16::try_from(q.priority).is_ok());
+    if !fits {
+        queue.sort_unstable_by(full);
+        return queue;
+    }
+    let mut order: Vec<(u64, u32)> = queue
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let priority = (i64::from(q.priority) - i64::from(i16::MIN)) as u64;
+            let waited = (q.enqueued_at - first) as u64;
+            (priority << 48 | waited, to_u32(i))
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| queue[a.1 as usize].id.cmp(&queue[b.1 as usize].id))
+    });
+    order.iter().map(|o| queue[o.1 as usize]).collect()
+}
+
 /// When `agent` (an index) declined this round, if they did.
+#[inline]
 pub(super) fn declined_at(declined: &[(u32, Millis)], agent: u32) -> Option<Millis> {
     declined.iter().find(|d| d.0 == agent).map(|d| d.1)
 }

@@ -202,16 +202,16 @@ pub fn explain(input: &RoutingInput<'_>, campaign: Option<CampaignId>) -> Vec<Ex
     let queue = std::mem::take(&mut engine.queue);
     let mut out = Vec::new();
     let mut declined = Vec::new();
-    for (position, &index) in queue.iter().enumerate() {
-        let Some(summary) = input.open.get(index as usize) else {
+    for (position, queued) in queue.iter().enumerate() {
+        let Some(summary) = input.open.get(queued.index as usize) else {
             continue;
         };
         if campaign.is_some_and(|c| c != summary.campaign) {
-            engine.route_one(summary);
+            engine.route_one(queued);
             continue;
         }
         engine.declines_of(summary, &mut declined);
-        let directed = engine.directed(summary, &declined);
+        let directed = engine.directed(summary.directed_to, &declined);
         let ci = engine.campaign_index(summary.campaign);
         let slot = ci.map(|ci| &engine.campaigns[ci as usize]);
         let meta = slot.map(|c| (c.campaign.name.clone(), c.strategy()));
@@ -277,7 +277,7 @@ pub fn explain(input: &RoutingInput<'_>, campaign: Option<CampaignId>) -> Vec<Ex
                 };
         }
 
-        let routed = engine.route_one(summary);
+        let routed = engine.route_one(queued);
         let name = |index: u32| engine.agents[index as usize].name.to_string();
         let id = |index: u32| engine.agents[index as usize].id;
         let mut candidates = Vec::with_capacity(seen.len() + 1);

@@ -295,10 +295,8 @@ pub fn route(input: &RoutingInput<'_>) -> Routing {
     let mut engine = engine::Engine::new(*input);
     let queue = std::mem::take(&mut engine.queue);
     let mut offers = Vec::with_capacity(queue.len());
-    for &index in &queue {
-        if let Some(summary) = input.open.get(index as usize) {
-            offers.push(engine.route_one(summary).offer);
-        }
+    for queued in &queue {
+        offers.push(engine.route_one(queued).offer);
     }
     Routing { offers }
 }

@@ -1027,6 +1027,32 @@ proptest! {
     }
 
     #[test]
+    fn queue_order_holds_for_any_priorities_and_times(
+        items in prop::collection::vec(
+            (
+                prop::sample::select(vec![i32::MIN, -40_000, -1, 0, 0, 1, 2, 40_000, i32::MAX]),
+                prop::sample::select(vec![i64::MIN, -5, 0, 7, 7, NOW, NOW + 1, (1 << 48) + 3, i64::MAX]),
+                0u128..1_000_000,
+            ),
+            0..30,
+        ),
+    ) {
+        let mut w = World::new(1);
+        w.campaign(1, Strategy::RingAll, &[1]);
+        let mut seen = BTreeSet::new();
+        for (priority, enqueued_at, n) in items {
+            if seen.insert(n) {
+                w.queue(n, 1, enqueued_at).priority = priority;
+            }
+        }
+        let mut expected: Vec<(i32, Millis, InteractionId)> =
+            w.open.iter().map(|s| (s.priority, s.enqueued_at, s.id)).collect();
+        expected.sort();
+        let order: Vec<InteractionId> = w.route().offers.iter().map(|o| o.interaction).collect();
+        prop_assert_eq!(order, expected.into_iter().map(|e| e.2).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn round_robin_gives_everyone_k_plus_or_minus_one(agents in 1u128..10, k in 1u128..8, seed in any::<u64>()) {
         let mut g = Gen(seed);
         let mut w = World::new(agents);

@@ -733,8 +733,13 @@ impl Store {
     }
 
     /// Records how many messages of an interaction or room this device has read.
+    /// Not fsynced on its own: a read mark is worth no disk flush, and it
+    /// becomes durable with the next durable commit.
     pub fn mark_read(&mut self, key: &str, count: u32) -> StoreResult<()> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        if let Err(e) = txn.set_durability(redb::Durability::None) {
+            tracing::debug!(%e, "read mark committed durably");
+        }
         txn.open_table(READ_MARKS)?.insert(key, count)?;
         txn.commit()?;
         Ok(())

@@ -74,11 +74,11 @@ fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError> {
             Row::Agent(agent)
         }
         DocId::Interaction(id) => {
-            let i = doc::interaction::read(doc)?;
+            let (i, count) = doc::interaction::read_head(doc)?;
             if i.id != *id {
                 return Err(id_mismatch());
             }
-            Row::Interaction(Box::new(InteractionSummary::from_interaction(&i)))
+            Row::Interaction(Box::new(InteractionSummary::from_head(&i, count)))
         }
         DocId::Contact(id) => {
             let c = doc::contact::read(doc)?;

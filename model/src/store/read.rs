@@ -99,6 +99,15 @@ impl Store {
             .map_err(|source| StoreError::Doc { doc: key, source })
     }
 
+    /// The interaction with only its latest messages, and the message count:
+    /// what state checks need, at a cost that does not grow with the conversation.
+    pub fn interaction_head(&mut self, id: InteractionId) -> StoreResult<(Interaction, usize)> {
+        let doc_id = DocId::Interaction(id);
+        let key = doc_id.to_string();
+        self.with_doc(&doc_id, |d| doc::interaction::read_head(d))?
+            .map_err(|source| StoreError::Doc { doc: key, source })
+    }
+
     fn summaries_by_ids<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a str>,
