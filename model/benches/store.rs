@@ -261,17 +261,7 @@ fn bench_store(c: &mut Criterion) {
     let path = data_dir().join("meshdesk.redb");
     build(&path);
 
-    let before = rss_kib();
-    let store = Store::open(&path).expect("open");
-    let rows = first_pages(&store);
-    let after = rss_kib();
-    eprintln!(
-        "resident memory: {} KiB before open, {} KiB after open and first pages (+{} KiB), {rows} rows",
-        before,
-        after,
-        after.saturating_sub(before)
-    );
-    drop(store);
+    report_rss_in_fresh_process(&path);
 
     let mut group = c.benchmark_group("store_100k");
     group.sample_size(20);
@@ -330,25 +320,41 @@ fn bench_store(c: &mut Criterion) {
             )
         })
     });
+    group.bench_function("search_history_no_match_full_scan", |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .search(SearchScope::History, "zzqx", PAGE)
+                    .expect("search"),
+            )
+        })
+    });
     drop(store);
 
-    // One durable user write: a message sent in an active interaction.
+    // One durable user write: a message sent in an active interaction,
+    // spread over the 1k active ones as agents do (each gets a few more).
     let mut store = Store::open(&path).expect("open");
-    let active = store
-        .list_interactions(BaseState::Active, 0, 1)
-        .expect("active");
-    let id = active
-        .first()
+    let active: Vec<String> = store
+        .list_interactions(BaseState::Active, 0, 1_000)
+        .expect("active")
+        .iter()
         .map(|s| s.id.to_string())
-        .expect("an active interaction");
+        .collect();
+    assert!(
+        !active.is_empty(),
+        "the bench store has active interactions"
+    );
     let ctx = Context::now();
+    let mut next = 0;
     group.bench_function("durable_send_message", |b| {
         b.iter(|| {
+            next = (next + 1) % active.len();
+            let id = active[next].clone();
             ops::execute(
                 &mut store,
                 &ctx,
                 Request::Send {
-                    id: id.clone(),
+                    id,
                     text: "On my way".into(),
                 },
             )

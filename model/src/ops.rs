@@ -79,7 +79,13 @@ pub enum OpError {
     #[error(transparent)]
     Input(#[from] InvalidInput),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        OpError::Store(Box::new(e))
+    }
 }
 
 impl OpError {
@@ -509,10 +515,8 @@ pub fn admit_device(
     if invite.used_by.len() >= invite.max_uses as usize {
         return Err(OpError::Invalid("the invite has already been used".into()));
     }
-    if let Some(m) = team.members.get(device) {
-        if m.revoked {
-            return Err(OpError::Invalid("this device was revoked".into()));
-        }
+    if team.members.get(device).is_some_and(|m| m.revoked) {
+        return Err(OpError::Invalid("this device was revoked".into()));
     }
     let agent_name = validate::required("the agent name", agent_name)?;
     let agent = Agent {
@@ -770,10 +774,10 @@ impl Executor<'_, '_> {
     }
 
     fn agent_by_name(&self, name: &str) -> OpResult<Agent> {
-        if let Ok(id) = name.trim().parse::<AgentId>() {
-            if let Some(agent) = self.store.agent(id)? {
-                return Ok(agent);
-            }
+        if let Ok(id) = name.trim().parse::<AgentId>()
+            && let Some(agent) = self.store.agent(id)?
+        {
+            return Ok(agent);
         }
         self.store
             .agent_by_name(name)?
@@ -781,10 +785,10 @@ impl Executor<'_, '_> {
     }
 
     fn campaign(&self, name: &str) -> OpResult<&Campaign> {
-        if let Ok(id) = name.trim().parse::<CampaignId>() {
-            if let Some(c) = self.team.campaigns.get(&id) {
-                return Ok(c);
-            }
+        if let Ok(id) = name.trim().parse::<CampaignId>()
+            && let Some(c) = self.team.campaigns.get(&id)
+        {
+            return Ok(c);
         }
         self.team
             .campaign_by_name(name)

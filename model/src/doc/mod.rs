@@ -40,7 +40,13 @@ pub enum DocError {
     #[error("`{path}` is invalid: {reason}")]
     Invalid { path: String, reason: String },
     #[error("automerge: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
+}
+
+impl From<automerge::AutomergeError> for DocError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DocError::Automerge(Box::new(e))
+    }
 }
 
 pub type DocResult<T> = Result<T, DocError>;

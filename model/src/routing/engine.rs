@@ -1,12 +1,16 @@
 //! The routing pass: per-agent and per-campaign state built once, then one
 //! decision per queued interaction in queue order.
 //!
-//! Push strategies keep, per campaign, a min-heap of eligible members keyed by
-//! the strategy. Within a pass keys only grow (an offer adds load and makes
-//! the agent the most recently assigned), so the heaps are lazy: an entry is
-//! checked when it surfaces and re-keyed if the agent was assigned since (in
-//! this or another campaign), or dropped for good if the agent is now at
-//! capacity. Weighted-random keeps a flat pool of eligible members and scans
+//! Push strategies keep, per campaign, the eligible members sorted by the
+//! strategy's key in a deque ([`Ranked`]). Within a pass keys only grow (an
+//! offer adds load and makes the agent the most recently assigned), so the
+//! order is kept lazily: the front entry is checked when it is needed, moved
+//! back to its place if the agent's key grew since (an offer in this or
+//! another campaign), or dropped for good if the agent is now at capacity. An
+//! agent who just got an offer usually goes to the back (round-robin,
+//! least-busy) or stays in front (top-down, longest-idle once busy), so each
+//! decision costs O(1) moves in practice, where a binary heap paid a full
+//! sift-down with unpredictable branches. Weighted-random keeps a flat pool of eligible members and scans
 //! it; ring-all keeps one shared list per campaign.
 //!
 //! The queue is first copied into compact records (the fields routing reads
@@ -14,8 +18,7 @@
 //! again only for the few interactions with declines or a directed transfer.
 //! Reading 400-byte summaries in queue order was the main cost of a pass.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::ids::*;
@@ -41,7 +44,48 @@ const HAS_DIRECTED: u8 = 2;
 struct Entry {
     key: Key,
     slot: u32,
-    version: u32,
+}
+
+/// Members sorted by key, smallest in front.
+#[derive(Debug, Default)]
+struct Ranked {
+    entries: VecDeque<Entry>,
+}
+
+impl Ranked {
+    fn new(mut entries: Vec<Entry>) -> Self {
+        entries.sort_unstable();
+        Ranked {
+            entries: entries.into(),
+        }
+    }
+
+    #[inline]
+    fn front(&self) -> Option<Entry> {
+        self.entries.front().copied()
+    }
+
+    #[inline]
+    fn pop_front(&mut self) {
+        self.entries.pop_front();
+    }
+
+    /// Puts back entries taken from the front, in reverse order of taking.
+    #[inline]
+    fn push_front(&mut self, entry: Entry) {
+        self.entries.push_front(entry);
+    }
+
+    #[inline]
+    fn insert(&mut self, entry: Entry) {
+        match self.entries.back() {
+            Some(last) if last.key > entry.key => {
+                let at = self.entries.partition_point(|e| e.key < entry.key);
+                self.entries.insert(at, entry);
+            }
+            _ => self.entries.push_back(entry),
+        }
+    }
 }
 
 /// One queued interaction as routing reads it.
@@ -56,6 +100,14 @@ pub(super) struct Queued {
     /// Index into `RoutingInput::open`.
     pub index: u32,
     flags: u8,
+}
+
+/// Buffers a pass needs, kept between passes by a [`super::Router`].
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    records: Vec<Queued>,
+    order: Vec<(u64, u32)>,
+    queue: Vec<Queued>,
 }
 
 /// Why an agent cannot take anything at all right now, whatever the campaign.
@@ -89,7 +141,6 @@ pub(super) struct AgentSlot<'a> {
     last_finished_at: Millis,
     finished_today: u32,
     pub hash: Option<u64>,
-    version: u32,
     memberships: (u32, u32),
 }
 
@@ -118,7 +169,7 @@ pub(super) struct CampaignSlot<'a> {
     pub campaign: &'a Campaign,
     /// Members in member order, duplicates removed.
     pub members: Vec<MemberSlot>,
-    heap: BinaryHeap<Reverse<Entry>>,
+    ranked: Ranked,
     /// Weighted-random: (agent hash, agent index, member slot) of every member who can take one now.
     pool: Vec<(u64, u32, u32)>,
     /// Ring-all: every member who can take one now, built on demand.
@@ -176,6 +227,7 @@ pub(super) struct Engine<'a> {
     seq: u64,
     declined: Vec<(u32, Millis)>,
     aside: Vec<Entry>,
+    spare: (Vec<Queued>, Vec<(u64, u32)>),
 }
 
 /// A time as a key part: `None` first, then by time. Times are clamped to
@@ -219,7 +271,10 @@ pub(super) fn key_for(strategy: Strategy, agent: &AgentSlot<'_>, index: u32, slo
             u128::from(agent.load > 0) << 127 | u128::from(agent.last_finished) << 64 | index
         }
         Strategy::LeastBusy => load << 96 | u128::from(agent.rr) << 32 | index,
-        Strategy::FewestHandled => (u128::from(agent.finished_today) + load) << 64 | index,
+        Strategy::FewestHandled => {
+            let handled = agent.finished_today.saturating_add(agent.load);
+            u128::from(handled) << 96 | u128::from(agent.rr) << 32 | index
+        }
         Strategy::TopDown | Strategy::RingAll => u128::from(slot) << 64 | index,
         // Per interaction: see `weighted_key`.
         Strategy::WeightedRandom => index,
@@ -285,7 +340,13 @@ fn to_u32(n: usize) -> u32 {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(input: RoutingInput<'a>) -> Self {
+    /// Builds the pass's state, reusing `scratch`'s buffers.
+    pub fn new(input: RoutingInput<'a>, scratch: Scratch) -> Self {
+        let Scratch {
+            records: mut queue,
+            mut order,
+            queue: mut sorted,
+        } = scratch;
         let team = input.team;
 
         // Every agent routing may talk about: the roster and campaign members, by id.
@@ -329,7 +390,6 @@ impl<'a> Engine<'a> {
                     last_finished_at: history.last_finished_at.unwrap_or(i64::MIN),
                     finished_today: history.finished_today,
                     hash: None,
-                    version: 0,
                     memberships: (0, 0),
                 }
             })
@@ -360,7 +420,7 @@ impl<'a> Engine<'a> {
                 id: *id,
                 campaign,
                 members,
-                heap: BinaryHeap::new(),
+                ranked: Ranked::default(),
                 pool: Vec::new(),
                 ring: None,
             });
@@ -389,10 +449,12 @@ impl<'a> Engine<'a> {
             seq: 0,
             declined: Vec::new(),
             aside: Vec::new(),
+            spare: (Vec::new(), Vec::new()),
         };
 
         // Loads, wrap-ups and the queue from the open interactions.
-        let mut queue: Vec<Queued> = Vec::with_capacity(input.open.len());
+        queue.clear();
+        queue.reserve(input.open.len());
         let mut cached: (Option<CampaignId>, u32) = (None, NONE);
         for (i, summary) in input.open.iter().enumerate() {
             if summary.finalized.is_none() && cached.0 != Some(summary.campaign) {
@@ -436,7 +498,9 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        engine.queue = sort_queue(queue);
+        sort_queue(&mut queue, &mut order, &mut sorted);
+        engine.queue = sorted;
+        engine.spare = (queue, order);
 
         // What keeps each agent from taking anything, and since when they could.
         let now = input.now;
@@ -475,7 +539,7 @@ impl<'a> Engine<'a> {
                     engine.campaigns[ci].pool = pool;
                 }
                 _ => {
-                    let entries: Vec<Reverse<Entry>> = campaign
+                    let entries: Vec<Entry> = campaign
                         .members
                         .iter()
                         .enumerate()
@@ -484,17 +548,14 @@ impl<'a> Engine<'a> {
                             let ok = agent.open()
                                 && agent.has_room()
                                 && campaign.member_has_room(member);
-                            ok.then(|| {
-                                let key = key_for(strategy, agent, member.agent, to_u32(slot));
-                                Reverse(Entry {
-                                    key,
-                                    slot: to_u32(slot),
-                                    version: agent.version,
-                                })
+                            let slot = to_u32(slot);
+                            ok.then(|| Entry {
+                                key: key_for(strategy, agent, member.agent, slot),
+                                slot,
                             })
                         })
                         .collect();
-                    engine.campaigns[ci].heap = BinaryHeap::from(entries);
+                    engine.campaigns[ci].ranked = Ranked::new(entries);
                 }
             }
         }
@@ -513,6 +574,16 @@ impl<'a> Engine<'a> {
         let (start, end) = self.agents[index as usize].memberships;
         let memberships = &self.memberships[start as usize..end as usize];
         memberships.iter().find(|m| m.0 == ci).map(|m| m.1)
+    }
+
+    /// Gives the pass's buffers back for the next pass.
+    pub fn into_scratch(self) -> Scratch {
+        let (records, order) = self.spare;
+        Scratch {
+            records,
+            order,
+            queue: self.queue,
+        }
     }
 
     /// Fills `out` with the round's declines by known agents (latest per
@@ -629,7 +700,7 @@ impl<'a> Engine<'a> {
                 let (slot, again) = self.pick_weighted(ci, offer.interaction, declined);
                 (slot.map(|s| (s, false)), again)
             }
-            _ => self.pick_heap(ci, declined),
+            _ => self.pick_ranked(ci, declined),
         };
         offer.kind = OfferKind::Push;
         if let Some((slot, at_top)) = picked {
@@ -705,38 +776,36 @@ impl<'a> Engine<'a> {
         (OfferedTo::Many(again.into()), true)
     }
 
-    /// The best member of a heap strategy who can take it:
-    /// `(Some((slot, still at the top of the heap)), round_again)`.
-    fn pick_heap(&mut self, ci: u32, declined: &[(u32, Millis)]) -> (Option<(u32, bool)>, bool) {
+    /// The best member of a ranked strategy who can take it:
+    /// `(Some((slot, still in front)), round_again)`.
+    fn pick_ranked(&mut self, ci: u32, declined: &[(u32, Millis)]) -> (Option<(u32, bool)>, bool) {
         let campaign = &mut self.campaigns[ci as usize];
         let strategy = campaign.campaign.strategy;
         let capacity = campaign.campaign.capacity;
         self.aside.clear();
         let mut chosen = None;
-        while let Some(&Reverse(top)) = campaign.heap.peek() {
-            let member = campaign.members[top.slot as usize];
+        while let Some(front) = campaign.ranked.front() {
+            let member = campaign.members[front.slot as usize];
             let agent = &self.agents[member.agent as usize];
             if !(agent.open() && agent.has_room() && (capacity == 0 || member.load < capacity)) {
-                campaign.heap.pop(); // loads only grow during a pass: gone for good
+                campaign.ranked.pop_front(); // loads only grow during a pass: gone for good
                 continue;
             }
-            if top.version != agent.version {
-                let key = key_for(strategy, agent, member.agent, top.slot);
-                if let Some(mut entry) = campaign.heap.peek_mut() {
-                    *entry = Reverse(Entry {
-                        key,
-                        slot: top.slot,
-                        version: agent.version,
-                    });
-                }
+            let key = key_for(strategy, agent, member.agent, front.slot);
+            if key != front.key {
+                campaign.ranked.pop_front();
+                campaign.ranked.insert(Entry {
+                    key,
+                    slot: front.slot,
+                });
                 continue;
             }
             if declined_at(declined, member.agent).is_some() {
-                campaign.heap.pop();
-                self.aside.push(top);
+                campaign.ranked.pop_front();
+                self.aside.push(front);
                 continue;
             }
-            chosen = Some(top);
+            chosen = Some(front);
             break;
         }
         if self.aside.is_empty() {
@@ -744,7 +813,7 @@ impl<'a> Engine<'a> {
         }
         let mut round_again = false;
         if chosen.is_some() {
-            campaign.heap.pop();
+            campaign.ranked.pop_front();
         } else {
             round_again = true;
             let time = |e: &Entry| {
@@ -758,8 +827,8 @@ impl<'a> Engine<'a> {
                 .unwrap_or(0);
             chosen = Some(self.aside.remove(position));
         }
-        for entry in self.aside.drain(..) {
-            campaign.heap.push(Reverse(entry));
+        for entry in self.aside.drain(..).rev() {
+            campaign.ranked.push_front(entry);
         }
         (chosen.map(|e| (e.slot, false)), round_again)
     }
@@ -834,28 +903,20 @@ impl<'a> Engine<'a> {
         let agent = &mut self.agents[index as usize];
         agent.load += 1;
         agent.rr = IN_PASS | self.seq;
-        agent.version = agent.version.wrapping_add(1);
         let agent_full = !agent.has_room();
         let campaign_full = capacity != 0 && member.load >= capacity;
-        let heap = &mut self.campaigns[ci as usize].heap;
         if strategy != Strategy::WeightedRandom {
-            let agent = &self.agents[index as usize];
-            let entry = Reverse(Entry {
-                key: key_for(strategy, agent, index, slot),
-                slot,
-                version: agent.version,
-            });
-            match (at_top, agent_full || campaign_full) {
-                (true, false) => {
-                    if let Some(mut top) = heap.peek_mut() {
-                        *top = entry;
-                    }
+            let key = key_for(strategy, &self.agents[index as usize], index, slot);
+            let ranked = &mut self.campaigns[ci as usize].ranked;
+            let room = !(agent_full || campaign_full);
+            if at_top {
+                if room && ranked.front().is_some_and(|front| front.key == key) {
+                    return; // top-down, or longest-idle once busy: stays in front
                 }
-                (true, true) => {
-                    heap.pop();
-                }
-                (false, false) => heap.push(entry),
-                (false, true) => {}
+                ranked.pop_front();
+            }
+            if room {
+                ranked.insert(Entry { key, slot });
             }
         }
         if agent_full {
@@ -889,32 +950,30 @@ impl<'a> Engine<'a> {
 /// When priorities fit in 16 bits and enqueue times span less than 2^48 ms
 /// (always, in practice), it sorts 16-byte (packed key, index) pairs, which is
 /// several times faster than sorting the records; ties go to the ids.
-fn sort_queue(mut queue: Vec<Queued>) -> Vec<Queued> {
-    let full = |a: &Queued, b: &Queued| {
-        (a.priority, a.enqueued_at, a.id).cmp(&(b.priority, b.enqueued_at, b.id))
-    };
+fn sort_queue(queue: &mut Vec<Queued>, order: &mut Vec<(u64, u32)>, out: &mut Vec<Queued>) {
     let first = queue.iter().map(|q| q.enqueued_at).min().unwrap_or(0);
     let last = queue.iter().map(|q| q.enqueued_at).max().unwrap_or(0);
     let fits = last.checked_sub(first).is_some_and(|span| span < 1 << 48)
         && queue.iter().all(|q| i16::try_from(q.priority).is_ok());
+    out.clear();
     if !fits {
-        queue.sort_unstable_by(full);
-        return queue;
+        queue.sort_unstable_by(|a, b| {
+            (a.priority, a.enqueued_at, a.id).cmp(&(b.priority, b.enqueued_at, b.id))
+        });
+        out.extend_from_slice(queue);
+        return;
     }
-    let mut order: Vec<(u64, u32)> = queue
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let priority = (i64::from(q.priority) - i64::from(i16::MIN)) as u64;
-            let waited = (q.enqueued_at - first) as u64;
-            (priority << 48 | waited, to_u32(i))
-        })
-        .collect();
+    order.clear();
+    order.extend(queue.iter().enumerate().map(|(i, q)| {
+        let priority = (i64::from(q.priority) - i64::from(i16::MIN)) as u64;
+        let waited = (q.enqueued_at - first) as u64;
+        (priority << 48 | waited, to_u32(i))
+    }));
     order.sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)
             .then_with(|| queue[a.1 as usize].id.cmp(&queue[b.1 as usize].id))
     });
-    order.iter().map(|o| queue[o.1 as usize]).collect()
+    out.extend(order.iter().map(|o| queue[o.1 as usize]));
 }
 
 /// When `agent` (an index) declined this round, if they did.

@@ -198,7 +198,7 @@ struct Seen {
 /// For each queued interaction (of `campaign`, if given), every campaign
 /// member in the strategy's order and why they were chosen or skipped.
 pub fn explain(input: &RoutingInput<'_>, campaign: Option<CampaignId>) -> Vec<Explanation> {
-    let mut engine = Engine::new(*input);
+    let mut engine = Engine::new(*input, Default::default());
     let queue = std::mem::take(&mut engine.queue);
     let mut out = Vec::new();
     let mut declined = Vec::new();

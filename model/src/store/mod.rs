@@ -30,6 +30,8 @@ pub use read::SearchScope;
 
 /// How many catalog buckets peers compare when reconciling.
 pub const CATALOG_BUCKETS: u16 = 256;
+/// redb's page cache.
+const CACHE_BYTES: usize = 128 * 1024 * 1024;
 /// How many decoded documents stay in memory.
 const CACHE_DOCS: usize = 512;
 
@@ -47,16 +49,11 @@ pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
     Open {
         path: PathBuf,
-        source: redb::DatabaseError,
+        source: Box<redb::DatabaseError>,
     },
+    /// A redb failure (I/O, corruption, a transaction that could not begin or commit).
     #[error("storage error: {0}")]
-    Storage(#[from] redb::StorageError),
-    #[error("storage error: {0}")]
-    Table(#[from] redb::TableError),
-    #[error("storage error: {0}")]
-    Transaction(#[from] redb::TransactionError),
-    #[error("storage error: {0}")]
-    Commit(#[from] redb::CommitError),
+    Storage(Box<redb::Error>),
     #[error("document {doc}: {source}")]
     Doc { doc: String, source: DocError },
     #[error("document {doc} cannot be loaded: {reason}")]
@@ -72,6 +69,22 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+macro_rules! from_redb {
+    ($($t:ty),+) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Storage(Box::new(e.into()))
+            }
+        }
+    )+};
+}
+from_redb!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError
+);
 
 /// Who this device is in its team.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -100,12 +113,15 @@ pub struct DocChange {
     pub kind: DocKind,
 }
 
+/// A boxed document edit.
+pub type EditFn = Box<dyn FnOnce(&mut AutoCommit) -> Result<(), DocError> + Send>;
+
 /// One edit of a [`Store::write_many`] batch.
 pub struct DocEdit {
     pub doc_id: DocId,
     /// Make the document if it is not stored yet.
     pub create: bool,
-    pub edit: Box<dyn FnOnce(&mut AutoCommit) -> Result<(), DocError> + Send>,
+    pub edit: EditFn,
 }
 
 impl DocEdit {
@@ -196,10 +212,19 @@ impl Store {
     /// Opens the store at `path`, creating it if missing. Reads no document.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Store> {
         let path = path.as_ref().to_path_buf();
-        let db = match Database::create(&path) {
+        // redb's default page cache is 1 GiB; a desktop app shares the machine.
+        let db = match Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+        {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse(path)),
-            Err(source) => return Err(StoreError::Open { path, source }),
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path,
+                    source: Box::new(source),
+                });
+            }
         };
         let mut store = Store {
             db,
@@ -221,11 +246,11 @@ impl Store {
     fn init_tables(&mut self) -> StoreResult<()> {
         {
             let txn = self.db.begin_read()?;
-            if let Ok(local) = txn.open_table(LOCAL) {
-                if let Some(actor) = local.get("actor")? {
-                    self.actor = ActorId::from(actor.value().to_vec());
-                    return Ok(());
-                }
+            if let Ok(local) = txn.open_table(LOCAL)
+                && let Some(actor) = local.get("actor")?
+            {
+                self.actor = ActorId::from(actor.value().to_vec());
+                return Ok(());
             }
         }
         let txn = self.db.begin_write()?;

@@ -95,7 +95,7 @@ impl Store {
     pub fn interaction(&mut self, id: InteractionId) -> StoreResult<Interaction> {
         let doc_id = DocId::Interaction(id);
         let key = doc_id.to_string();
-        self.with_doc(&doc_id, |d| doc::interaction::read(d))?
+        self.with_doc(&doc_id, doc::interaction::read)?
             .map_err(|source| StoreError::Doc { doc: key, source })
     }
 
@@ -104,7 +104,7 @@ impl Store {
     pub fn interaction_head(&mut self, id: InteractionId) -> StoreResult<(Interaction, usize)> {
         let doc_id = DocId::Interaction(id);
         let key = doc_id.to_string();
-        self.with_doc(&doc_id, |d| doc::interaction::read_head(d))?
+        self.with_doc(&doc_id, doc::interaction::read_head)?
             .map_err(|source| StoreError::Doc { doc: key, source })
     }
 
@@ -379,7 +379,7 @@ impl Store {
                 out.extend(self.contact(id)?);
             }
         }
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|a| a.name.to_lowercase());
         Ok(out)
     }
 }
