@@ -55,7 +55,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::open(dir.path().join("s.redb")).expect("open");
         let ctx = Context::now();
-        let mut exec = |store: &mut Store, r: Request| ops::execute(store, &ctx, r).ok().map(|o| o.reply);
+        let exec = |store: &mut Store, r: Request| ops::execute(store, &ctx, r).ok().map(|o| o.reply);
         exec(&mut store, Request::CreateTeam {
             team_name: "T".into(), agent_name: "Ana".into(), device: "dev".into(), device_name: "d".into(),
         });

@@ -274,6 +274,47 @@ fn search_is_scoped_to_the_tab() {
         1
     );
 
+    // The in-memory index follows every commit: finalizing moves a row from Active to History.
+    run(
+        &mut f.store,
+        Request::Finalize {
+            id: active.clone(),
+            disposition: "Resolved".into(),
+            note: None,
+        },
+    );
+    assert_eq!(
+        f.store
+            .search(SearchScope::Active, "router", 10)
+            .expect("search"),
+        Vec::<String>::new()
+    );
+    let mut history = f
+        .store
+        .search(SearchScope::History, "router", 10)
+        .expect("search");
+    history.sort();
+    let mut expected = vec![active.clone(), closed.clone()];
+    expected.sort();
+    assert_eq!(history, expected);
+    let reopened = Store::open(&f.path);
+    assert!(reopened.is_err(), "one process at a time");
+}
+
+#[test]
+fn search_text_lists_rows_for_a_tab() {
+    let mut f = fixture();
+    let active = created(run(
+        &mut f.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "General".into(),
+            contact: None,
+            to: Some("+1 555 0199".into()),
+            fields: BTreeMap::new(),
+            message: Some("router blinking red".into()),
+        },
+    ));
     let rows = match run(
         &mut f.store,
         Request::ListInteractions {

@@ -10,6 +10,7 @@
 
 mod project;
 mod read;
+mod search_index;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -150,6 +151,7 @@ pub struct Store {
     actor: ActorId,
     cache: LruCache<String, CachedDoc>,
     sync_states: HashMap<(String, String), automerge::sync::State>,
+    search: search_index::SearchIndex,
 }
 
 impl std::fmt::Debug for Store {
@@ -232,6 +234,7 @@ impl Store {
             actor: ActorId::random(),
             cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
             sync_states: HashMap::new(),
+            search: search_index::SearchIndex::default(),
         };
         store.init_tables()?;
         Ok(store)
@@ -405,10 +408,13 @@ impl Store {
         self.persist(&txn, &key, doc_id, &mut cached)?;
         txn.commit()?;
         self.put_back(key.clone(), cached);
-        Ok(DocChange {
+        let change = DocChange {
             doc_id: key,
             kind: doc_id.kind(),
-        })
+        };
+        self.search
+            .refresh(&self.db, std::slice::from_ref(&change))?;
+        Ok(change)
     }
 
     /// Applies edits to several documents in one durable transaction: all land or none do.
@@ -455,6 +461,7 @@ impl Store {
         for (key, _, cached) in touched {
             self.put_back(key, cached);
         }
+        self.search.refresh(&self.db, &changes)?;
         Ok(changes)
     }
 
@@ -681,6 +688,7 @@ impl Store {
                 self.put_back(key, cached);
             }
         }
+        self.search.refresh(&self.db, &changes)?;
         Ok(changes)
     }
 
@@ -735,6 +743,7 @@ impl Store {
 
     /// Drops every projection and derives them again from the documents alone.
     pub fn rebuild_projections(&mut self) -> StoreResult<()> {
+        self.search.clear();
         let ids = self.doc_ids()?;
         let txn = self.db.begin_write()?;
         project::clear_all(&txn)?;
@@ -768,6 +777,10 @@ impl Store {
         txn.open_table(READ_MARKS)?.insert(key, count)?;
         txn.commit()?;
         Ok(())
+    }
+
+    pub(crate) fn search_index(&self) -> &search_index::SearchIndex {
+        &self.search
     }
 
     pub(crate) fn db(&self) -> &Database {

@@ -341,20 +341,10 @@ impl Store {
             SearchScope::History => &[SCOPE_FINALIZED],
             SearchScope::Contacts => &[SCOPE_CONTACTS],
         };
-        let txn = self.db().begin_read()?;
-        let table = txn.open_table(SEARCH_TEXT)?;
         let mut out = Vec::new();
         for &s in scopes {
-            for row in table.range((s, "")..(s + 1, ""))? {
-                let (k, v) = row?;
-                let text = v.value();
-                if words.iter().all(|w| text.contains(w.as_str())) {
-                    out.push(k.value().1.to_string());
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
-                }
-            }
+            let left = limit.saturating_sub(out.len());
+            out.extend(self.search_index().search(self.db(), s, &words, left)?);
         }
         Ok(out)
     }
