@@ -1,8 +1,10 @@
 //! meshdesk: the desktop app and command line.
 
 mod cli;
-mod data_dir;
+use meshdesk::data_dir;
+mod gateway;
 mod node_client;
+mod node_cmd;
 
 use std::process::ExitCode;
 
@@ -37,10 +39,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let data_dir =
         DataDir::resolve(cli.data_dir.clone()).map_err(|e| CliError::Failed(e.to_string()))?;
     let Some(command) = cli.command else {
-        return Err(CliError::Failed(
-            "the desktop window is not available in this build; use a sub-command (see --help)"
-                .into(),
-        ));
+        // No sub-command: the desktop window.
+        return meshdesk::gui::run(data_dir)
+            .map_err(|e| CliError::Failed(format!("the window could not open: {e}")));
+    };
+    use cli::args::{Command, TeamCommand};
+    let json = cli.json;
+    let command = match command {
+        Command::Node(args) => return node_cmd::run_node(&data_dir, args),
+        Command::Team(TeamCommand::Invite { expires, uses }) => {
+            return node_cmd::invite(&data_dir, expires, uses, json);
+        }
+        Command::Team(TeamCommand::Join { code, agent, peers, timeout }) => {
+            return node_cmd::join(&data_dir, &code, &agent, &peers, timeout, json);
+        }
+        Command::Team(TeamCommand::Members) => return node_cmd::members(&data_dir, json),
+        Command::Team(TeamCommand::Revoke { device }) => return node_cmd::revoke(&data_dir, &device),
+        other => other,
     };
     let device = || node_client::device_identity(&data_dir);
     match cli::request_for(command, device)? {

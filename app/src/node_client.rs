@@ -1,6 +1,7 @@
 //! Reaching the node that runs on a data dir, through its control socket.
 
 use meshdesk_model::ops::{Reply, Request};
+use meshdesk_sync::control::{Client, ControlError, ControlReply, ControlRequest};
 
 use crate::cli::CliError;
 use crate::data_dir::DataDir;
@@ -23,11 +24,26 @@ pub fn device_identity(data_dir: &DataDir) -> Result<(String, String), CliError>
 }
 
 /// Sends the request to a running node; `None` when no node runs here.
-pub fn try_execute(data_dir: &DataDir, _request: &Request) -> Result<Option<Reply>, CliError> {
-    if !data_dir.control_socket().exists() {
+/// A status change goes through the node's presence path so teammates see it at once.
+pub fn try_execute(data_dir: &DataDir, request: &Request) -> Result<Option<Reply>, CliError> {
+    let Some(mut client) = Client::connect(data_dir.root()).map_err(control_error)? else {
         return Ok(None);
+    };
+    let control = match request {
+        Request::SetStatus { status } => ControlRequest::SetPresence { status: status.clone() },
+        other => ControlRequest::Op { request: other.clone() },
+    };
+    match client.request(&control).map_err(control_error)? {
+        ControlReply::Op(reply) => Ok(Some(reply)),
+        other => Err(CliError::Failed(format!("unexpected answer from the node: {other:?}"))),
     }
-    Ok(None)
+}
+
+fn control_error(e: ControlError) -> CliError {
+    match e {
+        ControlError::Remote { message, user_error: true } => CliError::Refused(message),
+        other => CliError::Failed(other.to_string()),
+    }
 }
 
 /// Makes the team's pre-shared key for a team this device just created.

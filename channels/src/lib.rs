@@ -1,1 +1,30 @@
-//! Gateways that bring customers in: webchat over HTTP+WebSocket and a REST/webhook API.
+//! Gateways that bring customers in: webchat over HTTP+WebSocket and a
+//! REST/webhook API (DESIGN §8), served by a node started with `--http ADDR`.
+//!
+//! The gateways talk to the node only, through the [`Backend`] trait: every
+//! read and write is a `model::ops::Request`, and the node's change events
+//! drive the live webchat and the webhooks. [`StoreBackend`] implements it
+//! over a local store, for tests and for running without a node.
+//!
+//! Local state, kept in the node's data dir and never replicated:
+//! `channels.json` ([`settings`]: hashed API tokens, webhooks per campaign)
+//! and `channels.redb` ([`db`]: the webchat signing key, the webhook outbox).
+
+pub mod backend;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod ratelimit;
+pub mod settings;
+pub mod store_backend;
+pub mod view;
+pub mod webhook;
+
+pub use backend::{Backend, BackendError, ErrorKind, Event, Typing, Typist};
+pub use error::ChannelError;
+pub use http::{HttpConfig, Server, serve};
+pub use ratelimit::Rate;
+pub use settings::{ApiTokenInfo, NewApiToken, SettingsFile, Webhook};
+pub use store_backend::StoreBackend;
+pub use webhook::RetryPolicy;

@@ -1,10 +1,17 @@
-//! The node: a tokio actor that owns the store and the libp2p swarm (sync protocol, presence, team join).
+//! The node: a tokio actor that owns the store and the libp2p swarm (sync
+//! protocol, presence, team join). See [`node`] for the Command/Event API.
 
+pub mod control;
 pub mod identity;
 pub mod invite;
+pub mod join;
+pub mod node;
 pub mod protocol;
 pub mod session;
 #[cfg(test)]
 mod sim;
 pub mod team;
+pub mod testing;
 pub mod transport;
+
+pub use node::{Event, JoinConfig, Node, NodeConfig, NodeError, NodeHandle, NodeStatus, PeerInfo};

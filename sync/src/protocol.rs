@@ -101,7 +101,13 @@ pub struct Presence {
     pub live: bool,
     /// The announcing device's counter; a relay forwards only newer ones.
     pub seq: u64,
+    /// Where the announcing device listens (multiaddrs), so every member can
+    /// reach every other directly, not only through the peer that relayed this.
+    pub addrs: Vec<String>,
 }
+
+/// The most addresses a presence may carry.
+pub const MAX_PRESENCE_ADDRS: usize = 16;
 
 /// Where an agent is typing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -292,6 +298,13 @@ impl Frame {
             Frame::SyncDone { doc_id: id } => doc_id(id),
             Frame::Presence(p) => {
                 text("device", &p.device)?;
+                if p.addrs.len() > MAX_PRESENCE_ADDRS {
+                    return Err(FrameError::Invalid(format!(
+                        "{} addresses in presence",
+                        p.addrs.len()
+                    )));
+                }
+                p.addrs.iter().try_for_each(|a| text("address", a))?;
                 match &p.status {
                     PresenceStatus::Break(reason) => text("break reason", reason),
                     _ => Ok(()),
@@ -411,6 +424,7 @@ mod tests {
                 open_load: 2,
                 live: true,
                 seq: 9,
+                addrs: vec!["/ip4/10.0.0.2/tcp/4001".into()],
             }),
             Frame::Typing(Typing {
                 device: "d".into(),

@@ -167,7 +167,7 @@ pub enum SessionError {
     Protocol(String),
     /// The local store failed.
     #[error("store error: {0}")]
-    Store(StoreError),
+    Store(Box<StoreError>),
 }
 
 impl From<StoreError> for SessionError {
@@ -177,7 +177,7 @@ impl From<StoreError> for SessionError {
             StoreError::BadSyncMessage { .. } | StoreError::BadDocId(_) => {
                 SessionError::Protocol(e.to_string())
             }
-            other => SessionError::Store(other),
+            other => SessionError::Store(Box::new(other)),
         }
     }
 }
@@ -269,6 +269,19 @@ impl Session {
     /// Whether nothing is queued, in flight or awaited.
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Ready && self.pending() == 0
+    }
+
+    /// A one-line account of the session's state, for diagnostics.
+    pub fn debug_state(&self) -> String {
+        let mut in_flight: Vec<&String> = self.in_flight.keys().collect();
+        in_flight.sort();
+        format!(
+            "{:?} round {:?} queued {} in flight {:?}",
+            self.phase,
+            self.round_open,
+            self.queued.len(),
+            in_flight.iter().take(4).collect::<Vec<_>>()
+        )
     }
 
     /// The opening frames: hello, and a joining device's request.
@@ -672,7 +685,7 @@ impl Session {
                     .push(SessionEvent::Admitted { agent: Some(agent) });
                 self.become_ready(store, now, step)
             }
-            Err(OpError::Store(e)) => Err(e.into()),
+            Err(OpError::Store(e)) => Err((*e).into()),
             Err(refusal) => {
                 let reason = refusal.to_string();
                 tracing::warn!(peer = %self.peer, %reason, "refused a join request");

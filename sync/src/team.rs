@@ -44,7 +44,13 @@ pub enum TeamError {
     #[error("the team key {path}: {reason}")]
     Key { path: PathBuf, reason: String },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for TeamError {
+    fn from(e: StoreError) -> Self {
+        TeamError::Store(Box::new(e))
+    }
 }
 
 impl TeamError {

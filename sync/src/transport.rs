@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use libp2p::core::transport::upgrade::Version;
 use libp2p::identity::Keypair;
-use libp2p::pnet::{PnetConfig, PreSharedKey};
+use libp2p::pnet::{PnetConfig, PnetError, PnetOutput, PreSharedKey};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{Swarm, SwarmBuilder, Transport};
@@ -74,6 +74,38 @@ pub enum TransportError {
     Build(String),
 }
 
+/// Sent by both sides right after the pnet handshake. With another team key
+/// it decrypts to garbage, so a wrong key fails at once with a clear reason
+/// instead of hanging in multistream-select until the connection timeout.
+const KEY_CHECK: &[u8; 16] = b"meshdesk-pnet/1\n";
+
+/// Why a connection failed the team-key check.
+pub const WRONG_KEY: &str = "the peer does not have this team's key";
+
+async fn pnet_handshake<S>(psk: PreSharedKey, socket: S) -> Result<PnetOutput<S>, std::io::Error>
+where
+    S: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static,
+{
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    let mut out = PnetConfig::new(psk)
+        .handshake(socket)
+        .await
+        .map_err(|e| match e {
+            PnetError::HandshakeError(io) | PnetError::IoError(io) => io,
+        })?;
+    out.write_all(KEY_CHECK).await?;
+    out.flush().await?;
+    let mut check = [0u8; KEY_CHECK.len()];
+    out.read_exact(&mut check).await?;
+    if &check != KEY_CHECK {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            WRONG_KEY,
+        ));
+    }
+    Ok(out)
+}
+
 /// Builds the swarm for a device key pair and a team key. Must be called
 /// inside a tokio runtime (mDNS and TCP bind to it).
 pub fn build_swarm(
@@ -106,7 +138,7 @@ pub fn build_swarm(
             let noise = noise::Config::new(key)?;
             let tcp = tcp::tokio::Transport::new(tcp::Config::new().nodelay(true));
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                tcp.and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+                tcp.and_then(move |socket, _| pnet_handshake(psk, socket))
                     .upgrade(Version::V1Lazy)
                     .authenticate(noise)
                     .multiplex(yamux::Config::default()),
@@ -209,8 +241,7 @@ mod tests {
             }
         });
         b.dial(addr)?;
-        // Either the handshake fails, or it hangs on garbage until the
-        // connection timeout: never is a connection established.
+        // The key check fails at once: never is a connection established.
         let outcome = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
                 match b.select_next_some().await {
@@ -221,10 +252,10 @@ mod tests {
             }
         })
         .await;
-        assert_ne!(
+        assert_eq!(
             outcome.ok(),
-            Some(true),
-            "a node with another key connected"
+            Some(false),
+            "a node with another key connected, or it hung"
         );
         Ok(())
     }

@@ -37,8 +37,9 @@ const NONE: u32 = u32::MAX;
 /// Offers made during the pass rank after every historical assignment.
 const IN_PASS: u64 = 1 << 63;
 
-const HAS_DECLINES: u8 = 1;
-const HAS_DIRECTED: u8 = 2;
+const HAS_DECLINES: u32 = 1 << 30;
+const HAS_DIRECTED: u32 = 1 << 31;
+const INDEX_MASK: u32 = (1 << 30) - 1;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Entry {
@@ -92,14 +93,18 @@ impl Ranked {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Queued {
     pub id: InteractionId,
-    pub enqueued_at: Millis,
     pub round_started_at: Millis,
-    pub priority: i32,
     /// Campaign index, or [`NONE`].
     pub campaign: u32,
-    /// Index into `RoutingInput::open`.
-    pub index: u32,
-    flags: u8,
+    /// The index into `RoutingInput::open` (low 30 bits) and the `HAS_*` flags.
+    packed: u32,
+}
+
+impl Queued {
+    /// Its index in `RoutingInput::open`.
+    pub fn index(&self) -> usize {
+        (self.packed & INDEX_MASK) as usize
+    }
 }
 
 /// Buffers a pass needs, kept between passes by a [`super::Router`].
@@ -228,7 +233,8 @@ pub(super) struct Engine<'a> {
     seq: u64,
     declined: Vec<(u32, Millis)>,
     aside: Vec<Entry>,
-    spare: (Vec<Queued>, Vec<(u64, u32)>, Vec<(u64, u32)>),
+    /// The buffers to give back (`queue` is the field above).
+    buffers: Scratch,
 }
 
 /// A time as a key part: `None` first, then by time. Times are clamped to
@@ -361,6 +367,7 @@ impl<'a> Engine<'a> {
             mut spare,
             queue: mut sorted,
         } = scratch;
+        let mut __t = std::time::Instant::now();
         let team = input.team;
 
         // Every agent routing may talk about: the roster and campaign members, by id.
@@ -415,6 +422,7 @@ impl<'a> Engine<'a> {
         let agent_ids = IdIndex::new(ids.iter().map(|a| a.0.0.0));
         let find = |id: AgentId| agent_ids.get(id.0.0).map(|i| i as usize);
 
+        super::phase(0, &mut __t);
         // Campaigns (in id order, as the team document's map is) and their members.
         let mut stamp = vec![u32::MAX; agents.len()];
         let mut triples: Vec<(u32, u32, u32)> = Vec::new();
@@ -467,13 +475,16 @@ impl<'a> Engine<'a> {
             seq: 0,
             declined: Vec::new(),
             aside: Vec::new(),
-            spare: (Vec::new(), Vec::new(), Vec::new()),
+            buffers: Scratch::default(),
         };
 
+        super::phase(1, &mut __t);
         // Loads, wrap-ups and the queue from the open interactions.
         queue.clear();
         queue.reserve(input.open.len());
         let mut cached: (Option<CampaignId>, u32) = (None, NONE);
+        order.clear();
+        let mut packable = true;
         for (i, summary) in input.open.iter().enumerate() {
             if summary.finalized.is_none() && cached.0 != Some(summary.campaign) {
                 let ci = engine.campaign_index(summary.campaign).unwrap_or(NONE);
@@ -497,29 +508,42 @@ impl<'a> Engine<'a> {
                     }
                 }
                 (None, None) => {
-                    let mut flags = 0;
+                    let mut packed = to_u32(i) & INDEX_MASK;
                     if !summary.declined.is_empty() {
-                        flags |= HAS_DECLINES;
+                        packed |= HAS_DECLINES;
                     }
                     if summary.directed_to.is_some() {
-                        flags |= HAS_DIRECTED;
+                        packed |= HAS_DIRECTED;
+                    }
+                    match packed_key(summary.priority, summary.enqueued_at) {
+                        Some(key) if packable => order.push((key, to_u32(queue.len()))),
+                        _ => packable = false,
                     }
                     queue.push(Queued {
                         id: summary.id,
-                        enqueued_at: summary.enqueued_at,
                         round_started_at: summary.round_started_at,
-                        priority: summary.priority,
                         campaign: ci,
-                        index: to_u32(i),
-                        flags,
+                        packed,
                     });
                 }
             }
         }
-        sort_queue(&mut queue, &mut order, &mut spare, &mut sorted);
+        super::phase(2, &mut __t);
+        if packable {
+            sort_packed(&queue, &mut order, &mut spare, &mut sorted);
+        } else {
+            sort_by_summaries(&mut queue, input.open, &mut sorted);
+        }
+        super::phase(3, &mut __t);
         engine.queue = sorted;
-        engine.spare = (queue, order, spare);
+        engine.buffers = Scratch {
+            records: queue,
+            order,
+            spare,
+            queue: Vec::new(),
+        };
 
+        super::phase(4, &mut __t);
         // What keeps each agent from taking anything, and since when they could.
         let now = input.now;
         for agent in &mut engine.agents {
@@ -539,6 +563,7 @@ impl<'a> Engine<'a> {
             agent.eligible_since = since.max(agent.last_finished_at).max(agent.wrapup_until);
         }
 
+        super::phase(5, &mut __t);
         // Each campaign's structure for its strategy.
         for ci in 0..engine.campaigns.len() {
             let campaign = &engine.campaigns[ci];
@@ -577,6 +602,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        super::phase(6, &mut __t);
         engine
     }
 
@@ -596,12 +622,9 @@ impl<'a> Engine<'a> {
 
     /// Gives the pass's buffers back for the next pass.
     pub fn into_scratch(self) -> Scratch {
-        let (records, order, spare) = self.spare;
         Scratch {
-            records,
-            order,
-            spare,
             queue: self.queue,
+            ..self.buffers
         }
     }
 
@@ -662,12 +685,14 @@ impl<'a> Engine<'a> {
 
     /// Routes one queued interaction, updating the pass's loads.
     pub fn route_one(&mut self, queued: &Queued) -> Routed {
-        let summary = self.open.get(queued.index as usize);
+        let summary = self.open.get(queued.index());
         let mut declined = std::mem::take(&mut self.declined);
         declined.clear();
         let mut round_since = queued.round_started_at;
         let mut directed = Directed::No;
-        if let Some(summary) = summary.filter(|_| queued.flags != 0) {
+        if let Some(summary) =
+            summary.filter(|_| queued.packed & (HAS_DECLINES | HAS_DIRECTED) != 0)
+        {
             round_since = round_since.max(self.declines_of(summary, &mut declined));
             directed = self.directed(summary.directed_to, &declined);
         }
@@ -964,37 +989,25 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// Sorts the queue by priority, then `enqueued_at`, then id.
-///
-/// When priorities fit in 16 bits and enqueue times span less than 2^48 ms
-/// (always, in practice), it sorts 16-byte (packed key, index) pairs, which is
-/// several times faster than sorting the records; ties go to the ids.
-fn sort_queue(
-    queue: &mut Vec<Queued>,
+/// The queue-order key of a priority and an enqueue time packed in 64 bits,
+/// when the priority fits in 16 bits and the time in [0, 2^48) ms (up to the
+/// year 10889): always, in practice.
+fn packed_key(priority: i32, enqueued_at: Millis) -> Option<u64> {
+    let priority = i16::try_from(priority).ok()?;
+    let at = u64::try_from(enqueued_at).ok().filter(|at| *at < 1 << 48)?;
+    Some(((i32::from(priority) - i32::from(i16::MIN)) as u64) << 48 | at)
+}
+
+/// Sorts the queue by priority, then `enqueued_at`, then id, from packed keys
+/// (`order`: key and index into `queue`): a radix sort of 16-byte pairs,
+/// then equal keys by id, then the records gathered in that order.
+fn sort_packed(
+    queue: &[Queued],
     order: &mut Vec<(u64, u32)>,
     spare: &mut Vec<(u64, u32)>,
     out: &mut Vec<Queued>,
 ) {
-    let first = queue.iter().map(|q| q.enqueued_at).min().unwrap_or(0);
-    let last = queue.iter().map(|q| q.enqueued_at).max().unwrap_or(0);
-    let fits = last.checked_sub(first).is_some_and(|span| span < 1 << 48)
-        && queue.iter().all(|q| i16::try_from(q.priority).is_ok());
-    out.clear();
-    if !fits {
-        queue.sort_unstable_by(|a, b| {
-            (a.priority, a.enqueued_at, a.id).cmp(&(b.priority, b.enqueued_at, b.id))
-        });
-        out.extend_from_slice(queue);
-        return;
-    }
-    order.clear();
-    order.extend(queue.iter().enumerate().map(|(i, q)| {
-        let priority = (i64::from(q.priority) - i64::from(i16::MIN)) as u64;
-        let waited = (q.enqueued_at - first) as u64;
-        (priority << 48 | waited, to_u32(i))
-    }));
     radix_sort(order, spare);
-    // Equal keys (same priority and enqueue time) go by id.
     let mut start = 0;
     while start < order.len() {
         let key = order[start].0;
@@ -1004,7 +1017,17 @@ fn sort_queue(
         }
         start = end;
     }
+    out.clear();
     out.extend(order.iter().map(|o| queue[o.1 as usize]));
+}
+
+/// Sorts the queue by priority, then `enqueued_at`, then id, reading the
+/// summaries: for priorities or times [`packed_key`] cannot pack.
+fn sort_by_summaries(queue: &mut [Queued], open: &[InteractionSummary], out: &mut Vec<Queued>) {
+    let key = |q: &Queued| open.get(q.index()).map(|s| (s.priority, s.enqueued_at));
+    queue.sort_unstable_by(|a, b| (key(a), a.id).cmp(&(key(b), b.id)));
+    out.clear();
+    out.extend_from_slice(queue);
 }
 
 /// Sorts by key, stably: a least-significant-byte radix sort that skips the

@@ -203,7 +203,7 @@ pub fn explain(input: &RoutingInput<'_>, campaign: Option<CampaignId>) -> Vec<Ex
     let mut out = Vec::new();
     let mut declined = Vec::new();
     for (position, queued) in queue.iter().enumerate() {
-        let Some(summary) = input.open.get(queued.index as usize) else {
+        let Some(summary) = input.open.get(queued.index()) else {
             continue;
         };
         if campaign.is_some_and(|c| c != summary.campaign) {

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proptest::prelude::{ProptestConfig, any, prop, prop_assert, prop_assert_eq, proptest};
+use proptest::prelude::{
+    ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,
+};
 use proptest::strategy::Strategy as _;
 use ulid::Ulid;
 
@@ -1034,8 +1036,18 @@ proptest! {
     fn queue_order_holds_for_any_priorities_and_times(
         items in prop::collection::vec(
             (
-                prop::sample::select(vec![i32::MIN, -40_000, -1, 0, 0, 1, 2, 40_000, i32::MAX]),
-                prop::sample::select(vec![i64::MIN, -5, 0, 7, 7, NOW, NOW + 1, (1 << 48) + 3, i64::MAX]),
+                // Mostly ordinary values (the packed-key radix path), sometimes
+                // extremes (the comparison-sort path).
+                prop_oneof![
+                    1 => prop::sample::select(vec![i32::MIN, -40_000, 40_000, i32::MAX]),
+                    40 => -2i32..3,
+                ],
+                prop_oneof![
+                    1 => prop::sample::select(vec![i64::MIN, (1 << 48) + 3, i64::MAX]),
+                    10 => prop::sample::select(vec![-5, 0, 7, NOW, NOW + 1]),
+                    30 => NOW - (1 << 40)..NOW + (1 << 40),
+                    10 => 0i64..1 << 20,
+                ],
                 0u128..1_000_000,
             ),
             0..30,

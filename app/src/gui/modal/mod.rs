@@ -1,0 +1,114 @@
+//! Dialogs over the inbox: New interaction (`+`), Transfer and Finalize.
+//! Esc closes them, Enter confirms; each says what is missing beside the
+//! field rather than failing silently.
+
+pub mod finalize;
+pub mod new_interaction;
+pub mod transfer;
+
+use iced::widget::{center, container, mouse_area, opaque, stack};
+use iced::{Length, Task};
+use meshdesk_model::InteractionId;
+
+use super::backend::Backend;
+use super::session::Session;
+use super::theme;
+use super::widget::Element;
+
+#[derive(Debug)]
+pub enum Modal {
+    New(Box<new_interaction::NewInteraction>),
+    Transfer(transfer::Transfer),
+    Finalize(finalize::Finalize),
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    New(new_interaction::Message),
+    Transfer(transfer::Message),
+    Finalize(finalize::Message),
+}
+
+/// What the shell does when a dialog is done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Close,
+    /// It worked: close, say so, and open this interaction in Active if given.
+    Done {
+        toast: String,
+        open: Option<InteractionId>,
+    },
+}
+
+impl Modal {
+    pub fn update(
+        &mut self,
+        message: Message,
+        backend: &Backend,
+        session: &Session,
+    ) -> (Task<Message>, Option<Event>) {
+        match (self, message) {
+            (Modal::New(m), Message::New(msg)) => {
+                let (task, event) = m.update(msg, backend, session);
+                (task.map(Message::New), event)
+            }
+            (Modal::Transfer(m), Message::Transfer(msg)) => {
+                let (task, event) = m.update(msg, backend);
+                (task.map(Message::Transfer), event)
+            }
+            (Modal::Finalize(m), Message::Finalize(msg)) => {
+                let (task, event) = m.update(msg, backend, session);
+                (task.map(Message::Finalize), event)
+            }
+            _ => (Task::none(), None),
+        }
+    }
+
+    /// Enter: the dialog's main action.
+    pub fn confirm(&mut self, backend: &Backend, session: &Session) -> (Task<Message>, Option<Event>) {
+        let message = match self {
+            Modal::New(_) => Message::New(new_interaction::Message::Start),
+            Modal::Transfer(_) => Message::Transfer(transfer::Message::Confirm),
+            Modal::Finalize(_) => Message::Finalize(finalize::Message::Confirm),
+        };
+        self.update(message, backend, session)
+    }
+
+    pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
+        match self {
+            Modal::New(m) => m.view(session).map(Message::New),
+            Modal::Transfer(m) => m.view(session).map(Message::Transfer),
+            Modal::Finalize(m) => m.view(session).map(Message::Finalize),
+        }
+    }
+}
+
+/// Puts a dialog over the screen, on a veil that closes it when clicked.
+pub fn overlay<'a, M: Clone + 'a>(
+    base: Element<'a, M>,
+    dialog: Element<'a, M>,
+    dismiss: M,
+) -> Element<'a, M> {
+    stack![
+        base,
+        opaque(
+            mouse_area(
+                center(opaque(dialog))
+                    .width(Length::Fill)
+                    .height(Length::Fill)
+                    .style(theme::boxes::veil)
+            )
+            .on_press(dismiss)
+        )
+    ]
+    .into()
+}
+
+/// A dialog's frame.
+pub fn frame<'a, M: 'a>(content: impl Into<Element<'a, M>>, width: f32) -> Element<'a, M> {
+    container(content)
+        .padding(20)
+        .width(Length::Fixed(width))
+        .style(theme::boxes::dialog)
+        .into()
+}

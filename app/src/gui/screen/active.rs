@@ -1,0 +1,576 @@
+//! Active: this agent's open interactions, newest activity first; the open
+//! one's conversation with a composer (Enter sends, Shift+Enter a new line),
+//! the customer's card beside it, wait and SLA timers, and the `…` menu with
+//! Transfer and Finalize.
+
+use iced::keyboard::{self, key};
+use iced::widget::{Space, button, column, container, row, text, text_editor};
+use iced::{Alignment, Length, Task};
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
+use meshdesk_model::{Author, CampaignId, InteractionId, InteractionState, Millis};
+
+use super::{Rows, Toast, call, conversation, count_line};
+use crate::gui::backend::Backend;
+use crate::gui::clock;
+use crate::gui::session::Session;
+use crate::gui::theme;
+use crate::gui::widget::{
+    self, Element, SMALL, TEXT, badge, empty, error_box, line, muted, split, virtual_list,
+};
+
+const LIST_ID: &str = "active-list";
+const MESSAGES_ID: &str = "active-messages";
+pub const COMPOSER_ID: &str = "active-composer";
+
+#[derive(Debug)]
+pub struct Active {
+    pub rows: Rows,
+    open: Option<Open>,
+}
+
+#[derive(Debug)]
+struct Open {
+    id: InteractionId,
+    detail: Option<Box<InteractionDetail>>,
+    seq: u64,
+    composer: text_editor::Content,
+    sending: bool,
+    menu: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Loaded(u64, Result<Reply, String>),
+    Scrolled(f32, f32),
+    Open(InteractionId),
+    DetailLoaded(InteractionId, u64, Result<Reply, String>),
+    Edit(text_editor::Action),
+    Send,
+    Sent(InteractionId, String, Result<Reply, String>),
+    Menu,
+    Transfer,
+    Finalize,
+    Ignore,
+}
+
+/// What the shell does for the Active screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Toast(Toast),
+    /// Open the Transfer dialog for this interaction.
+    Transfer { id: InteractionId, who: String },
+    /// Open the Finalize dialog for this interaction.
+    Finalize {
+        id: InteractionId,
+        who: String,
+        campaign: CampaignId,
+    },
+}
+
+impl Default for Active {
+    fn default() -> Self {
+        Active::new()
+    }
+}
+
+impl Active {
+    pub fn new() -> Active {
+        Active {
+            rows: Rows::new(Tab::Active, LIST_ID),
+            open: None,
+        }
+    }
+
+    /// The interaction open in the detail pane.
+    pub fn open_id(&self) -> Option<InteractionId> {
+        self.open.as_ref().map(|o| o.id)
+    }
+
+    pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
+        self.rows.reload(backend, Message::Loaded)
+    }
+
+    pub fn search(&mut self, query: String, backend: &Backend) -> Task<Message> {
+        self.rows.search(query, backend, Message::Loaded)
+    }
+
+    /// Documents changed: re-read the list, and the open conversation if it was touched.
+    pub fn changed(
+        &mut self,
+        interactions: &[InteractionId],
+        contacts_changed: bool,
+        backend: &Backend,
+    ) -> Task<Message> {
+        let list = self.reload(backend);
+        let detail = match &self.open {
+            Some(o) if contacts_changed || interactions.contains(&o.id) => {
+                self.load_detail(backend)
+            }
+            _ => Task::none(),
+        };
+        Task::batch([list, detail])
+    }
+
+    /// Opens an interaction (from the list, or after it was started or accepted).
+    pub fn open(&mut self, id: InteractionId, backend: &Backend) -> Task<Message> {
+        if self.open_id() != Some(id) {
+            self.open = Some(Open {
+                id,
+                detail: None,
+                seq: 0,
+                composer: text_editor::Content::new(),
+                sending: false,
+                menu: false,
+                error: None,
+            });
+        }
+        if let Some(i) = self.rows.position(id) {
+            self.rows.list.cursor = Some(i);
+        }
+        let read = call(backend, Request::MarkRead { id: id.to_string() }, |_| {
+            Message::Ignore
+        });
+        Task::batch([
+            self.load_detail(backend),
+            read,
+            iced::widget::operation::focus(COMPOSER_ID),
+        ])
+    }
+
+    fn load_detail(&mut self, backend: &Backend) -> Task<Message> {
+        let Some(open) = &mut self.open else {
+            return Task::none();
+        };
+        open.seq += 1;
+        let (id, seq) = (open.id, open.seq);
+        call(
+            backend,
+            Request::ShowInteraction { id: id.to_string() },
+            move |r| Message::DetailLoaded(id, seq, r),
+        )
+    }
+
+    /// ↑/↓ move through the list, Enter opens.
+    pub fn key(&mut self, key: &keyboard::Key, backend: &Backend) -> Task<Message> {
+        match key.as_ref() {
+            keyboard::Key::Named(key::Named::ArrowUp) => {
+                self.rows.list.move_cursor(-1, self.rows.rows.len())
+            }
+            keyboard::Key::Named(key::Named::ArrowDown) => {
+                self.rows.list.move_cursor(1, self.rows.rows.len())
+            }
+            keyboard::Key::Named(key::Named::Enter) => match self.rows.cursor_row() {
+                Some(r) => {
+                    let id = r.summary.id;
+                    self.open(id, backend)
+                }
+                None => Task::none(),
+            },
+            _ => Task::none(),
+        }
+    }
+
+    /// Closes the `…` menu (Esc); returns whether it was open.
+    pub fn close_menu(&mut self) -> bool {
+        match &mut self.open {
+            Some(o) if o.menu => {
+                o.menu = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn update(
+        &mut self,
+        message: Message,
+        backend: &Backend,
+        session: &Session,
+    ) -> (Task<Message>, Option<Event>) {
+        match message {
+            Message::Loaded(seq, result) => {
+                self.rows.apply(seq, result);
+                (Task::none(), None)
+            }
+            Message::Scrolled(offset, viewport) => (
+                self.rows
+                    .scrolled(offset, viewport, backend, Message::Loaded),
+                None,
+            ),
+            Message::Open(id) => (self.open(id, backend), None),
+            Message::DetailLoaded(id, seq, result) => {
+                let Some(open) = self.open.as_mut().filter(|o| o.id == id && o.seq == seq) else {
+                    return (Task::none(), None);
+                };
+                match result {
+                    Ok(Reply::Interaction(detail)) => {
+                        open.detail = Some(detail);
+                        (Task::none(), None)
+                    }
+                    Ok(_) => (Task::none(), None),
+                    Err(e) => {
+                        open.error = Some(e);
+                        (Task::none(), None)
+                    }
+                }
+            }
+            Message::Edit(action) => {
+                if let Some(open) = &mut self.open {
+                    open.composer.perform(action);
+                }
+                (Task::none(), None)
+            }
+            Message::Send => {
+                let Some(open) = &mut self.open else {
+                    return (Task::none(), None);
+                };
+                let body = open.composer.text();
+                let body = body.trim_end_matches('\n').to_string();
+                if body.trim().is_empty() || open.sending || !can_write(open, session) {
+                    return (Task::none(), None);
+                }
+                open.sending = true;
+                open.error = None;
+                open.composer = text_editor::Content::new();
+                let id = open.id;
+                let request = Request::Send {
+                    id: id.to_string(),
+                    text: body.clone(),
+                };
+                (
+                    call(backend, request, move |r| Message::Sent(id, body, r)),
+                    None,
+                )
+            }
+            Message::Sent(id, body, result) => {
+                if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
+                    open.sending = false;
+                    if let Err(e) = &result {
+                        // Nothing is lost: the text comes back to the composer.
+                        if open.composer.text().trim().is_empty() {
+                            open.composer = text_editor::Content::with_text(&body);
+                        }
+                        open.error = Some(e.clone());
+                    }
+                }
+                match result {
+                    Ok(_) => (Task::none(), None),
+                    Err(e) => (Task::none(), Some(Event::Toast(Toast::Error(e)))),
+                }
+            }
+            Message::Menu => {
+                if let Some(open) = &mut self.open {
+                    open.menu = !open.menu;
+                }
+                (Task::none(), None)
+            }
+            Message::Transfer => {
+                let Some(open) = &mut self.open else {
+                    return (Task::none(), None);
+                };
+                open.menu = false;
+                let who = open
+                    .detail
+                    .as_deref()
+                    .map(conversation::who)
+                    .unwrap_or_default();
+                (
+                    Task::none(),
+                    Some(Event::Transfer { id: open.id, who }),
+                )
+            }
+            Message::Finalize => {
+                let Some(open) = &mut self.open else {
+                    return (Task::none(), None);
+                };
+                open.menu = false;
+                let Some(detail) = open.detail.as_deref() else {
+                    return (Task::none(), None);
+                };
+                (
+                    Task::none(),
+                    Some(Event::Finalize {
+                        id: open.id,
+                        who: conversation::who(detail),
+                        campaign: detail.interaction.campaign(),
+                    }),
+                )
+            }
+            Message::Ignore => (Task::none(), None),
+        }
+    }
+
+    pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
+        split(self.list_view(session), self.detail_view(session))
+    }
+
+    fn list_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
+        let rows = &self.rows;
+        let header = container(muted(count_line(rows, "active"))).padding([10, 14]);
+        let body: Element<'a, Message> = if let Some(e) = &rows.error {
+            container(error_box(e)).padding(12).into()
+        } else if rows.loaded && rows.rows.is_empty() {
+            if rows.query.trim().is_empty() {
+                empty("Nothing active. Accept one from Pending, or start one with +.")
+            } else {
+                empty("No active interaction matches.")
+            }
+        } else {
+            let open = self.open_id();
+            virtual_list(&rows.list, rows.rows.len(), Message::Scrolled, move |i| {
+                let r = &rows.rows[i];
+                row_view(
+                    r,
+                    open == Some(r.summary.id) || rows.list.cursor == Some(i),
+                    session,
+                )
+            })
+        };
+        column![header, body].into()
+    }
+
+    fn detail_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
+        let Some(open) = &self.open else {
+            return empty("Open an interaction to see the conversation.");
+        };
+        let Some(detail) = open.detail.as_deref() else {
+            return match &open.error {
+                Some(e) => container(error_box(e)).padding(16).into(),
+                None => empty("Loading…"),
+            };
+        };
+        let writable = can_write(open, session);
+        let timers = timers(detail, session);
+        let more = button(text("…").size(16))
+            .on_press(Message::Menu)
+            .padding([2, 12])
+            .style(theme::buttons::secondary);
+        let head = row![
+            container(conversation::header(detail)).width(Length::Fill),
+            timers,
+            more
+        ]
+        .spacing(16)
+        .align_y(Alignment::Center);
+        let mut main = column![container(head).padding([12, 16])];
+        if open.menu {
+            let menu = container(
+                column![
+                    button(text("Transfer…").size(TEXT))
+                        .on_press_maybe(writable.then_some(Message::Transfer))
+                        .width(Length::Fill)
+                        .style(theme::buttons::ghost),
+                    button(text("Finalize…").size(TEXT))
+                        .on_press_maybe(writable.then_some(Message::Finalize))
+                        .width(Length::Fill)
+                        .style(theme::buttons::ghost),
+                ]
+                .spacing(2)
+                .padding(4)
+                .width(Length::Fixed(180.0)),
+            )
+            .style(theme::boxes::dialog);
+            main = main.push(
+                row![Space::new().width(Length::Fill), menu].padding(iced::Padding {
+                    right: 16.0,
+                    ..iced::Padding::ZERO
+                }),
+            );
+        }
+        if let Some(banner) = banner(detail, session) {
+            main = main.push(conversation::banner(banner));
+        }
+        main = main.push(widget::hrule());
+        let composer = text_editor(&open.composer)
+            .id(COMPOSER_ID)
+            .placeholder(if writable {
+                "Write a reply. Enter sends, Shift+Enter starts a new line."
+            } else {
+                "This conversation is read-only."
+            })
+            .on_action(Message::Edit)
+            .key_binding(composer_keys)
+            .height(Length::Fixed(72.0))
+            .padding(8)
+            .style(theme::inputs::editor);
+        let can_send = writable && !open.sending && !open.composer.text().trim().is_empty();
+        let send = button(text("Send").size(TEXT))
+            .on_press_maybe(can_send.then_some(Message::Send))
+            .padding([8, 16])
+            .style(theme::buttons::primary);
+        let mut conversation_col = column![conversation::messages(detail, session, MESSAGES_ID)];
+        if let Some(e) = &open.error {
+            conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
+        }
+        conversation_col = conversation_col.push(
+            container(
+                row![composer, send]
+                    .spacing(8)
+                    .align_y(Alignment::End),
+            )
+            .padding([10, 16]),
+        );
+        let body = row![
+            conversation_col.width(Length::Fill),
+            container(conversation::facts(detail, session))
+                .width(Length::Fixed(270.0))
+                .padding(iced::Padding {
+                    top: 10.0,
+                    right: 12.0,
+                    bottom: 12.0,
+                    left: 0.0
+                }),
+        ];
+        main.push(body).into()
+    }
+}
+
+/// Enter sends; Shift+Enter (and everything else) edits as usual.
+fn composer_keys(press: text_editor::KeyPress) -> Option<text_editor::Binding<Message>> {
+    let focused = matches!(press.status, text_editor::Status::Focused { .. });
+    if focused
+        && matches!(press.key.as_ref(), keyboard::Key::Named(key::Named::Enter))
+        && !press.modifiers.shift()
+    {
+        return Some(text_editor::Binding::Custom(Message::Send));
+    }
+    text_editor::Binding::from_key_press(press)
+}
+
+/// Whether this agent owns the interaction and it is still open.
+fn can_write(open: &Open, session: &Session) -> bool {
+    open.detail.as_deref().is_some_and(|d| {
+        d.state == InteractionState::Active && d.owner.is_some() && d.owner == session.me()
+    })
+}
+
+/// Why the conversation is read-only, if it is.
+fn banner(detail: &InteractionDetail, session: &Session) -> Option<String> {
+    let me = session.me()?;
+    let name = |a| {
+        detail
+            .agent_names
+            .get(&a)
+            .cloned()
+            .unwrap_or_else(|| session.agent_name(a))
+    };
+    match detail.state {
+        InteractionState::Active if detail.owner == Some(me) => None,
+        InteractionState::Active => match detail.owner {
+            Some(owner) if detail.lost_claims.contains(&me) => Some(format!(
+                "{} claimed it first; you can read it, {} answers it.",
+                name(owner),
+                name(owner)
+            )),
+            Some(owner) => Some(format!("Now handled by {}.", name(owner))),
+            None => None,
+        },
+        InteractionState::Queued => Some(match detail.interaction.transfers.last().map(|t| t.to) {
+            Some(meshdesk_model::TransferTarget::Agent(a)) => {
+                format!("Transferred to {}: it waits for them to accept.", name(a))
+            }
+            Some(meshdesk_model::TransferTarget::Campaign(c)) => format!(
+                "Transferred to the {} queue.",
+                session.campaign(c).map(|c| c.name.as_str()).unwrap_or("campaign's")
+            ),
+            None => "Back in the queue.".into(),
+        }),
+        InteractionState::WrapUp | InteractionState::Closed => {
+            let disposition = detail
+                .interaction
+                .finalization
+                .as_ref()
+                .map(|f| format!(" as {}", f.disposition))
+                .unwrap_or_default();
+            Some(format!("Finalized{disposition}: it is now in History."))
+        }
+    }
+}
+
+/// Open for, customer waiting, and the SLA.
+fn timers<'a>(detail: &'a InteractionDetail, session: &'a Session) -> Element<'a, Message> {
+    let now = session.now;
+    let i = &detail.interaction;
+    let mut col = column![].spacing(2).align_x(Alignment::End);
+    if let Some(claim) = i.owner() {
+        col = col.push(muted(format!(
+            "Open {}",
+            clock::elapsed(now, claim.claimed_at)
+        )));
+    }
+    let last = i.messages_in_order().last().copied();
+    let sla = detail.campaign.as_ref().map(|c| c.sla_seconds).unwrap_or(0);
+    if let Some(m) = last.filter(|m| m.author == Author::Contact)
+        && detail.state == InteractionState::Active
+    {
+        col = col.push(waiting(now, m.at, sla));
+    } else if sla > 0 {
+        col = col.push(muted(format!("SLA {}", clock::duration(i64::from(sla)))));
+    }
+    col.into()
+}
+
+/// "Waiting 1:05", red once past the SLA.
+fn waiting<'a>(now: Millis, since: Millis, sla_seconds: u32) -> Element<'a, Message> {
+    let secs = (now - since).max(0) / 1000;
+    let over = sla_seconds > 0 && secs > i64::from(sla_seconds);
+    let label = if sla_seconds > 0 {
+        format!(
+            "Waiting {} / SLA {}",
+            clock::duration(secs),
+            clock::duration(i64::from(sla_seconds))
+        )
+    } else {
+        format!("Waiting {}", clock::duration(secs))
+    };
+    let t = text(label).size(SMALL);
+    if over {
+        t.style(theme::texts::danger).into()
+    } else {
+        t.style(theme::texts::warning).into()
+    }
+}
+
+fn row_view<'a>(r: &'a InteractionRow, selected: bool, session: &'a Session) -> Element<'a, Message> {
+    let s = &r.summary;
+    let name = if s.contact_name.is_empty() {
+        s.address.as_str()
+    } else {
+        s.contact_name.as_str()
+    };
+    let sla = session
+        .campaign(s.campaign)
+        .map(|c| c.sla_seconds)
+        .unwrap_or(0);
+    let right_top: Element<'a, Message> = match s.last_message_at.filter(|_| r.unread > 0) {
+        Some(at) => waiting(session.now, at, sla),
+        None => muted(clock::ago(session.now, s.last_activity, session.zone)).into(),
+    };
+    let preview = if s.last_message_preview.is_empty() {
+        r.campaign_name.clone()
+    } else {
+        format!("{} · {}", r.campaign_name, s.last_message_preview)
+    };
+    let mut bottom = row![line(&preview, 42).size(SMALL).style(theme::texts::muted).width(Length::Fill)]
+        .spacing(6)
+        .align_y(Alignment::Center);
+    if r.unread > 0 {
+        bottom = bottom.push(badge(r.unread as usize, true));
+    }
+    button(
+        column![
+            row![line(name, 30).size(TEXT).width(Length::Fill), right_top]
+                .spacing(6)
+                .align_y(Alignment::Center),
+            bottom,
+        ]
+        .spacing(4),
+    )
+    .on_press(Message::Open(s.id))
+    .width(Length::Fill)
+    .height(Length::Fill)
+    .padding([8, 10])
+    .style(theme::buttons::item(selected))
+    .into()
+}

@@ -1,0 +1,242 @@
+//! An interaction as the detail panes show it: the messages, the customer's
+//! card, and the record of what happened (transfers, notes, disposition).
+//! Message bodies are plain text: whatever markup a customer typed is shown
+//! as the characters they typed.
+
+use iced::widget::{Space, column, container, row, scrollable, text};
+use iced::{Alignment, Length};
+use meshdesk_model::ops::InteractionDetail;
+use meshdesk_model::{Author, InteractionState, TransferTarget};
+
+use crate::gui::clock;
+use crate::gui::session::{Session, channel_label};
+use crate::gui::theme;
+use crate::gui::widget::{Element, SMALL, TEXT, fact, muted, title};
+
+/// How an interaction's state reads.
+pub fn state_label(state: InteractionState) -> &'static str {
+    match state {
+        InteractionState::Queued => "Queued",
+        InteractionState::Active => "Active",
+        InteractionState::WrapUp => "Wrap-up",
+        InteractionState::Closed => "Closed",
+    }
+}
+
+/// The display name of whoever an interaction is with.
+pub fn who(detail: &InteractionDetail) -> String {
+    let i = &detail.interaction;
+    match &detail.contact {
+        Some(c) if !c.name.is_empty() => c.name.clone(),
+        _ if !i.contact_name.is_empty() => i.contact_name.clone(),
+        _ => i.address.clone(),
+    }
+}
+
+/// Name, campaign, channel and address.
+pub fn header<'a, M: 'a>(detail: &'a InteractionDetail) -> Element<'a, M> {
+    let i = &detail.interaction;
+    let campaign = detail
+        .campaign
+        .as_ref()
+        .map(|c| c.name.as_str())
+        .unwrap_or("unknown campaign");
+    let mut line = format!("{campaign} · {}", channel_label(i.channel));
+    if !i.address.is_empty() && i.address != who(detail) {
+        line.push_str(" · ");
+        line.push_str(&i.address);
+    }
+    if !i.subject.is_empty() {
+        line.push_str(" · ");
+        line.push_str(&i.subject);
+    }
+    column![title(who(detail)), muted(line)].spacing(2).into()
+}
+
+/// The messages, oldest first, the newest in view.
+pub fn messages<'a, M: 'a>(
+    detail: &'a InteractionDetail,
+    session: &'a Session,
+    id: &'static str,
+) -> Element<'a, M> {
+    let me = session.me();
+    let contact = who(detail);
+    let mut list = column![].spacing(10).padding([8, 16]);
+    let ordered = detail.interaction.messages_in_order();
+    if ordered.is_empty() {
+        list = list.push(muted("No messages yet."));
+    }
+    for m in ordered {
+        let (name, mine) = match m.author {
+            Author::Agent(a) if Some(a) == me => ("You".to_string(), true),
+            Author::Agent(a) => (
+                detail
+                    .agent_names
+                    .get(&a)
+                    .cloned()
+                    .unwrap_or_else(|| session.agent_name(a)),
+                false,
+            ),
+            Author::Contact => (contact.clone(), false),
+            Author::System => ("meshdesk".to_string(), false),
+        };
+        let stamp = clock::stamp(session.now, m.at, session.zone);
+        let bubble = container(
+            column![
+                muted(format!("{name} · {stamp}")),
+                text(m.body.as_str()).size(TEXT)
+            ]
+            .spacing(3),
+        )
+        .padding([8, 12])
+        .max_width(560)
+        .style(if mine {
+            theme::boxes::bubble_mine
+        } else {
+            theme::boxes::bubble_theirs
+        });
+        let line = if mine {
+            row![Space::new().width(Length::Fill), bubble]
+        } else {
+            row![bubble, Space::new().width(Length::Fill)]
+        };
+        list = list.push(line.width(Length::Fill));
+    }
+    scrollable(list)
+        .id(iced::widget::Id::new(id))
+        .anchor_bottom()
+        .height(Length::Fill)
+        .width(Length::Fill)
+        .style(theme::inputs::scroll)
+        .into()
+}
+
+/// The customer's card: the phonebook entry (if any) and the interaction's fields.
+pub fn facts<'a, M: 'a>(detail: &'a InteractionDetail, session: &'a Session) -> Element<'a, M> {
+    let i = &detail.interaction;
+    let mut col = column![text("Contact").size(TEXT)].spacing(6);
+    match &detail.contact {
+        Some(c) => {
+            col = col.push(fact("Name", c.name.clone()));
+            if !c.phones.is_empty() {
+                col = col.push(fact("Phone", c.phones.join(", ")));
+            }
+            if !c.emails.is_empty() {
+                col = col.push(fact("Email", c.emails.join(", ")));
+            }
+            if !c.company.is_empty() {
+                col = col.push(fact("Company", c.company.clone()));
+            }
+            if !c.tags.is_empty() {
+                col = col.push(fact(
+                    "Tags",
+                    c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+                ));
+            }
+            if !c.notes.is_empty() {
+                col = col.push(fact("Notes", c.notes.clone()));
+            }
+        }
+        None => {
+            col = col.push(muted("Not in the phonebook"));
+        }
+    }
+    col = col.push(fact("Address", i.address.clone()));
+    col = col.push(Space::new().height(Length::Fixed(6.0)));
+    col = col.push(text("Interaction").size(TEXT));
+    col = col.push(fact("Channel", channel_label(i.channel).to_string()));
+    col = col.push(fact("Direction", i.direction.to_string()));
+    col = col.push(fact(
+        "Started",
+        clock::stamp(session.now, i.created_at, session.zone),
+    ));
+    for (k, v) in &i.fields {
+        col = col.push(fact("Field", format!("{k}: {v}")));
+    }
+    if !i.tags.is_empty() {
+        col = col.push(fact(
+            "Tags",
+            i.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+        ));
+    }
+    container(scrollable(col.padding(12)).style(theme::inputs::scroll))
+        .style(theme::boxes::card)
+        .width(Length::Fill)
+        .into()
+}
+
+/// What happened to it: disposition, notes and transfers.
+pub fn record<'a, M: 'a>(detail: &'a InteractionDetail, session: &'a Session) -> Element<'a, M> {
+    let i = &detail.interaction;
+    let name = |a| {
+        detail
+            .agent_names
+            .get(&a)
+            .cloned()
+            .unwrap_or_else(|| session.agent_name(a))
+    };
+    let mut col = column![].spacing(6);
+    if let Some(f) = &i.finalization {
+        col = col.push(fact("Disposition", f.disposition.clone()));
+        col = col.push(fact(
+            "Closed by",
+            format!(
+                "{} · {}",
+                name(f.agent),
+                clock::stamp(session.now, f.at, session.zone)
+            ),
+        ));
+        if !f.note.is_empty() {
+            col = col.push(fact("Note", f.note.clone()));
+        }
+    }
+    for n in &i.notes {
+        col = col.push(fact(
+            "Note",
+            format!(
+                "{} ({}, {})",
+                n.text,
+                name(n.agent),
+                clock::stamp(session.now, n.at, session.zone)
+            ),
+        ));
+    }
+    for t in &i.transfers {
+        let to = match t.to {
+            TransferTarget::Agent(a) => name(a),
+            TransferTarget::Campaign(c) => session
+                .campaign(c)
+                .map(|c| format!("campaign {}", c.name))
+                .unwrap_or_else(|| "a campaign".into()),
+        };
+        let mut line = format!(
+            "{} → {to} · {}",
+            name(t.from),
+            clock::stamp(session.now, t.at, session.zone)
+        );
+        if !t.note.is_empty() {
+            line.push_str(&format!(" · “{}”", t.note));
+        }
+        col = col.push(fact("Transfer", line));
+    }
+    if i.finalization.is_none() && i.notes.is_empty() && i.transfers.is_empty() {
+        col = col.push(muted("No transfers or notes."));
+    }
+    container(col.padding(12))
+        .style(theme::boxes::card)
+        .width(Length::Fill)
+        .into()
+}
+
+/// A one-line banner over a conversation the agent can no longer write to.
+pub fn banner<'a, M: 'a>(message: String) -> Element<'a, M> {
+    container(
+        row![text(message).size(SMALL)]
+            .align_y(Alignment::Center)
+            .spacing(8),
+    )
+    .padding([6, 12])
+    .width(Length::Fill)
+    .style(theme::boxes::chrome)
+    .into()
+}

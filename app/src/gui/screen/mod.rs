@@ -1,0 +1,156 @@
+//! The screens behind the rail's tabs, plus the welcome screen. Each is a
+//! module with its own `Message`, an upward `Event`, an `update` returning
+//! `(Task<Message>, Option<Event>)` and a `view`; the shell maps them.
+
+pub mod active;
+pub mod contacts;
+pub mod conversation;
+pub mod history;
+pub mod pending;
+pub mod phonebook;
+pub mod welcome;
+
+use iced::Task;
+use meshdesk_model::InteractionId;
+use meshdesk_model::ops::{InteractionRow, Reply, Request, Tab};
+
+use super::backend::Backend;
+use super::widget::ListState;
+
+/// Rows fetched at first; more are fetched as the list is scrolled towards its end.
+pub const PAGE: usize = 200;
+
+/// What a screen asks the shell to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Toast {
+    Info(String),
+    Error(String),
+}
+
+/// Runs one request on the backend, as a task.
+pub fn call<M: Send + 'static>(
+    backend: &Backend,
+    request: Request,
+    done: impl FnOnce(Result<Reply, String>) -> M + Send + 'static,
+) -> Task<M> {
+    let backend = backend.clone();
+    Task::perform(async move { backend.call(request).await }, done)
+}
+
+/// An interaction list of one tab: the rows for the current search, as the
+/// store answered, and where the list is scrolled.
+#[derive(Debug)]
+pub struct Rows {
+    pub tab: Tab,
+    pub query: String,
+    pub rows: Vec<InteractionRow>,
+    pub list: ListState,
+    /// How many rows to ask for.
+    pub limit: usize,
+    /// How many rows a page adds.
+    pub page: usize,
+    /// The latest request; older answers are dropped.
+    pub seq: u64,
+    pub loaded: bool,
+    pub error: Option<String>,
+}
+
+impl Rows {
+    pub fn new(tab: Tab, id: &'static str) -> Rows {
+        Rows {
+            tab,
+            query: String::new(),
+            rows: Vec::new(),
+            list: ListState::new(id),
+            limit: PAGE,
+            page: PAGE,
+            seq: 0,
+            loaded: false,
+            error: None,
+        }
+    }
+
+    /// Asks for the rows again (same search, same length).
+    pub fn reload<M: Send + 'static>(
+        &mut self,
+        backend: &Backend,
+        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
+    ) -> Task<M> {
+        self.seq += 1;
+        let seq = self.seq;
+        let query = self.query.trim();
+        let request = Request::ListInteractions {
+            tab: self.tab,
+            search: (!query.is_empty()).then(|| query.to_string()),
+            limit: Some(self.limit),
+        };
+        call(backend, request, move |r| done(seq, r))
+    }
+
+    /// A new search: the first page of what matches, from the top.
+    pub fn search<M: Send + 'static>(
+        &mut self,
+        query: String,
+        backend: &Backend,
+        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
+    ) -> Task<M> {
+        self.query = query;
+        self.limit = self.page;
+        let scroll = self.list.reset();
+        Task::batch([scroll, self.reload(backend, done)])
+    }
+
+    /// An answer came back; returns false when it was stale.
+    pub fn apply(&mut self, seq: u64, result: Result<Reply, String>) -> bool {
+        if seq != self.seq {
+            return false;
+        }
+        match result {
+            Ok(Reply::Interactions(rows)) => {
+                self.rows = rows;
+                self.error = None;
+            }
+            Ok(other) => self.error = Some(format!("unexpected answer: {other:?}")),
+            Err(e) => self.error = Some(e),
+        }
+        self.loaded = true;
+        self.list.clamp(self.rows.len());
+        true
+    }
+
+    /// Scrolled: fetch a further page when the end of what is loaded comes near.
+    pub fn scrolled<M: Send + 'static>(
+        &mut self,
+        offset: f32,
+        viewport: f32,
+        backend: &Backend,
+        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
+    ) -> Task<M> {
+        self.list.scrolled(offset, viewport);
+        if self.loaded && self.rows.len() >= self.limit && self.list.near_end(self.rows.len()) {
+            self.limit += self.page;
+            return self.reload(backend, done);
+        }
+        Task::none()
+    }
+
+    pub fn position(&self, id: InteractionId) -> Option<usize> {
+        self.rows.iter().position(|r| r.summary.id == id)
+    }
+
+    /// The row under the keyboard cursor.
+    pub fn cursor_row(&self) -> Option<&InteractionRow> {
+        self.list.cursor.and_then(|c| self.rows.get(c))
+    }
+}
+
+/// The list's status line: how many rows, and whether the search narrowed them.
+pub fn count_line(rows: &Rows, what: &str) -> String {
+    let n = rows.rows.len();
+    let more = if n >= rows.limit { "+" } else { "" };
+    if rows.query.trim().is_empty() {
+        format!("{n}{more} {what}")
+    } else {
+        format!("{n}{more} matching “{}”", rows.query.trim())
+    }
+}

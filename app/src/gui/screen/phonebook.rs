@@ -1,0 +1,791 @@
+//! Phonebook: the team's contacts. Add, edit and delete with the problems
+//! shown beside the fields; a contact's profile with its interactions; start
+//! an interaction with a contact.
+
+use iced::keyboard::{self, key};
+use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
+use iced::{Alignment, Length, Task};
+use meshdesk_model::ops::{ContactSpec, Reply, Request};
+use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, InteractionSummary, validate};
+
+use super::{PAGE, Toast, call, conversation};
+use crate::gui::backend::Backend;
+use crate::gui::clock;
+use crate::gui::session::Session;
+use crate::gui::theme;
+use crate::gui::widget::{
+    Element, ListState, SMALL, TEXT, empty, error_box, fact, field, line, muted, split,
+    title, virtual_list,
+};
+
+const LIST_ID: &str = "phonebook-list";
+pub const NAME_ID: &str = "contact-name";
+pub const PHONES_ID: &str = "contact-phones";
+pub const EMAILS_ID: &str = "contact-emails";
+pub const COMPANY_ID: &str = "contact-company";
+pub const TAGS_ID: &str = "contact-tags";
+pub const NOTES_ID: &str = "contact-notes";
+
+#[derive(Debug)]
+pub struct Phonebook {
+    query: String,
+    contacts: Vec<Contact>,
+    list: ListState,
+    limit: usize,
+    seq: u64,
+    loaded: bool,
+    error: Option<String>,
+    pane: Pane,
+}
+
+#[derive(Debug)]
+enum Pane {
+    Nothing,
+    Profile(Profile),
+    Form(Form),
+}
+
+#[derive(Debug)]
+struct Profile {
+    id: ContactId,
+    contact: Option<Box<Contact>>,
+    interactions: Vec<InteractionSummary>,
+    seq: u64,
+    confirm_delete: bool,
+    error: Option<String>,
+}
+
+/// The add/edit form, as typed.
+#[derive(Debug, Default, Clone)]
+struct Form {
+    editing: Option<ContactId>,
+    name: String,
+    phones: String,
+    emails: String,
+    company: String,
+    tags: String,
+    notes: String,
+    /// Once Save was pressed, problems are shown (and updated as the agent types).
+    checked: bool,
+    saving: bool,
+    error: Option<String>,
+}
+
+/// A form field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Phones,
+    Emails,
+    Company,
+    Tags,
+    Notes,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Problems {
+    name: Option<String>,
+    phones: Option<String>,
+    emails: Option<String>,
+}
+
+impl Problems {
+    fn any(&self) -> bool {
+        self.name.is_some() || self.phones.is_some() || self.emails.is_some()
+    }
+}
+
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Form {
+    fn from_contact(c: &Contact) -> Form {
+        Form {
+            editing: Some(c.id),
+            name: c.name.clone(),
+            phones: c.phones.join(", "),
+            emails: c.emails.join(", "),
+            company: c.company.clone(),
+            tags: c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+            notes: c.notes.clone(),
+            ..Form::default()
+        }
+    }
+
+    /// The same checks the store makes, beside each field.
+    fn problems(&self) -> Problems {
+        let mut p = Problems::default();
+        if self.name.trim().is_empty() {
+            p.name = Some("A name is required.".into());
+        } else if let Err(e) = validate::required("the name", &self.name) {
+            p.name = Some(e.to_string());
+        }
+        for phone in split_list(&self.phones) {
+            if validate::phone(&phone).is_err() {
+                p.phones = Some(format!(
+                    "“{phone}” is not a phone number: use digits, spaces and + - ( ) ., 5 to 15 digits."
+                ));
+                break;
+            }
+        }
+        for email in split_list(&self.emails) {
+            if validate::email(&email).is_err() {
+                p.emails = Some(format!("“{email}” is not an email address."));
+                break;
+            }
+        }
+        p
+    }
+
+    fn spec(&self) -> ContactSpec {
+        ContactSpec {
+            name: Some(self.name.trim().to_string()),
+            phones: Some(split_list(&self.phones)),
+            emails: Some(split_list(&self.emails)),
+            company: Some(self.company.trim().to_string()),
+            tags: Some(split_list(&self.tags)),
+            notes: Some(self.notes.trim().to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Loaded(u64, Result<Reply, String>),
+    Scrolled(f32, f32),
+    Open(ContactId),
+    ProfileLoaded(ContactId, u64, Result<Reply, String>),
+    Add,
+    Edit,
+    Input(Field, String),
+    Save,
+    Saved(Option<ContactId>, Result<Reply, String>),
+    Cancel,
+    Delete,
+    ConfirmDelete,
+    Deleted(ContactId, Result<Reply, String>),
+    Start,
+    OpenInteraction(InteractionId, InteractionState),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Toast(Toast),
+    /// Start an interaction with this contact (the `+` dialog, filled in).
+    Start(Box<Contact>),
+    /// Show one of the contact's interactions in its tab.
+    OpenInteraction(InteractionId, InteractionState),
+}
+
+impl Default for Phonebook {
+    fn default() -> Self {
+        Phonebook::new()
+    }
+}
+
+impl Phonebook {
+    pub fn new() -> Phonebook {
+        Phonebook {
+            query: String::new(),
+            contacts: Vec::new(),
+            list: ListState::new(LIST_ID),
+            limit: PAGE,
+            seq: 0,
+            loaded: false,
+            error: None,
+            pane: Pane::Nothing,
+        }
+    }
+
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// Whether the add/edit form is open (Esc cancels it).
+    pub fn editing(&self) -> bool {
+        matches!(self.pane, Pane::Form(_))
+    }
+
+    pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
+        self.seq += 1;
+        let seq = self.seq;
+        let q = self.query.trim();
+        let request = Request::ListContacts {
+            search: (!q.is_empty()).then(|| q.to_string()),
+            limit: Some(self.limit),
+        };
+        let list = call(backend, request, move |r| Message::Loaded(seq, r));
+        Task::batch([list, self.load_profile(backend)])
+    }
+
+    pub fn search(&mut self, query: String, backend: &Backend) -> Task<Message> {
+        self.query = query;
+        self.limit = PAGE;
+        let reset = self.list.reset();
+        Task::batch([reset, self.reload(backend)])
+    }
+
+    fn load_profile(&mut self, backend: &Backend) -> Task<Message> {
+        let Pane::Profile(p) = &mut self.pane else {
+            return Task::none();
+        };
+        p.seq += 1;
+        let (id, seq) = (p.id, p.seq);
+        call(
+            backend,
+            Request::ShowContact { id: id.to_string() },
+            move |r| Message::ProfileLoaded(id, seq, r),
+        )
+    }
+
+    fn open(&mut self, id: ContactId, backend: &Backend) -> Task<Message> {
+        self.pane = Pane::Profile(Profile {
+            id,
+            contact: None,
+            interactions: vec![],
+            seq: 0,
+            confirm_delete: false,
+            error: None,
+        });
+        if let Some(i) = self.contacts.iter().position(|c| c.id == id) {
+            self.list.cursor = Some(i);
+        }
+        self.load_profile(backend)
+    }
+
+    /// Opens an empty form (the Add button).
+    pub fn add(&mut self) -> Task<Message> {
+        self.pane = Pane::Form(Form::default());
+        iced::widget::operation::focus(NAME_ID)
+    }
+
+    /// Esc: closes the form or the delete question; returns whether it did.
+    pub fn escape(&mut self, backend: &Backend) -> (bool, Task<Message>) {
+        match &mut self.pane {
+            Pane::Form(f) => {
+                let back = f.editing;
+                match back {
+                    Some(id) => (true, self.open(id, backend)),
+                    None => {
+                        self.pane = Pane::Nothing;
+                        (true, Task::none())
+                    }
+                }
+            }
+            Pane::Profile(p) if p.confirm_delete => {
+                p.confirm_delete = false;
+                (true, Task::none())
+            }
+            _ => (false, Task::none()),
+        }
+    }
+
+    pub fn key(&mut self, key: &keyboard::Key, backend: &Backend) -> Task<Message> {
+        match key.as_ref() {
+            keyboard::Key::Named(key::Named::ArrowUp) => {
+                self.list.move_cursor(-1, self.contacts.len())
+            }
+            keyboard::Key::Named(key::Named::ArrowDown) => {
+                self.list.move_cursor(1, self.contacts.len())
+            }
+            keyboard::Key::Named(key::Named::Enter) => {
+                match self.list.cursor.and_then(|c| self.contacts.get(c)) {
+                    Some(c) => {
+                        let id = c.id;
+                        self.open(id, backend)
+                    }
+                    None => Task::none(),
+                }
+            }
+            _ => Task::none(),
+        }
+    }
+
+    pub fn update(&mut self, message: Message, backend: &Backend) -> (Task<Message>, Option<Event>) {
+        match message {
+            Message::Loaded(seq, result) => {
+                if seq == self.seq {
+                    match result {
+                        Ok(Reply::Contacts(contacts)) => {
+                            self.contacts = contacts;
+                            self.error = None;
+                        }
+                        Ok(_) => {}
+                        Err(e) => self.error = Some(e),
+                    }
+                    self.loaded = true;
+                    self.list.clamp(self.contacts.len());
+                }
+                (Task::none(), None)
+            }
+            Message::Scrolled(offset, viewport) => {
+                self.list.scrolled(offset, viewport);
+                if self.loaded
+                    && self.contacts.len() >= self.limit
+                    && self.list.near_end(self.contacts.len())
+                {
+                    self.limit += PAGE;
+                    return (self.reload(backend), None);
+                }
+                (Task::none(), None)
+            }
+            Message::Open(id) => (self.open(id, backend), None),
+            Message::ProfileLoaded(id, seq, result) => {
+                if let Pane::Profile(p) = &mut self.pane
+                    && p.id == id
+                    && p.seq == seq
+                {
+                    match result {
+                        Ok(Reply::Contact {
+                            contact,
+                            interactions,
+                        }) => {
+                            p.contact = Some(contact);
+                            p.interactions = interactions;
+                            p.interactions.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
+                        }
+                        Ok(_) => {}
+                        Err(e) => p.error = Some(e),
+                    }
+                }
+                (Task::none(), None)
+            }
+            Message::Add => (self.add(), None),
+            Message::Edit => {
+                if let Pane::Profile(Profile {
+                    contact: Some(c), ..
+                }) = &self.pane
+                {
+                    self.pane = Pane::Form(Form::from_contact(c));
+                    return (iced::widget::operation::focus(NAME_ID), None);
+                }
+                (Task::none(), None)
+            }
+            Message::Input(f, value) => {
+                if let Pane::Form(form) = &mut self.pane {
+                    let slot = match f {
+                        Field::Name => &mut form.name,
+                        Field::Phones => &mut form.phones,
+                        Field::Emails => &mut form.emails,
+                        Field::Company => &mut form.company,
+                        Field::Tags => &mut form.tags,
+                        Field::Notes => &mut form.notes,
+                    };
+                    *slot = value;
+                }
+                (Task::none(), None)
+            }
+            Message::Save => {
+                let Pane::Form(form) = &mut self.pane else {
+                    return (Task::none(), None);
+                };
+                form.checked = true;
+                if form.saving || form.problems().any() {
+                    return (Task::none(), None);
+                }
+                form.saving = true;
+                form.error = None;
+                let editing = form.editing;
+                let request = match editing {
+                    Some(id) => Request::EditContact {
+                        id: id.to_string(),
+                        changes: form.spec(),
+                    },
+                    None => Request::AddContact(form.spec()),
+                };
+                (
+                    call(backend, request, move |r| Message::Saved(editing, r)),
+                    None,
+                )
+            }
+            Message::Saved(editing, result) => {
+                let Pane::Form(form) = &mut self.pane else {
+                    return (Task::none(), None);
+                };
+                form.saving = false;
+                match result {
+                    Ok(reply) => {
+                        let id = match reply {
+                            Reply::Created { id } => id.parse().ok(),
+                            _ => editing,
+                        };
+                        let name = form.name.trim().to_string();
+                        let open = match id {
+                            Some(id) => self.open(id, backend),
+                            None => {
+                                self.pane = Pane::Nothing;
+                                Task::none()
+                            }
+                        };
+                        let what = if editing.is_some() { "Saved" } else { "Added" };
+                        (
+                            Task::batch([open, self.reload(backend)]),
+                            Some(Event::Toast(Toast::Info(format!("{what} {name}.")))),
+                        )
+                    }
+                    Err(e) => {
+                        form.error = Some(e);
+                        (Task::none(), None)
+                    }
+                }
+            }
+            Message::Cancel => (self.escape(backend).1, None),
+            Message::Delete => {
+                if let Pane::Profile(p) = &mut self.pane {
+                    p.confirm_delete = true;
+                }
+                (Task::none(), None)
+            }
+            Message::ConfirmDelete => {
+                let Pane::Profile(p) = &mut self.pane else {
+                    return (Task::none(), None);
+                };
+                let id = p.id;
+                (
+                    call(backend, Request::DeleteContact { id: id.to_string() }, move |r| {
+                        Message::Deleted(id, r)
+                    }),
+                    None,
+                )
+            }
+            Message::Deleted(id, result) => match result {
+                Ok(_) => {
+                    let name = match &self.pane {
+                        Pane::Profile(Profile {
+                            contact: Some(c), ..
+                        }) if c.id == id => c.name.clone(),
+                        _ => "the contact".into(),
+                    };
+                    self.pane = Pane::Nothing;
+                    (
+                        self.reload(backend),
+                        Some(Event::Toast(Toast::Info(format!("Deleted {name}.")))),
+                    )
+                }
+                Err(e) => {
+                    if let Pane::Profile(p) = &mut self.pane {
+                        p.error = Some(e.clone());
+                        p.confirm_delete = false;
+                    }
+                    (Task::none(), Some(Event::Toast(Toast::Error(e))))
+                }
+            },
+            Message::Start => match &self.pane {
+                Pane::Profile(Profile {
+                    contact: Some(c), ..
+                }) => (Task::none(), Some(Event::Start(c.clone()))),
+                _ => (Task::none(), None),
+            },
+            Message::OpenInteraction(id, state) => {
+                (Task::none(), Some(Event::OpenInteraction(id, state)))
+            }
+        }
+    }
+
+    pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
+        split(self.list_view(), self.pane_view(session))
+    }
+
+    fn list_view<'a>(&'a self) -> Element<'a, Message> {
+        let n = self.contacts.len();
+        let more = if n >= self.limit { "+" } else { "" };
+        let count = if self.query.trim().is_empty() {
+            format!("{n}{more} contacts")
+        } else {
+            format!("{n}{more} matching “{}”", self.query.trim())
+        };
+        let header = row![
+            muted(count).width(Length::Fill),
+            button(text("Add contact").size(SMALL))
+                .on_press(Message::Add)
+                .padding([4, 10])
+                .style(theme::buttons::secondary)
+        ]
+        .align_y(Alignment::Center)
+        .padding([8, 14]);
+        let body: Element<'a, Message> = if let Some(e) = &self.error {
+            container(error_box(e)).padding(12).into()
+        } else if self.loaded && self.contacts.is_empty() {
+            if self.query.trim().is_empty() {
+                empty("The phonebook is empty. Add a contact.")
+            } else {
+                empty("No contact matches.")
+            }
+        } else {
+            let open = match &self.pane {
+                Pane::Profile(p) => Some(p.id),
+                Pane::Form(f) => f.editing,
+                Pane::Nothing => None,
+            };
+            virtual_list(&self.list, n, Message::Scrolled, move |i| {
+                let c = &self.contacts[i];
+                contact_row(c, open == Some(c.id) || self.list.cursor == Some(i))
+            })
+        };
+        column![header, body].into()
+    }
+
+    fn pane_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
+        match &self.pane {
+            Pane::Nothing => empty("Open a contact, or add one."),
+            Pane::Form(form) => form_view(form),
+            Pane::Profile(p) => profile_view(p, session),
+        }
+    }
+}
+
+fn contact_row<'a>(c: &'a Contact, selected: bool) -> Element<'a, Message> {
+    let reach: Vec<&str> = c
+        .phones
+        .iter()
+        .chain(c.emails.iter())
+        .map(String::as_str)
+        .take(2)
+        .collect();
+    button(
+        column![
+            row![
+                line(&c.name, 30).size(TEXT).width(Length::Fill),
+                line(&c.company, 16).size(SMALL).style(theme::texts::muted)
+            ]
+            .spacing(6)
+            .align_y(Alignment::Center),
+            row![
+                line(&reach.join(" · "), 44)
+                    .size(SMALL)
+                    .style(theme::texts::muted),
+                Space::new().width(Length::Fill)
+            ],
+        ]
+        .spacing(4),
+    )
+    .on_press(Message::Open(c.id))
+    .width(Length::Fill)
+    .height(Length::Fill)
+    .padding([8, 10])
+    .style(theme::buttons::item(selected))
+    .into()
+}
+
+fn input<'a>(
+    placeholder: &'a str,
+    value: &'a str,
+    f: Field,
+    invalid: bool,
+) -> iced::widget::TextInput<'a, Message, iced::Theme, iced::Renderer> {
+    let id = match f {
+        Field::Name => NAME_ID,
+        Field::Phones => PHONES_ID,
+        Field::Emails => EMAILS_ID,
+        Field::Company => COMPANY_ID,
+        Field::Tags => TAGS_ID,
+        Field::Notes => NOTES_ID,
+    };
+    text_input(placeholder, value)
+        .id(id)
+        .on_input(move |v| Message::Input(f, v))
+        .on_submit(Message::Save)
+        .padding(8)
+        .size(TEXT)
+        .style(if invalid {
+            theme::inputs::invalid
+        } else {
+            theme::inputs::field
+        })
+}
+
+fn form_view(form: &Form) -> Element<'_, Message> {
+    let problems = if form.checked {
+        form.problems()
+    } else {
+        Problems::default()
+    };
+    let heading = if form.editing.is_some() {
+        "Edit contact"
+    } else {
+        "New contact"
+    };
+    let mut col = column![
+        title(heading),
+        field(
+            "Name (required)",
+            input("Marta Ruiz", &form.name, Field::Name, problems.name.is_some()),
+            problems.name.as_deref()
+        ),
+        field(
+            "Phones, separated by commas",
+            input("+34 600 100 200", &form.phones, Field::Phones, problems.phones.is_some()),
+            problems.phones.as_deref()
+        ),
+        field(
+            "Emails, separated by commas",
+            input("marta@example.com", &form.emails, Field::Emails, problems.emails.is_some()),
+            problems.emails.as_deref()
+        ),
+        field(
+            "Company",
+            input("", &form.company, Field::Company, false),
+            None
+        ),
+        field(
+            "Tags, separated by commas",
+            input("vip, spanish", &form.tags, Field::Tags, false),
+            None
+        ),
+        field("Notes", input("", &form.notes, Field::Notes, false), None),
+    ]
+    .spacing(12)
+    .max_width(520);
+    if let Some(e) = &form.error {
+        col = col.push(error_box(e));
+    }
+    col = col.push(
+        row![
+            button(text("Cancel").size(TEXT))
+                .on_press(Message::Cancel)
+                .padding([8, 16])
+                .style(theme::buttons::secondary),
+            button(text(if form.saving { "Saving…" } else { "Save" }).size(TEXT))
+                .on_press_maybe((!form.saving).then_some(Message::Save))
+                .padding([8, 16])
+                .style(theme::buttons::primary),
+        ]
+        .spacing(8),
+    );
+    scrollable(container(col).padding(20))
+        .style(theme::inputs::scroll)
+        .into()
+}
+
+fn profile_view<'a>(p: &'a Profile, session: &'a Session) -> Element<'a, Message> {
+    let Some(c) = p.contact.as_deref() else {
+        return match &p.error {
+            Some(e) => container(error_box(e)).padding(16).into(),
+            None => empty("Loading…"),
+        };
+    };
+    let actions: Element<'a, Message> = if p.confirm_delete {
+        row![
+            text(format!("Delete {}?", c.name)).size(TEXT),
+            button(text("Keep").size(TEXT))
+                .on_press(Message::Cancel)
+                .padding([6, 14])
+                .style(theme::buttons::secondary),
+            button(text("Delete").size(TEXT))
+                .on_press(Message::ConfirmDelete)
+                .padding([6, 14])
+                .style(theme::buttons::danger),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center)
+        .into()
+    } else {
+        row![
+            button(text("Delete").size(TEXT))
+                .on_press(Message::Delete)
+                .padding([6, 14])
+                .style(theme::buttons::secondary),
+            button(text("Edit").size(TEXT))
+                .on_press(Message::Edit)
+                .padding([6, 14])
+                .style(theme::buttons::secondary),
+            button(text("Start interaction").size(TEXT))
+                .on_press(Message::Start)
+                .padding([6, 14])
+                .style(theme::buttons::primary),
+        ]
+        .spacing(8)
+        .into()
+    };
+    let sub = if c.company.is_empty() {
+        "No company".to_string()
+    } else {
+        c.company.clone()
+    };
+    let head = row![
+        column![title(c.name.as_str()), muted(sub)]
+            .spacing(2)
+            .width(Length::Fill),
+        actions
+    ]
+    .spacing(16)
+    .align_y(Alignment::Center);
+    let mut facts = column![].spacing(6);
+    facts = facts.push(fact(
+        "Phone",
+        if c.phones.is_empty() {
+            "none".into()
+        } else {
+            c.phones.join(", ")
+        },
+    ));
+    facts = facts.push(fact(
+        "Email",
+        if c.emails.is_empty() {
+            "none".into()
+        } else {
+            c.emails.join(", ")
+        },
+    ));
+    if !c.tags.is_empty() {
+        facts = facts.push(fact(
+            "Tags",
+            c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
+        ));
+    }
+    if !c.notes.is_empty() {
+        facts = facts.push(fact("Notes", c.notes.clone()));
+    }
+    let mut history = column![text("Interactions").size(TEXT)].spacing(4);
+    if p.interactions.is_empty() {
+        history = history.push(muted("None yet."));
+    }
+    for s in &p.interactions {
+        let state = s.state_at(session.now);
+        let what = if !s.subject.is_empty() {
+            s.subject.clone()
+        } else if !s.last_message_preview.is_empty() {
+            s.last_message_preview.clone()
+        } else {
+            s.address.clone()
+        };
+        let campaign = session
+            .campaign(s.campaign)
+            .map(|c| c.name.as_str())
+            .unwrap_or("");
+        history = history.push(
+            button(
+                row![
+                    container(muted(conversation::state_label(state))).width(Length::Fixed(70.0)),
+                    line(&format!("{campaign} · {what}"), 60)
+                        .size(TEXT)
+                        .width(Length::Fill),
+                    muted(clock::ago(session.now, s.last_activity, session.zone)),
+                ]
+                .spacing(8)
+                .align_y(Alignment::Center),
+            )
+            .on_press(Message::OpenInteraction(s.id, state))
+            .width(Length::Fill)
+            .padding([6, 8])
+            .style(theme::buttons::ghost),
+        );
+    }
+    let mut col = column![
+        head,
+        container(facts.padding(12)).style(theme::boxes::card).width(Length::Fill),
+        container(history.padding(12)).style(theme::boxes::card).width(Length::Fill),
+    ]
+    .spacing(14);
+    if let Some(e) = &p.error {
+        col = col.push(error_box(e));
+    }
+    scrollable(container(col).padding([14, 18]))
+        .style(theme::inputs::scroll)
+        .into()
+}

@@ -1,0 +1,102 @@
+//! What the window remembers between runs: its size and the last tab, in
+//! `<data_dir>/settings.json`. A missing or unreadable file gives the
+//! defaults (a damaged file is never fatal, and is replaced on the next save).
+
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::TabId;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub width: f32,
+    pub height: f32,
+    pub last_tab: TabId,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            width: 1280.0,
+            height: 800.0,
+            last_tab: TabId::Active,
+        }
+    }
+}
+
+/// The smallest window the layout is made for.
+pub const MIN_SIZE: (f32, f32) = (900.0, 560.0);
+
+impl Settings {
+    /// Reads the settings; defaults for anything missing or malformed.
+    pub fn load(path: &Path) -> Settings {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Settings::default(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot read the settings: {e}");
+                return Settings::default();
+            }
+        };
+        match serde_json::from_str::<Settings>(&text) {
+            Ok(s) => s.sanitized(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring malformed settings: {e}");
+                Settings::default()
+            }
+        }
+    }
+
+    /// Keeps the window size within what a screen can show.
+    fn sanitized(mut self) -> Settings {
+        let ok = |v: f32, min: f32| v.is_finite() && v >= min && v <= 16_384.0;
+        let d = Settings::default();
+        if !ok(self.width, MIN_SIZE.0) {
+            self.width = d.width;
+        }
+        if !ok(self.height, MIN_SIZE.1) {
+            self.height = d.height;
+        }
+        self
+    }
+
+    /// Writes the settings atomically (a temp file, then a rename).
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_survive_damage() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("settings.json");
+        assert_eq!(Settings::load(&path), Settings::default());
+        let s = Settings {
+            width: 1400.0,
+            height: 900.0,
+            last_tab: TabId::Phonebook,
+        };
+        s.save(&path)?;
+        assert_eq!(Settings::load(&path), s);
+        std::fs::write(&path, "{ not json")?;
+        assert_eq!(Settings::load(&path), Settings::default());
+        std::fs::write(&path, r#"{"width": -3, "last_tab": "history"}"#)?;
+        let loaded = Settings::load(&path);
+        assert_eq!(loaded.width, Settings::default().width);
+        assert_eq!(loaded.last_tab, TabId::History);
+        Ok(())
+    }
+}

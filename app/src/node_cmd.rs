@@ -1,0 +1,257 @@
+//! Sub-commands that need the network: `node`, and `team invite | join | members | revoke`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use meshdesk_model::now_ms;
+use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
+use meshdesk_sync::invite::InviteCode;
+use meshdesk_sync::join::{JoinArgs, JoinProgress, join_team};
+use meshdesk_sync::node::{Event, Node, NodeConfig};
+use meshdesk_sync::team::{self, MemberInfo};
+use meshdesk_sync::{identity, node::NodeHandle};
+
+use crate::cli::args::NodeArgs;
+use crate::cli::{CliError, open_store};
+use crate::data_dir::DataDir;
+
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(failed)
+}
+
+fn parse_addrs(raw: &[String]) -> Result<Vec<Multiaddr>, CliError> {
+    raw.iter()
+        .map(|a| {
+            a.trim().parse::<Multiaddr>().map_err(|e| {
+                CliError::Refused(format!("`{a}` is not a multiaddr (e.g. /ip4/192.168.1.20/tcp/4001): {e}"))
+            })
+        })
+        .collect()
+}
+
+fn team_error(e: team::TeamError) -> CliError {
+    if e.is_user_error() { CliError::Refused(e.to_string()) } else { CliError::Failed(e.to_string()) }
+}
+
+fn control_error(e: meshdesk_sync::control::ControlError) -> CliError {
+    match e {
+        meshdesk_sync::control::ControlError::Remote { message, user_error: true } => CliError::Refused(message),
+        other => CliError::Failed(other.to_string()),
+    }
+}
+
+/// A client for the node running on this data dir, if one runs.
+fn running_node(data_dir: &DataDir) -> Result<Option<Client>, CliError> {
+    Client::connect(data_dir.root()).map_err(control_error)
+}
+
+/// Starts a member node with the store of this data dir.
+pub async fn start_member_node(
+    data_dir: &DataDir,
+    listen: Vec<Multiaddr>,
+    peers: Vec<Multiaddr>,
+    mdns: bool,
+) -> Result<(NodeHandle, tokio::sync::broadcast::Receiver<Event>), CliError> {
+    let store = open_store(data_dir)?;
+    if store.identity().map_err(failed)?.is_none() {
+        return Err(CliError::Refused(
+            "no team yet: run `meshdesk team create --name NAME --agent NAME` or `meshdesk team join CODE --agent NAME`"
+                .into(),
+        ));
+    }
+    let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
+    let psk = team::load_team_key(data_dir.root())
+        .map_err(failed)?
+        .ok_or_else(|| CliError::Failed(format!("the team key is missing from {}", data_dir.root().display())))?;
+    let mut config = NodeConfig::new(data_dir.root(), store, keypair, psk);
+    config.listen = listen;
+    config.peers = peers;
+    config.mdns = mdns;
+    Node::start(config).await.map_err(|e| {
+        if e.is_user_error() { CliError::Refused(e.to_string()) } else { CliError::Failed(e.to_string()) }
+    })
+}
+
+/// `meshdesk node`: runs until SIGINT or SIGTERM, then shuts down cleanly.
+pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
+    let listen = parse_addrs(&args.listen)?;
+    let peers = parse_addrs(&args.peers)?;
+    if running_node(data_dir)?.is_some() {
+        return Err(CliError::Refused(format!("a node already runs on {}", data_dir.root().display())));
+    }
+    runtime()?.block_on(async {
+        let (handle, mut events) = start_member_node(data_dir, listen, peers, !args.no_mdns).await?;
+        let http = match &args.http {
+            Some(addr) => Some(crate::gateway::serve(addr, handle.clone()).await?),
+            None => None,
+        };
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(failed)?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                event = events.recv() => match event {
+                    Ok(Event::Listening { addr }) => println!("listening on {addr}"),
+                    Ok(Event::PeerConnected { peer, .. }) => tracing::info!(%peer, "peer connected"),
+                    Ok(Event::PeerRefused { peer, reason }) => tracing::warn!(%peer, %reason, "connection refused"),
+                    Ok(Event::Stopped) => break,
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        if let Some(server) = http {
+            server.stop().await;
+        }
+        handle.shutdown().await.map_err(failed)?;
+        Ok(())
+    })
+}
+
+/// `team invite`: through the node (the code then carries its listen
+/// addresses), or on the store alone (the joiner then needs `--peer`).
+pub fn invite(data_dir: &DataDir, ttl_ms: i64, uses: u32, json: bool) -> Result<(), CliError> {
+    if uses == 0 {
+        return Err(CliError::Refused("an invite needs at least one use".into()));
+    }
+    let (code, expires_at) = match running_node(data_dir)? {
+        Some(mut client) => match client.request(&ControlRequest::Invite { ttl_ms, uses }).map_err(control_error)? {
+            ControlReply::Invite { code, expires_at, .. } => (code, expires_at),
+            other => return Err(failed(format!("unexpected answer from the node: {other:?}"))),
+        },
+        None => {
+            let mut store = open_store(data_dir)?;
+            let psk = team::load_team_key(data_dir.root())
+                .map_err(failed)?
+                .ok_or_else(|| CliError::Refused("no team yet".into()))?;
+            let (code, _) = team::create_invite(&mut store, psk, now_ms(), ttl_ms, uses, vec![]).map_err(team_error)?;
+            (code.encode(), code.expires_at)
+        }
+    };
+    if json {
+        println!("{}", serde_json::json!({ "code": code, "expires_at": expires_at, "uses": uses }));
+    } else {
+        println!("{code}");
+    }
+    Ok(())
+}
+
+/// `team join CODE --agent NAME`: admitted by a member, syncs everything, exits.
+pub fn join(data_dir: &DataDir, code: &str, agent: &str, peers: &[String], timeout: u64, json: bool) -> Result<(), CliError> {
+    let invite = InviteCode::parse(code).map_err(|e| CliError::Refused(e.to_string()))?;
+    if agent.trim().is_empty() {
+        return Err(CliError::Refused("the agent name must not be empty".into()));
+    }
+    let peers = parse_addrs(peers)?;
+    let store = open_store(data_dir)?;
+    let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
+    let device_name = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "desktop".into());
+    let args = JoinArgs {
+        data_dir: data_dir.root().to_path_buf(),
+        store,
+        keypair,
+        invite,
+        agent_name: agent.trim().to_string(),
+        device_name,
+        listen: vec![],
+        peers,
+        connect_timeout: Duration::from_secs(timeout.max(1)),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message("connecting to the team…");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let mut total = 0usize;
+    let joined = runtime()?.block_on(join_team(args, |progress| {
+        let Some(bar) = &bar else { return };
+        match progress {
+            JoinProgress::Admitted { .. } => bar.set_message("admitted; syncing the team's data…"),
+            JoinProgress::Syncing { pending_docs } => {
+                total = total.max(pending_docs);
+                if bar.length().is_none() || bar.length() == Some(0) {
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} documents")
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                }
+                bar.set_length(total as u64);
+                bar.set_position(total.saturating_sub(pending_docs) as u64);
+            }
+        }
+    }));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let joined = joined.map_err(|e| match e {
+        meshdesk_sync::join::JoinError::Node(n) if !n.is_user_error() => CliError::Failed(n.to_string()),
+        meshdesk_sync::join::JoinError::Team(t) => team_error(t),
+        other => CliError::Refused(other.to_string()),
+    })?;
+    if json {
+        println!("{}", serde_json::json!({ "team": joined.team, "agent": joined.agent }));
+    } else {
+        println!("Joined team {} as agent {}", joined.team, joined.agent);
+    }
+    Ok(())
+}
+
+fn print_members(members: &[MemberInfo], json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(members).unwrap_or_else(|_| "[]".into()));
+        return;
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_header(vec!["AGENT", "ROLE", "DEVICE", "NAME", "STATE"]);
+    for m in members {
+        let state = if m.revoked {
+            "revoked"
+        } else if m.online {
+            "online"
+        } else {
+            "offline"
+        };
+        let me = if m.this_device { " (this device)" } else { "" };
+        t.add_row(vec![m.agent_name.clone(), m.role.to_string(), m.device.clone(), format!("{}{me}", m.device_name), state.into()]);
+    }
+    println!("{t}");
+}
+
+/// `team members`: devices and agents with online state.
+pub fn members(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
+    let members = match running_node(data_dir)? {
+        Some(mut client) => match client.request(&ControlRequest::Members).map_err(control_error)? {
+            ControlReply::Members(m) => m,
+            other => return Err(failed(format!("unexpected answer from the node: {other:?}"))),
+        },
+        None => {
+            let store = open_store(data_dir)?;
+            team::members(&store, &Default::default()).map_err(team_error)?
+        }
+    };
+    print_members(&members, json);
+    Ok(())
+}
+
+/// `team revoke DEVICE` (supervisors only).
+pub fn revoke(data_dir: &DataDir, device: &str) -> Result<(), CliError> {
+    match running_node(data_dir)? {
+        Some(mut client) => {
+            client.request(&ControlRequest::Revoke { device: device.to_string() }).map_err(control_error)?;
+        }
+        None => {
+            let mut store = open_store(data_dir)?;
+            team::revoke(&mut store, device).map_err(team_error)?;
+        }
+    }
+    println!("Revoked {device}.");
+    Ok(())
+}

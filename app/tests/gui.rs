@@ -1,0 +1,592 @@
+//! The inbox GUI, driven headlessly through clicks and typing (iced_test's
+//! simulator), over a real store written through real requests. Each test
+//! asserts what the agent sees on screen.
+
+mod support;
+
+use iced::keyboard::{Key, Modifiers, key};
+use meshdesk::gui::modal::{finalize, new_interaction, transfer};
+use meshdesk::gui::screen::{active, contacts, phonebook, welcome};
+use meshdesk::gui::settings::Settings;
+use meshdesk::gui::{App, Message, SEARCH_ID, Shortcut, TabId, clock, theme};
+use meshdesk_model::ops::{Context, Reply, Request, Tab};
+use meshdesk_model::store::{LocalIdentity, Store};
+use support::{Demo, MINUTE, Seed, TestResult, Ui};
+
+fn active_count(ui: &mut Ui) -> Result<usize, String> {
+    match ui.call(Request::ListInteractions {
+        tab: Tab::Active,
+        search: None,
+        limit: None,
+    })? {
+        Reply::Interactions(rows) => Ok(rows.len()),
+        other => Err(format!("unexpected {other:?}")),
+    }
+}
+
+#[test]
+fn search_narrows_every_tab_to_matching_rows_only() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+
+    ui.tab(TabId::Active);
+    ui.assert_sees("Lucia Romero");
+    ui.assert_sees("Marta Ruiz");
+    ui.assert_sees("2 active");
+    ui.type_into(SEARCH_ID, "blinks");
+    ui.assert_sees("Lucia Romero");
+    ui.assert_not_sees("Marta Ruiz");
+    ui.assert_sees("1 matching “blinks”");
+    ui.clear(SEARCH_ID);
+    ui.assert_sees("Marta Ruiz");
+
+    ui.tab(TabId::Pending);
+    ui.assert_sees("Tomas Vidal");
+    ui.assert_sees("Elena Molina");
+    ui.type_into(SEARCH_ID, "elena");
+    ui.assert_sees("Elena Molina");
+    ui.assert_not_sees("Tomas Vidal");
+
+    ui.tab(TabId::History);
+    ui.assert_sees("Hugo Navarro");
+    ui.assert_sees("Sofia Torres");
+    ui.type_into(SEARCH_ID, "invoice");
+    ui.assert_sees("Hugo Navarro");
+    ui.assert_not_sees("Sofia Torres");
+    ui.type_into(SEARCH_ID, " nothing-like-this");
+    ui.assert_sees("No closed interaction matches.");
+    ui.assert_not_sees("Hugo Navarro");
+
+    ui.tab(TabId::Contacts);
+    ui.assert_sees("Bruno");
+    ui.assert_sees("Carla");
+    ui.assert_sees("#General");
+    ui.type_into(SEARCH_ID, "car");
+    ui.assert_sees("Carla");
+    ui.assert_not_sees("#General");
+    ui.assert_not_sees("Bruno");
+
+    ui.tab(TabId::Phonebook);
+    ui.assert_sees("Marta Ruiz");
+    ui.assert_sees("Ines Lopez");
+    ui.type_into(SEARCH_ID, "globex");
+    ui.assert_sees("Bruno Diaz");
+    ui.assert_not_sees("Marta Ruiz");
+    ui.assert_not_sees("Ines Lopez");
+
+    // Each tab keeps its own query: back in Pending, the box says "elena".
+    ui.tab(TabId::Pending);
+    ui.assert_sees("elena");
+    ui.assert_not_sees("Tomas Vidal");
+    Ok(())
+}
+
+#[test]
+fn the_plus_flow_refuses_to_start_with_a_required_field_empty() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    let before = active_count(&mut ui)?;
+
+    ui.click("+ New");
+    ui.assert_sees("1. Channel");
+    ui.assert_sees("Phone");
+    ui.click("Web chat");
+    // Orders is the only web chat campaign: straight to its fields.
+    ui.assert_sees("3. Details · Web chat · Orders");
+    ui.assert_sees("Order (required)");
+    ui.type_into(new_interaction::ADDRESS_ID, "visitor-42");
+    ui.assert_sees("Still needed: Order.");
+
+    // Start is disabled; Enter says what is missing, beside the field.
+    ui.click("Start");
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Order is required.");
+    ui.assert_sees("3. Details");
+    assert_eq!(active_count(&mut ui)?, before, "nothing was started");
+
+    ui.type_into(new_interaction::field_id("Order"), "4471");
+    ui.type_into(new_interaction::SUBJECT_ID, "Late delivery");
+    ui.assert_not_sees("Still needed");
+    ui.click("Start");
+
+    // It opens in Active.
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.assert_not_sees("3. Details");
+    ui.assert_sees("Started with visitor-42.");
+    ui.assert_sees("3 active");
+    ui.assert_sees("Order: 4471");
+    ui.assert_sees("Orders · Web chat · Late delivery");
+    assert_eq!(active_count(&mut ui)?, before + 1);
+    Ok(())
+}
+
+#[test]
+fn the_plus_flow_goes_channel_then_campaign_and_can_go_back() -> TestResult {
+    let mut seed = Seed::new()?;
+    seed.campaign(
+        "Sales",
+        meshdesk_model::ChannelKind::Phone,
+        meshdesk_model::Strategy::TopDown,
+        &["Ana"],
+        &["Sold"],
+        &[],
+        0,
+    )?;
+    let mut ui = Ui::open(seed)?;
+    ui.shortcut(Shortcut::New);
+    ui.click("Phone");
+    ui.assert_sees("2. Campaign on Phone");
+    ui.assert_sees("General");
+    ui.click("Sales");
+    ui.assert_sees("3. Details · Phone · Sales");
+    ui.type_into(new_interaction::ADDRESS_ID, "12");
+    ui.assert_sees("“12” is not a phone number (5 to 15 digits).");
+    ui.click("Back");
+    ui.assert_sees("2. Campaign on Phone");
+    ui.click("Back");
+    ui.assert_sees("1. Channel");
+    ui.shortcut(Shortcut::Escape);
+    ui.assert_not_sees("1. Channel");
+    Ok(())
+}
+
+#[test]
+fn a_finalized_interaction_leaves_active_and_appears_in_history() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.assert_sees("2 active");
+    ui.click("Marta Ruiz");
+    ui.assert_sees("Calling about your order");
+    ui.click("…");
+    ui.click("Finalize…");
+    ui.assert_sees("Finalize Marta Ruiz");
+    ui.assert_sees("Disposition (required)");
+
+    // No disposition yet: Finalize is disabled, Enter says why.
+    ui.click("Finalize");
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Choose a disposition to finalize.");
+
+    ui.click("Resolved");
+    ui.type_into(finalize::NOTE_ID, "Order confirmed by phone");
+    ui.click("Finalize");
+    ui.assert_not_sees("Disposition (required)");
+    ui.assert_sees("Finalized Marta Ruiz.");
+    ui.assert_sees("1 active");
+    ui.assert_sees("Finalized as Resolved: it is now in History.");
+
+    ui.tab(TabId::History);
+    ui.assert_sees("3 closed");
+    ui.click("Marta Ruiz");
+    ui.assert_sees("Resolved · General");
+    ui.assert_sees("Order confirmed by phone");
+    ui.assert_sees("Calling about your order");
+    Ok(())
+}
+
+#[test]
+fn the_transfer_dialog_hands_an_interaction_to_a_teammate_with_a_note() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    ui.click("…");
+    ui.click("Transfer…");
+    ui.assert_sees("Transfer Lucia Romero");
+    ui.assert_sees("To a teammate");
+    ui.assert_sees("Back to a campaign's queue");
+    ui.click("Bruno");
+    ui.assert_sees("Bruno is offline: the transfer waits until they are back.");
+    ui.type_into(transfer::NOTE_ID, "Router model RX-2");
+    ui.click("Transfer to Bruno");
+    ui.assert_sees("Transferred Lucia Romero.");
+    ui.assert_sees("1 active");
+    ui.assert_sees("Transferred to Bruno: it waits for them to accept.");
+
+    // Esc closes a dialog without doing anything.
+    ui.click("Marta Ruiz");
+    ui.click("…");
+    ui.click("Transfer…");
+    ui.assert_sees("Transfer Marta Ruiz");
+    ui.shortcut(Shortcut::Escape);
+    ui.assert_not_sees("Transfer Marta Ruiz");
+    ui.assert_sees("1 active");
+    Ok(())
+}
+
+#[test]
+fn the_composer_sends_on_enter_and_breaks_lines_on_shift_enter() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    ui.type_into(active::COMPOSER_ID, "Please restart it");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::SHIFT,
+    );
+    ui.type_into(active::COMPOSER_ID, "Thanks");
+    ui.assert_not_sees("Please restart it\nThanks");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    ui.assert_sees("Please restart it\nThanks");
+    ui.assert_sees("Write a reply. Enter sends");
+    match ui.call(Request::ShowInteraction {
+        id: demo.active_lucia.clone(),
+    })? {
+        Reply::Interaction(d) => {
+            let last = d.interaction.messages_in_order().last().map(|m| m.body.clone());
+            assert_eq!(last.as_deref(), Some("Please restart it\nThanks"));
+        }
+        other => return Err(format!("unexpected {other:?}").into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn customer_html_is_shown_as_plain_text() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    ui.assert_sees("It blinks red <b>every</b> minute");
+    Ok(())
+}
+
+#[test]
+fn pending_accept_moves_to_active_and_decline_hides_it_and_waits_tick() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Pending);
+    ui.assert_sees("2 waiting");
+    ui.assert_sees("Ring-all: first to accept takes it");
+
+    // The waiting time ticks.
+    let enqueued = match ui.call(Request::ShowInteraction {
+        id: demo.pending_elena.clone(),
+    })? {
+        Reply::Interaction(d) => d.interaction.enqueued_at,
+        other => return Err(format!("unexpected {other:?}").into()),
+    };
+    let before = clock::elapsed(ui.clock.now(), enqueued);
+    ui.assert_sees(&before);
+    ui.tick(5);
+    let after = clock::elapsed(ui.clock.now(), enqueued);
+    assert_ne!(before, after);
+    ui.assert_sees(&after);
+
+    ui.click("Tomas Vidal");
+    ui.assert_sees("Can I upgrade my plan?");
+    ui.click("Accept");
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.assert_sees("3 active");
+    ui.assert_sees("Write a reply. Enter sends");
+
+    ui.tab(TabId::Pending);
+    ui.click("Elena Molina");
+    ui.click("Decline");
+    ui.assert_sees("Declined.");
+    ui.assert_sees("Nothing waiting for you.");
+    Ok(())
+}
+
+#[test]
+fn a_lost_claim_shows_its_toast() -> TestResult {
+    // Ana's and Bruno's computers, each with the team; Bruno accepts while
+    // the two are apart, then Ana accepts too; when they meet, the earlier
+    // claim (Bruno's) wins.
+    let mut seed = Seed::new()?;
+    let bruno = seed.teammate("Bruno")?;
+    let id = seed.enqueue("General", "+34 600 999 888", "Pablo Garcia", "My line is dead")?;
+
+    let bruno_dir = tempfile::tempdir()?;
+    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"))?;
+    meshdesk::gui::backend::sync_stores(
+        &mut seed.store,
+        "ana-device",
+        &mut bruno_store,
+        "bruno-device",
+    )?;
+    let team = seed.store.team()?.ok_or("no team")?.id;
+    bruno_store.set_identity(&LocalIdentity {
+        team,
+        agent: bruno.parse()?,
+        device: "bruno-device".into(),
+    })?;
+    let earlier = Context {
+        now: seed.clock.now(),
+        presence: None,
+    };
+    meshdesk_model::ops::execute(&mut bruno_store, &earlier, Request::Accept { id: id.clone() })?;
+    seed.clock.advance(MINUTE);
+
+    let mut ui = Ui::open(seed)?;
+    ui.tab(TabId::Pending);
+    ui.click("Pablo Garcia");
+    ui.click("Accept");
+    ui.assert_sees("1 active");
+    ui.assert_not_sees("Another agent claimed");
+
+    // The two computers meet.
+    let backend = ui.backend.clone();
+    let (_bruno_store, changed) = ui.rt.block_on(async move {
+        backend
+            .sync_with("ana-device", "bruno-device", bruno_store)
+            .await
+    })?;
+    assert!(changed > 0);
+    ui.send(Message::Tick);
+    ui.assert_sees("Another agent claimed Pablo Garcia first. You can still read it; they answer it.");
+    ui.assert_sees("Bruno claimed it first; you can read it, Bruno answers it.");
+    ui.assert_sees("0 active");
+    Ok(())
+}
+
+#[test]
+fn phonebook_add_edit_delete_with_inline_validation() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Phonebook);
+    ui.assert_sees("3 contacts");
+    ui.click("Add contact");
+    ui.assert_sees("New contact");
+    ui.click("Save");
+    ui.assert_sees("A name is required.");
+    ui.type_into(phonebook::NAME_ID, "Julia Ortega");
+    ui.assert_not_sees("A name is required.");
+    ui.type_into(phonebook::PHONES_ID, "12");
+    ui.type_into(phonebook::EMAILS_ID, "julia@");
+    ui.click("Save");
+    ui.assert_sees("“12” is not a phone number");
+    ui.assert_sees("“julia@” is not an email address.");
+    ui.assert_sees("3 contacts");
+    ui.clear(phonebook::PHONES_ID);
+    ui.type_into(phonebook::PHONES_ID, "+34 699 000 111");
+    ui.clear(phonebook::EMAILS_ID);
+    ui.type_into(phonebook::EMAILS_ID, "julia@example.com");
+    ui.click("Save");
+    ui.assert_sees("Added Julia Ortega.");
+    ui.assert_sees("4 contacts");
+    ui.assert_sees("Start interaction");
+    ui.assert_sees("+34 699 000 111");
+
+    ui.click("Edit");
+    ui.assert_sees("Edit contact");
+    ui.type_into(phonebook::COMPANY_ID, "Umbrella");
+    ui.click("Save");
+    ui.assert_sees("Saved Julia Ortega.");
+    ui.assert_sees("Umbrella");
+
+    ui.click("Delete");
+    ui.assert_sees("Delete Julia Ortega?");
+    ui.click("Delete");
+    ui.assert_sees("Deleted Julia Ortega.");
+    ui.assert_sees("3 contacts");
+    ui.assert_sees("Open a contact, or add one.");
+    Ok(())
+}
+
+#[test]
+fn a_contact_profile_lists_its_interactions_and_starts_a_new_one() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Phonebook);
+    ui.click("Marta Ruiz");
+    ui.assert_sees("Acme");
+    ui.assert_sees("marta@example.com");
+    ui.assert_sees("General · Calling about your order");
+    ui.click("Start interaction");
+    ui.assert_sees("New interaction with Marta Ruiz");
+    ui.click("Phone");
+    ui.assert_sees("3. Details · Phone · General");
+    ui.type_into(new_interaction::SUBJECT_ID, "Invoice copy");
+    ui.click("Start");
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.assert_sees("3 active");
+    ui.assert_sees("Started with Marta Ruiz.");
+    ui.assert_sees("General · Phone · +34 600 100 200 · Invoice copy");
+    Ok(())
+}
+
+#[test]
+fn contacts_and_chat_show_teammates_and_rooms_and_send_messages() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Contacts);
+    ui.assert_sees("Teammates");
+    ui.assert_sees("Campaign rooms");
+    ui.assert_sees("Can you take the 11:00 call?");
+    ui.click("Bruno");
+    ui.assert_sees("Offline");
+    ui.type_into(contacts::DRAFT_ID, "Sure, I will");
+    ui.press_in(
+        contacts::DRAFT_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    ui.assert_sees("Sure, I will");
+    ui.click("#General");
+    ui.assert_sees("Everyone in the campaign");
+    ui.assert_sees("Standup in 5 minutes");
+    ui.type_into(contacts::DRAFT_ID, "On my way");
+    ui.click("Send");
+    ui.assert_sees("On my way");
+    Ok(())
+}
+
+#[test]
+fn keyboard_shortcuts_switch_tabs_move_through_lists_and_open_dialogs() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.shortcut(Shortcut::Tab(TabId::History));
+    assert_eq!(ui.app.tab(), Some(TabId::History));
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Disposition");
+    ui.shortcut(Shortcut::Tab(TabId::Phonebook));
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::Enter);
+    // Contacts in name order: Bruno Diaz, Ines Lopez, Marta Ruiz.
+    ui.assert_sees("Initech");
+    ui.shortcut(Shortcut::Up);
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Globex");
+    ui.shortcut(Shortcut::New);
+    ui.assert_sees("1. Channel");
+    ui.shortcut(Shortcut::Tab(TabId::Active));
+    assert_eq!(ui.app.tab(), Some(TabId::Phonebook), "no tab switch under a dialog");
+    ui.shortcut(Shortcut::Escape);
+    ui.assert_not_sees("1. Channel");
+    ui.shortcut(Shortcut::Tab(TabId::Pending));
+    assert_eq!(ui.app.tab(), Some(TabId::Pending));
+    ui.shortcut(Shortcut::Search);
+
+    // What the shortcut function maps keys to.
+    use meshdesk::gui::shortcut;
+    let ctrl = Modifiers::CTRL;
+    assert_eq!(shortcut(&Key::Character("k".into()), ctrl, true), Some(Shortcut::Search));
+    assert_eq!(shortcut(&Key::Character("n".into()), ctrl, false), Some(Shortcut::New));
+    assert_eq!(
+        shortcut(&Key::Character("3".into()), ctrl, false),
+        Some(Shortcut::Tab(TabId::History))
+    );
+    assert_eq!(
+        shortcut(&Key::Named(key::Named::Escape), Modifiers::empty(), true),
+        Some(Shortcut::Escape)
+    );
+    assert_eq!(
+        shortcut(&Key::Named(key::Named::ArrowDown), Modifiers::empty(), false),
+        Some(Shortcut::Down)
+    );
+    assert_eq!(
+        shortcut(&Key::Named(key::Named::Enter), Modifiers::empty(), true),
+        None,
+        "an Enter a text field took is not also a shortcut"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_last_tab_and_window_size_are_remembered() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::History);
+    ui.send(Message::Resized(iced::Size::new(1300.0, 860.0)));
+    assert_eq!(ui.app.settings().last_tab, TabId::History);
+    assert_eq!(ui.app.settings().width, 1300.0);
+
+    let seed = Seed::new()?;
+    let ui = Ui::open_with(
+        seed,
+        Settings {
+            last_tab: TabId::Phonebook,
+            ..Settings::default()
+        },
+    )?;
+    assert_eq!(ui.app.tab(), Some(TabId::Phonebook));
+    ui.assert_sees("The phonebook is empty. Add a contact.");
+
+    // The desktop app writes them to <data_dir>/settings.json.
+    let dir = tempfile::tempdir()?;
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.path().to_path_buf()))?;
+    let mut ui = Ui::without_inbox(App::welcome())?;
+    let (app, task) = App::new(data_dir.clone(), Default::default());
+    ui.app = app;
+    ui.run(task);
+    ui.assert_sees("Welcome to meshdesk");
+    ui.send(Message::Resized(iced::Size::new(1400.0, 900.0)));
+    ui.send(Message::Tick);
+    let saved = Settings::load(&data_dir.settings_path());
+    assert_eq!((saved.width, saved.height), (1400.0, 900.0));
+    Ok(())
+}
+
+#[test]
+fn the_welcome_screen_refuses_a_malformed_invite_code() -> TestResult {
+    let mut ui = Ui::without_inbox(App::welcome())?;
+    ui.assert_sees("Create a team");
+    ui.assert_sees("Join a team");
+    ui.click("Create team");
+    ui.assert_sees("The team name is required.");
+    ui.assert_sees("Your name is required.");
+
+    ui.type_into(welcome::CODE_ID, "hello there");
+    ui.assert_sees("the invite code is not a meshdesk invite");
+    ui.type_into(welcome::JOIN_NAME_ID, "Bruno");
+    ui.click("Join team");
+    ui.assert_sees("Join team");
+    ui.assert_not_sees("Joining…");
+
+    ui.clear(welcome::CODE_ID);
+    ui.type_into(welcome::CODE_ID, "MD1-AEAQ");
+    ui.assert_sees("the invite code is");
+    Ok(())
+}
+
+#[test]
+fn snapshots_of_every_tab_light_and_dark() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    let mut failures = Vec::new();
+    let shots: [(TabId, &str, Option<&str>); 5] = [
+        (TabId::Active, "active", Some("Lucia Romero")),
+        (TabId::Pending, "pending", Some("Elena Molina")),
+        (TabId::History, "history", Some("Hugo Navarro")),
+        (TabId::Contacts, "contacts", Some("Bruno")),
+        (TabId::Phonebook, "phonebook", Some("Marta Ruiz")),
+    ];
+    for (tab, name, open) in shots {
+        ui.tab(tab);
+        if let Some(row) = open {
+            ui.click(row);
+        }
+        for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+            if let Err(e) = ui.snapshot(&format!("{name}-{mode}"), &theme) {
+                failures.push(e.to_string());
+            }
+        }
+    }
+    // The dialogs, in light.
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    ui.click("…");
+    ui.click("Finalize…");
+    if let Err(e) = ui.snapshot("finalize-light", &theme::light()) {
+        failures.push(e.to_string());
+    }
+    ui.shortcut(Shortcut::Escape);
+    ui.click("+ New");
+    ui.click("Web chat");
+    ui.shortcut(Shortcut::Enter);
+    if let Err(e) = ui.snapshot("new-interaction-light", &theme::light()) {
+        failures.push(e.to_string());
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}

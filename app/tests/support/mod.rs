@@ -1,0 +1,613 @@
+//! A harness that drives the real GUI headlessly: the app's `update` and
+//! `view`, iced_test's simulator for clicks and typing, and a real store
+//! behind a local backend, written through real requests. Tasks run to
+//! completion between steps, and the backend's events are fed back in, so
+//! each step ends with the window as the agent would see it.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use iced::futures::StreamExt;
+use iced::keyboard::{self, Key, Modifiers, key};
+use iced::{Font, Size, Task, Theme};
+use iced_test::Simulator;
+use iced_test::runtime::Action;
+use iced_test::selector::Candidate;
+use meshdesk::gui::backend::{Backend, Clock, Listener};
+use meshdesk::gui::clock::Zone;
+use meshdesk::gui::settings::Settings;
+use meshdesk::gui::{App, Message, Shortcut, TabId};
+use meshdesk_model::ops::{self, CampaignSpec, ChatTarget, ContactSpec, Context, Reply, Request};
+use meshdesk_model::store::Store;
+use meshdesk_model::{ChannelKind, FormField, Millis, Strategy};
+
+/// 2025-03-03 09:00:00 UTC: every test starts its clock here.
+pub const T0: Millis = 1_740_992_400_000;
+pub const MINUTE: Millis = 60_000;
+/// The window size of every test (logical pixels).
+pub const SIZE: Size = Size::new(1180.0, 720.0);
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A clock that moves only when a test moves it.
+#[derive(Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn new(at: Millis) -> ManualClock {
+        ManualClock(Arc::new(AtomicI64::new(at)))
+    }
+
+    pub fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, ms: Millis) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    pub fn clock(&self) -> Clock {
+        let c = self.0.clone();
+        Arc::new(move || c.load(Ordering::SeqCst))
+    }
+}
+
+/// Runs requests on a store before the GUI opens it, as the CLI would.
+pub struct Seed {
+    pub store: Store,
+    pub clock: ManualClock,
+    pub dir: tempfile::TempDir,
+}
+
+impl Seed {
+    /// A team "Support" with this device's agent Ana (a supervisor).
+    pub fn new() -> Result<Seed, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path().join("meshdesk.redb"))?;
+        let mut seed = Seed {
+            store,
+            clock: ManualClock::new(T0),
+            dir,
+        };
+        seed.run(Request::CreateTeam {
+            team_name: "Support".into(),
+            agent_name: "Ana".into(),
+            device: "ana-device".into(),
+            device_name: "ana-laptop".into(),
+        })?;
+        Ok(seed)
+    }
+
+    /// Runs one request at the seed's clock, then moves the clock a minute on.
+    pub fn run(&mut self, request: Request) -> Result<Reply, Box<dyn std::error::Error>> {
+        let ctx = Context {
+            now: self.clock.now(),
+            presence: None,
+        };
+        let outcome = ops::execute(&mut self.store, &ctx, request)?;
+        self.clock.advance(MINUTE);
+        Ok(outcome.reply)
+    }
+
+    /// Runs a request that creates something; its id.
+    pub fn create(&mut self, request: Request) -> Result<String, Box<dyn std::error::Error>> {
+        match self.run(request)? {
+            Reply::Created { id } => Ok(id),
+            other => Err(format!("expected an id, got {other:?}").into()),
+        }
+    }
+
+    /// Admits a teammate's device (the member side of `team join`).
+    pub fn teammate(&mut self, name: &str) -> Result<String, Box<dyn std::error::Error>> {
+        let now = self.clock.now();
+        let (code, _) = meshdesk_sync::team::create_invite(
+            &mut self.store,
+            [7; 32],
+            now,
+            meshdesk_sync::team::DEFAULT_INVITE_TTL_MS,
+            1,
+            vec![],
+        )?;
+        let device = format!("{}-device", name.to_lowercase());
+        let (agent, _) = ops::admit_device(
+            &mut self.store,
+            now,
+            &code.token_hash(),
+            &device,
+            name,
+            &format!("{}-laptop", name.to_lowercase()),
+        )?;
+        self.clock.advance(MINUTE);
+        Ok(agent.to_string())
+    }
+
+    pub fn campaign(
+        &mut self,
+        name: &str,
+        channel: ChannelKind,
+        strategy: Strategy,
+        members: &[&str],
+        dispositions: &[&str],
+        fields: &[(&str, bool)],
+        sla_seconds: u32,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.create(Request::AddCampaign(CampaignSpec {
+            name: name.into(),
+            channel,
+            strategy,
+            members: members.iter().map(|m| m.to_string()).collect(),
+            dispositions: dispositions.iter().map(|d| d.to_string()).collect(),
+            fields: fields
+                .iter()
+                .map(|(n, r)| FormField {
+                    name: n.to_string(),
+                    required: *r,
+                })
+                .collect(),
+            capacity: 0,
+            auto_accept: false,
+            sla_seconds,
+            wrapup_seconds: 0,
+            offer_timeout_seconds: None,
+        }))
+    }
+
+    pub fn contact(
+        &mut self,
+        name: &str,
+        phone: Option<&str>,
+        email: Option<&str>,
+        company: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.create(Request::AddContact(ContactSpec {
+            name: Some(name.into()),
+            phones: Some(phone.map(|p| vec![p.to_string()]).unwrap_or_default()),
+            emails: Some(email.map(|e| vec![e.to_string()]).unwrap_or_default()),
+            company: Some(company.into()),
+            tags: None,
+            notes: None,
+        }))
+    }
+
+    /// A customer writes in: queued in a campaign.
+    pub fn enqueue(
+        &mut self,
+        campaign: &str,
+        from: &str,
+        name: &str,
+        message: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.create(Request::Enqueue {
+            campaign: campaign.into(),
+            contact: None,
+            from: Some(from.into()),
+            name: Some(name.into()),
+            message: Some(message.into()),
+            priority: 0,
+        })
+    }
+
+    /// An interaction Ana started with a phonebook contact.
+    pub fn outbound(
+        &mut self,
+        campaign: &str,
+        contact: &str,
+        message: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.create(Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: campaign.into(),
+            contact: Some(contact.into()),
+            to: None,
+            fields: BTreeMap::new(),
+            message: Some(message.into()),
+        })
+    }
+
+    pub fn chat(&mut self, to: ChatTarget, text: &str) -> Result<(), Box<dyn std::error::Error>> {
+        self.run(Request::ChatSend {
+            to,
+            text: text.into(),
+        })?;
+        Ok(())
+    }
+}
+
+/// The standard team: campaigns on two channels, teammates, contacts, and
+/// interactions in every state.
+pub struct Demo {
+    pub seed: Seed,
+    pub marta: String,
+    pub bruno_contact: String,
+    /// Active (Ana's), with an unread customer message.
+    pub active_lucia: String,
+    /// Active (Ana's), started by Ana.
+    pub active_marta: String,
+    pub pending_tomas: String,
+    pub pending_elena: String,
+    pub closed_hugo: String,
+    pub closed_sofia: String,
+}
+
+impl Demo {
+    pub fn new() -> Result<Demo, Box<dyn std::error::Error>> {
+        let mut s = Seed::new()?;
+        s.teammate("Bruno")?;
+        s.teammate("Carla")?;
+        s.campaign(
+            "Orders",
+            ChannelKind::Webchat,
+            Strategy::RingAll,
+            &["Ana", "Bruno"],
+            &["Sold", "Lost", "Follow-up"],
+            &[("Order", true), ("Product", false)],
+            120,
+        )?;
+        let marta = s.contact(
+            "Marta Ruiz",
+            Some("+34 600 100 200"),
+            Some("marta@example.com"),
+            "Acme",
+        )?;
+        let bruno_contact = s.contact("Bruno Diaz", Some("+34 611 222 333"), None, "Globex")?;
+        s.contact("Ines Lopez", None, Some("ines@example.com"), "Initech")?;
+
+        // History: two closed.
+        let closed_hugo = s.enqueue("General", "+34 633 444 555", "Hugo Navarro", "My invoice is wrong")?;
+        s.run(Request::Accept { id: closed_hugo.clone() })?;
+        s.run(Request::Send {
+            id: closed_hugo.clone(),
+            text: "Fixed, you will get a new invoice today.".into(),
+        })?;
+        s.run(Request::Finalize {
+            id: closed_hugo.clone(),
+            disposition: "Resolved".into(),
+            note: Some("Credit note issued".into()),
+        })?;
+        let closed_sofia = s.enqueue("General", "+34 644 555 666", "Sofia Torres", "Delivery never arrived")?;
+        s.run(Request::Accept { id: closed_sofia.clone() })?;
+        s.run(Request::Finalize {
+            id: closed_sofia.clone(),
+            disposition: "Callback".into(),
+            note: None,
+        })?;
+
+        // Active: one accepted with an unread customer message, one started by Ana.
+        let active_lucia = s.enqueue("General", "+34 622 000 111", "Lucia Romero", "Hi, my router keeps rebooting")?;
+        s.run(Request::Accept { id: active_lucia.clone() })?;
+        s.run(Request::Send {
+            id: active_lucia.clone(),
+            text: "Hello Lucia, let us check it together.".into(),
+        })?;
+        s.run(Request::CustomerMessage {
+            id: active_lucia.clone(),
+            text: "It blinks red <b>every</b> minute".into(),
+        })?;
+        let active_marta = s.outbound("General", &marta, "Calling about your order")?;
+
+        // Pending: two waiting.
+        let pending_tomas = s.enqueue("General", "+34 655 777 888", "Tomas Vidal", "Can I upgrade my plan?")?;
+        let pending_elena = s.enqueue("Orders", "elena@example.com", "Elena Molina", "Where is order 4471?")?;
+
+        s.chat(ChatTarget::Agent("Bruno".into()), "Can you take the 11:00 call?")?;
+        s.chat(ChatTarget::Campaign("General".into()), "Standup in 5 minutes")?;
+        Ok(Demo {
+            seed: s,
+            marta,
+            bruno_contact,
+            active_lucia,
+            active_marta,
+            pending_tomas,
+            pending_elena,
+            closed_hugo,
+            closed_sofia,
+        })
+    }
+}
+
+/// The GUI, driven.
+pub struct Ui {
+    pub app: App,
+    pub backend: Backend,
+    pub clock: ManualClock,
+    pub rt: tokio::runtime::Runtime,
+    listener: Option<Listener>,
+    /// Keeps the data dir alive.
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn settings() -> iced::Settings {
+    iced::Settings {
+        default_font: Font::with_name("Fira Sans"),
+        default_text_size: 14.into(),
+        ..iced::Settings::default()
+    }
+}
+
+impl Ui {
+    /// Opens the inbox on a seeded store.
+    pub fn open(seed: Seed) -> Result<Ui, Box<dyn std::error::Error>> {
+        Ui::open_with(seed, Settings::default())
+    }
+
+    pub fn open_with(seed: Seed, settings: Settings) -> Result<Ui, Box<dyn std::error::Error>> {
+        let Seed { store, clock, dir } = seed;
+        let backend = Backend::local(store, clock.clock())?;
+        let listener = backend.listen();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (app, task) = App::with_backend(backend.clone(), clock.clock(), Zone::utc(), settings);
+        let mut ui = Ui {
+            app,
+            backend,
+            clock,
+            rt,
+            listener: Some(listener),
+            _dir: Some(dir),
+        };
+        ui.run(task);
+        Ok(ui)
+    }
+
+    /// Drives an app that has no inbox yet (the welcome screen); `backend`
+    /// is a placeholder nothing talks to.
+    pub fn without_inbox(app: App) -> Result<Ui, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path().join("unused.redb"))?;
+        let clock = ManualClock::new(T0);
+        let backend = Backend::local(store, clock.clock())?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Ui {
+            app,
+            backend,
+            clock,
+            rt,
+            listener: None,
+            _dir: Some(dir),
+        })
+    }
+
+    /// Runs tasks to completion, feeding their messages back, then the backend's events.
+    pub fn run(&mut self, task: Task<Message>) {
+        let mut queue = VecDeque::from([task]);
+        loop {
+            while let Some(task) = queue.pop_front() {
+                let Some(stream) = iced_test::runtime::task::into_stream(task) else {
+                    continue;
+                };
+                let actions: Vec<Action<Message>> = self.rt.block_on(stream.collect());
+                for action in actions {
+                    if let Action::Output(message) = action {
+                        queue.push_back(self.app.update(message));
+                    }
+                }
+            }
+            let Some(event) = self.listener.as_mut().and_then(Listener::try_next) else {
+                break;
+            };
+            queue.push_back(self.app.update(Message::Backend(event)));
+        }
+    }
+
+    /// Sends a message as if the window produced it.
+    pub fn send(&mut self, message: Message) {
+        let task = self.app.update(message);
+        self.run(task);
+    }
+
+    pub fn shortcut(&mut self, s: Shortcut) {
+        self.send(Message::Shortcut(s));
+    }
+
+    /// One second passes (the window's tick).
+    pub fn tick(&mut self, seconds: i64) {
+        for _ in 0..seconds {
+            self.clock.advance(1_000);
+            self.send(Message::Tick);
+        }
+    }
+
+    pub fn simulator(&self) -> Simulator<'_, Message> {
+        Simulator::with_size(settings(), SIZE, self.app.view())
+    }
+
+    fn apply(&mut self, messages: Vec<Message>) {
+        for m in messages {
+            let task = self.app.update(m);
+            self.run(task);
+        }
+    }
+
+    /// Clicks the widget showing exactly this text.
+    pub fn click(&mut self, label: &str) {
+        let messages: Vec<Message> = {
+            let mut sim = self.simulator();
+            if let Err(e) = sim.click(label) {
+                panic!("cannot click {label:?}: {e}\nvisible: {:#?}", self.texts());
+            }
+            sim.into_messages().collect()
+        };
+        self.apply(messages);
+    }
+
+    /// Clicks the widget with this id.
+    pub fn click_id(&mut self, id: impl Into<iced::widget::Id>) {
+        let id = id.into();
+        let messages: Vec<Message> = {
+            let mut sim = self.simulator();
+            if let Err(e) = sim.click(id.clone()) {
+                panic!("cannot click {id:?}: {e}");
+            }
+            sim.into_messages().collect()
+        };
+        self.apply(messages);
+    }
+
+    /// Clicks into the input with this id and types, as a person would.
+    pub fn type_into(&mut self, id: impl Into<iced::widget::Id>, text: &str) {
+        let id = id.into();
+        let messages: Vec<Message> = {
+            let mut sim = self.simulator();
+            if let Err(e) = sim.click(id.clone()) {
+                panic!("cannot click {id:?}: {e}");
+            }
+            // To the end of what is there, then the new text.
+            let _ = sim.simulate(iced_test::simulator::tap_key(
+                Key::Named(key::Named::End),
+                None,
+            ));
+            let _ = sim.typewrite(text);
+            sim.into_messages().collect()
+        };
+        self.apply(messages);
+    }
+
+    /// Clears the input with this id (select all, delete).
+    pub fn clear(&mut self, id: impl Into<iced::widget::Id>) {
+        let id = id.into();
+        let messages: Vec<Message> = {
+            let mut sim = self.simulator();
+            if let Err(e) = sim.click(id.clone()) {
+                panic!("cannot click {id:?}: {e}");
+            }
+            let ctrl = keyboard::Event::ModifiersChanged(Modifiers::CTRL);
+            let _ = sim.simulate([iced::Event::Keyboard(ctrl)]);
+            let _ = sim.simulate(iced_test::simulator::tap_key(Key::Character("a".into()), None));
+            let none = keyboard::Event::ModifiersChanged(Modifiers::empty());
+            let _ = sim.simulate([iced::Event::Keyboard(none)]);
+            let _ = sim.simulate(iced_test::simulator::tap_key(
+                Key::Named(key::Named::Backspace),
+                None,
+            ));
+            sim.into_messages().collect()
+        };
+        self.apply(messages);
+    }
+
+    /// Focuses the widget with this id and presses a key (with modifiers).
+    pub fn press_in(&mut self, id: impl Into<iced::widget::Id>, key: Key, modifiers: Modifiers) {
+        let id = id.into();
+        let messages: Vec<Message> = {
+            let mut sim = self.simulator();
+            if let Err(e) = sim.click(id.clone()) {
+                panic!("cannot click {id:?}: {e}");
+            }
+            let _ = sim.simulate([iced::Event::Keyboard(keyboard::Event::ModifiersChanged(
+                modifiers,
+            ))]);
+            let press = keyboard::Event::KeyPressed {
+                key: key.clone(),
+                modified_key: key.clone(),
+                physical_key: keyboard::key::Physical::Unidentified(
+                    keyboard::key::NativeCode::Unidentified,
+                ),
+                location: keyboard::Location::Standard,
+                modifiers,
+                repeat: false,
+                text: None,
+            };
+            let _ = sim.simulate([iced::Event::Keyboard(press)]);
+            sim.into_messages().collect()
+        };
+        self.apply(messages);
+    }
+
+    /// Every text on screen (labels, inputs' values or placeholders), in tree order.
+    pub fn texts(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut sim = self.simulator();
+        let _ = sim.find(|c: Candidate<'_>| {
+            match c {
+                Candidate::Text { content, .. } => found.push(content.to_string()),
+                Candidate::TextInput { state, .. } => found.push(state.text().to_string()),
+                _ => {}
+            }
+            None::<()>
+        });
+        found
+    }
+
+    /// Whether some text on screen contains `needle`.
+    pub fn sees(&self, needle: &str) -> bool {
+        self.texts().iter().any(|t| t.contains(needle))
+    }
+
+    #[track_caller]
+    pub fn assert_sees(&self, needle: &str) {
+        let texts = self.texts();
+        assert!(
+            texts.iter().any(|t| t.contains(needle)),
+            "expected to see {needle:?} on screen; visible: {texts:#?}"
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_not_sees(&self, needle: &str) {
+        let texts = self.texts();
+        assert!(
+            !texts.iter().any(|t| t.contains(needle)),
+            "expected not to see {needle:?}; visible: {texts:#?}"
+        );
+    }
+
+    pub fn tab(&mut self, tab: TabId) {
+        self.click(tab.label());
+        assert_eq!(self.app.tab(), Some(tab));
+    }
+
+    /// Runs a request on the backend, as another part of the app would.
+    pub fn call(&mut self, request: Request) -> Result<Reply, String> {
+        let backend = self.backend.clone();
+        let reply = self.rt.block_on(async move { backend.call(request).await });
+        self.run(Task::none());
+        reply
+    }
+
+    /// Compares the window with its reference PNG in `tests/snapshots/`
+    /// (made on first run). Only the tiny-skia renderer's images are kept:
+    /// another renderer (a GPU) draws slightly differently, so its images are
+    /// only written to a temp dir to look at.
+    pub fn snapshot(&self, name: &str, theme: &Theme) -> Result<(), Box<dyn std::error::Error>> {
+        let mut sim = self.simulator();
+        let shot = sim.snapshot(theme)?;
+        let probe = tempfile::tempdir()?;
+        let _ = shot.matches_hash(probe.path().join("probe"))?;
+        let renderer = renderer_of(probe.path());
+        let dir = if renderer.as_deref() == Some("tiny-skia") {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
+        } else {
+            eprintln!("renderer {renderer:?} is not tiny-skia: {name} is not compared");
+            std::env::temp_dir().join("meshdesk-snapshots")
+        };
+        let path: PathBuf = dir.join(name);
+        if std::env::var_os("MESHDESK_UPDATE_SNAPSHOTS").is_some() {
+            let _ = std::fs::remove_file(dir.join(format!(
+                "{name}-{}.png",
+                renderer.as_deref().unwrap_or("unknown")
+            )));
+        }
+        if !shot.matches_image(&path)? {
+            return Err(format!(
+                "{name} differs from tests/snapshots/{name}-tiny-skia.png; look at both, then rerun with MESHDESK_UPDATE_SNAPSHOTS=1 if the change is meant"
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+fn renderer_of(dir: &Path) -> Option<String> {
+    std::fs::read_dir(dir).ok()?.find_map(|e| {
+        let name = e.ok()?.file_name().to_string_lossy().to_string();
+        name.strip_prefix("probe-")?
+            .strip_suffix(".sha256")
+            .map(str::to_string)
+    })
+}

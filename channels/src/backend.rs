@@ -1,0 +1,138 @@
+//! What the gateways need from the node, as a trait.
+//!
+//! The gateways talk to the node only: every read and write is a
+//! [`Request`] sent through [`Backend::call`], and what changed comes back as
+//! [`Event`]s. The app implements this trait for the node's handle; the
+//! [`crate::StoreBackend`] implements it over a local store for tests and for
+//! running without a node.
+
+use std::future::Future;
+
+use meshdesk_model::doc::{DocId, DocKind};
+use meshdesk_model::ops::{OpError, Reply, Request};
+use meshdesk_model::store::DocChange;
+use meshdesk_model::{AgentId, InteractionId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// How a refused or failed request should be reported to an HTTP client.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// An unknown campaign, interaction, contact or agent (404).
+    NotFound,
+    /// The request itself is wrong: a blank message, a malformed email (400).
+    Invalid,
+    /// The request is fine but the interaction is not in a state that allows it (409).
+    Conflict,
+    /// The node cannot serve requests now: stopped, or no team yet (503).
+    Unavailable,
+    /// Storage or another internal failure (500).
+    Internal,
+}
+
+/// A request the node refused or could not carry out.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    pub kind: ErrorKind,
+    /// One line, meant for the client (except for [`ErrorKind::Internal`], which is logged).
+    pub message: String,
+}
+
+impl BackendError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        BackendError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The node is gone (its actor stopped).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+}
+
+impl From<&OpError> for ErrorKind {
+    fn from(e: &OpError) -> Self {
+        match e {
+            OpError::UnknownCampaign(_) | OpError::UnknownAgent(_) | OpError::UnknownId { .. } => {
+                ErrorKind::NotFound
+            }
+            OpError::WrongState { .. }
+            | OpError::NotOwner(..)
+            | OpError::TeamExists(_)
+            | OpError::DuplicateCampaign(_) => ErrorKind::Conflict,
+            OpError::NoTeam => ErrorKind::Unavailable,
+            OpError::Store(_) => ErrorKind::Internal,
+            _ => ErrorKind::Invalid,
+        }
+    }
+}
+
+impl From<OpError> for BackendError {
+    fn from(e: OpError) -> Self {
+        BackendError {
+            kind: ErrorKind::from(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Who is typing in an interaction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum Typist {
+    Agent(AgentId),
+    Visitor,
+}
+
+/// An ephemeral typing indicator (DESIGN §5: never stored).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Typing {
+    pub interaction: InteractionId,
+    pub who: Typist,
+}
+
+/// Something the gateways react to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// A document changed, by a local request or by sync from a peer.
+    Changed(DocChange),
+    /// Someone is typing (from this node's GUI, a peer, or a visitor).
+    Typing(Typing),
+}
+
+impl Event {
+    /// The interaction this event is about, if any.
+    pub fn interaction(&self) -> Option<InteractionId> {
+        match self {
+            Event::Changed(change) if change.kind == DocKind::Interaction => {
+                match change.doc_id.parse::<DocId>() {
+                    Ok(DocId::Interaction(id)) => Some(id),
+                    _ => None,
+                }
+            }
+            Event::Changed(_) => None,
+            Event::Typing(t) => Some(t.interaction),
+        }
+    }
+}
+
+/// The node, as the gateways see it.
+///
+/// Implementations must be cheap to clone (a handle) and must broadcast an
+/// [`Event::Changed`] for every document a request or sync changed, after the
+/// change is durable and visible to [`Backend::call`].
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// Carries out one request as the node's own agent.
+    fn call(&self, request: Request) -> impl Future<Output = Result<Reply, BackendError>> + Send;
+
+    /// A new subscription to what changes from now on.
+    fn events(&self) -> broadcast::Receiver<Event>;
+
+    /// Publishes an ephemeral typing indicator (a visitor typing). The node
+    /// forwards it to its peers and echoes it on [`Backend::events`].
+    fn typing(&self, typing: Typing);
+}

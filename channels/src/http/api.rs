@@ -1,0 +1,364 @@
+//! The REST API under `/api/v1` (bearer token required, see `require_token`).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, Reply, Request, Tab};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, JsonBody};
+use super::intake::{self, Customer};
+use super::{AppState, Shared};
+use crate::backend::Backend;
+use crate::view::{ApiCampaign, ApiContact, ApiContactDetail, ApiInteraction, ApiInteractionRow};
+
+/// The hand-written OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub(super) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
+    Router::new()
+        .route(
+            "/interactions",
+            get(list_interactions::<B>).post(create_interaction::<B>),
+        )
+        .route("/interactions/{id}", get(get_interaction::<B>))
+        .route("/interactions/{id}/messages", post(post_message::<B>))
+        .route("/contacts", get(list_contacts::<B>))
+        .route("/contacts/{id}", get(get_contact::<B>))
+        .route("/campaigns", get(list_campaigns::<B>))
+        .route(
+            "/campaigns/{campaign}/webhook",
+            get(get_webhook::<B>)
+                .put(put_webhook::<B>)
+                .delete(delete_webhook::<B>),
+        )
+}
+
+/// The largest page a list returns.
+const MAX_LIMIT: usize = DEFAULT_LIST_LIMIT;
+
+fn unexpected(reply: &Reply) -> ApiError {
+    tracing::error!(?reply, "unexpected reply from the node");
+    ApiError::internal()
+}
+
+// ---- interactions -------------------------------------------------------------
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ContactFields {
+    id: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct CreateInteraction {
+    campaign: String,
+    contact: ContactFields,
+    message: String,
+    #[serde(default)]
+    priority: i32,
+}
+
+fn created(location: String, body: impl Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+async fn create_interaction<B: Backend>(
+    State(state): State<AppState<B>>,
+    JsonBody(body): JsonBody<CreateInteraction>,
+) -> Result<Response, ApiError> {
+    let message = intake::check_message("message", &body.message)?;
+    let customer = intake::check_customer(
+        Customer {
+            id: body.contact.id,
+            name: body.contact.name,
+            email: body.contact.email,
+            phone: body.contact.phone,
+        },
+        "contact.",
+    )?;
+    if body.campaign.trim().is_empty() {
+        return Err(ApiError::bad_field(
+            "campaign",
+            "the campaign must not be empty",
+        ));
+    }
+    let campaign = intake::campaign(&state.backend, &body.campaign, None).await?;
+    let id = intake::enqueue(&state, &campaign, &customer, message, body.priority).await?;
+    let detail = intake::show(&state.backend, &id).await?;
+    Ok(created(
+        format!("/api/v1/interactions/{id}"),
+        ApiInteraction::new(&detail),
+    ))
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+}
+
+async fn list_interactions<B: Backend>(
+    State(state): State<AppState<B>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<ApiInteractionRow>>, ApiError> {
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
+    let tabs = match query.state.as_deref().map(str::trim) {
+        None | Some("") | Some("all") => vec![Tab::Pending, Tab::Active, Tab::History],
+        Some(s) => vec![s.parse::<Tab>().map_err(|_| {
+            ApiError::bad_field(
+                "state",
+                format!("unknown state `{s}` (expected pending, active, history or all)"),
+            )
+        })?],
+    };
+    let mut items = Vec::new();
+    for tab in tabs {
+        if items.len() >= limit {
+            break;
+        }
+        let reply = state
+            .backend
+            .call(Request::ListInteractions {
+                tab,
+                search: query.q.clone(),
+                limit: Some(limit - items.len()),
+            })
+            .await?;
+        let Reply::Interactions(rows) = reply else {
+            return Err(unexpected(&reply));
+        };
+        items.extend(rows.iter().map(ApiInteractionRow::from_row));
+    }
+    Ok(Json(Page { items }))
+}
+
+async fn get_interaction<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(id): Path<String>,
+) -> Result<Json<ApiInteraction>, ApiError> {
+    let detail = intake::show(&state.backend, &id).await?;
+    Ok(Json(ApiInteraction::new(&detail)))
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PostMessage {
+    text: String,
+}
+
+async fn post_message<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PostMessage>,
+) -> Result<Response, ApiError> {
+    let text = intake::check_message("text", &body.text)?;
+    state
+        .backend
+        .call(Request::CustomerMessage {
+            id: id.clone(),
+            text,
+        })
+        .await?;
+    let detail = intake::show(&state.backend, &id).await?;
+    Ok(created(
+        format!("/api/v1/interactions/{id}"),
+        ApiInteraction::new(&detail),
+    ))
+}
+
+// ---- contacts -------------------------------------------------------------------
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ContactQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_contacts<B: Backend>(
+    State(state): State<AppState<B>>,
+    query: Result<Query<ContactQuery>, QueryRejection>,
+) -> Result<Json<Page<ApiContact>>, ApiError> {
+    let Query(query) = query?;
+    let reply = state
+        .backend
+        .call(Request::ListContacts {
+            search: query.q,
+            limit: Some(query.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT)),
+        })
+        .await?;
+    let Reply::Contacts(contacts) = reply else {
+        return Err(unexpected(&reply));
+    };
+    Ok(Json(Page {
+        items: contacts.iter().map(ApiContact::from).collect(),
+    }))
+}
+
+async fn campaigns<B: Backend>(
+    shared: &Shared<B>,
+) -> Result<BTreeMap<meshdesk_model::CampaignId, meshdesk_model::Campaign>, ApiError> {
+    match shared.backend.call(Request::ListCampaigns).await? {
+        Reply::Campaigns(list) => Ok(list.into_iter().map(|c| (c.id, c)).collect()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn get_contact<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(id): Path<String>,
+) -> Result<Json<ApiContactDetail>, ApiError> {
+    let reply = state.backend.call(Request::ShowContact { id }).await?;
+    let Reply::Contact {
+        contact,
+        interactions,
+    } = reply
+    else {
+        return Err(unexpected(&reply));
+    };
+    let campaigns = campaigns(&state).await?;
+    let now = meshdesk_model::now_ms();
+    Ok(Json(ApiContactDetail {
+        contact: ApiContact::from(contact.as_ref()),
+        interactions: interactions
+            .iter()
+            .map(|s| ApiInteractionRow::from_summary(s, s.state_at(now), &campaigns))
+            .collect(),
+    }))
+}
+
+// ---- campaigns and webhooks -----------------------------------------------------
+
+async fn list_campaigns<B: Backend>(
+    State(state): State<AppState<B>>,
+) -> Result<Json<Page<ApiCampaign>>, ApiError> {
+    let settings = state.settings.get();
+    let items = campaigns(&state)
+        .await?
+        .values()
+        .map(|c| ApiCampaign {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            channel: c.channel.to_string(),
+            webhook_url: settings
+                .webhooks
+                .get(&c.id.to_string())
+                .map(|w| w.url.clone()),
+        })
+        .collect();
+    Ok(Json(Page { items }))
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PutWebhook {
+    url: String,
+    secret: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WebhookView {
+    campaign_id: String,
+    campaign: String,
+    url: String,
+    since: meshdesk_model::Millis,
+    /// Only in the answer to PUT: the key receivers verify signatures with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+async fn get_webhook<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(campaign): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let campaign = intake::campaign(&state.backend, &campaign, None).await?;
+    let settings = state.settings.get();
+    let hook = settings
+        .webhooks
+        .get(&campaign.id.to_string())
+        .ok_or_else(|| {
+            ApiError::not_found(format!("campaign `{}` has no webhook", campaign.name))
+        })?;
+    Ok(Json(WebhookView {
+        campaign_id: hook.campaign_id.clone(),
+        campaign: campaign.name,
+        url: hook.url.clone(),
+        since: hook.since,
+        secret: None,
+    }))
+}
+
+async fn put_webhook<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(campaign): Path<String>,
+    JsonBody(body): JsonBody<PutWebhook>,
+) -> Result<Json<WebhookView>, ApiError> {
+    crate::settings::check_webhook_url(&body.url)
+        .map_err(|e| ApiError::bad_field("url", e.to_string()))?;
+    let campaign = intake::campaign(&state.backend, &campaign, None).await?;
+    let file = state.settings.file().clone();
+    let (id, name) = (campaign.id.to_string(), campaign.name.clone());
+    let hook = tokio::task::spawn_blocking(move || {
+        file.set_webhook(&id, &name, &body.url, body.secret.as_deref())
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|e| match e {
+        crate::error::ChannelError::Invalid(m) => ApiError::bad_field("secret", m),
+        other => ApiError::from(other),
+    })?;
+    Ok(Json(WebhookView {
+        campaign_id: hook.campaign_id,
+        campaign: campaign.name,
+        url: hook.url,
+        since: hook.since,
+        secret: Some(hook.secret),
+    }))
+}
+
+async fn delete_webhook<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(campaign): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let campaign = intake::campaign(&state.backend, &campaign, None).await?;
+    let file = state.settings.file().clone();
+    let id = campaign.id.to_string();
+    let removed = tokio::task::spawn_blocking(move || file.remove_webhook(&id))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "campaign `{}` has no webhook",
+            campaign.name
+        )))
+    }
+}

@@ -1,0 +1,291 @@
+//! The HTTP server a node runs with `--http ADDR`: the webchat widget and its
+//! WebSocket under `/chat/<campaign>`, the REST API under `/api/v1`, and the
+//! webhook delivery behind it.
+
+mod api;
+pub mod error;
+mod intake;
+mod webchat;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use meshdesk_model::InteractionId;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::backend::Backend;
+use crate::db::ChannelDb;
+use crate::error::ChannelError;
+use crate::hub::Hub;
+use crate::ratelimit::{Rate, RateLimiter};
+use crate::settings::{SettingsCache, SettingsFile};
+use crate::webhook::{self, RetryPolicy};
+
+pub use error::{ApiError, JsonBody};
+
+/// How the HTTP server behaves.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// The node's data dir: `channels.json` (tokens, webhooks) and
+    /// `channels.redb` (webchat key, webhook outbox) live here.
+    pub state_dir: PathBuf,
+    /// The largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Messages one webchat visitor may send (429 above it).
+    pub visitor_messages: Rate,
+    /// Chats one client address may start (429 above it).
+    pub visitor_starts: Rate,
+    /// Webhook retries.
+    pub webhook_retry: RetryPolicy,
+}
+
+impl HttpConfig {
+    /// The defaults for a node whose data dir is `state_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        HttpConfig {
+            state_dir: state_dir.into(),
+            max_body_bytes: 64 * 1024,
+            visitor_messages: Rate::new(20, 2.0),
+            visitor_starts: Rate::new(10, 0.2),
+            webhook_retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct Shared<B> {
+    pub backend: B,
+    pub settings: Arc<SettingsCache>,
+    pub hub: Hub,
+    pub webchat_key: [u8; 32],
+    pub visitor_limiter: RateLimiter<InteractionId>,
+    pub start_limiter: RateLimiter<std::net::IpAddr>,
+    /// Serialises matching-or-creating contacts, so one email makes one contact.
+    pub contact_lock: tokio::sync::Mutex<()>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub(crate) type AppState<B> = Arc<Shared<B>>;
+
+/// A running server. Dropping it stops everything at once; [`Server::shutdown`]
+/// stops gracefully and waits until the state file is closed.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    serve: Option<JoinHandle<()>>,
+    db: Option<ChannelDb>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// The address it listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, closes WebSockets, stops the webhook tasks (a delivery
+    /// in flight is retried after the next start) and closes the state file.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(serve) = self.serve.take() {
+            let abort = serve.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), serve)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Some(db) = self.db.take() {
+            db.close(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(serve) = &self.serve {
+            serve.abort();
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Binds `addr` and serves the webchat and the API for `backend`.
+pub async fn serve<B: Backend>(
+    addr: SocketAddr,
+    backend: B,
+    config: HttpConfig,
+) -> Result<Server, ChannelError> {
+    let db = {
+        let dir = config.state_dir.clone();
+        tokio::task::spawn_blocking(move || ChannelDb::open(&dir))
+            .await
+            .map_err(|e| ChannelError::State(e.to_string()))??
+    };
+    let webchat_key = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || db.webchat_secret())
+            .await
+            .map_err(|e| ChannelError::State(e.to_string()))??
+    };
+    let settings = Arc::new(SettingsCache::new(SettingsFile::in_dir(&config.state_dir)));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ChannelError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ChannelError::Bind { addr, source })?;
+    let client = webhook::client()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let hub = Hub::default();
+    let shared = Arc::new(Shared {
+        backend: backend.clone(),
+        settings: settings.clone(),
+        hub: hub.clone(),
+        webchat_key,
+        visitor_limiter: RateLimiter::new(config.visitor_messages),
+        start_limiter: RateLimiter::new(config.visitor_starts),
+        contact_lock: tokio::sync::Mutex::new(()),
+        shutdown: shutdown_rx.clone(),
+    });
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(hub.run(backend.clone())));
+    let wake = Arc::new(Notify::new());
+    // Subscribe before the catch-up scan, so nothing falls between the two.
+    let events = backend.events();
+    tasks.push(tokio::spawn(webhook::produce(
+        backend.clone(),
+        events,
+        db.clone(),
+        settings.clone(),
+        wake.clone(),
+    )));
+    tasks.push(tokio::spawn(webhook::deliver(
+        db.clone(),
+        settings.clone(),
+        wake,
+        config.webhook_retry,
+        client,
+    )));
+
+    let app = router(shared, config.max_body_bytes);
+    let mut stop = shutdown_rx;
+    let serve = tokio::spawn(async move {
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    tracing::info!(addr = %local, "HTTP gateways listening");
+    Ok(Server {
+        addr: local,
+        shutdown: shutdown_tx,
+        tasks,
+        serve: Some(serve),
+        db: Some(db),
+    })
+}
+
+fn router<B: Backend>(state: AppState<B>, max_body: usize) -> Router {
+    let api = api::routes::<B>().layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_token::<B>,
+    ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .nest("/api/v1", api)
+        .merge(webchat::routes::<B>())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// The bearer token of a request, if it has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+async fn require_token<B: Backend>(
+    State(state): State<AppState<B>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = bearer(request.headers()) else {
+        return ApiError::unauthorized("missing bearer token (Authorization: Bearer mdk_...)")
+            .into_response();
+    };
+    let settings = state.settings.get();
+    match settings.check_token(token) {
+        Some(t) => {
+            tracing::debug!(token = %t.name, path = %request.uri().path(), "API request");
+            next.run(request).await
+        }
+        None => ApiError::unauthorized("invalid or revoked API token").into_response(),
+    }
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

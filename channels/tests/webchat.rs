@@ -1,0 +1,416 @@
+//! The webchat's endpoints and WebSocket over real HTTP on 127.0.0.1.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures::{SinkExt, StreamExt};
+use meshdesk_channels::{Backend, Typing, Typist};
+use meshdesk_model::InteractionId;
+use meshdesk_model::ops::{Reply, Request};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn start(env: &Env, name: &str, email: Option<&str>, text: &str) -> (StatusCode, Value) {
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+        .json(&json!({"name": name, "email": email, "text": text}))
+        .send()
+        .await
+        .expect("start");
+    let status = r.status();
+    (status, r.json().await.expect("json"))
+}
+
+async fn say(env: &Env, token: &str, text: &str) -> (StatusCode, Value) {
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
+        .bearer_auth(token)
+        .json(&json!({"text": text}))
+        .send()
+        .await
+        .expect("say");
+    let status = r.status();
+    (status, r.json().await.expect("json"))
+}
+
+async fn connect(env: &Env, token: &str) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(env.ws_url(&format!("/chat/{WEBCHAT}/ws")))
+        .await
+        .expect("ws connect");
+    ws.send(WsMessage::text(
+        json!({"type": "hello", "token": token}).to_string(),
+    ))
+    .await
+    .expect("hello");
+    ws
+}
+
+/// The next JSON object from the socket (skipping pings), within 5 s.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("socket open")
+            .expect("frame");
+        if let WsMessage::Text(text) = frame {
+            return serde_json::from_str(&text).expect("json frame");
+        }
+    }
+}
+
+/// Reads frames until one of type `kind`.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    for _ in 0..20 {
+        let v = next(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+    panic!("no `{kind}` frame");
+}
+
+#[tokio::test]
+async fn widget_page_and_assets_are_served_safely() {
+    let env = env().await;
+    let r = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}")))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .expect("csp")
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(
+        r.headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    let html = r.text().await.expect("html");
+    assert!(html.contains("/webchat/widget.js"));
+    let js = env
+        .http
+        .get(env.url("/webchat/widget.js"))
+        .send()
+        .await
+        .expect("js");
+    assert!(
+        js.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/javascript"))
+    );
+    let js = js.text().await.expect("js");
+    assert!(!js.contains("innerHTML"), "the widget never renders markup");
+    let css = env
+        .http
+        .get(env.url("/webchat/widget.css"))
+        .send()
+        .await
+        .expect("css");
+    assert_eq!(css.status(), StatusCode::OK);
+
+    // Unknown campaigns, and campaigns on another channel, have no chat.
+    for campaign in ["Nope", PHONE, API] {
+        for suffix in ["", "/info"] {
+            let r = env
+                .http
+                .get(env.url(&format!("/chat/{campaign}{suffix}")))
+                .send()
+                .await
+                .expect("page");
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{campaign}{suffix}");
+            let v: Value = r.json().await.expect("json error");
+            assert!(v["error"].is_string());
+        }
+    }
+    // A plain GET of the socket endpoint is a JSON error, not a crash.
+    let r = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}/ws")))
+        .send()
+        .await
+        .expect("ws without upgrade");
+    assert!(r.status().is_client_error());
+    let v: Value = r.json().await.expect("json error");
+    assert!(v["error"].is_string());
+    let r = env
+        .http
+        .post(env.url("/chat/Nope/start"))
+        .json(&json!({"name": "A", "text": "hi"}))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_visitor_chats_live_with_an_agent() {
+    let env = env().await;
+    let (status, started) =
+        start(&env, "Vera", Some("vera@example.com"), "Hello <i>there</i>").await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let token = started["token"].as_str().expect("token").to_string();
+    let id = started["interaction"].as_str().expect("id").to_string();
+    assert!(env.pending_ids().await.contains(&id), "queued in Pending");
+
+    // The contact was created with the email, and a second chat with it matches.
+    let detail = match env.call(Request::ShowInteraction { id: id.clone() }).await {
+        Reply::Interaction(d) => d,
+        other => panic!("{other:?}"),
+    };
+    let contact = detail.contact.expect("a contact");
+    assert_eq!(contact.name, "Vera");
+    assert_eq!(contact.emails, vec!["vera@example.com".to_string()]);
+    assert_eq!(
+        detail.interaction.channel,
+        meshdesk_model::ChannelKind::Webchat
+    );
+    let (_, again) = start(&env, "Vera B.", Some("VERA@example.com"), "second chat").await;
+    let again_id = again["interaction"].as_str().expect("id").to_string();
+    match env.call(Request::ShowInteraction { id: again_id }).await {
+        Reply::Interaction(d) => assert_eq!(d.contact.map(|c| c.id), Some(contact.id)),
+        other => panic!("{other:?}"),
+    }
+
+    let mut ws = connect(&env, &token).await;
+    let transcript = next_of(&mut ws, "transcript").await;
+    assert_eq!(transcript["state"], "waiting");
+    assert_eq!(transcript["messages"][0]["body"], "Hello <i>there</i>");
+    assert_eq!(transcript["messages"][0]["author"], "visitor");
+
+    // The visitor's own message comes back over the socket.
+    let (status, _) = say(&env, &token, "Are you there?").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let echoed = next_of(&mut ws, "message").await;
+    assert_eq!(echoed["message"]["body"], "Are you there?");
+
+    // The agent joins, types, answers.
+    env.call(Request::Accept { id: id.clone() }).await;
+    let joined = next_of(&mut ws, "agent-joined").await;
+    assert_eq!(joined["name"], "Alice");
+    let agent = match env.call(Request::ShowStatus).await {
+        Reply::Status(a) => a.id,
+        other => panic!("{other:?}"),
+    };
+    let interaction: InteractionId = id.parse().expect("id");
+    env.backend.typing(Typing {
+        interaction,
+        who: Typist::Agent(agent),
+    });
+    let typing = next_of(&mut ws, "typing").await;
+    assert_eq!(typing["name"], "Alice");
+    env.call(Request::Send {
+        id: id.clone(),
+        text: "Yes! How can I help?".into(),
+    })
+    .await;
+    let reply = next_of(&mut ws, "message").await;
+    assert_eq!(reply["message"]["author"], "agent");
+    assert_eq!(reply["message"]["name"], "Alice");
+    assert_eq!(reply["message"]["body"], "Yes! How can I help?");
+
+    // The visitor's typing reaches the node's event stream.
+    let mut events = env.backend.events();
+    ws.send(WsMessage::text(json!({"type": "typing"}).to_string()))
+        .await
+        .expect("typing");
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(meshdesk_channels::Event::Typing(t)) = events.recv().await {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("visitor typing event");
+    assert_eq!(seen.who, Typist::Visitor);
+    assert_eq!(seen.interaction, interaction);
+
+    // A reload: the transcript endpoint and a new socket have it all.
+    let r = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}/transcript")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("transcript");
+    assert_eq!(r.status(), StatusCode::OK);
+    let t: Value = r.json().await.expect("json");
+    assert_eq!(t["state"], "active");
+    assert_eq!(t["agent"], "Alice");
+    assert_eq!(t["messages"].as_array().map(Vec::len), Some(3));
+    let mut ws2 = connect(&env, &token).await;
+    let t2 = next_of(&mut ws2, "transcript").await;
+    assert_eq!(t2["messages"].as_array().map(Vec::len), Some(3));
+
+    // Finalize: the page is told, and the visitor can write no more.
+    env.finalize(&id).await;
+    next_of(&mut ws, "closed").await;
+    next_of(&mut ws2, "closed").await;
+    let (status, v) = say(&env, &token, "one more thing").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let r = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}/transcript")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("transcript");
+    let t: Value = r.json().await.expect("json");
+    assert_eq!(t["state"], "closed");
+}
+
+#[tokio::test]
+async fn visitors_need_their_own_token() {
+    let env = env().await;
+    let (_, a) = start(&env, "A", None, "hi").await;
+    let token = a["token"].as_str().expect("token").to_string();
+    // No token, garbage, a forged signature.
+    let forged = format!("{}.{}", InteractionId::new(), "00".repeat(32));
+    for bad in [None, Some("garbage"), Some(forged.as_str())] {
+        let mut r = env
+            .http
+            .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
+            .json(&json!({"text": "x"}));
+        if let Some(t) = bad {
+            r = r.bearer_auth(t);
+        }
+        let r = r.send().await.expect("send");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad:?}");
+        let v: Value = r.json().await.expect("json");
+        assert!(v["error"].is_string());
+        let mut r = env
+            .http
+            .get(env.url(&format!("/chat/{WEBCHAT}/transcript")));
+        if let Some(t) = bad {
+            r = r.bearer_auth(t);
+        }
+        assert_eq!(
+            r.send().await.expect("send").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // A socket with a bad token is told so and closed.
+    let mut ws = connect(&env, "garbage").await;
+    let v = next(&mut ws).await;
+    assert_eq!(v["type"], "error");
+
+    // Bad input is 400 naming the field.
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+        .json(&json!({"name": "", "text": "hi"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["field"], "name");
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+        .json(&json!({"name": "B", "email": "nope", "text": "hi"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["field"], "email");
+    let (status, v) = say(&env, &token, "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["field"], "text");
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"text\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"text": "z".repeat(80 * 1024)}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn visitors_are_rate_limited() {
+    let env = env_with(|c| {
+        c.visitor_messages = meshdesk_channels::Rate::new(3, 0.5);
+        c.visitor_starts = meshdesk_channels::Rate::new(2, 0.01);
+    })
+    .await;
+    let (_, a) = start(&env, "A", None, "hi").await;
+    let (_, b) = start(&env, "B", None, "hi").await;
+    let (status, v) = start(&env, "C", None, "hi").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(v["error"].is_string());
+    let a = a["token"].as_str().expect("token").to_string();
+    let b = b["token"].as_str().expect("token").to_string();
+    for n in 0..3 {
+        let (status, _) = say(&env, &a, &format!("a{n}")).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
+        .bearer_auth(&a)
+        .json(&json!({"text": "too many"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    // Another visitor is not affected.
+    let (status, _) = say(&env, &b, "b").await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn conversations_survive_a_server_restart() {
+    let mut env = env().await;
+    let (_, a) = start(&env, "A", None, "before restart").await;
+    let token = a["token"].as_str().expect("token").to_string();
+    let id = a["interaction"].as_str().expect("id").to_string();
+    let config = config(&env.dir);
+    env.restart(config).await;
+    let (status, _) = say(&env, &token, "after restart").await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the visitor token outlives the server"
+    );
+    env.agent_reply(&id, "welcome back").await;
+    let mut ws = connect(&env, &token).await;
+    let t = next_of(&mut ws, "transcript").await;
+    let bodies: Vec<&str> = t["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert_eq!(bodies, ["before restart", "after restart", "welcome back"]);
+}

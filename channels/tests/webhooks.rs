@@ -1,0 +1,295 @@
+//! Outgoing webhooks, delivered to a receiver started by the test on 127.0.0.1.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use common::*;
+use hmac::{KeyInit, Mac};
+use meshdesk_channels::SettingsFile;
+use meshdesk_channels::webhook;
+use serde_json::{Value, json};
+
+#[derive(Clone, Debug)]
+struct Delivery {
+    event: String,
+    delivery: String,
+    timestamp: String,
+    signature: String,
+    body: Vec<u8>,
+    answered: u16,
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    /// Answer 500 to this many requests first.
+    failures_left: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Receiver {
+    fn deliveries(&self) -> Vec<Delivery> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn delivered(&self) -> Vec<Delivery> {
+        self.deliveries()
+            .into_iter()
+            .filter(|d| d.answered == 200)
+            .collect()
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let fail = r
+        .failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = if fail {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    if let Ok(mut seen) = r.seen.lock() {
+        seen.push(Delivery {
+            event: header(&headers, "x-meshdesk-event"),
+            delivery: header(&headers, "x-meshdesk-delivery"),
+            timestamp: header(&headers, "x-meshdesk-timestamp"),
+            signature: header(&headers, "x-meshdesk-signature"),
+            body: body.to_vec(),
+            answered: status.as_u16(),
+        });
+    }
+    status
+}
+
+async fn start_receiver(failures: usize) -> (Receiver, SocketAddr, tokio::task::JoinHandle<()>) {
+    let receiver = Receiver::default();
+    receiver.failures_left.store(failures, Ordering::SeqCst);
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (receiver, addr, task)
+}
+
+/// The signature as a receiver computes it, independently of the crate's helper.
+fn expected_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn set_hook(env: &Env, token: &str, url: &str) -> String {
+    let r = env
+        .http
+        .put(env.url(&format!("/api/v1/campaigns/{WEBCHAT}/webhook")))
+        .bearer_auth(token)
+        .json(&json!({"url": url}))
+        .send()
+        .await
+        .expect("put webhook");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    v["secret"].as_str().expect("secret").to_string()
+}
+
+async fn visitor(env: &Env) -> String {
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+        .json(&json!({"name": "Wes", "text": "hello"}))
+        .send()
+        .await
+        .expect("start");
+    let v: Value = r.json().await.expect("json");
+    v["interaction"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn agent_messages_and_finalize_are_signed_and_retried_after_a_500() {
+    let env = env().await;
+    let token = env.token("hooks");
+    let (receiver, addr, _task) = start_receiver(1).await;
+    let secret = set_hook(&env, &token, &format!("http://{addr}/hook")).await;
+    let id = visitor(&env).await;
+
+    env.agent_reply(&id, "Hi Wes, Alice here").await;
+    let delivered = eventually(10, "the retried delivery", || {
+        let r = receiver.clone();
+        async move { r.delivered().first().cloned() }
+    })
+    .await;
+    let all = receiver.deliveries();
+    assert_eq!(all[0].answered, 500, "the first attempt was refused");
+    assert_eq!(
+        all[0].delivery, delivered.delivery,
+        "the retry is the same event"
+    );
+    assert_eq!(all[0].body, delivered.body, "with the same body");
+    assert_eq!(delivered.event, "message.created");
+
+    // The signature checks out, computed independently, and with the helper.
+    assert_eq!(
+        delivered.signature,
+        expected_signature(&secret, &delivered.timestamp, &delivered.body)
+    );
+    let now = meshdesk_model::now_ms() / 1000;
+    assert!(webhook::verify(
+        &secret,
+        &delivered.timestamp,
+        &delivered.body,
+        &delivered.signature,
+        now,
+        Duration::from_secs(300)
+    ));
+    assert!(!webhook::verify(
+        "wrong-secret-0123456789",
+        &delivered.timestamp,
+        &delivered.body,
+        &delivered.signature,
+        now,
+        Duration::from_secs(300)
+    ));
+
+    let payload: Value = serde_json::from_slice(&delivered.body).expect("json payload");
+    assert_eq!(payload["type"], "message.created");
+    assert_eq!(payload["id"], delivered.delivery.as_str());
+    assert_eq!(payload["campaign"]["name"], WEBCHAT);
+    assert_eq!(payload["interaction"]["id"], id.as_str());
+    assert_eq!(payload["interaction"]["contact_name"], "Wes");
+    assert_eq!(payload["message"]["body"], "Hi Wes, Alice here");
+    assert_eq!(payload["message"]["agent_name"], "Alice");
+
+    // Customer messages are not sent; finalize is.
+    env.finalize(&id).await;
+    let finalized = eventually(10, "the finalize event", || {
+        let r = receiver.clone();
+        async move {
+            r.delivered()
+                .into_iter()
+                .find(|d| d.event == "interaction.finalized")
+        }
+    })
+    .await;
+    let payload: Value = serde_json::from_slice(&finalized.body).expect("json");
+    assert_eq!(payload["finalized"]["disposition"], "Resolved");
+    assert_eq!(payload["finalized"]["note"], "done");
+    assert_eq!(
+        finalized.signature,
+        expected_signature(&secret, &finalized.timestamp, &finalized.body)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = receiver.delivered();
+    assert_eq!(delivered.len(), 2, "each event once: {delivered:?}");
+    assert!(
+        !delivered
+            .iter()
+            .any(|d| String::from_utf8_lossy(&d.body).contains("\"hello\"")),
+        "customer messages are not webhook events"
+    );
+}
+
+#[tokio::test]
+async fn undelivered_events_are_kept_across_restarts() {
+    let mut env = env().await;
+    let token = env.token("hooks");
+    // Nothing listens on this port yet: every attempt fails to connect.
+    let spare = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = spare.local_addr().expect("addr");
+    drop(spare);
+    set_hook(&env, &token, &format!("http://{addr}/hook")).await;
+    let id = visitor(&env).await;
+    env.agent_reply(&id, "are you still there?").await;
+
+    // Wait until the outbox holds it and an attempt has failed, then restart.
+    let db_path = env.dir.path().to_path_buf();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let server = env.server.take().expect("server");
+    server.shutdown().await;
+    {
+        let db = meshdesk_channels::db::ChannelDb::open(&db_path).expect("open state");
+        assert_eq!(
+            db.pending().expect("pending"),
+            1,
+            "the event waits in the outbox"
+        );
+        let due = db.due(i64::MAX, 10).expect("due");
+        assert!(due[0].1.attempts >= 1, "{:?}", due[0].1);
+        assert!(due[0].1.last_error.is_some());
+    }
+
+    // The receiver comes up on that port; the next server delivers.
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+    let receiver = Receiver::default();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let _task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let config = config(&env.dir);
+    env.restart(config).await;
+    let delivered = eventually(15, "delivery after restart", || {
+        let r = receiver.clone();
+        async move { r.delivered().first().cloned() }
+    })
+    .await;
+    let payload: Value = serde_json::from_slice(&delivered.body).expect("json");
+    assert_eq!(payload["message"]["body"], "are you still there?");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.delivered().len(), 1);
+    let hooks = SettingsFile::in_dir(env.dir.path())
+        .list_webhooks()
+        .expect("hooks");
+    assert_eq!(hooks.len(), 1);
+}
+
+#[tokio::test]
+async fn events_before_the_webhook_was_set_are_not_sent() {
+    let env = env().await;
+    let token = env.token("hooks");
+    let id = visitor(&env).await;
+    env.agent_reply(&id, "old news").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (receiver, addr, _task) = start_receiver(0).await;
+    set_hook(&env, &token, &format!("http://{addr}/hook")).await;
+    env.call(meshdesk_model::ops::Request::Send {
+        id: id.clone(),
+        text: "fresh".into(),
+    })
+    .await;
+    let first = eventually(10, "the new message", || {
+        let r = receiver.clone();
+        async move { r.delivered().first().cloned() }
+    })
+    .await;
+    let payload: Value = serde_json::from_slice(&first.body).expect("json");
+    assert_eq!(payload["message"]["body"], "fresh");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.delivered().len(), 1);
+}

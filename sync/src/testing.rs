@@ -1,0 +1,76 @@
+//! Helpers for tests that poke a running node from outside (the end-to-end
+//! tests use them to play a misbehaving peer).
+
+use std::time::Duration;
+
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+
+use crate::protocol::PROTOCOL;
+use crate::transport::{TransportConfig, build_swarm};
+
+/// What happened to a raw connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawOutcome {
+    /// The transport refused us (e.g. another team key).
+    NotConnected(String),
+    /// The node closed the stream; the bytes it sent before closing.
+    Closed { received: Vec<u8> },
+    /// The stream stayed open for the whole wait.
+    StillOpen { received: Vec<u8> },
+}
+
+/// Connects to the node at `addr` (which must end in `/p2p/<peer id>`) with a
+/// fresh device key and the given team key, opens the sync stream, writes
+/// `bytes` as they are, and waits up to `wait` for the node to close it.
+pub async fn send_raw(
+    psk: [u8; 32],
+    addr: Multiaddr,
+    bytes: Vec<u8>,
+    wait: Duration,
+) -> Result<RawOutcome, String> {
+    let peer: PeerId = addr
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        })
+        .ok_or("the address has no /p2p/ peer id")?;
+    let config = TransportConfig {
+        mdns: false,
+        ..TransportConfig::default()
+    };
+    let mut swarm =
+        build_swarm(Keypair::generate_ed25519(), psk, &config).map_err(|e| e.to_string())?;
+    let mut control = swarm.behaviour().stream.new_control();
+    swarm.dial(addr).map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+    let outcome = async {
+        let mut stream = match tokio::time::timeout(wait, control.open_stream(peer, PROTOCOL)).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Ok(RawOutcome::NotConnected(e.to_string())),
+            Err(_) => return Ok(RawOutcome::NotConnected("timed out".into())),
+        };
+        stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
+        stream.flush().await.map_err(|e| e.to_string())?;
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Ok(RawOutcome::Closed { received }),
+                Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+                Err(_) => return Ok(RawOutcome::StillOpen { received }),
+            }
+        }
+    }
+    .await;
+    driver.abort();
+    outcome
+}

@@ -1,0 +1,362 @@
+//! Nodes in one process over loopback TCP: join, live sync, control socket,
+//! refusal of strangers and garbage.
+
+use std::path::Path;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use meshdesk_model::ops::{ContactSpec, Context, Reply, Request};
+use meshdesk_model::store::Store;
+use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
+use meshdesk_sync::identity;
+use meshdesk_sync::join::{JoinArgs, join_team};
+use meshdesk_sync::team;
+use meshdesk_sync::testing::{RawOutcome, send_raw};
+use meshdesk_sync::{Event, Node, NodeConfig, NodeHandle};
+use tokio::sync::broadcast;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+fn loopback() -> Multiaddr {
+    "/ip4/127.0.0.1/tcp/0"
+        .parse()
+        .unwrap_or_else(|_| Multiaddr::empty())
+}
+
+fn store_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("team.redb")
+}
+
+/// Creates a team in `dir` (as the CLI's `team create` would) and starts its node.
+async fn create_team_node(
+    dir: &Path,
+) -> Result<(NodeHandle, broadcast::Receiver<Event>), Box<dyn std::error::Error>> {
+    let keypair = identity::load_or_create(dir)?;
+    let mut store = Store::open(store_path(dir))?;
+    let request = Request::CreateTeam {
+        team_name: "Support".into(),
+        agent_name: "Ana".into(),
+        device: identity::peer_id_string(&keypair),
+        device_name: "ana-laptop".into(),
+    };
+    meshdesk_model::ops::execute(&mut store, &Context::now(), request)?;
+    let psk = team::create_team_key(dir)?;
+    start(dir, store, keypair, psk).await
+}
+
+async fn start(
+    dir: &Path,
+    store: Store,
+    keypair: libp2p::identity::Keypair,
+    psk: [u8; 32],
+) -> Result<(NodeHandle, broadcast::Receiver<Event>), Box<dyn std::error::Error>> {
+    let mut config = NodeConfig::new(dir, store, keypair, psk);
+    config.listen = vec![loopback()];
+    config.mdns = false;
+    Ok(Node::start(config).await?)
+}
+
+async fn restart_member(
+    dir: &Path,
+) -> Result<(NodeHandle, broadcast::Receiver<Event>), Box<dyn std::error::Error>> {
+    let keypair = identity::load_or_create(dir)?;
+    let store = Store::open(store_path(dir))?;
+    let psk = team::load_team_key(dir)?.ok_or("no team key")?;
+    start(dir, store, keypair, psk).await
+}
+
+async fn join(
+    dir: &Path,
+    code: &str,
+    name: &str,
+) -> Result<meshdesk_sync::join::Joined, Box<dyn std::error::Error>> {
+    let invite = meshdesk_sync::invite::InviteCode::parse(code)?;
+    let args = JoinArgs {
+        data_dir: dir.to_path_buf(),
+        store: Store::open(store_path(dir))?,
+        keypair: identity::load_or_create(dir)?,
+        invite,
+        agent_name: name.into(),
+        device_name: format!("{name}-pc"),
+        listen: vec![loopback()],
+        peers: vec![],
+        connect_timeout: Duration::from_secs(20),
+    };
+    Ok(join_team(args, |_| {}).await?)
+}
+
+/// Waits until `pred` holds for an event, or fails after 20 s.
+async fn wait_for(
+    events: &mut broadcast::Receiver<Event>,
+    what: &str,
+    pred: impl Fn(&Event) -> bool,
+) -> TestResult {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(e)) if pred(&e) => return Ok(()),
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => return Err(format!("waiting for {what}: {e}").into()),
+            Err(_) => return Err(format!("timed out waiting for {what}").into()),
+        }
+    }
+}
+
+async fn contact_names(node: &NodeHandle) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    match node
+        .execute(Request::ListContacts {
+            search: None,
+            limit: None,
+        })
+        .await?
+    {
+        Reply::Contacts(list) => Ok(list.into_iter().map(|c| c.name).collect()),
+        other => Err(format!("unexpected reply {other:?}").into()),
+    }
+}
+
+async fn eventually_contact(node: &NodeHandle, name: &str) -> TestResult {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if contact_names(node).await?.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("contact {name} never arrived").into())
+}
+
+fn add_contact(name: &str) -> Request {
+    Request::AddContact(ContactSpec {
+        name: Some(name.into()),
+        ..ContactSpec::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_sync_live_control_and_refusals() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, mut a_events) = create_team_node(a_dir.path()).await?;
+    a.execute(add_contact("Before Join")).await?;
+
+    // B joins with A's invite and has A's data when the join returns.
+    let code = a.invite(60_000, 1).await?;
+    assert!(!code.addrs.is_empty(), "the invite carries A's addresses");
+    let joined = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let psk = code.psk;
+
+    // The same one-use code again: refused.
+    let c_dir = tempfile::tempdir()?;
+    let again = join(c_dir.path(), &code.encode(), "Carla").await;
+    let err = again.err().ok_or("a used one-use invite was accepted")?;
+    assert!(err.to_string().contains("already been used"), "{err}");
+    assert!(
+        team::load_team_key(c_dir.path())?.is_none(),
+        "a refused join leaves nothing behind"
+    );
+
+    // B runs as a member, reconnects to A from remembered addresses.
+    let (b, mut b_events) = restart_member(b_dir.path()).await?;
+    eventually_contact(&b, "Before Join").await?;
+    wait_for(&mut b_events, "B connected", |e| {
+        matches!(e, Event::PeerConnected { .. })
+    })
+    .await?;
+
+    // Live: a contact added on A reaches B, and back.
+    a.execute(add_contact("Live From A")).await?;
+    eventually_contact(&b, "Live From A").await?;
+    b.execute(add_contact("Live From B")).await?;
+    eventually_contact(&a, "Live From B").await?;
+
+    let members = a.members().await?;
+    assert_eq!(members.len(), 2);
+    assert!(
+        members.iter().any(|m| m.agent == joined.agent && m.online),
+        "{members:?}"
+    );
+
+    // The control socket serves the CLI the same replies.
+    let a_path = a_dir.path().to_path_buf();
+    let listed = tokio::task::spawn_blocking(move || -> Result<Vec<String>, String> {
+        let mut client = Client::connect(&a_path)
+            .map_err(|e| e.to_string())?
+            .ok_or("no node on the socket")?;
+        match client
+            .execute(Request::ListContacts {
+                search: None,
+                limit: None,
+            })
+            .map_err(|e| e.to_string())?
+        {
+            Reply::Contacts(list) => Ok(list.into_iter().map(|c| c.name).collect()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await??;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let a_path = a_dir.path().to_path_buf();
+    let status = tokio::task::spawn_blocking(move || -> Result<ControlReply, String> {
+        let mut client = Client::connect(&a_path)
+            .map_err(|e| e.to_string())?
+            .ok_or("no node")?;
+        client
+            .request(&ControlRequest::Status)
+            .map_err(|e| e.to_string())
+    })
+    .await??;
+    let ControlReply::Status(status) = status else {
+        return Err("not a status".into());
+    };
+    assert_eq!(status.peers, 1);
+
+    // A peer with the key that sends garbage is cut off; A keeps serving B.
+    let a_addr: Multiaddr = code.addrs[0].clone();
+    let outcome = send_raw(
+        psk,
+        a_addr.clone(),
+        vec![0, 0, 0, 3, 0xff, 0xff, 0xff],
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert!(matches!(outcome, RawOutcome::Closed { .. }), "{outcome:?}");
+    wait_for(&mut a_events, "garbage peer refused", |e| {
+        matches!(e, Event::PeerRefused { .. })
+    })
+    .await?;
+    a.execute(add_contact("After Garbage")).await?;
+    eventually_contact(&b, "After Garbage").await?;
+
+    // A node without the team key cannot even connect.
+    let outcome = send_raw([9; 32], a_addr.clone(), vec![], Duration::from_secs(3)).await?;
+    assert!(
+        matches!(outcome, RawOutcome::NotConnected(_)),
+        "{outcome:?}"
+    );
+
+    // Revoking B cuts it off.
+    a.revoke(b.peer_id().to_base58()).await?;
+    wait_for(&mut b_events, "B disconnected", |e| {
+        matches!(e, Event::PeerDisconnected { .. })
+    })
+    .await?;
+
+    a.shutdown().await?;
+    b.shutdown().await?;
+    assert!(!meshdesk_sync::control::socket_path(a_dir.path()).exists());
+    // The store is free again once the node stopped.
+    Store::open(store_path(a_dir.path()))?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_forged_invites_are_refused() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let (a, _events) = create_team_node(a_dir.path()).await?;
+    let code = a.invite(60_000, 1).await?;
+
+    let mut expired = code.clone();
+    expired.expires_at = 1;
+    let b_dir = tempfile::tempdir()?;
+    let err = join(b_dir.path(), &expired.encode(), "Bruno")
+        .await
+        .err()
+        .ok_or("expired accepted")?;
+    assert!(err.to_string().contains("expired"), "{err}");
+
+    let mut forged = code.clone();
+    forged.token = [7; 32];
+    let err = join(b_dir.path(), &forged.encode(), "Bruno")
+        .await
+        .err()
+        .ok_or("forged accepted")?;
+    assert!(err.to_string().contains("unknown invite"), "{err}");
+
+    // The genuine code still works after the failures.
+    join(b_dir.path(), &code.encode(), "Bruno").await?;
+    a.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
+    use meshdesk_model::ops::CampaignSpec;
+    use meshdesk_model::{AgentStatus, ChannelKind, Strategy};
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, mut a_events) = create_team_node(a_dir.path()).await?;
+    let code = a.invite(60_000, 1).await?;
+    let joined = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let (b, _b_events) = restart_member(b_dir.path()).await?;
+    wait_for(&mut a_events, "B connected", |e| {
+        matches!(e, Event::PeerConnected { .. })
+    })
+    .await?;
+
+    // B's presence reaches A (live, and Available once B says so).
+    b.set_presence(AgentStatus::Available).await?;
+    wait_for(&mut a_events, "B available on A", |e| {
+        matches!(e, Event::Presence { agent, entry } if *agent == joined.agent && entry.live && entry.status == AgentStatus::Available)
+    })
+    .await?;
+
+    // A push campaign with auto-accept whose only member is Bruno.
+    let spec = CampaignSpec {
+        name: "Sales".into(),
+        channel: ChannelKind::Phone,
+        strategy: Strategy::RoundRobin,
+        members: vec!["Bruno".into()],
+        dispositions: vec![],
+        fields: vec![],
+        capacity: 0,
+        auto_accept: true,
+        sla_seconds: 0,
+        wrapup_seconds: 0,
+        offer_timeout_seconds: None,
+    };
+    a.execute(Request::AddCampaign(spec)).await?;
+    let created = a
+        .execute(Request::Enqueue {
+            campaign: "Sales".into(),
+            contact: None,
+            from: Some("+1 555 0100".into()),
+            name: Some("Caller".into()),
+            message: Some("hello".into()),
+            priority: 0,
+        })
+        .await?;
+    let Reply::Created { id } = created else {
+        return Err("no id".into());
+    };
+
+    // B's node accepts for Bruno; A sees Bruno own it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = a
+            .execute(Request::ShowInteraction { id: id.clone() })
+            .await?;
+        if let Reply::Interaction(detail) = reply
+            && detail.owner == Some(joined.agent)
+        {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("the interaction was never auto-accepted for Bruno".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}
