@@ -1,1 +1,167 @@
-//! Helpers for end-to-end tests that start real `meshdesk` processes.
+//! Helpers for end-to-end tests that start real `meshdesk` processes on
+//! 127.0.0.1, each with its own temp data dir.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `meshdesk` binary built for this test run (`MESHDESK_BIN` overrides).
+pub fn meshdesk_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("MESHDESK_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/<test> → target/<profile>/meshdesk
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("meshdesk");
+    assert!(bin.exists(), "{} is missing: build it with `cargo build -p meshdesk` (cargo test --workspace does)", bin.display());
+    bin
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Polls `check` until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One device: a data dir, and its node process while it runs.
+pub struct Device {
+    pub name: String,
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Device {
+    pub fn new(name: &str) -> Device {
+        Device { name: name.into(), dir: tempfile::tempdir().expect("tempdir"), port: free_port(), child: None }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// This device's node address.
+    pub fn addr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("node.log")
+    }
+
+    /// What the node logged (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(meshdesk_bin())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("MESHDESK_DATA_DIR")
+            .output()
+            .expect("run meshdesk")
+    }
+
+    /// Runs a command that must succeed; its stdout, trimmed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{}: {args:?} failed ({:?}): {}\n--- node log ---\n{}",
+            self.name,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {args:?} gave no JSON ({e}): {text}", self.name))
+    }
+
+    /// Starts `meshdesk node` on this device's port and waits for its control socket.
+    pub fn start(&mut self, peers: &[String]) {
+        assert!(self.child.is_none(), "{} already runs", self.name);
+        let log = File::create(self.log_path()).expect("log file");
+        let log_err = log.try_clone().expect("log file");
+        let mut cmd = Command::new(meshdesk_bin());
+        cmd.arg("--data-dir").arg(self.data_dir()).args(["node", "--no-mdns", "--listen", &self.addr()]);
+        for p in peers {
+            cmd.args(["--peer", p]);
+        }
+        let child = cmd
+            .env("MESHDESK_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .spawn()
+            .expect("spawn node");
+        self.child = Some(child);
+        let socket = self.data_dir().join("control.sock");
+        let up = wait_until(Duration::from_secs(30), || {
+            socket.exists() && std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        });
+        assert!(up, "{}: the node did not start\n{}", self.name, self.log());
+    }
+
+    fn signal(&mut self, signal: &str) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
+            let stopped = wait_until(Duration::from_secs(20), || matches!(child.try_wait(), Ok(Some(_))));
+            if !stopped {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{}: the node did not stop on {signal}\n{}", self.name, self.log());
+            }
+        }
+    }
+
+    /// SIGTERM: a clean shutdown.
+    pub fn stop(&mut self) {
+        self.signal("-TERM");
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        self.signal("-KILL");
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
