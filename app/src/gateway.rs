@@ -1,17 +1,102 @@
-//! The customer-facing HTTP gateways (webchat, REST API) a node serves with `--http`.
+//! The customer-facing HTTP gateways (webchat, REST API) a node serves with
+//! `--http`: the channels crate's [`Backend`] implemented for the node's handle.
 
-use meshdesk_sync::node::NodeHandle;
+use std::net::SocketAddr;
+
+use meshdesk_channels::backend::{Backend, BackendError, ErrorKind, Event, Typing, Typist};
+use meshdesk_channels::http::{HttpConfig, Server};
+use meshdesk_model::ops::{Reply, Request};
+use meshdesk_sync::node::{self, NodeError, NodeHandle};
+use meshdesk_sync::protocol::TypingTarget;
+use tokio::sync::broadcast;
 
 use crate::cli::CliError;
 
-/// A running gateway server.
-pub struct Gateway;
+/// How many gateway events may wait for a slow subscriber before it resyncs.
+const EVENT_BUFFER: usize = 8192;
 
-impl Gateway {
-    pub async fn stop(self) {}
+/// The node as the gateways see it.
+#[derive(Clone)]
+pub struct NodeBackend {
+    node: NodeHandle,
+    events: broadcast::Sender<Event>,
+}
+
+impl NodeBackend {
+    /// Wraps the node and starts forwarding its events.
+    pub fn new(node: NodeHandle) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let mut from_node = node.subscribe();
+        let tx = events.clone();
+        tokio::spawn(async move {
+            loop {
+                match from_node.recv().await {
+                    Ok(node::Event::Changed { changes }) => {
+                        for change in changes {
+                            let _ = tx.send(Event::Changed(change));
+                        }
+                    }
+                    Ok(node::Event::Typing {
+                        agent,
+                        target: TypingTarget::Interaction(interaction),
+                    }) => {
+                        let _ = tx.send(Event::Typing(Typing {
+                            interaction,
+                            who: Typist::Agent(agent),
+                        }));
+                    }
+                    Ok(node::Event::Stopped) | Err(broadcast::error::RecvError::Closed) => break,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = tx.send(Event::Resync);
+                    }
+                }
+            }
+        });
+        NodeBackend { node, events }
+    }
+}
+
+fn backend_error(e: NodeError) -> BackendError {
+    match e {
+        NodeError::Op(op) => BackendError::from(*op),
+        NodeError::Stopped | NodeError::NoTeam => BackendError::unavailable(e.to_string()),
+        NodeError::Invalid(message) => BackendError::new(ErrorKind::Invalid, message),
+        other => BackendError::new(ErrorKind::Internal, other.to_string()),
+    }
+}
+
+impl Backend for NodeBackend {
+    async fn call(&self, request: Request) -> Result<Reply, BackendError> {
+        self.node.execute(request).await.map_err(backend_error)
+    }
+
+    fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    fn typing(&self, typing: Typing) {
+        // A visitor's typing stays on the hosting node: the sync protocol only
+        // carries agents' typing.
+        let _ = self.events.send(Event::Typing(typing));
+    }
 }
 
 /// Serves the gateways on `addr`, talking only to the node.
-pub async fn serve(addr: &str, _node: NodeHandle) -> Result<Gateway, CliError> {
-    Err(CliError::Refused(format!("cannot serve HTTP on {addr}: the gateways are not part of this build yet")))
+pub async fn serve(
+    addr: &str,
+    node: NodeHandle,
+    data_dir: &std::path::Path,
+) -> Result<Server, CliError> {
+    let addr: SocketAddr = addr.trim().parse().map_err(|_| {
+        CliError::Refused(format!(
+            "`{addr}` is not an address to listen on (e.g. 127.0.0.1:8080)"
+        ))
+    })?;
+    let server =
+        meshdesk_channels::http::serve(addr, NodeBackend::new(node), HttpConfig::new(data_dir))
+            .await
+            .map_err(|e| CliError::Failed(format!("cannot serve HTTP on {addr}: {e}")))?;
+    println!("serving webchat and API on {}", server.url());
+    Ok(server)
 }

@@ -5,6 +5,7 @@ use meshdesk::data_dir;
 mod gateway;
 mod node_client;
 mod node_cmd;
+mod settings_cmd;
 
 use std::process::ExitCode;
 
@@ -50,11 +51,20 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Team(TeamCommand::Invite { expires, uses }) => {
             return node_cmd::invite(&data_dir, expires, uses, json);
         }
-        Command::Team(TeamCommand::Join { code, agent, peers, timeout }) => {
+        Command::Team(TeamCommand::Join {
+            code,
+            agent,
+            peers,
+            timeout,
+        }) => {
             return node_cmd::join(&data_dir, &code, &agent, &peers, timeout, json);
         }
         Command::Team(TeamCommand::Members) => return node_cmd::members(&data_dir, json),
-        Command::Team(TeamCommand::Revoke { device }) => return node_cmd::revoke(&data_dir, &device),
+        Command::Team(TeamCommand::Revoke { device }) => {
+            return node_cmd::revoke(&data_dir, &device);
+        }
+        Command::ApiToken(c) => return settings_cmd::api_token(&data_dir, c, json),
+        Command::Webhook(c) => return settings_cmd::webhook(&data_dir, c, json),
         other => other,
     };
     let device = || node_client::device_identity(&data_dir);

@@ -30,18 +30,27 @@ pub fn try_execute(data_dir: &DataDir, request: &Request) -> Result<Option<Reply
         return Ok(None);
     };
     let control = match request {
-        Request::SetStatus { status } => ControlRequest::SetPresence { status: status.clone() },
-        other => ControlRequest::Op { request: other.clone() },
+        Request::SetStatus { status } => ControlRequest::SetPresence {
+            status: status.clone(),
+        },
+        other => ControlRequest::Op {
+            request: other.clone(),
+        },
     };
     match client.request(&control).map_err(control_error)? {
         ControlReply::Op(reply) => Ok(Some(reply)),
-        other => Err(CliError::Failed(format!("unexpected answer from the node: {other:?}"))),
+        other => Err(CliError::Failed(format!(
+            "unexpected answer from the node: {other:?}"
+        ))),
     }
 }
 
 fn control_error(e: ControlError) -> CliError {
     match e {
-        ControlError::Remote { message, user_error: true } => CliError::Refused(message),
+        ControlError::Remote {
+            message,
+            user_error: true,
+        } => CliError::Refused(message),
         other => CliError::Failed(other.to_string()),
     }
 }

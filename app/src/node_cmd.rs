@@ -21,26 +21,38 @@ fn failed(e: impl std::fmt::Display) -> CliError {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(failed)
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(failed)
 }
 
 fn parse_addrs(raw: &[String]) -> Result<Vec<Multiaddr>, CliError> {
     raw.iter()
         .map(|a| {
             a.trim().parse::<Multiaddr>().map_err(|e| {
-                CliError::Refused(format!("`{a}` is not a multiaddr (e.g. /ip4/192.168.1.20/tcp/4001): {e}"))
+                CliError::Refused(format!(
+                    "`{a}` is not a multiaddr (e.g. /ip4/192.168.1.20/tcp/4001): {e}"
+                ))
             })
         })
         .collect()
 }
 
 fn team_error(e: team::TeamError) -> CliError {
-    if e.is_user_error() { CliError::Refused(e.to_string()) } else { CliError::Failed(e.to_string()) }
+    if e.is_user_error() {
+        CliError::Refused(e.to_string())
+    } else {
+        CliError::Failed(e.to_string())
+    }
 }
 
 fn control_error(e: meshdesk_sync::control::ControlError) -> CliError {
     match e {
-        meshdesk_sync::control::ControlError::Remote { message, user_error: true } => CliError::Refused(message),
+        meshdesk_sync::control::ControlError::Remote {
+            message,
+            user_error: true,
+        } => CliError::Refused(message),
         other => CliError::Failed(other.to_string()),
     }
 }
@@ -67,13 +79,22 @@ pub async fn start_member_node(
     let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
     let psk = team::load_team_key(data_dir.root())
         .map_err(failed)?
-        .ok_or_else(|| CliError::Failed(format!("the team key is missing from {}", data_dir.root().display())))?;
+        .ok_or_else(|| {
+            CliError::Failed(format!(
+                "the team key is missing from {}",
+                data_dir.root().display()
+            ))
+        })?;
     let mut config = NodeConfig::new(data_dir.root(), store, keypair, psk);
     config.listen = listen;
     config.peers = peers;
     config.mdns = mdns;
     Node::start(config).await.map_err(|e| {
-        if e.is_user_error() { CliError::Refused(e.to_string()) } else { CliError::Failed(e.to_string()) }
+        if e.is_user_error() {
+            CliError::Refused(e.to_string())
+        } else {
+            CliError::Failed(e.to_string())
+        }
     })
 }
 
@@ -82,12 +103,15 @@ pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
     let listen = parse_addrs(&args.listen)?;
     let peers = parse_addrs(&args.peers)?;
     if running_node(data_dir)?.is_some() {
-        return Err(CliError::Refused(format!("a node already runs on {}", data_dir.root().display())));
+        return Err(CliError::Refused(format!(
+            "a node already runs on {}",
+            data_dir.root().display()
+        )));
     }
     runtime()?.block_on(async {
         let (handle, mut events) = start_member_node(data_dir, listen, peers, !args.no_mdns).await?;
         let http = match &args.http {
-            Some(addr) => Some(crate::gateway::serve(addr, handle.clone()).await?),
+            Some(addr) => Some(crate::gateway::serve(addr, handle.clone(), data_dir.root()).await?),
             None => None,
         };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(failed)?;
@@ -107,7 +131,7 @@ pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
             }
         }
         if let Some(server) = http {
-            server.stop().await;
+            server.shutdown().await;
         }
         handle.shutdown().await.map_err(failed)?;
         Ok(())
@@ -121,21 +145,34 @@ pub fn invite(data_dir: &DataDir, ttl_ms: i64, uses: u32, json: bool) -> Result<
         return Err(CliError::Refused("an invite needs at least one use".into()));
     }
     let (code, expires_at) = match running_node(data_dir)? {
-        Some(mut client) => match client.request(&ControlRequest::Invite { ttl_ms, uses }).map_err(control_error)? {
-            ControlReply::Invite { code, expires_at, .. } => (code, expires_at),
-            other => return Err(failed(format!("unexpected answer from the node: {other:?}"))),
+        Some(mut client) => match client
+            .request(&ControlRequest::Invite { ttl_ms, uses })
+            .map_err(control_error)?
+        {
+            ControlReply::Invite {
+                code, expires_at, ..
+            } => (code, expires_at),
+            other => {
+                return Err(failed(format!(
+                    "unexpected answer from the node: {other:?}"
+                )));
+            }
         },
         None => {
             let mut store = open_store(data_dir)?;
             let psk = team::load_team_key(data_dir.root())
                 .map_err(failed)?
                 .ok_or_else(|| CliError::Refused("no team yet".into()))?;
-            let (code, _) = team::create_invite(&mut store, psk, now_ms(), ttl_ms, uses, vec![]).map_err(team_error)?;
+            let (code, _) = team::create_invite(&mut store, psk, now_ms(), ttl_ms, uses, vec![])
+                .map_err(team_error)?;
             (code.encode(), code.expires_at)
         }
     };
     if json {
-        println!("{}", serde_json::json!({ "code": code, "expires_at": expires_at, "uses": uses }));
+        println!(
+            "{}",
+            serde_json::json!({ "code": code, "expires_at": expires_at, "uses": uses })
+        );
     } else {
         println!("{code}");
     }
@@ -143,7 +180,14 @@ pub fn invite(data_dir: &DataDir, ttl_ms: i64, uses: u32, json: bool) -> Result<
 }
 
 /// `team join CODE --agent NAME`: admitted by a member, syncs everything, exits.
-pub fn join(data_dir: &DataDir, code: &str, agent: &str, peers: &[String], timeout: u64, json: bool) -> Result<(), CliError> {
+pub fn join(
+    data_dir: &DataDir,
+    code: &str,
+    agent: &str,
+    peers: &[String],
+    timeout: u64,
+    json: bool,
+) -> Result<(), CliError> {
     let invite = InviteCode::parse(code).map_err(|e| CliError::Refused(e.to_string()))?;
     if agent.trim().is_empty() {
         return Err(CliError::Refused("the agent name must not be empty".into()));
@@ -151,7 +195,10 @@ pub fn join(data_dir: &DataDir, code: &str, agent: &str, peers: &[String], timeo
     let peers = parse_addrs(peers)?;
     let store = open_store(data_dir)?;
     let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
-    let device_name = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "desktop".into());
+    let device_name = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "desktop".into());
     let args = JoinArgs {
         data_dir: data_dir.root().to_path_buf(),
         store,
@@ -191,12 +238,17 @@ pub fn join(data_dir: &DataDir, code: &str, agent: &str, peers: &[String], timeo
         bar.finish_and_clear();
     }
     let joined = joined.map_err(|e| match e {
-        meshdesk_sync::join::JoinError::Node(n) if !n.is_user_error() => CliError::Failed(n.to_string()),
+        meshdesk_sync::join::JoinError::Node(n) if !n.is_user_error() => {
+            CliError::Failed(n.to_string())
+        }
         meshdesk_sync::join::JoinError::Team(t) => team_error(t),
         other => CliError::Refused(other.to_string()),
     })?;
     if json {
-        println!("{}", serde_json::json!({ "team": joined.team, "agent": joined.agent }));
+        println!(
+            "{}",
+            serde_json::json!({ "team": joined.team, "agent": joined.agent })
+        );
     } else {
         println!("Joined team {} as agent {}", joined.team, joined.agent);
     }
@@ -205,7 +257,10 @@ pub fn join(data_dir: &DataDir, code: &str, agent: &str, peers: &[String], timeo
 
 fn print_members(members: &[MemberInfo], json: bool) {
     if json {
-        println!("{}", serde_json::to_string(members).unwrap_or_else(|_| "[]".into()));
+        println!(
+            "{}",
+            serde_json::to_string(members).unwrap_or_else(|_| "[]".into())
+        );
         return;
     }
     let mut t = comfy_table::Table::new();
@@ -220,7 +275,13 @@ fn print_members(members: &[MemberInfo], json: bool) {
             "offline"
         };
         let me = if m.this_device { " (this device)" } else { "" };
-        t.add_row(vec![m.agent_name.clone(), m.role.to_string(), m.device.clone(), format!("{}{me}", m.device_name), state.into()]);
+        t.add_row(vec![
+            m.agent_name.clone(),
+            m.role.to_string(),
+            m.device.clone(),
+            format!("{}{me}", m.device_name),
+            state.into(),
+        ]);
     }
     println!("{t}");
 }
@@ -228,9 +289,16 @@ fn print_members(members: &[MemberInfo], json: bool) {
 /// `team members`: devices and agents with online state.
 pub fn members(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
     let members = match running_node(data_dir)? {
-        Some(mut client) => match client.request(&ControlRequest::Members).map_err(control_error)? {
+        Some(mut client) => match client
+            .request(&ControlRequest::Members)
+            .map_err(control_error)?
+        {
             ControlReply::Members(m) => m,
-            other => return Err(failed(format!("unexpected answer from the node: {other:?}"))),
+            other => {
+                return Err(failed(format!(
+                    "unexpected answer from the node: {other:?}"
+                )));
+            }
         },
         None => {
             let store = open_store(data_dir)?;
@@ -245,7 +313,11 @@ pub fn members(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
 pub fn revoke(data_dir: &DataDir, device: &str) -> Result<(), CliError> {
     match running_node(data_dir)? {
         Some(mut client) => {
-            client.request(&ControlRequest::Revoke { device: device.to_string() }).map_err(control_error)?;
+            client
+                .request(&ControlRequest::Revoke {
+                    device: device.to_string(),
+                })
+                .map_err(control_error)?;
         }
         None => {
             let mut store = open_store(data_dir)?;

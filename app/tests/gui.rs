@@ -235,12 +235,15 @@ fn the_composer_sends_on_enter_and_breaks_lines_on_shift_enter() -> TestResult {
         Modifiers::empty(),
     );
     ui.assert_sees("Please restart it\nThanks");
-    ui.assert_sees("Write a reply. Enter sends");
     match ui.call(Request::ShowInteraction {
         id: demo.active_lucia.clone(),
     })? {
         Reply::Interaction(d) => {
-            let last = d.interaction.messages_in_order().last().map(|m| m.body.clone());
+            let last = d
+                .interaction
+                .messages_in_order()
+                .last()
+                .map(|m| m.body.clone());
             assert_eq!(last.as_deref(), Some("Please restart it\nThanks"));
         }
         other => return Err(format!("unexpected {other:?}").into()),
@@ -285,7 +288,7 @@ fn pending_accept_moves_to_active_and_decline_hides_it_and_waits_tick() -> TestR
     ui.click("Accept");
     assert_eq!(ui.app.tab(), Some(TabId::Active));
     ui.assert_sees("3 active");
-    ui.assert_sees("Write a reply. Enter sends");
+    ui.assert_sees("Open 0:00");
 
     ui.tab(TabId::Pending);
     ui.click("Elena Molina");
@@ -302,7 +305,12 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     // claim (Bruno's) wins.
     let mut seed = Seed::new()?;
     let bruno = seed.teammate("Bruno")?;
-    let id = seed.enqueue("General", "+34 600 999 888", "Pablo Garcia", "My line is dead")?;
+    let id = seed.enqueue(
+        "General",
+        "+34 600 999 888",
+        "Pablo Garcia",
+        "My line is dead",
+    )?;
 
     let bruno_dir = tempfile::tempdir()?;
     let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"))?;
@@ -322,7 +330,11 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
         now: seed.clock.now(),
         presence: None,
     };
-    meshdesk_model::ops::execute(&mut bruno_store, &earlier, Request::Accept { id: id.clone() })?;
+    meshdesk_model::ops::execute(
+        &mut bruno_store,
+        &earlier,
+        Request::Accept { id: id.clone() },
+    )?;
     seed.clock.advance(MINUTE);
 
     let mut ui = Ui::open(seed)?;
@@ -341,7 +353,7 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     })?;
     assert!(changed > 0);
     ui.send(Message::Tick);
-    ui.assert_sees("Another agent claimed Pablo Garcia first. You can still read it; they answer it.");
+    ui.assert_sees("Bruno claimed Pablo Garcia first. You can still read it; Bruno answers it.");
     ui.assert_sees("Bruno claimed it first; you can read it, Bruno answers it.");
     ui.assert_sees("0 active");
     Ok(())
@@ -460,7 +472,11 @@ fn keyboard_shortcuts_switch_tabs_move_through_lists_and_open_dialogs() -> TestR
     ui.shortcut(Shortcut::New);
     ui.assert_sees("1. Channel");
     ui.shortcut(Shortcut::Tab(TabId::Active));
-    assert_eq!(ui.app.tab(), Some(TabId::Phonebook), "no tab switch under a dialog");
+    assert_eq!(
+        ui.app.tab(),
+        Some(TabId::Phonebook),
+        "no tab switch under a dialog"
+    );
     ui.shortcut(Shortcut::Escape);
     ui.assert_not_sees("1. Channel");
     ui.shortcut(Shortcut::Tab(TabId::Pending));
@@ -470,8 +486,14 @@ fn keyboard_shortcuts_switch_tabs_move_through_lists_and_open_dialogs() -> TestR
     // What the shortcut function maps keys to.
     use meshdesk::gui::shortcut;
     let ctrl = Modifiers::CTRL;
-    assert_eq!(shortcut(&Key::Character("k".into()), ctrl, true), Some(Shortcut::Search));
-    assert_eq!(shortcut(&Key::Character("n".into()), ctrl, false), Some(Shortcut::New));
+    assert_eq!(
+        shortcut(&Key::Character("k".into()), ctrl, true),
+        Some(Shortcut::Search)
+    );
+    assert_eq!(
+        shortcut(&Key::Character("n".into()), ctrl, false),
+        Some(Shortcut::New)
+    );
     assert_eq!(
         shortcut(&Key::Character("3".into()), ctrl, false),
         Some(Shortcut::Tab(TabId::History))
@@ -481,7 +503,11 @@ fn keyboard_shortcuts_switch_tabs_move_through_lists_and_open_dialogs() -> TestR
         Some(Shortcut::Escape)
     );
     assert_eq!(
-        shortcut(&Key::Named(key::Named::ArrowDown), Modifiers::empty(), false),
+        shortcut(
+            &Key::Named(key::Named::ArrowDown),
+            Modifiers::empty(),
+            false
+        ),
         Some(Shortcut::Down)
     );
     assert_eq!(

@@ -102,6 +102,9 @@ pub enum Event {
     Changed(DocChange),
     /// Someone is typing (from this node's GUI, a peer, or a visitor).
     Typing(Typing),
+    /// Events may have been missed (an adapter's own subscription lagged):
+    /// whoever watches something re-reads it.
+    Resync,
 }
 
 impl Event {
@@ -114,7 +117,7 @@ impl Event {
                     _ => None,
                 }
             }
-            Event::Changed(_) => None,
+            Event::Changed(_) | Event::Resync => None,
             Event::Typing(t) => Some(t.interaction),
         }
     }

@@ -64,7 +64,7 @@ impl Hub {
             return;
         };
         let hub_event = match event {
-            Event::Changed(_) => HubEvent::Changed,
+            Event::Changed(_) | Event::Resync => HubEvent::Changed,
             Event::Typing(t) => HubEvent::Typing(t.who),
         };
         if let Ok(watchers) = self.watchers.lock()
@@ -87,6 +87,7 @@ impl Hub {
         let mut events = backend.events();
         loop {
             match events.recv().await {
+                Ok(Event::Resync) => self.everything_changed(),
                 Ok(event) => self.dispatch(&event),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "webchat hub lagged; every watcher re-reads");

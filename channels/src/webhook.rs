@@ -336,6 +336,10 @@ pub(crate) async fn produce<B: Backend>(
     catch_up(&backend, &db, &settings, &wake).await;
     loop {
         let event = match events.recv().await {
+            Ok(Event::Resync) => {
+                catch_up(&backend, &db, &settings, &wake).await;
+                continue;
+            }
             Ok(e) => e,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "webhook producer lagged; scanning");

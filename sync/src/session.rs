@@ -16,9 +16,8 @@
 //!    `JoinAccepted` (its local identity is written then).
 //! 2. Once admitted, each side asks with `CatalogDigests`; the other answers
 //!    the buckets that differ and `CatalogEnd`. The asker queues every
-//!    document the peer has and it lacks; a document both hold at different
-//!    heads is queued by the side with the lower peer id only, so each
-//!    differing document is synced once.
+//!    document the peer has that it lacks or holds at other heads, so when its
+//!    queue is done it is caught up ([`SessionEvent::CaughtUp`]).
 //! 3. Queued documents start an Automerge sync exchange, at most
 //!    [`SessionConfig::max_in_flight`] at a time. Every `SyncMessage` is
 //!    answered with a `SyncMessage` or `SyncDone`, which ends the exchange.
@@ -38,6 +37,10 @@ use meshdesk_model::{AgentId, Millis, TeamId};
 
 use crate::invite::token_hash;
 use crate::protocol::{CATALOG_BUCKETS, Frame, Hello, PROTOCOL_VERSION, Presence, Typing};
+
+/// Answers one side gives about one document before the exchange counts as
+/// stuck (a normal exchange takes a handful; live edits on both sides more).
+const MAX_EXCHANGES: u32 = 64;
 
 /// Tuning of a session.
 #[derive(Clone, Debug)]
@@ -220,6 +223,8 @@ pub struct Session {
     queue: VecDeque<String>,
     queued: HashSet<String>,
     in_flight: HashMap<String, Millis>,
+    /// Messages this side answered per document since its exchange last ended.
+    exchanges: HashMap<String, u32>,
     last_pending: usize,
 }
 
@@ -238,6 +243,7 @@ impl Session {
             queue: VecDeque::new(),
             queued: HashSet::new(),
             in_flight: HashMap::new(),
+            exchanges: HashMap::new(),
             last_pending: 0,
         }
     }
@@ -507,13 +513,12 @@ impl Session {
                 }
                 let mine: HashMap<String, [u8; 32]> =
                     store.catalog_bucket(bucket)?.into_iter().collect();
-                let lower = local.device < self.peer;
+                // Documents the peer has that this side lacks or holds at
+                // other heads. (Those only this side has, the peer queues
+                // from its own question.) Both sides queue a document both
+                // changed: each then knows when *it* is caught up.
                 for (doc_id, digest) in entries {
-                    let wanted = match mine.get(&doc_id) {
-                        None => true,
-                        Some(ours) => *ours != digest && lower,
-                    };
-                    if wanted {
+                    if mine.get(&doc_id) != Some(&digest) {
                         self.enqueue(doc_id);
                     }
                 }
@@ -530,6 +535,7 @@ impl Session {
             Frame::SyncDone { doc_id } => {
                 self.require_ready("sync-done")?;
                 self.in_flight.remove(&doc_id);
+                self.exchanges.remove(&doc_id);
                 Ok(())
             }
             Frame::Presence(p) => {
@@ -758,6 +764,16 @@ impl Session {
                 continue;
             }
             self.unqueue(&doc_id);
+            let rounds = self.exchanges.entry(doc_id.clone()).or_insert(0);
+            *rounds += 1;
+            if *rounds > MAX_EXCHANGES {
+                // Automerge never resends a change it believes sent: if one was
+                // lost, the two sides trade heads forever. Start this peer's
+                // sync states afresh from the persisted shared heads.
+                tracing::debug!(peer = %self.peer, %doc_id, "sync exchange is not converging; resetting its state");
+                self.exchanges.clear();
+                store.forget_peer(&self.peer);
+            }
             match store.generate_sync_message(&self.peer, &doc_id)? {
                 Some(bytes) => {
                     self.in_flight.insert(doc_id.clone(), now);
@@ -765,6 +781,7 @@ impl Session {
                 }
                 None => {
                     self.in_flight.remove(&doc_id);
+                    self.exchanges.remove(&doc_id);
                     step.frames.push(Frame::SyncDone { doc_id });
                 }
             }

@@ -70,6 +70,8 @@ pub struct Sim {
     interactions: Vec<String>,
     contacts: Vec<String>,
     pub stats: SimStats,
+    /// The last frames delivered, for diagnostics.
+    trace: VecDeque<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -110,6 +112,26 @@ fn is_sync_frame(f: &Frame) -> bool {
 }
 
 type SimResult<T> = Result<T, String>;
+
+fn summarize(f: &Frame) -> String {
+    match f {
+        Frame::SyncMessage { doc_id, bytes } => match automerge::sync::Message::decode(bytes) {
+            Ok(m) => format!(
+                "sync {doc_id} heads {:?} need {} have {} changes {:?}",
+                m.heads
+                    .iter()
+                    .map(|h| h.to_string()[..6].to_string())
+                    .collect::<Vec<_>>(),
+                m.need.len(),
+                m.have.len(),
+                m.changes.len(),
+            ),
+            Err(e) => format!("sync {doc_id} undecodable {e}"),
+        },
+        Frame::SyncDone { doc_id } => format!("done {doc_id}"),
+        other => other.kind().to_string(),
+    }
+}
 /// A store's catalog digests and projection dump.
 type Snapshot = (Vec<[u8; 32]>, Vec<(String, Vec<u8>)>);
 
@@ -187,6 +209,7 @@ impl Sim {
             interactions: vec![],
             contacts: vec![],
             stats: SimStats::default(),
+            trace: VecDeque::new(),
         };
         for i in 1..sim.nodes.len() {
             sim.connect(0, i)?;
@@ -325,6 +348,13 @@ impl Sim {
             return Ok(());
         }
         self.stats.delivered += frames.len() as u64;
+        for f in &frames {
+            if self.trace.len() >= 40 {
+                self.trace.pop_front();
+            }
+            self.trace
+                .push_back(format!("{from}→{to} {}", summarize(f)));
+        }
         let now = self.now;
         let node = &mut self.nodes[to];
         let Some((_, session)) = node.sessions.get_mut(&from) else {
@@ -501,7 +531,7 @@ impl Sim {
                     self.connect(a, b)?;
                 }
             }
-            self.settle(200_000)?;
+            self.settle(30_000)?;
             if round == 0 {
                 for x in 0..n {
                     let peers: Vec<usize> = self.nodes[x].sessions.keys().copied().collect();
@@ -517,7 +547,7 @@ impl Sim {
                 }
             }
         }
-        self.settle(200_000)
+        self.settle(30_000)
     }
 
     fn settle(&mut self, max_steps: usize) -> SimResult<()> {
@@ -555,6 +585,10 @@ impl Sim {
                     sess.debug_state()
                 ));
             }
+        }
+        for line in &self.trace {
+            out.push_str(line);
+            out.push('\n');
         }
         for ((a, b), w) in &self.wires {
             let kinds: Vec<&str> = w.iter().take(12).map(|(_, f)| f.kind()).collect();

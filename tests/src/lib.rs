@@ -14,15 +14,25 @@ pub fn meshdesk_bin() -> PathBuf {
     }
     // target/<profile>/deps/<test> → target/<profile>/meshdesk
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = profile_dir.join("meshdesk");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build -p meshdesk` (cargo test --workspace does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p meshdesk` (cargo test --workspace does)",
+        bin.display()
+    );
     bin
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Polls `check` until it holds or `timeout` passes; returns whether it held.
@@ -49,7 +59,12 @@ pub struct Device {
 
 impl Device {
     pub fn new(name: &str) -> Device {
-        Device { name: name.into(), dir: tempfile::tempdir().expect("tempdir"), port: free_port(), child: None }
+        Device {
+            name: name.into(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: free_port(),
+            child: None,
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -102,7 +117,8 @@ impl Device {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {args:?} gave no JSON ({e}): {text}", self.name))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {args:?} gave no JSON ({e}): {text}", self.name))
     }
 
     /// Starts `meshdesk node` on this device's port and waits for its control socket.
@@ -111,7 +127,12 @@ impl Device {
         let log = File::create(self.log_path()).expect("log file");
         let log_err = log.try_clone().expect("log file");
         let mut cmd = Command::new(meshdesk_bin());
-        cmd.arg("--data-dir").arg(self.data_dir()).args(["node", "--no-mdns", "--listen", &self.addr()]);
+        cmd.arg("--data-dir").arg(self.data_dir()).args([
+            "node",
+            "--no-mdns",
+            "--listen",
+            &self.addr(),
+        ]);
         for p in peers {
             cmd.args(["--peer", p]);
         }
@@ -132,12 +153,20 @@ impl Device {
 
     fn signal(&mut self, signal: &str) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
-            let stopped = wait_until(Duration::from_secs(20), || matches!(child.try_wait(), Ok(Some(_))));
+            let _ = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status();
+            let stopped = wait_until(Duration::from_secs(20), || {
+                matches!(child.try_wait(), Ok(Some(_)))
+            });
             if !stopped {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{}: the node did not stop on {signal}\n{}", self.name, self.log());
+                panic!(
+                    "{}: the node did not stop on {signal}\n{}",
+                    self.name,
+                    self.log()
+                );
             }
         }
     }

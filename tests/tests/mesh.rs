@@ -30,7 +30,11 @@ fn team_of_three() -> (Device, Device, Device) {
 fn contact_names(d: &Device) -> Vec<String> {
     let list = d.json(&["contact", "list"]);
     list.as_array()
-        .map(|rows| rows.iter().filter_map(|r| r["name"].as_str().map(String::from)).collect())
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r["name"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -42,12 +46,19 @@ fn show(d: &Device, id: &str) -> Value {
 fn bodies(v: &Value) -> Vec<String> {
     v["interaction"]["messages"]
         .as_array()
-        .map(|m| m.iter().filter_map(|m| m["body"].as_str().map(String::from)).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["body"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn agent_id(d: &Device) -> String {
-    d.json(&["team", "show"])["me"]["agent"].as_str().unwrap_or_default().to_string()
+    d.json(&["team", "show"])["me"]["agent"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -56,13 +67,36 @@ fn three_nodes_share_contacts_messages_and_chat() {
     let members = a.json(&["team", "members"]);
     assert_eq!(members.as_array().map(Vec::len), Some(3), "{members}");
 
-    a.ok(&["contact", "add", "--name", "Marta Ruiz", "--phone", "+34 600 100 200"]);
-    assert!(wait_until(SYNC, || contact_names(&c).contains(&"Marta Ruiz".to_string())), "contact added on A never reached C");
+    a.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Marta Ruiz",
+        "--phone",
+        "+34 600 100 200",
+    ]);
+    assert!(
+        wait_until(SYNC, || contact_names(&c)
+            .contains(&"Marta Ruiz".to_string())),
+        "contact added on A never reached C"
+    );
 
-    let id = b.ok(&["interaction", "new", "--channel", "phone", "--campaign", "General", "--to", "+1 555 0100", "--message", "Hello from Bo"]);
+    let id = b.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        "+1 555 0100",
+        "--message",
+        "Hello from Bo",
+    ]);
     b.ok(&["interaction", "send", &id, "Second line"]);
     assert!(
-        wait_until(SYNC, || bodies(&show(&a, &id)) == ["Hello from Bo", "Second line"]),
+        wait_until(SYNC, || bodies(&show(&a, &id))
+            == ["Hello from Bo", "Second line"]),
         "B's messages never reached A: {}",
         show(&a, &id)
     );
@@ -70,13 +104,17 @@ fn three_nodes_share_contacts_messages_and_chat() {
     c.ok(&["chat", "send", "--campaign", "General", "Standup in 5"]);
     for d in [&a, &b, &c] {
         assert!(
-            wait_until(SYNC, || d.ok(&["chat", "show", "--campaign", "General"]).contains("Standup in 5")),
+            wait_until(SYNC, || d
+                .ok(&["chat", "show", "--campaign", "General"])
+                .contains("Standup in 5")),
             "the chat message never reached {}",
             d.name
         );
     }
     b.ok(&["chat", "send", "--agent", "Ana", "psst"]);
-    assert!(wait_until(SYNC, || a.ok(&["chat", "show", "--agent", "Bo"]).contains("psst")));
+    assert!(wait_until(SYNC, || a
+        .ok(&["chat", "show", "--agent", "Bo"])
+        .contains("psst")));
 }
 
 #[test]
@@ -84,15 +122,59 @@ fn a_crashed_node_catches_up_after_restart() {
     let (a, b, mut c) = team_of_three();
     c.kill();
 
-    let contact = a.ok(&["contact", "add", "--name", "While C Was Down", "--email", "down@example.com"]);
-    let id = a.ok(&["interaction", "new", "--channel", "phone", "--campaign", "General", "--contact", &contact, "--message", "first"]);
+    let contact = a.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "While C Was Down",
+        "--email",
+        "down@example.com",
+    ]);
+    let id = a.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--contact",
+        &contact,
+        "--message",
+        "first",
+    ]);
     a.ok(&["interaction", "send", &id, "second"]);
-    a.ok(&["interaction", "finalize", &id, "--disposition", "Resolved", "--note", "done"]);
-    let other = b.ok(&["interaction", "new", "--channel", "phone", "--campaign", "General", "--to", "+1 555 0111", "--message", "from Bo"]);
-    assert!(wait_until(SYNC, || show(&a, &other)["state"] == "active"), "A and B keep syncing while C is down");
+    a.ok(&[
+        "interaction",
+        "finalize",
+        &id,
+        "--disposition",
+        "Resolved",
+        "--note",
+        "done",
+    ]);
+    let other = b.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        "+1 555 0111",
+        "--message",
+        "from Bo",
+    ]);
+    assert!(
+        wait_until(SYNC, || show(&a, &other)["state"] == "active"),
+        "A and B keep syncing while C is down"
+    );
 
     c.start(&[a.addr()]);
-    assert!(wait_until(SYNC, || show(&c, &id)["state"] == "closed"), "C never caught up: {}", show(&c, &id));
+    assert!(
+        wait_until(SYNC, || show(&c, &id)["state"] == "closed"),
+        "C never caught up: {}",
+        show(&c, &id)
+    );
     assert_eq!(bodies(&show(&c, &id)), ["first", "second"]);
     assert_eq!(show(&c, &id)["interaction"]["finalization"]["note"], "done");
     assert!(wait_until(SYNC, || bodies(&show(&c, &other)) == ["from Bo"]));
@@ -102,8 +184,20 @@ fn a_crashed_node_catches_up_after_restart() {
 #[test]
 fn a_partition_with_two_claims_converges_on_one_owner_and_keeps_both_messages() {
     let (a, mut b, c) = team_of_three();
-    let id = a.ok(&["interaction", "enqueue", "--campaign", "General", "--from", "+1 555 0142", "--message", "please help"]);
-    assert!(wait_until(SYNC, || show(&b, &id)["state"] == "queued"), "the queued interaction never reached B");
+    let id = a.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "General",
+        "--from",
+        "+1 555 0142",
+        "--message",
+        "please help",
+    ]);
+    assert!(
+        wait_until(SYNC, || show(&b, &id)["state"] == "queued"),
+        "the queued interaction never reached B"
+    );
 
     // B is cut off; both sides take the same ring-all interaction and write into it.
     b.stop();
@@ -141,7 +235,14 @@ fn strangers_used_codes_expired_codes_and_garbage_are_refused() {
     let mut a = Device::new("A");
     a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
     a.start(&[]);
-    a.ok(&["contact", "add", "--name", "Secret Customer", "--phone", "+34 600 000 001"]);
+    a.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "Secret Customer",
+        "--phone",
+        "+34 600 000 001",
+    ]);
 
     // A node of another team dials A: the team keys differ, nothing crosses.
     let mut stranger = Device::new("stranger");
@@ -163,8 +264,14 @@ fn strangers_used_codes_expired_codes_and_garbage_are_refused() {
     let again = c.run(&["team", "join", &code, "--agent", "Cy", "--timeout", "20"]);
     assert_ne!(again.status.code(), Some(0));
     let message = String::from_utf8_lossy(&again.stderr);
-    assert!(message.contains("already been used") || message.contains("refused"), "{message}");
-    assert!(contact_names_or_none(&c).is_empty(), "a refused device gets no data");
+    assert!(
+        message.contains("already been used") || message.contains("refused"),
+        "{message}"
+    );
+    assert!(
+        contact_names_or_none(&c).is_empty(),
+        "a refused device gets no data"
+    );
 
     // An expired code is refused even though it carries the key.
     let short = a.ok(&["team", "invite", "--expires", "1s"]);
@@ -179,7 +286,11 @@ fn strangers_used_codes_expired_codes_and_garbage_are_refused() {
     for bad in [cut, "hello", ""] {
         let out = d.run(&["team", "join", bad, "--agent", "Di"]);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("invite code"), "{bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("invite code"),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     // Garbage on A's port: that connection dies, A keeps serving the team.
@@ -188,8 +299,19 @@ fn strangers_used_codes_expired_codes_and_garbage_are_refused() {
     }
     let mut b = b;
     b.start(&[a.addr()]);
-    a.ok(&["contact", "add", "--name", "After Garbage", "--phone", "+34 600 000 002"]);
-    assert!(wait_until(SYNC, || contact_names(&b).contains(&"After Garbage".to_string())), "A stopped serving after garbage");
+    a.ok(&[
+        "contact",
+        "add",
+        "--name",
+        "After Garbage",
+        "--phone",
+        "+34 600 000 002",
+    ]);
+    assert!(
+        wait_until(SYNC, || contact_names(&b)
+            .contains(&"After Garbage".to_string())),
+        "A stopped serving after garbage"
+    );
 }
 
 /// Contact names, or nothing when the device has no team.
@@ -200,6 +322,12 @@ fn contact_names_or_none(d: &Device) -> Vec<String> {
     }
     serde_json::from_slice::<Value>(&out.stdout)
         .ok()
-        .and_then(|v| v.as_array().map(|rows| rows.iter().filter_map(|r| r["name"].as_str().map(String::from)).collect()))
+        .and_then(|v| {
+            v.as_array().map(|rows| {
+                rows.iter()
+                    .filter_map(|r| r["name"].as_str().map(String::from))
+                    .collect()
+            })
+        })
         .unwrap_or_default()
 }

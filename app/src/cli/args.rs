@@ -50,6 +50,46 @@ pub enum Command {
     Status(StatusCommand),
     /// Run the node headless until SIGINT or SIGTERM.
     Node(NodeArgs),
+    /// Tokens for the REST API this node serves with `node --http`.
+    #[command(subcommand, name = "api-token")]
+    ApiToken(ApiTokenCommand),
+    /// Outgoing webhooks per campaign (agent messages and finalize, HMAC-signed).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Make a token; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (names and ids, never the tokens).
+    List,
+    /// Revoke a token by name or id.
+    Revoke { token: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Send a campaign's events to URL.
+    Set {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        url: String,
+        /// The signing secret (at least 16 characters); default: a fresh one, printed.
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Stop sending a campaign's events.
+    Remove {
+        #[arg(long)]
+        campaign: String,
+    },
+    /// List webhooks.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

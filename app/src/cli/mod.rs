@@ -128,7 +128,9 @@ pub fn request_for(
             }
         }
         Command::Team(TeamCommand::Show) => Request::ShowTeam,
-        Command::Team(_) | Command::Node(_) => return Ok(None),
+        Command::Team(_) | Command::Node(_) | Command::ApiToken(_) | Command::Webhook(_) => {
+            return Ok(None);
+        }
         Command::Campaign(CampaignCommand::Add(a)) => Request::AddCampaign(CampaignSpec {
             name: a.name,
             channel: a.channel,

@@ -595,14 +595,19 @@ pub async fn open(data_dir: DataDir, options: NodeOptions) -> Result<Opened, Str
         drop(store);
         return Ok(Opened::NoTeam);
     }
-    start_node(data_dir, store, options).await.map(Opened::Ready)
+    start_node(data_dir, store, options)
+        .await
+        .map(Opened::Ready)
 }
 
-async fn start_node(data_dir: DataDir, store: Store, options: NodeOptions) -> Result<Backend, String> {
+async fn start_node(
+    data_dir: DataDir,
+    store: Store,
+    options: NodeOptions,
+) -> Result<Backend, String> {
     let root = data_dir.root().to_path_buf();
     let (keypair, psk) = blocking(move || {
-        let keypair =
-            meshdesk_sync::identity::load_or_create(&root).map_err(|e| e.to_string())?;
+        let keypair = meshdesk_sync::identity::load_or_create(&root).map_err(|e| e.to_string())?;
         let psk = meshdesk_sync::team::load_team_key(&root)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| {

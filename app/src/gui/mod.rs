@@ -175,6 +175,8 @@ pub enum Message {
     Shortcut(Shortcut),
     Backend(backend::Event),
     Flush,
+    /// A lost claim's interaction, to name it in the toast.
+    ClaimLost(Result<Reply, String>),
     TeamLoaded(Result<Reply, String>),
     CountsLoaded(u64, Tab, Result<Reply, String>),
     PeersLoaded(Result<Vec<Peer>, String>),
@@ -322,7 +324,10 @@ impl App {
             ticks: 0,
         };
         let open = Task::perform(backend::open(data_dir, options), Message::Opened);
-        (app, Task::batch([open, iced::system::theme().map(Message::Mode)]))
+        (
+            app,
+            Task::batch([open, iced::system::theme().map(Message::Mode)]),
+        )
     }
 
     /// An inbox over a given backend, with its own clock and zone, saving no
@@ -392,6 +397,11 @@ impl App {
             State::Inbox(inbox) => Some(inbox.tab),
             _ => None,
         }
+    }
+
+    /// Whether a dialog is open over the inbox.
+    pub fn has_dialog(&self) -> bool {
+        matches!(&self.state, State::Inbox(inbox) if inbox.modal.is_some())
     }
 
     /// The settings as they would be saved.
@@ -540,14 +550,16 @@ impl App {
                 };
                 let options = self.options.clone();
                 match event {
-                    welcome::Event::Create { team, name } => Task::perform(
-                        backend::create_team(dir, team, name, options),
-                        |r| Message::TeamReady(welcome::Which::Create, r),
-                    ),
-                    welcome::Event::Join { code, name } => Task::perform(
-                        backend::join_team(dir, code, name, options),
-                        |r| Message::TeamReady(welcome::Which::Join, r),
-                    ),
+                    welcome::Event::Create { team, name } => {
+                        Task::perform(backend::create_team(dir, team, name, options), |r| {
+                            Message::TeamReady(welcome::Which::Create, r)
+                        })
+                    }
+                    welcome::Event::Join { code, name } => {
+                        Task::perform(backend::join_team(dir, code, name, options), |r| {
+                            Message::TeamReady(welcome::Which::Join, r)
+                        })
+                    }
                 }
             }
             Message::TeamReady(which, result) => match result {
@@ -793,7 +805,9 @@ impl Inbox {
         match self.last_flush.map(|t| t.elapsed()) {
             Some(since) if since < FLUSH_EVERY => {
                 let wait = FLUSH_EVERY - since;
-                Task::perform(tokio::time::sleep(wait), |_| Message::Flush)
+                Task::perform(async move { tokio::time::sleep(wait).await }, |_| {
+                    Message::Flush
+                })
             }
             _ => Task::done(Message::Flush),
         }
@@ -898,25 +912,16 @@ impl Inbox {
                 Task::batch([self.load_counts(), pending])
             }
             E::ClaimLost { interaction } => {
-                let who = self
-                    .active
-                    .rows
-                    .rows
-                    .iter()
-                    .find(|r| r.summary.id == interaction)
-                    .map(|r| {
-                        if r.summary.contact_name.is_empty() {
-                            r.summary.address.clone()
-                        } else {
-                            r.summary.contact_name.clone()
-                        }
-                    })
-                    .unwrap_or_else(|| "an interaction".into());
-                effects.push(Effect::Toast(Toast::Error(format!(
-                    "Another agent claimed {who} first. You can still read it; they answer it."
-                ))));
+                // Named from the store: the lists may already have dropped it.
                 self.dirty.interactions.insert(interaction);
-                self.schedule_flush()
+                let lookup = screen::call(
+                    &self.backend,
+                    Request::ShowInteraction {
+                        id: interaction.to_string(),
+                    },
+                    Message::ClaimLost,
+                );
+                Task::batch([lookup, self.schedule_flush()])
             }
             E::Error(message) => {
                 effects.push(Effect::Toast(Toast::Error(message)));
@@ -997,7 +1002,11 @@ impl Inbox {
         }
     }
 
-    fn on_modal_event(&mut self, event: Option<modal::Event>, effects: &mut Vec<Effect>) -> Task<Message> {
+    fn on_modal_event(
+        &mut self,
+        event: Option<modal::Event>,
+        effects: &mut Vec<Effect>,
+    ) -> Task<Message> {
         match event {
             None => Task::none(),
             Some(modal::Event::Close) => {
@@ -1025,6 +1034,25 @@ impl Inbox {
         let task = match message {
             Message::Backend(event) => self.on_backend(event, &mut effects),
             Message::Flush => self.flush(),
+            Message::ClaimLost(result) => {
+                let (who, winner) = match &result {
+                    Ok(Reply::Interaction(d)) => (
+                        screen::conversation::who(d),
+                        d.owner.map(|o| {
+                            d.agent_names
+                                .get(&o)
+                                .cloned()
+                                .unwrap_or_else(|| self.session.agent_name(o))
+                        }),
+                    ),
+                    _ => ("an interaction".to_string(), None),
+                };
+                let winner = winner.unwrap_or_else(|| "Another agent".into());
+                effects.push(Effect::Toast(Toast::Error(format!(
+                    "{winner} claimed {who} first. You can still read it; {winner} answers it."
+                ))));
+                Task::none()
+            }
             Message::TeamLoaded(result) => {
                 match result {
                     Ok(Reply::Team(team)) => self.session.team = Some(*team),
@@ -1194,10 +1222,7 @@ impl Inbox {
             .map(|t| t.team.name.clone())
             .unwrap_or_default();
         let mut col = column![
-            container(
-                column![text("meshdesk").size(20), muted(team)].spacing(2)
-            )
-            .padding([14, 12]),
+            container(column![text("meshdesk").size(20), muted(team)].spacing(2)).padding([14, 12]),
         ]
         .spacing(2)
         .padding([0, 8]);
@@ -1207,9 +1232,7 @@ impl Inbox {
                     Some(badge(self.counts.unread as usize, true))
                 }
                 TabId::Active if self.counts.active > 0 => Some(badge(self.counts.active, false)),
-                TabId::Pending if self.counts.pending > 0 => {
-                    Some(badge(self.counts.pending, true))
-                }
+                TabId::Pending if self.counts.pending > 0 => Some(badge(self.counts.pending, true)),
                 _ => None,
             };
             let mut label = row![text(tab.label()).size(TEXT).width(Length::Fill)]
@@ -1314,12 +1337,14 @@ impl Inbox {
         } else if syncing > 0 {
             (
                 theme::Tone::Warning,
-                format!(
-                    "{connected} connected · syncing {syncing}",
-                ),
+                format!("{connected} connected · syncing {syncing}",),
             )
         } else {
-            let who = if connected == 1 { "teammate" } else { "teammates" };
+            let who = if connected == 1 {
+                "teammate"
+            } else {
+                "teammates"
+            };
             (theme::Tone::Success, format!("{connected} {who} · in sync"))
         };
         row![dot(tone), text(label).size(SMALL)]

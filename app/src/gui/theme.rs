@@ -426,7 +426,10 @@ pub mod buttons {
         let bg = match status {
             Status::Hovered | Status::Pressed => iced::theme::palette::deviate(t.danger, 0.08),
             Status::Active => t.danger,
-            Status::Disabled => Color { a: 0.45, ..t.danger },
+            Status::Disabled => Color {
+                a: 0.45,
+                ..t.danger
+            },
         };
         button::Style {
             background: Some(bg.into()),
@@ -529,7 +532,10 @@ pub mod inputs {
             icon: t.muted,
             placeholder: t.muted,
             value: t.text,
-            selection: Color { a: 0.35, ..t.primary },
+            selection: Color {
+                a: 0.35,
+                ..t.primary
+            },
         }
     }
 
@@ -562,7 +568,10 @@ pub mod inputs {
             },
             placeholder: t.muted,
             value: t.text,
-            selection: Color { a: 0.35, ..t.primary },
+            selection: Color {
+                a: 0.35,
+                ..t.primary
+            },
         }
     }
 

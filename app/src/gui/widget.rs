@@ -94,7 +94,13 @@ impl ListState {
         match target {
             Some(y) => {
                 self.offset = y.max(0.0);
-                operation::scroll_to(self.id.clone(), AbsoluteOffset { x: 0.0, y: self.offset })
+                operation::scroll_to(
+                    self.id.clone(),
+                    AbsoluteOffset {
+                        x: 0.0,
+                        y: self.offset,
+                    },
+                )
             }
             None => Task::none(),
         }
@@ -162,9 +168,13 @@ pub fn badge<'a, M: 'a>(count: usize, loud: bool) -> Element<'a, M> {
 
 /// A small round dot (presence, sync state).
 pub fn dot<'a, M: 'a>(tone: theme::Tone) -> Element<'a, M> {
-    container(Space::new().width(Length::Fixed(9.0)).height(Length::Fixed(9.0)))
-        .style(theme::boxes::dot(tone))
-        .into()
+    container(
+        Space::new()
+            .width(Length::Fixed(9.0))
+            .height(Length::Fixed(9.0)),
+    )
+    .style(theme::boxes::dot(tone))
+    .into()
 }
 
 /// Secondary text.

@@ -257,8 +257,15 @@ impl Demo {
         s.contact("Ines Lopez", None, Some("ines@example.com"), "Initech")?;
 
         // History: two closed.
-        let closed_hugo = s.enqueue("General", "+34 633 444 555", "Hugo Navarro", "My invoice is wrong")?;
-        s.run(Request::Accept { id: closed_hugo.clone() })?;
+        let closed_hugo = s.enqueue(
+            "General",
+            "+34 633 444 555",
+            "Hugo Navarro",
+            "My invoice is wrong",
+        )?;
+        s.run(Request::Accept {
+            id: closed_hugo.clone(),
+        })?;
         s.run(Request::Send {
             id: closed_hugo.clone(),
             text: "Fixed, you will get a new invoice today.".into(),
@@ -268,8 +275,15 @@ impl Demo {
             disposition: "Resolved".into(),
             note: Some("Credit note issued".into()),
         })?;
-        let closed_sofia = s.enqueue("General", "+34 644 555 666", "Sofia Torres", "Delivery never arrived")?;
-        s.run(Request::Accept { id: closed_sofia.clone() })?;
+        let closed_sofia = s.enqueue(
+            "General",
+            "+34 644 555 666",
+            "Sofia Torres",
+            "Delivery never arrived",
+        )?;
+        s.run(Request::Accept {
+            id: closed_sofia.clone(),
+        })?;
         s.run(Request::Finalize {
             id: closed_sofia.clone(),
             disposition: "Callback".into(),
@@ -277,8 +291,15 @@ impl Demo {
         })?;
 
         // Active: one accepted with an unread customer message, one started by Ana.
-        let active_lucia = s.enqueue("General", "+34 622 000 111", "Lucia Romero", "Hi, my router keeps rebooting")?;
-        s.run(Request::Accept { id: active_lucia.clone() })?;
+        let active_lucia = s.enqueue(
+            "General",
+            "+34 622 000 111",
+            "Lucia Romero",
+            "Hi, my router keeps rebooting",
+        )?;
+        s.run(Request::Accept {
+            id: active_lucia.clone(),
+        })?;
         s.run(Request::Send {
             id: active_lucia.clone(),
             text: "Hello Lucia, let us check it together.".into(),
@@ -290,11 +311,27 @@ impl Demo {
         let active_marta = s.outbound("General", &marta, "Calling about your order")?;
 
         // Pending: two waiting.
-        let pending_tomas = s.enqueue("General", "+34 655 777 888", "Tomas Vidal", "Can I upgrade my plan?")?;
-        let pending_elena = s.enqueue("Orders", "elena@example.com", "Elena Molina", "Where is order 4471?")?;
+        let pending_tomas = s.enqueue(
+            "General",
+            "+34 655 777 888",
+            "Tomas Vidal",
+            "Can I upgrade my plan?",
+        )?;
+        let pending_elena = s.enqueue(
+            "Orders",
+            "elena@example.com",
+            "Elena Molina",
+            "Where is order 4471?",
+        )?;
 
-        s.chat(ChatTarget::Agent("Bruno".into()), "Can you take the 11:00 call?")?;
-        s.chat(ChatTarget::Campaign("General".into()), "Standup in 5 minutes")?;
+        s.chat(
+            ChatTarget::Agent("Bruno".into()),
+            "Can you take the 11:00 call?",
+        )?;
+        s.chat(
+            ChatTarget::Campaign("General".into()),
+            "Standup in 5 minutes",
+        )?;
         Ok(Demo {
             seed: s,
             marta,
@@ -379,11 +416,14 @@ impl Ui {
         let mut queue = VecDeque::from([task]);
         loop {
             while let Some(task) = queue.pop_front() {
-                let Some(stream) = iced_test::runtime::task::into_stream(task) else {
+                let Some(mut stream) = iced_test::runtime::task::into_stream(task) else {
                     continue;
                 };
-                let actions: Vec<Action<Message>> = self.rt.block_on(stream.collect());
-                for action in actions {
+                // Outputs go back to the app. Other actions (focus, scroll,
+                // window, system queries) have no window to act on here;
+                // dropping them at once also drops any answer channel, so a
+                // task waiting on one ends instead of waiting forever.
+                while let Some(action) = self.rt.block_on(stream.next()) {
                     if let Action::Output(message) = action {
                         queue.push_back(self.app.update(message));
                     }
@@ -425,13 +465,31 @@ impl Ui {
         }
     }
 
-    /// Clicks the widget showing exactly this text.
+    /// Clicks the widget showing exactly this text. With a dialog open, the
+    /// dialog's (the topmost) match is clicked, not one under the veil.
     pub fn click(&mut self, label: &str) {
+        let topmost = self.app.has_dialog();
         let messages: Vec<Message> = {
             let mut sim = self.simulator();
-            if let Err(e) = sim.click(label) {
-                panic!("cannot click {label:?}: {e}\nvisible: {:#?}", self.texts());
-            }
+            let mut spots = Vec::new();
+            let _ = sim.find(|c: Candidate<'_>| {
+                if let Candidate::Text {
+                    content,
+                    visible_bounds: Some(bounds),
+                    ..
+                } = c
+                    && content == label
+                {
+                    spots.push(bounds.center());
+                }
+                None::<()>
+            });
+            let spot = if topmost { spots.last() } else { spots.first() };
+            let Some(spot) = spot.copied() else {
+                panic!("nothing shows {label:?}; visible: {:#?}", self.texts());
+            };
+            sim.point_at(spot);
+            let _ = sim.simulate(iced_test::simulator::click());
             sim.into_messages().collect()
         };
         self.apply(messages);
@@ -479,7 +537,10 @@ impl Ui {
             }
             let ctrl = keyboard::Event::ModifiersChanged(Modifiers::CTRL);
             let _ = sim.simulate([iced::Event::Keyboard(ctrl)]);
-            let _ = sim.simulate(iced_test::simulator::tap_key(Key::Character("a".into()), None));
+            let _ = sim.simulate(iced_test::simulator::tap_key(
+                Key::Character("a".into()),
+                None,
+            ));
             let none = keyboard::Event::ModifiersChanged(Modifiers::empty());
             let _ = sim.simulate([iced::Event::Keyboard(none)]);
             let _ = sim.simulate(iced_test::simulator::tap_key(

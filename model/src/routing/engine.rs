@@ -10,13 +10,14 @@
 //! agent who just got an offer usually goes to the back (round-robin,
 //! least-busy) or stays in front (top-down, longest-idle once busy), so each
 //! decision costs O(1) moves in practice, where a binary heap paid a full
-//! sift-down with unpredictable branches. Weighted-random keeps a flat pool of eligible members and scans
-//! it; ring-all keeps one shared list per campaign.
+//! sift-down with unpredictable branches. Weighted-random keeps a flat pool
+//! of eligible members and scans it; ring-all keeps one shared list per
+//! campaign.
 //!
-//! The queue is first copied into compact records (the fields routing reads
-//! of each summary, in 48 bytes) and sorted; the summaries themselves are read
-//! again only for the few interactions with declines or a directed transfer.
-//! Reading 400-byte summaries in queue order was the main cost of a pass.
+//! The open interactions are read once, in input order, into 32-byte records
+//! and 16-byte (packed priority and enqueue time, index) sort keys; the keys
+//! are radix-sorted. The summaries themselves (~450 bytes each) are read again
+//! only for the few queued interactions with declines or a directed transfer.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -367,7 +368,6 @@ impl<'a> Engine<'a> {
             mut spare,
             queue: mut sorted,
         } = scratch;
-        let mut __t = std::time::Instant::now();
         let team = input.team;
 
         // Every agent routing may talk about: the roster and campaign members, by id.
@@ -422,7 +422,6 @@ impl<'a> Engine<'a> {
         let agent_ids = IdIndex::new(ids.iter().map(|a| a.0.0.0));
         let find = |id: AgentId| agent_ids.get(id.0.0).map(|i| i as usize);
 
-        super::phase(0, &mut __t);
         // Campaigns (in id order, as the team document's map is) and their members.
         let mut stamp = vec![u32::MAX; agents.len()];
         let mut triples: Vec<(u32, u32, u32)> = Vec::new();
@@ -478,7 +477,6 @@ impl<'a> Engine<'a> {
             buffers: Scratch::default(),
         };
 
-        super::phase(1, &mut __t);
         // Loads, wrap-ups and the queue from the open interactions.
         queue.clear();
         queue.reserve(input.open.len());
@@ -528,13 +526,11 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        super::phase(2, &mut __t);
         if packable {
             sort_packed(&queue, &mut order, &mut spare, &mut sorted);
         } else {
             sort_by_summaries(&mut queue, input.open, &mut sorted);
         }
-        super::phase(3, &mut __t);
         engine.queue = sorted;
         engine.buffers = Scratch {
             records: queue,
@@ -543,7 +539,6 @@ impl<'a> Engine<'a> {
             queue: Vec::new(),
         };
 
-        super::phase(4, &mut __t);
         // What keeps each agent from taking anything, and since when they could.
         let now = input.now;
         for agent in &mut engine.agents {
@@ -563,7 +558,6 @@ impl<'a> Engine<'a> {
             agent.eligible_since = since.max(agent.last_finished_at).max(agent.wrapup_until);
         }
 
-        super::phase(5, &mut __t);
         // Each campaign's structure for its strategy.
         for ci in 0..engine.campaigns.len() {
             let campaign = &engine.campaigns[ci];
@@ -602,7 +596,6 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        super::phase(6, &mut __t);
         engine
     }
 
@@ -1025,7 +1018,7 @@ fn sort_packed(
 /// summaries: for priorities or times [`packed_key`] cannot pack.
 fn sort_by_summaries(queue: &mut [Queued], open: &[InteractionSummary], out: &mut Vec<Queued>) {
     let key = |q: &Queued| open.get(q.index()).map(|s| (s.priority, s.enqueued_at));
-    queue.sort_unstable_by(|a, b| (key(a), a.id).cmp(&(key(b), b.id)));
+    queue.sort_unstable_by_key(|q| (key(q), q.id));
     out.clear();
     out.extend_from_slice(queue);
 }

@@ -322,14 +322,11 @@ impl Router {
         let offers = &mut self.routing.offers;
         offers.clear();
         offers.reserve(queue.len());
-        let mut __t = std::time::Instant::now();
         for queued in &queue {
             offers.push(engine.route_one(queued).offer);
         }
-        phase(7, &mut __t);
         engine.queue = queue;
         self.scratch = engine.into_scratch();
-        phase(8, &mut __t);
         &self.routing
     }
 
@@ -367,15 +364,4 @@ pub fn auto_accepts(routing: &Routing, team: &Team) -> Vec<(InteractionId, Agent
         })
         .flat_map(|o| o.agents.iter().map(move |a| (o.interaction, *a)))
         .collect()
-}
-
-pub static PHASES: [std::sync::atomic::AtomicU64; 10] =
-    [const { std::sync::atomic::AtomicU64::new(0) }; 10];
-pub(crate) fn phase(i: usize, t: &mut std::time::Instant) {
-    let now = std::time::Instant::now();
-    PHASES[i].fetch_add(
-        (now - *t).as_nanos() as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    *t = now;
 }

@@ -2,6 +2,7 @@
 //! first search in that scope and kept current after every commit, so a
 //! keystroke scans memory instead of walking a redb table.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -31,28 +32,29 @@ impl SearchIndex {
             .scopes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !scopes.contains_key(&scope) {
-            let txn = db.begin_read()?;
-            let table = txn.open_table(SEARCH_TEXT)?;
-            let mut rows = BTreeMap::new();
-            for row in table.range((scope, "")..(scope + 1, ""))? {
-                let (k, v) = row?;
-                rows.insert(k.value().1.to_string(), v.value().to_string());
+        let rows = match scopes.entry(scope) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(slot) => {
+                let txn = db.begin_read()?;
+                let table = txn.open_table(SEARCH_TEXT)?;
+                let mut rows = BTreeMap::new();
+                for row in table.range((scope, "")..(scope + 1, ""))? {
+                    let (k, v) = row?;
+                    rows.insert(k.value().1.to_string(), v.value().to_string());
+                }
+                slot.insert(rows)
             }
-            scopes.insert(scope, rows);
-        }
+        };
         let finders: Vec<memchr::memmem::Finder<'_>> = words
             .iter()
             .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
             .collect();
         let mut out = Vec::new();
-        if let Some(rows) = scopes.get(&scope) {
-            for (id, text) in rows.iter().rev() {
-                if finders.iter().all(|f| f.find(text.as_bytes()).is_some()) {
-                    out.push(id.clone());
-                    if out.len() >= limit {
-                        break;
-                    }
+        for (id, text) in rows.iter().rev() {
+            if finders.iter().all(|f| f.find(text.as_bytes()).is_some()) {
+                out.push(id.clone());
+                if out.len() >= limit {
+                    break;
                 }
             }
         }

@@ -65,7 +65,11 @@ impl Modal {
     }
 
     /// Enter: the dialog's main action.
-    pub fn confirm(&mut self, backend: &Backend, session: &Session) -> (Task<Message>, Option<Event>) {
+    pub fn confirm(
+        &mut self,
+        backend: &Backend,
+        session: &Session,
+    ) -> (Task<Message>, Option<Event>) {
         let message = match self {
             Modal::New(_) => Message::New(new_interaction::Message::Start),
             Modal::Transfer(_) => Message::Transfer(transfer::Message::Confirm),

@@ -170,7 +170,10 @@ impl NewInteraction {
                     search: Some(q.to_string()),
                     limit: Some(MATCHES),
                 };
-                (call(backend, request, move |r| Message::Found(seq, r)), None)
+                (
+                    call(backend, request, move |r| Message::Found(seq, r)),
+                    None,
+                )
             }
             Message::Found(seq, result) => {
                 if seq == self.seq
@@ -223,9 +226,11 @@ impl NewInteraction {
                     .map(|(k, v)| (k.clone(), v.trim().to_string()))
                     .collect();
                 let subject = self.subject.trim();
-                let declares_subject = session
-                    .campaign(campaign)
-                    .is_some_and(|c| c.fields.iter().any(|f| f.name.eq_ignore_ascii_case("subject")));
+                let declares_subject = session.campaign(campaign).is_some_and(|c| {
+                    c.fields
+                        .iter()
+                        .any(|f| f.name.eq_ignore_ascii_case("subject"))
+                });
                 if !subject.is_empty() && !declares_subject {
                     fields.insert("Subject".into(), subject.to_string());
                 }
@@ -322,8 +327,13 @@ impl NewInteraction {
         column![col, self.buttons(false)].spacing(14).into()
     }
 
-    fn campaigns_view<'a>(&'a self, session: &'a Session, channel: ChannelKind) -> Element<'a, Message> {
-        let mut col = column![muted(format!("2. Campaign on {}", channel_label(channel)))].spacing(6);
+    fn campaigns_view<'a>(
+        &'a self,
+        session: &'a Session,
+        channel: ChannelKind,
+    ) -> Element<'a, Message> {
+        let mut col =
+            column![muted(format!("2. Campaign on {}", channel_label(channel)))].spacing(6);
         for id in campaigns_on(session, channel) {
             let Some(c) = session.campaign(id) else {
                 continue;
@@ -379,9 +389,12 @@ impl NewInteraction {
                     .collect();
                 container(
                     row![
-                        column![text(picked.name.as_str()).size(TEXT), muted(reach.join(" · "))]
-                            .spacing(2)
-                            .width(Length::Fill),
+                        column![
+                            text(picked.name.as_str()).size(TEXT),
+                            muted(reach.join(" · "))
+                        ]
+                        .spacing(2)
+                        .width(Length::Fill),
                         button(text("Change").size(SMALL))
                             .on_press(Message::Unpick)
                             .padding([4, 10])
@@ -396,11 +409,19 @@ impl NewInteraction {
             None => {
                 let mut found = column![].spacing(2);
                 for m in &self.matches {
-                    let reach = m.phones.first().or(m.emails.first()).cloned().unwrap_or_default();
+                    let reach = m
+                        .phones
+                        .first()
+                        .or(m.emails.first())
+                        .cloned()
+                        .unwrap_or_default();
                     found = found.push(
                         button(
-                            row![text(m.name.as_str()).size(TEXT).width(Length::Fill), muted(reach)]
-                                .align_y(Alignment::Center),
+                            row![
+                                text(m.name.as_str()).size(TEXT).width(Length::Fill),
+                                muted(reach)
+                            ]
+                            .align_y(Alignment::Center),
                         )
                         .on_press(Message::Pick(Box::new(m.clone())))
                         .width(Length::Fill)

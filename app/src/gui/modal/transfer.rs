@@ -65,7 +65,11 @@ impl Transfer {
         }
     }
 
-    pub fn update(&mut self, message: Message, backend: &Backend) -> (Task<Message>, Option<Event>) {
+    pub fn update(
+        &mut self,
+        message: Message,
+        backend: &Backend,
+    ) -> (Task<Message>, Option<Event>) {
         match message {
             Message::Pick(t) => {
                 self.target = Some(t);
@@ -151,11 +155,7 @@ impl Transfer {
             );
         }
         let mut campaigns = column![muted("Back to a campaign's queue")].spacing(4);
-        for c in session
-            .team
-            .iter()
-            .flat_map(|t| t.team.campaigns.values())
-        {
+        for c in session.team.iter().flat_map(|t| t.team.campaigns.values()) {
             let picked = self.target == Some(Target::Campaign(c.id));
             campaigns = campaigns.push(
                 button(
@@ -173,10 +173,14 @@ impl Transfer {
         }
         let mut col = column![
             text(format!("Transfer {}", self.who)).size(18),
-            scrollable(column![agents, campaigns].spacing(14).padding(iced::Padding {
-                right: 10.0,
-                ..iced::Padding::ZERO
-            }))
+            scrollable(
+                column![agents, campaigns]
+                    .spacing(14)
+                    .padding(iced::Padding {
+                        right: 10.0,
+                        ..iced::Padding::ZERO
+                    })
+            )
             .height(Length::Shrink)
             .style(theme::inputs::scroll),
             column![

@@ -59,7 +59,10 @@ pub enum Message {
 pub enum Event {
     Toast(Toast),
     /// Open the Transfer dialog for this interaction.
-    Transfer { id: InteractionId, who: String },
+    Transfer {
+        id: InteractionId,
+        who: String,
+    },
     /// Open the Finalize dialog for this interaction.
     Finalize {
         id: InteractionId,
@@ -275,10 +278,7 @@ impl Active {
                     .as_deref()
                     .map(conversation::who)
                     .unwrap_or_default();
-                (
-                    Task::none(),
-                    Some(Event::Transfer { id: open.id, who }),
-                )
+                (Task::none(), Some(Event::Transfer { id: open.id, who }))
             }
             Message::Finalize => {
                 let Some(open) = &mut self.open else {
@@ -404,12 +404,7 @@ impl Active {
             conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
         }
         conversation_col = conversation_col.push(
-            container(
-                row![composer, send]
-                    .spacing(8)
-                    .align_y(Alignment::End),
-            )
-            .padding([10, 16]),
+            container(row![composer, send].spacing(8).align_y(Alignment::End)).padding([10, 16]),
         );
         let body = row![
             conversation_col.width(Length::Fill),
@@ -472,7 +467,10 @@ fn banner(detail: &InteractionDetail, session: &Session) -> Option<String> {
             }
             Some(meshdesk_model::TransferTarget::Campaign(c)) => format!(
                 "Transferred to the {} queue.",
-                session.campaign(c).map(|c| c.name.as_str()).unwrap_or("campaign's")
+                session
+                    .campaign(c)
+                    .map(|c| c.name.as_str())
+                    .unwrap_or("campaign's")
             ),
             None => "Back in the queue.".into(),
         }),
@@ -532,7 +530,11 @@ fn waiting<'a>(now: Millis, since: Millis, sla_seconds: u32) -> Element<'a, Mess
     }
 }
 
-fn row_view<'a>(r: &'a InteractionRow, selected: bool, session: &'a Session) -> Element<'a, Message> {
+fn row_view<'a>(
+    r: &'a InteractionRow,
+    selected: bool,
+    session: &'a Session,
+) -> Element<'a, Message> {
     let s = &r.summary;
     let name = if s.contact_name.is_empty() {
         s.address.as_str()
@@ -552,9 +554,14 @@ fn row_view<'a>(r: &'a InteractionRow, selected: bool, session: &'a Session) -> 
     } else {
         format!("{} · {}", r.campaign_name, s.last_message_preview)
     };
-    let mut bottom = row![line(&preview, 42).size(SMALL).style(theme::texts::muted).width(Length::Fill)]
-        .spacing(6)
-        .align_y(Alignment::Center);
+    let mut bottom = row![
+        line(&preview, 42)
+            .size(SMALL)
+            .style(theme::texts::muted)
+            .width(Length::Fill)
+    ]
+    .spacing(6)
+    .align_y(Alignment::Center);
     if r.unread > 0 {
         bottom = bottom.push(badge(r.unread as usize, true));
     }

@@ -14,7 +14,7 @@ use meshdesk_model::{AgentId, CampaignId, Millis, Role, RoomKey, RoomSummary};
 use super::{Toast, call};
 use crate::gui::backend::Backend;
 use crate::gui::clock;
-use crate::gui::session::{Session, status_tone, status_label};
+use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
 use crate::gui::widget::{
     self, Element, SMALL, TEXT, dot, empty, error_box, line, muted, split, title,
@@ -148,10 +148,16 @@ impl Contacts {
         items
     }
 
-    pub fn key(&mut self, key: &keyboard::Key, session: &Session, backend: &Backend) -> Task<Message> {
+    pub fn key(
+        &mut self,
+        key: &keyboard::Key,
+        session: &Session,
+        backend: &Backend,
+    ) -> Task<Message> {
         let items = self.items(session);
         match key.as_ref() {
-            keyboard::Key::Named(key::Named::ArrowUp) | keyboard::Key::Named(key::Named::ArrowDown) => {
+            keyboard::Key::Named(key::Named::ArrowUp)
+            | keyboard::Key::Named(key::Named::ArrowDown) => {
                 if items.is_empty() {
                     return Task::none();
                 }
@@ -326,7 +332,11 @@ impl Contacts {
                 .padding(10),
             );
         }
-        let mut pane = column![scrollable(col).height(Length::Fill).style(theme::inputs::scroll)];
+        let mut pane = column![
+            scrollable(col)
+                .height(Length::Fill)
+                .style(theme::inputs::scroll)
+        ];
         let supervisor = session
             .team
             .as_ref()
@@ -425,7 +435,10 @@ impl Contacts {
             Target::Campaign(c) => (
                 format!(
                     "#{}",
-                    session.campaign(c).map(|c| c.name.as_str()).unwrap_or("room")
+                    session
+                        .campaign(c)
+                        .map(|c| c.name.as_str())
+                        .unwrap_or("room")
                 ),
                 "Everyone in the campaign".to_string(),
             ),
@@ -462,7 +475,10 @@ impl Contacts {
                     };
                     let bubble = container(
                         column![
-                            muted(format!("{who} · {}", clock::stamp(session.now, m.at, session.zone))),
+                            muted(format!(
+                                "{who} · {}",
+                                clock::stamp(session.now, m.at, session.zone)
+                            )),
                             text(m.body.as_str()).size(TEXT)
                         ]
                         .spacing(3),
@@ -496,7 +512,9 @@ impl Contacts {
             .size(TEXT)
             .style(theme::inputs::field);
         let send = button(text("Send").size(TEXT))
-            .on_press_maybe((!self.draft.trim().is_empty() && !self.sending).then_some(Message::Send))
+            .on_press_maybe(
+                (!self.draft.trim().is_empty() && !self.sending).then_some(Message::Send),
+            )
             .padding([8, 16])
             .style(theme::buttons::primary);
         let mut col = column![

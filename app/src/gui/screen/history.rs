@@ -181,8 +181,7 @@ impl History {
             container(head).padding([12, 16]),
             widget::hrule(),
             row![
-                container(conversation::messages(detail, session, MESSAGES_ID))
-                    .width(Length::Fill),
+                container(conversation::messages(detail, session, MESSAGES_ID)).width(Length::Fill),
                 column![
                     conversation::record(detail, session),
                     conversation::facts(detail, session)
@@ -201,7 +200,11 @@ impl History {
     }
 }
 
-fn row_view<'a>(r: &'a InteractionRow, selected: bool, session: &'a Session) -> Element<'a, Message> {
+fn row_view<'a>(
+    r: &'a InteractionRow,
+    selected: bool,
+    session: &'a Session,
+) -> Element<'a, Message> {
     let s = &r.summary;
     let name = if s.contact_name.is_empty() {
         s.address.as_str()

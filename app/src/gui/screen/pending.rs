@@ -144,7 +144,11 @@ impl Pending {
         }
     }
 
-    pub fn update(&mut self, message: Message, backend: &Backend) -> (Task<Message>, Option<Event>) {
+    pub fn update(
+        &mut self,
+        message: Message,
+        backend: &Backend,
+    ) -> (Task<Message>, Option<Event>) {
         match message {
             Message::Loaded(seq, result) => {
                 self.rows.apply(seq, result);
@@ -338,7 +342,11 @@ impl Pending {
     }
 }
 
-fn row_view<'a>(r: &'a InteractionRow, selected: bool, session: &'a Session) -> Element<'a, Message> {
+fn row_view<'a>(
+    r: &'a InteractionRow,
+    selected: bool,
+    session: &'a Session,
+) -> Element<'a, Message> {
     let s = &r.summary;
     let name = if s.contact_name.is_empty() {
         s.address.as_str()

@@ -6,7 +6,9 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{ContactSpec, Reply, Request};
-use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, InteractionSummary, validate};
+use meshdesk_model::{
+    Contact, ContactId, InteractionId, InteractionState, InteractionSummary, validate,
+};
 
 use super::{PAGE, Toast, call, conversation};
 use crate::gui::backend::Backend;
@@ -14,8 +16,8 @@ use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
 use crate::gui::widget::{
-    Element, ListState, SMALL, TEXT, empty, error_box, fact, field, line, muted, split,
-    title, virtual_list,
+    Element, ListState, SMALL, TEXT, empty, error_box, fact, field, line, muted, split, title,
+    virtual_list,
 };
 
 const LIST_ID: &str = "phonebook-list";
@@ -306,7 +308,11 @@ impl Phonebook {
         }
     }
 
-    pub fn update(&mut self, message: Message, backend: &Backend) -> (Task<Message>, Option<Event>) {
+    pub fn update(
+        &mut self,
+        message: Message,
+        backend: &Backend,
+    ) -> (Task<Message>, Option<Event>) {
         match message {
             Message::Loaded(seq, result) => {
                 if seq == self.seq {
@@ -347,7 +353,8 @@ impl Phonebook {
                         }) => {
                             p.contact = Some(contact);
                             p.interactions = interactions;
-                            p.interactions.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
+                            p.interactions
+                                .sort_by_key(|s| std::cmp::Reverse(s.last_activity));
                         }
                         Ok(_) => {}
                         Err(e) => p.error = Some(e),
@@ -447,9 +454,11 @@ impl Phonebook {
                 };
                 let id = p.id;
                 (
-                    call(backend, Request::DeleteContact { id: id.to_string() }, move |r| {
-                        Message::Deleted(id, r)
-                    }),
+                    call(
+                        backend,
+                        Request::DeleteContact { id: id.to_string() },
+                        move |r| Message::Deleted(id, r),
+                    ),
                     None,
                 )
             }
@@ -614,17 +623,32 @@ fn form_view(form: &Form) -> Element<'_, Message> {
         title(heading),
         field(
             "Name (required)",
-            input("Marta Ruiz", &form.name, Field::Name, problems.name.is_some()),
+            input(
+                "Marta Ruiz",
+                &form.name,
+                Field::Name,
+                problems.name.is_some()
+            ),
             problems.name.as_deref()
         ),
         field(
             "Phones, separated by commas",
-            input("+34 600 100 200", &form.phones, Field::Phones, problems.phones.is_some()),
+            input(
+                "+34 600 100 200",
+                &form.phones,
+                Field::Phones,
+                problems.phones.is_some()
+            ),
             problems.phones.as_deref()
         ),
         field(
             "Emails, separated by commas",
-            input("marta@example.com", &form.emails, Field::Emails, problems.emails.is_some()),
+            input(
+                "marta@example.com",
+                &form.emails,
+                Field::Emails,
+                problems.emails.is_some()
+            ),
             problems.emails.as_deref()
         ),
         field(
@@ -778,8 +802,12 @@ fn profile_view<'a>(p: &'a Profile, session: &'a Session) -> Element<'a, Message
     }
     let mut col = column![
         head,
-        container(facts.padding(12)).style(theme::boxes::card).width(Length::Fill),
-        container(history.padding(12)).style(theme::boxes::card).width(Length::Fill),
+        container(facts.padding(12))
+            .style(theme::boxes::card)
+            .width(Length::Fill),
+        container(history.padding(12))
+            .style(theme::boxes::card)
+            .width(Length::Fill),
     ]
     .spacing(14);
     if let Some(e) = &p.error {

@@ -123,7 +123,10 @@ impl Welcome {
 
     pub fn view(&self) -> Element<'_, Message> {
         let check = |on: bool, p: Option<String>| if on { p } else { None };
-        let team_problem = check(self.create_checked, required(&self.team_name, "The team name"));
+        let team_problem = check(
+            self.create_checked,
+            required(&self.team_name, "The team name"),
+        );
         let name_problem = check(self.create_checked, required(&self.my_name, "Your name"));
         let code_problem = self.code_problem();
         let join_name_problem = check(self.join_checked, required(&self.join_name, "Your name"));
