@@ -40,7 +40,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let data_dir =
         DataDir::resolve(cli.data_dir.clone()).map_err(|e| CliError::Failed(e.to_string()))?;
     let Some(command) = cli.command else {
-        // No sub-command: the desktop window.
+        // No sub-command: the desktop window (on a throwaway team with --demo).
+        let data_dir = if cli.demo {
+            meshdesk::gui::demo::prepare()
+                .map_err(|e| CliError::Failed(format!("cannot make the demo team: {e}")))?
+        } else {
+            data_dir
+        };
         return meshdesk::gui::run(data_dir)
             .map_err(|e| CliError::Failed(format!("the window could not open: {e}")));
     };

@@ -616,3 +616,72 @@ fn snapshots_of_every_tab_light_and_dark() -> TestResult {
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
+
+#[test]
+fn the_demo_team_fills_every_tab() -> TestResult {
+    let data_dir = meshdesk::gui::demo::prepare()?;
+    let store = Store::open(data_dir.store_path())?;
+    let clock = support::ManualClock::new(meshdesk_model::now_ms());
+    let backend = meshdesk::gui::backend::Backend::local(store, clock.clock())?;
+    let mut ui = Ui::over(backend, clock, Settings::default(), None)?;
+    ui.assert_sees("Demo Support");
+    ui.tab(TabId::Active);
+    ui.assert_sees("7 active");
+    ui.tab(TabId::Pending);
+    ui.assert_sees("Ring-all: first to accept takes it");
+    ui.tab(TabId::History);
+    ui.assert_sees("30 closed");
+    ui.tab(TabId::Contacts);
+    ui.assert_sees("Dario");
+    ui.assert_sees("#Billing");
+    ui.tab(TabId::Phonebook);
+    ui.assert_sees("200 contacts");
+    drop(ui);
+    let _ = std::fs::remove_dir_all(data_dir.root());
+    Ok(())
+}
+
+#[test]
+fn the_inbox_runs_on_a_real_node() -> TestResult {
+    // The desktop app's path: create a team on a data dir, its node starts,
+    // and the GUI talks to the node only.
+    let dir = tempfile::tempdir()?;
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.path().to_path_buf()))?;
+    let rt = support::runtime()?;
+    let backend = rt.block_on(meshdesk::gui::backend::create_team(
+        data_dir.clone(),
+        "Support".into(),
+        "Ana".into(),
+        meshdesk::gui::backend::NodeOptions { mdns: false },
+    ))?;
+    assert!(backend.is_node());
+    let clock = support::ManualClock::new(meshdesk_model::now_ms());
+    let mut ui = Ui::over(backend.clone(), clock, Settings::default(), None)?;
+    ui.settle(200);
+    ui.assert_sees("Support");
+    ui.assert_sees("No teammates connected");
+
+    ui.tab(TabId::Phonebook);
+    ui.click("Add contact");
+    ui.type_into(phonebook::NAME_ID, "Marta Ruiz");
+    ui.type_into(phonebook::PHONES_ID, "+34 600 100 200");
+    ui.click("Save");
+    ui.settle(200);
+    ui.assert_sees("Added Marta Ruiz.");
+    ui.assert_sees("1 contact");
+
+    // A change made elsewhere (the CLI through the node) shows up by itself.
+    let b = backend.clone();
+    rt.block_on(async move {
+        b.call(Request::AddContact(meshdesk_model::ops::ContactSpec {
+            name: Some("Ines Lopez".into()),
+            ..Default::default()
+        }))
+        .await
+    })?;
+    ui.settle(300);
+    ui.assert_sees("Ines Lopez");
+    ui.assert_sees("2 contacts");
+    rt.block_on(backend.shutdown());
+    Ok(())
+}

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, Request};
 use meshdesk_model::store::{DocEdit, SearchScope, Store};

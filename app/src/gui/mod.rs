@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod clock;
+pub mod demo;
 pub mod modal;
 pub mod screen;
 pub mod session;
@@ -1309,7 +1310,8 @@ impl Inbox {
             .placeholder("Status")
             .text_size(TEXT)
             .padding([7, 10])
-            .width(Length::Fixed(190.0));
+            .width(Length::Fixed(190.0))
+            .style(theme::inputs::pick);
         container(
             row![
                 container(search).max_width(560).width(Length::Fill),

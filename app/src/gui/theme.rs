@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use iced::theme::{Mode, Palette};
-use iced::widget::{button, container, scrollable, text, text_editor, text_input};
+use iced::widget::{button, container, pick_list, scrollable, text, text_editor, text_input};
 use iced::{Background, Border, Color, Shadow, Theme, Vector};
 
 /// The colours a style may use.
@@ -571,6 +571,26 @@ pub mod inputs {
             selection: Color {
                 a: 0.35,
                 ..t.primary
+            },
+        }
+    }
+
+    pub fn pick(theme: &Theme, status: pick_list::Status) -> pick_list::Style {
+        let t = tokens(theme);
+        let border = match status {
+            pick_list::Status::Opened { .. } => t.primary,
+            pick_list::Status::Hovered => t.muted,
+            pick_list::Status::Active => t.border,
+        };
+        pick_list::Style {
+            text_color: t.text,
+            placeholder_color: t.muted,
+            handle_color: t.muted,
+            background: t.surface.into(),
+            border: Border {
+                color: border,
+                width: 1.0,
+                radius: 6.0.into(),
             },
         }
     }

@@ -229,7 +229,12 @@ pub fn field<'a, M: 'a>(
 /// A "key: value" line of a details card.
 pub fn fact<'a, M: 'a>(key: &'a str, value: String) -> Element<'a, M> {
     row![
-        container(muted(key)).width(Length::Fixed(84.0)),
+        container(muted(key))
+            .width(Length::Fixed(84.0))
+            .padding(iced::Padding {
+                top: 2.0,
+                ..iced::Padding::ZERO
+            }),
         text(value).size(TEXT)
     ]
     .spacing(8)

@@ -357,6 +357,14 @@ pub struct Ui {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// The tests' runtime: two workers, so a node's actor runs in the background.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 pub fn settings() -> iced::Settings {
     iced::Settings {
         default_font: Font::with_name("Fira Sans"),
@@ -374,10 +382,18 @@ impl Ui {
     pub fn open_with(seed: Seed, settings: Settings) -> Result<Ui, Box<dyn std::error::Error>> {
         let Seed { store, clock, dir } = seed;
         let backend = Backend::local(store, clock.clock())?;
+        Ui::over(backend, clock, settings, Some(dir))
+    }
+
+    /// Opens the inbox over any backend (a node, or a local store).
+    pub fn over(
+        backend: Backend,
+        clock: ManualClock,
+        settings: Settings,
+        dir: Option<tempfile::TempDir>,
+    ) -> Result<Ui, Box<dyn std::error::Error>> {
         let listener = backend.listen();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = runtime()?;
         let (app, task) = App::with_backend(backend.clone(), clock.clock(), Zone::utc(), settings);
         let mut ui = Ui {
             app,
@@ -385,10 +401,18 @@ impl Ui {
             clock,
             rt,
             listener: Some(listener),
-            _dir: Some(dir),
+            _dir: dir,
         };
         ui.run(task);
         Ok(ui)
+    }
+
+    /// Lets background work (a node's actor) run for a while, then takes in its events.
+    pub fn settle(&mut self, ms: u64) {
+        self.rt.block_on(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        });
+        self.run(Task::none());
     }
 
     /// Drives an app that has no inbox yet (the welcome screen); `backend`
@@ -398,9 +422,7 @@ impl Ui {
         let store = Store::open(dir.path().join("unused.redb"))?;
         let clock = ManualClock::new(T0);
         let backend = Backend::local(store, clock.clock())?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = runtime()?;
         Ok(Ui {
             app,
             backend,

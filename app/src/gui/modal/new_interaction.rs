@@ -543,12 +543,12 @@ impl NewInteraction {
             col = col.push(error_box(e));
         }
         column![
-            scrollable(col.padding(iced::Padding {
-                right: 10.0,
-                ..iced::Padding::ZERO
-            }))
-            .height(Length::Shrink)
-            .style(theme::inputs::scroll),
+            container(
+                scrollable(col)
+                    .height(Length::Shrink)
+                    .style(theme::inputs::scroll)
+            )
+            .max_height(480),
             self.start_buttons(session)
         ]
         .spacing(14)

@@ -1,7 +1,7 @@
 //! Transfer: hand the interaction to a teammate (a directed offer) or back
 //! to a campaign's queue (keeping its place), with a note for whoever takes it.
 
-use iced::widget::{Space, button, column, row, scrollable, text, text_input};
+use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{Reply, Request, TransferTo};
 use meshdesk_model::{AgentId, AgentStatus, CampaignId, InteractionId};
@@ -173,16 +173,12 @@ impl Transfer {
         }
         let mut col = column![
             text(format!("Transfer {}", self.who)).size(18),
-            scrollable(
-                column![agents, campaigns]
-                    .spacing(14)
-                    .padding(iced::Padding {
-                        right: 10.0,
-                        ..iced::Padding::ZERO
-                    })
+            container(
+                scrollable(column![agents, campaigns].spacing(14))
+                    .height(Length::Shrink)
+                    .style(theme::inputs::scroll)
             )
-            .height(Length::Shrink)
-            .style(theme::inputs::scroll),
+            .max_height(360),
             column![
                 muted("Note for whoever takes it (optional)"),
                 text_input("Wants to upgrade; already verified", &self.note)

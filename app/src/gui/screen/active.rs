@@ -404,7 +404,14 @@ impl Active {
             conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
         }
         conversation_col = conversation_col.push(
-            container(row![composer, send].spacing(8).align_y(Alignment::End)).padding([10, 16]),
+            container(
+                row![composer, send]
+                    .spacing(8)
+                    .align_y(Alignment::End)
+                    .width(Length::Fill),
+            )
+            .width(Length::Fill)
+            .padding([10, 16]),
         );
         let body = row![
             conversation_col.width(Length::Fill),

@@ -192,10 +192,10 @@ impl Contacts {
     ) -> (Task<Message>, Option<Event>) {
         match message {
             Message::RoomsLoaded(seq, result) => {
-                if seq == self.rooms_seq {
-                    if let Ok(Reply::Rooms(rooms)) = result {
-                        self.rooms = rooms.into_iter().map(|r| (r.room.key(), r)).collect();
-                    }
+                if seq == self.rooms_seq
+                    && let Ok(Reply::Rooms(rooms)) = result
+                {
+                    self.rooms = rooms.into_iter().map(|r| (r.room.key(), r)).collect();
                 }
                 (Task::none(), None)
             }

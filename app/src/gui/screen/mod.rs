@@ -82,7 +82,8 @@ impl Rows {
         let request = Request::ListInteractions {
             tab: self.tab,
             search: (!query.is_empty()).then(|| query.to_string()),
-            limit: Some(self.limit),
+            // One more than shown says whether there are more.
+            limit: Some(self.limit + 1),
         };
         call(backend, request, move |r| done(seq, r))
     }
@@ -127,11 +128,16 @@ impl Rows {
         done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
     ) -> Task<M> {
         self.list.scrolled(offset, viewport);
-        if self.loaded && self.rows.len() >= self.limit && self.list.near_end(self.rows.len()) {
+        if self.loaded && self.has_more() && self.list.near_end(self.rows.len()) {
             self.limit += self.page;
             return self.reload(backend, done);
         }
         Task::none()
+    }
+
+    /// Whether the store holds more rows than were asked for.
+    pub fn has_more(&self) -> bool {
+        self.rows.len() > self.limit
     }
 
     pub fn position(&self, id: InteractionId) -> Option<usize> {
@@ -146,8 +152,8 @@ impl Rows {
 
 /// The list's status line: how many rows, and whether the search narrowed them.
 pub fn count_line(rows: &Rows, what: &str) -> String {
-    let n = rows.rows.len();
-    let more = if n >= rows.limit { "+" } else { "" };
+    let n = rows.rows.len().min(rows.limit);
+    let more = if rows.has_more() { "+" } else { "" };
     if rows.query.trim().is_empty() {
         format!("{n}{more} {what}")
     } else {

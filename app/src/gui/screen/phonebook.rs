@@ -219,7 +219,8 @@ impl Phonebook {
         let q = self.query.trim();
         let request = Request::ListContacts {
             search: (!q.is_empty()).then(|| q.to_string()),
-            limit: Some(self.limit),
+            // One more than shown says whether there are more.
+            limit: Some(self.limit + 1),
         };
         let list = call(backend, request, move |r| Message::Loaded(seq, r));
         Task::batch([list, self.load_profile(backend)])
@@ -332,7 +333,7 @@ impl Phonebook {
             Message::Scrolled(offset, viewport) => {
                 self.list.scrolled(offset, viewport);
                 if self.loaded
-                    && self.contacts.len() >= self.limit
+                    && self.contacts.len() > self.limit
                     && self.list.near_end(self.contacts.len())
                 {
                     self.limit += PAGE;
@@ -501,10 +502,15 @@ impl Phonebook {
     }
 
     fn list_view<'a>(&'a self) -> Element<'a, Message> {
-        let n = self.contacts.len();
-        let more = if n >= self.limit { "+" } else { "" };
+        let n = self.contacts.len().min(self.limit);
+        let more = if self.contacts.len() > self.limit {
+            "+"
+        } else {
+            ""
+        };
         let count = if self.query.trim().is_empty() {
-            format!("{n}{more} contacts")
+            let noun = if n == 1 { "contact" } else { "contacts" };
+            format!("{n}{more} {noun}")
         } else {
             format!("{n}{more} matching “{}”", self.query.trim())
         };
