@@ -123,7 +123,7 @@ fn the_plus_flow_refuses_to_start_with_a_required_field_empty() -> TestResult {
 #[test]
 fn the_plus_flow_goes_channel_then_campaign_and_can_go_back() -> TestResult {
     let mut seed = Seed::new()?;
-    seed.campaign(
+    seed.campaign(support::campaign(
         "Sales",
         meshdesk_model::ChannelKind::Phone,
         meshdesk_model::Strategy::TopDown,
@@ -131,7 +131,7 @@ fn the_plus_flow_goes_channel_then_campaign_and_can_go_back() -> TestResult {
         &["Sold"],
         &[],
         0,
-    )?;
+    ))?;
     let mut ui = Ui::open(seed)?;
     ui.shortcut(Shortcut::New);
     ui.click("Phone");

@@ -331,3 +331,110 @@ fn contact_names_or_none(d: &Device) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+#[test]
+fn a_transfer_to_an_agent_reaches_them_and_finalize_starts_their_wrap_up() {
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Billing",
+        "--channel",
+        "phone",
+        "--strategy",
+        "round-robin",
+        "--member",
+        "Ana",
+        "--wrapup",
+        "600",
+        "--disposition",
+        "Paid",
+    ]);
+    a.start(&[]);
+    let mut b = Device::new("B");
+    let code = a.ok(&["team", "invite"]);
+    b.ok(&["team", "join", &code, "--agent", "Bo"]);
+    b.start(&[a.addr()]);
+    a.ok(&["status", "set", "available"]);
+    b.ok(&["status", "set", "available"]);
+
+    let id = a.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        "+1 555 0100",
+        "--message",
+        "hi",
+    ]);
+    a.ok(&[
+        "interaction",
+        "transfer",
+        &id,
+        "--agent",
+        "Bo",
+        "--note",
+        "VIP, handle with care",
+    ]);
+    assert!(
+        wait_until(SYNC, || {
+            let pending = b.json(&["interaction", "list", "--tab", "pending"]);
+            pending[0]["id"] == id.as_str()
+                && pending[0]["transfer_note"] == "VIP, handle with care"
+                && pending[0]["offer"] == "directed"
+        }),
+        "the directed transfer never reached Bo's Pending: {}",
+        b.json(&["interaction", "list", "--tab", "pending"])
+    );
+    // Ana does not see it in her Pending: it is Bo's.
+    assert_eq!(
+        a.json(&["interaction", "list", "--tab", "pending"])
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    b.ok(&["interaction", "accept", &id]);
+    assert!(wait_until(SYNC, || show(&a, &id)["owner"] == agent_id(&b).as_str()));
+
+    // Back to a campaign: the original enqueued_at is kept.
+    let enqueued = show(&b, &id)["interaction"]["enqueued_at"].clone();
+    b.ok(&[
+        "interaction",
+        "transfer",
+        &id,
+        "--campaign",
+        "Billing",
+        "--note",
+        "billing question",
+    ]);
+    assert!(wait_until(SYNC, || show(&a, &id)["state"] == "queued"));
+    assert_eq!(show(&a, &id)["interaction"]["enqueued_at"], enqueued);
+    a.ok(&["interaction", "accept", &id]);
+    let refused = a.run(&["interaction", "finalize", &id, "--disposition", "Resolved"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "Billing's dispositions are Paid only"
+    );
+    a.ok(&["interaction", "finalize", &id, "--disposition", "paid"]);
+    assert_eq!(show(&a, &id)["state"], "wrap-up");
+    let queued = a.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "Billing",
+        "--from",
+        "+1 555 0101",
+    ]);
+    let explained = a.json(&["route", "explain", "--campaign", "Billing"]);
+    assert_eq!(explained[0]["interaction"], queued.as_str());
+    assert_eq!(
+        explained[0]["candidates"][0]["verdict"], "in-wrap-up",
+        "{explained}"
+    );
+}

@@ -56,6 +56,37 @@ impl ManualClock {
     }
 }
 
+/// A campaign's settings, as `campaign add` takes them.
+pub fn campaign(
+    name: &str,
+    channel: ChannelKind,
+    strategy: Strategy,
+    members: &[&str],
+    dispositions: &[&str],
+    fields: &[(&str, bool)],
+    sla_seconds: u32,
+) -> CampaignSpec {
+    CampaignSpec {
+        name: name.into(),
+        channel,
+        strategy,
+        members: members.iter().map(|m| m.to_string()).collect(),
+        dispositions: dispositions.iter().map(|d| d.to_string()).collect(),
+        fields: fields
+            .iter()
+            .map(|(n, r)| FormField {
+                name: n.to_string(),
+                required: *r,
+            })
+            .collect(),
+        capacity: 0,
+        auto_accept: false,
+        sla_seconds,
+        wrapup_seconds: 0,
+        offer_timeout_seconds: None,
+    }
+}
+
 /// Runs requests on a store before the GUI opens it, as the CLI would.
 pub struct Seed {
     pub store: Store,
@@ -125,35 +156,8 @@ impl Seed {
         Ok(agent.to_string())
     }
 
-    pub fn campaign(
-        &mut self,
-        name: &str,
-        channel: ChannelKind,
-        strategy: Strategy,
-        members: &[&str],
-        dispositions: &[&str],
-        fields: &[(&str, bool)],
-        sla_seconds: u32,
-    ) -> Result<String, Box<dyn std::error::Error>> {
-        self.create(Request::AddCampaign(CampaignSpec {
-            name: name.into(),
-            channel,
-            strategy,
-            members: members.iter().map(|m| m.to_string()).collect(),
-            dispositions: dispositions.iter().map(|d| d.to_string()).collect(),
-            fields: fields
-                .iter()
-                .map(|(n, r)| FormField {
-                    name: n.to_string(),
-                    required: *r,
-                })
-                .collect(),
-            capacity: 0,
-            auto_accept: false,
-            sla_seconds,
-            wrapup_seconds: 0,
-            offer_timeout_seconds: None,
-        }))
+    pub fn campaign(&mut self, spec: CampaignSpec) -> Result<String, Box<dyn std::error::Error>> {
+        self.create(Request::AddCampaign(spec))
     }
 
     pub fn contact(
@@ -238,7 +242,7 @@ impl Demo {
         let mut s = Seed::new()?;
         s.teammate("Bruno")?;
         s.teammate("Carla")?;
-        s.campaign(
+        s.campaign(campaign(
             "Orders",
             ChannelKind::Webchat,
             Strategy::RingAll,
@@ -246,7 +250,7 @@ impl Demo {
             &["Sold", "Lost", "Follow-up"],
             &[("Order", true), ("Product", false)],
             120,
-        )?;
+        ))?;
         let marta = s.contact(
             "Marta Ruiz",
             Some("+34 600 100 200"),
