@@ -176,7 +176,19 @@ fn run(rt: &tokio::runtime::Runtime, app: &mut App, task: Task<Message>) {
 }
 
 fn open(rt: &tokio::runtime::Runtime, path: &Path, tab: TabId, page: Option<usize>) -> App {
-    let store = Store::open(path).expect("open");
+    // The previous app's store worker may still be closing the file.
+    let mut tries = 0;
+    let store = loop {
+        match Store::open(path) {
+            Ok(store) => break store,
+            Err(e) if tries < 100 => {
+                tries += 1;
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("cannot open the bench store: {e}"),
+        }
+    };
     let backend = Backend::local(store, backend::system_clock()).expect("backend");
     let settings = Settings {
         last_tab: tab,

@@ -183,6 +183,7 @@ async fn address_of(node: &NodeHandle) -> R<Multiaddr> {
 }
 
 async fn join(dir: &Path, code: &InviteCode, name: &str) -> R<()> {
+    std::fs::create_dir_all(dir)?;
     let args = JoinArgs {
         data_dir: dir.to_path_buf(),
         store: Store::open(store_file(dir))?,
@@ -254,6 +255,7 @@ async fn propagation() -> R<()> {
     wait_for(&mut b_events, |e| arrived(e, &doc_id)).await?;
     let (warmup, samples) = (20, 300);
     let mut times = Vec::with_capacity(samples);
+    let mut local = Vec::with_capacity(samples);
     for n in 0..warmup + samples {
         while b_events.try_recv().is_ok() {}
         let t0 = Instant::now();
@@ -262,12 +264,20 @@ async fn propagation() -> R<()> {
             text: format!("message {n}"),
         })
         .await?;
+        let t1 = t0.elapsed();
         wait_for(&mut b_events, |e| arrived(e, &doc_id)).await?;
         if n >= warmup {
             times.push(t0.elapsed());
+            local.push(t1);
         }
     }
     times.sort();
+    local.sort();
+    println!(
+        "local send on A (durable, before it leaves A): median {}, p99 {}",
+        ms(percentile(&local, 0.5)),
+        ms(percentile(&local, 0.99))
+    );
     println!(
         "propagation A→B (loopback, {samples} messages): median {}, p99 {}, min {}, max {}",
         ms(percentile(&times, 0.5)),

@@ -253,7 +253,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> R<bool>) -> R<()> {
 }
 
 fn created_id(reply: &Value) -> R<String> {
-    reply["value"]["id"]
+    reply["id"]
         .as_str()
         .map(str::to_string)
         .ok_or_else(|| format!("no id in {reply}"))
@@ -402,7 +402,7 @@ fn claims_made_apart_resolve_to_one_owner_everywhere() -> R<()> {
             .iter()
             .map(|d| d.interaction(&id))
             .collect::<R<_>>()?;
-        let owners: Vec<&Value> = views.iter().map(|v| &v["value"]["owner"]).collect();
+        let owners: Vec<&Value> = views.iter().map(|v| &v["owner"]).collect();
         let text: Vec<String> = views.iter().map(Value::to_string).collect();
         Ok(!owners[0].is_null()
             && owners.iter().all(|o| *o == owners[0])

@@ -694,3 +694,38 @@ pub async fn join_team(
         Opened::NoTeam => Err("the join finished but the team did not arrive; try again".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_rooms_are_keyed_without_their_month() {
+        assert_eq!(room_key("dm:A:B:2025-03"), "dm:A:B");
+        assert_eq!(room_key("campaign:C:2025-11"), "campaign:C");
+        assert_eq!(room_key("campaign:C"), "campaign:C");
+    }
+
+    #[test]
+    fn a_local_backend_answers_requests_and_reports_changes() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let store = Store::open(dir.path().join("s.redb")).map_err(|e| e.to_string())?;
+        let backend = Backend::local(store, Arc::new(|| 1_740_992_400_000))?;
+        let mut events = backend.listen();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let refused = rt.block_on(backend.call(Request::ShowTeam));
+        assert!(refused.is_err_and(|e| e.contains("no team yet")));
+        assert_eq!(events.try_next(), None, "a refused request changes nothing");
+        let created = rt.block_on(backend.call(Request::CreateTeam {
+            team_name: "Support".into(),
+            agent_name: "Ana".into(),
+            device: "d".into(),
+            device_name: "laptop".into(),
+        }))?;
+        assert!(matches!(created, Reply::Created { .. }));
+        assert!(matches!(events.try_next(), Some(Event::Changed(c)) if c.len() == 2));
+        Ok(())
+    }
+}
