@@ -41,14 +41,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         DataDir::resolve(cli.data_dir.clone()).map_err(|e| CliError::Failed(e.to_string()))?;
     let Some(command) = cli.command else {
         // No sub-command: the desktop window (on a throwaway team with --demo).
+        meshdesk::gui::check_display().map_err(CliError::Failed)?;
         let data_dir = if cli.demo {
             meshdesk::gui::demo::prepare()
                 .map_err(|e| CliError::Failed(format!("cannot make the demo team: {e}")))?
         } else {
             data_dir
         };
-        return meshdesk::gui::run(data_dir)
-            .map_err(|e| CliError::Failed(format!("the window could not open: {e}")));
+        return meshdesk::gui::run(data_dir).map_err(CliError::Failed);
     };
     use cli::args::{Command, TeamCommand};
     let json = cli.json;

@@ -488,6 +488,11 @@ fn main() -> R<()> {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    if std::env::var("RUST_LOG").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -500,9 +505,13 @@ fn main() -> R<()> {
             full_sync().await?;
         }
         if wanted("catchup") {
-            catch_up(1_000, 3).await?;
-            catch_up(10_000, 3).await?;
-            catch_up(100_000, 2).await?;
+            let sizes: Vec<usize> = match std::env::var("CATCHUP_SIZES") {
+                Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+                Err(_) => vec![1_000, 10_000, 100_000],
+            };
+            for size in sizes {
+                catch_up(size, if size >= 100_000 { 2 } else { 3 }).await?;
+            }
         }
         Ok(())
     })

@@ -88,9 +88,9 @@ const PRESENCE_TTL_MS: Millis = 45_000;
 /// Routing passes are at most this frequent.
 const ROUTING_DEBOUNCE: Duration = Duration::from_millis(50);
 /// Frames read from peers waiting for the actor.
-const INPUT_QUEUE: usize = 1024;
+const INPUT_QUEUE: usize = 4096;
 /// Most frames handled in one batch.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A peer that never connected (e.g. another team's node found by mDNS) is retried rarely.
@@ -588,6 +588,7 @@ impl Node {
             });
         }
         actor.remember_own_addrs();
+        actor.check_roster(); // block revoked devices from the start
         actor.seed_dialer(peers);
         tokio::spawn(actor.run(commands_rx, inputs_rx, incoming));
         Ok((handle, events_rx))
@@ -617,6 +618,13 @@ fn listen_addrs(swarm: &Swarm<MeshBehaviour>) -> Vec<Multiaddr> {
     addrs.sort_by_key(|a| (loopback(a), a.to_string()));
     addrs.dedup();
     addrs
+}
+
+/// The next value of an ephemeral counter: increasing within a run, and
+/// across restarts (it is at least the wall clock in ms).
+fn next_seq(last: u64) -> u64 {
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    (last + 1).max(now)
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -850,6 +858,11 @@ impl Backoff {
         };
         self.next_at = Instant::now() + self.delay;
         self.delay = (self.delay * 2).min(cap);
+    }
+
+    /// A dial starts: no other before this one had time to fail or succeed.
+    fn attempt(&mut self) {
+        self.next_at = Instant::now() + self.delay;
     }
 
     fn connected(&mut self) {
@@ -1151,8 +1164,7 @@ impl Actor {
         if !backoff.due() {
             return;
         }
-        // Count the attempt now; success resets it.
-        backoff.failed();
+        backoff.attempt();
         let addrs = self.dialer.known.get(&peer).cloned().unwrap_or_default();
         let opts = DialOpts::peer_id(peer)
             .addresses(addrs)
@@ -1735,7 +1747,9 @@ impl Actor {
                     .count()
             })
             .unwrap_or(0);
-        self.presence.seq += 1;
+        // Counters start from the clock, so a restarted node's announcements
+        // are newer than those its previous run left in its peers' tables.
+        self.presence.seq = next_seq(self.presence.seq);
         Some(Presence {
             device: self.local.device.clone(),
             agent,
@@ -1953,10 +1967,12 @@ impl Actor {
             return; // the next tick picks it up
         }
         self.routing.dirty = false;
-        self.routing.last_run = Some(Instant::now());
+        let started = Instant::now();
+        self.routing.last_run = Some(started);
         if let Err(e) = self.route() {
             tracing::warn!(error = %e, "routing pass failed");
         }
+        tracing::debug!(elapsed = ?started.elapsed(), "routing pass");
     }
 
     fn route(&mut self) -> Result<(), NodeError> {
@@ -1979,6 +1995,14 @@ impl Actor {
             presence: &presence,
             now,
         });
+        tracing::trace!(
+            open = open.len(),
+            offers = routing.offers.len(),
+            mine = routing.offers_to(me).count(),
+            presence = ?presence,
+            offers_detail = ?routing.offers,
+            "routing"
+        );
         // Claims lost after a partition.
         for s in &open {
             if s.lost_claims.contains(&me) && self.routing.lost_reported.insert(s.id) {
@@ -2154,7 +2178,7 @@ impl Actor {
                 let Some(agent) = self.local.agent else {
                     return;
                 };
-                self.presence.typing_seq += 1;
+                self.presence.typing_seq = next_seq(self.presence.typing_seq);
                 let t = Typing {
                     device: self.local.device.clone(),
                     agent,

@@ -38,6 +38,29 @@ use meshdesk_model::{AgentId, Millis, TeamId};
 use crate::invite::token_hash;
 use crate::protocol::{CATALOG_BUCKETS, Frame, Hello, PROTOCOL_VERSION, Presence, Typing};
 
+/// Whether a reply would only tell the peer what it just told us: our heads
+/// equal the heads it announced, and we neither send changes nor need any.
+/// Then `SyncDone` ends the exchange one round trip earlier (the usual case
+/// when a document arrives whole: the receiver's acknowledgement would make
+/// the sender load the document again only to answer "done"). Automerge's
+/// state still counts the reply as sent, which only makes it include the
+/// next change in the next message it generates, as it would anyway.
+fn settles(reply: &[u8], announced: Option<&Vec<automerge::ChangeHash>>) -> bool {
+    let Some(announced) = announced else {
+        return false;
+    };
+    match automerge::sync::Message::decode(reply) {
+        Ok(m) => {
+            let mut ours = m.heads.clone();
+            let mut theirs = announced.clone();
+            ours.sort();
+            theirs.sort();
+            ours == theirs && m.changes.is_empty() && m.need.is_empty()
+        }
+        Err(_) => false,
+    }
+}
+
 /// Answers one side gives about one document before the exchange counts as
 /// stuck (a normal exchange takes a handful; live edits on both sides more).
 const MAX_EXCHANGES: u32 = 64;
@@ -60,7 +83,7 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            max_in_flight: 128,
+            max_in_flight: 512,
             in_flight_timeout: 60_000,
             round_timeout: 60_000,
             handshake_timeout: 30_000,
@@ -758,6 +781,14 @@ impl Session {
         let messages = std::mem::take(batch);
         let changes = store.receive_sync_messages(&self.peer, &messages)?;
         step.changes.extend(changes);
+        // The heads each document's last message announced (they decoded
+        // fine, or the store would have refused the batch).
+        let mut announced: HashMap<String, Vec<automerge::ChangeHash>> = HashMap::new();
+        for (doc_id, bytes) in &messages {
+            if let Ok(m) = automerge::sync::Message::decode(bytes) {
+                announced.insert(doc_id.clone(), m.heads);
+            }
+        }
         let mut answered = HashSet::new();
         for (doc_id, _) in messages {
             if !answered.insert(doc_id.clone()) {
@@ -774,12 +805,13 @@ impl Session {
                 self.exchanges.clear();
                 store.forget_peer(&self.peer);
             }
-            match store.generate_sync_message(&self.peer, &doc_id)? {
-                Some(bytes) => {
+            let reply = store.generate_sync_message(&self.peer, &doc_id)?;
+            match reply {
+                Some(bytes) if !settles(&bytes, announced.get(&doc_id)) => {
                     self.in_flight.insert(doc_id.clone(), now);
                     step.frames.push(Frame::SyncMessage { doc_id, bytes });
                 }
-                None => {
+                _ => {
                     self.in_flight.remove(&doc_id);
                     self.exchanges.remove(&doc_id);
                     step.frames.push(Frame::SyncDone { doc_id });

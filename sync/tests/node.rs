@@ -360,3 +360,107 @@ async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
     b.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, mut a_events) = create_team_node(a_dir.path()).await?;
+    let code = a.invite(60_000, 1).await?;
+    join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let (b, mut b_events) = restart_member(b_dir.path()).await?;
+    wait_for(&mut b_events, "B connected", |e| {
+        matches!(e, Event::PeerConnected { .. })
+    })
+    .await?;
+
+    let created = a
+        .execute(Request::Enqueue {
+            campaign: "General".into(),
+            contact: None,
+            from: Some("+1 555 0199".into()),
+            name: Some("Caller".into()),
+            message: Some("I need help".into()),
+            priority: 0,
+        })
+        .await?;
+    let Reply::Created { id } = created else {
+        return Err("no id".into());
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while b
+        .execute(Request::ShowInteraction { id: id.clone() })
+        .await
+        .is_err()
+    {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the interaction never reached B".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Apart: B's node stops, both accept and write.
+    b.shutdown().await?;
+    a.execute(Request::Accept { id: id.clone() }).await?;
+    a.execute(Request::Send {
+        id: id.clone(),
+        text: "Ana, while apart".into(),
+    })
+    .await?;
+    {
+        let mut store = Store::open(store_path(b_dir.path()))?;
+        let ctx = Context::now();
+        meshdesk_model::ops::execute(&mut store, &ctx, Request::Accept { id: id.clone() })?;
+        let send = Request::Send {
+            id: id.clone(),
+            text: "Bruno, while apart".into(),
+        };
+        meshdesk_model::ops::execute(&mut store, &ctx, send)?;
+    }
+
+    // Together again: one owner on both, both messages kept, the loser told.
+    let (b, mut b_events) = restart_member(b_dir.path()).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let owner = loop {
+        let (Reply::Interaction(on_a), Reply::Interaction(on_b)) = (
+            a.execute(Request::ShowInteraction { id: id.clone() })
+                .await?,
+            b.execute(Request::ShowInteraction { id: id.clone() })
+                .await?,
+        ) else {
+            return Err("not an interaction".into());
+        };
+        let bodies = |d: &meshdesk_model::ops::InteractionDetail| {
+            d.interaction
+                .messages
+                .iter()
+                .map(|m| m.body.clone())
+                .collect::<Vec<_>>()
+        };
+        let both = |d: &meshdesk_model::ops::InteractionDetail| {
+            let b = bodies(d);
+            b.iter().any(|m| m.contains("Ana")) && b.iter().any(|m| m.contains("Bruno"))
+        };
+        if on_a.owner.is_some() && on_a.owner == on_b.owner && both(&on_a) && both(&on_b) {
+            break on_a.owner;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("the claims never converged".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let a_agent = a.status().await?.agent;
+    let (loser_events, loser) = if owner == a_agent {
+        (&mut b_events, "B")
+    } else {
+        (&mut a_events, "A")
+    };
+    wait_for(loser_events, &format!("ClaimLost on {loser}"), |e| {
+        matches!(e, Event::ClaimLost { .. })
+    })
+    .await?;
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}

@@ -284,8 +284,33 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// Whether a display to open a window on is there (Linux and BSDs: X11 or
+/// Wayland); winit would otherwise panic while creating its event loop.
+fn display_available() -> bool {
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        ["WAYLAND_DISPLAY", "WAYLAND_SOCKET", "DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    } else {
+        true
+    }
+}
+
+/// Fails with a clear message when there is no display for the window.
+pub fn check_display() -> Result<(), String> {
+    if !display_available() {
+        return Err(
+            "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); \
+             use a sub-command (see --help), or `meshdesk node` to run headless"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Opens the window on a data dir (no sub-command given).
-pub fn run(data_dir: DataDir) -> iced::Result {
+pub fn run(data_dir: DataDir) -> Result<(), String> {
+    check_display()?;
     let settings = Settings::load(&data_dir.settings_path());
     let size = Size::new(settings.width, settings.height);
     let boot = move || App::new(data_dir.clone(), NodeOptions { mdns: true });
@@ -305,6 +330,7 @@ pub fn run(data_dir: DataDir) -> iced::Result {
             ..window::Settings::default()
         })
         .run()
+        .map_err(|e| format!("the window could not open: {e}"))
 }
 
 impl App {

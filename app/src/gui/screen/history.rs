@@ -110,8 +110,7 @@ impl History {
     pub fn update(&mut self, message: Message, backend: &Backend) -> Task<Message> {
         match message {
             Message::Loaded(seq, result) => {
-                self.rows.apply(seq, result);
-                Task::none()
+                self.rows.answered(seq, result, backend, Message::Loaded)
             }
             Message::Scrolled(offset, viewport) => {
                 self.rows

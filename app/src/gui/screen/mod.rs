@@ -53,6 +53,11 @@ pub struct Rows {
     pub seq: u64,
     pub loaded: bool,
     pub error: Option<String>,
+    /// A request is under way; another is sent only when it answers, so
+    /// fast typing never queues one search per keystroke behind the store.
+    in_flight: bool,
+    /// Something asked for fresh rows while a request was under way.
+    stale: bool,
 }
 
 impl Rows {
@@ -67,6 +72,8 @@ impl Rows {
             seq: 0,
             loaded: false,
             error: None,
+            in_flight: false,
+            stale: false,
         }
     }
 
@@ -76,6 +83,11 @@ impl Rows {
         backend: &Backend,
         done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
     ) -> Task<M> {
+        if self.in_flight {
+            self.stale = true;
+            return Task::none();
+        }
+        self.in_flight = true;
         self.seq += 1;
         let seq = self.seq;
         let query = self.query.trim();
@@ -101,11 +113,19 @@ impl Rows {
         Task::batch([scroll, self.reload(backend, done)])
     }
 
-    /// An answer came back; returns false when it was stale.
-    pub fn apply(&mut self, seq: u64, result: Result<Reply, String>) -> bool {
+    /// An answer came back: show it, and ask again if something newer was
+    /// wanted meanwhile (a further keystroke, a change).
+    pub fn answered<M: Send + 'static>(
+        &mut self,
+        seq: u64,
+        result: Result<Reply, String>,
+        backend: &Backend,
+        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
+    ) -> Task<M> {
         if seq != self.seq {
-            return false;
+            return Task::none();
         }
+        self.in_flight = false;
         match result {
             Ok(Reply::Interactions(rows)) => {
                 self.rows = rows;
@@ -116,7 +136,10 @@ impl Rows {
         }
         self.loaded = true;
         self.list.clamp(self.rows.len());
-        true
+        if std::mem::take(&mut self.stale) {
+            return self.reload(backend, done);
+        }
+        Task::none()
     }
 
     /// Scrolled: fetch a further page when the end of what is loaded comes near.
@@ -158,5 +181,36 @@ pub fn count_line(rows: &Rows, what: &str) -> String {
         format!("{n}{more} {what}")
     } else {
         format!("{n}{more} matching “{}”", rows.query.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshdesk_model::store::Store;
+
+    #[test]
+    fn keystrokes_while_a_search_runs_are_coalesced_into_one_more_request() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let store = Store::open(dir.path().join("s.redb")).map_err(|e| e.to_string())?;
+        let backend = Backend::local(store, crate::gui::backend::system_clock())?;
+        let mut rows = Rows::new(Tab::History, "t");
+        let first: Task<(u64, bool)> = rows.search("r".into(), &backend, |s, r| (s, r.is_ok()));
+        assert!(first.units() > 0);
+        let seq = rows.seq;
+        // Two more keystrokes while the first search runs: nothing is sent yet.
+        for q in ["ro", "rou"] {
+            let more: Task<(u64, bool)> = rows.reload(&backend, |s, r| (s, r.is_ok()));
+            rows.query = q.into();
+            assert_eq!(more.units(), 0);
+        }
+        // The first answer arrives: one request for the latest query follows.
+        let next: Task<(u64, bool)> =
+            rows.answered(seq, Ok(Reply::Interactions(vec![])), &backend, |s, r| {
+                (s, r.is_ok())
+            });
+        assert!(next.units() > 0);
+        assert_eq!(rows.seq, seq + 1);
+        Ok(())
     }
 }

@@ -151,8 +151,8 @@ impl Pending {
     ) -> (Task<Message>, Option<Event>) {
         match message {
             Message::Loaded(seq, result) => {
-                self.rows.apply(seq, result);
-                (Task::none(), None)
+                let task = self.rows.answered(seq, result, backend, Message::Loaded);
+                (task, None)
             }
             Message::Scrolled(offset, viewport) => (
                 self.rows
