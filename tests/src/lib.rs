@@ -123,6 +123,11 @@ impl Device {
 
     /// Starts `meshdesk node` on this device's port and waits for its control socket.
     pub fn start(&mut self, peers: &[String]) {
+        self.start_with(peers, &[]);
+    }
+
+    /// [`Device::start`] with more `meshdesk node` arguments (e.g. `--http ADDR`).
+    pub fn start_with(&mut self, peers: &[String], extra: &[&str]) {
         assert!(self.child.is_none(), "{} already runs", self.name);
         let log = File::create(self.log_path()).expect("log file");
         let log_err = log.try_clone().expect("log file");
@@ -136,6 +141,7 @@ impl Device {
         for p in peers {
             cmd.args(["--peer", p]);
         }
+        cmd.args(extra);
         let child = cmd
             .env("MESHDESK_LOG", "info")
             .stdin(Stdio::null())
