@@ -2,13 +2,12 @@
 //! data dirs and `--no-mdns` (issue 4, DESIGN §10), plus mDNS across two
 //! Linux network namespaces where that is permitted.
 //!
-//! The binary is built once with `cargo build -p meshdesk` (or taken from
-//! `MESHDESK_BIN`). Node logs go to `<data_dir>/node.log`; a failing test
+//! The binary is the one `cargo test --workspace` builds (or
+//! `MESHDESK_BIN`); building it here would rebuild it with other features. Node logs go to `<data_dir>/node.log`; a failing test
 //! prints them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,28 +16,9 @@ type R<T> = Result<T, String>;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn bin() -> R<&'static Path> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(path) = std::env::var("MESHDESK_BIN") {
-            return Ok(PathBuf::from(path));
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "meshdesk", "--bin", "meshdesk"])
-            .status()
-            .map_err(|e| format!("cannot run cargo build: {e}"))?;
-        if !status.success() {
-            return Err("cargo build -p meshdesk failed".into());
-        }
-        // target/debug/deps/<this test> → target/debug/meshdesk
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
-        Ok(dir.join("meshdesk"))
-    })
-    .as_ref()
-    .map(PathBuf::as_path)
-    .map_err(Clone::clone)
+/// The `meshdesk` binary `cargo test --workspace` built (`MESHDESK_BIN` overrides).
+fn bin() -> R<PathBuf> {
+    Ok(meshdesk_tests::meshdesk_bin())
 }
 
 /// One device: its data dir and, while it runs, its node process.
