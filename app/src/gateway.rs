@@ -1,16 +1,12 @@
 //! The customer-facing HTTP gateways (webchat, REST API) a node serves with
-//! `--http`: the channels crate's [`Backend`] implemented for the node's handle.
-
-use std::net::SocketAddr;
+//! `--http` see the node through this: the channels crate's [`Backend`]
+//! implemented for the node's handle.
 
 use meshdesk_channels::backend::{Backend, BackendError, ErrorKind, Event, Typing, Typist};
-use meshdesk_channels::http::{HttpConfig, Server};
 use meshdesk_model::ops::{Reply, Request};
 use meshdesk_sync::node::{self, NodeError, NodeHandle};
 use meshdesk_sync::protocol::TypingTarget;
 use tokio::sync::broadcast;
-
-use crate::cli::CliError;
 
 /// How many gateway events may wait for a slow subscriber before it resyncs.
 const EVENT_BUFFER: usize = 8192;
@@ -80,23 +76,4 @@ impl Backend for NodeBackend {
         // carries agents' typing.
         let _ = self.events.send(Event::Typing(typing));
     }
-}
-
-/// Serves the gateways on `addr`, talking only to the node.
-pub async fn serve(
-    addr: &str,
-    node: NodeHandle,
-    data_dir: &std::path::Path,
-) -> Result<Server, CliError> {
-    let addr: SocketAddr = addr.trim().parse().map_err(|_| {
-        CliError::Refused(format!(
-            "`{addr}` is not an address to listen on (e.g. 127.0.0.1:8080)"
-        ))
-    })?;
-    let server =
-        meshdesk_channels::http::serve(addr, NodeBackend::new(node), HttpConfig::new(data_dir))
-            .await
-            .map_err(|e| CliError::Failed(format!("cannot serve HTTP on {addr}: {e}")))?;
-    println!("serving webchat and API on {}", server.url());
-    Ok(server)
 }

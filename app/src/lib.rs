@@ -2,4 +2,5 @@
 //! binary, so the GUI's tests and benchmarks can drive it.
 
 pub mod data_dir;
+pub mod gateway;
 pub mod gui;

@@ -2,7 +2,6 @@
 
 mod cli;
 use meshdesk::data_dir;
-mod gateway;
 mod node_client;
 mod node_cmd;
 mod settings_cmd;

@@ -1,5 +1,7 @@
-//! The webchat under load, over real HTTP and WebSockets on 127.0.0.1, with
-//! a real store (durable commits) behind a `StoreBackend`.
+//! The webchat under load, over real HTTP and WebSockets on 127.0.0.1,
+//! served as `meshdesk node --http` serves it: through the gateway's
+//! `NodeBackend` to a real `sync::Node` (its actor, routing and durable
+//! redb store), listening on loopback.
 //!
 //! - `visitor_message_to_pending`: from a visitor's first message (POST
 //!   /chat/<campaign>/start) to the interaction listed in the hosting node's
@@ -16,8 +18,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::{SinkExt, StreamExt};
-use meshdesk_channels::{Backend, HttpConfig, Rate, Server, StoreBackend, serve};
-use meshdesk_model::ops::{CampaignSpec, Reply, Request, Tab};
+use meshdesk::gateway::NodeBackend;
+use meshdesk_channels::{Backend, HttpConfig, Rate, Server, serve};
+use meshdesk_model::ops::{CampaignSpec, Context, Reply, Request, Tab};
+use meshdesk_model::store::Store;
+use meshdesk_sync::node::{Node, NodeConfig, NodeHandle};
+use meshdesk_sync::{identity, team};
 use meshdesk_model::{AgentStatus, Author, ChannelKind, Strategy};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -29,9 +35,19 @@ const MESSAGES_PER_VISITOR: usize = 20;
 
 struct Bench {
     _dir: tempfile::TempDir,
-    backend: StoreBackend,
+    node: NodeHandle,
+    backend: NodeBackend,
     server: Server,
     http: reqwest::Client,
+}
+
+impl Bench {
+    async fn shut_down(self) {
+        self.server.shutdown().await;
+        if let Err(e) = self.node.shutdown().await {
+            eprintln!("node shutdown: {e}");
+        }
+    }
 }
 
 fn runtime() -> Runtime {
@@ -42,16 +58,26 @@ fn runtime() -> Runtime {
         .expect("runtime")
 }
 
+/// A team created on a fresh data dir, its node started on loopback, the
+/// gateways served through it.
 async fn setup() -> Bench {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = StoreBackend::open(dir.path().join("meshdesk.redb")).expect("store");
+    let keypair = identity::load_or_create(dir.path()).expect("identity");
+    let mut store = Store::open(dir.path().join("meshdesk.redb")).expect("store");
+    let create = Request::CreateTeam {
+        team_name: "Bench".into(),
+        agent_name: "Alice".into(),
+        device: identity::peer_id_string(&keypair),
+        device_name: "bench".into(),
+    };
+    meshdesk_model::ops::execute(&mut store, &Context::now(), create).expect("team");
+    let psk = team::create_team_key(dir.path()).expect("team key");
+    let mut node_config = NodeConfig::new(dir.path(), store, keypair, psk);
+    node_config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")];
+    node_config.mdns = false;
+    let (node, _events) = Node::start(node_config).await.expect("node");
+    let backend = NodeBackend::new(node.clone());
     let requests = [
-        Request::CreateTeam {
-            team_name: "Bench".into(),
-            agent_name: "Alice".into(),
-            device: "bench-device".into(),
-            device_name: "bench".into(),
-        },
         Request::SetStatus {
             status: AgentStatus::Available,
         },
@@ -80,6 +106,7 @@ async fn setup() -> Bench {
     let server = serve(addr, backend.clone(), config).await.expect("serve");
     Bench {
         _dir: dir,
+        node,
         backend,
         server,
         http: reqwest::Client::builder()
@@ -181,7 +208,7 @@ fn visitor_message_to_pending(c: &mut Criterion) {
         percentile(&all, 0.9),
         percentile(&all, 0.99)
     );
-    rt.block_on(bench.server.shutdown());
+    rt.block_on(bench.shut_down());
 }
 
 /// One visitor: start, hold a socket, send the rest, wait for every echo.
@@ -291,7 +318,7 @@ fn concurrent_visitors(c: &mut Criterion) {
         MESSAGES_PER_VISITOR
     );
     if let Ok(b) = Arc::try_unwrap(bench) {
-        rt.block_on(b.server.shutdown());
+        rt.block_on(b.shut_down());
     }
 }
 
