@@ -579,6 +579,8 @@ impl Ui {
     }
 
     /// Focuses the widget with this id and presses a key (with modifiers).
+    /// A character key carries its text even with Ctrl held, as the desktop
+    /// sends it (Ctrl+1 comes with the text "1").
     pub fn press_in(&mut self, id: impl Into<iced::widget::Id>, key: Key, modifiers: Modifiers) {
         let id = id.into();
         let messages: Vec<Message> = {
@@ -598,7 +600,10 @@ impl Ui {
                 location: keyboard::Location::Standard,
                 modifiers,
                 repeat: false,
-                text: None,
+                text: match &key {
+                    Key::Character(c) => Some(c.clone()),
+                    _ => None,
+                },
             };
             let _ = sim.simulate([iced::Event::Keyboard(press)]);
             sim.into_messages().collect()
