@@ -24,6 +24,30 @@ fn active_count(ui: &mut Ui) -> Result<usize, String> {
     }
 }
 
+/// The text of an interaction's latest message.
+fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
+    match ui.call(Request::ShowInteraction { id: id.into() })? {
+        Reply::Interaction(d) => Ok(d
+            .interaction
+            .messages_in_order()
+            .last()
+            .map(|m| m.body.clone())),
+        other => Err(format!("unexpected {other:?}")),
+    }
+}
+
+/// A customer writes in, queued in General (as a gateway would do it).
+fn customer_writes_in(ui: &mut Ui, name: &str, from: &str, text: &str) -> Result<Reply, String> {
+    ui.call(Request::Enqueue {
+        campaign: "General".into(),
+        contact: None,
+        from: Some(from.into()),
+        name: Some(name.into()),
+        message: Some(text.into()),
+        priority: 0,
+    })
+}
+
 #[test]
 fn search_narrows_every_tab_to_matching_rows_only() -> TestResult {
     let demo = Demo::new()?;
@@ -235,19 +259,10 @@ fn the_composer_sends_on_enter_and_breaks_lines_on_shift_enter() -> TestResult {
         Modifiers::empty(),
     );
     ui.assert_sees("Please restart it\nThanks");
-    match ui.call(Request::ShowInteraction {
-        id: demo.active_lucia.clone(),
-    })? {
-        Reply::Interaction(d) => {
-            let last = d
-                .interaction
-                .messages_in_order()
-                .last()
-                .map(|m| m.body.clone());
-            assert_eq!(last.as_deref(), Some("Please restart it\nThanks"));
-        }
-        other => return Err(format!("unexpected {other:?}").into()),
-    }
+    assert_eq!(
+        last_message(&mut ui, &demo.active_lucia)?.as_deref(),
+        Some("Please restart it\nThanks")
+    );
     Ok(())
 }
 
@@ -435,12 +450,7 @@ fn contacts_and_chat_show_teammates_and_rooms_and_send_messages() -> TestResult 
     ui.assert_sees("Can you take the 11:00 call?");
     ui.click("Bruno");
     ui.assert_sees("Offline");
-    ui.type_into(contacts::DRAFT_ID, "Sure, I will");
-    ui.press_in(
-        contacts::DRAFT_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    ui.type_and_enter(contacts::DRAFT_ID, "Sure, I will");
     ui.assert_sees("Sure, I will");
     ui.click("#General");
     ui.assert_sees("Everyone in the campaign");
@@ -729,14 +739,12 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     );
 
     // A new customer is queued in Ana's campaign: an offer.
-    ui.call(Request::Enqueue {
-        campaign: "General".into(),
-        contact: None,
-        from: Some("+34 699 000 111".into()),
-        name: Some("Noa Ortega".into()),
-        message: Some("Is there an outage?".into()),
-        priority: 0,
-    })?;
+    customer_writes_in(
+        &mut ui,
+        "Noa Ortega",
+        "+34 699 000 111",
+        "Is there an outage?",
+    )?;
     let last = ui.app.notices().last().cloned();
     assert_eq!(last.as_ref().map(|n| n.title.as_str()), Some("Noa Ortega"));
     assert!(last.is_some_and(|n| n.body.contains("Offered to you in General")));
@@ -745,12 +753,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     let fired = ui.app.notices().len();
     ui.tab(TabId::Active);
     ui.click("Lucia Romero");
-    ui.type_into(active::COMPOSER_ID, "Let me check");
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    ui.type_and_enter(active::COMPOSER_ID, "Let me check");
     ui.assert_sees("Let me check");
     assert_eq!(ui.app.notices().len(), fired);
 
@@ -761,14 +764,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
         id: demo.active_marta.clone(),
         text: "Hello?".into(),
     })?;
-    ui.call(Request::Enqueue {
-        campaign: "General".into(),
-        contact: None,
-        from: Some("+34 699 000 222".into()),
-        name: Some("Ivan Vidal".into()),
-        message: Some("Call me back".into()),
-        priority: 0,
-    })?;
+    customer_writes_in(&mut ui, "Ivan Vidal", "+34 699 000 222", "Call me back")?;
     assert_eq!(ui.app.notices().len(), fired, "nothing fires while off");
     ui.click_id(NOTIFICATIONS_ID);
     assert!(ui.app.settings().notifications);
@@ -807,19 +803,10 @@ fn ctrl_digits_switch_tabs_without_typing_into_the_focused_field() -> TestResult
         Key::Named(key::Named::Enter),
         Modifiers::empty(),
     );
-    match ui.call(Request::ShowInteraction {
-        id: demo.active_lucia.clone(),
-    })? {
-        Reply::Interaction(d) => {
-            let last = d
-                .interaction
-                .messages_in_order()
-                .last()
-                .map(|m| m.body.clone());
-            assert_eq!(last.as_deref(), Some("On my way"));
-        }
-        other => return Err(format!("unexpected {other:?}").into()),
-    }
+    assert_eq!(
+        last_message(&mut ui, &demo.active_lucia)?.as_deref(),
+        Some("On my way")
+    );
 
     // Ctrl+K and Ctrl+N work from inside a field as well; plain digits type.
     ui.press_in(SEARCH_ID, Key::Character("n".into()), Modifiers::CTRL);

@@ -127,10 +127,7 @@ impl Watch {
         me: AgentId,
         title: impl Fn(&RoomSummary) -> String,
     ) -> Vec<Notice> {
-        let now: BTreeMap<RoomKey, u32> = rooms
-            .iter()
-            .map(|r| (r.room.clone(), r.message_count))
-            .collect();
+        let now: BTreeMap<RoomKey, u32> = rooms.iter().map(|r| (r.room, r.message_count)).collect();
         let Some(before) = self.rooms.replace(now) else {
             return vec![];
         };
@@ -310,7 +307,7 @@ mod tests {
         let (me, bruno) = (AgentId::new(), AgentId::new());
         let dm = RoomKey::direct(me, bruno);
         let summary = |count: u32, author: AgentId| RoomSummary {
-            room: dm.clone(),
+            room: dm,
             message_count: count,
             last_message_preview: "lunch?".into(),
             last_message_at: Some(0),

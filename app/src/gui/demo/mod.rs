@@ -88,7 +88,8 @@ impl Seeder {
     }
 }
 
-fn campaign(
+/// A campaign's settings, as `campaign add` takes them (15 s of wrap-up).
+pub fn campaign(
     name: &str,
     channel: ChannelKind,
     strategy: Strategy,
@@ -96,8 +97,8 @@ fn campaign(
     dispositions: &[&str],
     fields: &[(&str, bool)],
     sla_seconds: u32,
-) -> Request {
-    Request::AddCampaign(CampaignSpec {
+) -> CampaignSpec {
+    CampaignSpec {
         name: name.into(),
         channel,
         strategy,
@@ -115,7 +116,7 @@ fn campaign(
         sla_seconds,
         wrapup_seconds: 15,
         offer_timeout_seconds: None,
-    })
+    }
 }
 
 /// The running demo: the window's data dir and the live teammate. Dropping
@@ -296,7 +297,7 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
         )
         .map_err(|e| e.to_string())?;
     }
-    s.run(campaign(
+    s.run(Request::AddCampaign(campaign(
         "Orders",
         ChannelKind::Webchat,
         Strategy::RoundRobin,
@@ -304,8 +305,8 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
         &["Sold", "Lost", "Follow-up"],
         &[("Order", true), ("Product", false)],
         120,
-    ))?;
-    s.run(campaign(
+    )))?;
+    s.run(Request::AddCampaign(campaign(
         "Billing",
         ChannelKind::Email,
         Strategy::LongestIdle,
@@ -313,7 +314,7 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
         &["Paid", "Disputed", "Refunded"],
         &[("Invoice number", true)],
         3_600,
-    ))?;
+    )))?;
 
     let mut contacts = Vec::new();
     for n in 0..200usize {

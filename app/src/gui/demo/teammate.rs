@@ -373,7 +373,7 @@ impl Script {
                 text,
                 left,
             } => {
-                let doc = DocId::room_at(room.clone(), meshdesk_model::now_ms()).to_string();
+                let doc = DocId::room_at(room, meshdesk_model::now_ms()).to_string();
                 let _ = self.node.typing(TypingTarget::Room(doc)).await;
                 let step = if left == 0 {
                     Step::Say { to, text }
