@@ -41,13 +41,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let Some(command) = cli.command else {
         // No sub-command: the desktop window (on a throwaway team with --demo).
         meshdesk::gui::check_display().map_err(CliError::Failed)?;
-        let data_dir = if cli.demo {
-            meshdesk::gui::demo::prepare()
-                .map_err(|e| CliError::Failed(format!("cannot make the demo team: {e}")))?
-        } else {
-            data_dir
+        if cli.demo {
+            let demo = meshdesk::gui::demo::Demo::start()
+                .map_err(|e| CliError::Failed(format!("cannot make the demo team: {e}")))?;
+            let shown = meshdesk::gui::run(demo.data_dir().clone(), demo.node_options());
+            drop(demo); // stops the teammate, removes the demo's temp dirs
+            return shown.map_err(CliError::Failed);
+        }
+        let options = meshdesk::gui::backend::NodeOptions {
+            mdns: true,
+            ..Default::default()
         };
-        return meshdesk::gui::run(data_dir).map_err(CliError::Failed);
+        return meshdesk::gui::run(data_dir, options).map_err(CliError::Failed);
     };
     use cli::args::{Command, TeamCommand};
     let json = cli.json;

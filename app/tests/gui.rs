@@ -8,7 +8,7 @@ use iced::keyboard::{Key, Modifiers, key};
 use meshdesk::gui::modal::{finalize, new_interaction, transfer};
 use meshdesk::gui::screen::{active, contacts, phonebook, welcome};
 use meshdesk::gui::settings::Settings;
-use meshdesk::gui::{App, Message, SEARCH_ID, Shortcut, TabId, clock, theme};
+use meshdesk::gui::{App, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId, clock, theme};
 use meshdesk_model::ops::{Context, Reply, Request, Tab};
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
@@ -22,6 +22,30 @@ fn active_count(ui: &mut Ui) -> Result<usize, String> {
         Reply::Interactions(rows) => Ok(rows.len()),
         other => Err(format!("unexpected {other:?}")),
     }
+}
+
+/// The text of an interaction's latest message.
+fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
+    match ui.call(Request::ShowInteraction { id: id.into() })? {
+        Reply::Interaction(d) => Ok(d
+            .interaction
+            .messages_in_order()
+            .last()
+            .map(|m| m.body.clone())),
+        other => Err(format!("unexpected {other:?}")),
+    }
+}
+
+/// A customer writes in, queued in General (as a gateway would do it).
+fn customer_writes_in(ui: &mut Ui, name: &str, from: &str, text: &str) -> Result<Reply, String> {
+    ui.call(Request::Enqueue {
+        campaign: "General".into(),
+        contact: None,
+        from: Some(from.into()),
+        name: Some(name.into()),
+        message: Some(text.into()),
+        priority: 0,
+    })
 }
 
 #[test]
@@ -235,19 +259,10 @@ fn the_composer_sends_on_enter_and_breaks_lines_on_shift_enter() -> TestResult {
         Modifiers::empty(),
     );
     ui.assert_sees("Please restart it\nThanks");
-    match ui.call(Request::ShowInteraction {
-        id: demo.active_lucia.clone(),
-    })? {
-        Reply::Interaction(d) => {
-            let last = d
-                .interaction
-                .messages_in_order()
-                .last()
-                .map(|m| m.body.clone());
-            assert_eq!(last.as_deref(), Some("Please restart it\nThanks"));
-        }
-        other => return Err(format!("unexpected {other:?}").into()),
-    }
+    assert_eq!(
+        last_message(&mut ui, &demo.active_lucia)?.as_deref(),
+        Some("Please restart it\nThanks")
+    );
     Ok(())
 }
 
@@ -435,12 +450,7 @@ fn contacts_and_chat_show_teammates_and_rooms_and_send_messages() -> TestResult 
     ui.assert_sees("Can you take the 11:00 call?");
     ui.click("Bruno");
     ui.assert_sees("Offline");
-    ui.type_into(contacts::DRAFT_ID, "Sure, I will");
-    ui.press_in(
-        contacts::DRAFT_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    ui.type_and_enter(contacts::DRAFT_ID, "Sure, I will");
     ui.assert_sees("Sure, I will");
     ui.click("#General");
     ui.assert_sees("Everyone in the campaign");
@@ -618,26 +628,43 @@ fn snapshots_of_every_tab_light_and_dark() -> TestResult {
 }
 
 #[test]
-fn the_demo_team_fills_every_tab() -> TestResult {
-    let data_dir = meshdesk::gui::demo::prepare()?;
-    let store = Store::open(data_dir.store_path())?;
+fn the_demo_fills_every_tab_and_its_teammate_is_live_on_a_second_node() -> TestResult {
+    use meshdesk::gui::backend::{self, Opened};
+    let demo = meshdesk::gui::demo::Demo::start()?;
+    let root = demo.data_dir().root().to_path_buf();
+    let rt = support::runtime()?;
+    let opened = rt.block_on(backend::open(demo.data_dir().clone(), demo.node_options()))?;
+    let Opened::Ready(backend) = opened else {
+        return Err("the demo has no team".into());
+    };
     let clock = support::ManualClock::new(meshdesk_model::now_ms());
-    let backend = meshdesk::gui::backend::Backend::local(store, clock.clock())?;
-    let mut ui = Ui::over(backend, clock, Settings::default(), None)?;
+    let mut ui = Ui::over(backend.clone(), clock, Settings::default(), None)?;
     ui.assert_sees("Demo Support");
     ui.tab(TabId::Active);
     ui.assert_sees("7 active");
-    ui.tab(TabId::Pending);
-    ui.assert_sees("Ring-all: first to accept takes it");
     ui.tab(TabId::History);
     ui.assert_sees("30 closed");
+    ui.tab(TabId::Phonebook);
+    ui.assert_sees("200 contacts");
+
+    // The teammate's node is connected, and its agent is Available.
     ui.tab(TabId::Contacts);
     ui.assert_sees("Dario");
     ui.assert_sees("#Billing");
-    ui.tab(TabId::Phonebook);
-    ui.assert_sees("200 contacts");
+    for _ in 0..60 {
+        if ui.sees("1 teammate · in sync") {
+            break;
+        }
+        ui.settle(250);
+        ui.tick(1);
+    }
+    ui.assert_sees("1 teammate · in sync");
+    ui.click("Bruno");
+    ui.assert_sees("Available");
+    rt.block_on(backend.shutdown());
     drop(ui);
-    let _ = std::fs::remove_dir_all(data_dir.root());
+    drop(demo);
+    assert!(!root.exists(), "the demo's temp dir is removed");
     Ok(())
 }
 
@@ -652,7 +679,7 @@ fn the_inbox_runs_on_a_real_node() -> TestResult {
         data_dir.clone(),
         "Support".into(),
         "Ana".into(),
-        meshdesk::gui::backend::NodeOptions { mdns: false },
+        meshdesk::gui::backend::NodeOptions::default(),
     ))?;
     assert!(backend.is_node());
     let clock = support::ManualClock::new(meshdesk_model::now_ms());
@@ -683,5 +710,109 @@ fn the_inbox_runs_on_a_real_node() -> TestResult {
     ui.assert_sees("Ines Lopez");
     ui.assert_sees("2 contacts");
     rt.block_on(backend.shutdown());
+    Ok(())
+}
+
+#[test]
+fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    assert!(ui.app.settings().notifications, "on by default");
+    assert!(
+        ui.app.notices().is_empty(),
+        "opening the app announces nothing"
+    );
+
+    // A customer writes in one of Ana's interactions.
+    ui.call(Request::CustomerMessage {
+        id: demo.active_lucia.clone(),
+        text: "It is still blinking".into(),
+    })?;
+    let last = ui.app.notices().last().cloned();
+    assert_eq!(
+        last.as_ref().map(|n| n.title.as_str()),
+        Some("Lucia Romero")
+    );
+    assert_eq!(
+        last.as_ref().map(|n| n.body.as_str()),
+        Some("It is still blinking")
+    );
+
+    // A new customer is queued in Ana's campaign: an offer.
+    customer_writes_in(
+        &mut ui,
+        "Noa Ortega",
+        "+34 699 000 111",
+        "Is there an outage?",
+    )?;
+    let last = ui.app.notices().last().cloned();
+    assert_eq!(last.as_ref().map(|n| n.title.as_str()), Some("Noa Ortega"));
+    assert!(last.is_some_and(|n| n.body.contains("Offered to you in General")));
+
+    // Ana's own reply fires nothing.
+    let fired = ui.app.notices().len();
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    ui.type_and_enter(active::COMPOSER_ID, "Let me check");
+    ui.assert_sees("Let me check");
+    assert_eq!(ui.app.notices().len(), fired);
+
+    // The switch in the rail turns them off (and is remembered).
+    ui.click_id(NOTIFICATIONS_ID);
+    assert!(!ui.app.settings().notifications);
+    ui.call(Request::CustomerMessage {
+        id: demo.active_marta.clone(),
+        text: "Hello?".into(),
+    })?;
+    customer_writes_in(&mut ui, "Ivan Vidal", "+34 699 000 222", "Call me back")?;
+    assert_eq!(ui.app.notices().len(), fired, "nothing fires while off");
+    ui.click_id(NOTIFICATIONS_ID);
+    assert!(ui.app.settings().notifications);
+    Ok(())
+}
+
+#[test]
+fn ctrl_digits_switch_tabs_without_typing_into_the_focused_field() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.type_into(SEARCH_ID, "lu");
+    ui.press_in(SEARCH_ID, Key::Character("2".into()), Modifiers::CTRL);
+    assert_eq!(ui.app.tab(), Some(TabId::Pending));
+    ui.assert_sees("Tomas Vidal");
+    ui.press_in(SEARCH_ID, Key::Character("1".into()), Modifiers::CTRL);
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    let texts = ui.texts();
+    assert!(texts.iter().any(|t| t == "lu"), "the query is still “lu”");
+    assert!(!texts.iter().any(|t| t.starts_with("lu") && t != "lu"));
+    ui.clear(SEARCH_ID);
+
+    // In the composer too: the draft keeps no digit.
+    ui.click("Lucia Romero");
+    ui.type_into(active::COMPOSER_ID, "On my way");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Character("3".into()),
+        Modifiers::CTRL,
+    );
+    assert_eq!(ui.app.tab(), Some(TabId::History));
+    ui.press_in(SEARCH_ID, Key::Character("1".into()), Modifiers::CTRL);
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    assert_eq!(
+        last_message(&mut ui, &demo.active_lucia)?.as_deref(),
+        Some("On my way")
+    );
+
+    // Ctrl+K and Ctrl+N work from inside a field as well; plain digits type.
+    ui.press_in(SEARCH_ID, Key::Character("n".into()), Modifiers::CTRL);
+    assert!(ui.app.has_dialog());
+    ui.shortcut(Shortcut::Escape);
+    ui.press_in(SEARCH_ID, Key::Character("7".into()), Modifiers::empty());
+    assert!(ui.texts().iter().any(|t| t == "7"));
     Ok(())
 }

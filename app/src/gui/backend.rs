@@ -556,6 +556,10 @@ pub enum Opened {
 pub struct NodeOptions {
     /// Find teammates on the LAN (mDNS).
     pub mdns: bool,
+    /// Where to listen; empty: a free port on every interface.
+    pub listen: Vec<libp2p::Multiaddr>,
+    /// Teammates' addresses to connect to at once (`--demo`'s teammate).
+    pub peers: Vec<libp2p::Multiaddr>,
 }
 
 fn device_name() -> String {
@@ -622,6 +626,8 @@ async fn start_node(
     .await?;
     let mut config = NodeConfig::new(data_dir.root(), store, keypair, psk);
     config.mdns = options.mdns;
+    config.listen = options.listen;
+    config.peers = options.peers;
     let (handle, _events) = meshdesk_sync::Node::start(config)
         .await
         .map_err(|e| e.to_string())?;

@@ -14,7 +14,9 @@
 pub mod backend;
 pub mod clock;
 pub mod demo;
+pub mod keys;
 pub mod modal;
+pub mod notify;
 pub mod screen;
 pub mod session;
 pub mod settings;
@@ -28,7 +30,9 @@ use std::time::{Duration, Instant};
 use iced::event::{self, Event as IcedEvent};
 use iced::keyboard::{self, Key, Modifiers, key};
 use iced::theme::Mode;
-use iced::widget::{Space, button, column, container, pick_list, row, stack, text, text_input};
+use iced::widget::{
+    Space, button, column, container, pick_list, row, stack, text, text_input, toggler,
+};
 use iced::{Alignment, Font, Length, Size, Subscription, Task, Theme, window};
 use meshdesk_model::doc::{DocId, DocKind};
 use meshdesk_model::ops::{Reply, Request, Tab};
@@ -39,6 +43,7 @@ use crate::data_dir::DataDir;
 use backend::{Backend, Clock, NodeOptions, Opened, Peer};
 use clock::Zone;
 use modal::Modal;
+use notify::{Notice, Notifier, Watch};
 use screen::welcome::{self, Welcome};
 use screen::{Toast, active, contacts, history, pending, phonebook};
 use session::{Session, status_label, status_tone};
@@ -47,6 +52,8 @@ use widget::{Element, SMALL, TEXT, badge, dot, muted};
 
 /// The search box's id (Ctrl+K focuses it).
 pub const SEARCH_ID: &str = "search";
+/// The notifications switch's id.
+pub const NOTIFICATIONS_ID: &str = "notifications";
 /// How long a toast stays.
 const TOAST_INFO_MS: Millis = 5_000;
 const TOAST_ERROR_MS: Millis = 10_000;
@@ -138,7 +145,10 @@ pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Short
 
 fn on_event(event: IcedEvent, status: event::Status, _window: window::Id) -> Option<Message> {
     match event {
-        IcedEvent::Keyboard(keyboard::Event::KeyPressed { key, modifiers, .. }) => {
+        // Ctrl shortcuts are taken earlier, by `keys::capture` around the window.
+        IcedEvent::Keyboard(keyboard::Event::KeyPressed { key, modifiers, .. })
+            if !modifiers.command() =>
+        {
             shortcut(&key, modifiers, status == event::Status::Captured).map(Message::Shortcut)
         }
         IcedEvent::Window(window::Event::Resized(size)) => Some(Message::Resized(size)),
@@ -180,6 +190,10 @@ pub enum Message {
     ClaimLost(Result<Reply, String>),
     TeamLoaded(Result<Reply, String>),
     CountsLoaded(u64, Tab, Result<Reply, String>),
+    /// The chat rooms, read to tell teammates' new messages.
+    RoomsLoaded(Result<Reply, String>),
+    /// The desktop-notifications switch.
+    Notifications(bool),
     PeersLoaded(Result<Vec<Peer>, String>),
     Tab(TabId),
     Search(String),
@@ -261,6 +275,8 @@ pub struct Inbox {
     dirty: Dirty,
     flush_scheduled: bool,
     last_flush: Option<Instant>,
+    /// What the last reads held, to tell what arrived since.
+    watch: Watch,
 }
 
 /// The application.
@@ -276,7 +292,14 @@ pub struct App {
     toasts: Vec<ToastItem>,
     next_toast: u64,
     ticks: u64,
+    /// Shows desktop notifications (none in tests and benchmarks).
+    notifier: Option<Notifier>,
+    /// The latest notices fired, newest last (tests read them).
+    notices: Vec<Notice>,
 }
+
+/// How many fired notices the app keeps.
+const NOTICES_KEPT: usize = 50;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -308,12 +331,12 @@ pub fn check_display() -> Result<(), String> {
     Ok(())
 }
 
-/// Opens the window on a data dir (no sub-command given).
-pub fn run(data_dir: DataDir) -> Result<(), String> {
+/// Opens the window on a data dir (no sub-command given); returns when it closes.
+pub fn run(data_dir: DataDir, options: NodeOptions) -> Result<(), String> {
     check_display()?;
     let settings = Settings::load(&data_dir.settings_path());
     let size = Size::new(settings.width, settings.height);
-    let boot = move || App::new(data_dir.clone(), NodeOptions { mdns: true });
+    let boot = move || App::new(data_dir.clone(), options.clone());
     iced::application(boot, App::update, App::view)
         .title(App::title)
         .subscription(App::subscription)
@@ -349,6 +372,8 @@ impl App {
             toasts: Vec::new(),
             next_toast: 1,
             ticks: 0,
+            notifier: Notifier::desktop(),
+            notices: Vec::new(),
         };
         let open = Task::perform(backend::open(data_dir, options), Message::Opened);
         (
@@ -377,6 +402,8 @@ impl App {
             toasts: Vec::new(),
             next_toast: 1,
             ticks: 0,
+            notifier: None,
+            notices: Vec::new(),
         };
         let task = app.open_inbox(backend);
         (app, task)
@@ -396,6 +423,8 @@ impl App {
             toasts: Vec::new(),
             next_toast: 1,
             ticks: 0,
+            notifier: None,
+            notices: Vec::new(),
         }
     }
 
@@ -497,10 +526,12 @@ impl App {
             dirty: Dirty::default(),
             flush_scheduled: false,
             last_flush: None,
+            watch: Watch::default(),
         });
         let task = Task::batch([
             inbox.load_team(),
             inbox.load_counts(),
+            inbox.load_rooms(),
             inbox.load_peers(),
             inbox.reload_tab(),
         ]);
@@ -518,6 +549,26 @@ impl App {
         });
         let excess = self.toasts.len().saturating_sub(TOASTS_SHOWN);
         self.toasts.drain(..excess);
+    }
+
+    /// The desktop notifications fired so far (the latest few), oldest
+    /// first; with the switch off, none are (tests read them).
+    pub fn notices(&self) -> &[Notice] {
+        &self.notices
+    }
+
+    fn notify(&mut self, notices: Vec<Notice>) {
+        if !self.settings.notifications {
+            return;
+        }
+        for notice in notices {
+            if let Some(n) = &self.notifier {
+                n.send(notice.clone());
+            }
+            self.notices.push(notice);
+        }
+        let excess = self.notices.len().saturating_sub(NOTICES_KEPT);
+        self.notices.drain(..excess);
     }
 
     /// The toasts on screen, oldest first (tests read them).
@@ -659,6 +710,10 @@ impl App {
                 self.toasts.retain(|t| t.id != id);
                 Task::none()
             }
+            Message::Notifications(on) => {
+                self.settings.notifications = on;
+                self.save_settings()
+            }
             other => {
                 let State::Inbox(inbox) = &mut self.state else {
                     return Task::none();
@@ -673,6 +728,7 @@ impl App {
                                 self.settings_dirty = true;
                             }
                         }
+                        Effect::Notify(notices) => self.notify(notices),
                     }
                 }
                 task
@@ -698,8 +754,9 @@ impl App {
             .style(theme::boxes::chrome)
             .into(),
             State::Welcome(w) => w.view().map(Message::Welcome),
-            State::Inbox(inbox) => inbox.view(),
+            State::Inbox(inbox) => inbox.view(self.settings.notifications),
         };
+        let base = keys::capture(base, Message::Shortcut);
         if self.toasts.is_empty() {
             return base;
         }
@@ -742,6 +799,8 @@ impl App {
 enum Effect {
     Toast(Toast),
     TabChanged(TabId),
+    /// Desktop notifications, shown if the agent has them on.
+    Notify(Vec<Notice>),
 }
 
 impl Inbox {
@@ -765,6 +824,10 @@ impl Inbox {
                 Message::CountsLoaded(seq, Tab::Pending, r)
             }),
         ])
+    }
+
+    fn load_rooms(&self) -> Task<Message> {
+        screen::call(&self.backend, Request::ListRooms, Message::RoomsLoaded)
     }
 
     fn load_peers(&self) -> Task<Message> {
@@ -853,6 +916,9 @@ impl Inbox {
         let interactions = !ids.is_empty() || dirty.team;
         if interactions || dirty.contacts {
             tasks.push(self.load_counts());
+        }
+        if dirty.rooms {
+            tasks.push(self.load_rooms());
         }
         let b = self.backend.clone();
         match self.tab {
@@ -1092,14 +1158,36 @@ impl Inbox {
                 if seq == self.counts_seq
                     && let Ok(Reply::Interactions(rows)) = result
                 {
-                    match tab {
+                    let notices = match tab {
                         Tab::Active => {
                             self.counts.active = rows.len();
                             self.counts.unread = rows.iter().map(|r| r.unread.min(1)).sum();
+                            self.watch.active(&rows)
                         }
-                        Tab::Pending => self.counts.pending = rows.len(),
-                        Tab::History => {}
-                    }
+                        Tab::Pending => {
+                            self.counts.pending = rows.len();
+                            self.watch.pending(&rows)
+                        }
+                        Tab::History => vec![],
+                    };
+                    effects.push(Effect::Notify(notices));
+                }
+                Task::none()
+            }
+            Message::RoomsLoaded(result) => {
+                if let (Ok(Reply::Rooms(rooms)), Some(me)) = (result, self.session.me()) {
+                    let s = &self.session;
+                    let notices = self.watch.rooms(&rooms, me, |r| {
+                        let who = r.last_author.map(|a| s.agent_name(a)).unwrap_or_default();
+                        match &r.room {
+                            meshdesk_model::RoomKey::Direct { .. } => who,
+                            meshdesk_model::RoomKey::Campaign { campaign } => {
+                                let room = s.campaign(*campaign).map(|c| c.name.as_str());
+                                format!("{who} in #{}", room.unwrap_or("a campaign"))
+                            }
+                        }
+                    });
+                    effects.push(Effect::Notify(notices));
                 }
                 Task::none()
             }
@@ -1220,7 +1308,7 @@ impl Inbox {
         (task, effects)
     }
 
-    fn view(&self) -> Element<'_, Message> {
+    fn view(&self, notifications: bool) -> Element<'_, Message> {
         let s = &self.session;
         let content: Element<'_, Message> = match self.tab {
             TabId::Active => self.active.view(s).map(Message::Active),
@@ -1230,7 +1318,7 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
         };
         let shell: Element<'_, Message> = row![
-            self.rail(),
+            self.rail(notifications),
             widget::vrule(),
             column![self.top_bar(), widget::hrule(), content].width(Length::Fill)
         ]
@@ -1241,7 +1329,7 @@ impl Inbox {
         }
     }
 
-    fn rail(&self) -> Element<'_, Message> {
+    fn rail(&self, notifications: bool) -> Element<'_, Message> {
         let s = &self.session;
         let team = s
             .team
@@ -1277,6 +1365,19 @@ impl Inbox {
             );
         }
         col = col.push(Space::new().height(Length::Fill));
+        col = col.push(
+            container(
+                toggler(notifications)
+                    .label("Notifications")
+                    .on_toggle(Message::Notifications)
+                    .size(16)
+                    .text_size(SMALL)
+                    .spacing(8)
+                    .width(Length::Fill),
+            )
+            .id(NOTIFICATIONS_ID)
+            .padding([0, 12]),
+        );
         if let (Some(me), Some(team)) = (s.me(), &s.team) {
             let name = team
                 .agents

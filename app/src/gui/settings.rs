@@ -1,4 +1,5 @@
-//! What the window remembers between runs: its size and the last tab, in
+//! What the window remembers between runs: its size, the last tab and
+//! whether desktop notifications are on, in
 //! `<data_dir>/settings.json`. A missing or unreadable file gives the
 //! defaults (a damaged file is never fatal, and is replaced on the next save).
 
@@ -15,6 +16,8 @@ pub struct Settings {
     pub width: f32,
     pub height: f32,
     pub last_tab: TabId,
+    /// Desktop notifications (and their sound) for offers and messages.
+    pub notifications: bool,
 }
 
 impl Default for Settings {
@@ -23,6 +26,7 @@ impl Default for Settings {
             width: 1280.0,
             height: 800.0,
             last_tab: TabId::Active,
+            notifications: true,
         }
     }
 }
@@ -88,6 +92,7 @@ mod tests {
             width: 1400.0,
             height: 900.0,
             last_tab: TabId::Phonebook,
+            notifications: false,
         };
         s.save(&path)?;
         assert_eq!(Settings::load(&path), s);
@@ -97,6 +102,7 @@ mod tests {
         let loaded = Settings::load(&path);
         assert_eq!(loaded.width, Settings::default().width);
         assert_eq!(loaded.last_tab, TabId::History);
+        assert!(loaded.notifications, "on unless switched off");
         Ok(())
     }
 }

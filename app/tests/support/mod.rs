@@ -23,7 +23,7 @@ use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{App, Message, Shortcut, TabId};
 use meshdesk_model::ops::{self, CampaignSpec, ChatTarget, ContactSpec, Context, Reply, Request};
 use meshdesk_model::store::Store;
-use meshdesk_model::{ChannelKind, FormField, Millis, Strategy};
+use meshdesk_model::{ChannelKind, Millis, Strategy};
 
 /// 2025-03-03 09:00:00 UTC: every test starts its clock here.
 pub const T0: Millis = 1_740_992_400_000;
@@ -57,35 +57,7 @@ impl ManualClock {
 }
 
 /// A campaign's settings, as `campaign add` takes them.
-pub fn campaign(
-    name: &str,
-    channel: ChannelKind,
-    strategy: Strategy,
-    members: &[&str],
-    dispositions: &[&str],
-    fields: &[(&str, bool)],
-    sla_seconds: u32,
-) -> CampaignSpec {
-    CampaignSpec {
-        name: name.into(),
-        channel,
-        strategy,
-        members: members.iter().map(|m| m.to_string()).collect(),
-        dispositions: dispositions.iter().map(|d| d.to_string()).collect(),
-        fields: fields
-            .iter()
-            .map(|(n, r)| FormField {
-                name: n.to_string(),
-                required: *r,
-            })
-            .collect(),
-        capacity: 0,
-        auto_accept: false,
-        sla_seconds,
-        wrapup_seconds: 0,
-        offer_timeout_seconds: None,
-    }
-}
+pub use meshdesk::gui::demo::campaign;
 
 /// Runs requests on a store before the GUI opens it, as the CLI would.
 pub struct Seed {
@@ -553,6 +525,12 @@ impl Ui {
         self.apply(messages);
     }
 
+    /// Types into the input with this id, then presses Enter in it.
+    pub fn type_and_enter(&mut self, id: &'static str, text: &str) {
+        self.type_into(id, text);
+        self.press_in(id, Key::Named(key::Named::Enter), Modifiers::empty());
+    }
+
     /// Clears the input with this id (select all, delete).
     pub fn clear(&mut self, id: impl Into<iced::widget::Id>) {
         let id = id.into();
@@ -579,6 +557,8 @@ impl Ui {
     }
 
     /// Focuses the widget with this id and presses a key (with modifiers).
+    /// A character key carries its text even with Ctrl held, as the desktop
+    /// sends it (Ctrl+1 comes with the text "1").
     pub fn press_in(&mut self, id: impl Into<iced::widget::Id>, key: Key, modifiers: Modifiers) {
         let id = id.into();
         let messages: Vec<Message> = {
@@ -598,7 +578,10 @@ impl Ui {
                 location: keyboard::Location::Standard,
                 modifiers,
                 repeat: false,
-                text: None,
+                text: match &key {
+                    Key::Character(c) => Some(c.clone()),
+                    _ => None,
+                },
             };
             let _ = sim.simulate([iced::Event::Keyboard(press)]);
             sim.into_messages().collect()

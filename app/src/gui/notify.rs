@@ -1,0 +1,333 @@
+//! Desktop notifications for what arrives from elsewhere: an interaction
+//! offered to this agent, a customer's message in one of the agent's active
+//! interactions, a teammate's chat message.
+//!
+//! Two halves:
+//!
+//! - [`Watch`] decides what fires. It is pure: it keeps what the shell last
+//!   read of the Active and Pending lists and of the chat rooms, and compares
+//!   each new read with it. The first read of each is only a baseline, so
+//!   opening the app announces nothing; the agent's own actions never fire
+//!   (sending does not raise the unread count, a chat message of one's own is
+//!   skipped, and an interaction the agent had in Active and put back in a
+//!   queue is not "offered").
+//! - [`Notifier`] shows them: a thread of its own talks to the desktop's
+//!   notification service (D-Bus on Linux), so the window never waits for it.
+//!   The notification asks the service for the "message-new-instant" sound.
+//!   A desktop without the service is logged once, never shown as an error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc;
+
+use meshdesk_model::ops::InteractionRow;
+use meshdesk_model::projection::RoomSummary;
+use meshdesk_model::{AgentId, InteractionId, RoomKey};
+
+/// More new items of one kind than this at once are announced together.
+const GROUP_OVER: usize = 3;
+/// The longest body shown.
+const BODY_CHARS: usize = 140;
+
+/// One desktop notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub title: String,
+    pub body: String,
+}
+
+/// What the shell last read, to tell what is new.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// Pending rows offered to this agent.
+    offered: Option<BTreeSet<InteractionId>>,
+    /// This agent's active interactions and their unread counts.
+    unread: Option<BTreeMap<InteractionId, u32>>,
+    /// Messages per chat room.
+    rooms: Option<BTreeMap<RoomKey, u32>>,
+}
+
+fn clip(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(BODY_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+fn grouped(mut notices: Vec<Notice>, title: impl FnOnce(usize) -> String) -> Vec<Notice> {
+    if notices.len() <= GROUP_OVER {
+        return notices;
+    }
+    let n = notices.len();
+    notices.truncate(GROUP_OVER);
+    let body = notices
+        .iter()
+        .map(|n| n.title.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    vec![Notice {
+        title: title(n),
+        body: format!("{body}, …"),
+    }]
+}
+
+impl Watch {
+    /// A new read of the Pending list: offers to this agent not seen before.
+    pub fn pending(&mut self, rows: &[InteractionRow]) -> Vec<Notice> {
+        let now: BTreeSet<InteractionId> = rows
+            .iter()
+            .filter(|r| r.offer.is_some())
+            .map(|r| r.summary.id)
+            .collect();
+        let Some(before) = self.offered.replace(now) else {
+            return vec![];
+        };
+        let mine = self.unread.as_ref();
+        let fresh: Vec<Notice> = rows
+            .iter()
+            .filter(|r| r.offer.is_some() && !before.contains(&r.summary.id))
+            .filter(|r| !mine.is_some_and(|m| m.contains_key(&r.summary.id)))
+            .map(|r| Notice {
+                title: r.summary.contact_name.clone(),
+                body: format!(
+                    "Offered to you in {}: {}",
+                    r.campaign_name,
+                    clip(&r.summary.last_message_preview)
+                ),
+            })
+            .collect();
+        grouped(fresh, |n| format!("{n} interactions offered to you"))
+    }
+
+    /// A new read of the Active list: customers' messages since the last read.
+    pub fn active(&mut self, rows: &[InteractionRow]) -> Vec<Notice> {
+        let now: BTreeMap<InteractionId, u32> =
+            rows.iter().map(|r| (r.summary.id, r.unread)).collect();
+        let Some(before) = self.unread.replace(now) else {
+            return vec![];
+        };
+        // An interaction new to Active came by this agent's own accept or
+        // start: only a rise in one already there is a message from elsewhere.
+        let fresh: Vec<Notice> = rows
+            .iter()
+            .filter(|r| before.get(&r.summary.id).is_some_and(|&u| r.unread > u))
+            .map(|r| Notice {
+                title: r.summary.contact_name.clone(),
+                body: clip(&r.summary.last_message_preview),
+            })
+            .collect();
+        grouped(fresh, |n| format!("New messages in {n} interactions"))
+    }
+
+    /// A new read of this agent's chat rooms: teammates' messages since the
+    /// last read. `title` names a message's room and author.
+    pub fn rooms(
+        &mut self,
+        rooms: &[RoomSummary],
+        me: AgentId,
+        title: impl Fn(&RoomSummary) -> String,
+    ) -> Vec<Notice> {
+        let now: BTreeMap<RoomKey, u32> = rooms.iter().map(|r| (r.room, r.message_count)).collect();
+        let Some(before) = self.rooms.replace(now) else {
+            return vec![];
+        };
+        let fresh: Vec<Notice> = rooms
+            .iter()
+            .filter(|r| r.message_count > before.get(&r.room).copied().unwrap_or(0))
+            .filter(|r| r.last_author.is_some_and(|a| a != me))
+            .map(|r| Notice {
+                title: title(r),
+                body: clip(&r.last_message_preview),
+            })
+            .collect();
+        grouped(fresh, |n| format!("New chat messages in {n} rooms"))
+    }
+}
+
+/// Shows notices on the desktop from a thread of its own.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    tx: mpsc::Sender<Notice>,
+}
+
+impl Notifier {
+    /// Starts the thread; `None` (logged) if it cannot start.
+    pub fn desktop() -> Option<Notifier> {
+        let (tx, rx) = mpsc::channel::<Notice>();
+        let spawned = std::thread::Builder::new()
+            .name("meshdesk-notify".into())
+            .spawn(move || {
+                let mut warned = false;
+                while let Ok(notice) = rx.recv() {
+                    if let Err(e) = show(&notice) {
+                        if warned {
+                            tracing::debug!("desktop notification not shown: {e}");
+                        } else {
+                            warned = true;
+                            tracing::warn!(
+                                "desktop notifications are unavailable (no notification service?): {e}"
+                            );
+                        }
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => Some(Notifier { tx }),
+            Err(e) => {
+                tracing::warn!("cannot start the notification thread: {e}");
+                None
+            }
+        }
+    }
+
+    /// Queues a notice; never waits.
+    pub fn send(&self, notice: Notice) {
+        let _ = self.tx.send(notice);
+    }
+}
+
+fn show(notice: &Notice) -> Result<(), notify_rust::error::Error> {
+    notify_rust::Notification::new()
+        .appname("meshdesk")
+        .summary(&notice.title)
+        .body(&notice.body)
+        .sound_name("message-new-instant")
+        .show()
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshdesk_model::ops::InteractionRow;
+    use meshdesk_model::routing::OfferKind;
+    use meshdesk_model::{CampaignId, InteractionState};
+
+    fn row(id: InteractionId, name: &str, unread: u32, offer: Option<OfferKind>) -> InteractionRow {
+        let json = serde_json::json!({
+            "id": id, "direction": "inbound", "channel": "phone",
+            "campaign": CampaignId::new(), "contact": null, "contact_name": name,
+            "address": "", "subject": "", "priority": 0, "enqueued_at": 0,
+            "created_at": 0, "last_activity": 0, "epoch": 0, "round_started_at": 0,
+            "owner": null, "claimed_at": null, "lost_claims": [], "declined": [],
+            "directed_to": null, "transfer_note": "", "finalized": null,
+            "message_count": 1, "last_message_preview": format!("hello from {name}"),
+            "last_message_at": null, "tags": [],
+            "state": InteractionState::Active, "campaign_name": "General",
+            "owner_name": null, "unread": unread, "offer": offer,
+            "offer_expires_at": null,
+        });
+        serde_json::from_value(json).expect("a well-formed row")
+    }
+
+    #[test]
+    fn the_first_read_is_a_baseline_and_only_new_offers_fire() {
+        let (a, b) = (InteractionId::new(), InteractionId::new());
+        let mut w = Watch::default();
+        assert!(
+            w.pending(&[row(a, "Ana", 0, Some(OfferKind::RingAll))])
+                .is_empty()
+        );
+        let fired = w.pending(&[
+            row(a, "Marta", 0, Some(OfferKind::RingAll)),
+            row(b, "Tomas", 0, Some(OfferKind::RingAll)),
+        ]);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].title, "Tomas");
+        assert!(fired[0].body.starts_with("Offered to you in General"));
+        // Seen already; a row not offered to this agent never fires.
+        let c = InteractionId::new();
+        assert!(
+            w.pending(&[
+                row(b, "Tomas", 0, Some(OfferKind::RingAll)),
+                row(c, "Elena", 0, None)
+            ])
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn only_a_rise_in_unread_of_an_interaction_already_active_fires() {
+        let (a, b) = (InteractionId::new(), InteractionId::new());
+        let mut w = Watch::default();
+        assert!(w.active(&[row(a, "Lucia", 1, None)]).is_empty());
+        // Accepted here (new to Active, with its opener unread): own action.
+        assert!(
+            w.active(&[row(a, "Lucia", 1, None), row(b, "Hugo", 1, None)])
+                .is_empty()
+        );
+        let fired = w.active(&[row(a, "Lucia", 2, None), row(b, "Hugo", 1, None)]);
+        assert_eq!(
+            fired,
+            vec![Notice {
+                title: "Lucia".into(),
+                body: "hello from Lucia".into()
+            }]
+        );
+        // Read: the count falls, nothing fires.
+        assert!(
+            w.active(&[row(a, "Lucia", 0, None), row(b, "Hugo", 1, None)])
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_interaction_put_back_in_a_queue_by_this_agent_is_not_an_offer() {
+        let a = InteractionId::new();
+        let mut w = Watch::default();
+        w.active(&[row(a, "Lucia", 0, None)]);
+        w.pending(&[]);
+        assert!(
+            w.pending(&[row(a, "Lucia", 0, Some(OfferKind::RingAll))])
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn many_new_offers_at_once_are_one_notice() {
+        let mut w = Watch::default();
+        w.pending(&[]);
+        let rows: Vec<InteractionRow> = (0..5)
+            .map(|n| {
+                row(
+                    InteractionId::new(),
+                    &format!("C{n}"),
+                    0,
+                    Some(OfferKind::RingAll),
+                )
+            })
+            .collect();
+        let fired = w.pending(&rows);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].title, "5 interactions offered to you");
+    }
+
+    #[test]
+    fn chat_messages_by_teammates_fire_and_ones_own_do_not() {
+        let (me, bruno) = (AgentId::new(), AgentId::new());
+        let dm = RoomKey::direct(me, bruno);
+        let summary = |count: u32, author: AgentId| RoomSummary {
+            room: dm,
+            message_count: count,
+            last_message_preview: "lunch?".into(),
+            last_message_at: Some(0),
+            last_author: Some(author),
+        };
+        let mut w = Watch::default();
+        let title = |_: &RoomSummary| "Bruno".to_string();
+        assert!(w.rooms(&[], me, title).is_empty());
+        // A room that appears with a teammate's message fires.
+        assert_eq!(w.rooms(&[summary(1, bruno)], me, title).len(), 1);
+        assert!(w.rooms(&[summary(2, me)], me, title).is_empty());
+        assert!(w.rooms(&[summary(2, me)], me, title).is_empty());
+        let fired = w.rooms(&[summary(3, bruno)], me, title);
+        assert_eq!(fired[0].body, "lunch?");
+    }
+
+    #[test]
+    fn long_bodies_are_clipped() {
+        let long = "é".repeat(500);
+        assert_eq!(clip(&long).chars().count(), BODY_CHARS + 1);
+        assert_eq!(clip("  short "), "short");
+    }
+}
