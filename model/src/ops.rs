@@ -1550,23 +1550,21 @@ impl Executor<'_, '_> {
             // Only this agent's own: the per-owner index and the search's
             // owner filter never read anyone else's rows.
             Tab::Active => match query {
-                Some(q) => self.store.search_interactions_page(
-                    SearchScope::Active,
-                    q,
-                    Some(me),
-                    offset,
-                    limit,
-                )?,
+                Some(q) => {
+                    let ids =
+                        self.store
+                            .search_page(SearchScope::Active, q, Some(me), offset, limit)?;
+                    self.store.page_summaries(ids)?
+                }
                 None => self.store.active_page_of(me, offset, limit)?,
             },
             Tab::History => match query {
-                Some(q) => self.store.search_interactions_page(
-                    SearchScope::History,
-                    q,
-                    None,
-                    offset,
-                    limit,
-                )?,
+                Some(q) => {
+                    let ids =
+                        self.store
+                            .search_page(SearchScope::History, q, None, offset, limit)?;
+                    self.store.page_summaries(ids)?
+                }
                 None => self
                     .store
                     .interaction_page(BaseState::Finalized, offset, limit)?,

@@ -473,25 +473,15 @@ impl Store {
         query: &str,
         limit: usize,
     ) -> StoreResult<Vec<InteractionSummary>> {
-        Ok(self
-            .search_interactions_page(scope, query, None, 0, limit)?
-            .rows)
+        let page = self.search_page(scope, query, None, 0, limit)?;
+        Ok(self.page_summaries(page)?.rows)
     }
 
-    /// [`Store::search_page`], returning interaction summaries.
-    pub fn search_interactions_page(
-        &self,
-        scope: SearchScope,
-        query: &str,
-        owner: Option<AgentId>,
-        offset: usize,
-        limit: usize,
-    ) -> StoreResult<Page<InteractionSummary>> {
-        let page = self.search_page(scope, query, owner, offset, limit)?;
-        let rows = self.summaries_by_ids(page.rows.iter().map(String::as_str))?;
+    /// A page of interaction ids (a search's answer) as summaries.
+    pub fn page_summaries(&self, page: Page<String>) -> StoreResult<Page<InteractionSummary>> {
         Ok(Page {
-            rows,
-            offset,
+            rows: self.summaries_by_ids(page.rows.iter().map(String::as_str))?,
+            offset: page.offset,
             total: page.total,
         })
     }
