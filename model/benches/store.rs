@@ -324,8 +324,18 @@ fn bench_store(c: &mut Criterion) {
     // A page of rows with the total, as the inbox asks: Active narrowed to
     // this agent's own in the index, History in newest-closed order.
     for (name, scope, query, owner) in [
-        ("search_active_mine_page_with_total", SearchScope::Active, "router", Some(me)),
-        ("search_history_page_with_total", SearchScope::History, "refund", None),
+        (
+            "search_active_mine_page_with_total",
+            SearchScope::Active,
+            "router",
+            Some(me),
+        ),
+        (
+            "search_history_page_with_total",
+            SearchScope::History,
+            "refund",
+            None,
+        ),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -143,7 +143,6 @@ impl InteractionSummary {
             BaseState::Queued
         }
     }
-
 }
 
 /// How many bytes of distinct words one row's search text may hold: every
@@ -281,7 +280,11 @@ impl Contact {
         for p in &self.phones {
             text.push(p);
             // Numbers are found whatever spacing the agent types.
-            text.push(&p.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect::<String>());
+            text.push(
+                &p.chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect::<String>(),
+            );
         }
         for e in self.emails.iter().chain(self.tags.iter()) {
             text.push(e);

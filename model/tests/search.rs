@@ -68,7 +68,13 @@ impl Desk {
         });
     }
 
-    fn page(&mut self, tab: Tab, search: Option<&str>, offset: usize, limit: usize) -> Page<String> {
+    fn page(
+        &mut self,
+        tab: Tab,
+        search: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Page<String> {
         match self.run(Request::PageInteractions {
             tab,
             search: search.map(String::from),
@@ -119,7 +125,11 @@ fn long_conversation(desk: &mut Desk, to: &str, word: &str, customer: bool) -> S
 fn every_tab_finds_a_word_said_early_in_the_conversation() {
     let mut desk = Desk::new();
     // Searched before the writes too, so the kept-current index is exercised.
-    for scope in [SearchScope::Active, SearchScope::Pending, SearchScope::History] {
+    for scope in [
+        SearchScope::Active,
+        SearchScope::Pending,
+        SearchScope::History,
+    ] {
         assert!(desk.ids(scope, "zebra").is_empty());
     }
     let active = long_conversation(&mut desk, "+1 555 0101", "zebra-41", false);
@@ -132,15 +142,30 @@ fn every_tab_finds_a_word_said_early_in_the_conversation() {
         note: Some("needs billing".into()),
     });
 
-    assert_eq!(desk.ids(SearchScope::Active, "zebra-4"), [active.clone()]);
-    assert_eq!(desk.ids(SearchScope::History, "QUOKKA"), [closed.clone()]);
-    assert_eq!(desk.ids(SearchScope::Pending, "walrus"), [queued.clone()]);
+    assert_eq!(
+        desk.ids(SearchScope::Active, "zebra-4"),
+        std::slice::from_ref(&active)
+    );
+    assert_eq!(
+        desk.ids(SearchScope::History, "QUOKKA"),
+        std::slice::from_ref(&closed)
+    );
+    assert_eq!(
+        desk.ids(SearchScope::Pending, "walrus"),
+        std::slice::from_ref(&queued)
+    );
     // Each only in its own tab.
     assert!(desk.ids(SearchScope::History, "zebra").is_empty());
     assert!(desk.ids(SearchScope::Active, "walrus").is_empty());
     // The transfer note, the disposition and the campaign's name are searched too.
-    assert_eq!(desk.ids(SearchScope::Pending, "billing"), [queued.clone()]);
-    assert_eq!(desk.ids(SearchScope::History, "resolv"), [closed.clone()]);
+    assert_eq!(
+        desk.ids(SearchScope::Pending, "billing"),
+        std::slice::from_ref(&queued)
+    );
+    assert_eq!(
+        desk.ids(SearchScope::History, "resolv"),
+        std::slice::from_ref(&closed)
+    );
     assert_eq!(desk.ids(SearchScope::History, "general quokka"), [closed]);
     // Through the request the GUI and CLI send.
     let page = desk.page(Tab::Active, Some("zebra"), 0, 10);
@@ -241,14 +266,20 @@ fn active_search_returns_only_my_interactions_when_many_others_match() {
     assert_eq!((rest.rows, rest.total), (vec![mine[0].clone()], 3));
     // Without a search, from the per-owner index.
     let all = desk.page(Tab::Active, None, 0, 10);
-    assert_eq!(all.rows, [mine[2].clone(), mine[1].clone(), mine[0].clone()]);
+    assert_eq!(
+        all.rows,
+        [mine[2].clone(), mine[1].clone(), mine[0].clone()]
+    );
     assert_eq!(all.total, 3);
     // Activity reorders the list and the search alike.
     desk.run(Request::Send {
         id: mine[0].clone(),
         text: "on it".into(),
     });
-    assert_eq!(desk.page(Tab::Active, Some("refund"), 0, 1).rows, [mine[0].clone()]);
+    assert_eq!(
+        desk.page(Tab::Active, Some("refund"), 0, 1).rows,
+        [mine[0].clone()]
+    );
     assert_eq!(desk.page(Tab::Active, None, 0, 1).rows, [mine[0].clone()]);
 }
 
@@ -271,7 +302,11 @@ fn pages_and_totals_cover_each_list_exactly_once() {
         let mut offset = 0;
         loop {
             let page = desk.page(tab, query, offset, 2);
-            assert_eq!((page.offset, page.total), (offset, expected), "{tab:?} {query:?}");
+            assert_eq!(
+                (page.offset, page.total),
+                (offset, expected),
+                "{tab:?} {query:?}"
+            );
             if page.rows.is_empty() {
                 break;
             }
@@ -279,9 +314,18 @@ fn pages_and_totals_cover_each_list_exactly_once() {
             seen.extend(page.rows);
         }
         let unique: BTreeSet<&String> = seen.iter().collect();
-        assert_eq!((seen.len(), unique.len()), (expected, expected), "{tab:?} {query:?}");
+        assert_eq!(
+            (seen.len(), unique.len()),
+            (expected, expected),
+            "{tab:?} {query:?}"
+        );
     }
-    assert_eq!(desk.store.count_interactions(BaseState::Finalized).expect("count"), 5);
+    assert_eq!(
+        desk.store
+            .count_interactions(BaseState::Finalized)
+            .expect("count"),
+        5
+    );
 
     for n in 0..5 {
         desk.run(Request::AddContact(ContactSpec {
@@ -310,7 +354,9 @@ fn an_old_store_gets_its_projections_rebuilt_on_open() {
     let id = {
         let mut desk = Desk::new();
         let id = long_conversation(&mut desk, "+1 555 0500", "narwhal", false);
-        let Desk { _dir: old, store, .. } = desk;
+        let Desk {
+            _dir: old, store, ..
+        } = desk;
         drop(store);
         std::fs::copy(old.path().join("s.redb"), &path).expect("copy");
         id
@@ -323,9 +369,9 @@ fn an_old_store_gets_its_projections_rebuilt_on_open() {
             .expect("local")
             .remove("projection_version")
             .expect("remove");
-        txn.delete_table(redb::TableDefinition::<(u8, &str), (&str, &str, &str)>::new(
-            "search_rows",
-        ))
+        txn.delete_table(
+            redb::TableDefinition::<(u8, &str), (&str, &str, &str)>::new("search_rows"),
+        )
         .expect("delete");
         txn.commit().expect("commit");
     }

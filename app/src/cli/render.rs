@@ -51,7 +51,11 @@ fn name(names: &std::collections::BTreeMap<AgentId, String>, id: AgentId) -> Str
 /// "Rows 11–20 of 345." under one page of a list.
 fn page_line<T>(page: &Page<T>) -> String {
     if page.rows.is_empty() {
-        return format!("No rows from {} on; {} in all.", page.offset + 1, page.total);
+        return format!(
+            "No rows from {} on; {} in all.",
+            page.offset + 1,
+            page.total
+        );
     }
     format!(
         "Rows {}–{} of {}.",

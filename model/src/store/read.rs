@@ -183,7 +183,8 @@ impl Store {
             let txn = self.db().begin_read()?;
             let index = txn.open_table(ACTIVE_BY_OWNER)?;
             let range = index.range(
-                (owner.as_str(), i64::MIN, i64::MIN, "")..=(owner.as_str(), i64::MAX, i64::MAX, "\u{10FFFF}"),
+                (owner.as_str(), i64::MIN, i64::MIN, "")
+                    ..=(owner.as_str(), i64::MAX, i64::MAX, "\u{10FFFF}"),
             )?;
             range
                 .skip(offset)

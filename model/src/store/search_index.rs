@@ -287,10 +287,7 @@ impl Words {
             let id = self.starts.partition_point(|s| *s as usize <= pos) - 1;
             f(id as u32);
             // On to the next word: a needle (no whitespace) never spans two.
-            at = self
-                .starts
-                .get(id + 1)
-                .map_or(bytes.len(), |s| *s as usize);
+            at = self.starts.get(id + 1).map_or(bytes.len(), |s| *s as usize);
         }
     }
 }
@@ -327,8 +324,8 @@ impl ScopeIndex {
             }
         } else {
             let order = txn.open_table(INTERACTION_ORDER)?;
-            let range =
-                order.range((scope, i64::MIN, i64::MIN, "")..(scope + 1, i64::MIN, i64::MIN, ""))?;
+            let range = order
+                .range((scope, i64::MIN, i64::MIN, "")..(scope + 1, i64::MIN, i64::MIN, ""))?;
             for row in range {
                 let (k, _) = row?;
                 let (_, a, b, id) = k.value();
@@ -450,11 +447,7 @@ impl ScopeIndex {
                 remap[id] = self.words.intern(old.word(id as u32));
             }
         }
-        self.words.postings = old
-            .postings
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .collect();
+        self.words.postings = old.postings.into_iter().filter(|p| !p.is_empty()).collect();
         for row in self.rows.iter_mut().flatten() {
             for w in row.words.iter_mut() {
                 *w = remap[*w as usize];
@@ -465,10 +458,9 @@ impl ScopeIndex {
 
     fn search(&self, query: &Query<'_>) -> Hits {
         let slots = self.rows.len();
-        let mut matched: Option<Bits> = match query.owner {
-            Some(owner) => Some(self.owners.get(owner).cloned().unwrap_or_default()),
-            None => None,
-        };
+        let mut matched: Option<Bits> = query
+            .owner
+            .map(|owner| self.owners.get(owner).cloned().unwrap_or_default());
         // Longer words first: they tend to match fewer rows, and an empty
         // match ends the search early.
         let mut words: Vec<&String> = query.words.iter().collect();
@@ -646,14 +638,20 @@ mod tests {
         assert_eq!(find(&index, "billing", None, 0, 10).ids, ["b"]);
         index.remove("b");
         assert_eq!(find(&index, "beta", None, 0, 10).ids, ["a"]);
-        assert!(index.owners.get("ana").is_none());
+        assert!(!index.owners.contains_key("ana"));
     }
 
     #[test]
     fn compaction_keeps_every_live_word() {
         let mut index = ScopeIndex::default();
         for n in 0..20_000 {
-            index.upsert(&format!("r{n}"), SortKey::Num(n, 0), "", "", &format!("w{n} keep"));
+            index.upsert(
+                &format!("r{n}"),
+                SortKey::Num(n, 0),
+                "",
+                "",
+                &format!("w{n} keep"),
+            );
         }
         for n in 0..19_000 {
             index.upsert(&format!("r{n}"), SortKey::Num(n, 0), "", "", "keep");
