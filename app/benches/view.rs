@@ -65,7 +65,7 @@ fn data_dir() -> PathBuf {
         });
     target
         .join("bench-data")
-        .join(format!("gui-{PER_STATE}-active-{PER_STATE}-closed-v1"))
+        .join(format!("gui-{PER_STATE}-active-{PER_STATE}-closed-v2"))
 }
 
 /// Builds the store unless a complete one is there. Bulk-written through

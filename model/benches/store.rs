@@ -53,7 +53,7 @@ fn data_dir() -> PathBuf {
         });
     target
         .join("bench-data")
-        .join(format!("store-{INTERACTIONS}-{MESSAGES}-{CONTACTS}-v1"))
+        .join(format!("store-{INTERACTIONS}-{MESSAGES}-{CONTACTS}-v2"))
 }
 
 /// Builds the large store unless a complete one is already there.
@@ -320,7 +320,35 @@ fn bench_store(c: &mut Criterion) {
             )
         })
     });
-    group.bench_function("search_history_no_match_full_scan", |b| {
+    let me = store.identity().expect("identity").expect("me").agent;
+    // A page of rows with the total, as the inbox asks: Active narrowed to
+    // this agent's own in the index, History in newest-closed order.
+    for (name, scope, query, owner) in [
+        (
+            "search_active_mine_page_with_total",
+            SearchScope::Active,
+            "router",
+            Some(me),
+        ),
+        (
+            "search_history_page_with_total",
+            SearchScope::History,
+            "refund",
+            None,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    store
+                        .search_page(scope, query, owner, 0, PAGE)
+                        .and_then(|ids| store.page_summaries(ids))
+                        .expect("search"),
+                )
+            })
+        });
+    }
+    group.bench_function("search_history_no_match", |b| {
         b.iter(|| {
             black_box(
                 store

@@ -14,7 +14,7 @@ use crate::doc::{self, DocId};
 use crate::ids::*;
 use crate::projection::*;
 use crate::routing::{self, PresenceEntry, PresenceView, RoutingInput};
-use crate::store::{DocChange, DocEdit, LocalIdentity, SearchScope, Store, StoreError};
+use crate::store::{DocChange, DocEdit, LocalIdentity, Page, SearchScope, Store, StoreError};
 use crate::types::*;
 use crate::validate::{self, InvalidInput};
 
@@ -195,6 +195,12 @@ pub enum Request {
         search: Option<String>,
         limit: Option<usize>,
     },
+    /// One page of the phonebook (or of what matches `search`), with the total.
+    PageContacts {
+        search: Option<String>,
+        offset: usize,
+        limit: usize,
+    },
     ShowContact {
         id: String,
     },
@@ -220,6 +226,14 @@ pub enum Request {
         tab: Tab,
         search: Option<String>,
         limit: Option<usize>,
+    },
+    /// One page of a tab (or of what matches `search` in it), in the tab's
+    /// order, with how many rows the whole list holds.
+    PageInteractions {
+        tab: Tab,
+        search: Option<String>,
+        offset: usize,
+        limit: usize,
     },
     ShowInteraction {
         id: String,
@@ -288,8 +302,10 @@ impl Request {
                 | Request::ListCampaigns
                 | Request::ShowCampaign { .. }
                 | Request::ListContacts { .. }
+                | Request::PageContacts { .. }
                 | Request::ShowContact { .. }
                 | Request::ListInteractions { .. }
+                | Request::PageInteractions { .. }
                 | Request::ShowInteraction { .. }
                 | Request::ExplainRouting { .. }
                 | Request::ChatShow { .. }
@@ -355,11 +371,13 @@ pub enum Reply {
     Campaigns(Vec<Campaign>),
     Campaign(Box<Campaign>),
     Contacts(Vec<Contact>),
+    ContactPage(Page<Contact>),
     Contact {
         contact: Box<Contact>,
         interactions: Vec<InteractionSummary>,
     },
     Interactions(Vec<InteractionRow>),
+    InteractionPage(Page<InteractionRow>),
     Interaction(Box<InteractionDetail>),
     Explanations(Vec<routing::Explanation>),
     Chat(Box<ChatView>),
@@ -595,12 +613,17 @@ impl Executor<'_, '_> {
             Request::EditContact { id, changes } => self.edit_contact(&id, changes, false),
             Request::DeleteContact { id } => self.edit_contact(&id, ContactSpec::default(), true),
             Request::ListContacts { search, limit } => {
-                let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT);
-                let contacts = match search.as_deref().map(str::trim) {
-                    Some(q) if !q.is_empty() => self.store.search_contacts(q, limit)?,
-                    _ => self.store.contacts(0, limit)?,
-                };
-                done(Reply::Contacts(contacts), vec![])
+                let page =
+                    self.contact_page(search.as_deref(), 0, limit.unwrap_or(DEFAULT_LIST_LIMIT))?;
+                done(Reply::Contacts(page.rows), vec![])
+            }
+            Request::PageContacts {
+                search,
+                offset,
+                limit,
+            } => {
+                let page = self.contact_page(search.as_deref(), offset, limit)?;
+                done(Reply::ContactPage(page), vec![])
             }
             Request::ShowContact { id } => {
                 let id: ContactId = parse_id("contact", &id)?;
@@ -648,9 +671,22 @@ impl Executor<'_, '_> {
                 priority,
             ),
             Request::ListInteractions { tab, search, limit } => {
-                let rows =
-                    self.list(tab, search.as_deref(), limit.unwrap_or(DEFAULT_LIST_LIMIT))?;
-                done(Reply::Interactions(rows), vec![])
+                let page = self.list(
+                    tab,
+                    search.as_deref(),
+                    0,
+                    limit.unwrap_or(DEFAULT_LIST_LIMIT),
+                )?;
+                done(Reply::Interactions(page.rows), vec![])
+            }
+            Request::PageInteractions {
+                tab,
+                search,
+                offset,
+                limit,
+            } => {
+                let page = self.list(tab, search.as_deref(), offset, limit)?;
+                done(Reply::InteractionPage(page), vec![])
             }
             Request::ShowInteraction { id } => {
                 let detail = self.detail(&id)?;
@@ -1488,36 +1524,51 @@ impl Executor<'_, '_> {
         })
     }
 
+    fn contact_page(
+        &mut self,
+        search: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> OpResult<Page<Contact>> {
+        Ok(match search.map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => self.store.search_contacts_page(q, offset, limit)?,
+            None => self.store.contacts_page(offset, limit)?,
+        })
+    }
+
     fn list(
         &mut self,
         tab: Tab,
         search: Option<&str>,
+        offset: usize,
         limit: usize,
-    ) -> OpResult<Vec<InteractionRow>> {
+    ) -> OpResult<Page<InteractionRow>> {
         let names = self.agent_names()?;
         let query = search.map(str::trim).filter(|q| !q.is_empty());
         let me = self.me.agent;
-        let rows = match tab {
-            Tab::Active => {
-                let summaries = match query {
-                    Some(q) => {
-                        let mut s =
-                            self.store
-                                .search_interactions(SearchScope::Active, q, usize::MAX)?;
-                        s.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
-                        s
-                    }
-                    None => self
-                        .store
-                        .list_interactions(BaseState::Active, 0, usize::MAX)?,
-                };
-                summaries
-                    .into_iter()
-                    .filter(|s| s.owner == Some(me))
-                    .take(limit)
-                    .map(|s| self.row(s, &names, None))
-                    .collect::<OpResult<Vec<_>>>()?
-            }
+        let page = match tab {
+            // Only this agent's own: the per-owner index and the search's
+            // owner filter never read anyone else's rows.
+            Tab::Active => match query {
+                Some(q) => {
+                    let ids =
+                        self.store
+                            .search_page(SearchScope::Active, q, Some(me), offset, limit)?;
+                    self.store.page_summaries(ids)?
+                }
+                None => self.store.active_page_of(me, offset, limit)?,
+            },
+            Tab::History => match query {
+                Some(q) => {
+                    let ids =
+                        self.store
+                            .search_page(SearchScope::History, q, None, offset, limit)?;
+                    self.store.page_summaries(ids)?
+                }
+                None => self
+                    .store
+                    .interaction_page(BaseState::Finalized, offset, limit)?,
+            },
             Tab::Pending => {
                 let open = self.store.open_interactions()?;
                 let agents = self.store.agents()?;
@@ -1541,7 +1592,7 @@ impl Executor<'_, '_> {
                     ),
                     None => None,
                 };
-                let pending: Vec<InteractionSummary> = routing
+                let pending: Vec<&InteractionSummary> = routing
                     .pending_for(me, &self.team, &open)
                     .into_iter()
                     .filter(|s| {
@@ -1549,37 +1600,25 @@ impl Executor<'_, '_> {
                             .as_ref()
                             .is_none_or(|m| m.contains(&s.id.to_string()))
                     })
-                    .take(limit)
-                    .cloned()
                     .collect();
-                pending
+                let total = pending.len();
+                let rows = pending
                     .into_iter()
+                    .skip(offset)
+                    .take(limit)
                     .map(|s| {
                         let offer = routing.offer_for(s.id);
-                        self.row(s, &names, offer)
+                        self.row(s.clone(), &names, offer)
                     })
-                    .collect::<OpResult<Vec<_>>>()?
-            }
-            Tab::History => {
-                let summaries = match query {
-                    Some(q) => {
-                        let mut s =
-                            self.store
-                                .search_interactions(SearchScope::History, q, limit)?;
-                        s.sort_by_key(|s| std::cmp::Reverse(s.finalized.as_ref().map(|f| f.at)));
-                        s
-                    }
-                    None => self
-                        .store
-                        .list_interactions(BaseState::Finalized, 0, limit)?,
-                };
-                summaries
-                    .into_iter()
-                    .map(|s| self.row(s, &names, None))
-                    .collect::<OpResult<Vec<_>>>()?
+                    .collect::<OpResult<Vec<_>>>()?;
+                return Ok(Page {
+                    rows,
+                    offset,
+                    total,
+                });
             }
         };
-        Ok(rows)
+        page.try_map(|s| self.row(s, &names, None))
     }
 
     fn detail(&mut self, raw: &str) -> OpResult<InteractionDetail> {

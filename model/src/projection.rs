@@ -143,24 +143,89 @@ impl InteractionSummary {
             BaseState::Queued
         }
     }
+}
 
-    /// What a person would look for: name, address, subject, tags, last message.
-    pub fn search_text(&self) -> String {
-        let mut text = String::with_capacity(128);
-        for part in [
-            &self.contact_name,
-            &self.address,
-            &self.subject,
-            &self.last_message_preview,
-        ] {
-            text.push_str(part);
-            text.push('\n');
+/// How many bytes of distinct words one row's search text may hold: every
+/// field and the latest messages first, then earlier messages oldest first
+/// until this is reached. Bounds the index whatever a conversation's length.
+pub const SEARCH_TEXT_BYTES: usize = 16 * 1024;
+/// Longer words (links, encoded blobs) are cut to this many characters.
+pub const SEARCH_WORD_CHARS: usize = 64;
+
+/// The text search matches a row against: its distinct lowercase words, in
+/// order of first appearance, separated by single spaces, at most
+/// [`SEARCH_TEXT_BYTES`]. A query word (no whitespace) is a substring of the
+/// original text exactly when it is a substring of one of these words, so
+/// keeping each word once loses no match.
+#[derive(Debug, Default)]
+pub struct SearchText {
+    text: String,
+    seen: std::collections::HashSet<String>,
+}
+
+impl SearchText {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the words of `part`; false once the budget is spent.
+    pub fn push(&mut self, part: &str) -> bool {
+        for word in part.split_whitespace() {
+            if self.is_full() {
+                return false;
+            }
+            let mut word = word.to_lowercase();
+            if let Some((cut, _)) = word.char_indices().nth(SEARCH_WORD_CHARS) {
+                word.truncate(cut);
+            }
+            if self.text.len() + word.len() + 1 > SEARCH_TEXT_BYTES || self.seen.contains(&word) {
+                continue;
+            }
+            if !self.text.is_empty() {
+                self.text.push(' ');
+            }
+            self.text.push_str(&word);
+            self.seen.insert(word);
         }
-        for tag in &self.tags {
-            text.push_str(tag);
-            text.push('\n');
+        !self.is_full()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.text.len() + 2 > SEARCH_TEXT_BYTES
+    }
+
+    pub fn finish(self) -> String {
+        self.text
+    }
+
+    /// An interaction's words: who, subject, tags, form fields, disposition,
+    /// notes, transfer notes and its latest messages (`i.messages`, which may
+    /// hold only the latest few). Earlier messages are added after this.
+    pub fn of_interaction(i: &Interaction) -> SearchText {
+        let mut text = SearchText::new();
+        for part in [&i.contact_name, &i.address, &i.subject] {
+            text.push(part);
         }
-        text.to_lowercase()
+        for tag in &i.tags {
+            text.push(tag);
+        }
+        for value in i.fields.values() {
+            text.push(value);
+        }
+        if let Some(f) = &i.finalization {
+            text.push(&f.disposition);
+            text.push(&f.note);
+        }
+        for note in &i.notes {
+            text.push(&note.text);
+        }
+        for t in &i.transfers {
+            text.push(&t.note);
+        }
+        for m in i.messages_in_order().into_iter().rev() {
+            text.push(&m.body);
+        }
+        text
     }
 }
 
@@ -209,22 +274,25 @@ pub fn preview(body: &str) -> String {
 
 impl Contact {
     pub fn search_text(&self) -> String {
-        let mut text = String::with_capacity(96);
-        text.push_str(&self.name);
-        text.push('\n');
-        text.push_str(&self.company);
-        text.push('\n');
+        let mut text = SearchText::new();
+        text.push(&self.name);
+        text.push(&self.company);
         for p in &self.phones {
-            text.push_str(p);
-            text.push('\n');
+            text.push(p);
             // Numbers are found whatever spacing the agent types.
-            text.extend(p.chars().filter(|c| c.is_ascii_digit() || *c == '+'));
-            text.push('\n');
+            text.push(
+                &p.chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect::<String>(),
+            );
         }
         for e in self.emails.iter().chain(self.tags.iter()) {
-            text.push_str(e);
-            text.push('\n');
+            text.push(e);
         }
-        text.to_lowercase()
+        for value in self.custom.values() {
+            text.push(value);
+        }
+        text.push(&self.notes);
+        text.finish()
     }
 }

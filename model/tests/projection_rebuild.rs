@@ -1,10 +1,12 @@
 //! Projections kept up to date change by change equal projections rebuilt
-//! from the documents alone, whatever sequence of operations came first.
+//! from the documents alone, whatever sequence of operations came first; so
+//! does the in-memory search index kept current after every commit equal one
+//! loaded afresh from the rebuilt projections.
 
 use std::collections::BTreeMap;
 
 use meshdesk_model::ops::{self, ChatTarget, ContactSpec, Context, Reply, Request, TransferTo};
-use meshdesk_model::store::Store;
+use meshdesk_model::store::{SearchScope, Store};
 use meshdesk_model::{AgentStatus, ChannelKind};
 use proptest::prelude::*;
 
@@ -16,6 +18,7 @@ enum Action {
     NewInteraction(u8),
     Enqueue(u8, i8),
     Send(u8),
+    Note(u8),
     Accept(u8),
     Decline(u8),
     Transfer(u8),
@@ -33,6 +36,7 @@ fn action() -> impl Strategy<Value = Action> {
         any::<u8>().prop_map(Action::NewInteraction),
         (any::<u8>(), any::<i8>()).prop_map(|(a, p)| Action::Enqueue(a, p)),
         any::<u8>().prop_map(Action::Send),
+        any::<u8>().prop_map(Action::Note),
         any::<u8>().prop_map(Action::Accept),
         any::<u8>().prop_map(Action::Decline),
         any::<u8>().prop_map(Action::Transfer),
@@ -41,6 +45,20 @@ fn action() -> impl Strategy<Value = Action> {
         any::<u8>().prop_map(Action::Chat),
         any::<u8>().prop_map(Action::Status),
     ]
+}
+
+const SCOPES: [SearchScope; 4] = [
+    SearchScope::Active,
+    SearchScope::Pending,
+    SearchScope::History,
+    SearchScope::Contacts,
+];
+
+/// Loads every scope's search index (a search loads the scope it looks in).
+fn search_everywhere(store: &Store) {
+    for scope in SCOPES {
+        store.search(scope, "e", 1).expect("search");
+    }
 }
 
 fn pick(ids: &[String], n: u8) -> Option<String> {
@@ -59,6 +77,7 @@ proptest! {
         exec(&mut store, Request::CreateTeam {
             team_name: "T".into(), agent_name: "Ana".into(), device: "dev".into(), device_name: "d".into(),
         });
+        search_everywhere(&store);
         let mut contacts: Vec<String> = Vec::new();
         let mut interactions: Vec<String> = Vec::new();
         for a in actions {
@@ -109,7 +128,11 @@ proptest! {
                     }
                 }
                 Action::Send(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::Send { id, text: format!("reply {n}") });
+                    exec(&mut store, Request::Send { id: id.clone(), text: format!("reply {n}") });
+                    exec(&mut store, Request::CustomerMessage { id, text: format!("thanks {}", n % 5) });
+                },
+                Action::Note(n) => if let Some(id) = pick(&interactions, n) {
+                    exec(&mut store, Request::AddNote { id, text: format!("note {n}") });
                 },
                 Action::Accept(n) => if let Some(id) = pick(&interactions, n) {
                     exec(&mut store, Request::Accept { id });
@@ -140,8 +163,23 @@ proptest! {
             }
         }
         let incremental = store.projection_dump().expect("dump");
+        let kept_current = store.search_index_snapshot();
+        let answers = |store: &Store| -> Vec<(usize, Vec<String>)> {
+            let mut out = Vec::new();
+            for scope in SCOPES {
+                for q in ["e", "reply 1", "thanks", "note", "general", "555", "zz"] {
+                    let page = store.search_page(scope, q, None, 1, 3).expect("search");
+                    out.push((page.total, page.rows));
+                }
+            }
+            out
+        };
+        let kept_answers = answers(&store);
         store.rebuild_projections().expect("rebuild");
         let rebuilt = store.projection_dump().expect("dump");
         prop_assert_eq!(incremental, rebuilt);
+        search_everywhere(&store);
+        prop_assert_eq!(kept_current, store.search_index_snapshot());
+        prop_assert_eq!(kept_answers, answers(&store));
     }
 }

@@ -202,6 +202,8 @@ pub enum ContactCommand {
     List {
         #[arg(long)]
         search: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show a contact with its interactions.
     Show { id: String },
@@ -258,6 +260,8 @@ pub enum InteractionCommand {
         tab: meshdesk_model::ops::Tab,
         #[arg(long)]
         search: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show an interaction with its messages.
     Show { id: String },
@@ -407,4 +411,28 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     }
     n.checked_mul(seconds * 1000)
         .ok_or_else(|| "duration too long".to_string())
+}
+
+/// Paging of a list: with either flag, one page is shown with the list's total.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct PageArgs {
+    /// Rows to skip from the top of the list.
+    #[arg(long)]
+    pub offset: Option<usize>,
+    /// Most rows to show.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+impl PageArgs {
+    /// `(offset, limit)` when a page was asked for.
+    pub fn page(self) -> Option<(usize, usize)> {
+        (self.offset.is_some() || self.limit.is_some()).then(|| {
+            (
+                self.offset.unwrap_or(0),
+                self.limit
+                    .unwrap_or(meshdesk_model::ops::DEFAULT_LIST_LIMIT),
+            )
+        })
+    }
 }

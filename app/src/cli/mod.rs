@@ -149,9 +149,16 @@ pub fn request_for(
         Command::Contact(ContactCommand::Add { name, fields }) => {
             Request::AddContact(contact_spec(Some(name), fields, false))
         }
-        Command::Contact(ContactCommand::List { search }) => Request::ListContacts {
-            search,
-            limit: None,
+        Command::Contact(ContactCommand::List { search, page }) => match page.page() {
+            Some((offset, limit)) => Request::PageContacts {
+                search,
+                offset,
+                limit,
+            },
+            None => Request::ListContacts {
+                search,
+                limit: None,
+            },
         },
         Command::Contact(ContactCommand::Show { id }) => Request::ShowContact { id },
         Command::Contact(ContactCommand::Edit { id, name, fields }) => Request::EditContact {
@@ -190,10 +197,18 @@ pub fn request_for(
                 message,
                 priority,
             },
-            InteractionCommand::List { tab, search } => Request::ListInteractions {
-                tab,
-                search,
-                limit: None,
+            InteractionCommand::List { tab, search, page } => match page.page() {
+                Some((offset, limit)) => Request::PageInteractions {
+                    tab,
+                    search,
+                    offset,
+                    limit,
+                },
+                None => Request::ListInteractions {
+                    tab,
+                    search,
+                    limit: None,
+                },
             },
             InteractionCommand::Show { id } => Request::ShowInteraction { id },
             InteractionCommand::Send { id, text } => Request::Send { id, text },

@@ -2,6 +2,7 @@
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply};
+use meshdesk_model::store::Page;
 use meshdesk_model::{AgentId, Author, Millis, now_ms};
 
 fn table(header: &[&str]) -> Table {
@@ -45,6 +46,23 @@ pub fn clock(at: Millis) -> String {
 
 fn name(names: &std::collections::BTreeMap<AgentId, String>, id: AgentId) -> String {
     names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+/// "Rows 11–20 of 345." under one page of a list.
+fn page_line<T>(page: &Page<T>) -> String {
+    if page.rows.is_empty() {
+        return format!(
+            "No rows from {} on; {} in all.",
+            page.offset + 1,
+            page.total
+        );
+    }
+    format!(
+        "Rows {}–{} of {}.",
+        page.offset + 1,
+        page.offset + page.rows.len(),
+        page.total
+    )
 }
 
 fn interaction_rows(rows: &[InteractionRow]) -> String {
@@ -265,6 +283,13 @@ pub fn text(reply: &Reply) -> String {
                 c.sla_seconds,
                 c.wrapup_seconds
             )
+        }
+        Reply::ContactPage(page) => {
+            let rows = text(&Reply::Contacts(page.rows.clone()));
+            format!("{rows}\n{}", page_line(page))
+        }
+        Reply::InteractionPage(page) => {
+            format!("{}\n{}", interaction_rows(&page.rows), page_line(page))
         }
         Reply::Contacts(list) => {
             if list.is_empty() {

@@ -811,10 +811,11 @@ impl Inbox {
     fn load_counts(&mut self) -> Task<Message> {
         self.counts_seq += 1;
         let seq = self.counts_seq;
-        let list = |tab| Request::ListInteractions {
+        let list = |tab| Request::PageInteractions {
             tab,
             search: None,
-            limit: Some(1000),
+            offset: 0,
+            limit: 1000,
         };
         Task::batch([
             screen::call(&self.backend, list(Tab::Active), move |r| {
@@ -1156,17 +1157,17 @@ impl Inbox {
             }
             Message::CountsLoaded(seq, tab, result) => {
                 if seq == self.counts_seq
-                    && let Ok(Reply::Interactions(rows)) = result
+                    && let Ok(Reply::InteractionPage(page)) = result
                 {
                     let notices = match tab {
                         Tab::Active => {
-                            self.counts.active = rows.len();
-                            self.counts.unread = rows.iter().map(|r| r.unread.min(1)).sum();
-                            self.watch.active(&rows)
+                            self.counts.active = page.total;
+                            self.counts.unread = page.rows.iter().map(|r| r.unread.min(1)).sum();
+                            self.watch.active(&page.rows)
                         }
                         Tab::Pending => {
-                            self.counts.pending = rows.len();
-                            self.watch.pending(&rows)
+                            self.counts.pending = page.total;
+                            self.watch.pending(&page.rows)
                         }
                         Tab::History => vec![],
                     };

@@ -192,6 +192,23 @@ pub fn read_head<D: ReadDoc>(doc: &D) -> DocResult<(Interaction, usize)> {
     read_with(doc, HEAD_TAIL)
 }
 
+/// Calls `each` with the bodies of the first `upto` messages, oldest first,
+/// until it returns false: search indexes the messages `read_head` skips
+/// without reading more of them than it keeps.
+pub fn each_body<D: ReadDoc>(
+    doc: &D,
+    upto: usize,
+    mut each: impl FnMut(&str) -> bool,
+) -> DocResult<()> {
+    let list = MapReader::root(doc).list("messages")?;
+    for n in 0..upto.min(list.len()) {
+        if !each(&list.map_at(n)?.str("body")?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn read_message<D: ReadDoc>(m: &MapReader<'_, D>) -> DocResult<Message> {
     Ok(Message {
         id: m.parsed("id")?,

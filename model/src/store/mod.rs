@@ -20,14 +20,15 @@ use std::path::{Path, PathBuf};
 use automerge::sync::SyncDoc;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use lru::LruCache;
-use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::doc::{DocError, DocId, DocKind};
 use crate::ids::*;
 use tables::*;
 
-pub use read::SearchScope;
+pub use read::{Page, SearchScope};
+pub use search_index::ScopeSnapshot;
 
 /// How many catalog buckets peers compare when reconciling.
 pub const CATALOG_BUCKETS: u16 = 256;
@@ -35,6 +36,9 @@ pub const CATALOG_BUCKETS: u16 = 256;
 const CACHE_BYTES: usize = 128 * 1024 * 1024;
 /// How many decoded documents stay in memory.
 const CACHE_DOCS: usize = 512;
+/// The shape of the projections. A store whose projections were written with
+/// another version derives them again from its documents once, on open.
+const PROJECTION_VERSION: u64 = 2;
 
 /// A blake3 digest of a document's heads.
 pub type HeadsDigest = [u8; 32];
@@ -162,6 +166,18 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Where `local` keeps [`PROJECTION_VERSION`].
+const VERSION_KEY: &str = "projection_version";
+
+fn projection_version(
+    local: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> StoreResult<Option<u64>> {
+    Ok(local
+        .get(VERSION_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_le_bytes))
+}
+
 fn heads_digest(heads: &[ChangeHash]) -> HeadsDigest {
     let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
     sorted.sort();
@@ -245,7 +261,8 @@ impl Store {
     }
 
     /// Creates every table and this device's actor id on first open; later
-    /// opens only read the actor id, so opening never writes.
+    /// opens only read the actor id, so opening never writes (unless the
+    /// projections are of an older shape: then they are rebuilt, once).
     fn init_tables(&mut self) -> StoreResult<()> {
         {
             let txn = self.db.begin_read()?;
@@ -253,7 +270,9 @@ impl Store {
                 && let Some(actor) = local.get("actor")?
             {
                 self.actor = ActorId::from(actor.value().to_vec());
-                return Ok(());
+                if projection_version(&local)? == Some(PROJECTION_VERSION) {
+                    return Ok(());
+                }
             }
         }
         let txn = self.db.begin_write()?;
@@ -271,7 +290,9 @@ impl Store {
             txn.open_table(AGENTS)?;
             txn.open_table(INTERACTIONS)?;
             txn.open_table(INTERACTION_ORDER)?;
-            txn.open_table(SEARCH_TEXT)?;
+            txn.open_table(SEARCH_ROWS)?;
+            txn.open_table(ACTIVE_BY_OWNER)?;
+            txn.open_table(LIST_COUNTS)?;
             txn.open_table(CLAIMED_BY)?;
             txn.open_table(FINISHED_BY)?;
             txn.open_multimap_table(CONTACT_INTERACTIONS)?;
@@ -288,7 +309,19 @@ impl Store {
                 }
             }
         }
+        let stale = txn.open_table(DOC_META)?.len()? > 0;
+        if !stale {
+            txn.open_table(LOCAL)?
+                .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
+        }
         txn.commit()?;
+        if stale {
+            tracing::info!(
+                version = PROJECTION_VERSION,
+                "projections are of an older shape; deriving them again from the documents"
+            );
+            self.rebuild_projections()?;
+        }
         Ok(())
     }
 
@@ -747,6 +780,8 @@ impl Store {
         let ids = self.doc_ids()?;
         let txn = self.db.begin_write()?;
         project::clear_all(&txn)?;
+        txn.open_table(LOCAL)?
+            .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
         for key in ids {
             let Ok(doc_id) = key.parse::<DocId>() else {
                 continue;
@@ -777,6 +812,19 @@ impl Store {
         txn.open_table(READ_MARKS)?.insert(key, count)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// What the in-memory search index holds for every scope searched so
+    /// far (tests compare an index kept current with one loaded afresh).
+    #[doc(hidden)]
+    pub fn search_index_snapshot(&self) -> Vec<(u8, ScopeSnapshot)> {
+        self.search.snapshot()
+    }
+
+    /// Drops the in-memory search index; the next search in a scope loads it again.
+    #[doc(hidden)]
+    pub fn reload_search_index(&self) {
+        self.search.clear();
     }
 
     pub(crate) fn search_index(&self) -> &search_index::SearchIndex {

@@ -3,7 +3,9 @@
 //! left out of every projection; it never stops the transaction.
 
 use automerge::AutoCommit;
-use redb::{Database, ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction};
+use redb::{
+    Database, ReadableDatabase, ReadableMultimapTable, ReadableTable, TableHandle, WriteTransaction,
+};
 
 use super::tables::*;
 use super::{StoreResult, decode, encode};
@@ -45,7 +47,8 @@ pub(crate) fn order_key(s: &InteractionSummary) -> (u8, i64, i64) {
 enum Row {
     Team(Team),
     Agent(Agent),
-    Interaction(Box<InteractionSummary>),
+    /// The summary and its search text.
+    Interaction(Box<InteractionSummary>, String),
     Contact(Contact),
     Room(ChatRoom),
 }
@@ -78,7 +81,15 @@ fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError> {
             if i.id != *id {
                 return Err(id_mismatch());
             }
-            Row::Interaction(Box::new(InteractionSummary::from_head(&i, count)))
+            let mut text = SearchText::of_interaction(&i);
+            let earlier = count.saturating_sub(i.messages.len());
+            if !text.is_full() {
+                doc::interaction::each_body(doc, earlier, |body| text.push(body))?;
+            }
+            Row::Interaction(
+                Box::new(InteractionSummary::from_head(&i, count)),
+                text.finish(),
+            )
         }
         DocId::Contact(id) => {
             let c = doc::contact::read(doc)?;
@@ -101,7 +112,9 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
             txn.open_table(AGENTS)?
                 .insert(agent.id.to_string().as_str(), encode(&agent).as_slice())?;
         }
-        Row::Interaction(summary) => put_interaction(txn, Some(&summary), &summary.id.to_string())?,
+        Row::Interaction(summary, text) => {
+            put_interaction(txn, Some((&summary, &text)), &summary.id.to_string())?
+        }
         Row::Contact(c) => put_contact(txn, &c.id.to_string(), (!c.deleted).then_some(&c))?,
         Row::Room(room) => {
             let last = room.messages_in_order().last().copied().cloned();
@@ -138,9 +151,39 @@ pub(crate) fn project(txn: &WriteTransaction, doc_id: &DocId, doc: &AutoCommit) 
     Ok(())
 }
 
+/// The `list_counts` keys a summary counts under: its state, and for an
+/// active one, its owner's actives.
+fn count_keys(s: &InteractionSummary) -> [Option<(u8, String)>; 2] {
+    let scope = scope_of(s.base_state());
+    let owned = match (s.base_state(), s.owner) {
+        (BaseState::Active, Some(agent)) => Some((SCOPE_ACTIVE, agent.to_string())),
+        _ => None,
+    };
+    [Some((scope, String::new())), owned]
+}
+
+/// Adds `delta` to a count, removing it at zero so a rebuild writes the same rows.
+fn bump(
+    counts: &mut redb::Table<'_, (u8, &'static str), u64>,
+    key: &(u8, String),
+    delta: i64,
+) -> StoreResult<()> {
+    let now = counts
+        .get((key.0, key.1.as_str()))?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    let next = now.saturating_add_signed(delta);
+    if next == 0 {
+        counts.remove((key.0, key.1.as_str()))?;
+    } else {
+        counts.insert((key.0, key.1.as_str()), next)?;
+    }
+    Ok(())
+}
+
 fn put_interaction(
     txn: &WriteTransaction,
-    new: Option<&InteractionSummary>,
+    new: Option<(&InteractionSummary, &str)>,
     id: &str,
 ) -> StoreResult<()> {
     let mut rows = txn.open_table(INTERACTIONS)?;
@@ -149,13 +192,30 @@ fn put_interaction(
         None => None,
     };
     let mut order = txn.open_table(INTERACTION_ORDER)?;
-    let mut search = txn.open_table(SEARCH_TEXT)?;
+    let mut by_owner = txn.open_table(ACTIVE_BY_OWNER)?;
+    let mut counts = txn.open_table(LIST_COUNTS)?;
+    let mut search = txn.open_table(SEARCH_ROWS)?;
     let mut claimed = txn.open_table(CLAIMED_BY)?;
     let mut finished = txn.open_table(FINISHED_BY)?;
     let mut by_contact = txn.open_multimap_table(CONTACT_INTERACTIONS)?;
+    let old_counts = old.as_ref().map(count_keys).unwrap_or_default();
+    let new_counts = new.map(|(n, _)| count_keys(n)).unwrap_or_default();
+    for key in old_counts.iter().flatten() {
+        if !new_counts.contains(&Some(key.clone())) {
+            bump(&mut counts, key, -1)?;
+        }
+    }
+    for key in new_counts.iter().flatten() {
+        if !old_counts.contains(&Some(key.clone())) {
+            bump(&mut counts, key, 1)?;
+        }
+    }
     if let Some(old) = &old {
         let (s, a, b) = order_key(old);
         order.remove((s, a, b, id))?;
+        if let (BaseState::Active, Some(agent)) = (old.base_state(), old.owner) {
+            by_owner.remove((agent.to_string().as_str(), a, b, id))?;
+        }
         search.remove((scope_of(old.base_state()), id))?;
         if let (Some(agent), Some(at)) = (old.owner, old.claimed_at) {
             claimed.remove((agent.to_string().as_str(), at, id))?;
@@ -168,11 +228,22 @@ fn put_interaction(
         }
     }
     match new {
-        Some(new) => {
+        Some((new, text)) => {
             rows.insert(id, encode(new).as_slice())?;
             let (s, a, b) = order_key(new);
             order.insert((s, a, b, id), ())?;
-            search.insert((scope_of(new.base_state()), id), new.search_text().as_str())?;
+            let owner = match (new.base_state(), new.owner) {
+                (BaseState::Active, Some(agent)) => agent.to_string(),
+                _ => String::new(),
+            };
+            if !owner.is_empty() {
+                by_owner.insert((owner.as_str(), a, b, id), ())?;
+            }
+            let campaign = new.campaign.to_string();
+            search.insert(
+                (scope_of(new.base_state()), id),
+                (owner.as_str(), campaign.as_str(), text),
+            )?;
             if let (Some(agent), Some(at)) = (new.owner, new.claimed_at) {
                 claimed.insert((agent.to_string().as_str(), at, id), ())?;
             }
@@ -197,7 +268,7 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
         None => None,
     };
     let mut order = txn.open_table(CONTACT_ORDER)?;
-    let mut search = txn.open_table(SEARCH_TEXT)?;
+    let mut search = txn.open_table(SEARCH_ROWS)?;
     let mut emails = txn.open_multimap_table(CONTACT_EMAIL)?;
     if let Some(old) = &old {
         order.remove((old.name.to_lowercase().as_str(), id))?;
@@ -210,7 +281,7 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
         Some(c) => {
             rows.insert(id, encode(c).as_slice())?;
             order.insert((c.name.to_lowercase().as_str(), id), ())?;
-            search.insert((SCOPE_CONTACTS, id), c.search_text().as_str())?;
+            search.insert((SCOPE_CONTACTS, id), ("", "", c.search_text().as_str()))?;
             for e in &c.emails {
                 emails.insert(e.to_lowercase().as_str(), id)?;
             }
@@ -251,13 +322,23 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(AGENTS);
     clear!(INTERACTIONS);
     clear!(INTERACTION_ORDER);
-    clear!(SEARCH_TEXT);
+    clear!(ACTIVE_BY_OWNER);
+    clear!(LIST_COUNTS);
+    clear!(SEARCH_ROWS);
     clear!(CLAIMED_BY);
     clear!(FINISHED_BY);
     clear!(CONTACTS);
     clear!(CONTACT_ORDER);
     clear!(ROOM_MONTHS);
     clear!(MALFORMED);
+    // The search text of projection version 1.
+    let legacy: Vec<_> = txn
+        .list_tables()?
+        .filter(|t| t.name() == "search_text")
+        .collect();
+    for table in legacy {
+        txn.delete_table(table)?;
+    }
     for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL] {
         let mut t = txn.open_multimap_table(def)?;
         let keys: Vec<String> = t
@@ -290,7 +371,9 @@ pub(crate) fn dump(db: &Database) -> StoreResult<Vec<(String, Vec<u8>)>> {
     dump_table!("agents", AGENTS);
     dump_table!("interactions", INTERACTIONS);
     dump_table!("interaction_order", INTERACTION_ORDER);
-    dump_table!("search_text", SEARCH_TEXT);
+    dump_table!("active_by_owner", ACTIVE_BY_OWNER);
+    dump_table!("list_counts", LIST_COUNTS);
+    dump_table!("search_rows", SEARCH_ROWS);
     dump_table!("claimed_by", CLAIMED_BY);
     dump_table!("finished_by", FINISHED_BY);
     dump_table!("contacts", CONTACTS);

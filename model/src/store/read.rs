@@ -7,6 +7,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::project::{SCOPE_ACTIVE, SCOPE_CONTACTS, SCOPE_FINALIZED, SCOPE_QUEUED, scope_of};
+use super::search_index::Query;
 use super::tables::*;
 use super::{Store, StoreError, StoreResult, decode};
 use crate::doc::{self, DocId};
@@ -36,6 +37,26 @@ impl std::str::FromStr for SearchScope {
                 "unknown tab `{other}` (expected active, pending, history or contacts)"
             )),
         }
+    }
+}
+
+/// One page of a list: the rows from `offset` on, and how many the whole
+/// list holds.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub offset: usize,
+    pub total: usize,
+}
+
+impl<T> Page<T> {
+    /// The same page with each row turned into something else.
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            rows: self.rows.into_iter().map(f).collect::<Result<_, _>>()?,
+            offset: self.offset,
+            total: self.total,
+        })
     }
 }
 
@@ -134,6 +155,62 @@ impl Store {
         self.summaries_by_ids(ids.iter().map(String::as_str))
     }
 
+    /// One page of a base state's list, with the state's total.
+    pub fn interaction_page(
+        &self,
+        state: BaseState,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<InteractionSummary>> {
+        Ok(Page {
+            rows: self.list_interactions(state, offset, limit)?,
+            offset,
+            total: self.count_interactions(state)?,
+        })
+    }
+
+    /// One page of an agent's own active interactions, newest activity first,
+    /// with how many they hold: read from the per-owner index, so other
+    /// agents' work costs nothing.
+    pub fn active_page_of(
+        &self,
+        agent: AgentId,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<InteractionSummary>> {
+        let owner = agent.to_string();
+        let ids: Vec<String> = {
+            let txn = self.db().begin_read()?;
+            let index = txn.open_table(ACTIVE_BY_OWNER)?;
+            let range = index.range(
+                (owner.as_str(), i64::MIN, i64::MIN, "")
+                    ..=(owner.as_str(), i64::MAX, i64::MAX, "\u{10FFFF}"),
+            )?;
+            range
+                .skip(offset)
+                .take(limit)
+                .map(|row| row.map(|(k, _)| k.value().3.to_string()))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Page {
+            rows: self.summaries_by_ids(ids.iter().map(String::as_str))?,
+            offset,
+            total: self.list_count(SCOPE_ACTIVE, &owner)?,
+        })
+    }
+
+    /// How many active interactions an agent owns.
+    pub fn count_active_of(&self, agent: AgentId) -> StoreResult<usize> {
+        self.list_count(SCOPE_ACTIVE, &agent.to_string())
+    }
+
+    fn list_count(&self, scope: u8, owner: &str) -> StoreResult<usize> {
+        let txn = self.db().begin_read()?;
+        let counts = txn.open_table(LIST_COUNTS)?;
+        let n = counts.get((scope, owner))?.map_or(0, |v| v.value());
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     /// Ids in one base state, in list order.
     pub fn interaction_ids(
         &self,
@@ -155,12 +232,7 @@ impl Store {
 
     /// How many interactions are in one base state.
     pub fn count_interactions(&self, state: BaseState) -> StoreResult<usize> {
-        let scope = state_scope(state);
-        let txn = self.db().begin_read()?;
-        let order = txn.open_table(INTERACTION_ORDER)?;
-        Ok(order
-            .range((scope, i64::MIN, i64::MIN, "")..(scope + 1, i64::MIN, i64::MIN, ""))?
-            .count())
+        self.list_count(state_scope(state), "")
     }
 
     /// Every queued and active interaction: what routing works on.
@@ -220,6 +292,15 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// One page of the phonebook in name order, with how many contacts there are.
+    pub fn contacts_page(&self, offset: usize, limit: usize) -> StoreResult<Page<Contact>> {
+        Ok(Page {
+            rows: self.contacts(offset, limit)?,
+            offset,
+            total: self.count_contacts()?,
+        })
     }
 
     pub fn count_contacts(&self) -> StoreResult<usize> {
@@ -325,28 +406,65 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Ids whose search text contains every word of `query`, in one scope.
-    /// Interactions come back as interaction ids, contacts as contact ids; the
-    /// caller narrows further to the agent (their own actives, their campaigns).
+    /// Ids whose search text contains every word of `query`, in one scope,
+    /// in the scope's list order (Active: newest activity first; Pending:
+    /// queue order; History: newest closed first; Contacts: by name).
+    /// Interactions come back as interaction ids, contacts as contact ids.
     pub fn search(
         &self,
         scope: SearchScope,
         query: &str,
         limit: usize,
     ) -> StoreResult<Vec<String>> {
+        Ok(self.search_page(scope, query, None, 0, limit)?.rows)
+    }
+
+    /// One page of what matches `query` in one scope, in list order, with how
+    /// many match in all. A word matches when it is a substring of any word of
+    /// the row: contact name and address, subject, tags, form fields,
+    /// disposition, notes, message text (see [`SearchText`]), or of the name
+    /// of the interaction's campaign. `owner` keeps only that agent's rows
+    /// (meaningful for Active).
+    pub fn search_page(
+        &self,
+        scope: SearchScope,
+        query: &str,
+        owner: Option<AgentId>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<String>> {
         let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-        let scopes: &[u8] = match scope {
-            SearchScope::Active => &[SCOPE_ACTIVE],
-            SearchScope::Pending => &[SCOPE_QUEUED],
-            SearchScope::History => &[SCOPE_FINALIZED],
-            SearchScope::Contacts => &[SCOPE_CONTACTS],
+        let index_scope = match scope {
+            SearchScope::Active => SCOPE_ACTIVE,
+            SearchScope::Pending => SCOPE_QUEUED,
+            SearchScope::History => SCOPE_FINALIZED,
+            SearchScope::Contacts => SCOPE_CONTACTS,
         };
-        let mut out = Vec::new();
-        for &s in scopes {
-            let left = limit.saturating_sub(out.len());
-            out.extend(self.search_index().search(self.db(), s, &words, left)?);
-        }
-        Ok(out)
+        let campaigns: Vec<(String, String)> = match (scope, self.team()?) {
+            (SearchScope::Contacts, _) | (_, None) => Vec::new(),
+            (_, Some(team)) => team
+                .campaigns
+                .values()
+                .map(|c| (c.id.to_string(), c.name.to_lowercase()))
+                .collect(),
+        };
+        let owner = owner.map(|a| a.to_string());
+        let hits = self.search_index().search(
+            self.db(),
+            index_scope,
+            &Query {
+                words: &words,
+                owner: owner.as_deref(),
+                campaigns: &campaigns,
+                offset,
+                limit,
+            },
+        )?;
+        Ok(Page {
+            rows: hits.ids,
+            offset,
+            total: hits.total,
+        })
     }
 
     /// Search, returning interaction summaries (for the interaction tabs).
@@ -356,20 +474,42 @@ impl Store {
         query: &str,
         limit: usize,
     ) -> StoreResult<Vec<InteractionSummary>> {
-        let ids = self.search(scope, query, limit)?;
-        self.summaries_by_ids(ids.iter().map(String::as_str))
+        let page = self.search_page(scope, query, None, 0, limit)?;
+        Ok(self.page_summaries(page)?.rows)
+    }
+
+    /// A page of interaction ids (a search's answer) as summaries.
+    pub fn page_summaries(&self, page: Page<String>) -> StoreResult<Page<InteractionSummary>> {
+        Ok(Page {
+            rows: self.summaries_by_ids(page.rows.iter().map(String::as_str))?,
+            offset: page.offset,
+            total: page.total,
+        })
     }
 
     /// Search the phonebook, in name order.
     pub fn search_contacts(&self, query: &str, limit: usize) -> StoreResult<Vec<Contact>> {
-        let ids = self.search(SearchScope::Contacts, query, limit)?;
-        let mut out = Vec::new();
-        for id in ids {
+        Ok(self.search_contacts_page(query, 0, limit)?.rows)
+    }
+
+    /// One page of the phonebook's matches, in name order, with how many match.
+    pub fn search_contacts_page(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<Contact>> {
+        let page = self.search_page(SearchScope::Contacts, query, None, offset, limit)?;
+        let mut rows = Vec::with_capacity(page.rows.len());
+        for id in &page.rows {
             if let Ok(id) = id.parse() {
-                out.extend(self.contact(id)?);
+                rows.extend(self.contact(id)?);
             }
         }
-        out.sort_by_key(|a| a.name.to_lowercase());
-        Ok(out)
+        Ok(Page {
+            rows,
+            offset,
+            total: page.total,
+        })
     }
 }

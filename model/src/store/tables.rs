@@ -35,8 +35,17 @@ pub const INTERACTIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new(
 /// queued by (priority, enqueued_at), active by newest activity, finalized by newest finalize.
 pub const INTERACTION_ORDER: TableDefinition<'_, (u8, i64, i64, &str), ()> =
     TableDefinition::new("interaction_order");
-/// `(scope, id) → lowercase text` that search matches against.
-pub const SEARCH_TEXT: TableDefinition<'_, (u8, &str), &str> = TableDefinition::new("search_text");
+/// `(scope, id) → (owner, campaign, text)`: what search matches against. The
+/// text is the row's distinct lowercase words (see `projection::SearchText`);
+/// owner is set for active interactions, campaign for every interaction.
+pub const SEARCH_ROWS: TableDefinition<'_, (u8, &str), (&str, &str, &str)> =
+    TableDefinition::new("search_rows");
+/// `(owner, -last_activity, 0, id) → ()`: each agent's active interactions,
+/// newest activity first (the Active tab without reading anyone else's).
+pub const ACTIVE_BY_OWNER: TableDefinition<'_, (&str, i64, i64, &str), ()> =
+    TableDefinition::new("active_by_owner");
+/// `(base state, owner or "") → rows`: list totals without walking an index.
+pub const LIST_COUNTS: TableDefinition<'_, (u8, &str), u64> = TableDefinition::new("list_counts");
 /// `(agent, claimed_at, interaction) → ()`: when each agent was last assigned work.
 pub const CLAIMED_BY: TableDefinition<'_, (&str, i64, &str), ()> =
     TableDefinition::new("claimed_by");

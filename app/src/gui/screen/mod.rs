@@ -44,6 +44,8 @@ pub struct Rows {
     pub tab: Tab,
     pub query: String,
     pub rows: Vec<InteractionRow>,
+    /// How many rows the whole list (or search) holds; `rows` may hold fewer.
+    pub total: usize,
     pub list: ListState,
     /// How many rows to ask for.
     pub limit: usize,
@@ -66,6 +68,7 @@ impl Rows {
             tab,
             query: String::new(),
             rows: Vec::new(),
+            total: 0,
             list: ListState::new(id),
             limit: PAGE,
             page: PAGE,
@@ -83,6 +86,18 @@ impl Rows {
         backend: &Backend,
         done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
     ) -> Task<M> {
+        self.fetch(0, self.limit, backend, done)
+    }
+
+    /// Asks for rows `offset..offset + limit`; an answer from offset 0
+    /// replaces the rows, a later page is appended.
+    fn fetch<M: Send + 'static>(
+        &mut self,
+        offset: usize,
+        limit: usize,
+        backend: &Backend,
+        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
+    ) -> Task<M> {
         if self.in_flight {
             self.stale = true;
             return Task::none();
@@ -91,11 +106,11 @@ impl Rows {
         self.seq += 1;
         let seq = self.seq;
         let query = self.query.trim();
-        let request = Request::ListInteractions {
+        let request = Request::PageInteractions {
             tab: self.tab,
             search: (!query.is_empty()).then(|| query.to_string()),
-            // One more than shown says whether there are more.
-            limit: Some(self.limit + 1),
+            offset,
+            limit,
         };
         call(backend, request, move |r| done(seq, r))
     }
@@ -127,7 +142,17 @@ impl Rows {
         }
         self.in_flight = false;
         match result {
+            Ok(Reply::InteractionPage(page)) => {
+                if page.offset == 0 {
+                    self.rows = page.rows;
+                } else if page.offset == self.rows.len() {
+                    self.rows.extend(page.rows);
+                }
+                self.total = page.total;
+                self.error = None;
+            }
             Ok(Reply::Interactions(rows)) => {
+                self.total = rows.len();
                 self.rows = rows;
                 self.error = None;
             }
@@ -152,15 +177,15 @@ impl Rows {
     ) -> Task<M> {
         self.list.scrolled(offset, viewport);
         if self.loaded && self.has_more() && self.list.near_end(self.rows.len()) {
-            self.limit += self.page;
-            return self.reload(backend, done);
+            self.limit = self.rows.len() + self.page;
+            return self.fetch(self.rows.len(), self.page, backend, done);
         }
         Task::none()
     }
 
-    /// Whether the store holds more rows than were asked for.
+    /// Whether the list holds more rows than are loaded.
     pub fn has_more(&self) -> bool {
-        self.rows.len() > self.limit
+        self.total > self.rows.len()
     }
 
     pub fn position(&self, id: InteractionId) -> Option<usize> {
@@ -175,12 +200,11 @@ impl Rows {
 
 /// The list's status line: how many rows, and whether the search narrowed them.
 pub fn count_line(rows: &Rows, what: &str) -> String {
-    let n = rows.rows.len().min(rows.limit);
-    let more = if rows.has_more() { "+" } else { "" };
+    let n = rows.total;
     if rows.query.trim().is_empty() {
-        format!("{n}{more} {what}")
+        format!("{n} {what}")
     } else {
-        format!("{n}{more} matching “{}”", rows.query.trim())
+        format!("{n} matching “{}”", rows.query.trim())
     }
 }
 

@@ -32,6 +32,8 @@ pub const NOTES_ID: &str = "contact-notes";
 pub struct Phonebook {
     query: String,
     contacts: Vec<Contact>,
+    /// How many contacts the phonebook (or the search) holds.
+    total: usize,
     list: ListState,
     limit: usize,
     seq: u64,
@@ -195,6 +197,7 @@ impl Phonebook {
         Phonebook {
             query: String::new(),
             contacts: Vec::new(),
+            total: 0,
             list: ListState::new(LIST_ID),
             limit: PAGE,
             seq: 0,
@@ -217,10 +220,10 @@ impl Phonebook {
         self.seq += 1;
         let seq = self.seq;
         let q = self.query.trim();
-        let request = Request::ListContacts {
+        let request = Request::PageContacts {
             search: (!q.is_empty()).then(|| q.to_string()),
-            // One more than shown says whether there are more.
-            limit: Some(self.limit + 1),
+            offset: 0,
+            limit: self.limit,
         };
         let list = call(backend, request, move |r| Message::Loaded(seq, r));
         Task::batch([list, self.load_profile(backend)])
@@ -318,8 +321,9 @@ impl Phonebook {
             Message::Loaded(seq, result) => {
                 if seq == self.seq {
                     match result {
-                        Ok(Reply::Contacts(contacts)) => {
-                            self.contacts = contacts;
+                        Ok(Reply::ContactPage(page)) => {
+                            self.contacts = page.rows;
+                            self.total = page.total;
                             self.error = None;
                         }
                         Ok(_) => {}
@@ -333,7 +337,7 @@ impl Phonebook {
             Message::Scrolled(offset, viewport) => {
                 self.list.scrolled(offset, viewport);
                 if self.loaded
-                    && self.contacts.len() > self.limit
+                    && self.total > self.contacts.len()
                     && self.list.near_end(self.contacts.len())
                 {
                     self.limit += PAGE;
@@ -502,17 +506,12 @@ impl Phonebook {
     }
 
     fn list_view<'a>(&'a self) -> Element<'a, Message> {
-        let n = self.contacts.len().min(self.limit);
-        let more = if self.contacts.len() > self.limit {
-            "+"
-        } else {
-            ""
-        };
+        let n = self.total;
         let count = if self.query.trim().is_empty() {
             let noun = if n == 1 { "contact" } else { "contacts" };
-            format!("{n}{more} {noun}")
+            format!("{n} {noun}")
         } else {
-            format!("{n}{more} matching “{}”", self.query.trim())
+            format!("{n} matching “{}”", self.query.trim())
         };
         let header = row![
             muted(count).width(Length::Fill),
