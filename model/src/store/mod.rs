@@ -12,6 +12,7 @@ mod project;
 mod read;
 mod search_index;
 pub mod tables;
+mod whole;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -28,6 +29,7 @@ use crate::ids::*;
 use tables::*;
 
 pub use read::SearchScope;
+pub use whole::RawDoc;
 
 /// How many catalog buckets peers compare when reconciling.
 pub const CATALOG_BUCKETS: u16 = 256;
@@ -65,6 +67,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("malformed sync message for {doc}: {reason}")]
     BadSyncMessage { doc: String, reason: String },
+    #[error("malformed whole document {doc}: {reason}")]
+    BadDocData { doc: String, reason: String },
     #[error("`{0}` is not a document id")]
     BadDocId(String),
 }
