@@ -481,7 +481,6 @@ impl Store {
         if heads == cached.persisted {
             return Ok(false);
         }
-        let chunk = cached.doc.save_after(&cached.persisted);
         let mut meta_table = txn.open_table(DOC_META)?;
         let mut meta: DocMeta = match meta_table.get(key)? {
             Some(v) => decode("doc_meta", v.value())?,
@@ -491,7 +490,17 @@ impl Store {
         let existed = !meta.heads.is_empty();
         {
             let mut chunks = txn.open_table(DOC_CHUNK)?;
-            if meta.chunk_bytes + chunk.len() as u64 > meta.snapshot_bytes.max(4096) {
+            // A new document's first save is its snapshot (the compact
+            // format, which also loads fastest); later changes are chunks
+            // until they outgrow it.
+            let chunk = (meta.snapshot_bytes > 0)
+                .then(|| cached.doc.save_after(&cached.persisted))
+                .filter(|c| meta.chunk_bytes + c.len() as u64 <= meta.snapshot_bytes.max(4096));
+            if let Some(chunk) = chunk {
+                chunks.insert((key, meta.next_seq), chunk.as_slice())?;
+                meta.next_seq += 1;
+                meta.chunk_bytes += chunk.len() as u64;
+            } else {
                 // Compact: one fresh snapshot replaces the snapshot and every chunk.
                 let snapshot = cached.doc.save();
                 txn.open_table(DOC_SNAPSHOT)?
@@ -505,10 +514,6 @@ impl Store {
                 }
                 meta.snapshot_bytes = snapshot.len() as u64;
                 meta.chunk_bytes = 0;
-            } else {
-                chunks.insert((key, meta.next_seq), chunk.as_slice())?;
-                meta.next_seq += 1;
-                meta.chunk_bytes += chunk.len() as u64;
             }
         }
         meta.heads = heads.iter().map(|h| h.0).collect();

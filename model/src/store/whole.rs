@@ -7,7 +7,7 @@
 //! travel incrementally on the per-document sync path.
 
 use automerge::sync::{BloomFilter, Capability, Have, State};
-use automerge::{AutoCommit, ChangeHash, ReadDoc};
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
 use redb::ReadableDatabase;
 
 use super::tables::*;
@@ -15,7 +15,7 @@ use super::{
     CachedDoc, DocChange, DocMeta, Store, StoreError, StoreResult, decode, encode, heads_digest,
     project,
 };
-use crate::doc::DocId;
+use crate::doc::{DocError, DocId};
 use crate::ids::now_ms;
 
 /// A stored document as it is on disk: its snapshot and chunks, concatenated.
@@ -66,6 +66,103 @@ fn foreign_id(doc_id: &DocId, doc: &AutoCommit) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// Threads that load and read received documents.
+pub const IMPORT_THREADS: usize = 2;
+
+/// A received document, loaded, checked and read for its projection.
+struct Prepared {
+    key: String,
+    doc_id: DocId,
+    bytes: Vec<u8>,
+    doc: AutoCommit,
+    row: Result<project::Row, DocError>,
+}
+
+/// A received document this store lacks.
+struct Fresh {
+    key: String,
+    doc_id: DocId,
+    bytes: Vec<u8>,
+    cached: CachedDoc,
+    row: Result<project::Row, DocError>,
+}
+
+fn bad_data(doc: &str, reason: String) -> StoreError {
+    StoreError::BadDocData {
+        doc: doc.to_string(),
+        reason,
+    }
+}
+
+fn prepare(key: String, bytes: Vec<u8>, actor: &ActorId) -> StoreResult<Prepared> {
+    let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
+    let mut doc = AutoCommit::load(&bytes)
+        .map_err(|e| bad_data(&key, e.to_string()))?
+        .with_actor(actor.clone());
+    if doc.get_heads().is_empty() {
+        return Err(bad_data(&key, "an empty document".into()));
+    }
+    if let Some(named) = foreign_id(&doc_id, &doc) {
+        return Err(bad_data(&key, format!("the document is {named}'s")));
+    }
+    let row = project::read_row(&doc_id, &doc);
+    Ok(Prepared {
+        key,
+        doc_id,
+        bytes,
+        doc,
+        row,
+    })
+}
+
+/// [`prepare`]s every document, in order, on up to [`IMPORT_THREADS`] threads.
+fn prepare_all(docs: Vec<(String, Vec<u8>)>, actor: &ActorId) -> StoreResult<Vec<Prepared>> {
+    let per_thread = docs.len().div_ceil(IMPORT_THREADS).max(16);
+    if docs.len() <= per_thread {
+        return docs
+            .into_iter()
+            .map(|(key, bytes)| prepare(key, bytes, actor))
+            .collect();
+    }
+    let mut parts: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
+    let mut rest = docs.into_iter();
+    loop {
+        let part: Vec<_> = rest.by_ref().take(per_thread).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let results: Vec<StoreResult<Vec<Prepared>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(key, bytes)| prepare(key, bytes, actor))
+                        .collect::<StoreResult<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::CorruptDoc {
+                        doc: String::new(),
+                        reason: "loading a received document panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for part in results {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 impl Store {
@@ -147,39 +244,34 @@ impl Store {
     /// gets them merged in. Undecodable bytes, an empty document or one that
     /// names itself by another id fail the whole batch before anything is
     /// written. Content the model cannot read is stored and recorded as
-    /// malformed, as on the per-document sync path.
+    /// malformed, as on the per-document sync path. Loading and reading run
+    /// on up to [`IMPORT_THREADS`] threads; the writes on this one.
     pub fn import_docs(
         &mut self,
         peer: &str,
         docs: Vec<(String, Vec<u8>)>,
     ) -> StoreResult<Vec<DocChange>> {
-        let bad = |doc: &str, reason: String| StoreError::BadDocData {
-            doc: doc.to_string(),
-            reason,
-        };
+        let prepared = prepare_all(docs, &self.actor)?;
         // Fresh documents (with the bytes to keep) and merged ones, in order.
-        let mut fresh: Vec<(String, DocId, Vec<u8>, CachedDoc)> = Vec::new();
+        let mut fresh: Vec<Fresh> = Vec::new();
         let mut merged: Vec<(String, DocId, CachedDoc)> = Vec::new();
-        for (key, bytes) in docs {
-            let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
-            let mut loaded = AutoCommit::load(&bytes)
-                .map_err(|e| bad(&key, e.to_string()))?
-                .with_actor(self.actor.clone());
-            let heads = loaded.get_heads();
-            if heads.is_empty() {
-                return Err(bad(&key, "an empty document".into()));
-            }
-            if let Some(named) = foreign_id(&doc_id, &loaded) {
-                return Err(bad(&key, format!("the document is {named}'s")));
-            }
-            if let Some((_, _, kept, cached)) = fresh.iter_mut().find(|(k, ..)| *k == key) {
+        for p in prepared {
+            let Prepared {
+                key,
+                doc_id,
+                bytes,
+                mut doc,
+                row,
+            } = p;
+            if let Some(kept) = fresh.iter_mut().find(|f| f.key == key) {
                 // The same document twice in one batch: keep what both hold.
-                cached
+                kept.cached
                     .doc
-                    .merge(&mut loaded)
-                    .map_err(|e| bad(&key, e.to_string()))?;
-                cached.persisted = cached.doc.get_heads();
-                *kept = cached.doc.save();
+                    .merge(&mut doc)
+                    .map_err(|e| bad_data(&key, e.to_string()))?;
+                kept.cached.persisted = kept.cached.doc.get_heads();
+                kept.bytes = kept.cached.doc.save();
+                kept.row = project::read_row(&kept.doc_id, &kept.cached.doc);
                 continue;
             }
             let held = match merged.iter().position(|(k, ..)| *k == key) {
@@ -190,16 +282,19 @@ impl Store {
                 Some(mut cached) => {
                     cached
                         .doc
-                        .merge(&mut loaded)
-                        .map_err(|e| bad(&key, e.to_string()))?;
+                        .merge(&mut doc)
+                        .map_err(|e| bad_data(&key, e.to_string()))?;
                     merged.push((key, doc_id, cached));
                 }
                 None => {
-                    let cached = CachedDoc {
-                        doc: loaded,
-                        persisted: heads,
-                    };
-                    fresh.push((key, doc_id, bytes, cached));
+                    let persisted = doc.get_heads();
+                    fresh.push(Fresh {
+                        key,
+                        doc_id,
+                        bytes,
+                        cached: CachedDoc { doc, persisted },
+                        row,
+                    });
                 }
             }
         }
@@ -209,7 +304,14 @@ impl Store {
             let mut snapshots = txn.open_table(DOC_SNAPSHOT)?;
             let mut meta_table = txn.open_table(DOC_META)?;
             let mut sync_table = txn.open_table(SYNC_STATE)?;
-            for (key, doc_id, bytes, cached) in &fresh {
+            for Fresh {
+                key,
+                doc_id,
+                bytes,
+                cached,
+                row,
+            } in fresh.iter_mut()
+            {
                 let heads = &cached.persisted;
                 let meta = DocMeta {
                     heads: heads.iter().map(|h| h.0).collect(),
@@ -226,7 +328,8 @@ impl Store {
                     settled_state(heads).encode().as_slice(),
                 )?;
                 self.update_catalog(&txn, key, None, meta.digest)?;
-                project::project(&txn, doc_id, &cached.doc)?;
+                let read = std::mem::replace(row, Err(DocError::Missing(String::new())));
+                project::write_projection(&txn, doc_id, read)?;
                 changes.push(DocChange {
                     doc_id: key.clone(),
                     kind: doc_id.kind(),
@@ -242,7 +345,7 @@ impl Store {
             }
         }
         txn.commit()?;
-        for (key, _, _, cached) in fresh {
+        for Fresh { key, cached, .. } in fresh {
             self.sync_states
                 .insert((peer.to_string(), key.clone()), settled_state(&cached.persisted));
             self.put_back(key, cached);
