@@ -497,48 +497,6 @@ fn main() -> R<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    if wanted("loadexp") {
-        let master = master("full", 10_000, false)?;
-        let mut store = Store::open(store_file(&master.join("a")))?;
-        let ids = interaction_ids(&store)?;
-        let raw = store.raw_doc_bytes(&ids[..2000], usize::MAX)?;
-        let t = Instant::now();
-        let mut docs = Vec::new();
-        for r in &raw { docs.push(automerge::AutoCommit::load(&r.bytes)?); }
-        println!("load change chunks: {:?} per doc ({} bytes avg)", t.elapsed() / 2000, raw.iter().map(|r| r.bytes.len()).sum::<usize>() / 2000);
-        let t = Instant::now();
-        let saved: Vec<Vec<u8>> = docs.iter_mut().map(|d| d.save()).collect();
-        println!("save: {:?} per doc ({} bytes avg)", t.elapsed() / 2000, saved.iter().map(|r| r.len()).sum::<usize>() / 2000);
-        let t = Instant::now();
-        for b in &saved { let _ = automerge::AutoCommit::load(b)?; }
-        println!("load document format: {:?} per doc", t.elapsed() / 2000);
-        let t = Instant::now();
-        for d in &docs { let _ = doc::interaction::read_head(d)?; }
-        println!("read_head: {:?} per doc", t.elapsed() / 2000);
-        use automerge::ReadDoc;
-        let t = Instant::now();
-        let mut n = 0usize;
-        for d in &docs {
-            for item in d.map_range(automerge::ROOT, ..) { n += item.key.len(); }
-            let (_, list) = d.get(automerge::ROOT, "messages")?.ok_or("no messages")?;
-            for item in d.list_range(&list, ..) {
-                let id = item.id();
-                for m in d.map_range(&id, ..) { n += m.key.len(); }
-            }
-        }
-        println!("map_range everything: {:?} per doc ({n})", t.elapsed() / 2000);
-        let t = Instant::now();
-        for d in &docs {
-            let (_, list) = d.get(automerge::ROOT, "messages")?.ok_or("no messages")?;
-            for i in 2..10 {
-                let (_, m) = d.get(&list, i)?.ok_or("no message")?;
-                for k in ["id", "author", "at", "body"] { let _ = d.get(&m, k)?; }
-            }
-        }
-        println!("get 8 messages x 4 keys: {:?} per doc", t.elapsed() / 2000);
-        let _ = store.doc_ids()?;
-        return Ok(());
-    }
     runtime.block_on(async {
         if wanted("propagation") {
             propagation().await?;

@@ -101,7 +101,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             max_in_flight: 512,
-            max_requested: 2048,
+            max_requested: 4096,
             in_flight_timeout: 60_000,
             round_timeout: 60_000,
             handshake_timeout: 30_000,
