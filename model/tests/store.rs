@@ -623,7 +623,10 @@ fn documents_sent_whole_match_the_sender_and_later_edits_sync_incrementally() {
         .expect("generate")
         .expect("a message");
     let opening = automerge::sync::Message::decode(&opening).expect("decode");
-    assert_eq!(&opening.have[0].last_sync, heads, "starts from the shared heads");
+    assert_eq!(
+        &opening.have[0].last_sync, heads,
+        "starts from the shared heads"
+    );
     b.forget_peer("peer-a");
 
     // Edits on both sides: each side's next message carries its one new change.
@@ -692,8 +695,14 @@ fn malformed_whole_documents_are_refused_and_write_nothing() {
         .clone();
     let other = DocId::Contact(ContactId::new()).to_string();
     let bad_batches: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
-        ("garbage", vec![(other.clone(), vec![0x85, 0x6f, 0x4a, 0x83, 1])]),
-        ("another document's content", vec![(other.clone(), contact_bytes)]),
+        (
+            "garbage",
+            vec![(other.clone(), vec![0x85, 0x6f, 0x4a, 0x83, 1])],
+        ),
+        (
+            "another document's content",
+            vec![(other.clone(), contact_bytes)],
+        ),
         (
             "an empty document",
             vec![(other.clone(), automerge::AutoCommit::new().save())],
@@ -715,7 +724,10 @@ fn malformed_whole_documents_are_refused_and_write_nothing() {
             ),
             "{what}: {err}"
         );
-        assert!(b.doc_ids().expect("ids").is_empty(), "{what} wrote something");
+        assert!(
+            b.doc_ids().expect("ids").is_empty(),
+            "{what} wrote something"
+        );
     }
     // The store is unharmed: the good documents import afterwards.
     b.import_docs("peer-a", good).expect("import");
@@ -732,7 +744,12 @@ fn malformed_whole_documents_are_refused_and_write_nothing() {
         .expect("write");
     assert_eq!(a.store.malformed().expect("malformed").len(), 1);
     let asked = vec![evil.to_string()];
-    assert!(a.store.raw_doc_bytes(&asked, usize::MAX).expect("raw").is_empty());
+    assert!(
+        a.store
+            .raw_doc_bytes(&asked, usize::MAX)
+            .expect("raw")
+            .is_empty()
+    );
 }
 
 fn evil_id(doc_id: &DocId) -> String {

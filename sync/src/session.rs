@@ -220,9 +220,7 @@ impl From<StoreError> for SessionError {
             // Bad content from the peer is the peer's fault, not the store's.
             StoreError::BadSyncMessage { .. }
             | StoreError::BadDocData { .. }
-            | StoreError::BadDocId(_) => {
-                SessionError::Protocol(e.to_string())
-            }
+            | StoreError::BadDocId(_) => SessionError::Protocol(e.to_string()),
             other => SessionError::Store(Box::new(other)),
         }
     }

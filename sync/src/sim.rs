@@ -672,7 +672,10 @@ mod tests {
         };
         let stats = run(cfg, 1)?;
         assert_eq!(stats.joins, 2);
-        assert!(stats.whole_docs > 0, "no document was sent whole: {stats:?}");
+        assert!(
+            stats.whole_docs > 0,
+            "no document was sent whole: {stats:?}"
+        );
         Ok(())
     }
 

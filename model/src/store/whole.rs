@@ -59,9 +59,7 @@ fn foreign_id(doc_id: &DocId, doc: &AutoCommit) -> Option<String> {
     };
     match doc.get(automerge::ROOT, "id") {
         Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
-            automerge::ScalarValue::Str(named) if named.as_str() != own => {
-                Some(named.to_string())
-            }
+            automerge::ScalarValue::Str(named) if named.as_str() != own => Some(named.to_string()),
             _ => None,
         },
         _ => None,
@@ -346,8 +344,10 @@ impl Store {
         }
         txn.commit()?;
         for Fresh { key, cached, .. } in fresh {
-            self.sync_states
-                .insert((peer.to_string(), key.clone()), settled_state(&cached.persisted));
+            self.sync_states.insert(
+                (peer.to_string(), key.clone()),
+                settled_state(&cached.persisted),
+            );
             self.put_back(key, cached);
         }
         for (key, _, cached) in merged {
