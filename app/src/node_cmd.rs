@@ -339,10 +339,13 @@ async fn serve_http(
             "`{addr}` is not an address to listen on (e.g. 127.0.0.1:8080)"
         ))
     })?;
-    let server =
-        meshdesk_channels::http::serve(addr, meshdesk::gateway::NodeBackend::new(node), meshdesk_channels::http::HttpConfig::new(data_dir))
-            .await
-            .map_err(|e| CliError::Failed(format!("cannot serve HTTP on {addr}: {e}")))?;
+    let server = meshdesk_channels::http::serve(
+        addr,
+        meshdesk::gateway::NodeBackend::new(node),
+        meshdesk_channels::http::HttpConfig::new(data_dir),
+    )
+    .await
+    .map_err(|e| CliError::Failed(format!("cannot serve HTTP on {addr}: {e}")))?;
     println!("serving webchat and API on {}", server.url());
     Ok(server)
 }

@@ -532,3 +532,229 @@ fn compaction_keeps_every_message() {
         Some("message number 199 with some words in it")
     );
 }
+
+fn raw_pairs(raw: &[meshdesk_model::store::RawDoc]) -> Vec<(String, Vec<u8>)> {
+    raw.iter()
+        .map(|d| (d.doc_id.clone(), d.bytes.clone()))
+        .collect()
+}
+
+fn message(body: &str) -> Message {
+    Message {
+        id: MessageId::new(),
+        author: Author::Contact,
+        at: now_ms(),
+        body: body.into(),
+    }
+}
+
+fn changes_in(bytes: &[u8]) -> usize {
+    automerge::sync::Message::decode(bytes)
+        .expect("a sync message")
+        .changes
+        .len()
+}
+
+#[test]
+fn documents_sent_whole_match_the_sender_and_later_edits_sync_incrementally() {
+    let mut a = fixture();
+    let id = created(run(
+        &mut a.store,
+        Request::NewInteraction {
+            channel: ChannelKind::Phone,
+            campaign: "General".into(),
+            contact: None,
+            to: Some("+1 555 0100".into()),
+            fields: BTreeMap::new(),
+            message: Some("hello".into()),
+        },
+    ));
+    created(run(
+        &mut a.store,
+        Request::AddContact(contact_spec("Marta", "marta@example.com")),
+    ));
+    let ids = a.store.doc_ids().expect("ids");
+    let raw = a.store.raw_doc_bytes(&ids, usize::MAX).expect("raw");
+    assert_eq!(raw.len(), ids.len());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b_path = dir.path().join("b.redb");
+    let mut b = Store::open(&b_path).expect("open");
+    let changes = b.import_docs("peer-a", raw_pairs(&raw)).expect("import");
+    assert_eq!(changes.len(), ids.len());
+    assert_eq!(
+        b.catalog_digests().expect("digests"),
+        a.store.catalog_digests().expect("digests")
+    );
+    assert_eq!(
+        b.projection_dump().expect("dump"),
+        a.store.projection_dump().expect("dump")
+    );
+    let delivered: Vec<_> = raw
+        .iter()
+        .map(|d| (d.doc_id.clone(), d.heads.clone()))
+        .collect();
+    a.store
+        .mark_delivered("peer-b", &delivered)
+        .expect("mark delivered");
+
+    // Both sides know they share the heads: nothing to say, before and after a restart.
+    let doc = format!("interaction:{id}");
+    assert!(
+        a.store
+            .generate_sync_message("peer-b", &doc)
+            .expect("generate")
+            .is_none()
+    );
+    assert!(
+        b.generate_sync_message("peer-a", &doc)
+            .expect("generate")
+            .is_none()
+    );
+    drop(b);
+    let mut b = Store::open(&b_path).expect("reopen");
+    let heads = &raw
+        .iter()
+        .find(|d| d.doc_id == doc)
+        .expect("the interaction")
+        .heads;
+    let opening = b
+        .generate_sync_message("peer-a", &doc)
+        .expect("generate")
+        .expect("a message");
+    let opening = automerge::sync::Message::decode(&opening).expect("decode");
+    assert_eq!(
+        &opening.have[0].last_sync, heads,
+        "starts from the shared heads"
+    );
+    b.forget_peer("peer-a");
+
+    // Edits on both sides: each side's next message carries its one new change.
+    let doc_id: DocId = doc.parse().expect("doc id");
+    a.store
+        .write_doc(&doc_id, false, |d| {
+            doc::interaction::append_message(d, &message("from a"))
+        })
+        .expect("edit a");
+    b.write_doc(&doc_id, false, |d| {
+        doc::interaction::append_message(d, &message("from b"))
+    })
+    .expect("edit b");
+    let to_b = a
+        .store
+        .generate_sync_message("peer-b", &doc)
+        .expect("generate")
+        .expect("a message");
+    assert_eq!(changes_in(&to_b), 1, "only the new change");
+    b.receive_sync_messages("peer-a", &[(doc.clone(), to_b)])
+        .expect("receive");
+    for _ in 0..6 {
+        if let Some(m) = b.generate_sync_message("peer-a", &doc).expect("generate") {
+            a.store
+                .receive_sync_messages("peer-b", &[(doc.clone(), m)])
+                .expect("receive");
+        }
+        if let Some(m) = a
+            .store
+            .generate_sync_message("peer-b", &doc)
+            .expect("generate")
+        {
+            b.receive_sync_messages("peer-a", &[(doc.clone(), m)])
+                .expect("receive");
+        }
+    }
+    assert_eq!(
+        b.catalog_digests().expect("digests"),
+        a.store.catalog_digests().expect("digests")
+    );
+    let count = |s: &mut Store| {
+        s.with_doc(&doc_id, |d| {
+            doc::interaction::read(d).expect("read").messages.len()
+        })
+        .expect("doc")
+    };
+    assert_eq!(count(&mut a.store), 3);
+    assert_eq!(count(&mut b), 3);
+}
+
+#[test]
+fn malformed_whole_documents_are_refused_and_write_nothing() {
+    let mut a = fixture();
+    let contact = created(run(
+        &mut a.store,
+        Request::AddContact(contact_spec("Marta", "marta@example.com")),
+    ));
+    let ids = a.store.doc_ids().expect("ids");
+    let raw = a.store.raw_doc_bytes(&ids, usize::MAX).expect("raw");
+    let good = raw_pairs(&raw);
+    let contact_bytes = raw
+        .iter()
+        .find(|d| d.doc_id == format!("contact:{contact}"))
+        .expect("the contact")
+        .bytes
+        .clone();
+    let other = DocId::Contact(ContactId::new()).to_string();
+    let bad_batches: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
+        (
+            "garbage",
+            vec![(other.clone(), vec![0x85, 0x6f, 0x4a, 0x83, 1])],
+        ),
+        (
+            "another document's content",
+            vec![(other.clone(), contact_bytes)],
+        ),
+        (
+            "an empty document",
+            vec![(other.clone(), automerge::AutoCommit::new().save())],
+        ),
+        ("not a document id", vec![("nope:1".into(), vec![1])]),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = Store::open(dir.path().join("b.redb")).expect("open");
+    for (what, bad) in bad_batches {
+        // Good documents in the same batch are not written either.
+        let mut batch = good.clone();
+        batch.extend(bad);
+        let err = b.import_docs("peer-a", batch).expect_err(what);
+        assert!(
+            matches!(
+                err,
+                meshdesk_model::store::StoreError::BadDocData { .. }
+                    | meshdesk_model::store::StoreError::BadDocId(_)
+            ),
+            "{what}: {err}"
+        );
+        assert!(
+            b.doc_ids().expect("ids").is_empty(),
+            "{what} wrote something"
+        );
+    }
+    // The store is unharmed: the good documents import afterwards.
+    b.import_docs("peer-a", good).expect("import");
+    assert_eq!(b.doc_ids().expect("ids"), ids);
+    // A malformed document is not sent whole.
+    let evil = DocId::Contact(ContactId::new());
+    a.store
+        .write_doc(&evil, true, |d| {
+            d.put(automerge::ROOT, "kind", "contact")?;
+            d.put(automerge::ROOT, "id", evil_id(&evil))?;
+            d.put(automerge::ROOT, "name", 42)?;
+            Ok(())
+        })
+        .expect("write");
+    assert_eq!(a.store.malformed().expect("malformed").len(), 1);
+    let asked = vec![evil.to_string()];
+    assert!(
+        a.store
+            .raw_doc_bytes(&asked, usize::MAX)
+            .expect("raw")
+            .is_empty()
+    );
+}
+
+fn evil_id(doc_id: &DocId) -> String {
+    match doc_id {
+        DocId::Contact(id) => id.to_string(),
+        other => other.to_string(),
+    }
+}

@@ -295,7 +295,7 @@ async fn propagation() -> R<()> {
 /// A team of `count` interactions, built once. `with_b`: a second device B is
 /// already on the roster (its key in `b/`), for catch-up runs.
 fn master(name: &str, count: usize, with_b: bool) -> R<PathBuf> {
-    let dir = bench_root().join(format!("sync-{name}-{count}-v1"));
+    let dir = bench_root().join(format!("sync-{name}-{count}-v2"));
     let done = dir.join("complete");
     if done.exists() {
         return Ok(dir);

@@ -19,6 +19,10 @@
 //! 3. [`Frame::SyncMessage`]: an Automerge sync message for one document; a
 //!    side that has nothing more to say about a document answers
 //!    [`Frame::SyncDone`], which bounds how many documents are in flight.
+//!    A document the asker lacks entirely is asked for whole instead
+//!    ([`Frame::DocRequest`]): the answer, [`Frame::DocData`], carries the
+//!    holder's stored bytes as they are, and names the asked documents it
+//!    does not send whole (`missing`), which then take the sync path.
 //! 4. After every local commit, a `SyncMessage` for the changed documents.
 //! 5. [`Frame::Presence`] and [`Frame::Typing`]: ephemeral, never stored,
 //!    relayed to other peers when new.
@@ -36,7 +40,8 @@ use serde::{Deserialize, Serialize};
 /// The libp2p protocol name of the sync stream.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/meshdesk/sync/1");
 /// The version carried in `Hello`; a peer with another version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2 added `DocRequest` and `DocData`.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The largest frame either side accepts (16 MiB).
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 /// Number of catalog buckets.
@@ -45,6 +50,13 @@ pub const CATALOG_BUCKETS: usize = 256;
 pub const MAX_DOC_ID_LEN: usize = 256;
 /// The longest name, reason or peer id string accepted.
 pub const MAX_TEXT_LEN: usize = 1024;
+/// The most documents one `DocRequest` asks for (and one `DocData` names).
+pub const MAX_DOC_REQUEST: usize = 256;
+/// A `DocData` frame carries about this many bytes of documents; one
+/// document larger than [`MAX_WHOLE_DOC_LEN`] is never sent whole.
+pub const DOC_DATA_BYTES: usize = 1024 * 1024;
+/// The largest document sent whole (it must fit in one frame).
+pub const MAX_WHOLE_DOC_LEN: usize = MAX_FRAME_LEN - 64 * 1024;
 
 /// A peer's first frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +186,16 @@ pub enum Frame {
     Bye {
         reason: String,
     },
+    /// Asks for whole documents the sender lacks entirely.
+    DocRequest {
+        doc_ids: Vec<String>,
+    },
+    /// Whole documents (the holder's stored bytes) answering a `DocRequest`;
+    /// `missing`: documents asked for that are not sent whole.
+    DocData {
+        docs: Vec<(String, Vec<u8>)>,
+        missing: Vec<String>,
+    },
 }
 
 /// Why a frame could not be read, decoded or accepted.
@@ -207,6 +229,8 @@ impl Frame {
             Frame::Presence(_) => "presence",
             Frame::Typing(_) => "typing",
             Frame::Bye { .. } => "bye",
+            Frame::DocRequest { .. } => "doc-request",
+            Frame::DocData { .. } => "doc-data",
         }
     }
 
@@ -254,6 +278,14 @@ impl Frame {
                 return Err(FrameError::Invalid(
                     "document id with control characters".into(),
                 ));
+            }
+            Ok(())
+        }
+        fn doc_count(n: usize) -> Result<(), FrameError> {
+            if n == 0 || n > MAX_DOC_REQUEST {
+                return Err(FrameError::Invalid(format!(
+                    "{n} documents (must be 1..={MAX_DOC_REQUEST})"
+                )));
             }
             Ok(())
         }
@@ -316,6 +348,20 @@ impl Frame {
                     TypingTarget::Room(room) => doc_id(room),
                     TypingTarget::Interaction(_) => Ok(()),
                 }
+            }
+            Frame::DocRequest { doc_ids } => {
+                doc_count(doc_ids.len())?;
+                doc_ids.iter().try_for_each(|id| doc_id(id))
+            }
+            Frame::DocData { docs, missing } => {
+                doc_count(docs.len() + missing.len())?;
+                for (id, bytes) in docs {
+                    doc_id(id)?;
+                    if bytes.is_empty() {
+                        return Err(FrameError::Invalid(format!("empty document {id}")));
+                    }
+                }
+                missing.iter().try_for_each(|id| doc_id(id))
             }
         }
     }
@@ -435,6 +481,13 @@ mod tests {
             Frame::Bye {
                 reason: "shutting down".into(),
             },
+            Frame::DocRequest {
+                doc_ids: vec!["doc".into()],
+            },
+            Frame::DocData {
+                docs: vec![("doc".into(), vec![1, 2, 3])],
+                missing: vec!["other".into()],
+            },
         ]
     }
 
@@ -501,6 +554,33 @@ mod tests {
         ));
         assert!(Frame::decode(&[]).is_err());
         assert!(Frame::decode(&[200]).is_err());
+
+        let invalid = [
+            Frame::DocRequest { doc_ids: vec![] },
+            Frame::DocRequest {
+                doc_ids: vec!["doc".into(); MAX_DOC_REQUEST + 1],
+            },
+            Frame::DocData {
+                docs: vec![("doc".into(), vec![1]); MAX_DOC_REQUEST],
+                missing: vec!["other".into()],
+            },
+            Frame::DocData {
+                docs: vec![("doc".into(), vec![])],
+                missing: vec![],
+            },
+            Frame::DocData {
+                docs: vec![("a\nb".into(), vec![1])],
+                missing: vec![],
+            },
+        ];
+        for frame in invalid {
+            let bytes = postcard::to_stdvec(&frame).unwrap_or_default();
+            assert!(
+                matches!(Frame::decode(&bytes), Err(FrameError::Invalid(_))),
+                "{}",
+                frame.kind()
+            );
+        }
     }
 
     proptest! {
@@ -518,7 +598,7 @@ mod tests {
         }
 
         #[test]
-        fn mutated_valid_frames_never_panic(index in 0usize..12, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+        fn mutated_valid_frames_never_panic(index in 0usize..14, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
             let frames = samples();
             let mut bytes = frames[index % frames.len()].encode().unwrap_or_default();
             for (at, value) in flips {

@@ -17,8 +17,13 @@
 //! 2. Once admitted, each side asks with `CatalogDigests`; the other answers
 //!    the buckets that differ and `CatalogEnd`. The asker queues every
 //!    document the peer has that it lacks or holds at other heads, so when its
-//!    queue is done it is caught up ([`SessionEvent::CaughtUp`]).
-//! 3. Queued documents start an Automerge sync exchange, at most
+//!    queue is done it is caught up ([`SessionEvent::CaughtUp`]). Documents
+//!    it lacks entirely are asked for whole (`DocRequest`, at most
+//!    [`SessionConfig::max_requested`] at a time): the peer answers with
+//!    their stored bytes (`DocData`), applied in one store transaction per
+//!    batch, after which both sides hold the sync state a finished exchange
+//!    leaves. Documents the peer does not send whole take the sync path.
+//! 3. Other queued documents start an Automerge sync exchange, at most
 //!    [`SessionConfig::max_in_flight`] at a time. Every `SyncMessage` is
 //!    answered with a `SyncMessage` or `SyncDone`, which ends the exchange.
 //!    Consecutive sync messages are applied in one store transaction.
@@ -36,7 +41,10 @@ use meshdesk_model::store::{DocChange, LocalIdentity, Store, StoreError};
 use meshdesk_model::{AgentId, Millis, TeamId};
 
 use crate::invite::token_hash;
-use crate::protocol::{CATALOG_BUCKETS, Frame, Hello, PROTOCOL_VERSION, Presence, Typing};
+use crate::protocol::{
+    CATALOG_BUCKETS, DOC_DATA_BYTES, Frame, Hello, MAX_DOC_REQUEST, MAX_WHOLE_DOC_LEN,
+    PROTOCOL_VERSION, Presence, Typing,
+};
 
 /// Whether a reply would only tell the peer what it just told us: our heads
 /// equal the heads it announced, and we neither send changes nor need any.
@@ -61,6 +69,13 @@ fn settles(reply: &[u8], announced: Option<&Vec<automerge::ChangeHash>>) -> bool
     }
 }
 
+/// Whole documents received in a row, applied together.
+#[derive(Default)]
+struct WholeBatch {
+    docs: Vec<(String, Vec<u8>)>,
+    missing: Vec<String>,
+}
+
 /// Answers one side gives about one document before the exchange counts as
 /// stuck (a normal exchange takes a handful; live edits on both sides more).
 const MAX_EXCHANGES: u32 = 64;
@@ -70,6 +85,8 @@ const MAX_EXCHANGES: u32 = 64;
 pub struct SessionConfig {
     /// How many documents may be mid-exchange at once.
     pub max_in_flight: usize,
+    /// How many documents may be asked for whole and not yet received.
+    pub max_requested: usize,
     /// An exchange without an answer for this long is restarted.
     pub in_flight_timeout: Millis,
     /// A catalog question without `CatalogEnd` for this long is asked again.
@@ -84,6 +101,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             max_in_flight: 512,
+            max_requested: 4096,
             in_flight_timeout: 60_000,
             round_timeout: 60_000,
             handshake_timeout: 30_000,
@@ -200,9 +218,9 @@ impl From<StoreError> for SessionError {
     fn from(e: StoreError) -> Self {
         match e {
             // Bad content from the peer is the peer's fault, not the store's.
-            StoreError::BadSyncMessage { .. } | StoreError::BadDocId(_) => {
-                SessionError::Protocol(e.to_string())
-            }
+            StoreError::BadSyncMessage { .. }
+            | StoreError::BadDocData { .. }
+            | StoreError::BadDocId(_) => SessionError::Protocol(e.to_string()),
             other => SessionError::Store(Box::new(other)),
         }
     }
@@ -246,6 +264,11 @@ pub struct Session {
     queue: VecDeque<String>,
     queued: HashSet<String>,
     in_flight: HashMap<String, Millis>,
+    /// Documents to ask for whole, in order (entries no longer in `whole_queued` are skipped).
+    whole_queue: VecDeque<String>,
+    whole_queued: HashSet<String>,
+    /// Documents asked for whole, and when.
+    requested: HashMap<String, Millis>,
     /// Messages this side answered per document since its exchange last ended.
     exchanges: HashMap<String, u32>,
     last_pending: usize,
@@ -266,6 +289,9 @@ impl Session {
             queue: VecDeque::new(),
             queued: HashSet::new(),
             in_flight: HashMap::new(),
+            whole_queue: VecDeque::new(),
+            whole_queued: HashSet::new(),
+            requested: HashMap::new(),
             exchanges: HashMap::new(),
             last_pending: 0,
         }
@@ -290,9 +316,13 @@ impl Session {
         self.phase == Phase::Closed
     }
 
-    /// Documents queued or mid-exchange, plus one while a catalog answer is awaited.
+    /// Documents queued, asked for or mid-exchange, plus one while a catalog answer is awaited.
     pub fn pending(&self) -> usize {
-        self.queued.len() + self.in_flight.len() + usize::from(self.round_open.is_some())
+        self.queued.len()
+            + self.in_flight.len()
+            + self.whole_queued.len()
+            + self.requested.len()
+            + usize::from(self.round_open.is_some())
     }
 
     /// Whether nothing is queued, in flight or awaited.
@@ -305,11 +335,13 @@ impl Session {
         let mut in_flight: Vec<&String> = self.in_flight.keys().collect();
         in_flight.sort();
         format!(
-            "{:?} round {:?} queued {} in flight {:?}",
+            "{:?} round {:?} queued {} in flight {:?} whole queued {} requested {}",
             self.phase,
             self.round_open,
             self.queued.len(),
-            in_flight.iter().take(4).collect::<Vec<_>>()
+            in_flight.iter().take(4).collect::<Vec<_>>(),
+            self.whole_queued.len(),
+            self.requested.len()
         )
     }
 
@@ -351,19 +383,32 @@ impl Session {
     ) -> Result<Step, SessionError> {
         let mut step = Step::default();
         let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut whole = WholeBatch::default();
         for frame in frames {
             if self.phase == Phase::Closed {
                 break;
             }
-            if let Frame::SyncMessage { doc_id, bytes } = frame {
-                self.require_ready("sync-message")?;
-                batch.push((doc_id, bytes));
-                continue;
+            match frame {
+                Frame::SyncMessage { doc_id, bytes } => {
+                    self.require_ready("sync-message")?;
+                    self.flush_whole(store, &mut whole, &mut step)?;
+                    batch.push((doc_id, bytes));
+                }
+                Frame::DocData { docs, missing } => {
+                    self.require_ready("doc-data")?;
+                    self.flush_batch(store, &mut batch, now, &mut step)?;
+                    whole.docs.extend(docs);
+                    whole.missing.extend(missing);
+                }
+                frame => {
+                    self.flush_batch(store, &mut batch, now, &mut step)?;
+                    self.flush_whole(store, &mut whole, &mut step)?;
+                    self.on_frame(store, local, frame, now, &mut step)?;
+                }
             }
-            self.flush_batch(store, &mut batch, now, &mut step)?;
-            self.on_frame(store, local, frame, now, &mut step)?;
         }
         self.flush_batch(store, &mut batch, now, &mut step)?;
+        self.flush_whole(store, &mut whole, &mut step)?;
         self.settle(store, now, &mut step)?;
         Ok(step)
     }
@@ -422,6 +467,19 @@ impl Session {
                 if self.queued.insert(id.clone()) {
                     self.queue.push_front(id);
                 }
+            }
+        }
+        let unanswered: Vec<String> = self
+            .requested
+            .iter()
+            .filter(|(_, asked)| now.saturating_sub(**asked) > self.cfg.in_flight_timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !unanswered.is_empty() {
+            tracing::debug!(peer = %self.peer, docs = unanswered.len(), "whole documents not received; syncing them instead");
+            for id in unanswered {
+                self.requested.remove(&id);
+                self.enqueue(id);
             }
         }
         if let Some((_, asked)) = self.round_open {
@@ -541,8 +599,10 @@ impl Session {
                 // from its own question.) Both sides queue a document both
                 // changed: each then knows when *it* is caught up.
                 for (doc_id, digest) in entries {
-                    if mine.get(&doc_id) != Some(&digest) {
-                        self.enqueue(doc_id);
+                    match mine.get(&doc_id) {
+                        None => self.enqueue_whole(doc_id),
+                        Some(ours) if *ours != digest => self.enqueue(doc_id),
+                        Some(_) => {}
                     }
                 }
                 Ok(())
@@ -554,7 +614,12 @@ impl Session {
                 }
                 Ok(())
             }
-            Frame::SyncMessage { .. } => Ok(()), // batched by `handle`
+            // Batched by `handle`.
+            Frame::SyncMessage { .. } | Frame::DocData { .. } => Ok(()),
+            Frame::DocRequest { doc_ids } => {
+                self.require_ready("doc-request")?;
+                self.on_doc_request(store, doc_ids, step)
+            }
             Frame::SyncDone { doc_id } => {
                 self.require_ready("sync-done")?;
                 self.in_flight.remove(&doc_id);
@@ -758,9 +823,89 @@ impl Session {
     }
 
     fn enqueue(&mut self, doc_id: String) {
-        if !self.in_flight.contains_key(&doc_id) && self.queued.insert(doc_id.clone()) {
+        if !self.in_flight.contains_key(&doc_id)
+            && !self.requested.contains_key(&doc_id)
+            && !self.whole_queued.contains(&doc_id)
+            && self.queued.insert(doc_id.clone())
+        {
             self.queue.push_back(doc_id);
         }
+    }
+
+    /// Queues a document this side lacks entirely, to ask for whole.
+    fn enqueue_whole(&mut self, doc_id: String) {
+        if !self.in_flight.contains_key(&doc_id)
+            && !self.requested.contains_key(&doc_id)
+            && !self.queued.contains(&doc_id)
+            && self.whole_queued.insert(doc_id.clone())
+        {
+            self.whole_queue.push_back(doc_id);
+        }
+    }
+
+    /// Answers a request for whole documents with their stored bytes, in
+    /// frames of about [`DOC_DATA_BYTES`]; the rest are named `missing`.
+    fn on_doc_request(
+        &mut self,
+        store: &mut Store,
+        doc_ids: Vec<String>,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        let raw = store.raw_doc_bytes(&doc_ids, MAX_WHOLE_DOC_LEN)?;
+        let sent: HashSet<&str> = raw.iter().map(|d| d.doc_id.as_str()).collect();
+        let missing: Vec<String> = doc_ids
+            .iter()
+            .filter(|id| !sent.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let delivered: Vec<(String, Vec<automerge::ChangeHash>)> = raw
+            .iter()
+            .map(|d| (d.doc_id.clone(), d.heads.clone()))
+            .collect();
+        let mut docs = Vec::new();
+        let mut size = 0;
+        for doc in raw {
+            if !docs.is_empty() && size + doc.bytes.len() > DOC_DATA_BYTES {
+                step.frames.push(Frame::DocData {
+                    docs: std::mem::take(&mut docs),
+                    missing: Vec::new(),
+                });
+                size = 0;
+            }
+            size += doc.bytes.len();
+            docs.push((doc.doc_id, doc.bytes));
+        }
+        step.frames.push(Frame::DocData { docs, missing });
+        store.mark_delivered(&self.peer, &delivered)?;
+        Ok(())
+    }
+
+    /// Stores the whole documents received; those the peer did not send
+    /// whole take the sync path.
+    fn flush_whole(
+        &mut self,
+        store: &mut Store,
+        whole: &mut WholeBatch,
+        step: &mut Step,
+    ) -> Result<(), SessionError> {
+        if whole.docs.is_empty() && whole.missing.is_empty() {
+            return Ok(());
+        }
+        let WholeBatch { docs, missing } = std::mem::take(whole);
+        for (doc_id, _) in &docs {
+            self.requested.remove(doc_id);
+            // Its queue entry, if any, is skipped when popped.
+            self.whole_queued.remove(doc_id);
+        }
+        if !docs.is_empty() {
+            step.changes.extend(store.import_docs(&self.peer, docs)?);
+        }
+        for doc_id in missing {
+            if self.requested.remove(&doc_id).is_some() {
+                self.enqueue(doc_id);
+            }
+        }
+        Ok(())
     }
 
     fn unqueue(&mut self, doc_id: &str) {
@@ -830,6 +975,23 @@ impl Session {
     ) -> Result<(), SessionError> {
         if self.phase != Phase::Ready {
             return Ok(());
+        }
+        while self.requested.len() < self.cfg.max_requested && !self.whole_queued.is_empty() {
+            let room = (self.cfg.max_requested - self.requested.len()).min(MAX_DOC_REQUEST);
+            let mut doc_ids = Vec::with_capacity(room);
+            while doc_ids.len() < room {
+                let Some(doc_id) = self.whole_queue.pop_front() else {
+                    break;
+                };
+                if self.whole_queued.remove(&doc_id) {
+                    self.requested.insert(doc_id.clone(), now);
+                    doc_ids.push(doc_id);
+                }
+            }
+            if doc_ids.is_empty() {
+                break;
+            }
+            step.frames.push(Frame::DocRequest { doc_ids });
         }
         while self.in_flight.len() < self.cfg.max_in_flight {
             let Some(doc_id) = self.queue.pop_front() else {

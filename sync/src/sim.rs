@@ -84,11 +84,14 @@ pub struct SimStats {
     pub ops: u64,
     pub joins: u64,
     pub refusals: u64,
+    /// Documents delivered whole (in `DocData`).
+    pub whole_docs: u64,
 }
 
 fn session_cfg() -> SessionConfig {
     SessionConfig {
         max_in_flight: 8,
+        max_requested: 16,
         in_flight_timeout: 2_000,
         round_timeout: 2_000,
         handshake_timeout: 20_000,
@@ -108,6 +111,8 @@ fn is_sync_frame(f: &Frame) -> bool {
             | Frame::CatalogDigests { .. }
             | Frame::CatalogBucket { .. }
             | Frame::CatalogEnd { .. }
+            | Frame::DocRequest { .. }
+            | Frame::DocData { .. }
     )
 }
 
@@ -349,6 +354,9 @@ impl Sim {
         }
         self.stats.delivered += frames.len() as u64;
         for f in &frames {
+            if let Frame::DocData { docs, .. } = f {
+                self.stats.whole_docs += docs.len() as u64;
+            }
             if self.trace.len() >= 40 {
                 self.trace.pop_front();
             }
@@ -664,6 +672,10 @@ mod tests {
         };
         let stats = run(cfg, 1)?;
         assert_eq!(stats.joins, 2);
+        assert!(
+            stats.whole_docs > 0,
+            "no document was sent whole: {stats:?}"
+        );
         Ok(())
     }
 

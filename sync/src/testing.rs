@@ -30,6 +30,18 @@ pub async fn send_raw(
     bytes: Vec<u8>,
     wait: Duration,
 ) -> Result<RawOutcome, String> {
+    send_raw_as(Keypair::generate_ed25519(), psk, addr, bytes, wait).await
+}
+
+/// [`send_raw`] as the device with `keypair` (e.g. a roster member's key,
+/// to play a member that misbehaves once admitted).
+pub async fn send_raw_as(
+    keypair: Keypair,
+    psk: [u8; 32],
+    addr: Multiaddr,
+    bytes: Vec<u8>,
+    wait: Duration,
+) -> Result<RawOutcome, String> {
     let peer: PeerId = addr
         .iter()
         .find_map(|p| match p {
@@ -41,8 +53,7 @@ pub async fn send_raw(
         mdns: false,
         ..TransportConfig::default()
     };
-    let mut swarm =
-        build_swarm(Keypair::generate_ed25519(), psk, &config).map_err(|e| e.to_string())?;
+    let mut swarm = build_swarm(keypair, psk, &config).map_err(|e| e.to_string())?;
     let mut control = swarm.behaviour().stream.new_control();
     swarm.dial(addr).map_err(|e| e.to_string())?;
     let driver = tokio::spawn(async move {

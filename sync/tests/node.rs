@@ -4,14 +4,18 @@
 use std::path::Path;
 use std::time::Duration;
 
+use automerge::transaction::Transactable;
+
 use libp2p::Multiaddr;
+use meshdesk_model::ContactId;
 use meshdesk_model::ops::{ContactSpec, Context, Reply, Request};
 use meshdesk_model::store::Store;
 use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
 use meshdesk_sync::identity;
 use meshdesk_sync::join::{JoinArgs, join_team};
+use meshdesk_sync::protocol::{Frame, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION};
 use meshdesk_sync::team;
-use meshdesk_sync::testing::{RawOutcome, send_raw};
+use meshdesk_sync::testing::{RawOutcome, send_raw, send_raw_as};
 use meshdesk_sync::{Event, Node, NodeConfig, NodeHandle};
 use tokio::sync::broadcast;
 
@@ -460,6 +464,209 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
         matches!(e, Event::ClaimLost { .. })
     })
     .await?;
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}
+
+/// The interaction's message bodies as node `n` shows them.
+async fn bodies(n: &NodeHandle, id: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    match n
+        .execute(Request::ShowInteraction { id: id.to_string() })
+        .await?
+    {
+        Reply::Interaction(d) => Ok(d.interaction.messages.into_iter().map(|m| m.body).collect()),
+        other => Err(format!("not an interaction: {other:?}").into()),
+    }
+}
+
+/// Waits until both nodes show the interaction with the same messages, all of `want` among them.
+async fn converged(a: &NodeHandle, b: &NodeHandle, id: &str, want: &[&str]) -> TestResult {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let (Ok(on_a), Ok(on_b)) = (bodies(a, id).await, bodies(b, id).await)
+            && on_a == on_b
+            && want.iter().all(|w| on_a.iter().any(|m| m == w))
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("{id} never converged on {want:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_delivered_whole_then_edited_on_both_sides_converges() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, _a_events) = create_team_node(a_dir.path()).await?;
+    // Made before B exists: B lacks it entirely and gets it whole.
+    let created = a
+        .execute(Request::Enqueue {
+            campaign: "General".into(),
+            contact: None,
+            from: Some("+1 555 0123".into()),
+            name: Some("Caller".into()),
+            message: Some("before the join".into()),
+            priority: 0,
+        })
+        .await?;
+    let Reply::Created { id } = created else {
+        return Err("no id".into());
+    };
+    let code = a.invite(60_000, 1).await?;
+    join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let b_store = Store::open(store_path(b_dir.path()))?;
+    assert!(b_store.has_doc(&format!("interaction:{id}"))?);
+    drop(b_store);
+
+    // Apart: both write to the document B received whole.
+    a.execute(Request::Accept { id: id.clone() }).await?;
+    a.execute(Request::Send {
+        id: id.clone(),
+        text: "from A, apart".into(),
+    })
+    .await?;
+    {
+        let mut store = Store::open(store_path(b_dir.path()))?;
+        let ctx = Context::now();
+        meshdesk_model::ops::execute(&mut store, &ctx, Request::Accept { id: id.clone() })?;
+        let send = Request::Send {
+            id: id.clone(),
+            text: "from B, apart".into(),
+        };
+        meshdesk_model::ops::execute(&mut store, &ctx, send)?;
+    }
+
+    // Together: both hold everything; live edits keep flowing both ways.
+    let (b, _b_events) = restart_member(b_dir.path()).await?;
+    converged(
+        &a,
+        &b,
+        &id,
+        &["before the join", "from A, apart", "from B, apart"],
+    )
+    .await?;
+    // Only the owner (whoever claimed first) may write: one of the two sends.
+    let live = Request::Send {
+        id: id.clone(),
+        text: "live, later".into(),
+    };
+    if a.execute(live.clone()).await.is_err() {
+        b.execute(live).await?;
+    }
+    converged(&a, &b, &id, &["live, later"]).await?;
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}
+
+/// The frames in `bytes` (length-prefixed, as on the wire), as far as they decode.
+fn frames_in(mut bytes: &[u8]) -> Vec<Frame> {
+    let mut out = Vec::new();
+    while bytes.len() >= 4 {
+        let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let Some(body) = bytes.get(4..4 + len) else {
+            break;
+        };
+        match Frame::decode(body) {
+            Ok(f) => out.push(f),
+            Err(_) => break,
+        }
+        bytes = &bytes[4 + len..];
+    }
+    out
+}
+
+fn framed(frames: &[Frame]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for f in frames {
+        let body = f.encode()?;
+        out.extend_from_slice(&u32::try_from(body.len())?.to_be_bytes());
+        out.extend_from_slice(&body);
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_whole_documents_close_the_peer_and_lose_nothing() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, mut a_events) = create_team_node(a_dir.path()).await?;
+    a.execute(add_contact("Kept")).await?;
+    let code = a.invite(60_000, 1).await?;
+    let joined = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let a_addr: Multiaddr = code.addrs[0].clone();
+    let b_key = identity::load_or_create(b_dir.path())?;
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: joined.team,
+        agent_id: Some(joined.agent),
+        device: identity::peer_id_string(&b_key),
+    });
+
+    // Another contact's content under a new contact id.
+    let other = ContactId::new();
+    let mut foreign = automerge::AutoCommit::new();
+    foreign.put(automerge::ROOT, "kind", "contact")?;
+    foreign.put(automerge::ROOT, "id", ContactId::new().to_string())?;
+    let doc_data = |bytes: Vec<u8>| Frame::DocData {
+        docs: vec![(format!("contact:{other}"), bytes)],
+        missing: vec![],
+    };
+    let mut oversize = framed(std::slice::from_ref(&hello))?;
+    oversize.extend_from_slice(&u32::try_from(MAX_FRAME_LEN + 1)?.to_be_bytes());
+    let cases = [
+        (
+            "undecodable bytes",
+            framed(&[hello.clone(), doc_data(vec![0x85, 0x6f, 0x4a, 0x83, 7])])?,
+            "malformed whole document",
+        ),
+        (
+            "content of another id",
+            framed(&[hello.clone(), doc_data(foreign.save())])?,
+            "malformed whole document",
+        ),
+        ("oversize frame", oversize, "exceeds the limit"),
+    ];
+    for (what, bytes, reason) in cases {
+        let outcome = send_raw_as(
+            b_key.clone(),
+            code.psk,
+            a_addr.clone(),
+            bytes,
+            Duration::from_secs(10),
+        )
+        .await?;
+        let RawOutcome::Closed { received } = outcome else {
+            return Err(format!("{what}: the connection stayed open: {outcome:?}").into());
+        };
+        let said = frames_in(&received).into_iter().find_map(|f| match f {
+            Frame::Bye { reason } => Some(reason),
+            _ => None,
+        });
+        assert!(
+            said.as_deref().is_some_and(|r| r.contains(reason)),
+            "{what}: {said:?}"
+        );
+        wait_for(
+            &mut a_events,
+            what,
+            |e| matches!(e, Event::PeerRefused { reason: r, .. } if r.contains(reason)),
+        )
+        .await?;
+    }
+
+    // Nothing was lost or written: A keeps its data and B syncs as usual.
+    assert_eq!(contact_names(&a).await?, vec!["Kept".to_string()]);
+    let (b, _b_events) = restart_member(b_dir.path()).await?;
+    a.execute(add_contact("After")).await?;
+    eventually_contact(&b, "After").await?;
+    assert_eq!(contact_names(&b).await?.len(), 2);
     a.shutdown().await?;
     b.shutdown().await?;
     Ok(())

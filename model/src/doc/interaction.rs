@@ -228,8 +228,10 @@ fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)
     }
     let list = root.list("messages")?;
     let count = list.len();
-    let messages = (count.saturating_sub(tail)..count)
-        .map(|i| read_message(&list.map_at(i)?))
+    let messages = list
+        .maps_from(count.saturating_sub(tail))?
+        .iter()
+        .map(read_message)
         .collect::<DocResult<Vec<_>>>()?;
     let claims_map = root.map("claims")?;
     let claims = claims_map

@@ -176,27 +176,47 @@ fn path(obj_path: &str, key: &str) -> String {
     }
 }
 
-/// A map being read, remembering where it is for error messages.
+/// One entry of a map: its key, its (winning) value and, for an object, its id.
+type Entry = (String, Value<'static>, Option<ObjId>);
+
+/// A map being read, remembering where it is for error messages. Its entries
+/// are read in one pass when it is opened: readers read every field of the
+/// maps they open, and one pass costs a fraction of a lookup per key.
 pub(crate) struct MapReader<'d, D: ReadDoc> {
     doc: &'d D,
-    obj: ObjId,
     path: String,
+    /// In key order.
+    entries: Vec<Entry>,
 }
 
 impl<'d, D: ReadDoc> MapReader<'d, D> {
     pub fn root(doc: &'d D) -> Self {
-        MapReader {
-            doc,
-            obj: automerge::ROOT,
-            path: String::new(),
-        }
+        Self::open(doc, automerge::ROOT, String::new())
+    }
+
+    fn open(doc: &'d D, obj: ObjId, path: String) -> Self {
+        let entries = doc
+            .map_range(&obj, ..)
+            .map(|item| {
+                let id = matches!(item.value, automerge::ValueRef::Object(_)).then(|| item.id());
+                (item.key.into_owned(), item.value.into_value(), id)
+            })
+            .collect();
+        MapReader { doc, path, entries }
+    }
+
+    fn entry(&self, key: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|(k, _, _)| k.as_str().cmp(key))
+            .ok()
+            .and_then(|i| self.entries.get(i))
     }
 
     fn scalar(&self, key: &str) -> DocResult<Option<ScalarValue>> {
-        match self.doc.get(&self.obj, key)? {
+        match self.entry(key) {
             None => Ok(None),
-            Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
-            Some((Value::Object(_), _)) => Err(DocError::WrongType {
+            Some((_, Value::Scalar(s), _)) => Ok(Some(s.clone().into_owned())),
+            Some((_, Value::Object(_), _)) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected: "a plain value",
             }),
@@ -294,8 +314,8 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
     }
 
     fn object(&self, key: &str, want: ObjType, expected: &'static str) -> DocResult<ObjId> {
-        match self.doc.get(&self.obj, key)? {
-            Some((Value::Object(t), id)) if t == want => Ok(id),
+        match self.entry(key) {
+            Some((_, Value::Object(t), Some(id))) if *t == want => Ok(id.clone()),
             Some(_) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected,
@@ -306,11 +326,7 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
 
     pub fn map(&self, key: &str) -> DocResult<MapReader<'d, D>> {
         let obj = self.object(key, ObjType::Map, "a map")?;
-        Ok(MapReader {
-            doc: self.doc,
-            obj,
-            path: path(&self.path, key),
-        })
+        Ok(MapReader::open(self.doc, obj, path(&self.path, key)))
     }
 
     pub fn list(&self, key: &str) -> DocResult<ListReader<'d, D>> {
@@ -324,12 +340,12 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
 
     /// The keys of this map, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.doc.keys(&self.obj).collect()
+        self.entries.iter().map(|(k, _, _)| k.clone()).collect()
     }
 
     /// Whether a key holds anything.
     pub fn has(&self, key: &str) -> DocResult<bool> {
-        Ok(self.doc.get(&self.obj, key)?.is_some())
+        Ok(self.entry(key).is_some())
     }
 
     /// A map of string values (custom fields), each value checked.
@@ -364,14 +380,15 @@ impl<'d, D: ReadDoc> ListReader<'d, D> {
         self.doc.length(&self.obj)
     }
 
+    pub fn maps(&self) -> DocResult<Vec<MapReader<'d, D>>> {
+        self.maps_from(0)
+    }
+
+    /// The map at `index`.
     pub fn map_at(&self, index: usize) -> DocResult<MapReader<'d, D>> {
         let at = format!("{}[{index}]", self.path);
         match self.doc.get(&self.obj, index)? {
-            Some((Value::Object(ObjType::Map), obj)) => Ok(MapReader {
-                doc: self.doc,
-                obj,
-                path: at,
-            }),
+            Some((Value::Object(ObjType::Map), obj)) => Ok(MapReader::open(self.doc, obj, at)),
             Some(_) => Err(DocError::WrongType {
                 path: at,
                 expected: "a map",
@@ -380,8 +397,23 @@ impl<'d, D: ReadDoc> ListReader<'d, D> {
         }
     }
 
-    pub fn maps(&self) -> DocResult<Vec<MapReader<'d, D>>> {
-        (0..self.len()).map(|i| self.map_at(i)).collect()
+    /// The maps from `start` on, read in one pass.
+    pub fn maps_from(&self, start: usize) -> DocResult<Vec<MapReader<'d, D>>> {
+        self.doc
+            .list_range(&self.obj, start..)
+            .map(|item| {
+                let at = format!("{}[{}]", self.path, item.index);
+                match item.value {
+                    automerge::ValueRef::Object(ObjType::Map) => {
+                        Ok(MapReader::open(self.doc, item.id(), at))
+                    }
+                    _ => Err(DocError::WrongType {
+                        path: at,
+                        expected: "a map",
+                    }),
+                }
+            })
+            .collect()
     }
 
     pub fn strings(&self) -> DocResult<Vec<String>> {
@@ -496,6 +528,33 @@ pub(crate) fn put_str_if_changed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_reader_sees_the_winner_of_a_conflict_as_get_does() -> Result<(), DocError> {
+        let mut a = AutoCommit::new();
+        a.put(automerge::ROOT, "name", "base")?;
+        a.put_object(automerge::ROOT, "inner", ObjType::Map)?;
+        a.commit();
+        let mut b = a.fork();
+        a.put(automerge::ROOT, "name", "from a")?;
+        a.put(automerge::ROOT, "only_a", 1)?;
+        b.put(automerge::ROOT, "name", "from b")?;
+        b.put_object(automerge::ROOT, "inner", ObjType::Map)?;
+        a.merge(&mut b)?;
+        let reader = MapReader::root(&a);
+        assert_eq!(reader.keys(), vec!["inner", "name", "only_a"]);
+        let winner = match a.get(automerge::ROOT, "name")? {
+            Some((Value::Scalar(s), _)) => s.to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(format!("{:?}", reader.str("name")?), winner);
+        let inner = match a.get(automerge::ROOT, "inner")? {
+            Some((_, id)) => id,
+            None => automerge::ROOT,
+        };
+        assert_eq!(reader.object("inner", ObjType::Map, "a map")?, inner);
+        Ok(())
+    }
 
     #[test]
     fn doc_ids_round_trip_and_reject_malformed_ones() {

@@ -12,6 +12,7 @@ mod project;
 mod read;
 mod search_index;
 pub mod tables;
+mod whole;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -29,6 +30,7 @@ use tables::*;
 
 pub use read::{Page, SearchScope};
 pub use search_index::ScopeSnapshot;
+pub use whole::RawDoc;
 
 /// How many catalog buckets peers compare when reconciling.
 pub const CATALOG_BUCKETS: u16 = 256;
@@ -69,6 +71,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("malformed sync message for {doc}: {reason}")]
     BadSyncMessage { doc: String, reason: String },
+    #[error("malformed whole document {doc}: {reason}")]
+    BadDocData { doc: String, reason: String },
     #[error("`{0}` is not a document id")]
     BadDocId(String),
 }
@@ -510,7 +514,6 @@ impl Store {
         if heads == cached.persisted {
             return Ok(false);
         }
-        let chunk = cached.doc.save_after(&cached.persisted);
         let mut meta_table = txn.open_table(DOC_META)?;
         let mut meta: DocMeta = match meta_table.get(key)? {
             Some(v) => decode("doc_meta", v.value())?,
@@ -520,7 +523,17 @@ impl Store {
         let existed = !meta.heads.is_empty();
         {
             let mut chunks = txn.open_table(DOC_CHUNK)?;
-            if meta.chunk_bytes + chunk.len() as u64 > meta.snapshot_bytes.max(4096) {
+            // A new document's first save is its snapshot (the compact
+            // format, which also loads fastest); later changes are chunks
+            // until they outgrow it.
+            let chunk = (meta.snapshot_bytes > 0)
+                .then(|| cached.doc.save_after(&cached.persisted))
+                .filter(|c| meta.chunk_bytes + c.len() as u64 <= meta.snapshot_bytes.max(4096));
+            if let Some(chunk) = chunk {
+                chunks.insert((key, meta.next_seq), chunk.as_slice())?;
+                meta.next_seq += 1;
+                meta.chunk_bytes += chunk.len() as u64;
+            } else {
                 // Compact: one fresh snapshot replaces the snapshot and every chunk.
                 let snapshot = cached.doc.save();
                 txn.open_table(DOC_SNAPSHOT)?
@@ -534,10 +547,6 @@ impl Store {
                 }
                 meta.snapshot_bytes = snapshot.len() as u64;
                 meta.chunk_bytes = 0;
-            } else {
-                chunks.insert((key, meta.next_seq), chunk.as_slice())?;
-                meta.next_seq += 1;
-                meta.chunk_bytes += chunk.len() as u64;
             }
         }
         meta.heads = heads.iter().map(|h| h.0).collect();

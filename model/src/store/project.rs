@@ -44,7 +44,7 @@ pub(crate) fn order_key(s: &InteractionSummary) -> (u8, i64, i64) {
 }
 
 /// What reading a document gave: the row(s) to project.
-enum Row {
+pub(crate) enum Row {
     Team(Team),
     Agent(Agent),
     /// The summary and its search text.
@@ -60,7 +60,7 @@ fn id_mismatch() -> DocError {
     }
 }
 
-fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError> {
+pub(crate) fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError> {
     Ok(match doc_id {
         DocId::Team(id) => {
             let team = doc::team::read(doc)?;
@@ -135,8 +135,17 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
 }
 
 pub(crate) fn project(txn: &WriteTransaction, doc_id: &DocId, doc: &AutoCommit) -> StoreResult<()> {
+    write_projection(txn, doc_id, read_row(doc_id, doc))
+}
+
+/// Writes what [`read_row`] gave: the row, or the document recorded as malformed.
+pub(crate) fn write_projection(
+    txn: &WriteTransaction,
+    doc_id: &DocId,
+    read: Result<Row, DocError>,
+) -> StoreResult<()> {
     let key = doc_id.to_string();
-    match read_row(doc_id, doc) {
+    match read {
         Ok(row) => {
             write_row(txn, row)?;
             txn.open_table(MALFORMED)?.remove(key.as_str())?;

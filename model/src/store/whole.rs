@@ -1,0 +1,359 @@
+//! Whole-document transfer: the first sync of documents a peer lacks
+//! entirely. The holder sends each document's stored bytes as they are
+//! ([`Store::raw_doc_bytes`], no Automerge parsing); the receiver loads each
+//! once, validates it, keeps the received bytes as its snapshot and projects
+//! it, all in one transaction ([`Store::import_docs`]). Both sides then hold
+//! the sync state a finished Automerge exchange would leave, so later edits
+//! travel incrementally on the per-document sync path.
+
+use automerge::sync::{BloomFilter, Capability, Have, State};
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use redb::ReadableDatabase;
+
+use super::tables::*;
+use super::{
+    CachedDoc, DocChange, DocMeta, Store, StoreError, StoreResult, decode, encode, heads_digest,
+    project,
+};
+use crate::doc::{DocError, DocId};
+use crate::ids::now_ms;
+
+/// A stored document as it is on disk: its snapshot and chunks, concatenated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawDoc {
+    pub doc_id: String,
+    pub bytes: Vec<u8>,
+    /// The heads those bytes hold.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// The sync state of two sides that both hold `heads`, as a finished
+/// exchange leaves it: the next local change is sent at once, on its own.
+fn settled_state(heads: &[ChangeHash]) -> State {
+    let mut heads = heads.to_vec();
+    heads.sort();
+    State {
+        shared_heads: heads.clone(),
+        last_sent_heads: heads.clone(),
+        their_heads: Some(heads.clone()),
+        their_need: Some(Vec::new()),
+        their_have: Some(vec![Have {
+            last_sync: heads,
+            bloom: BloomFilter::default(),
+        }]),
+        have_responded: true,
+        their_capabilities: Some(vec![Capability::MessageV2, Capability::SyncReset]),
+        ..State::default()
+    }
+}
+
+/// The id a document names itself by (kinds with a random id keep it at the
+/// root), when it names one that is not `doc_id`'s.
+fn foreign_id(doc_id: &DocId, doc: &AutoCommit) -> Option<String> {
+    let own = match doc_id {
+        DocId::Team(id) => id.to_string(),
+        DocId::Agent(id) => id.to_string(),
+        DocId::Interaction(id) => id.to_string(),
+        DocId::Contact(id) => id.to_string(),
+        DocId::Room { .. } => return None,
+    };
+    match doc.get(automerge::ROOT, "id") {
+        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+            automerge::ScalarValue::Str(named) if named.as_str() != own => Some(named.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Threads that load and read received documents.
+pub const IMPORT_THREADS: usize = 2;
+
+/// A received document, loaded, checked and read for its projection.
+struct Prepared {
+    key: String,
+    doc_id: DocId,
+    bytes: Vec<u8>,
+    doc: AutoCommit,
+    row: Result<project::Row, DocError>,
+}
+
+/// A received document this store lacks.
+struct Fresh {
+    key: String,
+    doc_id: DocId,
+    bytes: Vec<u8>,
+    cached: CachedDoc,
+    row: Result<project::Row, DocError>,
+}
+
+fn bad_data(doc: &str, reason: String) -> StoreError {
+    StoreError::BadDocData {
+        doc: doc.to_string(),
+        reason,
+    }
+}
+
+fn prepare(key: String, bytes: Vec<u8>, actor: &ActorId) -> StoreResult<Prepared> {
+    let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
+    let mut doc = AutoCommit::load(&bytes)
+        .map_err(|e| bad_data(&key, e.to_string()))?
+        .with_actor(actor.clone());
+    if doc.get_heads().is_empty() {
+        return Err(bad_data(&key, "an empty document".into()));
+    }
+    if let Some(named) = foreign_id(&doc_id, &doc) {
+        return Err(bad_data(&key, format!("the document is {named}'s")));
+    }
+    let row = project::read_row(&doc_id, &doc);
+    Ok(Prepared {
+        key,
+        doc_id,
+        bytes,
+        doc,
+        row,
+    })
+}
+
+/// [`prepare`]s every document, in order, on up to [`IMPORT_THREADS`] threads.
+fn prepare_all(docs: Vec<(String, Vec<u8>)>, actor: &ActorId) -> StoreResult<Vec<Prepared>> {
+    let per_thread = docs.len().div_ceil(IMPORT_THREADS).max(16);
+    if docs.len() <= per_thread {
+        return docs
+            .into_iter()
+            .map(|(key, bytes)| prepare(key, bytes, actor))
+            .collect();
+    }
+    let mut parts: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
+    let mut rest = docs.into_iter();
+    loop {
+        let part: Vec<_> = rest.by_ref().take(per_thread).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let results: Vec<StoreResult<Vec<Prepared>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(key, bytes)| prepare(key, bytes, actor))
+                        .collect::<StoreResult<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::CorruptDoc {
+                        doc: String::new(),
+                        reason: "loading a received document panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for part in results {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// The stored bytes of the documents in `ids` that can be sent whole,
+    /// read in one transaction and not parsed. Left out: documents not
+    /// stored, recorded as malformed (those go the per-document sync path,
+    /// where the receiver records them as malformed too), or larger than
+    /// `max_bytes`.
+    pub fn raw_doc_bytes(&self, ids: &[String], max_bytes: usize) -> StoreResult<Vec<RawDoc>> {
+        let txn = self.db.begin_read()?;
+        let meta_table = txn.open_table(DOC_META)?;
+        let snapshots = txn.open_table(DOC_SNAPSHOT)?;
+        let chunks = txn.open_table(DOC_CHUNK)?;
+        let malformed = txn.open_table(MALFORMED)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let key = id.as_str();
+            let Some(meta) = meta_table.get(key)? else {
+                continue;
+            };
+            let meta: DocMeta = decode("doc_meta", meta.value())?;
+            let size = meta.snapshot_bytes.saturating_add(meta.chunk_bytes);
+            if size > max_bytes as u64 || malformed.get(key)?.is_some() {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            if let Some(s) = snapshots.get(key)? {
+                bytes.extend_from_slice(s.value());
+            }
+            for chunk in chunks.range((key, 0)..=(key, u64::MAX))? {
+                bytes.extend_from_slice(chunk?.1.value());
+            }
+            if bytes.is_empty() || bytes.len() > max_bytes {
+                continue;
+            }
+            out.push(RawDoc {
+                doc_id: id.clone(),
+                bytes,
+                heads: meta.heads.iter().map(|h| ChangeHash(*h)).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records that `peer` now holds these documents at these heads (they
+    /// were sent to it whole). Not fsynced on its own: a lost state only
+    /// makes the next exchange start from further back.
+    pub fn mark_delivered(
+        &mut self,
+        peer: &str,
+        docs: &[(String, Vec<ChangeHash>)],
+    ) -> StoreResult<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.db.begin_write()?;
+        if let Err(e) = txn.set_durability(redb::Durability::None) {
+            tracing::debug!(%e, "sync states committed durably");
+        }
+        let mut states = Vec::with_capacity(docs.len());
+        {
+            let mut table = txn.open_table(SYNC_STATE)?;
+            for (doc_id, heads) in docs {
+                let state = settled_state(heads);
+                table.insert((peer, doc_id.as_str()), state.encode().as_slice())?;
+                states.push((doc_id.clone(), state));
+            }
+        }
+        txn.commit()?;
+        for (doc_id, state) in states {
+            self.sync_states.insert((peer.to_string(), doc_id), state);
+        }
+        Ok(())
+    }
+
+    /// Stores whole documents received from `peer` in one durable
+    /// transaction. Each is loaded once and checked; a document this store
+    /// lacks keeps the received bytes as its snapshot, one it holds already
+    /// gets them merged in. Undecodable bytes, an empty document or one that
+    /// names itself by another id fail the whole batch before anything is
+    /// written. Content the model cannot read is stored and recorded as
+    /// malformed, as on the per-document sync path. Loading and reading run
+    /// on up to [`IMPORT_THREADS`] threads; the writes on this one.
+    pub fn import_docs(
+        &mut self,
+        peer: &str,
+        docs: Vec<(String, Vec<u8>)>,
+    ) -> StoreResult<Vec<DocChange>> {
+        let prepared = prepare_all(docs, &self.actor)?;
+        // Fresh documents (with the bytes to keep) and merged ones, in order.
+        let mut fresh: Vec<Fresh> = Vec::new();
+        let mut merged: Vec<(String, DocId, CachedDoc)> = Vec::new();
+        for p in prepared {
+            let Prepared {
+                key,
+                doc_id,
+                bytes,
+                mut doc,
+                row,
+            } = p;
+            if let Some(kept) = fresh.iter_mut().find(|f| f.key == key) {
+                // The same document twice in one batch: keep what both hold.
+                kept.cached
+                    .doc
+                    .merge(&mut doc)
+                    .map_err(|e| bad_data(&key, e.to_string()))?;
+                kept.cached.persisted = kept.cached.doc.get_heads();
+                kept.bytes = kept.cached.doc.save();
+                kept.row = project::read_row(&kept.doc_id, &kept.cached.doc);
+                continue;
+            }
+            let held = match merged.iter().position(|(k, ..)| *k == key) {
+                Some(i) => Some(merged.swap_remove(i).2),
+                None => self.take_doc(&key)?,
+            };
+            match held {
+                Some(mut cached) => {
+                    cached
+                        .doc
+                        .merge(&mut doc)
+                        .map_err(|e| bad_data(&key, e.to_string()))?;
+                    merged.push((key, doc_id, cached));
+                }
+                None => {
+                    let persisted = doc.get_heads();
+                    fresh.push(Fresh {
+                        key,
+                        doc_id,
+                        bytes,
+                        cached: CachedDoc { doc, persisted },
+                        row,
+                    });
+                }
+            }
+        }
+        let txn = self.db.begin_write()?;
+        let mut changes = Vec::with_capacity(fresh.len() + merged.len());
+        {
+            let mut snapshots = txn.open_table(DOC_SNAPSHOT)?;
+            let mut meta_table = txn.open_table(DOC_META)?;
+            let mut sync_table = txn.open_table(SYNC_STATE)?;
+            for Fresh {
+                key,
+                doc_id,
+                bytes,
+                cached,
+                row,
+            } in fresh.iter_mut()
+            {
+                let heads = &cached.persisted;
+                let meta = DocMeta {
+                    heads: heads.iter().map(|h| h.0).collect(),
+                    digest: heads_digest(heads),
+                    updated_at: now_ms(),
+                    snapshot_bytes: bytes.len() as u64,
+                    chunk_bytes: 0,
+                    next_seq: 0,
+                };
+                snapshots.insert(key.as_str(), bytes.as_slice())?;
+                meta_table.insert(key.as_str(), encode(&meta).as_slice())?;
+                sync_table.insert(
+                    (peer, key.as_str()),
+                    settled_state(heads).encode().as_slice(),
+                )?;
+                self.update_catalog(&txn, key, None, meta.digest)?;
+                let read = std::mem::replace(row, Err(DocError::Missing(String::new())));
+                project::write_projection(&txn, doc_id, read)?;
+                changes.push(DocChange {
+                    doc_id: key.clone(),
+                    kind: doc_id.kind(),
+                });
+            }
+        }
+        for (key, doc_id, cached) in merged.iter_mut() {
+            if self.persist(&txn, key, doc_id, cached)? {
+                changes.push(DocChange {
+                    doc_id: key.clone(),
+                    kind: doc_id.kind(),
+                });
+            }
+        }
+        txn.commit()?;
+        for Fresh { key, cached, .. } in fresh {
+            self.sync_states.insert(
+                (peer.to_string(), key.clone()),
+                settled_state(&cached.persisted),
+            );
+            self.put_back(key, cached);
+        }
+        for (key, _, cached) in merged {
+            self.put_back(key, cached);
+        }
+        self.search.refresh(&self.db, &changes)?;
+        Ok(changes)
+    }
+}
