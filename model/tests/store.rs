@@ -694,7 +694,8 @@ fn malformed_whole_documents_are_refused_and_write_nothing() {
         .bytes
         .clone();
     let other = DocId::Contact(ContactId::new()).to_string();
-    let bad_batches: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
+    type Batch = Vec<(String, Vec<u8>)>;
+    let bad_batches: Vec<(&str, Batch)> = vec![
         (
             "garbage",
             vec![(other.clone(), vec![0x85, 0x6f, 0x4a, 0x83, 1])],
