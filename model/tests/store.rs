@@ -227,14 +227,7 @@ fn search_is_scoped_to_the_tab() {
     let mut f = fixture();
     let active = created(run(
         &mut f.store,
-        Request::NewInteraction {
-            channel: ChannelKind::Phone,
-            campaign: "General".into(),
-            contact: None,
-            to: Some("+1 555 0199".into()),
-            fields: BTreeMap::new(),
-            message: Some("router blinking red".into()),
-        },
+        phone_call("+1 555 0199", Some("router blinking red")),
     ));
     let closed = created(run(
         &mut f.store,
@@ -306,14 +299,7 @@ fn search_text_lists_rows_for_a_tab() {
     let mut f = fixture();
     let active = created(run(
         &mut f.store,
-        Request::NewInteraction {
-            channel: ChannelKind::Phone,
-            campaign: "General".into(),
-            contact: None,
-            to: Some("+1 555 0199".into()),
-            fields: BTreeMap::new(),
-            message: Some("router blinking red".into()),
-        },
+        phone_call("+1 555 0199", Some("router blinking red")),
     ));
     let rows = match run(
         &mut f.store,
@@ -533,6 +519,18 @@ fn compaction_keeps_every_message() {
     );
 }
 
+/// A new outbound phone interaction in the General campaign.
+fn phone_call(to: &str, message: Option<&str>) -> Request {
+    Request::NewInteraction {
+        channel: ChannelKind::Phone,
+        campaign: "General".into(),
+        contact: None,
+        to: Some(to.into()),
+        fields: BTreeMap::new(),
+        message: message.map(Into::into),
+    }
+}
+
 fn raw_pairs(raw: &[meshdesk_model::store::RawDoc]) -> Vec<(String, Vec<u8>)> {
     raw.iter()
         .map(|d| (d.doc_id.clone(), d.bytes.clone()))
@@ -558,17 +556,7 @@ fn changes_in(bytes: &[u8]) -> usize {
 #[test]
 fn documents_sent_whole_match_the_sender_and_later_edits_sync_incrementally() {
     let mut a = fixture();
-    let id = created(run(
-        &mut a.store,
-        Request::NewInteraction {
-            channel: ChannelKind::Phone,
-            campaign: "General".into(),
-            contact: None,
-            to: Some("+1 555 0100".into()),
-            fields: BTreeMap::new(),
-            message: Some("hello".into()),
-        },
-    ));
+    let id = created(run(&mut a.store, phone_call("+1 555 0100", Some("hello"))));
     created(run(
         &mut a.store,
         Request::AddContact(contact_spec("Marta", "marta@example.com")),
@@ -694,7 +682,8 @@ fn malformed_whole_documents_are_refused_and_write_nothing() {
         .bytes
         .clone();
     let other = DocId::Contact(ContactId::new()).to_string();
-    let bad_batches: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
+    type Batch = Vec<(String, Vec<u8>)>;
+    let bad_batches: Vec<(&str, Batch)> = vec![
         (
             "garbage",
             vec![(other.clone(), vec![0x85, 0x6f, 0x4a, 0x83, 1])],

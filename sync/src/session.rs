@@ -69,6 +69,15 @@ fn settles(reply: &[u8], announced: Option<&Vec<automerge::ChangeHash>>) -> bool
     }
 }
 
+/// The documents sent or asked for more than `limit` ms before `now`.
+fn older_than(since: &HashMap<String, Millis>, now: Millis, limit: Millis) -> Vec<String> {
+    since
+        .iter()
+        .filter(|(_, at)| now.saturating_sub(**at) > limit)
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
 /// Whole documents received in a row, applied together.
 #[derive(Default)]
 struct WholeBatch {
@@ -451,12 +460,7 @@ impl Session {
                 return Ok(step);
             }
         }
-        let expired: Vec<String> = self
-            .in_flight
-            .iter()
-            .filter(|(_, sent)| now.saturating_sub(**sent) > self.cfg.in_flight_timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let expired = older_than(&self.in_flight, now, self.cfg.in_flight_timeout);
         if !expired.is_empty() {
             tracing::debug!(peer = %self.peer, docs = expired.len(), "sync exchanges timed out; restarting them");
             // The lost message left Automerge expecting an answer: start afresh
@@ -469,12 +473,7 @@ impl Session {
                 }
             }
         }
-        let unanswered: Vec<String> = self
-            .requested
-            .iter()
-            .filter(|(_, asked)| now.saturating_sub(**asked) > self.cfg.in_flight_timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let unanswered = older_than(&self.requested, now, self.cfg.in_flight_timeout);
         if !unanswered.is_empty() {
             tracing::debug!(peer = %self.peer, docs = unanswered.len(), "whole documents not received; syncing them instead");
             for id in unanswered {

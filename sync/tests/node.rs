@@ -365,6 +365,29 @@ async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
     Ok(())
 }
 
+/// While B's node is stopped: A's node and B's store each accept the
+/// interaction and send a message.
+async fn accept_and_send_apart(
+    a: &NodeHandle,
+    b_dir: &Path,
+    id: &str,
+    a_text: &str,
+    b_text: &str,
+) -> TestResult {
+    let send = |text: &str| Request::Send {
+        id: id.to_string(),
+        text: text.into(),
+    };
+    let accept = Request::Accept { id: id.to_string() };
+    a.execute(accept.clone()).await?;
+    a.execute(send(a_text)).await?;
+    let mut store = Store::open(store_path(b_dir))?;
+    let ctx = Context::now();
+    meshdesk_model::ops::execute(&mut store, &ctx, accept)?;
+    meshdesk_model::ops::execute(&mut store, &ctx, send(b_text))?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestResult {
     init_logs();
@@ -406,22 +429,14 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
 
     // Apart: B's node stops, both accept and write.
     b.shutdown().await?;
-    a.execute(Request::Accept { id: id.clone() }).await?;
-    a.execute(Request::Send {
-        id: id.clone(),
-        text: "Ana, while apart".into(),
-    })
+    accept_and_send_apart(
+        &a,
+        b_dir.path(),
+        &id,
+        "Ana, while apart",
+        "Bruno, while apart",
+    )
     .await?;
-    {
-        let mut store = Store::open(store_path(b_dir.path()))?;
-        let ctx = Context::now();
-        meshdesk_model::ops::execute(&mut store, &ctx, Request::Accept { id: id.clone() })?;
-        let send = Request::Send {
-            id: id.clone(),
-            text: "Bruno, while apart".into(),
-        };
-        meshdesk_model::ops::execute(&mut store, &ctx, send)?;
-    }
 
     // Together again: one owner on both, both messages kept, the loser told.
     let (b, mut b_events) = restart_member(b_dir.path()).await?;
@@ -524,22 +539,7 @@ async fn a_document_delivered_whole_then_edited_on_both_sides_converges() -> Tes
     drop(b_store);
 
     // Apart: both write to the document B received whole.
-    a.execute(Request::Accept { id: id.clone() }).await?;
-    a.execute(Request::Send {
-        id: id.clone(),
-        text: "from A, apart".into(),
-    })
-    .await?;
-    {
-        let mut store = Store::open(store_path(b_dir.path()))?;
-        let ctx = Context::now();
-        meshdesk_model::ops::execute(&mut store, &ctx, Request::Accept { id: id.clone() })?;
-        let send = Request::Send {
-            id: id.clone(),
-            text: "from B, apart".into(),
-        };
-        meshdesk_model::ops::execute(&mut store, &ctx, send)?;
-    }
+    accept_and_send_apart(&a, b_dir.path(), &id, "from A, apart", "from B, apart").await?;
 
     // Together: both hold everything; live edits keep flowing both ways.
     let (b, _b_events) = restart_member(b_dir.path()).await?;
