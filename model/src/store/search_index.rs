@@ -222,6 +222,10 @@ impl Bits {
     }
 }
 
+/// How many scope words checking one candidate row's words is reckoned to
+/// cost, when choosing between checking the candidates and scanning the words.
+const ROW_CHECK_COST: usize = 64;
+
 /// The distinct words of a scope and the rows holding each.
 #[derive(Default)]
 struct Words {
@@ -466,8 +470,36 @@ impl ScopeIndex {
         let mut words: Vec<&String> = query.words.iter().collect();
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         for word in words {
-            if matched.as_ref().is_some_and(Bits::is_empty) {
-                break;
+            let campaigns: Vec<&str> = query
+                .campaigns
+                .iter()
+                .filter(|(_, name)| name.contains(word.as_str()))
+                .map(|(id, _)| id.as_str())
+                .collect();
+            if let Some(m) = &mut matched {
+                let candidates = m.count();
+                if candidates == 0 {
+                    break;
+                }
+                // Few rows left: check their own words rather than scanning
+                // every word of the scope (a short word like "9" is in
+                // thousands of them).
+                if candidates.saturating_mul(ROW_CHECK_COST) < self.words.starts.len() {
+                    let finder = Finder::new(word.as_bytes());
+                    for slot in m.slots().collect::<Vec<_>>() {
+                        let keep = self.rows[slot as usize].as_ref().is_some_and(|row| {
+                            campaigns.contains(&&*row.campaign)
+                                || row
+                                    .words
+                                    .iter()
+                                    .any(|w| finder.find(self.words.word(*w).as_bytes()).is_some())
+                        });
+                        if !keep {
+                            m.clear(slot);
+                        }
+                    }
+                    continue;
+                }
             }
             let mut hits = Bits::with_len(slots);
             self.words.containing(word, |id| {
@@ -475,10 +507,8 @@ impl ScopeIndex {
                     hits.set(*slot);
                 }
             });
-            for (campaign, name) in query.campaigns {
-                if name.contains(word.as_str())
-                    && let Some(rows) = self.campaigns.get(campaign.as_str())
-                {
+            for campaign in &campaigns {
+                if let Some(rows) = self.campaigns.get(*campaign) {
                     hits.or(rows);
                 }
             }
@@ -626,6 +656,22 @@ mod tests {
         assert_eq!(find(&index, "refun", None, 1, 1).ids, ["c"]);
         assert_eq!(find(&index, "billing", None, 0, 10).total, 3);
         assert_eq!(find(&index, "zzz", None, 0, 10).total, 0);
+    }
+
+    #[test]
+    fn few_candidates_are_checked_row_by_row_with_the_same_answer() {
+        let rows: Vec<(String, i64, &str, String)> = (0..2_000)
+            .map(|n| (format!("r{n}"), n, "", format!("u{n} common")))
+            .collect();
+        let rows: Vec<(&str, i64, &str, &str)> = rows
+            .iter()
+            .map(|(id, at, owner, text)| (id.as_str(), *at, *owner, text.as_str()))
+            .collect();
+        let index = index(&rows);
+        assert_eq!(find(&index, "u1999 9", None, 0, 10).ids, ["r1999"]);
+        assert_eq!(find(&index, "u1999 8", None, 0, 10).total, 0);
+        assert_eq!(find(&index, "u1999 billing", None, 0, 10).ids, ["r1999"]);
+        assert_eq!(find(&index, "u199 mmo", None, 0, 10).total, 11);
     }
 
     #[test]
