@@ -151,6 +151,21 @@ impl InteractionSummary {
 pub const SEARCH_TEXT_BYTES: usize = 16 * 1024;
 /// Longer words (links, encoded blobs) are cut to this many characters.
 pub const SEARCH_WORD_CHARS: usize = 64;
+/// Most text read into one row's search text. A conversation that repeats
+/// its words never fills [`SEARCH_TEXT_BYTES`]; this keeps the work each
+/// commit does to project it flat however long it grows.
+pub const SEARCH_SCAN_BYTES: usize = 4 * SEARCH_TEXT_BYTES;
+
+/// A query or text word as the index keeps it: lowercase, at most
+/// [`SEARCH_WORD_CHARS`] characters (so a long query word still matches the
+/// cut word it was indexed as).
+pub fn search_word(word: &str) -> String {
+    let mut word = word.to_lowercase();
+    if let Some((cut, _)) = word.char_indices().nth(SEARCH_WORD_CHARS) {
+        word.truncate(cut);
+    }
+    word
+}
 
 /// The text search matches a row against: its distinct lowercase words, in
 /// order of first appearance, separated by single spaces, at most
@@ -161,6 +176,8 @@ pub const SEARCH_WORD_CHARS: usize = 64;
 pub struct SearchText {
     text: String,
     seen: std::collections::HashSet<String>,
+    /// Bytes of text read so far (see [`SEARCH_SCAN_BYTES`]).
+    scanned: usize,
 }
 
 impl SearchText {
@@ -170,14 +187,12 @@ impl SearchText {
 
     /// Adds the words of `part`; false once the budget is spent.
     pub fn push(&mut self, part: &str) -> bool {
+        self.scanned = self.scanned.saturating_add(part.len());
         for word in part.split_whitespace() {
-            if self.is_full() {
+            if self.text.len() + 2 > SEARCH_TEXT_BYTES {
                 return false;
             }
-            let mut word = word.to_lowercase();
-            if let Some((cut, _)) = word.char_indices().nth(SEARCH_WORD_CHARS) {
-                word.truncate(cut);
-            }
+            let word = search_word(word);
             if self.text.len() + word.len() + 1 > SEARCH_TEXT_BYTES || self.seen.contains(&word) {
                 continue;
             }
@@ -190,8 +205,10 @@ impl SearchText {
         !self.is_full()
     }
 
+    /// Whether no more text is taken: the kept words or the text read
+    /// reached their budget.
     pub fn is_full(&self) -> bool {
-        self.text.len() + 2 > SEARCH_TEXT_BYTES
+        self.text.len() + 2 > SEARCH_TEXT_BYTES || self.scanned >= SEARCH_SCAN_BYTES
     }
 
     pub fn finish(self) -> String {

@@ -383,3 +383,20 @@ fn an_old_store_gets_its_projections_rebuilt_on_open() {
         [id]
     );
 }
+
+#[test]
+fn a_pasted_link_longer_than_an_indexed_word_is_found_whole() {
+    let mut desk = Desk::new();
+    let link =
+        "https://shop.example.com/orders/2025/11/ORD-7f3a9c21-4b6e-4d0a-9e1f-3c5b7a9d2e4f/receipt";
+    let id = long_conversation(&mut desk, "+34 600 000 001", link, true);
+    desk.new_interaction("+34 600 000 002", "nothing to see");
+    assert_eq!(desk.ids(SearchScope::Active, link), vec![id.clone()]);
+    assert_eq!(
+        desk.ids(SearchScope::Active, &link.to_uppercase()),
+        vec![id],
+        "case does not matter"
+    );
+    assert!(!desk.ids(SearchScope::Active, "nothing").is_empty());
+    assert_eq!(desk.page(Tab::Active, Some(link), 0, 10).total, 1);
+}

@@ -747,3 +747,33 @@ fn evil_id(doc_id: &DocId) -> String {
         other => other.to_string(),
     }
 }
+
+#[test]
+fn a_document_naming_its_id_in_lowercase_is_its_own_when_sent_whole() {
+    let mut a = fixture();
+    let contact: ContactId = created(run(
+        &mut a.store,
+        Request::AddContact(contact_spec("Marta", "marta@example.com")),
+    ))
+    .parse()
+    .expect("contact id");
+    let doc_id = DocId::Contact(contact);
+    // The id as another writer may have stored it: parsed, it is the same.
+    a.store
+        .write_doc(&doc_id, false, |d| {
+            d.put(automerge::ROOT, "id", contact.to_string().to_lowercase())?;
+            Ok(())
+        })
+        .expect("write");
+    assert!(a.store.malformed().expect("malformed").is_empty());
+    let raw = a
+        .store
+        .raw_doc_bytes(&[doc_id.to_string()], usize::MAX)
+        .expect("raw");
+    assert_eq!(raw.len(), 1, "a well-formed document is sent whole");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = Store::open(dir.path().join("b.redb")).expect("open");
+    b.import_docs("peer-a", raw_pairs(&raw))
+        .expect("the receiver takes it as the sender does");
+    assert_eq!(b.doc_ids().expect("ids"), vec![doc_id.to_string()]);
+}

@@ -433,21 +433,30 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> StoreResult<Page<String>> {
-        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        let words: Vec<String> = query
+            .split_whitespace()
+            .map(crate::projection::search_word)
+            .collect();
         let index_scope = match scope {
             SearchScope::Active => SCOPE_ACTIVE,
             SearchScope::Pending => SCOPE_QUEUED,
             SearchScope::History => SCOPE_FINALIZED,
             SearchScope::Contacts => SCOPE_CONTACTS,
         };
-        let campaigns: Vec<(String, String)> = match (scope, self.team()?) {
-            (SearchScope::Contacts, _) | (_, None) => Vec::new(),
-            (_, Some(team)) => team
-                .campaigns
-                .values()
-                .map(|c| (c.id.to_string(), c.name.to_lowercase()))
-                .collect(),
+        // Campaign names live in the team document: read it only for the
+        // interaction tabs.
+        let team = match scope {
+            SearchScope::Contacts => None,
+            _ => self.team()?,
         };
+        let campaigns: Vec<(String, String)> = team
+            .map(|team| {
+                team.campaigns
+                    .values()
+                    .map(|c| (c.id.to_string(), c.name.to_lowercase()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let owner = owner.map(|a| a.to_string());
         let hits = self.search_index().search(
             self.db(),

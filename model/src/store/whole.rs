@@ -48,22 +48,27 @@ fn settled_state(heads: &[ChangeHash]) -> State {
 }
 
 /// The id a document names itself by (kinds with a random id keep it at the
-/// root), when it names one that is not `doc_id`'s.
+/// root), when it names one that is not `doc_id`'s. Ids compare parsed, as
+/// the projection reads them (case and padding do not make another id).
 fn foreign_id(doc_id: &DocId, doc: &AutoCommit) -> Option<String> {
-    let own = match doc_id {
-        DocId::Team(id) => id.to_string(),
-        DocId::Agent(id) => id.to_string(),
-        DocId::Interaction(id) => id.to_string(),
-        DocId::Contact(id) => id.to_string(),
-        DocId::Room { .. } => return None,
-    };
-    match doc.get(automerge::ROOT, "id") {
-        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
-            automerge::ScalarValue::Str(named) if named.as_str() != own => Some(named.to_string()),
-            _ => None,
-        },
-        _ => None,
+    fn same<T: std::str::FromStr + PartialEq>(named: &str, own: &T) -> bool {
+        named.trim().parse::<T>().is_ok_and(|n| n == *own)
     }
+    let named = match doc.get(automerge::ROOT, "id") {
+        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+            automerge::ScalarValue::Str(named) => named.to_string(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let ours = match doc_id {
+        DocId::Team(id) => same(&named, id),
+        DocId::Agent(id) => same(&named, id),
+        DocId::Interaction(id) => same(&named, id),
+        DocId::Contact(id) => same(&named, id),
+        DocId::Room { .. } => true,
+    };
+    (!ours).then_some(named)
 }
 
 /// Threads that load and read received documents.
