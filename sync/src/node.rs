@@ -91,6 +91,10 @@ const ROUTING_DEBOUNCE: Duration = Duration::from_millis(50);
 const INPUT_QUEUE: usize = 4096;
 /// Most frames handled in one batch.
 const BATCH: usize = 4096;
+/// Document bytes after which a batch ends, so a first sync that brings
+/// thousands of documents leaves room between batches for commands,
+/// presence and routing.
+const BATCH_DOC_BYTES: usize = 4 * 1024 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A peer that never connected (e.g. another team's node found by mDNS) is retried rarely.
@@ -677,6 +681,23 @@ enum Input {
     },
 }
 
+impl Input {
+    /// The document bytes a frame carries (what applying it costs).
+    fn doc_bytes(&self) -> usize {
+        match self {
+            Input::Frame {
+                frame: Ok(Frame::DocData { docs, .. }),
+                ..
+            } => docs.iter().map(|(_, bytes)| bytes.len()).sum(),
+            Input::Frame {
+                frame: Ok(Frame::SyncMessage { bytes, .. }),
+                ..
+            } => bytes.len(),
+            _ => 0,
+        }
+    }
+}
+
 struct Link {
     conn: u64,
     session: Session,
@@ -974,10 +995,14 @@ impl Actor {
                 },
                 Some((peer, stream)) = incoming.next() => self.on_inbound_stream(peer, stream),
                 Some(input) = inputs.recv() => {
+                    let mut doc_bytes = input.doc_bytes();
                     let mut batch = vec![input];
-                    while batch.len() < BATCH {
+                    while batch.len() < BATCH && doc_bytes < BATCH_DOC_BYTES {
                         match inputs.try_recv() {
-                            Ok(input) => batch.push(input),
+                            Ok(input) => {
+                                doc_bytes += input.doc_bytes();
+                                batch.push(input);
+                            }
                             Err(_) => break,
                         }
                     }

@@ -46,29 +46,6 @@ use crate::protocol::{
     PROTOCOL_VERSION, Presence, Typing,
 };
 
-/// Whether a reply would only tell the peer what it just told us: our heads
-/// equal the heads it announced, and we neither send changes nor need any.
-/// Then `SyncDone` ends the exchange one round trip earlier (the usual case
-/// when a document arrives whole: the receiver's acknowledgement would make
-/// the sender load the document again only to answer "done"). Automerge's
-/// state still counts the reply as sent, which only makes it include the
-/// next change in the next message it generates, as it would anyway.
-fn settles(reply: &[u8], announced: Option<&Vec<automerge::ChangeHash>>) -> bool {
-    let Some(announced) = announced else {
-        return false;
-    };
-    match automerge::sync::Message::decode(reply) {
-        Ok(m) => {
-            let mut ours = m.heads.clone();
-            let mut theirs = announced.clone();
-            ours.sort();
-            theirs.sort();
-            ours == theirs && m.changes.is_empty() && m.need.is_empty()
-        }
-        Err(_) => false,
-    }
-}
-
 /// The documents sent or asked for more than `limit` ms before `now`.
 fn older_than(since: &HashMap<String, Millis>, now: Millis, limit: Millis) -> Vec<String> {
     since
@@ -278,6 +255,9 @@ pub struct Session {
     whole_queued: HashSet<String>,
     /// Documents asked for whole, and when.
     requested: HashMap<String, Millis>,
+    /// Documents asked for whole that timed out and went the sync path; a
+    /// late answer is still welcome.
+    late: HashSet<String>,
     /// Messages this side answered per document since its exchange last ended.
     exchanges: HashMap<String, u32>,
     last_pending: usize,
@@ -301,6 +281,7 @@ impl Session {
             whole_queue: VecDeque::new(),
             whole_queued: HashSet::new(),
             requested: HashMap::new(),
+            late: HashSet::new(),
             exchanges: HashMap::new(),
             last_pending: 0,
         }
@@ -327,10 +308,17 @@ impl Session {
 
     /// Documents queued, asked for or mid-exchange, plus one while a catalog answer is awaited.
     pub fn pending(&self) -> usize {
+        // A document asked for whole may also be mid-exchange (a peer's live
+        // push): counted once.
+        let requested_only = self
+            .requested
+            .keys()
+            .filter(|id| !self.in_flight.contains_key(*id))
+            .count();
         self.queued.len()
             + self.in_flight.len()
             + self.whole_queued.len()
-            + self.requested.len()
+            + requested_only
             + usize::from(self.round_open.is_some())
     }
 
@@ -478,6 +466,7 @@ impl Session {
             tracing::debug!(peer = %self.peer, docs = unanswered.len(), "whole documents not received; syncing them instead");
             for id in unanswered {
                 self.requested.remove(&id);
+                self.late.insert(id.clone());
                 self.enqueue(id);
             }
         }
@@ -874,6 +863,14 @@ impl Session {
             size += doc.bytes.len();
             docs.push((doc.doc_id, doc.bytes));
         }
+        // The names of those not sent go on their own when documents fill the
+        // frame: a document near the largest sent whole leaves no room.
+        if !docs.is_empty() && !missing.is_empty() {
+            step.frames.push(Frame::DocData {
+                docs: std::mem::take(&mut docs),
+                missing: Vec::new(),
+            });
+        }
         step.frames.push(Frame::DocData { docs, missing });
         store.mark_delivered(&self.peer, &delivered)?;
         Ok(())
@@ -891,11 +888,18 @@ impl Session {
             return Ok(());
         }
         let WholeBatch { docs, missing } = std::mem::take(whole);
-        for (doc_id, _) in &docs {
-            self.requested.remove(doc_id);
-            // Its queue entry, if any, is skipped when popped.
-            self.whole_queued.remove(doc_id);
-        }
+        // Only documents this side asked for, each once: a repeat (a
+        // duplicated frame) or one never asked for is dropped unread.
+        let docs: Vec<(String, Vec<u8>)> = docs
+            .into_iter()
+            .filter(|(doc_id, _)| {
+                let asked = self.requested.remove(doc_id).is_some() || self.late.remove(doc_id);
+                if !asked {
+                    tracing::debug!(peer = %self.peer, %doc_id, "whole document not asked for; dropped");
+                }
+                asked
+            })
+            .collect();
         if !docs.is_empty() {
             step.changes.extend(store.import_docs(&self.peer, docs)?);
         }
@@ -923,16 +927,8 @@ impl Session {
             return Ok(());
         }
         let messages = std::mem::take(batch);
-        let changes = store.receive_sync_messages(&self.peer, &messages)?;
-        step.changes.extend(changes);
-        // The heads each document's last message announced (they decoded
-        // fine, or the store would have refused the batch).
-        let mut announced: HashMap<String, Vec<automerge::ChangeHash>> = HashMap::new();
-        for (doc_id, bytes) in &messages {
-            if let Ok(m) = automerge::sync::Message::decode(bytes) {
-                announced.insert(doc_id.clone(), m.heads);
-            }
-        }
+        let received = store.receive_sync_messages(&self.peer, &messages)?;
+        step.changes.extend(received.changes);
         let mut answered = HashSet::new();
         for (doc_id, _) in messages {
             if !answered.insert(doc_id.clone()) {
@@ -949,13 +945,13 @@ impl Session {
                 self.exchanges.clear();
                 store.forget_peer(&self.peer);
             }
-            let reply = store.generate_sync_message(&self.peer, &doc_id)?;
-            match reply {
-                Some(bytes) if !settles(&bytes, announced.get(&doc_id)) => {
+            let announced = received.announced.get(&doc_id).map(Vec::as_slice);
+            match store.sync_reply(&self.peer, &doc_id, announced)? {
+                Some(bytes) => {
                     self.in_flight.insert(doc_id.clone(), now);
                     step.frames.push(Frame::SyncMessage { doc_id, bytes });
                 }
-                _ => {
+                None => {
                     self.in_flight.remove(&doc_id);
                     self.exchanges.remove(&doc_id);
                     step.frames.push(Frame::SyncDone { doc_id });

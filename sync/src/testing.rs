@@ -7,7 +7,7 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 
-use crate::protocol::PROTOCOL;
+use crate::protocol::{Frame, PROTOCOL};
 use crate::transport::{TransportConfig, build_swarm};
 
 /// What happened to a raw connection.
@@ -42,6 +42,19 @@ pub async fn send_raw_as(
     bytes: Vec<u8>,
     wait: Duration,
 ) -> Result<RawOutcome, String> {
+    converse_as(keypair, psk, addr, bytes, wait, |_| Vec::new()).await
+}
+
+/// [`send_raw_as`], then answers each frame the node sends with the bytes
+/// `answer` gives for it (e.g. whole documents once the node asks for them).
+pub async fn converse_as(
+    keypair: Keypair,
+    psk: [u8; 32],
+    addr: Multiaddr,
+    bytes: Vec<u8>,
+    wait: Duration,
+    mut answer: impl FnMut(&Frame) -> Vec<u8>,
+) -> Result<RawOutcome, String> {
     let peer: PeerId = addr
         .iter()
         .find_map(|p| match p {
@@ -71,6 +84,8 @@ pub async fn send_raw_as(
         stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
         stream.flush().await.map_err(|e| e.to_string())?;
         let mut received = Vec::new();
+        // Where the next whole frame from the node starts in `received`.
+        let mut parsed = 0;
         let mut buf = [0u8; 4096];
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -79,9 +94,34 @@ pub async fn send_raw_as(
                 Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
                 Err(_) => return Ok(RawOutcome::StillOpen { received }),
             }
+            while let Some((frame, len)) = next_frame(&received[parsed..]) {
+                parsed += len;
+                let reply = answer(&frame);
+                if !reply.is_empty() {
+                    stream.write_all(&reply).await.map_err(|e| e.to_string())?;
+                    stream.flush().await.map_err(|e| e.to_string())?;
+                }
+            }
         }
     }
     .await;
     driver.abort();
     outcome
+}
+
+/// The frames in `bytes` (length-prefixed, as on the wire), as far as they decode.
+pub fn frames_in(mut bytes: &[u8]) -> Vec<Frame> {
+    let mut out = Vec::new();
+    while let Some((frame, len)) = next_frame(bytes) {
+        out.push(frame);
+        bytes = &bytes[len..];
+    }
+    out
+}
+
+/// The first whole frame in `bytes` and the bytes it takes, if it is all there.
+fn next_frame(bytes: &[u8]) -> Option<(Frame, usize)> {
+    let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let body = bytes.get(4..4 + len)?;
+    Some((Frame::decode(body).ok()?, 4 + len))
 }

@@ -7,15 +7,15 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 
 use libp2p::Multiaddr;
-use meshdesk_model::ContactId;
 use meshdesk_model::ops::{ContactSpec, Context, Reply, Request};
-use meshdesk_model::store::Store;
+use meshdesk_model::store::{Store, bucket_of};
+use meshdesk_model::{Contact, ContactId};
 use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
 use meshdesk_sync::identity;
 use meshdesk_sync::join::{JoinArgs, join_team};
 use meshdesk_sync::protocol::{Frame, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION};
 use meshdesk_sync::team;
-use meshdesk_sync::testing::{RawOutcome, send_raw, send_raw_as};
+use meshdesk_sync::testing::{RawOutcome, converse_as, frames_in, send_raw, send_raw_as};
 use meshdesk_sync::{Event, Node, NodeConfig, NodeHandle};
 use tokio::sync::broadcast;
 
@@ -564,23 +564,6 @@ async fn a_document_delivered_whole_then_edited_on_both_sides_converges() -> Tes
     Ok(())
 }
 
-/// The frames in `bytes` (length-prefixed, as on the wire), as far as they decode.
-fn frames_in(mut bytes: &[u8]) -> Vec<Frame> {
-    let mut out = Vec::new();
-    while bytes.len() >= 4 {
-        let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-        let Some(body) = bytes.get(4..4 + len) else {
-            break;
-        };
-        match Frame::decode(body) {
-            Ok(f) => out.push(f),
-            Err(_) => break,
-        }
-        bytes = &bytes[4 + len..];
-    }
-    out
-}
-
 fn framed(frames: &[Frame]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     for f in frames {
@@ -611,35 +594,92 @@ async fn malformed_whole_documents_close_the_peer_and_lose_nothing() -> TestResu
 
     // Another contact's content under a new contact id.
     let other = ContactId::new();
+    let other_id = format!("contact:{other}");
     let mut foreign = automerge::AutoCommit::new();
     foreign.put(automerge::ROOT, "kind", "contact")?;
     foreign.put(automerge::ROOT, "id", ContactId::new().to_string())?;
     let doc_data = |bytes: Vec<u8>| Frame::DocData {
-        docs: vec![(format!("contact:{other}"), bytes)],
+        docs: vec![(other_id.clone(), bytes)],
         missing: vec![],
     };
     let mut oversize = framed(std::slice::from_ref(&hello))?;
     oversize.extend_from_slice(&u32::try_from(MAX_FRAME_LEN + 1)?.to_be_bytes());
+    // A whole document A never asked for is dropped unread; the peer stays.
+    let mut unasked = automerge::AutoCommit::new();
+    let stray = Contact {
+        id: other,
+        name: "Unasked".into(),
+        phones: vec![],
+        emails: vec![],
+        company: String::new(),
+        notes: String::new(),
+        tags: Default::default(),
+        custom: Default::default(),
+        created_at: 1,
+        updated_at: 1,
+        deleted: false,
+    };
+    meshdesk_model::doc::contact::create(&mut unasked, &stray)?;
+    let outcome = send_raw_as(
+        b_key.clone(),
+        code.psk,
+        a_addr.clone(),
+        framed(&[hello.clone(), doc_data(unasked.save())])?,
+        Duration::from_secs(2),
+    )
+    .await?;
+    assert!(
+        matches!(outcome, RawOutcome::StillOpen { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(contact_names(&a).await?, vec!["Kept".to_string()]);
+
+    // (what, bytes sent first, whole document sent when A asks for it, reason)
     let cases = [
         (
             "undecodable bytes",
-            framed(&[hello.clone(), doc_data(vec![0x85, 0x6f, 0x4a, 0x83, 7])])?,
+            framed(std::slice::from_ref(&hello))?,
+            Some(vec![0x85, 0x6f, 0x4a, 0x83, 7]),
             "malformed whole document",
         ),
         (
             "content of another id",
-            framed(&[hello.clone(), doc_data(foreign.save())])?,
+            framed(std::slice::from_ref(&hello))?,
+            Some(foreign.save()),
             "malformed whole document",
         ),
-        ("oversize frame", oversize, "exceeds the limit"),
+        ("oversize frame", oversize, None, "exceeds the limit"),
     ];
-    for (what, bytes, reason) in cases {
-        let outcome = send_raw_as(
+    for (what, bytes, whole, reason) in cases {
+        // Play a member that holds `other`: tell A of it in the catalog
+        // round, then answer A's request for it with `whole`.
+        let answer = |frame: &Frame| -> Vec<u8> {
+            let Some(whole) = &whole else {
+                return Vec::new();
+            };
+            let reply = match frame {
+                Frame::CatalogDigests { round, .. } => vec![
+                    Frame::CatalogBucket {
+                        round: *round,
+                        bucket: bucket_of(&other_id),
+                        entries: vec![(other_id.clone(), [7; 32])],
+                    },
+                    Frame::CatalogEnd { round: *round },
+                ],
+                Frame::DocRequest { doc_ids } if doc_ids.contains(&other_id) => {
+                    vec![doc_data(whole.clone())]
+                }
+                _ => Vec::new(),
+            };
+            framed(&reply).unwrap_or_default()
+        };
+        let outcome = converse_as(
             b_key.clone(),
             code.psk,
             a_addr.clone(),
             bytes,
             Duration::from_secs(10),
+            answer,
         )
         .await?;
         let RawOutcome::Closed { received } = outcome else {

@@ -524,10 +524,10 @@ pub fn sync_stores(
             break;
         }
         if !to_b.is_empty() {
-            changed_b.extend(b.receive_sync_messages(a_name, &to_b)?);
+            changed_b.extend(b.receive_sync_messages(a_name, &to_b)?.changes);
         }
         if !to_a.is_empty() {
-            changed_a.extend(a.receive_sync_messages(b_name, &to_a)?);
+            changed_a.extend(a.receive_sync_messages(b_name, &to_a)?.changes);
         }
     }
     dedup(&mut changed_a);

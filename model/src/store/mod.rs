@@ -42,6 +42,56 @@ const CACHE_DOCS: usize = 512;
 /// another version derives them again from its documents once, on open.
 const PROJECTION_VERSION: u64 = 2;
 
+/// What applying a batch of sync messages did.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// The documents whose content changed.
+    pub changes: Vec<DocChange>,
+    /// The heads each document's last message announced.
+    pub announced: HashMap<String, Vec<ChangeHash>>,
+}
+
+/// Whether `reply` would only echo the heads the peer announced.
+fn settles(reply: &automerge::sync::Message, announced: &[ChangeHash]) -> bool {
+    let mut ours = reply.heads.clone();
+    let mut theirs = announced.to_vec();
+    ours.sort();
+    theirs.sort();
+    ours == theirs && reply.changes.is_empty() && reply.need.is_empty()
+}
+
+/// Runs an Automerge call on bytes from a peer or the disk. Automerge has
+/// panicked on hostile input before; such a panic becomes an error for that
+/// document, never an unwound node.
+pub(crate) fn untrusted<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("automerge panicked: {what}")
+    })
+}
+
+/// A stored document's bytes as they are on disk: its snapshot, then its
+/// chunks in order. Empty when it is not stored.
+pub(crate) fn stored_bytes(
+    snapshots: &redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    chunks: &redb::ReadOnlyTable<(&'static str, u64), &'static [u8]>,
+    key: &str,
+    capacity: usize,
+) -> StoreResult<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(capacity);
+    if let Some(s) = snapshots.get(key)? {
+        bytes.extend_from_slice(s.value());
+    }
+    for chunk in chunks.range((key, 0)..=(key, u64::MAX))? {
+        bytes.extend_from_slice(chunk?.1.value());
+    }
+    Ok(bytes)
+}
+
 /// A blake3 digest of a document's heads.
 pub type HeadsDigest = [u8; 32];
 
@@ -357,26 +407,23 @@ impl Store {
             return Ok(Some(cached));
         }
         let txn = self.db.begin_read()?;
-        let snapshot = txn.open_table(DOC_SNAPSHOT)?;
-        let chunks = txn.open_table(DOC_CHUNK)?;
-        let mut bytes = match snapshot.get(doc_id)? {
-            Some(s) => s.value().to_vec(),
-            None => Vec::new(),
-        };
-        for chunk in chunks.range((doc_id, 0)..=(doc_id, u64::MAX))? {
-            let (_, value) = chunk?;
-            bytes.extend_from_slice(value.value());
-        }
+        let bytes = stored_bytes(
+            &txn.open_table(DOC_SNAPSHOT)?,
+            &txn.open_table(DOC_CHUNK)?,
+            doc_id,
+            0,
+        )?;
         if bytes.is_empty() {
             return Ok(None);
         }
-        let doc = AutoCommit::load(&bytes)
-            .map_err(|e| StoreError::CorruptDoc {
-                doc: doc_id.to_string(),
-                reason: e.to_string(),
-            })?
+        let corrupt = |reason: String| StoreError::CorruptDoc {
+            doc: doc_id.to_string(),
+            reason,
+        };
+        let mut doc = untrusted(|| AutoCommit::load(&bytes))
+            .map_err(corrupt)?
+            .map_err(|e| corrupt(e.to_string()))?
             .with_actor(self.actor.clone());
-        let mut doc = doc;
         let persisted = doc.get_heads();
         Ok(Some(CachedDoc { doc, persisted }))
     }
@@ -645,8 +692,25 @@ impl Store {
         peer: &str,
         doc_id: &str,
     ) -> StoreResult<Option<Vec<u8>>> {
-        let parsed: DocId = doc_id
-            .parse()
+        self.sync_reply(peer, doc_id, None)
+    }
+
+    /// The answer to a sync message for `doc_id` from `peer` that announced
+    /// the heads `announced`, if there is anything to say. `None` also when a
+    /// reply would only tell the peer what it just told us (our heads equal
+    /// the ones it announced, and we neither send changes nor need any): the
+    /// exchange then ends a round trip earlier (the usual case when a
+    /// document arrives whole). Automerge's state still counts the reply as
+    /// sent, which only makes it include the next change in the next message
+    /// it generates, as it would anyway.
+    pub fn sync_reply(
+        &mut self,
+        peer: &str,
+        doc_id: &str,
+        announced: Option<&[ChangeHash]>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        doc_id
+            .parse::<DocId>()
             .map_err(|_| StoreError::BadDocId(doc_id.to_string()))?;
         let mut state = self.sync_state(peer, doc_id)?;
         let message = match self.take_doc(doc_id)? {
@@ -655,14 +719,13 @@ impl Store {
                 self.put_back(doc_id.to_string(), cached);
                 msg
             }
-            None => {
-                let _ = parsed;
-                AutoCommit::new().sync().generate_sync_message(&mut state)
-            }
+            None => AutoCommit::new().sync().generate_sync_message(&mut state),
         };
         self.sync_states
             .insert((peer.to_string(), doc_id.to_string()), state);
-        Ok(message.map(|m| m.encode()))
+        Ok(message
+            .filter(|m| !announced.is_some_and(|heads| settles(m, heads)))
+            .map(|m| m.encode()))
     }
 
     /// Applies a batch of sync messages from `peer` in one durable transaction.
@@ -671,39 +734,48 @@ impl Store {
         &mut self,
         peer: &str,
         messages: &[(String, Vec<u8>)],
-    ) -> StoreResult<Vec<DocChange>> {
+    ) -> StoreResult<Received> {
         let mut touched: Vec<(String, DocId, CachedDoc)> = Vec::new();
-        let mut states = Vec::new();
+        let mut position: HashMap<String, usize> = HashMap::new();
+        let mut states: HashMap<String, automerge::sync::State> = HashMap::new();
+        let mut announced = HashMap::new();
         for (doc_id, bytes) in messages {
             let parsed: DocId = doc_id
                 .parse()
                 .map_err(|_| StoreError::BadDocId(doc_id.clone()))?;
-            let message = automerge::sync::Message::decode(bytes).map_err(|e| {
-                StoreError::BadSyncMessage {
-                    doc: doc_id.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
-            let position = touched.iter().position(|(k, _, _)| k == doc_id);
-            let mut cached = match position {
-                Some(i) => touched.swap_remove(i).2,
-                None => match self.take_doc(doc_id)? {
-                    Some(c) => c,
-                    None => CachedDoc {
-                        doc: AutoCommit::new().with_actor(self.actor.clone()),
-                        persisted: Vec::new(),
-                    },
-                },
+            let bad = |reason: String| StoreError::BadSyncMessage {
+                doc: doc_id.clone(),
+                reason,
             };
-            let mut state = self.sync_state(peer, doc_id)?;
-            if let Err(e) = cached.doc.sync().receive_sync_message(&mut state, message) {
-                return Err(StoreError::BadSyncMessage {
-                    doc: doc_id.clone(),
-                    reason: e.to_string(),
-                });
-            }
-            states.push((doc_id.clone(), state));
-            touched.push((doc_id.clone(), parsed, cached));
+            let message = untrusted(|| automerge::sync::Message::decode(bytes))
+                .map_err(bad)?
+                .map_err(|e| bad(e.to_string()))?;
+            let heads = message.heads.clone();
+            let index = match position.get(doc_id) {
+                Some(&i) => i,
+                None => {
+                    let cached = match self.take_doc(doc_id)? {
+                        Some(c) => c,
+                        None => CachedDoc {
+                            doc: AutoCommit::new().with_actor(self.actor.clone()),
+                            persisted: Vec::new(),
+                        },
+                    };
+                    touched.push((doc_id.clone(), parsed, cached));
+                    position.insert(doc_id.clone(), touched.len() - 1);
+                    touched.len() - 1
+                }
+            };
+            let mut state = match states.remove(doc_id) {
+                Some(state) => state,
+                None => self.sync_state(peer, doc_id)?,
+            };
+            let doc = &mut touched[index].2.doc;
+            untrusted(|| doc.sync().receive_sync_message(&mut state, message))
+                .map_err(bad)?
+                .map_err(|e| bad(e.to_string()))?;
+            states.insert(doc_id.clone(), state);
+            announced.insert(doc_id.clone(), heads);
         }
         let txn = self.db.begin_write()?;
         let mut changes = Vec::new();
@@ -731,7 +803,7 @@ impl Store {
             }
         }
         self.search.refresh(&self.db, &changes)?;
-        Ok(changes)
+        Ok(Received { changes, announced })
     }
 
     /// Forgets the in-memory sync states of a peer (on disconnect); the

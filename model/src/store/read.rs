@@ -199,11 +199,6 @@ impl Store {
         })
     }
 
-    /// How many active interactions an agent owns.
-    pub fn count_active_of(&self, agent: AgentId) -> StoreResult<usize> {
-        self.list_count(SCOPE_ACTIVE, &agent.to_string())
-    }
-
     fn list_count(&self, scope: u8, owner: &str) -> StoreResult<usize> {
         let txn = self.db().begin_read()?;
         let counts = txn.open_table(LIST_COUNTS)?;

@@ -6,6 +6,8 @@
 //! the sync state a finished Automerge exchange would leave, so later edits
 //! travel incrementally on the per-document sync path.
 
+use std::collections::HashMap;
+
 use automerge::sync::{BloomFilter, Capability, Have, State};
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
 use redb::ReadableDatabase;
@@ -13,7 +15,7 @@ use redb::ReadableDatabase;
 use super::tables::*;
 use super::{
     CachedDoc, DocChange, DocMeta, Store, StoreError, StoreResult, decode, encode, heads_digest,
-    project,
+    project, stored_bytes, untrusted,
 };
 use crate::doc::{DocError, DocId};
 use crate::ids::now_ms;
@@ -101,16 +103,21 @@ fn bad_data(doc: &str, reason: String) -> StoreError {
 
 fn prepare(key: String, bytes: Vec<u8>, actor: &ActorId) -> StoreResult<Prepared> {
     let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
-    let mut doc = AutoCommit::load(&bytes)
-        .map_err(|e| bad_data(&key, e.to_string()))?
-        .with_actor(actor.clone());
+    // Loading and reading are the work on bytes from a peer: both guarded.
+    let loaded = untrusted(|| {
+        let doc = AutoCommit::load(&bytes)?.with_actor(actor.clone());
+        let row = project::read_row(&doc_id, &doc);
+        Ok::<_, automerge::AutomergeError>((doc, row))
+    });
+    let (mut doc, row) = loaded
+        .map_err(|reason| bad_data(&key, reason))?
+        .map_err(|e| bad_data(&key, e.to_string()))?;
     if doc.get_heads().is_empty() {
         return Err(bad_data(&key, "an empty document".into()));
     }
     if let Some(named) = foreign_id(&doc_id, &doc) {
         return Err(bad_data(&key, format!("the document is {named}'s")));
     }
-    let row = project::read_row(&doc_id, &doc);
     Ok(Prepared {
         key,
         doc_id,
@@ -123,12 +130,6 @@ fn prepare(key: String, bytes: Vec<u8>, actor: &ActorId) -> StoreResult<Prepared
 /// [`prepare`]s every document, in order, on up to [`IMPORT_THREADS`] threads.
 fn prepare_all(docs: Vec<(String, Vec<u8>)>, actor: &ActorId) -> StoreResult<Vec<Prepared>> {
     let per_thread = docs.len().div_ceil(IMPORT_THREADS).max(16);
-    if docs.len() <= per_thread {
-        return docs
-            .into_iter()
-            .map(|(key, bytes)| prepare(key, bytes, actor))
-            .collect();
-    }
     let mut parts: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
     let mut rest = docs.into_iter();
     loop {
@@ -138,29 +139,28 @@ fn prepare_all(docs: Vec<(String, Vec<u8>)>, actor: &ActorId) -> StoreResult<Vec
         }
         parts.push(part);
     }
-    let results: Vec<StoreResult<Vec<Prepared>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|(key, bytes)| prepare(key, bytes, actor))
-                        .collect::<StoreResult<Vec<_>>>()
+    let prepare_part = |part: Vec<(String, Vec<u8>)>| {
+        part.into_iter()
+            .map(|(key, bytes)| prepare(key, bytes, actor))
+            .collect::<StoreResult<Vec<_>>>()
+    };
+    let results: Vec<StoreResult<Vec<Prepared>>> = if parts.len() <= 1 {
+        parts.into_iter().map(prepare_part).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| scope.spawn(move || prepare_part(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(bad_data("", "a loading thread panicked".into())))
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(StoreError::CorruptDoc {
-                        doc: String::new(),
-                        reason: "loading a received document panicked".into(),
-                    })
-                })
-            })
-            .collect()
-    });
+                .collect()
+        })
+    };
     let mut out = Vec::new();
     for part in results {
         out.extend(part?);
@@ -191,13 +191,8 @@ impl Store {
             if size > max_bytes as u64 || malformed.get(key)?.is_some() {
                 continue;
             }
-            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            if let Some(s) = snapshots.get(key)? {
-                bytes.extend_from_slice(s.value());
-            }
-            for chunk in chunks.range((key, 0)..=(key, u64::MAX))? {
-                bytes.extend_from_slice(chunk?.1.value());
-            }
+            let capacity = usize::try_from(size).unwrap_or(0);
+            let bytes = stored_bytes(&snapshots, &chunks, key, capacity)?;
             if bytes.is_empty() || bytes.len() > max_bytes {
                 continue;
             }
@@ -255,9 +250,12 @@ impl Store {
         docs: Vec<(String, Vec<u8>)>,
     ) -> StoreResult<Vec<DocChange>> {
         let prepared = prepare_all(docs, &self.actor)?;
-        // Fresh documents (with the bytes to keep) and merged ones, in order.
+        // Fresh documents (with the bytes to keep) and merged ones, in order;
+        // the maps find a document seen earlier in the batch.
         let mut fresh: Vec<Fresh> = Vec::new();
+        let mut fresh_at: HashMap<String, usize> = HashMap::new();
         let mut merged: Vec<(String, DocId, CachedDoc)> = Vec::new();
+        let mut merged_at: HashMap<String, usize> = HashMap::new();
         for p in prepared {
             let Prepared {
                 key,
@@ -266,8 +264,9 @@ impl Store {
                 mut doc,
                 row,
             } = p;
-            if let Some(kept) = fresh.iter_mut().find(|f| f.key == key) {
+            if let Some(&i) = fresh_at.get(&key) {
                 // The same document twice in one batch: keep what both hold.
+                let kept = &mut fresh[i];
                 kept.cached
                     .doc
                     .merge(&mut doc)
@@ -277,20 +276,26 @@ impl Store {
                 kept.row = project::read_row(&kept.doc_id, &kept.cached.doc);
                 continue;
             }
-            let held = match merged.iter().position(|(k, ..)| *k == key) {
-                Some(i) => Some(merged.swap_remove(i).2),
-                None => self.take_doc(&key)?,
-            };
-            match held {
+            if let Some(&i) = merged_at.get(&key) {
+                merged[i]
+                    .2
+                    .doc
+                    .merge(&mut doc)
+                    .map_err(|e| bad_data(&key, e.to_string()))?;
+                continue;
+            }
+            match self.take_doc(&key)? {
                 Some(mut cached) => {
                     cached
                         .doc
                         .merge(&mut doc)
                         .map_err(|e| bad_data(&key, e.to_string()))?;
+                    merged_at.insert(key.clone(), merged.len());
                     merged.push((key, doc_id, cached));
                 }
                 None => {
                     let persisted = doc.get_heads();
+                    fresh_at.insert(key.clone(), fresh.len());
                     fresh.push(Fresh {
                         key,
                         doc_id,
