@@ -757,6 +757,31 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     ui.assert_sees("Let me check");
     assert_eq!(ui.app.notices().len(), fired);
 
+    // With the window focused, the conversation on screen announces
+    // nothing (Ana is reading it); another one still does.
+    ui.send(Message::Focused(true));
+    ui.call(Request::CustomerMessage {
+        id: demo.active_lucia.clone(),
+        text: "Thanks".into(),
+    })?;
+    ui.assert_sees("Thanks");
+    assert_eq!(ui.app.notices().len(), fired, "the open conversation");
+    ui.call(Request::CustomerMessage {
+        id: demo.active_marta.clone(),
+        text: "Any news?".into(),
+    })?;
+    let last = ui.app.notices().last().cloned();
+    assert_eq!(last.map(|n| n.body), Some("Any news?".to_string()));
+    let fired = ui.app.notices().len();
+    // Out of focus, even the open one does.
+    ui.send(Message::Focused(false));
+    ui.call(Request::CustomerMessage {
+        id: demo.active_lucia.clone(),
+        text: "Hello again".into(),
+    })?;
+    assert_eq!(ui.app.notices().len(), fired + 1);
+    let fired = fired + 1;
+
     // The switch in the rail turns them off (and is remembered).
     ui.click_id(NOTIFICATIONS_ID);
     assert!(!ui.app.settings().notifications);

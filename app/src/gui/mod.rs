@@ -43,7 +43,7 @@ use crate::data_dir::DataDir;
 use backend::{Backend, Clock, NodeOptions, Opened, Peer};
 use clock::Zone;
 use modal::Modal;
-use notify::{Notice, Notifier, Watch};
+use notify::{Notice, Notifier, Subject, Watch};
 use screen::welcome::{self, Welcome};
 use screen::{Toast, active, contacts, history, pending, phonebook};
 use session::{Session, status_label, status_tone};
@@ -153,6 +153,8 @@ fn on_event(event: IcedEvent, status: event::Status, _window: window::Id) -> Opt
         }
         IcedEvent::Window(window::Event::Resized(size)) => Some(Message::Resized(size)),
         IcedEvent::Window(window::Event::CloseRequested) => Some(Message::CloseRequested),
+        IcedEvent::Window(window::Event::Focused) => Some(Message::Focused(true)),
+        IcedEvent::Window(window::Event::Unfocused) => Some(Message::Focused(false)),
         _ => None,
     }
 }
@@ -182,6 +184,8 @@ pub enum Message {
     Tick,
     Mode(Mode),
     Resized(Size),
+    /// The window gained (true) or lost the keyboard focus.
+    Focused(bool),
     CloseRequested,
     Shortcut(Shortcut),
     Backend(backend::Event),
@@ -296,6 +300,8 @@ pub struct App {
     notifier: Option<Notifier>,
     /// The latest notices fired, newest last (tests read them).
     notices: Vec<Notice>,
+    /// Whether the window has the keyboard focus (the agent is looking).
+    focused: bool,
 }
 
 /// How many fired notices the app keeps.
@@ -374,6 +380,7 @@ impl App {
             ticks: 0,
             notifier: Notifier::desktop(),
             notices: Vec::new(),
+            focused: false,
         };
         let open = Task::perform(backend::open(data_dir, options), Message::Opened);
         (
@@ -404,6 +411,7 @@ impl App {
             ticks: 0,
             notifier: None,
             notices: Vec::new(),
+            focused: false,
         };
         let task = app.open_inbox(backend);
         (app, task)
@@ -425,6 +433,7 @@ impl App {
             ticks: 0,
             notifier: None,
             notices: Vec::new(),
+            focused: false,
         }
     }
 
@@ -561,7 +570,14 @@ impl App {
         if !self.settings.notifications {
             return;
         }
+        let on_screen = match (&self.state, self.focused) {
+            (State::Inbox(inbox), true) => inbox.on_screen(),
+            _ => None,
+        };
         for notice in notices {
+            if notice.about.is_some() && notice.about == on_screen {
+                continue;
+            }
             if let Some(n) = &self.notifier {
                 n.send(notice.clone());
             }
@@ -679,6 +695,10 @@ impl App {
             }
             Message::Mode(mode) => {
                 self.mode = mode;
+                Task::none()
+            }
+            Message::Focused(focused) => {
+                self.focused = focused;
                 Task::none()
             }
             Message::Resized(size) => {
@@ -875,6 +895,19 @@ impl Inbox {
                 let reload = self.select_tab(TabId::History, effects);
                 Task::batch([reload, self.history.open(id, &b).map(Message::History)])
             }
+        }
+    }
+
+    /// The conversation open on screen, if any.
+    fn on_screen(&self) -> Option<Subject> {
+        match self.tab {
+            TabId::Active => self.active.open_id().map(Subject::Interaction),
+            TabId::Contacts => self
+                .session
+                .me()
+                .and_then(|me| self.contacts.open_room(me))
+                .map(Subject::Room),
+            _ => None,
         }
     }
 

@@ -10,7 +10,8 @@
 //!   opening the app announces nothing; the agent's own actions never fire
 //!   (sending does not raise the unread count, a chat message of one's own is
 //!   skipped, and an interaction the agent had in Active and put back in a
-//!   queue is not "offered").
+//!   queue is not "offered"). The shell leaves out a notice about the
+//!   conversation the agent has open in the focused window: they are reading it.
 //! - [`Notifier`] shows them: a thread of its own talks to the desktop's
 //!   notification service (D-Bus on Linux), so the window never waits for it.
 //!   The notification asks the service for the "message-new-instant" sound.
@@ -33,6 +34,16 @@ const BODY_CHARS: usize = 140;
 pub struct Notice {
     pub title: String,
     pub body: String,
+    /// The conversation it is about (none for a grouped notice): while the
+    /// agent has that conversation open in a focused window, it is not shown.
+    pub about: Option<Subject>,
+}
+
+/// A conversation a notice can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Interaction(InteractionId),
+    Room(RoomKey),
 }
 
 /// What the shell last read, to tell what is new.
@@ -68,6 +79,7 @@ fn grouped(mut notices: Vec<Notice>, title: impl FnOnce(usize) -> String) -> Vec
     vec![Notice {
         title: title(n),
         body: format!("{body}, …"),
+        about: None,
     }]
 }
 
@@ -94,6 +106,7 @@ impl Watch {
                     r.campaign_name,
                     clip(&r.summary.last_message_preview)
                 ),
+                about: Some(Subject::Interaction(r.summary.id)),
             })
             .collect();
         grouped(fresh, |n| format!("{n} interactions offered to you"))
@@ -114,6 +127,7 @@ impl Watch {
             .map(|r| Notice {
                 title: r.summary.contact_name.clone(),
                 body: clip(&r.summary.last_message_preview),
+                about: Some(Subject::Interaction(r.summary.id)),
             })
             .collect();
         grouped(fresh, |n| format!("New messages in {n} interactions"))
@@ -138,6 +152,7 @@ impl Watch {
             .map(|r| Notice {
                 title: title(r),
                 body: clip(&r.last_message_preview),
+                about: Some(Subject::Room(r.room)),
             })
             .collect();
         grouped(fresh, |n| format!("New chat messages in {n} rooms"))
@@ -261,7 +276,8 @@ mod tests {
             fired,
             vec![Notice {
                 title: "Lucia".into(),
-                body: "hello from Lucia".into()
+                body: "hello from Lucia".into(),
+                about: Some(Subject::Interaction(a)),
             }]
         );
         // Read: the count falls, nothing fires.

@@ -88,6 +88,11 @@ pub enum Event {
 }
 
 impl Contacts {
+    /// The room whose chat is open.
+    pub fn open_room(&self, me: AgentId) -> Option<RoomKey> {
+        self.selected.map(|t| t.room(me))
+    }
+
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
         self.rooms_seq += 1;
         let seq = self.rooms_seq;
