@@ -96,6 +96,15 @@ impl SearchIndex {
             let Some((_, id)) = change.doc_id.split_once(':') else {
                 continue;
             };
+            let candidates: &[u8] = match change.kind {
+                DocKind::Contact => &[SCOPE_CONTACTS],
+                DocKind::Interaction => &[SCOPE_QUEUED, SCOPE_ACTIVE, SCOPE_FINALIZED],
+                _ => continue,
+            };
+            // Rows of scopes no search has loaded are not read at all.
+            if !candidates.iter().any(|scope| scopes.contains_key(scope)) {
+                continue;
+            }
             // The scope the row is in now, with its list key.
             let now: Option<(u8, SortKey)> = match change.kind {
                 DocKind::Interaction => match summaries.get(id)? {
@@ -114,10 +123,6 @@ impl SearchIndex {
                     None => None,
                 },
                 _ => continue,
-            };
-            let candidates: &[u8] = match change.kind {
-                DocKind::Contact => &[SCOPE_CONTACTS],
-                _ => &[SCOPE_QUEUED, SCOPE_ACTIVE, SCOPE_FINALIZED],
             };
             for scope in candidates {
                 let Some(index) = scopes.get_mut(scope) else {
