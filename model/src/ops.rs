@@ -24,6 +24,9 @@ pub const DEFAULT_DISPOSITIONS: [&str; 3] = ["Resolved", "Callback", "No answer"
 pub const DEFAULT_BREAK_REASONS: [&str; 3] = ["Lunch", "Training", "Meeting"];
 /// The most rows a list request returns unless it asks for fewer.
 pub const DEFAULT_LIST_LIMIT: usize = 500;
+/// Phonebook entries whose words match a customer's phone that are compared
+/// digit by digit (a phone is matched by search: there is no phone index).
+const CUSTOMER_MATCHES: usize = 500;
 
 /// Why a request was refused. Each message names what is wrong, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +145,16 @@ pub struct ContactSpec {
     pub notes: Option<String>,
 }
 
+/// A customer as a gateway (webchat, API) knows them: any of a contact id,
+/// a name, an email, a phone.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct CustomerSpec {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
 /// Which interactions a list shows.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -220,6 +233,16 @@ pub enum Request {
         /// A display name for a customer not in the phonebook (webchat visitors).
         name: Option<String>,
         message: Option<String>,
+        priority: i32,
+    },
+    /// A customer's first message from a gateway: the contact is the one
+    /// given by id, else the phonebook's entry with this email, else with
+    /// this phone, else a new one; a new contact and the queued interaction
+    /// are written in one commit, so neither is ever there without the other.
+    Intake {
+        campaign: String,
+        customer: CustomerSpec,
+        message: String,
         priority: i32,
     },
     ListInteractions {
@@ -670,6 +693,12 @@ impl Executor<'_, '_> {
                 message,
                 priority,
             ),
+            Request::Intake {
+                campaign,
+                customer,
+                message,
+                priority,
+            } => self.intake(&campaign, customer, &message, priority),
             Request::ListInteractions { tab, search, limit } => {
                 let page = self.list(
                     tab,
@@ -1190,11 +1219,33 @@ impl Executor<'_, '_> {
             }
         };
         let message = message.map(|m| validate::message(&m)).transpose()?;
+        let interaction =
+            self.queued_interaction(&campaign, contact, address, contact_name, message, priority);
+        let id = interaction.id;
+        let change = self
+            .store
+            .write_doc(&DocId::Interaction(id), true, move |d| {
+                doc::interaction::create(d, &interaction)
+            })?;
+        done(Reply::Created { id: id.to_string() }, vec![change])
+    }
+
+    /// A new inbound interaction queued in `campaign`, opened by the
+    /// customer's `message`.
+    fn queued_interaction(
+        &self,
+        campaign: &Campaign,
+        contact: Option<ContactId>,
+        address: String,
+        contact_name: String,
+        message: Option<String>,
+        priority: i32,
+    ) -> Interaction {
         let now = self.ctx.now;
-        let interaction = Interaction {
+        Interaction {
             id: InteractionId::new(),
             direction: Direction::Inbound,
-            channel,
+            channel: campaign.channel,
             origin_campaign: campaign.id,
             contact,
             address,
@@ -1220,14 +1271,107 @@ impl Executor<'_, '_> {
             finalization: None,
             notes: vec![],
             tags: BTreeSet::new(),
+        }
+    }
+
+    /// The phonebook entry a gateway's customer is: by id, email, then phone.
+    fn known_customer(&self, customer: &CustomerSpec) -> OpResult<Option<Contact>> {
+        if let Some(id) = &customer.id {
+            return self.lookup_contact(id).map(Some);
+        }
+        if let Some(email) = &customer.email {
+            if let Some(c) = self.store.contacts_by_email(email)?.into_iter().next() {
+                return Ok(Some(c));
+            }
+        }
+        if let Some(phone) = &customer.phone {
+            let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
+            let want = digits(phone);
+            let found = self
+                .store
+                .search_contacts_page(phone, 0, CUSTOMER_MATCHES)?;
+            return Ok(found
+                .rows
+                .into_iter()
+                .find(|c| c.phones.iter().any(|p| digits(p) == want)));
+        }
+        Ok(None)
+    }
+
+    fn intake(
+        &mut self,
+        campaign: &str,
+        customer: CustomerSpec,
+        message: &str,
+        priority: i32,
+    ) -> OpResult<Outcome> {
+        let campaign = self.campaign(campaign)?.clone();
+        let message = validate::message(message)?;
+        let blank = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
         };
+        let customer = CustomerSpec {
+            id: blank(&customer.id),
+            name: blank(&customer.name)
+                .map(|n| validate::required("the name", &n))
+                .transpose()?,
+            email: blank(&customer.email)
+                .map(|e| validate::email(&e))
+                .transpose()?,
+            phone: blank(&customer.phone)
+                .map(|p| validate::phone(&p))
+                .transpose()?,
+        };
+        let (contact, fresh) = match self.known_customer(&customer)? {
+            Some(c) => (c, None),
+            None => {
+                let name = customer
+                    .name
+                    .clone()
+                    .or_else(|| customer.email.clone())
+                    .or_else(|| customer.phone.clone())
+                    .ok_or(InvalidInput::Empty("the customer's name, email or phone"))?;
+                let now = self.ctx.now;
+                let c = Contact {
+                    id: ContactId::new(),
+                    name,
+                    phones: customer.phone.clone().into_iter().collect(),
+                    emails: customer.email.clone().into_iter().collect(),
+                    company: String::new(),
+                    notes: String::new(),
+                    tags: BTreeSet::new(),
+                    custom: BTreeMap::new(),
+                    created_at: now,
+                    updated_at: now,
+                    deleted: false,
+                };
+                (c.clone(), Some(c))
+            }
+        };
+        let address = Self::contact_address(campaign.channel, &contact);
+        let interaction = self.queued_interaction(
+            &campaign,
+            Some(contact.id),
+            address,
+            contact.name.clone(),
+            Some(message),
+            priority,
+        );
         let id = interaction.id;
-        let change = self
-            .store
-            .write_doc(&DocId::Interaction(id), true, move |d| {
-                doc::interaction::create(d, &interaction)
-            })?;
-        done(Reply::Created { id: id.to_string() }, vec![change])
+        let mut edits = Vec::with_capacity(2);
+        if let Some(c) = fresh {
+            edits.push(DocEdit::new(DocId::Contact(c.id), true, move |d| {
+                doc::contact::create(d, &c)
+            }));
+        }
+        edits.push(DocEdit::new(DocId::Interaction(id), true, move |d| {
+            doc::interaction::create(d, &interaction)
+        }));
+        let changes = self.store.write_many(edits)?;
+        done(Reply::Created { id: id.to_string() }, changes)
     }
 
     /// The interaction without its older messages, and its message count.

@@ -777,3 +777,120 @@ fn a_document_naming_its_id_in_lowercase_is_its_own_when_sent_whole() {
         .expect("the receiver takes it as the sender does");
     assert_eq!(b.doc_ids().expect("ids"), vec![doc_id.to_string()]);
 }
+
+#[test]
+fn a_gateway_customer_is_matched_by_email_or_phone_or_added_with_the_interaction() {
+    let mut f = fixture();
+    let marta = created(run(
+        &mut f.store,
+        Request::AddContact(contact_spec("Marta Ruiz", "marta@example.com")),
+    ));
+    let intake = |customer: ops::CustomerSpec, message: &str| Request::Intake {
+        campaign: "General".into(),
+        customer,
+        message: message.into(),
+        priority: 0,
+    };
+    let contact_of =
+        |store: &mut Store, id: String| match run(store, Request::ShowInteraction { id }) {
+            Reply::Interaction(d) => (
+                d.interaction.contact.map(|c| c.to_string()),
+                d.interaction.contact_name,
+                d.interaction.messages.len(),
+            ),
+            other => panic!("not an interaction: {other:?}"),
+        };
+
+    // The phonebook's entry, by email (any case) or by phone (any spacing).
+    let by_email = created(run(
+        &mut f.store,
+        intake(
+            ops::CustomerSpec {
+                name: Some("M.".into()),
+                email: Some("MARTA@example.com".into()),
+                ..Default::default()
+            },
+            "Where is my order?",
+        ),
+    ));
+    assert_eq!(
+        contact_of(&mut f.store, by_email),
+        (Some(marta.clone()), "Marta Ruiz".to_string(), 1)
+    );
+    let by_phone = created(run(
+        &mut f.store,
+        intake(
+            ops::CustomerSpec {
+                phone: Some("+34600100200".into()),
+                ..Default::default()
+            },
+            "Hello",
+        ),
+    ));
+    assert_eq!(contact_of(&mut f.store, by_phone).0, Some(marta));
+    assert_eq!(f.store.count_contacts().expect("count"), 1);
+
+    // Someone new: the contact and the interaction in one commit.
+    let outcome = ops::execute(
+        &mut f.store,
+        &ctx(),
+        intake(
+            ops::CustomerSpec {
+                name: Some("Noa Ortega".into()),
+                email: Some("noa@example.com".into()),
+                ..Default::default()
+            },
+            "Is there an outage?",
+        ),
+    )
+    .expect("intake");
+    let kinds: Vec<_> = outcome.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            meshdesk_model::doc::DocKind::Contact,
+            meshdesk_model::doc::DocKind::Interaction
+        ]
+    );
+    let (noa, name, _) = contact_of(&mut f.store, created(outcome.reply));
+    assert_eq!(name, "Noa Ortega");
+    assert_eq!(f.store.count_contacts().expect("count"), 2);
+    // Her next chat finds her.
+    let again = created(run(
+        &mut f.store,
+        intake(
+            ops::CustomerSpec {
+                email: Some("noa@example.com".into()),
+                ..Default::default()
+            },
+            "Me again",
+        ),
+    ));
+    assert_eq!(contact_of(&mut f.store, again).0, noa);
+    assert_eq!(f.store.count_contacts().expect("count"), 2);
+
+    // Nothing to know the customer by, or no message: refused, nothing written.
+    let before = f
+        .store
+        .count_interactions(BaseState::Queued)
+        .expect("count");
+    for (customer, message) in [
+        (ops::CustomerSpec::default(), "Hi"),
+        (
+            ops::CustomerSpec {
+                name: Some("Ivan".into()),
+                ..Default::default()
+            },
+            "  ",
+        ),
+    ] {
+        assert!(ops::execute(&mut f.store, &ctx(), intake(customer, message)).is_err());
+    }
+    assert_eq!(f.store.count_contacts().expect("count"), 2);
+    assert_eq!(
+        f.store
+            .count_interactions(BaseState::Queued)
+            .expect("count"),
+        before
+    );
+}

@@ -1,7 +1,8 @@
-//! What the webchat and the API share: finding a campaign, matching or
-//! creating the customer's contact, and creating the queued interaction.
+//! What the webchat and the API share: finding a campaign, checking the
+//! customer's fields, and creating the queued interaction (the node matches
+//! or adds the contact in the same commit).
 
-use meshdesk_model::ops::{ContactSpec, InteractionDetail, Reply, Request};
+use meshdesk_model::ops::{CustomerSpec, InteractionDetail, Reply, Request};
 use meshdesk_model::{Campaign, ChannelKind, validate};
 
 use super::AppState;
@@ -98,69 +99,8 @@ pub(crate) fn check_customer(c: Customer, prefix: &str) -> Result<CheckedCustome
     })
 }
 
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// The contact id for a customer: the given one, the phonebook entry with
-/// the same email (or phone), or a new contact.
-pub(crate) async fn resolve_contact<B: Backend>(
-    state: &AppState<B>,
-    c: &CheckedCustomer,
-) -> Result<String, ApiError> {
-    let backend = &state.backend;
-    if let Some(id) = &c.id {
-        let reply = backend
-            .call(Request::ShowContact { id: id.clone() })
-            .await?;
-        return match reply {
-            Reply::Contact { contact, .. } => Ok(contact.id.to_string()),
-            other => Err(unexpected(&other)),
-        };
-    }
-    // One match-or-create at a time, so one email never makes two contacts here.
-    let _guard = state.contact_lock.lock().await;
-    let key = c.email.clone().or_else(|| c.phone.clone());
-    if let Some(key) = key {
-        let reply = backend
-            .call(Request::ListContacts {
-                search: Some(key.clone()),
-                limit: Some(500),
-            })
-            .await?;
-        let Reply::Contacts(found) = reply else {
-            return Err(unexpected(&reply));
-        };
-        let matched = found.iter().find(|k| match &c.email {
-            Some(email) => k.emails.iter().any(|e| e.eq_ignore_ascii_case(email)),
-            None => {
-                let want = digits(&key);
-                k.phones.iter().any(|p| digits(p) == want)
-            }
-        });
-        if let Some(k) = matched {
-            return Ok(k.id.to_string());
-        }
-    }
-    let name = c
-        .name
-        .clone()
-        .or_else(|| c.email.clone())
-        .or_else(|| c.phone.clone())
-        .unwrap_or_else(|| "Visitor".into());
-    let spec = ContactSpec {
-        name: Some(name),
-        emails: c.email.clone().map(|e| vec![e]),
-        phones: c.phone.clone().map(|p| vec![p]),
-        ..ContactSpec::default()
-    };
-    match backend.call(Request::AddContact(spec)).await? {
-        Reply::Created { id } => Ok(id),
-        other => Err(unexpected(&other)),
-    }
-}
-
-/// Creates a queued inbound interaction with its first message; returns its id.
+/// Creates a queued inbound interaction with its first message, matching
+/// the customer to the phonebook or adding them, in one commit; returns its id.
 pub(crate) async fn enqueue<B: Backend>(
     state: &AppState<B>,
     campaign: &Campaign,
@@ -168,13 +108,15 @@ pub(crate) async fn enqueue<B: Backend>(
     message: String,
     priority: i32,
 ) -> Result<String, ApiError> {
-    let contact = resolve_contact(state, customer).await?;
-    let request = Request::Enqueue {
+    let request = Request::Intake {
         campaign: campaign.id.to_string(),
-        contact: Some(contact),
-        from: None,
-        name: customer.name.clone(),
-        message: Some(message),
+        customer: CustomerSpec {
+            id: customer.id.clone(),
+            name: customer.name.clone(),
+            email: customer.email.clone(),
+            phone: customer.phone.clone(),
+        },
+        message,
         priority,
     };
     match state.backend.call(request).await? {

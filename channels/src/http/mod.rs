@@ -69,8 +69,6 @@ pub(crate) struct Shared<B> {
     pub webchat_key: [u8; 32],
     pub visitor_limiter: RateLimiter<InteractionId>,
     pub start_limiter: RateLimiter<std::net::IpAddr>,
-    /// Serialises matching-or-creating contacts, so one email makes one contact.
-    pub contact_lock: tokio::sync::Mutex<()>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -176,7 +174,6 @@ pub async fn serve<B: Backend>(
         webchat_key,
         visitor_limiter: RateLimiter::new(config.visitor_messages),
         start_limiter: RateLimiter::new(config.visitor_starts),
-        contact_lock: tokio::sync::Mutex::new(()),
         shutdown: shutdown_rx.clone(),
     });
 
