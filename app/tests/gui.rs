@@ -529,6 +529,52 @@ fn keyboard_shortcuts_switch_tabs_move_through_lists_and_open_dialogs() -> TestR
 }
 
 #[test]
+fn the_list_cursor_stays_on_its_row_when_the_list_reorders() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    // Lucia's message puts her first; Ana opens her.
+    ui.clock.advance(MINUTE);
+    ui.call(Request::CustomerMessage {
+        id: demo.active_lucia.clone(),
+        text: "It is still blinking".into(),
+    })?;
+    ui.click("Lucia Romero");
+    ui.assert_sees("It is still blinking");
+    // Marta writes: she moves above Lucia.
+    ui.clock.advance(MINUTE);
+    ui.call(Request::CustomerMessage {
+        id: demo.active_marta.clone(),
+        text: "Any news?".into(),
+    })?;
+    ui.assert_sees("Any news?");
+    // Enter opens the row under the cursor: still Lucia, not Marta.
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("It is still blinking");
+    ui.assert_not_sees("Calling about your order");
+    // ↑ from Lucia (now second) is Marta.
+    ui.shortcut(Shortcut::Up);
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Calling about your order");
+
+    // The phonebook likewise, when a contact is added above the open one.
+    ui.tab(TabId::Phonebook);
+    ui.click("Ines Lopez");
+    ui.assert_sees("Initech");
+    ui.call(Request::AddContact(meshdesk_model::ops::ContactSpec {
+        name: Some("Aaron Abad".into()),
+        ..Default::default()
+    }))?;
+    ui.assert_sees("Aaron Abad");
+    ui.shortcut(Shortcut::Enter);
+    // Ines in the list and in the open profile; Bruno only in the list.
+    let shown = |ui: &Ui, name: &str| ui.texts().iter().filter(|t| *t == name).count();
+    assert_eq!(shown(&ui, "Ines Lopez"), 2);
+    assert_eq!(shown(&ui, "Bruno Diaz"), 1);
+    Ok(())
+}
+
+#[test]
 fn the_last_tab_and_window_size_are_remembered() -> TestResult {
     let demo = Demo::new()?;
     let mut ui = Ui::open(demo.seed)?;

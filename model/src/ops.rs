@@ -1279,10 +1279,10 @@ impl Executor<'_, '_> {
         if let Some(id) = &customer.id {
             return self.lookup_contact(id).map(Some);
         }
-        if let Some(email) = &customer.email {
-            if let Some(c) = self.store.contacts_by_email(email)?.into_iter().next() {
-                return Ok(Some(c));
-            }
+        if let Some(email) = &customer.email
+            && let Some(c) = self.store.contacts_by_email(email)?.into_iter().next()
+        {
+            return Ok(Some(c));
         }
         if let Some(phone) = &customer.phone {
             let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();

@@ -235,7 +235,11 @@ pub fn fact<'a, M: 'a>(key: &'a str, value: String) -> Element<'a, M> {
                 top: 2.0,
                 ..iced::Padding::ZERO
             }),
-        text(value).size(TEXT)
+        // An email or a long number breaks anywhere rather than run off the card.
+        text(value)
+            .size(TEXT)
+            .width(Length::Fill)
+            .wrapping(iced::widget::text::Wrapping::WordOrGlyph)
     ]
     .spacing(8)
     .align_y(Alignment::Start)
