@@ -304,6 +304,8 @@ pub struct App {
     focused: bool,
 }
 
+/// The toasts' distance from the window's bottom: clear of the composer.
+const TOASTS_ABOVE: f32 = 110.0;
 /// How many fired notices the app keeps.
 const NOTICES_KEPT: usize = 50;
 
@@ -806,10 +808,16 @@ impl App {
         }
         stack![
             base,
+            // Above the composer's row, so a toast never covers Send.
             container(toasts)
                 .align_right(Length::Fill)
                 .align_bottom(Length::Fill)
-                .padding(20)
+                .padding(iced::Padding {
+                    top: 20.0,
+                    right: 20.0,
+                    bottom: TOASTS_ABOVE,
+                    left: 20.0,
+                })
         ]
         .into()
     }
