@@ -339,6 +339,17 @@ pub fn check_display() -> Result<(), String> {
     Ok(())
 }
 
+/// The window's renderer settings: the embedded font and the text size
+/// (the headless tests render with the same). One struct, because iced's
+/// `.settings()` replaces them whole: a `.default_font()` before it is lost.
+pub fn iced_settings() -> iced::Settings {
+    iced::Settings {
+        default_font: Font::with_name("Fira Sans"),
+        default_text_size: TEXT.into(),
+        ..iced::Settings::default()
+    }
+}
+
 /// Opens the window on a data dir (no sub-command given); returns when it closes.
 pub fn run(data_dir: DataDir, options: NodeOptions) -> Result<(), String> {
     check_display()?;
@@ -349,11 +360,7 @@ pub fn run(data_dir: DataDir, options: NodeOptions) -> Result<(), String> {
         .title(App::title)
         .subscription(App::subscription)
         .theme(App::theme)
-        .default_font(Font::with_name("Fira Sans"))
-        .settings(iced::Settings {
-            default_text_size: TEXT.into(),
-            ..iced::Settings::default()
-        })
+        .settings(iced_settings())
         .window(window::Settings {
             size,
             min_size: Some(Size::new(settings::MIN_SIZE.0, settings::MIN_SIZE.1)),

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use iced::theme::{Mode, Palette};
 use iced::widget::{button, container, pick_list, scrollable, text, text_editor, text_input};
-use iced::{Background, Border, Color, Shadow, Theme, Vector};
+use iced::{Background, Border, Color, Shadow, Theme};
 
 /// The colours a style may use.
 #[derive(Debug, Clone, Copy)]
@@ -203,16 +203,12 @@ pub mod boxes {
         }
     }
 
-    /// A dialog: a card that floats.
+    /// A dialog: a card on the veil. No shadows anywhere: iced 0.14's
+    /// software renderer (tiny-skia, the fallback without a GPU) redraws a
+    /// damaged region without clearing a shadow's blur, so a cursor blinking
+    /// in a dialog stacked its shadow until the dialog turned black.
     pub fn dialog(theme: &Theme) -> container::Style {
-        container::Style {
-            shadow: Shadow {
-                color: Color::from_rgba(0.0, 0.0, 0.0, 0.25),
-                offset: Vector::new(0.0, 6.0),
-                blur_radius: 24.0,
-            },
-            ..card(theme)
-        }
+        card(theme)
     }
 
     pub fn veil(theme: &Theme) -> container::Style {
@@ -276,11 +272,6 @@ pub mod boxes {
             background: Some(t.danger.into()),
             text_color: Some(t.on_danger),
             border: radius(6.0),
-            shadow: Shadow {
-                color: Color::from_rgba(0.0, 0.0, 0.0, 0.25),
-                offset: Vector::new(0.0, 3.0),
-                blur_radius: 12.0,
-            },
             ..container::Style::default()
         }
     }
@@ -291,11 +282,6 @@ pub mod boxes {
             background: Some(t.text.into()),
             text_color: Some(t.bg),
             border: radius(6.0),
-            shadow: Shadow {
-                color: Color::from_rgba(0.0, 0.0, 0.0, 0.25),
-                offset: Vector::new(0.0, 3.0),
-                blur_radius: 12.0,
-            },
             ..container::Style::default()
         }
     }

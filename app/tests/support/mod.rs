@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use iced::futures::StreamExt;
 use iced::keyboard::{self, Key, Modifiers, key};
-use iced::{Font, Size, Task, Theme};
+use iced::{Size, Task, Theme};
 use iced_test::Simulator;
 use iced_test::runtime::Action;
 use iced_test::selector::Candidate;
@@ -341,12 +341,9 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// The app's own renderer settings (font, text size).
 pub fn settings() -> iced::Settings {
-    iced::Settings {
-        default_font: Font::with_name("Fira Sans"),
-        default_text_size: 14.into(),
-        ..iced::Settings::default()
-    }
+    meshdesk::gui::iced_settings()
 }
 
 impl Ui {
