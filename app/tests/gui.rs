@@ -8,7 +8,10 @@ use iced::keyboard::{Key, Modifiers, key};
 use meshdesk::gui::modal::{finalize, new_interaction, transfer};
 use meshdesk::gui::screen::{active, contacts, phonebook, welcome};
 use meshdesk::gui::settings::Settings;
-use meshdesk::gui::{App, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId, clock, theme};
+use meshdesk::gui::{
+    App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
+    clock, theme,
+};
 use meshdesk_model::ops::{Context, Reply, Request, Tab};
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
@@ -571,6 +574,68 @@ fn the_list_cursor_stays_on_its_row_when_the_list_reorders() -> TestResult {
     let shown = |ui: &Ui, name: &str| ui.texts().iter().filter(|t| *t == name).count();
     assert_eq!(shown(&ui, "Ines Lopez"), 2);
     assert_eq!(shown(&ui, "Bruno Diaz"), 1);
+    Ok(())
+}
+
+#[test]
+fn the_window_serves_the_webchat_and_the_api_when_switched_on() -> TestResult {
+    use meshdesk::gui::backend::{self, Opened};
+    let demo = meshdesk::gui::demo::Demo::start()?;
+    let rt = support::runtime()?;
+    let opened = rt.block_on(backend::open(demo.data_dir().clone(), demo.node_options()))?;
+    let Opened::Ready(backend) = opened else {
+        return Err("the demo has no team".into());
+    };
+    let clock = support::ManualClock::new(meshdesk_model::now_ms());
+    let settings = Settings {
+        gateways_addr: "127.0.0.1".into(),
+        ..Settings::default()
+    };
+    let mut ui = Ui::over(backend.clone(), clock, settings, None)?;
+    let started = |ui: &mut Ui| -> Option<String> {
+        for _ in 0..100 {
+            if let Some(url) = ui.texts().into_iter().find(|t| t.starts_with("http://")) {
+                return Some(url);
+            }
+            if ui.sees("cannot serve") || ui.sees("is not an address") {
+                return None;
+            }
+            ui.settle(50);
+        }
+        None
+    };
+
+    // An address without a port: refused, and the switch goes back off.
+    ui.click_id(GATEWAYS_ID);
+    assert_eq!(started(&mut ui), None);
+    ui.assert_sees("`127.0.0.1` is not an address to listen on");
+    assert!(!ui.app.settings().gateways);
+
+    // With a port (any free one), the widget and the API answer over HTTP.
+    ui.type_into(GATEWAYS_ADDR_ID, ":0");
+    ui.click_id(GATEWAYS_ID);
+    let url = started(&mut ui).ok_or("the gateways did not start")?;
+    assert!(ui.app.settings().gateways);
+    ui.assert_sees("Serving the webchat and the API at http://127.0.0.1:");
+    let get = |path: String| {
+        rt.block_on(async move {
+            let response = reqwest::get(path).await?;
+            let status = response.status().as_u16();
+            Ok::<_, reqwest::Error>((status, response.text().await?))
+        })
+    };
+    let (status, page) = get(format!("{url}/chat/Orders"))?;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "{page}");
+    assert_eq!(get(format!("{url}/api/v1/interactions"))?.0, 401);
+
+    // Off: nothing listens any more.
+    ui.click_id(GATEWAYS_ID);
+    ui.settle(300);
+    assert!(!ui.app.settings().gateways);
+    assert!(get(format!("{url}/chat/Orders")).is_err());
+    ui.assert_sees("127.0.0.1:0");
+    rt.block_on(backend.shutdown());
     Ok(())
 }
 

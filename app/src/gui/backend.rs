@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -134,6 +135,35 @@ enum Kind {
 pub struct Backend {
     id: u64,
     kind: Kind,
+    /// The node's data dir, where the gateways keep their state.
+    home: Option<PathBuf>,
+}
+
+/// The webchat and API gateways the window serves; they stop when the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct Gateways(Arc<meshdesk_channels::http::Server>);
+
+impl Gateways {
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        self.0.url()
+    }
+
+    /// Stops serving and waits until the gateways' state file is closed (so
+    /// serving again right away can open it); a clone still held elsewhere
+    /// stops them when it is dropped.
+    pub async fn stop(self) {
+        if let Ok(server) = Arc::try_unwrap(self.0) {
+            server.shutdown().await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Gateways {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Gateways").field(&self.url()).finish()
+    }
 }
 
 impl std::fmt::Debug for Backend {
@@ -274,7 +304,36 @@ impl Backend {
         Backend {
             id: next_id(),
             kind: Kind::Node(handle),
+            home: None,
         }
+    }
+
+    /// A backend over a running node on the data dir `home`.
+    pub fn node_at(handle: NodeHandle, home: PathBuf) -> Backend {
+        Backend {
+            home: Some(home),
+            ..Backend::node(handle)
+        }
+    }
+
+    /// Serves the webchat widget and the REST API on `addr`, through the
+    /// node, as `meshdesk node --http` does.
+    pub async fn serve_gateways(&self, addr: String) -> Result<Gateways, String> {
+        let (Kind::Node(node), Some(home)) = (&self.kind, &self.home) else {
+            return Err("the webchat and the API need this device's node".into());
+        };
+        let socket: std::net::SocketAddr = addr.trim().parse().map_err(|_| {
+            format!("`{addr}` is not an address to listen on (e.g. 127.0.0.1:8080)")
+        })?;
+        let server = meshdesk_channels::http::serve(
+            socket,
+            crate::gateway::NodeBackend::new(node.clone()),
+            meshdesk_channels::http::HttpConfig::new(home),
+        )
+        .await
+        .map_err(|e| format!("cannot serve on {socket}: {e}"))?;
+        tracing::info!(url = %server.url(), "serving the webchat and the API");
+        Ok(Gateways(Arc::new(server)))
     }
 
     /// A backend over a store owned by a worker thread of its own, with no
@@ -290,6 +349,7 @@ impl Backend {
         Ok(Backend {
             id: next_id(),
             kind: Kind::Local { jobs, events },
+            home: None,
         })
     }
 
@@ -631,7 +691,7 @@ async fn start_node(
     let (handle, _events) = meshdesk_sync::Node::start(config)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Backend::node(handle))
+    Ok(Backend::node_at(handle, data_dir.root().to_path_buf()))
 }
 
 /// Creates a team on this data dir with this device as its first member, then starts the node.

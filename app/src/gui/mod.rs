@@ -54,6 +54,9 @@ use widget::{Element, SMALL, TEXT, badge, dot, muted};
 pub const SEARCH_ID: &str = "search";
 /// The notifications switch's id.
 pub const NOTIFICATIONS_ID: &str = "notifications";
+/// The webchat-and-API switch in the rail, and its address field.
+pub const GATEWAYS_ID: &str = "gateways";
+pub const GATEWAYS_ADDR_ID: &str = "gateways-addr";
 /// How long a toast stays.
 const TOAST_INFO_MS: Millis = 5_000;
 const TOAST_ERROR_MS: Millis = 10_000;
@@ -198,6 +201,11 @@ pub enum Message {
     RoomsLoaded(Result<Reply, String>),
     /// The desktop-notifications switch.
     Notifications(bool),
+    /// The switch that serves the webchat and the API from this window.
+    Gateways(bool),
+    /// Where to serve them (edited while they are off).
+    GatewaysAddr(String),
+    GatewaysStarted(Result<backend::Gateways, String>),
     PeersLoaded(Result<Vec<Peer>, String>),
     Tab(TabId),
     Search(String),
@@ -302,6 +310,8 @@ pub struct App {
     notices: Vec<Notice>,
     /// Whether the window has the keyboard focus (the agent is looking).
     focused: bool,
+    /// The webchat and API gateways, while the window serves them.
+    gateways: Option<backend::Gateways>,
 }
 
 /// The toasts' distance from the window's bottom: clear of the composer.
@@ -390,6 +400,7 @@ impl App {
             notifier: Notifier::desktop(),
             notices: Vec::new(),
             focused: false,
+            gateways: None,
         };
         let open = Task::perform(backend::open(data_dir, options), Message::Opened);
         (
@@ -421,6 +432,7 @@ impl App {
             notifier: None,
             notices: Vec::new(),
             focused: false,
+            gateways: None,
         };
         let task = app.open_inbox(backend);
         (app, task)
@@ -443,6 +455,7 @@ impl App {
             notifier: None,
             notices: Vec::new(),
             focused: false,
+            gateways: None,
         }
     }
 
@@ -554,7 +567,26 @@ impl App {
             inbox.reload_tab(),
         ]);
         self.state = State::Inbox(inbox);
+        if self.settings.gateways {
+            return Task::batch([task, self.start_gateways()]);
+        }
         task
+    }
+
+    /// Serves the gateways through the inbox's node, if there is one.
+    fn start_gateways(&self) -> Task<Message> {
+        let State::Inbox(inbox) = &self.state else {
+            return Task::none();
+        };
+        if self.gateways.is_some() || !inbox.backend.is_node() {
+            return Task::none();
+        }
+        let backend = inbox.backend.clone();
+        let addr = self.settings.gateways_addr.clone();
+        Task::perform(
+            async move { backend.serve_gateways(addr).await },
+            Message::GatewaysStarted,
+        )
     }
 
     fn toast(&mut self, toast: Toast) {
@@ -743,6 +775,42 @@ impl App {
                 self.settings.notifications = on;
                 self.save_settings()
             }
+            Message::Gateways(true) => {
+                self.settings.gateways = true;
+                Task::batch([self.save_settings(), self.start_gateways()])
+            }
+            Message::Gateways(false) => {
+                self.settings.gateways = false;
+                let stop = match self.gateways.take() {
+                    Some(g) => Task::future(g.stop()).discard(),
+                    None => Task::none(),
+                };
+                Task::batch([self.save_settings(), stop])
+            }
+            Message::GatewaysAddr(addr) => {
+                if self.gateways.is_none() {
+                    self.settings.gateways_addr = addr;
+                    self.settings_dirty = true;
+                }
+                Task::none()
+            }
+            Message::GatewaysStarted(Ok(gateways)) => {
+                if !self.settings.gateways {
+                    // Switched off while starting.
+                    return Task::future(gateways.stop()).discard();
+                }
+                self.toast(Toast::Info(format!(
+                    "Serving the webchat and the API at {}",
+                    gateways.url()
+                )));
+                self.gateways = Some(gateways);
+                Task::none()
+            }
+            Message::GatewaysStarted(Err(e)) => {
+                self.settings.gateways = false;
+                self.toast(Toast::Error(e));
+                self.save_settings()
+            }
             other => {
                 let State::Inbox(inbox) = &mut self.state else {
                     return Task::none();
@@ -783,7 +851,14 @@ impl App {
             .style(theme::boxes::chrome)
             .into(),
             State::Welcome(w) => w.view().map(Message::Welcome),
-            State::Inbox(inbox) => inbox.view(self.settings.notifications),
+            State::Inbox(inbox) => inbox.view(Switches {
+                notifications: self.settings.notifications,
+                gateways: inbox.backend.is_node().then(|| GatewaysSwitch {
+                    on: self.settings.gateways,
+                    addr: &self.settings.gateways_addr,
+                    url: self.gateways.as_ref().map(|g| g.url()),
+                }),
+            }),
         };
         let base = keys::capture(base, Message::Shortcut);
         if self.toasts.is_empty() {
@@ -828,6 +903,55 @@ impl App {
         ]
         .into()
     }
+}
+
+/// The rail's switches, which live in the window's settings.
+struct Switches<'a> {
+    notifications: bool,
+    /// Shown only over a node (the gateways talk to it).
+    gateways: Option<GatewaysSwitch<'a>>,
+}
+
+struct GatewaysSwitch<'a> {
+    on: bool,
+    addr: &'a str,
+    /// Where they are served, once they are.
+    url: Option<String>,
+}
+
+/// A labelled on/off switch at the foot of the rail.
+fn rail_switch<'a>(on: bool, label: &'a str, message: fn(bool) -> Message) -> Element<'a, Message> {
+    toggler(on)
+        .label(label)
+        .on_toggle(message)
+        .size(16)
+        .text_size(SMALL)
+        .spacing(8)
+        .width(Length::Fill)
+        .into()
+}
+
+/// The webchat-and-API switch: the address while off, where they are while on.
+fn gateways_switch(g: GatewaysSwitch<'_>) -> Element<'_, Message> {
+    let status: Element<'_, Message> = match (g.on, g.url) {
+        (true, Some(url)) => muted(url).into(),
+        (true, None) => muted("Starting…").into(),
+        (false, _) => text_input(settings::GATEWAYS_ADDR, g.addr)
+            .id(GATEWAYS_ADDR_ID)
+            .on_input(Message::GatewaysAddr)
+            .size(SMALL)
+            .padding([4, 6])
+            .into(),
+    };
+    container(
+        column![
+            container(rail_switch(g.on, "Webchat & API", Message::Gateways)).id(GATEWAYS_ID),
+            status,
+        ]
+        .spacing(6),
+    )
+    .padding([0, 12])
+    .into()
 }
 
 /// What a screen's event means for the shell.
@@ -1357,7 +1481,7 @@ impl Inbox {
         (task, effects)
     }
 
-    fn view(&self, notifications: bool) -> Element<'_, Message> {
+    fn view<'a>(&'a self, switches: Switches<'a>) -> Element<'a, Message> {
         let s = &self.session;
         let content: Element<'_, Message> = match self.tab {
             TabId::Active => self.active.view(s).map(Message::Active),
@@ -1367,7 +1491,7 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
         };
         let shell: Element<'_, Message> = row![
-            self.rail(notifications),
+            self.rail(switches),
             widget::vrule(),
             column![self.top_bar(), widget::hrule(), content].width(Length::Fill)
         ]
@@ -1378,7 +1502,7 @@ impl Inbox {
         }
     }
 
-    fn rail(&self, notifications: bool) -> Element<'_, Message> {
+    fn rail<'a>(&'a self, switches: Switches<'a>) -> Element<'a, Message> {
         let s = &self.session;
         let team = s
             .team
@@ -1414,16 +1538,15 @@ impl Inbox {
             );
         }
         col = col.push(Space::new().height(Length::Fill));
+        if let Some(g) = switches.gateways {
+            col = col.push(gateways_switch(g));
+        }
         col = col.push(
-            container(
-                toggler(notifications)
-                    .label("Notifications")
-                    .on_toggle(Message::Notifications)
-                    .size(16)
-                    .text_size(SMALL)
-                    .spacing(8)
-                    .width(Length::Fill),
-            )
+            container(rail_switch(
+                switches.notifications,
+                "Notifications",
+                Message::Notifications,
+            ))
             .id(NOTIFICATIONS_ID)
             .padding([0, 12]),
         );

@@ -1,5 +1,6 @@
-//! What the window remembers between runs: its size, the last tab and
-//! whether desktop notifications are on, in
+//! What the window remembers between runs: its size, the last tab,
+//! whether desktop notifications are on and whether (and where) the window
+//! serves the webchat and the API, in
 //! `<data_dir>/settings.json`. A missing or unreadable file gives the
 //! defaults (a damaged file is never fatal, and is replaced on the next save).
 
@@ -18,7 +19,15 @@ pub struct Settings {
     pub last_tab: TabId,
     /// Desktop notifications (and their sound) for offers and messages.
     pub notifications: bool,
+    /// Serve the webchat widget and the REST API while the window is open.
+    pub gateways: bool,
+    /// Where to serve them.
+    pub gateways_addr: String,
 }
+
+/// Where the gateways listen unless the agent says otherwise: this machine
+/// only (visitors on the LAN need `0.0.0.0:8080`).
+pub const GATEWAYS_ADDR: &str = "127.0.0.1:8080";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -27,6 +36,8 @@ impl Default for Settings {
             height: 800.0,
             last_tab: TabId::Active,
             notifications: true,
+            gateways: false,
+            gateways_addr: GATEWAYS_ADDR.to_string(),
         }
     }
 }
@@ -93,6 +104,8 @@ mod tests {
             height: 900.0,
             last_tab: TabId::Phonebook,
             notifications: false,
+            gateways: true,
+            gateways_addr: "0.0.0.0:8080".into(),
         };
         s.save(&path)?;
         assert_eq!(Settings::load(&path), s);
@@ -103,6 +116,8 @@ mod tests {
         assert_eq!(loaded.width, Settings::default().width);
         assert_eq!(loaded.last_tab, TabId::History);
         assert!(loaded.notifications, "on unless switched off");
+        assert!(!loaded.gateways, "off unless switched on");
+        assert_eq!(loaded.gateways_addr, GATEWAYS_ADDR);
         Ok(())
     }
 }
