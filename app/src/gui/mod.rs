@@ -950,7 +950,12 @@ fn gateways_switch(g: GatewaysSwitch<'_>) -> Element<'_, Message> {
         ]
         .spacing(6),
     )
-    .padding([0, 12])
+    .padding(iced::Padding {
+        top: 0.0,
+        right: 12.0,
+        bottom: 8.0,
+        left: 12.0,
+    })
     .into()
 }
 
