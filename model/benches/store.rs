@@ -290,6 +290,23 @@ fn bench_store(c: &mut Criterion) {
             )
         })
     });
+    // What every routing pass asks: kept between claims and finalizes…
+    let now = meshdesk_model::now_ms();
+    group.bench_function("agent_history_kept", |b| {
+        b.iter(|| black_box(store.agent_history(now).expect("history")))
+    });
+    // …and read afresh (each iteration asks for another day).
+    let mut day = 0;
+    group.bench_function("agent_history_read", |b| {
+        b.iter(|| {
+            day += 1;
+            black_box(
+                store
+                    .agent_history(now + day * 86_400_000)
+                    .expect("history"),
+            )
+        })
+    });
     group.bench_function("first_page_phonebook", |b| {
         b.iter(|| black_box(store.contacts(0, PAGE).expect("page")))
     });

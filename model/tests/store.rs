@@ -894,3 +894,69 @@ fn a_gateway_customer_is_matched_by_email_or_phone_or_added_with_the_interaction
         before
     );
 }
+
+#[test]
+fn agent_history_follows_claims_finalizes_and_the_day() {
+    let mut f = fixture();
+    let me = f.store.identity().expect("identity").expect("a team").agent;
+    let id = created(run(
+        &mut f.store,
+        Request::Enqueue {
+            campaign: "General".into(),
+            contact: None,
+            from: Some("+1 555 0100".into()),
+            name: None,
+            message: Some("Hello".into()),
+            priority: 0,
+        },
+    ));
+    let now = now_ms();
+    let mine = |store: &Store, at: Millis| {
+        store
+            .agent_history(at)
+            .expect("history")
+            .get(&me)
+            .copied()
+            .unwrap_or_default()
+    };
+    // Asked twice with nothing between: the same answer.
+    assert_eq!(mine(&f.store, now).last_assigned_at, None);
+    assert_eq!(mine(&f.store, now).last_assigned_at, None);
+
+    run(&mut f.store, Request::Accept { id: id.clone() });
+    assert!(
+        mine(&f.store, now).last_assigned_at.is_some(),
+        "the claim shows"
+    );
+    // A message changes nothing routing reads; the answer stays right.
+    run(
+        &mut f.store,
+        Request::Send {
+            id: id.clone(),
+            text: "On it".into(),
+        },
+    );
+    assert!(mine(&f.store, now).last_assigned_at.is_some());
+    assert_eq!(mine(&f.store, now).finished_today, 0);
+
+    run(
+        &mut f.store,
+        Request::Finalize {
+            id,
+            disposition: "Resolved".into(),
+            note: None,
+        },
+    );
+    let today = mine(&f.store, now);
+    assert_eq!(today.finished_today, 1, "the finalize shows");
+    assert!(today.last_finished_at.is_some());
+    // The next day counts afresh.
+    let tomorrow = mine(&f.store, now + 86_400_000);
+    assert_eq!(tomorrow.finished_today, 0);
+    assert_eq!(tomorrow.last_finished_at, today.last_finished_at);
+
+    // Reopened, the store answers the same.
+    drop(f.store);
+    let store = Store::open(&f.path).expect("reopen");
+    assert_eq!(mine(&store, now), today);
+}

@@ -210,7 +210,17 @@ pub struct Store {
     cache: LruCache<String, CachedDoc>,
     sync_states: HashMap<(String, String), automerge::sync::State>,
     search: search_index::SearchIndex,
+    /// The last `agent_history` answer: the history version and the day it
+    /// was read for, then what it read.
+    history: std::sync::Mutex<Option<HistoryCache>>,
 }
+
+/// See [`Store::agent_history`].
+type HistoryCache = (
+    u64,
+    Millis,
+    std::collections::BTreeMap<AgentId, crate::AgentHistory>,
+);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -305,6 +315,7 @@ impl Store {
             cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
+            history: std::sync::Mutex::new(None),
         };
         store.init_tables()?;
         Ok(store)

@@ -190,6 +190,28 @@ fn bump(
     Ok(())
 }
 
+/// Where `local` counts the changes to the claim and finish rows.
+pub(crate) const HISTORY_VERSION_KEY: &str = "history_version";
+
+/// The count of changes to the claim and finish rows (what
+/// `Store::agent_history` reads), in the transaction's view.
+pub(crate) fn history_version(
+    local: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+) -> StoreResult<u64> {
+    Ok(local
+        .get(HISTORY_VERSION_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+fn bump_history_version(txn: &WriteTransaction) -> StoreResult<()> {
+    let mut local = txn.open_table(LOCAL)?;
+    let next = history_version(&local)?.wrapping_add(1);
+    local.insert(HISTORY_VERSION_KEY, next.to_be_bytes().as_slice())?;
+    Ok(())
+}
+
 fn put_interaction(
     txn: &WriteTransaction,
     new: Option<(&InteractionSummary, &str)>,
@@ -207,6 +229,11 @@ fn put_interaction(
     let mut claimed = txn.open_table(CLAIMED_BY)?;
     let mut finished = txn.open_table(FINISHED_BY)?;
     let mut by_contact = txn.open_multimap_table(CONTACT_INTERACTIONS)?;
+    // What `agent_history` reads changed: its cached answer is stale.
+    let history = |s: &InteractionSummary| (s.owner, s.claimed_at, s.finalized.clone());
+    if old.as_ref().map(history) != new.map(|(n, _)| history(n)) {
+        bump_history_version(txn)?;
+    }
     let old_counts = old.as_ref().map(count_keys).unwrap_or_default();
     let new_counts = new.map(|(n, _)| count_keys(n)).unwrap_or_default();
     for key in old_counts.iter().flatten() {
@@ -336,6 +363,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(SEARCH_ROWS);
     clear!(CLAIMED_BY);
     clear!(FINISHED_BY);
+    bump_history_version(txn)?;
     clear!(CONTACTS);
     clear!(CONTACT_ORDER);
     clear!(ROOM_MONTHS);

@@ -238,9 +238,23 @@ impl Store {
     }
 
     /// Past work of every agent, for routing.
+    /// Every routing pass asks; the claim and finish rows change only when
+    /// a claim or a finalize does, so the answer is kept until the history
+    /// version (bumped in the same transaction as those rows) or the day moves.
     pub fn agent_history(&self, now: Millis) -> StoreResult<BTreeMap<AgentId, AgentHistory>> {
         let start_of_day = now - now.rem_euclid(86_400_000);
         let txn = self.db().begin_read()?;
+        let version = super::project::history_version(&txn.open_table(LOCAL)?)?;
+        let mut cache = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((v, day, history)) = cache.as_ref()
+            && *v == version
+            && *day == start_of_day
+        {
+            return Ok(history.clone());
+        }
         let mut out: BTreeMap<AgentId, AgentHistory> = BTreeMap::new();
         for row in txn.open_table(CLAIMED_BY)?.iter()? {
             let (k, _) = row?;
@@ -263,6 +277,7 @@ impl Store {
                 }
             }
         }
+        *cache = Some((version, start_of_day, out.clone()));
         Ok(out)
     }
 
