@@ -55,6 +55,7 @@ pub(crate) const OPENERS: [&str; 10] = [
     "I was charged twice for March",
     "How do I add a second line?",
 ];
+/// What the teammate answers: opening lines first, then closing ones.
 pub(crate) const REPLIES: [&str; 6] = [
     "Thanks for writing. Let me check that for you.",
     "I can see it here; give me a minute.",

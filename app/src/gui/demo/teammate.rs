@@ -311,7 +311,15 @@ impl Script {
                 }
             }
             Step::Reply { id, round } => {
-                let text = REPLIES[self.rng.random_range(0..REPLIES.len())];
+                // A first answer from the first half, a later one from the
+                // second (closing lines): never the same line twice.
+                let half = REPLIES.len() / 2;
+                let lines = if round == 0 {
+                    0..half
+                } else {
+                    half..REPLIES.len()
+                };
+                let text = REPLIES[self.rng.random_range(lines)];
                 self.call(Request::Send {
                     id: id.to_string(),
                     text: text.into(),
