@@ -27,6 +27,22 @@ fn active_count(ui: &mut Ui) -> Result<usize, String> {
     }
 }
 
+/// How many messages of an interaction this agent has not read.
+fn unread(ui: &mut Ui, id: &str) -> Result<u32, String> {
+    match ui.call(Request::ListInteractions {
+        tab: Tab::Active,
+        search: None,
+        limit: None,
+    })? {
+        Reply::Interactions(rows) => rows
+            .iter()
+            .find(|r| r.summary.id.to_string() == id)
+            .map(|r| r.unread)
+            .ok_or_else(|| format!("{id} is not in Active")),
+        other => Err(format!("unexpected {other:?}")),
+    }
+}
+
 /// The text of an interaction's latest message.
 fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
     match ui.call(Request::ShowInteraction { id: id.into() })? {
@@ -636,6 +652,37 @@ fn the_window_serves_the_webchat_and_the_api_when_switched_on() -> TestResult {
     assert!(get(format!("{url}/chat/Orders")).is_err());
     ui.assert_sees("127.0.0.1:0");
     rt.block_on(backend.shutdown());
+    Ok(())
+}
+
+#[test]
+fn the_open_conversation_is_read_while_the_window_has_focus() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.send(Message::Focused(true));
+    ui.click("Lucia Romero");
+    ui.settle(100);
+    assert_eq!(unread(&mut ui, &demo.active_lucia)?, 0, "opened: read");
+    let write = |ui: &mut Ui, text: &str| {
+        ui.call(Request::CustomerMessage {
+            id: demo.active_lucia.clone(),
+            text: text.into(),
+        })
+    };
+    write(&mut ui, "Still there?")?;
+    ui.assert_sees("Still there?");
+    ui.settle(100);
+    assert_eq!(unread(&mut ui, &demo.active_lucia)?, 0, "seen as it came");
+    // Away from the window, it waits to be read…
+    ui.send(Message::Focused(false));
+    write(&mut ui, "Hello?")?;
+    ui.settle(100);
+    assert_eq!(unread(&mut ui, &demo.active_lucia)?, 1);
+    // …until the agent is back.
+    ui.send(Message::Focused(true));
+    ui.settle(100);
+    assert_eq!(unread(&mut ui, &demo.active_lucia)?, 0);
     Ok(())
 }
 

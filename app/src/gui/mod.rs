@@ -740,7 +740,16 @@ impl App {
             }
             Message::Focused(focused) => {
                 self.focused = focused;
-                Task::none()
+                match &mut self.state {
+                    State::Inbox(inbox) => {
+                        let backend = inbox.backend.clone();
+                        inbox
+                            .active
+                            .set_focused(focused, &backend)
+                            .map(Message::Active)
+                    }
+                    _ => Task::none(),
+                }
             }
             Message::Resized(size) => {
                 if (size.width, size.height) != (self.settings.width, self.settings.height) {
@@ -1421,6 +1430,7 @@ impl Inbox {
                         )));
                         Task::none()
                     }
+                    Some(active::Event::Read) => self.load_counts(),
                 };
                 Task::batch([task, more])
             }

@@ -26,6 +26,8 @@ pub const COMPOSER_ID: &str = "active-composer";
 pub struct Active {
     pub rows: Rows,
     open: Option<Open>,
+    /// Whether the window has the focus.
+    focused: bool,
 }
 
 #[derive(Debug)]
@@ -51,6 +53,8 @@ pub enum Message {
     Menu,
     Transfer,
     Finalize,
+    /// The open interaction's messages were marked read.
+    Read(Result<Reply, String>),
     Ignore,
 }
 
@@ -69,6 +73,8 @@ pub enum Event {
         who: String,
         campaign: CampaignId,
     },
+    /// Unread counts fell: the rail's badge is stale.
+    Read,
 }
 
 impl Default for Active {
@@ -82,6 +88,7 @@ impl Active {
         Active {
             rows: Rows::new(Tab::Active, LIST_ID),
             open: None,
+            focused: false,
         }
     }
 
@@ -131,14 +138,21 @@ impl Active {
         if let Some(i) = self.rows.position(id) {
             self.rows.list.cursor = Some(i);
         }
-        let read = call(backend, Request::MarkRead { id: id.to_string() }, |_| {
-            Message::Ignore
-        });
         Task::batch([
             self.load_detail(backend),
-            read,
+            mark_read(id, backend),
             iced::widget::operation::focus(COMPOSER_ID),
         ])
+    }
+
+    /// The window gained or lost the focus: while it has it, what arrives
+    /// in the open conversation is read (the agent sees it).
+    pub fn set_focused(&mut self, focused: bool, backend: &Backend) -> Task<Message> {
+        self.focused = focused;
+        match (focused, self.open_id()) {
+            (true, Some(id)) => mark_read(id, backend),
+            _ => Task::none(),
+        }
     }
 
     fn load_detail(&mut self, backend: &Backend) -> Task<Message> {
@@ -209,7 +223,14 @@ impl Active {
                 match result {
                     Ok(Reply::Interaction(detail)) => {
                         open.detail = Some(detail);
-                        (Task::none(), None)
+                        // What arrives in the conversation on screen is read,
+                        // if the agent is looking.
+                        let read = if self.focused {
+                            mark_read(id, backend)
+                        } else {
+                            Task::none()
+                        };
+                        (read, None)
                     }
                     Ok(_) => (Task::none(), None),
                     Err(e) => {
@@ -296,6 +317,11 @@ impl Active {
                         campaign: detail.interaction.campaign(),
                     }),
                 )
+            }
+            Message::Read(Ok(_)) => (self.reload(backend), Some(Event::Read)),
+            Message::Read(Err(e)) => {
+                tracing::debug!("cannot mark the conversation read: {e}");
+                (Task::none(), None)
             }
             Message::Ignore => (Task::none(), None),
         }
@@ -587,4 +613,13 @@ fn row_view<'a>(
     .padding([8, 10])
     .style(theme::buttons::item(selected))
     .into()
+}
+
+/// Marks every message of the interaction read.
+fn mark_read(id: InteractionId, backend: &Backend) -> Task<Message> {
+    call(
+        backend,
+        Request::MarkRead { id: id.to_string() },
+        Message::Read,
+    )
 }
