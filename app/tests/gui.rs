@@ -12,7 +12,7 @@ use meshdesk::gui::{
     App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
     clock, theme,
 };
-use meshdesk_model::ops::{Context, Reply, Request, Tab};
+use meshdesk_model::ops::{ChatTarget, Context, Reply, Request, Tab};
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
@@ -683,6 +683,76 @@ fn the_open_conversation_is_read_while_the_window_has_focus() -> TestResult {
     ui.send(Message::Focused(true));
     ui.settle(100);
     assert_eq!(unread(&mut ui, &demo.active_lucia)?, 0);
+    Ok(())
+}
+
+/// The text shown right after the first text equal to `label`.
+fn next_to(ui: &Ui, label: &str) -> Option<String> {
+    let texts = ui.texts();
+    let at = texts.iter().position(|t| t == label)?;
+    texts.get(at + 1).cloned()
+}
+
+#[test]
+fn a_teammates_chat_stays_unread_until_the_room_is_opened() -> TestResult {
+    let mut demo = Demo::new()?;
+    // Bruno's two messages to Ana arrive (written as his device's sync
+    // would write them) before she opens the app.
+    let seed = &mut demo.seed;
+    let ana = seed.store.identity()?.ok_or("no team")?.agent;
+    let bruno = seed
+        .store
+        .agents()?
+        .into_values()
+        .find(|a| a.name == "Bruno")
+        .ok_or("no Bruno")?
+        .id;
+    let room = meshdesk_model::RoomKey::direct(ana, bruno);
+    for body in ["Can you cover my queue?", "Lunch at 1?"] {
+        seed.clock.advance(MINUTE);
+        let m = meshdesk_model::ChatMessage {
+            id: meshdesk_model::MessageId::new(),
+            author: bruno,
+            at: seed.clock.now(),
+            body: body.into(),
+        };
+        seed.store.write_doc(
+            &meshdesk_model::doc::DocId::room_at(room, m.at),
+            true,
+            move |d| meshdesk_model::doc::room::add_message(d, &m),
+        )?;
+    }
+
+    let mut ui = Ui::open(demo.seed)?;
+    assert_eq!(
+        next_to(&ui, "Contacts & chat").as_deref(),
+        Some("1"),
+        "one room unread"
+    );
+    ui.tab(TabId::Contacts);
+    assert_eq!(
+        next_to(&ui, "Lunch at 1?").as_deref(),
+        Some("2"),
+        "two messages"
+    );
+    ui.click("Bruno");
+    ui.settle(100);
+    ui.assert_sees("Can you cover my queue?");
+    assert_ne!(
+        next_to(&ui, "Contacts & chat").as_deref(),
+        Some("1"),
+        "read"
+    );
+    assert_ne!(next_to(&ui, "Lunch at 1?").as_deref(), Some("2"));
+
+    // Ana's own message never counts as unread.
+    ui.tab(TabId::Active);
+    ui.call(Request::ChatSend {
+        to: ChatTarget::Agent("Bruno".into()),
+        text: "Sure".into(),
+    })?;
+    ui.settle(100);
+    assert_ne!(next_to(&ui, "Contacts & chat").as_deref(), Some("1"));
     Ok(())
 }
 

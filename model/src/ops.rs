@@ -309,6 +309,10 @@ pub enum Request {
         with: ChatTarget,
     },
     ListRooms,
+    /// Marks every message of a room read on this device.
+    MarkRoomRead {
+        with: ChatTarget,
+    },
     // --- status ---
     SetStatus {
         status: AgentStatus,
@@ -336,6 +340,15 @@ impl Request {
                 | Request::ShowStatus
         )
     }
+}
+
+/// A chat room as this agent sees it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RoomRow {
+    #[serde(flatten)]
+    pub summary: RoomSummary,
+    /// Teammates' messages this device has not shown.
+    pub unread: u32,
 }
 
 /// An interaction list row as an agent sees it.
@@ -404,7 +417,7 @@ pub enum Reply {
     Interaction(Box<InteractionDetail>),
     Explanations(Vec<routing::Explanation>),
     Chat(Box<ChatView>),
-    Rooms(Vec<RoomSummary>),
+    Rooms(Vec<RoomRow>),
     Status(Box<Agent>),
 }
 
@@ -791,13 +804,26 @@ impl Executor<'_, '_> {
             }
             Request::ListRooms => {
                 let me = self.me.agent;
-                let rooms = self
-                    .store
-                    .rooms()?
-                    .into_iter()
-                    .filter(|r| r.room.includes(me))
-                    .collect();
+                let mut rooms = Vec::new();
+                for summary in self.store.rooms()? {
+                    if !summary.room.includes(me) {
+                        continue;
+                    }
+                    // The agent's own last word means they have seen the room.
+                    let unread = if summary.last_author == Some(me) {
+                        0
+                    } else {
+                        let read = self.store.read_mark(&summary.room.key())?;
+                        summary.message_count.saturating_sub(read)
+                    };
+                    rooms.push(RoomRow { summary, unread });
+                }
                 done(Reply::Rooms(rooms), vec![])
+            }
+            Request::MarkRoomRead { with } => {
+                let (room, _) = self.room(&with)?;
+                self.mark_room_read(room)?;
+                done(Reply::Done, vec![])
             }
             Request::SetStatus { status } => {
                 let status = match status {
@@ -1642,7 +1668,20 @@ impl Executor<'_, '_> {
             .write_doc(&DocId::room_at(room, m.at), true, move |d| {
                 doc::room::add_message(d, &m)
             })?;
+        // Who writes in a room has read it.
+        self.mark_room_read(room)?;
         done(Reply::Created { id: id.to_string() }, vec![change])
+    }
+
+    fn mark_room_read(&mut self, room: RoomKey) -> OpResult<()> {
+        let count = self
+            .store
+            .rooms()?
+            .into_iter()
+            .find(|r| r.room == room)
+            .map_or(0, |r| r.message_count);
+        self.store.mark_read(&room.key(), count)?;
+        Ok(())
     }
 
     fn row(

@@ -391,12 +391,13 @@ pub fn text(reply: &Reply) -> String {
             out
         }
         Reply::Rooms(rooms) => {
-            let mut t = table(&["ROOM", "MESSAGES", "LAST"]);
+            let mut t = table(&["ROOM", "MESSAGES", "UNREAD", "LAST"]);
             for r in rooms {
                 t.add_row(vec![
-                    r.room.key(),
-                    r.message_count.to_string(),
-                    r.last_message_preview.clone(),
+                    r.summary.room.key(),
+                    r.summary.message_count.to_string(),
+                    r.unread.to_string(),
+                    r.summary.last_message_preview.clone(),
                 ]);
             }
             t.to_string()

@@ -268,6 +268,8 @@ struct Counts {
     active: usize,
     unread: u32,
     pending: usize,
+    /// Chat rooms with teammates' messages not yet read.
+    chat: usize,
 }
 
 /// The inbox: everything shown once a team is open.
@@ -1362,7 +1364,11 @@ impl Inbox {
                 Task::none()
             }
             Message::RoomsLoaded(result) => {
-                if let (Ok(Reply::Rooms(rooms)), Some(me)) = (result, self.session.me()) {
+                if let Ok(Reply::Rooms(rows)) = &result {
+                    self.counts.chat = rows.iter().filter(|r| r.unread > 0).count();
+                }
+                if let (Ok(Reply::Rooms(rows)), Some(me)) = (result, self.session.me()) {
+                    let rooms: Vec<_> = rows.into_iter().map(|r| r.summary).collect();
                     let s = &self.session;
                     let notices = self.watch.rooms(&rooms, me, |r| {
                         let who = r.last_author.map(|a| s.agent_name(a)).unwrap_or_default();
@@ -1453,10 +1459,15 @@ impl Inbox {
             Message::History(msg) => self.history.update(msg, &b).map(Message::History),
             Message::Contacts(msg) => {
                 let (task, event) = self.contacts.update(msg, &self.session, &b);
-                if let Some(contacts::Event::Toast(t)) = event {
-                    effects.push(Effect::Toast(t));
-                }
-                task.map(Message::Contacts)
+                let more = match event {
+                    Some(contacts::Event::Toast(t)) => {
+                        effects.push(Effect::Toast(t));
+                        Task::none()
+                    }
+                    Some(contacts::Event::Read) => self.load_rooms(),
+                    None => Task::none(),
+                };
+                Task::batch([task.map(Message::Contacts), more])
             }
             Message::Phonebook(msg) => {
                 let (task, event) = self.phonebook.update(msg, &b);
@@ -1536,6 +1547,7 @@ impl Inbox {
                 }
                 TabId::Active if self.counts.active > 0 => Some(badge(self.counts.active, false)),
                 TabId::Pending if self.counts.pending > 0 => Some(badge(self.counts.pending, true)),
+                TabId::Contacts if self.counts.chat > 0 => Some(badge(self.counts.chat, true)),
                 _ => None,
             };
             let mut label = row![text(tab.label()).size(TEXT).width(Length::Fill)]

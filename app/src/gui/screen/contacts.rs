@@ -8,8 +8,8 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::doc::DocId;
-use meshdesk_model::ops::{ChatTarget, ChatView, Reply, Request};
-use meshdesk_model::{AgentId, CampaignId, Millis, Role, RoomKey, RoomSummary};
+use meshdesk_model::ops::{ChatTarget, ChatView, Reply, Request, RoomRow};
+use meshdesk_model::{AgentId, CampaignId, Millis, Role, RoomKey};
 
 use super::{Toast, call};
 use crate::gui::backend::Backend;
@@ -17,7 +17,7 @@ use crate::gui::clock;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
 use crate::gui::widget::{
-    self, Element, SMALL, TEXT, dot, empty, error_box, line, muted, split, title,
+    self, Element, SMALL, TEXT, badge, dot, empty, error_box, line, muted, split, title,
 };
 
 pub const DRAFT_ID: &str = "chat-draft";
@@ -53,7 +53,7 @@ impl Target {
 #[derive(Debug, Default)]
 pub struct Contacts {
     query: String,
-    rooms: BTreeMap<String, RoomSummary>,
+    rooms: BTreeMap<String, RoomRow>,
     rooms_seq: u64,
     selected: Option<Target>,
     chat: Option<Box<ChatView>>,
@@ -79,12 +79,16 @@ pub enum Message {
     Invite,
     Invited(Result<String, String>),
     Copy,
+    /// The open room was marked read.
+    Read(Result<Reply, String>),
     Ignore,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Toast(Toast),
+    /// A room was read: the rail's chat badge is stale.
+    Read,
 }
 
 impl Contacts {
@@ -94,12 +98,36 @@ impl Contacts {
     }
 
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
+        Task::batch([self.load_rooms(backend), self.load_chat(backend)])
+    }
+
+    fn load_rooms(&mut self, backend: &Backend) -> Task<Message> {
         self.rooms_seq += 1;
         let seq = self.rooms_seq;
-        let rooms = call(backend, Request::ListRooms, move |r| {
+        call(backend, Request::ListRooms, move |r| {
             Message::RoomsLoaded(seq, r)
-        });
-        Task::batch([rooms, self.load_chat(backend)])
+        })
+    }
+
+    /// Marks the open room read if its row says it has unread messages.
+    fn read_open_room(&self, session: &Session, backend: &Backend) -> Task<Message> {
+        let (Some(target), Some(me)) = (self.selected, session.me()) else {
+            return Task::none();
+        };
+        let unread = self
+            .rooms
+            .get(&target.room(me).key())
+            .is_some_and(|r| r.unread > 0);
+        if !unread {
+            return Task::none();
+        }
+        call(
+            backend,
+            Request::MarkRoomRead {
+                with: target.chat(),
+            },
+            Message::Read,
+        )
     }
 
     /// The search narrows the teammates and rooms by name.
@@ -200,8 +228,18 @@ impl Contacts {
                 if seq == self.rooms_seq
                     && let Ok(Reply::Rooms(rooms)) = result
                 {
-                    self.rooms = rooms.into_iter().map(|r| (r.room.key(), r)).collect();
+                    self.rooms = rooms
+                        .into_iter()
+                        .map(|r| (r.summary.room.key(), r))
+                        .collect();
+                    // What arrives in the open room is read.
+                    return (self.read_open_room(session, backend), None);
                 }
+                (Task::none(), None)
+            }
+            Message::Read(Ok(_)) => (self.load_rooms(backend), Some(Event::Read)),
+            Message::Read(Err(e)) => {
+                tracing::debug!("cannot mark the room read: {e}");
                 (Task::none(), None)
             }
             Message::Select(target) => {
@@ -225,6 +263,7 @@ impl Contacts {
                         Ok(Reply::Chat(chat)) => {
                             self.chat = Some(chat);
                             self.error = None;
+                            return (self.read_open_room(session, backend), None);
                         }
                         Ok(_) => {}
                         Err(e) => self.error = Some(e),
@@ -369,8 +408,10 @@ impl Contacts {
         session: &'a Session,
     ) -> Element<'a, Message> {
         let me = session.me();
-        let preview = me
-            .and_then(|me| self.rooms.get(&target.room(me).key()))
+        let room = me.and_then(|me| self.rooms.get(&target.room(me).key()));
+        let unread = room.map_or(0, |r| r.unread);
+        let preview = room
+            .map(|r| &r.summary)
             .filter(|r| !r.last_message_preview.is_empty());
         let (lead, sub): (Element<'a, Message>, String) = match target {
             Target::Agent(a) => {
@@ -398,7 +439,14 @@ impl Contacts {
                 lead,
                 column![
                     row![line(&name, 26).size(TEXT).width(Length::Fill), muted(when)],
-                    line(&sub, 38).size(SMALL).style(theme::texts::muted),
+                    row![
+                        line(&sub, 38)
+                            .size(SMALL)
+                            .style(theme::texts::muted)
+                            .width(Length::Fill),
+                    ]
+                    .push((unread > 0 && !selected).then(|| badge(unread as usize, true)))
+                    .align_y(Alignment::Center),
                 ]
                 .spacing(2)
             ]
