@@ -745,10 +745,12 @@ impl App {
                 match &mut self.state {
                     State::Inbox(inbox) => {
                         let backend = inbox.backend.clone();
-                        inbox
-                            .active
-                            .set_focused(focused, &backend)
-                            .map(Message::Active)
+                        let active = inbox.active.set_focused(focused, &backend);
+                        let contacts =
+                            inbox
+                                .contacts
+                                .set_focused(focused, &inbox.session, &backend);
+                        Task::batch([active.map(Message::Active), contacts.map(Message::Contacts)])
                     }
                     _ => Task::none(),
                 }

@@ -66,6 +66,11 @@ pub struct Contacts {
     last_typing_sent: Millis,
     cursor: Option<usize>,
     invite: Option<Result<String, String>>,
+    /// Whether the window has the focus: only then is what arrives in the
+    /// open room read.
+    focused: bool,
+    /// The agent picked the open room: its next load is read whatever the focus.
+    picked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +112,21 @@ impl Contacts {
         call(backend, Request::ListRooms, move |r| {
             Message::RoomsLoaded(seq, r)
         })
+    }
+
+    /// The window gained or lost the focus; gaining it reads the open room.
+    pub fn set_focused(
+        &mut self,
+        focused: bool,
+        session: &Session,
+        backend: &Backend,
+    ) -> Task<Message> {
+        self.focused = focused;
+        if focused {
+            self.read_open_room(session, backend)
+        } else {
+            Task::none()
+        }
     }
 
     /// Marks the open room read if its row says it has unread messages.
@@ -232,8 +252,10 @@ impl Contacts {
                         .into_iter()
                         .map(|r| (r.summary.room.key(), r))
                         .collect();
-                    // What arrives in the open room is read.
-                    return (self.read_open_room(session, backend), None);
+                    // What arrives in the open room is read, if the agent is looking.
+                    if self.focused {
+                        return (self.read_open_room(session, backend), None);
+                    }
                 }
                 (Task::none(), None)
             }
@@ -243,6 +265,7 @@ impl Contacts {
                 (Task::none(), None)
             }
             Message::Select(target) => {
+                self.picked = true;
                 if self.selected != Some(target) {
                     self.selected = Some(target);
                     self.chat = None;
@@ -263,7 +286,9 @@ impl Contacts {
                         Ok(Reply::Chat(chat)) => {
                             self.chat = Some(chat);
                             self.error = None;
-                            return (self.read_open_room(session, backend), None);
+                            if std::mem::take(&mut self.picked) || self.focused {
+                                return (self.read_open_room(session, backend), None);
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => self.error = Some(e),
