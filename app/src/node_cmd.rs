@@ -111,7 +111,7 @@ pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
     runtime()?.block_on(async {
         let (handle, mut events) = start_member_node(data_dir, listen, peers, !args.no_mdns).await?;
         let http = match &args.http {
-            Some(addr) => Some(serve_http(addr, handle.clone(), data_dir.root()).await?),
+            Some(addr) => Some(serve_http(addr, handle.clone()).await?),
             None => None,
         };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(failed)?;
@@ -332,20 +332,14 @@ pub fn revoke(data_dir: &DataDir, device: &str) -> Result<(), CliError> {
 async fn serve_http(
     addr: &str,
     node: NodeHandle,
-    data_dir: &std::path::Path,
 ) -> Result<meshdesk_channels::http::Server, CliError> {
-    let addr: std::net::SocketAddr = addr.trim().parse().map_err(|_| {
-        CliError::Refused(format!(
-            "`{addr}` is not an address to listen on (e.g. 127.0.0.1:8080)"
-        ))
-    })?;
-    let server = meshdesk_channels::http::serve(
-        addr,
-        meshdesk::gateway::NodeBackend::new(node),
-        meshdesk_channels::http::HttpConfig::new(data_dir),
-    )
-    .await
-    .map_err(|e| CliError::Failed(format!("cannot serve HTTP on {addr}: {e}")))?;
+    use meshdesk::gateway::ServeError;
+    let server = meshdesk::gateway::serve(node, addr)
+        .await
+        .map_err(|e| match e {
+            ServeError::BadAddress(_) => CliError::Refused(e.to_string()),
+            ServeError::Bind { .. } => CliError::Failed(e.to_string()),
+        })?;
     println!("serving webchat and API on {}", server.url());
     Ok(server)
 }

@@ -355,6 +355,7 @@ pub struct NodeHandle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
     peer_id: PeerId,
+    data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -378,6 +379,11 @@ impl NodeHandle {
     /// This device's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// The data dir the node runs on.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// A new event subscription.
@@ -549,6 +555,7 @@ impl Node {
             commands,
             events: events.clone(),
             peer_id: local_peer,
+            data_dir: data_dir.clone(),
         };
         let control = if control_socket {
             Some(crate::control::serve(&data_dir, handle.clone()).await?)

@@ -24,7 +24,6 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -135,8 +134,6 @@ enum Kind {
 pub struct Backend {
     id: u64,
     kind: Kind,
-    /// The node's data dir, where the gateways keep their state.
-    home: Option<PathBuf>,
 }
 
 /// The webchat and API gateways the window serves; they stop when the
@@ -304,35 +301,18 @@ impl Backend {
         Backend {
             id: next_id(),
             kind: Kind::Node(handle),
-            home: None,
-        }
-    }
-
-    /// A backend over a running node on the data dir `home`.
-    pub fn node_at(handle: NodeHandle, home: PathBuf) -> Backend {
-        Backend {
-            home: Some(home),
-            ..Backend::node(handle)
         }
     }
 
     /// Serves the webchat widget and the REST API on `addr`, through the
     /// node, as `meshdesk node --http` does.
     pub async fn serve_gateways(&self, addr: String) -> Result<Gateways, String> {
-        let (Kind::Node(node), Some(home)) = (&self.kind, &self.home) else {
+        let Kind::Node(node) = &self.kind else {
             return Err("the webchat and the API need this device's node".into());
         };
-        let socket: std::net::SocketAddr = addr.trim().parse().map_err(|_| {
-            format!("`{addr}` is not an address to listen on (e.g. 127.0.0.1:8080)")
-        })?;
-        let server = meshdesk_channels::http::serve(
-            socket,
-            crate::gateway::NodeBackend::new(node.clone()),
-            meshdesk_channels::http::HttpConfig::new(home),
-        )
-        .await
-        .map_err(|e| format!("cannot serve on {socket}: {e}"))?;
-        tracing::info!(url = %server.url(), "serving the webchat and the API");
+        let server = crate::gateway::serve(node.clone(), &addr)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Gateways(Arc::new(server)))
     }
 
@@ -349,7 +329,6 @@ impl Backend {
         Ok(Backend {
             id: next_id(),
             kind: Kind::Local { jobs, events },
-            home: None,
         })
     }
 
@@ -691,7 +670,7 @@ async fn start_node(
     let (handle, _events) = meshdesk_sync::Node::start(config)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Backend::node_at(handle, data_dir.root().to_path_buf()))
+    Ok(Backend::node(handle))
 }
 
 /// Creates a team on this data dir with this device as its first member, then starts the node.
