@@ -696,8 +696,8 @@ fn next_to(ui: &Ui, label: &str) -> Option<String> {
 #[test]
 fn a_teammates_chat_stays_unread_until_the_room_is_opened() -> TestResult {
     let mut demo = Demo::new()?;
-    // Bruno's two messages to Ana arrive (written as his device's sync
-    // would write them) before she opens the app.
+    // Bruno's messages to Ana arrive (written as his device's sync would
+    // write them) before she opens the app.
     let seed = &mut demo.seed;
     let ana = seed.store.identity()?.ok_or("no team")?.agent;
     let bruno = seed
@@ -708,7 +708,7 @@ fn a_teammates_chat_stays_unread_until_the_room_is_opened() -> TestResult {
         .ok_or("no Bruno")?
         .id;
     let room = meshdesk_model::RoomKey::direct(ana, bruno);
-    for body in ["Can you cover my queue?", "Lunch at 1?"] {
+    let from_bruno = |seed: &mut support::Seed, body: &str| {
         seed.clock.advance(MINUTE);
         let m = meshdesk_model::ChatMessage {
             id: meshdesk_model::MessageId::new(),
@@ -720,8 +720,14 @@ fn a_teammates_chat_stays_unread_until_the_room_is_opened() -> TestResult {
             &meshdesk_model::doc::DocId::room_at(room, m.at),
             true,
             move |d| meshdesk_model::doc::room::add_message(d, &m),
-        )?;
-    }
+        )
+    };
+    from_bruno(seed, "Are you around?")?;
+    // Ana answered that one (writing reads the room)…
+    seed.chat(ChatTarget::Agent("Bruno".into()), "Yes, what's up?")?;
+    // …and these two came after.
+    from_bruno(seed, "Can you cover my queue?")?;
+    from_bruno(seed, "Lunch at 1?")?;
 
     let mut ui = Ui::open(demo.seed)?;
     assert_eq!(

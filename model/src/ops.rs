@@ -994,6 +994,16 @@ impl Executor<'_, '_> {
         if spec.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(InvalidInput::Empty("the contact name").into());
         }
+        let contact = self.new_contact(spec)?;
+        let id = contact.id;
+        let change = self.store.write_doc(&DocId::Contact(id), true, move |d| {
+            doc::contact::create(d, &contact)
+        })?;
+        done(Reply::Created { id: id.to_string() }, vec![change])
+    }
+
+    /// A contact not yet stored, with a fresh id, from checked fields.
+    fn new_contact(&self, spec: ContactSpec) -> OpResult<Contact> {
         let now = self.ctx.now;
         let blank = Contact {
             id: ContactId::new(),
@@ -1008,12 +1018,7 @@ impl Executor<'_, '_> {
             updated_at: now,
             deleted: false,
         };
-        let contact = self.contact_from_spec(blank, spec)?;
-        let id = contact.id;
-        let change = self.store.write_doc(&DocId::Contact(id), true, move |d| {
-            doc::contact::create(d, &contact)
-        })?;
-        done(Reply::Created { id: id.to_string() }, vec![change])
+        self.contact_from_spec(blank, spec)
     }
 
     fn edit_contact(&mut self, id: &str, spec: ContactSpec, delete: bool) -> OpResult<Outcome> {
@@ -1360,20 +1365,12 @@ impl Executor<'_, '_> {
                     .or_else(|| customer.email.clone())
                     .or_else(|| customer.phone.clone())
                     .ok_or(InvalidInput::Empty("the customer's name, email or phone"))?;
-                let now = self.ctx.now;
-                let c = Contact {
-                    id: ContactId::new(),
-                    name,
-                    phones: customer.phone.clone().into_iter().collect(),
-                    emails: customer.email.clone().into_iter().collect(),
-                    company: String::new(),
-                    notes: String::new(),
-                    tags: BTreeSet::new(),
-                    custom: BTreeMap::new(),
-                    created_at: now,
-                    updated_at: now,
-                    deleted: false,
-                };
+                let c = self.new_contact(ContactSpec {
+                    name: Some(name),
+                    phones: customer.phone.clone().map(|p| vec![p]),
+                    emails: customer.email.clone().map(|e| vec![e]),
+                    ..ContactSpec::default()
+                })?;
                 (c.clone(), Some(c))
             }
         };
@@ -1674,12 +1671,7 @@ impl Executor<'_, '_> {
     }
 
     fn mark_room_read(&mut self, room: RoomKey) -> OpResult<()> {
-        let count = self
-            .store
-            .rooms()?
-            .into_iter()
-            .find(|r| r.room == room)
-            .map_or(0, |r| r.message_count);
+        let count = self.store.room_message_count(room)?;
         self.store.mark_read(&room.key(), count)?;
         Ok(())
     }

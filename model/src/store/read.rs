@@ -378,6 +378,19 @@ impl Store {
         Ok(rooms.into_values().collect())
     }
 
+    /// How many messages a room holds over its stored months.
+    pub fn room_message_count(&self, room: RoomKey) -> StoreResult<u32> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(ROOM_MONTHS)?;
+        let key = room.key();
+        let mut count = 0u32;
+        for row in table.range((key.as_str(), "")..=(key.as_str(), "\u{10FFFF}"))? {
+            let month: RoomSummary = decode("room_months", row?.1.value())?;
+            count = count.saturating_add(month.message_count);
+        }
+        Ok(count)
+    }
+
     /// A room's messages over its stored months, oldest first.
     pub fn room_messages(&mut self, room: RoomKey) -> StoreResult<Vec<ChatMessage>> {
         let months: Vec<String> = {
