@@ -1366,10 +1366,11 @@ impl Inbox {
                 Task::none()
             }
             Message::RoomsLoaded(result) => {
-                if let Ok(Reply::Rooms(rows)) = &result {
-                    self.counts.chat = rows.iter().filter(|r| r.unread > 0).count();
-                }
-                if let (Ok(Reply::Rooms(rows)), Some(me)) = (result, self.session.me()) {
+                let Ok(Reply::Rooms(rows)) = result else {
+                    return (Task::none(), effects);
+                };
+                self.counts.chat = rows.iter().filter(|r| r.unread > 0).count();
+                if let Some(me) = self.session.me() {
                     let rooms: Vec<_> = rows.into_iter().map(|r| r.summary).collect();
                     let s = &self.session;
                     let notices = self.watch.rooms(&rooms, me, |r| {

@@ -106,6 +106,21 @@ impl ListState {
         }
     }
 
+    /// The key of the row under the cursor, to find it again once the rows change.
+    pub fn under_cursor<T, K>(&self, rows: &[T], key: impl Fn(&T) -> K) -> Option<K> {
+        self.cursor.and_then(|c| rows.get(c)).map(key)
+    }
+
+    /// After the rows changed: the cursor goes back on the row it was on
+    /// (`was`, from [`List::under_cursor`]) when rows above it came or went,
+    /// or stays inside the list when that row is gone.
+    pub fn follow<T, K: PartialEq>(&mut self, was: Option<K>, rows: &[T], key: impl Fn(&T) -> K) {
+        match was.and_then(|k| rows.iter().position(|r| key(r) == k)) {
+            Some(at) => self.cursor = Some(at),
+            None => self.clamp(rows.len()),
+        }
+    }
+
     /// Keeps the cursor inside a list that changed length.
     pub fn clamp(&mut self, len: usize) {
         if let Some(c) = self.cursor {

@@ -208,7 +208,22 @@ impl Active {
         match message {
             Message::Loaded(seq, result) => {
                 let task = self.rows.answered(seq, result, backend, Message::Loaded);
-                (task, None)
+                // What arrives in the conversation on screen is read, if the
+                // agent is looking (its row says what there is to read).
+                let read = match self.open_id() {
+                    Some(id)
+                        if self.focused
+                            && self
+                                .rows
+                                .rows
+                                .iter()
+                                .any(|r| r.summary.id == id && r.unread > 0) =>
+                    {
+                        mark_read(id, backend)
+                    }
+                    _ => Task::none(),
+                };
+                (Task::batch([task, read]), None)
             }
             Message::Scrolled(offset, viewport) => (
                 self.rows
@@ -223,14 +238,7 @@ impl Active {
                 match result {
                     Ok(Reply::Interaction(detail)) => {
                         open.detail = Some(detail);
-                        // What arrives in the conversation on screen is read,
-                        // if the agent is looking.
-                        let read = if self.focused {
-                            mark_read(id, backend)
-                        } else {
-                            Task::none()
-                        };
-                        (read, None)
+                        (Task::none(), None)
                     }
                     Ok(_) => (Task::none(), None),
                     Err(e) => {

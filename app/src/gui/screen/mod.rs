@@ -141,8 +141,7 @@ impl Rows {
             return Task::none();
         }
         self.in_flight = false;
-        // The keyboard cursor stays on its row when rows above it come or go.
-        let under_cursor = self.cursor_row().map(|r| r.summary.id);
+        let under_cursor = self.list.under_cursor(&self.rows, |r| r.summary.id);
         match result {
             Ok(Reply::InteractionPage(page)) => {
                 if page.offset == 0 {
@@ -162,10 +161,7 @@ impl Rows {
             Err(e) => self.error = Some(e),
         }
         self.loaded = true;
-        match under_cursor.and_then(|id| self.position(id)) {
-            Some(at) => self.list.cursor = Some(at),
-            None => self.list.clamp(self.rows.len()),
-        }
+        self.list.follow(under_cursor, &self.rows, |r| r.summary.id);
         if std::mem::take(&mut self.stale) {
             return self.reload(backend, done);
         }

@@ -320,12 +320,7 @@ impl Phonebook {
         match message {
             Message::Loaded(seq, result) => {
                 if seq == self.seq {
-                    // The cursor stays on its contact when others come or go.
-                    let under_cursor = self
-                        .list
-                        .cursor
-                        .and_then(|c| self.contacts.get(c))
-                        .map(|c| c.id);
+                    let under_cursor = self.list.under_cursor(&self.contacts, |c| c.id);
                     match result {
                         Ok(Reply::ContactPage(page)) => {
                             self.contacts = page.rows;
@@ -336,11 +331,7 @@ impl Phonebook {
                         Err(e) => self.error = Some(e),
                     }
                     self.loaded = true;
-                    match under_cursor.and_then(|id| self.contacts.iter().position(|c| c.id == id))
-                    {
-                        Some(at) => self.list.cursor = Some(at),
-                        None => self.list.clamp(self.contacts.len()),
-                    }
+                    self.list.follow(under_cursor, &self.contacts, |c| c.id);
                 }
                 (Task::none(), None)
             }
