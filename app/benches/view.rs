@@ -80,7 +80,8 @@ fn build(path: &Path) {
         std::fs::create_dir_all(parent).expect("bench dir");
     }
     eprintln!("building the bench store (once) at {}", path.display());
-    let mut store = Store::open(path).expect("open");
+    let mut store =
+        Store::open(path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     let now = now_ms();
     ops::execute(
         &mut store,
@@ -91,7 +92,6 @@ fn build(path: &Path) {
         Request::CreateTeam {
             team_name: "Bench".into(),
             agent_name: "Ana".into(),
-            device: "bench-device".into(),
             device_name: "bench".into(),
         },
     )
@@ -179,7 +179,7 @@ fn open(rt: &tokio::runtime::Runtime, path: &Path, tab: TabId, page: Option<usiz
     // The previous app's store worker may still be closing the file.
     let mut tries = 0;
     let store = loop {
-        match Store::open(path) {
+        match Store::open(path, meshdesk_model::authorship::DeviceKey::generate()) {
             Ok(store) => break store,
             Err(e) if tries < 100 => {
                 tries += 1;

@@ -63,11 +63,14 @@ fn runtime() -> Runtime {
 async fn setup() -> Bench {
     let dir = tempfile::tempdir().expect("tempdir");
     let keypair = identity::load_or_create(dir.path()).expect("identity");
-    let mut store = Store::open(dir.path().join("meshdesk.redb")).expect("store");
+    let mut store = Store::open(
+        dir.path().join("meshdesk.redb"),
+        meshdesk_model::authorship::DeviceKey::generate(),
+    )
+    .expect("store");
     let create = Request::CreateTeam {
         team_name: "Bench".into(),
         agent_name: "Alice".into(),
-        device: identity::peer_id_string(&keypair),
         device_name: "bench".into(),
     };
     meshdesk_model::ops::execute(&mut store, &Context::now(), create).expect("team");

@@ -77,8 +77,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Webhook(c) => return settings_cmd::webhook(&data_dir, c, json),
         other => other,
     };
-    let device = || node_client::device_identity(&data_dir);
-    match cli::request_for(command, device)? {
+    match cli::request_for(command, node_client::device_name)? {
         Some(request) => {
             let creates_team = matches!(request, meshdesk_model::ops::Request::CreateTeam { .. });
             let reply = cli::execute(&data_dir, request)?;

@@ -6,21 +6,12 @@ use meshdesk_sync::control::{Client, ControlError, ControlReply, ControlRequest}
 use crate::cli::CliError;
 use crate::data_dir::DataDir;
 
-/// The device's peer id and a device name, creating the device key if needed.
-pub fn device_identity(data_dir: &DataDir) -> Result<(String, String), CliError> {
-    data_dir
-        .ensure()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    let keypair = meshdesk_sync::identity::load_or_create(data_dir.root())
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    let device_name = std::env::var("HOSTNAME")
+/// A name for this device on the roster: the host's name.
+pub fn device_name() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "desktop".into());
-    Ok((
-        meshdesk_sync::identity::peer_id_string(&keypair),
-        device_name,
-    ))
+        .unwrap_or_else(|| "desktop".into())
 }
 
 /// Sends the request to a running node; `None` when no node runs here.

@@ -58,7 +58,8 @@ impl Cli {
 
     fn state(&self) -> StoreState {
         let path: PathBuf = self.data_dir().join("meshdesk.redb");
-        let mut store = Store::open(path).expect("open store");
+        let mut store = Store::open(path, meshdesk_model::authorship::DeviceKey::generate())
+            .expect("open store");
         let projections = store.projection_dump().expect("dump");
         let ids = store.doc_ids().expect("ids");
         let docs = ids

@@ -347,7 +347,10 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     )?;
 
     let bruno_dir = tempfile::tempdir()?;
-    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"))?;
+    let mut bruno_store = Store::open(
+        bruno_dir.path().join("meshdesk.redb"),
+        meshdesk_model::authorship::DeviceKey::generate(),
+    )?;
     meshdesk::gui::backend::sync_stores(
         &mut seed.store,
         "ana-device",

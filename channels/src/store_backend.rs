@@ -46,8 +46,11 @@ impl std::fmt::Debug for StoreBackend {
 
 impl StoreBackend {
     /// Opens (or creates) the store at `path` and starts its thread.
-    pub fn open(path: impl AsRef<Path>) -> Result<StoreBackend, ChannelError> {
-        let store = Store::open(path.as_ref())?;
+    pub fn open(
+        path: impl AsRef<Path>,
+        key: meshdesk_model::authorship::DeviceKey,
+    ) -> Result<StoreBackend, ChannelError> {
+        let store = Store::open(path.as_ref(), key)?;
         Ok(Self::start(store))
     }
 

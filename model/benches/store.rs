@@ -66,7 +66,8 @@ fn build(path: &Path) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("bench dir");
     }
-    let mut store = Store::open(path).expect("open");
+    let mut store =
+        Store::open(path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     let now = now_ms();
     let ctx = Context {
         now,
@@ -78,7 +79,6 @@ fn build(path: &Path) {
         Request::CreateTeam {
             team_name: "Bench".into(),
             agent_name: "Ana".into(),
-            device: "bench-device".into(),
             device_name: "bench".into(),
         },
     )
@@ -249,7 +249,7 @@ fn report_rss_in_fresh_process(path: &Path) {
 
 fn rss_only(path: &str) {
     let before = rss_kib();
-    let store = Store::open(path).expect("open");
+    let store = Store::open(path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     let rows = first_pages(&store);
     let after = rss_kib();
     println!(
@@ -267,11 +267,13 @@ fn bench_store(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("open_and_first_page_of_every_tab", |b| {
         b.iter(|| {
-            let store = Store::open(&path).expect("open");
+            let store = Store::open(&path, meshdesk_model::authorship::DeviceKey::generate())
+                .expect("open");
             black_box(first_pages(&store))
         })
     });
-    let store = Store::open(&path).expect("open");
+    let store =
+        Store::open(&path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     group.bench_function("first_page_active", |b| {
         b.iter(|| {
             black_box(
@@ -378,7 +380,8 @@ fn bench_store(c: &mut Criterion) {
 
     // One durable user write: a message sent in an active interaction,
     // spread over the 1k active ones as agents do (each gets a few more).
-    let mut store = Store::open(&path).expect("open");
+    let mut store =
+        Store::open(&path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     let active: Vec<String> = store
         .list_interactions(BaseState::Active, 0, 1_000)
         .expect("active")

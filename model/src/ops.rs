@@ -186,7 +186,6 @@ pub enum Request {
     CreateTeam {
         team_name: String,
         agent_name: String,
-        device: String,
         device_name: String,
     },
     ShowTeam,
@@ -454,11 +453,10 @@ pub fn execute(store: &mut Store, ctx: &Context, request: Request) -> OpResult<O
     if let Request::CreateTeam {
         team_name,
         agent_name,
-        device,
         device_name,
     } = request
     {
-        return create_team(store, ctx, &team_name, &agent_name, &device, &device_name);
+        return create_team(store, ctx, &team_name, &agent_name, &device_name);
     }
     let me = store.identity()?.ok_or(OpError::NoTeam)?;
     let team = store.team()?.ok_or(OpError::NoTeam)?;
@@ -476,9 +474,10 @@ fn create_team(
     ctx: &Context,
     team_name: &str,
     agent_name: &str,
-    device: &str,
     device_name: &str,
 ) -> OpResult<Outcome> {
+    let device = store.device();
+    let device = device.as_str();
     if let Some(team) = store.team()? {
         return Err(OpError::TeamExists(team.name));
     }
@@ -568,6 +567,11 @@ pub fn admit_device(
     }
     if invite.used_by.len() >= invite.max_uses as usize {
         return Err(OpError::Invalid("the invite has already been used".into()));
+    }
+    if invite.issuer != store.device() {
+        return Err(OpError::Invalid(
+            "this invite was issued by another device; join through that one".into(),
+        ));
     }
     if team.members.get(device).is_some_and(|m| m.revoked) {
         return Err(OpError::Invalid("this device was revoked".into()));
@@ -1572,9 +1576,11 @@ impl Executor<'_, '_> {
                 .unwrap_or_else(|| i.campaign().to_string());
             return Err(OpError::NotMember(name));
         }
+        // Never before the round began (a clock behind the transferring
+        // node's): the write rules refuse such a claim everywhere.
         let claim = Claim {
             agent: self.me.agent,
-            claimed_at: self.ctx.now,
+            claimed_at: self.ctx.now.max(i.round_started_at()),
             epoch: i.epoch(),
         };
         let id = i.id;
@@ -1598,7 +1604,7 @@ impl Executor<'_, '_> {
         }
         let decline = Decline {
             agent: self.me.agent,
-            at: self.ctx.now,
+            at: self.ctx.now.max(i.round_started_at()),
             epoch: i.epoch(),
         };
         self.write_interaction(i.id, move |d| doc::interaction::add_decline(d, &decline))

@@ -172,6 +172,10 @@ impl Campaign {
 pub struct Invite {
     pub token_hash: String,
     pub created_by: AgentId,
+    /// The device that issued it: the only one that redeems it, so a
+    /// one-use code used on both sides of a partition admits one device.
+    #[serde(default)]
+    pub issuer: String,
     pub created_at: Millis,
     pub expires_at: Millis,
     pub max_uses: u32,
@@ -399,6 +403,14 @@ impl Interaction {
     /// The current routing round: each transfer starts a new one.
     pub fn epoch(&self) -> u32 {
         u32::try_from(self.transfers.len()).unwrap_or(u32::MAX)
+    }
+
+    /// When the current routing round began: its queueing, or the last transfer.
+    pub fn round_started_at(&self) -> Millis {
+        self.transfers
+            .last()
+            .map(|t| t.at)
+            .unwrap_or(self.enqueued_at)
     }
 
     /// The campaign it is queued in now: the last transfer to a campaign, or where it began.

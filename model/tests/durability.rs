@@ -18,7 +18,8 @@ fn durability_child_writer() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let mut store = Store::open(&path).expect("child opens the store");
+    let mut store = Store::open(&path, meshdesk_model::authorship::DeviceKey::generate())
+        .expect("child opens the store");
     let ctx = Context::now();
     for n in 0.. {
         let spec = ContactSpec {
@@ -52,14 +53,14 @@ fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.redb");
     {
-        let mut store = Store::open(&path).expect("open");
+        let mut store =
+            Store::open(&path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
         ops::execute(
             &mut store,
             &Context::now(),
             Request::CreateTeam {
                 team_name: "T".into(),
                 agent_name: "Ana".into(),
-                device: "dev".into(),
                 device_name: "d".into(),
             },
         )
@@ -102,7 +103,7 @@ fn acknowledged_writes_survive_sigkill() {
         let acked = reader.join().expect("reader");
         acknowledged.extend(acked);
 
-        let store = Store::open(&path)
+        let store = Store::open(&path, meshdesk_model::authorship::DeviceKey::generate())
             .unwrap_or_else(|e| panic!("round {round}: the store must open after SIGKILL: {e}"));
         for id in &acknowledged {
             assert!(

@@ -71,11 +71,11 @@ proptest! {
     #[test]
     fn projections_equal_a_rebuild_from_documents(actions in proptest::collection::vec(action(), 1..40)) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(dir.path().join("s.redb")).expect("open");
+        let mut store = Store::open(dir.path().join("s.redb"), meshdesk_model::authorship::DeviceKey::generate()).expect("open");
         let ctx = Context::now();
         let exec = |store: &mut Store, r: Request| ops::execute(store, &ctx, r).ok().map(|o| o.reply);
         exec(&mut store, Request::CreateTeam {
-            team_name: "T".into(), agent_name: "Ana".into(), device: "dev".into(), device_name: "d".into(),
+            team_name: "T".into(), agent_name: "Ana".into(), device_name: "d".into(),
         });
         search_everywhere(&store);
         let mut contacts: Vec<String> = Vec::new();

@@ -19,7 +19,11 @@ struct Desk {
 impl Desk {
     fn new() -> Desk {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path().join("s.redb")).expect("open");
+        let store = Store::open(
+            dir.path().join("s.redb"),
+            meshdesk_model::authorship::DeviceKey::generate(),
+        )
+        .expect("open");
         let mut desk = Desk {
             _dir: dir,
             store,
@@ -28,7 +32,6 @@ impl Desk {
         desk.run(Request::CreateTeam {
             team_name: "Support".into(),
             agent_name: "Ana".into(),
-            device: "12D3KooWDevice".into(),
             device_name: "desk".into(),
         });
         desk
@@ -375,7 +378,8 @@ fn an_old_store_gets_its_projections_rebuilt_on_open() {
         .expect("delete");
         txn.commit().expect("commit");
     }
-    let store = Store::open(&path).expect("open");
+    let store =
+        Store::open(&path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     assert_eq!(
         store
             .search(SearchScope::Active, "narwhal", 10)

@@ -38,13 +38,13 @@ fn created(reply: Reply) -> String {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("store.redb");
-    let mut store = Store::open(&path).expect("open");
+    let mut store =
+        Store::open(&path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
     run(
         &mut store,
         Request::CreateTeam {
             team_name: "Support".into(),
             agent_name: "Ana".into(),
-            device: "12D3KooWDevice".into(),
             device_name: "desk".into(),
         },
     );
@@ -167,7 +167,8 @@ fn every_entity_survives_the_store_being_dropped_and_reopened() {
         .expect("interaction");
     drop(f.store);
 
-    let mut store = Store::open(&f.path).expect("reopen");
+    let mut store =
+        Store::open(&f.path, meshdesk_model::authorship::DeviceKey::generate()).expect("reopen");
     assert_eq!(store.team().expect("team"), before_team);
     assert_eq!(store.projection_dump().expect("dump"), before_dump);
     let team = store.team().expect("team").expect("a team");
@@ -290,7 +291,7 @@ fn search_is_scoped_to_the_tab() {
     let mut expected = vec![active.clone(), closed.clone()];
     expected.sort();
     assert_eq!(history, expected);
-    let reopened = Store::open(&f.path);
+    let reopened = Store::open(&f.path, meshdesk_model::authorship::DeviceKey::generate());
     assert!(reopened.is_err(), "one process at a time");
 }
 
@@ -434,9 +435,10 @@ fn a_malformed_document_from_a_peer_is_reported_and_left_out() {
     ));
     let count_before = f.store.count_contacts().expect("count");
 
-    // A hostile peer sends a "contact" whose name is a number.
+    // A teammate's buggy or hostile device sends a "contact" whose name is a number.
+    let key = enrol(&mut f.store);
     let id = ContactId::new();
-    let mut evil = automerge::AutoCommit::new();
+    let mut evil = automerge::AutoCommit::new().with_actor(key.actor());
     evil.put(automerge::ROOT, "kind", "contact").expect("put");
     evil.put(automerge::ROOT, "id", id.to_string())
         .expect("put");
@@ -461,10 +463,26 @@ fn a_malformed_document_from_a_peer_is_reported_and_left_out() {
         }
     }
     let doc_id = DocId::Contact(id).to_string();
+    let seal = key.seal(&doc_id, &evil.get_heads()[0]);
+    let unsealed = meshdesk_model::authorship::Sealed {
+        seals: vec![],
+        bytes: messages[1].clone(),
+    };
+    let got = f
+        .store
+        .receive_sync_messages("evil-peer", &[(doc_id.clone(), unsealed.encode())])
+        .expect("refused, not an error");
+    assert_eq!(got.refused.len(), 1, "an unsealed change is never stored");
     for m in messages {
-        f.store
-            .receive_sync_messages("evil-peer", &[(doc_id.clone(), m)])
+        let sealed = meshdesk_model::authorship::Sealed {
+            seals: vec![seal.clone()],
+            bytes: m,
+        };
+        let got = f
+            .store
+            .receive_sync_messages("evil-peer", &[(doc_id.clone(), sealed.encode())])
             .expect("stored, not applied to projections");
+        assert!(got.refused.is_empty(), "{:?}", got.refused);
     }
     assert_eq!(f.store.count_contacts().expect("count"), count_before);
     let malformed = f.store.malformed().expect("malformed");
@@ -508,7 +526,8 @@ fn compaction_keeps_every_message() {
         );
     }
     drop(f.store);
-    let mut store = Store::open(&f.path).expect("reopen");
+    let mut store =
+        Store::open(&f.path, meshdesk_model::authorship::DeviceKey::generate()).expect("reopen");
     let i = store
         .interaction(id.parse().expect("id"))
         .expect("interaction");
@@ -520,6 +539,26 @@ fn compaction_keeps_every_message() {
 }
 
 /// A new outbound phone interaction in the General campaign.
+/// Puts a new device (an agent) on the fixture's roster; its key.
+fn enrol(store: &mut Store) -> meshdesk_model::authorship::DeviceKey {
+    let key = meshdesk_model::authorship::DeviceKey::generate();
+    let team = store.team().expect("team").expect("a team");
+    let member = Member {
+        device: key.device(),
+        agent: AgentId::new(),
+        role: Role::Agent,
+        device_name: "teammate".into(),
+        joined_at: now_ms(),
+        revoked: false,
+    };
+    store
+        .write_doc(&DocId::Team(team.id), false, move |d| {
+            doc::team::add_member(d, &member)
+        })
+        .expect("enrol");
+    key
+}
+
 fn phone_call(to: &str, message: Option<&str>) -> Request {
     Request::NewInteraction {
         channel: ChannelKind::Phone,
@@ -547,7 +586,8 @@ fn message(body: &str) -> Message {
 }
 
 fn changes_in(bytes: &[u8]) -> usize {
-    automerge::sync::Message::decode(bytes)
+    let sealed = meshdesk_model::authorship::Sealed::decode(bytes).expect("sealed");
+    automerge::sync::Message::decode(&sealed.bytes)
         .expect("a sync message")
         .changes
         .len()
@@ -561,15 +601,17 @@ fn documents_sent_whole_match_the_sender_and_later_edits_sync_incrementally() {
         &mut a.store,
         Request::AddContact(contact_spec("Marta", "marta@example.com")),
     ));
+    let b_key = enrol(&mut a.store);
     let ids = a.store.doc_ids().expect("ids");
     let raw = a.store.raw_doc_bytes(&ids, usize::MAX).expect("raw");
     assert_eq!(raw.len(), ids.len());
 
     let dir = tempfile::tempdir().expect("tempdir");
     let b_path = dir.path().join("b.redb");
-    let mut b = Store::open(&b_path).expect("open");
-    let changes = b.import_docs("peer-a", raw_pairs(&raw)).expect("import");
-    assert_eq!(changes.len(), ids.len());
+    let mut b = Store::open(&b_path, b_key.clone()).expect("open");
+    let imported = b.import_docs("peer-a", raw_pairs(&raw)).expect("import");
+    assert_eq!(imported.changes.len(), ids.len());
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
     assert_eq!(
         b.catalog_digests().expect("digests"),
         a.store.catalog_digests().expect("digests")
@@ -600,7 +642,7 @@ fn documents_sent_whole_match_the_sender_and_later_edits_sync_incrementally() {
             .is_none()
     );
     drop(b);
-    let mut b = Store::open(&b_path).expect("reopen");
+    let mut b = Store::open(&b_path, b_key).expect("reopen");
     let heads = &raw
         .iter()
         .find(|d| d.doc_id == doc)
@@ -610,7 +652,8 @@ fn documents_sent_whole_match_the_sender_and_later_edits_sync_incrementally() {
         .generate_sync_message("peer-a", &doc)
         .expect("generate")
         .expect("a message");
-    let opening = automerge::sync::Message::decode(&opening).expect("decode");
+    let opening = meshdesk_model::authorship::Sealed::decode(&opening).expect("sealed");
+    let opening = automerge::sync::Message::decode(&opening.bytes).expect("decode");
     assert_eq!(
         &opening.have[0].last_sync, heads,
         "starts from the shared heads"
@@ -699,7 +742,11 @@ fn malformed_whole_documents_are_refused_and_write_nothing() {
         ("not a document id", vec![("nope:1".into(), vec![1])]),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut b = Store::open(dir.path().join("b.redb")).expect("open");
+    let mut b = Store::open(
+        dir.path().join("b.redb"),
+        meshdesk_model::authorship::DeviceKey::generate(),
+    )
+    .expect("open");
     for (what, bad) in bad_batches {
         // Good documents in the same batch are not written either.
         let mut batch = good.clone();
@@ -766,16 +813,23 @@ fn a_document_naming_its_id_in_lowercase_is_its_own_when_sent_whole() {
         })
         .expect("write");
     assert!(a.store.malformed().expect("malformed").is_empty());
+    let team = DocId::Team(a.store.identity().expect("identity").expect("a team").team);
     let raw = a
         .store
-        .raw_doc_bytes(&[doc_id.to_string()], usize::MAX)
+        .raw_doc_bytes(&[team.to_string(), doc_id.to_string()], usize::MAX)
         .expect("raw");
-    assert_eq!(raw.len(), 1, "a well-formed document is sent whole");
+    assert_eq!(raw.len(), 2, "a well-formed document is sent whole");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut b = Store::open(dir.path().join("b.redb")).expect("open");
-    b.import_docs("peer-a", raw_pairs(&raw))
+    let mut b = Store::open(
+        dir.path().join("b.redb"),
+        meshdesk_model::authorship::DeviceKey::generate(),
+    )
+    .expect("open");
+    let imported = b
+        .import_docs("peer-a", raw_pairs(&raw))
         .expect("the receiver takes it as the sender does");
-    assert_eq!(b.doc_ids().expect("ids"), vec![doc_id.to_string()]);
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
+    assert!(b.has_doc(&doc_id.to_string()).expect("has"));
 }
 
 #[test]
@@ -957,6 +1011,7 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
 
     // Reopened, the store answers the same.
     drop(f.store);
-    let store = Store::open(&f.path).expect("reopen");
+    let store =
+        Store::open(&f.path, meshdesk_model::authorship::DeviceKey::generate()).expect("reopen");
     assert_eq!(mine(&store, now), today);
 }

@@ -56,11 +56,10 @@ fn loopback() -> Multiaddr {
 /// A new team in `dir` (device key, team key, store); returns the store.
 fn create_team(dir: &Path) -> R<Store> {
     let keypair = identity::load_or_create(dir)?;
-    let mut store = Store::open(store_file(dir))?;
+    let mut store = Store::open(store_file(dir), identity::device_key(&keypair)?)?;
     let request = Request::CreateTeam {
         team_name: "Bench".into(),
         agent_name: "Ana".into(),
-        device: identity::peer_id_string(&keypair),
         device_name: "a".into(),
     };
     ops::execute(&mut store, &Context::now(), request)?;
@@ -162,7 +161,10 @@ async fn start_node(
     peers: Vec<Multiaddr>,
 ) -> R<(NodeHandle, broadcast::Receiver<Event>)> {
     let keypair = identity::load_or_create(dir)?;
-    let store = Store::open(store_file(dir))?;
+    let store = Store::open(
+        store_file(dir),
+        meshdesk_sync::identity::load_device_key(dir)?,
+    )?;
     let psk = team::load_team_key(dir)?.ok_or("no team key")?;
     let mut config = NodeConfig::new(dir, store, keypair, psk);
     config.listen = vec![loopback()];
@@ -186,7 +188,10 @@ async fn join(dir: &Path, code: &InviteCode, name: &str) -> R<()> {
     std::fs::create_dir_all(dir)?;
     let args = JoinArgs {
         data_dir: dir.to_path_buf(),
-        store: Store::open(store_file(dir))?,
+        store: Store::open(
+            store_file(dir),
+            meshdesk_sync::identity::load_device_key(dir)?,
+        )?,
         keypair: identity::load_or_create(dir)?,
         invite: code.clone(),
         agent_name: name.into(),
@@ -377,7 +382,10 @@ async fn full_sync() -> R<()> {
         join(&b_dir, &code, &format!("Joiner {run}")).await?;
         let elapsed = t0.elapsed();
         let after = a.status().await?;
-        let b_store = Store::open(store_file(&b_dir))?;
+        let b_store = Store::open(
+            store_file(&b_dir),
+            meshdesk_sync::identity::load_device_key(&b_dir)?,
+        )?;
         let got = interaction_ids(&b_store)?.len();
         if got != count {
             return Err(format!("the joiner has {got} interactions, expected {count}").into());
@@ -421,7 +429,10 @@ async fn catch_up(count: usize, runs: usize) -> R<()> {
         {
             let identity: LocalIdentity =
                 serde_json::from_slice(&std::fs::read(b_dir.join("identity.json"))?)?;
-            let mut b_store = Store::open(store_file(&b_dir))?;
+            let mut b_store = Store::open(
+                store_file(&b_dir),
+                meshdesk_sync::identity::load_device_key(&b_dir)?,
+            )?;
             b_store.set_identity(&identity)?;
         }
         std::fs::copy(
@@ -430,7 +441,10 @@ async fn catch_up(count: usize, runs: usize) -> R<()> {
         )?;
         // While B is away, 100 interactions get a new message on A.
         {
-            let mut a_store = Store::open(store_file(&a_dir))?;
+            let mut a_store = Store::open(
+                store_file(&a_dir),
+                meshdesk_sync::identity::load_device_key(&a_dir)?,
+            )?;
             let ids = interaction_ids(&a_store)?;
             let step = (ids.len() / changed).max(1);
             let edits = ids
@@ -463,8 +477,14 @@ async fn catch_up(count: usize, runs: usize) -> R<()> {
         a.shutdown().await?;
         b.shutdown().await?;
         let (a_store, b_store) = (
-            Store::open(store_file(&a_dir))?,
-            Store::open(store_file(&b_dir))?,
+            Store::open(
+                store_file(&a_dir),
+                meshdesk_sync::identity::load_device_key(&a_dir)?,
+            )?,
+            Store::open(
+                store_file(&b_dir),
+                meshdesk_sync::identity::load_device_key(&b_dir)?,
+            )?,
         );
         if a_store.catalog_digests()? != b_store.catalog_digests()? {
             return Err("B did not converge with A".into());

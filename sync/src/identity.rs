@@ -62,6 +62,29 @@ pub fn load(data_dir: &Path) -> Result<Option<Keypair>, IdentityError> {
     }
 }
 
+/// The key this device signs its changes with: the secret half of its
+/// identity, so the actor of its changes names its peer id.
+pub fn device_key(
+    keypair: &Keypair,
+) -> Result<meshdesk_model::authorship::DeviceKey, IdentityError> {
+    let ed = keypair
+        .clone()
+        .try_into_ed25519()
+        .map_err(|_| IdentityError::NotEd25519 {
+            path: PathBuf::from(KEY_FILE),
+        })?;
+    let mut secret = [0u8; 32];
+    secret.copy_from_slice(ed.secret().as_ref());
+    Ok(meshdesk_model::authorship::DeviceKey::from_secret(secret))
+}
+
+/// Loads (or creates) the device key pair of `data_dir` and returns its signing key.
+pub fn load_device_key(
+    data_dir: &Path,
+) -> Result<meshdesk_model::authorship::DeviceKey, IdentityError> {
+    device_key(&load_or_create(data_dir)?)
+}
+
 /// The peer id of a key pair as the roster spells it (base58).
 pub fn peer_id_string(keypair: &Keypair) -> String {
     keypair.public().to_peer_id().to_base58()
@@ -147,6 +170,18 @@ mod tests {
             let mode = fs::metadata(key_path(&data))?.permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn the_signing_key_names_the_same_device_as_the_peer_id() -> Result<(), IdentityError> {
+        let keypair = Keypair::generate_ed25519();
+        let key = device_key(&keypair)?;
+        assert_eq!(key.device(), peer_id_string(&keypair));
+        assert_eq!(
+            meshdesk_model::authorship::device_of_actor(&key.actor()),
+            Some(peer_id_string(&keypair))
+        );
         Ok(())
     }
 

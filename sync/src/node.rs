@@ -483,6 +483,12 @@ impl Node {
         } = config;
         let device = peer_id_string(&keypair);
         let local_peer = keypair.public().to_peer_id();
+        if store.device() != device {
+            return Err(NodeError::Invalid(format!(
+                "the store signs as device {} but the key file is {device}",
+                store.device()
+            )));
+        }
         let local = match (&join, store.identity()?) {
             (_, Some(identity)) => {
                 if identity.device != device {

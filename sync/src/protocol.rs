@@ -41,7 +41,8 @@ use serde::{Deserialize, Serialize};
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/meshdesk/sync/1");
 /// The version carried in `Hello`; a peer with another version is refused.
 /// Version 2 added `DocRequest` and `DocData`.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3: changes travel sealed by their writers (DESIGN §6).
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The largest frame either side accepts (16 MiB).
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 /// Number of catalog buckets.
@@ -196,6 +197,13 @@ pub enum Frame {
         docs: Vec<(String, Vec<u8>)>,
         missing: Vec<String>,
     },
+    /// The sender refused changes to this document that came from us (the
+    /// write rules; DESIGN §6); nothing of them was stored. Informational:
+    /// the link stays up for everything else.
+    Refused {
+        doc_id: String,
+        reason: String,
+    },
 }
 
 /// Why a frame could not be read, decoded or accepted.
@@ -231,6 +239,7 @@ impl Frame {
             Frame::Bye { .. } => "bye",
             Frame::DocRequest { .. } => "doc-request",
             Frame::DocData { .. } => "doc-data",
+            Frame::Refused { .. } => "refused",
         }
     }
 
@@ -328,6 +337,10 @@ impl Frame {
                 Ok(())
             }
             Frame::SyncDone { doc_id: id } => doc_id(id),
+            Frame::Refused { doc_id: id, reason } => {
+                doc_id(id)?;
+                text("reason", reason)
+            }
             Frame::Presence(p) => {
                 text("device", &p.device)?;
                 if p.addrs.len() > MAX_PRESENCE_ADDRS {
@@ -487,6 +500,10 @@ mod tests {
             Frame::DocData {
                 docs: vec![("doc".into(), vec![1, 2, 3])],
                 missing: vec!["other".into()],
+            },
+            Frame::Refused {
+                doc_id: "doc".into(),
+                reason: "no seal".into(),
             },
         ]
     }

@@ -614,6 +614,10 @@ impl Session {
                 self.exchanges.remove(&doc_id);
                 Ok(())
             }
+            Frame::Refused { doc_id, reason } => {
+                tracing::warn!(peer = %self.peer, %doc_id, %reason, "the peer refused our changes");
+                Ok(())
+            }
             Frame::Presence(p) => {
                 self.require_ready("presence")?;
                 step.events.push(SessionEvent::Presence(p));
@@ -827,7 +831,12 @@ impl Session {
             && !self.queued.contains(&doc_id)
             && self.whole_queued.insert(doc_id.clone())
         {
-            self.whole_queue.push_back(doc_id);
+            // The team's document first: its roster judges every other one.
+            if doc_id.starts_with("team:") {
+                self.whole_queue.push_front(doc_id);
+            } else {
+                self.whole_queue.push_back(doc_id);
+            }
         }
     }
 
@@ -901,7 +910,11 @@ impl Session {
             })
             .collect();
         if !docs.is_empty() {
-            step.changes.extend(store.import_docs(&self.peer, docs)?);
+            let imported = store.import_docs(&self.peer, docs)?;
+            step.changes.extend(imported.changes);
+            for (doc_id, reason) in imported.refused {
+                step.frames.push(Frame::Refused { doc_id, reason });
+            }
         }
         for doc_id in missing {
             if self.requested.remove(&doc_id).is_some() {
@@ -930,6 +943,19 @@ impl Session {
         let received = store.receive_sync_messages(&self.peer, &messages)?;
         step.changes.extend(received.changes);
         let mut answered = HashSet::new();
+        // A refused document's exchange ends here: nothing of it was kept,
+        // and answering would only ask for the same changes again.
+        for (doc_id, reason) in received.refused {
+            self.unqueue(&doc_id);
+            self.in_flight.remove(&doc_id);
+            self.exchanges.remove(&doc_id);
+            answered.insert(doc_id.clone());
+            step.frames.push(Frame::Refused {
+                doc_id: doc_id.clone(),
+                reason,
+            });
+            step.frames.push(Frame::SyncDone { doc_id });
+        }
         for (doc_id, _) in messages {
             if !answered.insert(doc_id.clone()) {
                 continue;

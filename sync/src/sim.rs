@@ -99,8 +99,15 @@ fn session_cfg() -> SessionConfig {
     }
 }
 
+/// Node `i`'s device key: fixed, so a seed replays the same devices.
+fn device_key(i: usize) -> meshdesk_model::authorship::DeviceKey {
+    let mut secret = [0u8; 32];
+    secret[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+    meshdesk_model::authorship::DeviceKey::from_secret(secret)
+}
+
 fn device(i: usize) -> String {
-    format!("12D3KooWsim{i:03}")
+    device_key(i).device()
 }
 
 fn is_sync_frame(f: &Frame) -> bool {
@@ -120,19 +127,24 @@ type SimResult<T> = Result<T, String>;
 
 fn summarize(f: &Frame) -> String {
     match f {
-        Frame::SyncMessage { doc_id, bytes } => match automerge::sync::Message::decode(bytes) {
-            Ok(m) => format!(
-                "sync {doc_id} heads {:?} need {} have {} changes {:?}",
-                m.heads
-                    .iter()
-                    .map(|h| h.to_string()[..6].to_string())
-                    .collect::<Vec<_>>(),
-                m.need.len(),
-                m.have.len(),
-                m.changes.len(),
-            ),
-            Err(e) => format!("sync {doc_id} undecodable {e}"),
-        },
+        Frame::SyncMessage { doc_id, bytes } => {
+            match meshdesk_model::authorship::Sealed::decode(bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|s| automerge::sync::Message::decode(&s.bytes).map_err(|e| e.to_string()))
+            {
+                Ok(m) => format!(
+                    "sync {doc_id} heads {:?} need {} have {} changes {:?}",
+                    m.heads
+                        .iter()
+                        .map(|h| h.to_string()[..6].to_string())
+                        .collect::<Vec<_>>(),
+                    m.need.len(),
+                    m.have.len(),
+                    m.changes.len(),
+                ),
+                Err(e) => format!("sync {doc_id} undecodable {e}"),
+            }
+        }
         Frame::SyncDone { doc_id } => format!("done {doc_id}"),
         other => other.kind().to_string(),
     }
@@ -145,9 +157,10 @@ impl Sim {
     pub fn new(cfg: SimConfig, seed: u64) -> SimResult<Sim> {
         let now: Millis = 1_750_000_000_000;
         let mut nodes = Vec::new();
-        for _ in 0..cfg.nodes {
+        for i in 0..cfg.nodes {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let store = Store::open(dir.path().join("team.redb")).map_err(|e| e.to_string())?;
+            let store = Store::open(dir.path().join("team.redb"), device_key(i))
+                .map_err(|e| e.to_string())?;
             nodes.push((dir, store));
         }
         let mut built = Vec::new();
@@ -162,7 +175,6 @@ impl Sim {
                 let request = Request::CreateTeam {
                     team_name: "Sim".into(),
                     agent_name: "agent-0".into(),
-                    device: device(0),
                     device_name: "sim".into(),
                 };
                 ops::execute(&mut store, &ctx, request).map_err(|e| e.to_string())?;

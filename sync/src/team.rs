@@ -155,6 +155,7 @@ pub fn create_invite(
     let invite = Invite {
         token_hash: code.token_hash(),
         created_by: me.agent,
+        issuer: store.device(),
         created_at: now,
         expires_at,
         max_uses,

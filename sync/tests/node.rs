@@ -43,11 +43,13 @@ async fn create_team_node(
     dir: &Path,
 ) -> Result<(NodeHandle, broadcast::Receiver<Event>), Box<dyn std::error::Error>> {
     let keypair = identity::load_or_create(dir)?;
-    let mut store = Store::open(store_path(dir))?;
+    let mut store = Store::open(
+        store_path(dir),
+        meshdesk_sync::identity::load_device_key(dir)?,
+    )?;
     let request = Request::CreateTeam {
         team_name: "Support".into(),
         agent_name: "Ana".into(),
-        device: identity::peer_id_string(&keypair),
         device_name: "ana-laptop".into(),
     };
     meshdesk_model::ops::execute(&mut store, &Context::now(), request)?;
@@ -71,7 +73,10 @@ async fn restart_member(
     dir: &Path,
 ) -> Result<(NodeHandle, broadcast::Receiver<Event>), Box<dyn std::error::Error>> {
     let keypair = identity::load_or_create(dir)?;
-    let store = Store::open(store_path(dir))?;
+    let store = Store::open(
+        store_path(dir),
+        meshdesk_sync::identity::load_device_key(dir)?,
+    )?;
     let psk = team::load_team_key(dir)?.ok_or("no team key")?;
     start(dir, store, keypair, psk).await
 }
@@ -84,7 +89,10 @@ async fn join(
     let invite = meshdesk_sync::invite::InviteCode::parse(code)?;
     let args = JoinArgs {
         data_dir: dir.to_path_buf(),
-        store: Store::open(store_path(dir))?,
+        store: Store::open(
+            store_path(dir),
+            meshdesk_sync::identity::load_device_key(dir)?,
+        )?,
         keypair: identity::load_or_create(dir)?,
         invite,
         agent_name: name.into(),
@@ -258,7 +266,10 @@ async fn join_sync_live_control_and_refusals() -> TestResult {
     b.shutdown().await?;
     assert!(!meshdesk_sync::control::socket_path(a_dir.path()).exists());
     // The store is free again once the node stopped.
-    Store::open(store_path(a_dir.path()))?;
+    Store::open(
+        store_path(a_dir.path()),
+        meshdesk_sync::identity::load_device_key(a_dir.path())?,
+    )?;
     Ok(())
 }
 
@@ -381,7 +392,10 @@ async fn accept_and_send_apart(
     let accept = Request::Accept { id: id.to_string() };
     a.execute(accept.clone()).await?;
     a.execute(send(a_text)).await?;
-    let mut store = Store::open(store_path(b_dir))?;
+    let mut store = Store::open(
+        store_path(b_dir),
+        meshdesk_sync::identity::load_device_key(b_dir)?,
+    )?;
     let ctx = Context::now();
     meshdesk_model::ops::execute(&mut store, &ctx, accept)?;
     meshdesk_model::ops::execute(&mut store, &ctx, send(b_text))?;
@@ -534,7 +548,10 @@ async fn a_document_delivered_whole_then_edited_on_both_sides_converges() -> Tes
     };
     let code = a.invite(60_000, 1).await?;
     join(b_dir.path(), &code.encode(), "Bruno").await?;
-    let b_store = Store::open(store_path(b_dir.path()))?;
+    let b_store = Store::open(
+        store_path(b_dir.path()),
+        meshdesk_sync::identity::load_device_key(b_dir.path())?,
+    )?;
     assert!(b_store.has_doc(&format!("interaction:{id}"))?);
     drop(b_store);
 

@@ -76,7 +76,9 @@ pub fn open_store(data_dir: &DataDir) -> Result<Store, CliError> {
     data_dir
         .ensure()
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    Store::open(data_dir.store_path()).map_err(|e| match e {
+    let key = meshdesk_sync::identity::load_device_key(data_dir.root())
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Store::open(data_dir.store_path(), key).map_err(|e| match e {
         StoreError::InUse(_) => CliError::Failed(format!(
             "{e}; if a node runs here, its control socket was not reachable at {}",
             data_dir.control_socket().display()
@@ -115,18 +117,14 @@ fn chat_target(with: ChatWith) -> ChatTarget {
 /// Maps a parsed sub-command to its request (commands handled elsewhere give `None`).
 pub fn request_for(
     command: Command,
-    device: impl FnOnce() -> Result<(String, String), CliError>,
+    device_name: impl FnOnce() -> String,
 ) -> Result<Option<Request>, CliError> {
     let request = match command {
-        Command::Team(TeamCommand::Create { name, agent }) => {
-            let (device, device_name) = device()?;
-            Request::CreateTeam {
-                team_name: name,
-                agent_name: agent,
-                device,
-                device_name,
-            }
-        }
+        Command::Team(TeamCommand::Create { name, agent }) => Request::CreateTeam {
+            team_name: name,
+            agent_name: agent,
+            device_name: device_name(),
+        },
         Command::Team(TeamCommand::Show) => Request::ShowTeam,
         Command::Team(_) | Command::Node(_) | Command::ApiToken(_) | Command::Webhook(_) => {
             return Ok(None);

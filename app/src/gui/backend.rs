@@ -620,7 +620,9 @@ fn open_store(data_dir: &DataDir) -> Result<Store, String> {
     data_dir
         .ensure()
         .map_err(|e| format!("cannot create {}: {e}", data_dir.root().display()))?;
-    Store::open(data_dir.store_path()).map_err(|e| match e {
+    let key =
+        meshdesk_sync::identity::load_device_key(data_dir.root()).map_err(|e| e.to_string())?;
+    Store::open(data_dir.store_path(), key).map_err(|e| match e {
         StoreError::InUse(_) => format!(
             "another meshdesk process is using {} (a headless `meshdesk node`?); stop it, or open another --data-dir",
             data_dir.root().display()
@@ -683,12 +685,9 @@ pub async fn create_team(
     let dir = data_dir.clone();
     let store = blocking(move || {
         let mut store = open_store(&dir)?;
-        let keypair =
-            meshdesk_sync::identity::load_or_create(dir.root()).map_err(|e| e.to_string())?;
         let request = Request::CreateTeam {
             team_name,
             agent_name,
-            device: meshdesk_sync::identity::peer_id_string(&keypair),
             device_name: device_name(),
         };
         ops::execute(&mut store, &Context::now(), request).map_err(|e| e.to_string())?;
@@ -754,7 +753,11 @@ mod tests {
     #[test]
     fn a_local_backend_answers_requests_and_reports_changes() -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let store = Store::open(dir.path().join("s.redb")).map_err(|e| e.to_string())?;
+        let store = Store::open(
+            dir.path().join("s.redb"),
+            meshdesk_model::authorship::DeviceKey::generate(),
+        )
+        .map_err(|e| e.to_string())?;
         let backend = Backend::local(store, Arc::new(|| 1_740_992_400_000))?;
         let mut events = backend.listen();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -766,7 +769,6 @@ mod tests {
         let created = rt.block_on(backend.call(Request::CreateTeam {
             team_name: "Support".into(),
             agent_name: "Ana".into(),
-            device: "d".into(),
             device_name: "laptop".into(),
         }))?;
         assert!(matches!(created, Reply::Created { .. }));

@@ -70,7 +70,10 @@ impl Seed {
     /// A team "Support" with this device's agent Ana (a supervisor).
     pub fn new() -> Result<Seed, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = Store::open(dir.path().join("meshdesk.redb"))?;
+        let store = Store::open(
+            dir.path().join("meshdesk.redb"),
+            meshdesk_sync::identity::load_device_key(dir.path())?,
+        )?;
         let mut seed = Seed {
             store,
             clock: ManualClock::new(T0),
@@ -79,7 +82,6 @@ impl Seed {
         seed.run(Request::CreateTeam {
             team_name: "Support".into(),
             agent_name: "Ana".into(),
-            device: "ana-device".into(),
             device_name: "ana-laptop".into(),
         })?;
         Ok(seed)
@@ -392,7 +394,10 @@ impl Ui {
     /// is a placeholder nothing talks to.
     pub fn without_inbox(app: App) -> Result<Ui, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = Store::open(dir.path().join("unused.redb"))?;
+        let store = Store::open(
+            dir.path().join("unused.redb"),
+            meshdesk_model::authorship::DeviceKey::generate(),
+        )?;
         let clock = ManualClock::new(T0);
         let backend = Backend::local(store, clock.clock())?;
         let rt = runtime()?;

@@ -41,12 +41,15 @@ pub fn campaign(name: &str, channel: ChannelKind) -> Request {
 
 /// A store with a team, an available agent, a webchat and an api campaign.
 pub async fn backend(dir: &TempDir) -> StoreBackend {
-    let backend = StoreBackend::open(dir.path().join("meshdesk.redb")).expect("open store");
+    let backend = StoreBackend::open(
+        dir.path().join("meshdesk.redb"),
+        meshdesk_model::authorship::DeviceKey::generate(),
+    )
+    .expect("open store");
     let setup = [
         Request::CreateTeam {
             team_name: "Acme".into(),
             agent_name: "Alice".into(),
-            device: "device-1".into(),
             device_name: "test".into(),
         },
         Request::SetStatus {

@@ -73,6 +73,7 @@ fn put_campaign(doc: &mut AutoCommit, campaigns: &ObjId, c: &Campaign) -> DocRes
 fn put_invite(doc: &mut AutoCommit, invites: &ObjId, i: &Invite) -> DocResult<()> {
     let obj = doc.put_object(invites, i.token_hash.as_str(), ObjType::Map)?;
     doc.put(&obj, "created_by", i.created_by.to_string())?;
+    doc.put(&obj, "issuer", i.issuer.as_str())?;
     doc.put(&obj, "created_at", i.created_at)?;
     doc.put(&obj, "expires_at", i.expires_at)?;
     doc.put(&obj, "max_uses", i64::from(i.max_uses))?;
@@ -223,6 +224,7 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
         let invite = Invite {
             token_hash: hash.clone(),
             created_by: i.parsed("created_by")?,
+            issuer: i.str_or_empty("issuer")?,
             created_at: i.i64("created_at")?,
             expires_at: i.i64("expires_at")?,
             max_uses: i.u32("max_uses")?,
@@ -272,6 +274,7 @@ pub(crate) mod tests {
             Invite {
                 token_hash: "abc".into(),
                 created_by: agent,
+                issuer: "12D3KooDevice".into(),
                 created_at: 5,
                 expires_at: 10,
                 max_uses: 1,

@@ -24,13 +24,15 @@ use lru::LruCache;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
+use crate::authorship::{DeviceKey, Seal, Sealed};
 use crate::doc::{DocError, DocId, DocKind};
 use crate::ids::*;
+use crate::rules::{self, SealBook};
 use tables::*;
 
 pub use read::{Page, SearchScope};
 pub use search_index::ScopeSnapshot;
-pub use whole::RawDoc;
+pub use whole::{Imported, RawDoc};
 
 /// How many catalog buckets peers compare when reconciling.
 pub const CATALOG_BUCKETS: u16 = 256;
@@ -40,7 +42,7 @@ const CACHE_BYTES: usize = 128 * 1024 * 1024;
 const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
-const PROJECTION_VERSION: u64 = 2;
+const PROJECTION_VERSION: u64 = 3;
 
 /// What applying a batch of sync messages did.
 #[derive(Debug, Default)]
@@ -49,6 +51,30 @@ pub struct Received {
     pub changes: Vec<DocChange>,
     /// The heads each document's last message announced.
     pub announced: HashMap<String, Vec<ChangeHash>>,
+    /// Documents whose new changes were refused (nothing of them stored), with the reason.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Runs the write rules on what `cached` holds beyond its persisted heads,
+/// with the seals that came with it; on success its seals are the ones to keep.
+fn admit(
+    doc_id: &DocId,
+    cached: &mut CachedDoc,
+    incoming: &[Seal],
+    roster: Option<&crate::types::Team>,
+    own_team: Option<TeamId>,
+) -> Result<(), String> {
+    let mut seals = cached.seals.clone();
+    let persisted = cached.persisted.clone();
+    let doc = &mut cached.doc;
+    untrusted(|| {
+        rules::admit(
+            doc_id, doc, &persisted, &mut seals, incoming, roster, own_team,
+        )
+    })?
+    .map_err(|refusal| refusal.0)?;
+    cached.seals = seals;
+    Ok(())
 }
 
 /// Whether `reply` would only echo the heads the peer announced.
@@ -125,6 +151,9 @@ pub enum StoreError {
     BadDocData { doc: String, reason: String },
     #[error("`{0}` is not a document id")]
     BadDocId(String),
+    /// Changes the write rules refuse (DESIGN §6): never stored.
+    #[error("changes to {doc} refused: {reason}")]
+    Refused { doc: String, reason: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -197,15 +226,51 @@ impl DocEdit {
     }
 }
 
-/// A loaded document and the heads already persisted for it.
+/// A loaded document, the heads already persisted for it and its writers' seals.
 struct CachedDoc {
     doc: AutoCommit,
     persisted: Vec<ChangeHash>,
+    seals: SealBook,
+}
+
+impl CachedDoc {
+    fn new(actor: &ActorId) -> Self {
+        CachedDoc {
+            doc: AutoCommit::new().with_actor(actor.clone()),
+            persisted: Vec::new(),
+            seals: SealBook::new(),
+        }
+    }
+}
+
+/// Reads a document's stored seals.
+pub(crate) fn stored_seals(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> StoreResult<Vec<Seal>> {
+    match table.get(key)? {
+        Some(v) => postcard::from_bytes(v.value()).map_err(|e| StoreError::CorruptRecord {
+            table: "doc_seals",
+            reason: e.to_string(),
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn seal_book(seals: Vec<Seal>) -> SealBook {
+    seals.into_iter().map(|s| (s.actor.to_vec(), s)).collect()
+}
+
+/// The time Automerge records on a local change: whole seconds.
+fn change_time() -> i64 {
+    now_ms().div_euclid(1000)
 }
 
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// This device's key; its public half is the actor of every local change.
+    key: DeviceKey,
     actor: ActorId,
     cache: LruCache<String, CachedDoc>,
     sync_states: HashMap<(String, String), automerge::sync::State>,
@@ -291,8 +356,9 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
 }
 
 impl Store {
-    /// Opens the store at `path`, creating it if missing. Reads no document.
-    pub fn open(path: impl AsRef<Path>) -> StoreResult<Store> {
+    /// Opens the store at `path`, creating it if missing, writing as the
+    /// device with `key`. Reads no document.
+    pub fn open(path: impl AsRef<Path>, key: DeviceKey) -> StoreResult<Store> {
         let path = path.as_ref().to_path_buf();
         // redb's default page cache is 1 GiB; a desktop app shares the machine.
         let db = match Database::builder()
@@ -311,7 +377,8 @@ impl Store {
         let mut store = Store {
             db,
             path,
-            actor: ActorId::random(),
+            actor: key.actor(),
+            key,
             cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
@@ -325,19 +392,21 @@ impl Store {
         &self.path
     }
 
-    /// Creates every table and this device's actor id on first open; later
-    /// opens only read the actor id, so opening never writes (unless the
+    /// This device's peer id: the one its changes name.
+    pub fn device(&self) -> String {
+        self.key.device()
+    }
+
+    /// Creates every table on first open; later opens only read the
+    /// projections' version, so opening never writes (unless the
     /// projections are of an older shape: then they are rebuilt, once).
     fn init_tables(&mut self) -> StoreResult<()> {
         {
             let txn = self.db.begin_read()?;
             if let Ok(local) = txn.open_table(LOCAL)
-                && let Some(actor) = local.get("actor")?
+                && projection_version(&local)? == Some(PROJECTION_VERSION)
             {
-                self.actor = ActorId::from(actor.value().to_vec());
-                if projection_version(&local)? == Some(PROJECTION_VERSION) {
-                    return Ok(());
-                }
+                return Ok(());
             }
         }
         let txn = self.db.begin_write()?;
@@ -345,6 +414,7 @@ impl Store {
             txn.open_table(DOC_SNAPSHOT)?;
             txn.open_table(DOC_CHUNK)?;
             txn.open_table(DOC_META)?;
+            txn.open_table(DOC_SEALS)?;
             txn.open_table(SYNC_STATE)?;
             txn.open_table(CATALOG)?;
             txn.open_table(CATALOG_DIGEST)?;
@@ -365,14 +435,7 @@ impl Store {
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
             txn.open_table(ROOM_MONTHS)?;
-            let mut local = txn.open_table(LOCAL)?;
-            let existing = local.get("actor")?.map(|v| v.value().to_vec());
-            match existing {
-                Some(bytes) => self.actor = ActorId::from(bytes),
-                None => {
-                    local.insert("actor", self.actor.to_bytes())?;
-                }
-            }
+            txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;
         if !stale {
@@ -427,6 +490,7 @@ impl Store {
         if bytes.is_empty() {
             return Ok(None);
         }
+        let seals = seal_book(stored_seals(&txn.open_table(DOC_SEALS)?, doc_id)?);
         let corrupt = |reason: String| StoreError::CorruptDoc {
             doc: doc_id.to_string(),
             reason,
@@ -436,7 +500,11 @@ impl Store {
             .map_err(|e| corrupt(e.to_string()))?
             .with_actor(self.actor.clone());
         let persisted = doc.get_heads();
-        Ok(Some(CachedDoc { doc, persisted }))
+        Ok(Some(CachedDoc {
+            doc,
+            persisted,
+            seals,
+        }))
     }
 
     fn put_back(&mut self, doc_id: String, cached: CachedDoc) {
@@ -487,10 +555,7 @@ impl Store {
         let key = doc_id.to_string();
         let mut cached = match self.take_doc(&key)? {
             Some(c) => c,
-            None if create => CachedDoc {
-                doc: AutoCommit::new().with_actor(self.actor.clone()),
-                persisted: Vec::new(),
-            },
+            None if create => CachedDoc::new(&self.actor),
             None => return Err(StoreError::NotFound(key)),
         };
         // On any failure the mutated copy is dropped, so the cache never holds
@@ -499,6 +564,7 @@ impl Store {
             doc: key.clone(),
             source,
         })?;
+        self.seal_local(&key, &mut cached);
         let txn = self.db.begin_write()?;
         self.persist(&txn, &key, doc_id, &mut cached)?;
         txn.commit()?;
@@ -529,10 +595,7 @@ impl Store {
                 Some(i) => touched.swap_remove(i).2,
                 None => match self.take_doc(&key)? {
                     Some(c) => c,
-                    None if create => CachedDoc {
-                        doc: AutoCommit::new().with_actor(self.actor.clone()),
-                        persisted: Vec::new(),
-                    },
+                    None if create => CachedDoc::new(&self.actor),
                     None => return Err(StoreError::NotFound(key)),
                 },
             };
@@ -540,6 +603,7 @@ impl Store {
                 doc: key.clone(),
                 source,
             })?;
+            self.seal_local(&key, &mut cached);
             touched.push((key, doc_id, cached));
         }
         let txn = self.db.begin_write()?;
@@ -558,6 +622,22 @@ impl Store {
         }
         self.search.refresh(&self.db, &changes)?;
         Ok(changes)
+    }
+
+    /// Commits a local edit with its time and seals it: after a local
+    /// commit the document's one head is this device's newest change.
+    fn seal_local(&self, key: &str, cached: &mut CachedDoc) {
+        let committed = cached
+            .doc
+            .commit_with(automerge::transaction::CommitOptions::default().with_time(change_time()));
+        let heads = cached.doc.get_heads();
+        if committed.is_none() && heads == cached.persisted {
+            return;
+        }
+        if let [newest] = heads.as_slice() {
+            let seal = self.key.seal(key, newest);
+            cached.seals.insert(seal.actor.to_vec(), seal);
+        }
     }
 
     /// Writes what `cached.doc` has beyond its persisted heads, then re-projects it.
@@ -611,6 +691,11 @@ impl Store {
         meta.digest = heads_digest(&heads);
         meta.updated_at = now_ms();
         meta_table.insert(key, encode(&meta).as_slice())?;
+        let seals: Vec<&Seal> = cached.seals.values().collect();
+        txn.open_table(DOC_SEALS)?.insert(
+            key,
+            postcard::to_stdvec(&seals).unwrap_or_default().as_slice(),
+        )?;
         self.update_catalog(txn, key, existed.then_some(old_digest), meta.digest)?;
         project::project(txn, doc_id, &cached.doc)?;
         cached.persisted = heads;
@@ -724,19 +809,40 @@ impl Store {
             .parse::<DocId>()
             .map_err(|_| StoreError::BadDocId(doc_id.to_string()))?;
         let mut state = self.sync_state(peer, doc_id)?;
-        let message = match self.take_doc(doc_id)? {
+        let (message, seals) = match self.take_doc(doc_id)? {
             Some(mut cached) => {
                 let msg = cached.doc.sync().generate_sync_message(&mut state);
+                let seals = cached.seals.values().cloned().collect();
                 self.put_back(doc_id.to_string(), cached);
-                msg
+                (msg, seals)
             }
-            None => AutoCommit::new().sync().generate_sync_message(&mut state),
+            None => (
+                AutoCommit::new().sync().generate_sync_message(&mut state),
+                Vec::new(),
+            ),
         };
         self.sync_states
             .insert((peer.to_string(), doc_id.to_string()), state);
         Ok(message
             .filter(|m| !announced.is_some_and(|heads| settles(m, heads)))
-            .map(|m| m.encode()))
+            .map(|m| {
+                // The seals of the document's writers travel with its changes.
+                let seals = if m.changes.is_empty() {
+                    Vec::new()
+                } else {
+                    seals
+                };
+                Sealed {
+                    seals,
+                    bytes: m.encode(),
+                }
+                .encode()
+            }))
+    }
+
+    /// The team this device belongs to and the roster as this store knows it.
+    fn trust_context(&self) -> StoreResult<(Option<TeamId>, Option<crate::types::Team>)> {
+        Ok((self.identity()?.map(|i| i.team), self.team()?))
     }
 
     /// Applies a batch of sync messages from `peer` in one durable transaction.
@@ -750,6 +856,7 @@ impl Store {
         let mut position: HashMap<String, usize> = HashMap::new();
         let mut states: HashMap<String, automerge::sync::State> = HashMap::new();
         let mut announced = HashMap::new();
+        let mut incoming: HashMap<String, Vec<Seal>> = HashMap::new();
         for (doc_id, bytes) in messages {
             let parsed: DocId = doc_id
                 .parse()
@@ -758,19 +865,21 @@ impl Store {
                 doc: doc_id.clone(),
                 reason,
             };
-            let message = untrusted(|| automerge::sync::Message::decode(bytes))
+            let sealed = Sealed::decode(bytes).map_err(|e| bad(e.to_string()))?;
+            let message = untrusted(|| automerge::sync::Message::decode(&sealed.bytes))
                 .map_err(bad)?
                 .map_err(|e| bad(e.to_string()))?;
+            incoming
+                .entry(doc_id.clone())
+                .or_default()
+                .extend(sealed.seals);
             let heads = message.heads.clone();
             let index = match position.get(doc_id) {
                 Some(&i) => i,
                 None => {
                     let cached = match self.take_doc(doc_id)? {
                         Some(c) => c,
-                        None => CachedDoc {
-                            doc: AutoCommit::new().with_actor(self.actor.clone()),
-                            persisted: Vec::new(),
-                        },
+                        None => CachedDoc::new(&self.actor),
                     };
                     touched.push((doc_id.clone(), parsed, cached));
                     position.insert(doc_id.clone(), touched.len() - 1);
@@ -787,6 +896,13 @@ impl Store {
                 .map_err(|e| bad(e.to_string()))?;
             states.insert(doc_id.clone(), state);
             announced.insert(doc_id.clone(), heads);
+        }
+        // Only what the write rules admit is stored; a refused document
+        // keeps what it had (its copy and sync state here are dropped).
+        let refused = self.admit_all(&mut touched, &incoming)?;
+        for (doc_id, _) in &refused {
+            states.remove(doc_id);
+            self.sync_states.remove(&(peer.to_string(), doc_id.clone()));
         }
         let txn = self.db.begin_write()?;
         let mut changes = Vec::new();
@@ -814,7 +930,44 @@ impl Store {
             }
         }
         self.search.refresh(&self.db, &changes)?;
-        Ok(Received { changes, announced })
+        Ok(Received {
+            changes,
+            announced,
+            refused,
+        })
+    }
+
+    /// Checks the new changes of each touched document against the write
+    /// rules (the team document first: its roster judges the others), and
+    /// takes the refused ones out of `touched`, with the reason.
+    fn admit_all(
+        &self,
+        touched: &mut Vec<(String, DocId, CachedDoc)>,
+        incoming: &HashMap<String, Vec<Seal>>,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let (own_team, mut roster) = self.trust_context()?;
+        touched.sort_by_key(|(_, doc_id, _)| doc_id.kind() != DocKind::Team);
+        let mut refused = Vec::new();
+        let mut kept = Vec::with_capacity(touched.len());
+        for (key, doc_id, mut cached) in touched.drain(..) {
+            let seals = incoming.get(&key).map(Vec::as_slice).unwrap_or_default();
+            match admit(&doc_id, &mut cached, seals, roster.as_ref(), own_team) {
+                Ok(()) => {
+                    if let DocId::Team(_) = doc_id
+                        && let Ok(team) = crate::doc::team::read(&cached.doc)
+                    {
+                        roster = Some(team);
+                    }
+                    kept.push((key, doc_id, cached));
+                }
+                Err(reason) => {
+                    tracing::warn!(doc = %key, %reason, "changes refused by the write rules");
+                    refused.push((key, reason));
+                }
+            }
+        }
+        *touched = kept;
+        Ok(refused)
     }
 
     /// Forgets the in-memory sync states of a peer (on disconnect); the
@@ -866,22 +1019,69 @@ impl Store {
             .collect()
     }
 
-    /// Drops every projection and derives them again from the documents alone.
+    /// Drops every projection and derives them again from the documents
+    /// alone. Every document is judged by the write rules again: one that
+    /// breaks them (stored before the rules, or by an older version) is
+    /// quarantined: kept, listed in [`Store::malformed`], not projected.
     pub fn rebuild_projections(&mut self) -> StoreResult<()> {
         self.search.clear();
-        let ids = self.doc_ids()?;
+        let own_team = self.identity()?.map(|i| i.team);
+        let mut ids: Vec<(DocId, String)> = self
+            .doc_ids()?
+            .into_iter()
+            .filter_map(|key| Some((key.parse::<DocId>().ok()?, key)))
+            .collect();
+        // The team first: its roster judges the rest.
+        ids.sort_by_key(|(doc_id, _)| doc_id.kind() != DocKind::Team);
+        let previous_team = self.team()?;
         let txn = self.db.begin_write()?;
         project::clear_all(&txn)?;
         txn.open_table(LOCAL)?
             .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
-        for key in ids {
-            let Ok(doc_id) = key.parse::<DocId>() else {
+        let mut roster = None;
+        for (doc_id, key) in ids {
+            let Some(mut cached) = self.take_doc(&key)? else {
                 continue;
             };
-            if let Some(cached) = self.take_doc(&key)? {
-                project::project(&txn, &doc_id, &cached.doc)?;
-                self.put_back(key, cached);
+            let seals: Vec<Seal> = cached.seals.values().cloned().collect();
+            let mut book = SealBook::new();
+            let doc = &mut cached.doc;
+            let verdict = untrusted(|| {
+                rules::admit(
+                    &doc_id,
+                    doc,
+                    &[],
+                    &mut book,
+                    &seals,
+                    roster.as_ref(),
+                    own_team,
+                )
+            })
+            .and_then(|v| v.map_err(|r| r.0));
+            match verdict {
+                Ok(()) => {
+                    project::project(&txn, &doc_id, &cached.doc)?;
+                    if let DocId::Team(id) = doc_id
+                        && own_team.is_none_or(|own| own == id)
+                        && let Ok(team) = crate::doc::team::read(&cached.doc)
+                    {
+                        roster = Some(team);
+                    }
+                }
+                Err(reason) => {
+                    tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
+                    txn.open_table(MALFORMED)?
+                        .insert(key.as_str(), format!("quarantined: {reason}").as_str())?;
+                }
             }
+            self.put_back(key, cached);
+        }
+        // A quarantined team document never takes the roster away.
+        if roster.is_none()
+            && let Some(team) = previous_team
+        {
+            txn.open_table(TEAM)?
+                .insert("team", encode(&team).as_slice())?;
         }
         txn.commit()?;
         Ok(())

@@ -10,6 +10,7 @@ use redb::{
 use super::tables::*;
 use super::{StoreResult, decode, encode};
 use crate::doc::{self, DocError, DocId};
+use crate::ids::TeamId;
 use crate::projection::*;
 use crate::types::*;
 
@@ -145,10 +146,24 @@ pub(crate) fn write_projection(
     read: Result<Row, DocError>,
 ) -> StoreResult<()> {
     let key = doc_id.to_string();
+    // Only the team this device created or joined is ever the team.
+    let read = match (doc_id, read) {
+        (DocId::Team(id), Ok(_)) if !is_own_team(txn, *id)? => Err(DocError::Invalid {
+            path: "id".into(),
+            reason: "not this device's team".into(),
+        }),
+        (_, read) => read,
+    };
     match read {
         Ok(row) => {
             write_row(txn, row)?;
             txn.open_table(MALFORMED)?.remove(key.as_str())?;
+        }
+        Err(reason) if doc_id.kind() == crate::doc::DocKind::Team => {
+            // An unreadable team document never takes the roster away.
+            tracing::warn!(doc = %key, %reason, "team document left out of the projections");
+            txn.open_table(MALFORMED)?
+                .insert(key.as_str(), reason.to_string().as_str())?;
         }
         Err(reason) => {
             tracing::warn!(doc = %key, %reason, "malformed document left out of the projections");
@@ -158,6 +173,20 @@ pub(crate) fn write_projection(
         }
     }
     Ok(())
+}
+
+/// Whether `team` is this device's team: the one its identity names, or,
+/// before the identity is written (while a team is being created or
+/// joined), the first team projected.
+fn is_own_team(txn: &WriteTransaction, team: TeamId) -> StoreResult<bool> {
+    if let Some(identity) = txn.open_table(LOCAL)?.get("identity")? {
+        let identity: crate::store::LocalIdentity = decode("local", identity.value())?;
+        return Ok(identity.team == team);
+    }
+    Ok(match txn.open_table(TEAM)?.get("team")? {
+        Some(row) => decode::<Team>("team", row.value())?.id == team,
+        None => true,
+    })
 }
 
 /// The `list_counts` keys a summary counts under: its state, and for an

@@ -15,6 +15,8 @@ pub const SYNC_STATE: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition
 pub const CATALOG: TableDefinition<'_, (u16, &str), &[u8]> = TableDefinition::new("catalog");
 /// `bucket → XOR of blake3(doc_id, heads digest)` over the bucket's documents.
 pub const CATALOG_DIGEST: TableDefinition<'_, u16, &[u8]> = TableDefinition::new("catalog_digest");
+/// `doc_id → postcard Vec<Seal>`: each writer's seal on its newest change.
+pub const DOC_SEALS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("doc_seals");
 /// `doc_id → reason` for documents that could not be read.
 pub const MALFORMED: TableDefinition<'_, &str, &str> = TableDefinition::new("malformed");
 

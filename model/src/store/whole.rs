@@ -14,16 +14,21 @@ use redb::ReadableDatabase;
 
 use super::tables::*;
 use super::{
-    CachedDoc, DocChange, DocMeta, Store, StoreError, StoreResult, decode, encode, heads_digest,
-    project, stored_bytes, untrusted,
+    CachedDoc, DocChange, DocMeta, Store, StoreError, StoreResult, admit, decode, encode,
+    heads_digest, project, stored_bytes, stored_seals, untrusted,
 };
-use crate::doc::{DocError, DocId};
-use crate::ids::now_ms;
+use crate::authorship::Sealed;
+use crate::doc::{DocError, DocId, DocKind};
+use crate::ids::{TeamId, now_ms};
+use crate::rules::SealBook;
+use crate::types::Team;
 
-/// A stored document as it is on disk: its snapshot and chunks, concatenated.
+/// A stored document as it is on disk (its snapshot and chunks,
+/// concatenated), sealed by its writers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawDoc {
     pub doc_id: String,
+    /// A [`Sealed`] payload.
     pub bytes: Vec<u8>,
     /// The heads those bytes hold.
     pub heads: Vec<ChangeHash>,
@@ -76,13 +81,31 @@ fn foreign_id(doc_id: &DocId, doc: &AutoCommit) -> Option<String> {
 /// Threads that load and read received documents.
 pub const IMPORT_THREADS: usize = 2;
 
-/// A received document, loaded, checked and read for its projection.
+/// What whole documents did to the store.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub changes: Vec<DocChange>,
+    /// Documents the write rules refused (nothing of them stored), with the reason.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Who may write, as the received documents are judged.
+#[derive(Clone, Copy)]
+struct Judge<'a> {
+    roster: Option<&'a Team>,
+    own_team: Option<TeamId>,
+}
+
+/// A received document, loaded, checked against the write rules and read
+/// for its projection; or the reason the rules refused it.
 struct Prepared {
     key: String,
     doc_id: DocId,
     bytes: Vec<u8>,
     doc: AutoCommit,
+    seals: SealBook,
     row: Result<project::Row, DocError>,
+    refused: Option<String>,
 }
 
 /// A received document this store lacks.
@@ -94,6 +117,23 @@ struct Fresh {
     row: Result<project::Row, DocError>,
 }
 
+/// Takes into `book` each seal of `received` that covers a newer change of
+/// its writer than the one `book` holds.
+fn merge_seals(doc: &mut AutoCommit, book: &mut SealBook, received: SealBook) {
+    for (actor, seal) in received {
+        let newer = match book.get(&actor) {
+            None => true,
+            Some(held) => {
+                let seq = |d: &mut AutoCommit, h| d.get_change_meta_by_hash(&h).map(|m| m.seq);
+                seq(doc, seal.change()) > seq(doc, held.change())
+            }
+        };
+        if newer {
+            book.insert(actor, seal);
+        }
+    }
+}
+
 fn bad_data(doc: &str, reason: String) -> StoreError {
     StoreError::BadDocData {
         doc: doc.to_string(),
@@ -101,8 +141,17 @@ fn bad_data(doc: &str, reason: String) -> StoreError {
     }
 }
 
-fn prepare(key: String, bytes: Vec<u8>, actor: &ActorId) -> StoreResult<Prepared> {
+fn prepare(
+    key: String,
+    sealed: Vec<u8>,
+    actor: &ActorId,
+    judge: Judge<'_>,
+) -> StoreResult<Prepared> {
     let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
+    let Sealed {
+        seals: incoming,
+        bytes,
+    } = Sealed::decode(&sealed).map_err(|e| bad_data(&key, e.to_string()))?;
     // Loading and reading are the work on bytes from a peer: both guarded.
     let loaded = untrusted(|| {
         let doc = AutoCommit::load(&bytes)?.with_actor(actor.clone());
@@ -118,17 +167,38 @@ fn prepare(key: String, bytes: Vec<u8>, actor: &ActorId) -> StoreResult<Prepared
     if let Some(named) = foreign_id(&doc_id, &doc) {
         return Err(bad_data(&key, format!("the document is {named}'s")));
     }
+    // Every change of the document is judged, whatever this store holds:
+    // a whole document is admitted or refused as a whole.
+    let mut cached = CachedDoc {
+        doc,
+        persisted: Vec::new(),
+        seals: SealBook::new(),
+    };
+    let refused = admit(
+        &doc_id,
+        &mut cached,
+        &incoming,
+        judge.roster,
+        judge.own_team,
+    )
+    .err();
     Ok(Prepared {
         key,
         doc_id,
         bytes,
-        doc,
+        doc: cached.doc,
+        seals: cached.seals,
         row,
+        refused,
     })
 }
 
 /// [`prepare`]s every document, in order, on up to [`IMPORT_THREADS`] threads.
-fn prepare_all(docs: Vec<(String, Vec<u8>)>, actor: &ActorId) -> StoreResult<Vec<Prepared>> {
+fn prepare_all(
+    docs: Vec<(String, Vec<u8>)>,
+    actor: &ActorId,
+    judge: Judge<'_>,
+) -> StoreResult<Vec<Prepared>> {
     let per_thread = docs.len().div_ceil(IMPORT_THREADS).max(16);
     let mut parts: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
     let mut rest = docs.into_iter();
@@ -141,7 +211,7 @@ fn prepare_all(docs: Vec<(String, Vec<u8>)>, actor: &ActorId) -> StoreResult<Vec
     }
     let prepare_part = |part: Vec<(String, Vec<u8>)>| {
         part.into_iter()
-            .map(|(key, bytes)| prepare(key, bytes, actor))
+            .map(|(key, bytes)| prepare(key, bytes, actor, judge))
             .collect::<StoreResult<Vec<_>>>()
     };
     let results: Vec<StoreResult<Vec<Prepared>>> = if parts.len() <= 1 {
@@ -180,6 +250,7 @@ impl Store {
         let snapshots = txn.open_table(DOC_SNAPSHOT)?;
         let chunks = txn.open_table(DOC_CHUNK)?;
         let malformed = txn.open_table(MALFORMED)?;
+        let seal_table = txn.open_table(DOC_SEALS)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let key = id.as_str();
@@ -193,7 +264,12 @@ impl Store {
             }
             let capacity = usize::try_from(size).unwrap_or(0);
             let bytes = stored_bytes(&snapshots, &chunks, key, capacity)?;
-            if bytes.is_empty() || bytes.len() > max_bytes {
+            if bytes.is_empty() {
+                continue;
+            }
+            let seals = stored_seals(&seal_table, key)?;
+            let bytes = Sealed { seals, bytes }.encode();
+            if bytes.len() > max_bytes {
                 continue;
             }
             out.push(RawDoc {
@@ -248,8 +324,33 @@ impl Store {
         &mut self,
         peer: &str,
         docs: Vec<(String, Vec<u8>)>,
-    ) -> StoreResult<Vec<DocChange>> {
-        let prepared = prepare_all(docs, &self.actor)?;
+    ) -> StoreResult<Imported> {
+        // The team's document first: its roster judges the others.
+        let (own_team, mut roster) = self.trust_context()?;
+        let (teams, others): (Vec<_>, Vec<_>) = docs.into_iter().partition(|(key, _)| {
+            key.parse::<DocId>()
+                .is_ok_and(|d| d.kind() == DocKind::Team)
+        });
+        let mut prepared = Vec::new();
+        for (key, bytes) in teams {
+            let judge = Judge {
+                roster: roster.as_ref(),
+                own_team,
+            };
+            let p = prepare(key, bytes, &self.actor, judge)?;
+            if p.refused.is_none()
+                && let Ok(project::Row::Team(team)) = &p.row
+            {
+                roster = Some(team.clone());
+            }
+            prepared.push(p);
+        }
+        let judge = Judge {
+            roster: roster.as_ref(),
+            own_team,
+        };
+        prepared.extend(prepare_all(others, &self.actor, judge)?);
+        let mut refused = Vec::new();
         // Fresh documents (with the bytes to keep) and merged ones, in order;
         // the maps find a document seen earlier in the batch.
         let mut fresh: Vec<Fresh> = Vec::new();
@@ -262,8 +363,15 @@ impl Store {
                 doc_id,
                 bytes,
                 mut doc,
+                seals,
                 row,
+                refused: refusal,
             } = p;
+            if let Some(reason) = refusal {
+                tracing::warn!(doc = %key, %reason, "whole document refused by the write rules");
+                refused.push((key, reason));
+                continue;
+            }
             if let Some(&i) = fresh_at.get(&key) {
                 // The same document twice in one batch: keep what both hold.
                 let kept = &mut fresh[i];
@@ -271,17 +379,18 @@ impl Store {
                     .doc
                     .merge(&mut doc)
                     .map_err(|e| bad_data(&key, e.to_string()))?;
+                merge_seals(&mut kept.cached.doc, &mut kept.cached.seals, seals);
                 kept.cached.persisted = kept.cached.doc.get_heads();
                 kept.bytes = kept.cached.doc.save();
                 kept.row = project::read_row(&kept.doc_id, &kept.cached.doc);
                 continue;
             }
             if let Some(&i) = merged_at.get(&key) {
-                merged[i]
-                    .2
-                    .doc
+                let held = &mut merged[i].2;
+                held.doc
                     .merge(&mut doc)
                     .map_err(|e| bad_data(&key, e.to_string()))?;
+                merge_seals(&mut held.doc, &mut held.seals, seals);
                 continue;
             }
             match self.take_doc(&key)? {
@@ -290,6 +399,7 @@ impl Store {
                         .doc
                         .merge(&mut doc)
                         .map_err(|e| bad_data(&key, e.to_string()))?;
+                    merge_seals(&mut cached.doc, &mut cached.seals, seals);
                     merged_at.insert(key.clone(), merged.len());
                     merged.push((key, doc_id, cached));
                 }
@@ -300,7 +410,11 @@ impl Store {
                         key,
                         doc_id,
                         bytes,
-                        cached: CachedDoc { doc, persisted },
+                        cached: CachedDoc {
+                            doc,
+                            persisted,
+                            seals,
+                        },
                         row,
                     });
                 }
@@ -312,6 +426,7 @@ impl Store {
             let mut snapshots = txn.open_table(DOC_SNAPSHOT)?;
             let mut meta_table = txn.open_table(DOC_META)?;
             let mut sync_table = txn.open_table(SYNC_STATE)?;
+            let mut seal_table = txn.open_table(DOC_SEALS)?;
             for Fresh {
                 key,
                 doc_id,
@@ -330,6 +445,11 @@ impl Store {
                     next_seq: 0,
                 };
                 snapshots.insert(key.as_str(), bytes.as_slice())?;
+                let seals: Vec<_> = cached.seals.values().collect();
+                seal_table.insert(
+                    key.as_str(),
+                    postcard::to_stdvec(&seals).unwrap_or_default().as_slice(),
+                )?;
                 meta_table.insert(key.as_str(), encode(&meta).as_slice())?;
                 sync_table.insert(
                     (peer, key.as_str()),
@@ -364,6 +484,6 @@ impl Store {
             self.put_back(key, cached);
         }
         self.search.refresh(&self.db, &changes)?;
-        Ok(changes)
+        Ok(Imported { changes, refused })
     }
 }

@@ -264,7 +264,8 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
     let keypair =
         meshdesk_sync::identity::load_or_create(data_dir.root()).map_err(|e| e.to_string())?;
     let psk = meshdesk_sync::team::create_team_key(data_dir.root()).map_err(|e| e.to_string())?;
-    let store = Store::open(data_dir.store_path()).map_err(|e| e.to_string())?;
+    let device_key = meshdesk_sync::identity::device_key(&keypair).map_err(|e| e.to_string())?;
+    let store = Store::open(data_dir.store_path(), device_key).map_err(|e| e.to_string())?;
     let mut s = Seeder {
         store,
         now: now_ms() - 4 * 3_600_000,
@@ -272,7 +273,6 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
     s.run(Request::CreateTeam {
         team_name: "Demo Support".into(),
         agent_name: AGENT.into(),
-        device: meshdesk_sync::identity::peer_id_string(&keypair),
         device_name: "demo".into(),
     })?;
     // The live teammate joins for real; its node needs the store meanwhile.

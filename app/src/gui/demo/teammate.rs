@@ -90,8 +90,9 @@ pub async fn join(
             .map_err(|e| err(&e))?;
         let dir = DataDir::resolve(Some(bruno_root.to_path_buf())).map_err(|e| err(&e))?;
         dir.ensure().map_err(|e| err(&e))?;
-        let store = Store::open(dir.store_path()).map_err(|e| err(&e))?;
         let keypair = meshdesk_sync::identity::load_or_create(dir.root()).map_err(|e| err(&e))?;
+        let device_key = meshdesk_sync::identity::device_key(&keypair).map_err(|e| err(&e))?;
+        let store = Store::open(dir.store_path(), device_key).map_err(|e| err(&e))?;
         let args = JoinArgs {
             data_dir: dir.root().to_path_buf(),
             store,
@@ -108,7 +109,8 @@ pub async fn join(
     .await;
     let _ = member.shutdown().await;
     joined?;
-    Store::open(ana.store_path()).map_err(|e| err(&e))
+    let device_key = meshdesk_sync::identity::load_device_key(ana.root()).map_err(|e| err(&e))?;
+    Store::open(ana.store_path(), device_key).map_err(|e| err(&e))
 }
 
 impl Teammate {
@@ -122,9 +124,10 @@ impl Teammate {
         let err = |e: &dyn std::fmt::Display| format!("the demo teammate cannot start: {e}");
         let dir = DataDir::resolve(Some(root.to_path_buf())).map_err(|e| err(&e))?;
         rt.block_on(async {
-            let store = Store::open(dir.store_path()).map_err(|e| err(&e))?;
             let keypair =
                 meshdesk_sync::identity::load_or_create(dir.root()).map_err(|e| err(&e))?;
+            let device_key = meshdesk_sync::identity::device_key(&keypair).map_err(|e| err(&e))?;
+            let store = Store::open(dir.store_path(), device_key).map_err(|e| err(&e))?;
             let psk = meshdesk_sync::team::load_team_key(dir.root())
                 .map_err(|e| err(&e))?
                 .ok_or_else(|| err(&"no team key"))?;

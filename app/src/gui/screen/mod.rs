@@ -217,7 +217,11 @@ mod tests {
     #[test]
     fn keystrokes_while_a_search_runs_are_coalesced_into_one_more_request() -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let store = Store::open(dir.path().join("s.redb")).map_err(|e| e.to_string())?;
+        let store = Store::open(
+            dir.path().join("s.redb"),
+            meshdesk_model::authorship::DeviceKey::generate(),
+        )
+        .map_err(|e| e.to_string())?;
         let backend = Backend::local(store, crate::gui::backend::system_clock())?;
         let mut rows = Rows::new(Tab::History, "t");
         let first: Task<(u64, bool)> = rows.search("r".into(), &backend, |s, r| (s, r.is_ok()));

@@ -1,0 +1,584 @@
+//! The write rules (DESIGN §6): which device may make which change, checked
+//! on every change a node receives, the same on every node.
+//!
+//! A change is judged by what it is (its actor, its seal, its operations,
+//! its own time) and by its own causal past (the document as of its
+//! dependencies), never by what else the judging node happens to hold, so
+//! every node accepts exactly the same set of changes and all converge
+//! whatever the arrival order. Roles for documents other than the team's
+//! come from the team as the node knows it.
+//!
+//! | document | who may write what |
+//! |---|---|
+//! | any | the actor is a roster device's key, not revoked; a valid seal of that actor covers the change |
+//! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything; an agent only its own member entry's `device_name` |
+//! | agent | the agent's own devices, and supervisors |
+//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; tags: anyone |
+//! | contact | any member |
+//! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
+
+use std::collections::{BTreeMap, HashMap};
+
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::{ActorId, AutoCommit, ChangeHash, Prop, ReadDoc, ScalarValue};
+
+use crate::authorship::{Seal, device_of_actor};
+use crate::doc::{self, DocId};
+use crate::ids::*;
+use crate::types::{Interaction, Member, Role, Team};
+
+/// Seals known for one document, by actor.
+pub type SealBook = BTreeMap<Vec<u8>, Seal>;
+
+/// Why changes were refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+fn refuse<T>(reason: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(reason.into()))
+}
+
+/// One new change, as the rules read it.
+struct NewChange {
+    hash: ChangeHash,
+    actor: ActorId,
+    seq: u64,
+    /// Seconds since the epoch, as its writer stated it.
+    time: i64,
+    deps: Vec<ChangeHash>,
+}
+
+/// The device behind an actor, from a roster.
+struct Writer {
+    device: String,
+    agent: AgentId,
+    role: Role,
+}
+
+fn writer_in(team: &Team, actor: &ActorId) -> Result<Writer, Refusal> {
+    let Some(device) = device_of_actor(actor) else {
+        return refuse(format!("actor {actor} is not a device key"));
+    };
+    match team.members.get(&device) {
+        Some(Member { revoked: true, .. }) => refuse(format!("device {device} is revoked")),
+        Some(m) => Ok(Writer {
+            device,
+            agent: m.agent,
+            role: m.role,
+        }),
+        None => refuse(format!("device {device} is not on the roster")),
+    }
+}
+
+/// Checks every change `doc` holds beyond `since`: its seal and its rule.
+/// `incoming`: the seals that came with the changes; on success `seals`
+/// (the document's stored ones) takes, for each writer of a new change,
+/// the seal that covers it. `roster`: the team as this node knows it (none
+/// before the team document arrives); `own_team`: the team this device
+/// belongs to.
+pub fn admit(
+    doc_id: &DocId,
+    doc: &mut AutoCommit,
+    since: &[ChangeHash],
+    seals: &mut SealBook,
+    incoming: &[Seal],
+    roster: Option<&Team>,
+    own_team: Option<TeamId>,
+) -> Result<(), Refusal> {
+    let key = doc_id.to_string();
+    if let (DocId::Team(id), Some(own)) = (doc_id, own_team)
+        && *id != own
+    {
+        return refuse(format!("{key} is not this device's team"));
+    }
+    let new: Vec<NewChange> = doc
+        .get_changes_meta(since)
+        .into_iter()
+        .map(|m| NewChange {
+            hash: m.hash,
+            actor: m.actor.into_owned(),
+            seq: m.seq,
+            time: m.timestamp,
+            deps: m.deps,
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let covering = check_seals(&key, doc, &new, incoming)?;
+    match doc_id {
+        DocId::Team(_) => judge_team(doc, &new),
+        _ => {
+            let Some(team) = roster else {
+                return refuse("no team roster to check the writers against yet");
+            };
+            for change in &new {
+                let writer = writer_in(team, &change.actor)?;
+                judge(doc_id, doc, change, &writer)?;
+            }
+            Ok(())
+        }
+    }?;
+    for seal in covering {
+        seals.insert(seal.actor.to_vec(), seal);
+    }
+    Ok(())
+}
+
+/// Every actor with new changes has a valid seal (among `incoming`) on a
+/// change of its own in the document at least as new as them. Automerge
+/// refuses two changes of one actor with the same sequence number and every
+/// change of an honest device depends on its previous one, so that seal
+/// covers them all. Returns those seals.
+fn check_seals(
+    key: &str,
+    doc: &mut AutoCommit,
+    new: &[NewChange],
+    incoming: &[Seal],
+) -> Result<Vec<Seal>, Refusal> {
+    let mut newest: BTreeMap<Vec<u8>, (&ActorId, u64)> = BTreeMap::new();
+    for c in new {
+        let entry = newest
+            .entry(c.actor.to_bytes().to_vec())
+            .or_insert((&c.actor, 0));
+        entry.1 = entry.1.max(c.seq);
+    }
+    let mut covering = Vec::with_capacity(newest.len());
+    for (bytes, (actor, seq)) in newest {
+        let mut verdict = Err(Refusal(format!("no seal for the changes of actor {actor}")));
+        for seal in incoming
+            .iter()
+            .filter(|s| s.actor.as_slice() == bytes.as_slice())
+        {
+            if let Err(e) = seal.verify(key) {
+                verdict = Err(Refusal(format!("actor {actor}: {e}")));
+                continue;
+            }
+            let sealed_seq = doc
+                .get_change_meta_by_hash(&seal.change())
+                .filter(|m| m.actor.as_ref() == actor)
+                .map(|m| m.seq);
+            match sealed_seq {
+                Some(sealed) if sealed >= seq => {
+                    verdict = Ok(seal.clone());
+                    break;
+                }
+                _ => {
+                    verdict = Err(Refusal(format!(
+                        "actor {actor}'s seal does not cover its changes"
+                    )))
+                }
+            }
+        }
+        covering.push(verdict?);
+    }
+    Ok(covering)
+}
+
+/// The team document as of a change's past: its dependencies, or for the
+/// root change, the change itself.
+fn team_at(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Result<Team, Refusal> {
+    let past = doc
+        .fork_at(heads)
+        .map_err(|e| Refusal(format!("the change's past is not in the document: {e}")))?;
+    doc::team::read(&past).map_err(|e| Refusal(format!("the team as of the change: {e}")))
+}
+
+fn judge_team(doc: &mut AutoCommit, new: &[NewChange]) -> Result<(), Refusal> {
+    let roots = doc
+        .get_changes_meta(&[])
+        .iter()
+        .filter(|m| m.deps.is_empty())
+        .count();
+    for change in new {
+        if change.deps.is_empty() {
+            // The root change makes the team; whoever made it names itself
+            // its supervisor. A second root would hide the first one's
+            // containers: never accepted.
+            if roots > 1 {
+                return refuse("a second root change for the team document");
+            }
+            let team = team_at(doc, &[change.hash])?;
+            let writer = writer_in(&team, &change.actor)?;
+            if writer.role != Role::Supervisor {
+                return refuse("the team's root change does not make its writer supervisor");
+            }
+            continue;
+        }
+        let team = team_at(doc, &change.deps)?;
+        let writer = writer_in(&team, &change.actor)?;
+        if writer.role == Role::Supervisor {
+            continue;
+        }
+        for op in ops_of(doc, change)? {
+            let own_entry = op.path.len() == 2
+                && op.path[0] == "members"
+                && op.path[1] == writer.device
+                && op.key.as_deref() == Some("device_name");
+            if !own_entry {
+                return refuse(format!(
+                    "agent {} may only change its own device name in the team, not {}",
+                    writer.agent,
+                    op.describe()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One operation of a change, with where it writes.
+struct OpView {
+    /// The path of the object it writes in, from the root: map keys, and
+    /// `*` for a list position.
+    path: Vec<String>,
+    /// Who made that object (`None`: the root).
+    creator: Option<ActorId>,
+    /// The map key it writes (`None` in a list).
+    key: Option<String>,
+    action: OpType,
+    insert: bool,
+}
+
+impl OpView {
+    fn describe(&self) -> String {
+        let mut at = self.path.join(".");
+        if let Some(key) = &self.key {
+            if !at.is_empty() {
+                at.push('.');
+            }
+            at.push_str(key);
+        }
+        if at.is_empty() {
+            at.push_str("the root");
+        }
+        at
+    }
+
+    fn value(&self) -> Option<&ScalarValue> {
+        match &self.action {
+            OpType::Put(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn str_value(&self) -> Option<&str> {
+        match self.value() {
+            Some(ScalarValue::Str(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    fn int_value(&self) -> Option<i64> {
+        match self.value() {
+            Some(ScalarValue::Int(i)) | Some(ScalarValue::Timestamp(i)) => Some(*i),
+            Some(ScalarValue::Uint(u)) => i64::try_from(*u).ok(),
+            _ => None,
+        }
+    }
+
+    fn makes_object(&self) -> bool {
+        matches!(self.action, OpType::Make(_))
+    }
+}
+
+fn opid_text(id: &OpId) -> String {
+    format!("{}@{}", id.counter(), id.actor().to_hex_string())
+}
+
+/// The operations of `change`, each with the path it writes in.
+fn ops_of(doc: &mut AutoCommit, change: &NewChange) -> Result<Vec<OpView>, Refusal> {
+    let Some(full) = doc.get_change_by_hash(&change.hash) else {
+        return refuse("a change is missing from the document");
+    };
+    let expanded = full.decode();
+    // Objects made by this change: where they are.
+    let mut made: HashMap<String, Vec<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(expanded.operations.len());
+    for (offset, op) in expanded.operations.into_iter().enumerate() {
+        let (path, creator) = match &op.obj {
+            ObjectId::Root => (Vec::new(), None),
+            ObjectId::Id(id) => {
+                let text = opid_text(id);
+                let path = match made.get(&text) {
+                    Some(path) => path.clone(),
+                    None => object_path(doc, &text)?,
+                };
+                (path, Some(id.actor().clone()))
+            }
+        };
+        let key = match &op.key {
+            Key::Map(k) => Some(k.to_string()),
+            Key::Seq(_) => None,
+        };
+        if let OpType::Make(_) = op.action {
+            let counter = expanded.start_op.get() + offset as u64;
+            let mut inner = path.clone();
+            inner.push(key.clone().unwrap_or_else(|| "*".into()));
+            made.insert(opid_text(&OpId::new(counter, &expanded.actor_id)), inner);
+        }
+        out.push(OpView {
+            path,
+            creator,
+            key,
+            action: op.action,
+            insert: op.insert,
+        });
+    }
+    Ok(out)
+}
+
+/// Where an object made by an earlier change is. Objects never move, so
+/// its path is the one it was made at, whatever happened since.
+fn object_path(doc: &AutoCommit, opid: &str) -> Result<Vec<String>, Refusal> {
+    let unknown = || Refusal(format!("writes in an unknown object {opid}"));
+    let obj = doc.import_obj(opid).map_err(|_| unknown())?;
+    let parents = doc.parents(&obj).map_err(|_| unknown())?;
+    let mut path: Vec<String> = parents
+        .map(|p| match p.prop {
+            Prop::Map(k) => k,
+            Prop::Seq(_) => "*".to_string(),
+        })
+        .collect();
+    path.reverse();
+    Ok(path)
+}
+
+/// The writer's own agent as a message author.
+fn own_author(writer: &Writer) -> String {
+    format!("agent:{}", writer.agent)
+}
+
+fn judge(
+    doc_id: &DocId,
+    doc: &mut AutoCommit,
+    change: &NewChange,
+    writer: &Writer,
+) -> Result<(), Refusal> {
+    match doc_id {
+        DocId::Team(_) => Ok(()),
+        DocId::Agent(id) => {
+            if writer.agent == *id || writer.role == Role::Supervisor {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "agent {} may not write agent {id}'s document",
+                    writer.agent
+                ))
+            }
+        }
+        DocId::Contact(_) => Ok(()),
+        DocId::Room { .. } => {
+            for op in ops_of(doc, change)? {
+                judge_room_op(&op, change, writer)?;
+            }
+            Ok(())
+        }
+        DocId::Interaction(_) => {
+            let ops = ops_of(doc, change)?;
+            let mut past: Option<Interaction> = None;
+            for op in &ops {
+                judge_interaction_op(doc, op, change, writer, &mut past)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn judge_room_op(op: &OpView, change: &NewChange, writer: &Writer) -> Result<(), Refusal> {
+    match op.path.len() {
+        // A message is a map under its own key at the root.
+        0 if op.makes_object() => Ok(()),
+        1 => {
+            if op.creator.as_ref() != Some(&change.actor) {
+                return refuse(format!("{} belongs to another writer", op.describe()));
+            }
+            if op.key.as_deref() == Some("author")
+                && op.str_value() != Some(writer.agent.to_string().as_str())
+            {
+                return refuse(format!(
+                    "a chat message by agent {} names another author",
+                    writer.agent
+                ));
+            }
+            Ok(())
+        }
+        _ => refuse(format!(
+            "{} is outside a chat room's messages",
+            op.describe()
+        )),
+    }
+}
+
+/// The interaction as of the change's past (read once per change).
+fn interaction_past<'p>(
+    doc: &mut AutoCommit,
+    change: &NewChange,
+    past: &'p mut Option<Interaction>,
+) -> Result<&'p Interaction, Refusal> {
+    if past.is_none() {
+        let heads = if change.deps.is_empty() {
+            vec![change.hash]
+        } else {
+            change.deps.clone()
+        };
+        let fork = doc
+            .fork_at(&heads)
+            .map_err(|e| Refusal(format!("the change's past is not in the document: {e}")))?;
+        let read = doc::interaction::read(&fork)
+            .map_err(|e| Refusal(format!("the interaction as of the change: {e}")))?;
+        *past = Some(read);
+    }
+    past.as_ref()
+        .ok_or_else(|| Refusal("the interaction as of the change".into()))
+}
+
+/// `<epoch>:<agent>`, the key of a claim or a decline.
+fn round_key(key: &str) -> Option<(u32, AgentId)> {
+    let (epoch, agent) = key.split_once(':')?;
+    Some((epoch.parse().ok()?, agent.parse().ok()?))
+}
+
+fn judge_interaction_op(
+    doc: &mut AutoCommit,
+    op: &OpView,
+    change: &NewChange,
+    writer: &Writer,
+    past: &mut Option<Interaction>,
+) -> Result<(), Refusal> {
+    let first = change.deps.is_empty();
+    let own_object = op.creator.as_ref() == Some(&change.actor);
+    let path: Vec<&str> = op.path.iter().map(String::as_str).collect();
+    let key = op.key.as_deref();
+    let what = || op.describe();
+    match path.as_slice() {
+        // Its own fields and containers: made once, by its creator.
+        [] | ["fields"] => {
+            if first {
+                Ok(())
+            } else {
+                refuse(format!("{} is written only when it is created", what()))
+            }
+        }
+        ["messages"] | ["notes"] => {
+            if op.insert && op.makes_object() {
+                Ok(())
+            } else {
+                refuse(format!("{} only grows", what()))
+            }
+        }
+        ["messages", "*"] => {
+            if !own_object {
+                return refuse(format!("{} belongs to another writer", what()));
+            }
+            if key == Some("author") {
+                let author = op.str_value().unwrap_or_default();
+                if author != own_author(writer) && author != "contact" && author != "system" {
+                    return refuse(format!(
+                        "a message by agent {} names the author `{author}`",
+                        writer.agent
+                    ));
+                }
+            }
+            Ok(())
+        }
+        ["notes", "*"] | ["transfers", "*"] => {
+            if !own_object {
+                return refuse(format!("{} belongs to another writer", what()));
+            }
+            let named = match key {
+                Some("agent") | Some("from") => op.str_value(),
+                _ => return Ok(()),
+            };
+            if named != Some(writer.agent.to_string().as_str()) {
+                return refuse(format!(
+                    "{} by agent {} names another agent",
+                    what(),
+                    writer.agent
+                ));
+            }
+            Ok(())
+        }
+        ["claims"] | ["declines"] => {
+            let mine = key
+                .and_then(round_key)
+                .is_some_and(|(_, agent)| agent == writer.agent);
+            if op.makes_object() && mine {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "agent {} may only add its own entry, not {}",
+                    writer.agent,
+                    what()
+                ))
+            }
+        }
+        [list @ ("claims" | "declines"), entry] => {
+            if !own_object {
+                return refuse(format!("{} belongs to another writer", what()));
+            }
+            let Some((epoch, agent)) = round_key(entry) else {
+                return refuse(format!("{} is not an `<epoch>:<agent>` entry", what()));
+            };
+            if agent != writer.agent {
+                return refuse(format!("agent {} writes {}", writer.agent, what()));
+            }
+            let time_key = if *list == "claims" {
+                "claimed_at"
+            } else {
+                "at"
+            };
+            match key {
+                Some("agent") if op.str_value() != Some(agent.to_string().as_str()) => {
+                    refuse(format!("{} names another agent", what()))
+                }
+                Some("epoch") if op.int_value() != Some(i64::from(epoch)) => {
+                    refuse(format!("{} disagrees with its key", what()))
+                }
+                Some(k) if k == time_key => {
+                    let at = op.int_value().unwrap_or(i64::MIN);
+                    // The change's own time is in whole seconds.
+                    if at > change.time.saturating_add(1).saturating_mul(1000) {
+                        return refuse(format!("{} is later than the change itself", what()));
+                    }
+                    let past = interaction_past(doc, change, past)?;
+                    if epoch != past.epoch() {
+                        refuse(format!("{} is not for the current round", what()))
+                    } else if at < past.round_started_at() {
+                        refuse(format!("{} is earlier than its round began", what()))
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Ok(()),
+            }
+        }
+        ["transfers"] | ["finalization"] => {
+            if path == ["transfers"] && !(op.insert && op.makes_object()) {
+                return refuse(format!("{} only grows", what()));
+            }
+            if path == ["finalization"]
+                && key == Some("agent")
+                && op.str_value() != Some(writer.agent.to_string().as_str())
+            {
+                return refuse(format!("{} names another agent", what()));
+            }
+            if writer.role == Role::Supervisor || first {
+                return Ok(());
+            }
+            let past = interaction_past(doc, change, past)?;
+            if past.owner().map(|c| c.agent) == Some(writer.agent) {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "agent {} does not own the interaction: {}",
+                    writer.agent,
+                    what()
+                ))
+            }
+        }
+        ["tags"] => Ok(()),
+        _ => refuse(format!("{} is outside an interaction's schema", what())),
+    }
+}

@@ -1,0 +1,537 @@
+//! The write rules (DESIGN §6) as a node sees them: a teammate's store
+//! (a real redb file, signing with its own device key) writes what a
+//! compromised laptop would, the changes travel the real sync path, and the
+//! honest supervisor's store refuses them and stays as it was, while honest
+//! changes keep flowing.
+
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
+use meshdesk_model::authorship::{DeviceKey, Sealed};
+use meshdesk_model::doc::{self, DocId};
+use meshdesk_model::ops::{self, Context, CustomerSpec, Reply, Request};
+use meshdesk_model::store::{LocalIdentity, Store};
+use meshdesk_model::*;
+
+struct Desk {
+    _dir: tempfile::TempDir,
+    name: &'static str,
+    key: DeviceKey,
+    store: Store,
+    agent: AgentId,
+}
+
+fn ctx() -> Context {
+    Context::now()
+}
+
+fn run(store: &mut Store, request: Request) -> Reply {
+    match ops::execute(store, &ctx(), request.clone()) {
+        Ok(outcome) => outcome.reply,
+        Err(e) => panic!("{request:?} failed: {e}"),
+    }
+}
+
+fn open(key: DeviceKey) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("s.redb"), key).expect("open");
+    (dir, store)
+}
+
+/// Ana's desk: she created the team (its supervisor).
+fn supervisor() -> Desk {
+    let key = DeviceKey::generate();
+    let (dir, mut store) = open(key.clone());
+    run(
+        &mut store,
+        Request::CreateTeam {
+            team_name: "Support".into(),
+            agent_name: "Ana".into(),
+            device_name: "ana-desk".into(),
+        },
+    );
+    let agent = store.identity().expect("identity").expect("a team").agent;
+    Desk {
+        _dir: dir,
+        key,
+        name: "ana",
+        store,
+        agent,
+    }
+}
+
+fn team_doc(desk: &Desk) -> DocId {
+    DocId::Team(desk.store.identity().expect("identity").expect("team").team)
+}
+
+/// A device whose store holds every document `from` holds, as a first sync leaves it.
+fn device_copying(from: &Desk, key: DeviceKey, name: &'static str, agent: AgentId) -> Desk {
+    let (dir, mut store) = open(key.clone());
+    let team = from.store.identity().expect("identity").expect("team").team;
+    store
+        .set_identity(&LocalIdentity {
+            team,
+            agent,
+            device: key.device(),
+        })
+        .expect("identity");
+    let ids = from.store.doc_ids().expect("ids");
+    let raw = from.store.raw_doc_bytes(&ids, usize::MAX).expect("raw");
+    let imported = store
+        .import_docs(
+            from.name,
+            raw.into_iter().map(|d| (d.doc_id, d.bytes)).collect(),
+        )
+        .expect("import");
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
+    Desk {
+        _dir: dir,
+        key,
+        name,
+        store,
+        agent,
+    }
+}
+
+/// Admits a new device as an agent (what the invite's issuer writes at a join).
+fn admit(sup: &mut Desk, name: &'static str) -> Desk {
+    let key = DeviceKey::generate();
+    let agent = AgentId::new();
+    let now = now_ms();
+    let member = Member {
+        device: key.device(),
+        agent,
+        role: Role::Agent,
+        device_name: format!("{name}-laptop"),
+        joined_at: now,
+        revoked: false,
+    };
+    let campaign = *sup
+        .store
+        .team()
+        .expect("team")
+        .expect("team")
+        .campaigns
+        .keys()
+        .next()
+        .expect("a campaign");
+    let profile = Agent {
+        id: agent,
+        name: name.into(),
+        status: AgentStatus::Offline,
+        status_since: now,
+        capacity: 0,
+        status_history: vec![],
+    };
+    let team = team_doc(sup);
+    sup.store
+        .write_many(vec![
+            meshdesk_model::store::DocEdit::new(DocId::Agent(agent), true, move |d| {
+                doc::agent::create(d, &profile)
+            }),
+            meshdesk_model::store::DocEdit::new(team, false, move |d| {
+                doc::team::add_member(d, &member)?;
+                doc::team::add_campaign_member(d, campaign, agent)
+            }),
+        ])
+        .expect("admit");
+    device_copying(sup, key, name, agent)
+}
+
+/// Runs the sync exchange of every document between two desks until it is
+/// quiet; the refusals each side reported.
+fn sync(a: &mut Desk, b: &mut Desk) -> Vec<(String, String)> {
+    let mut ids = a.store.doc_ids().expect("ids");
+    ids.extend(b.store.doc_ids().expect("ids"));
+    ids.sort();
+    ids.dedup();
+    let mut refused = Vec::new();
+    for doc in ids {
+        for _ in 0..8 {
+            let mut quiet = true;
+            if let Some(m) = a.store.generate_sync_message(b.name, &doc).expect("gen") {
+                quiet = false;
+                let got = b
+                    .store
+                    .receive_sync_messages(a.name, &[(doc.clone(), m)])
+                    .expect("receive");
+                refused.extend(got.refused);
+            }
+            if let Some(m) = b.store.generate_sync_message(a.name, &doc).expect("gen") {
+                quiet = false;
+                let got = a
+                    .store
+                    .receive_sync_messages(b.name, &[(doc.clone(), m)])
+                    .expect("receive");
+                refused.extend(got.refused);
+            }
+            if quiet {
+                break;
+            }
+        }
+    }
+    refused
+}
+
+fn refused_doc(refused: &[(String, String)], doc: &DocId) -> String {
+    refused
+        .iter()
+        .find(|(d, _)| *d == doc.to_string())
+        .map(|(_, reason)| reason.clone())
+        .unwrap_or_else(|| panic!("{doc} was not refused: {refused:?}"))
+}
+
+/// A queued customer interaction on Ana's desk, synced to `to`.
+fn queued_interaction(ana: &mut Desk, to: &mut Desk) -> InteractionId {
+    let reply = run(
+        &mut ana.store,
+        Request::Intake {
+            campaign: "General".into(),
+            customer: CustomerSpec {
+                id: None,
+                name: Some("Marta".into()),
+                email: None,
+                phone: Some("+34 600 100 200".into()),
+            },
+            message: "Hello, my order is late".into(),
+            priority: 0,
+        },
+    );
+    let Reply::Created { id } = reply else {
+        panic!("expected an id, got {reply:?}");
+    };
+    assert!(sync(ana, to).is_empty());
+    id.parse().expect("interaction id")
+}
+
+fn interaction(desk: &mut Desk, id: InteractionId) -> Interaction {
+    desk.store
+        .with_doc(&DocId::Interaction(id), |d| {
+            doc::interaction::read(d).expect("read")
+        })
+        .expect("stored")
+}
+
+/// An honest change after a refusal still syncs: the link is not poisoned.
+fn honest_contact_still_syncs(from: &mut Desk, to: &mut Desk) {
+    let reply = run(
+        &mut from.store,
+        Request::AddContact(ops::ContactSpec {
+            name: Some("Lucía".into()),
+            ..Default::default()
+        }),
+    );
+    let Reply::Created { id } = reply else {
+        panic!("expected an id, got {reply:?}");
+    };
+    let refused = sync(from, to);
+    let contact = DocId::Contact(id.parse().expect("contact id"));
+    assert!(
+        !refused.iter().any(|(d, _)| *d == contact.to_string()),
+        "{refused:?}"
+    );
+    assert!(to.store.has_doc(&contact.to_string()).expect("has"));
+}
+
+#[test]
+fn a_second_team_document_is_refused_and_the_roster_stays() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let roster = ana.store.team().expect("team").expect("team");
+    let fake = Team {
+        id: TeamId::new(),
+        name: "Eve's team".into(),
+        created_at: 1,
+        members: roster.members.clone(),
+        campaigns: Default::default(),
+        break_reasons: vec![],
+        invites: Default::default(),
+        canned_responses: vec![],
+    };
+    let fake_doc = DocId::Team(fake.id);
+    eve.store
+        .write_doc(&fake_doc, true, move |d| doc::team::create(d, &fake))
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &fake_doc).contains("not this device's team"),
+        "{refused:?}"
+    );
+    assert!(!ana.store.has_doc(&fake_doc.to_string()).expect("has"));
+    assert_eq!(ana.store.team().expect("team"), Some(roster));
+    honest_contact_still_syncs(&mut eve, &mut ana);
+}
+
+#[test]
+fn an_agent_cannot_make_itself_supervisor_or_undo_its_revocation() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let team = team_doc(&ana);
+    let device = eve.store.device();
+    let promote = device.clone();
+    eve.store
+        .write_doc(&team, false, move |d| {
+            let members = match d.get(automerge::ROOT, "members")? {
+                Some((_, id)) => id,
+                None => return Err(doc::DocError::Missing("members".into())),
+            };
+            let me = match d.get(&members, promote.as_str())? {
+                Some((_, id)) => id,
+                None => return Err(doc::DocError::Missing(promote.clone())),
+            };
+            d.put(&me, "role", "supervisor")?;
+            Ok(())
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &team).contains("may only change its own device name"),
+        "{refused:?}"
+    );
+    let roster = ana.store.team().expect("team").expect("team");
+    assert_eq!(roster.members[&device].role, Role::Agent);
+
+    // Revoked, Eve (her store as Ana's after the revocation) writes herself back in.
+    let mut ana = supervisor_after_revoking(ana, &device);
+    let mut eve = device_copying(&ana, eve.key.clone(), "eve", eve.agent);
+    eve.store
+        .write_doc(&team, false, {
+            let device = device.clone();
+            move |d| {
+                let obj = match d.get(automerge::ROOT, "members")? {
+                    Some((_, id)) => id,
+                    None => return Err(doc::DocError::Missing("members".into())),
+                };
+                let me = match d.get(&obj, device.as_str())? {
+                    Some((_, id)) => id,
+                    None => return Err(doc::DocError::Missing(device.clone())),
+                };
+                d.put(&me, "revoked", false)?;
+                Ok(())
+            }
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &team).contains("revoked"),
+        "{refused:?}"
+    );
+    let roster = ana.store.team().expect("team").expect("team");
+    assert!(roster.members[&device].revoked);
+}
+
+/// Ana revokes a device.
+fn supervisor_after_revoking(mut ana: Desk, device: &str) -> Desk {
+    let team = team_doc(&ana);
+    let device = device.to_string();
+    ana.store
+        .write_doc(&team, false, move |d| doc::team::revoke_member(d, &device))
+        .expect("revoke");
+    ana
+}
+
+#[test]
+fn claims_only_under_ones_own_agent_and_never_before_the_round_began() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+
+    // A claim in Ana's name.
+    let id = queued_interaction(&mut ana, &mut eve);
+    let before = interaction(&mut ana, id);
+    let as_ana = Claim {
+        agent: ana.agent,
+        claimed_at: now_ms(),
+        epoch: 0,
+    };
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::add_claim(d, &as_ana)
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("may only add its own entry"),
+        "{refused:?}"
+    );
+    assert_eq!(interaction(&mut ana, id), before);
+
+    // Her own claim, dated long before the customer arrived.
+    let id = queued_interaction(&mut ana, &mut eve);
+    let enqueued_at = interaction(&mut ana, id).enqueued_at;
+    let ancient = Claim {
+        agent: eve.agent,
+        claimed_at: enqueued_at - 3_600_000,
+        epoch: 0,
+    };
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::add_claim(d, &ancient)
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("earlier than its round began"),
+        "{refused:?}"
+    );
+    assert_eq!(interaction(&mut ana, id).owner(), None);
+
+    // Accepting honestly works.
+    let id = queued_interaction(&mut ana, &mut eve);
+    run(&mut eve.store, Request::Accept { id: id.to_string() });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    assert_eq!(
+        interaction(&mut ana, id).owner().map(|c| c.agent),
+        Some(eve.agent)
+    );
+}
+
+#[test]
+fn a_message_in_another_agents_name_is_refused_and_ones_own_goes_through() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let id = queued_interaction(&mut ana, &mut eve);
+    let before = interaction(&mut ana, id);
+    let forged = Message {
+        id: MessageId::new(),
+        author: Author::Agent(ana.agent),
+        at: now_ms(),
+        body: "Your refund is approved".into(),
+    };
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::append_message(d, &forged)
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("names the author"),
+        "{refused:?}"
+    );
+    assert_eq!(interaction(&mut ana, id), before);
+
+    let id = queued_interaction(&mut ana, &mut eve);
+    let own = Message {
+        id: MessageId::new(),
+        author: Author::Agent(eve.agent),
+        at: now_ms(),
+        body: "I am looking into it".into(),
+    };
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::append_message(d, &own)
+        })
+        .expect("eve writes");
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    assert_eq!(interaction(&mut ana, id).messages.len(), 2);
+}
+
+#[test]
+fn a_forged_seal_or_an_unknown_device_is_refused() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let reply = run(
+        &mut eve.store,
+        Request::AddContact(ops::ContactSpec {
+            name: Some("Marta".into()),
+            ..Default::default()
+        }),
+    );
+    let Reply::Created { id } = reply else {
+        panic!("expected an id, got {reply:?}");
+    };
+    let contact = DocId::Contact(id.parse().expect("contact id"));
+    let message = eve
+        .store
+        .generate_sync_message(ana.name, &contact.to_string())
+        .expect("gen")
+        .expect("a message");
+    // Ana answers the opening (she lacks the document), then Eve sends the change.
+    let answer = ana
+        .store
+        .receive_sync_messages(eve.name, &[(contact.to_string(), message)])
+        .expect("receive");
+    assert!(answer.refused.is_empty());
+    let reply = ana
+        .store
+        .generate_sync_message(eve.name, &contact.to_string())
+        .expect("gen")
+        .expect("a reply");
+    eve.store
+        .receive_sync_messages(ana.name, &[(contact.to_string(), reply)])
+        .expect("receive");
+    let change = eve
+        .store
+        .generate_sync_message(ana.name, &contact.to_string())
+        .expect("gen")
+        .expect("the change");
+    let mut sealed = Sealed::decode(&change).expect("sealed");
+    assert_eq!(sealed.seals.len(), 1);
+    sealed.seals[0].signature[0] ^= 1;
+    let got = ana
+        .store
+        .receive_sync_messages(eve.name, &[(contact.to_string(), sealed.encode())])
+        .expect("receive");
+    assert!(
+        refused_doc(&got.refused, &contact).contains("does not verify"),
+        "{:?}",
+        got.refused
+    );
+    assert!(!ana.store.has_doc(&contact.to_string()).expect("has"));
+
+    // A device that was never admitted, holding copies of every document.
+    let mut mallory = device_copying(&ana, DeviceKey::generate(), "mallory", AgentId::new());
+    let reply = run(
+        &mut mallory.store,
+        Request::AddContact(ops::ContactSpec {
+            name: Some("Spam".into()),
+            ..Default::default()
+        }),
+    );
+    let Reply::Created { id } = reply else {
+        panic!("expected an id, got {reply:?}");
+    };
+    let spam = DocId::Contact(id.parse().expect("id"));
+    let refused = sync(&mut mallory, &mut ana);
+    assert!(
+        refused_doc(&refused, &spam).contains("not on the roster"),
+        "{refused:?}"
+    );
+    assert!(!ana.store.has_doc(&spam.to_string()).expect("has"));
+}
+
+#[test]
+fn documents_stored_before_the_rules_are_quarantined_on_rebuild() {
+    let mut ana = supervisor();
+    run(
+        &mut ana.store,
+        Request::AddContact(ops::ContactSpec {
+            name: Some("Marta".into()),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(ana.store.count_contacts().expect("count"), 1);
+    // No seals, as in a store written before documents were sealed.
+    let path = ana.store.path().to_path_buf();
+    let key = DeviceKey::generate();
+    drop(std::mem::replace(&mut ana.store, open(key.clone()).1));
+    {
+        let db = redb::Database::open(&path).expect("redb");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(meshdesk_model::store::tables::DOC_SEALS)
+            .expect("seals")
+            .retain(|_, _| false)
+            .expect("forget seals");
+        txn.commit().expect("commit");
+    }
+    ana.store = Store::open(&path, key).expect("reopen");
+    ana.store.rebuild_projections().expect("rebuild");
+    assert_eq!(ana.store.count_contacts().expect("count"), 0);
+    let quarantined = ana.store.malformed().expect("malformed");
+    assert!(
+        quarantined
+            .iter()
+            .any(|(_, reason)| reason.starts_with("quarantined")),
+        "{quarantined:?}"
+    );
+    // The roster never goes: the team stays readable.
+    assert!(ana.store.team().expect("team").is_some());
+}
