@@ -338,7 +338,8 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     // the two are apart, then Ana accepts too; when they meet, the earlier
     // claim (Bruno's) wins.
     let mut seed = Seed::new()?;
-    let bruno = seed.teammate("Bruno")?;
+    let bruno_key = meshdesk_model::authorship::DeviceKey::generate();
+    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
     let id = seed.enqueue(
         "General",
         "+34 600 999 888",
@@ -349,7 +350,7 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     let bruno_dir = tempfile::tempdir()?;
     let mut bruno_store = Store::open(
         bruno_dir.path().join("meshdesk.redb"),
-        meshdesk_model::authorship::DeviceKey::generate(),
+        bruno_key.clone(),
     )?;
     meshdesk::gui::backend::sync_stores(
         &mut seed.store,
@@ -361,7 +362,7 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     bruno_store.set_identity(&LocalIdentity {
         team,
         agent: bruno.parse()?,
-        device: "bruno-device".into(),
+        device: bruno_key.device(),
     })?;
     let earlier = Context {
         now: seed.clock.now(),

@@ -27,6 +27,9 @@ use crate::doc::{self, DocId};
 use crate::ids::*;
 use crate::types::{Interaction, Member, Role, Team};
 
+/// How far a writer's dates may run ahead of its own change's time.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
 /// Seals known for one document, by actor.
 pub type SealBook = BTreeMap<Vec<u8>, Seal>;
 
@@ -47,7 +50,12 @@ struct NewChange {
     /// Seconds since the epoch, as its writer stated it.
     time: i64,
     deps: Vec<ChangeHash>,
+    full: automerge::Change,
 }
+
+/// Where each object of a document was made (objects never move), as
+/// [`object_path`] found it: looked up once per document.
+type Paths = HashMap<String, Vec<String>>;
 
 /// The device behind an actor, from a roster.
 struct Writer {
@@ -93,29 +101,31 @@ pub fn admit(
         return refuse(format!("{key} is not this device's team"));
     }
     let new: Vec<NewChange> = doc
-        .get_changes_meta(since)
+        .get_changes(since)
         .into_iter()
-        .map(|m| NewChange {
-            hash: m.hash,
-            actor: m.actor.into_owned(),
-            seq: m.seq,
-            time: m.timestamp,
-            deps: m.deps,
+        .map(|c| NewChange {
+            hash: c.hash(),
+            actor: c.actor_id().clone(),
+            seq: c.seq(),
+            time: c.timestamp(),
+            deps: c.deps().to_vec(),
+            full: c,
         })
         .collect();
+    let mut paths = Paths::new();
     if new.is_empty() {
         return Ok(());
     }
     let covering = check_seals(&key, doc, &new, incoming)?;
     match doc_id {
-        DocId::Team(_) => judge_team(doc, &new),
+        DocId::Team(_) => judge_team(doc, &new, &mut paths),
         _ => {
             let Some(team) = roster else {
                 return refuse("no team roster to check the writers against yet");
             };
             for change in &new {
                 let writer = writer_in(team, &change.actor)?;
-                judge(doc_id, doc, change, &writer)?;
+                judge(doc_id, doc, change, &writer, &mut paths)?;
             }
             Ok(())
         }
@@ -185,7 +195,7 @@ fn team_at(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Result<Team, Refusal> 
     doc::team::read(&past).map_err(|e| Refusal(format!("the team as of the change: {e}")))
 }
 
-fn judge_team(doc: &mut AutoCommit, new: &[NewChange]) -> Result<(), Refusal> {
+fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Result<(), Refusal> {
     let roots = doc
         .get_changes_meta(&[])
         .iter()
@@ -211,7 +221,7 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange]) -> Result<(), Refusal> {
         if writer.role == Role::Supervisor {
             continue;
         }
-        for op in ops_of(doc, change)? {
+        for op in ops_of(doc, change, paths)? {
             let own_entry = op.path.len() == 2
                 && op.path[0] == "members"
                 && op.path[1] == writer.device
@@ -288,22 +298,25 @@ fn opid_text(id: &OpId) -> String {
 }
 
 /// The operations of `change`, each with the path it writes in.
-fn ops_of(doc: &mut AutoCommit, change: &NewChange) -> Result<Vec<OpView>, Refusal> {
-    let Some(full) = doc.get_change_by_hash(&change.hash) else {
-        return refuse("a change is missing from the document");
-    };
-    let expanded = full.decode();
-    // Objects made by this change: where they are.
-    let mut made: HashMap<String, Vec<String>> = HashMap::new();
+fn ops_of(
+    doc: &AutoCommit,
+    change: &NewChange,
+    paths: &mut Paths,
+) -> Result<Vec<OpView>, Refusal> {
+    let expanded = change.full.decode();
     let mut out = Vec::with_capacity(expanded.operations.len());
     for (offset, op) in expanded.operations.into_iter().enumerate() {
         let (path, creator) = match &op.obj {
             ObjectId::Root => (Vec::new(), None),
             ObjectId::Id(id) => {
                 let text = opid_text(id);
-                let path = match made.get(&text) {
+                let path = match paths.get(&text) {
                     Some(path) => path.clone(),
-                    None => object_path(doc, &text)?,
+                    None => {
+                        let path = object_path(doc, &text)?;
+                        paths.insert(text, path.clone());
+                        path
+                    }
                 };
                 (path, Some(id.actor().clone()))
             }
@@ -316,7 +329,7 @@ fn ops_of(doc: &mut AutoCommit, change: &NewChange) -> Result<Vec<OpView>, Refus
             let counter = expanded.start_op.get() + offset as u64;
             let mut inner = path.clone();
             inner.push(key.clone().unwrap_or_else(|| "*".into()));
-            made.insert(opid_text(&OpId::new(counter, &expanded.actor_id)), inner);
+            paths.insert(opid_text(&OpId::new(counter, &expanded.actor_id)), inner);
         }
         out.push(OpView {
             path,
@@ -355,6 +368,7 @@ fn judge(
     doc: &mut AutoCommit,
     change: &NewChange,
     writer: &Writer,
+    paths: &mut Paths,
 ) -> Result<(), Refusal> {
     match doc_id {
         DocId::Team(_) => Ok(()),
@@ -370,13 +384,13 @@ fn judge(
         }
         DocId::Contact(_) => Ok(()),
         DocId::Room { .. } => {
-            for op in ops_of(doc, change)? {
+            for op in ops_of(doc, change, paths)? {
                 judge_room_op(&op, change, writer)?;
             }
             Ok(())
         }
         DocId::Interaction(_) => {
-            let ops = ops_of(doc, change)?;
+            let ops = ops_of(doc, change, paths)?;
             let mut past: Option<Interaction> = None;
             for op in &ops {
                 judge_interaction_op(doc, op, change, writer, &mut past)?;
@@ -538,15 +552,22 @@ fn judge_interaction_op(
                 }
                 Some(k) if k == time_key => {
                     let at = op.int_value().unwrap_or(i64::MIN);
-                    // The change's own time is in whole seconds.
-                    if at > change.time.saturating_add(1).saturating_mul(1000) {
-                        return refuse(format!("{} is later than the change itself", what()));
-                    }
                     let past = interaction_past(doc, change, past)?;
+                    let started = past.round_started_at();
+                    // The change's own time is in whole seconds, by the
+                    // writer's clock; a writer whose clock is behind the
+                    // transferring node's dates its entry at the round's start.
+                    let latest = change
+                        .time
+                        .saturating_add(1)
+                        .saturating_mul(1000)
+                        .saturating_add(CLOCK_SKEW_MS);
                     if epoch != past.epoch() {
                         refuse(format!("{} is not for the current round", what()))
-                    } else if at < past.round_started_at() {
+                    } else if at < started {
                         refuse(format!("{} is earlier than its round began", what()))
+                    } else if at > latest && at != started {
+                        refuse(format!("{} is later than the change itself", what()))
                     } else {
                         Ok(())
                     }

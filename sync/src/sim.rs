@@ -33,6 +33,9 @@ pub struct SimConfig {
     pub partition: f64,
     /// Chance per step of a local operation on a random node.
     pub op: f64,
+    /// A member (by index, never 0) whose operations are, one time in
+    /// three, writes the rules forbid: what a compromised laptop sends.
+    pub misbehaving: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -45,6 +48,7 @@ impl Default for SimConfig {
             reorder: 0.1,
             partition: 0.02,
             op: 0.2,
+            misbehaving: None,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct SimStats {
     pub refusals: u64,
     /// Documents delivered whole (in `DocData`).
     pub whole_docs: u64,
+    /// Writes the rules forbid, made by the misbehaving member.
+    pub forbidden: u64,
 }
 
 fn session_cfg() -> SessionConfig {
@@ -415,6 +421,9 @@ impl Sim {
         if self.nodes[x].local.agent.is_none() {
             return Ok(());
         }
+        if self.cfg.misbehaving == Some(x) && self.rng.random_range(0..3u8) == 0 {
+            return self.forbidden_op(x);
+        }
         let n = self.rng.random_range(0..1_000_000u32);
         let request = match self.rng.random_range(0..7u8) {
             0 => Request::AddContact(ContactSpec {
@@ -485,6 +494,74 @@ impl Sim {
                 Ok(())
             }
             Err(e) => Err(format!("node {x} op {kind:?}: {e}")),
+        }
+    }
+
+    /// A write the rules refuse, made directly on node `x`'s store (signed
+    /// with its own key, as a modified client would): a message in node 0's
+    /// agent's name, a claim in its name, or self-promotion to supervisor.
+    fn forbidden_op(&mut self, x: usize) -> SimResult<()> {
+        use meshdesk_model::doc::{self, DocId};
+        let Some(victim) = self.nodes[0].local.agent else {
+            return Ok(());
+        };
+        let interaction = self.pick(&self.interactions.clone());
+        let device = self.nodes[x].local.device.clone();
+        let team = self.nodes[x].local.team_id;
+        let now = self.now;
+        let (doc_id, edit): (DocId, meshdesk_model::store::EditFn) =
+            match (self.rng.random_range(0..3u8), interaction) {
+                (0, Some(id)) => (
+                    DocId::Interaction(id.parse().map_err(|e| format!("{e}"))?),
+                    Box::new(move |d| {
+                        doc::interaction::append_message(
+                            d,
+                            &meshdesk_model::Message {
+                                id: meshdesk_model::MessageId::new(),
+                                author: meshdesk_model::Author::Agent(victim),
+                                at: now,
+                                body: "forged refund approval".into(),
+                            },
+                        )
+                    }),
+                ),
+                (1, Some(id)) => (
+                    DocId::Interaction(id.parse().map_err(|e| format!("{e}"))?),
+                    Box::new(move |d| {
+                        doc::interaction::add_claim(
+                            d,
+                            &meshdesk_model::Claim {
+                                agent: victim,
+                                claimed_at: 0,
+                                epoch: 0,
+                            },
+                        )
+                    }),
+                ),
+                _ => (
+                    DocId::Team(team),
+                    Box::new(move |d| {
+                        use automerge::ReadDoc;
+                        use automerge::transaction::Transactable;
+                        let Some((_, obj)) = d.get(automerge::ROOT, "members")? else {
+                            return Ok(());
+                        };
+                        let Some((_, me)) = d.get(&obj, device.as_str())? else {
+                            return Ok(());
+                        };
+                        d.put(&me, "role", "supervisor")?;
+                        Ok(())
+                    }),
+                ),
+            };
+        let node = &mut self.nodes[x];
+        match node.store.write_doc(&doc_id, false, edit) {
+            Ok(change) => {
+                self.stats.forbidden += 1;
+                self.spread(x, None, &[change])
+            }
+            // Not here yet (a document still arriving): nothing written.
+            Err(_) => Ok(()),
         }
     }
 
@@ -619,12 +696,35 @@ impl Sim {
         out
     }
 
-    /// Checks that every node holds the same documents at the same heads and the same projections.
+    /// Checks that every honest node holds the same documents at the same
+    /// heads and the same projections, and that nothing the misbehaving
+    /// member forged reached any of them.
     pub fn check_converged(&mut self) -> SimResult<()> {
         let mut reference: Option<Snapshot> = None;
         for (i, node) in self.nodes.iter().enumerate() {
             if node.local.agent.is_none() {
                 return Err(format!("node {i} never joined"));
+            }
+            if let Some(bad) = self.cfg.misbehaving {
+                if i == bad {
+                    continue;
+                }
+                let team = node
+                    .store
+                    .team()
+                    .map_err(|e| e.to_string())?
+                    .ok_or(format!("node {i} lost its team"))?;
+                let role = team.members.get(&device(bad)).map(|m| m.role);
+                if role != Some(meshdesk_model::Role::Agent) {
+                    return Err(format!("node {i} sees the misbehaving member as {role:?}"));
+                }
+                let dump = node.store.projection_dump().map_err(|e| e.to_string())?;
+                let forged = dump
+                    .iter()
+                    .any(|(_, row)| holds_forged_text(row));
+                if forged {
+                    return Err(format!("a forged message reached node {i}"));
+                }
             }
             let digests = node.store.catalog_digests().map_err(|e| e.to_string())?;
             let dump = node.store.projection_dump().map_err(|e| e.to_string())?;
@@ -658,6 +758,12 @@ impl Sim {
             .and_then(|n| n.store.doc_ids().ok())
             .map_or(0, |v| v.len())
     }
+}
+
+/// Whether a projection row holds the forged message's text.
+fn holds_forged_text(row: &[u8]) -> bool {
+    row.windows(b"forged refund".len())
+        .any(|w| w == b"forged refund")
 }
 
 #[cfg(test)]
@@ -734,11 +840,28 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn a_misbehaving_member_changes_nothing_on_honest_nodes() -> Result<(), String> {
+        let stats = run(
+            SimConfig {
+                nodes: 3,
+                steps: 600,
+                op: 0.3,
+                misbehaving: Some(1),
+                ..SimConfig::default()
+            },
+            11,
+        )?;
+        assert!(stats.forbidden > 3, "{stats:?}");
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
         #[test]
-        fn any_seed_converges(seed in any::<u64>(), nodes in 2usize..5, drop in 0.0f64..0.2, partition in 0.0f64..0.05) {
-            let cfg = SimConfig { nodes, steps: 300, drop, partition, ..SimConfig::default() };
+        fn any_seed_converges(seed in any::<u64>(), nodes in 2usize..5, drop in 0.0f64..0.2, partition in 0.0f64..0.05, misbehave in any::<bool>()) {
+            let misbehaving = misbehave.then_some(1);
+            let cfg = SimConfig { nodes, steps: 300, drop, partition, misbehaving, ..SimConfig::default() };
             let result = run(cfg, seed);
             prop_assert!(result.is_ok(), "seed {}: {:?}", seed, result.err());
         }

@@ -728,3 +728,183 @@ async fn malformed_whole_documents_close_the_peer_and_lose_nothing() -> TestResu
     b.shutdown().await?;
     Ok(())
 }
+
+/// Plays Bruno's device over a raw link: its own store (signing with its own
+/// key) writes `edit` in `doc`, and the conversation with A carries it there
+/// on the real sync path. Returns what A sent back.
+async fn push_as_member(
+    b_dir: &Path,
+    a_addr: Multiaddr,
+    psk: [u8; 32],
+    hello: Frame,
+    doc: String,
+) -> Result<RawOutcome, Box<dyn std::error::Error>> {
+    let b_key = identity::load_or_create(b_dir)?;
+    let mut store = Store::open(store_path(b_dir), identity::load_device_key(b_dir)?)?;
+    let opening = store
+        .generate_sync_message("node-a", &doc)?
+        .ok_or("nothing to say")?;
+    let first = framed(&[
+        hello,
+        Frame::SyncMessage {
+            doc_id: doc.clone(),
+            bytes: opening,
+        },
+    ])?;
+    // Each answer of A's on `doc` goes into Bruno's store, whose reply goes back.
+    let answer = move |frame: &Frame| -> Vec<u8> {
+        let Frame::SyncMessage { doc_id, bytes } = frame else {
+            return Vec::new();
+        };
+        if *doc_id != doc {
+            return Vec::new();
+        }
+        let reply = store
+            .receive_sync_messages("node-a", &[(doc_id.clone(), bytes.clone())])
+            .ok()
+            .and_then(|_| store.generate_sync_message("node-a", doc_id).ok().flatten());
+        match reply {
+            Some(bytes) => framed(&[Frame::SyncMessage {
+                doc_id: doc_id.clone(),
+                bytes,
+            }])
+            .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    };
+    Ok(converse_as(b_key, psk, a_addr, first, Duration::from_secs(3), answer).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_forged_changes_are_refused_and_its_honest_ones_still_sync() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, _a_events) = create_team_node(a_dir.path()).await?;
+    let code = a.invite(60_000, 1).await?;
+    let joined = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let a_addr: Multiaddr = code.addrs[0].clone();
+    let b_key = identity::load_or_create(b_dir.path())?;
+    let b_device = identity::peer_id_string(&b_key);
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: joined.team,
+        agent_id: Some(joined.agent),
+        device: b_device.clone(),
+    });
+    let team_doc = format!("team:{}", joined.team);
+
+    // Bruno's device makes itself supervisor in its own copy of the team.
+    {
+        let mut store = Store::open(
+            store_path(b_dir.path()),
+            identity::load_device_key(b_dir.path())?,
+        )?;
+        let device = b_device.clone();
+        store.write_doc(&team_doc.parse()?, false, move |d| {
+            let members = match d.get(automerge::ROOT, "members")? {
+                Some((_, id)) => id,
+                None => return Err(meshdesk_model::doc::DocError::Missing("members".into())),
+            };
+            let me = match d.get(&members, device.as_str())? {
+                Some((_, id)) => id,
+                None => return Err(meshdesk_model::doc::DocError::Missing(device.clone())),
+            };
+            d.put(&me, "role", "supervisor")?;
+            Ok(())
+        })?;
+    }
+    let outcome = push_as_member(
+        b_dir.path(),
+        a_addr.clone(),
+        code.psk,
+        hello.clone(),
+        team_doc.clone(),
+    )
+    .await?;
+    let RawOutcome::StillOpen { received } = outcome else {
+        return Err(format!("the link was closed: {outcome:?}").into());
+    };
+    let refused = frames_in(&received).into_iter().find_map(|f| match f {
+        Frame::Refused { doc_id, reason } if doc_id == team_doc => Some(reason),
+        _ => None,
+    });
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|r| r.contains("may only change its own device name")),
+        "{refused:?}"
+    );
+    let on_a = a.members().await?;
+    let bruno = on_a
+        .iter()
+        .find(|m| m.device == b_device)
+        .ok_or("Bruno is on A's roster")?;
+    assert_eq!(bruno.role, meshdesk_model::Role::Agent);
+
+    // An honest change from the same device goes through on the same kind of link.
+    let contact = {
+        let mut store = Store::open(
+            store_path(b_dir.path()),
+            identity::load_device_key(b_dir.path())?,
+        )?;
+        let outcome = meshdesk_model::ops::execute(&mut store, &Context::now(), add_contact("Honest"))?;
+        match outcome.reply {
+            Reply::Created { id } => format!("contact:{id}"),
+            other => return Err(format!("expected an id: {other:?}").into()),
+        }
+    };
+    let outcome = push_as_member(b_dir.path(), a_addr, code.psk, hello, contact).await?;
+    assert!(
+        matches!(outcome, RawOutcome::StillOpen { .. }),
+        "{outcome:?}"
+    );
+    eventually_contact(&a, "Honest").await?;
+    a.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_use_code_is_redeemed_only_by_the_device_that_issued_it() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, _a_events) = create_team_node(a_dir.path()).await?;
+    let first = a.invite(60_000, 1).await?;
+    join(b_dir.path(), &first.encode(), "Bruno").await?;
+    let (b, _b_events) = restart_member(b_dir.path()).await?;
+    let b_addr: Multiaddr = b
+        .status()
+        .await?
+        .listen_addrs
+        .iter()
+        .find_map(|a| a.parse().ok())
+        .ok_or("B listens nowhere")?;
+    let b_addr = b_addr.with(libp2p::multiaddr::Protocol::P2p(b.peer_id()));
+
+    // A's one-use code, taken to B (as on the other side of a partition):
+    // B did not issue it and refuses it, so it cannot admit a second device.
+    let code = a.invite(60_000, 1).await?;
+    let mut via_b = code.clone();
+    via_b.addrs = vec![b_addr];
+    let c_dir = tempfile::tempdir()?;
+    let err = join(c_dir.path(), &via_b.encode(), "Carla")
+        .await
+        .err()
+        .ok_or("B admitted a device with A's code")?;
+    assert!(err.to_string().contains("issued by another device"), "{err}");
+
+    // Through A it admits exactly one device.
+    join(c_dir.path(), &code.encode(), "Carla").await?;
+    let d_dir = tempfile::tempdir()?;
+    let err = join(d_dir.path(), &code.encode(), "Dario")
+        .await
+        .err()
+        .ok_or("a one-use code admitted two devices")?;
+    assert!(err.to_string().contains("already been used"), "{err}");
+    let members = a.members().await?;
+    assert_eq!(members.len(), 3, "{members:?}");
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}

@@ -108,6 +108,21 @@ impl Seed {
 
     /// Admits a teammate's device (the member side of `team join`).
     pub fn teammate(&mut self, name: &str) -> Result<String, Box<dyn std::error::Error>> {
+        let device = format!("{}-device", name.to_lowercase());
+        self.admit(name, &device)
+    }
+
+    /// Admits a teammate's device with a real key, for a store that syncs
+    /// with this one (its changes must come from a roster device); its agent id.
+    pub fn teammate_with_key(
+        &mut self,
+        name: &str,
+        key: &meshdesk_model::authorship::DeviceKey,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.admit(name, &key.device())
+    }
+
+    fn admit(&mut self, name: &str, device: &str) -> Result<String, Box<dyn std::error::Error>> {
         let now = self.clock.now();
         let (code, _) = meshdesk_sync::team::create_invite(
             &mut self.store,
@@ -117,12 +132,11 @@ impl Seed {
             1,
             vec![],
         )?;
-        let device = format!("{}-device", name.to_lowercase());
         let (agent, _) = ops::admit_device(
             &mut self.store,
             now,
             &code.token_hash(),
-            &device,
+            device,
             name,
             &format!("{}-laptop", name.to_lowercase()),
         )?;
