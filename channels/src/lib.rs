@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod db;
+pub mod destination;
 pub mod error;
 pub mod http;
 pub mod hub;

@@ -284,7 +284,7 @@ async fn webhook_configuration_endpoints() {
         env.http
             .put(env.url(&path))
             .bearer_auth(&token)
-            .json(&json!({"url": "http://127.0.0.1:9/hook"}))
+            .json(&json!({"url": "https://hooks.example.com/hook"}))
             .send()
             .await
             .expect("put"),
@@ -302,7 +302,7 @@ async fn webhook_configuration_endpoints() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(got["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(got["url"], "https://hooks.example.com/hook");
     assert!(got.get("secret").is_none(), "the secret is shown once");
     let hooks = SettingsFile::in_dir(env.dir.path())
         .list_webhooks()
@@ -363,6 +363,57 @@ async fn webhook_configuration_endpoints() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn webhooks_to_local_addresses_are_refused_unless_allow_listed() {
+    let env = env().await;
+    let token = env.token("crm");
+    let path = format!("/api/v1/campaigns/{API}/webhook");
+    let put = |url: &'static str| {
+        env.http
+            .put(env.url(&path))
+            .bearer_auth(&token)
+            .json(&json!({ "url": url }))
+            .send()
+    };
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://[::1]/hook",
+        "http://0.0.0.0/hook",
+        "http://10.0.0.5/hook",
+        "http://172.20.1.1/hook",
+        "http://192.168.1.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/hook",
+        "http://[fd00::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+    ] {
+        let (status, v) = body(put(url).await.expect("put")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert_eq!(v["field"], "url", "{url}");
+        assert!(error_of(&v).contains("webhook_allow_hosts"), "{url}: {v}");
+    }
+    assert!(
+        SettingsFile::in_dir(env.dir.path())
+            .list_webhooks()
+            .expect("list")
+            .is_empty(),
+        "nothing was set"
+    );
+
+    env.allow_webhook_host("127.0.0.1");
+    let (status, v) = body(put("http://127.0.0.1:9/hook").await.expect("put")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an allow-listed host is accepted: {v}"
+    );
+    assert_eq!(v["url"], "http://127.0.0.1:9/hook");
+    let (status, _) = body(put("http://10.0.0.5/hook").await.expect("put")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "only that host");
 }
 
 #[tokio::test]

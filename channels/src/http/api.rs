@@ -320,8 +320,12 @@ async fn put_webhook<B: Backend>(
     Path(campaign): Path<String>,
     JsonBody(body): JsonBody<PutWebhook>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    crate::settings::check_webhook_url(&body.url)
+    crate::settings::check_webhook_destination(&body.url, &state.settings.get())
         .map_err(|e| ApiError::bad_field("url", e.to_string()))?;
+    if let Some(secret) = &body.secret {
+        crate::settings::check_webhook_secret(secret)
+            .map_err(|e| ApiError::bad_field("secret", e.to_string()))?;
+    }
     let campaign = intake::campaign(&state.backend, &campaign, None).await?;
     let file = state.settings.file().clone();
     let (id, name) = (campaign.id.to_string(), campaign.name.clone());
@@ -331,7 +335,8 @@ async fn put_webhook<B: Backend>(
     .await
     .map_err(|_| ApiError::internal())?
     .map_err(|e| match e {
-        crate::error::ChannelError::Invalid(m) => ApiError::bad_field("secret", m),
+        // Checked above; only an allow-list changed in between gets here.
+        crate::error::ChannelError::Invalid(m) => ApiError::bad_field("url", m),
         other => ApiError::from(other),
     })?;
     Ok(Json(WebhookView {

@@ -163,7 +163,7 @@ pub async fn serve<B: Backend>(
     let local = listener
         .local_addr()
         .map_err(|source| ChannelError::Bind { addr, source })?;
-    let client = webhook::client()?;
+    let client = webhook::client(settings.clone())?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let hub = Hub::default();
