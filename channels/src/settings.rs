@@ -82,6 +82,10 @@ pub struct Webhook {
     pub secret: String,
     /// Only events from this moment on are sent (no flood of history).
     pub since: Millis,
+    /// The id of the API token that set it; `None` when a supervisor set it
+    /// on the device (CLI). Only that token may replace or remove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The whole settings file.
@@ -136,6 +140,34 @@ impl Settings {
         let token = self.api_tokens.iter().find(|t| t.id == id)?;
         let hash = sha256_hex(presented.as_bytes());
         ct_eq(hash.as_bytes(), token.hash.as_bytes()).then_some(token)
+    }
+
+    /// Whether the API token `token_id` may replace or remove the campaign's
+    /// webhook: there is none, the token set it, or the token that set it
+    /// has been revoked (its integration is gone). One a supervisor set on
+    /// the device is the supervisor's to change.
+    pub fn may_change_webhook(
+        &self,
+        campaign_id: &str,
+        token_id: &str,
+    ) -> Result<(), ChannelError> {
+        let Some(hook) = self.webhooks.get(campaign_id) else {
+            return Ok(());
+        };
+        match hook.owner.as_deref() {
+            Some(owner) if owner == token_id => Ok(()),
+            Some(owner) if !self.api_tokens.iter().any(|t| t.id == owner) => Ok(()),
+            Some(_) => Err(ChannelError::Forbidden(
+                "this campaign's webhook was set by another API token; only that token \
+                 (or a supervisor on the serving device) may change it"
+                    .into(),
+            )),
+            None => Err(ChannelError::Forbidden(
+                "this campaign's webhook was set by a supervisor on the serving device; \
+                 only they may change it"
+                    .into(),
+            )),
+        }
     }
 
     /// Whether a supervisor has allow-listed this webhook host.
@@ -330,9 +362,24 @@ impl SettingsFile {
         })
     }
 
-    /// Sets (or replaces) a campaign's webhook. Without a secret, a fresh one is made.
+    /// Sets (or replaces) a campaign's webhook, as a supervisor on the device
+    /// (whoever set it before). Without a secret, a fresh one is made.
     pub fn set_webhook(
         &self,
+        campaign_id: &str,
+        campaign_name: &str,
+        url: &str,
+        secret: Option<&str>,
+    ) -> Result<Webhook, ChannelError> {
+        self.set_webhook_as(None, campaign_id, campaign_name, url, secret)
+    }
+
+    /// Sets (or replaces) a campaign's webhook on behalf of `owner`: the id of
+    /// the API token asking, or `None` for a supervisor on the device. A token
+    /// may only replace a webhook it set itself ([`Settings::may_change_webhook`]).
+    pub fn set_webhook_as(
+        &self,
+        owner: Option<&str>,
         campaign_id: &str,
         campaign_name: &str,
         url: &str,
@@ -344,6 +391,9 @@ impl SettingsFile {
             None => format!("whsec_{}", random_hex(32)),
         };
         self.update(|s| {
+            if let Some(token) = owner {
+                s.may_change_webhook(campaign_id, token)?;
+            }
             let url = check_webhook_destination(&url, s)?;
             let since = s
                 .webhooks
@@ -356,15 +406,31 @@ impl SettingsFile {
                 url,
                 secret,
                 since,
+                owner: owner.map(str::to_string),
             };
             s.webhooks.insert(campaign_id.to_string(), hook.clone());
             Ok(hook)
         })
     }
 
-    /// Removes a campaign's webhook; whether there was one.
+    /// Removes a campaign's webhook, as a supervisor; whether there was one.
     pub fn remove_webhook(&self, campaign_id: &str) -> Result<bool, ChannelError> {
-        self.update(|s| Ok(s.webhooks.remove(campaign_id).is_some()))
+        self.remove_webhook_as(None, campaign_id)
+    }
+
+    /// Removes a campaign's webhook on behalf of `owner` (a token id, or
+    /// `None` for a supervisor); whether there was one.
+    pub fn remove_webhook_as(
+        &self,
+        owner: Option<&str>,
+        campaign_id: &str,
+    ) -> Result<bool, ChannelError> {
+        self.update(|s| {
+            if let Some(token) = owner {
+                s.may_change_webhook(campaign_id, token)?;
+            }
+            Ok(s.webhooks.remove(campaign_id).is_some())
+        })
     }
 
     /// Lets webhooks go to `host` whatever it resolves to (a supervisor's decision).

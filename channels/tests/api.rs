@@ -417,6 +417,97 @@ async fn webhooks_to_local_addresses_are_refused_unless_allow_listed() {
 }
 
 #[tokio::test]
+async fn only_the_token_that_set_a_webhook_may_change_it() {
+    let env = env().await;
+    let crm = env.token("crm");
+    let other = env.token("other");
+    let path = format!("/api/v1/campaigns/{API}/webhook");
+    let put = |token: &str, url: &str| {
+        env.http
+            .put(env.url(&path))
+            .bearer_auth(token)
+            .json(&json!({ "url": url }))
+            .send()
+    };
+    let delete = |token: &str| env.http.delete(env.url(&path)).bearer_auth(token).send();
+    let hook_url = || {
+        SettingsFile::in_dir(env.dir.path())
+            .list_webhooks()
+            .expect("list")
+            .first()
+            .map(|h| h.url.clone())
+    };
+
+    let (status, v) = body(
+        put(&crm, "https://crm.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = body(
+        put(&other, "https://evil.example.net/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(error_of(&v).contains("another API token"), "{v}");
+    let (status, v) = body(delete(&other).await.expect("delete")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(hook_url().as_deref(), Some("https://crm.example.com/hook"));
+
+    // The owner may replace and remove its own.
+    let (status, _) = body(put(&crm, "https://crm.example.com/v2").await.expect("put")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hook_url().as_deref(), Some("https://crm.example.com/v2"));
+    assert_eq!(
+        delete(&crm).await.expect("delete").status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(hook_url(), None);
+
+    // Once the owning token is revoked, its webhook is free to be taken over.
+    let (status, _) = body(
+        put(&crm, "https://crm.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    SettingsFile::in_dir(env.dir.path())
+        .revoke_api_token("crm")
+        .expect("revoke");
+    let (status, v) = body(
+        put(&other, "https://new.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    // One a supervisor set on the device is theirs alone.
+    SettingsFile::in_dir(env.dir.path())
+        .set_webhook(
+            v["campaign_id"].as_str().expect("id"),
+            API,
+            "https://ops.example.com/hook",
+            None,
+        )
+        .expect("supervisor sets");
+    let (status, _) = body(
+        put(&other, "https://new.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = body(delete(&other).await.expect("delete")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(hook_url().as_deref(), Some("https://ops.example.com/hook"));
+}
+
+#[tokio::test]
 async fn tokens_are_required_and_revocable() {
     let env = env().await;
     let endpoints = [

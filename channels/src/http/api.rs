@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, JsonBody};
 use super::intake::{self, Customer};
-use super::{AppState, Shared};
+use super::{ApiCaller, AppState, Shared};
 use crate::backend::Backend;
 use crate::view::{ApiCampaign, ApiContact, ApiContactDetail, ApiInteraction, ApiInteractionRow};
 
@@ -317,6 +317,7 @@ async fn get_webhook<B: Backend>(
 
 async fn put_webhook<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(caller): Extension<ApiCaller>,
     Path(campaign): Path<String>,
     JsonBody(body): JsonBody<PutWebhook>,
 ) -> Result<Json<WebhookView>, ApiError> {
@@ -330,7 +331,13 @@ async fn put_webhook<B: Backend>(
     let file = state.settings.file().clone();
     let (id, name) = (campaign.id.to_string(), campaign.name.clone());
     let hook = tokio::task::spawn_blocking(move || {
-        file.set_webhook(&id, &name, &body.url, body.secret.as_deref())
+        file.set_webhook_as(
+            Some(&caller.token_id),
+            &id,
+            &name,
+            &body.url,
+            body.secret.as_deref(),
+        )
     })
     .await
     .map_err(|_| ApiError::internal())?
@@ -350,14 +357,16 @@ async fn put_webhook<B: Backend>(
 
 async fn delete_webhook<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(caller): Extension<ApiCaller>,
     Path(campaign): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let campaign = intake::campaign(&state.backend, &campaign, None).await?;
     let file = state.settings.file().clone();
     let id = campaign.id.to_string();
-    let removed = tokio::task::spawn_blocking(move || file.remove_webhook(&id))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let removed =
+        tokio::task::spawn_blocking(move || file.remove_webhook_as(Some(&caller.token_id), &id))
+            .await
+            .map_err(|_| ApiError::internal())??;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {

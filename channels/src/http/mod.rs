@@ -254,6 +254,13 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Who is calling the API: the id of the token the request presented (put in
+/// the request's extensions by `require_token`).
+#[derive(Clone, Debug)]
+pub(crate) struct ApiCaller {
+    pub token_id: String,
+}
+
 async fn require_token<B: Backend>(
     State(state): State<AppState<B>>,
     request: Request,
@@ -267,6 +274,11 @@ async fn require_token<B: Backend>(
     match settings.check_token(token) {
         Some(t) => {
             tracing::debug!(token = %t.name, path = %request.uri().path(), "API request");
+            let caller = ApiCaller {
+                token_id: t.id.clone(),
+            };
+            let mut request = request;
+            request.extensions_mut().insert(caller);
             next.run(request).await
         }
         None => ApiError::unauthorized("invalid or revoked API token").into_response(),
