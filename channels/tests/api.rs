@@ -20,6 +20,18 @@ fn error_of(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error in {v}"))
 }
 
+/// The OpenAPI document, fetched without a token.
+async fn openapi(env: &Env) -> (StatusCode, Value) {
+    body(
+        env.http
+            .get(env.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .expect("openapi"),
+    )
+    .await
+}
+
 async fn create(env: &Env, token: &str, payload: Value) -> (StatusCode, Value) {
     body(
         env.http
@@ -587,14 +599,7 @@ async fn tokens_are_required_and_revocable() {
     assert!(error_of(&v).contains("revoked"));
 
     // The OpenAPI document needs no token and describes every endpoint.
-    let (status, doc) = body(
-        env.http
-            .get(env.url("/api/v1/openapi.json"))
-            .send()
-            .await
-            .expect("openapi"),
-    )
-    .await;
+    let (status, doc) = openapi(&env).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
     for (_, path) in &endpoints {
@@ -775,8 +780,16 @@ async fn malformed_input_is_400_naming_the_field_and_big_bodies_413() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_of(&v).contains("limit"), "{v}");
 
-    // Over the 64 KiB limit.
-    let big = json!({"campaign": API, "contact": {"name": "A"}, "message": "x".repeat(70 * 1024)});
+    // Over-long messages are 400s naming the field, as the schema's
+    // `maxLength` says, even in 4-byte characters; only bodies over the
+    // 256 KiB limit are 413s.
+    for message in ["x".repeat(70 * 1024), "🦀".repeat(20_001)] {
+        let long = json!({"campaign": API, "contact": {"name": "A"}, "message": message});
+        let (status, v) = create(&env, &token, long).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(v["field"], "message");
+    }
+    let big = json!({"campaign": API, "contact": {"name": "A"}, "message": "x".repeat(300 * 1024)});
     let (status, v) = create(&env, &token, big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     error_of(&v);
@@ -787,7 +800,7 @@ async fn malformed_input_is_400_naming_the_field_and_big_bodies_413() {
                 ulid::Ulid::new()
             )))
             .bearer_auth(&token)
-            .json(&json!({"text": "y".repeat(100 * 1024)}))
+            .json(&json!({"text": "y".repeat(300 * 1024)}))
             .send()
             .await
             .expect("send"),
@@ -796,4 +809,113 @@ async fn malformed_input_is_400_naming_the_field_and_big_bodies_413() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // Nothing was created by any refused request.
     assert!(env.pending_ids().await.is_empty());
+}
+
+/// The constraints an integration reads from `/api/v1/openapi.json` are the
+/// ones the handlers apply (the mismatches schemathesis found).
+#[tokio::test]
+async fn the_schema_says_what_the_handlers_accept() {
+    let env = env().await;
+    let token = env.token("crm");
+    let (_, doc) = openapi(&env).await;
+    let get = |path: &str| env.http.get(env.url(path)).bearer_auth(&token).send();
+
+    // `limit`: the documented maximum is accepted, one more is a 400.
+    for list in ["/api/v1/interactions", "/api/v1/contacts"] {
+        let limit = doc["paths"][list]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .expect("limit documented")
+            .clone();
+        let max = limit["schema"]["maximum"].as_u64().expect("maximum");
+        let (status, _) = body(get(&format!("{list}?limit={max}")).await.expect("get")).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let (status, v) = body(
+            get(&format!("{list}?limit={}", max + 1))
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{list}: {v}");
+        assert_eq!(v["field"], "limit");
+    }
+
+    // Blank strings the code refuses are refused by the schema too.
+    let create_schema = &doc["components"]["schemas"]["CreateInteraction"]["properties"];
+    assert_eq!(create_schema["campaign"]["minLength"], 1);
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": "", "contact": {"name": "A"}, "message": "hi"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "campaign");
+    let chat = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["properties"]["text"]
+            .clone()
+    };
+    for path in ["/chat/{campaign}/start", "/chat/{campaign}/messages"] {
+        assert_eq!(chat(path)["minLength"], 1, "{path}");
+        assert_eq!(chat(path)["maxLength"], 20_000, "{path}");
+    }
+    let (status, v) = body(
+        env.http
+            .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+            .json(&json!({"name": "Wes", "text": ""}))
+            .send()
+            .await
+            .expect("start"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "text");
+
+    // A message of exactly `maxLength` characters is taken; one more is a 400.
+    let max = create_schema["message"]["maxLength"]
+        .as_u64()
+        .expect("maxLength") as usize;
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": "A"}, "message": "é".repeat(max)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": "A"}, "message": "é".repeat(max + 1)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "message");
+
+    // Wrongly typed optional strings are refused, `null` included.
+    let path = format!("/api/v1/campaigns/{API}/webhook");
+    for secret in [json!(null), json!(12345678901234567_u64), json!(["a"])] {
+        let (status, v) = body(
+            env.http
+                .put(env.url(&path))
+                .bearer_auth(&token)
+                .json(&json!({"url": "https://hooks.example.com/h", "secret": secret}))
+                .send()
+                .await
+                .expect("put"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{secret}: {v}");
+        assert_eq!(v["field"], "secret", "{secret}");
+    }
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": null, "phone": "+34 600 100 200"}, "message": "hi"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "contact.name");
 }

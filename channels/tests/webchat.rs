@@ -349,11 +349,15 @@ async fn visitors_need_their_own_token() {
         .http
         .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
         .bearer_auth(&token)
-        .json(&json!({"text": "z".repeat(80 * 1024)}))
+        .json(&json!({"text": "z".repeat(300 * 1024)}))
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Over the message length but under the body limit: a 400 naming the field.
+    let (status, v) = say(&env, &token, &"z".repeat(80 * 1024)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "text");
 }
 
 #[tokio::test]

@@ -44,8 +44,27 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         )
 }
 
-/// The largest page a list returns.
+/// The largest page a list returns (the schema's `maximum` for `limit`).
 const MAX_LIMIT: usize = DEFAULT_LIST_LIMIT;
+
+/// The page size asked for: the maximum by default; above it is a 400, as
+/// the schema says, rather than a silently shorter page.
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(MAX_LIMIT),
+        Some(n) if n <= MAX_LIMIT => Ok(n),
+        Some(n) => Err(ApiError::bad_field(
+            "limit",
+            format!("limit {n} is over the maximum of {MAX_LIMIT}"),
+        )),
+    }
+}
+
+/// An optional string field that, when present, must be a string: `null` is
+/// refused as the wrong type (the schema says `string`), not taken as absent.
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
 
 fn unexpected(reply: &Reply) -> ApiError {
     tracing::error!(?reply, "unexpected reply from the node");
@@ -57,9 +76,13 @@ fn unexpected(reply: &Reply) -> ApiError {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct ContactFields {
+    #[serde(default, deserialize_with = "present_string")]
     id: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     email: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     phone: Option<String>,
 }
 
@@ -128,7 +151,7 @@ async fn list_interactions<B: Backend>(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<ApiInteractionRow>>, ApiError> {
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
+    let limit = page_limit(query.limit)?;
     let tabs = match query.state.as_deref().map(str::trim) {
         None | Some("") | Some("all") => vec![Tab::Pending, Tab::Active, Tab::History],
         Some(s) => vec![s.parse::<Tab>().map_err(|_| {
@@ -211,7 +234,7 @@ async fn list_contacts<B: Backend>(
         .backend
         .call(Request::ListContacts {
             search: query.q,
-            limit: Some(query.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT)),
+            limit: Some(page_limit(query.limit)?),
         })
         .await?;
     let Reply::Contacts(contacts) = reply else {
@@ -280,6 +303,7 @@ async fn list_campaigns<B: Backend>(
 #[serde(deny_unknown_fields)]
 struct PutWebhook {
     url: String,
+    #[serde(default, deserialize_with = "present_string")]
     secret: Option<String>,
 }
 

@@ -38,7 +38,9 @@ pub struct HttpConfig {
     /// The node's data dir: `channels.json` (tokens, webhooks) and
     /// `channels.redb` (webchat key, webhook outbox) live here.
     pub state_dir: PathBuf,
-    /// The largest request body accepted (413 above it).
+    /// The largest request body accepted (413 above it). Above the largest
+    /// body the OpenAPI schema allows, so that a field over its `maxLength`
+    /// is a 400 naming the field, as the schema says.
     pub max_body_bytes: usize,
     /// Messages one webchat visitor may send (429 above it).
     pub visitor_messages: Rate,
@@ -53,7 +55,9 @@ impl HttpConfig {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         HttpConfig {
             state_dir: state_dir.into(),
-            max_body_bytes: 64 * 1024,
+            // A 20,000-character message is at most 120,000 bytes of JSON
+            // (every character escaped as `\uXXXX`); twice that and more.
+            max_body_bytes: 256 * 1024,
             visitor_messages: Rate::new(20, 2.0),
             visitor_starts: Rate::new(10, 0.2),
             webhook_retry: RetryPolicy::default(),
