@@ -16,6 +16,7 @@ pub mod destination;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod ratelimit;
 pub mod settings;
 pub mod store_backend;

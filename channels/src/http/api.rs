@@ -202,6 +202,10 @@ async fn post_message<B: Backend>(
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<Response, ApiError> {
     let text = intake::check_message("text", &body.text)?;
+    let known: Option<meshdesk_model::InteractionId> = id.parse().ok();
+    if let Some(known) = known {
+        intake::check_budget(&state, known).await?;
+    }
     state
         .backend
         .call(Request::CustomerMessage {
@@ -209,6 +213,9 @@ async fn post_message<B: Backend>(
             text,
         })
         .await?;
+    if let Some(known) = known {
+        state.messages.spend(&known);
+    }
     let detail = intake::show(&state.backend, &id).await?;
     Ok(created(
         format!("/api/v1/interactions/{id}"),

@@ -5,6 +5,7 @@
 mod api;
 pub mod error;
 mod intake;
+mod listen;
 mod webchat;
 
 use std::net::SocketAddr;
@@ -21,11 +22,13 @@ use axum::routing::get;
 use meshdesk_model::InteractionId;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::backend::Backend;
 use crate::db::ChannelDb;
 use crate::error::ChannelError;
 use crate::hub::Hub;
+use crate::limits::{MessageBudget, Slots};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::settings::{SettingsCache, SettingsFile};
 use crate::webhook::{self, RetryPolicy};
@@ -48,6 +51,24 @@ pub struct HttpConfig {
     pub visitor_starts: Rate,
     /// Webhook retries.
     pub webhook_retry: RetryPolicy,
+    /// Connections open at once, in total (503 and closed above it).
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's headers; also how long
+    /// an idle keep-alive connection stays open (the wait for the next
+    /// request's headers is the same timer).
+    pub header_read_timeout: Duration,
+    /// How long one request may take, body and answer (408 after it).
+    pub request_timeout: Duration,
+    /// Live-chat WebSockets open at once, in total (503 above it).
+    pub max_sockets: usize,
+    /// Live-chat WebSockets open at once for one visitor (one chat).
+    pub max_sockets_per_visitor: usize,
+    /// A WebSocket from which nothing (not even a pong) is heard this long is closed.
+    pub socket_idle_timeout: Duration,
+    /// Customer messages one interaction may hold (409 above it).
+    pub max_messages_per_interaction: usize,
 }
 
 impl HttpConfig {
@@ -61,6 +82,14 @@ impl HttpConfig {
             visitor_messages: Rate::new(20, 2.0),
             visitor_starts: Rate::new(10, 0.2),
             webhook_retry: RetryPolicy::default(),
+            max_connections: 512,
+            max_connections_per_address: 64,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_sockets: 256,
+            max_sockets_per_visitor: 4,
+            socket_idle_timeout: Duration::from_secs(60),
+            max_messages_per_interaction: 1000,
         }
     }
 }
@@ -74,6 +103,13 @@ pub(crate) struct Shared<B> {
     pub visitor_limiter: RateLimiter<InteractionId>,
     pub start_limiter: RateLimiter<std::net::IpAddr>,
     pub shutdown: watch::Receiver<bool>,
+    /// Live-chat sockets in total.
+    pub sockets: Arc<tokio::sync::Semaphore>,
+    /// Live-chat sockets per visitor (interaction).
+    pub visitor_sockets: Arc<Slots<InteractionId>>,
+    pub socket_idle_timeout: Duration,
+    /// Customer messages per interaction.
+    pub messages: MessageBudget<InteractionId>,
 }
 
 pub(crate) type AppState<B> = Arc<Shared<B>>;
@@ -179,6 +215,10 @@ pub async fn serve<B: Backend>(
         visitor_limiter: RateLimiter::new(config.visitor_messages),
         start_limiter: RateLimiter::new(config.visitor_starts),
         shutdown: shutdown_rx.clone(),
+        sockets: Arc::new(tokio::sync::Semaphore::new(config.max_sockets.max(1))),
+        visitor_sockets: Slots::new(config.max_sockets_per_visitor),
+        socket_idle_timeout: config.socket_idle_timeout,
+        messages: MessageBudget::new(config.max_messages_per_interaction),
     });
 
     let mut tasks = Vec::new();
@@ -201,21 +241,13 @@ pub async fn serve<B: Backend>(
         client,
     )));
 
-    let app = router(shared, config.max_body_bytes);
-    let mut stop = shutdown_rx;
-    let serve = tokio::spawn(async move {
-        let result = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
+    let app = router(shared, config.max_body_bytes, config.request_timeout);
+    let limits = listen::ConnectionLimits {
+        total: config.max_connections,
+        per_address: config.max_connections_per_address,
+        header_read_timeout: config.header_read_timeout,
+    };
+    let serve = tokio::spawn(listen::serve(listener, app, limits, shutdown_rx));
     tracing::info!(addr = %local, "HTTP gateways listening");
     Ok(Server {
         addr: local,
@@ -226,7 +258,7 @@ pub async fn serve<B: Backend>(
     })
 }
 
-fn router<B: Backend>(state: AppState<B>, max_body: usize) -> Router {
+fn router<B: Backend>(state: AppState<B>, max_body: usize, timeout: Duration) -> Router {
     let api = api::routes::<B>().layer(middleware::from_fn_with_state(
         state.clone(),
         require_token::<B>,
@@ -244,6 +276,10 @@ fn router<B: Backend>(state: AppState<B>, max_body: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
