@@ -89,7 +89,7 @@ pub struct Webhook {
 }
 
 /// The whole settings file.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(default)]
     pub api_tokens: Vec<ApiToken>,
@@ -102,6 +102,44 @@ pub struct Settings {
     /// them, on the serving device (see [`crate::destination`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook_allow_hosts: Vec<String>,
+    /// The supervisor's changes to the gateway's limits, read when the
+    /// server starts (e.g. higher per-address caps behind a reverse proxy).
+    #[serde(default, skip_serializing_if = "GatewayLimits::is_empty")]
+    pub gateway_limits: GatewayLimits,
+}
+
+/// Changes to the gateway's limits ([`crate::HttpConfig`]); each one absent
+/// keeps the default. Times in milliseconds.
+#[derive(Clone, Copy, PartialEq, Debug, Default, Serialize, Deserialize)]
+pub struct GatewayLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_address: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sockets: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sockets_per_visitor: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_idle_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_messages_per_interaction: Option<usize>,
+    /// Chats one client address may start: a burst, then so many per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_starts: Option<crate::Rate>,
+    /// Messages one visitor may send: a burst, then so many per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_messages: Option<crate::Rate>,
+}
+
+impl GatewayLimits {
+    fn is_empty(&self) -> bool {
+        *self == GatewayLimits::default()
+    }
 }
 
 /// A host as compared with the allow-list: lowercase, no IPv6 brackets,

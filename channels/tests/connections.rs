@@ -121,3 +121,24 @@ async fn connections_are_capped_in_total() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_supervisor_sets_the_limits_in_the_settings_file() {
+    // Behind a reverse proxy every client has the proxy's address: the
+    // supervisor changes the per-address cap in channels.json.
+    let env = env_with(|c| {
+        std::fs::write(
+            c.state_dir.join("channels.json"),
+            r#"{"gateway_limits": {"max_connections_per_address": 2}}"#,
+        )
+        .expect("write settings");
+    })
+    .await;
+    let _held: Vec<TcpStream> = vec![
+        TcpStream::connect(addr(&env)).await.expect("connect"),
+        TcpStream::connect(addr(&env)).await.expect("connect"),
+    ];
+    let mut refused = TcpStream::connect(addr(&env)).await.expect("connect");
+    let answer = read_to_close(&mut refused, 5).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+}

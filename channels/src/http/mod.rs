@@ -30,7 +30,7 @@ use crate::error::ChannelError;
 use crate::hub::Hub;
 use crate::limits::{MessageBudget, Slots};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::settings::{SettingsCache, SettingsFile};
+use crate::settings::{GatewayLimits, SettingsCache, SettingsFile};
 use crate::webhook::{self, RetryPolicy};
 
 pub use error::{ApiError, JsonBody};
@@ -90,6 +90,44 @@ impl HttpConfig {
             max_sockets_per_visitor: 4,
             socket_idle_timeout: Duration::from_secs(60),
             max_messages_per_interaction: 1000,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Applies a supervisor's changes from the settings file.
+    pub fn apply(&mut self, limits: &GatewayLimits) {
+        let ms = Duration::from_millis;
+        let l = limits;
+        if let Some(v) = l.max_connections {
+            self.max_connections = v;
+        }
+        if let Some(v) = l.max_connections_per_address {
+            self.max_connections_per_address = v;
+        }
+        if let Some(v) = l.header_read_timeout_ms {
+            self.header_read_timeout = ms(v);
+        }
+        if let Some(v) = l.request_timeout_ms {
+            self.request_timeout = ms(v);
+        }
+        if let Some(v) = l.max_sockets {
+            self.max_sockets = v;
+        }
+        if let Some(v) = l.max_sockets_per_visitor {
+            self.max_sockets_per_visitor = v;
+        }
+        if let Some(v) = l.socket_idle_timeout_ms {
+            self.socket_idle_timeout = ms(v);
+        }
+        if let Some(v) = l.max_messages_per_interaction {
+            self.max_messages_per_interaction = v;
+        }
+        if let Some(v) = l.visitor_starts {
+            self.visitor_starts = v;
+        }
+        if let Some(v) = l.visitor_messages {
+            self.visitor_messages = v;
         }
     }
 }
@@ -179,10 +217,13 @@ impl Drop for Server {
 }
 
 /// Binds `addr` and serves the webchat and the API for `backend`.
+///
+/// The gateway limits in the settings file (`gateway_limits`) override
+/// `config`'s, as they are when the server starts.
 pub async fn serve<B: Backend>(
     addr: SocketAddr,
     backend: B,
-    config: HttpConfig,
+    mut config: HttpConfig,
 ) -> Result<Server, ChannelError> {
     let db = {
         let dir = config.state_dir.clone();
@@ -197,6 +238,11 @@ pub async fn serve<B: Backend>(
             .map_err(|e| ChannelError::State(e.to_string()))??
     };
     let settings = Arc::new(SettingsCache::new(SettingsFile::in_dir(&config.state_dir)));
+    let limits = settings.file().load()?.gateway_limits;
+    if limits != GatewayLimits::default() {
+        tracing::info!(?limits, "gateway limits from the settings file");
+        config.apply(&limits);
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ChannelError::Bind { addr, source })?;
