@@ -40,9 +40,10 @@ pub(crate) struct ConnectionSlot {
     _address: Slot<IpAddr>,
 }
 
-/// A request's share of its connection's slot (a request extension).
+/// A request's share of its connection's slot (a request extension); a
+/// WebSocket handler keeps it for the socket's life. Only ever dropped.
 #[derive(Clone, Debug)]
-pub(crate) struct HeldSlot(#[allow(dead_code)] pub Arc<ConnectionSlot>);
+pub(crate) struct HeldSlot(#[allow(dead_code)] Arc<ConnectionSlot>);
 
 /// The answer to a connection over a cap, written if the socket takes it at
 /// once; the connection is then closed.
@@ -107,7 +108,10 @@ pub(crate) async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(HeldSlot(slot.clone()));
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
+            async move {
+                let response = app.oneshot(request).await;
+                Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+            }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
