@@ -26,6 +26,10 @@ const OUTBOX: TableDefinition<'_, (i64, u64), &[u8]> = TableDefinition::new("web
 /// `event id → when it was put in the outbox`: each event is sent once.
 const SENT: TableDefinition<'_, &str, i64> = TableDefinition::new("webhook_events");
 
+/// `event id → OutboxEntry (JSON)`: deliveries that can never succeed (the
+/// destination was refused), kept for the supervisor to see; never retried.
+const FAILED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("webhook_failed");
+
 /// One webhook delivery waiting in the outbox.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutboxEntry {
@@ -53,6 +57,13 @@ pub struct NewEvent {
 
 /// The outbox key: when to try next, then arrival order.
 pub type OutboxKey = (i64, u64);
+
+/// Counts a failed attempt in `entry` and encodes it for storing.
+fn failed_attempt(entry: &mut OutboxEntry, error: String) -> Result<Vec<u8>, ChannelError> {
+    entry.attempts = entry.attempts.saturating_add(1);
+    entry.last_error = Some(error);
+    serde_json::to_vec(entry).map_err(|e| corrupt("outbox entry", e))
+}
 
 /// A handle to the state file (cheap to clone).
 #[derive(Clone)]
@@ -87,6 +98,7 @@ impl ChannelDb {
             txn.open_table(META)?;
             txn.open_table(OUTBOX)?;
             txn.open_table(SENT)?;
+            txn.open_table(FAILED)?;
         }
         txn.commit()?;
         Ok(ChannelDb { db: Arc::new(db) })
@@ -208,6 +220,37 @@ impl ChannelDb {
         Ok(())
     }
 
+    /// Takes an entry out of the outbox for good, keeping it with the reason
+    /// among the permanent failures.
+    pub fn fail(
+        &self,
+        key: OutboxKey,
+        mut entry: OutboxEntry,
+        error: String,
+    ) -> Result<(), ChannelError> {
+        let bytes = failed_attempt(&mut entry, error)?;
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(OUTBOX)?.remove(key)?;
+            txn.open_table(FAILED)?
+                .insert(entry.event_id.as_str(), bytes.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The permanent failures, by event id.
+    pub fn failed(&self) -> Result<Vec<OutboxEntry>, ChannelError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FAILED)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            out.push(serde_json::from_slice(v.value()).map_err(|e| corrupt("failed entry", e))?);
+        }
+        Ok(out)
+    }
+
     /// Moves a failed entry to its next attempt.
     pub fn reschedule(
         &self,
@@ -216,9 +259,7 @@ impl ChannelDb {
         next_at: Millis,
         error: String,
     ) -> Result<(), ChannelError> {
-        entry.attempts = entry.attempts.saturating_add(1);
-        entry.last_error = Some(error);
-        let bytes = serde_json::to_vec(&entry).map_err(|e| corrupt("outbox entry", e))?;
+        let bytes = failed_attempt(&mut entry, error)?;
         let txn = self.db.begin_write()?;
         {
             let mut outbox = txn.open_table(OUTBOX)?;

@@ -31,6 +31,9 @@ pub enum ChannelError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// Allowed to others, not to the one asking (e.g. another token's webhook).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }

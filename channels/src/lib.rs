@@ -12,9 +12,11 @@
 
 pub mod backend;
 pub mod db;
+pub mod destination;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod ratelimit;
 pub mod settings;
 pub mod store_backend;
@@ -25,6 +27,6 @@ pub use backend::{Backend, BackendError, ErrorKind, Event, Typing, Typist};
 pub use error::ChannelError;
 pub use http::{HttpConfig, Server, serve};
 pub use ratelimit::Rate;
-pub use settings::{ApiTokenInfo, NewApiToken, SettingsFile, Webhook};
+pub use settings::{ApiTokenInfo, GatewayLimits, NewApiToken, SettingsFile, Webhook};
 pub use store_backend::StoreBackend;
 pub use webhook::RetryPolicy;

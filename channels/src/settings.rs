@@ -82,16 +82,74 @@ pub struct Webhook {
     pub secret: String,
     /// Only events from this moment on are sent (no flood of history).
     pub since: Millis,
+    /// The id of the API token that set it; `None` when a supervisor set it
+    /// on the device (CLI). Only that token may replace or remove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The whole settings file.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(default)]
     pub api_tokens: Vec<ApiToken>,
     /// By campaign id.
     #[serde(default)]
     pub webhooks: BTreeMap<String, Webhook>,
+    /// Hosts (names or IP literals, as written in webhook URLs) that webhooks
+    /// may go to although they are, or resolve to, loopback, private,
+    /// link-local or other non-public addresses. Only a supervisor sets
+    /// them, on the serving device (see [`crate::destination`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_allow_hosts: Vec<String>,
+    /// The supervisor's changes to the gateway's limits, read when the
+    /// server starts (e.g. higher per-address caps behind a reverse proxy).
+    #[serde(default, skip_serializing_if = "GatewayLimits::is_empty")]
+    pub gateway_limits: GatewayLimits,
+}
+
+/// Changes to the gateway's limits ([`crate::HttpConfig`]); each one absent
+/// keeps the default. Times in milliseconds.
+#[derive(Clone, Copy, PartialEq, Debug, Default, Serialize, Deserialize)]
+pub struct GatewayLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_address: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sockets: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sockets_per_visitor: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_idle_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_messages_per_interaction: Option<usize>,
+    /// Chats one client address may start: a burst, then so many per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_starts: Option<crate::Rate>,
+    /// Messages one visitor may send: a burst, then so many per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_messages: Option<crate::Rate>,
+}
+
+impl GatewayLimits {
+    fn is_empty(&self) -> bool {
+        *self == GatewayLimits::default()
+    }
+}
+
+/// A host as compared with the allow-list: lowercase, no IPv6 brackets,
+/// no trailing dot.
+fn normal_host(host: &str) -> String {
+    host.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -121,9 +179,46 @@ impl Settings {
         let hash = sha256_hex(presented.as_bytes());
         ct_eq(hash.as_bytes(), token.hash.as_bytes()).then_some(token)
     }
+
+    /// Whether the API token `token_id` may replace or remove the campaign's
+    /// webhook: there is none, the token set it, or the token that set it
+    /// has been revoked (its integration is gone). One a supervisor set on
+    /// the device is the supervisor's to change.
+    pub fn may_change_webhook(
+        &self,
+        campaign_id: &str,
+        token_id: &str,
+    ) -> Result<(), ChannelError> {
+        let Some(hook) = self.webhooks.get(campaign_id) else {
+            return Ok(());
+        };
+        match hook.owner.as_deref() {
+            Some(owner) if owner == token_id => Ok(()),
+            Some(owner) if !self.api_tokens.iter().any(|t| t.id == owner) => Ok(()),
+            Some(_) => Err(ChannelError::Forbidden(
+                "this campaign's webhook was set by another API token; only that token \
+                 (or a supervisor on the serving device) may change it"
+                    .into(),
+            )),
+            None => Err(ChannelError::Forbidden(
+                "this campaign's webhook was set by a supervisor on the serving device; \
+                 only they may change it"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Whether a supervisor has allow-listed this webhook host.
+    pub fn webhook_host_allowed(&self, host: &str) -> bool {
+        let host = normal_host(host);
+        self.webhook_allow_hosts
+            .iter()
+            .any(|h| normal_host(h) == host)
+    }
 }
 
-/// Checks a webhook URL: absolute http(s) with a host.
+/// Checks a webhook URL: absolute http(s) with a host (its address is
+/// checked against the settings by [`check_webhook_destination`]).
 pub fn check_webhook_url(raw: &str) -> Result<String, ChannelError> {
     let url = reqwest::Url::parse(raw.trim())
         .map_err(|e| ChannelError::Invalid(format!("malformed webhook url `{raw}`: {e}")))?;
@@ -133,6 +228,31 @@ pub fn check_webhook_url(raw: &str) -> Result<String, ChannelError> {
         )));
     }
     Ok(url.to_string())
+}
+
+/// The shortest webhook secret accepted.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// Checks a webhook secret given by the user: at least 16 characters once trimmed.
+pub fn check_webhook_secret(raw: &str) -> Result<String, ChannelError> {
+    let secret = raw.trim();
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(ChannelError::Invalid(format!(
+            "the webhook secret must be at least {MIN_SECRET_CHARS} characters"
+        )));
+    }
+    Ok(secret.to_string())
+}
+
+/// Checks a webhook URL in full: [`check_webhook_url`], then its host is
+/// not a loopback, private or otherwise non-public address (unless allow-listed).
+pub fn check_webhook_destination(raw: &str, settings: &Settings) -> Result<String, ChannelError> {
+    let url = check_webhook_url(raw)?;
+    let parsed =
+        reqwest::Url::parse(&url).map_err(|e| ChannelError::Invalid(format!("{url}: {e}")))?;
+    crate::destination::check_url_host(&parsed, settings)
+        .map_err(|e| ChannelError::Invalid(e.to_string()))?;
+    Ok(url)
 }
 
 /// The settings file of one data dir.
@@ -280,7 +400,8 @@ impl SettingsFile {
         })
     }
 
-    /// Sets (or replaces) a campaign's webhook. Without a secret, a fresh one is made.
+    /// Sets (or replaces) a campaign's webhook, as a supervisor on the device
+    /// (whoever set it before). Without a secret, a fresh one is made.
     pub fn set_webhook(
         &self,
         campaign_id: &str,
@@ -288,17 +409,30 @@ impl SettingsFile {
         url: &str,
         secret: Option<&str>,
     ) -> Result<Webhook, ChannelError> {
+        self.set_webhook_as(None, campaign_id, campaign_name, url, secret)
+    }
+
+    /// Sets (or replaces) a campaign's webhook on behalf of `owner`: the id of
+    /// the API token asking, or `None` for a supervisor on the device. A token
+    /// may only replace a webhook it set itself ([`Settings::may_change_webhook`]).
+    pub fn set_webhook_as(
+        &self,
+        owner: Option<&str>,
+        campaign_id: &str,
+        campaign_name: &str,
+        url: &str,
+        secret: Option<&str>,
+    ) -> Result<Webhook, ChannelError> {
         let url = check_webhook_url(url)?;
-        let secret = match secret.map(str::trim) {
-            Some(s) if s.len() < 16 => {
-                return Err(ChannelError::Invalid(
-                    "the webhook secret must be at least 16 characters".into(),
-                ));
-            }
-            Some(s) => s.to_string(),
+        let secret = match secret {
+            Some(s) => check_webhook_secret(s)?,
             None => format!("whsec_{}", random_hex(32)),
         };
         self.update(|s| {
+            if let Some(token) = owner {
+                s.may_change_webhook(campaign_id, token)?;
+            }
+            let url = check_webhook_destination(&url, s)?;
             let since = s
                 .webhooks
                 .get(campaign_id)
@@ -310,15 +444,58 @@ impl SettingsFile {
                 url,
                 secret,
                 since,
+                owner: owner.map(str::to_string),
             };
             s.webhooks.insert(campaign_id.to_string(), hook.clone());
             Ok(hook)
         })
     }
 
-    /// Removes a campaign's webhook; whether there was one.
+    /// Removes a campaign's webhook, as a supervisor; whether there was one.
     pub fn remove_webhook(&self, campaign_id: &str) -> Result<bool, ChannelError> {
-        self.update(|s| Ok(s.webhooks.remove(campaign_id).is_some()))
+        self.remove_webhook_as(None, campaign_id)
+    }
+
+    /// Removes a campaign's webhook on behalf of `owner` (a token id, or
+    /// `None` for a supervisor); whether there was one.
+    pub fn remove_webhook_as(
+        &self,
+        owner: Option<&str>,
+        campaign_id: &str,
+    ) -> Result<bool, ChannelError> {
+        self.update(|s| {
+            if let Some(token) = owner {
+                s.may_change_webhook(campaign_id, token)?;
+            }
+            Ok(s.webhooks.remove(campaign_id).is_some())
+        })
+    }
+
+    /// Lets webhooks go to `host` whatever it resolves to (a supervisor's decision).
+    pub fn allow_webhook_host(&self, host: &str) -> Result<(), ChannelError> {
+        let host = normal_host(host);
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(ChannelError::Invalid(format!(
+                "`{host}` is not a host name or address"
+            )));
+        }
+        self.update(|s| {
+            if !s.webhook_host_allowed(&host) {
+                s.webhook_allow_hosts.push(host);
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes `host` off the allow-list; whether it was on it. Webhooks already
+    /// set to it stay, and their deliveries are refused from now on.
+    pub fn disallow_webhook_host(&self, host: &str) -> Result<bool, ChannelError> {
+        let host = normal_host(host);
+        self.update(|s| {
+            let before = s.webhook_allow_hosts.len();
+            s.webhook_allow_hosts.retain(|h| normal_host(h) != host);
+            Ok(s.webhook_allow_hosts.len() != before)
+        })
     }
 
     /// Every webhook, by campaign id.
@@ -445,5 +622,29 @@ mod tests {
         assert!(check_webhook_url("https://example.com/hook").is_ok());
         assert!(check_webhook_url("ftp://example.com").is_err());
         assert!(check_webhook_url("not a url").is_err());
+    }
+
+    #[test]
+    fn local_webhooks_need_a_supervisors_allow_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = SettingsFile::in_dir(dir.path());
+        let refused = file
+            .set_webhook("c1", "Support", "http://127.0.0.1:9000/hook", None)
+            .expect_err("loopback refused");
+        assert!(
+            refused.to_string().contains("webhook_allow_hosts"),
+            "{refused}"
+        );
+        assert!(
+            file.set_webhook("c1", "Support", "http://192.168.1.20/hook", None)
+                .is_err()
+        );
+        file.allow_webhook_host("127.0.0.1").expect("allow");
+        file.set_webhook("c1", "Support", "http://127.0.0.1:9000/hook", None)
+            .expect("allow-listed host accepted");
+        assert!(file.load().expect("load").webhook_host_allowed("127.0.0.1"));
+        assert!(file.disallow_webhook_host("127.0.0.1").expect("disallow"));
+        assert!(!file.load().expect("load").webhook_host_allowed("127.0.0.1"));
+        assert!(file.allow_webhook_host("bad host/").is_err());
     }
 }

@@ -25,6 +25,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::backend::{Backend, Event};
 use crate::db::{ChannelDb, NewEvent, OutboxEntry, OutboxKey};
+use crate::destination::{GuardedResolver, check_literal_host, refusal_in};
 use crate::error::ChannelError;
 use crate::settings::{Settings, SettingsCache, Webhook};
 use crate::view::{ApiDisposition, ApiMessage};
@@ -124,10 +125,15 @@ pub fn verify(
 }
 
 /// The HTTP client deliveries use: no redirects (a signed body goes only
-/// where it was configured to go), rustls, its own timeouts.
-pub(crate) fn client() -> Result<reqwest::Client, ChannelError> {
+/// where it was configured to go), no proxy from the environment (the
+/// destination checks must see the real destination), names resolved by
+/// [`GuardedResolver`] (no loopback, private or link-local addresses unless
+/// allow-listed), rustls, its own timeouts.
+pub(crate) fn client(settings: Arc<SettingsCache>) -> Result<reqwest::Client, ChannelError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver { settings }))
         .user_agent(concat!("meshdesk-webhook/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .build()
@@ -365,12 +371,16 @@ pub(crate) async fn produce<B: Backend>(
 enum Attempt {
     Delivered,
     Failed(String),
+    /// The destination is not allowed (a non-public address): retrying
+    /// cannot help, so the event is set aside as a permanent failure.
+    Refused(String),
     /// The campaign has no webhook any more.
     Dropped,
 }
 
 async fn attempt(
     client: &reqwest::Client,
+    settings: &Settings,
     hook: Option<&Webhook>,
     entry: &OutboxEntry,
     timeout: Duration,
@@ -378,6 +388,16 @@ async fn attempt(
     let Some(hook) = hook else {
         return Attempt::Dropped;
     };
+    // IP literals never reach the resolver: check them here (names are
+    // checked by the resolver, on the addresses the connection will use).
+    match reqwest::Url::parse(&hook.url) {
+        Ok(url) => {
+            if let Err(refused) = check_literal_host(&url, settings) {
+                return Attempt::Refused(refused.to_string());
+            }
+        }
+        Err(e) => return Attempt::Refused(format!("malformed webhook url: {e}")),
+    }
     let timestamp = now_ms() / 1000;
     let signature = sign(&hook.secret, timestamp, entry.body.as_bytes());
     let result = client
@@ -394,7 +414,10 @@ async fn attempt(
     match result {
         Ok(r) if r.status().is_success() => Attempt::Delivered,
         Ok(r) => Attempt::Failed(format!("HTTP {}", r.status().as_u16())),
-        Err(e) => Attempt::Failed(e.to_string()),
+        Err(e) => match refusal_in(&e) {
+            Some(refused) => Attempt::Refused(refused.to_string()),
+            None => Attempt::Failed(e.to_string()),
+        },
     }
 }
 
@@ -408,7 +431,7 @@ async fn deliver_one(
 ) {
     let current = settings.get();
     let hook = current.webhooks.get(&entry.campaign_id);
-    let outcome = attempt(client, hook, &entry, policy.timeout).await;
+    let outcome = attempt(client, &current, hook, &entry, policy.timeout).await;
     let db = db.clone();
     let result = match outcome {
         Attempt::Delivered => {
@@ -418,6 +441,15 @@ async fn deliver_one(
         Attempt::Dropped => {
             tracing::warn!(event = %entry.event_id, "campaign has no webhook any more; event dropped");
             blocking(move || db.remove(key)).await
+        }
+        Attempt::Refused(error) => {
+            tracing::warn!(
+                event = %entry.event_id,
+                campaign = %entry.campaign_id,
+                %error,
+                "webhook destination refused; the event is kept as a permanent failure"
+            );
+            blocking(move || db.fail(key, entry, error)).await
         }
         Attempt::Failed(error) => {
             let wait = policy.delay(entry.attempts);

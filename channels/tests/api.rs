@@ -20,6 +20,18 @@ fn error_of(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error in {v}"))
 }
 
+/// The OpenAPI document, fetched without a token.
+async fn openapi(env: &Env) -> (StatusCode, Value) {
+    body(
+        env.http
+            .get(env.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .expect("openapi"),
+    )
+    .await
+}
+
 async fn create(env: &Env, token: &str, payload: Value) -> (StatusCode, Value) {
     body(
         env.http
@@ -284,7 +296,7 @@ async fn webhook_configuration_endpoints() {
         env.http
             .put(env.url(&path))
             .bearer_auth(&token)
-            .json(&json!({"url": "http://127.0.0.1:9/hook"}))
+            .json(&json!({"url": "https://hooks.example.com/hook"}))
             .send()
             .await
             .expect("put"),
@@ -302,7 +314,7 @@ async fn webhook_configuration_endpoints() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(got["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(got["url"], "https://hooks.example.com/hook");
     assert!(got.get("secret").is_none(), "the secret is shown once");
     let hooks = SettingsFile::in_dir(env.dir.path())
         .list_webhooks()
@@ -363,6 +375,148 @@ async fn webhook_configuration_endpoints() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn webhooks_to_local_addresses_are_refused_unless_allow_listed() {
+    let env = env().await;
+    let token = env.token("crm");
+    let path = format!("/api/v1/campaigns/{API}/webhook");
+    let put = |url: &'static str| {
+        env.http
+            .put(env.url(&path))
+            .bearer_auth(&token)
+            .json(&json!({ "url": url }))
+            .send()
+    };
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://[::1]/hook",
+        "http://0.0.0.0/hook",
+        "http://10.0.0.5/hook",
+        "http://172.20.1.1/hook",
+        "http://192.168.1.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/hook",
+        "http://[fd00::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+    ] {
+        let (status, v) = body(put(url).await.expect("put")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert_eq!(v["field"], "url", "{url}");
+        assert!(error_of(&v).contains("webhook_allow_hosts"), "{url}: {v}");
+    }
+    assert!(
+        SettingsFile::in_dir(env.dir.path())
+            .list_webhooks()
+            .expect("list")
+            .is_empty(),
+        "nothing was set"
+    );
+
+    env.allow_webhook_host("127.0.0.1");
+    let (status, v) = body(put("http://127.0.0.1:9/hook").await.expect("put")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an allow-listed host is accepted: {v}"
+    );
+    assert_eq!(v["url"], "http://127.0.0.1:9/hook");
+    let (status, _) = body(put("http://10.0.0.5/hook").await.expect("put")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "only that host");
+}
+
+#[tokio::test]
+async fn only_the_token_that_set_a_webhook_may_change_it() {
+    let env = env().await;
+    let crm = env.token("crm");
+    let other = env.token("other");
+    let path = format!("/api/v1/campaigns/{API}/webhook");
+    let put = |token: &str, url: &str| {
+        env.http
+            .put(env.url(&path))
+            .bearer_auth(token)
+            .json(&json!({ "url": url }))
+            .send()
+    };
+    let delete = |token: &str| env.http.delete(env.url(&path)).bearer_auth(token).send();
+    let hook_url = || {
+        SettingsFile::in_dir(env.dir.path())
+            .list_webhooks()
+            .expect("list")
+            .first()
+            .map(|h| h.url.clone())
+    };
+
+    let (status, v) = body(
+        put(&crm, "https://crm.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = body(
+        put(&other, "https://evil.example.net/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(error_of(&v).contains("another API token"), "{v}");
+    let (status, v) = body(delete(&other).await.expect("delete")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(hook_url().as_deref(), Some("https://crm.example.com/hook"));
+
+    // The owner may replace and remove its own.
+    let (status, _) = body(put(&crm, "https://crm.example.com/v2").await.expect("put")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hook_url().as_deref(), Some("https://crm.example.com/v2"));
+    assert_eq!(
+        delete(&crm).await.expect("delete").status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(hook_url(), None);
+
+    // Once the owning token is revoked, its webhook is free to be taken over.
+    let (status, _) = body(
+        put(&crm, "https://crm.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    SettingsFile::in_dir(env.dir.path())
+        .revoke_api_token("crm")
+        .expect("revoke");
+    let (status, v) = body(
+        put(&other, "https://new.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    // One a supervisor set on the device is theirs alone.
+    SettingsFile::in_dir(env.dir.path())
+        .set_webhook(
+            v["campaign_id"].as_str().expect("id"),
+            API,
+            "https://ops.example.com/hook",
+            None,
+        )
+        .expect("supervisor sets");
+    let (status, _) = body(
+        put(&other, "https://new.example.com/hook")
+            .await
+            .expect("put"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = body(delete(&other).await.expect("delete")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(hook_url().as_deref(), Some("https://ops.example.com/hook"));
 }
 
 #[tokio::test]
@@ -445,14 +599,7 @@ async fn tokens_are_required_and_revocable() {
     assert!(error_of(&v).contains("revoked"));
 
     // The OpenAPI document needs no token and describes every endpoint.
-    let (status, doc) = body(
-        env.http
-            .get(env.url("/api/v1/openapi.json"))
-            .send()
-            .await
-            .expect("openapi"),
-    )
-    .await;
+    let (status, doc) = openapi(&env).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
     for (_, path) in &endpoints {
@@ -633,8 +780,16 @@ async fn malformed_input_is_400_naming_the_field_and_big_bodies_413() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_of(&v).contains("limit"), "{v}");
 
-    // Over the 64 KiB limit.
-    let big = json!({"campaign": API, "contact": {"name": "A"}, "message": "x".repeat(70 * 1024)});
+    // Over-long messages are 400s naming the field, as the schema's
+    // `maxLength` says, even in 4-byte characters; only bodies over the
+    // 256 KiB limit are 413s.
+    for message in ["x".repeat(70 * 1024), "🦀".repeat(20_001)] {
+        let long = json!({"campaign": API, "contact": {"name": "A"}, "message": message});
+        let (status, v) = create(&env, &token, long).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(v["field"], "message");
+    }
+    let big = json!({"campaign": API, "contact": {"name": "A"}, "message": "x".repeat(300 * 1024)});
     let (status, v) = create(&env, &token, big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     error_of(&v);
@@ -645,7 +800,7 @@ async fn malformed_input_is_400_naming_the_field_and_big_bodies_413() {
                 ulid::Ulid::new()
             )))
             .bearer_auth(&token)
-            .json(&json!({"text": "y".repeat(100 * 1024)}))
+            .json(&json!({"text": "y".repeat(300 * 1024)}))
             .send()
             .await
             .expect("send"),
@@ -654,4 +809,113 @@ async fn malformed_input_is_400_naming_the_field_and_big_bodies_413() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // Nothing was created by any refused request.
     assert!(env.pending_ids().await.is_empty());
+}
+
+/// The constraints an integration reads from `/api/v1/openapi.json` are the
+/// ones the handlers apply (the mismatches schemathesis found).
+#[tokio::test]
+async fn the_schema_says_what_the_handlers_accept() {
+    let env = env().await;
+    let token = env.token("crm");
+    let (_, doc) = openapi(&env).await;
+    let get = |path: &str| env.http.get(env.url(path)).bearer_auth(&token).send();
+
+    // `limit`: the documented maximum is accepted, one more is a 400.
+    for list in ["/api/v1/interactions", "/api/v1/contacts"] {
+        let limit = doc["paths"][list]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .expect("limit documented")
+            .clone();
+        let max = limit["schema"]["maximum"].as_u64().expect("maximum");
+        let (status, _) = body(get(&format!("{list}?limit={max}")).await.expect("get")).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let (status, v) = body(
+            get(&format!("{list}?limit={}", max + 1))
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{list}: {v}");
+        assert_eq!(v["field"], "limit");
+    }
+
+    // Blank strings the code refuses are refused by the schema too.
+    let create_schema = &doc["components"]["schemas"]["CreateInteraction"]["properties"];
+    assert_eq!(create_schema["campaign"]["minLength"], 1);
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": "", "contact": {"name": "A"}, "message": "hi"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "campaign");
+    let chat = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["properties"]["text"]
+            .clone()
+    };
+    for path in ["/chat/{campaign}/start", "/chat/{campaign}/messages"] {
+        assert_eq!(chat(path)["minLength"], 1, "{path}");
+        assert_eq!(chat(path)["maxLength"], 20_000, "{path}");
+    }
+    let (status, v) = body(
+        env.http
+            .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+            .json(&json!({"name": "Wes", "text": ""}))
+            .send()
+            .await
+            .expect("start"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "text");
+
+    // A message of exactly `maxLength` characters is taken; one more is a 400.
+    let max = create_schema["message"]["maxLength"]
+        .as_u64()
+        .expect("maxLength") as usize;
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": "A"}, "message": "é".repeat(max)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": "A"}, "message": "é".repeat(max + 1)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "message");
+
+    // Wrongly typed optional strings are refused, `null` included.
+    let path = format!("/api/v1/campaigns/{API}/webhook");
+    for secret in [json!(null), json!(12345678901234567_u64), json!(["a"])] {
+        let (status, v) = body(
+            env.http
+                .put(env.url(&path))
+                .bearer_auth(&token)
+                .json(&json!({"url": "https://hooks.example.com/h", "secret": secret}))
+                .send()
+                .await
+                .expect("put"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{secret}: {v}");
+        assert_eq!(v["field"], "secret", "{secret}");
+    }
+    let (status, v) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": null, "phone": "+34 600 100 200"}, "message": "hi"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "contact.name");
 }

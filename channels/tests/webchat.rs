@@ -349,11 +349,15 @@ async fn visitors_need_their_own_token() {
         .http
         .post(env.url(&format!("/chat/{WEBCHAT}/messages")))
         .bearer_auth(&token)
-        .json(&json!({"text": "z".repeat(80 * 1024)}))
+        .json(&json!({"text": "z".repeat(300 * 1024)}))
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Over the message length but under the body limit: a 400 naming the field.
+    let (status, v) = say(&env, &token, &"z".repeat(80 * 1024)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "text");
 }
 
 #[tokio::test]
@@ -413,4 +417,145 @@ async fn conversations_survive_a_server_restart() {
         .filter_map(|m| m["body"].as_str())
         .collect();
     assert_eq!(bodies, ["before restart", "after restart", "welcome back"]);
+}
+
+/// Reads until the server closes the socket (skipping pings), within `secs`;
+/// the text frames seen on the way.
+async fn until_closed(ws: &mut Ws, secs: u64) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("still open after {secs} s; saw {seen:?}"));
+        match frame {
+            Some(Ok(WsMessage::Text(text))) => {
+                seen.push(serde_json::from_str(&text).expect("json frame"));
+            }
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return seen,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_may_open_only_a_few_sockets() {
+    let env = env_with(|c| c.max_sockets_per_visitor = 2).await;
+    let (_, started) = start(&env, "Wes", None, "hello").await;
+    let token = started["token"].as_str().expect("token").to_string();
+    let mut first = connect(&env, &token).await;
+    assert_eq!(next(&mut first).await["type"], "transcript");
+    let mut second = connect(&env, &token).await;
+    assert_eq!(next(&mut second).await["type"], "transcript");
+
+    let mut third = connect(&env, &token).await;
+    let seen = until_closed(&mut third, 5).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["type"], "error");
+    let error = seen[0]["error"].as_str().expect("error");
+    assert!(error.contains("too many windows"), "{error}");
+    assert!(
+        !error.contains("token"),
+        "the widget would forget its session on an error naming the token"
+    );
+
+    // Another visitor is not affected, and a closed window frees its place.
+    let (_, other) = start(&env, "Ann", None, "hi").await;
+    let mut other = connect(&env, other["token"].as_str().expect("token")).await;
+    assert_eq!(next(&mut other).await["type"], "transcript");
+    first.close(None).await.expect("close");
+    drop(first);
+    eventually(5, "a freed place", || {
+        let env = &env;
+        let token = token.clone();
+        async move {
+            let mut again = connect(env, &token).await;
+            (next(&mut again).await["type"] == "transcript").then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn live_chat_sockets_are_capped_in_total() {
+    let env = env_with(|c| c.max_sockets = 2).await;
+    let mut open = Vec::new();
+    for name in ["A", "B"] {
+        let (_, s) = start(&env, name, None, "hi").await;
+        let mut ws = connect(&env, s["token"].as_str().expect("token")).await;
+        assert_eq!(next(&mut ws).await["type"], "transcript");
+        open.push(ws);
+    }
+    let refused =
+        tokio_tungstenite::connect_async(env.ws_url(&format!("/chat/{WEBCHAT}/ws"))).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 503);
+        }
+        other => panic!("expected a 503, got {other:?}"),
+    }
+    // The page still works over plain HTTP.
+    let page = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}")))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_socket_that_answers_nothing_is_closed() {
+    let env = env_with(|c| c.socket_idle_timeout = Duration::from_millis(400)).await;
+    let (_, s) = start(&env, "Wes", None, "hello").await;
+    let token = s["token"].as_str().expect("token").to_string();
+    let mut ws = connect(&env, &token).await;
+    assert_eq!(next(&mut ws).await["type"], "transcript");
+    // Not reading means not answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    until_closed(&mut ws, 3).await;
+}
+
+#[tokio::test]
+async fn an_interaction_takes_only_so_many_customer_messages() {
+    let env = env_with(|c| c.max_messages_per_interaction = 3).await;
+    let (_, s) = start(&env, "Wes", None, "one").await;
+    let token = s["token"].as_str().expect("token").to_string();
+    let id = s["interaction"].as_str().expect("id").to_string();
+    for text in ["two", "three"] {
+        let (status, v) = say(&env, &token, text).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+    let (status, v) = say(&env, &token, "four").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("limit of 3")),
+        "{v}"
+    );
+    // The API is held to the same cap, and the agent can still answer.
+    let api = env.token("crm");
+    let r = env
+        .http
+        .post(env.url(&format!("/api/v1/interactions/{id}/messages")))
+        .bearer_auth(&api)
+        .json(&json!({"text": "five"}))
+        .send()
+        .await
+        .expect("api message");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    env.agent_reply(&id, "we are on it").await;
+    match env.call(Request::ShowInteraction { id: id.clone() }).await {
+        Reply::Interaction(d) => {
+            let bodies: Vec<&str> = d
+                .interaction
+                .messages_in_order()
+                .into_iter()
+                .map(|m| m.body.as_str())
+                .collect();
+            assert_eq!(bodies, ["one", "two", "three", "we are on it"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }

@@ -102,7 +102,10 @@ fn expected_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Sets the webhook, the receiver's loopback address allow-listed as a
+/// supervisor would (webhooks to local addresses are refused otherwise).
 async fn set_hook(env: &Env, token: &str, url: &str) -> String {
+    env.allow_webhook_host("127.0.0.1");
     let r = env
         .http
         .put(env.url(&format!("/api/v1/campaigns/{WEBCHAT}/webhook")))
@@ -292,4 +295,50 @@ async fn events_before_the_webhook_was_set_are_not_sent() {
     assert_eq!(payload["message"]["body"], "fresh");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_loopback_is_refused_at_delivery_for_good() {
+    let mut env = env().await;
+    let token = env.token("hooks");
+    let (receiver, addr, _task) = start_receiver(0).await;
+    // Allowed when set; then the supervisor takes `localhost` off the list,
+    // as when a public name starts resolving into the LAN (DNS rebinding).
+    env.allow_webhook_host("localhost");
+    let url = format!("http://localhost:{}/hook", addr.port());
+    let r = env
+        .http
+        .put(env.url(&format!("/api/v1/campaigns/{WEBCHAT}/webhook")))
+        .bearer_auth(&token)
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .expect("put webhook");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert!(
+        SettingsFile::in_dir(env.dir.path())
+            .disallow_webhook_host("localhost")
+            .expect("disallow")
+    );
+    let id = visitor(&env).await;
+    env.agent_reply(&id, "nobody on this machine hears this")
+        .await;
+
+    let db_path = env.dir.path().to_path_buf();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        receiver.deliveries().is_empty(),
+        "nothing reached the receiver"
+    );
+    let server = env.server.take().expect("server");
+    server.shutdown().await;
+    let db = meshdesk_channels::db::ChannelDb::open(&db_path).expect("open state");
+    assert_eq!(db.pending().expect("pending"), 0, "not retried");
+    let failed = db.failed().expect("failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let error = failed[0].last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("loopback") && error.contains("webhook_allow_hosts"),
+        "{error}"
+    );
 }

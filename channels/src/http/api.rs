@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, JsonBody};
 use super::intake::{self, Customer};
-use super::{AppState, Shared};
+use super::{ApiCaller, AppState, Shared};
 use crate::backend::Backend;
 use crate::view::{ApiCampaign, ApiContact, ApiContactDetail, ApiInteraction, ApiInteractionRow};
 
@@ -44,8 +44,27 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         )
 }
 
-/// The largest page a list returns.
+/// The largest page a list returns (the schema's `maximum` for `limit`).
 const MAX_LIMIT: usize = DEFAULT_LIST_LIMIT;
+
+/// The page size asked for: the maximum by default; above it is a 400, as
+/// the schema says, rather than a silently shorter page.
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(MAX_LIMIT),
+        Some(n) if n <= MAX_LIMIT => Ok(n),
+        Some(n) => Err(ApiError::bad_field(
+            "limit",
+            format!("limit {n} is over the maximum of {MAX_LIMIT}"),
+        )),
+    }
+}
+
+/// An optional string field that, when present, must be a string: `null` is
+/// refused as the wrong type (the schema says `string`), not taken as absent.
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
 
 fn unexpected(reply: &Reply) -> ApiError {
     tracing::error!(?reply, "unexpected reply from the node");
@@ -57,9 +76,13 @@ fn unexpected(reply: &Reply) -> ApiError {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct ContactFields {
+    #[serde(default, deserialize_with = "present_string")]
     id: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     email: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     phone: Option<String>,
 }
 
@@ -128,7 +151,7 @@ async fn list_interactions<B: Backend>(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<ApiInteractionRow>>, ApiError> {
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
+    let limit = page_limit(query.limit)?;
     let tabs = match query.state.as_deref().map(str::trim) {
         None | Some("") | Some("all") => vec![Tab::Pending, Tab::Active, Tab::History],
         Some(s) => vec![s.parse::<Tab>().map_err(|_| {
@@ -179,6 +202,10 @@ async fn post_message<B: Backend>(
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<Response, ApiError> {
     let text = intake::check_message("text", &body.text)?;
+    let known: Option<meshdesk_model::InteractionId> = id.parse().ok();
+    if let Some(known) = known {
+        intake::check_budget(&state, known).await?;
+    }
     state
         .backend
         .call(Request::CustomerMessage {
@@ -186,6 +213,9 @@ async fn post_message<B: Backend>(
             text,
         })
         .await?;
+    if let Some(known) = known {
+        state.messages.spend(&known);
+    }
     let detail = intake::show(&state.backend, &id).await?;
     Ok(created(
         format!("/api/v1/interactions/{id}"),
@@ -211,7 +241,7 @@ async fn list_contacts<B: Backend>(
         .backend
         .call(Request::ListContacts {
             search: query.q,
-            limit: Some(query.limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT)),
+            limit: Some(page_limit(query.limit)?),
         })
         .await?;
     let Reply::Contacts(contacts) = reply else {
@@ -280,6 +310,7 @@ async fn list_campaigns<B: Backend>(
 #[serde(deny_unknown_fields)]
 struct PutWebhook {
     url: String,
+    #[serde(default, deserialize_with = "present_string")]
     secret: Option<String>,
 }
 
@@ -317,21 +348,33 @@ async fn get_webhook<B: Backend>(
 
 async fn put_webhook<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(caller): Extension<ApiCaller>,
     Path(campaign): Path<String>,
     JsonBody(body): JsonBody<PutWebhook>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    crate::settings::check_webhook_url(&body.url)
+    crate::settings::check_webhook_destination(&body.url, &state.settings.get())
         .map_err(|e| ApiError::bad_field("url", e.to_string()))?;
+    if let Some(secret) = &body.secret {
+        crate::settings::check_webhook_secret(secret)
+            .map_err(|e| ApiError::bad_field("secret", e.to_string()))?;
+    }
     let campaign = intake::campaign(&state.backend, &campaign, None).await?;
     let file = state.settings.file().clone();
     let (id, name) = (campaign.id.to_string(), campaign.name.clone());
     let hook = tokio::task::spawn_blocking(move || {
-        file.set_webhook(&id, &name, &body.url, body.secret.as_deref())
+        file.set_webhook_as(
+            Some(&caller.token_id),
+            &id,
+            &name,
+            &body.url,
+            body.secret.as_deref(),
+        )
     })
     .await
     .map_err(|_| ApiError::internal())?
     .map_err(|e| match e {
-        crate::error::ChannelError::Invalid(m) => ApiError::bad_field("secret", m),
+        // Checked above; only an allow-list changed in between gets here.
+        crate::error::ChannelError::Invalid(m) => ApiError::bad_field("url", m),
         other => ApiError::from(other),
     })?;
     Ok(Json(WebhookView {
@@ -345,14 +388,16 @@ async fn put_webhook<B: Backend>(
 
 async fn delete_webhook<B: Backend>(
     State(state): State<AppState<B>>,
+    Extension(caller): Extension<ApiCaller>,
     Path(campaign): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let campaign = intake::campaign(&state.backend, &campaign, None).await?;
     let file = state.settings.file().clone();
     let id = campaign.id.to_string();
-    let removed = tokio::task::spawn_blocking(move || file.remove_webhook(&id))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let removed =
+        tokio::task::spawn_blocking(move || file.remove_webhook_as(Some(&caller.token_id), &id))
+            .await
+            .map_err(|_| ApiError::internal())??;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -93,6 +93,7 @@ impl From<crate::error::ChannelError> for ApiError {
         match e {
             E::Invalid(m) => ApiError::bad_request(m),
             E::NotFound(m) => ApiError::not_found(m),
+            E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             other => {
                 tracing::error!(error = %other, "channel state failed");
                 ApiError::internal()

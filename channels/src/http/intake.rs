@@ -2,8 +2,9 @@
 //! customer's fields, and creating the queued interaction (the node matches
 //! or adds the contact in the same commit).
 
+use axum::http::StatusCode;
 use meshdesk_model::ops::{CustomerSpec, InteractionDetail, Reply, Request};
-use meshdesk_model::{Campaign, ChannelKind, validate};
+use meshdesk_model::{Author, Campaign, ChannelKind, InteractionId, validate};
 
 use super::AppState;
 use super::error::ApiError;
@@ -128,4 +129,36 @@ pub(crate) async fn enqueue<B: Backend>(
 /// Checks a message body before anything is written; `field` names it in errors.
 pub(crate) fn check_message(field: &str, text: &str) -> Result<String, ApiError> {
     validate::message(text).map_err(|e| ApiError::bad_field(field, e.to_string()))
+}
+
+/// Refuses a customer message to an interaction that already holds the most
+/// customer messages the gateways take (409): one document must not grow
+/// without bound from outside. Costs one read per interaction, the first time.
+pub(crate) async fn check_budget<B: Backend>(
+    state: &AppState<B>,
+    id: InteractionId,
+) -> Result<(), ApiError> {
+    let used = match state.messages.known(&id) {
+        Some(n) => n,
+        None => {
+            let detail = show(&state.backend, &id.to_string()).await?;
+            let customer = detail
+                .interaction
+                .messages
+                .iter()
+                .filter(|m| matches!(m.author, Author::Contact))
+                .count();
+            state.messages.learn(id, customer)
+        }
+    };
+    if used >= state.messages.max() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "this conversation has reached its limit of {} customer messages; please start a new one",
+                state.messages.max()
+            ),
+        ));
+    }
+    Ok(())
 }

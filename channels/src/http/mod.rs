@@ -5,6 +5,7 @@
 mod api;
 pub mod error;
 mod intake;
+mod listen;
 mod webchat;
 
 use std::net::SocketAddr;
@@ -21,13 +22,15 @@ use axum::routing::get;
 use meshdesk_model::InteractionId;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::backend::Backend;
 use crate::db::ChannelDb;
 use crate::error::ChannelError;
 use crate::hub::Hub;
+use crate::limits::{MessageBudget, Slots};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::settings::{SettingsCache, SettingsFile};
+use crate::settings::{GatewayLimits, SettingsCache, SettingsFile};
 use crate::webhook::{self, RetryPolicy};
 
 pub use error::{ApiError, JsonBody};
@@ -38,7 +41,9 @@ pub struct HttpConfig {
     /// The node's data dir: `channels.json` (tokens, webhooks) and
     /// `channels.redb` (webchat key, webhook outbox) live here.
     pub state_dir: PathBuf,
-    /// The largest request body accepted (413 above it).
+    /// The largest request body accepted (413 above it). Above the largest
+    /// body the OpenAPI schema allows, so that a field over its `maxLength`
+    /// is a 400 naming the field, as the schema says.
     pub max_body_bytes: usize,
     /// Messages one webchat visitor may send (429 above it).
     pub visitor_messages: Rate,
@@ -46,6 +51,24 @@ pub struct HttpConfig {
     pub visitor_starts: Rate,
     /// Webhook retries.
     pub webhook_retry: RetryPolicy,
+    /// Connections open at once, in total (503 and closed above it).
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's headers; also how long
+    /// an idle keep-alive connection stays open (the wait for the next
+    /// request's headers is the same timer).
+    pub header_read_timeout: Duration,
+    /// How long one request may take, body and answer (408 after it).
+    pub request_timeout: Duration,
+    /// Live-chat WebSockets open at once, in total (503 above it).
+    pub max_sockets: usize,
+    /// Live-chat WebSockets open at once for one visitor (one chat).
+    pub max_sockets_per_visitor: usize,
+    /// A WebSocket from which nothing (not even a pong) is heard this long is closed.
+    pub socket_idle_timeout: Duration,
+    /// Customer messages one interaction may hold (409 above it).
+    pub max_messages_per_interaction: usize,
 }
 
 impl HttpConfig {
@@ -53,10 +76,58 @@ impl HttpConfig {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         HttpConfig {
             state_dir: state_dir.into(),
-            max_body_bytes: 64 * 1024,
+            // A 20,000-character message is at most 120,000 bytes of JSON
+            // (every character escaped as `\uXXXX`); twice that and more.
+            max_body_bytes: 256 * 1024,
             visitor_messages: Rate::new(20, 2.0),
             visitor_starts: Rate::new(10, 0.2),
             webhook_retry: RetryPolicy::default(),
+            max_connections: 512,
+            max_connections_per_address: 64,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_sockets: 256,
+            max_sockets_per_visitor: 4,
+            socket_idle_timeout: Duration::from_secs(60),
+            max_messages_per_interaction: 1000,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Applies a supervisor's changes from the settings file.
+    pub fn apply(&mut self, limits: &GatewayLimits) {
+        let ms = Duration::from_millis;
+        let l = limits;
+        if let Some(v) = l.max_connections {
+            self.max_connections = v;
+        }
+        if let Some(v) = l.max_connections_per_address {
+            self.max_connections_per_address = v;
+        }
+        if let Some(v) = l.header_read_timeout_ms {
+            self.header_read_timeout = ms(v);
+        }
+        if let Some(v) = l.request_timeout_ms {
+            self.request_timeout = ms(v);
+        }
+        if let Some(v) = l.max_sockets {
+            self.max_sockets = v;
+        }
+        if let Some(v) = l.max_sockets_per_visitor {
+            self.max_sockets_per_visitor = v;
+        }
+        if let Some(v) = l.socket_idle_timeout_ms {
+            self.socket_idle_timeout = ms(v);
+        }
+        if let Some(v) = l.max_messages_per_interaction {
+            self.max_messages_per_interaction = v;
+        }
+        if let Some(v) = l.visitor_starts {
+            self.visitor_starts = v;
+        }
+        if let Some(v) = l.visitor_messages {
+            self.visitor_messages = v;
         }
     }
 }
@@ -70,6 +141,13 @@ pub(crate) struct Shared<B> {
     pub visitor_limiter: RateLimiter<InteractionId>,
     pub start_limiter: RateLimiter<std::net::IpAddr>,
     pub shutdown: watch::Receiver<bool>,
+    /// Live-chat sockets in total.
+    pub sockets: Arc<tokio::sync::Semaphore>,
+    /// Live-chat sockets per visitor (interaction).
+    pub visitor_sockets: Arc<Slots<InteractionId>>,
+    pub socket_idle_timeout: Duration,
+    /// Customer messages per interaction.
+    pub messages: MessageBudget<InteractionId>,
 }
 
 pub(crate) type AppState<B> = Arc<Shared<B>>;
@@ -139,10 +217,13 @@ impl Drop for Server {
 }
 
 /// Binds `addr` and serves the webchat and the API for `backend`.
+///
+/// The gateway limits in the settings file (`gateway_limits`) override
+/// `config`'s, as they are when the server starts.
 pub async fn serve<B: Backend>(
     addr: SocketAddr,
     backend: B,
-    config: HttpConfig,
+    mut config: HttpConfig,
 ) -> Result<Server, ChannelError> {
     let db = {
         let dir = config.state_dir.clone();
@@ -157,13 +238,18 @@ pub async fn serve<B: Backend>(
             .map_err(|e| ChannelError::State(e.to_string()))??
     };
     let settings = Arc::new(SettingsCache::new(SettingsFile::in_dir(&config.state_dir)));
+    let limits = settings.file().load()?.gateway_limits;
+    if limits != GatewayLimits::default() {
+        tracing::info!(?limits, "gateway limits from the settings file");
+        config.apply(&limits);
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ChannelError::Bind { addr, source })?;
     let local = listener
         .local_addr()
         .map_err(|source| ChannelError::Bind { addr, source })?;
-    let client = webhook::client()?;
+    let client = webhook::client(settings.clone())?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let hub = Hub::default();
@@ -175,6 +261,10 @@ pub async fn serve<B: Backend>(
         visitor_limiter: RateLimiter::new(config.visitor_messages),
         start_limiter: RateLimiter::new(config.visitor_starts),
         shutdown: shutdown_rx.clone(),
+        sockets: Arc::new(tokio::sync::Semaphore::new(config.max_sockets.max(1))),
+        visitor_sockets: Slots::new(config.max_sockets_per_visitor),
+        socket_idle_timeout: config.socket_idle_timeout,
+        messages: MessageBudget::new(config.max_messages_per_interaction),
     });
 
     let mut tasks = Vec::new();
@@ -197,21 +287,13 @@ pub async fn serve<B: Backend>(
         client,
     )));
 
-    let app = router(shared, config.max_body_bytes);
-    let mut stop = shutdown_rx;
-    let serve = tokio::spawn(async move {
-        let result = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
+    let app = router(shared, config.max_body_bytes, config.request_timeout);
+    let limits = listen::ConnectionLimits {
+        total: config.max_connections,
+        per_address: config.max_connections_per_address,
+        header_read_timeout: config.header_read_timeout,
+    };
+    let serve = tokio::spawn(listen::serve(listener, app, limits, shutdown_rx));
     tracing::info!(addr = %local, "HTTP gateways listening");
     Ok(Server {
         addr: local,
@@ -222,7 +304,7 @@ pub async fn serve<B: Backend>(
     })
 }
 
-fn router<B: Backend>(state: AppState<B>, max_body: usize) -> Router {
+fn router<B: Backend>(state: AppState<B>, max_body: usize, timeout: Duration) -> Router {
     let api = api::routes::<B>().layer(middleware::from_fn_with_state(
         state.clone(),
         require_token::<B>,
@@ -240,6 +322,10 @@ fn router<B: Backend>(state: AppState<B>, max_body: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -252,6 +338,13 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// Who is calling the API: the id of the token the request presented (put in
+/// the request's extensions by `require_token`).
+#[derive(Clone, Debug)]
+pub(crate) struct ApiCaller {
+    pub token_id: String,
 }
 
 async fn require_token<B: Backend>(
@@ -267,6 +360,11 @@ async fn require_token<B: Backend>(
     match settings.check_token(token) {
         Some(t) => {
             tracing::debug!(token = %t.name, path = %request.uri().path(), "API request");
+            let caller = ApiCaller {
+                token_id: t.id.clone(),
+            };
+            let mut request = request;
+            request.extensions_mut().insert(caller);
             next.run(request).await
         }
         None => ApiError::unauthorized("invalid or revoked API token").into_response(),

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,6 +30,7 @@ use tokio::sync::broadcast;
 
 use super::error::{ApiError, JsonBody};
 use super::intake::{self, Customer};
+use super::listen::HeldSlot;
 use super::{AppState, bearer};
 use crate::backend::{Backend, Typing, Typist};
 use crate::hub::HubEvent;
@@ -47,6 +48,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an idle socket is pinged (keeps proxies from closing it).
 const PING_EVERY: Duration = Duration::from_secs(25);
+/// What a visitor's extra socket is told. (Never the word "token": the widget
+/// forgets its session on an error that names the token.)
+const TOO_MANY_WINDOWS: &str =
+    "this chat is open in too many windows; close one and reload this page";
 /// The shortest gap between two typing indicators a visitor sends on.
 const TYPING_GAP: Duration = Duration::from_millis(1500);
 
@@ -240,8 +245,10 @@ async fn send<B: Backend>(
         .check(&id)
         .map_err(ApiError::too_many)?;
     let text = intake::check_message("text", &body.text)?;
+    intake::check_budget(&state, id).await?;
     // The token proves the interaction; the node refuses a finalized one (409).
-    // No read before the write: under load every store round trip counts.
+    // No read before the write (but the budget's first one): under load every
+    // store round trip counts.
     state
         .backend
         .call(meshdesk_model::ops::Request::CustomerMessage {
@@ -255,6 +262,7 @@ async fn send<B: Backend>(
             }
             _ => ApiError::from(e),
         })?;
+    state.messages.spend(&id);
     Ok((
         StatusCode::CREATED,
         Json(Sent {
@@ -298,13 +306,24 @@ enum ServerMsg {
 async fn socket<B: Backend>(
     State(state): State<AppState<B>>,
     Path(campaign): Path<String>,
+    connection: Option<Extension<HeldSlot>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let campaign = webchat_campaign(&state, &campaign).await?;
     let upgrade = upgrade.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+    let Ok(permit) = state.sockets.clone().try_acquire_owned() else {
+        tracing::warn!("live-chat socket refused: the server has its maximum open");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many live chats open on this server; try again shortly",
+        ));
+    };
     Ok(upgrade
         .max_message_size(16 * 1024)
         .on_upgrade(move |ws| async move {
+            // Both held for the socket's life: its place among all sockets
+            // and its connection's place under the connection caps.
+            let _held = (permit, connection);
             if let Err(e) = run_socket(state, campaign, ws).await {
                 tracing::debug!(error = %e, "webchat socket ended");
             }
@@ -405,6 +424,18 @@ async fn run_socket<B: Backend>(
         .await?;
         return Err(SocketError::Refused("invalid visitor token".into()));
     };
+    // A visitor's sockets are capped: each change makes every one of them re-read.
+    let Some(_visitor_slot) = state.visitor_sockets.take(id) else {
+        push(
+            &mut tx,
+            &ServerMsg::Error {
+                error: TOO_MANY_WINDOWS.into(),
+            },
+        )
+        .await?;
+        let _ = tx.send(WsMessage::Close(None)).await;
+        return Err(SocketError::Refused(TOO_MANY_WINDOWS.into()));
+    };
     // Watch before reading, so no change falls between the read and the watch.
     let mut events = state.hub.watch(id);
     let detail = intake::show(&state.backend, &id.to_string())
@@ -423,8 +454,12 @@ async fn run_socket<B: Backend>(
     let mut told = Told::new(&detail);
     push(&mut tx, &ServerMsg::Transcript(Transcript::new(&detail))).await?;
     let mut shutdown = state.shutdown.clone();
-    let mut ping = tokio::time::interval(PING_EVERY);
+    // Pings keep proxies from closing a quiet socket and draw pongs from a
+    // live browser; a socket that answers nothing for the idle timeout is gone.
+    let idle = state.socket_idle_timeout;
+    let mut ping = tokio::time::interval(PING_EVERY.min(idle / 2).max(Duration::from_millis(10)));
     ping.reset();
+    let mut heard = tokio::time::Instant::now();
     let mut last_typing: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
@@ -473,6 +508,7 @@ async fn run_socket<B: Backend>(
                 }
             }
             frame = rx.next() => {
+                heard = tokio::time::Instant::now();
                 match frame {
                     Some(Ok(WsMessage::Text(text))) => {
                         if let Ok(ClientMsg::Typing) = serde_json::from_str::<ClientMsg>(&text) {
@@ -489,6 +525,11 @@ async fn run_socket<B: Backend>(
                 }
             }
             _ = ping.tick() => {
+                if heard.elapsed() >= idle {
+                    tracing::debug!(interaction = %id, "webchat socket idle; closed");
+                    let _ = tx.send(WsMessage::Close(None)).await;
+                    return Ok(());
+                }
                 tx.send(WsMessage::Ping(Vec::new().into())).await?;
             }
             _ = shutdown.changed() => {
