@@ -65,7 +65,7 @@ async fn setup() -> Bench {
     let keypair = identity::load_or_create(dir.path()).expect("identity");
     let mut store = Store::open(
         dir.path().join("meshdesk.redb"),
-        meshdesk_model::authorship::DeviceKey::generate(),
+        identity::device_key(&keypair).expect("device key"),
     )
     .expect("store");
     let create = Request::CreateTeam {
@@ -105,6 +105,10 @@ async fn setup() -> Bench {
     // The limits are per visitor and per address; every bench visitor is 127.0.0.1.
     config.visitor_starts = Rate::new(1_000_000, 1_000_000.0);
     config.visitor_messages = Rate::new(1_000, 1_000.0);
+    // Every bench client is 127.0.0.1: ~200 sockets and as many pooled connections.
+    config.max_connections = 2_000;
+    config.max_connections_per_address = 2_000;
+    config.max_sockets = 2_000;
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let server = serve(addr, backend.clone(), config).await.expect("serve");
     Bench {

@@ -348,10 +348,7 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     )?;
 
     let bruno_dir = tempfile::tempdir()?;
-    let mut bruno_store = Store::open(
-        bruno_dir.path().join("meshdesk.redb"),
-        bruno_key.clone(),
-    )?;
+    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
     meshdesk::gui::backend::sync_stores(
         &mut seed.store,
         "ana-device",

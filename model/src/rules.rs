@@ -298,11 +298,7 @@ fn opid_text(id: &OpId) -> String {
 }
 
 /// The operations of `change`, each with the path it writes in.
-fn ops_of(
-    doc: &AutoCommit,
-    change: &NewChange,
-    paths: &mut Paths,
-) -> Result<Vec<OpView>, Refusal> {
+fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec<OpView>, Refusal> {
     let expanded = change.full.decode();
     let mut out = Vec::with_capacity(expanded.operations.len());
     for (offset, op) in expanded.operations.into_iter().enumerate() {

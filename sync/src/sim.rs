@@ -719,9 +719,7 @@ impl Sim {
                     return Err(format!("node {i} sees the misbehaving member as {role:?}"));
                 }
                 let dump = node.store.projection_dump().map_err(|e| e.to_string())?;
-                let forged = dump
-                    .iter()
-                    .any(|(_, row)| holds_forged_text(row));
+                let forged = dump.iter().any(|(_, row)| holds_forged_text(row));
                 if forged {
                     return Err(format!("a forged message reached node {i}"));
                 }

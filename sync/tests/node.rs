@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 
 use libp2p::Multiaddr;
@@ -848,7 +849,8 @@ async fn a_members_forged_changes_are_refused_and_its_honest_ones_still_sync() -
             store_path(b_dir.path()),
             identity::load_device_key(b_dir.path())?,
         )?;
-        let outcome = meshdesk_model::ops::execute(&mut store, &Context::now(), add_contact("Honest"))?;
+        let outcome =
+            meshdesk_model::ops::execute(&mut store, &Context::now(), add_contact("Honest"))?;
         match outcome.reply {
             Reply::Created { id } => format!("contact:{id}"),
             other => return Err(format!("expected an id: {other:?}").into()),
@@ -871,6 +873,8 @@ async fn a_one_use_code_is_redeemed_only_by_the_device_that_issued_it() -> TestR
     let b_dir = tempfile::tempdir()?;
     let (a, _a_events) = create_team_node(a_dir.path()).await?;
     let first = a.invite(60_000, 1).await?;
+    // Issued before B joins, so B knows this code too.
+    let code = a.invite(60_000, 1).await?;
     join(b_dir.path(), &first.encode(), "Bruno").await?;
     let (b, _b_events) = restart_member(b_dir.path()).await?;
     let b_addr: Multiaddr = b
@@ -883,8 +887,7 @@ async fn a_one_use_code_is_redeemed_only_by_the_device_that_issued_it() -> TestR
     let b_addr = b_addr.with(libp2p::multiaddr::Protocol::P2p(b.peer_id()));
 
     // A's one-use code, taken to B (as on the other side of a partition):
-    // B did not issue it and refuses it, so it cannot admit a second device.
-    let code = a.invite(60_000, 1).await?;
+    // B knows it but did not issue it, so it cannot admit a second device.
     let mut via_b = code.clone();
     via_b.addrs = vec![b_addr];
     let c_dir = tempfile::tempdir()?;
@@ -892,7 +895,10 @@ async fn a_one_use_code_is_redeemed_only_by_the_device_that_issued_it() -> TestR
         .await
         .err()
         .ok_or("B admitted a device with A's code")?;
-    assert!(err.to_string().contains("issued by another device"), "{err}");
+    assert!(
+        err.to_string().contains("issued by another device"),
+        "{err}"
+    );
 
     // Through A it admits exactly one device.
     join(c_dir.path(), &code.encode(), "Carla").await?;

@@ -438,3 +438,55 @@ fn a_transfer_to_an_agent_reaches_them_and_finalize_starts_their_wrap_up() {
         "{explained}"
     );
 }
+
+fn this_device(d: &Device) -> String {
+    d.json(&["team", "members"])
+        .as_array()
+        .and_then(|rows| {
+            rows.iter()
+                .find(|r| r["this_device"] == Value::Bool(true))
+                .and_then(|r| r["device"].as_str().map(String::from))
+        })
+        .unwrap_or_default()
+}
+
+fn is_revoked(d: &Device, device: &str) -> bool {
+    d.json(&["team", "members"]).as_array().is_some_and(|rows| {
+        rows.iter()
+            .any(|r| r["device"] == device && r["revoked"] == Value::Bool(true))
+    })
+}
+
+#[test]
+fn a_revoked_device_is_cut_off_and_what_it_writes_afterwards_reaches_nobody() {
+    let (a, b, c) = team_of_three();
+    let c_device = this_device(&c);
+    assert!(!c_device.is_empty());
+    a.ok(&["contact", "add", "--name", "Before"]);
+    assert!(
+        wait_until(SYNC, || contact_names(&c).contains(&"Before".to_string())),
+        "C never synced"
+    );
+
+    a.ok(&["team", "revoke", &c_device]);
+    assert!(
+        wait_until(SYNC, || is_revoked(&b, &c_device)),
+        "B never learned of the revocation"
+    );
+    // C keeps working on its own copy; none of it may reach A or B.
+    c.ok(&["contact", "add", "--name", "Written after revocation"]);
+    a.ok(&["contact", "add", "--name", "After"]);
+    assert!(
+        wait_until(SYNC, || contact_names(&b).contains(&"After".to_string())),
+        "A and B stopped syncing"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    for d in [&a, &b] {
+        let names = contact_names(d);
+        assert!(
+            !names.contains(&"Written after revocation".to_string()),
+            "{}: {names:?}",
+            d.log()
+        );
+    }
+}
