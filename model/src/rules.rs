@@ -25,7 +25,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, Prop, ReadDoc, ScalarValue};
 use crate::authorship::{Seal, device_of_actor};
 use crate::doc::{self, DocId};
 use crate::ids::*;
-use crate::types::{Interaction, Member, Role, Team};
+use crate::types::{Member, Role, Team};
 
 /// How far a writer's dates may run ahead of its own change's time.
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -58,6 +58,7 @@ struct NewChange {
 type Paths = HashMap<String, Vec<String>>;
 
 /// The device behind an actor, from a roster.
+#[derive(Clone)]
 struct Writer {
     device: String,
     agent: AgentId,
@@ -123,8 +124,16 @@ pub fn admit(
             let Some(team) = roster else {
                 return refuse("no team roster to check the writers against yet");
             };
+            let mut writers: HashMap<&ActorId, Writer> = HashMap::new();
             for change in &new {
-                let writer = writer_in(team, &change.actor)?;
+                let writer = match writers.get(&change.actor) {
+                    Some(w) => w.clone(),
+                    None => {
+                        let w = writer_in(team, &change.actor)?;
+                        writers.insert(&change.actor, w.clone());
+                        w
+                    }
+                };
                 judge(doc_id, doc, change, &writer, &mut paths)?;
             }
             Ok(())
@@ -387,7 +396,7 @@ fn judge(
         }
         DocId::Interaction(_) => {
             let ops = ops_of(doc, change, paths)?;
-            let mut past: Option<Interaction> = None;
+            let mut past: Option<Round> = None;
             for op in &ops {
                 judge_interaction_op(doc, op, change, writer, &mut past)?;
             }
@@ -421,27 +430,98 @@ fn judge_room_op(op: &OpView, change: &NewChange, writer: &Writer) -> Result<(),
     }
 }
 
-/// The interaction as of the change's past (read once per change).
-fn interaction_past<'p>(
-    doc: &mut AutoCommit,
-    change: &NewChange,
-    past: &'p mut Option<Interaction>,
-) -> Result<&'p Interaction, Refusal> {
-    if past.is_none() {
-        let heads = if change.deps.is_empty() {
-            vec![change.hash]
-        } else {
-            change.deps.clone()
+/// The routing round of an interaction as of a change's past.
+struct Round {
+    /// Transfers before the change: the round's number.
+    epoch: u32,
+    /// When it began: the queueing, or the last transfer.
+    started: Millis,
+    /// The owner: the smallest `(claimed_at, agent)` among the round's claims.
+    owner: Option<AgentId>,
+}
+
+/// Reads [`Round`] at the change's dependencies (for the root change, at
+/// the change itself), without building the past document: a few reads at
+/// those heads.
+fn round_at(doc: &AutoCommit, change: &NewChange) -> Result<Round, Refusal> {
+    let heads = if change.deps.is_empty() {
+        vec![change.hash]
+    } else {
+        change.deps.clone()
+    };
+    let heads = heads.as_slice();
+    let unreadable = |what: &str| Refusal(format!("the interaction's {what} as of the change"));
+    let object = |parent: &automerge::ObjId, prop: Prop| -> Option<automerge::ObjId> {
+        match doc.get_at(parent, prop, heads) {
+            Ok(Some((automerge::Value::Object(_), id))) => Some(id),
+            _ => None,
+        }
+    };
+    let int = |parent: &automerge::ObjId, key: &str| -> Option<i64> {
+        match doc.get_at(parent, key, heads) {
+            Ok(Some((automerge::Value::Scalar(v), _))) => match v.as_ref() {
+                ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
+                ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let text = |parent: &automerge::ObjId, key: &str| -> Option<String> {
+        match doc.get_at(parent, key, heads) {
+            Ok(Some((automerge::Value::Scalar(v), _))) => v.as_str().map(str::to_string),
+            _ => None,
+        }
+    };
+    let root = automerge::ROOT;
+    let transfers = object(&root, "transfers".into()).ok_or_else(|| unreadable("transfers"))?;
+    let count = doc.length_at(&transfers, heads);
+    let epoch = u32::try_from(count).map_err(|_| unreadable("transfers"))?;
+    let started = match count.checked_sub(1) {
+        None => int(&root, "enqueued_at"),
+        Some(last) => object(&transfers, last.into()).and_then(|t| int(&t, "at")),
+    }
+    .ok_or_else(|| unreadable("round start"))?;
+    let claims = object(&root, "claims".into()).ok_or_else(|| unreadable("claims"))?;
+    let mut owner: Option<(Millis, AgentId)> = None;
+    let keys: Vec<String> = doc.keys_at(&claims, heads).collect();
+    for key in keys {
+        let Some((claim_epoch, agent)) = round_key(&key) else {
+            continue;
         };
-        let fork = doc
-            .fork_at(&heads)
-            .map_err(|e| Refusal(format!("the change's past is not in the document: {e}")))?;
-        let read = doc::interaction::read(&fork)
-            .map_err(|e| Refusal(format!("the interaction as of the change: {e}")))?;
-        *past = Some(read);
+        if claim_epoch != epoch {
+            continue;
+        }
+        let Some(at) = object(&claims, key.as_str().into()).and_then(|c| int(&c, "claimed_at"))
+        else {
+            continue;
+        };
+        let named = object(&claims, key.as_str().into()).and_then(|c| text(&c, "agent"));
+        if named.as_deref() != Some(agent.to_string().as_str()) {
+            continue;
+        }
+        if owner.is_none_or(|best| (at, agent) < best) {
+            owner = Some((at, agent));
+        }
+    }
+    Ok(Round {
+        epoch,
+        started,
+        owner: owner.map(|(_, agent)| agent),
+    })
+}
+
+/// The round of the change being judged, read once.
+fn round<'r>(
+    doc: &AutoCommit,
+    change: &NewChange,
+    past: &'r mut Option<Round>,
+) -> Result<&'r Round, Refusal> {
+    if past.is_none() {
+        *past = Some(round_at(doc, change)?);
     }
     past.as_ref()
-        .ok_or_else(|| Refusal("the interaction as of the change".into()))
+        .ok_or_else(|| Refusal("the interaction's round as of the change".into()))
 }
 
 /// `<epoch>:<agent>`, the key of a claim or a decline.
@@ -455,7 +535,7 @@ fn judge_interaction_op(
     op: &OpView,
     change: &NewChange,
     writer: &Writer,
-    past: &mut Option<Interaction>,
+    past: &mut Option<Round>,
 ) -> Result<(), Refusal> {
     let first = change.deps.is_empty();
     let own_object = op.creator.as_ref() == Some(&change.actor);
@@ -548,8 +628,8 @@ fn judge_interaction_op(
                 }
                 Some(k) if k == time_key => {
                     let at = op.int_value().unwrap_or(i64::MIN);
-                    let past = interaction_past(doc, change, past)?;
-                    let started = past.round_started_at();
+                    let past = round(doc, change, past)?;
+                    let started = past.started;
                     // The change's own time is in whole seconds, by the
                     // writer's clock; a writer whose clock is behind the
                     // transferring node's dates its entry at the round's start.
@@ -558,7 +638,7 @@ fn judge_interaction_op(
                         .saturating_add(1)
                         .saturating_mul(1000)
                         .saturating_add(CLOCK_SKEW_MS);
-                    if epoch != past.epoch() {
+                    if epoch != past.epoch {
                         refuse(format!("{} is not for the current round", what()))
                     } else if at < started {
                         refuse(format!("{} is earlier than its round began", what()))
@@ -584,8 +664,8 @@ fn judge_interaction_op(
             if writer.role == Role::Supervisor || first {
                 return Ok(());
             }
-            let past = interaction_past(doc, change, past)?;
-            if past.owner().map(|c| c.agent) == Some(writer.agent) {
+            let past = round(doc, change, past)?;
+            if past.owner == Some(writer.agent) {
                 Ok(())
             } else {
                 refuse(format!(
