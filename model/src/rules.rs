@@ -53,9 +53,13 @@ struct NewChange {
     full: automerge::Change,
 }
 
-/// Where each object of a document was made (objects never move), as
-/// [`object_path`] found it: looked up once per document.
-type Paths = HashMap<String, Vec<String>>;
+/// An object's path from the root: map keys, and `*` for a list position.
+type Path = std::rc::Rc<Vec<String>>;
+
+/// Where each object of a document was made (objects never move), by its
+/// id (the counter and actor of the operation that made it): looked up
+/// once per document.
+type Paths = HashMap<(u64, ActorId), Path>;
 
 /// The device behind an actor, from a roster.
 #[derive(Clone)]
@@ -249,9 +253,8 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Res
 
 /// One operation of a change, with where it writes.
 struct OpView {
-    /// The path of the object it writes in, from the root: map keys, and
-    /// `*` for a list position.
-    path: Vec<String>,
+    /// The path of the object it writes in.
+    path: Path,
     /// Who made that object (`None`: the root).
     creator: Option<ActorId>,
     /// The map key it writes (`None` in a list).
@@ -302,28 +305,25 @@ impl OpView {
     }
 }
 
-fn opid_text(id: &OpId) -> String {
-    format!("{}@{}", id.counter(), id.actor().to_hex_string())
-}
-
 /// The operations of `change`, each with the path it writes in.
 fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec<OpView>, Refusal> {
     let expanded = change.full.decode();
+    let root: Path = Path::default();
     let mut out = Vec::with_capacity(expanded.operations.len());
     for (offset, op) in expanded.operations.into_iter().enumerate() {
-        let (path, creator) = match &op.obj {
-            ObjectId::Root => (Vec::new(), None),
-            ObjectId::Id(id) => {
-                let text = opid_text(id);
-                let path = match paths.get(&text) {
+        let (path, creator) = match op.obj {
+            ObjectId::Root => (root.clone(), None),
+            ObjectId::Id(OpId(counter, actor)) => {
+                let id = (counter, actor);
+                let path = match paths.get(&id) {
                     Some(path) => path.clone(),
                     None => {
-                        let path = object_path(doc, &text)?;
-                        paths.insert(text, path.clone());
+                        let path = Path::new(object_path(doc, id.0, &id.1)?);
+                        paths.insert(id.clone(), path.clone());
                         path
                     }
                 };
-                (path, Some(id.actor().clone()))
+                (path, Some(id.1))
             }
         };
         let key = match &op.key {
@@ -332,9 +332,9 @@ fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec
         };
         if let OpType::Make(_) = op.action {
             let counter = expanded.start_op.get() + offset as u64;
-            let mut inner = path.clone();
+            let mut inner = Vec::clone(&path);
             inner.push(key.clone().unwrap_or_else(|| "*".into()));
-            paths.insert(opid_text(&OpId::new(counter, &expanded.actor_id)), inner);
+            paths.insert((counter, expanded.actor_id.clone()), Path::new(inner));
         }
         out.push(OpView {
             path,
@@ -349,9 +349,10 @@ fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec
 
 /// Where an object made by an earlier change is. Objects never move, so
 /// its path is the one it was made at, whatever happened since.
-fn object_path(doc: &AutoCommit, opid: &str) -> Result<Vec<String>, Refusal> {
+fn object_path(doc: &AutoCommit, counter: u64, actor: &ActorId) -> Result<Vec<String>, Refusal> {
+    let opid = format!("{counter}@{}", actor.to_hex_string());
     let unknown = || Refusal(format!("writes in an unknown object {opid}"));
-    let obj = doc.import_obj(opid).map_err(|_| unknown())?;
+    let obj = doc.import_obj(&opid).map_err(|_| unknown())?;
     let parents = doc.parents(&obj).map_err(|_| unknown())?;
     let mut path: Vec<String> = parents
         .map(|p| match p.prop {

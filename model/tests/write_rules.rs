@@ -270,16 +270,7 @@ fn an_agent_cannot_make_itself_supervisor_or_undo_its_revocation() {
     let promote = device.clone();
     eve.store
         .write_doc(&team, false, move |d| {
-            let members = match d.get(automerge::ROOT, "members")? {
-                Some((_, id)) => id,
-                None => return Err(doc::DocError::Missing("members".into())),
-            };
-            let me = match d.get(&members, promote.as_str())? {
-                Some((_, id)) => id,
-                None => return Err(doc::DocError::Missing(promote.clone())),
-            };
-            d.put(&me, "role", "supervisor")?;
-            Ok(())
+            doc::team::set_role(d, &promote, Role::Supervisor)
         })
         .expect("eve writes");
     let refused = sync(&mut eve, &mut ana);

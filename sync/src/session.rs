@@ -253,6 +253,11 @@ pub struct Session {
     /// Documents to ask for whole, in order (entries no longer in `whole_queued` are skipped).
     whole_queue: VecDeque<String>,
     whole_queued: HashSet<String>,
+    /// Documents that came before the team's document and could not be
+    /// judged: asked for again once it is stored.
+    held_for_team: Vec<String>,
+    /// Whether the store holds the team (and so a roster to judge by).
+    roster_known: bool,
     /// Documents asked for whole, and when.
     requested: HashMap<String, Millis>,
     /// Documents asked for whole that timed out and went the sync path; a
@@ -280,6 +285,8 @@ impl Session {
             in_flight: HashMap::new(),
             whole_queue: VecDeque::new(),
             whole_queued: HashSet::new(),
+            held_for_team: Vec::new(),
+            roster_known: false,
             requested: HashMap::new(),
             late: HashSet::new(),
             exchanges: HashMap::new(),
@@ -318,6 +325,7 @@ impl Session {
         self.queued.len()
             + self.in_flight.len()
             + self.whole_queued.len()
+            + self.held_for_team.len()
             + requested_only
             + usize::from(self.round_open.is_some())
     }
@@ -915,10 +923,27 @@ impl Session {
             for (doc_id, reason) in imported.refused {
                 step.frames.push(Frame::Refused { doc_id, reason });
             }
+            self.held_for_team.extend(imported.deferred);
+            self.release_held(store)?;
         }
         for doc_id in missing {
             if self.requested.remove(&doc_id).is_some() {
                 self.enqueue(doc_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Once the team's document is stored, asks again for what came before it.
+    fn release_held(&mut self, store: &Store) -> Result<(), SessionError> {
+        if self.held_for_team.is_empty() || store.team()?.is_none() {
+            return Ok(());
+        }
+        for doc_id in std::mem::take(&mut self.held_for_team) {
+            if store.has_doc(&doc_id)? {
+                self.enqueue(doc_id);
+            } else {
+                self.enqueue_whole(doc_id);
             }
         }
         Ok(())
@@ -956,6 +981,18 @@ impl Session {
             });
             step.frames.push(Frame::SyncDone { doc_id });
         }
+        // Not judged yet (the team's document has not come): this exchange
+        // ends, and the document is asked for again once it has.
+        for doc_id in received.deferred {
+            self.in_flight.remove(&doc_id);
+            self.exchanges.remove(&doc_id);
+            answered.insert(doc_id.clone());
+            step.frames.push(Frame::SyncDone {
+                doc_id: doc_id.clone(),
+            });
+            self.held_for_team.push(doc_id);
+        }
+        self.release_held(store)?;
         for (doc_id, _) in messages {
             if !answered.insert(doc_id.clone()) {
                 continue;
@@ -997,10 +1034,23 @@ impl Session {
         if self.phase != Phase::Ready {
             return Ok(());
         }
+        // Until the team's document is stored nothing else can be judged:
+        // ask for it alone (it is queued first) and the rest after it.
+        if !self.roster_known {
+            self.roster_known = store.team()?.is_some();
+        }
         while self.requested.len() < self.cfg.max_requested && !self.whole_queued.is_empty() {
             let room = (self.cfg.max_requested - self.requested.len()).min(MAX_DOC_REQUEST);
             let mut doc_ids = Vec::with_capacity(room);
             while doc_ids.len() < room {
+                let team_first = self.roster_known
+                    || self
+                        .whole_queue
+                        .front()
+                        .is_some_and(|id| id.starts_with("team:"));
+                if !team_first {
+                    break;
+                }
                 let Some(doc_id) = self.whole_queue.pop_front() else {
                     break;
                 };

@@ -541,16 +541,7 @@ impl Sim {
                 _ => (
                     DocId::Team(team),
                     Box::new(move |d| {
-                        use automerge::ReadDoc;
-                        use automerge::transaction::Transactable;
-                        let Some((_, obj)) = d.get(automerge::ROOT, "members")? else {
-                            return Ok(());
-                        };
-                        let Some((_, me)) = d.get(&obj, device.as_str())? else {
-                            return Ok(());
-                        };
-                        d.put(&me, "role", "supervisor")?;
-                        Ok(())
+                        doc::team::set_role(d, &device, meshdesk_model::Role::Supervisor)
                     }),
                 ),
             };

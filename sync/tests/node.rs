@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 
 use libp2p::Multiaddr;
@@ -803,16 +802,7 @@ async fn a_members_forged_changes_are_refused_and_its_honest_ones_still_sync() -
         )?;
         let device = b_device.clone();
         store.write_doc(&team_doc.parse()?, false, move |d| {
-            let members = match d.get(automerge::ROOT, "members")? {
-                Some((_, id)) => id,
-                None => return Err(meshdesk_model::doc::DocError::Missing("members".into())),
-            };
-            let me = match d.get(&members, device.as_str())? {
-                Some((_, id)) => id,
-                None => return Err(meshdesk_model::doc::DocError::Missing(device.clone())),
-            };
-            d.put(&me, "role", "supervisor")?;
-            Ok(())
+            meshdesk_model::doc::team::set_role(d, &device, meshdesk_model::Role::Supervisor)
         })?;
     }
     let outcome = push_as_member(

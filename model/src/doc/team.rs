@@ -104,6 +104,14 @@ pub fn revoke_member(doc: &mut AutoCommit, device: &str) -> DocResult<()> {
     Ok(())
 }
 
+/// Gives a device's member entry another role (a supervisor's change).
+pub fn set_role(doc: &mut AutoCommit, device: &str, role: Role) -> DocResult<()> {
+    let members = existing(doc, &ROOT, "members")?;
+    let member = existing(doc, &members, device)?;
+    doc.put(&member, "role", role.as_str())?;
+    Ok(())
+}
+
 /// Appends an agent to a campaign's member list (routing order: last).
 pub fn add_campaign_member(
     doc: &mut AutoCommit,

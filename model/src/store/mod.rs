@@ -44,6 +44,9 @@ const CACHE_DOCS: usize = 512;
 /// another version derives them again from its documents once, on open.
 const PROJECTION_VERSION: u64 = 3;
 
+/// Documents refused by the write rules, with the reason.
+pub type Refusals = Vec<(String, String)>;
+
 /// What applying a batch of sync messages did.
 #[derive(Debug, Default)]
 pub struct Received {
@@ -53,6 +56,9 @@ pub struct Received {
     pub announced: HashMap<String, Vec<ChangeHash>>,
     /// Documents whose new changes were refused (nothing of them stored), with the reason.
     pub refused: Vec<(String, String)>,
+    /// Documents that cannot be judged yet (no team roster has arrived):
+    /// nothing of them stored; ask again once the team's document is here.
+    pub deferred: Vec<String>,
 }
 
 /// Runs the write rules on what `cached` holds beyond its persisted heads,
@@ -899,8 +905,8 @@ impl Store {
         }
         // Only what the write rules admit is stored; a refused document
         // keeps what it had (its copy and sync state here are dropped).
-        let refused = self.admit_all(&mut touched, &incoming)?;
-        for (doc_id, _) in &refused {
+        let (refused, deferred) = self.admit_all(&mut touched, &incoming)?;
+        for doc_id in refused.iter().map(|(d, _)| d).chain(&deferred) {
             states.remove(doc_id);
             self.sync_states.remove(&(peer.to_string(), doc_id.clone()));
         }
@@ -934,22 +940,29 @@ impl Store {
             changes,
             announced,
             refused,
+            deferred,
         })
     }
 
     /// Checks the new changes of each touched document against the write
     /// rules (the team document first: its roster judges the others), and
-    /// takes the refused ones out of `touched`, with the reason.
+    /// takes the refused ones out of `touched`, with the reason, and those
+    /// that cannot be judged before the team's document arrives.
     fn admit_all(
         &self,
         touched: &mut Vec<(String, DocId, CachedDoc)>,
         incoming: &HashMap<String, Vec<Seal>>,
-    ) -> StoreResult<Vec<(String, String)>> {
+    ) -> StoreResult<(Refusals, Vec<String>)> {
         let (own_team, mut roster) = self.trust_context()?;
         touched.sort_by_key(|(_, doc_id, _)| doc_id.kind() != DocKind::Team);
         let mut refused = Vec::new();
+        let mut deferred = Vec::new();
         let mut kept = Vec::with_capacity(touched.len());
         for (key, doc_id, mut cached) in touched.drain(..) {
+            if roster.is_none() && doc_id.kind() != DocKind::Team {
+                deferred.push(key);
+                continue;
+            }
             let seals = incoming.get(&key).map(Vec::as_slice).unwrap_or_default();
             match admit(&doc_id, &mut cached, seals, roster.as_ref(), own_team) {
                 Ok(()) => {
@@ -967,7 +980,7 @@ impl Store {
             }
         }
         *touched = kept;
-        Ok(refused)
+        Ok((refused, deferred))
     }
 
     /// Forgets the in-memory sync states of a peer (on disconnect); the

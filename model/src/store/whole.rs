@@ -87,6 +87,9 @@ pub struct Imported {
     pub changes: Vec<DocChange>,
     /// Documents the write rules refused (nothing of them stored), with the reason.
     pub refused: Vec<(String, String)>,
+    /// Documents that cannot be judged yet (no team roster has arrived):
+    /// nothing of them stored; ask for them again.
+    pub deferred: Vec<String>,
 }
 
 /// Who may write, as the received documents are judged.
@@ -345,6 +348,14 @@ impl Store {
             }
             prepared.push(p);
         }
+        // Before the team's roster is here nothing else can be judged.
+        let mut deferred = Vec::new();
+        let others = if roster.is_none() {
+            deferred.extend(others.into_iter().map(|(key, _)| key));
+            Vec::new()
+        } else {
+            others
+        };
         let judge = Judge {
             roster: roster.as_ref(),
             own_team,
@@ -484,6 +495,10 @@ impl Store {
             self.put_back(key, cached);
         }
         self.search.refresh(&self.db, &changes)?;
-        Ok(Imported { changes, refused })
+        Ok(Imported {
+            changes,
+            refused,
+            deferred,
+        })
     }
 }
