@@ -18,6 +18,10 @@ pub enum InvalidInput {
         len: usize,
         max: usize,
     },
+    /// Control characters (other than line breaks and tabs) would reach
+    /// terminals and notification servers as commands, not text.
+    #[error("{what} contains a control character (U+{code:04X})")]
+    ControlCharacter { what: &'static str, code: u32 },
 }
 
 /// The longest message body accepted, in characters.
@@ -58,21 +62,32 @@ pub fn required(what: &'static str, raw: &str) -> Result<String, InvalidInput> {
     bounded(what, trimmed, MAX_FIELD_CHARS)
 }
 
-/// A text no longer than `max` characters.
+/// A text no longer than `max` characters, with no control character but
+/// line breaks and tabs.
 pub fn bounded(what: &'static str, raw: &str, max: usize) -> Result<String, InvalidInput> {
     let len = raw.chars().count();
     if len > max {
         return Err(InvalidInput::TooLong { what, len, max });
     }
+    if let Some(c) = raw
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(InvalidInput::ControlCharacter {
+            what,
+            code: u32::from(c),
+        });
+    }
     Ok(raw.to_string())
 }
 
-/// A message body: not blank, bounded; kept exactly as typed otherwise.
+/// A message body: not blank, bounded, Windows line breaks made plain;
+/// kept exactly as typed otherwise.
 pub fn message(raw: &str) -> Result<String, InvalidInput> {
     if raw.trim().is_empty() {
         return Err(InvalidInput::Empty("the message"));
     }
-    bounded("the message", raw, MAX_MESSAGE_CHARS)
+    bounded("the message", &raw.replace("\r\n", "\n"), MAX_MESSAGE_CHARS)
 }
 
 /// Whether an address looks like an email (else it is taken as a phone number or a handle).
@@ -112,5 +127,20 @@ mod tests {
         assert_eq!(message("  "), Err(InvalidInput::Empty("the message")));
         assert!(message(&"x".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
         assert_eq!(required("name", " Ana "), Ok("Ana".into()));
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_line_breaks_and_tabs_kept() {
+        assert_eq!(
+            message("hi\u{1b}[2J\u{1b}[31mYOU WON"),
+            Err(InvalidInput::ControlCharacter {
+                what: "the message",
+                code: 0x1b
+            })
+        );
+        assert!(required("the name", "Ana\u{7}").is_err());
+        assert!(message("line\u{0}").is_err());
+        assert_eq!(message("one\r\ntwo\tthree"), Ok("one\ntwo\tthree".into()));
+        assert!(message("lone\rreturn").is_err());
     }
 }

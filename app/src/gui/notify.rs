@@ -201,11 +201,28 @@ impl Notifier {
     }
 }
 
+/// Notification servers may render a body's markup (a subset of HTML): a
+/// visitor's `<a href>` or `<img>` must show as the text it is.
+fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn show(notice: &Notice) -> Result<(), notify_rust::error::Error> {
     notify_rust::Notification::new()
         .appname("meshdesk")
         .summary(&notice.title)
-        .body(&notice.body)
+        .body(&escape_markup(&notice.body))
         .sound_name("message-new-instant")
         .show()
         .map(|_| ())
@@ -214,6 +231,15 @@ fn show(notice: &Notice) -> Result<(), notify_rust::error::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_visitors_markup_reaches_the_notification_server_as_text() {
+        assert_eq!(
+            escape_markup("<b>urgent</b> & <a href=\"http://x\">click</a>"),
+            "&lt;b&gt;urgent&lt;/b&gt; &amp; &lt;a href=&quot;http://x&quot;&gt;click&lt;/a&gt;"
+        );
+        assert_eq!(escape_markup("plain text"), "plain text");
+    }
     use meshdesk_model::ops::InteractionRow;
     use meshdesk_model::routing::OfferKind;
     use meshdesk_model::{CampaignId, InteractionState};
