@@ -934,9 +934,26 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the store holds the team, and so a roster to judge by
+    /// (read from the store until it does).
+    fn roster_known(&mut self, store: &Store) -> Result<bool, SessionError> {
+        if !self.roster_known {
+            self.roster_known = store.team()?.is_some();
+        }
+        Ok(self.roster_known)
+    }
+
+    /// Ends an exchange the store did not take (refused, or not judged yet).
+    fn end_exchange(&mut self, doc_id: String, step: &mut Step) {
+        self.unqueue(&doc_id);
+        self.in_flight.remove(&doc_id);
+        self.exchanges.remove(&doc_id);
+        step.frames.push(Frame::SyncDone { doc_id });
+    }
+
     /// Once the team's document is stored, asks again for what came before it.
     fn release_held(&mut self, store: &Store) -> Result<(), SessionError> {
-        if self.held_for_team.is_empty() || store.team()?.is_none() {
+        if self.held_for_team.is_empty() || !self.roster_known(store)? {
             return Ok(());
         }
         for doc_id in std::mem::take(&mut self.held_for_team) {
@@ -971,26 +988,19 @@ impl Session {
         // A refused document's exchange ends here: nothing of it was kept,
         // and answering would only ask for the same changes again.
         for (doc_id, reason) in received.refused {
-            self.unqueue(&doc_id);
-            self.in_flight.remove(&doc_id);
-            self.exchanges.remove(&doc_id);
             answered.insert(doc_id.clone());
             step.frames.push(Frame::Refused {
                 doc_id: doc_id.clone(),
                 reason,
             });
-            step.frames.push(Frame::SyncDone { doc_id });
+            self.end_exchange(doc_id, step);
         }
         // Not judged yet (the team's document has not come): this exchange
         // ends, and the document is asked for again once it has.
         for doc_id in received.deferred {
-            self.in_flight.remove(&doc_id);
-            self.exchanges.remove(&doc_id);
             answered.insert(doc_id.clone());
-            step.frames.push(Frame::SyncDone {
-                doc_id: doc_id.clone(),
-            });
-            self.held_for_team.push(doc_id);
+            self.held_for_team.push(doc_id.clone());
+            self.end_exchange(doc_id, step);
         }
         self.release_held(store)?;
         for (doc_id, _) in messages {
@@ -1036,14 +1046,12 @@ impl Session {
         }
         // Until the team's document is stored nothing else can be judged:
         // ask for it alone (it is queued first) and the rest after it.
-        if !self.roster_known {
-            self.roster_known = store.team()?.is_some();
-        }
+        let roster_known = self.roster_known(store)?;
         while self.requested.len() < self.cfg.max_requested && !self.whole_queued.is_empty() {
             let room = (self.cfg.max_requested - self.requested.len()).min(MAX_DOC_REQUEST);
             let mut doc_ids = Vec::with_capacity(room);
             while doc_ids.len() < room {
-                let team_first = self.roster_known
+                let team_first = roster_known
                     || self
                         .whole_queue
                         .front()

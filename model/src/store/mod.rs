@@ -157,9 +157,6 @@ pub enum StoreError {
     BadDocData { doc: String, reason: String },
     #[error("`{0}` is not a document id")]
     BadDocId(String),
-    /// Changes the write rules refuse (DESIGN §6): never stored.
-    #[error("changes to {doc} refused: {reason}")]
-    Refused { doc: String, reason: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -261,6 +258,13 @@ pub(crate) fn stored_seals(
         }),
         None => Ok(Vec::new()),
     }
+}
+
+/// A document's seals as `doc_seals` keeps them (the reverse of [`stored_seals`]).
+pub(crate) fn seals_record(book: &SealBook) -> Vec<u8> {
+    let seals: Vec<&Seal> = book.values().collect();
+    // A list of plain structs of byte arrays always serialises.
+    postcard::to_stdvec(&seals).unwrap_or_default()
 }
 
 fn seal_book(seals: Vec<Seal>) -> SealBook {
@@ -697,11 +701,8 @@ impl Store {
         meta.digest = heads_digest(&heads);
         meta.updated_at = now_ms();
         meta_table.insert(key, encode(&meta).as_slice())?;
-        let seals: Vec<&Seal> = cached.seals.values().collect();
-        txn.open_table(DOC_SEALS)?.insert(
-            key,
-            postcard::to_stdvec(&seals).unwrap_or_default().as_slice(),
-        )?;
+        txn.open_table(DOC_SEALS)?
+            .insert(key, seals_record(&cached.seals).as_slice())?;
         self.update_catalog(txn, key, existed.then_some(old_digest), meta.digest)?;
         project::project(txn, doc_id, &cached.doc)?;
         cached.persisted = heads;

@@ -15,7 +15,7 @@ use redb::ReadableDatabase;
 use super::tables::*;
 use super::{
     CachedDoc, DocChange, DocMeta, Store, StoreError, StoreResult, admit, decode, encode,
-    heads_digest, project, stored_bytes, stored_seals, untrusted,
+    heads_digest, project, seals_record, stored_bytes, stored_seals, untrusted,
 };
 use crate::authorship::Sealed;
 use crate::doc::{DocError, DocId, DocKind};
@@ -456,11 +456,7 @@ impl Store {
                     next_seq: 0,
                 };
                 snapshots.insert(key.as_str(), bytes.as_slice())?;
-                let seals: Vec<_> = cached.seals.values().collect();
-                seal_table.insert(
-                    key.as_str(),
-                    postcard::to_stdvec(&seals).unwrap_or_default().as_slice(),
-                )?;
+                seal_table.insert(key.as_str(), seals_record(&cached.seals).as_slice())?;
                 meta_table.insert(key.as_str(), encode(&meta).as_slice())?;
                 sync_table.insert(
                     (peer, key.as_str()),
