@@ -112,6 +112,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
         break_reasons: vec!["lunch".into()],
         invites: BTreeMap::new(),
         canned_responses: vec![],
+        keys: Default::default(),
     };
     let mut agents = BTreeMap::new();
     let mut history = BTreeMap::new();
@@ -127,6 +128,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
                 device_name: String::new(),
                 joined_at: 0,
                 revoked: false,
+                revoked_at: None,
             },
         );
         agents.insert(

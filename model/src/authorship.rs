@@ -59,6 +59,12 @@ impl DeviceKey {
         peer_id_of(&self.public())
     }
 
+    /// The X25519 secret matching the Montgomery form of this device's
+    /// public key (team keys are sealed to it).
+    pub(crate) fn x25519_secret(&self) -> [u8; 32] {
+        self.0.to_scalar_bytes()
+    }
+
     /// Signs that this device wrote the change `hash` of `doc_id`.
     pub fn seal(&self, doc_id: &str, hash: &ChangeHash) -> Seal {
         let signature = self.0.sign(&signed_bytes(doc_id, hash));

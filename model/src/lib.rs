@@ -17,4 +17,5 @@ pub mod doc;
 pub mod ops;
 pub mod rules;
 pub mod store;
+pub mod team_key;
 pub mod validate;

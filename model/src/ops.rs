@@ -513,6 +513,7 @@ fn create_team(
         device_name: device_name.to_string(),
         joined_at: now,
         revoked: false,
+        revoked_at: None,
     };
     let team = Team {
         id: TeamId::new(),
@@ -526,6 +527,7 @@ fn create_team(
             .collect(),
         invites: BTreeMap::new(),
         canned_responses: vec![],
+        keys: Default::default(),
     };
     let identity = LocalIdentity {
         team: team.id,
@@ -592,6 +594,7 @@ pub fn admit_device(
         device_name: device_name.to_string(),
         joined_at: now,
         revoked: false,
+        revoked_at: None,
     };
     // New agents join the team's default campaign so work can reach them at once.
     let general = team.campaigns.values().min_by_key(|c| c.id).map(|c| c.id);

@@ -10,8 +10,8 @@
 //!
 //! | document | who may write what |
 //! |---|---|
-//! | any | the actor is a roster device's key, not revoked; a valid seal of that actor covers the change |
-//! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything; an agent only its own member entry's `device_name` |
+//! | any | the actor is a roster device's key, not revoked before the change's own time; a valid seal of that actor covers the change |
+//! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors |
 //! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; tags: anyone |
 //! | contact | any member |
@@ -25,7 +25,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, Prop, ReadDoc, ScalarValue};
 use crate::authorship::{Seal, device_of_actor};
 use crate::doc::{self, DocId};
 use crate::ids::*;
-use crate::types::{Member, Role, Team};
+use crate::types::{Role, Team};
 
 /// How far a writer's dates may run ahead of its own change's time.
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -69,12 +69,22 @@ struct Writer {
     role: Role,
 }
 
-fn writer_in(team: &Team, actor: &ActorId) -> Result<Writer, Refusal> {
+/// Whether a change of `device` made at `time` (seconds) comes after its
+/// revocation in `team`. A revocation recorded without a time covers all.
+fn revoked_before(team: &Team, device: &str, time: i64) -> bool {
+    team.members
+        .get(device)
+        .is_some_and(|m| m.revoked && m.revoked_at.is_none_or(|at| time.saturating_mul(1000) > at))
+}
+
+fn writer_in(team: &Team, actor: &ActorId, time: i64) -> Result<Writer, Refusal> {
     let Some(device) = device_of_actor(actor) else {
         return refuse(format!("actor {actor} is not a device key"));
     };
+    if revoked_before(team, &device, time) {
+        return refuse(format!("device {device} was revoked before this change"));
+    }
     match team.members.get(&device) {
-        Some(Member { revoked: true, .. }) => refuse(format!("device {device} is revoked")),
         Some(m) => Ok(Writer {
             device,
             agent: m.agent,
@@ -131,9 +141,15 @@ pub fn admit(
             let mut writers: HashMap<&ActorId, Writer> = HashMap::new();
             for change in &new {
                 let writer = match writers.get(&change.actor) {
-                    Some(w) => w.clone(),
+                    Some(w) if !revoked_before(team, &w.device, change.time) => w.clone(),
+                    Some(w) => {
+                        return refuse(format!(
+                            "device {} was revoked before this change",
+                            w.device
+                        ));
+                    }
                     None => {
-                        let w = writer_in(team, &change.actor)?;
+                        let w = writer_in(team, &change.actor, change.time)?;
                         writers.insert(&change.actor, w.clone());
                         w
                     }
@@ -209,6 +225,9 @@ fn team_at(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Result<Team, Refusal> 
 }
 
 fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Result<(), Refusal> {
+    // A device revoked concurrently with its change did not know it yet;
+    // what it dated after its revocation is refused all the same.
+    let merged = doc::team::read(&*doc).ok();
     let roots = doc
         .get_changes_meta(&[])
         .iter()
@@ -223,14 +242,23 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Res
                 return refuse("a second root change for the team document");
             }
             let team = team_at(doc, &[change.hash])?;
-            let writer = writer_in(&team, &change.actor)?;
+            let writer = writer_in(&team, &change.actor, change.time)?;
             if writer.role != Role::Supervisor {
                 return refuse("the team's root change does not make its writer supervisor");
             }
             continue;
         }
         let team = team_at(doc, &change.deps)?;
-        let writer = writer_in(&team, &change.actor)?;
+        let writer = writer_in(&team, &change.actor, change.time)?;
+        if merged
+            .as_ref()
+            .is_some_and(|m| revoked_before(m, &writer.device, change.time))
+        {
+            return refuse(format!(
+                "device {} was revoked before this change",
+                writer.device
+            ));
+        }
         if writer.role == Role::Supervisor {
             continue;
         }

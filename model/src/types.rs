@@ -113,6 +113,9 @@ pub struct Member {
     pub device_name: String,
     pub joined_at: Millis,
     pub revoked: bool,
+    /// When it was revoked: its changes dated later are refused.
+    #[serde(default)]
+    pub revoked_at: Option<Millis>,
 }
 
 /// A form field a campaign asks for when an interaction starts.
@@ -195,6 +198,27 @@ pub struct Team {
     pub break_reasons: Vec<String>,
     pub invites: BTreeMap<String, Invite>,
     pub canned_responses: Vec<String>,
+    /// The team key's rotations, by id ([`crate::team_key`]).
+    #[serde(default)]
+    pub keys: BTreeMap<String, TeamKey>,
+}
+
+/// One rotation of the team key: the new key sealed to each device that was
+/// not revoked when it was made.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TeamKey {
+    /// `<generation, 10 digits>-<random>`: concurrent rotations never share one.
+    pub id: String,
+    pub generation: u64,
+    /// The supervisor device that made it.
+    pub made_by: String,
+    pub made_at: Millis,
+    /// [`crate::team_key::fingerprint`] of the key.
+    pub fingerprint: String,
+    /// The devices revoked when it was made (they never had this key).
+    pub excludes: BTreeSet<String>,
+    /// The key sealed to each device, by device.
+    pub sealed: BTreeMap<String, Vec<u8>>,
 }
 
 impl Team {

@@ -550,6 +550,7 @@ fn enrol(store: &mut Store) -> meshdesk_model::authorship::DeviceKey {
         device_name: "teammate".into(),
         joined_at: now_ms(),
         revoked: false,
+        revoked_at: None,
     };
     store
         .write_doc(&DocId::Team(team.id), false, move |d| {

@@ -104,6 +104,7 @@ fn admit(sup: &mut Desk, name: &'static str) -> Desk {
         device_name: format!("{name}-laptop"),
         joined_at: now,
         revoked: false,
+        revoked_at: None,
     };
     let campaign = *sup
         .store
@@ -246,6 +247,7 @@ fn a_second_team_document_is_refused_and_the_roster_stays() {
         break_reasons: vec![],
         invites: Default::default(),
         canned_responses: vec![],
+        keys: Default::default(),
     };
     let fake_doc = DocId::Team(fake.id);
     eve.store
@@ -315,7 +317,9 @@ fn supervisor_after_revoking(mut ana: Desk, device: &str) -> Desk {
     let team = team_doc(&ana);
     let device = device.to_string();
     ana.store
-        .write_doc(&team, false, move |d| doc::team::revoke_member(d, &device))
+        .write_doc(&team, false, move |d| {
+            doc::team::revoke_member(d, &device, 1)
+        })
         .expect("revoke");
     ana
 }
@@ -525,4 +529,48 @@ fn documents_stored_before_the_rules_are_quarantined_on_rebuild() {
     );
     // The roster never goes: the team stays readable.
     assert!(ana.store.team().expect("team").is_some());
+}
+
+#[test]
+fn a_revoked_devices_changes_count_up_to_its_revocation_and_not_after() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let add_contact = |desk: &mut Desk, name: &str| -> DocId {
+        let reply = run(
+            &mut desk.store,
+            Request::AddContact(ops::ContactSpec {
+                name: Some(name.into()),
+                ..Default::default()
+            }),
+        );
+        let Reply::Created { id } = reply else {
+            panic!("expected an id, got {reply:?}");
+        };
+        DocId::Contact(id.parse().expect("contact id"))
+    };
+    // Eve, offline, adds a contact; Ana then revokes her as of the end of
+    // that second (changes carry their time in seconds).
+    let before = add_contact(&mut eve, "Before");
+    let second = chrono::Utc::now().timestamp();
+    let team = team_doc(&ana);
+    let device = eve.store.device();
+    ana.store
+        .write_doc(&team, false, move |d| {
+            doc::team::revoke_member(d, &device, second * 1000 + 999)
+        })
+        .expect("revoke");
+    while chrono::Utc::now().timestamp() <= second {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let after = add_contact(&mut eve, "After");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        ana.store.has_doc(&before.to_string()).expect("has"),
+        "what Eve wrote before her revocation is kept: {refused:?}"
+    );
+    assert!(
+        refused_doc(&refused, &after).contains("revoked before this change"),
+        "{refused:?}"
+    );
+    assert!(!ana.store.has_doc(&after.to_string()).expect("has"));
 }

@@ -336,6 +336,7 @@ fn master(name: &str, count: usize, with_b: bool) -> R<PathBuf> {
             device_name: "b".into(),
             joined_at: now_ms(),
             revoked: false,
+            revoked_at: None,
         };
         let b_identity = LocalIdentity {
             team: me.team,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use libp2p::Multiaddr;
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::store::{DocChange, Store, StoreError};
-use meshdesk_model::{AgentId, Invite, Millis, Role, Team};
+use meshdesk_model::{AgentId, Invite, Millis, Role, Team, team_key};
 use serde::{Deserialize, Serialize};
 
 use crate::invite::{InviteCode, new_psk};
@@ -169,7 +169,7 @@ pub fn create_invite(
 
 /// Revokes a device: it stays on the roster marked revoked, so every peer
 /// learns of it and refuses it.
-pub fn revoke(store: &mut Store, device: &str) -> Result<DocChange, TeamError> {
+pub fn revoke(store: &mut Store, device: &str, now: Millis) -> Result<DocChange, TeamError> {
     let (me, team) = my_team(store)?;
     require_supervisor(&team, me.agent, "revoke devices")?;
     let device = device.trim();
@@ -193,9 +193,27 @@ pub fn revoke(store: &mut Store, device: &str) -> Result<DocChange, TeamError> {
         return Err(TeamError::RevokeSelf);
     }
     let change = store.write_doc(&DocId::Team(team.id), false, move |d| {
-        doc::team::revoke_member(d, &target)
+        doc::team::revoke_member(d, &target, now)
     })?;
     Ok(change)
+}
+
+/// Makes a new team key when a revoked device may still hold the one in
+/// force and this device is a supervisor: the key and the team change.
+pub fn rotate_key_if_due(
+    store: &mut Store,
+    now: Millis,
+) -> Result<Option<([u8; 32], DocChange)>, TeamError> {
+    let (me, team) = my_team(store)?;
+    if !team.rotates_keys(&me.device) || !team.needs_key_rotation() {
+        return Ok(None);
+    }
+    let (key, rotation) = team_key::rotate(&team, &me.device, now)
+        .map_err(|e| TeamError::Invalid(format!("cannot seal the new team key: {e}")))?;
+    let change = store.write_doc(&DocId::Team(team.id), false, move |d| {
+        doc::team::add_team_key(d, &rotation)
+    })?;
+    Ok(Some((key, change)))
 }
 
 /// One device on the roster, as `team members` shows it.

@@ -273,6 +273,17 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
         })
     }
 
+    pub fn bytes(&self, key: &str) -> DocResult<Vec<u8>> {
+        match self.scalar(key)? {
+            None => Err(DocError::Missing(path(&self.path, key))),
+            Some(ScalarValue::Bytes(b)) => Ok(b),
+            Some(_) => Err(DocError::WrongType {
+                path: path(&self.path, key),
+                expected: "bytes",
+            }),
+        }
+    }
+
     pub fn bool(&self, key: &str) -> DocResult<bool> {
         match self.scalar(key)? {
             None => Err(DocError::Missing(path(&self.path, key))),

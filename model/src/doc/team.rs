@@ -29,7 +29,42 @@ pub fn create(doc: &mut AutoCommit, team: &Team) -> DocResult<()> {
     }
     let canned = doc.put_object(ROOT, "canned_responses", ObjType::List)?;
     set_string_list(doc, &canned, &team.canned_responses)?;
+    let keys = doc.put_object(ROOT, "keys", ObjType::Map)?;
+    for key in team.keys.values() {
+        put_team_key(doc, &keys, key)?;
+    }
     Ok(())
+}
+
+fn put_team_key(doc: &mut AutoCommit, keys: &ObjId, k: &TeamKey) -> DocResult<()> {
+    let obj = doc.put_object(keys, k.id.as_str(), ObjType::Map)?;
+    doc.put(&obj, "generation", k.generation)?;
+    doc.put(&obj, "made_by", k.made_by.as_str())?;
+    doc.put(&obj, "made_at", k.made_at)?;
+    doc.put(&obj, "fingerprint", k.fingerprint.as_str())?;
+    let excludes = doc.put_object(&obj, "excludes", ObjType::Map)?;
+    for device in &k.excludes {
+        doc.put(&excludes, device.as_str(), true)?;
+    }
+    let sealed = doc.put_object(&obj, "sealed", ObjType::Map)?;
+    for (device, bytes) in &k.sealed {
+        doc.put(
+            &sealed,
+            device.as_str(),
+            automerge::ScalarValue::Bytes(bytes.clone()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Records a rotation of the team key (teams made before rotations existed
+/// get their `keys` map with the first one).
+pub fn add_team_key(doc: &mut AutoCommit, key: &TeamKey) -> DocResult<()> {
+    let keys = match doc.get(ROOT, "keys")? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => id,
+        _ => doc.put_object(ROOT, "keys", ObjType::Map)?,
+    };
+    put_team_key(doc, &keys, key)
 }
 
 fn put_member(doc: &mut AutoCommit, members: &ObjId, m: &Member) -> DocResult<()> {
@@ -39,6 +74,9 @@ fn put_member(doc: &mut AutoCommit, members: &ObjId, m: &Member) -> DocResult<()
     doc.put(&obj, "device_name", m.device_name.as_str())?;
     doc.put(&obj, "joined_at", m.joined_at)?;
     doc.put(&obj, "revoked", m.revoked)?;
+    if let Some(at) = m.revoked_at {
+        doc.put(&obj, "revoked_at", at)?;
+    }
     Ok(())
 }
 
@@ -96,11 +134,12 @@ pub fn add_member(doc: &mut AutoCommit, member: &Member) -> DocResult<()> {
     put_member(doc, &members, member)
 }
 
-/// Marks a device revoked; it stays listed so every peer learns of the revocation.
-pub fn revoke_member(doc: &mut AutoCommit, device: &str) -> DocResult<()> {
+/// Marks a device revoked as of `at`; it stays listed so every peer learns of the revocation.
+pub fn revoke_member(doc: &mut AutoCommit, device: &str, at: Millis) -> DocResult<()> {
     let members = existing(doc, &ROOT, "members")?;
     let member = existing(doc, &members, device)?;
     doc.put(&member, "revoked", true)?;
+    doc.put(&member, "revoked_at", at)?;
     Ok(())
 }
 
@@ -171,6 +210,7 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
             device_name: m.str_or_empty("device_name")?,
             joined_at: m.i64("joined_at")?,
             revoked: m.bool("revoked")?,
+            revoked_at: m.opt_i64("revoked_at")?,
         };
         members.insert(device, member);
     }
@@ -249,7 +289,51 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
         break_reasons: root.list("break_reasons")?.strings()?,
         invites,
         canned_responses: root.list("canned_responses")?.strings()?,
+        keys: read_team_keys(&root),
     })
+}
+
+/// The rotations that read whole; one that does not is left out (and
+/// reported) rather than making the whole team unreadable.
+fn read_team_keys<D: ReadDoc>(
+    root: &MapReader<'_, D>,
+) -> std::collections::BTreeMap<String, TeamKey> {
+    let mut keys = std::collections::BTreeMap::new();
+    let Ok(map) = root.map("keys") else {
+        return keys;
+    };
+    for id in map.keys() {
+        let read = |id: &str| -> DocResult<TeamKey> {
+            let k = map.map(id)?;
+            let sealed_map = k.map("sealed")?;
+            let mut sealed = std::collections::BTreeMap::new();
+            for device in sealed_map.keys() {
+                let bytes = sealed_map.bytes(&device)?;
+                sealed.insert(device, bytes);
+            }
+            Ok(TeamKey {
+                id: id.to_string(),
+                generation: u64::try_from(k.i64("generation")?).map_err(|_| DocError::Invalid {
+                    path: format!("keys.{id}.generation"),
+                    reason: "negative".into(),
+                })?,
+                made_by: k.str("made_by")?,
+                made_at: k.i64("made_at")?,
+                fingerprint: k.str("fingerprint")?,
+                excludes: k.map("excludes")?.key_set()?,
+                sealed,
+            })
+        };
+        match read(&id) {
+            Ok(key) => {
+                keys.insert(id, key);
+            }
+            Err(e) => {
+                tracing::warn!(rotation = %id, error = %e, "unreadable team key rotation skipped")
+            }
+        }
+    }
+    keys
 }
 
 #[cfg(test)]
@@ -302,12 +386,14 @@ pub(crate) mod tests {
                     device_name: "desk-1".into(),
                     joined_at: 1,
                     revoked: false,
+                    revoked_at: None,
                 },
             )]),
             campaigns: BTreeMap::from([(campaign.id, campaign)]),
             break_reasons: vec!["Lunch".into(), "Training".into()],
             invites,
             canned_responses: vec!["Thanks for calling".into()],
+            keys: Default::default(),
         }
     }
 
@@ -327,10 +413,22 @@ pub(crate) mod tests {
         let mut doc = AutoCommit::new();
         create(&mut doc, &team).expect("create");
         let device = team.members.keys().next().cloned().expect("member");
-        revoke_member(&mut doc, &device).expect("revoke");
+        revoke_member(&mut doc, &device, 77).expect("revoke");
         use_invite(&mut doc, "abc", "other").expect("use");
+        let rotation = TeamKey {
+            id: "0000000001-00ff".into(),
+            generation: 1,
+            made_by: device.clone(),
+            made_at: 78,
+            fingerprint: "f0".into(),
+            excludes: BTreeSet::from([device.clone()]),
+            sealed: BTreeMap::from([("someone".to_string(), vec![1, 2, 3])]),
+        };
+        add_team_key(&mut doc, &rotation).expect("rotate");
+        team.keys.insert(rotation.id.clone(), rotation);
         if let Some(m) = team.members.get_mut(&device) {
             m.revoked = true;
+            m.revoked_at = Some(77);
         }
         if let Some(i) = team.invites.get_mut("abc") {
             i.used_by.insert("other".into());

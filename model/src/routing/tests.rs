@@ -79,6 +79,7 @@ impl World {
                 break_reasons: vec!["lunch".into()],
                 invites: BTreeMap::new(),
                 canned_responses: vec![],
+                keys: Default::default(),
             },
             agents: BTreeMap::new(),
             open: vec![],
@@ -103,6 +104,7 @@ impl World {
                 device_name: format!("desk {n}"),
                 joined_at: 0,
                 revoked: false,
+                revoked_at: None,
             },
         );
         self.agents.insert(

@@ -42,7 +42,7 @@ const CACHE_BYTES: usize = 128 * 1024 * 1024;
 const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
-const PROJECTION_VERSION: u64 = 3;
+const PROJECTION_VERSION: u64 = 4;
 
 /// Documents refused by the write rules, with the reason.
 pub type Refusals = Vec<(String, String)>;
