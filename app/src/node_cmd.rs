@@ -321,7 +321,8 @@ pub fn revoke(data_dir: &DataDir, device: &str) -> Result<(), CliError> {
         }
         None => {
             let mut store = open_store(data_dir)?;
-            team::revoke(&mut store, device).map_err(team_error)?;
+            // The key is rotated when this device's node next starts.
+            team::revoke(&mut store, device, meshdesk_model::now_ms()).map_err(team_error)?;
         }
     }
     println!("Revoked {device}.");

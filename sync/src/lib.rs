@@ -5,6 +5,7 @@ pub mod control;
 pub mod identity;
 pub mod invite;
 pub mod join;
+pub mod keyring;
 pub mod node;
 pub mod protocol;
 pub mod session;

@@ -60,16 +60,18 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Stream, Swarm, identify, mdns};
+use meshdesk_model::authorship::DeviceKey;
 use meshdesk_model::ops::{self, Context, OpError, Reply, Request};
 use meshdesk_model::routing::{self, OfferKind, PresenceEntry, PresenceView, RoutingInput};
 use meshdesk_model::store::{DocChange, Store, StoreError};
-use meshdesk_model::{AgentId, AgentStatus, InteractionId, Millis, TeamId, now_ms};
+use meshdesk_model::{AgentId, AgentStatus, InteractionId, Millis, TeamId, now_ms, team_key};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::identity::peer_id_string;
 use crate::invite::InviteCode;
+use crate::keyring::Keyring;
 use crate::protocol::{
     self, Frame, FrameError, PROTOCOL, Presence, PresenceStatus, Typing, TypingTarget,
 };
@@ -511,9 +513,12 @@ impl Node {
             },
             (None, None) => return Err(NodeError::NoTeam),
         };
+        let device_key = crate::identity::device_key(&keypair)
+            .map_err(|e| NodeError::Invalid(format!("the device key cannot sign: {e}")))?;
+        let keyring = Keyring::with_retired(psk, team::load_retired_team_keys(&data_dir)?);
         let mut swarm = build_swarm(
             keypair,
-            psk,
+            keyring.clone(),
             &TransportConfig {
                 mdns,
                 ..TransportConfig::default()
@@ -579,7 +584,9 @@ impl Node {
             stream_control,
             local_peer,
             local,
-            psk,
+            keyring,
+            device_key,
+            data_dir: data_dir.clone(),
             session_cfg: session,
             events,
             inputs_tx,
@@ -955,7 +962,11 @@ struct Actor {
     stream_control: libp2p_stream::Control,
     local_peer: PeerId,
     local: Local,
-    psk: [u8; 32],
+    /// The team keys the swarm accepts; rotations update it in place.
+    keyring: Keyring,
+    /// Opens team keys sealed to this device.
+    device_key: DeviceKey,
+    data_dir: PathBuf,
     session_cfg: SessionConfig,
     events: broadcast::Sender<Event>,
     inputs_tx: mpsc::Sender<Input>,
@@ -1080,6 +1091,20 @@ impl Actor {
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 tracing::debug!(peer = %peer_id, %addr, "connection established");
+                if !endpoint.is_dialer()
+                    && self.keyring.took_retired_key(&addr)
+                    && !self.is_active_member(&peer_id.to_base58())
+                {
+                    // A retired key is a way back in for teammates who missed
+                    // a rotation, not for anyone who once saw an invite.
+                    tracing::warn!(peer = %peer_id, "connection with a retired team key from a non-member; closing it");
+                    self.swarm.close_connection(connection_id);
+                    self.emit(Event::PeerRefused {
+                        peer: peer_id.to_base58(),
+                        reason: "connected with a retired team key and is not on the roster".into(),
+                    });
+                    return;
+                }
                 if endpoint.is_dialer() {
                     let plain = without_p2p(&addr);
                     for (boot, who, backoff) in &mut self.dialer.bootstrap {
@@ -1191,6 +1216,11 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// On the roster and not revoked.
+    fn is_active_member(&self, device: &str) -> bool {
+        matches!(self.store.team(), Ok(Some(team)) if team.members.get(device).is_some_and(|m| !m.revoked))
     }
 
     fn is_member(&self, device: &str) -> bool {
@@ -1672,6 +1702,7 @@ impl Actor {
 
     /// Disconnects revoked devices; dials devices refused earlier that are members now.
     fn check_roster(&mut self) {
+        self.check_team_key();
         let Ok(Some(team)) = self.store.team() else {
             return;
         };
@@ -1716,6 +1747,66 @@ impl Actor {
                 self.dial_peer(peer);
             }
         }
+    }
+
+    /// Rotates the team key if a revoked device may still hold it (a
+    /// supervisor's node does), and switches to the key in force once it is
+    /// sealed to this device; keys of older rotations are accepted too.
+    fn check_team_key(&mut self) {
+        if self.joining() {
+            return;
+        }
+        match team::rotate_key_if_due(&mut self.store, now_ms()) {
+            Ok(Some((key, change))) => {
+                tracing::info!("a device was revoked; the team key is rotated");
+                self.use_team_key(key);
+                self.on_changes(vec![change], None);
+                return; // on_changes came back here with the new rotation
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot rotate the team key"),
+        }
+        let Ok(Some(team)) = self.store.team() else {
+            return;
+        };
+        let me = self.local.device.clone();
+        let opened = |k: &meshdesk_model::TeamKey| {
+            let sealed = k.sealed.get(&me)?;
+            let key = self.device_key.open_team_key(&k.id, sealed).ok()?;
+            (team_key::fingerprint(&key) == k.fingerprint).then_some(key)
+        };
+        let Some(current) = team.current_key() else {
+            return;
+        };
+        for rotation in team.keys.values().filter(|k| k.id != current.id) {
+            if let Some(key) = opened(rotation) {
+                self.keyring.know_retired(key);
+            }
+        }
+        if team_key::fingerprint(&self.keyring.current()) == current.fingerprint {
+            return;
+        }
+        match opened(current) {
+            Some(key) => {
+                tracing::info!(
+                    generation = current.generation,
+                    "switching to the rotated team key"
+                );
+                self.use_team_key(key);
+            }
+            None => tracing::warn!(
+                generation = current.generation,
+                "the team key was rotated and this device cannot open the new one"
+            ),
+        }
+    }
+
+    /// Puts a rotated key in force here: on disk first, so a restart dials with it.
+    fn use_team_key(&mut self, key: [u8; 32]) {
+        if let Err(e) = team::switch_team_key(&self.data_dir, &key) {
+            tracing::error!(error = %e, "cannot save the rotated team key");
+        }
+        self.keyring.rotate_to(key);
     }
 
     // ---- time ----------------------------------------------------------------
@@ -2142,13 +2233,19 @@ impl Actor {
                     .take(8)
                     .map(|a| a.with(Protocol::P2p(me)))
                     .collect();
-                let result =
-                    team::create_invite(&mut self.store, self.psk, now_ms(), ttl_ms, uses, addrs)
-                        .map_err(NodeError::from)
-                        .map(|(code, change)| {
-                            self.on_changes(vec![change], None);
-                            code
-                        });
+                let result = team::create_invite(
+                    &mut self.store,
+                    self.keyring.current(),
+                    now_ms(),
+                    ttl_ms,
+                    uses,
+                    addrs,
+                )
+                .map_err(NodeError::from)
+                .map(|(code, change)| {
+                    self.on_changes(vec![change], None);
+                    code
+                });
                 let _ = reply.send(result);
             }
             Command::Members { reply } => {
@@ -2170,7 +2267,7 @@ impl Actor {
                 let _ = reply.send(team::members(&self.store, &online).map_err(NodeError::from));
             }
             Command::Revoke { device, reply } => {
-                let result = team::revoke(&mut self.store, &device)
+                let result = team::revoke(&mut self.store, &device, now_ms())
                     .map_err(NodeError::from)
                     .map(|change| {
                         self.on_changes(vec![change], None);

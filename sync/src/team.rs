@@ -85,13 +85,61 @@ pub fn load_team_key(data_dir: &Path) -> Result<Option<[u8; 32]>, TeamError> {
 
 /// Writes the team key (owner-only), replacing any earlier one.
 pub fn save_team_key(data_dir: &Path, key: &[u8; 32]) -> Result<(), TeamError> {
-    let path = team_key_path(data_dir);
+    write_secret(data_dir, &team_key_path(data_dir), key)
+}
+
+/// Keys the team used before its latest rotation, newest last, kept so that
+/// a teammate who missed a rotation can still reach this node.
+pub const RETIRED_KEYS_FILE: &str = "team.retired-keys";
+/// Retired keys kept at most (each rotation retires one).
+pub const MAX_RETIRED_KEYS: usize = 32;
+
+/// The retired team keys of this data dir (none if it has no such file).
+pub fn load_retired_team_keys(data_dir: &Path) -> Result<Vec<[u8; 32]>, TeamError> {
+    let path = data_dir.join(RETIRED_KEYS_FILE);
+    match fs::read(&path) {
+        Ok(bytes) if bytes.len() % 32 == 0 => Ok(bytes
+            .chunks_exact(32)
+            .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+            .collect()),
+        Ok(bytes) => Err(TeamError::Key {
+            path,
+            reason: format!("is {} bytes long, not a multiple of 32", bytes.len()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(TeamError::Key {
+            path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Switches this data dir to a rotated team key: the one in force is
+/// retired first, so a crash between the two writes loses no key.
+pub fn switch_team_key(data_dir: &Path, new: &[u8; 32]) -> Result<(), TeamError> {
+    let mut retired = load_retired_team_keys(data_dir)?;
+    if let Some(current) = load_team_key(data_dir)?
+        && current != *new
+        && !retired.contains(&current)
+    {
+        retired.push(current);
+    }
+    let skip = retired.len().saturating_sub(MAX_RETIRED_KEYS);
+    let bytes: Vec<u8> = retired.iter().skip(skip).flatten().copied().collect();
+    write_secret(data_dir, &data_dir.join(RETIRED_KEYS_FILE), &bytes)?;
+    save_team_key(data_dir, new)
+}
+
+/// Writes an owner-only file whole or not at all (temporary file, fsync, rename).
+fn write_secret(data_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), TeamError> {
     let err = |e: std::io::Error| TeamError::Key {
-        path: path.clone(),
+        path: path.to_path_buf(),
         reason: e.to_string(),
     };
     fs::create_dir_all(data_dir).map_err(err)?;
-    let tmp = path.with_extension("psk.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -100,10 +148,10 @@ pub fn save_team_key(data_dir: &Path, key: &[u8; 32]) -> Result<(), TeamError> {
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(err)?;
-    file.write_all(key).map_err(err)?;
+    file.write_all(bytes).map_err(err)?;
     file.sync_all().map_err(err)?;
     drop(file);
-    fs::rename(&tmp, &path).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)?;
     Ok(())
 }
 

@@ -66,7 +66,8 @@ pub async fn converse_as(
         mdns: false,
         ..TransportConfig::default()
     };
-    let mut swarm = build_swarm(keypair, psk, &config).map_err(|e| e.to_string())?;
+    let mut swarm = build_swarm(keypair, crate::keyring::Keyring::new(psk), &config)
+        .map_err(|e| e.to_string())?;
     let mut control = swarm.behaviour().stream.new_control();
     swarm.dial(addr).map_err(|e| e.to_string())?;
     let driver = tokio::spawn(async move {

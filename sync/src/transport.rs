@@ -1,7 +1,8 @@
 //! The libp2p swarm of a node (DESIGN §5, §12).
 //!
 //! Transport: TCP, then the private-network handshake with the team's
-//! pre-shared key (pnet, XSalsa20), then noise (authenticates the peer id)
+//! pre-shared key (pnet, XSalsa20; which of the team's keys, in force or
+//! retired by a rotation, is named first by a keyed hash), then noise (authenticates the peer id)
 //! and yamux. A node without the team key cannot complete a connection: its
 //! bytes decrypt to garbage and multistream-select fails. No QUIC, because
 //! pnet does not cover it.
@@ -16,6 +17,7 @@
 
 use std::time::Duration;
 
+use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::identity::Keypair;
 use libp2p::pnet::{PnetConfig, PnetError, PnetOutput, PreSharedKey};
@@ -23,6 +25,8 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{Swarm, SwarmBuilder, Transport};
 use libp2p::{allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux};
+
+use crate::keyring::Keyring;
 
 /// The identify protocol version string: peers of other applications are told apart by it.
 pub const IDENTIFY_PROTOCOL: &str = "/meshdesk/id/1";
@@ -77,10 +81,64 @@ pub enum TransportError {
 /// Sent by both sides right after the pnet handshake. With another team key
 /// it decrypts to garbage, so a wrong key fails at once with a clear reason
 /// instead of hanging in multistream-select until the connection timeout.
-const KEY_CHECK: &[u8; 16] = b"meshdesk-pnet/1\n";
+const KEY_CHECK: &[u8; 16] = b"meshdesk-pnet/2\n";
 
 /// Why a connection failed the team-key check.
 pub const WRONG_KEY: &str = "the peer does not have this team's key";
+
+/// Before pnet, the dialer names the key it uses without revealing it: a
+/// random salt and the salt's BLAKE3 hash keyed with the team key. The
+/// listener finds which of its accepted keys (the one in force and the
+/// retired ones) that is, and both run pnet with it.
+const HINT_SALT: usize = 16;
+
+fn key_hint(key: &[u8; 32], salt: &[u8]) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(b"meshdesk key hint v1\0");
+    hasher.update(salt);
+    hasher.finalize()
+}
+
+async fn keyed_handshake<S>(
+    keyring: Keyring,
+    endpoint: ConnectedPoint,
+    mut socket: S,
+) -> Result<PnetOutput<S>, std::io::Error>
+where
+    S: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static,
+{
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    let key = match &endpoint {
+        ConnectedPoint::Dialer { .. } => {
+            let key = keyring.current();
+            let salt: [u8; HINT_SALT] = rand::random();
+            socket.write_all(&salt).await?;
+            socket.write_all(key_hint(&key, &salt).as_bytes()).await?;
+            socket.flush().await?;
+            key
+        }
+        ConnectedPoint::Listener { send_back_addr, .. } => {
+            let mut hint = [0u8; HINT_SALT + 32];
+            socket.read_exact(&mut hint).await?;
+            let (salt, named) = hint.split_at(HINT_SALT);
+            let named = blake3::Hash::from_slice(named)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let accepted = keyring.accepted();
+            // `Hash` compares in constant time.
+            let Some(index) = accepted.iter().position(|k| key_hint(k, salt) == named) else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    WRONG_KEY,
+                ));
+            };
+            if index > 0 {
+                keyring.note_retired_key_link(send_back_addr.clone());
+            }
+            accepted[index]
+        }
+    };
+    pnet_handshake(PreSharedKey::new(key), socket).await
+}
 
 async fn pnet_handshake<S>(psk: PreSharedKey, socket: S) -> Result<PnetOutput<S>, std::io::Error>
 where
@@ -106,14 +164,13 @@ where
     Ok(out)
 }
 
-/// Builds the swarm for a device key pair and a team key. Must be called
-/// inside a tokio runtime (mDNS and TCP bind to it).
+/// Builds the swarm for a device key pair and the team's keys. Must be
+/// called inside a tokio runtime (mDNS and TCP bind to it).
 pub fn build_swarm(
     keypair: Keypair,
-    psk: [u8; 32],
+    keyring: Keyring,
     config: &TransportConfig,
 ) -> Result<Swarm<MeshBehaviour>, TransportError> {
-    let psk = PreSharedKey::new(psk);
     let local_peer = keypair.public().to_peer_id();
     let mdns = if config.mdns {
         let mdns_config = mdns::Config {
@@ -138,10 +195,12 @@ pub fn build_swarm(
             let noise = noise::Config::new(key)?;
             let tcp = tcp::tokio::Transport::new(tcp::Config::new().nodelay(true));
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                tcp.and_then(move |socket, _| pnet_handshake(psk, socket))
-                    .upgrade(Version::V1Lazy)
-                    .authenticate(noise)
-                    .multiplex(yamux::Config::default()),
+                tcp.and_then(move |socket, endpoint| {
+                    keyed_handshake(keyring.clone(), endpoint, socket)
+                })
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default()),
             )
         })
         .map_err(|e| TransportError::Noise(e.to_string()))?
@@ -193,8 +252,8 @@ mod tests {
 
     #[tokio::test]
     async fn same_key_connects_and_carries_frames() -> Result<(), Box<dyn std::error::Error>> {
-        let key = [42u8; 32];
-        let mut a = build_swarm(Keypair::generate_ed25519(), key, &no_mdns())?;
+        let key = Keyring::new([42u8; 32]);
+        let mut a = build_swarm(Keypair::generate_ed25519(), key.clone(), &no_mdns())?;
         let mut b = build_swarm(Keypair::generate_ed25519(), key, &no_mdns())?;
         let addr = listen(&mut a).await?;
         let a_id = *a.local_peer_id();
@@ -232,8 +291,16 @@ mod tests {
 
     #[tokio::test]
     async fn other_key_cannot_connect() -> Result<(), Box<dyn std::error::Error>> {
-        let mut a = build_swarm(Keypair::generate_ed25519(), [1u8; 32], &no_mdns())?;
-        let mut b = build_swarm(Keypair::generate_ed25519(), [2u8; 32], &no_mdns())?;
+        let mut a = build_swarm(
+            Keypair::generate_ed25519(),
+            Keyring::new([1u8; 32]),
+            &no_mdns(),
+        )?;
+        let mut b = build_swarm(
+            Keypair::generate_ed25519(),
+            Keyring::new([2u8; 32]),
+            &no_mdns(),
+        )?;
         let addr = listen(&mut a).await?;
         tokio::spawn(async move {
             loop {

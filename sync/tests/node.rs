@@ -86,6 +86,15 @@ async fn join(
     code: &str,
     name: &str,
 ) -> Result<meshdesk_sync::join::Joined, Box<dyn std::error::Error>> {
+    join_within(dir, code, name, Duration::from_secs(20)).await
+}
+
+async fn join_within(
+    dir: &Path,
+    code: &str,
+    name: &str,
+    connect_timeout: Duration,
+) -> Result<meshdesk_sync::join::Joined, Box<dyn std::error::Error>> {
     let invite = meshdesk_sync::invite::InviteCode::parse(code)?;
     let args = JoinArgs {
         data_dir: dir.to_path_buf(),
@@ -99,7 +108,7 @@ async fn join(
         device_name: format!("{name}-pc"),
         listen: vec![loopback()],
         peers: vec![],
-        connect_timeout: Duration::from_secs(20),
+        connect_timeout,
     };
     Ok(join_team(args, |_| {}).await?)
 }
@@ -902,5 +911,86 @@ async fn a_one_use_code_is_redeemed_only_by_the_device_that_issued_it() -> TestR
     assert_eq!(members.len(), 3, "{members:?}");
     a.shutdown().await?;
     b.shutdown().await?;
+    Ok(())
+}
+
+/// Waits until `dir`'s team key differs from `old`; returns it.
+async fn rotated_key(dir: &Path, old: [u8; 32]) -> Result<[u8; 32], Box<dyn std::error::Error>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(key) = team::load_team_key(dir)?
+            && key != old
+        {
+            return Ok(key);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("{} never switched to a new team key", dir.display()).into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_device_rotates_the_team_key_and_a_teammate_who_was_away_catches_up()
+-> TestResult {
+    init_logs();
+    let dirs: Vec<tempfile::TempDir> = (0..5)
+        .map(|_| tempfile::tempdir())
+        .collect::<Result<_, _>>()?;
+    let [a_dir, b_dir, c_dir, d_dir, e_dir] = dirs.as_slice() else {
+        return Err("five dirs".into());
+    };
+    let (a, _a_events) = create_team_node(a_dir.path()).await?;
+    let old = team::load_team_key(a_dir.path())?.ok_or("A has a key")?;
+    for (dir, name) in [(b_dir, "Bruno"), (c_dir, "Carla"), (d_dir, "Dario")] {
+        let code = a.invite(60_000, 1).await?;
+        join(dir.path(), &code.encode(), name).await?;
+    }
+    // An unused code from before the revocation: it carries the old key.
+    let stale = a.invite(60_000, 1).await?;
+    let (b, _b_events) = restart_member(b_dir.path()).await?;
+    // Dario is away (his node is not running) while Carla is revoked.
+    let carla = meshdesk_sync::identity::load_or_create(c_dir.path())?
+        .public()
+        .to_peer_id();
+    a.revoke(carla.to_base58()).await?;
+
+    // A rotates at once; B switches to the same key without a restart.
+    let new = rotated_key(a_dir.path(), old).await?;
+    assert_eq!(rotated_key(b_dir.path(), old).await?, new);
+    assert_eq!(
+        a.invite(60_000, 1).await?.psk,
+        new,
+        "invites carry the new key"
+    );
+    a.execute(add_contact("After Rotation")).await?;
+    eventually_contact(&b, "After Rotation").await?;
+
+    // The code from before the rotation now admits nobody.
+    let refused = join_within(e_dir.path(), &stale.encode(), "Eva", Duration::from_secs(5)).await;
+    assert!(
+        refused.is_err(),
+        "a code minted before the rotation admitted a device"
+    );
+    assert!(team::load_team_key(e_dir.path())?.is_none());
+
+    // Carla's node, with everything it holds, learns nothing.
+    let (c, _c_events) = restart_member(c_dir.path()).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(team::load_team_key(c_dir.path())?, Some(old));
+    assert!(
+        !contact_names(&c)
+            .await?
+            .iter()
+            .any(|n| n == "After Rotation")
+    );
+
+    // Dario comes back with the old key only, reaches a teammate, and switches.
+    let (d, _d_events) = restart_member(d_dir.path()).await?;
+    assert_eq!(rotated_key(d_dir.path(), old).await?, new);
+    eventually_contact(&d, "After Rotation").await?;
+    d.execute(add_contact("From Dario")).await?;
+    eventually_contact(&a, "From Dario").await?;
+    for node in [a, b, c, d] {
+        node.shutdown().await?;
+    }
     Ok(())
 }
