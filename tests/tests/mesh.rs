@@ -468,11 +468,20 @@ fn a_revoked_device_is_cut_off_and_what_it_writes_afterwards_reaches_nobody() {
         "C never synced"
     );
 
+    let team_key = |d: &Device| std::fs::read(d.data_dir().join("team.psk")).unwrap_or_default();
+    let old_key = team_key(&a);
     a.ok(&["team", "revoke", &c_device]);
     assert!(
         wait_until(SYNC, || is_revoked(&b, &c_device)),
         "B never learned of the revocation"
     );
+    // The team key is rotated: A and B hold the new one, C only the old.
+    assert!(
+        wait_until(SYNC, || team_key(&a) != old_key
+            && team_key(&b) == team_key(&a)),
+        "A and B never switched to one new team key"
+    );
+    assert_eq!(team_key(&c), old_key);
     // C keeps working on its own copy; none of it may reach A or B.
     c.ok(&["contact", "add", "--name", "Written after revocation"]);
     a.ok(&["contact", "add", "--name", "After"]);
