@@ -76,6 +76,37 @@ impl DeviceKey {
     }
 }
 
+/// What a device states about itself (presence, typing) is signed under a
+/// tag of its own, so a statement can never pass for a change's seal.
+fn statement_bytes(tag: &str, body: &[u8]) -> Vec<u8> {
+    [b"meshdesk/statement/v1\0", tag.as_bytes(), b"\0", body].concat()
+}
+
+impl DeviceKey {
+    /// Signs `body`, a statement of kind `tag` by this device.
+    pub fn sign_statement(&self, tag: &str, body: &[u8]) -> Vec<u8> {
+        self.0.sign(&statement_bytes(tag, body)).to_bytes().to_vec()
+    }
+}
+
+/// Whether `signature` is `device`'s over the statement `body` of kind `tag`.
+pub fn verify_statement(device: &str, tag: &str, body: &[u8], signature: &[u8]) -> bool {
+    let Ok(public) = crate::team_key::device_public_key(device) else {
+        return false;
+    };
+    let Ok(key) = VerifyingKey::from_bytes(&public) else {
+        return false;
+    };
+    let Ok(bytes) = <[u8; 64]>::try_from(signature) else {
+        return false;
+    };
+    key.verify_strict(
+        &statement_bytes(tag, body),
+        &ed25519_dalek::Signature::from_bytes(&bytes),
+    )
+    .is_ok()
+}
+
 /// The libp2p peer id (base58) of an ed25519 public key: the identity
 /// multihash of its protobuf encoding (key type 1 = Ed25519, 32 bytes).
 pub fn peer_id_of(public: &[u8; 32]) -> String {
@@ -207,6 +238,49 @@ mod tests {
             short.verify("contact:01ARZ3NDEKTSV4RRFFQ69G5FAV"),
             Err(SealError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_statement_verifies_for_its_device_tag_and_body_only() {
+        let key = DeviceKey::generate();
+        let other = DeviceKey::generate();
+        let signature = key.sign_statement("presence", b"available");
+        assert!(verify_statement(
+            &key.device(),
+            "presence",
+            b"available",
+            &signature
+        ));
+        assert!(!verify_statement(
+            &other.device(),
+            "presence",
+            b"available",
+            &signature
+        ));
+        assert!(!verify_statement(
+            &key.device(),
+            "typing",
+            b"available",
+            &signature
+        ));
+        assert!(!verify_statement(
+            &key.device(),
+            "presence",
+            b"offline",
+            &signature
+        ));
+        assert!(!verify_statement(
+            &key.device(),
+            "presence",
+            b"available",
+            &signature[..63]
+        ));
+        assert!(!verify_statement(
+            "nobody",
+            "presence",
+            b"available",
+            &signature
+        ));
     }
 
     #[test]

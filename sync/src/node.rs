@@ -85,6 +85,12 @@ use crate::transport::{
 const TICK: Duration = Duration::from_millis(250);
 /// How often presence is re-announced.
 const PRESENCE_HEARTBEAT: Duration = Duration::from_secs(15);
+/// How far ahead of this node's clock a presence's `since` may be.
+const PRESENCE_CLOCK_SKEW_MS: Millis = 5 * 60 * 1000;
+/// Devices discovered by mDNS that are not (yet) teammates, kept as dial candidates at most.
+const MAX_MDNS_STRANGERS: usize = 64;
+/// Addresses kept per discovered device.
+const MAX_ADDRS_PER_PEER: usize = 8;
 /// Presence not heard for this long is not live.
 const PRESENCE_TTL_MS: Millis = 45_000;
 /// Routing passes are at most this frequent.
@@ -1198,12 +1204,28 @@ impl Actor {
         }
         if let mdns::Event::Discovered(found) = event {
             let mut peers = HashSet::new();
+            let team = self.store.team().ok().flatten();
+            let is_teammate = |p: &PeerId| {
+                team.as_ref()
+                    .is_some_and(|t| t.members.contains_key(&p.to_base58()))
+            };
             for (peer, addr) in found {
                 if peer == self.local_peer {
                     continue;
                 }
-                self.swarm.add_peer_address(peer, addr.clone());
+                // Anyone on the LAN can answer mDNS: strangers are kept as
+                // dial candidates only up to a bound, and few addresses each.
+                if !self.dialer.known.contains_key(&peer) && !is_teammate(&peer) {
+                    let strangers = self.dialer.known.keys().filter(|p| !is_teammate(p)).count();
+                    if strangers >= MAX_MDNS_STRANGERS {
+                        continue;
+                    }
+                }
                 let entry = self.dialer.known.entry(peer).or_default();
+                if entry.len() >= MAX_ADDRS_PER_PEER {
+                    continue;
+                }
+                self.swarm.add_peer_address(peer, addr.clone());
                 if !entry.contains(&addr) {
                     entry.push(addr);
                 }
@@ -1726,6 +1748,10 @@ impl Actor {
                 self.swarm.behaviour_mut().blocked.block_peer(peer);
             }
         }
+        // What was heard from devices that are no longer teammates goes.
+        let active = |d: &String| team.members.get(d).is_some_and(|m| !m.revoked);
+        self.presence.heard.retain(|d, _| active(d));
+        self.presence.typing_heard.retain(|d, _| active(d));
         let now_members: Vec<(PeerId, Multiaddr)> = self
             .refused
             .iter()
@@ -1879,7 +1905,7 @@ impl Actor {
         // Counters start from the clock, so a restarted node's announcements
         // are newer than those its previous run left in its peers' tables.
         self.presence.seq = next_seq(self.presence.seq);
-        Some(Presence {
+        let mut presence = Presence {
             device: self.local.device.clone(),
             agent,
             status,
@@ -1892,7 +1918,17 @@ impl Actor {
                 .take(protocol::MAX_PRESENCE_ADDRS)
                 .map(|a| a.to_string())
                 .collect(),
-        })
+            signature: Vec::new(),
+        };
+        presence.sign(&self.device_key);
+        Some(presence)
+    }
+
+    /// Whether a statement about `device` and `agent` may be believed: the
+    /// device is on the roster, not revoked, and is that agent's.
+    fn speaks_for(&self, device: &str, agent: AgentId) -> bool {
+        matches!(self.store.team(), Ok(Some(team))
+            if team.members.get(device).is_some_and(|m| !m.revoked && m.agent == agent))
     }
 
     fn broadcast_presence(&mut self) {
@@ -1929,6 +1965,16 @@ impl Actor {
 
     fn on_presence(&mut self, from: PeerId, p: Presence) {
         if p.device == self.local.device {
+            return;
+        }
+        // Only the device itself speaks for its presence, whoever relays it,
+        // and only about its own agent, with a date that is not in the future.
+        if !p.is_signed() || !self.speaks_for(&p.device, p.agent) {
+            tracing::debug!(%from, device = %p.device, "presence not signed by its device or not its agent's; dropped");
+            return;
+        }
+        if p.since > now_ms() + PRESENCE_CLOCK_SKEW_MS || p.since < 0 {
+            tracing::debug!(%from, device = %p.device, since = p.since, "presence dated outside the clock's range; dropped");
             return;
         }
         let newer = self
@@ -2053,7 +2099,7 @@ impl Actor {
     }
 
     fn on_typing(&mut self, from: PeerId, t: Typing) {
-        if t.device == self.local.device {
+        if t.device == self.local.device || !t.is_signed() || !self.speaks_for(&t.device, t.agent) {
             return;
         }
         let newer = self
@@ -2314,12 +2360,14 @@ impl Actor {
                     return;
                 };
                 self.presence.typing_seq = next_seq(self.presence.typing_seq);
-                let t = Typing {
+                let mut t = Typing {
                     device: self.local.device.clone(),
                     agent,
                     target,
                     seq: self.presence.typing_seq,
+                    signature: Vec::new(),
                 };
+                t.sign(&self.device_key);
                 for link in self
                     .links
                     .values()

@@ -34,6 +34,7 @@
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
+use meshdesk_model::authorship::{DeviceKey, verify_statement};
 use meshdesk_model::{AgentId, AgentStatus, InteractionId, Millis, TeamId};
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +43,7 @@ pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/meshdesk/sync/1");
 /// The version carried in `Hello`; a peer with another version is refused.
 /// Version 2 added `DocRequest` and `DocData`.
 /// Version 3: changes travel sealed by their writers (DESIGN §6).
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The largest frame either side accepts (16 MiB).
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 /// Number of catalog buckets.
@@ -117,6 +118,42 @@ pub struct Presence {
     /// Where the announcing device listens (multiaddrs), so every member can
     /// reach every other directly, not only through the peer that relayed this.
     pub addrs: Vec<String>,
+    /// The announcing device's signature over all of the above, so a relay
+    /// cannot speak for another device ([`Presence::sign`]).
+    pub signature: Vec<u8>,
+}
+
+/// Statements a device signs about itself: relayed as they are, trusted
+/// only if the device named in them signed them.
+fn signed_body<T: Serialize>(fields: &T) -> Vec<u8> {
+    // Plain data always serialises.
+    postcard::to_stdvec(fields).unwrap_or_default()
+}
+
+impl Presence {
+    const TAG: &'static str = "presence";
+
+    fn body(&self) -> Vec<u8> {
+        signed_body(&(
+            &self.device,
+            &self.agent,
+            &self.status,
+            self.since,
+            self.open_load,
+            self.live,
+            self.seq,
+            &self.addrs,
+        ))
+    }
+
+    pub fn sign(&mut self, key: &DeviceKey) {
+        self.signature = key.sign_statement(Self::TAG, &self.body());
+    }
+
+    /// Whether the device it names signed it.
+    pub fn is_signed(&self) -> bool {
+        verify_statement(&self.device, Self::TAG, &self.body(), &self.signature)
+    }
 }
 
 /// The most addresses a presence may carry.
@@ -137,6 +174,24 @@ pub struct Typing {
     pub agent: AgentId,
     pub target: TypingTarget,
     pub seq: u64,
+    /// The device's signature, as for [`Presence`].
+    pub signature: Vec<u8>,
+}
+
+impl Typing {
+    const TAG: &'static str = "typing";
+
+    fn body(&self) -> Vec<u8> {
+        signed_body(&(&self.device, &self.agent, &self.target, self.seq))
+    }
+
+    pub fn sign(&mut self, key: &DeviceKey) {
+        self.signature = key.sign_statement(Self::TAG, &self.body());
+    }
+
+    pub fn is_signed(&self) -> bool {
+        verify_statement(&self.device, Self::TAG, &self.body(), &self.signature)
+    }
 }
 
 /// One frame on the sync stream.
@@ -484,12 +539,14 @@ mod tests {
                 live: true,
                 seq: 9,
                 addrs: vec!["/ip4/10.0.0.2/tcp/4001".into()],
+                signature: vec![7; 64],
             }),
             Frame::Typing(Typing {
                 device: "d".into(),
                 agent,
                 target: TypingTarget::Interaction(InteractionId::new()),
                 seq: 1,
+                signature: vec![7; 64],
             }),
             Frame::Bye {
                 reason: "shutting down".into(),

@@ -994,3 +994,67 @@ async fn revoking_a_device_rotates_the_team_key_and_a_teammate_who_was_away_catc
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_forged_for_another_device_is_ignored_and_its_real_presence_still_counts()
+-> TestResult {
+    use meshdesk_sync::protocol::{Presence, PresenceStatus};
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let c_dir = tempfile::tempdir()?;
+    let (a, mut a_events) = create_team_node(a_dir.path()).await?;
+    let code = a.invite(60_000, 1).await?;
+    let bruno = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let code_c = a.invite(60_000, 1).await?;
+    let carla = join(c_dir.path(), &code_c.encode(), "Carla").await?;
+    let (c, _c_events) = restart_member(c_dir.path()).await?;
+    let c_device = c.peer_id().to_base58();
+
+    // Bruno (a member) announces Carla as away for ever, with the highest
+    // counter and a date far in the future: signed by Bruno, not by Carla.
+    let b_key = identity::load_or_create(b_dir.path())?;
+    let mut forged = Presence {
+        device: c_device.clone(),
+        agent: carla.agent,
+        status: PresenceStatus::Break("forged".into()),
+        since: i64::MAX / 2,
+        open_load: 0,
+        live: true,
+        seq: u64::MAX,
+        addrs: vec![],
+        signature: Vec::new(),
+    };
+    forged.sign(&identity::device_key(&b_key)?);
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: bruno.team,
+        agent_id: Some(bruno.agent),
+        device: identity::peer_id_string(&b_key),
+    });
+    let outcome = send_raw_as(
+        b_key,
+        code.psk,
+        code.addrs[0].clone(),
+        framed(&[hello, Frame::Presence(forged)])?,
+        Duration::from_secs(2),
+    )
+    .await?;
+    assert!(
+        matches!(outcome, RawOutcome::StillOpen { .. }),
+        "{outcome:?}"
+    );
+
+    // Carla's own announcements still count on A.
+    c.set_presence(meshdesk_model::AgentStatus::Available)
+        .await?;
+    wait_for(&mut a_events, "Carla available on A", |e| {
+        matches!(e, Event::Presence { agent, entry }
+            if *agent == carla.agent && entry.live
+                && entry.status == meshdesk_model::AgentStatus::Available)
+    })
+    .await?;
+    a.shutdown().await?;
+    c.shutdown().await?;
+    Ok(())
+}
