@@ -11,6 +11,7 @@ pub mod protocol;
 pub mod session;
 #[cfg(test)]
 mod sim;
+mod strangers;
 pub mod team;
 pub mod testing;
 pub mod transport;

@@ -76,6 +76,7 @@ use crate::protocol::{
     self, Frame, FrameError, PROTOCOL, Presence, PresenceStatus, Typing, TypingTarget,
 };
 use crate::session::{JoinTicket, Local, Session, SessionConfig, SessionError, SessionEvent, Step};
+use crate::strangers::Strangers;
 use crate::team::{self, MemberInfo, TeamError};
 use crate::transport::{
     MeshBehaviour, MeshBehaviourEvent, TransportConfig, TransportError, build_swarm,
@@ -593,6 +594,7 @@ impl Node {
             keyring,
             device_key,
             data_dir: data_dir.clone(),
+            strangers: Strangers::default(),
             session_cfg: session,
             events,
             inputs_tx,
@@ -973,6 +975,8 @@ struct Actor {
     /// Opens team keys sealed to this device.
     device_key: DeviceKey,
     data_dir: PathBuf,
+    /// Connections from devices off the roster, kept briefly and few.
+    strangers: Strangers,
     session_cfg: SessionConfig,
     events: broadcast::Sender<Event>,
     inputs_tx: mpsc::Sender<Input>,
@@ -1081,6 +1085,9 @@ impl Actor {
     // ---- swarm ------------------------------------------------------------
 
     fn on_swarm_event(&mut self, event: SwarmEvent<MeshBehaviourEvent>) {
+        if let SwarmEvent::ConnectionClosed { connection_id, .. } = &event {
+            self.strangers.closed(*connection_id);
+        }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -1110,6 +1117,17 @@ impl Actor {
                         reason: "connected with a retired team key and is not on the roster".into(),
                     });
                     return;
+                }
+                if !self.joining() && !self.is_active_member(&peer_id.to_base58()) {
+                    for conn in
+                        self.strangers
+                            .arrived(peer_id, connection_id, &addr, Instant::now())
+                    {
+                        tracing::debug!(
+                            "too many connections from devices off the roster; closing the oldest"
+                        );
+                        self.swarm.close_connection(conn);
+                    }
                 }
                 if endpoint.is_dialer() {
                     let plain = without_p2p(&addr);
@@ -1839,6 +1857,17 @@ impl Actor {
 
     fn on_tick(&mut self) {
         let now = now_ms();
+        let team = self.store.team().ok().flatten();
+        let teammate = |p: &PeerId| {
+            team.as_ref()
+                .is_some_and(|t| t.members.get(&p.to_base58()).is_some_and(|m| !m.revoked))
+        };
+        for conn in self.strangers.expired(Instant::now(), teammate) {
+            tracing::debug!(
+                "a device off the roster was not admitted in time; closing its connection"
+            );
+            self.swarm.close_connection(conn);
+        }
         let peers: Vec<PeerId> = self.links.keys().copied().collect();
         for peer in peers {
             let Some(link) = self.links.get_mut(&peer) else {

@@ -1,6 +1,8 @@
 //! Helpers for tests that poke a running node from outside (the end-to-end
 //! tests use them to play a misbehaving peer).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
@@ -125,4 +127,60 @@ fn next_frame(bytes: &[u8]) -> Option<(Frame, usize)> {
     let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
     let body = bytes.get(4..4 + len)?;
     Some((Frame::decode(body).ok()?, 4 + len))
+}
+
+/// Connections that complete the transport handshake with the team key and
+/// then say nothing, each from a fresh device (as a flood of strangers would).
+pub struct SilentFlood {
+    connected: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SilentFlood {
+    /// How many of the connections are up now.
+    pub fn connected(&self) -> usize {
+        self.connected.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SilentFlood {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Opens `count` silent connections to `addr`, each from its own new device.
+pub fn silent_flood(psk: [u8; 32], addr: Multiaddr, count: usize) -> Result<SilentFlood, String> {
+    let connected = Arc::new(AtomicUsize::new(0));
+    let config = TransportConfig {
+        mdns: false,
+        ..TransportConfig::default()
+    };
+    let mut tasks = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut swarm = build_swarm(
+            Keypair::generate_ed25519(),
+            crate::keyring::Keyring::new(psk),
+            &config,
+        )
+        .map_err(|e| e.to_string())?;
+        swarm.dial(addr.clone()).map_err(|e| e.to_string())?;
+        let connected = connected.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match swarm.select_next_some().await {
+                    libp2p::swarm::SwarmEvent::ConnectionEstablished { .. } => {
+                        connected.fetch_add(1, Ordering::SeqCst);
+                    }
+                    libp2p::swarm::SwarmEvent::ConnectionClosed { .. } => {
+                        connected.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    Ok(SilentFlood { connected, tasks })
 }

@@ -91,6 +91,8 @@ pub const WRONG_KEY: &str = "the peer does not have this team's key";
 /// listener finds which of its accepted keys (the one in force and the
 /// retired ones) that is, and both run pnet with it.
 const HINT_SALT: usize = 16;
+/// How long a listener waits for the dialer to name its key.
+const HINT_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn key_hint(key: &[u8; 32], salt: &[u8]) -> blake3::Hash {
     let mut hasher = blake3::Hasher::new_keyed(key);
@@ -119,7 +121,13 @@ where
         }
         ConnectedPoint::Listener { send_back_addr, .. } => {
             let mut hint = [0u8; HINT_SALT + 32];
-            socket.read_exact(&mut hint).await?;
+            // A dialer that sends nothing holds one of the few pending slots:
+            // it gets seconds, not the whole connection timeout.
+            tokio::time::timeout(HINT_TIMEOUT, socket.read_exact(&mut hint))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "no team key named in time")
+                })??;
             let (salt, named) = hint.split_at(HINT_SALT);
             let named = blake3::Hash::from_slice(named)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;

@@ -1058,3 +1058,37 @@ async fn presence_forged_for_another_device_is_ignored_and_its_real_presence_sti
     c.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_silent_strangers_is_cut_short_and_a_teammate_still_gets_in() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, _a_events) = create_team_node(a_dir.path()).await?;
+    let code = a.invite(60_000, 1).await?;
+    join(b_dir.path(), &code.encode(), "Bruno").await?;
+    a.execute(add_contact("Past The Flood")).await?;
+
+    // 256 connections holding the team key, from 256 new devices, silent.
+    let flood = meshdesk_sync::testing::silent_flood(code.psk, code.addrs[0].clone(), 256)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        flood.connected() <= 16,
+        "{} strangers hold a connection",
+        flood.connected()
+    );
+
+    // A teammate connects and syncs all the same.
+    let (b, _b_events) = restart_member(b_dir.path()).await?;
+    eventually_contact(&b, "Past The Flood").await?;
+
+    // Within seconds none of the strangers is left.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while flood.connected() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(flood.connected(), 0, "strangers kept their connections");
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(())
+}
