@@ -51,7 +51,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt, StreamExt};
@@ -675,7 +675,8 @@ fn without_p2p(addr: &Multiaddr) -> Multiaddr {
 // ---- peers and their streams -------------------------------------------------
 
 enum Outgoing {
-    Frame(Frame),
+    /// An encoded frame body (its length prefix is added when written).
+    Body(Vec<u8>),
     /// Say bye (if a reason is given), close the stream, and maybe the connection.
     Close {
         reason: Option<String>,
@@ -688,6 +689,8 @@ enum Input {
         peer: PeerId,
         conn: u64,
         frame: Result<Frame, FrameError>,
+        /// The frame's share of its link's input budget, given back once handled.
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     Ended {
         peer: PeerId,
@@ -730,6 +733,8 @@ struct Link {
     conn: u64,
     session: Session,
     tx: mpsc::UnboundedSender<Outgoing>,
+    /// Bytes sent to the writer and not yet written ([`OUTPUT_BUDGET_BYTES`]).
+    queued: Arc<AtomicUsize>,
     reader: JoinHandle<()>,
     closing: bool,
     /// `PeerConnected` was emitted (so `PeerDisconnected` is owed).
@@ -739,8 +744,19 @@ struct Link {
 impl Link {
     fn send(&self, frames: Vec<Frame>) {
         for f in frames {
-            let _ = self.tx.send(Outgoing::Frame(f));
+            match f.encode() {
+                Ok(body) => {
+                    self.queued.fetch_add(body.len() + 4, Ordering::Relaxed);
+                    let _ = self.tx.send(Outgoing::Body(body));
+                }
+                Err(e) => tracing::warn!(error = %e, kind = f.kind(), "frame not sent"),
+            }
         }
+    }
+
+    /// Whether the peer leaves more unread than a link may hold.
+    fn over_budget(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > OUTPUT_BUDGET_BYTES
     }
 }
 
@@ -753,6 +769,12 @@ struct Counters {
 
 /// Frames are gathered into writes of about this size.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// Bytes of frames read from one peer and not yet handled, at most (two
+/// frames of the largest size): memory per peer on the way in.
+const INPUT_BUDGET_BYTES: usize = 2 * protocol::MAX_FRAME_LEN + 1024;
+/// Bytes queued for one peer and not yet written, at most: a peer that asks
+/// and does not read is dropped past it (memory per peer on the way out).
+const OUTPUT_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 
 fn spawn_link_tasks(
     peer: PeerId,
@@ -760,19 +782,33 @@ fn spawn_link_tasks(
     stream: Stream,
     inputs: mpsc::Sender<Input>,
     counters: Arc<Counters>,
+    queued: Arc<AtomicUsize>,
 ) -> (mpsc::UnboundedSender<Outgoing>, JoinHandle<()>) {
     let (mut reader, mut writer) = stream.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     let reader_inputs = inputs.clone();
+    // Frames read but not yet handled hold their size in this budget; a
+    // peer that sends faster than the node works waits in its TCP window.
+    let budget = Arc::new(tokio::sync::Semaphore::new(INPUT_BUDGET_BYTES));
     let reader_task = tokio::spawn(async move {
         loop {
-            match protocol::read_frame(&mut reader).await {
-                Ok(Some(frame)) => {
+            let read = async {
+                let Some(len) = protocol::read_frame_len(&mut reader).await? else {
+                    return Ok(None);
+                };
+                let permits = u32::try_from(len.max(1)).unwrap_or(u32::MAX);
+                let permit = budget.clone().acquire_many_owned(permits).await.ok();
+                let frame = protocol::read_frame_body(&mut reader, len).await?;
+                Ok(Some((frame, permit)))
+            };
+            match read.await {
+                Ok(Some((frame, permit))) => {
                     if reader_inputs
                         .send(Input::Frame {
                             peer,
                             conn,
                             frame: Ok(frame),
+                            permit,
                         })
                         .await
                         .is_err()
@@ -807,6 +843,7 @@ fn spawn_link_tasks(
                             peer,
                             conn,
                             frame: Err(e),
+                            permit: None,
                         })
                         .await;
                     return;
@@ -824,19 +861,14 @@ fn spawn_link_tasks(
             let mut close = None;
             while let Some(out) = next.take() {
                 match out {
-                    Outgoing::Frame(frame) => match frame.encode() {
-                        Ok(body) => {
-                            buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-                            buf.extend_from_slice(&body);
-                            counters
-                                .bytes_sent
-                                .fetch_add(body.len() as u64 + 4, Ordering::Relaxed);
-                            counters.frames_sent.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            tracing::warn!(%peer, error = %e, kind = frame.kind(), "frame not sent")
-                        }
-                    },
+                    Outgoing::Body(body) => {
+                        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                        buf.extend_from_slice(&body);
+                        counters
+                            .bytes_sent
+                            .fetch_add(body.len() as u64 + 4, Ordering::Relaxed);
+                        counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    }
                     Outgoing::Close { reason, disconnect } => close = Some((reason, disconnect)),
                 }
                 if close.is_some() || buf.len() >= WRITE_BATCH_BYTES {
@@ -853,6 +885,7 @@ fn spawn_link_tasks(
                     tracing::debug!(%peer, error = %e, "writing to peer failed");
                     return;
                 }
+                queued.fetch_sub(buf.len(), Ordering::Relaxed);
                 buf.clear();
             }
             if let Some((reason, disconnect)) = close {
@@ -1462,12 +1495,14 @@ impl Actor {
         }
         let conn = self.next_conn;
         self.next_conn += 1;
+        let queued = Arc::new(AtomicUsize::new(0));
         let (tx, reader) = spawn_link_tasks(
             peer,
             conn,
             stream,
             self.inputs_tx.clone(),
             self.counters.clone(),
+            queued.clone(),
         );
         let mut session = Session::new(self.session_cfg.clone(), peer.to_base58(), now_ms());
         let step = session.start(&self.local);
@@ -1475,6 +1510,7 @@ impl Actor {
             conn,
             session,
             tx,
+            queued,
             reader,
             closing: false,
             announced: false,
@@ -1533,20 +1569,27 @@ impl Actor {
                 actor.on_frames(peer, conn, fs);
             }
         };
+        // Held until the batch is handled: the input budget frees then.
+        let mut permits = Vec::new();
         for input in batch {
             match input {
                 Input::Frame {
                     peer,
                     conn,
                     frame: Ok(frame),
-                } => match frames.iter_mut().find(|(p, c, _)| *p == peer && *c == conn) {
-                    Some((_, _, fs)) => fs.push(frame),
-                    None => frames.push((peer, conn, vec![frame])),
-                },
+                    permit,
+                } => {
+                    permits.push(permit);
+                    match frames.iter_mut().find(|(p, c, _)| *p == peer && *c == conn) {
+                        Some((_, _, fs)) => fs.push(frame),
+                        None => frames.push((peer, conn, vec![frame])),
+                    }
+                }
                 Input::Frame {
                     peer,
                     conn,
                     frame: Err(e),
+                    ..
                 } => {
                     flush(self, &mut frames);
                     if self.links.get(&peer).is_some_and(|l| l.conn == conn) {
@@ -1595,18 +1638,55 @@ impl Actor {
     }
 
     fn on_frames(&mut self, peer: PeerId, conn: u64, frames: Vec<Frame>) {
-        let now = now_ms();
-        let Some(link) = self.links.get_mut(&peer) else {
-            return;
-        };
-        if link.conn != conn || link.closing {
-            return;
+        // A document request can be answered with megabytes: each is handled
+        // on its own and the peer's unread bytes checked after it, so a
+        // peer asking for more than it reads is dropped before it costs more.
+        let mut rest = frames.into_iter().peekable();
+        while rest.peek().is_some() {
+            let mut part = Vec::new();
+            for frame in rest.by_ref() {
+                let answered_whole = matches!(frame, Frame::DocRequest { .. });
+                part.push(frame);
+                if answered_whole {
+                    break;
+                }
+            }
+            let now = now_ms();
+            let Some(link) = self.links.get_mut(&peer) else {
+                return;
+            };
+            if link.conn != conn || link.closing {
+                return;
+            }
+            let was_ready = link.session.is_ready();
+            let result = link
+                .session
+                .handle(&mut self.store, &mut self.local, part, now);
+            self.after_step(peer, was_ready, result);
+            if self.drop_if_over_budget(peer) {
+                return;
+            }
         }
-        let was_ready = link.session.is_ready();
-        let result = link
-            .session
-            .handle(&mut self.store, &mut self.local, frames, now);
-        self.after_step(peer, was_ready, result);
+    }
+
+    /// Drops a peer that leaves more unread than a link may hold.
+    fn drop_if_over_budget(&mut self, peer: PeerId) -> bool {
+        if !self
+            .links
+            .get(&peer)
+            .is_some_and(|l| !l.closing && l.over_budget())
+        {
+            return false;
+        }
+        tracing::warn!(%peer, "the peer does not read what it asked for; dropping it");
+        self.emit(Event::PeerRefused {
+            peer: peer.to_base58(),
+            reason: "does not read what it asked for".into(),
+        });
+        self.close_link(peer, "too much unread: read what you ask for".into(), true);
+        // Its writer is stuck behind what it does not read: cut the connection now.
+        let _ = self.swarm.disconnect_peer_id(peer);
+        true
     }
 
     /// Sends a step's frames, spreads its changes and turns its events into node events.
@@ -1870,6 +1950,9 @@ impl Actor {
         }
         let peers: Vec<PeerId> = self.links.keys().copied().collect();
         for peer in peers {
+            if self.drop_if_over_budget(peer) {
+                continue;
+            }
             let Some(link) = self.links.get_mut(&peer) else {
                 continue;
             };

@@ -419,7 +419,15 @@ impl Frame {
             }
             Frame::DocRequest { doc_ids } => {
                 doc_count(doc_ids.len())?;
-                doc_ids.iter().try_for_each(|id| doc_id(id))
+                doc_ids.iter().try_for_each(|id| doc_id(id))?;
+                // One answer per document: asking for one many times is abuse.
+                let distinct: std::collections::HashSet<&String> = doc_ids.iter().collect();
+                if distinct.len() != doc_ids.len() {
+                    return Err(FrameError::Invalid(
+                        "the same document asked for twice in one request".into(),
+                    ));
+                }
+                Ok(())
             }
             Frame::DocData { docs, missing } => {
                 doc_count(docs.len() + missing.len())?;
@@ -437,6 +445,17 @@ impl Frame {
 
 /// Reads one frame. `Ok(None)` at a clean end of stream (between frames).
 pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Frame>, FrameError> {
+    match read_frame_len(reader).await? {
+        Some(len) => read_frame_body(reader, len).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads a frame's length prefix (at most [`MAX_FRAME_LEN`]), so a reader
+/// can reserve room for the body before reading it. `Ok(None)` at a clean end.
+pub async fn read_frame_len<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<usize>, FrameError> {
     let mut len = [0u8; 4];
     let mut filled = 0;
     while filled < len.len() {
@@ -454,6 +473,14 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<F
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge { len });
     }
+    Ok(Some(len))
+}
+
+/// Reads and decodes a frame body of `len` bytes (after [`read_frame_len`]).
+pub async fn read_frame_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: usize,
+) -> Result<Frame, FrameError> {
     let mut body = vec![0u8; len];
     reader
         .read_exact(&mut body)
@@ -462,7 +489,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<F
             std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
             _ => FrameError::Io(e),
         })?;
-    Frame::decode(&body).map(Some)
+    Frame::decode(&body)
 }
 
 /// Writes one frame (length prefix and body) and flushes.

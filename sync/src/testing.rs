@@ -184,3 +184,43 @@ pub fn silent_flood(psk: [u8; 32], addr: Multiaddr, count: usize) -> Result<Sile
     }
     Ok(SilentFlood { connected, tasks })
 }
+
+/// Connects as the device with `keypair`, writes `bytes` on a sync stream,
+/// then reads nothing for `hold` (a peer that asks and never reads).
+pub async fn write_and_stall(
+    keypair: Keypair,
+    psk: [u8; 32],
+    addr: Multiaddr,
+    bytes: Vec<u8>,
+    hold: Duration,
+) -> Result<(), String> {
+    let peer = addr
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        })
+        .ok_or("the address has no /p2p/ peer id")?;
+    let config = TransportConfig {
+        mdns: false,
+        ..TransportConfig::default()
+    };
+    let mut swarm = build_swarm(keypair, crate::keyring::Keyring::new(psk), &config)
+        .map_err(|e| e.to_string())?;
+    let mut control = swarm.behaviour().stream.new_control();
+    swarm.dial(addr).map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+    let mut stream = tokio::time::timeout(hold, control.open_stream(peer, PROTOCOL))
+        .await
+        .map_err(|_| "timed out opening the stream".to_string())?
+        .map_err(|e| e.to_string())?;
+    stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    tokio::time::sleep(hold).await;
+    driver.abort();
+    Ok(())
+}

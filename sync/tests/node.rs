@@ -1092,3 +1092,82 @@ async fn a_flood_of_silent_strangers_is_cut_short_and_a_teammate_still_gets_in()
     b.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_asks_and_never_reads_is_dropped() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, mut a_events) = create_team_node(a_dir.path()).await?;
+    for n in 0..80 {
+        a.execute(Request::AddContact(ContactSpec {
+            name: Some(format!(
+                "Customer {n} with a rather long name to fill the page"
+            )),
+            notes: Some("notes ".repeat(100)),
+            ..ContactSpec::default()
+        }))
+        .await?;
+    }
+    let ids: Vec<String> = match a
+        .execute(Request::ListContacts {
+            search: None,
+            limit: None,
+        })
+        .await?
+    {
+        Reply::Contacts(list) => list
+            .into_iter()
+            .map(|c| format!("contact:{}", c.id))
+            .collect(),
+        other => return Err(format!("unexpected reply {other:?}").into()),
+    };
+    let code = a.invite(60_000, 1).await?;
+    let bruno = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let b_key = identity::load_or_create(b_dir.path())?;
+    let mut frames = vec![Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: bruno.team,
+        agent_id: Some(bruno.agent),
+        device: identity::peer_id_string(&b_key),
+    })];
+    // Each request is answered with every contact whole: far more, in all,
+    // than a link may hold unread.
+    frames.extend((0..2000).map(|_| Frame::DocRequest {
+        doc_ids: ids.clone(),
+    }));
+    let b_peer = b_key.public().to_peer_id().to_base58();
+    let stall = tokio::spawn(meshdesk_sync::testing::write_and_stall(
+        b_key,
+        code.psk,
+        code.addrs[0].clone(),
+        framed(&frames)?,
+        Duration::from_secs(120),
+    ));
+    // Answering hundreds of requests takes a while in a debug build.
+    let dropped = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            match a_events.recv().await {
+                Ok(Event::PeerRefused { peer, reason })
+                    if peer == b_peer && reason.contains("does not read") =>
+                {
+                    return true;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        dropped.ok(),
+        Some(true),
+        "A never dropped the peer that does not read"
+    );
+    // A keeps serving: a request still gets its reply.
+    a.execute(add_contact("Still Here")).await?;
+    assert!(contact_names(&a).await?.iter().any(|n| n == "Still Here"));
+    stall.abort();
+    a.shutdown().await?;
+    Ok(())
+}
