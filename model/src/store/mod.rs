@@ -25,6 +25,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Wri
 use serde::{Deserialize, Serialize};
 
 use crate::authorship::{DeviceKey, Seal, Sealed};
+use crate::bounds::{self, DecodeLimitError};
 use crate::doc::{DocError, DocId, DocKind};
 use crate::ids::*;
 use crate::rules::{self, SealBook};
@@ -43,6 +44,12 @@ const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
 const PROJECTION_VERSION: u64 = 4;
+
+/// How a `malformed` entry marks a quarantined document: kept on disk and
+/// listed, but never loaded for sync, sent to peers, edited or projected.
+pub const QUARANTINED: &str = "quarantined: ";
+/// The reason of a document quarantined because its stored bytes do not load.
+const UNLOADABLE: &str = "cannot be loaded: ";
 
 /// Documents refused by the write rules, with the reason.
 pub type Refusals = Vec<(String, String)>;
@@ -147,6 +154,15 @@ pub enum StoreError {
     Doc { doc: String, source: DocError },
     #[error("document {doc} cannot be loaded: {reason}")]
     CorruptDoc { doc: String, reason: String },
+    /// The document is quarantined on this device (see [`Store::malformed`]).
+    #[error("document {doc} is quarantined: {reason}")]
+    Quarantined { doc: String, reason: String },
+    /// Bytes from a peer that would decode past the limits (a decompression bomb).
+    #[error("document {doc} refused: {source}")]
+    Oversized {
+        doc: String,
+        source: DecodeLimitError,
+    },
     #[error("corrupt record in {table}: {reason}")]
     CorruptRecord { table: &'static str, reason: String },
     #[error("{0} not found")]
@@ -267,6 +283,20 @@ pub(crate) fn seals_record(book: &SealBook) -> Vec<u8> {
     postcard::to_stdvec(&seals).unwrap_or_default()
 }
 
+/// Records in `txn` that a document's stored bytes do not load (see
+/// [`Store::quarantine_reason`]) and takes it out of the projections; an
+/// unreadable team document never takes the roster away.
+fn record_unloadable(txn: &WriteTransaction, doc_id: &str, reason: &str) -> StoreResult<()> {
+    txn.open_table(MALFORMED)?
+        .insert(doc_id, format!("{QUARANTINED}{reason}").as_str())?;
+    if let Ok(parsed) = doc_id.parse::<DocId>()
+        && parsed.kind() != DocKind::Team
+    {
+        project::remove_projection(txn, &parsed)?;
+    }
+    Ok(())
+}
+
 fn seal_book(seals: Vec<Seal>) -> SealBook {
     seals.into_iter().map(|s| (s.actor.to_vec(), s)).collect()
 }
@@ -283,6 +313,8 @@ pub struct Store {
     key: DeviceKey,
     actor: ActorId,
     cache: LruCache<String, CachedDoc>,
+    /// Quarantined documents and why (the `malformed` entries that say so).
+    quarantined: HashMap<String, String>,
     sync_states: HashMap<(String, String), automerge::sync::State>,
     search: search_index::SearchIndex,
     /// The last `agent_history` answer: the history version and the day it
@@ -390,12 +422,59 @@ impl Store {
             actor: key.actor(),
             key,
             cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
+            quarantined: HashMap::new(),
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
             history: std::sync::Mutex::new(None),
         };
         store.init_tables()?;
+        store.quarantined = store.read_quarantined()?;
         Ok(store)
+    }
+
+    /// The quarantined entries of `malformed`.
+    fn read_quarantined(&self) -> StoreResult<HashMap<String, String>> {
+        Ok(self
+            .malformed()?
+            .into_iter()
+            .filter_map(|(doc, reason)| Some((doc, reason.strip_prefix(QUARANTINED)?.to_string())))
+            .collect())
+    }
+
+    /// Why a document is quarantined, if it is.
+    pub fn quarantine_reason(&self, doc_id: &str) -> Option<&str> {
+        self.quarantined.get(doc_id).map(String::as_str)
+    }
+
+    fn quarantined_error(&self, doc_id: &str) -> Option<StoreError> {
+        self.quarantine_reason(doc_id)
+            .map(|reason| StoreError::Quarantined {
+                doc: doc_id.to_string(),
+                reason: reason.to_string(),
+            })
+    }
+
+    /// Quarantines a document whose stored bytes do not load: recorded in
+    /// `malformed`, left out of the projections (the team's roster stays,
+    /// as it does for an unreadable team document), its bytes kept.
+    fn quarantine_unloadable(&mut self, doc_id: &str, reason: &str) -> StoreResult<StoreError> {
+        let reason = format!("{UNLOADABLE}{reason}");
+        tracing::error!(doc = %doc_id, %reason, "document quarantined");
+        let txn = self.db.begin_write()?;
+        record_unloadable(&txn, doc_id, &reason)?;
+        txn.commit()?;
+        self.quarantined.insert(doc_id.to_string(), reason.clone());
+        if let Ok(parsed) = doc_id.parse::<DocId>() {
+            let change = DocChange {
+                doc_id: doc_id.to_string(),
+                kind: parsed.kind(),
+            };
+            self.search.refresh(&self.db, std::slice::from_ref(&change))?;
+        }
+        Ok(StoreError::Quarantined {
+            doc: doc_id.to_string(),
+            reason,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -485,11 +564,27 @@ impl Store {
 
     // ---- documents ---------------------------------------------------------
 
-    /// Loads a document from the cache or from redb; `None` if it is not stored.
+    /// Loads a document from the cache or from redb; `None` if it is not
+    /// stored. A quarantined document is an error; one whose stored bytes
+    /// turn out not to load is quarantined here.
     fn take_doc(&mut self, doc_id: &str) -> StoreResult<Option<CachedDoc>> {
+        if let Some(e) = self.quarantined_error(doc_id) {
+            return Err(e);
+        }
         if let Some(cached) = self.cache.pop(doc_id) {
             return Ok(Some(cached));
         }
+        match self.load_stored(doc_id) {
+            Err(StoreError::CorruptDoc { doc, reason }) => {
+                Err(self.quarantine_unloadable(&doc, &reason)?)
+            }
+            other => other,
+        }
+    }
+
+    /// Loads a document from redb, its bytes checked against the decoding
+    /// limits first; `None` if it is not stored.
+    fn load_stored(&self, doc_id: &str) -> StoreResult<Option<CachedDoc>> {
         let txn = self.db.begin_read()?;
         let bytes = stored_bytes(
             &txn.open_table(DOC_SNAPSHOT)?,
@@ -505,6 +600,7 @@ impl Store {
             doc: doc_id.to_string(),
             reason,
         };
+        bounds::check_document(&bytes).map_err(|e| corrupt(e.to_string()))?;
         let mut doc = untrusted(|| AutoCommit::load(&bytes))
             .map_err(corrupt)?
             .map_err(|e| corrupt(e.to_string()))?
@@ -815,8 +911,16 @@ impl Store {
         doc_id
             .parse::<DocId>()
             .map_err(|_| StoreError::BadDocId(doc_id.to_string()))?;
+        // A quarantined document is never offered to peers.
+        if self.quarantined.contains_key(doc_id) {
+            return Ok(None);
+        }
         let mut state = self.sync_state(peer, doc_id)?;
-        let (message, seals) = match self.take_doc(doc_id)? {
+        let stored = match self.take_doc(doc_id) {
+            Err(StoreError::Quarantined { .. }) => return Ok(None),
+            other => other?,
+        };
+        let (message, seals) = match stored {
             Some(mut cached) => {
                 let msg = cached.doc.sync().generate_sync_message(&mut state);
                 let seals = cached.seals.values().cloned().collect();
@@ -864,6 +968,7 @@ impl Store {
         let mut states: HashMap<String, automerge::sync::State> = HashMap::new();
         let mut announced = HashMap::new();
         let mut incoming: HashMap<String, Vec<Seal>> = HashMap::new();
+        let mut quarantined: Refusals = Vec::new();
         for (doc_id, bytes) in messages {
             let parsed: DocId = doc_id
                 .parse()
@@ -873,6 +978,17 @@ impl Store {
                 reason,
             };
             let sealed = Sealed::decode(bytes).map_err(|e| bad(e.to_string()))?;
+            // Before Automerge allocates anything for it.
+            bounds::check_sync_message(&sealed.bytes).map_err(|source| StoreError::Oversized {
+                doc: doc_id.clone(),
+                source,
+            })?;
+            if let Some(reason) = self.quarantine_reason(doc_id) {
+                if !quarantined.iter().any(|(d, _)| d == doc_id) {
+                    quarantined.push((doc_id.clone(), format!("quarantined here: {reason}")));
+                }
+                continue;
+            }
             let message = untrusted(|| automerge::sync::Message::decode(&sealed.bytes))
                 .map_err(bad)?
                 .map_err(|e| bad(e.to_string()))?;
@@ -884,9 +1000,14 @@ impl Store {
             let index = match position.get(doc_id) {
                 Some(&i) => i,
                 None => {
-                    let cached = match self.take_doc(doc_id)? {
-                        Some(c) => c,
-                        None => CachedDoc::new(&self.actor),
+                    let cached = match self.take_doc(doc_id) {
+                        Ok(Some(c)) => c,
+                        Ok(None) => CachedDoc::new(&self.actor),
+                        Err(StoreError::Quarantined { reason, .. }) => {
+                            quarantined.push((doc_id.clone(), format!("quarantined here: {reason}")));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     };
                     touched.push((doc_id.clone(), parsed, cached));
                     position.insert(doc_id.clone(), touched.len() - 1);
@@ -906,7 +1027,8 @@ impl Store {
         }
         // Only what the write rules admit is stored; a refused document
         // keeps what it had (its copy and sync state here are dropped).
-        let (refused, deferred) = self.admit_all(&mut touched, &incoming)?;
+        let (mut refused, deferred) = self.admit_all(&mut touched, &incoming)?;
+        refused.extend(quarantined);
         for doc_id in refused.iter().map(|(d, _)| d).chain(&deferred) {
             states.remove(doc_id);
             self.sync_states.remove(&(peer.to_string(), doc_id.clone()));
@@ -1054,8 +1176,18 @@ impl Store {
             .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
         let mut roster = None;
         for (doc_id, key) in ids {
-            let Some(mut cached) = self.take_doc(&key)? else {
-                continue;
+            // Loaded afresh: a document quarantined because its bytes do
+            // not load stays quarantined, and one that no longer loads is.
+            self.cache.pop(&key);
+            let mut cached = match self.load_stored(&key) {
+                Ok(Some(cached)) => cached,
+                Ok(None) => continue,
+                Err(StoreError::CorruptDoc { reason, .. }) => {
+                    tracing::error!(doc = %key, %reason, "document quarantined: its bytes do not load");
+                    record_unloadable(&txn, &key, &format!("{UNLOADABLE}{reason}"))?;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             let seals: Vec<Seal> = cached.seals.values().cloned().collect();
             let mut book = SealBook::new();
@@ -1085,7 +1217,8 @@ impl Store {
                 Err(reason) => {
                     tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
                     txn.open_table(MALFORMED)?
-                        .insert(key.as_str(), format!("quarantined: {reason}").as_str())?;
+                        .insert(key.as_str(), format!("{QUARANTINED}{reason}").as_str())?;
+                    continue;
                 }
             }
             self.put_back(key, cached);
@@ -1098,6 +1231,7 @@ impl Store {
                 .insert("team", encode(&team).as_slice())?;
         }
         txn.commit()?;
+        self.quarantined = self.read_quarantined()?;
         Ok(())
     }
 

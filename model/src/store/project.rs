@@ -358,7 +358,7 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
     Ok(())
 }
 
-fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> StoreResult<()> {
+pub(crate) fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> StoreResult<()> {
     match doc_id {
         DocId::Team(_) => {
             txn.open_table(TEAM)?.remove("team")?;

@@ -155,6 +155,11 @@ fn prepare(
         seals: incoming,
         bytes,
     } = Sealed::decode(&sealed).map_err(|e| bad_data(&key, e.to_string()))?;
+    // Before Automerge allocates anything for it.
+    crate::bounds::check_document(&bytes).map_err(|source| StoreError::Oversized {
+        doc: key.clone(),
+        source,
+    })?;
     // Loading and reading are the work on bytes from a peer: both guarded.
     let loaded = untrusted(|| {
         let doc = AutoCommit::load(&bytes)?.with_actor(actor.clone());
@@ -330,6 +335,18 @@ impl Store {
     ) -> StoreResult<Imported> {
         // The team's document first: its roster judges the others.
         let (own_team, mut roster) = self.trust_context()?;
+        // A quarantined document is not touched by sync.
+        let mut refused = Vec::new();
+        let docs: Vec<(String, Vec<u8>)> = docs
+            .into_iter()
+            .filter(|(key, _)| match self.quarantine_reason(key) {
+                Some(reason) => {
+                    refused.push((key.clone(), format!("quarantined here: {reason}")));
+                    false
+                }
+                None => true,
+            })
+            .collect();
         let (teams, others): (Vec<_>, Vec<_>) = docs.into_iter().partition(|(key, _)| {
             key.parse::<DocId>()
                 .is_ok_and(|d| d.kind() == DocKind::Team)
@@ -361,7 +378,6 @@ impl Store {
             own_team,
         };
         prepared.extend(prepare_all(others, &self.actor, judge)?);
-        let mut refused = Vec::new();
         // Fresh documents (with the bytes to keep) and merged ones, in order;
         // the maps find a document seen earlier in the batch.
         let mut fresh: Vec<Fresh> = Vec::new();
@@ -404,7 +420,14 @@ impl Store {
                 merge_seals(&mut held.doc, &mut held.seals, seals);
                 continue;
             }
-            match self.take_doc(&key)? {
+            let held = match self.take_doc(&key) {
+                Err(StoreError::Quarantined { reason, .. }) => {
+                    refused.push((key, format!("quarantined here: {reason}")));
+                    continue;
+                }
+                other => other?,
+            };
+            match held {
                 Some(mut cached) => {
                     cached
                         .doc
