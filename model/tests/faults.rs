@@ -259,3 +259,4 @@ fn a_document_found_corrupt_when_loaded_is_quarantined_then_and_there() -> R {
     assert!(malformed[0].1.contains("cannot be loaded"), "{malformed:?}");
     Ok(())
 }
+
