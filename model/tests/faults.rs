@@ -260,3 +260,48 @@ fn a_document_found_corrupt_when_loaded_is_quarantined_then_and_there() -> R {
     Ok(())
 }
 
+
+#[test]
+fn doctor_finds_nothing_wrong_in_a_healthy_store_and_each_kind_of_damage_in_a_damaged_one() -> R {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("store.redb");
+    let key = DeviceKey::generate();
+    let mut store = new_team(&path, key.clone())?;
+    let kept = add_contact(&mut store, "Kept")?;
+    let other = add_contact(&mut store, "Other")?;
+    let report = store.doctor()?;
+    assert!(report.healthy(), "{report:?}");
+    assert_eq!(report.documents, 4, "team, agent, two contacts");
+    drop(store);
+
+    // A projection row gone, and one document's seals garbled.
+    {
+        let db = redb::Database::open(&path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(tables::CONTACTS)?.remove(kept.as_str())?;
+        txn.open_table(tables::DOC_SEALS)?
+            .insert(format!("contact:{other}").as_str(), [0xffu8, 0xff, 0xff].as_slice())?;
+        txn.commit()?;
+    }
+    let mut store = Store::open(&path, key)?;
+    let before = store.projection_dump()?;
+    let report = store.doctor()?;
+    assert!(!report.healthy());
+    let text = format!("{report:?}");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.problem.contains("projection row contacts:") && p.problem.contains(&kept)),
+        "{text}"
+    );
+    assert!(
+        report.problems.iter().any(|p| p.doc.as_deref() == Some(&format!("contact:{other}"))
+            && p.problem.contains("seals cannot be read")),
+        "{text}"
+    );
+    // The doctor changed nothing.
+    assert_eq!(store.projection_dump()?, before);
+    assert!(store.malformed()?.is_empty());
+    Ok(())
+}

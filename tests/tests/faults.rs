@@ -118,3 +118,68 @@ fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_se
     assert!(contacts.contains("After The Bomb"), "{contacts}");
     Ok(())
 }
+
+/// `team join` with the process aborting at `step` (as a kill there would).
+fn join_crashing_at(d: &Device, code: &str, agent: &str, step: &str) -> std::process::Output {
+    std::process::Command::new(meshdesk_tests::meshdesk_bin())
+        .arg("--data-dir")
+        .arg(d.data_dir())
+        .args(["team", "join", code, "--agent", agent])
+        .env_remove("MESHDESK_DATA_DIR")
+        .env(meshdesk_sync::join::CRASH_AT_ENV, step)
+        .output()
+        .unwrap_or_else(|e| panic!("run meshdesk: {e}"))
+}
+
+#[test]
+fn a_join_killed_at_any_step_succeeds_when_retried_with_the_same_one_use_code() -> R {
+    use std::os::unix::process::ExitStatusExt;
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.start(&[]);
+    for n in 0..20 {
+        a.ok(&["contact", "add", "--name", &format!("Customer {n}")]);
+    }
+    let steps = [
+        ("store-opened", "Dora"),
+        ("admitted", "Fay"),
+        ("team-key-saved", "Gil"),
+        ("syncing", "Hal"),
+    ];
+    for (step, agent) in steps {
+        let code = a.ok(&["team", "invite", "--uses", "1"]);
+        let code = code
+            .split_whitespace()
+            .find(|w| w.starts_with("MD1-"))
+            .ok_or("no invite code")?
+            .to_string();
+        let d = Device::new(step);
+        let crashed = join_crashing_at(&d, &code, agent, step);
+        assert_eq!(
+            crashed.status.signal(),
+            Some(libc_sigabrt()),
+            "{step}: the join did not stop there: {:?} {}",
+            crashed.status,
+            String::from_utf8_lossy(&crashed.stderr)
+        );
+        // The same code again finishes the join, whatever the crash left.
+        let joined = d.json(&["team", "join", &code, "--agent", agent]);
+        assert!(joined["agent"].is_string(), "{step}: {joined}");
+        let contacts = d.json(&["contact", "list"]).to_string();
+        assert_eq!(
+            contacts.matches("Customer ").count(),
+            20,
+            "{step}: {contacts}"
+        );
+        assert!(d.data_dir().join("team.psk").exists(), "{step}");
+        // Only one device was added for this agent, and it is this one.
+        let members = a.json(&["team", "members"]).to_string();
+        assert_eq!(members.matches(agent).count(), 1, "{step}: {members}");
+    }
+    Ok(())
+}
+
+/// SIGABRT, which `std::process::abort` raises.
+fn libc_sigabrt() -> i32 {
+    6
+}

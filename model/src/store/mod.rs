@@ -8,6 +8,7 @@
 //! - Opening reads no document. Lists and search read projection rows only;
 //!   documents are loaded on demand and kept in a small LRU cache.
 
+mod doctor;
 mod project;
 mod read;
 mod search_index;
@@ -31,6 +32,7 @@ use crate::ids::*;
 use crate::rules::{self, SealBook};
 use tables::*;
 
+pub use doctor::{DoctorReport, Problem};
 pub use read::{Page, SearchScope};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc};
@@ -595,10 +597,17 @@ impl Store {
         if bytes.is_empty() {
             return Ok(None);
         }
-        let seals = seal_book(stored_seals(&txn.open_table(DOC_SEALS)?, doc_id)?);
         let corrupt = |reason: String| StoreError::CorruptDoc {
             doc: doc_id.to_string(),
             reason,
+        };
+        // Without its seals a document cannot be sent on: as bad as its bytes.
+        let seals = match stored_seals(&txn.open_table(DOC_SEALS)?, doc_id) {
+            Ok(seals) => seal_book(seals),
+            Err(StoreError::CorruptRecord { reason, .. }) => {
+                return Err(corrupt(format!("its seals cannot be read: {reason}")));
+            }
+            Err(e) => return Err(e),
         };
         bounds::check_document(&bytes).map_err(|e| corrupt(e.to_string()))?;
         let mut doc = untrusted(|| AutoCommit::load(&bytes))
@@ -1161,6 +1170,16 @@ impl Store {
     /// quarantined: kept, listed in [`Store::malformed`], not projected.
     pub fn rebuild_projections(&mut self) -> StoreResult<()> {
         self.search.clear();
+        let txn = self.db.begin_write()?;
+        self.derive_projections(&txn, true)?;
+        txn.commit()?;
+        self.quarantined = self.read_quarantined()?;
+        Ok(())
+    }
+
+    /// The work of [`Store::rebuild_projections`], in `txn` (which
+    /// [`Store::doctor`] aborts, and asks not to `log` what it finds).
+    fn derive_projections(&mut self, txn: &WriteTransaction, log: bool) -> StoreResult<()> {
         let own_team = self.identity()?.map(|i| i.team);
         let mut ids: Vec<(DocId, String)> = self
             .doc_ids()?
@@ -1170,8 +1189,7 @@ impl Store {
         // The team first: its roster judges the rest.
         ids.sort_by_key(|(doc_id, _)| doc_id.kind() != DocKind::Team);
         let previous_team = self.team()?;
-        let txn = self.db.begin_write()?;
-        project::clear_all(&txn)?;
+        project::clear_all(txn)?;
         txn.open_table(LOCAL)?
             .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
         let mut roster = None;
@@ -1183,8 +1201,10 @@ impl Store {
                 Ok(Some(cached)) => cached,
                 Ok(None) => continue,
                 Err(StoreError::CorruptDoc { reason, .. }) => {
-                    tracing::error!(doc = %key, %reason, "document quarantined: its bytes do not load");
-                    record_unloadable(&txn, &key, &format!("{UNLOADABLE}{reason}"))?;
+                    if log {
+                        tracing::error!(doc = %key, %reason, "document quarantined: its bytes do not load");
+                    }
+                    record_unloadable(txn, &key, &format!("{UNLOADABLE}{reason}"))?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1206,7 +1226,7 @@ impl Store {
             .and_then(|v| v.map_err(|r| r.0));
             match verdict {
                 Ok(()) => {
-                    project::project(&txn, &doc_id, &cached.doc)?;
+                    project::project(txn, &doc_id, &cached.doc)?;
                     if let DocId::Team(id) = doc_id
                         && own_team.is_none_or(|own| own == id)
                         && let Ok(team) = crate::doc::team::read(&cached.doc)
@@ -1215,7 +1235,9 @@ impl Store {
                     }
                 }
                 Err(reason) => {
-                    tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
+                    if log {
+                        tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
+                    }
                     txn.open_table(MALFORMED)?
                         .insert(key.as_str(), format!("{QUARANTINED}{reason}").as_str())?;
                     continue;
@@ -1230,8 +1252,6 @@ impl Store {
             txn.open_table(TEAM)?
                 .insert("team", encode(&team).as_slice())?;
         }
-        txn.commit()?;
-        self.quarantined = self.read_quarantined()?;
         Ok(())
     }
 
