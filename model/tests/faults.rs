@@ -305,3 +305,104 @@ fn doctor_finds_nothing_wrong_in_a_healthy_store_and_each_kind_of_damage_in_a_da
     assert!(store.malformed()?.is_empty());
     Ok(())
 }
+
+/// A small tmpfs mounted for one test; unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// `None` (and a message) where mounting is not permitted.
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(SmallDisk { dir }),
+            _ => {
+                eprintln!("skipped: cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)");
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_every_acknowledged_write_survives() -> R {
+    let Some(disk) = SmallDisk::mount("6m") else {
+        return Ok(());
+    };
+    let path = disk.path().join("store.redb");
+    let key = DeviceKey::generate();
+    let mut store = new_team(&path, key.clone())?;
+    // Leave a little room, then write until the disk is full.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler)?;
+        let block = vec![0x5au8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+    }
+    let freed = 1024 * 1024;
+    std::fs::File::options()
+        .write(true)
+        .open(&filler)?
+        .set_len(std::fs::metadata(&filler)?.len().saturating_sub(freed))?;
+    let mut acknowledged = Vec::new();
+    let failure = loop {
+        let name = format!("Customer {} {}", acknowledged.len(), "x".repeat(400));
+        match ops::execute(
+            &mut store,
+            &Context::now(),
+            Request::AddContact(ContactSpec {
+                name: Some(name.clone()),
+                notes: Some("n".repeat(4000)),
+                ..ContactSpec::default()
+            }),
+        ) {
+            Ok(_) => acknowledged.push(name),
+            Err(e) => break e,
+        }
+        assert!(acknowledged.len() < 100_000, "the disk never filled");
+    };
+    assert!(!acknowledged.is_empty());
+    let message = failure.to_string();
+    assert!(message.contains("disk is full"), "{message}");
+    // A second try is refused as clearly (redb takes no more writes after
+    // one failed part-way, until the store is opened again).
+    let again = run(&mut store, Request::AddContact(ContactSpec {
+        name: Some("One More".into()),
+        ..ContactSpec::default()
+    }))
+    .expect_err("still full");
+    let again = again.to_string();
+    assert!(again.contains("disk") && again.contains("not saved"), "{again}");
+    drop(store);
+
+    // Space freed, the store reopens with every acknowledged write.
+    std::fs::remove_file(&filler)?;
+    let mut store = Store::open(&path, key)?;
+    let mut listed: Vec<String> = store.contacts(0, 100_000)?.into_iter().map(|c| c.name).collect();
+    listed.sort();
+    acknowledged.sort();
+    assert_eq!(listed, acknowledged);
+    assert!(store.doctor()?.healthy());
+    // And it takes writes again.
+    add_contact(&mut store, "After")?;
+    Ok(())
+}

@@ -152,6 +152,13 @@ pub enum StoreError {
     /// A redb failure (I/O, corruption, a transaction that could not begin or commit).
     #[error("storage error: {0}")]
     Storage(Box<redb::Error>),
+    /// A write found the disk full; it was not saved, and what was saved before is intact.
+    #[error("the disk is full: this change was not saved (everything saved before is safe); free some space and try again")]
+    DiskFull,
+    /// An earlier write failed part-way (the disk was full, or failing): the
+    /// store takes no more writes until it is opened again.
+    #[error("an earlier write to the store failed (was the disk full?): this change was not saved (everything saved before is safe); free some space and restart meshdesk")]
+    WriteFailedEarlier,
     #[error("document {doc}: {source}")]
     Doc { doc: String, source: DocError },
     #[error("document {doc} cannot be loaded: {reason}")]
@@ -179,11 +186,30 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Whether an I/O error says the disk (or the user's quota) is full.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    // ENOSPC (28) and EDQUOT (122) on Linux.
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(28 | 122))
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) if is_disk_full(&io) => StoreError::DiskFull,
+            // redb refuses every write after one failed part-way.
+            redb::Error::PreviousIo => StoreError::WriteFailedEarlier,
+            other => StoreError::Storage(Box::new(other)),
+        }
+    }
+}
+
 macro_rules! from_redb {
     ($($t:ty),+) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Storage(Box::new(e.into()))
+                StoreError::from(redb::Error::from(e))
             }
         }
     )+};
