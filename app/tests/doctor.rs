@@ -57,7 +57,10 @@ fn corrupt_on_disk(path: &Path, needle: &[u8]) -> usize {
 fn doctor_passes_a_healthy_store_and_reports_a_corrupt_document_then_its_quarantine() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let dir = dir.path();
-    ok(dir, &["team", "create", "--name", "Support", "--agent", "Ana"]);
+    ok(
+        dir,
+        &["team", "create", "--name", "Support", "--agent", "Ana"],
+    );
     created(dir, &["contact", "add", "--name", "Kept"]);
     let broken = created(dir, &["contact", "add", "--name", "Broken"]);
 
@@ -75,8 +78,8 @@ fn doctor_passes_a_healthy_store_and_reports_a_corrupt_document_then_its_quarant
     let store_path = dir.join("meshdesk.redb");
     let doc = format!("contact:{broken}");
     let stored = {
-        let store = Store::open(&store_path, DeviceKey::generate())
-            .unwrap_or_else(|e| panic!("open: {e}"));
+        let store =
+            Store::open(&store_path, DeviceKey::generate()).unwrap_or_else(|e| panic!("open: {e}"));
         let raw = store
             .raw_doc_bytes(std::slice::from_ref(&doc), usize::MAX)
             .unwrap_or_else(|e| panic!("raw: {e}"));

@@ -51,7 +51,9 @@ pub enum DecodeLimitError {
         "compressed data would inflate past {limit} bytes (from {compressed} bytes): refused as a decompression bomb"
     )]
     Inflation { compressed: u64, limit: u64 },
-    #[error("a Bloom filter declares {probes} probes and {bits_per_entry} bits per entry (at most {MAX_BLOOM_PROBES} and {MAX_BLOOM_BITS_PER_ENTRY})")]
+    #[error(
+        "a Bloom filter declares {probes} probes and {bits_per_entry} bits per entry (at most {MAX_BLOOM_PROBES} and {MAX_BLOOM_BITS_PER_ENTRY})"
+    )]
     Bloom { probes: u32, bits_per_entry: u32 },
     #[error("a Bloom filter declares entries but holds no bits")]
     EmptyBloom,
@@ -67,8 +69,7 @@ type Result<T> = std::result::Result<T, DecodeLimitError>;
 fn budget_for(len: usize) -> u64 {
     (len as u64)
         .saturating_mul(MAX_RATIO)
-        .max(RATIO_FLOOR)
-        .min(MAX_INFLATED)
+        .clamp(RATIO_FLOOR, MAX_INFLATED)
 }
 
 /// Checks a stored or received document (a sequence of chunks, as
@@ -443,7 +444,7 @@ mod tests {
         let mut doc = AutoCommit::new();
         let list = doc
             .put_object(automerge::ROOT, "messages", automerge::ObjType::List)
-            .unwrap_or_else(|_| automerge::ROOT);
+            .unwrap_or(automerge::ROOT);
         for i in 0..2000 {
             let _ = doc.insert(&list, i, format!("message number {i} with some text"));
         }
@@ -455,7 +456,11 @@ mod tests {
         let mut doc = big_doc();
         let saved = doc.save();
         let inflated = check_document(&saved).expect("a real document");
-        assert!(inflated > saved.len() as u64, "{inflated} vs {}", saved.len());
+        assert!(
+            inflated > saved.len() as u64,
+            "{inflated} vs {}",
+            saved.len()
+        );
         let loaded = AutoCommit::load(&saved).expect("load");
         assert_eq!(loaded.length(automerge::ROOT), 1);
         // Snapshot plus an incremental chunk, as the store keeps them.

@@ -43,7 +43,11 @@ fn rename(store: &mut Store, id: &str, name: &str) -> R {
 }
 
 fn names(store: &Store) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut names: Vec<String> = store.contacts(0, 100)?.into_iter().map(|c| c.name).collect();
+    let mut names: Vec<String> = store
+        .contacts(0, 100)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     names.sort();
     Ok(names)
 }
@@ -107,7 +111,10 @@ fn a_decompression_bomb_from_a_peer_is_refused_with_a_typed_error_and_nothing_is
 
 /// Flips the first byte of every copy of `needle` in the file at `path`
 /// (redb keeps values whole in its pages; an older page may hold a copy too).
-fn corrupt_on_disk(path: &std::path::Path, needle: &[u8]) -> Result<usize, Box<dyn std::error::Error>> {
+fn corrupt_on_disk(
+    path: &std::path::Path,
+    needle: &[u8],
+) -> Result<usize, Box<dyn std::error::Error>> {
     let mut file = std::fs::read(path)?;
     let mut hits = Vec::new();
     for at in 0..file.len().saturating_sub(needle.len()) {
@@ -134,7 +141,11 @@ fn make_projections_stale(path: &std::path::Path) -> R {
 }
 
 /// Runs the Automerge sync exchange for `docs` between two stores until quiet.
-fn sync_pair(a: &mut Store, b: &mut Store, docs: &[String]) -> Result<Vec<(String, String)>, Box<dyn std::error::Error>> {
+fn sync_pair(
+    a: &mut Store,
+    b: &mut Store,
+    docs: &[String],
+) -> Result<Vec<(String, String)>, Box<dyn std::error::Error>> {
     let mut refused_by_b = Vec::new();
     for _ in 0..8 {
         let mut to_b = Vec::new();
@@ -179,7 +190,10 @@ fn a_document_corrupt_on_disk_is_quarantined_and_the_store_opens_syncs_and_rebui
     let peer_path = dir.path().join("peer.redb");
     std::fs::copy(&path, &peer_path)?;
     make_projections_stale(&path)?;
-    assert!(corrupt_on_disk(&path, &stored)? > 0, "the document's bytes are in the file");
+    assert!(
+        corrupt_on_disk(&path, &stored)? > 0,
+        "the document's bytes are in the file"
+    );
 
     // Opening rebuilds the projections: the broken document is quarantined,
     // not fatal, and everything else is there.
@@ -208,10 +222,17 @@ fn a_document_corrupt_on_disk_is_quarantined_and_the_store_opens_syncs_and_rebui
     assert_eq!(store.generate_sync_message("b", &broken_doc)?, None);
     let mut peer = Store::open(&peer_path, key.clone())?;
     rename(&mut peer, &broken, "Broken Elsewhere")?;
-    let refused = sync_pair(&mut peer, &mut store, &[kept_doc.clone(), broken_doc.clone()])?;
+    let refused = sync_pair(
+        &mut peer,
+        &mut store,
+        &[kept_doc.clone(), broken_doc.clone()],
+    )?;
     assert!(refused.iter().any(|(d, _)| *d == broken_doc), "{refused:?}");
     assert_eq!(names(&store)?, vec!["Kept Here".to_string()]);
-    assert_eq!(names(&peer)?, vec!["Broken Elsewhere".to_string(), "Kept Here".to_string()]);
+    assert_eq!(
+        names(&peer)?,
+        vec!["Broken Elsewhere".to_string(), "Kept Here".to_string()]
+    );
 
     // A rebuild skips it again, and so does the next open.
     store.rebuild_projections()?;
@@ -245,7 +266,10 @@ fn a_document_found_corrupt_when_loaded_is_quarantined_then_and_there() -> R {
 
     // The projections are current: opening reads no document.
     let mut store = Store::open(&path, key.clone())?;
-    assert_eq!(names(&store)?, vec!["Broken".to_string(), "Kept".to_string()]);
+    assert_eq!(
+        names(&store)?,
+        vec!["Broken".to_string(), "Kept".to_string()]
+    );
     // A teammate's batch touching it: refused for that document, applied
     // for the others, not an error for the whole batch.
     let mut peer = Store::open(&peer_path, key)?;
@@ -259,7 +283,6 @@ fn a_document_found_corrupt_when_loaded_is_quarantined_then_and_there() -> R {
     assert!(malformed[0].1.contains("cannot be loaded"), "{malformed:?}");
     Ok(())
 }
-
 
 #[test]
 fn doctor_finds_nothing_wrong_in_a_healthy_store_and_each_kind_of_damage_in_a_damaged_one() -> R {
@@ -279,8 +302,10 @@ fn doctor_finds_nothing_wrong_in_a_healthy_store_and_each_kind_of_damage_in_a_da
         let db = redb::Database::open(&path)?;
         let txn = db.begin_write()?;
         txn.open_table(tables::CONTACTS)?.remove(kept.as_str())?;
-        txn.open_table(tables::DOC_SEALS)?
-            .insert(format!("contact:{other}").as_str(), [0xffu8, 0xff, 0xff].as_slice())?;
+        txn.open_table(tables::DOC_SEALS)?.insert(
+            format!("contact:{other}").as_str(),
+            [0xffu8, 0xff, 0xff].as_slice(),
+        )?;
         txn.commit()?;
     }
     let mut store = Store::open(&path, key)?;
@@ -296,8 +321,11 @@ fn doctor_finds_nothing_wrong_in_a_healthy_store_and_each_kind_of_damage_in_a_da
         "{text}"
     );
     assert!(
-        report.problems.iter().any(|p| p.doc.as_deref() == Some(&format!("contact:{other}"))
-            && p.problem.contains("seals cannot be read")),
+        report
+            .problems
+            .iter()
+            .any(|p| p.doc.as_deref() == Some(&format!("contact:{other}"))
+                && p.problem.contains("seals cannot be read")),
         "{text}"
     );
     // The doctor changed nothing.
@@ -385,19 +413,29 @@ fn a_full_disk_is_a_clear_error_and_every_acknowledged_write_survives() -> R {
     assert!(message.contains("disk is full"), "{message}");
     // A second try is refused as clearly (redb takes no more writes after
     // one failed part-way, until the store is opened again).
-    let again = run(&mut store, Request::AddContact(ContactSpec {
-        name: Some("One More".into()),
-        ..ContactSpec::default()
-    }))
+    let again = run(
+        &mut store,
+        Request::AddContact(ContactSpec {
+            name: Some("One More".into()),
+            ..ContactSpec::default()
+        }),
+    )
     .expect_err("still full");
     let again = again.to_string();
-    assert!(again.contains("disk") && again.contains("not saved"), "{again}");
+    assert!(
+        again.contains("disk") && again.contains("not saved"),
+        "{again}"
+    );
     drop(store);
 
     // Space freed, the store reopens with every acknowledged write.
     std::fs::remove_file(&filler)?;
     let mut store = Store::open(&path, key)?;
-    let mut listed: Vec<String> = store.contacts(0, 100_000)?.into_iter().map(|c| c.name).collect();
+    let mut listed: Vec<String> = store
+        .contacts(0, 100_000)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     listed.sort();
     acknowledged.sort();
     assert_eq!(listed, acknowledged);

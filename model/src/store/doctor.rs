@@ -12,9 +12,7 @@ use redb::ReadableDatabase;
 use serde::Serialize;
 
 use super::tables::*;
-use super::{
-    DocMeta, QUARANTINED, Store, StoreError, StoreResult, decode, project, stored_seals,
-};
+use super::{DocMeta, QUARANTINED, Store, StoreError, StoreResult, decode, project, stored_seals};
 
 /// One thing found wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -133,7 +131,10 @@ impl Store {
         let committed: std::collections::BTreeMap<_, _> = committed.into_iter().collect();
         let derived: std::collections::BTreeMap<_, _> = derived.into_iter().collect();
         let mut differing = 0usize;
-        for key in committed.keys().chain(derived.keys().filter(|k| !committed.contains_key(*k))) {
+        for key in committed
+            .keys()
+            .chain(derived.keys().filter(|k| !committed.contains_key(*k)))
+        {
             let (now, should) = (committed.get(key), derived.get(key));
             if now == should {
                 continue;
@@ -142,7 +143,10 @@ impl Store {
                 let doc = doc.trim_matches('"').to_string();
                 // Already listed, as quarantined or as a problem found above.
                 if self.quarantine_reason(&doc).is_some()
-                    || report.problems.iter().any(|p| p.doc.as_deref() == Some(&doc))
+                    || report
+                        .problems
+                        .iter()
+                        .any(|p| p.doc.as_deref() == Some(&doc))
                 {
                     continue;
                 }
@@ -151,7 +155,9 @@ impl Store {
                     let reason = reason.trim_matches('"');
                     let what = match reason.strip_prefix(QUARANTINED) {
                         Some(r) => format!("would be quarantined by a rebuild: {r}"),
-                        None => format!("its content cannot be read, so it is left out of the projections: {reason}"),
+                        None => format!(
+                            "its content cannot be read, so it is left out of the projections: {reason}"
+                        ),
                     };
                     report.problems.push(Problem {
                         doc: Some(doc),

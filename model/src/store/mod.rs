@@ -153,11 +153,15 @@ pub enum StoreError {
     #[error("storage error: {0}")]
     Storage(Box<redb::Error>),
     /// A write found the disk full; it was not saved, and what was saved before is intact.
-    #[error("the disk is full: this change was not saved (everything saved before is safe); free some space and try again")]
+    #[error(
+        "the disk is full: this change was not saved (everything saved before is safe); free some space and try again"
+    )]
     DiskFull,
     /// An earlier write failed part-way (the disk was full, or failing): the
     /// store takes no more writes until it is opened again.
-    #[error("an earlier write to the store failed (was the disk full?): this change was not saved (everything saved before is safe); free some space and restart meshdesk")]
+    #[error(
+        "an earlier write to the store failed (was the disk full?): this change was not saved (everything saved before is safe); free some space and restart meshdesk"
+    )]
     WriteFailedEarlier,
     #[error("document {doc}: {source}")]
     Doc { doc: String, source: DocError },
@@ -497,7 +501,8 @@ impl Store {
                 doc_id: doc_id.to_string(),
                 kind: parsed.kind(),
             };
-            self.search.refresh(&self.db, std::slice::from_ref(&change))?;
+            self.search
+                .refresh(&self.db, std::slice::from_ref(&change))?;
         }
         Ok(StoreError::Quarantined {
             doc: doc_id.to_string(),
@@ -1039,7 +1044,8 @@ impl Store {
                         Ok(Some(c)) => c,
                         Ok(None) => CachedDoc::new(&self.actor),
                         Err(StoreError::Quarantined { reason, .. }) => {
-                            quarantined.push((doc_id.clone(), format!("quarantined here: {reason}")));
+                            quarantined
+                                .push((doc_id.clone(), format!("quarantined here: {reason}")));
                             continue;
                         }
                         Err(e) => return Err(e),

@@ -422,7 +422,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
 macro_rules! dump_rows {
     ($txn:expr) => {{
         let txn = &$txn;
-    let mut out = Vec::new();
+        let mut out = Vec::new();
         macro_rules! dump_table {
             ($name:literal, $def:expr) => {{
                 let t = txn.open_table($def)?;
