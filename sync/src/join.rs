@@ -108,15 +108,16 @@ pub async fn join_team(
         peers,
         connect_timeout,
     } = args;
-    if invite.is_expired(now_ms()) {
-        return Err(JoinError::Expired);
-    }
-    // Admitted by an earlier attempt that stopped before the end: resume.
+    // Admitted by an earlier attempt that stopped before the end: resume
+    // (the token is not presented again, so an expired code still does).
     let resumed = match store.identity().map_err(NodeError::from)? {
         Some(identity) if identity.team == invite.team_id => Some(identity.agent),
         Some(_) => return Err(JoinError::AlreadyMember),
         None => None,
     };
+    if resumed.is_none() && invite.is_expired(now_ms()) {
+        return Err(JoinError::Expired);
+    }
     if invite.addrs.is_empty() && peers.is_empty() {
         return Err(JoinError::NoAddress);
     }
@@ -127,7 +128,12 @@ pub async fn join_team(
         .map(|a| a.to_string())
         .collect();
     let team_id = invite.team_id;
-    let psk = invite.psk;
+    // Resuming, a key written since (a rotation that reached the device
+    // before the crash) is newer than the invite's: keep it.
+    let psk = match resumed {
+        Some(_) => team::load_team_key(&data_dir)?.unwrap_or(invite.psk),
+        None => invite.psk,
+    };
     let mut config = NodeConfig::new(&data_dir, store, keypair, psk);
     config.listen = listen;
     config.mdns = false;
@@ -135,7 +141,9 @@ pub async fn join_team(
     if let Some(agent) = resumed {
         // A member already: the key is the team's, and the invite's
         // addresses are where its teammates are.
-        team::save_team_key(&data_dir, &psk)?;
+        if team::load_team_key(&data_dir)?.is_none() {
+            team::save_team_key(&data_dir, &psk)?;
+        }
         progress(JoinProgress::Admitted { agent });
         config.peers = invite.addrs.iter().cloned().chain(peers).collect();
     } else {

@@ -176,6 +176,22 @@ fn a_join_killed_at_any_step_succeeds_when_retried_with_the_same_one_use_code() 
         let members = a.json(&["team", "members"]).to_string();
         assert_eq!(members.matches(agent).count(), 1, "{step}: {members}");
     }
+
+    // Killed once admitted, retried after the code expired: a member
+    // resumes without presenting the token again.
+    let code = a.ok(&["team", "invite", "--uses", "1", "--expires", "2s"]);
+    let code = code
+        .split_whitespace()
+        .find(|w| w.starts_with("MD1-"))
+        .ok_or("no invite code")?
+        .to_string();
+    let d = Device::new("late");
+    let crashed = join_crashing_at(&d, &code, "Ivy", "admitted");
+    assert_eq!(crashed.status.signal(), Some(libc_sigabrt()));
+    std::thread::sleep(Duration::from_millis(2500));
+    d.json(&["team", "join", &code, "--agent", "Ivy"]);
+    let contacts = d.json(&["contact", "list"]).to_string();
+    assert_eq!(contacts.matches("Customer ").count(), 20, "{contacts}");
     Ok(())
 }
 
