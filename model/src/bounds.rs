@@ -33,6 +33,9 @@ pub const MAX_RATIO: u64 = 256;
 /// …above this floor (small documents of repetitive text compress far better
 /// than 256:1 and are harmless).
 pub const RATIO_FLOOR: u64 = 1024 * 1024;
+/// The most one batch from a peer (its sync messages or whole documents
+/// applied in one transaction, all held in memory until then) may inflate to.
+pub const MAX_BATCH_INFLATED: u64 = 256 * 1024 * 1024;
 /// The most probes a peer's Bloom filter may ask for. Automerge uses 7 and
 /// reserves a vector of this many entries for every hash it tests, so a
 /// filter declaring 4 billion would abort the process.
@@ -51,6 +54,10 @@ pub enum DecodeLimitError {
         "compressed data would inflate past {limit} bytes (from {compressed} bytes): refused as a decompression bomb"
     )]
     Inflation { compressed: u64, limit: u64 },
+    #[error(
+        "a batch of documents would inflate past {limit} bytes: refused as a decompression bomb"
+    )]
+    Batch { limit: u64 },
     #[error(
         "a Bloom filter declares {probes} probes and {bits_per_entry} bits per entry (at most {MAX_BLOOM_PROBES} and {MAX_BLOOM_BITS_PER_ENTRY})"
     )]
@@ -79,6 +86,18 @@ pub fn check_document(bytes: &[u8]) -> Result<u64> {
     let mut budget = Budget::new(bytes.len());
     check_chunks(bytes, &mut budget)?;
     Ok(budget.used)
+}
+
+/// Adds what one byte string of a batch inflates to, refusing the batch past
+/// [`MAX_BATCH_INFLATED`].
+pub fn add_to_batch(total: &mut u64, inflated: u64) -> Result<()> {
+    *total = total.saturating_add(inflated);
+    if *total > MAX_BATCH_INFLATED {
+        return Err(DecodeLimitError::Batch {
+            limit: MAX_BATCH_INFLATED,
+        });
+    }
+    Ok(())
 }
 
 /// Checks an encoded Automerge sync message (its Bloom filters and the

@@ -109,6 +109,55 @@ fn a_decompression_bomb_from_a_peer_is_refused_with_a_typed_error_and_nothing_is
     Ok(())
 }
 
+#[test]
+fn a_batch_of_bombs_each_under_the_limit_is_refused_as_a_whole() -> R {
+    let dir = tempfile::tempdir()?;
+    let mut store = new_team(&dir.path().join("store.redb"), DeviceKey::generate())?;
+    let before = store.projection_dump()?;
+    // Each inflates to 1 MiB (under the per-message floor); 300 of them,
+    // all held until the batch commits, would be 300 MiB.
+    let one = Sealed {
+        seals: vec![],
+        bytes: sync_message_with(&compressed_change_chunk(&deflated_zeros(1 << 20))),
+    }
+    .encode();
+    let batch: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|_| (format!("contact:{}", ContactId::new()), one.clone()))
+        .collect();
+    // One alone passes the limits (and fails later, as the garbage it is).
+    let alone = store
+        .receive_sync_messages("peer", &batch[..1])
+        .expect_err("garbage");
+    assert!(!matches!(alone, StoreError::Oversized { .. }), "{alone}");
+    let err = store
+        .receive_sync_messages("peer", &batch)
+        .expect_err("a batch bomb");
+    assert!(
+        matches!(
+            &err,
+            StoreError::Oversized {
+                source: meshdesk_model::bounds::DecodeLimitError::Batch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let docs: Vec<(String, Vec<u8>)> = batch
+        .iter()
+        .map(|(doc, _)| {
+            let whole = Sealed {
+                seals: vec![],
+                bytes: document_chunk_with_column(&deflated_zeros(1 << 20)),
+            };
+            (doc.clone(), whole.encode())
+        })
+        .collect();
+    let err = store.import_docs("peer", docs).expect_err("a batch bomb");
+    assert!(err.to_string().contains("a batch of documents"), "{err}");
+    assert_eq!(store.projection_dump()?, before);
+    Ok(())
+}
+
 /// Flips the first byte of every copy of `needle` in the file at `path`
 /// (redb keeps values whole in its pages; an older page may hold a copy too).
 fn corrupt_on_disk(

@@ -1009,20 +1009,32 @@ impl Store {
         let mut announced = HashMap::new();
         let mut incoming: HashMap<String, Vec<Seal>> = HashMap::new();
         let mut quarantined: Refusals = Vec::new();
+        // Every message is decoded and checked before Automerge allocates
+        // anything for any of them: the batch is held in memory until it
+        // commits, so its total is bounded too.
+        let mut inflated_total = 0u64;
+        let mut decoded = Vec::with_capacity(messages.len());
         for (doc_id, bytes) in messages {
             let parsed: DocId = doc_id
                 .parse()
                 .map_err(|_| StoreError::BadDocId(doc_id.clone()))?;
+            let sealed = Sealed::decode(bytes).map_err(|e| StoreError::BadSyncMessage {
+                doc: doc_id.clone(),
+                reason: e.to_string(),
+            })?;
+            bounds::check_sync_message(&sealed.bytes)
+                .and_then(|inflated| bounds::add_to_batch(&mut inflated_total, inflated))
+                .map_err(|source| StoreError::Oversized {
+                    doc: doc_id.clone(),
+                    source,
+                })?;
+            decoded.push((doc_id, parsed, sealed));
+        }
+        for (doc_id, parsed, sealed) in decoded {
             let bad = |reason: String| StoreError::BadSyncMessage {
                 doc: doc_id.clone(),
                 reason,
             };
-            let sealed = Sealed::decode(bytes).map_err(|e| bad(e.to_string()))?;
-            // Before Automerge allocates anything for it.
-            bounds::check_sync_message(&sealed.bytes).map_err(|source| StoreError::Oversized {
-                doc: doc_id.clone(),
-                source,
-            })?;
             if let Some(reason) = self.quarantine_reason(doc_id) {
                 if !quarantined.iter().any(|(d, _)| d == doc_id) {
                     quarantined.push((doc_id.clone(), format!("quarantined here: {reason}")));

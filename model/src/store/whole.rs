@@ -155,11 +155,7 @@ fn prepare(
         seals: incoming,
         bytes,
     } = Sealed::decode(&sealed).map_err(|e| bad_data(&key, e.to_string()))?;
-    // Before Automerge allocates anything for it.
-    crate::bounds::check_document(&bytes).map_err(|source| StoreError::Oversized {
-        doc: key.clone(),
-        source,
-    })?;
+    // Its size once inflated was checked before (`check_batch`).
     // Loading and reading are the work on bytes from a peer: both guarded.
     let loaded = untrusted(|| {
         let doc = AutoCommit::load(&bytes)?.with_actor(actor.clone());
@@ -244,6 +240,23 @@ fn prepare_all(
         out.extend(part?);
     }
     Ok(out)
+}
+
+/// Checks what each received document, and the batch in all, would
+/// inflate to, before Automerge allocates anything for them.
+fn check_batch(docs: &[(String, Vec<u8>)]) -> StoreResult<()> {
+    let mut total = 0u64;
+    for (key, sealed) in docs {
+        let Sealed { bytes, .. } =
+            Sealed::decode(sealed).map_err(|e| bad_data(key, e.to_string()))?;
+        crate::bounds::check_document(&bytes)
+            .and_then(|inflated| crate::bounds::add_to_batch(&mut total, inflated))
+            .map_err(|source| StoreError::Oversized {
+                doc: key.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -333,6 +346,7 @@ impl Store {
         peer: &str,
         docs: Vec<(String, Vec<u8>)>,
     ) -> StoreResult<Imported> {
+        check_batch(&docs)?;
         // The team's document first: its roster judges the others.
         let (own_team, mut roster) = self.trust_context()?;
         // A quarantined document is not touched by sync.
