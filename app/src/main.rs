@@ -75,6 +75,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::ApiToken(c) => return settings_cmd::api_token(&data_dir, c, json),
         Command::Webhook(c) => return settings_cmd::webhook(&data_dir, c, json),
+        Command::Doctor => return cli::doctor(&data_dir, json),
         other => other,
     };
     match cli::request_for(command, node_client::device_name)? {

@@ -194,6 +194,8 @@ pub fn join(
     }
     let peers = parse_addrs(peers)?;
     let store = open_store(data_dir)?;
+    // The device key and the store exist now; nothing else.
+    meshdesk_sync::join::crash_point("store-opened");
     let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
     let device_name = std::env::var("HOSTNAME")
         .ok()

@@ -13,6 +13,7 @@ pub use projection::*;
 pub use routing::*;
 pub use types::*;
 pub mod authorship;
+pub mod bounds;
 pub mod doc;
 pub mod ops;
 pub mod rules;

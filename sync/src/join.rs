@@ -47,13 +47,13 @@ pub struct Joined {
 }
 
 /// Why a join failed. Unless the device was admitted before the failure
-/// (then it is a member and the next `meshdesk node` finishes the sync),
-/// nothing is written to the data dir.
+/// (then it is a member and the next `meshdesk node`, or `team join` again
+/// with the same code, finishes the sync), nothing is written to the data dir.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
     #[error("the invite code has expired; ask for a new one")]
     Expired,
-    #[error("this data dir already belongs to a team")]
+    #[error("this data dir already belongs to another team")]
     AlreadyMember,
     #[error("the invite code carries no address; give one with --peer")]
     NoAddress,
@@ -69,9 +69,30 @@ pub enum JoinError {
     Team(#[from] team::TeamError),
 }
 
+/// The environment variable that makes a join abort at a named step
+/// ([`crash_point`]); only the crash tests set it.
+pub const CRASH_AT_ENV: &str = "MESHDESK_TEST_CRASH_AT";
+
+/// Aborts the process (no unwinding, no cleanup: as a kill would) when
+/// [`CRASH_AT_ENV`] names `step`, so tests can stop a join at each step.
+pub fn crash_point(step: &str) {
+    if std::env::var(CRASH_AT_ENV).is_ok_and(|at| at == step) {
+        tracing::warn!(step, "crashing on purpose ({CRASH_AT_ENV})");
+        std::process::abort();
+    }
+}
+
 /// Joins the team of `args.invite`: connects to its addresses, presents the
 /// token, and once admitted syncs everything, reporting progress. Returns when
 /// the first sync is complete; the node is stopped and the store closed.
+///
+/// Safe to retry after a crash at any step: the device key and the team key
+/// are written atomically (temporary file, fsync, rename) and the local
+/// identity in a durable store commit. A device admitted before the crash
+/// keeps its key, so the member that admitted it recognises it and tells it
+/// again (the one-use token is not needed twice); a device whose identity
+/// was written (it is a member) resumes: it keeps the invite's team key and
+/// syncs until caught up.
 pub async fn join_team(
     args: JoinArgs,
     mut progress: impl FnMut(JoinProgress),
@@ -87,11 +108,15 @@ pub async fn join_team(
         peers,
         connect_timeout,
     } = args;
-    if invite.is_expired(now_ms()) {
+    // Admitted by an earlier attempt that stopped before the end: resume
+    // (the token is not presented again, so an expired code still does).
+    let resumed = match store.identity().map_err(NodeError::from)? {
+        Some(identity) if identity.team == invite.team_id => Some(identity.agent),
+        Some(_) => return Err(JoinError::AlreadyMember),
+        None => None,
+    };
+    if resumed.is_none() && invite.is_expired(now_ms()) {
         return Err(JoinError::Expired);
-    }
-    if store.identity().map_err(NodeError::from)?.is_some() {
-        return Err(JoinError::AlreadyMember);
     }
     if invite.addrs.is_empty() && peers.is_empty() {
         return Err(JoinError::NoAddress);
@@ -103,20 +128,35 @@ pub async fn join_team(
         .map(|a| a.to_string())
         .collect();
     let team_id = invite.team_id;
-    let psk = invite.psk;
+    // Resuming, a key written since (a rotation that reached the device
+    // before the crash) is newer than the invite's: keep it.
+    let psk = match resumed {
+        Some(_) => team::load_team_key(&data_dir)?.unwrap_or(invite.psk),
+        None => invite.psk,
+    };
     let mut config = NodeConfig::new(&data_dir, store, keypair, psk);
     config.listen = listen;
-    config.peers = peers;
     config.mdns = false;
     config.control_socket = false;
-    config.join = Some(JoinConfig {
-        invite,
-        agent_name,
-        device_name,
-    });
+    if let Some(agent) = resumed {
+        // A member already: the key is the team's, and the invite's
+        // addresses are where its teammates are.
+        if team::load_team_key(&data_dir)?.is_none() {
+            team::save_team_key(&data_dir, &psk)?;
+        }
+        progress(JoinProgress::Admitted { agent });
+        config.peers = invite.addrs.iter().cloned().chain(peers).collect();
+    } else {
+        config.peers = peers;
+        config.join = Some(JoinConfig {
+            invite,
+            agent_name,
+            device_name,
+        });
+    }
     let (node, mut events) = Node::start(config).await?;
     let result = async {
-        let mut admitted: Option<(AgentId, String)> = None;
+        let mut admitted: Option<(AgentId, String)> = resumed.map(|a| (a, String::new()));
         let mut admitting_peer: Option<String> = None;
         let deadline = tokio::time::Instant::now() + connect_timeout;
         loop {
@@ -133,8 +173,10 @@ pub async fn join_team(
                     admitting_peer = Some(peer)
                 }
                 Ok(Event::Joined { agent }) => {
+                    crash_point("admitted");
                     // A member from now on (the roster says so): keep the key at once.
                     team::save_team_key(&data_dir, &psk)?;
+                    crash_point("team-key-saved");
                     progress(JoinProgress::Admitted { agent });
                     admitted = Some((agent, admitting_peer.clone().unwrap_or_default()));
                 }
@@ -144,6 +186,7 @@ pub async fn join_team(
                 }
                 Ok(Event::SyncProgress { pending_docs, .. }) if admitted.is_some() => {
                     progress(JoinProgress::Syncing { pending_docs });
+                    crash_point("syncing");
                 }
                 Ok(Event::CaughtUp { .. }) => {
                     if let Some((agent, _)) = admitted {

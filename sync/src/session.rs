@@ -206,6 +206,7 @@ impl From<StoreError> for SessionError {
             // Bad content from the peer is the peer's fault, not the store's.
             StoreError::BadSyncMessage { .. }
             | StoreError::BadDocData { .. }
+            | StoreError::Oversized { .. }
             | StoreError::BadDocId(_) => SessionError::Protocol(e.to_string()),
             other => SessionError::Store(Box::new(other)),
         }

@@ -152,6 +152,12 @@ fn write_secret(data_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), TeamEr
     file.sync_all().map_err(err)?;
     drop(file);
     fs::rename(&tmp, path).map_err(err)?;
+    // The rename is durable only once the directory is: a crash right after
+    // must not bring back the old file (or none).
+    #[cfg(unix)]
+    fs::File::open(data_dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(err)?;
     Ok(())
 }
 

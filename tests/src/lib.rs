@@ -128,10 +128,22 @@ impl Device {
 
     /// [`Device::start`] with more `meshdesk node` arguments (e.g. `--http ADDR`).
     pub fn start_with(&mut self, peers: &[String], extra: &[&str]) {
+        self.start_under(&[], peers, extra);
+    }
+
+    /// [`Device::start_with`] run through `wrapper` (e.g. `prlimit --as=N --`).
+    pub fn start_under(&mut self, wrapper: &[&str], peers: &[String], extra: &[&str]) {
         assert!(self.child.is_none(), "{} already runs", self.name);
         let log = File::create(self.log_path()).expect("log file");
         let log_err = log.try_clone().expect("log file");
-        let mut cmd = Command::new(meshdesk_bin());
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(meshdesk_bin());
+                c
+            }
+            None => Command::new(meshdesk_bin()),
+        };
         cmd.arg("--data-dir").arg(self.data_dir()).args([
             "node",
             "--no-mdns",
@@ -189,6 +201,18 @@ impl Device {
 
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// The node's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the node process has exited (crashed) since it was started.
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
     }
 }
 

@@ -56,6 +56,10 @@ pub enum Command {
     /// Outgoing webhooks per campaign (agent messages and finalize, HMAC-signed).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Check the store (stop the node first): every document loads and its
+    /// seals verify, the projections agree with the documents; lists
+    /// quarantined documents. Exits 1 when anything is wrong; changes nothing.
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]

@@ -87,6 +87,45 @@ pub fn open_store(data_dir: &DataDir) -> Result<Store, CliError> {
     })
 }
 
+/// `doctor`: checks the store and prints what it found; an error (exit 1)
+/// when anything is wrong.
+pub fn doctor(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
+    if !data_dir.store_path().exists() {
+        return Err(CliError::Refused(format!(
+            "no store at {}: nothing to check",
+            data_dir.store_path().display()
+        )));
+    }
+    let mut store = open_store(data_dir)?;
+    let report = store.doctor()?;
+    if json {
+        println!("{}", serde_json::json!(report));
+    } else {
+        println!("checked {} documents", report.documents);
+        for p in &report.problems {
+            match &p.doc {
+                Some(doc) => println!("problem: {doc}: {}", p.problem),
+                None => println!("problem: {}", p.problem),
+            }
+        }
+        for (doc, reason) in &report.quarantined {
+            println!("quarantined: {doc}: {reason}");
+        }
+        if report.healthy() {
+            println!("no problems found");
+        }
+    }
+    if report.healthy() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} problem(s) and {} quarantined document(s) found",
+            report.problems.len(),
+            report.quarantined.len()
+        )))
+    }
+}
+
 fn contact_spec(name: Option<String>, f: ContactFields, editing: bool) -> ContactSpec {
     let list = |v: Vec<String>| {
         if editing && v.is_empty() {
@@ -126,7 +165,11 @@ pub fn request_for(
             device_name: device_name(),
         },
         Command::Team(TeamCommand::Show) => Request::ShowTeam,
-        Command::Team(_) | Command::Node(_) | Command::ApiToken(_) | Command::Webhook(_) => {
+        Command::Team(_)
+        | Command::Node(_)
+        | Command::ApiToken(_)
+        | Command::Webhook(_)
+        | Command::Doctor => {
             return Ok(None);
         }
         Command::Campaign(CampaignCommand::Add(a)) => Request::AddCampaign(CampaignSpec {

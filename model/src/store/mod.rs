@@ -8,6 +8,7 @@
 //! - Opening reads no document. Lists and search read projection rows only;
 //!   documents are loaded on demand and kept in a small LRU cache.
 
+mod doctor;
 mod project;
 mod read;
 mod search_index;
@@ -25,11 +26,13 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Wri
 use serde::{Deserialize, Serialize};
 
 use crate::authorship::{DeviceKey, Seal, Sealed};
+use crate::bounds::{self, DecodeLimitError};
 use crate::doc::{DocError, DocId, DocKind};
 use crate::ids::*;
 use crate::rules::{self, SealBook};
 use tables::*;
 
+pub use doctor::{DoctorReport, Problem};
 pub use read::{Page, SearchScope};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc};
@@ -43,6 +46,12 @@ const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
 const PROJECTION_VERSION: u64 = 4;
+
+/// How a `malformed` entry marks a quarantined document: kept on disk and
+/// listed, but never loaded for sync, sent to peers, edited or projected.
+pub const QUARANTINED: &str = "quarantined: ";
+/// The reason of a document quarantined because its stored bytes do not load.
+const UNLOADABLE: &str = "cannot be loaded: ";
 
 /// Documents refused by the write rules, with the reason.
 pub type Refusals = Vec<(String, String)>;
@@ -143,10 +152,30 @@ pub enum StoreError {
     /// A redb failure (I/O, corruption, a transaction that could not begin or commit).
     #[error("storage error: {0}")]
     Storage(Box<redb::Error>),
+    /// A write found the disk full; it was not saved, and what was saved before is intact.
+    #[error(
+        "the disk is full: this change was not saved (everything saved before is safe); free some space and try again"
+    )]
+    DiskFull,
+    /// An earlier write failed part-way (the disk was full, or failing): the
+    /// store takes no more writes until it is opened again.
+    #[error(
+        "an earlier write to the store failed (was the disk full?): this change was not saved (everything saved before is safe); free some space and restart meshdesk"
+    )]
+    WriteFailedEarlier,
     #[error("document {doc}: {source}")]
     Doc { doc: String, source: DocError },
     #[error("document {doc} cannot be loaded: {reason}")]
     CorruptDoc { doc: String, reason: String },
+    /// The document is quarantined on this device (see [`Store::malformed`]).
+    #[error("document {doc} is quarantined: {reason}")]
+    Quarantined { doc: String, reason: String },
+    /// Bytes from a peer that would decode past the limits (a decompression bomb).
+    #[error("document {doc} refused: {source}")]
+    Oversized {
+        doc: String,
+        source: DecodeLimitError,
+    },
     #[error("corrupt record in {table}: {reason}")]
     CorruptRecord { table: &'static str, reason: String },
     #[error("{0} not found")]
@@ -161,11 +190,30 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Whether an I/O error says the disk (or the user's quota) is full.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    // ENOSPC (28) and EDQUOT (122) on Linux.
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(28 | 122))
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) if is_disk_full(&io) => StoreError::DiskFull,
+            // redb refuses every write after one failed part-way.
+            redb::Error::PreviousIo => StoreError::WriteFailedEarlier,
+            other => StoreError::Storage(Box::new(other)),
+        }
+    }
+}
+
 macro_rules! from_redb {
     ($($t:ty),+) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Storage(Box::new(e.into()))
+                StoreError::from(redb::Error::from(e))
             }
         }
     )+};
@@ -267,6 +315,20 @@ pub(crate) fn seals_record(book: &SealBook) -> Vec<u8> {
     postcard::to_stdvec(&seals).unwrap_or_default()
 }
 
+/// Records in `txn` that a document's stored bytes do not load (see
+/// [`Store::quarantine_reason`]) and takes it out of the projections; an
+/// unreadable team document never takes the roster away.
+fn record_unloadable(txn: &WriteTransaction, doc_id: &str, reason: &str) -> StoreResult<()> {
+    txn.open_table(MALFORMED)?
+        .insert(doc_id, format!("{QUARANTINED}{reason}").as_str())?;
+    if let Ok(parsed) = doc_id.parse::<DocId>()
+        && parsed.kind() != DocKind::Team
+    {
+        project::remove_projection(txn, &parsed)?;
+    }
+    Ok(())
+}
+
 fn seal_book(seals: Vec<Seal>) -> SealBook {
     seals.into_iter().map(|s| (s.actor.to_vec(), s)).collect()
 }
@@ -283,6 +345,8 @@ pub struct Store {
     key: DeviceKey,
     actor: ActorId,
     cache: LruCache<String, CachedDoc>,
+    /// Quarantined documents and why (the `malformed` entries that say so).
+    quarantined: HashMap<String, String>,
     sync_states: HashMap<(String, String), automerge::sync::State>,
     search: search_index::SearchIndex,
     /// The last `agent_history` answer: the history version and the day it
@@ -390,12 +454,60 @@ impl Store {
             actor: key.actor(),
             key,
             cache: LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN)),
+            quarantined: HashMap::new(),
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
             history: std::sync::Mutex::new(None),
         };
         store.init_tables()?;
+        store.quarantined = store.read_quarantined()?;
         Ok(store)
+    }
+
+    /// The quarantined entries of `malformed`.
+    fn read_quarantined(&self) -> StoreResult<HashMap<String, String>> {
+        Ok(self
+            .malformed()?
+            .into_iter()
+            .filter_map(|(doc, reason)| Some((doc, reason.strip_prefix(QUARANTINED)?.to_string())))
+            .collect())
+    }
+
+    /// Why a document is quarantined, if it is.
+    pub fn quarantine_reason(&self, doc_id: &str) -> Option<&str> {
+        self.quarantined.get(doc_id).map(String::as_str)
+    }
+
+    fn quarantined_error(&self, doc_id: &str) -> Option<StoreError> {
+        self.quarantine_reason(doc_id)
+            .map(|reason| StoreError::Quarantined {
+                doc: doc_id.to_string(),
+                reason: reason.to_string(),
+            })
+    }
+
+    /// Quarantines a document whose stored bytes do not load: recorded in
+    /// `malformed`, left out of the projections (the team's roster stays,
+    /// as it does for an unreadable team document), its bytes kept.
+    fn quarantine_unloadable(&mut self, doc_id: &str, reason: &str) -> StoreResult<StoreError> {
+        let reason = format!("{UNLOADABLE}{reason}");
+        tracing::error!(doc = %doc_id, %reason, "document quarantined");
+        let txn = self.db.begin_write()?;
+        record_unloadable(&txn, doc_id, &reason)?;
+        txn.commit()?;
+        self.quarantined.insert(doc_id.to_string(), reason.clone());
+        if let Ok(parsed) = doc_id.parse::<DocId>() {
+            let change = DocChange {
+                doc_id: doc_id.to_string(),
+                kind: parsed.kind(),
+            };
+            self.search
+                .refresh(&self.db, std::slice::from_ref(&change))?;
+        }
+        Ok(StoreError::Quarantined {
+            doc: doc_id.to_string(),
+            reason,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -485,11 +597,27 @@ impl Store {
 
     // ---- documents ---------------------------------------------------------
 
-    /// Loads a document from the cache or from redb; `None` if it is not stored.
+    /// Loads a document from the cache or from redb; `None` if it is not
+    /// stored. A quarantined document is an error; one whose stored bytes
+    /// turn out not to load is quarantined here.
     fn take_doc(&mut self, doc_id: &str) -> StoreResult<Option<CachedDoc>> {
+        if let Some(e) = self.quarantined_error(doc_id) {
+            return Err(e);
+        }
         if let Some(cached) = self.cache.pop(doc_id) {
             return Ok(Some(cached));
         }
+        match self.load_stored(doc_id) {
+            Err(StoreError::CorruptDoc { doc, reason }) => {
+                Err(self.quarantine_unloadable(&doc, &reason)?)
+            }
+            other => other,
+        }
+    }
+
+    /// Loads a document from redb, its bytes checked against the decoding
+    /// limits first; `None` if it is not stored.
+    fn load_stored(&self, doc_id: &str) -> StoreResult<Option<CachedDoc>> {
         let txn = self.db.begin_read()?;
         let bytes = stored_bytes(
             &txn.open_table(DOC_SNAPSHOT)?,
@@ -500,11 +628,19 @@ impl Store {
         if bytes.is_empty() {
             return Ok(None);
         }
-        let seals = seal_book(stored_seals(&txn.open_table(DOC_SEALS)?, doc_id)?);
         let corrupt = |reason: String| StoreError::CorruptDoc {
             doc: doc_id.to_string(),
             reason,
         };
+        // Without its seals a document cannot be sent on: as bad as its bytes.
+        let seals = match stored_seals(&txn.open_table(DOC_SEALS)?, doc_id) {
+            Ok(seals) => seal_book(seals),
+            Err(StoreError::CorruptRecord { reason, .. }) => {
+                return Err(corrupt(format!("its seals cannot be read: {reason}")));
+            }
+            Err(e) => return Err(e),
+        };
+        bounds::check_document(&bytes).map_err(|e| corrupt(e.to_string()))?;
         let mut doc = untrusted(|| AutoCommit::load(&bytes))
             .map_err(corrupt)?
             .map_err(|e| corrupt(e.to_string()))?
@@ -815,8 +951,16 @@ impl Store {
         doc_id
             .parse::<DocId>()
             .map_err(|_| StoreError::BadDocId(doc_id.to_string()))?;
+        // A quarantined document is never offered to peers.
+        if self.quarantined.contains_key(doc_id) {
+            return Ok(None);
+        }
         let mut state = self.sync_state(peer, doc_id)?;
-        let (message, seals) = match self.take_doc(doc_id)? {
+        let stored = match self.take_doc(doc_id) {
+            Err(StoreError::Quarantined { .. }) => return Ok(None),
+            other => other?,
+        };
+        let (message, seals) = match stored {
             Some(mut cached) => {
                 let msg = cached.doc.sync().generate_sync_message(&mut state);
                 let seals = cached.seals.values().cloned().collect();
@@ -864,15 +1008,39 @@ impl Store {
         let mut states: HashMap<String, automerge::sync::State> = HashMap::new();
         let mut announced = HashMap::new();
         let mut incoming: HashMap<String, Vec<Seal>> = HashMap::new();
+        let mut quarantined: Refusals = Vec::new();
+        // Every message is decoded and checked before Automerge allocates
+        // anything for any of them: the batch is held in memory until it
+        // commits, so its total is bounded too.
+        let mut inflated_total = 0u64;
+        let mut decoded = Vec::with_capacity(messages.len());
         for (doc_id, bytes) in messages {
             let parsed: DocId = doc_id
                 .parse()
                 .map_err(|_| StoreError::BadDocId(doc_id.clone()))?;
+            let sealed = Sealed::decode(bytes).map_err(|e| StoreError::BadSyncMessage {
+                doc: doc_id.clone(),
+                reason: e.to_string(),
+            })?;
+            bounds::check_sync_message(&sealed.bytes)
+                .and_then(|inflated| bounds::add_to_batch(&mut inflated_total, inflated))
+                .map_err(|source| StoreError::Oversized {
+                    doc: doc_id.clone(),
+                    source,
+                })?;
+            decoded.push((doc_id, parsed, sealed));
+        }
+        for (doc_id, parsed, sealed) in decoded {
             let bad = |reason: String| StoreError::BadSyncMessage {
                 doc: doc_id.clone(),
                 reason,
             };
-            let sealed = Sealed::decode(bytes).map_err(|e| bad(e.to_string()))?;
+            if let Some(reason) = self.quarantine_reason(doc_id) {
+                if !quarantined.iter().any(|(d, _)| d == doc_id) {
+                    quarantined.push((doc_id.clone(), format!("quarantined here: {reason}")));
+                }
+                continue;
+            }
             let message = untrusted(|| automerge::sync::Message::decode(&sealed.bytes))
                 .map_err(bad)?
                 .map_err(|e| bad(e.to_string()))?;
@@ -884,9 +1052,15 @@ impl Store {
             let index = match position.get(doc_id) {
                 Some(&i) => i,
                 None => {
-                    let cached = match self.take_doc(doc_id)? {
-                        Some(c) => c,
-                        None => CachedDoc::new(&self.actor),
+                    let cached = match self.take_doc(doc_id) {
+                        Ok(Some(c)) => c,
+                        Ok(None) => CachedDoc::new(&self.actor),
+                        Err(StoreError::Quarantined { reason, .. }) => {
+                            quarantined
+                                .push((doc_id.clone(), format!("quarantined here: {reason}")));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     };
                     touched.push((doc_id.clone(), parsed, cached));
                     position.insert(doc_id.clone(), touched.len() - 1);
@@ -906,7 +1080,8 @@ impl Store {
         }
         // Only what the write rules admit is stored; a refused document
         // keeps what it had (its copy and sync state here are dropped).
-        let (refused, deferred) = self.admit_all(&mut touched, &incoming)?;
+        let (mut refused, deferred) = self.admit_all(&mut touched, &incoming)?;
+        refused.extend(quarantined);
         for doc_id in refused.iter().map(|(d, _)| d).chain(&deferred) {
             states.remove(doc_id);
             self.sync_states.remove(&(peer.to_string(), doc_id.clone()));
@@ -1039,6 +1214,16 @@ impl Store {
     /// quarantined: kept, listed in [`Store::malformed`], not projected.
     pub fn rebuild_projections(&mut self) -> StoreResult<()> {
         self.search.clear();
+        let txn = self.db.begin_write()?;
+        self.derive_projections(&txn, true)?;
+        txn.commit()?;
+        self.quarantined = self.read_quarantined()?;
+        Ok(())
+    }
+
+    /// The work of [`Store::rebuild_projections`], in `txn` (which
+    /// [`Store::doctor`] aborts, and asks not to `log` what it finds).
+    fn derive_projections(&mut self, txn: &WriteTransaction, log: bool) -> StoreResult<()> {
         let own_team = self.identity()?.map(|i| i.team);
         let mut ids: Vec<(DocId, String)> = self
             .doc_ids()?
@@ -1048,14 +1233,25 @@ impl Store {
         // The team first: its roster judges the rest.
         ids.sort_by_key(|(doc_id, _)| doc_id.kind() != DocKind::Team);
         let previous_team = self.team()?;
-        let txn = self.db.begin_write()?;
-        project::clear_all(&txn)?;
+        project::clear_all(txn)?;
         txn.open_table(LOCAL)?
             .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
         let mut roster = None;
         for (doc_id, key) in ids {
-            let Some(mut cached) = self.take_doc(&key)? else {
-                continue;
+            // Loaded afresh: a document quarantined because its bytes do
+            // not load stays quarantined, and one that no longer loads is.
+            self.cache.pop(&key);
+            let mut cached = match self.load_stored(&key) {
+                Ok(Some(cached)) => cached,
+                Ok(None) => continue,
+                Err(StoreError::CorruptDoc { reason, .. }) => {
+                    if log {
+                        tracing::error!(doc = %key, %reason, "document quarantined: its bytes do not load");
+                    }
+                    record_unloadable(txn, &key, &format!("{UNLOADABLE}{reason}"))?;
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             let seals: Vec<Seal> = cached.seals.values().cloned().collect();
             let mut book = SealBook::new();
@@ -1074,7 +1270,7 @@ impl Store {
             .and_then(|v| v.map_err(|r| r.0));
             match verdict {
                 Ok(()) => {
-                    project::project(&txn, &doc_id, &cached.doc)?;
+                    project::project(txn, &doc_id, &cached.doc)?;
                     if let DocId::Team(id) = doc_id
                         && own_team.is_none_or(|own| own == id)
                         && let Ok(team) = crate::doc::team::read(&cached.doc)
@@ -1083,9 +1279,12 @@ impl Store {
                     }
                 }
                 Err(reason) => {
-                    tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
+                    if log {
+                        tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
+                    }
                     txn.open_table(MALFORMED)?
-                        .insert(key.as_str(), format!("quarantined: {reason}").as_str())?;
+                        .insert(key.as_str(), format!("{QUARANTINED}{reason}").as_str())?;
+                    continue;
                 }
             }
             self.put_back(key, cached);
@@ -1097,7 +1296,6 @@ impl Store {
             txn.open_table(TEAM)?
                 .insert("team", encode(&team).as_slice())?;
         }
-        txn.commit()?;
         Ok(())
     }
 

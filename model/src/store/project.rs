@@ -358,7 +358,7 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
     Ok(())
 }
 
-fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> StoreResult<()> {
+pub(crate) fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> StoreResult<()> {
     match doc_id {
         DocId::Team(_) => {
             txn.open_table(TEAM)?.remove("team")?;
@@ -418,48 +418,61 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) fn dump(db: &Database) -> StoreResult<Vec<(String, Vec<u8>)>> {
-    let txn = db.begin_read()?;
-    let mut out = Vec::new();
-    macro_rules! dump_table {
-        ($name:literal, $def:expr) => {{
-            let t = txn.open_table($def)?;
+/// Every projection row of `$txn` (a read or a write transaction), as bytes, in key order.
+macro_rules! dump_rows {
+    ($txn:expr) => {{
+        let txn = &$txn;
+        let mut out = Vec::new();
+        macro_rules! dump_table {
+            ($name:literal, $def:expr) => {{
+                let t = txn.open_table($def)?;
+                for row in t.iter()? {
+                    let (k, v) = row?;
+                    out.push((
+                        format!("{}:{:?}", $name, k.value()),
+                        format!("{:?}", v.value()).into_bytes(),
+                    ));
+                }
+            }};
+        }
+        dump_table!("team", TEAM);
+        dump_table!("agents", AGENTS);
+        dump_table!("interactions", INTERACTIONS);
+        dump_table!("interaction_order", INTERACTION_ORDER);
+        dump_table!("active_by_owner", ACTIVE_BY_OWNER);
+        dump_table!("list_counts", LIST_COUNTS);
+        dump_table!("search_rows", SEARCH_ROWS);
+        dump_table!("claimed_by", CLAIMED_BY);
+        dump_table!("finished_by", FINISHED_BY);
+        dump_table!("contacts", CONTACTS);
+        dump_table!("contact_order", CONTACT_ORDER);
+        dump_table!("room_months", ROOM_MONTHS);
+        dump_table!("malformed", MALFORMED);
+        for (name, def) in [
+            ("contact_interactions", CONTACT_INTERACTIONS),
+            ("contact_email", CONTACT_EMAIL),
+        ] {
+            let t = txn.open_multimap_table(def)?;
             for row in t.iter()? {
-                let (k, v) = row?;
-                out.push((
-                    format!("{}:{:?}", $name, k.value()),
-                    format!("{:?}", v.value()).into_bytes(),
-                ));
-            }
-        }};
-    }
-    dump_table!("team", TEAM);
-    dump_table!("agents", AGENTS);
-    dump_table!("interactions", INTERACTIONS);
-    dump_table!("interaction_order", INTERACTION_ORDER);
-    dump_table!("active_by_owner", ACTIVE_BY_OWNER);
-    dump_table!("list_counts", LIST_COUNTS);
-    dump_table!("search_rows", SEARCH_ROWS);
-    dump_table!("claimed_by", CLAIMED_BY);
-    dump_table!("finished_by", FINISHED_BY);
-    dump_table!("contacts", CONTACTS);
-    dump_table!("contact_order", CONTACT_ORDER);
-    dump_table!("room_months", ROOM_MONTHS);
-    dump_table!("malformed", MALFORMED);
-    for (name, def) in [
-        ("contact_interactions", CONTACT_INTERACTIONS),
-        ("contact_email", CONTACT_EMAIL),
-    ] {
-        let t = txn.open_multimap_table(def)?;
-        for row in t.iter()? {
-            let (k, values) = row?;
-            for v in values {
-                out.push((
-                    format!("{name}:{}", k.value()),
-                    v?.value().as_bytes().to_vec(),
-                ));
+                let (k, values) = row?;
+                for v in values {
+                    out.push((
+                        format!("{name}:{}", k.value()),
+                        v?.value().as_bytes().to_vec(),
+                    ));
+                }
             }
         }
-    }
-    Ok(out)
+        Ok(out)
+    }};
+}
+
+pub(crate) fn dump(db: &Database) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let txn = db.begin_read()?;
+    dump_rows!(txn)
+}
+
+/// [`dump`] as a write transaction sees it (what it would commit).
+pub(crate) fn dump_uncommitted(txn: &WriteTransaction) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    dump_rows!(txn)
 }

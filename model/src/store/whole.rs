@@ -155,6 +155,7 @@ fn prepare(
         seals: incoming,
         bytes,
     } = Sealed::decode(&sealed).map_err(|e| bad_data(&key, e.to_string()))?;
+    // Its size once inflated was checked before (`check_batch`).
     // Loading and reading are the work on bytes from a peer: both guarded.
     let loaded = untrusted(|| {
         let doc = AutoCommit::load(&bytes)?.with_actor(actor.clone());
@@ -239,6 +240,23 @@ fn prepare_all(
         out.extend(part?);
     }
     Ok(out)
+}
+
+/// Checks what each received document, and the batch in all, would
+/// inflate to, before Automerge allocates anything for them.
+fn check_batch(docs: &[(String, Vec<u8>)]) -> StoreResult<()> {
+    let mut total = 0u64;
+    for (key, sealed) in docs {
+        let Sealed { bytes, .. } =
+            Sealed::decode(sealed).map_err(|e| bad_data(key, e.to_string()))?;
+        crate::bounds::check_document(&bytes)
+            .and_then(|inflated| crate::bounds::add_to_batch(&mut total, inflated))
+            .map_err(|source| StoreError::Oversized {
+                doc: key.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -328,8 +346,21 @@ impl Store {
         peer: &str,
         docs: Vec<(String, Vec<u8>)>,
     ) -> StoreResult<Imported> {
+        check_batch(&docs)?;
         // The team's document first: its roster judges the others.
         let (own_team, mut roster) = self.trust_context()?;
+        // A quarantined document is not touched by sync.
+        let mut refused = Vec::new();
+        let docs: Vec<(String, Vec<u8>)> = docs
+            .into_iter()
+            .filter(|(key, _)| match self.quarantine_reason(key) {
+                Some(reason) => {
+                    refused.push((key.clone(), format!("quarantined here: {reason}")));
+                    false
+                }
+                None => true,
+            })
+            .collect();
         let (teams, others): (Vec<_>, Vec<_>) = docs.into_iter().partition(|(key, _)| {
             key.parse::<DocId>()
                 .is_ok_and(|d| d.kind() == DocKind::Team)
@@ -361,7 +392,6 @@ impl Store {
             own_team,
         };
         prepared.extend(prepare_all(others, &self.actor, judge)?);
-        let mut refused = Vec::new();
         // Fresh documents (with the bytes to keep) and merged ones, in order;
         // the maps find a document seen earlier in the batch.
         let mut fresh: Vec<Fresh> = Vec::new();
@@ -404,7 +434,14 @@ impl Store {
                 merge_seals(&mut held.doc, &mut held.seals, seals);
                 continue;
             }
-            match self.take_doc(&key)? {
+            let held = match self.take_doc(&key) {
+                Err(StoreError::Quarantined { reason, .. }) => {
+                    refused.push((key, format!("quarantined here: {reason}")));
+                    continue;
+                }
+                other => other?,
+            };
+            match held {
                 Some(mut cached) => {
                     cached
                         .doc

@@ -1,0 +1,201 @@
+//! Hostile bytes and faults against real `meshdesk` processes (issue 11):
+//! a decompression bomb from a member, a `team join` killed part-way.
+
+use std::time::Duration;
+
+use meshdesk_model::authorship::Sealed;
+use meshdesk_model::bounds::testing::{compressed_change_chunk, deflated_zeros, sync_message_with};
+use meshdesk_sync::invite::InviteCode;
+use meshdesk_sync::protocol::{Frame, Hello, PROTOCOL_VERSION};
+use meshdesk_sync::testing::{RawOutcome, converse_as, frames_in};
+use meshdesk_tests::Device;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn framed(frames: &[Frame]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for f in frames {
+        let body = f.encode()?;
+        out.extend_from_slice(&u32::try_from(body.len())?.to_be_bytes());
+        out.extend_from_slice(&body);
+    }
+    Ok(out)
+}
+
+/// The address space the node under test may use: ample for a node (about
+/// 200 MB of address space at rest), far below what the bomb inflates to.
+const NODE_ADDRESS_SPACE: u64 = 1 << 30;
+
+/// What the node's resident memory may peak at: the 12 MiB frame and its
+/// copies, not the gigabytes it inflates to.
+const MAX_PEAK: u64 = 300 << 20;
+
+/// A process's peak resident memory (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or("no VmHWM")?;
+    Ok(kb * 1024)
+}
+
+#[test]
+fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_serving() -> R {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return Ok(());
+    }
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    let limit = format!("--as={NODE_ADDRESS_SPACE}");
+    a.start_under(&["prlimit", &limit, "--"], &[], &[]);
+    let code = a.ok(&["team", "invite"]);
+    let code = code
+        .split_whitespace()
+        .find(|w| w.starts_with("MD1-"))
+        .ok_or("no invite code")?
+        .to_string();
+    let b = Device::new("B");
+    let joined = b.json(&["team", "join", &code, "--agent", "Bruno"]);
+    let invite = InviteCode::parse(&code)?;
+    let a_addr = invite.addrs.first().ok_or("no address")?.clone();
+    let b_key = meshdesk_sync::identity::load_or_create(b.data_dir())?;
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: joined["team"].as_str().ok_or("team")?.parse()?,
+        agent_id: Some(joined["agent"].as_str().ok_or("agent")?.parse()?),
+        device: meshdesk_sync::identity::peer_id_string(&b_key),
+    });
+    // 12 MiB on the wire (under the 16 MiB frame limit), 2 GB of zeros
+    // once inflated: Automerge alone inflates it into memory (twice over),
+    // and under this limit fails only once it has taken all it may.
+    let bomb = Sealed {
+        seals: vec![],
+        bytes: sync_message_with(&compressed_change_chunk(&deflated_zeros(2_000_000_000))),
+    }
+    .encode();
+    let bytes = framed(&[
+        hello,
+        Frame::SyncMessage {
+            doc_id: format!("contact:{}", meshdesk_model::ContactId::new()),
+            bytes: bomb,
+        },
+    ])?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let outcome = runtime.block_on(converse_as(
+        b_key,
+        invite.psk,
+        a_addr,
+        bytes,
+        Duration::from_secs(30),
+        |_| Vec::new(),
+    ))?;
+    let RawOutcome::Closed { received } = outcome else {
+        return Err(format!("the connection stayed open: {outcome:?}\n{}", a.log()).into());
+    };
+    let said = frames_in(&received).into_iter().find_map(|f| match f {
+        Frame::Bye { reason } => Some(reason),
+        _ => None,
+    });
+    assert!(
+        said.as_deref()
+            .is_some_and(|r| r.contains("decompression bomb")),
+        "{said:?}\n{}",
+        a.log()
+    );
+    // The node is alive, never came near the bomb's size, and serves as before.
+    assert!(!a.has_exited(), "the node died:\n{}", a.log());
+    let peak = peak_rss(a.pid().ok_or("no node")?)?;
+    assert!(peak < MAX_PEAK, "the node's memory peaked at {peak} bytes");
+    a.ok(&["contact", "add", "--name", "After The Bomb"]);
+    let contacts = a.json(&["contact", "list"]).to_string();
+    assert!(contacts.contains("After The Bomb"), "{contacts}");
+    Ok(())
+}
+
+/// `team join` with the process aborting at `step` (as a kill there would).
+fn join_crashing_at(d: &Device, code: &str, agent: &str, step: &str) -> std::process::Output {
+    std::process::Command::new(meshdesk_tests::meshdesk_bin())
+        .arg("--data-dir")
+        .arg(d.data_dir())
+        .args(["team", "join", code, "--agent", agent])
+        .env_remove("MESHDESK_DATA_DIR")
+        .env(meshdesk_sync::join::CRASH_AT_ENV, step)
+        .output()
+        .unwrap_or_else(|e| panic!("run meshdesk: {e}"))
+}
+
+#[test]
+fn a_join_killed_at_any_step_succeeds_when_retried_with_the_same_one_use_code() -> R {
+    use std::os::unix::process::ExitStatusExt;
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.start(&[]);
+    for n in 0..20 {
+        a.ok(&["contact", "add", "--name", &format!("Customer {n}")]);
+    }
+    let steps = [
+        ("store-opened", "Dora"),
+        ("admitted", "Fay"),
+        ("team-key-saved", "Gil"),
+        ("syncing", "Hal"),
+    ];
+    for (step, agent) in steps {
+        let code = a.ok(&["team", "invite", "--uses", "1"]);
+        let code = code
+            .split_whitespace()
+            .find(|w| w.starts_with("MD1-"))
+            .ok_or("no invite code")?
+            .to_string();
+        let d = Device::new(step);
+        let crashed = join_crashing_at(&d, &code, agent, step);
+        assert_eq!(
+            crashed.status.signal(),
+            Some(libc_sigabrt()),
+            "{step}: the join did not stop there: {:?} {}",
+            crashed.status,
+            String::from_utf8_lossy(&crashed.stderr)
+        );
+        // The same code again finishes the join, whatever the crash left.
+        let joined = d.json(&["team", "join", &code, "--agent", agent]);
+        assert!(joined["agent"].is_string(), "{step}: {joined}");
+        let contacts = d.json(&["contact", "list"]).to_string();
+        assert_eq!(
+            contacts.matches("Customer ").count(),
+            20,
+            "{step}: {contacts}"
+        );
+        assert!(d.data_dir().join("team.psk").exists(), "{step}");
+        // Only one device was added for this agent, and it is this one.
+        let members = a.json(&["team", "members"]).to_string();
+        assert_eq!(members.matches(agent).count(), 1, "{step}: {members}");
+    }
+
+    // Killed once admitted, retried after the code expired: a member
+    // resumes without presenting the token again.
+    let code = a.ok(&["team", "invite", "--uses", "1", "--expires", "2s"]);
+    let code = code
+        .split_whitespace()
+        .find(|w| w.starts_with("MD1-"))
+        .ok_or("no invite code")?
+        .to_string();
+    let d = Device::new("late");
+    let crashed = join_crashing_at(&d, &code, "Ivy", "admitted");
+    assert_eq!(crashed.status.signal(), Some(libc_sigabrt()));
+    std::thread::sleep(Duration::from_millis(2500));
+    d.json(&["team", "join", &code, "--agent", "Ivy"]);
+    let contacts = d.json(&["contact", "list"]).to_string();
+    assert_eq!(contacts.matches("Customer ").count(), 20, "{contacts}");
+    Ok(())
+}
+
+/// SIGABRT, which `std::process::abort` raises.
+fn libc_sigabrt() -> i32 {
+    6
+}
