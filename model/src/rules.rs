@@ -16,6 +16,7 @@
 //! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; tags: anyone |
 //! | contact | any member |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
+//! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -259,10 +260,12 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Res
                 writer.device
             ));
         }
+        let ops = ops_of(doc, change, paths)?;
+        check_text(&ops)?;
         if writer.role == Role::Supervisor {
             continue;
         }
-        for op in ops_of(doc, change, paths)? {
+        for op in ops {
             let own_entry = op.path.len() == 2
                 && op.path[0] == "members"
                 && op.path[1] == writer.device
@@ -278,6 +281,37 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Res
     }
     Ok(())
 }
+
+/// Text any writer puts in a document is bounded and free of control
+/// characters (line breaks and tabs aside), as the node's own validation
+/// makes it: what a peer writes around the forms is held to the same.
+fn check_text(ops: &[OpView]) -> Result<(), Refusal> {
+    for op in ops {
+        let Some(text) = op.str_value() else {
+            continue;
+        };
+        if text.len() > MAX_TEXT_CHARS && text.chars().count() > MAX_TEXT_CHARS {
+            return refuse(format!(
+                "{} holds more than {MAX_TEXT_CHARS} characters",
+                op.describe()
+            ));
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+        {
+            return refuse(format!(
+                "{} holds the control character U+{:04X}",
+                op.describe(),
+                u32::from(c)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The longest text a document field may hold (a message's or note's body).
+const MAX_TEXT_CHARS: usize = crate::validate::MAX_MESSAGE_CHARS;
 
 /// One operation of a change, with where it writes.
 struct OpView {
@@ -404,6 +438,8 @@ fn judge(
     writer: &Writer,
     paths: &mut Paths,
 ) -> Result<(), Refusal> {
+    let ops = ops_of(doc, change, paths)?;
+    check_text(&ops)?;
     match doc_id {
         DocId::Team(_) => Ok(()),
         DocId::Agent(id) => {
@@ -418,13 +454,12 @@ fn judge(
         }
         DocId::Contact(_) => Ok(()),
         DocId::Room { .. } => {
-            for op in ops_of(doc, change, paths)? {
-                judge_room_op(&op, change, writer)?;
+            for op in &ops {
+                judge_room_op(op, change, writer)?;
             }
             Ok(())
         }
         DocId::Interaction(_) => {
-            let ops = ops_of(doc, change, paths)?;
             let mut past: Option<Round> = None;
             for op in &ops {
                 judge_interaction_op(doc, op, change, writer, &mut past)?;

@@ -574,3 +574,49 @@ fn a_revoked_devices_changes_count_up_to_its_revocation_and_not_after() {
     );
     assert!(!ana.store.has_doc(&after.to_string()).expect("has"));
 }
+
+#[test]
+fn text_a_member_writes_around_the_forms_is_held_to_the_same_bounds() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    // A contact made through the forms, then renamed around them.
+    let write_contact = |eve: &mut Desk, name: String| -> DocId {
+        let reply = run(
+            &mut eve.store,
+            Request::AddContact(ops::ContactSpec {
+                name: Some("Placeholder".into()),
+                ..Default::default()
+            }),
+        );
+        let Reply::Created { id } = reply else {
+            panic!("expected an id, got {reply:?}");
+        };
+        let id = DocId::Contact(id.parse().expect("contact id"));
+        eve.store
+            .write_doc(&id, false, move |d| {
+                d.put(automerge::ROOT, "name", name.as_str())?;
+                Ok(())
+            })
+            .expect("eve writes");
+        id
+    };
+    // A terminal escape sequence in a name, and a name of 30,000 characters.
+    let escape = write_contact(&mut eve, "Marta\u{1b}[2J\u{1b}[31m".into());
+    let long = write_contact(&mut eve, "x".repeat(30_000));
+    let fine = write_contact(&mut eve, "Line one\nLine two\twith a tab".into());
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &escape).contains("control character U+001B"),
+        "{refused:?}"
+    );
+    assert!(
+        refused_doc(&refused, &long).contains("more than 20000 characters"),
+        "{refused:?}"
+    );
+    assert!(!ana.store.has_doc(&escape.to_string()).expect("has"));
+    assert!(!ana.store.has_doc(&long.to_string()).expect("has"));
+    assert!(
+        !refused.iter().any(|(d, _)| *d == fine.to_string()),
+        "{refused:?}"
+    );
+}
