@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use meshdesk_model::Millis;
 use rand::RngCore;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ChannelError;
@@ -25,6 +27,12 @@ const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const OUTBOX: TableDefinition<'_, (i64, u64), &[u8]> = TableDefinition::new("webhook_outbox");
 /// `event id → when it was put in the outbox`: each event is sent once.
 const SENT: TableDefinition<'_, &str, i64> = TableDefinition::new("webhook_events");
+
+/// `interaction id → (messages, finalized at or -1)` as the webhook producer
+/// last read it: a catch-up re-reads only interactions that differ now.
+/// Counts, not timestamps: a teammate's message can arrive by sync long after
+/// the time it carries, so no clock makes a safe cursor.
+const COLLECTED: TableDefinition<'_, &str, (u32, i64)> = TableDefinition::new("webhook_collected");
 
 /// `event id → OutboxEntry (JSON)`: deliveries that can never succeed (the
 /// destination was refused), kept for the supervisor to see; never retried.
@@ -53,6 +61,26 @@ pub struct NewEvent {
     pub event_type: String,
     pub campaign_id: String,
     pub body: String,
+}
+
+/// How far the webhook producer has read one interaction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Collected {
+    pub messages: u32,
+    pub finalized_at: Option<Millis>,
+}
+
+impl Collected {
+    fn row(self) -> (u32, i64) {
+        (self.messages, self.finalized_at.unwrap_or(-1))
+    }
+
+    fn from_row((messages, finalized): (u32, i64)) -> Self {
+        Collected {
+            messages,
+            finalized_at: (finalized >= 0).then_some(finalized),
+        }
+    }
 }
 
 /// The outbox key: when to try next, then arrival order.
@@ -99,6 +127,7 @@ impl ChannelDb {
             txn.open_table(OUTBOX)?;
             txn.open_table(SENT)?;
             txn.open_table(FAILED)?;
+            txn.open_table(COLLECTED)?;
         }
         txn.commit()?;
         Ok(ChannelDb { db: Arc::new(db) })
@@ -143,7 +172,50 @@ impl ChannelDb {
         if events.is_empty() {
             return Ok(0);
         }
-        let txn = self.db.begin_write()?;
+        self.collect(None, events, now)
+    }
+
+    /// What the producer last read of each interaction, by id (absent: never read).
+    pub fn collected(&self, ids: &[String]) -> Result<Vec<Option<Collected>>, ChannelError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(COLLECTED)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(
+                table
+                    .get(id.as_str())?
+                    .map(|v| Collected::from_row(v.value())),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Puts an interaction's events in the outbox (as [`ChannelDb::enqueue`])
+    /// and records what was read of it, in one transaction: the record never
+    /// claims events that are not durable.
+    pub fn collect(
+        &self,
+        read: Option<(&str, Collected)>,
+        events: &[NewEvent],
+        now: Millis,
+    ) -> Result<usize, ChannelError> {
+        let mut txn = self.db.begin_write()?;
+        if let Some((id, seen)) = read {
+            let unchanged = {
+                let mut table = txn.open_table(COLLECTED)?;
+                let before = table.insert(id, seen.row())?.map(|v| v.value());
+                before == Some(seen.row())
+            };
+            if events.is_empty() {
+                if unchanged {
+                    txn.abort()?;
+                    return Ok(0);
+                }
+                // A lost record only makes a catch-up read the interaction
+                // again: no need to wait for the disk (if refused, it waits).
+                let _ = txn.set_durability(Durability::None);
+            }
+        }
         let mut added = 0;
         {
             let mut meta = txn.open_table(META)?;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hmac::{KeyInit, Mac};
-use meshdesk_model::ops::{Reply, Request, Tab};
+use meshdesk_model::ops::{Reply, Request};
 use meshdesk_model::{Author, InteractionId, Millis, now_ms};
 use rand::Rng;
 use serde::Serialize;
@@ -24,7 +24,7 @@ use sha2::Sha256;
 use tokio::sync::{Notify, broadcast};
 
 use crate::backend::{Backend, Event};
-use crate::db::{ChannelDb, NewEvent, OutboxEntry, OutboxKey};
+use crate::db::{ChannelDb, Collected, NewEvent, OutboxEntry, OutboxKey};
 use crate::destination::{GuardedResolver, check_literal_host, refusal_in};
 use crate::error::ChannelError;
 use crate::settings::{Settings, SettingsCache, Webhook};
@@ -262,7 +262,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ChannelError::State(e.to_string()))?
 }
 
-/// Reads one interaction and puts the events it owes in the outbox.
+/// Reads one interaction and puts the events it owes in the outbox,
+/// recording how far it was read.
 async fn collect<B: Backend>(
     backend: &B,
     db: &ChannelDb,
@@ -284,49 +285,78 @@ async fn collect<B: Backend>(
             return Ok(0);
         }
     };
-    let events = events_for(&detail, &settings);
-    if events.is_empty() {
+    let i = &detail.interaction;
+    if !settings.webhooks.contains_key(&i.campaign().to_string()) {
         return Ok(0);
     }
+    let read = Collected {
+        messages: u32::try_from(i.messages.len()).unwrap_or(u32::MAX),
+        finalized_at: i.finalization.as_ref().map(|f| f.at),
+    };
+    let events = events_for(&detail, &settings);
     let db = db.clone();
-    blocking(move || db.enqueue(&events, now_ms())).await
+    let key = id.to_string();
+    blocking(move || db.collect(Some((&key, read)), &events, now_ms())).await
 }
 
-/// Looks over the interactions the node can list, for events missed while
-/// the server was not running.
+/// Reads every interaction of the webhooked campaigns that changed since the
+/// producer last read it — whoever owns it, in any state — for events missed
+/// while the server was not running (or while the producer lagged).
 async fn catch_up<B: Backend>(
     backend: &B,
     db: &ChannelDb,
     settings: &SettingsCache,
     wake: &Notify,
 ) {
-    if settings.get().webhooks.is_empty() {
-        return;
-    }
+    let hooks: Vec<(String, Millis)> = settings
+        .get()
+        .webhooks
+        .iter()
+        .map(|(campaign, hook)| (campaign.clone(), hook.since))
+        .collect();
     let mut added = 0;
-    for tab in [Tab::Active, Tab::History] {
-        let request = Request::ListInteractions {
-            tab,
-            search: None,
-            limit: None,
+    for (campaign, since) in hooks {
+        // Events are owed from `since` on, and an interaction's last activity
+        // is at or after every message and finalization it holds.
+        let request = Request::CampaignInteractions {
+            campaign: campaign.clone(),
+            since,
         };
-        let Ok(Reply::Interactions(rows)) = backend.call(request).await else {
-            continue;
+        let rows = match backend.call(request).await {
+            Ok(Reply::Interactions(rows)) => rows,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(%campaign, error = %e, "cannot list a webhooked campaign's interactions");
+                continue;
+            }
         };
-        for row in rows {
-            if settings
-                .get()
-                .webhooks
-                .contains_key(&row.summary.campaign.to_string())
-            {
-                added += collect(backend, db, settings, row.summary.id)
-                    .await
-                    .unwrap_or(0);
+        let ids: Vec<String> = rows.iter().map(|r| r.summary.id.to_string()).collect();
+        let seen = {
+            let db = db.clone();
+            match blocking(move || db.collected(&ids)).await {
+                Ok(seen) => seen,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the webhook producer's progress");
+                    continue;
+                }
+            }
+        };
+        for (row, seen) in rows.iter().zip(seen) {
+            let now = Collected {
+                messages: row.summary.message_count,
+                finalized_at: row.summary.finalized.as_ref().map(|f| f.at),
+            };
+            if seen == Some(now) {
+                continue;
+            }
+            match collect(backend, db, settings, row.summary.id).await {
+                Ok(n) => added += n,
+                Err(e) => tracing::error!(error = %e, "cannot queue webhook events"),
             }
         }
     }
     if added > 0 {
-        tracing::info!(events = added, "webhook events caught up after start");
+        tracing::info!(events = added, "webhook events caught up");
         wake.notify_one();
     }
 }

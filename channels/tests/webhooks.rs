@@ -12,8 +12,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::*;
 use hmac::{KeyInit, Mac};
-use meshdesk_channels::SettingsFile;
 use meshdesk_channels::webhook;
+use meshdesk_channels::{SettingsFile, StoreBackend};
+use meshdesk_model::authorship::DeviceKey;
+use meshdesk_model::doc::{self, DocId};
+use meshdesk_model::ops::{self, Context, Reply, Request};
+use meshdesk_model::store::{DocEdit, LocalIdentity, Store};
+use meshdesk_model::{Agent, AgentId, AgentStatus, Member, Role, now_ms};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug)]
@@ -341,4 +346,166 @@ async fn a_name_that_resolves_to_loopback_is_refused_at_delivery_for_good() {
         error.contains("loopback") && error.contains("webhook_allow_hosts"),
         "{error}"
     );
+}
+
+/// A teammate's device: a store of its own (its own key, its own agent),
+/// admitted to the team by the supervisor's store and holding a copy of
+/// its documents, as a first sync leaves it.
+fn teammate(sup: &mut Store, name: &str, campaign: &str) -> (tempfile::TempDir, Store) {
+    let key = DeviceKey::generate();
+    let agent = AgentId::new();
+    let now = now_ms();
+    let team = sup.team().expect("team").expect("a team");
+    let campaign = team.campaign_by_name(campaign).expect("the campaign").id;
+    let member = Member {
+        device: key.device(),
+        agent,
+        role: Role::Agent,
+        device_name: format!("{name}-laptop"),
+        joined_at: now,
+        revoked: false,
+        revoked_at: None,
+    };
+    let profile = Agent {
+        id: agent,
+        name: name.into(),
+        status: AgentStatus::Available,
+        status_since: now,
+        capacity: 0,
+        status_history: vec![],
+    };
+    sup.write_many(vec![
+        DocEdit::new(DocId::Agent(agent), true, move |d| {
+            doc::agent::create(d, &profile)
+        }),
+        DocEdit::new(DocId::Team(team.id), false, move |d| {
+            doc::team::add_member(d, &member)?;
+            doc::team::add_campaign_member(d, campaign, agent)
+        }),
+    ])
+    .expect("admit the teammate");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path().join("teammate.redb"), key.clone()).expect("open");
+    store
+        .set_identity(&LocalIdentity {
+            team: team.id,
+            agent,
+            device: key.device(),
+        })
+        .expect("identity");
+    let ids = sup.doc_ids().expect("ids");
+    let raw = sup.raw_doc_bytes(&ids, usize::MAX).expect("raw");
+    let imported = store
+        .import_docs(
+            "supervisor",
+            raw.into_iter().map(|d| (d.doc_id, d.bytes)).collect(),
+        )
+        .expect("import");
+    assert!(imported.refused.is_empty(), "{:?}", imported.refused);
+    (dir, store)
+}
+
+/// Runs the real sync exchange of every document from `from` into `to`
+/// until it is quiet.
+fn sync_into(from: &mut Store, to: &mut Store) {
+    for doc in from.doc_ids().expect("ids") {
+        for _ in 0..8 {
+            let mut quiet = true;
+            if let Some(m) = from.generate_sync_message("to", &doc).expect("gen") {
+                quiet = false;
+                let got = to
+                    .receive_sync_messages("from", &[(doc.clone(), m)])
+                    .expect("receive");
+                assert!(got.refused.is_empty(), "{:?}", got.refused);
+            }
+            if let Some(m) = to.generate_sync_message("from", &doc).expect("gen") {
+                quiet = false;
+                from.receive_sync_messages("to", &[(doc.clone(), m)])
+                    .expect("receive");
+            }
+            if quiet {
+                break;
+            }
+        }
+    }
+}
+
+fn run(store: &mut Store, request: Request) -> Reply {
+    match ops::execute(store, &Context::now(), request.clone()) {
+        Ok(outcome) => outcome.reply,
+        Err(e) => panic!("{request:?} failed: {e}"),
+    }
+}
+
+fn deliveries_of(receiver: &Receiver, body: &str) -> Vec<Delivery> {
+    receiver
+        .delivered()
+        .into_iter()
+        .filter(|d| {
+            serde_json::from_slice::<Value>(&d.body).is_ok_and(|v| v["message"]["body"] == body)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_teammates_reply_while_the_gateway_was_down_is_delivered_once() {
+    let mut env = env().await;
+    let token = env.token("hooks");
+    let (receiver, addr, _task) = start_receiver(0).await;
+    set_hook(&env, &token, &format!("http://{addr}/hook")).await;
+    let id = visitor(&env).await;
+
+    // The gateway (and, to write into its store, the store's thread) stops.
+    let server = env.server.take().expect("server");
+    server.shutdown().await;
+    env.backend.shutdown().await;
+
+    // Meanwhile Bob, on his own laptop, takes the chat and answers; his
+    // change reaches this device by sync, as the node would receive it.
+    let path = env.dir.path().join(STORE_FILE);
+    {
+        let mut store = Store::open(&path, env.key.clone()).expect("reopen the store");
+        let (_bob_dir, mut bob) = teammate(&mut store, "Bob", WEBCHAT);
+        run(&mut bob, Request::Accept { id: id.clone() });
+        run(
+            &mut bob,
+            Request::Send {
+                id: id.clone(),
+                text: "Bob here, sorting it out".into(),
+            },
+        );
+        sync_into(&mut bob, &mut store);
+    }
+
+    // The gateway comes back: the reply is delivered, once.
+    env.backend = StoreBackend::open(&path, env.key.clone()).expect("open the store");
+    env.restart(config(&env.dir)).await;
+    let delivered = eventually(15, "Bob's reply after the restart", || {
+        let r = receiver.clone();
+        async move {
+            deliveries_of(&r, "Bob here, sorting it out")
+                .first()
+                .cloned()
+        }
+    })
+    .await;
+    let payload: Value = serde_json::from_slice(&delivered.body).expect("json");
+    assert_eq!(payload["message"]["agent_name"], "Bob");
+    assert_eq!(payload["interaction"]["id"], id.as_str());
+    assert_eq!(
+        delivered.delivery,
+        payload["id"].as_str().unwrap_or_default()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        deliveries_of(&receiver, "Bob here, sorting it out").len(),
+        1,
+        "delivered exactly once"
+    );
+
+    // Another restart after the delivery sends nothing again.
+    let before = receiver.deliveries().len();
+    env.restart(config(&env.dir)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.deliveries().len(), before, "nothing sent twice");
 }

@@ -260,6 +260,13 @@ pub enum Request {
     ShowInteraction {
         id: String,
     },
+    /// Every interaction now in a campaign, in any state and whoever owns
+    /// it, with activity at or after `since`: what a webhook catch-up reads
+    /// (the tabs show an agent only their own active work).
+    CampaignInteractions {
+        campaign: String,
+        since: Millis,
+    },
     Send {
         id: String,
         text: String,
@@ -333,6 +340,7 @@ impl Request {
                 | Request::ListInteractions { .. }
                 | Request::PageInteractions { .. }
                 | Request::ShowInteraction { .. }
+                | Request::CampaignInteractions { .. }
                 | Request::ExplainRouting { .. }
                 | Request::ChatShow { .. }
                 | Request::ListRooms
@@ -740,6 +748,19 @@ impl Executor<'_, '_> {
             Request::ShowInteraction { id } => {
                 let detail = self.detail(&id)?;
                 done(Reply::Interaction(Box::new(detail)), vec![])
+            }
+            Request::CampaignInteractions { campaign, since } => {
+                let campaign = self.campaign(&campaign)?.id;
+                let names = self.agent_names()?;
+                let mut rows = Vec::new();
+                for state in [BaseState::Queued, BaseState::Active, BaseState::Finalized] {
+                    for s in self.store.list_interactions(state, 0, usize::MAX)? {
+                        if s.campaign == campaign && s.last_activity >= since {
+                            rows.push(self.row(s, &names, None)?);
+                        }
+                    }
+                }
+                done(Reply::Interactions(rows), vec![])
             }
             Request::Send { id, text } => self.send(&id, &text, false),
             Request::CustomerMessage { id, text } => self.send(&id, &text, true),

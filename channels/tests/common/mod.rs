@@ -8,16 +8,21 @@ use std::time::Duration;
 use meshdesk_channels::{
     Backend, HttpConfig, Rate, RetryPolicy, Server, SettingsFile, StoreBackend, serve,
 };
+use meshdesk_model::authorship::DeviceKey;
 use meshdesk_model::ops::{CampaignSpec, Reply, Request, Tab};
 use meshdesk_model::{AgentStatus, ChannelKind, Strategy};
 use tempfile::TempDir;
 
 pub const WEBCHAT: &str = "Support";
+/// The store's file name inside the test's data dir.
+pub const STORE_FILE: &str = "meshdesk.redb";
 pub const API: &str = "Integrations";
 pub const PHONE: &str = "General";
 
 pub struct Env {
     pub dir: TempDir,
+    /// The store's device key (to reopen it as the same device).
+    pub key: DeviceKey,
     pub backend: StoreBackend,
     pub server: Option<Server>,
     pub http: reqwest::Client,
@@ -41,11 +46,12 @@ pub fn campaign(name: &str, channel: ChannelKind) -> Request {
 
 /// A store with a team, an available agent, a webchat and an api campaign.
 pub async fn backend(dir: &TempDir) -> StoreBackend {
-    let backend = StoreBackend::open(
-        dir.path().join("meshdesk.redb"),
-        meshdesk_model::authorship::DeviceKey::generate(),
-    )
-    .expect("open store");
+    backend_of(dir, DeviceKey::generate()).await
+}
+
+/// [`backend`] on a given device key.
+pub async fn backend_of(dir: &TempDir, key: DeviceKey) -> StoreBackend {
+    let backend = StoreBackend::open(dir.path().join(STORE_FILE), key).expect("open store");
     let setup = [
         Request::CreateTeam {
             team_name: "Acme".into(),
@@ -79,13 +85,15 @@ pub fn config(dir: &TempDir) -> HttpConfig {
 
 pub async fn env_with(config: impl FnOnce(&mut HttpConfig)) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let backend = backend(&dir).await;
+    let key = DeviceKey::generate();
+    let backend = backend_of(&dir, key.clone()).await;
     let mut cfg = self::config(&dir);
     config(&mut cfg);
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let server = serve(addr, backend.clone(), cfg).await.expect("serve");
     Env {
         dir,
+        key,
         backend,
         server: Some(server),
         http: reqwest::Client::new(),
