@@ -67,6 +67,8 @@ pub struct ApiInteraction {
     pub state: InteractionState,
     pub contact_id: Option<String>,
     pub contact_name: String,
+    /// The contact is only who a webchat visitor said they were.
+    pub contact_unverified: bool,
     pub address: String,
     pub priority: i32,
     pub created_at: Millis,
@@ -99,6 +101,7 @@ impl ApiInteraction {
             state: d.state,
             contact_id: i.contact.map(|c| c.to_string()),
             contact_name: i.contact_name.clone(),
+            contact_unverified: i.contact_unverified,
             address: i.address.clone(),
             priority: i.priority,
             created_at: i.created_at,

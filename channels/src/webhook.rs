@@ -153,6 +153,7 @@ struct InteractionRef {
     id: String,
     contact_id: Option<String>,
     contact_name: String,
+    contact_unverified: bool,
     address: String,
     channel: String,
 }
@@ -191,6 +192,7 @@ pub(crate) fn events_for(
         id: i.id.to_string(),
         contact_id: i.contact.map(|c| c.to_string()),
         contact_name: i.contact_name.clone(),
+        contact_unverified: i.contact_unverified,
         address: i.address.clone(),
         channel: i.channel.to_string(),
     };

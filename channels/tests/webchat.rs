@@ -559,3 +559,105 @@ async fn an_interaction_takes_only_so_many_customer_messages() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_visitor_giving_a_customers_email_is_linked_unverified_and_sees_nothing_stored() {
+    let env = env().await;
+    let token = env.token("integration");
+    let marta = match env
+        .call(Request::AddContact(meshdesk_model::ops::ContactSpec {
+            name: Some("Marta Ortiz".into()),
+            emails: Some(vec!["marta@example.com".into()]),
+            phones: Some(vec!["+34 600 100 200".into()]),
+            company: Some("Ortiz Logistics".into()),
+            notes: Some("VIP; card ending 4242".into()),
+            ..Default::default()
+        }))
+        .await
+    {
+        Reply::Created { id } => id,
+        other => panic!("{other:?}"),
+    };
+    let stored = ["Marta", "Ortiz", "600", "4242", "VIP", "Logistics"];
+
+    // Someone types Marta's email into the widget.
+    let (status, started) = start(&env, "Eve", Some("MARTA@example.com"), "hi, it's me").await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let visitor = started["token"].as_str().expect("token").to_string();
+    let id = started["interaction"].as_str().expect("id").to_string();
+
+    // What the visitor can read names only what they typed.
+    let r = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}/transcript")))
+        .bearer_auth(&visitor)
+        .send()
+        .await
+        .expect("transcript");
+    assert_eq!(r.status(), StatusCode::OK);
+    let transcript: Value = r.json().await.expect("json");
+    assert_eq!(transcript["visitor_name"], "Eve");
+    let mut ws = connect(&env, &visitor).await;
+    let live = next_of(&mut ws, "transcript").await;
+    assert_eq!(live["visitor_name"], "Eve");
+    for seen in [
+        transcript.to_string(),
+        live.to_string(),
+        started.to_string(),
+    ] {
+        for word in stored {
+            assert!(
+                !seen.contains(word),
+                "`{word}` shown to the visitor: {seen}"
+            );
+        }
+    }
+
+    // The agent sees the chat linked to Marta, marked unverified; the
+    // phonebook is as it was (no new contact, nothing overwritten).
+    let detail = match env.call(Request::ShowInteraction { id: id.clone() }).await {
+        Reply::Interaction(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        detail.interaction.contact.map(|c| c.to_string()),
+        Some(marta.clone())
+    );
+    assert!(detail.interaction.contact_unverified);
+    assert_eq!(detail.interaction.contact_name, "Eve");
+    let r = env
+        .http
+        .get(env.url(&format!("/api/v1/interactions/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("api");
+    let api: Value = r.json().await.expect("json");
+    assert_eq!(api["contact_id"], marta.as_str());
+    assert_eq!(api["contact_unverified"], true);
+    match env
+        .call(Request::ListContacts {
+            search: None,
+            limit: None,
+        })
+        .await
+    {
+        Reply::Contacts(all) => {
+            assert_eq!(all.len(), 1, "{all:?}");
+            assert_eq!(all[0].name, "Marta Ortiz");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A visitor with an email nobody has is a new contact of their own, not
+    // marked: there is nothing stored to protect.
+    let (_, fresh) = start(&env, "Nadia", Some("nadia@example.com"), "hello").await;
+    let fresh_id = fresh["interaction"].as_str().expect("id").to_string();
+    match env.call(Request::ShowInteraction { id: fresh_id }).await {
+        Reply::Interaction(d) => {
+            assert!(!d.interaction.contact_unverified);
+            assert_eq!(d.contact.map(|c| c.name), Some("Nadia".to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -182,6 +182,7 @@ fn build(path: &Path) {
             contact: Some(contact),
             address: format!("+34 600 {n:06}"),
             contact_name: name,
+            contact_unverified: false,
             subject: format!("{topic} question"),
             fields: BTreeMap::new(),
             priority: 0,

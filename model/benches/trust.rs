@@ -46,6 +46,7 @@ fn sender() -> (tempfile::TempDir, Store) {
             contact: None,
             address: format!("+1 555 {n:04}"),
             contact_name: format!("Caller {n}"),
+            contact_unverified: false,
             subject: String::new(),
             fields: Default::default(),
             priority: 0,

@@ -153,6 +153,12 @@ pub struct CustomerSpec {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Only what the customer typed (a webchat visitor, whom nobody has
+    /// authenticated): a phonebook entry it matches is linked as unverified,
+    /// and the interaction carries the typed name and address, never the
+    /// entry's.
+    #[serde(default)]
+    pub unverified: bool,
 }
 
 /// Which interactions a list shows.
@@ -1147,6 +1153,7 @@ impl Executor<'_, '_> {
             contact,
             address,
             contact_name,
+            contact_unverified: false,
             subject,
             fields,
             priority: 0,
@@ -1309,6 +1316,7 @@ impl Executor<'_, '_> {
             contact,
             address,
             contact_name,
+            contact_unverified: false,
             subject: String::new(),
             fields: BTreeMap::new(),
             priority,
@@ -1383,6 +1391,7 @@ impl Executor<'_, '_> {
             phone: blank(&customer.phone)
                 .map(|p| validate::phone(&p))
                 .transpose()?,
+            unverified: customer.unverified,
         };
         let (contact, fresh) = match self.known_customer(&customer)? {
             Some(c) => (c, None),
@@ -1402,15 +1411,33 @@ impl Executor<'_, '_> {
                 (c.clone(), Some(c))
             }
         };
-        let address = Self::contact_address(campaign.channel, &contact);
-        let interaction = self.queued_interaction(
+        // An existing entry matched on a claim alone: linked, but marked, and
+        // nothing of the entry is copied where the visitor could read it.
+        let claimed = customer.unverified && fresh.is_none();
+        let (address, contact_name) = if claimed {
+            let address = customer
+                .email
+                .clone()
+                .or_else(|| customer.phone.clone())
+                .or_else(|| customer.name.clone())
+                .unwrap_or_default();
+            let name = customer.name.clone().unwrap_or_else(|| address.clone());
+            (address, name)
+        } else {
+            (
+                Self::contact_address(campaign.channel, &contact),
+                contact.name.clone(),
+            )
+        };
+        let mut interaction = self.queued_interaction(
             &campaign,
             Some(contact.id),
             address,
-            contact.name.clone(),
+            contact_name,
             Some(message),
             priority,
         );
+        interaction.contact_unverified = claimed;
         let id = interaction.id;
         let mut edits = Vec::with_capacity(2);
         if let Some(c) = fresh {

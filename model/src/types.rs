@@ -407,6 +407,9 @@ pub struct Interaction {
     pub address: String,
     /// The customer's display name as known when it was created.
     pub contact_name: String,
+    /// `contact` is only who the customer said they were (a webchat
+    /// visitor's email): unproven, so its stored data is not theirs to see.
+    pub contact_unverified: bool,
     pub subject: String,
     pub fields: BTreeMap<String, String>,
     /// Lower runs first.
@@ -621,6 +624,7 @@ mod tests {
             contact: None,
             address: "+1 555 0100".into(),
             contact_name: "Ana".into(),
+            contact_unverified: false,
             subject: String::new(),
             fields: BTreeMap::new(),
             priority: 0,

@@ -215,6 +215,7 @@ fn others_active(desk: &mut Desk, n: usize, body: &str) {
                 contact: None,
                 address: format!("+1 555 9{k:03}"),
                 contact_name: format!("Customer {k}"),
+                contact_unverified: false,
                 subject: String::new(),
                 fields: BTreeMap::new(),
                 priority: 0,

@@ -192,6 +192,7 @@ fn queued_interaction(ana: &mut Desk, to: &mut Desk) -> InteractionId {
                 name: Some("Marta".into()),
                 email: None,
                 phone: Some("+34 600 100 200".into()),
+                unverified: false,
             },
             message: "Hello, my order is late".into(),
             priority: 0,
@@ -619,4 +620,53 @@ fn text_a_member_writes_around_the_forms_is_held_to_the_same_bounds() {
         !refused.iter().any(|(d, _)| *d == fine.to_string()),
         "{refused:?}"
     );
+}
+
+#[test]
+fn an_unverified_contact_link_syncs_and_cannot_be_cleared_later() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    run(
+        &mut ana.store,
+        Request::AddContact(ops::ContactSpec {
+            name: Some("Marta Ortiz".into()),
+            emails: Some(vec!["marta@example.com".into()]),
+            ..Default::default()
+        }),
+    );
+    let reply = run(
+        &mut ana.store,
+        Request::Intake {
+            campaign: "General".into(),
+            customer: CustomerSpec {
+                name: Some("Someone".into()),
+                email: Some("marta@example.com".into()),
+                unverified: true,
+                ..Default::default()
+            },
+            message: "it's me, Marta".into(),
+            priority: 0,
+        },
+    );
+    let Reply::Created { id } = reply else {
+        panic!("expected an id, got {reply:?}");
+    };
+    let id: InteractionId = id.parse().expect("interaction id");
+    // Set in the creator's first change: the rules take it.
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    assert!(interaction(&mut eve, id).contact_unverified);
+
+    // Nobody can mark it verified afterwards by rewriting the field.
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, |d| {
+            d.put(automerge::ROOT, "contact_unverified", false)?;
+            Ok(())
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("only when it is created"),
+        "{refused:?}"
+    );
+    assert!(interaction(&mut ana, id).contact_unverified);
 }

@@ -17,6 +17,9 @@ pub(crate) struct Customer {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Typed by someone nobody authenticated (a webchat visitor): a
+    /// phonebook entry it matches is linked only as unverified.
+    pub unverified: bool,
 }
 
 fn blank_to_none(s: Option<String>) -> Option<String> {
@@ -68,6 +71,7 @@ pub(crate) struct CheckedCustomer {
     name: Option<String>,
     email: Option<String>,
     phone: Option<String>,
+    unverified: bool,
 }
 
 /// Checks the customer's fields; `prefix` names them in errors (e.g. `contact.`).
@@ -97,6 +101,7 @@ pub(crate) fn check_customer(c: Customer, prefix: &str) -> Result<CheckedCustome
         name,
         email,
         phone,
+        unverified: c.unverified,
     })
 }
 
@@ -116,6 +121,7 @@ pub(crate) async fn enqueue<B: Backend>(
             name: customer.name.clone(),
             email: customer.email.clone(),
             phone: customer.phone.clone(),
+            unverified: customer.unverified,
         },
         message,
         priority,

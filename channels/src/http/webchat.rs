@@ -185,6 +185,7 @@ async fn start<B: Backend>(
             name: Some(body.name),
             email: body.email,
             phone: None,
+            unverified: true,
         },
         "",
     )?;

@@ -25,6 +25,10 @@ pub fn create(doc: &mut AutoCommit, i: &Interaction) -> DocResult<()> {
     )?;
     doc.put(ROOT, "address", i.address.as_str())?;
     doc.put(ROOT, "contact_name", i.contact_name.as_str())?;
+    // Written only when set: older readers and documents know no such field.
+    if i.contact_unverified {
+        doc.put(ROOT, "contact_unverified", true)?;
+    }
     doc.put(ROOT, "subject", i.subject.as_str())?;
     let fields = doc.put_object(ROOT, "fields", ObjType::Map)?;
     set_string_map(doc, &fields, &i.fields)?;
@@ -319,6 +323,7 @@ fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)
             contact: root.opt_parsed("contact")?,
             address: root.str_or_empty("address")?,
             contact_name: root.str_or_empty("contact_name")?,
+            contact_unverified: root.opt_bool("contact_unverified")?.unwrap_or(false),
             subject: root.str_or_empty("subject")?,
             fields: root.map("fields")?.string_map()?,
             priority,
@@ -351,6 +356,7 @@ pub(crate) mod tests {
             contact: Some(ContactId::new()),
             address: "marta@example.com".into(),
             contact_name: "Marta".into(),
+            contact_unverified: false,
             subject: "Broken router".into(),
             fields: BTreeMap::from([("order".to_string(), "A-1".to_string())]),
             priority: 2,

@@ -285,9 +285,15 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
     }
 
     pub fn bool(&self, key: &str) -> DocResult<bool> {
+        self.opt_bool(key)?
+            .ok_or_else(|| DocError::Missing(path(&self.path, key)))
+    }
+
+    /// A boolean that may be absent (older writers).
+    pub fn opt_bool(&self, key: &str) -> DocResult<Option<bool>> {
         match self.scalar(key)? {
-            None => Err(DocError::Missing(path(&self.path, key))),
-            Some(ScalarValue::Boolean(b)) => Ok(b),
+            None => Ok(None),
+            Some(ScalarValue::Boolean(b)) => Ok(Some(b)),
             Some(_) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected: "a boolean",

@@ -1102,6 +1102,7 @@ fn interaction_with(claims: Vec<Claim>, epoch: u32) -> Interaction {
         contact: None,
         address: String::new(),
         contact_name: String::new(),
+        contact_unverified: false,
         subject: String::new(),
         fields: BTreeMap::new(),
         priority: 0,
