@@ -113,6 +113,7 @@ fn build(path: &Path) {
             contact: None,
             address: format!("+34 600 {n:06}"),
             contact_name: name.clone(),
+            contact_unverified: false,
             subject: format!("{topic} question"),
             fields: BTreeMap::new(),
             priority: 0,

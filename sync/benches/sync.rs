@@ -96,6 +96,7 @@ fn add_interactions(store: &mut Store, count: usize) -> R<()> {
             contact: None,
             address: format!("+34 600 {n:06}"),
             contact_name: format!("Customer {n}"),
+            contact_unverified: false,
             subject: "router question".into(),
             fields: BTreeMap::new(),
             priority: 0,
