@@ -357,6 +357,52 @@ mod tests {
     }
 
     #[test]
+    fn read_marks_are_kept_with_their_events_and_survive_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let read = |messages, finalized_at| Collected {
+            messages,
+            finalized_at,
+        };
+        {
+            let db = ChannelDb::open(dir.path()).expect("open");
+            assert_eq!(db.collected(&["i1".into()]).expect("read"), vec![None]);
+            // Read with no events owed: recorded all the same.
+            assert_eq!(
+                db.collect(Some(("i1", read(1, None))), &[], 5)
+                    .expect("collect"),
+                0
+            );
+            // Then an agent's message: the event and the new mark together.
+            assert_eq!(
+                db.collect(Some(("i1", read(2, None))), &[event("m1")], 6)
+                    .expect("collect"),
+                1
+            );
+            // The same read again changes nothing.
+            assert_eq!(
+                db.collect(Some(("i1", read(2, None))), &[], 7)
+                    .expect("collect"),
+                0
+            );
+            db.collect(Some(("i2", read(3, Some(99)))), &[event("f2")], 8)
+                .expect("collect");
+        }
+        let db = ChannelDb::open(dir.path()).expect("reopen");
+        assert_eq!(
+            db.collected(&["i1".into(), "i2".into(), "i3".into()])
+                .expect("read"),
+            vec![Some(read(2, None)), Some(read(3, Some(99))), None]
+        );
+        assert_eq!(db.pending().expect("pending"), 2);
+        // Events already put in the outbox are not put there again.
+        assert_eq!(
+            db.collect(Some(("i1", read(2, None))), &[event("m1")], 9)
+                .expect("collect"),
+            0
+        );
+    }
+
+    #[test]
     fn outbox_orders_dedupes_and_survives_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         let secret = {
