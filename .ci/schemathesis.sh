@@ -4,7 +4,7 @@
 # gateway (`meshdesk node --http`) with generated requests, valid and not,
 # and fails on any 5xx, and on any status code, content type, body or
 # header the document does not give. Bounded: 25 examples per operation
-# (about 90 s here), and a hard stop at 4 minutes.
+# (under a minute here), and a hard stop at 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
