@@ -1076,3 +1076,38 @@ fn ctrl_digits_switch_tabs_without_typing_into_the_focused_field() -> TestResult
     assert!(ui.texts().iter().any(|t| t == "7"));
     Ok(())
 }
+
+#[test]
+fn a_chat_linked_by_an_email_the_visitor_typed_says_the_link_is_unverified() -> TestResult {
+    use meshdesk_model::ops::{ContactSpec, CustomerSpec};
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.call(Request::AddContact(ContactSpec {
+        name: Some("Marta Ortiz".into()),
+        emails: Some(vec!["marta.ortiz@example.com".into()]),
+        ..ContactSpec::default()
+    }))?;
+    // A webchat visitor types Marta's email: nobody has checked it is hers.
+    ui.call(Request::Intake {
+        campaign: "General".into(),
+        customer: CustomerSpec {
+            id: None,
+            name: Some("Visitor Vera".into()),
+            email: Some("marta.ortiz@example.com".into()),
+            phone: None,
+            unverified: true,
+        },
+        message: "Where is my order?".into(),
+        priority: 0,
+    })?;
+    ui.tab(TabId::Pending);
+    ui.click("Visitor Vera");
+    ui.assert_sees("Where is my order?");
+    ui.assert_sees("contact unverified: the visitor typed this email");
+
+    // A chat from a known customer through the forms carries no such mark.
+    ui.click("Tomas Vidal");
+    ui.assert_sees("Can I upgrade my plan?");
+    ui.assert_not_sees("contact unverified: the visitor typed this email");
+    Ok(())
+}

@@ -109,8 +109,14 @@ fn interaction_detail(d: &InteractionDetail) -> String {
         i.channel, i.direction
     ));
     out.push_str(&format!(
-        "  contact:   {} <{}>\n",
-        i.contact_name, i.address
+        "  contact:   {} <{}>{}\n",
+        i.contact_name,
+        i.address,
+        if i.contact_unverified {
+            " (linked by an email the visitor typed: unverified)"
+        } else {
+            ""
+        }
     ));
     if !i.subject.is_empty() {
         out.push_str(&format!("  subject:   {}\n", i.subject));

@@ -50,7 +50,23 @@ pub fn header<'a, M: 'a>(detail: &'a InteractionDetail) -> Element<'a, M> {
         line.push_str(" · ");
         line.push_str(&i.subject);
     }
+    if i.contact_unverified {
+        line.push_str(" · ");
+        line.push_str(UNVERIFIED);
+    }
     column![title(who(detail)), muted(line)].spacing(2).into()
+}
+
+/// Said wherever a chat is linked to a phonebook entry only because the
+/// visitor typed that entry's email.
+const UNVERIFIED: &str = "contact unverified: the visitor typed this email";
+
+/// The phonebook link's standing, when it is not to be trusted.
+fn unverified_fact<'a, M: 'a>(detail: &InteractionDetail) -> Option<Element<'a, M>> {
+    detail
+        .interaction
+        .contact_unverified
+        .then(|| fact("Link", UNVERIFIED.to_string()))
 }
 
 /// The messages, oldest first, the newest in view.
@@ -115,6 +131,9 @@ pub fn messages<'a, M: 'a>(
 pub fn facts<'a, M: 'a>(detail: &'a InteractionDetail, session: &'a Session) -> Element<'a, M> {
     let i = &detail.interaction;
     let mut col = column![text("Contact").size(TEXT)].spacing(6);
+    if let Some(link) = unverified_fact(detail) {
+        col = col.push(link);
+    }
     match &detail.contact {
         Some(c) => {
             col = col.push(fact("Name", c.name.clone()));
