@@ -409,3 +409,29 @@ async fn delete_webhook<B: Backend>(
         )))
     }
 }
+
+/// Parses `bytes` as each API request body and checks what parses the way
+/// its handler does (what the fuzzer drives; never panics).
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    if let Ok(body) = super::error::parse_json::<CreateInteraction>(bytes) {
+        let _ = intake::check_message("message", &body.message);
+        let _ = intake::check_customer(
+            Customer {
+                id: body.contact.id,
+                name: body.contact.name,
+                email: body.contact.email,
+                phone: body.contact.phone,
+                unverified: false,
+            },
+            "contact.",
+        );
+    }
+    if let Ok(body) = super::error::parse_json::<PostMessage>(bytes) {
+        let _ = intake::check_message("text", &body.text);
+    }
+    if let Ok(body) = super::error::parse_json::<PutWebhook>(bytes)
+        && let Ok(url) = reqwest::Url::parse(&body.url)
+    {
+        let _ = crate::destination::check_url_host(&url, &crate::settings::Settings::default());
+    }
+}

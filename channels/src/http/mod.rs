@@ -8,6 +8,14 @@ mod intake;
 mod listen;
 mod webchat;
 
+/// Every JSON body the gateway takes, parsed and checked as its handler
+/// would: the entry point of the `http_json` fuzz target.
+#[doc(hidden)]
+pub fn fuzz_json_bodies(bytes: &[u8]) {
+    api::fuzz_bodies(bytes);
+    webchat::fuzz_bodies(bytes);
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -541,6 +541,27 @@ async fn run_socket<B: Backend>(
     }
 }
 
+/// Parses `bytes` as each webchat request body and checks what parses the
+/// way its handler does (what the fuzzer drives; never panics).
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    if let Ok(body) = super::error::parse_json::<Start>(bytes) {
+        let _ = intake::check_message("text", &body.text);
+        let _ = intake::check_customer(
+            Customer {
+                id: None,
+                name: Some(body.name),
+                email: body.email,
+                phone: None,
+                unverified: true,
+            },
+            "",
+        );
+    }
+    if let Ok(body) = super::error::parse_json::<Send>(bytes) {
+        let _ = intake::check_message("text", &body.text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
