@@ -396,7 +396,7 @@ pub mod testing {
         out
     }
 
-    fn uleb(out: &mut Vec<u8>, mut v: u64) {
+    pub fn uleb(out: &mut Vec<u8>, mut v: u64) {
         loop {
             let b = (v & 0x7f) as u8;
             v >>= 7;
@@ -413,6 +413,8 @@ pub mod testing {
 mod tests {
     use std::io::Write;
 
+    use super::testing::uleb;
+
     use automerge::{AutoCommit, ReadDoc, transaction::Transactable};
 
     use super::*;
@@ -428,18 +430,6 @@ mod tests {
             left -= step as u64;
         }
         e.finish().unwrap_or_default()
-    }
-
-    fn uleb(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
     }
 
     fn chunk(kind: u8, data: &[u8]) -> Vec<u8> {

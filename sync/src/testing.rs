@@ -57,26 +57,7 @@ pub async fn converse_as(
     wait: Duration,
     mut answer: impl FnMut(&Frame) -> Vec<u8>,
 ) -> Result<RawOutcome, String> {
-    let peer: PeerId = addr
-        .iter()
-        .find_map(|p| match p {
-            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-            _ => None,
-        })
-        .ok_or("the address has no /p2p/ peer id")?;
-    let config = TransportConfig {
-        mdns: false,
-        ..TransportConfig::default()
-    };
-    let mut swarm = build_swarm(keypair, crate::keyring::Keyring::new(psk), &config)
-        .map_err(|e| e.to_string())?;
-    let mut control = swarm.behaviour().stream.new_control();
-    swarm.dial(addr).map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(async move {
-        loop {
-            swarm.select_next_some().await;
-        }
-    });
+    let (peer, mut control, driver) = dial(keypair, psk, addr)?;
     let outcome = async {
         let mut stream = match tokio::time::timeout(wait, control.open_stream(peer, PROTOCOL)).await
         {
@@ -110,6 +91,36 @@ pub async fn converse_as(
     .await;
     driver.abort();
     outcome
+}
+
+/// A swarm of its own for the device `keypair`, dialing `addr` (which must
+/// end in `/p2p/<peer id>`) with the team key `psk`, driven by a task.
+fn dial(
+    keypair: Keypair,
+    psk: [u8; 32],
+    addr: Multiaddr,
+) -> Result<(PeerId, libp2p_stream::Control, tokio::task::JoinHandle<()>), String> {
+    let peer: PeerId = addr
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        })
+        .ok_or("the address has no /p2p/ peer id")?;
+    let config = TransportConfig {
+        mdns: false,
+        ..TransportConfig::default()
+    };
+    let mut swarm = build_swarm(keypair, crate::keyring::Keyring::new(psk), &config)
+        .map_err(|e| e.to_string())?;
+    let control = swarm.behaviour().stream.new_control();
+    swarm.dial(addr).map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+    Ok((peer, control, driver))
 }
 
 /// The frames in `bytes` (length-prefixed, as on the wire), as far as they decode.
@@ -194,26 +205,7 @@ pub async fn write_and_stall(
     bytes: Vec<u8>,
     hold: Duration,
 ) -> Result<(), String> {
-    let peer = addr
-        .iter()
-        .find_map(|p| match p {
-            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-            _ => None,
-        })
-        .ok_or("the address has no /p2p/ peer id")?;
-    let config = TransportConfig {
-        mdns: false,
-        ..TransportConfig::default()
-    };
-    let mut swarm = build_swarm(keypair, crate::keyring::Keyring::new(psk), &config)
-        .map_err(|e| e.to_string())?;
-    let mut control = swarm.behaviour().stream.new_control();
-    swarm.dial(addr).map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(async move {
-        loop {
-            swarm.select_next_some().await;
-        }
-    });
+    let (peer, mut control, driver) = dial(keypair, psk, addr)?;
     let mut stream = tokio::time::timeout(hold, control.open_stream(peer, PROTOCOL))
         .await
         .map_err(|_| "timed out opening the stream".to_string())?

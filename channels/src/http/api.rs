@@ -104,17 +104,15 @@ fn created(location: String, body: impl Serialize) -> Response {
     response
 }
 
-async fn create_interaction<B: Backend>(
-    State(state): State<AppState<B>>,
-    JsonBody(body): JsonBody<CreateInteraction>,
-) -> Result<Response, ApiError> {
+/// What `POST /interactions` checks before it asks the node for anything.
+fn check_create(body: &CreateInteraction) -> Result<(String, intake::CheckedCustomer), ApiError> {
     let message = intake::check_message("message", &body.message)?;
     let customer = intake::check_customer(
         Customer {
-            id: body.contact.id,
-            name: body.contact.name,
-            email: body.contact.email,
-            phone: body.contact.phone,
+            id: body.contact.id.clone(),
+            name: body.contact.name.clone(),
+            email: body.contact.email.clone(),
+            phone: body.contact.phone.clone(),
             // The integration holds an API token: its word is the device's.
             unverified: false,
         },
@@ -126,6 +124,14 @@ async fn create_interaction<B: Backend>(
             "the campaign must not be empty",
         ));
     }
+    Ok((message, customer))
+}
+
+async fn create_interaction<B: Backend>(
+    State(state): State<AppState<B>>,
+    JsonBody(body): JsonBody<CreateInteraction>,
+) -> Result<Response, ApiError> {
+    let (message, customer) = check_create(&body)?;
     let campaign = intake::campaign(&state.backend, &body.campaign, None).await?;
     let id = intake::enqueue(&state, &campaign, &customer, message, body.priority).await?;
     let detail = intake::show(&state.backend, &id).await?;
@@ -414,17 +420,7 @@ async fn delete_webhook<B: Backend>(
 /// its handler does (what the fuzzer drives; never panics).
 pub(super) fn fuzz_bodies(bytes: &[u8]) {
     if let Ok(body) = super::error::parse_json::<CreateInteraction>(bytes) {
-        let _ = intake::check_message("message", &body.message);
-        let _ = intake::check_customer(
-            Customer {
-                id: body.contact.id,
-                name: body.contact.name,
-                email: body.contact.email,
-                phone: body.contact.phone,
-                unverified: false,
-            },
-            "contact.",
-        );
+        let _ = check_create(&body);
     }
     if let Ok(body) = super::error::parse_json::<PostMessage>(bytes) {
         let _ = intake::check_message("text", &body.text);

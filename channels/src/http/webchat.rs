@@ -175,20 +175,7 @@ async fn start<B: Backend>(
         .start_limiter
         .check(&peer.ip())
         .map_err(ApiError::too_many)?;
-    let text = intake::check_message("text", &body.text)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::bad_field("name", "please give your name"));
-    }
-    let customer = intake::check_customer(
-        Customer {
-            id: None,
-            name: Some(body.name),
-            email: body.email,
-            phone: None,
-            unverified: true,
-        },
-        "",
-    )?;
+    let (text, customer) = check_start(body)?;
     let campaign = webchat_campaign(&state, &campaign).await?;
     let id = intake::enqueue(&state, &campaign, &customer, text, 0).await?;
     let interaction: InteractionId = id.parse().map_err(|_| ApiError::internal())?;
@@ -541,21 +528,31 @@ async fn run_socket<B: Backend>(
     }
 }
 
+/// What starting a chat checks before it asks the node for anything: the
+/// visitor's own words only, so a matched phonebook entry stays unverified.
+fn check_start(body: Start) -> Result<(String, intake::CheckedCustomer), ApiError> {
+    let text = intake::check_message("text", &body.text)?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::bad_field("name", "please give your name"));
+    }
+    let customer = intake::check_customer(
+        Customer {
+            id: None,
+            name: Some(body.name),
+            email: body.email,
+            phone: None,
+            unverified: true,
+        },
+        "",
+    )?;
+    Ok((text, customer))
+}
+
 /// Parses `bytes` as each webchat request body and checks what parses the
 /// way its handler does (what the fuzzer drives; never panics).
 pub(super) fn fuzz_bodies(bytes: &[u8]) {
     if let Ok(body) = super::error::parse_json::<Start>(bytes) {
-        let _ = intake::check_message("text", &body.text);
-        let _ = intake::check_customer(
-            Customer {
-                id: None,
-                name: Some(body.name),
-                email: body.email,
-                phone: None,
-                unverified: true,
-            },
-            "",
-        );
+        let _ = check_start(body);
     }
     if let Ok(body) = super::error::parse_json::<Send>(bytes) {
         let _ = intake::check_message("text", &body.text);
