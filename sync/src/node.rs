@@ -1937,16 +1937,19 @@ impl Actor {
 
     fn on_tick(&mut self) {
         let now = now_ms();
-        let team = self.store.team().ok().flatten();
-        let teammate = |p: &PeerId| {
-            team.as_ref()
-                .is_some_and(|t| t.members.get(&p.to_base58()).is_some_and(|m| !m.revoked))
-        };
-        for conn in self.strangers.expired(Instant::now(), teammate) {
-            tracing::debug!(
-                "a device off the roster was not admitted in time; closing its connection"
-            );
-            self.swarm.close_connection(conn);
+        // The roster is read only while strangers are connected, not every tick.
+        if !self.strangers.is_empty() {
+            let team = self.store.team().ok().flatten();
+            let teammate = |p: &PeerId| {
+                team.as_ref()
+                    .is_some_and(|t| t.members.get(&p.to_base58()).is_some_and(|m| !m.revoked))
+            };
+            for conn in self.strangers.expired(Instant::now(), teammate) {
+                tracing::debug!(
+                    "a device off the roster was not admitted in time; closing its connection"
+                );
+                self.swarm.close_connection(conn);
+            }
         }
         let peers: Vec<PeerId> = self.links.keys().copied().collect();
         for peer in peers {

@@ -101,6 +101,10 @@ impl Strangers {
         self.conns.retain(|s| s.conn != conn);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.conns.len()
