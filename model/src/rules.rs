@@ -460,7 +460,11 @@ fn judge(
             Ok(())
         }
         DocId::Interaction(_) => {
-            let mut past: Option<Round> = None;
+            let mut past: Option<Round> = if change.deps.is_empty() {
+                root_round(&ops)
+            } else {
+                None
+            };
             for op in &ops {
                 judge_interaction_op(doc, op, change, writer, &mut past)?;
             }
@@ -572,6 +576,46 @@ fn round_at(doc: &AutoCommit, change: &NewChange) -> Result<Round, Refusal> {
         epoch,
         started,
         owner: owner.map(|(_, agent)| agent),
+    })
+}
+
+/// [`Round`] as of a root change, read from its own operations rather than
+/// through the document: the common plain shape only (one `transfers` list
+/// left empty, one `claims` map, one `enqueued_at`, nothing deleted); any
+/// other shape is read by [`round_at`]. The owner is left unset: a root
+/// change may transfer and finalize as the interaction's creator, so its
+/// owner is never asked for.
+fn root_round(ops: &[OpView]) -> Option<Round> {
+    let mut transfers = 0;
+    let mut claims = 0;
+    let mut started = None;
+    for op in ops {
+        if matches!(op.action, OpType::Delete) {
+            return None;
+        }
+        match (op.path.first().map(String::as_str), op.key.as_deref()) {
+            (None, Some("transfers")) => match op.action {
+                OpType::Make(automerge::ObjType::List) => transfers += 1,
+                _ => return None,
+            },
+            (None, Some("claims")) => match op.action {
+                OpType::Make(automerge::ObjType::Map) => claims += 1,
+                _ => return None,
+            },
+            (None, Some("enqueued_at")) => {
+                if started.is_some() {
+                    return None;
+                }
+                started = Some(op.int_value()?);
+            }
+            (Some("transfers"), _) => return None,
+            _ => {}
+        }
+    }
+    (transfers == 1 && claims == 1).then_some(Round {
+        epoch: 0,
+        started: started?,
+        owner: None,
     })
 }
 

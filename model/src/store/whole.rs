@@ -6,7 +6,7 @@
 //! the sync state a finished Automerge exchange would leave, so later edits
 //! travel incrementally on the per-document sync path.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 
 use automerge::sync::{BloomFilter, Capability, Have, State};
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
@@ -111,15 +111,6 @@ struct Prepared {
     refused: Option<String>,
 }
 
-/// A received document this store lacks.
-struct Fresh {
-    key: String,
-    doc_id: DocId,
-    bytes: Vec<u8>,
-    cached: CachedDoc,
-    row: Result<project::Row, DocError>,
-}
-
 /// Takes into `book` each seal of `received` that covers a newer change of
 /// its writer than the one `book` holds.
 fn merge_seals(doc: &mut AutoCommit, book: &mut SealBook, received: SealBook) {
@@ -197,49 +188,66 @@ fn prepare(
     })
 }
 
-/// [`prepare`]s every document, in order, on up to [`IMPORT_THREADS`] threads.
-fn prepare_all(
+/// A received document: its id and sealed bytes.
+type Received = (String, Vec<u8>);
+
+/// [`prepare`]s every document on up to [`IMPORT_THREADS`] threads and
+/// hands each to `take` on this thread, in order, as soon as it and those
+/// before it are ready: the writing overlaps the loading.
+fn prepare_streaming(
     docs: Vec<(String, Vec<u8>)>,
     actor: &ActorId,
     judge: Judge<'_>,
-) -> StoreResult<Vec<Prepared>> {
-    let per_thread = docs.len().div_ceil(IMPORT_THREADS).max(16);
-    let mut parts: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
-    let mut rest = docs.into_iter();
-    loop {
-        let part: Vec<_> = rest.by_ref().take(per_thread).collect();
-        if part.is_empty() {
-            break;
+    mut take: impl FnMut(Prepared) -> StoreResult<()>,
+) -> StoreResult<()> {
+    if docs.len() < 2 * IMPORT_THREADS {
+        for (key, bytes) in docs {
+            take(prepare(key, bytes, actor, judge)?)?;
         }
-        parts.push(part);
+        return Ok(());
     }
-    let prepare_part = |part: Vec<(String, Vec<u8>)>| {
-        part.into_iter()
-            .map(|(key, bytes)| prepare(key, bytes, actor, judge))
-            .collect::<StoreResult<Vec<_>>>()
-    };
-    let results: Vec<StoreResult<Vec<Prepared>>> = if parts.len() <= 1 {
-        parts.into_iter().map(prepare_part).collect()
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|part| scope.spawn(move || prepare_part(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(bad_data("", "a loading thread panicked".into())))
+    let mut parts: Vec<Vec<(usize, Received)>> = vec![Vec::new(); IMPORT_THREADS];
+    for (i, doc) in docs.into_iter().enumerate() {
+        parts[i % IMPORT_THREADS].push((i, doc));
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(64);
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let tx = tx.clone();
+                scope.spawn(move || {
+                    for (i, (key, bytes)) in part {
+                        // The receiver is gone once a document failed.
+                        if tx.send((i, prepare(key, bytes, actor, judge))).is_err() {
+                            break;
+                        }
+                    }
                 })
-                .collect()
-        })
-    };
-    let mut out = Vec::new();
-    for part in results {
-        out.extend(part?);
-    }
-    Ok(out)
+            })
+            .collect();
+        drop(tx);
+        let taken = (|| {
+            let mut ready = BTreeMap::new();
+            let mut next = 0;
+            for (i, prepared) in rx.iter() {
+                ready.insert(i, prepared);
+                while let Some(prepared) = ready.remove(&next) {
+                    next += 1;
+                    take(prepared?)?;
+                }
+            }
+            Ok(())
+        })();
+        drop(rx);
+        let mut joined = Ok(());
+        for worker in workers {
+            if worker.join().is_err() {
+                joined = Err(bad_data("", "a loading thread panicked".into()));
+            }
+        }
+        taken.and(joined)
+    })
 }
 
 /// Checks what each received document, and the batch in all, would
@@ -337,10 +345,12 @@ impl Store {
     /// transaction. Each is loaded once and checked; a document this store
     /// lacks keeps the received bytes as its snapshot, one it holds already
     /// gets them merged in. Undecodable bytes, an empty document or one that
-    /// names itself by another id fail the whole batch before anything is
+    /// names itself by another id fail the whole batch and nothing of it is
     /// written. Content the model cannot read is stored and recorded as
-    /// malformed, as on the per-document sync path. Loading and reading run
-    /// on up to [`IMPORT_THREADS`] threads; the writes on this one.
+    /// malformed, as on the per-document sync path. Loading, judging and
+    /// reading run on up to [`IMPORT_THREADS`] threads while this one writes
+    /// what they have prepared, in order, into the transaction. A document
+    /// named twice in a batch has its repeat merged in a second transaction.
     pub fn import_docs(
         &mut self,
         peer: &str,
@@ -349,23 +359,29 @@ impl Store {
         check_batch(&docs)?;
         // The team's document first: its roster judges the others.
         let (own_team, mut roster) = self.trust_context()?;
+        let mut imported = Imported::default();
         // A quarantined document is not touched by sync.
-        let mut refused = Vec::new();
-        let docs: Vec<(String, Vec<u8>)> = docs
-            .into_iter()
-            .filter(|(key, _)| match self.quarantine_reason(key) {
-                Some(reason) => {
-                    refused.push((key.clone(), format!("quarantined here: {reason}")));
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        let (teams, others): (Vec<_>, Vec<_>) = docs.into_iter().partition(|(key, _)| {
-            key.parse::<DocId>()
+        let mut seen = HashSet::new();
+        let mut repeats = Vec::new();
+        let mut teams = Vec::new();
+        let mut others = Vec::new();
+        for (key, bytes) in docs {
+            if let Some(reason) = self.quarantine_reason(&key) {
+                let reason = format!("quarantined here: {reason}");
+                imported.refused.push((key, reason));
+            } else if !seen.insert(key.clone()) {
+                repeats.push((key, bytes));
+            } else if key
+                .parse::<DocId>()
                 .is_ok_and(|d| d.kind() == DocKind::Team)
-        });
-        let mut prepared = Vec::new();
+            {
+                teams.push((key, bytes));
+            } else {
+                others.push((key, bytes));
+            }
+        }
+        let txn = self.db.begin_write()?;
+        let mut kept = Vec::new();
         for (key, bytes) in teams {
             let judge = Judge {
                 roster: roster.as_ref(),
@@ -377,161 +393,123 @@ impl Store {
             {
                 roster = Some(team.clone());
             }
-            prepared.push(p);
+            self.write_prepared(&txn, peer, p, &mut imported, &mut kept)?;
         }
         // Before the team's roster is here nothing else can be judged.
-        let mut deferred = Vec::new();
-        let others = if roster.is_none() {
-            deferred.extend(others.into_iter().map(|(key, _)| key));
-            Vec::new()
-        } else {
-            others
-        };
+        if roster.is_none() {
+            imported
+                .deferred
+                .extend(others.drain(..).map(|(key, _)| key));
+        }
         let judge = Judge {
             roster: roster.as_ref(),
             own_team,
         };
-        prepared.extend(prepare_all(others, &self.actor, judge)?);
-        // Fresh documents (with the bytes to keep) and merged ones, in order;
-        // the maps find a document seen earlier in the batch.
-        let mut fresh: Vec<Fresh> = Vec::new();
-        let mut fresh_at: HashMap<String, usize> = HashMap::new();
-        let mut merged: Vec<(String, DocId, CachedDoc)> = Vec::new();
-        let mut merged_at: HashMap<String, usize> = HashMap::new();
-        for p in prepared {
-            let Prepared {
-                key,
-                doc_id,
-                bytes,
-                mut doc,
-                seals,
-                row,
-                refused: refusal,
-            } = p;
-            if let Some(reason) = refusal {
-                tracing::warn!(doc = %key, %reason, "whole document refused by the write rules");
-                refused.push((key, reason));
-                continue;
-            }
-            if let Some(&i) = fresh_at.get(&key) {
-                // The same document twice in one batch: keep what both hold.
-                let kept = &mut fresh[i];
-                kept.cached
-                    .doc
-                    .merge(&mut doc)
-                    .map_err(|e| bad_data(&key, e.to_string()))?;
-                merge_seals(&mut kept.cached.doc, &mut kept.cached.seals, seals);
-                kept.cached.persisted = kept.cached.doc.get_heads();
-                kept.bytes = kept.cached.doc.save();
-                kept.row = project::read_row(&kept.doc_id, &kept.cached.doc);
-                continue;
-            }
-            if let Some(&i) = merged_at.get(&key) {
-                let held = &mut merged[i].2;
-                held.doc
-                    .merge(&mut doc)
-                    .map_err(|e| bad_data(&key, e.to_string()))?;
-                merge_seals(&mut held.doc, &mut held.seals, seals);
-                continue;
-            }
-            let held = match self.take_doc(&key) {
-                Err(StoreError::Quarantined { reason, .. }) => {
-                    refused.push((key, format!("quarantined here: {reason}")));
-                    continue;
-                }
-                other => other?,
-            };
-            match held {
-                Some(mut cached) => {
-                    cached
-                        .doc
-                        .merge(&mut doc)
-                        .map_err(|e| bad_data(&key, e.to_string()))?;
-                    merge_seals(&mut cached.doc, &mut cached.seals, seals);
-                    merged_at.insert(key.clone(), merged.len());
-                    merged.push((key, doc_id, cached));
-                }
-                None => {
-                    let persisted = doc.get_heads();
-                    fresh_at.insert(key.clone(), fresh.len());
-                    fresh.push(Fresh {
-                        key,
-                        doc_id,
-                        bytes,
-                        cached: CachedDoc {
-                            doc,
-                            persisted,
-                            seals,
-                        },
-                        row,
-                    });
-                }
-            }
-        }
-        let txn = self.db.begin_write()?;
-        let mut changes = Vec::with_capacity(fresh.len() + merged.len());
-        {
-            let mut snapshots = txn.open_table(DOC_SNAPSHOT)?;
-            let mut meta_table = txn.open_table(DOC_META)?;
-            let mut sync_table = txn.open_table(SYNC_STATE)?;
-            let mut seal_table = txn.open_table(DOC_SEALS)?;
-            for Fresh {
-                key,
-                doc_id,
-                bytes,
-                cached,
-                row,
-            } in fresh.iter_mut()
-            {
-                let heads = &cached.persisted;
-                let meta = DocMeta {
-                    heads: heads.iter().map(|h| h.0).collect(),
-                    digest: heads_digest(heads),
-                    updated_at: now_ms(),
-                    snapshot_bytes: bytes.len() as u64,
-                    chunk_bytes: 0,
-                    next_seq: 0,
-                };
-                snapshots.insert(key.as_str(), bytes.as_slice())?;
-                seal_table.insert(key.as_str(), seals_record(&cached.seals).as_slice())?;
-                meta_table.insert(key.as_str(), encode(&meta).as_slice())?;
-                sync_table.insert(
-                    (peer, key.as_str()),
-                    settled_state(heads).encode().as_slice(),
-                )?;
-                self.update_catalog(&txn, key, None, meta.digest)?;
-                let read = std::mem::replace(row, Err(DocError::Missing(String::new())));
-                project::write_projection(&txn, doc_id, read)?;
-                changes.push(DocChange {
-                    doc_id: key.clone(),
-                    kind: doc_id.kind(),
-                });
-            }
-        }
-        for (key, doc_id, cached) in merged.iter_mut() {
-            if self.persist(&txn, key, doc_id, cached)? {
-                changes.push(DocChange {
-                    doc_id: key.clone(),
-                    kind: doc_id.kind(),
-                });
-            }
-        }
+        let actor = self.actor.clone();
+        prepare_streaming(others, &actor, judge, |p| {
+            self.write_prepared(&txn, peer, p, &mut imported, &mut kept)
+        })?;
         txn.commit()?;
-        for Fresh { key, cached, .. } in fresh {
-            self.sync_states.insert(
-                (peer.to_string(), key.clone()),
-                settled_state(&cached.persisted),
-            );
+        for (key, cached, fresh) in kept {
+            if fresh {
+                self.sync_states.insert(
+                    (peer.to_string(), key.clone()),
+                    settled_state(&cached.persisted),
+                );
+            }
             self.put_back(key, cached);
         }
-        for (key, _, cached) in merged {
-            self.put_back(key, cached);
+        self.search.refresh(&self.db, &imported.changes)?;
+        if !repeats.is_empty() {
+            let again = self.import_docs(peer, repeats)?;
+            imported.changes.extend(again.changes);
+            imported.refused.extend(again.refused);
+            imported.deferred.extend(again.deferred);
         }
-        self.search.refresh(&self.db, &changes)?;
-        Ok(Imported {
-            changes,
+        Ok(imported)
+    }
+
+    /// Writes one prepared document into `txn`: refused, stored fresh with
+    /// the received bytes as its snapshot, or merged into the one held.
+    /// `kept`: the loaded documents to cache once `txn` commits (and
+    /// whether each is fresh).
+    fn write_prepared(
+        &mut self,
+        txn: &redb::WriteTransaction,
+        peer: &str,
+        prepared: Prepared,
+        imported: &mut Imported,
+        kept: &mut Vec<(String, CachedDoc, bool)>,
+    ) -> StoreResult<()> {
+        let Prepared {
+            key,
+            doc_id,
+            bytes,
+            mut doc,
+            seals,
+            row,
             refused,
-            deferred,
-        })
+        } = prepared;
+        if let Some(reason) = refused {
+            tracing::warn!(doc = %key, %reason, "whole document refused by the write rules");
+            imported.refused.push((key, reason));
+            return Ok(());
+        }
+        let held = match self.take_doc(&key) {
+            Err(StoreError::Quarantined { reason, .. }) => {
+                imported
+                    .refused
+                    .push((key, format!("quarantined here: {reason}")));
+                return Ok(());
+            }
+            other => other?,
+        };
+        if let Some(mut cached) = held {
+            cached
+                .doc
+                .merge(&mut doc)
+                .map_err(|e| bad_data(&key, e.to_string()))?;
+            merge_seals(&mut cached.doc, &mut cached.seals, seals);
+            if self.persist(txn, &key, &doc_id, &mut cached)? {
+                imported.changes.push(DocChange {
+                    doc_id: key.clone(),
+                    kind: doc_id.kind(),
+                });
+            }
+            kept.push((key, cached, false));
+            return Ok(());
+        }
+        let persisted = doc.get_heads();
+        let meta = DocMeta {
+            heads: persisted.iter().map(|h| h.0).collect(),
+            digest: heads_digest(&persisted),
+            updated_at: now_ms(),
+            snapshot_bytes: bytes.len() as u64,
+            chunk_bytes: 0,
+            next_seq: 0,
+        };
+        txn.open_table(DOC_SNAPSHOT)?
+            .insert(key.as_str(), bytes.as_slice())?;
+        txn.open_table(DOC_SEALS)?
+            .insert(key.as_str(), seals_record(&seals).as_slice())?;
+        txn.open_table(DOC_META)?
+            .insert(key.as_str(), encode(&meta).as_slice())?;
+        txn.open_table(SYNC_STATE)?.insert(
+            (peer, key.as_str()),
+            settled_state(&persisted).encode().as_slice(),
+        )?;
+        self.update_catalog(txn, &key, None, meta.digest)?;
+        project::write_projection(txn, &doc_id, row)?;
+        imported.changes.push(DocChange {
+            doc_id: key.clone(),
+            kind: doc_id.kind(),
+        });
+        let cached = CachedDoc {
+            doc,
+            persisted,
+            seals,
+        };
+        kept.push((key, cached, true));
+        Ok(())
     }
 }
