@@ -1230,6 +1230,47 @@ fn assert_fair_burst(strategy: Strategy, total: u128, seed: u64) {
     );
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A claim only confirms the offer every node already computed: whichever
+    /// of the offers have been claimed (and seen), the rest stay where they were.
+    #[test]
+    fn round_robin_offers_do_not_move_whichever_claims_have_arrived(seed in any::<u64>()) {
+        let mut g = Gen(seed);
+        let agents = 2 + g.below(5) as u128;
+        let mut w = World::new(agents);
+        let members: Vec<u128> = (1..=agents).collect();
+        w.campaign(1, Strategy::RoundRobin, &members);
+        for a in 1..=agents {
+            // Finished work, before the burst.
+            w.history(a).last_assigned_at = g.chance(1, 2).then(|| NOW - 10_000 - g.below(5) as Millis);
+        }
+        let customers = 1 + g.below(30) as u128;
+        for n in 0..customers {
+            w.queue(n, 1, NOW - 5_000 + g.below(40) as Millis);
+        }
+        let before = w.route();
+        let mut seen = w.clone();
+        let mut claimed = BTreeSet::new();
+        for offer in &before.offers {
+            if g.chance(1, 2) {
+                let s = seen.open.iter_mut().find(|s| s.id == offer.interaction).unwrap();
+                s.owner = Some(offer.agents[0]);
+                s.claimed_at = Some(NOW + g.below(1_000) as Millis);
+                claimed.insert(offer.interaction);
+            }
+        }
+        let after = seen.route();
+        let expected: Vec<&Offer> = before
+            .offers
+            .iter()
+            .filter(|o| !claimed.contains(&o.interaction))
+            .collect();
+        prop_assert_eq!(after.offers.iter().collect::<Vec<_>>(), expected);
+    }
+}
+
 #[test]
 fn round_robin_stays_fair_when_claims_are_in_flight_between_nodes() {
     for seed in 0..100 {
