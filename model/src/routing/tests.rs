@@ -327,6 +327,29 @@ fn round_robin_stays_put_when_the_offer_is_accepted() {
 }
 
 #[test]
+fn round_robin_skips_who_is_away_and_takes_them_back_in_turn() {
+    let mut w = World::new(3);
+    w.campaign(1, Strategy::RoundRobin, &[1, 2, 3]);
+    w.presence(2).status = AgentStatus::Break {
+        reason: "lunch".into(),
+    };
+    for n in 1..=6 {
+        w.queue(n, 1, NOW - 1_000 + n as Millis);
+    }
+    let order: Vec<AgentId> = w.route().offers.iter().map(|o| o.agents[0]).collect();
+    assert_eq!(order, ids(&[1, 3, 1, 3, 1, 3]), "agent 2 is skipped");
+    // The first three are claimed; agent 2 is back: never assigned, so next.
+    for (n, owner) in [(1, 1), (2, 3), (3, 1)] {
+        let s = w.open.iter_mut().find(|s| s.id == iid(n)).unwrap();
+        s.owner = Some(aid(owner));
+        s.claimed_at = Some(NOW);
+    }
+    w.presence(2).status = AgentStatus::Available;
+    let order: Vec<AgentId> = w.route().offers.iter().map(|o| o.agents[0]).collect();
+    assert_eq!(order, ids(&[2, 3, 1]));
+}
+
+#[test]
 fn longest_idle_picks_who_finished_longest_ago() {
     let mut w = World::new(4);
     w.campaign(1, Strategy::LongestIdle, &[1, 2, 3, 4]);
