@@ -267,7 +267,10 @@ pub struct RoomSummary {
 /// What routing needs to know of an agent's past work (from the finalized and claimed indexes).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct AgentHistory {
-    /// When the agent last got an interaction (their latest claim).
+    /// Where the agent's latest *finalized* assignment sits on the queue's
+    /// timeline: when the round they owned began (its enqueue or the transfer
+    /// that started it), not when they claimed it. Interactions they hold now
+    /// are in routing's `open` and are placed from there.
     pub last_assigned_at: Option<Millis>,
     /// When the agent last finalized one.
     pub last_finished_at: Option<Millis>,

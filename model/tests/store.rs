@@ -979,9 +979,14 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
     assert_eq!(mine(&f.store, now).last_assigned_at, None);
 
     run(&mut f.store, Request::Accept { id: id.clone() });
+    // Work held now is routing's from the open interactions, at its place in
+    // the queue; the history keeps finished work only.
+    assert_eq!(mine(&f.store, now).last_assigned_at, None);
+    let held = f.store.open_interactions().expect("open");
     assert!(
-        mine(&f.store, now).last_assigned_at.is_some(),
-        "the claim shows"
+        held.iter()
+            .any(|s| s.id.to_string() == id && s.owner == Some(me)),
+        "the claim shows among the open interactions"
     );
     // A message changes nothing routing reads; the answer stays right.
     run(
@@ -991,8 +996,12 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
             text: "On it".into(),
         },
     );
-    assert!(mine(&f.store, now).last_assigned_at.is_some());
+    assert_eq!(mine(&f.store, now).last_assigned_at, None);
     assert_eq!(mine(&f.store, now).finished_today, 0);
+    let enqueued_at = held
+        .iter()
+        .find(|s| s.id.to_string() == id)
+        .map(|s| s.round_started_at);
 
     run(
         &mut f.store,
@@ -1005,6 +1014,10 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
     let today = mine(&f.store, now);
     assert_eq!(today.finished_today, 1, "the finalize shows");
     assert!(today.last_finished_at.is_some());
+    assert_eq!(
+        today.last_assigned_at, enqueued_at,
+        "finished work counts where its round began, not when it was claimed"
+    );
     // The next day counts afresh.
     let tomorrow = mine(&f.store, now + 86_400_000);
     assert_eq!(tomorrow.finished_today, 0);

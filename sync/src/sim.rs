@@ -21,6 +21,8 @@ use crate::protocol::Frame;
 use crate::session::{JoinTicket, Local, Session, SessionConfig, SessionError, SessionEvent, Step};
 use crate::team;
 
+mod burst;
+
 /// Fault rates and sizes of one simulation run.
 #[derive(Clone, Debug)]
 pub struct SimConfig {

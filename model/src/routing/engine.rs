@@ -14,6 +14,17 @@
 //! of eligible members and scans it; ring-all keeps one shared list per
 //! campaign.
 //!
+//! Round-robin order (`rr`, also the tie-break of least-busy and
+//! fewest-handled) is the order of the agents' latest assignments on the
+//! queue's own timeline: each assignment sits at its interaction's rotation
+//! key, `(round_started_at, id)`, whether it is a claim already seen or an
+//! offer made in this pass. Every finished assignment (the history) and every
+//! claim of an interaction ahead of the first queued one is ranked before the
+//! pass starts; claims of interactions further back in the queue (`later`)
+//! are applied only when the pass reaches their place ([`Engine::advance`]),
+//! so a node that has seen a teammate's claim and a node that has not make
+//! the same offers for every interaction before it.
+//!
 //! The open interactions are read once, in input order, into 32-byte records
 //! and 16-byte (packed priority and enqueue time, index) sort keys; the keys
 //! are radix-sorted. The summaries themselves (~450 bytes each) are read again
@@ -34,9 +45,6 @@ pub(super) type Key = u128;
 
 /// No campaign (an index that matches nothing).
 const NONE: u32 = u32::MAX;
-
-/// Offers made during the pass rank after every historical assignment.
-const IN_PASS: u64 = 1 << 63;
 
 const HAS_DECLINES: u32 = 1 << 30;
 const HAS_DIRECTED: u32 = 1 << 31;
@@ -115,6 +123,8 @@ pub(super) struct Scratch {
     order: Vec<(u64, u32)>,
     spare: Vec<(u64, u32)>,
     queue: Vec<Queued>,
+    /// Claims of active interactions: (rotation key, owner's index).
+    claims: Vec<((Millis, u128), u32)>,
 }
 
 /// Why an agent cannot take anything at all right now, whatever the campaign.
@@ -141,7 +151,8 @@ pub(super) struct AgentSlot<'a> {
     pub load: u32,
     /// Agent capacity (0: none).
     pub cap: u32,
-    /// Least recently assigned first: never (0) < historical times < offers in this pass.
+    /// Least recently assigned first: 0 for never, else the place of the
+    /// agent's latest assignment on the queue's timeline (see the module docs).
     rr: u64,
     /// `last_finished_at`, never first.
     last_finished: u64,
@@ -231,7 +242,12 @@ pub(super) struct Engine<'a> {
     memberships: Vec<(u32, u32)>,
     /// The queued interactions, in queue order.
     pub queue: Vec<Queued>,
+    /// The last place handed out on the round-robin timeline.
     seq: u64,
+    /// Claims of interactions behind the first queued one, in rotation-key
+    /// order; those before `next_later` have been applied.
+    later: Vec<((Millis, u128), u32)>,
+    next_later: usize,
     declined: Vec<(u32, Millis)>,
     aside: Vec<Entry>,
     /// The buffers to give back (`queue` is the field above).
@@ -367,7 +383,9 @@ impl<'a> Engine<'a> {
             mut order,
             mut spare,
             queue: mut sorted,
+            mut claims,
         } = scratch;
+        claims.clear();
         let team = input.team;
 
         // Every agent routing may talk about: the roster and campaign members, by id.
@@ -410,7 +428,7 @@ impl<'a> Engine<'a> {
                     wrapup_until: history.wrapup_until.unwrap_or(i64::MIN),
                     load: 0,
                     cap: doc.map_or(0, |a| a.capacity),
-                    rr: time_key(history.last_assigned_at),
+                    rr: 0,
                     last_finished: time_key(history.last_finished_at),
                     last_finished_at: history.last_finished_at.unwrap_or(i64::MIN),
                     finished_today: history.finished_today,
@@ -472,6 +490,8 @@ impl<'a> Engine<'a> {
             memberships,
             queue: Vec::new(),
             seq: 0,
+            later: Vec::new(),
+            next_later: 0,
             declined: Vec::new(),
             aside: Vec::new(),
             buffers: Scratch::default(),
@@ -501,6 +521,7 @@ impl<'a> Engine<'a> {
                         continue;
                     };
                     engine.agents[index].load += 1;
+                    claims.push(((summary.round_started_at, summary.id.0.0), to_u32(index)));
                     if let Some(slot) = engine.slot_of(to_u32(index), ci) {
                         engine.campaigns[ci as usize].members[slot as usize].load += 1;
                     }
@@ -532,11 +553,13 @@ impl<'a> Engine<'a> {
             sort_by_summaries(&mut queue, input.open, &mut sorted);
         }
         engine.queue = sorted;
+        engine.rank_assignments(input, &claims);
         engine.buffers = Scratch {
             records: queue,
             order,
             spare,
             queue: Vec::new(),
+            claims,
         };
 
         // What keeps each agent from taking anything, and since when they could.
@@ -613,6 +636,56 @@ impl<'a> Engine<'a> {
         memberships.iter().find(|m| m.0 == ci).map(|m| m.1)
     }
 
+    /// Ranks every agent's latest assignment before the pass (finished work
+    /// from the history, and claims of interactions ahead of the first queued
+    /// one) and keeps the claims behind it for [`Engine::advance`].
+    fn rank_assignments(&mut self, input: RoutingInput<'_>, claims: &[((Millis, u128), u32)]) {
+        let first = self.queue.first().map(rotation_key);
+        let mut latest: Vec<Option<(Millis, u128)>> = vec![None; self.agents.len()];
+        for (agent, history) in input.history {
+            if let (Some(index), Some(at)) = (self.agent_index(*agent), history.last_assigned_at) {
+                latest[index as usize] = Some((at, 0));
+            }
+        }
+        self.later.clear();
+        for &(key, index) in claims.iter() {
+            if first.is_some_and(|first| key > first) {
+                self.later.push((key, index));
+            } else {
+                let slot = &mut latest[index as usize];
+                *slot = (*slot).max(Some(key));
+            }
+        }
+        self.later.sort_unstable();
+        let mut ranked: Vec<((Millis, u128), u32)> = latest
+            .iter()
+            .enumerate()
+            .filter_map(|(index, at)| at.map(|at| (at, to_u32(index))))
+            .collect();
+        ranked.sort_unstable();
+        for (_, index) in ranked {
+            self.seq += 1;
+            self.agents[index as usize].rr = self.seq;
+        }
+    }
+
+    /// Applies the claims of interactions ahead of `queued` in rotation order:
+    /// from here on they count as their owners' latest assignments, exactly
+    /// as offers the pass made for them would have. The place only moves
+    /// forward. [`Engine::route_one`] calls it; `explain` calls it before
+    /// reading the keys.
+    pub fn advance(&mut self, queued: &Queued) {
+        let key = rotation_key(queued);
+        while let Some(&(at, index)) = self.later.get(self.next_later) {
+            if at > key {
+                break;
+            }
+            self.next_later += 1;
+            self.seq += 1;
+            self.agents[index as usize].rr = self.seq;
+        }
+    }
+
     /// Gives the pass's buffers back for the next pass.
     pub fn into_scratch(self) -> Scratch {
         Scratch {
@@ -678,6 +751,7 @@ impl<'a> Engine<'a> {
 
     /// Routes one queued interaction, updating the pass's loads.
     pub fn route_one(&mut self, queued: &Queued) -> Routed {
+        self.advance(queued);
         let summary = self.open.get(queued.index());
         let mut declined = std::mem::take(&mut self.declined);
         declined.clear();
@@ -939,7 +1013,7 @@ impl<'a> Engine<'a> {
         self.seq += 1;
         let agent = &mut self.agents[index as usize];
         agent.load += 1;
-        agent.rr = IN_PASS | self.seq;
+        agent.rr = self.seq;
         let agent_full = !agent.has_room();
         let campaign_full = capacity != 0 && member.load >= capacity;
         if strategy != Strategy::WeightedRandom {
@@ -1065,6 +1139,12 @@ fn entry_for<'m, V>(
 ) -> Option<&'m V> {
     while walk.next_if(|(key, _)| **key < id).is_some() {}
     walk.next_if(|(key, _)| **key == id).map(|(_, value)| value)
+}
+
+/// Where an interaction sits on the round-robin timeline: when its round
+/// began, then its id.
+fn rotation_key(queued: &Queued) -> (Millis, u128) {
+    (queued.round_started_at, queued.id.0.0)
 }
 
 /// When `agent` (an index) declined this round, if they did.

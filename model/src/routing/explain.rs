@@ -210,6 +210,7 @@ pub fn explain(input: &RoutingInput<'_>, campaign: Option<CampaignId>) -> Vec<Ex
             engine.route_one(queued);
             continue;
         }
+        engine.advance(queued);
         engine.declines_of(summary, &mut declined);
         let directed = engine.directed(summary.directed_to, &declined);
         let ci = engine.campaign_index(summary.campaign);

@@ -28,8 +28,8 @@
 //!
 //! Queued interactions (no owner, not finalized) are routed in queue order:
 //! priority (lower first), then `enqueued_at`, then id. Push strategies count
-//! each offer against the chosen agent's load (and, for round-robin and
-//! least-busy, as their most recent assignment) for the rest of the pass, which
+//! each offer against the chosen agent's load (and, for round-robin and its
+//! tie-breaks, as their most recent assignment) for the rest of the pass, which
 //! is exactly what accepting it would do, so a single pass never offers more
 //! than anyone's capacity and offers do not shuffle when they are accepted.
 //! Ring-all offers count nothing (each accept does), but an agent whom push
@@ -40,12 +40,48 @@
 //! | strategy | who is chosen |
 //! |---|---|
 //! | ring-all | every eligible member, in member order |
-//! | round-robin | least recently assigned (`last_assigned_at`, never first); an offer in this pass counts as the newest assignment |
+//! | round-robin | least recently assigned on the queue's timeline (below): never first, then whose latest assignment sits earliest; an offer in this pass counts as the newest assignment |
 //! | longest-idle | agents holding nothing open first, then oldest `last_finished_at` (never first) |
 //! | least-busy | fewest open interactions (all campaigns, offers in this pass included), then least recently assigned |
 //! | fewest-handled | fewest `finished_today` + open now (so a pass spreads work instead of filling one agent), then least recently assigned |
 //! | top-down | first eligible member in member order |
 //! | weighted-random | rendezvous hashing: the highest `score(interaction, agent)` |
+//!
+//! # Round-robin on the queue's timeline
+//!
+//! "Least recently assigned" is not read from when claims were written: a
+//! node offers and auto-accepts before its teammates' claims reach it, and
+//! ordering on claims it has not seen gave the node where a burst arrives
+//! more than its share. Instead every assignment sits where its interaction
+//! sits in the queue: at its *rotation key*, `(round_started_at, id)` (the
+//! enqueue, or the transfer that began the round, then the id; ids made by
+//! one node grow in the order they were made, so a burst on one node is in
+//! creation order everywhere). The pass keeps one timeline:
+//!
+//! - before the first queued interaction: every agent's finished work
+//!   (`AgentHistory::last_assigned_at`, the rotation time of their latest
+//!   finalized assignment) and their claims on active interactions whose
+//!   key is before the first queued one, each agent at their latest;
+//! - then, interaction by interaction in queue order, the claims on active
+//!   interactions whose key comes before it (in key order), then its own
+//!   offer: each makes that agent the most recently assigned.
+//!
+//! A claim is therefore applied exactly where the pass would have made the
+//! offer it confirms, so whichever of the claims a node has seen, it makes
+//! the same offers for the interactions still queued, and a claim behind an
+//! interaction in the queue never changes who gets that interaction. Every
+//! node that holds the same interactions computes the same assignee for the
+//! n-th of them before any claim arrives (a proptest, and bursts across
+//! nodes with delayed claims in `tests.rs`, the sync simulation and
+//! `tests/tests/fairness.rs`). Eligibility and capacity are unchanged: an
+//! agent who is busy, full or offline is skipped and the rotation goes on
+//! with the next; capacity counts every claim at once.
+//!
+//! Least-busy and fewest-handled break ties on the same order. Limits: a
+//! finished assignment whose key is behind a still-queued interaction counts
+//! before it (the history keeps only the latest); priorities and transfers
+//! route interactions out of key order, so there the place only moves
+//! forward (a later interaction routed first applies the claims before it).
 //!
 //! Longest-idle and fewest-handled deliberately count what an agent holds now
 //! (an agent busy with a chat is not idle, and what they hold will be handled

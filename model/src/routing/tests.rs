@@ -327,6 +327,29 @@ fn round_robin_stays_put_when_the_offer_is_accepted() {
 }
 
 #[test]
+fn round_robin_skips_who_is_away_and_takes_them_back_in_turn() {
+    let mut w = World::new(3);
+    w.campaign(1, Strategy::RoundRobin, &[1, 2, 3]);
+    w.presence(2).status = AgentStatus::Break {
+        reason: "lunch".into(),
+    };
+    for n in 1..=6 {
+        w.queue(n, 1, NOW - 1_000 + n as Millis);
+    }
+    let order: Vec<AgentId> = w.route().offers.iter().map(|o| o.agents[0]).collect();
+    assert_eq!(order, ids(&[1, 3, 1, 3, 1, 3]), "agent 2 is skipped");
+    // The first three are claimed; agent 2 is back: never assigned, so next.
+    for (n, owner) in [(1, 1), (2, 3), (3, 1)] {
+        let s = w.open.iter_mut().find(|s| s.id == iid(n)).unwrap();
+        s.owner = Some(aid(owner));
+        s.claimed_at = Some(NOW);
+    }
+    w.presence(2).status = AgentStatus::Available;
+    let order: Vec<AgentId> = w.route().offers.iter().map(|o| o.agents[0]).collect();
+    assert_eq!(order, ids(&[2, 3, 1]));
+}
+
+#[test]
 fn longest_idle_picks_who_finished_longest_ago() {
     let mut w = World::new(4);
     w.campaign(1, Strategy::LongestIdle, &[1, 2, 3, 4]);
@@ -1087,6 +1110,202 @@ proptest! {
         for count in tally.values() {
             prop_assert!((*count as u128).abs_diff(k) <= 1, "{tally:?}");
         }
+    }
+}
+
+// ---------------------------------------------------------------- bursts across nodes
+
+/// What one node tells the others: an interaction it created, or a claim it
+/// wrote for its own agent.
+#[derive(Clone, Debug)]
+enum Fact {
+    Created(Box<InteractionSummary>),
+    Claimed(InteractionId, AgentId, Millis),
+}
+
+/// One node's replica: the interactions it has heard of and the claims on them.
+#[derive(Default)]
+struct Replica {
+    interactions: BTreeMap<InteractionId, InteractionSummary>,
+    claims: BTreeMap<InteractionId, Vec<(Millis, AgentId)>>,
+}
+
+impl Replica {
+    fn learn(&mut self, fact: &Fact) {
+        match fact {
+            Fact::Created(s) => {
+                self.interactions.insert(s.id, (**s).clone());
+            }
+            Fact::Claimed(id, agent, at) => self.claims.entry(*id).or_default().push((*at, *agent)),
+        }
+    }
+
+    /// What the store projects from this replica: the owner is the smallest
+    /// (claimed_at, agent) claim; nobody has finished anything, so the
+    /// history is empty (it holds finished work only).
+    fn open(&self) -> Vec<InteractionSummary> {
+        let mut open = Vec::new();
+        for (id, s) in &self.interactions {
+            let mut s = s.clone();
+            if let Some((at, agent)) = self.claims.get(id).and_then(|c| c.iter().min()) {
+                s.owner = Some(*agent);
+                s.claimed_at = Some(*at);
+            }
+            open.push(s);
+        }
+        open
+    }
+}
+
+/// Three nodes, one agent each (node `k` hosts agent `k + 1`), one
+/// auto-accept campaign with `strategy`; `total` customers arrive in a quick
+/// burst on node 0 (several in the same millisecond). Every fact travels to
+/// every other node in order on its own link, after a random delay, so a node
+/// routes again and again without its teammates' latest claims. After each
+/// change a node routes and claims what is offered to its own agent, as the
+/// node does. Returns every claim written, per interaction.
+fn burst(strategy: Strategy, total: u128, seed: u64) -> BTreeMap<InteractionId, Vec<AgentId>> {
+    let mut g = Gen(seed);
+    let mut w = World::new(3);
+    w.campaign(1, strategy, &[1, 2, 3]);
+    w.campaign_mut(1).auto_accept = true;
+    let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::default()).collect();
+    let mut links: BTreeMap<(usize, usize), std::collections::VecDeque<Fact>> = BTreeMap::new();
+    let mut written: BTreeMap<InteractionId, Vec<AgentId>> = BTreeMap::new();
+    let mut now = NOW;
+    let mut created = 0u128;
+    loop {
+        now += g.below(3) as Millis;
+        let busy: Vec<(usize, usize)> = links
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        let node = if created < total && (busy.is_empty() || g.chance(1, 2)) {
+            let mut s = summary(iid(1000 + created), cid(1), now);
+            // Ids from one node grow, in the same millisecond too (`ids`).
+            s.id = InteractionId(Ulid((now as u128) << 80 | created));
+            created += 1;
+            let fact = Fact::Created(Box::new(s));
+            replicas[0].learn(&fact);
+            for to in 1..3 {
+                links.entry((0, to)).or_default().push_back(fact.clone());
+            }
+            0
+        } else if let Some(&(from, to)) = busy.get(g.below(busy.len() as u64) as usize) {
+            let Some(fact) = links.get_mut(&(from, to)).and_then(|l| l.pop_front()) else {
+                continue;
+            };
+            replicas[to].learn(&fact);
+            to
+        } else {
+            break;
+        };
+        // The node routes its replica and claims for its own agent.
+        let me = aid(node as u128 + 1);
+        let open = replicas[node].open();
+        let routing = route(&RoutingInput {
+            team: &w.team,
+            agents: &w.agents,
+            open: &open,
+            history: &BTreeMap::new(),
+            presence: &w.presence,
+            now,
+        });
+        for (interaction, agent) in auto_accepts(&routing, &w.team) {
+            if agent != me {
+                continue;
+            }
+            let fact = Fact::Claimed(interaction, agent, now);
+            replicas[node].learn(&fact);
+            written.entry(interaction).or_default().push(agent);
+            for to in (0..3).filter(|to| *to != node) {
+                links.entry((node, to)).or_default().push_back(fact.clone());
+            }
+        }
+    }
+    written
+}
+
+/// Asserts every interaction was claimed once, by one agent, and each agent
+/// got `total / 3` ± 1.
+fn assert_fair_burst(strategy: Strategy, total: u128, seed: u64) {
+    let written = burst(strategy, total, seed);
+    let mut tally: BTreeMap<AgentId, u128> = BTreeMap::new();
+    for (interaction, claimants) in &written {
+        assert_eq!(
+            claimants.len(),
+            1,
+            "{strategy:?} seed {seed}: {interaction} was claimed by {claimants:?}"
+        );
+        *tally.entry(claimants[0]).or_default() += 1;
+    }
+    assert_eq!(
+        written.len() as u128,
+        total,
+        "{strategy:?} seed {seed}: all claimed"
+    );
+    let fair = total / 3;
+    assert!(
+        tally.len() == 3 && tally.values().all(|n| n.abs_diff(fair) <= 1),
+        "{strategy:?} seed {seed}: split {:?}",
+        tally.values().collect::<Vec<_>>()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A claim only confirms the offer every node already computed: whichever
+    /// of the offers have been claimed (and seen), the rest stay where they were.
+    #[test]
+    fn round_robin_offers_do_not_move_whichever_claims_have_arrived(seed in any::<u64>()) {
+        let mut g = Gen(seed);
+        let agents = 2 + g.below(5) as u128;
+        let mut w = World::new(agents);
+        let members: Vec<u128> = (1..=agents).collect();
+        w.campaign(1, Strategy::RoundRobin, &members);
+        for a in 1..=agents {
+            // Finished work, before the burst.
+            w.history(a).last_assigned_at = g.chance(1, 2).then(|| NOW - 10_000 - g.below(5) as Millis);
+        }
+        let customers = 1 + g.below(30) as u128;
+        for n in 0..customers {
+            w.queue(n, 1, NOW - 5_000 + g.below(40) as Millis);
+        }
+        let before = w.route();
+        let mut seen = w.clone();
+        let mut claimed = BTreeSet::new();
+        for offer in &before.offers {
+            if g.chance(1, 2) {
+                let s = seen.open.iter_mut().find(|s| s.id == offer.interaction).unwrap();
+                s.owner = Some(offer.agents[0]);
+                s.claimed_at = Some(NOW + g.below(1_000) as Millis);
+                claimed.insert(offer.interaction);
+            }
+        }
+        let after = seen.route();
+        let expected: Vec<&Offer> = before
+            .offers
+            .iter()
+            .filter(|o| !claimed.contains(&o.interaction))
+            .collect();
+        prop_assert_eq!(after.offers.iter().collect::<Vec<_>>(), expected);
+    }
+}
+
+#[test]
+fn round_robin_stays_fair_when_claims_are_in_flight_between_nodes() {
+    for seed in 0..100 {
+        assert_fair_burst(Strategy::RoundRobin, 30, seed);
+    }
+}
+
+#[test]
+fn least_busy_and_fewest_handled_stay_fair_when_claims_are_in_flight() {
+    for seed in 0..40 {
+        assert_fair_burst(Strategy::LeastBusy, 30, seed);
+        assert_fair_burst(Strategy::FewestHandled, 30, seed);
     }
 }
 

@@ -10,7 +10,7 @@ use redb::{
 use super::tables::*;
 use super::{StoreResult, decode, encode};
 use crate::doc::{self, DocError, DocId};
-use crate::ids::TeamId;
+use crate::ids::{AgentId, Millis, TeamId};
 use crate::projection::*;
 use crate::types::*;
 
@@ -241,6 +241,17 @@ fn bump_history_version(txn: &WriteTransaction) -> StoreResult<()> {
     Ok(())
 }
 
+/// The `claimed_by` row of an interaction: its owner and when the round they
+/// own began (where the assignment sits on the round-robin timeline), once
+/// it is finalized. Active ones are not there: routing reads them from the
+/// open interactions, each at its place in the queue (see `routing`).
+fn assignment_row(s: &InteractionSummary) -> Option<(AgentId, Millis)> {
+    match (s.owner, &s.finalized) {
+        (Some(owner), Some(_)) => Some((owner, s.round_started_at)),
+        _ => None,
+    }
+}
+
 fn put_interaction(
     txn: &WriteTransaction,
     new: Option<(&InteractionSummary, &str)>,
@@ -259,7 +270,7 @@ fn put_interaction(
     let mut finished = txn.open_table(FINISHED_BY)?;
     let mut by_contact = txn.open_multimap_table(CONTACT_INTERACTIONS)?;
     // What `agent_history` reads changed: its cached answer is stale.
-    let history = |s: &InteractionSummary| (s.owner, s.claimed_at, s.finalized.clone());
+    let history = |s: &InteractionSummary| (assignment_row(s), s.finalized.clone());
     if old.as_ref().map(history) != new.map(|(n, _)| history(n)) {
         bump_history_version(txn)?;
     }
@@ -282,7 +293,7 @@ fn put_interaction(
             by_owner.remove((agent.to_string().as_str(), a, b, id))?;
         }
         search.remove((scope_of(old.base_state()), id))?;
-        if let (Some(agent), Some(at)) = (old.owner, old.claimed_at) {
+        if let Some((agent, at)) = assignment_row(old) {
             claimed.remove((agent.to_string().as_str(), at, id))?;
         }
         if let Some(f) = &old.finalized {
@@ -309,7 +320,7 @@ fn put_interaction(
                 (scope_of(new.base_state()), id),
                 (owner.as_str(), campaign.as_str(), text),
             )?;
-            if let (Some(agent), Some(at)) = (new.owner, new.claimed_at) {
+            if let Some((agent, at)) = assignment_row(new) {
                 claimed.insert((agent.to_string().as_str(), at, id), ())?;
             }
             if let Some(f) = &new.finalized {

@@ -48,7 +48,8 @@ pub const ACTIVE_BY_OWNER: TableDefinition<'_, (&str, i64, i64, &str), ()> =
     TableDefinition::new("active_by_owner");
 /// `(base state, owner or "") → rows`: list totals without walking an index.
 pub const LIST_COUNTS: TableDefinition<'_, (u8, &str), u64> = TableDefinition::new("list_counts");
-/// `(agent, claimed_at, interaction) → ()`: when each agent was last assigned work.
+/// `(agent, round_started_at, interaction) → ()`: each agent's finalized
+/// work, at the start of the round they owned (routing's round-robin history).
 pub const CLAIMED_BY: TableDefinition<'_, (&str, i64, &str), ()> =
     TableDefinition::new("claimed_by");
 /// `(agent, finalized_at, interaction) → wrapup_until`.
