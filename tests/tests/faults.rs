@@ -119,6 +119,119 @@ fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_se
     Ok(())
 }
 
+/// A process's resident memory now (`VmRSS`), in bytes.
+fn rss(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or("no VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// What one peer may make a node hold (README, "memory one peer can make a
+/// node hold"): 32 MiB of frames read and not handled, 64 MiB unread on the
+/// way out, and the allocator's slack around them.
+const MAX_GROWTH_PER_PEER: u64 = 160 << 20;
+
+#[test]
+fn a_member_that_asks_and_never_reads_is_dropped_and_the_nodes_memory_stays_bounded() -> R {
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    // Notes that do not compress: each reply below carries them all.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut notes = || {
+        (0..200)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                format!("{seed:016x}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for n in 0..60 {
+        let notes = notes();
+        a.ok(&[
+            "contact",
+            "add",
+            "--name",
+            &format!("Customer {n}"),
+            "--notes",
+            &notes,
+        ]);
+    }
+    a.start(&[]);
+    let contacts = a.json(&["contact", "list"]);
+    let ids: Vec<String> = contacts
+        .as_array()
+        .ok_or("no contact list")?
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(|id| format!("contact:{id}")))
+        .collect();
+    assert_eq!(ids.len(), 60, "{contacts}");
+    let code = a.ok(&["team", "invite"]);
+    let code = code
+        .split_whitespace()
+        .find(|w| w.starts_with("MD1-"))
+        .ok_or("no invite code")?
+        .to_string();
+    let b = Device::new("B");
+    let joined = b.json(&["team", "join", &code, "--agent", "Bruno"]);
+    let invite = InviteCode::parse(&code)?;
+    let a_addr = invite.addrs.first().ok_or("no address")?.clone();
+    let b_key = meshdesk_sync::identity::load_or_create(b.data_dir())?;
+    let pid = a.pid().ok_or("no node")?;
+    let before = rss(pid)?;
+    let mut frames = vec![Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: joined["team"].as_str().ok_or("team")?.parse()?,
+        agent_id: Some(joined["agent"].as_str().ok_or("agent")?.parse()?),
+        device: meshdesk_sync::identity::peer_id_string(&b_key),
+    })];
+    // Each request is answered with every contact whole (about 200 kB):
+    // 2,000 of them are far more than a link may hold unread.
+    frames.extend((0..2000).map(|_| Frame::DocRequest {
+        doc_ids: ids.clone(),
+    }));
+    let runtime = tokio::runtime::Runtime::new()?;
+    let stall = runtime.spawn(meshdesk_sync::testing::write_and_stall(
+        b_key,
+        invite.psk,
+        a_addr,
+        framed(&frames)?,
+        Duration::from_secs(120),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !a.log().contains("does not read what it asked for") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never dropped the peer that does not read:\n{}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stall.abort();
+    let growth = peak_rss(pid)?.saturating_sub(before);
+    eprintln!(
+        "resident memory: {} MiB before, peak {} MiB above it while the peer asked and never read",
+        before >> 20,
+        growth >> 20
+    );
+    assert!(
+        growth < MAX_GROWTH_PER_PEER,
+        "the node grew by {growth} bytes for one peer"
+    );
+    // The node is alive and serves as before.
+    assert!(!a.has_exited(), "the node died:\n{}", a.log());
+    a.ok(&["contact", "add", "--name", "Still Here"]);
+    let contacts = a.json(&["contact", "list"]).to_string();
+    assert!(contacts.contains("Still Here"), "{contacts}");
+    Ok(())
+}
+
 /// `team join` with the process aborting at `step` (as a kill there would).
 fn join_crashing_at(d: &Device, code: &str, agent: &str, step: &str) -> std::process::Output {
     std::process::Command::new(meshdesk_tests::meshdesk_bin())
