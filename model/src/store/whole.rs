@@ -7,6 +7,7 @@
 //! travel incrementally on the per-document sync path.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use automerge::sync::{BloomFilter, Capability, Have, State};
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
@@ -140,13 +141,14 @@ fn prepare(
     sealed: Vec<u8>,
     actor: &ActorId,
     judge: Judge<'_>,
+    batch: &BatchInflation,
 ) -> StoreResult<Prepared> {
     let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
     let Sealed {
         seals: incoming,
         bytes,
     } = Sealed::decode(&sealed).map_err(|e| bad_data(&key, e.to_string()))?;
-    // Its size once inflated was checked before (`check_batch`).
+    batch.check(&key, &bytes)?;
     // Loading and reading are the work on bytes from a peer: both guarded.
     let loaded = untrusted(|| {
         let doc = AutoCommit::load(&bytes)?.with_actor(actor.clone());
@@ -198,11 +200,12 @@ fn prepare_streaming(
     docs: Vec<(String, Vec<u8>)>,
     actor: &ActorId,
     judge: Judge<'_>,
+    batch: &BatchInflation,
     mut take: impl FnMut(Prepared) -> StoreResult<()>,
 ) -> StoreResult<()> {
     if docs.len() < 2 * IMPORT_THREADS {
         for (key, bytes) in docs {
-            take(prepare(key, bytes, actor, judge)?)?;
+            take(prepare(key, bytes, actor, judge, batch)?)?;
         }
         return Ok(());
     }
@@ -219,7 +222,10 @@ fn prepare_streaming(
                 scope.spawn(move || {
                     for (i, (key, bytes)) in part {
                         // The receiver is gone once a document failed.
-                        if tx.send((i, prepare(key, bytes, actor, judge))).is_err() {
+                        if tx
+                            .send((i, prepare(key, bytes, actor, judge, batch)))
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -250,21 +256,22 @@ fn prepare_streaming(
     })
 }
 
-/// Checks what each received document, and the batch in all, would
-/// inflate to, before Automerge allocates anything for them.
-fn check_batch(docs: &[(String, Vec<u8>)]) -> StoreResult<()> {
-    let mut total = 0u64;
-    for (key, sealed) in docs {
-        let Sealed { bytes, .. } =
-            Sealed::decode(sealed).map_err(|e| bad_data(key, e.to_string()))?;
-        crate::bounds::check_document(&bytes)
-            .and_then(|inflated| crate::bounds::add_to_batch(&mut total, inflated))
-            .map_err(|source| StoreError::Oversized {
-                doc: key.clone(),
-                source,
-            })?;
+/// What a batch of received documents inflates to, counted by the threads
+/// that load them: each document is checked, and the batch in all, before
+/// Automerge allocates anything for it.
+#[derive(Default)]
+struct BatchInflation(AtomicU64);
+
+impl BatchInflation {
+    fn check(&self, key: &str, bytes: &[u8]) -> StoreResult<()> {
+        let oversized = |source| StoreError::Oversized {
+            doc: key.to_string(),
+            source,
+        };
+        let inflated = crate::bounds::check_document(bytes).map_err(oversized)?;
+        let mut total = self.0.fetch_add(inflated, Ordering::Relaxed);
+        crate::bounds::add_to_batch(&mut total, inflated).map_err(oversized)
     }
-    Ok(())
 }
 
 impl Store {
@@ -344,8 +351,9 @@ impl Store {
     /// Stores whole documents received from `peer` in one durable
     /// transaction. Each is loaded once and checked; a document this store
     /// lacks keeps the received bytes as its snapshot, one it holds already
-    /// gets them merged in. Undecodable bytes, an empty document or one that
-    /// names itself by another id fail the whole batch and nothing of it is
+    /// gets them merged in. Undecodable bytes, a document or batch that
+    /// would inflate past its bound, an empty document or one that names
+    /// itself by another id fail the whole batch and nothing of it is
     /// written. Content the model cannot read is stored and recorded as
     /// malformed, as on the per-document sync path. Loading, judging and
     /// reading run on up to [`IMPORT_THREADS`] threads while this one writes
@@ -356,7 +364,6 @@ impl Store {
         peer: &str,
         docs: Vec<(String, Vec<u8>)>,
     ) -> StoreResult<Imported> {
-        check_batch(&docs)?;
         // The team's document first: its roster judges the others.
         let (own_team, mut roster) = self.trust_context()?;
         let mut imported = Imported::default();
@@ -380,6 +387,7 @@ impl Store {
                 others.push((key, bytes));
             }
         }
+        let batch = BatchInflation::default();
         let txn = self.db.begin_write()?;
         let mut kept = Vec::new();
         for (key, bytes) in teams {
@@ -387,7 +395,7 @@ impl Store {
                 roster: roster.as_ref(),
                 own_team,
             };
-            let p = prepare(key, bytes, &self.actor, judge)?;
+            let p = prepare(key, bytes, &self.actor, judge, &batch)?;
             if p.refused.is_none()
                 && let Ok(project::Row::Team(team)) = &p.row
             {
@@ -406,7 +414,7 @@ impl Store {
             own_team,
         };
         let actor = self.actor.clone();
-        prepare_streaming(others, &actor, judge, |p| {
+        prepare_streaming(others, &actor, judge, &batch, |p| {
             self.write_prepared(&txn, peer, p, &mut imported, &mut kept)
         })?;
         txn.commit()?;
