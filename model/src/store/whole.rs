@@ -106,7 +106,11 @@ struct Prepared {
     key: String,
     doc_id: DocId,
     bytes: Vec<u8>,
-    doc: AutoCommit,
+    /// The loaded document, kept only when this store holds one to merge
+    /// it into: a fresh one is stored as received and dropped where it was
+    /// loaded.
+    doc: Option<AutoCommit>,
+    heads: Vec<ChangeHash>,
     seals: SealBook,
     row: Result<project::Row, DocError>,
     refused: Option<String>,
@@ -142,6 +146,7 @@ fn prepare(
     actor: &ActorId,
     judge: Judge<'_>,
     batch: &BatchInflation,
+    held: &HashSet<String>,
 ) -> StoreResult<Prepared> {
     let doc_id: DocId = key.parse().map_err(|_| StoreError::BadDocId(key.clone()))?;
     let Sealed {
@@ -179,15 +184,26 @@ fn prepare(
         judge.own_team,
     )
     .err();
+    let heads = cached.doc.get_heads();
+    let doc = held.contains(&key).then_some(cached.doc);
     Ok(Prepared {
         key,
         doc_id,
         bytes,
-        doc: cached.doc,
+        doc,
+        heads,
         seals: cached.seals,
         row,
         refused,
     })
+}
+
+/// What an imported document leaves to do once its transaction commits.
+enum Kept {
+    /// Stored as received: the sync state the peer and this store share.
+    Fresh { key: String, heads: Vec<ChangeHash> },
+    /// Merged into the held one: that one, to cache again.
+    Merged { key: String, cached: Box<CachedDoc> },
 }
 
 /// A received document: its id and sealed bytes.
@@ -201,11 +217,12 @@ fn prepare_streaming(
     actor: &ActorId,
     judge: Judge<'_>,
     batch: &BatchInflation,
+    held: &HashSet<String>,
     mut take: impl FnMut(Prepared) -> StoreResult<()>,
 ) -> StoreResult<()> {
     if docs.len() < 2 * IMPORT_THREADS {
         for (key, bytes) in docs {
-            take(prepare(key, bytes, actor, judge, batch)?)?;
+            take(prepare(key, bytes, actor, judge, batch, held)?)?;
         }
         return Ok(());
     }
@@ -223,7 +240,7 @@ fn prepare_streaming(
                     for (i, (key, bytes)) in part {
                         // The receiver is gone once a document failed.
                         if tx
-                            .send((i, prepare(key, bytes, actor, judge, batch)))
+                            .send((i, prepare(key, bytes, actor, judge, batch, held)))
                             .is_err()
                         {
                             break;
@@ -388,6 +405,7 @@ impl Store {
             }
         }
         let batch = BatchInflation::default();
+        let held = self.held_among(teams.iter().chain(&others).map(|(key, _)| key.as_str()))?;
         let txn = self.db.begin_write()?;
         let mut kept = Vec::new();
         for (key, bytes) in teams {
@@ -395,7 +413,7 @@ impl Store {
                 roster: roster.as_ref(),
                 own_team,
             };
-            let p = prepare(key, bytes, &self.actor, judge, &batch)?;
+            let p = prepare(key, bytes, &self.actor, judge, &batch, &held)?;
             if p.refused.is_none()
                 && let Ok(project::Row::Team(team)) = &p.row
             {
@@ -414,18 +432,18 @@ impl Store {
             own_team,
         };
         let actor = self.actor.clone();
-        prepare_streaming(others, &actor, judge, &batch, |p| {
+        prepare_streaming(others, &actor, judge, &batch, &held, |p| {
             self.write_prepared(&txn, peer, p, &mut imported, &mut kept)
         })?;
         txn.commit()?;
-        for (key, cached, fresh) in kept {
-            if fresh {
-                self.sync_states.insert(
-                    (peer.to_string(), key.clone()),
-                    settled_state(&cached.persisted),
-                );
+        for kept in kept {
+            match kept {
+                Kept::Fresh { key, heads } => {
+                    self.sync_states
+                        .insert((peer.to_string(), key), settled_state(&heads));
+                }
+                Kept::Merged { key, cached } => self.put_back(key, *cached),
             }
-            self.put_back(key, cached);
         }
         self.search.refresh(&self.db, &imported.changes)?;
         if !repeats.is_empty() {
@@ -439,21 +457,21 @@ impl Store {
 
     /// Writes one prepared document into `txn`: refused, stored fresh with
     /// the received bytes as its snapshot, or merged into the one held.
-    /// `kept`: the loaded documents to cache once `txn` commits (and
-    /// whether each is fresh).
+    /// `kept`: what to note once `txn` commits.
     fn write_prepared(
         &mut self,
         txn: &redb::WriteTransaction,
         peer: &str,
         prepared: Prepared,
         imported: &mut Imported,
-        kept: &mut Vec<(String, CachedDoc, bool)>,
+        kept: &mut Vec<Kept>,
     ) -> StoreResult<()> {
         let Prepared {
             key,
             doc_id,
             bytes,
-            mut doc,
+            doc,
+            heads,
             seals,
             row,
             refused,
@@ -473,6 +491,10 @@ impl Store {
             other => other?,
         };
         if let Some(mut cached) = held {
+            // Loaded documents are kept for those held when the batch began.
+            let Some(mut doc) = doc else {
+                return Err(bad_data(&key, "held but not loaded to merge".into()));
+            };
             cached
                 .doc
                 .merge(&mut doc)
@@ -484,13 +506,15 @@ impl Store {
                     kind: doc_id.kind(),
                 });
             }
-            kept.push((key, cached, false));
+            kept.push(Kept::Merged {
+                key,
+                cached: Box::new(cached),
+            });
             return Ok(());
         }
-        let persisted = doc.get_heads();
         let meta = DocMeta {
-            heads: persisted.iter().map(|h| h.0).collect(),
-            digest: heads_digest(&persisted),
+            heads: heads.iter().map(|h| h.0).collect(),
+            digest: heads_digest(&heads),
             updated_at: now_ms(),
             snapshot_bytes: bytes.len() as u64,
             chunk_bytes: 0,
@@ -504,7 +528,7 @@ impl Store {
             .insert(key.as_str(), encode(&meta).as_slice())?;
         txn.open_table(SYNC_STATE)?.insert(
             (peer, key.as_str()),
-            settled_state(&persisted).encode().as_slice(),
+            settled_state(&heads).encode().as_slice(),
         )?;
         self.update_catalog(txn, &key, None, meta.digest)?;
         project::write_projection(txn, &doc_id, row)?;
@@ -512,12 +536,20 @@ impl Store {
             doc_id: key.clone(),
             kind: doc_id.kind(),
         });
-        let cached = CachedDoc {
-            doc,
-            persisted,
-            seals,
-        };
-        kept.push((key, cached, true));
+        kept.push(Kept::Fresh { key, heads });
         Ok(())
+    }
+
+    /// Which of `keys` this store holds.
+    fn held_among<'k>(&self, keys: impl Iterator<Item = &'k str>) -> StoreResult<HashSet<String>> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(DOC_META)?;
+        let mut held = HashSet::new();
+        for key in keys {
+            if meta.get(key)?.is_some() {
+                held.insert(key.to_string());
+            }
+        }
+        Ok(held)
     }
 }
