@@ -33,6 +33,12 @@ macro_rules! ulid_id {
             }
         }
 
+        impl From<Ulid> for $name {
+            fn from(id: Ulid) -> Self {
+                Self(id)
+            }
+        }
+
         impl Default for $name {
             fn default() -> Self {
                 Self::new()

@@ -46,13 +46,17 @@ use crate::protocol::{
     PROTOCOL_VERSION, Presence, Typing,
 };
 
-/// The documents sent or asked for more than `limit` ms before `now`.
+/// The documents sent or asked for more than `limit` ms before `now`, in
+/// id order (not the map's, which differs from run to run: what is sent
+/// next must follow from the session's inputs alone).
 fn older_than(since: &HashMap<String, Millis>, now: Millis, limit: Millis) -> Vec<String> {
-    since
+    let mut old: Vec<String> = since
         .iter()
         .filter(|(_, at)| now.saturating_sub(**at) > limit)
         .map(|(id, _)| id.clone())
-        .collect()
+        .collect();
+    old.sort_unstable();
+    old
 }
 
 /// Whole documents received in a row, applied together.
