@@ -895,6 +895,84 @@ mod tests {
         Ok(())
     }
 
+    /// Runs `request` on node `x` and pushes what it changed to its peers.
+    fn op_on(sim: &mut Sim, x: usize, request: Request) -> Result<Reply, String> {
+        let ctx = Context {
+            now: sim.now,
+            presence: None,
+        };
+        let outcome =
+            ops::execute(&mut sim.nodes[x].store, &ctx, request).map_err(|e| e.to_string())?;
+        sim.spread(x, None, &outcome.changes)?;
+        Ok(outcome.reply)
+    }
+
+    /// Delivers everything on the wire `from → to`, in order.
+    fn drain(sim: &mut Sim, from: usize, to: usize) -> Result<(), String> {
+        while sim.wires.get(&(from, to)).is_some_and(|w| !w.is_empty()) {
+            sim.deliver(from, to)?;
+        }
+        Ok(())
+    }
+
+    /// Issue 11's gap, played step by step: node 0 pushes an edit (m1),
+    /// node 1 takes it and ends the exchange (`SyncDone`); before that
+    /// answer arrives node 0 pushes a second edit (m2), which is lost. The
+    /// answer to m1 then ends node 0's exchange, while Automerge's state
+    /// still has m2 in flight and node 1's state says node 0 is at its
+    /// heads: neither side had anything to say, so every later catalog
+    /// round found the document different and the run went quiet with two
+    /// heads. A document a round queues must start an exchange.
+    #[test]
+    fn an_edit_lost_behind_an_ended_exchange_is_synced_by_the_next_round() -> Result<(), String> {
+        let cfg = SimConfig {
+            nodes: 2,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(cfg, 5)?;
+        sim.faults = false;
+        sim.settle(10_000)?;
+        let Reply::Created { id } = op_on(
+            &mut sim,
+            0,
+            Request::AddContact(ContactSpec {
+                name: Some("Ada".into()),
+                ..ContactSpec::default()
+            }),
+        )?
+        else {
+            return Err("no contact created".into());
+        };
+        sim.settle(10_000)?;
+        let edit = |company: &str| Request::EditContact {
+            id: id.clone(),
+            changes: ContactSpec {
+                company: Some(company.into()),
+                ..ContactSpec::default()
+            },
+        };
+        op_on(&mut sim, 0, edit("First"))?;
+        drain(&mut sim, 0, 1)?; // m1 lands; node 1's `SyncDone` waits on its wire
+        op_on(&mut sim, 0, edit("Second"))?;
+        let lost = sim
+            .wires
+            .get_mut(&(0, 1))
+            .map(std::mem::take)
+            .unwrap_or_default();
+        assert_eq!(lost.len(), 1, "m2 should be the one frame in transit");
+        drain(&mut sim, 1, 0)?; // the answer to m1 ends node 0's exchange
+        // Quiet, and the heads differ: the next anti-entropy round (both
+        // sides compare catalogs) must sync them.
+        sim.settle(10_000)?;
+        assert!(sim.check_converged().is_err(), "m2 was not lost");
+        sim.advance(session_cfg().anti_entropy_interval);
+        let rounds = sim.stats.delivered;
+        sim.tick_all()?;
+        sim.settle(10_000)?;
+        assert!(sim.stats.delivered > rounds, "no catalog round ran");
+        sim.check_converged()
+    }
+
     #[test]
     fn reliable_network_converges() -> Result<(), String> {
         let cfg = SimConfig {
@@ -954,6 +1032,43 @@ mod tests {
             run(cfg, seed).map_err(|e| format!("seed {seed}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// A search around issue 11's config, every seed run and every failure
+    /// listed: `cargo test -p meshdesk-sync neighbourhood -- --ignored`
+    /// (`SIM_SEEDS`, `SIM_FIRST`, `SIM_NODES`, default 2). Drop 0.12–0.16
+    /// and partition 0.012–0.022 (drawn from the seed), a misbehaving
+    /// member in every odd seed, the proptest's 300 steps.
+    #[test]
+    #[ignore]
+    fn soak_issue_11_neighbourhood() -> Result<(), String> {
+        let env = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(default)
+        };
+        let (seeds, first) = (env("SIM_SEEDS", 200), env("SIM_FIRST", 0));
+        let nodes = usize::try_from(env("SIM_NODES", 2)).unwrap_or(2);
+        let mut failed = Vec::new();
+        for seed in first..first + seeds {
+            let mut pick = StdRng::seed_from_u64(!seed);
+            let drop = rand::Rng::random_range(&mut pick, 0.12..0.16);
+            let partition = rand::Rng::random_range(&mut pick, 0.012..0.022);
+            let cfg = proptest_config(nodes, drop, partition, seed % 2 == 1);
+            if let Err(e) = run(cfg.clone(), seed) {
+                eprintln!("seed {seed} {cfg:?}: {e}");
+                failed.push(seed);
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of {seeds} seeds failed: {failed:?}",
+                failed.len()
+            ))
+        }
     }
 
     #[test]

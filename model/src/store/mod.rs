@@ -1194,6 +1194,13 @@ impl Store {
         self.sync_states.retain(|(p, _), _| p != peer);
     }
 
+    /// Forgets the in-memory sync state of one document with a peer: the
+    /// next message starts from the shared heads persisted for it.
+    pub fn forget_sync_state(&mut self, peer: &str, doc_id: &str) {
+        self.sync_states
+            .remove(&(peer.to_string(), doc_id.to_string()));
+    }
+
     /// Remembers a peer's addresses across restarts.
     pub fn remember_peer_addrs(&mut self, peer: &str, addrs: &[String]) -> StoreResult<()> {
         let txn = self.db.begin_write()?;
