@@ -1036,9 +1036,9 @@ mod tests {
 
     /// A search around issue 11's config, every seed run and every failure
     /// listed: `cargo test -p meshdesk-sync neighbourhood -- --ignored`
-    /// (`SIM_SEEDS`, `SIM_FIRST`, `SIM_NODES`, default 2). Drop 0.12–0.16
-    /// and partition 0.012–0.022 (drawn from the seed), a misbehaving
-    /// member in every odd seed, the proptest's 300 steps.
+    /// (`SIM_SEEDS`, `SIM_FIRST`, `SIM_NODES`, default 2; `SIM_OP_PERCENT`,
+    /// default 20). Drop 0.12–0.16 and partition 0.012–0.022 (drawn from the
+    /// seed), a misbehaving member in every odd seed, the proptest's 300 steps.
     #[test]
     #[ignore]
     fn soak_issue_11_neighbourhood() -> Result<(), String> {
@@ -1055,7 +1055,10 @@ mod tests {
             let mut pick = StdRng::seed_from_u64(!seed);
             let drop = rand::Rng::random_range(&mut pick, 0.12..0.16);
             let partition = rand::Rng::random_range(&mut pick, 0.012..0.022);
-            let cfg = proptest_config(nodes, drop, partition, seed % 2 == 1);
+            let cfg = SimConfig {
+                op: env("SIM_OP_PERCENT", 20) as f64 / 100.0,
+                ..proptest_config(nodes, drop, partition, seed % 2 == 1)
+            };
             if let Err(e) = run(cfg.clone(), seed) {
                 eprintln!("seed {seed} {cfg:?}: {e}");
                 failed.push(seed);
