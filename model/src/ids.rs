@@ -21,7 +21,7 @@ pub fn now_ms() -> Millis {
 static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
 
 /// A fresh ULID, greater than every other this process made.
-fn next_ulid() -> Ulid {
+pub(crate) fn next_ulid() -> Ulid {
     let mut generator = GENERATOR
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -46,6 +46,12 @@ macro_rules! ulid_id {
             /// by creation order).
             pub fn new() -> Self {
                 Self(next_ulid())
+            }
+        }
+
+        impl From<Ulid> for $name {
+            fn from(id: Ulid) -> Self {
+                Self(id)
             }
         }
 

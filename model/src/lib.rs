@@ -14,6 +14,7 @@ pub use routing::*;
 pub use types::*;
 pub mod authorship;
 pub mod bounds;
+pub mod clock;
 pub mod doc;
 pub mod ops;
 pub mod rules;

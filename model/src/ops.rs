@@ -499,7 +499,7 @@ fn create_team(
     let agent_name = validate::required("the agent name", agent_name)?;
     let now = ctx.now;
     let agent = Agent {
-        id: AgentId::new(),
+        id: store.new_id(),
         name: agent_name,
         status: AgentStatus::Offline,
         status_since: now,
@@ -507,7 +507,7 @@ fn create_team(
         status_history: vec![],
     };
     let campaign = Campaign {
-        id: CampaignId::new(),
+        id: store.new_id(),
         name: "General".into(),
         channel: ChannelKind::Phone,
         strategy: Strategy::RingAll,
@@ -530,7 +530,7 @@ fn create_team(
         revoked_at: None,
     };
     let team = Team {
-        id: TeamId::new(),
+        id: store.new_id(),
         name: team_name,
         created_at: now,
         members: BTreeMap::from([(device.to_string(), member)]),
@@ -594,7 +594,7 @@ pub fn admit_device(
     }
     let agent_name = validate::required("the agent name", agent_name)?;
     let agent = Agent {
-        id: AgentId::new(),
+        id: store.new_id(),
         name: agent_name,
         status: AgentStatus::Offline,
         status_since: now,
@@ -967,7 +967,7 @@ impl Executor<'_, '_> {
             validate::required("a field name", &f.name)?;
         }
         let campaign = Campaign {
-            id: CampaignId::new(),
+            id: self.store.new_id(),
             name,
             channel: spec.channel,
             strategy: spec.strategy,
@@ -1040,7 +1040,7 @@ impl Executor<'_, '_> {
     fn new_contact(&self, spec: ContactSpec) -> OpResult<Contact> {
         let now = self.ctx.now;
         let blank = Contact {
-            id: ContactId::new(),
+            id: self.store.new_id(),
             name: String::new(),
             phones: vec![],
             emails: vec![],
@@ -1146,7 +1146,7 @@ impl Executor<'_, '_> {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let interaction = Interaction {
-            id: InteractionId::new(),
+            id: self.store.new_id(),
             direction: Direction::Outbound,
             channel,
             origin_campaign: campaign.id,
@@ -1163,7 +1163,7 @@ impl Executor<'_, '_> {
             messages: message
                 .into_iter()
                 .map(|body| Message {
-                    id: MessageId::new(),
+                    id: self.store.new_id(),
                     author: Author::Agent(me),
                     at: now,
                     body,
@@ -1309,7 +1309,7 @@ impl Executor<'_, '_> {
     ) -> Interaction {
         let now = self.ctx.now;
         Interaction {
-            id: InteractionId::new(),
+            id: self.store.new_id(),
             direction: Direction::Inbound,
             channel: campaign.channel,
             origin_campaign: campaign.id,
@@ -1326,7 +1326,7 @@ impl Executor<'_, '_> {
             messages: message
                 .into_iter()
                 .map(|body| Message {
-                    id: MessageId::new(),
+                    id: self.store.new_id(),
                     author: Author::Contact,
                     at: now,
                     body,
@@ -1536,7 +1536,7 @@ impl Executor<'_, '_> {
             Author::Agent(self.me.agent)
         };
         let message = Message {
-            id: MessageId::new(),
+            id: self.store.new_id(),
             author,
             at: self.ctx.now,
             body,
@@ -1711,7 +1711,7 @@ impl Executor<'_, '_> {
         let body = validate::message(text)?;
         let (room, _) = self.room(to)?;
         let m = ChatMessage {
-            id: MessageId::new(),
+            id: self.store.new_id(),
             author: self.me.agent,
             at: self.ctx.now,
             body,

@@ -46,13 +46,17 @@ use crate::protocol::{
     PROTOCOL_VERSION, Presence, Typing,
 };
 
-/// The documents sent or asked for more than `limit` ms before `now`.
+/// The documents sent or asked for more than `limit` ms before `now`, in
+/// id order (not the map's, which differs from run to run: what is sent
+/// next must follow from the session's inputs alone).
 fn older_than(since: &HashMap<String, Millis>, now: Millis, limit: Millis) -> Vec<String> {
-    since
+    let mut old: Vec<String> = since
         .iter()
         .filter(|(_, at)| now.saturating_sub(**at) > limit)
         .map(|(id, _)| id.clone())
-        .collect()
+        .collect();
+    old.sort_unstable();
+    old
 }
 
 /// Whole documents received in a row, applied together.
@@ -1080,7 +1084,19 @@ impl Session {
             if !self.queued.remove(&doc_id) {
                 continue;
             }
-            if let Some(bytes) = store.generate_sync_message(&self.peer, &doc_id)? {
+            let mut message = store.generate_sync_message(&self.peer, &doc_id)?;
+            if message.is_none() {
+                // Automerge has nothing to say: it believes a message of
+                // ours is still unanswered, or the peer at our heads. Either
+                // can be stale (issue 11: an older exchange's `SyncDone`
+                // ended this one after a newer message was lost, and both
+                // sides stayed silent with different heads), and a queued
+                // document is one a catalog round found different, or whose
+                // exchange failed: start it afresh from the shared heads.
+                store.forget_sync_state(&self.peer, &doc_id);
+                message = store.generate_sync_message(&self.peer, &doc_id)?;
+            }
+            if let Some(bytes) = message {
                 self.in_flight.insert(doc_id.clone(), now);
                 step.frames.push(Frame::SyncMessage { doc_id, bytes });
             }

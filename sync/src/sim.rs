@@ -8,9 +8,17 @@
 //! Handshake frames (hello, join) are delivered in order and never lost:
 //! on a real stream losing one means the connection failed, which the
 //! simulation models as a partition instead.
+//!
+//! One seed replays a run bit for bit: every store reads the simulated
+//! clock and draws its ids and tokens from a generator seeded from the run's
+//! seed ([`meshdesk_model::clock`]), device keys are fixed, and the sessions
+//! decide what to send from their inputs alone. [`Sim::fingerprint`] digests
+//! a run (every frame delivered, every document's saved bytes, catalogs and
+//! projections) so two runs can be compared.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use meshdesk_model::clock::{Clock, Entropy, ManualClock};
 use meshdesk_model::ops::{self, ChatTarget, ContactSpec, Context, Reply, Request};
 use meshdesk_model::store::{DocChange, Store};
 use meshdesk_model::{AgentStatus, Millis};
@@ -68,6 +76,10 @@ pub struct Sim {
     cfg: SimConfig,
     rng: StdRng,
     now: Millis,
+    /// What every store reads as now: `now`, set as it advances.
+    clock: ManualClock,
+    /// Every frame delivered, in order (see [`Sim::fingerprint`]).
+    delivered: blake3::Hasher,
     nodes: Vec<SimNode>,
     /// Frames in transit from → to, tagged with the connection they belong to.
     wires: BTreeMap<(usize, usize), VecDeque<(u64, Frame)>>,
@@ -105,6 +117,11 @@ fn session_cfg() -> SessionConfig {
         handshake_timeout: 20_000,
         anti_entropy_interval: 10_000,
     }
+}
+
+/// The seed of node `i`'s ids and tokens in the run with `seed`.
+fn entropy_seed(seed: u64, i: usize) -> u64 {
+    seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Node `i`'s device key: fixed, so a seed replays the same devices.
@@ -164,11 +181,16 @@ impl Sim {
     /// Node 0 creates the team; the others hold invite tickets and join through node 0.
     pub fn new(cfg: SimConfig, seed: u64) -> SimResult<Sim> {
         let now: Millis = 1_750_000_000_000;
+        let clock = ManualClock::new(now);
         let mut nodes = Vec::new();
         for i in 0..cfg.nodes {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let store = Store::open(dir.path().join("team.redb"), device_key(i))
+            let mut store = Store::open(dir.path().join("team.redb"), device_key(i))
                 .map_err(|e| e.to_string())?;
+            store.set_sources(
+                Clock::Manual(clock.clone()),
+                Entropy::seeded(entropy_seed(seed, i)),
+            );
             nodes.push((dir, store));
         }
         let mut built = Vec::new();
@@ -227,6 +249,8 @@ impl Sim {
             cfg,
             rng: StdRng::seed_from_u64(seed),
             now,
+            clock,
+            delivered: blake3::Hasher::new(),
             nodes: built,
             wires: BTreeMap::new(),
             next_conn: 1,
@@ -374,6 +398,11 @@ impl Sim {
         }
         self.stats.delivered += frames.len() as u64;
         for f in &frames {
+            self.delivered.update(&[from as u8, to as u8]);
+            match f.encode() {
+                Ok(bytes) => self.delivered.update(&bytes),
+                Err(_) => self.delivered.update(f.kind().as_bytes()),
+            };
             if let Frame::DocData { docs, .. } = f {
                 self.stats.whole_docs += docs.len() as u64;
             }
@@ -511,6 +540,7 @@ impl Sim {
         let device = self.nodes[x].local.device.clone();
         let team = self.nodes[x].local.team_id;
         let now = self.now;
+        let message_id: meshdesk_model::MessageId = self.nodes[x].store.new_id();
         let (doc_id, edit): (DocId, meshdesk_model::store::EditFn) =
             match (self.rng.random_range(0..3u8), interaction) {
                 (0, Some(id)) => (
@@ -519,7 +549,7 @@ impl Sim {
                         doc::interaction::append_message(
                             d,
                             &meshdesk_model::Message {
-                                id: meshdesk_model::MessageId::new(),
+                                id: message_id,
                                 author: meshdesk_model::Author::Agent(victim),
                                 at: now,
                                 body: "forged refund approval".into(),
@@ -566,7 +596,8 @@ impl Sim {
     }
 
     fn chaos_step(&mut self) -> SimResult<()> {
-        self.now += self.rng.random_range(1..40);
+        let dt = self.rng.random_range(1..40);
+        self.advance(dt);
         let n = self.nodes.len();
         if self.rng.random_bool(self.cfg.partition) {
             let a = self.rng.random_range(0..n);
@@ -597,6 +628,12 @@ impl Sim {
             self.tick_all()?;
         }
         Ok(())
+    }
+
+    /// Moves the simulated time on (every store's clock with it).
+    fn advance(&mut self, ms: Millis) {
+        self.now += ms;
+        self.clock.set(self.now);
     }
 
     fn quiet(&self) -> bool {
@@ -652,11 +689,11 @@ impl Sim {
                 if self.quiet() {
                     return Ok(());
                 }
-                self.now += 1_000;
+                self.advance(1_000);
                 self.tick_all()?;
                 continue;
             }
-            self.now += 1;
+            self.advance(1);
             let (from, to) = busy[self.rng.random_range(0..busy.len())];
             self.deliver(from, to)?;
         }
@@ -743,6 +780,39 @@ impl Sim {
         Ok(())
     }
 
+    /// A digest of the run so far: every frame delivered (in order, with
+    /// its link), then for every node every stored document's id and saved
+    /// bytes, its catalog digests, its projection rows and its sessions'
+    /// states. Two runs of one seed and config give the same fingerprint.
+    pub fn fingerprint(&mut self) -> SimResult<[u8; 32]> {
+        let mut h = self.delivered.clone();
+        h.update(format!("{:?}", self.stats).as_bytes());
+        for node in &mut self.nodes {
+            h.update(b"node");
+            for doc_id in node.store.doc_ids().map_err(|e| e.to_string())? {
+                let bytes = node
+                    .store
+                    .doc_bytes(&doc_id)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default();
+                h.update(doc_id.as_bytes());
+                h.update(&(bytes.len() as u64).to_le_bytes());
+                h.update(&bytes);
+            }
+            for digest in node.store.catalog_digests().map_err(|e| e.to_string())? {
+                h.update(&digest);
+            }
+            for (key, row) in node.store.projection_dump().map_err(|e| e.to_string())? {
+                h.update(key.as_bytes());
+                h.update(&row);
+            }
+            for (peer, (conn, session)) in &node.sessions {
+                h.update(format!("{peer} {conn} {}", session.debug_state()).as_bytes());
+            }
+        }
+        Ok(*h.finalize().as_bytes())
+    }
+
     pub fn doc_count(&self) -> usize {
         self.nodes
             .first()
@@ -768,6 +838,141 @@ mod tests {
         sim.check_converged()?;
         assert!(sim.doc_count() > 2, "the simulation made no documents");
         Ok(sim.stats.clone())
+    }
+
+    /// The config `any_seed_converges` runs its parameters with.
+    fn proptest_config(nodes: usize, drop: f64, partition: f64, misbehave: bool) -> SimConfig {
+        SimConfig {
+            nodes,
+            steps: 300,
+            drop,
+            partition,
+            misbehaving: misbehave.then_some(1),
+            ..SimConfig::default()
+        }
+    }
+
+    /// Runs a seed to the end, checks it converged, and digests the run.
+    fn fingerprint(cfg: SimConfig, seed: u64) -> Result<[u8; 32], String> {
+        let mut sim = Sim::new(cfg, seed)?;
+        sim.run()?;
+        sim.check_converged()?;
+        sim.fingerprint()
+    }
+
+    #[test]
+    fn one_seed_replays_bit_for_bit() -> Result<(), String> {
+        // Every fault, and a member writing what the rules forbid.
+        let cfg = SimConfig {
+            nodes: 3,
+            steps: 400,
+            drop: 0.15,
+            partition: 0.05,
+            op: 0.3,
+            misbehaving: Some(2),
+            ..SimConfig::default()
+        };
+        let first = fingerprint(cfg.clone(), 42)?;
+        assert_eq!(
+            first,
+            fingerprint(cfg.clone(), 42)?,
+            "seed 42 ran differently twice"
+        );
+        // The digest covers the run: another seed gives another one.
+        assert_ne!(first, fingerprint(cfg, 43)?);
+        Ok(())
+    }
+
+    /// Issue 11: one CI run of `any_seed_converges` ended quiet with two
+    /// nodes holding different heads for one document. Its seed and
+    /// parameters, replayed (the issue did not say whether the member
+    /// misbehaved: both).
+    #[test]
+    fn issue_11_seed_converges() -> Result<(), String> {
+        for misbehave in [false, true] {
+            let cfg = proptest_config(2, 0.1389, 0.0173, misbehave);
+            run(cfg, 6_625_760_133_273_806_332)
+                .map_err(|e| format!("misbehaving {misbehave}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `request` on node `x` and pushes what it changed to its peers.
+    fn op_on(sim: &mut Sim, x: usize, request: Request) -> Result<Reply, String> {
+        let ctx = Context {
+            now: sim.now,
+            presence: None,
+        };
+        let outcome =
+            ops::execute(&mut sim.nodes[x].store, &ctx, request).map_err(|e| e.to_string())?;
+        sim.spread(x, None, &outcome.changes)?;
+        Ok(outcome.reply)
+    }
+
+    /// Delivers everything on the wire `from → to`, in order.
+    fn drain(sim: &mut Sim, from: usize, to: usize) -> Result<(), String> {
+        while sim.wires.get(&(from, to)).is_some_and(|w| !w.is_empty()) {
+            sim.deliver(from, to)?;
+        }
+        Ok(())
+    }
+
+    /// Issue 11's gap, played step by step: node 0 pushes an edit (m1),
+    /// node 1 takes it and ends the exchange (`SyncDone`); before that
+    /// answer arrives node 0 pushes a second edit (m2), which is lost. The
+    /// answer to m1 then ends node 0's exchange, while Automerge's state
+    /// still has m2 in flight and node 1's state says node 0 is at its
+    /// heads: neither side had anything to say, so every later catalog
+    /// round found the document different and the run went quiet with two
+    /// heads. A document a round queues must start an exchange.
+    #[test]
+    fn an_edit_lost_behind_an_ended_exchange_is_synced_by_the_next_round() -> Result<(), String> {
+        let cfg = SimConfig {
+            nodes: 2,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(cfg, 5)?;
+        sim.faults = false;
+        sim.settle(10_000)?;
+        let Reply::Created { id } = op_on(
+            &mut sim,
+            0,
+            Request::AddContact(ContactSpec {
+                name: Some("Ada".into()),
+                ..ContactSpec::default()
+            }),
+        )?
+        else {
+            return Err("no contact created".into());
+        };
+        sim.settle(10_000)?;
+        let edit = |company: &str| Request::EditContact {
+            id: id.clone(),
+            changes: ContactSpec {
+                company: Some(company.into()),
+                ..ContactSpec::default()
+            },
+        };
+        op_on(&mut sim, 0, edit("First"))?;
+        drain(&mut sim, 0, 1)?; // m1 lands; node 1's `SyncDone` waits on its wire
+        op_on(&mut sim, 0, edit("Second"))?;
+        let lost = sim
+            .wires
+            .get_mut(&(0, 1))
+            .map(std::mem::take)
+            .unwrap_or_default();
+        assert_eq!(lost.len(), 1, "m2 should be the one frame in transit");
+        drain(&mut sim, 1, 0)?; // the answer to m1 ends node 0's exchange
+        // Quiet, and the heads differ: the next anti-entropy round (both
+        // sides compare catalogs) must sync them.
+        sim.settle(10_000)?;
+        assert!(sim.check_converged().is_err(), "m2 was not lost");
+        sim.advance(session_cfg().anti_entropy_interval);
+        let rounds = sim.stats.delivered;
+        sim.tick_all()?;
+        sim.settle(10_000)?;
+        assert!(sim.stats.delivered > rounds, "no catalog round ran");
+        sim.check_converged()
     }
 
     #[test]
@@ -831,6 +1036,46 @@ mod tests {
         Ok(())
     }
 
+    /// A search around issue 11's config, every seed run and every failure
+    /// listed: `cargo test -p meshdesk-sync neighbourhood -- --ignored`
+    /// (`SIM_SEEDS`, `SIM_FIRST`, `SIM_NODES`, default 2; `SIM_OP_PERCENT`,
+    /// default 20). Drop 0.12–0.16 and partition 0.012–0.022 (drawn from the
+    /// seed), a misbehaving member in every odd seed, the proptest's 300 steps.
+    #[test]
+    #[ignore]
+    fn soak_issue_11_neighbourhood() -> Result<(), String> {
+        let env = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(default)
+        };
+        let (seeds, first) = (env("SIM_SEEDS", 200), env("SIM_FIRST", 0));
+        let nodes = usize::try_from(env("SIM_NODES", 2)).unwrap_or(2);
+        let mut failed = Vec::new();
+        for seed in first..first + seeds {
+            let mut pick = StdRng::seed_from_u64(!seed);
+            let drop = rand::Rng::random_range(&mut pick, 0.12..0.16);
+            let partition = rand::Rng::random_range(&mut pick, 0.012..0.022);
+            let cfg = SimConfig {
+                op: env("SIM_OP_PERCENT", 20) as f64 / 100.0,
+                ..proptest_config(nodes, drop, partition, seed % 2 == 1)
+            };
+            if let Err(e) = run(cfg.clone(), seed) {
+                eprintln!("seed {seed} {cfg:?}: {e}");
+                failed.push(seed);
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of {seeds} seeds failed: {failed:?}",
+                failed.len()
+            ))
+        }
+    }
+
     #[test]
     fn a_misbehaving_member_changes_nothing_on_honest_nodes() -> Result<(), String> {
         let stats = run(
@@ -851,8 +1096,7 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
         #[test]
         fn any_seed_converges(seed in any::<u64>(), nodes in 2usize..5, drop in 0.0f64..0.2, partition in 0.0f64..0.05, misbehave in any::<bool>()) {
-            let misbehaving = misbehave.then_some(1);
-            let cfg = SimConfig { nodes, steps: 300, drop, partition, misbehaving, ..SimConfig::default() };
+            let cfg = proptest_config(nodes, drop, partition, misbehave);
             let result = run(cfg, seed);
             prop_assert!(result.is_ok(), "seed {}: {:?}", seed, result.err());
         }

@@ -205,7 +205,13 @@ pub fn create_invite(
         ));
     }
     let expires_at = now.saturating_add(ttl_ms);
-    let code = InviteCode::new(team.id, psk, expires_at, addrs);
+    let code = InviteCode {
+        team_id: team.id,
+        psk,
+        token: store.new_token(),
+        expires_at,
+        addrs,
+    };
     let invite = Invite {
         token_hash: code.token_hash(),
         created_by: me.agent,

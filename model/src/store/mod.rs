@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authorship::{DeviceKey, Seal, Sealed};
 use crate::bounds::{self, DecodeLimitError};
+use crate::clock::{Clock, Entropy};
 use crate::doc::{DocError, DocId, DocKind};
 use crate::ids::*;
 use crate::rules::{self, SealBook};
@@ -333,11 +334,6 @@ fn seal_book(seals: Vec<Seal>) -> SealBook {
     seals.into_iter().map(|s| (s.actor.to_vec(), s)).collect()
 }
 
-/// The time Automerge records on a local change: whole seconds.
-fn change_time() -> i64 {
-    now_ms().div_euclid(1000)
-}
-
 pub struct Store {
     db: Database,
     path: PathBuf,
@@ -352,6 +348,10 @@ pub struct Store {
     /// The last `agent_history` answer: the history version and the day it
     /// was read for, then what it read.
     history: std::sync::Mutex<Option<HistoryCache>>,
+    /// The time of local changes and records (see [`crate::clock`]).
+    clock: Clock,
+    /// Fresh ids and tokens (see [`crate::clock`]).
+    entropy: Entropy,
 }
 
 /// See [`Store::agent_history`].
@@ -458,10 +458,39 @@ impl Store {
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
             history: std::sync::Mutex::new(None),
+            clock: Clock::System,
+            entropy: Entropy::System,
         };
         store.init_tables()?;
         store.quarantined = store.read_quarantined()?;
         Ok(store)
+    }
+
+    /// Reads the time from `clock` and draws ids and tokens from `entropy`
+    /// from now on (a simulation's; a device keeps the system's).
+    pub fn set_sources(&mut self, clock: Clock, entropy: Entropy) {
+        self.clock = clock;
+        self.entropy = entropy;
+    }
+
+    /// Now, by this store's clock.
+    pub fn now_ms(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// A fresh id for a new entity.
+    pub fn new_id<T: From<ulid::Ulid>>(&self) -> T {
+        T::from(self.entropy.ulid(self.now_ms()))
+    }
+
+    /// A fresh random token (an invite's).
+    pub fn new_token(&self) -> [u8; 32] {
+        self.entropy.bytes32()
+    }
+
+    /// The time Automerge records on a local change: whole seconds.
+    fn change_time(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
     }
 
     /// The quarantined entries of `malformed`.
@@ -773,9 +802,9 @@ impl Store {
     /// Commits a local edit with its time and seals it: after a local
     /// commit the document's one head is this device's newest change.
     fn seal_local(&self, key: &str, cached: &mut CachedDoc) {
-        let committed = cached
-            .doc
-            .commit_with(automerge::transaction::CommitOptions::default().with_time(change_time()));
+        let committed = cached.doc.commit_with(
+            automerge::transaction::CommitOptions::default().with_time(self.change_time()),
+        );
         let heads = cached.doc.get_heads();
         if committed.is_none() && heads == cached.persisted {
             return;
@@ -835,7 +864,7 @@ impl Store {
         }
         meta.heads = heads.iter().map(|h| h.0).collect();
         meta.digest = heads_digest(&heads);
-        meta.updated_at = now_ms();
+        meta.updated_at = self.now_ms();
         meta_table.insert(key, encode(&meta).as_slice())?;
         txn.open_table(DOC_SEALS)?
             .insert(key, seals_record(&cached.seals).as_slice())?;
@@ -1163,6 +1192,13 @@ impl Store {
     /// persisted ones let the next session resume from shared heads.
     pub fn forget_peer(&mut self, peer: &str) {
         self.sync_states.retain(|(p, _), _| p != peer);
+    }
+
+    /// Forgets the in-memory sync state of one document with a peer: the
+    /// next message starts from the shared heads persisted for it.
+    pub fn forget_sync_state(&mut self, peer: &str, doc_id: &str) {
+        self.sync_states
+            .remove(&(peer.to_string(), doc_id.to_string()));
     }
 
     /// Remembers a peer's addresses across restarts.

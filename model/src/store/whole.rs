@@ -20,7 +20,7 @@ use super::{
 };
 use crate::authorship::Sealed;
 use crate::doc::{DocError, DocId, DocKind};
-use crate::ids::{TeamId, now_ms};
+use crate::ids::TeamId;
 use crate::rules::SealBook;
 use crate::types::Team;
 
@@ -515,7 +515,7 @@ impl Store {
         let meta = DocMeta {
             heads: heads.iter().map(|h| h.0).collect(),
             digest: heads_digest(&heads),
-            updated_at: now_ms(),
+            updated_at: self.now_ms(),
             snapshot_bytes: bytes.len() as u64,
             chunk_bytes: 0,
             next_seq: 0,

@@ -126,7 +126,8 @@ impl Sim {
 
         let mut arrived = 0;
         loop {
-            self.now += self.rng.random_range(0..3);
+            let step = self.rng.random_range(0..3);
+            self.advance(step);
             let busy: Vec<(usize, usize)> = self
                 .wires
                 .iter()
