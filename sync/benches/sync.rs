@@ -12,6 +12,10 @@
 //! `cargo bench -p meshdesk-sync --bench sync [-- propagation|full|catchup]`.
 //! Large stores are built once into `target/bench-data/` and reused.
 
+/// The allocator the `meshdesk` binary runs on (see `app/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
