@@ -30,15 +30,58 @@ const NODE_ADDRESS_SPACE: u64 = 1 << 30;
 /// copies, not the gigabytes it inflates to.
 const MAX_PEAK: u64 = 300 << 20;
 
-/// A process's peak resident memory (`VmHWM`), in bytes.
-fn peak_rss(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+/// A field of a process's `/proc/PID/status` given in kB, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Result<u64, Box<dyn std::error::Error>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .ok_or("no VmHWM")?;
+        .ok_or_else(|| format!("no {field} for process {pid}"))?;
     Ok(kb * 1024)
+}
+
+/// A process's peak resident memory, in bytes.
+fn peak_rss(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// A process's resident memory now, in bytes.
+fn rss(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A second device joined to `a`'s team with a one-use code, and what a raw
+/// peer speaking as it needs: the code (the team network's key and `a`'s
+/// addresses) and its `Hello`; its key is in its data dir.
+struct Member {
+    device: Device,
+    invite: InviteCode,
+    hello: Frame,
+}
+
+fn join_member(a: &Device) -> Result<Member, Box<dyn std::error::Error>> {
+    let code = a.ok(&["team", "invite"]);
+    let code = code
+        .split_whitespace()
+        .find(|w| w.starts_with("MD1-"))
+        .ok_or("no invite code")?
+        .to_string();
+    let b = Device::new("B");
+    let joined = b.json(&["team", "join", &code, "--agent", "Bruno"]);
+    let invite = InviteCode::parse(&code)?;
+    let key = meshdesk_sync::identity::load_or_create(b.data_dir())?;
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: joined["team"].as_str().ok_or("team")?.parse()?,
+        agent_id: Some(joined["agent"].as_str().ok_or("agent")?.parse()?),
+        device: meshdesk_sync::identity::peer_id_string(&key),
+    });
+    Ok(Member {
+        device: b,
+        invite,
+        hello,
+    })
 }
 
 #[test]
@@ -55,23 +98,7 @@ fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_se
     a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
     let limit = format!("--as={NODE_ADDRESS_SPACE}");
     a.start_under(&["prlimit", &limit, "--"], &[], &[]);
-    let code = a.ok(&["team", "invite"]);
-    let code = code
-        .split_whitespace()
-        .find(|w| w.starts_with("MD1-"))
-        .ok_or("no invite code")?
-        .to_string();
-    let b = Device::new("B");
-    let joined = b.json(&["team", "join", &code, "--agent", "Bruno"]);
-    let invite = InviteCode::parse(&code)?;
-    let a_addr = invite.addrs.first().ok_or("no address")?.clone();
-    let b_key = meshdesk_sync::identity::load_or_create(b.data_dir())?;
-    let hello = Frame::Hello(Hello {
-        version: PROTOCOL_VERSION,
-        team_id: joined["team"].as_str().ok_or("team")?.parse()?,
-        agent_id: Some(joined["agent"].as_str().ok_or("agent")?.parse()?),
-        device: meshdesk_sync::identity::peer_id_string(&b_key),
-    });
+    let b = join_member(&a)?;
     // 12 MiB on the wire (under the 16 MiB frame limit), 2 GB of zeros
     // once inflated: Automerge alone inflates it into memory (twice over),
     // and under this limit fails only once it has taken all it may.
@@ -81,7 +108,7 @@ fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_se
     }
     .encode();
     let bytes = framed(&[
-        hello,
+        b.hello,
         Frame::SyncMessage {
             doc_id: format!("contact:{}", meshdesk_model::ContactId::new()),
             bytes: bomb,
@@ -89,9 +116,9 @@ fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_se
     ])?;
     let runtime = tokio::runtime::Runtime::new()?;
     let outcome = runtime.block_on(converse_as(
-        b_key,
-        invite.psk,
-        a_addr,
+        meshdesk_sync::identity::load_or_create(b.device.data_dir())?,
+        b.invite.psk,
+        b.invite.addrs.first().ok_or("no address")?.clone(),
         bytes,
         Duration::from_secs(30),
         |_| Vec::new(),
@@ -117,17 +144,6 @@ fn a_node_under_a_memory_limit_refuses_a_members_decompression_bomb_and_keeps_se
     let contacts = a.json(&["contact", "list"]).to_string();
     assert!(contacts.contains("After The Bomb"), "{contacts}");
     Ok(())
-}
-
-/// A process's resident memory now (`VmRSS`), in bytes.
-fn rss(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .ok_or("no VmRSS")?;
-    Ok(kb * 1024)
 }
 
 /// What one peer may make a node hold (README, "memory one peer can make a
@@ -172,25 +188,10 @@ fn a_member_that_asks_and_never_reads_is_dropped_and_the_nodes_memory_stays_boun
         .filter_map(|c| c["id"].as_str().map(|id| format!("contact:{id}")))
         .collect();
     assert_eq!(ids.len(), 60, "{contacts}");
-    let code = a.ok(&["team", "invite"]);
-    let code = code
-        .split_whitespace()
-        .find(|w| w.starts_with("MD1-"))
-        .ok_or("no invite code")?
-        .to_string();
-    let b = Device::new("B");
-    let joined = b.json(&["team", "join", &code, "--agent", "Bruno"]);
-    let invite = InviteCode::parse(&code)?;
-    let a_addr = invite.addrs.first().ok_or("no address")?.clone();
-    let b_key = meshdesk_sync::identity::load_or_create(b.data_dir())?;
+    let b = join_member(&a)?;
     let pid = a.pid().ok_or("no node")?;
     let before = rss(pid)?;
-    let mut frames = vec![Frame::Hello(Hello {
-        version: PROTOCOL_VERSION,
-        team_id: joined["team"].as_str().ok_or("team")?.parse()?,
-        agent_id: Some(joined["agent"].as_str().ok_or("agent")?.parse()?),
-        device: meshdesk_sync::identity::peer_id_string(&b_key),
-    })];
+    let mut frames = vec![b.hello];
     // Each request is answered with every contact whole (about 200 kB):
     // 2,000 of them are far more than a link may hold unread.
     frames.extend((0..2000).map(|_| Frame::DocRequest {
@@ -198,9 +199,9 @@ fn a_member_that_asks_and_never_reads_is_dropped_and_the_nodes_memory_stays_boun
     }));
     let runtime = tokio::runtime::Runtime::new()?;
     let stall = runtime.spawn(meshdesk_sync::testing::write_and_stall(
-        b_key,
-        invite.psk,
-        a_addr,
+        meshdesk_sync::identity::load_or_create(b.device.data_dir())?,
+        b.invite.psk,
+        b.invite.addrs.first().ok_or("no address")?.clone(),
         framed(&frames)?,
         Duration::from_secs(120),
     ));
