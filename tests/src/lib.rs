@@ -224,3 +224,22 @@ impl Drop for Device {
         }
     }
 }
+
+/// A team of three running nodes, every agent available: A created it
+/// (agent Ana), B (Bo) and C (Cy) joined with A's invites.
+pub fn team_of_three() -> (Device, Device, Device) {
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.start(&[]);
+    let mut b = Device::new("B");
+    let mut c = Device::new("C");
+    for (device, agent) in [(&mut b, "Bo"), (&mut c, "Cy")] {
+        let code = a.ok(&["team", "invite"]);
+        device.ok(&["team", "join", &code, "--agent", agent]);
+        device.start(&[a.addr()]);
+    }
+    for d in [&a, &b, &c] {
+        d.ok(&["status", "set", "available"]);
+    }
+    (a, b, c)
+}

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use meshdesk_tests::{Device, wait_until};
+use meshdesk_tests::{Device, team_of_three, wait_until};
 use serde_json::Value;
 
 const SYNC: Duration = Duration::from_secs(30);
@@ -58,19 +58,7 @@ fn show(d: &Device, id: &str) -> Value {
 #[test]
 fn a_burst_on_one_node_is_shared_round_robin_within_one() {
     // Three machines, one agent each.
-    let mut a = Device::new("A");
-    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
-    a.start(&[]);
-    let mut b = Device::new("B");
-    let mut c = Device::new("C");
-    for (device, agent) in [(&mut b, "Bo"), (&mut c, "Cy")] {
-        let code = a.ok(&["team", "invite"]);
-        device.ok(&["team", "join", &code, "--agent", agent]);
-        device.start(&[a.addr()]);
-    }
-    for d in [&a, &b, &c] {
-        d.ok(&["status", "set", "available"]);
-    }
+    let (a, b, c) = team_of_three();
     a.ok(&[
         "campaign",
         "add",

@@ -4,28 +4,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use meshdesk_tests::{Device, wait_until};
+use meshdesk_tests::{Device, team_of_three, wait_until};
 use serde_json::Value;
 
 const SYNC: Duration = Duration::from_secs(30);
-
-/// A team of three running nodes: A created it, B and C joined with A's invites.
-fn team_of_three() -> (Device, Device, Device) {
-    let mut a = Device::new("A");
-    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
-    a.start(&[]);
-    let mut b = Device::new("B");
-    let mut c = Device::new("C");
-    for (device, agent) in [(&mut b, "Bo"), (&mut c, "Cy")] {
-        let code = a.ok(&["team", "invite"]);
-        device.ok(&["team", "join", &code, "--agent", agent]);
-        device.start(&[a.addr()]);
-    }
-    for d in [&a, &b, &c] {
-        d.ok(&["status", "set", "available"]);
-    }
-    (a, b, c)
-}
 
 fn contact_names(d: &Device) -> Vec<String> {
     let list = d.json(&["contact", "list"]);
