@@ -614,12 +614,7 @@ impl Sim {
         if self.rng.random_bool(self.cfg.op) {
             self.random_op()?;
         }
-        let busy: Vec<(usize, usize)> = self
-            .wires
-            .iter()
-            .filter(|(_, w)| !w.is_empty())
-            .map(|(k, _)| *k)
-            .collect();
+        let busy = self.busy_wires();
         if !busy.is_empty() {
             let (from, to) = busy[self.rng.random_range(0..busy.len())];
             self.deliver(from, to)?;
@@ -631,6 +626,15 @@ impl Sim {
     }
 
     /// Moves the simulated time on (every store's clock with it).
+    /// The links with frames on their way, as `(from, to)`.
+    fn busy_wires(&self) -> Vec<(usize, usize)> {
+        self.wires
+            .iter()
+            .filter(|(_, w)| !w.is_empty())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
     fn advance(&mut self, ms: Millis) {
         self.now += ms;
         self.clock.set(self.now);
@@ -679,12 +683,7 @@ impl Sim {
 
     fn settle(&mut self, max_steps: usize) -> SimResult<()> {
         for _ in 0..max_steps {
-            let busy: Vec<(usize, usize)> = self
-                .wires
-                .iter()
-                .filter(|(_, w)| !w.is_empty())
-                .map(|(k, _)| *k)
-                .collect();
+            let busy = self.busy_wires();
             if busy.is_empty() {
                 if self.quiet() {
                     return Ok(());

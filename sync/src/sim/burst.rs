@@ -128,12 +128,7 @@ impl Sim {
         loop {
             let step = self.rng.random_range(0..3);
             self.advance(step);
-            let busy: Vec<(usize, usize)> = self
-                .wires
-                .iter()
-                .filter(|(_, w)| !w.is_empty())
-                .map(|(k, _)| *k)
-                .collect();
+            let busy = self.busy_wires();
             if arrived < burst.customers && (busy.is_empty() || self.rng.random_bool(burst.arrival))
             {
                 arrived += 1;
