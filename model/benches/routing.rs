@@ -13,6 +13,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use meshdesk_model::projection::{AgentHistory, InteractionSummary};
+use meshdesk_model::routing::{PresenceEntry, PresenceView, Router, RoutingInput, explain, route};
 use meshdesk_model::*;
 use ulid::Ulid;
 

@@ -8,6 +8,7 @@ use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{
     self, CampaignSpec, ChatTarget, ContactSpec, Context, OpError, Reply, Request, Tab, TransferTo,
 };
+use meshdesk_model::projection::BaseState;
 use meshdesk_model::store::{SearchScope, Store};
 use meshdesk_model::*;
 
