@@ -113,7 +113,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
         campaigns: BTreeMap::new(),
         break_reasons: vec!["lunch".into()],
         invites: BTreeMap::new(),
-        canned_responses: vec![],
+        canned: Default::default(),
         keys: Default::default(),
     };
     let mut agents = BTreeMap::new();

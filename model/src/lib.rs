@@ -11,7 +11,8 @@ pub mod types;
 // The domain's vocabulary, named at the crate root; projections and
 // routing are reached through their modules.
 pub use ids::{
-    AgentId, CampaignId, ContactId, InteractionId, InvalidId, MessageId, Millis, TeamId, now_ms,
+    AgentId, CampaignId, CannedId, ContactId, InteractionId, InvalidId, MessageId, Millis, TeamId,
+    now_ms,
 };
 pub use types::{
     Agent, AgentStatus, Author, Campaign, ChannelKind, ChatMessage, ChatRoom, Claim, Contact,
@@ -21,6 +22,7 @@ pub use types::{
 };
 pub mod authorship;
 pub mod bounds;
+pub mod canned;
 pub mod clock;
 pub mod doc;
 pub mod ops;

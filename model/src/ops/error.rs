@@ -52,6 +52,10 @@ pub enum OpError {
     },
     #[error("interaction {0} is owned by {1}, not you")]
     NotOwner(InteractionId, String),
+    #[error("a canned response with code `{0}` already exists")]
+    DuplicateCanned(String),
+    #[error("a team holds at most {max} {what}")]
+    TooMany { what: &'static str, max: usize },
     #[error("only a supervisor can {0}")]
     NotSupervisor(&'static str),
     #[error("give a contact (--contact ID) or an address ({0})")]

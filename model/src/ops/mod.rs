@@ -6,6 +6,7 @@
 //! came in. Every request is checked in full before anything is written, so a
 //! refused request leaves the store unchanged.
 
+mod canned;
 mod chat;
 mod contacts;
 mod error;
@@ -23,6 +24,7 @@ use crate::routing::{self, PresenceView};
 use crate::store::{DocChange, LocalIdentity, Page, Store};
 use crate::types::*;
 
+pub use canned::{CannedChanges, CannedSpec};
 pub use chat::ChatTarget;
 pub use contacts::{ContactSpec, CustomerSpec};
 pub use error::{InviteRefusal, OpError, OpResult};
@@ -180,6 +182,27 @@ pub enum Request {
         status: AgentStatus,
     },
     ShowStatus,
+    // --- canned responses ---
+    /// Supervisors only.
+    AddCanned(CannedSpec),
+    /// Supervisors only. `canned`: an id or a code.
+    EditCanned {
+        canned: String,
+        changes: CannedChanges,
+    },
+    /// Supervisors only.
+    RemoveCanned {
+        canned: String,
+    },
+    /// Every canned response, or those offered in a campaign's interactions.
+    ListCanned {
+        campaign: Option<String>,
+    },
+    /// A canned response's body filled for an interaction.
+    FillCanned {
+        canned: String,
+        interaction: String,
+    },
 }
 
 impl Request {
@@ -201,6 +224,8 @@ impl Request {
                 | Request::ChatShow { .. }
                 | Request::ListRooms
                 | Request::ShowStatus
+                | Request::ListCanned { .. }
+                | Request::FillCanned { .. }
         )
     }
 }
@@ -282,6 +307,9 @@ pub enum Reply {
     Chat(Box<ChatView>),
     Rooms(Vec<RoomRow>),
     Status(Box<Agent>),
+    Canned(Vec<CannedResponse>),
+    /// Text to show or send (a filled canned response).
+    Text(String),
 }
 
 /// What the node knows beyond the store: the clock and who is live.
@@ -458,6 +486,14 @@ impl Executor<'_, '_> {
             }
             Request::SetStatus { status } => self.set_status(status),
             Request::ShowStatus => self.show_status(),
+            Request::AddCanned(spec) => self.add_canned(spec),
+            Request::EditCanned { canned, changes } => self.edit_canned(&canned, changes),
+            Request::RemoveCanned { canned } => self.remove_canned(&canned),
+            Request::ListCanned { campaign } => self.list_canned(campaign.as_deref()),
+            Request::FillCanned {
+                canned,
+                interaction,
+            } => self.fill_canned(&canned, &interaction),
         }
     }
 }

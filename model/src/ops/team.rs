@@ -86,7 +86,7 @@ pub(super) fn create_team(
             .map(|s| s.to_string())
             .collect(),
         invites: BTreeMap::new(),
-        canned_responses: vec![],
+        canned: BTreeMap::new(),
         keys: Default::default(),
     };
     let identity = LocalIdentity {
@@ -185,6 +185,15 @@ pub fn admit_device(
 }
 
 impl Executor<'_, '_> {
+    /// Refuses what only a supervisor may do (every peer refuses it from
+    /// anyone else, so writing it here would only split this store off).
+    pub(super) fn require_supervisor(&self, action: &'static str) -> OpResult<()> {
+        match self.team.role_of(self.me.agent) {
+            Some(Role::Supervisor) => Ok(()),
+            _ => Err(OpError::NotSupervisor(action)),
+        }
+    }
+
     pub(super) fn show_team(&self) -> OpResult<Outcome> {
         let agents = self.store.agents()?.into_values().collect();
         let overview = TeamOverview {
@@ -286,6 +295,7 @@ impl Executor<'_, '_> {
     }
 
     pub(super) fn add_campaign(&mut self, spec: CampaignSpec) -> OpResult<Outcome> {
+        self.require_supervisor("add campaigns")?;
         let name = validate::required("the campaign name", &spec.name)?;
         if self.team.campaign_by_name(&name).is_some() {
             return Err(OpError::DuplicateCampaign(name));
