@@ -16,6 +16,7 @@ pub mod clock;
 pub mod demo;
 pub mod keys;
 pub mod modal;
+pub mod nav;
 pub mod notify;
 pub mod screen;
 pub mod session;
@@ -23,12 +24,14 @@ pub mod settings;
 pub mod theme;
 pub mod widget;
 
+pub use nav::{Shortcut, TabId, shortcut};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use iced::event::{self, Event as IcedEvent};
-use iced::keyboard::{self, Key, Modifiers, key};
+use iced::keyboard::{self, Key, key};
 use iced::theme::Mode;
 use iced::widget::{
     Space, button, column, container, pick_list, row, stack, text, text_input, toggler,
@@ -37,7 +40,6 @@ use iced::{Alignment, Font, Length, Size, Subscription, Task, Theme, window};
 use meshdesk_model::doc::{DocId, DocKind};
 use meshdesk_model::ops::{Reply, Request, Tab};
 use meshdesk_model::{AgentStatus, InteractionId, InteractionState, Millis};
-use serde::{Deserialize, Serialize};
 
 use crate::data_dir::DataDir;
 use backend::{Backend, Clock, NodeOptions, Opened, Peer};
@@ -66,85 +68,6 @@ const TOASTS_SHOWN: usize = 4;
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Peers and counts are re-read at least this often, whatever the events say.
 const POLL_EVERY_TICKS: u64 = 5;
-
-/// The rail's tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TabId {
-    #[default]
-    Active,
-    Pending,
-    History,
-    Contacts,
-    Phonebook,
-}
-
-impl TabId {
-    pub const ALL: [TabId; 5] = [
-        TabId::Active,
-        TabId::Pending,
-        TabId::History,
-        TabId::Contacts,
-        TabId::Phonebook,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            TabId::Active => "Active",
-            TabId::Pending => "Pending",
-            TabId::History => "History",
-            TabId::Contacts => "Contacts & chat",
-            TabId::Phonebook => "Phonebook",
-        }
-    }
-
-    fn placeholder(self) -> &'static str {
-        match self {
-            TabId::Active => "Search active interactions  (Ctrl+K)",
-            TabId::Pending => "Search pending interactions  (Ctrl+K)",
-            TabId::History => "Search history  (Ctrl+K)",
-            TabId::Contacts => "Search teammates and rooms  (Ctrl+K)",
-            TabId::Phonebook => "Search the phonebook  (Ctrl+K)",
-        }
-    }
-}
-
-/// A keyboard shortcut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shortcut {
-    Search,
-    New,
-    Tab(TabId),
-    Escape,
-    Enter,
-    Up,
-    Down,
-}
-
-/// The shortcut a key press means, if any. Ctrl (Cmd on macOS) combinations
-/// and Esc work everywhere; arrows and Enter only when no widget took them.
-pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Shortcut> {
-    if modifiers.command() {
-        return match key.as_ref() {
-            Key::Character("k") => Some(Shortcut::Search),
-            Key::Character("n") => Some(Shortcut::New),
-            Key::Character("1") => Some(Shortcut::Tab(TabId::Active)),
-            Key::Character("2") => Some(Shortcut::Tab(TabId::Pending)),
-            Key::Character("3") => Some(Shortcut::Tab(TabId::History)),
-            Key::Character("4") => Some(Shortcut::Tab(TabId::Contacts)),
-            Key::Character("5") => Some(Shortcut::Tab(TabId::Phonebook)),
-            _ => None,
-        };
-    }
-    match key.as_ref() {
-        Key::Named(key::Named::Escape) => Some(Shortcut::Escape),
-        _ if captured || modifiers.shift() || modifiers.alt() => None,
-        Key::Named(key::Named::Enter) => Some(Shortcut::Enter),
-        Key::Named(key::Named::ArrowUp) => Some(Shortcut::Up),
-        Key::Named(key::Named::ArrowDown) => Some(Shortcut::Down),
-        _ => None,
-    }
-}
 
 fn on_event(event: IcedEvent, status: event::Status, _window: window::Id) -> Option<Message> {
     match event {
