@@ -22,7 +22,7 @@ use iced_test::core::renderer::Headless;
 use iced_test::runtime::{Action, UserInterface, user_interface};
 use meshdesk::gui::backend::{self, Backend};
 use meshdesk::gui::clock::Zone;
-use meshdesk::gui::screen::{active, history};
+use meshdesk::gui::screen::{active, history, list};
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::widget::ROW_HEIGHT;
 use meshdesk::gui::{App, Message, TabId, inbox};
@@ -216,13 +216,10 @@ fn renderer() -> iced::Renderer {
 }
 
 fn scroll(tab: TabId, offset: f32) -> Message {
+    let scrolled = list::Message::Scrolled(offset, 660.0);
     match tab {
-        TabId::History => Message::Inbox(inbox::Message::History(history::Message::Scrolled(
-            offset, 660.0,
-        ))),
-        _ => Message::Inbox(inbox::Message::Active(active::Message::Scrolled(
-            offset, 660.0,
-        ))),
+        TabId::History => Message::Inbox(inbox::Message::History(history::Message::List(scrolled))),
+        _ => Message::Inbox(inbox::Message::Active(active::Message::List(scrolled))),
     }
 }
 

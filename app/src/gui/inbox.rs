@@ -278,9 +278,9 @@ impl Inbox {
     /// Rows fetched per page of every list (benchmarks load 100k at once).
     pub fn set_page_size(&mut self, page: usize) {
         for rows in [
-            &mut self.active.rows,
-            &mut self.pending.rows,
-            &mut self.history.rows,
+            &mut self.active.list.rows,
+            &mut self.pending.list.rows,
+            &mut self.history.list.rows,
         ] {
             rows.page = page;
             rows.limit = page;
@@ -290,9 +290,9 @@ impl Inbox {
     /// How many rows the current interaction tab holds.
     pub fn loaded_rows(&self) -> usize {
         match self.tab {
-            TabId::Active => self.active.rows.rows.len(),
-            TabId::Pending => self.pending.rows.rows.len(),
-            TabId::History => self.history.rows.rows.len(),
+            TabId::Active => self.active.list.rows.rows.len(),
+            TabId::Pending => self.pending.list.rows.rows.len(),
+            TabId::History => self.history.list.rows.rows.len(),
             TabId::Contacts | TabId::Phonebook => 0,
         }
     }
@@ -404,9 +404,9 @@ impl Inbox {
 
     fn query(&self) -> &str {
         match self.tab {
-            TabId::Active => &self.active.rows.query,
-            TabId::Pending => &self.pending.rows.query,
-            TabId::History => &self.history.rows.query,
+            TabId::Active => &self.active.list.rows.query,
+            TabId::Pending => &self.pending.list.rows.query,
+            TabId::History => &self.history.list.rows.query,
             TabId::Contacts => self.contacts.query(),
             TabId::Phonebook => self.phonebook.query(),
         }
