@@ -30,22 +30,27 @@ const TEXTS: list::Texts = list::Texts {
 
 #[derive(Debug)]
 pub struct Pending {
-    pub list: List<Answer>,
+    pub list: List<Offer>,
 }
 
-/// Beside the open interaction: whether an Accept or a Decline is under way.
+/// Beside the open interaction: whether the agent's answer is under way.
 #[derive(Debug, Default)]
-pub struct Answer {
-    busy: bool,
+pub struct Offer {
+    answering: bool,
+}
+
+/// The agent's answer to what is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Decline,
 }
 
 #[derive(Debug, Clone)]
 pub enum Message {
     List(list::Message),
-    Accept(InteractionId),
-    Accepted(InteractionId, Result<Reply, String>),
-    Decline(InteractionId),
-    Declined(InteractionId, Result<Reply, String>),
+    Answer(InteractionId, Answer),
+    Answered(InteractionId, Answer, Result<Reply, String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,69 +115,39 @@ impl Pending {
                 let (task, _event) = self.list.update(msg, backend);
                 (task.map(Message::List), None)
             }
-            Message::Accept(id) => (
-                self.answer(
-                    id,
-                    Request::Accept { id: id.to_string() },
-                    backend,
-                    Message::Accepted,
-                ),
-                None,
-            ),
-            Message::Decline(id) => (
-                self.answer(
-                    id,
-                    Request::Decline { id: id.to_string() },
-                    backend,
-                    Message::Declined,
-                ),
-                None,
-            ),
-            Message::Accepted(id, result) => match self.answered(id, result) {
-                Ok(()) => (Task::none(), Some(Event::Accepted(id))),
-                Err(e) => (self.reload(backend), Some(Event::Toast(Toast::Error(e)))),
-            },
-            Message::Declined(id, result) => match self.answered(id, result) {
-                Ok(()) => (
-                    Task::none(),
-                    Some(Event::Toast(Toast::Info("Declined.".into()))),
-                ),
-                Err(e) => (self.reload(backend), Some(Event::Toast(Toast::Error(e)))),
-            },
-        }
-    }
-
-    /// Sends an Accept or a Decline; the open interaction waits for it.
-    fn answer(
-        &mut self,
-        id: InteractionId,
-        request: Request,
-        backend: &Backend,
-        done: fn(InteractionId, Result<Reply, String>) -> Message,
-    ) -> Task<Message> {
-        if let Some(open) = self.list.selected_mut(id) {
-            open.extra.busy = true;
-            open.error = None;
-        }
-        call(backend, request, move |r| done(id, r))
-    }
-
-    /// An Accept or a Decline answered: once done the interaction leaves
-    /// the detail pane; a refusal is shown there.
-    fn answered(&mut self, id: InteractionId, result: Result<Reply, String>) -> Result<(), String> {
-        if let Some(open) = self.list.selected_mut(id) {
-            open.extra.busy = false;
-        }
-        match result {
-            Ok(_) => {
-                self.list.close(id);
-                Ok(())
-            }
-            Err(e) => {
+            Message::Answer(id, answer) => {
                 if let Some(open) = self.list.selected_mut(id) {
-                    open.error = Some(e.clone());
+                    open.extra.answering = true;
+                    open.error = None;
                 }
-                Err(e)
+                let id_text = id.to_string();
+                let request = match answer {
+                    Answer::Accept => Request::Accept { id: id_text },
+                    Answer::Decline => Request::Decline { id: id_text },
+                };
+                let task = call(backend, request, move |r| Message::Answered(id, answer, r));
+                (task, None)
+            }
+            Message::Answered(id, answer, result) => {
+                if let Some(open) = self.list.selected_mut(id) {
+                    open.extra.answering = false;
+                }
+                match result {
+                    Ok(_) => {
+                        self.list.close(id);
+                        let event = match answer {
+                            Answer::Accept => Event::Accepted(id),
+                            Answer::Decline => Event::Toast(Toast::Info("Declined.".into())),
+                        };
+                        (Task::none(), Some(event))
+                    }
+                    Err(e) => {
+                        if let Some(open) = self.list.selected_mut(id) {
+                            open.error = Some(e.clone());
+                        }
+                        (self.reload(backend), Some(Event::Toast(Toast::Error(e))))
+                    }
+                }
             }
         }
     }
@@ -187,19 +162,20 @@ impl Pending {
 
     fn detail_view<'a>(
         &'a self,
-        open: &'a list::Open<Answer>,
+        open: &'a list::Open<Offer>,
         detail: &'a InteractionDetail,
         session: &'a Session,
     ) -> Element<'a, Message> {
         let id = open.id;
         let queued = detail.state == InteractionState::Queued;
+        let answerable = queued && !open.extra.answering;
         let actions = row![
             button(text("Decline").size(TEXT))
-                .on_press_maybe((queued && !open.extra.busy).then_some(Message::Decline(id)))
+                .on_press_maybe(answerable.then_some(Message::Answer(id, Answer::Decline)))
                 .padding([8, 16])
                 .style(theme::buttons::secondary),
             button(text("Accept").size(TEXT))
-                .on_press_maybe((queued && !open.extra.busy).then_some(Message::Accept(id)))
+                .on_press_maybe(answerable.then_some(Message::Answer(id, Answer::Accept)))
                 .padding([8, 16])
                 .style(theme::buttons::primary),
         ]
