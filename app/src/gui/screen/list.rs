@@ -115,11 +115,11 @@ impl<X: Default> List<X> {
 
     /// Re-reads the rows (same search, same length).
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
-        self.rows.reload(backend, Message::Loaded)
+        self.rows.reload(backend)
     }
 
     pub fn search(&mut self, query: String, backend: &Backend) -> Task<Message> {
-        self.rows.search(query, backend, Message::Loaded)
+        self.rows.search(query, backend)
     }
 
     /// Opens an interaction (keeping what the screen holds beside it when
@@ -185,14 +185,12 @@ impl<X: Default> List<X> {
     ) -> (Task<Message>, Option<Event>) {
         match message {
             Message::Loaded(seq, result) => {
-                let task = self.rows.answered(seq, result, backend, Message::Loaded);
+                let task = self.rows.answered(seq, result, backend);
                 (task, Some(Event::Loaded))
             }
-            Message::Scrolled(offset, viewport) => (
-                self.rows
-                    .scrolled(offset, viewport, backend, Message::Loaded),
-                None,
-            ),
+            Message::Scrolled(offset, viewport) => {
+                (self.rows.scrolled(offset, viewport, backend), None)
+            }
             Message::Open(id) => (self.open(id, backend), Some(Event::Opened(id))),
             Message::DetailLoaded(id, seq, result) => {
                 if let Some(open) = self.open.as_mut().filter(|o| o.id == id && o.seq == seq) {
@@ -331,23 +329,13 @@ impl Rows {
     }
 
     /// Asks for the rows again (same search, same length).
-    pub fn reload<M: Send + 'static>(
-        &mut self,
-        backend: &Backend,
-        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
-    ) -> Task<M> {
-        self.fetch(0, self.limit, backend, done)
+    pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
+        self.fetch(0, self.limit, backend)
     }
 
     /// Asks for rows `offset..offset + limit`; an answer from offset 0
     /// replaces the rows, a later page is appended.
-    fn fetch<M: Send + 'static>(
-        &mut self,
-        offset: usize,
-        limit: usize,
-        backend: &Backend,
-        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
-    ) -> Task<M> {
+    fn fetch(&mut self, offset: usize, limit: usize, backend: &Backend) -> Task<Message> {
         if self.in_flight {
             self.stale = true;
             return Task::none();
@@ -362,31 +350,25 @@ impl Rows {
             offset,
             limit,
         };
-        call(backend, request, move |r| done(seq, r))
+        call(backend, request, move |r| Message::Loaded(seq, r))
     }
 
     /// A new search: the first page of what matches, from the top.
-    pub fn search<M: Send + 'static>(
-        &mut self,
-        query: String,
-        backend: &Backend,
-        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
-    ) -> Task<M> {
+    pub fn search(&mut self, query: String, backend: &Backend) -> Task<Message> {
         self.query = query;
         self.limit = self.page;
         let scroll = self.list.reset();
-        Task::batch([scroll, self.reload(backend, done)])
+        Task::batch([scroll, self.reload(backend)])
     }
 
     /// An answer came back: show it, and ask again if something newer was
     /// wanted meanwhile (a further keystroke, a change).
-    pub fn answered<M: Send + 'static>(
+    pub fn answered(
         &mut self,
         seq: u64,
         result: Result<Reply, String>,
         backend: &Backend,
-        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
-    ) -> Task<M> {
+    ) -> Task<Message> {
         if seq != self.seq {
             return Task::none();
         }
@@ -413,23 +395,17 @@ impl Rows {
         self.loaded = true;
         self.list.follow(under_cursor, &self.rows, |r| r.summary.id);
         if std::mem::take(&mut self.stale) {
-            return self.reload(backend, done);
+            return self.reload(backend);
         }
         Task::none()
     }
 
     /// Scrolled: fetch a further page when the end of what is loaded comes near.
-    pub fn scrolled<M: Send + 'static>(
-        &mut self,
-        offset: f32,
-        viewport: f32,
-        backend: &Backend,
-        done: impl FnOnce(u64, Result<Reply, String>) -> M + Send + 'static,
-    ) -> Task<M> {
+    pub fn scrolled(&mut self, offset: f32, viewport: f32, backend: &Backend) -> Task<Message> {
         self.list.scrolled(offset, viewport);
         if self.loaded && self.has_more() && self.list.near_end(self.rows.len()) {
             self.limit = self.rows.len() + self.page;
-            return self.fetch(self.rows.len(), self.page, backend, done);
+            return self.fetch(self.rows.len(), self.page, backend);
         }
         Task::none()
     }
@@ -474,20 +450,17 @@ mod tests {
         .map_err(|e| e.to_string())?;
         let backend = Backend::local(store, crate::gui::backend::system_clock())?;
         let mut rows = Rows::new(Tab::History, "t");
-        let first: Task<(u64, bool)> = rows.search("r".into(), &backend, |s, r| (s, r.is_ok()));
+        let first = rows.search("r".into(), &backend);
         assert!(first.units() > 0);
         let seq = rows.seq;
         // Two more keystrokes while the first search runs: nothing is sent yet.
         for q in ["ro", "rou"] {
-            let more: Task<(u64, bool)> = rows.reload(&backend, |s, r| (s, r.is_ok()));
+            let more = rows.reload(&backend);
             rows.query = q.into();
             assert_eq!(more.units(), 0);
         }
         // The first answer arrives: one request for the latest query follows.
-        let next: Task<(u64, bool)> =
-            rows.answered(seq, Ok(Reply::Interactions(vec![])), &backend, |s, r| {
-                (s, r.is_ok())
-            });
+        let next = rows.answered(seq, Ok(Reply::Interactions(vec![])), &backend);
         assert!(next.units() > 0);
         assert_eq!(rows.seq, seq + 1);
         Ok(())
