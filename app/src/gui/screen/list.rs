@@ -92,10 +92,6 @@ impl<X: Default> List<X> {
         self.open.as_ref().map(|o| o.id)
     }
 
-    pub fn selected(&self) -> Option<&Open<X>> {
-        self.open.as_ref()
-    }
-
     /// The open interaction, if it is `id`.
     pub fn selected_mut(&mut self, id: InteractionId) -> Option<&mut Open<X>> {
         self.open.as_mut().filter(|o| o.id == id)
