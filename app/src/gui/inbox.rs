@@ -2,7 +2,7 @@
 //! the top bar (scoped search, `+`, status, peers), the screen of the current
 //! tab and any dialog over it.
 //!
-//! Screens ([`screen`](super::screen)) and dialogs ([`modal`]) are modules
+//! Screens ([`screen`]) and dialogs ([`modal`]) are modules
 //! with their own `Message`, an `update` that returns a `Task` and maybe an
 //! upward `Event`, and a `view`; the inbox maps them, and hands the
 //! [`App`](super::app::App) what it owns (toasts, the remembered tab, the
