@@ -357,6 +357,49 @@ fn slash_in_the_composer_picks_a_canned_response_with_its_placeholders_filled() 
 }
 
 #[test]
+fn a_note_is_written_from_the_composer_and_shown_as_internal_never_as_a_reply() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    let before = last_message(&mut ui, &demo.active_lucia)?;
+    // The switch: Note, then Enter adds it.
+    ui.click("Note");
+    ui.assert_sees("Add note");
+    ui.type_into(active::COMPOSER_ID, "Router is under warranty");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    ui.assert_sees("Router is under warranty");
+    assert!(
+        ui.texts()
+            .iter()
+            .any(|t| t.starts_with("Internal note · You")),
+        "the note is not marked internal: {:?}",
+        ui.texts()
+    );
+    // Back to Reply; Ctrl+Shift+Enter still writes a note.
+    ui.click("Reply");
+    ui.type_into(active::COMPOSER_ID, "Ask for the serial number");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::COMMAND | Modifiers::SHIFT,
+    );
+    ui.assert_sees("Ask for the serial number");
+    for (name, theme) in [("note-light", theme::light()), ("note-dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(name, &theme) {
+            return Err(e.to_string().into());
+        }
+    }
+    // Neither became a message to the customer.
+    assert_eq!(last_message(&mut ui, &demo.active_lucia)?, before);
+    Ok(())
+}
+
+#[test]
 fn customer_html_is_shown_as_plain_text() -> TestResult {
     let demo = Demo::new()?;
     let mut ui = Ui::open(demo.seed)?;

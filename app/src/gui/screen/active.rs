@@ -1,5 +1,6 @@
 //! Active: this agent's open interactions, newest activity first; the open
-//! one's conversation with a composer (Enter sends, Shift+Enter a new line),
+//! one's conversation with a composer (Enter sends, Shift+Enter a new line;
+//! the Reply/Note switch or Ctrl+Shift+Enter writes an internal note instead),
 //! the customer's card beside it, wait and SLA timers, and the `…` menu with
 //! Transfer and Finalize. Typing `/` in an empty composer opens the canned
 //! responses picker (↑/↓, Enter inserts with the placeholders filled, Esc
@@ -46,6 +47,8 @@ pub struct Draft {
     composer: text_editor::Content,
     sending: bool,
     menu: bool,
+    /// Whether the composer writes an internal note rather than a reply.
+    note: bool,
     /// The highlighted row of the canned responses picker.
     picked: usize,
     /// The composer text the picker was closed on with Esc: it stays
@@ -74,7 +77,11 @@ pub enum Message {
     Picker(PickerKey),
     /// A picker row was clicked.
     Pick(CannedId),
+    /// Reply or Note: what the composer writes.
+    NoteMode(bool),
     Send,
+    /// Adds what the composer holds as an internal note, whatever the switch says.
+    SendNote,
     Sent(InteractionId, String, Result<Reply, String>),
     Menu,
     Transfer,
@@ -262,10 +269,17 @@ impl Active {
                 }
                 (Task::none(), None)
             }
-            Message::Send => {
+            Message::NoteMode(note) => {
+                if let Some(open) = self.list.any_selected_mut() {
+                    open.extra.note = note;
+                }
+                (Task::none(), None)
+            }
+            Message::Send | Message::SendNote => {
                 let Some(open) = self.list.any_selected_mut() else {
                     return (Task::none(), None);
                 };
+                let as_note = open.extra.note || matches!(message, Message::SendNote);
                 let body = open.extra.composer.text();
                 let body = body.trim_end_matches('\n').to_string();
                 if body.trim().is_empty() || open.extra.sending || !can_write(open, session) {
@@ -275,9 +289,16 @@ impl Active {
                 open.error = None;
                 open.extra.composer = text_editor::Content::new();
                 let id = open.id;
-                let request = Request::Send {
-                    id: id.to_string(),
-                    text: body.clone(),
+                let request = if as_note {
+                    Request::AddNote {
+                        id: id.to_string(),
+                        text: body.clone(),
+                    }
+                } else {
+                    Request::Send {
+                        id: id.to_string(),
+                        text: body.clone(),
+                    }
                 };
                 (
                     call(backend, request, move |r| Message::Sent(id, body, r)),
@@ -400,10 +421,12 @@ fn detail_view<'a>(
     let picker_keys = picker.is_some();
     let composer = text_editor(&open.extra.composer)
         .id(COMPOSER_ID)
-        .placeholder(if writable {
-            "Write a reply. Enter sends, Shift+Enter starts a new line, / inserts a canned response."
-        } else {
+        .placeholder(if !writable {
             "This conversation is read-only."
+        } else if open.extra.note {
+            "Write an internal note: only your team sees it. Enter adds it."
+        } else {
+            "Write a reply. Enter sends, Shift+Enter starts a new line, / inserts a canned response."
         })
         .on_action(Message::Edit)
         .key_binding(move |press| composer_keys(press, picker_keys))
@@ -411,7 +434,7 @@ fn detail_view<'a>(
         .padding(8)
         .style(theme::inputs::editor);
     let can_send = writable && !open.extra.sending && !open.extra.composer.text().trim().is_empty();
-    let send = button(text("Send").size(TEXT))
+    let send = button(text(if open.extra.note { "Add note" } else { "Send" }).size(TEXT))
         .on_press_maybe(can_send.then_some(Message::Send))
         .padding([8, 16])
         .style(theme::buttons::primary);
@@ -422,6 +445,22 @@ fn detail_view<'a>(
     if let Some(rows) = picker {
         conversation_col = conversation_col.push(picker_view(&rows, open.extra.picked));
     }
+    let mode = |label, note| {
+        button(text(label).size(SMALL))
+            .on_press_maybe(writable.then_some(Message::NoteMode(note)))
+            .padding([3, 10])
+            .style(theme::buttons::choice(open.extra.note == note))
+    };
+    conversation_col = conversation_col.push(
+        container(row![mode("Reply", false), mode("Note", true)].spacing(4)).padding(
+            iced::Padding {
+                top: 8.0,
+                right: 16.0,
+                bottom: 0.0,
+                left: 16.0,
+            },
+        ),
+    );
     conversation_col = conversation_col.push(
         container(
             row![composer, send]
@@ -458,10 +497,11 @@ fn composer_keys(
             return Some(text_editor::Binding::Custom(Message::Picker(key)));
         }
     }
-    if focused
-        && matches!(press.key.as_ref(), keyboard::Key::Named(key::Named::Enter))
-        && !press.modifiers.shift()
-    {
+    let enter = matches!(press.key.as_ref(), keyboard::Key::Named(key::Named::Enter));
+    if focused && enter && press.modifiers.shift() && press.modifiers.command() {
+        return Some(text_editor::Binding::Custom(Message::SendNote));
+    }
+    if focused && enter && !press.modifiers.shift() {
         return Some(text_editor::Binding::Custom(Message::Send));
     }
     text_editor::Binding::from_key_press(press)
