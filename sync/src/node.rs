@@ -35,7 +35,7 @@
 //! with a reader task and a writer task; frames go to the actor through one
 //! bounded channel (backpressure reaches the peer's TCP window) and out
 //! through an unbounded one (the actor never blocks on a slow peer; what it
-//! sends is bounded by the in-flight limit of each [`Session`]). The actor
+//! sends is bounded by the in-flight limit of each [`PeerSession`]). The actor
 //! applies frames in batches: the sync messages of one batch from one peer
 //! land in one store transaction. Documents that change are pushed to every
 //! other ready peer, so changes travel across the mesh.
@@ -75,7 +75,9 @@ use crate::keyring::Keyring;
 use crate::protocol::{
     self, Frame, FrameError, PROTOCOL, Presence, PresenceStatus, Typing, TypingTarget,
 };
-use crate::session::{JoinTicket, Local, Session, SessionConfig, SessionError, SessionEvent, Step};
+use crate::session::{
+    JoinTicket, Local, PeerSession, SessionConfig, SessionError, SessionEvent, Step,
+};
 use crate::strangers::Strangers;
 use crate::team::{self, MemberInfo, TeamError};
 use crate::transport::{
@@ -731,7 +733,7 @@ impl Input {
 
 struct Link {
     conn: u64,
-    session: Session,
+    session: PeerSession,
     tx: mpsc::UnboundedSender<Outgoing>,
     /// Bytes sent to the writer and not yet written ([`OUTPUT_BUDGET_BYTES`]).
     queued: Arc<AtomicUsize>,
@@ -1504,7 +1506,7 @@ impl Actor {
             self.counters.clone(),
             queued.clone(),
         );
-        let mut session = Session::new(self.session_cfg.clone(), peer.to_base58(), now_ms());
+        let mut session = PeerSession::new(self.session_cfg.clone(), peer.to_base58(), now_ms());
         let step = session.start(&self.local);
         let link = Link {
             conn,

@@ -1,6 +1,6 @@
 //! The sync conversation with one peer, as a pure state machine (no I/O).
 //!
-//! A [`Session`] takes the frames a peer sent and the store, and returns the
+//! A [`PeerSession`] takes the frames a peer sent and the store, and returns the
 //! frames to send back, the documents that changed and what happened. The node
 //! drives one per connected peer over a libp2p stream; the in-process
 //! simulation drives the very same code over a seeded, lossy network. Time is
@@ -27,9 +27,9 @@
 //!    [`SessionConfig::max_in_flight`] at a time. Every `SyncMessage` is
 //!    answered with a `SyncMessage` or `SyncDone`, which ends the exchange.
 //!    Consecutive sync messages are applied in one store transaction.
-//! 4. [`Session::push`] sends a sync message for documents that changed
+//! 4. [`PeerSession::push`] sends a sync message for documents that changed
 //!    locally (or arrived from another peer) at once.
-//! 5. [`Session::tick`] handles time: a handshake that does not finish, an
+//! 5. [`PeerSession::tick`] handles time: a handshake that does not finish, an
 //!    exchange or catalog answer that never comes (its sync state is reset and
 //!    the document queued again), and a periodic anti-entropy round that
 //!    re-compares catalogs when the session is idle.
@@ -241,7 +241,7 @@ enum Phase {
 
 /// One peer's sync session.
 #[derive(Debug)]
-pub struct Session {
+pub struct PeerSession {
     cfg: SessionConfig,
     peer: String,
     phase: Phase,
@@ -273,9 +273,9 @@ pub struct Session {
     last_pending: usize,
 }
 
-impl Session {
+impl PeerSession {
     pub fn new(cfg: SessionConfig, peer: impl Into<String>, now: Millis) -> Self {
-        Session {
+        PeerSession {
             cfg,
             peer: peer.into(),
             phase: Phase::AwaitHello,
