@@ -195,13 +195,38 @@ pub struct Step {
 pub enum SessionError {
     /// The peer is not let in (another team, not on the roster, revoked, bad version).
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(RefuseReason),
     /// The peer broke the protocol (unexpected or malformed content).
     #[error("protocol violation: {0}")]
     Protocol(String),
     /// The local store failed.
     #[error("store error: {0}")]
     Store(Box<StoreError>),
+}
+
+/// Why a peer is not let in, or is let go before it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefuseReason {
+    #[error("the handshake timed out")]
+    HandshakeTimedOut,
+    #[error("protocol version {0} is not supported (this node speaks {PROTOCOL_VERSION})")]
+    Version(u32),
+    #[error("the peer belongs to another team ({0})")]
+    OtherTeam(TeamId),
+    #[error("neither side is a team member yet")]
+    NeitherIsMember,
+    #[error("this node cannot admit devices yet")]
+    CannotAdmitYet,
+    #[error("this node is not a team member yet")]
+    NotMemberYet,
+    #[error("this device was revoked from the team")]
+    Revoked,
+    #[error("the device is on the roster as agent {roster}, not {claimed}")]
+    OtherAgent { roster: AgentId, claimed: AgentId },
+    #[error("the device is not on this node's team roster")]
+    NotOnRoster,
+    #[error("admitted twice, as agent {mine} and as agent {theirs}")]
+    AdmittedTwice { mine: AgentId, theirs: AgentId },
 }
 
 impl From<StoreError> for SessionError {
@@ -221,7 +246,8 @@ impl SessionError {
     /// The reason to tell the peer in `Bye`.
     pub fn reason(&self) -> String {
         match self {
-            SessionError::Refused(r) | SessionError::Protocol(r) => r.clone(),
+            SessionError::Refused(r) => r.to_string(),
+            SessionError::Protocol(r) => r.clone(),
             SessionError::Store(_) => "internal error".into(),
         }
     }
@@ -456,7 +482,7 @@ impl PeerSession {
             Phase::Ready => {}
             _ => {
                 if now.saturating_sub(self.started_at) > self.cfg.handshake_timeout {
-                    return Err(SessionError::Refused("the handshake timed out".into()));
+                    return Err(SessionError::Refused(RefuseReason::HandshakeTimedOut));
                 }
                 return Ok(step);
             }
@@ -542,9 +568,10 @@ impl PeerSession {
                 if let Some(mine) = local.agent {
                     // Admitted meanwhile through another peer.
                     if mine != agent {
-                        return Err(SessionError::Refused(format!(
-                            "admitted twice, as agent {mine} and as agent {agent}"
-                        )));
+                        return Err(SessionError::Refused(RefuseReason::AdmittedTwice {
+                            mine,
+                            theirs: agent,
+                        }));
                     }
                     return self.become_ready(store, now, step);
                 }
@@ -662,15 +689,11 @@ impl PeerSession {
             return Err(SessionError::Protocol("a second hello".into()));
         }
         if hello.version != PROTOCOL_VERSION {
-            return Err(SessionError::Refused(format!(
-                "protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})",
-                hello.version
-            )));
+            return Err(SessionError::Refused(RefuseReason::Version(hello.version)));
         }
         if hello.team_id != local.team_id {
-            return Err(SessionError::Refused(format!(
-                "the peer belongs to another team ({})",
-                hello.team_id
+            return Err(SessionError::Refused(RefuseReason::OtherTeam(
+                hello.team_id,
             )));
         }
         if hello.device != self.peer {
@@ -683,9 +706,7 @@ impl PeerSession {
             // This device is not a member yet: it trusts a node of its team
             // (the key came with the invite) and waits for the verdict.
             if hello.agent_id.is_none() {
-                return Err(SessionError::Refused(
-                    "neither side is a team member yet".into(),
-                ));
+                return Err(SessionError::Refused(RefuseReason::NeitherIsMember));
             }
             self.peer_agent = hello.agent_id;
             self.phase = Phase::Joining;
@@ -694,9 +715,7 @@ impl PeerSession {
         let Some(team) = store.team()? else {
             // Admitted, but the team document has not arrived yet: any device of the team may sync it to us.
             if hello.agent_id.is_none() {
-                return Err(SessionError::Refused(
-                    "this node cannot admit devices yet".into(),
-                ));
+                return Err(SessionError::Refused(RefuseReason::CannotAdmitYet));
             }
             self.peer_agent = hello.agent_id;
             step.events.push(SessionEvent::Admitted {
@@ -705,16 +724,13 @@ impl PeerSession {
             return self.become_ready(store, now, step);
         };
         match team.members.get(&self.peer) {
-            Some(m) if m.revoked => Err(SessionError::Refused(
-                "this device was revoked from the team".into(),
-            )),
+            Some(m) if m.revoked => Err(SessionError::Refused(RefuseReason::Revoked)),
             Some(m) => {
-                if hello.agent_id.is_some_and(|a| a != m.agent) {
-                    return Err(SessionError::Refused(format!(
-                        "the device is on the roster as agent {}, not {}",
-                        m.agent,
-                        hello.agent_id.map(|a| a.to_string()).unwrap_or_default()
-                    )));
+                if let Some(claimed) = hello.agent_id.filter(|a| *a != m.agent) {
+                    return Err(SessionError::Refused(RefuseReason::OtherAgent {
+                        roster: m.agent,
+                        claimed,
+                    }));
                 }
                 self.peer_agent = Some(m.agent);
                 if hello.agent_id.is_none() {
@@ -730,9 +746,7 @@ impl PeerSession {
                 self.phase = Phase::AwaitJoin;
                 Ok(())
             }
-            None => Err(SessionError::Refused(
-                "the device is not on this node's team roster".into(),
-            )),
+            None => Err(SessionError::Refused(RefuseReason::NotOnRoster)),
         }
     }
 
@@ -762,9 +776,7 @@ impl PeerSession {
             _ => return Err(SessionError::Protocol("unexpected join-request".into())),
         }
         if local.joining() {
-            return Err(SessionError::Refused(
-                "this node is not a team member yet".into(),
-            ));
+            return Err(SessionError::Refused(RefuseReason::NotMemberYet));
         }
         match ops::admit_device(
             store,

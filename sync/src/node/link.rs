@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::actor::Actor;
 use super::handle::{Event, PeerInfo};
 use crate::protocol::{self, Frame, FrameError, PROTOCOL};
-use crate::session::{PeerSession, SessionError, SessionEvent, Step};
+use crate::session::{PeerSession, RefuseReason, SessionError, SessionEvent, Step};
 
 /// If the lower peer id has not opened the stream after this long, the higher one does.
 const OPEN_FALLBACK: Duration = Duration::from_secs(3);
@@ -688,9 +688,13 @@ impl Actor {
         match error {
             SessionError::Refused(reason) => {
                 tracing::warn!(peer = %device, %reason, "refused connection");
-                if reason.contains("roster")
-                    && let Some((_, addr, _)) = self.connected.get(&peer)
-                {
+                // Also a device on the roster as another agent (the roster may
+                // be behind): dialed again when the roster changes.
+                let roster = matches!(
+                    reason,
+                    RefuseReason::NotOnRoster | RefuseReason::OtherAgent { .. }
+                );
+                if roster && let Some((_, addr, _)) = self.connected.get(&peer) {
                     self.refused.insert(peer, addr.clone());
                 }
             }
