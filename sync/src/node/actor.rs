@@ -474,6 +474,7 @@ impl Actor {
         Ok(outcome.reply)
     }
 
+    #[tracing::instrument(name = "request", skip_all, fields(kind = command.kind()))]
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Execute { request, reply } => {

@@ -268,6 +268,24 @@ pub(super) enum Command {
     },
 }
 
+impl Command {
+    /// The request's name, for the span it is handled in.
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Command::Execute { .. } => "execute",
+            Command::Invite { .. } => "invite",
+            Command::Members { .. } => "members",
+            Command::Revoke { .. } => "revoke",
+            Command::Peers { .. } => "peers",
+            Command::Status { .. } => "status",
+            Command::SetPresence { .. } => "set-presence",
+            Command::Typing { .. } => "typing",
+            Command::Dial { .. } => "dial",
+            Command::Shutdown { .. } => "shutdown",
+        }
+    }
+}
+
 /// A handle to a running node; cheap to clone.
 #[derive(Clone)]
 pub struct NodeHandle {

@@ -2,6 +2,7 @@
 //! with a reader task and a writer task, and a [`PeerSession`] the actor
 //! drives with the frames read and with time.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use libp2p::{PeerId, Stream};
 use meshdesk_model::{Millis, now_ms};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::actor::Actor;
 use super::handle::{Event, PeerInfo};
@@ -83,6 +85,9 @@ pub(super) struct Link {
     /// Bytes sent to the writer and not yet written ([`OUTPUT_BUDGET_BYTES`]).
     queued: Arc<AtomicUsize>,
     reader: JoinHandle<()>,
+    /// The peer's span: its reader and writer run in it, and the actor
+    /// enters it while handling the peer's frames and time.
+    span: tracing::Span,
     closing: bool,
     /// `PeerConnected` was emitted (so `PeerDisconnected` is owed).
     announced: bool,
@@ -128,6 +133,17 @@ impl Link {
     }
 }
 
+/// A peer id in logs and spans: the end of its base58 form (the start is
+/// the same for every ed25519 key).
+struct ShortPeer(PeerId);
+
+impl fmt::Display for ShortPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let full = self.0.to_base58();
+        f.write_str(&full[full.len().saturating_sub(8)..])
+    }
+}
+
 /// Traffic counters of a node (all peers).
 #[derive(Debug, Default)]
 pub(super) struct Counters {
@@ -151,6 +167,7 @@ fn spawn_link_tasks(
     inputs: mpsc::Sender<Input>,
     counters: Arc<Counters>,
     queued: Arc<AtomicUsize>,
+    span: &tracing::Span,
 ) -> (mpsc::UnboundedSender<Outgoing>, JoinHandle<()>) {
     let (mut reader, mut writer) = stream.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
@@ -158,131 +175,144 @@ fn spawn_link_tasks(
     // Frames read but not yet handled hold their size in this budget; a
     // peer that sends faster than the node works waits in its TCP window.
     let budget = Arc::new(tokio::sync::Semaphore::new(INPUT_BUDGET_BYTES));
-    let reader_task = tokio::spawn(async move {
-        loop {
-            let read = async {
-                let Some(len) = protocol::read_frame_len(&mut reader).await? else {
-                    return Ok(None);
+    let reader_task = tokio::spawn(
+        async move {
+            loop {
+                let read = async {
+                    let Some(len) = protocol::read_frame_len(&mut reader).await? else {
+                        return Ok(None);
+                    };
+                    let permits = u32::try_from(len.max(1)).unwrap_or(u32::MAX);
+                    let permit = budget.clone().acquire_many_owned(permits).await.ok();
+                    let frame = protocol::read_frame_body(&mut reader, len).await?;
+                    Ok(Some((frame, permit)))
                 };
-                let permits = u32::try_from(len.max(1)).unwrap_or(u32::MAX);
-                let permit = budget.clone().acquire_many_owned(permits).await.ok();
-                let frame = protocol::read_frame_body(&mut reader, len).await?;
-                Ok(Some((frame, permit)))
-            };
-            match read.await {
-                Ok(Some((frame, permit))) => {
-                    if reader_inputs
-                        .send(Input::Frame {
-                            peer,
-                            conn,
-                            frame: Ok(frame),
-                            permit,
-                        })
-                        .await
-                        .is_err()
-                    {
+                match read.await {
+                    Ok(Some((frame, permit))) => {
+                        if reader_inputs
+                            .send(Input::Frame {
+                                peer,
+                                conn,
+                                frame: Ok(frame),
+                                permit,
+                            })
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        let _ = reader_inputs
+                            .send(Input::Ended {
+                                peer,
+                                conn,
+                                error: None,
+                            })
+                            .await;
+                        return;
+                    }
+                    Err(e @ (FrameError::Io(_) | FrameError::Truncated)) => {
+                        let _ = reader_inputs
+                            .send(Input::Ended {
+                                peer,
+                                conn,
+                                error: Some(e.to_string()),
+                            })
+                            .await;
+                        return;
+                    }
+                    Err(e) => {
+                        // Malformed: the actor closes the peer with the reason.
+                        let _ = reader_inputs
+                            .send(Input::Frame {
+                                peer,
+                                conn,
+                                frame: Err(e),
+                                permit: None,
+                            })
+                            .await;
                         return;
                     }
                 }
-                Ok(None) => {
-                    let _ = reader_inputs
-                        .send(Input::Ended {
-                            peer,
-                            conn,
-                            error: None,
-                        })
-                        .await;
-                    return;
+            }
+        }
+        .instrument(span.clone()),
+    );
+    tokio::spawn(
+        async move {
+            use futures::AsyncWriteExt;
+            // Frames queued together go out in one write (one yamux frame, one
+            // noise message) instead of one per frame.
+            let mut buf: Vec<u8> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                let mut close = None;
+                while let Some(out) = next.take() {
+                    match out {
+                        Outgoing::Body(body) => {
+                            buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                            buf.extend_from_slice(&body);
+                            counters
+                                .bytes_sent
+                                .fetch_add(body.len() as u64 + 4, Ordering::Relaxed);
+                            counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Outgoing::Close { reason, disconnect } => {
+                            close = Some((reason, disconnect))
+                        }
+                    }
+                    if close.is_some() || buf.len() >= WRITE_BATCH_BYTES {
+                        break;
+                    }
+                    next = rx.try_recv().ok();
                 }
-                Err(e @ (FrameError::Io(_) | FrameError::Truncated)) => {
-                    let _ = reader_inputs
-                        .send(Input::Ended {
-                            peer,
-                            conn,
-                            error: Some(e.to_string()),
-                        })
-                        .await;
-                    return;
+                if !buf.is_empty() {
+                    let written = async {
+                        writer.write_all(&buf).await?;
+                        writer.flush().await
+                    };
+                    if let Err(e) = written.await {
+                        tracing::debug!(%peer, error = %e, "writing to peer failed");
+                        return;
+                    }
+                    queued.fetch_sub(buf.len(), Ordering::Relaxed);
+                    buf.clear();
                 }
-                Err(e) => {
-                    // Malformed: the actor closes the peer with the reason.
-                    let _ = reader_inputs
-                        .send(Input::Frame {
-                            peer,
-                            conn,
-                            frame: Err(e),
-                            permit: None,
-                        })
-                        .await;
-                    return;
+                if let Some((reason, disconnect)) = close {
+                    {
+                        if let Some(reason) = reason {
+                            let bye = Frame::Bye { reason };
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(2),
+                                protocol::write_frame(&mut writer, &bye),
+                            )
+                            .await;
+                        }
+                        let _ = tokio::time::timeout(Duration::from_secs(2), writer.close()).await;
+                        let _ = inputs
+                            .send(Input::WriterDone {
+                                peer,
+                                conn,
+                                disconnect,
+                            })
+                            .await;
+                        return;
+                    }
                 }
             }
         }
-    });
-    tokio::spawn(async move {
-        use futures::AsyncWriteExt;
-        // Frames queued together go out in one write (one yamux frame, one
-        // noise message) instead of one per frame.
-        let mut buf: Vec<u8> = Vec::new();
-        while let Some(first) = rx.recv().await {
-            let mut next = Some(first);
-            let mut close = None;
-            while let Some(out) = next.take() {
-                match out {
-                    Outgoing::Body(body) => {
-                        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-                        buf.extend_from_slice(&body);
-                        counters
-                            .bytes_sent
-                            .fetch_add(body.len() as u64 + 4, Ordering::Relaxed);
-                        counters.frames_sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Outgoing::Close { reason, disconnect } => close = Some((reason, disconnect)),
-                }
-                if close.is_some() || buf.len() >= WRITE_BATCH_BYTES {
-                    break;
-                }
-                next = rx.try_recv().ok();
-            }
-            if !buf.is_empty() {
-                let written = async {
-                    writer.write_all(&buf).await?;
-                    writer.flush().await
-                };
-                if let Err(e) = written.await {
-                    tracing::debug!(%peer, error = %e, "writing to peer failed");
-                    return;
-                }
-                queued.fetch_sub(buf.len(), Ordering::Relaxed);
-                buf.clear();
-            }
-            if let Some((reason, disconnect)) = close {
-                {
-                    if let Some(reason) = reason {
-                        let bye = Frame::Bye { reason };
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(2),
-                            protocol::write_frame(&mut writer, &bye),
-                        )
-                        .await;
-                    }
-                    let _ = tokio::time::timeout(Duration::from_secs(2), writer.close()).await;
-                    let _ = inputs
-                        .send(Input::WriterDone {
-                            peer,
-                            conn,
-                            disconnect,
-                        })
-                        .await;
-                    return;
-                }
-            }
-        }
-    });
+        .instrument(span.clone()),
+    );
     (tx, reader_task)
 }
 
 impl Actor {
+    /// Enters a peer's span, if it has a link, for what is done about the peer.
+    fn enter_peer(&self, peer: PeerId) -> Option<tracing::span::EnteredSpan> {
+        self.links.get(&peer).map(|l| l.span.clone().entered())
+    }
+
     /// Links to admitted peers that are not being closed: where announcements go.
     pub(super) fn ready_links(&self) -> impl Iterator<Item = (&PeerId, &Link)> {
         self.links
@@ -322,6 +352,7 @@ impl Actor {
             if !link.session.is_ready() || link.closing {
                 continue;
             }
+            let _entered = link.span.clone().entered();
             let result = link.session.push(&mut self.store, ids, now);
             self.after_step(peer, true, result);
         }
@@ -341,6 +372,7 @@ impl Actor {
             if link.closing {
                 continue;
             }
+            let _entered = link.span.clone().entered();
             let was_ready = link.session.is_ready();
             let result = link.session.tick(&mut self.store, now);
             self.after_step(peer, was_ready, result);
@@ -415,6 +447,8 @@ impl Actor {
         }
         let conn = self.next_conn;
         self.next_conn += 1;
+        let span = tracing::info_span!("peer", peer = %ShortPeer(peer), conn);
+        let _entered = span.clone().entered();
         let queued = Arc::new(AtomicUsize::new(0));
         let (tx, reader) = spawn_link_tasks(
             peer,
@@ -423,6 +457,7 @@ impl Actor {
             self.inputs_tx.clone(),
             self.counters.clone(),
             queued.clone(),
+            &span,
         );
         let mut session = PeerSession::new(self.session_cfg.clone(), peer.to_base58(), now_ms());
         let step = session.start(&self.local);
@@ -432,6 +467,7 @@ impl Actor {
             tx,
             queued,
             reader,
+            span,
             closing: false,
             announced: false,
         };
@@ -512,6 +548,7 @@ impl Actor {
                     ..
                 } => {
                     flush(self, &mut frames);
+                    let _entered = self.enter_peer(peer);
                     if self.links.get(&peer).is_some_and(|l| l.conn == conn) {
                         tracing::warn!(%peer, error = %e, "malformed frame from peer; disconnecting it");
                         self.emit(Event::PeerRefused {
@@ -523,6 +560,7 @@ impl Actor {
                 }
                 Input::Ended { peer, conn, error } => {
                     flush(self, &mut frames);
+                    let _entered = self.enter_peer(peer);
                     if let Some(e) = error {
                         tracing::debug!(%peer, error = %e, "sync stream ended");
                     }
@@ -534,6 +572,7 @@ impl Actor {
                     disconnect,
                 } => {
                     flush(self, &mut frames);
+                    let _entered = self.enter_peer(peer);
                     self.drop_link(peer, Some(conn));
                     if disconnect {
                         let _ = self.swarm.disconnect_peer_id(peer);
@@ -558,6 +597,7 @@ impl Actor {
     }
 
     fn on_frames(&mut self, peer: PeerId, conn: u64, frames: Vec<Frame>) {
+        let _entered = self.enter_peer(peer);
         // A document request can be answered with megabytes: each is handled
         // on its own and the peer's unread bytes checked after it, so a
         // peer asking for more than it reads is dropped before it costs more.
