@@ -337,7 +337,7 @@ impl Sim {
         if changes.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
+        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.to_string()).collect();
         let peers: Vec<usize> = self.nodes[x]
             .sessions
             .keys()

@@ -13,6 +13,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
 use meshdesk_model::authorship::DeviceKey;
+use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{self, Context, Reply, Request};
 use meshdesk_model::store::{DocChange, Store};
 use meshdesk_model::{now_ms, team_key};
@@ -314,11 +315,13 @@ impl Actor {
     /// ready peer, tell listeners, re-check the roster, rerun routing.
     pub(super) fn on_changes(&mut self, changes: Vec<DocChange>, source: Option<PeerId>) {
         let now = now_ms();
-        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
+        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.to_string()).collect();
         self.push_to_peers(&ids, source, now);
-        let team_changed = changes.iter().any(|c| c.doc_id.starts_with("team:"));
-        let my_agent = self.local.agent.map(|a| format!("agent:{a}"));
-        let agent_changed = my_agent.is_some_and(|a| ids.contains(&a));
+        let team_changed = changes.iter().any(|c| matches!(c.doc_id, DocId::Team(_)));
+        let agent_changed = self
+            .local
+            .agent
+            .is_some_and(|a| changes.iter().any(|c| c.doc_id == DocId::Agent(a)));
         self.emit(Event::Changed { changes });
         if team_changed {
             self.check_roster();
