@@ -23,6 +23,8 @@ use crate::session::{PeerSession, RefuseReason, SessionError, SessionEvent, Step
 const OPEN_FALLBACK: Duration = Duration::from_secs(3);
 /// After a stream ended on a live connection, wait this long before opening another.
 const REOPEN_AFTER: Duration = Duration::from_secs(10);
+
+/// What the actor asks of a link's writer task.
 pub(super) enum Outgoing {
     /// An encoded frame body (its length prefix is added when written).
     Body(Vec<u8>),
@@ -33,6 +35,7 @@ pub(super) enum Outgoing {
     },
 }
 
+/// What the links' tasks tell the actor.
 pub(super) enum Input {
     Frame {
         peer: PeerId,
@@ -78,6 +81,7 @@ impl Input {
     }
 }
 
+/// One peer's stream: the tasks that read and write it, and the session over it.
 pub(super) struct Link {
     conn: u64,
     session: PeerSession,
