@@ -22,10 +22,10 @@ use iced_test::core::renderer::Headless;
 use iced_test::runtime::{Action, UserInterface, user_interface};
 use meshdesk::gui::backend::{self, Backend};
 use meshdesk::gui::clock::Zone;
-use meshdesk::gui::screen::{active, history};
+use meshdesk::gui::screen::{active, history, list};
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::widget::ROW_HEIGHT;
-use meshdesk::gui::{App, Message, TabId};
+use meshdesk::gui::{App, Message, TabId, inbox};
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, Request};
 use meshdesk_model::store::{DocEdit, Store};
@@ -200,7 +200,7 @@ fn open(rt: &tokio::runtime::Runtime, path: &Path, tab: TabId, page: Option<usiz
     run(rt, &mut app, task);
     if let Some(page) = page {
         app.set_page_size(page);
-        let task = app.update(Message::Tab(tab));
+        let task = app.update(Message::Inbox(inbox::Message::Tab(tab)));
         run(rt, &mut app, task);
     }
     app
@@ -216,9 +216,10 @@ fn renderer() -> iced::Renderer {
 }
 
 fn scroll(tab: TabId, offset: f32) -> Message {
+    let scrolled = list::Message::Scrolled(offset, 660.0);
     match tab {
-        TabId::History => Message::History(history::Message::Scrolled(offset, 660.0)),
-        _ => Message::Active(active::Message::Scrolled(offset, 660.0)),
+        TabId::History => Message::Inbox(inbox::Message::History(history::Message::List(scrolled))),
+        _ => Message::Inbox(inbox::Message::Active(active::Message::List(scrolled))),
     }
 }
 
@@ -298,7 +299,9 @@ fn bench_view(c: &mut Criterion) {
             group.bench_function(format!("{name}_{what}"), |b| {
                 b.iter(|| {
                     flip ^= 1;
-                    let task = app.update(Message::Search(queries[flip].clone()));
+                    let task = app.update(Message::Inbox(inbox::Message::Search(
+                        queries[flip].clone(),
+                    )));
                     run(&rt, &mut app, task);
                     black_box(app.view());
                 })

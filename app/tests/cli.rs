@@ -613,3 +613,138 @@ fn chat_commands() {
         "must not be empty",
     );
 }
+
+#[test]
+fn canned_response_commands_and_their_bad_input() {
+    let cli = Cli::with_team();
+    cli.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Orders",
+        "--channel",
+        "webchat",
+        "--strategy",
+        "round-robin",
+        "--field",
+        "Order",
+    ]);
+    cli.ok(&[
+        "canned",
+        "add",
+        "--code",
+        "Thanks",
+        "--body",
+        "Thanks, {contact.name}! {agent.name}",
+    ]);
+    cli.ok(&[
+        "canned",
+        "add",
+        "--code",
+        "where",
+        "--body",
+        "Order {field.Order} is on its way",
+        "--campaign",
+        "Orders",
+    ]);
+    let all = cli.json(&["canned", "list"]);
+    let codes: Vec<&str> = all
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["thanks", "where"]);
+    // General's interactions are not offered the Orders one.
+    let general = cli.json(&["canned", "list", "--campaign", "General"]);
+    assert_eq!(general.as_array().map(Vec::len), Some(1));
+    assert!(cli.ok(&["canned", "list"]).contains("/where"));
+
+    let contact = cli.json(&[
+        "contact",
+        "add",
+        "--name",
+        "Marta Ruiz",
+        "--email",
+        "m@x.org",
+    ]);
+    let contact = contact["id"].as_str().expect("contact id");
+    let id = cli.json(&[
+        "interaction",
+        "new",
+        "--channel",
+        "webchat",
+        "--campaign",
+        "Orders",
+        "--contact",
+        contact,
+        "--field",
+        "Order=1234",
+    ]);
+    let id = id["id"].as_str().expect("interaction id");
+    assert_eq!(
+        cli.ok(&["canned", "fill", "/thanks", "--interaction", id]),
+        "Thanks, Marta Ruiz! Ana"
+    );
+    assert_eq!(
+        cli.ok(&["canned", "fill", "where", "--interaction", id]),
+        "Order 1234 is on its way"
+    );
+
+    cli.ok(&[
+        "canned",
+        "edit",
+        "where",
+        "--body",
+        "Order {field.Order} left today",
+        "--all-campaigns",
+    ]);
+    assert_eq!(
+        cli.json(&["canned", "list", "--campaign", "General"])
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        cli.ok(&["canned", "fill", "where", "--interaction", id]),
+        "Order 1234 left today"
+    );
+
+    cli.refused(
+        &["canned", "add", "--code", "thanks", "--body", "again"],
+        "code `thanks` already exists",
+    );
+    cli.refused(
+        &["canned", "add", "--code", "two words", "--body", "x"],
+        "the code may hold only",
+    );
+    cli.refused(
+        &["canned", "add", "--code", "x", "--body", "  "],
+        "must not be empty",
+    );
+    cli.refused(
+        &[
+            "canned",
+            "add",
+            "--code",
+            "x",
+            "--body",
+            "y",
+            "--campaign",
+            "Nope",
+        ],
+        "unknown campaign `Nope`",
+    );
+    cli.refused(
+        &["canned", "remove", "nope"],
+        "unknown canned response id `nope`",
+    );
+    cli.refused(
+        &["canned", "edit", "thanks", "--code", "where"],
+        "code `where` already exists",
+    );
+
+    cli.ok(&["canned", "remove", "thanks"]);
+    assert!(cli.ok(&["canned", "list"]).contains("/where"));
+    assert!(!cli.ok(&["canned", "list"]).contains("/thanks"));
+}

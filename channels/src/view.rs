@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use meshdesk_model::ops::{InteractionDetail, InteractionRow};
+use meshdesk_model::projection::InteractionSummary;
 use meshdesk_model::{
-    AgentId, Author, Campaign, CampaignId, Contact, InteractionState, InteractionSummary, Message,
-    Millis,
+    AgentId, Author, Campaign, CampaignId, Contact, InteractionState, Message, Millis,
 };
 use serde::{Deserialize, Serialize};
 

@@ -13,6 +13,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use meshdesk_model::projection::{AgentHistory, InteractionSummary};
+use meshdesk_model::routing::{PresenceEntry, PresenceView, Router, RoutingInput, explain, route};
 use meshdesk_model::*;
 use ulid::Ulid;
 
@@ -111,7 +113,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
         campaigns: BTreeMap::new(),
         break_reasons: vec!["lunch".into()],
         invites: BTreeMap::new(),
-        canned_responses: vec![],
+        canned: Default::default(),
         keys: Default::default(),
     };
     let mut agents = BTreeMap::new();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use criterion::{Criterion, criterion_group};
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, Request};
+use meshdesk_model::projection::BaseState;
 use meshdesk_model::store::{DocEdit, SearchScope, Store};
 use meshdesk_model::*;
 

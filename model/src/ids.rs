@@ -106,6 +106,10 @@ ulid_id!(
     /// A message inside an interaction or a chat room.
     MessageId
 );
+ulid_id!(
+    /// A canned response.
+    CannedId
+);
 
 #[cfg(test)]
 mod tests {

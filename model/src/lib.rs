@@ -8,12 +8,21 @@ pub mod projection;
 pub mod routing;
 pub mod types;
 
-pub use ids::*;
-pub use projection::*;
-pub use routing::*;
-pub use types::*;
+// The domain's vocabulary, named at the crate root; projections and
+// routing are reached through their modules.
+pub use ids::{
+    AgentId, CampaignId, CannedId, ContactId, InteractionId, InvalidId, MessageId, Millis, TeamId,
+    now_ms,
+};
+pub use types::{
+    Agent, AgentStatus, Author, Campaign, CannedResponse, ChannelKind, ChatMessage, ChatRoom,
+    Claim, Contact, Decline, Direction, Finalization, FormField, Interaction, InteractionState,
+    Invite, Member, Message, Note, Role, RoomKey, StatusChange, Strategy, Team, TeamKey, Transfer,
+    TransferTarget, UnknownVariant, month_of,
+};
 pub mod authorship;
 pub mod bounds;
+pub mod canned;
 pub mod clock;
 pub mod doc;
 pub mod ops;

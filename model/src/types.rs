@@ -197,10 +197,25 @@ pub struct Team {
     pub campaigns: BTreeMap<CampaignId, Campaign>,
     pub break_reasons: Vec<String>,
     pub invites: BTreeMap<String, Invite>,
-    pub canned_responses: Vec<String>,
+    /// Replies written once for every agent to insert (`/code` in the composer).
+    #[serde(default)]
+    pub canned: BTreeMap<CannedId, CannedResponse>,
     /// The team key's rotations, by id ([`crate::team_key`]).
     #[serde(default)]
     pub keys: BTreeMap<String, TeamKey>,
+}
+
+/// A reply a supervisor writes once for the team: an agent types `/code` in
+/// the composer and gets the body with its placeholders filled
+/// ([`crate::canned::fill`]).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CannedResponse {
+    pub id: CannedId,
+    /// Short, unique in the team: lowercase letters, digits, `-` and `_`.
+    pub code: String,
+    pub body: String,
+    /// Offered only in this campaign's interactions; `None`: in all.
+    pub campaign: Option<CampaignId>,
 }
 
 /// One rotation of the team key: the new key sealed to each device that was

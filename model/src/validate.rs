@@ -22,6 +22,12 @@ pub enum InvalidInput {
     /// terminals and notification servers as commands, not text.
     #[error("{what} contains a control character (U+{code:04X})")]
     ControlCharacter { what: &'static str, code: u32 },
+    #[error("{what} may hold only {allowed}: `{value}`")]
+    Characters {
+        what: &'static str,
+        allowed: &'static str,
+        value: String,
+    },
 }
 
 /// The longest message body accepted, in characters.

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, ContactSpec, Context, Reply, Request, Tab, TransferTo};
+use meshdesk_model::projection::BaseState;
 use meshdesk_model::store::{DocEdit, Page, SearchScope, Store};
 use meshdesk_model::*;
 

@@ -6,8 +6,10 @@ use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{
-    self, CampaignSpec, ChatTarget, ContactSpec, Context, OpError, Reply, Request, Tab, TransferTo,
+    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, Context, OpError,
+    Reply, Request, Tab, TransferTo,
 };
+use meshdesk_model::projection::BaseState;
 use meshdesk_model::store::{SearchScope, Store};
 use meshdesk_model::*;
 
@@ -1028,4 +1030,67 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
     let store =
         Store::open(&f.path, meshdesk_model::authorship::DeviceKey::generate()).expect("reopen");
     assert_eq!(mine(&store, now), today);
+}
+
+#[test]
+fn only_a_supervisor_writes_campaigns_and_canned_responses() {
+    let mut f = fixture();
+    run(
+        &mut f.store,
+        Request::AddCanned(CannedSpec {
+            code: "thanks".into(),
+            body: "Thanks, {contact.name}".into(),
+            campaign: None,
+        }),
+    );
+    // The same store as an agent's device would see it.
+    let me = f.store.identity().expect("identity").expect("an identity");
+    let key = enrol(&mut f.store);
+    let team = f.store.team().expect("team").expect("a team");
+    let agent = team.members[&key.device()].agent;
+    f.store
+        .set_identity(&meshdesk_model::store::LocalIdentity { agent, ..me })
+        .expect("identity");
+    let before = f.store.team().expect("team");
+    for request in [
+        Request::AddCanned(CannedSpec {
+            code: "bye".into(),
+            body: "Bye".into(),
+            campaign: None,
+        }),
+        Request::EditCanned {
+            canned: "thanks".into(),
+            changes: CannedChanges {
+                body: Some("Hi".into()),
+                ..CannedChanges::default()
+            },
+        },
+        Request::RemoveCanned {
+            canned: "thanks".into(),
+        },
+        Request::AddCampaign(CampaignSpec {
+            name: "Mine".into(),
+            channel: ChannelKind::Phone,
+            strategy: Strategy::RingAll,
+            members: vec![],
+            dispositions: vec![],
+            fields: vec![],
+            capacity: 0,
+            auto_accept: false,
+            sla_seconds: 0,
+            wrapup_seconds: 0,
+            offer_timeout_seconds: None,
+        }),
+    ] {
+        match ops::execute(&mut f.store, &ctx(), request.clone()) {
+            Err(OpError::NotSupervisor(_)) => {}
+            other => panic!("{request:?} by an agent: {other:?}"),
+        }
+    }
+    assert_eq!(f.store.team().expect("team"), before);
+    // Agents read and fill them all the same.
+    match run(&mut f.store, Request::ListCanned { campaign: None }) {
+        Reply::Canned(list) => assert_eq!(list.len(), 1),
+        other => panic!("{other:?}"),
+    }
 }

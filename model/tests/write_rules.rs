@@ -247,7 +247,7 @@ fn a_second_team_document_is_refused_and_the_roster_stays() {
         campaigns: Default::default(),
         break_reasons: vec![],
         invites: Default::default(),
-        canned_responses: vec![],
+        canned: Default::default(),
         keys: Default::default(),
     };
     let fake_doc = DocId::Team(fake.id);

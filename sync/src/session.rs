@@ -371,13 +371,14 @@ impl PeerSession {
         let mut in_flight: Vec<&String> = self.in_flight.keys().collect();
         in_flight.sort();
         format!(
-            "{:?} round {:?} queued {} in flight {:?} whole queued {} requested {}",
+            "{:?} round {:?} queued {} in flight {:?} whole queued {} requested {} held for the team {}",
             self.phase,
             self.round_open,
             self.queued.len(),
             in_flight.iter().take(4).collect::<Vec<_>>(),
             self.whole_queued.len(),
-            self.requested.len()
+            self.requested.len(),
+            self.held_for_team.len()
         )
     }
 
@@ -487,6 +488,9 @@ impl PeerSession {
                 return Ok(step);
             }
         }
+        // The team's document may have come through another peer since:
+        // what waited for it here is asked for again.
+        self.release_held(store)?;
         let expired = older_than(&self.in_flight, now, self.cfg.in_flight_timeout);
         if !expired.is_empty() {
             tracing::debug!(peer = %self.peer, docs = expired.len(), "sync exchanges timed out; restarting them");

@@ -48,6 +48,9 @@ pub enum Command {
     /// This agent's availability.
     #[command(subcommand)]
     Status(StatusCommand),
+    /// Canned responses: replies written once, inserted with `/code`.
+    #[command(subcommand)]
+    Canned(CannedCommand),
     /// Run the node headless until SIGINT or SIGTERM.
     Node(NodeArgs),
     /// Tokens for the REST API this node serves with `node --http`.
@@ -60,6 +63,48 @@ pub enum Command {
     /// seals verify, the projections agree with the documents; lists
     /// quarantined documents. Exits 1 when anything is wrong; changes nothing.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CannedCommand {
+    /// Write a canned response (supervisors). The body may hold
+    /// `{contact.name}`, `{agent.name}` and `{field.NAME}`.
+    Add {
+        /// What agents type after `/`: letters, digits, `-` and `_`.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        body: String,
+        /// Offer it only in this campaign's interactions.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+    /// List canned responses (those offered in a campaign with `--campaign`).
+    List {
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+    /// Change a canned response (supervisors), by id or code.
+    Edit {
+        canned: String,
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long, conflicts_with = "all_campaigns")]
+        campaign: Option<String>,
+        /// Offer it in every campaign again.
+        #[arg(long)]
+        all_campaigns: bool,
+    },
+    /// Remove a canned response (supervisors), by id or code.
+    Remove { canned: String },
+    /// Print a canned response filled for an interaction.
+    Fill {
+        canned: String,
+        #[arg(long)]
+        interaction: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

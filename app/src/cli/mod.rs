@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use meshdesk_model::AgentStatus;
 use meshdesk_model::ops::{
-    self, CampaignSpec, ChatTarget, ContactSpec, Context, OpError, Reply, Request, TransferTo,
+    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, Context, OpError,
+    Reply, Request, TransferTo,
 };
 use meshdesk_model::store::{Store, StoreError};
 
@@ -153,6 +154,47 @@ fn chat_target(with: ChatWith) -> ChatTarget {
     }
 }
 
+fn canned_request(command: CannedCommand) -> Request {
+    match command {
+        CannedCommand::Add {
+            code,
+            body,
+            campaign,
+        } => Request::AddCanned(CannedSpec {
+            code,
+            body,
+            campaign,
+        }),
+        CannedCommand::List { campaign } => Request::ListCanned { campaign },
+        CannedCommand::Edit {
+            canned,
+            code,
+            body,
+            campaign,
+            all_campaigns,
+        } => Request::EditCanned {
+            canned,
+            changes: CannedChanges {
+                code,
+                body,
+                campaign: if all_campaigns {
+                    Some(String::new())
+                } else {
+                    campaign
+                },
+            },
+        },
+        CannedCommand::Remove { canned } => Request::RemoveCanned { canned },
+        CannedCommand::Fill {
+            canned,
+            interaction,
+        } => Request::FillCanned {
+            canned,
+            interaction,
+        },
+    }
+}
+
 /// Maps a parsed sub-command to its request (commands handled elsewhere give `None`).
 pub fn request_for(
     command: Command,
@@ -185,6 +227,7 @@ pub fn request_for(
             wrapup_seconds: a.wrapup_seconds,
             offer_timeout_seconds: a.offer_timeout_seconds,
         }),
+        Command::Canned(c) => canned_request(c),
         Command::Campaign(CampaignCommand::List) => Request::ListCampaigns,
         Command::Campaign(CampaignCommand::Show { name }) => Request::ShowCampaign { name },
         Command::Contact(ContactCommand::Add { name, fields }) => {

@@ -203,6 +203,22 @@ fn interaction_detail(d: &InteractionDetail) -> String {
 pub fn text(reply: &Reply) -> String {
     match reply {
         Reply::Done => "Done.".into(),
+        Reply::Text(text) => text.clone(),
+        Reply::Canned(list) => {
+            if list.is_empty() {
+                return "No canned responses.".into();
+            }
+            let mut t = table(&["CODE", "CAMPAIGN", "BODY", "ID"]);
+            for c in list {
+                t.add_row(vec![
+                    format!("/{}", c.code),
+                    c.campaign.map_or("all".into(), |c| c.to_string()),
+                    c.body.clone(),
+                    c.id.to_string(),
+                ]);
+            }
+            t.to_string()
+        }
         Reply::Created { id } => id.clone(),
         Reply::Team(o) => {
             let mut t = table(&["AGENT", "ID", "STATUS", "ROLE"]);

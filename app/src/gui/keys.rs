@@ -15,8 +15,8 @@ use iced::advanced::{Clipboard, Shell, overlay};
 use iced::keyboard;
 use iced::{Event, Length, Rectangle, Size, Theme, Vector, mouse};
 
+use super::nav::{Shortcut, shortcut};
 use super::widget::{Element, Renderer};
-use super::{Shortcut, shortcut};
 
 /// Wraps `content` so Ctrl shortcuts become `on_shortcut` messages.
 pub fn capture<'a, Message: 'a>(

@@ -112,7 +112,7 @@ impl ListState {
     }
 
     /// After the rows changed: the cursor goes back on the row it was on
-    /// (`was`, from [`List::under_cursor`]) when rows above it came or went,
+    /// (`was`, from [`Self::under_cursor`]) when rows above it came or went,
     /// or stays inside the list when that row is gone.
     pub fn follow<T, K: PartialEq>(&mut self, was: Option<K>, rows: &[T], key: impl Fn(&T) -> K) {
         match was.and_then(|k| rows.iter().position(|r| key(r) == k)) {

@@ -27,13 +27,91 @@ pub fn create(doc: &mut AutoCommit, team: &Team) -> DocResult<()> {
     for invite in team.invites.values() {
         put_invite(doc, &invites, invite)?;
     }
-    let canned = doc.put_object(ROOT, "canned_responses", ObjType::List)?;
-    set_string_list(doc, &canned, &team.canned_responses)?;
+    // An empty list older releases require in every team; nothing reads it.
+    doc.put_object(ROOT, "canned_responses", ObjType::List)?;
+    let canned = doc.put_object(ROOT, CANNED, ObjType::Map)?;
+    for response in team.canned.values() {
+        put_canned(doc, &canned, response)?;
+    }
     let keys = doc.put_object(ROOT, "keys", ObjType::Map)?;
     for key in team.keys.values() {
         put_team_key(doc, &keys, key)?;
     }
     Ok(())
+}
+
+/// The map of canned responses by id (`canned_responses`, a list of
+/// strings, was an earlier placeholder).
+const CANNED: &str = "canned";
+
+fn put_canned(doc: &mut AutoCommit, canned: &ObjId, c: &CannedResponse) -> DocResult<()> {
+    let obj = doc.put_object(canned, c.id.to_string(), ObjType::Map)?;
+    put_canned_fields(doc, &obj, c)
+}
+
+fn put_canned_fields(doc: &mut AutoCommit, obj: &ObjId, c: &CannedResponse) -> DocResult<()> {
+    doc.put(obj, "code", c.code.as_str())?;
+    doc.put(obj, "body", c.body.as_str())?;
+    match c.campaign {
+        Some(campaign) => doc.put(obj, "campaign", campaign.to_string())?,
+        None => doc.put(obj, "campaign", "")?,
+    }
+    Ok(())
+}
+
+/// Adds a canned response, or rewrites one in place (so an edit made
+/// concurrently elsewhere merges field by field). Teams made before canned
+/// responses existed get the map with their first one.
+pub fn put_canned_response(doc: &mut AutoCommit, c: &CannedResponse) -> DocResult<()> {
+    let canned = match doc.get(ROOT, CANNED)? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => id,
+        _ => doc.put_object(ROOT, CANNED, ObjType::Map)?,
+    };
+    match doc.get(&canned, c.id.to_string())? {
+        Some((automerge::Value::Object(ObjType::Map), obj)) => put_canned_fields(doc, &obj, c),
+        _ => put_canned(doc, &canned, c),
+    }
+}
+
+/// Removes a canned response.
+pub fn remove_canned_response(doc: &mut AutoCommit, id: CannedId) -> DocResult<()> {
+    let canned = existing(doc, &ROOT, CANNED)?;
+    doc.delete(&canned, id.to_string())?;
+    Ok(())
+}
+
+/// The canned responses that read whole; one that does not is left out
+/// rather than making the whole team unreadable.
+fn read_canned<D: ReadDoc>(
+    root: &MapReader<'_, D>,
+) -> std::collections::BTreeMap<CannedId, CannedResponse> {
+    let mut canned = std::collections::BTreeMap::new();
+    let Ok(map) = root.map(CANNED) else {
+        return canned;
+    };
+    for key in map.keys() {
+        let read = || -> DocResult<CannedResponse> {
+            let c = map.map(&key)?;
+            Ok(CannedResponse {
+                id: key
+                    .parse()
+                    .map_err(|e: crate::ids::InvalidId| DocError::Invalid {
+                        path: format!("{CANNED}.{key}"),
+                        reason: e.to_string(),
+                    })?,
+                code: c.str("code")?,
+                body: c.str("body")?,
+                campaign: c.opt_parsed("campaign")?,
+            })
+        };
+        match read() {
+            Ok(c) => {
+                canned.insert(c.id, c);
+            }
+            Err(e) => tracing::warn!(canned = %key, error = %e, "a canned response does not read"),
+        }
+    }
+    canned
 }
 
 fn put_team_key(doc: &mut AutoCommit, keys: &ObjId, k: &TeamKey) -> DocResult<()> {
@@ -288,7 +366,7 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
         campaigns,
         break_reasons: root.list("break_reasons")?.strings()?,
         invites,
-        canned_responses: root.list("canned_responses")?.strings()?,
+        canned: read_canned(&root),
         keys: read_team_keys(&root),
     })
 }
@@ -343,6 +421,7 @@ pub(crate) mod tests {
 
     pub fn sample_team() -> Team {
         let agent = AgentId::new();
+        let canned = CannedId::new();
         let campaign = Campaign {
             id: CampaignId::new(),
             name: "General".into(),
@@ -392,7 +471,15 @@ pub(crate) mod tests {
             campaigns: BTreeMap::from([(campaign.id, campaign)]),
             break_reasons: vec!["Lunch".into(), "Training".into()],
             invites,
-            canned_responses: vec!["Thanks for calling".into()],
+            canned: BTreeMap::from([(
+                canned,
+                CannedResponse {
+                    id: canned,
+                    code: "thanks".into(),
+                    body: "Thanks for calling, {contact.name}".into(),
+                    campaign: None,
+                },
+            )]),
             keys: Default::default(),
         }
     }

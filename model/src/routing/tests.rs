@@ -78,7 +78,7 @@ impl World {
                 campaigns: BTreeMap::new(),
                 break_reasons: vec!["lunch".into()],
                 invites: BTreeMap::new(),
-                canned_responses: vec![],
+                canned: Default::default(),
                 keys: Default::default(),
             },
             agents: BTreeMap::new(),

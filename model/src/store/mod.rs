@@ -383,7 +383,7 @@ pub struct Store {
 type HistoryCache = (
     u64,
     Millis,
-    std::collections::BTreeMap<AgentId, crate::AgentHistory>,
+    std::collections::BTreeMap<AgentId, crate::projection::AgentHistory>,
 );
 
 impl std::fmt::Debug for Store {

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use meshdesk_model::ops::Request;
-use meshdesk_model::routing::{self, RoutingInput};
+use meshdesk_model::ops::{Request, RoutingFacts};
+use meshdesk_model::routing;
 use meshdesk_model::{InteractionId, Millis, now_ms};
 
 use super::actor::Actor;
@@ -73,18 +73,10 @@ impl Actor {
             return Ok(());
         };
         let now = now_ms();
-        let agents = self.store.agents()?;
-        let open = self.store.open_interactions()?;
-        let history = self.store.agent_history(now)?;
+        let facts = RoutingFacts::read(&self.store, team, now)?;
         let presence = self.presence_view();
-        let routing = routing::route(&RoutingInput {
-            team: &team,
-            agents: &agents,
-            open: &open,
-            history: &history,
-            presence: &presence,
-            now,
-        });
+        let routing = routing::route(&facts.input(&presence, now));
+        let (team, open) = (&facts.team, &facts.open);
         tracing::trace!(
             open = open.len(),
             offers = routing.offers.len(),
@@ -94,7 +86,7 @@ impl Actor {
             "routing"
         );
         // Claims lost after a partition.
-        for s in &open {
+        for s in open {
             if s.lost_claims.contains(&me) && self.routing.lost_reported.insert(s.id) {
                 self.emit(Event::ClaimLost { interaction: s.id });
             }
@@ -122,7 +114,7 @@ impl Actor {
         self.routing.offered = shown;
         self.routing.next_expiry = next_expiry;
         let mut actions: Vec<Request> = Vec::new();
-        for (interaction, agent) in routing::auto_accepts(&routing, &team) {
+        for (interaction, agent) in routing::auto_accepts(&routing, team) {
             if agent == me {
                 actions.push(Request::Accept {
                     id: interaction.to_string(),

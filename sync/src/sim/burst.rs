@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use meshdesk_model::ops::{self, CampaignSpec, Context, Request};
-use meshdesk_model::routing::{self, PresenceEntry, PresenceView, RoutingInput};
+use meshdesk_model::ops::{self, CampaignSpec, Context, Request, RoutingFacts};
+use meshdesk_model::routing::{self, PresenceEntry, PresenceView};
 use meshdesk_model::{AgentId, AgentStatus, ChannelKind, Strategy};
 use rand::Rng;
 
@@ -61,18 +61,10 @@ impl Sim {
         let Some(team) = store.team().map_err(err)? else {
             return Ok(0);
         };
-        let agents = store.agents().map_err(err)?;
-        let open = store.open_interactions().map_err(err)?;
-        let history = store.agent_history(self.now).map_err(err)?;
-        let routing = routing::route(&RoutingInput {
-            team: &team,
-            agents: &agents,
-            open: &open,
-            history: &history,
-            presence,
-            now: self.now,
-        });
-        let mine: Vec<String> = routing::auto_accepts(&routing, &team)
+        let facts = RoutingFacts::read(store, team, self.now).map_err(err)?;
+        let routing = routing::route(&facts.input(presence, self.now));
+        let team = &facts.team;
+        let mine: Vec<String> = routing::auto_accepts(&routing, team)
             .into_iter()
             .filter(|(_, agent)| *agent == me)
             .map(|(interaction, _)| interaction.to_string())

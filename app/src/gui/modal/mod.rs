@@ -60,7 +60,10 @@ impl Modal {
                 let (task, event) = m.update(msg, backend, session);
                 (task.map(Message::Finalize), event)
             }
-            _ => (Task::none(), None),
+            // An answer for a dialog that has been closed or replaced since.
+            (Modal::Transfer(_) | Modal::Finalize(_), Message::New(_))
+            | (Modal::New(_) | Modal::Finalize(_), Message::Transfer(_))
+            | (Modal::New(_) | Modal::Transfer(_), Message::Finalize(_)) => (Task::none(), None),
         }
     }
 

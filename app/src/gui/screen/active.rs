@@ -1,53 +1,79 @@
 //! Active: this agent's open interactions, newest activity first; the open
 //! one's conversation with a composer (Enter sends, Shift+Enter a new line),
 //! the customer's card beside it, wait and SLA timers, and the `…` menu with
-//! Transfer and Finalize.
+//! Transfer and Finalize. Typing `/` in an empty composer opens the canned
+//! responses picker (↑/↓, Enter inserts with the placeholders filled, Esc
+//! closes).
 
 use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, text, text_editor};
 use iced::{Alignment, Length, Task};
+use meshdesk_model::canned::{self, Placeholders};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
-use meshdesk_model::{Author, CampaignId, InteractionId, InteractionState, Millis};
+use meshdesk_model::{
+    Author, CampaignId, CannedId, CannedResponse, InteractionId, InteractionState, Millis,
+};
 
-use super::{Rows, Toast, call, conversation, count_line};
+use super::list::{self, Cells, List};
+use super::{Toast, call, conversation};
 use crate::gui::backend::Backend;
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
-use crate::gui::widget::{
-    self, Element, SMALL, TEXT, badge, empty, error_box, line, muted, split, virtual_list,
-};
+use crate::gui::widget::{self, Element, SMALL, TEXT, badge, error_box, line, muted};
 
 const LIST_ID: &str = "active-list";
 const MESSAGES_ID: &str = "active-messages";
 pub const COMPOSER_ID: &str = "active-composer";
 
+const TEXTS: list::Texts = list::Texts {
+    counted: "active",
+    empty: "Nothing active. Accept one from Pending, or start one with +.",
+    no_match: "No active interaction matches.",
+    nothing_open: "Open an interaction to see the conversation.",
+};
+
 #[derive(Debug)]
 pub struct Active {
-    pub rows: Rows,
-    open: Option<Open>,
+    pub list: List<Draft>,
     /// Whether the window has the focus.
     focused: bool,
 }
 
-#[derive(Debug)]
-struct Open {
-    id: InteractionId,
-    detail: Option<Box<InteractionDetail>>,
-    seq: u64,
+/// Beside the open interaction: the reply being written and the `…` menu.
+#[derive(Debug, Default)]
+pub struct Draft {
     composer: text_editor::Content,
     sending: bool,
     menu: bool,
-    error: Option<String>,
+    /// The highlighted row of the canned responses picker.
+    picked: usize,
+    /// The composer text the picker was closed on with Esc: it stays
+    /// closed until the text changes.
+    picker_closed_on: Option<String>,
 }
+
+/// The most canned responses the picker lists at once.
+const PICKER_ROWS: usize = 8;
+
+/// A key the composer passes to the open picker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerKey {
+    Up,
+    Down,
+    Insert,
+    Close,
+}
+
+type Open = list::Open<Draft>;
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Reply, String>),
-    Scrolled(f32, f32),
-    Open(InteractionId),
-    DetailLoaded(InteractionId, u64, Result<Reply, String>),
+    List(list::Message),
     Edit(text_editor::Action),
+    Picker(PickerKey),
+    /// A picker row was clicked.
+    Pick(CannedId),
     Send,
     Sent(InteractionId, String, Result<Reply, String>),
     Menu,
@@ -86,23 +112,22 @@ impl Default for Active {
 impl Active {
     pub fn new() -> Active {
         Active {
-            rows: Rows::new(Tab::Active, LIST_ID),
-            open: None,
+            list: List::new(Tab::Active, LIST_ID, TEXTS),
             focused: false,
         }
     }
 
     /// The interaction open in the detail pane.
     pub fn open_id(&self) -> Option<InteractionId> {
-        self.open.as_ref().map(|o| o.id)
+        self.list.open_id()
     }
 
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
-        self.rows.reload(backend, Message::Loaded)
+        self.list.reload(backend).map(Message::List)
     }
 
     pub fn search(&mut self, query: String, backend: &Backend) -> Task<Message> {
-        self.rows.search(query, backend, Message::Loaded)
+        self.list.search(query, backend).map(Message::List)
     }
 
     /// Documents changed: re-read the list, and the open conversation if it was touched.
@@ -112,37 +137,20 @@ impl Active {
         contacts_changed: bool,
         backend: &Backend,
     ) -> Task<Message> {
-        let list = self.reload(backend);
-        let detail = match &self.open {
-            Some(o) if contacts_changed || interactions.contains(&o.id) => {
-                self.load_detail(backend)
+        let list = self.list.reload(backend);
+        let detail = match self.open_id() {
+            Some(id) if contacts_changed || interactions.contains(&id) => {
+                self.list.load_detail(backend)
             }
             _ => Task::none(),
         };
-        Task::batch([list, detail])
+        Task::batch([list, detail]).map(Message::List)
     }
 
     /// Opens an interaction (from the list, or after it was started or accepted).
     pub fn open(&mut self, id: InteractionId, backend: &Backend) -> Task<Message> {
-        if self.open_id() != Some(id) {
-            self.open = Some(Open {
-                id,
-                detail: None,
-                seq: 0,
-                composer: text_editor::Content::new(),
-                sending: false,
-                menu: false,
-                error: None,
-            });
-        }
-        if let Some(i) = self.rows.position(id) {
-            self.rows.list.cursor = Some(i);
-        }
-        Task::batch([
-            self.load_detail(backend),
-            mark_read(id, backend),
-            iced::widget::operation::focus(COMPOSER_ID),
-        ])
+        let detail = self.list.open(id, backend).map(Message::List);
+        Task::batch([detail, opened(id, backend)])
     }
 
     /// The window gained or lost the focus: while it has it, what arrives
@@ -155,44 +163,48 @@ impl Active {
         }
     }
 
-    fn load_detail(&mut self, backend: &Backend) -> Task<Message> {
-        let Some(open) = &mut self.open else {
-            return Task::none();
-        };
-        open.seq += 1;
-        let (id, seq) = (open.id, open.seq);
-        call(
-            backend,
-            Request::ShowInteraction { id: id.to_string() },
-            move |r| Message::DetailLoaded(id, seq, r),
-        )
-    }
-
     /// ↑/↓ move through the list, Enter opens.
     pub fn key(&mut self, key: &keyboard::Key, backend: &Backend) -> Task<Message> {
-        match key.as_ref() {
-            keyboard::Key::Named(key::Named::ArrowUp) => {
-                self.rows.list.move_cursor(-1, self.rows.rows.len())
-            }
-            keyboard::Key::Named(key::Named::ArrowDown) => {
-                self.rows.list.move_cursor(1, self.rows.rows.len())
-            }
-            keyboard::Key::Named(key::Named::Enter) => match self.rows.cursor_row() {
-                Some(r) => {
-                    let id = r.summary.id;
-                    self.open(id, backend)
+        let (task, event) = self.list.key(key, backend);
+        self.after_list(task, event, backend)
+    }
+
+    /// What follows a list's message: an opened conversation is read and
+    /// takes the focus; fresh rows may say there is more to read in it.
+    fn after_list(
+        &mut self,
+        task: Task<list::Message>,
+        event: Option<list::Event>,
+        backend: &Backend,
+    ) -> Task<Message> {
+        let task = task.map(Message::List);
+        match event {
+            None => task,
+            Some(list::Event::Opened(id)) => Task::batch([task, opened(id, backend)]),
+            // What arrives in the conversation on screen is read, if the
+            // agent is looking (its row says what there is to read).
+            Some(list::Event::Loaded) => match self.open_id() {
+                Some(id)
+                    if self.focused
+                        && self
+                            .list
+                            .rows
+                            .rows
+                            .iter()
+                            .any(|r| r.summary.id == id && r.unread > 0) =>
+                {
+                    Task::batch([task, mark_read(id, backend)])
                 }
-                None => Task::none(),
+                _ => task,
             },
-            _ => Task::none(),
         }
     }
 
     /// Closes the `…` menu (Esc); returns whether it was open.
     pub fn close_menu(&mut self) -> bool {
-        match &mut self.open {
-            Some(o) if o.menu => {
-                o.menu = false;
+        match self.list.any_selected_mut() {
+            Some(o) if o.extra.menu => {
+                o.extra.menu = false;
                 true
             }
             _ => false,
@@ -206,65 +218,62 @@ impl Active {
         session: &Session,
     ) -> (Task<Message>, Option<Event>) {
         match message {
-            Message::Loaded(seq, result) => {
-                let task = self.rows.answered(seq, result, backend, Message::Loaded);
-                // What arrives in the conversation on screen is read, if the
-                // agent is looking (its row says what there is to read).
-                let read = match self.open_id() {
-                    Some(id)
-                        if self.focused
-                            && self
-                                .rows
-                                .rows
-                                .iter()
-                                .any(|r| r.summary.id == id && r.unread > 0) =>
-                    {
-                        mark_read(id, backend)
-                    }
-                    _ => Task::none(),
-                };
-                (Task::batch([task, read]), None)
-            }
-            Message::Scrolled(offset, viewport) => (
-                self.rows
-                    .scrolled(offset, viewport, backend, Message::Loaded),
-                None,
-            ),
-            Message::Open(id) => (self.open(id, backend), None),
-            Message::DetailLoaded(id, seq, result) => {
-                let Some(open) = self.open.as_mut().filter(|o| o.id == id && o.seq == seq) else {
-                    return (Task::none(), None);
-                };
-                match result {
-                    Ok(Reply::Interaction(detail)) => {
-                        open.detail = Some(detail);
-                        (Task::none(), None)
-                    }
-                    Ok(_) => (Task::none(), None),
-                    Err(e) => {
-                        open.error = Some(e);
-                        (Task::none(), None)
-                    }
-                }
+            Message::List(msg) => {
+                let (task, event) = self.list.update(msg, backend);
+                (self.after_list(task, event, backend), None)
             }
             Message::Edit(action) => {
-                if let Some(open) = &mut self.open {
-                    open.composer.perform(action);
+                if let Some(open) = self.list.any_selected_mut() {
+                    let edits = action.is_edit();
+                    open.extra.composer.perform(action);
+                    if edits {
+                        open.extra.picked = 0;
+                    }
+                }
+                (Task::none(), None)
+            }
+            Message::Picker(key) => {
+                let Some(open) = self.list.any_selected_mut() else {
+                    return (Task::none(), None);
+                };
+                let shown = picker_rows(open, session).len();
+                match key {
+                    PickerKey::Up => open.extra.picked = open.extra.picked.saturating_sub(1),
+                    PickerKey::Down => {
+                        open.extra.picked = (open.extra.picked + 1).min(shown.saturating_sub(1));
+                    }
+                    PickerKey::Close => {
+                        open.extra.picker_closed_on = Some(open.extra.composer.text())
+                    }
+                    PickerKey::Insert => {
+                        let picked = picker_rows(open, session)
+                            .get(open.extra.picked)
+                            .map(|c| c.id);
+                        if let Some(id) = picked {
+                            insert_canned(open, id, session);
+                        }
+                    }
+                }
+                (Task::none(), None)
+            }
+            Message::Pick(id) => {
+                if let Some(open) = self.list.any_selected_mut() {
+                    insert_canned(open, id, session);
                 }
                 (Task::none(), None)
             }
             Message::Send => {
-                let Some(open) = &mut self.open else {
+                let Some(open) = self.list.any_selected_mut() else {
                     return (Task::none(), None);
                 };
-                let body = open.composer.text();
+                let body = open.extra.composer.text();
                 let body = body.trim_end_matches('\n').to_string();
-                if body.trim().is_empty() || open.sending || !can_write(open, session) {
+                if body.trim().is_empty() || open.extra.sending || !can_write(open, session) {
                     return (Task::none(), None);
                 }
-                open.sending = true;
+                open.extra.sending = true;
                 open.error = None;
-                open.composer = text_editor::Content::new();
+                open.extra.composer = text_editor::Content::new();
                 let id = open.id;
                 let request = Request::Send {
                     id: id.to_string(),
@@ -276,12 +285,12 @@ impl Active {
                 )
             }
             Message::Sent(id, body, result) => {
-                if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
-                    open.sending = false;
+                if let Some(open) = self.list.selected_mut(id) {
+                    open.extra.sending = false;
                     if let Err(e) = &result {
                         // Nothing is lost: the text comes back to the composer.
-                        if open.composer.text().trim().is_empty() {
-                            open.composer = text_editor::Content::with_text(&body);
+                        if open.extra.composer.text().trim().is_empty() {
+                            open.extra.composer = text_editor::Content::with_text(&body);
                         }
                         open.error = Some(e.clone());
                     }
@@ -292,16 +301,16 @@ impl Active {
                 }
             }
             Message::Menu => {
-                if let Some(open) = &mut self.open {
-                    open.menu = !open.menu;
+                if let Some(open) = self.list.any_selected_mut() {
+                    open.extra.menu = !open.extra.menu;
                 }
                 (Task::none(), None)
             }
             Message::Transfer => {
-                let Some(open) = &mut self.open else {
+                let Some(open) = self.list.any_selected_mut() else {
                     return (Task::none(), None);
                 };
-                open.menu = false;
+                open.extra.menu = false;
                 let who = open
                     .detail
                     .as_deref()
@@ -310,10 +319,10 @@ impl Active {
                 (Task::none(), Some(Event::Transfer { id: open.id, who }))
             }
             Message::Finalize => {
-                let Some(open) = &mut self.open else {
+                let Some(open) = self.list.any_selected_mut() else {
                     return (Task::none(), None);
                 };
-                open.menu = false;
+                open.extra.menu = false;
                 let Some(detail) = open.detail.as_deref() else {
                     return (Task::none(), None);
                 };
@@ -336,135 +345,119 @@ impl Active {
     }
 
     pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        split(self.list_view(session), self.detail_view(session))
-    }
-
-    fn list_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        let rows = &self.rows;
-        let header = container(muted(count_line(rows, "active"))).padding([10, 14]);
-        let body: Element<'a, Message> = if let Some(e) = &rows.error {
-            container(error_box(e)).padding(12).into()
-        } else if rows.loaded && rows.rows.is_empty() {
-            if rows.query.trim().is_empty() {
-                empty("Nothing active. Accept one from Pending, or start one with +.")
-            } else {
-                empty("No active interaction matches.")
-            }
-        } else {
-            let open = self.open_id();
-            virtual_list(&rows.list, rows.rows.len(), Message::Scrolled, move |i| {
-                let r = &rows.rows[i];
-                row_view(
-                    r,
-                    open == Some(r.summary.id) || rows.list.cursor == Some(i),
-                    session,
-                )
-            })
-        };
-        column![header, body].into()
-    }
-
-    fn detail_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        let Some(open) = &self.open else {
-            return empty("Open an interaction to see the conversation.");
-        };
-        let Some(detail) = open.detail.as_deref() else {
-            return match &open.error {
-                Some(e) => container(error_box(e)).padding(16).into(),
-                None => empty("Loading…"),
-            };
-        };
-        let writable = can_write(open, session);
-        let timers = timers(detail, session);
-        let more = button(text("…").size(16))
-            .on_press(Message::Menu)
-            .padding([2, 12])
-            .style(theme::buttons::secondary);
-        let head = row![
-            container(conversation::header(detail)).width(Length::Fill),
-            timers,
-            more
-        ]
-        .spacing(16)
-        .align_y(Alignment::Center);
-        let mut main = column![container(head).padding([12, 16])];
-        if open.menu {
-            let menu = container(
-                column![
-                    button(text("Transfer…").size(TEXT))
-                        .on_press_maybe(writable.then_some(Message::Transfer))
-                        .width(Length::Fill)
-                        .style(theme::buttons::ghost),
-                    button(text("Finalize…").size(TEXT))
-                        .on_press_maybe(writable.then_some(Message::Finalize))
-                        .width(Length::Fill)
-                        .style(theme::buttons::ghost),
-                ]
-                .spacing(2)
-                .padding(4)
-                .width(Length::Fixed(180.0)),
-            )
-            .style(theme::boxes::dialog);
-            main = main.push(
-                row![Space::new().width(Length::Fill), menu].padding(iced::Padding {
-                    right: 16.0,
-                    ..iced::Padding::ZERO
-                }),
-            );
-        }
-        if let Some(banner) = banner(detail, session) {
-            main = main.push(conversation::banner(banner));
-        }
-        main = main.push(widget::hrule());
-        let composer = text_editor(&open.composer)
-            .id(COMPOSER_ID)
-            .placeholder(if writable {
-                "Write a reply. Enter sends, Shift+Enter starts a new line."
-            } else {
-                "This conversation is read-only."
-            })
-            .on_action(Message::Edit)
-            .key_binding(composer_keys)
-            .height(Length::Fixed(72.0))
-            .padding(8)
-            .style(theme::inputs::editor);
-        let can_send = writable && !open.sending && !open.composer.text().trim().is_empty();
-        let send = button(text("Send").size(TEXT))
-            .on_press_maybe(can_send.then_some(Message::Send))
-            .padding([8, 16])
-            .style(theme::buttons::primary);
-        let mut conversation_col = column![conversation::messages(detail, session, MESSAGES_ID)];
-        if let Some(e) = &open.error {
-            conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
-        }
-        conversation_col = conversation_col.push(
-            container(
-                row![composer, send]
-                    .spacing(8)
-                    .align_y(Alignment::End)
-                    .width(Length::Fill),
-            )
-            .width(Length::Fill)
-            .padding([10, 16]),
-        );
-        let body = row![
-            conversation_col.width(Length::Fill),
-            container(conversation::facts(detail, session))
-                .width(Length::Fixed(270.0))
-                .padding(iced::Padding {
-                    top: 10.0,
-                    right: 12.0,
-                    bottom: 12.0,
-                    left: 0.0
-                }),
-        ];
-        main.push(body).into()
+        self.list.view(
+            move |r| cells(r, session),
+            move |open, detail| detail_view(open, detail, session),
+            Message::List,
+        )
     }
 }
 
-/// Enter sends; Shift+Enter (and everything else) edits as usual.
-fn composer_keys(press: text_editor::KeyPress) -> Option<text_editor::Binding<Message>> {
+fn detail_view<'a>(
+    open: &'a Open,
+    detail: &'a InteractionDetail,
+    session: &'a Session,
+) -> Element<'a, Message> {
+    let writable = can_write(open, session);
+    let timers = timers(detail, session);
+    let more = button(text("…").size(16))
+        .on_press(Message::Menu)
+        .padding([2, 12])
+        .style(theme::buttons::secondary);
+    let head = conversation::head(detail, [timers, more.into()]);
+    let mut main = column![head];
+    if open.extra.menu {
+        let menu = container(
+            column![
+                button(text("Transfer…").size(TEXT))
+                    .on_press_maybe(writable.then_some(Message::Transfer))
+                    .width(Length::Fill)
+                    .style(theme::buttons::ghost),
+                button(text("Finalize…").size(TEXT))
+                    .on_press_maybe(writable.then_some(Message::Finalize))
+                    .width(Length::Fill)
+                    .style(theme::buttons::ghost),
+            ]
+            .spacing(2)
+            .padding(4)
+            .width(Length::Fixed(180.0)),
+        )
+        .style(theme::boxes::dialog);
+        main = main.push(
+            row![Space::new().width(Length::Fill), menu].padding(iced::Padding {
+                right: 16.0,
+                ..iced::Padding::ZERO
+            }),
+        );
+    }
+    if let Some(banner) = banner(detail, session) {
+        main = main.push(conversation::banner(banner));
+    }
+    main = main.push(widget::hrule());
+    let picker = writable
+        .then(|| picker_rows(open, session))
+        .filter(|_| picker_open(open));
+    let picker_keys = picker.is_some();
+    let composer = text_editor(&open.extra.composer)
+        .id(COMPOSER_ID)
+        .placeholder(if writable {
+            "Write a reply. Enter sends, Shift+Enter starts a new line, / inserts a canned response."
+        } else {
+            "This conversation is read-only."
+        })
+        .on_action(Message::Edit)
+        .key_binding(move |press| composer_keys(press, picker_keys))
+        .height(Length::Fixed(72.0))
+        .padding(8)
+        .style(theme::inputs::editor);
+    let can_send = writable && !open.extra.sending && !open.extra.composer.text().trim().is_empty();
+    let send = button(text("Send").size(TEXT))
+        .on_press_maybe(can_send.then_some(Message::Send))
+        .padding([8, 16])
+        .style(theme::buttons::primary);
+    let mut conversation_col = column![conversation::messages(detail, session, MESSAGES_ID)];
+    if let Some(e) = &open.error {
+        conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
+    }
+    if let Some(rows) = picker {
+        conversation_col = conversation_col.push(picker_view(&rows, open.extra.picked));
+    }
+    conversation_col = conversation_col.push(
+        container(
+            row![composer, send]
+                .spacing(8)
+                .align_y(Alignment::End)
+                .width(Length::Fill),
+        )
+        .width(Length::Fill)
+        .padding([10, 16]),
+    );
+    let body = row![
+        conversation_col.width(Length::Fill),
+        conversation::facts_pane(detail, session),
+    ];
+    main.push(body).into()
+}
+
+/// Enter sends; Shift+Enter (and everything else) edits as usual. While
+/// the picker is open, ↑/↓, Enter and Esc are its.
+fn composer_keys(
+    press: text_editor::KeyPress,
+    picker_open: bool,
+) -> Option<text_editor::Binding<Message>> {
     let focused = matches!(press.status, text_editor::Status::Focused { .. });
+    if focused && picker_open {
+        let key = match press.key.as_ref() {
+            keyboard::Key::Named(key::Named::ArrowUp) => Some(PickerKey::Up),
+            keyboard::Key::Named(key::Named::ArrowDown) => Some(PickerKey::Down),
+            keyboard::Key::Named(key::Named::Enter) => Some(PickerKey::Insert),
+            keyboard::Key::Named(key::Named::Escape) => Some(PickerKey::Close),
+            _ => None,
+        };
+        if let Some(key) = key {
+            return Some(text_editor::Binding::Custom(Message::Picker(key)));
+        }
+    }
     if focused
         && matches!(press.key.as_ref(), keyboard::Key::Named(key::Named::Enter))
         && !press.modifiers.shift()
@@ -472,6 +465,92 @@ fn composer_keys(press: text_editor::KeyPress) -> Option<text_editor::Binding<Me
         return Some(text_editor::Binding::Custom(Message::Send));
     }
     text_editor::Binding::from_key_press(press)
+}
+
+/// Whether the composer asks for a canned response: `/` and a code, no
+/// space yet, and not closed with Esc on this text.
+fn picker_open(open: &Open) -> bool {
+    let text = open.extra.composer.text();
+    let typed = text.trim_end_matches('\n');
+    typed.starts_with('/')
+        && !typed.contains(char::is_whitespace)
+        && open.extra.picker_closed_on.as_deref() != Some(text.as_str())
+}
+
+/// The canned responses the picker lists for what follows the `/`.
+fn picker_rows<'s>(open: &Open, session: &'s Session) -> Vec<&'s CannedResponse> {
+    let (Some(team), Some(detail)) = (session.team.as_ref(), open.detail.as_deref()) else {
+        return Vec::new();
+    };
+    let text = open.extra.composer.text();
+    let typed = text.trim_end_matches('\n').trim_start_matches('/');
+    let mut rows = canned::matching(
+        team.team.canned.values(),
+        Some(detail.interaction.campaign()),
+        typed,
+    );
+    rows.truncate(PICKER_ROWS);
+    rows
+}
+
+/// Replaces the `/code` typed with the response, its placeholders filled
+/// from the conversation.
+fn insert_canned(open: &mut Open, id: CannedId, session: &Session) {
+    let Some(detail) = open.detail.as_deref() else {
+        return;
+    };
+    let Some(response) = session.team.as_ref().and_then(|t| t.team.canned.get(&id)) else {
+        return;
+    };
+    let with = Placeholders {
+        contact_name: Some(conversation::who(detail)),
+        agent_name: session.me().map(|me| session.agent_name(me)),
+        fields: detail.interaction.fields.clone(),
+    };
+    let mut composer = text_editor::Content::with_text(&canned::fill(&response.body, &with));
+    composer.perform(text_editor::Action::Move(text_editor::Motion::DocumentEnd));
+    open.extra.composer = composer;
+    open.extra.picked = 0;
+}
+
+fn picker_view<'a>(rows: &[&'a CannedResponse], picked: usize) -> Element<'a, Message> {
+    let mut list = column![].spacing(2);
+    if rows.is_empty() {
+        list =
+            list.push(container(muted("No canned response matches.").size(SMALL)).padding([6, 10]));
+    }
+    for (i, c) in rows.iter().enumerate() {
+        let label = row![
+            text(format!("/{}", c.code))
+                .size(TEXT)
+                .width(Length::Fixed(100.0)),
+            // Clipped: a long body never runs past the picker.
+            container(line(&c.body, 60).size(SMALL))
+                .width(Length::Fill)
+                .clip(true),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center);
+        list = list.push(
+            button(label)
+                .on_press(Message::Pick(c.id))
+                .width(Length::Fill)
+                .padding([6, 10])
+                .style(theme::buttons::item(i == picked)),
+        );
+    }
+    container(
+        container(list.padding(4))
+            .width(Length::Fill)
+            .style(theme::boxes::dialog),
+    )
+    .padding(iced::Padding {
+        top: 4.0,
+        right: 16.0,
+        bottom: 0.0,
+        left: 16.0,
+    })
+    .into()
 }
 
 /// Whether this agent owns the interaction and it is still open.
@@ -551,7 +630,7 @@ fn timers<'a>(detail: &'a InteractionDetail, session: &'a Session) -> Element<'a
 }
 
 /// "Waiting 1:05", red once past the SLA.
-fn waiting<'a>(now: Millis, since: Millis, sla_seconds: u32) -> Element<'a, Message> {
+fn waiting<'a, M: 'a>(now: Millis, since: Millis, sla_seconds: u32) -> Element<'a, M> {
     let secs = (now - since).max(0) / 1000;
     let over = sla_seconds > 0 && secs > i64::from(sla_seconds);
     let label = if sla_seconds > 0 {
@@ -571,22 +650,15 @@ fn waiting<'a>(now: Millis, since: Millis, sla_seconds: u32) -> Element<'a, Mess
     }
 }
 
-fn row_view<'a>(
-    r: &'a InteractionRow,
-    selected: bool,
-    session: &'a Session,
-) -> Element<'a, Message> {
+/// The customer's wait (or the last activity); the campaign, the latest
+/// message and the unread count.
+fn cells<'a>(r: &'a InteractionRow, session: &'a Session) -> Cells<'a> {
     let s = &r.summary;
-    let name = if s.contact_name.is_empty() {
-        s.address.as_str()
-    } else {
-        s.contact_name.as_str()
-    };
     let sla = session
         .campaign(s.campaign)
         .map(|c| c.sla_seconds)
         .unwrap_or(0);
-    let right_top: Element<'a, Message> = match s.last_message_at.filter(|_| r.unread > 0) {
+    let aside: Element<'a, list::Message> = match s.last_message_at.filter(|_| r.unread > 0) {
         Some(at) => waiting(session.now, at, sla),
         None => muted(clock::ago(session.now, s.last_activity, session.zone)).into(),
     };
@@ -595,7 +667,7 @@ fn row_view<'a>(
     } else {
         format!("{} · {}", r.campaign_name, s.last_message_preview)
     };
-    let mut bottom = row![
+    let mut below = row![
         line(&preview, 42)
             .size(SMALL)
             .style(theme::texts::muted)
@@ -604,23 +676,20 @@ fn row_view<'a>(
     .spacing(6)
     .align_y(Alignment::Center);
     if r.unread > 0 {
-        bottom = bottom.push(badge(r.unread as usize, true));
+        below = below.push(badge(r.unread as usize, true));
     }
-    button(
-        column![
-            row![line(name, 30).size(TEXT).width(Length::Fill), right_top]
-                .spacing(6)
-                .align_y(Alignment::Center),
-            bottom,
-        ]
-        .spacing(4),
-    )
-    .on_press(Message::Open(s.id))
-    .width(Length::Fill)
-    .height(Length::Fill)
-    .padding([8, 10])
-    .style(theme::buttons::item(selected))
-    .into()
+    Cells {
+        aside,
+        below: below.into(),
+    }
+}
+
+/// An interaction was opened: its messages are read and the composer takes the focus.
+fn opened(id: InteractionId, backend: &Backend) -> Task<Message> {
+    Task::batch([
+        mark_read(id, backend),
+        iced::widget::operation::focus(COMPOSER_ID),
+    ])
 }
 
 /// Marks every message of the interaction read.

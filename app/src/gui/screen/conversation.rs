@@ -3,8 +3,8 @@
 //! Message bodies are plain text: whatever markup a customer typed is shown
 //! as the characters they typed.
 
-use iced::widget::{Space, column, container, row, scrollable, text};
-use iced::{Alignment, Length};
+use iced::widget::{Row, Space, column, container, row, scrollable, text};
+use iced::{Alignment, Length, Padding};
 use meshdesk_model::ops::InteractionDetail;
 use meshdesk_model::{Author, InteractionState, TransferTarget};
 
@@ -258,4 +258,36 @@ pub fn banner<'a, M: 'a>(message: String) -> Element<'a, M> {
     .width(Length::Fill)
     .style(theme::boxes::chrome)
     .into()
+}
+
+/// Around the facts beside the messages.
+pub const SIDE_PADDING: Padding = Padding {
+    top: 10.0,
+    right: 12.0,
+    bottom: 12.0,
+    left: 0.0,
+};
+
+/// The detail pane's head: who it is, then what the screen puts beside.
+pub fn head<'a, M: 'a>(
+    detail: &'a InteractionDetail,
+    aside: impl IntoIterator<Item = Element<'a, M>>,
+) -> Element<'a, M> {
+    let head = Row::with_children(
+        std::iter::once(container(header(detail)).width(Length::Fill).into()).chain(aside),
+    )
+    .spacing(16)
+    .align_y(Alignment::Center);
+    container(head).padding([12, 16]).into()
+}
+
+/// The customer's card beside the messages.
+pub fn facts_pane<'a, M: 'a>(
+    detail: &'a InteractionDetail,
+    session: &'a Session,
+) -> Element<'a, M> {
+    container(facts(detail, session))
+        .width(Length::Fixed(270.0))
+        .padding(SIDE_PADDING)
+        .into()
 }

@@ -3,50 +3,54 @@
 //! agent (until the offer expires); transfers directed to this agent. Accept
 //! or Decline; waiting times tick.
 
-use iced::keyboard::{self, key};
-use iced::widget::{Space, button, column, container, row, text};
+use iced::keyboard;
+use iced::widget::{button, column, container, row, text};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::routing::OfferKind;
 use meshdesk_model::{InteractionId, InteractionState};
 
-use super::{Rows, Toast, call, conversation, count_line};
+use super::list::{self, Cells, List};
+use super::{Toast, call, conversation};
 use crate::gui::backend::Backend;
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
-use crate::gui::widget::{
-    self, Element, SMALL, TEXT, empty, error_box, line, muted, split, virtual_list,
-};
+use crate::gui::widget::{self, Element, SMALL, TEXT, error_box, muted};
 
 const LIST_ID: &str = "pending-list";
 const MESSAGES_ID: &str = "pending-messages";
 
-#[derive(Debug)]
-pub struct Pending {
-    pub rows: Rows,
-    open: Option<Open>,
-}
+const TEXTS: list::Texts = list::Texts {
+    counted: "waiting",
+    empty: "Nothing waiting for you.",
+    no_match: "No pending interaction matches.",
+    nothing_open: "Pick an interaction to see it before accepting.",
+};
 
 #[derive(Debug)]
-struct Open {
-    id: InteractionId,
-    detail: Option<Box<InteractionDetail>>,
-    seq: u64,
-    busy: bool,
-    error: Option<String>,
+pub struct Pending {
+    pub list: List<Offer>,
+}
+
+/// Beside the open interaction: whether the agent's answer is under way.
+#[derive(Debug, Default)]
+pub struct Offer {
+    answering: bool,
+}
+
+/// The agent's answer to what is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Decline,
 }
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Reply, String>),
-    Scrolled(f32, f32),
-    Open(InteractionId),
-    DetailLoaded(InteractionId, u64, Result<Reply, String>),
-    Accept(InteractionId),
-    Accepted(InteractionId, Result<Reply, String>),
-    Decline(InteractionId),
-    Declined(InteractionId, Result<Reply, String>),
+    List(list::Message),
+    Answer(InteractionId, Answer),
+    Answered(InteractionId, Answer, Result<Reply, String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,66 +86,23 @@ pub fn offer_label(row: &InteractionRow, now: i64) -> String {
 impl Pending {
     pub fn new() -> Pending {
         Pending {
-            rows: Rows::new(Tab::Pending, LIST_ID),
-            open: None,
+            list: List::new(Tab::Pending, LIST_ID, TEXTS),
         }
     }
 
+    /// Re-reads the list and the interaction open beside it.
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
-        let list = self.rows.reload(backend, Message::Loaded);
-        Task::batch([list, self.load_detail(backend)])
+        let list = self.list.reload(backend);
+        Task::batch([list, self.list.load_detail(backend)]).map(Message::List)
     }
 
     pub fn search(&mut self, query: String, backend: &Backend) -> Task<Message> {
-        self.rows.search(query, backend, Message::Loaded)
-    }
-
-    fn open(&mut self, id: InteractionId, backend: &Backend) -> Task<Message> {
-        if self.open.as_ref().map(|o| o.id) != Some(id) {
-            self.open = Some(Open {
-                id,
-                detail: None,
-                seq: 0,
-                busy: false,
-                error: None,
-            });
-        }
-        if let Some(i) = self.rows.position(id) {
-            self.rows.list.cursor = Some(i);
-        }
-        self.load_detail(backend)
-    }
-
-    fn load_detail(&mut self, backend: &Backend) -> Task<Message> {
-        let Some(open) = &mut self.open else {
-            return Task::none();
-        };
-        open.seq += 1;
-        let (id, seq) = (open.id, open.seq);
-        call(
-            backend,
-            Request::ShowInteraction { id: id.to_string() },
-            move |r| Message::DetailLoaded(id, seq, r),
-        )
+        self.list.search(query, backend).map(Message::List)
     }
 
     pub fn key(&mut self, key: &keyboard::Key, backend: &Backend) -> Task<Message> {
-        match key.as_ref() {
-            keyboard::Key::Named(key::Named::ArrowUp) => {
-                self.rows.list.move_cursor(-1, self.rows.rows.len())
-            }
-            keyboard::Key::Named(key::Named::ArrowDown) => {
-                self.rows.list.move_cursor(1, self.rows.rows.len())
-            }
-            keyboard::Key::Named(key::Named::Enter) => match self.rows.cursor_row() {
-                Some(r) => {
-                    let id = r.summary.id;
-                    self.open(id, backend)
-                }
-                None => Task::none(),
-            },
-            _ => Task::none(),
-        }
+        let (task, _opened) = self.list.key(key, backend);
+        task.map(Message::List)
     }
 
     pub fn update(
@@ -150,85 +111,38 @@ impl Pending {
         backend: &Backend,
     ) -> (Task<Message>, Option<Event>) {
         match message {
-            Message::Loaded(seq, result) => {
-                let task = self.rows.answered(seq, result, backend, Message::Loaded);
+            Message::List(msg) => {
+                let (task, _event) = self.list.update(msg, backend);
+                (task.map(Message::List), None)
+            }
+            Message::Answer(id, answer) => {
+                if let Some(open) = self.list.selected_mut(id) {
+                    open.extra.answering = true;
+                    open.error = None;
+                }
+                let id_text = id.to_string();
+                let request = match answer {
+                    Answer::Accept => Request::Accept { id: id_text },
+                    Answer::Decline => Request::Decline { id: id_text },
+                };
+                let task = call(backend, request, move |r| Message::Answered(id, answer, r));
                 (task, None)
             }
-            Message::Scrolled(offset, viewport) => (
-                self.rows
-                    .scrolled(offset, viewport, backend, Message::Loaded),
-                None,
-            ),
-            Message::Open(id) => (self.open(id, backend), None),
-            Message::DetailLoaded(id, seq, result) => {
-                if let Some(open) = self.open.as_mut().filter(|o| o.id == id && o.seq == seq) {
-                    match result {
-                        Ok(Reply::Interaction(d)) => open.detail = Some(d),
-                        Ok(_) => {}
-                        Err(e) => open.error = Some(e),
-                    }
-                }
-                (Task::none(), None)
-            }
-            Message::Accept(id) => {
-                if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
-                    open.busy = true;
-                    open.error = None;
-                }
-                (
-                    call(backend, Request::Accept { id: id.to_string() }, move |r| {
-                        Message::Accepted(id, r)
-                    }),
-                    None,
-                )
-            }
-            Message::Accepted(id, result) => {
-                if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
-                    open.busy = false;
+            Message::Answered(id, answer, result) => {
+                if let Some(open) = self.list.selected_mut(id) {
+                    open.extra.answering = false;
                 }
                 match result {
                     Ok(_) => {
-                        if self.open.as_ref().is_some_and(|o| o.id == id) {
-                            self.open = None;
-                        }
-                        (Task::none(), Some(Event::Accepted(id)))
+                        self.list.close(id);
+                        let event = match answer {
+                            Answer::Accept => Event::Accepted(id),
+                            Answer::Decline => Event::Toast(Toast::Info("Declined.".into())),
+                        };
+                        (Task::none(), Some(event))
                     }
                     Err(e) => {
-                        if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
-                            open.error = Some(e.clone());
-                        }
-                        (self.reload(backend), Some(Event::Toast(Toast::Error(e))))
-                    }
-                }
-            }
-            Message::Decline(id) => {
-                if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
-                    open.busy = true;
-                    open.error = None;
-                }
-                (
-                    call(backend, Request::Decline { id: id.to_string() }, move |r| {
-                        Message::Declined(id, r)
-                    }),
-                    None,
-                )
-            }
-            Message::Declined(id, result) => {
-                if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
-                    open.busy = false;
-                }
-                match result {
-                    Ok(_) => {
-                        if self.open.as_ref().is_some_and(|o| o.id == id) {
-                            self.open = None;
-                        }
-                        (
-                            Task::none(),
-                            Some(Event::Toast(Toast::Info("Declined.".into()))),
-                        )
-                    }
-                    Err(e) => {
-                        if let Some(open) = self.open.as_mut().filter(|o| o.id == id) {
+                        if let Some(open) = self.list.selected_mut(id) {
                             open.error = Some(e.clone());
                         }
                         (self.reload(backend), Some(Event::Toast(Toast::Error(e))))
@@ -239,58 +153,34 @@ impl Pending {
     }
 
     pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        split(self.list_view(session), self.detail_view(session))
+        self.list.view(
+            move |r| cells(r, session),
+            move |open, detail| self.detail_view(open, detail, session),
+            Message::List,
+        )
     }
 
-    fn list_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        let rows = &self.rows;
-        let header = container(muted(count_line(rows, "waiting"))).padding([10, 14]);
-        let body: Element<'a, Message> = if let Some(e) = &rows.error {
-            container(error_box(e)).padding(12).into()
-        } else if rows.loaded && rows.rows.is_empty() {
-            if rows.query.trim().is_empty() {
-                empty("Nothing waiting for you.")
-            } else {
-                empty("No pending interaction matches.")
-            }
-        } else {
-            let open = self.open.as_ref().map(|o| o.id);
-            virtual_list(&rows.list, rows.rows.len(), Message::Scrolled, move |i| {
-                let r = &rows.rows[i];
-                row_view(
-                    r,
-                    open == Some(r.summary.id) || rows.list.cursor == Some(i),
-                    session,
-                )
-            })
-        };
-        column![header, body].into()
-    }
-
-    fn detail_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        let Some(open) = &self.open else {
-            return empty("Pick an interaction to see it before accepting.");
-        };
-        let Some(detail) = open.detail.as_deref() else {
-            return match &open.error {
-                Some(e) => container(error_box(e)).padding(16).into(),
-                None => empty("Loading…"),
-            };
-        };
+    fn detail_view<'a>(
+        &'a self,
+        open: &'a list::Open<Offer>,
+        detail: &'a InteractionDetail,
+        session: &'a Session,
+    ) -> Element<'a, Message> {
         let id = open.id;
         let queued = detail.state == InteractionState::Queued;
+        let answerable = queued && !open.extra.answering;
         let actions = row![
             button(text("Decline").size(TEXT))
-                .on_press_maybe((queued && !open.busy).then_some(Message::Decline(id)))
+                .on_press_maybe(answerable.then_some(Message::Answer(id, Answer::Decline)))
                 .padding([8, 16])
                 .style(theme::buttons::secondary),
             button(text("Accept").size(TEXT))
-                .on_press_maybe((queued && !open.busy).then_some(Message::Accept(id)))
+                .on_press_maybe(answerable.then_some(Message::Answer(id, Answer::Accept)))
                 .padding([8, 16])
                 .style(theme::buttons::primary),
         ]
         .spacing(8);
-        let row = self.rows.rows.iter().find(|r| r.summary.id == id);
+        let row = self.list.rows.rows.iter().find(|r| r.summary.id == id);
         let mut info = column![muted(format!(
             "Waiting {}",
             clock::elapsed(session.now, detail.interaction.enqueued_at)
@@ -300,14 +190,8 @@ impl Pending {
         if let Some(r) = row {
             info = info.push(muted(offer_label(r, session.now)));
         }
-        let head = row![
-            container(conversation::header(detail)).width(Length::Fill),
-            info,
-            actions
-        ]
-        .spacing(16)
-        .align_y(Alignment::Center);
-        let mut main = column![container(head).padding([12, 16])];
+        let head = conversation::head(detail, [info.into(), actions.into()]);
+        let mut main = column![head];
         if let Some(t) = detail.interaction.transfers.last() {
             let from = session.agent_name(t.from);
             let note = if t.note.is_empty() {
@@ -329,50 +213,20 @@ impl Pending {
         main = main.push(widget::hrule());
         main.push(row![
             container(conversation::messages(detail, session, MESSAGES_ID)).width(Length::Fill),
-            container(conversation::facts(detail, session))
-                .width(Length::Fixed(270.0))
-                .padding(iced::Padding {
-                    top: 10.0,
-                    right: 12.0,
-                    bottom: 12.0,
-                    left: 0.0
-                }),
+            conversation::facts_pane(detail, session),
         ])
         .into()
     }
 }
 
-fn row_view<'a>(
-    r: &'a InteractionRow,
-    selected: bool,
-    session: &'a Session,
-) -> Element<'a, Message> {
-    let s = &r.summary;
-    let name = if s.contact_name.is_empty() {
-        s.address.as_str()
-    } else {
-        s.contact_name.as_str()
-    };
-    let waited = text(clock::elapsed(session.now, s.enqueued_at))
+/// How long it has waited; its campaign and how it is offered.
+fn cells<'a>(r: &'a InteractionRow, session: &'a Session) -> Cells<'a> {
+    let waited = text(clock::elapsed(session.now, r.summary.enqueued_at))
         .size(SMALL)
         .style(theme::texts::warning);
     let label = format!("{} · {}", r.campaign_name, offer_label(r, session.now));
-    button(
-        column![
-            row![line(name, 30).size(TEXT).width(Length::Fill), waited]
-                .spacing(6)
-                .align_y(Alignment::Center),
-            row![
-                line(&label, 44).size(SMALL).style(theme::texts::muted),
-                Space::new().width(Length::Fill)
-            ],
-        ]
-        .spacing(4),
-    )
-    .on_press(Message::Open(s.id))
-    .width(Length::Fill)
-    .height(Length::Fill)
-    .padding([8, 10])
-    .style(theme::buttons::item(selected))
-    .into()
+    Cells {
+        aside: waited.into(),
+        below: list::caption(&label),
+    }
 }

@@ -6,9 +6,8 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{ContactSpec, Reply, Request};
-use meshdesk_model::{
-    Contact, ContactId, InteractionId, InteractionState, InteractionSummary, validate,
-};
+use meshdesk_model::projection::InteractionSummary;
+use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, validate};
 
 use super::{PAGE, Toast, call, conversation};
 use crate::gui::backend::Backend;

@@ -1,0 +1,107 @@
+//! Why a request was refused.
+
+use crate::ids::InteractionId;
+use crate::store::StoreError;
+use crate::types::ChannelKind;
+use crate::validate::InvalidInput;
+
+/// Why a request was refused. Each message names what is wrong, in one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpError {
+    #[error("no team yet: run `meshdesk team create --name NAME --agent NAME` or join one")]
+    NoTeam,
+    #[error("this data dir already holds team `{0}`")]
+    TeamExists(String),
+    #[error("unknown campaign `{0}`")]
+    UnknownCampaign(String),
+    #[error("unknown agent `{0}`")]
+    UnknownAgent(String),
+    #[error("unknown {what} id `{id}`")]
+    UnknownId { what: &'static str, id: String },
+    #[error("missing required field `{field}` for campaign `{campaign}`")]
+    MissingField { field: String, campaign: String },
+    #[error("campaign `{campaign}` has no field `{field}` (fields: {known})")]
+    UnknownField {
+        field: String,
+        campaign: String,
+        known: String,
+    },
+    #[error("disposition `{disposition}` is not in campaign `{campaign}`'s list ({allowed})")]
+    BadDisposition {
+        disposition: String,
+        campaign: String,
+        allowed: String,
+    },
+    #[error("campaign `{campaign}` runs on {actual}, not {requested}")]
+    WrongChannel {
+        campaign: String,
+        actual: ChannelKind,
+        requested: ChannelKind,
+    },
+    #[error("campaign `{0}` already exists")]
+    DuplicateCampaign(String),
+    #[error("you are not a member of campaign `{0}`")]
+    NotMember(String),
+    #[error("interaction {id} is {state}; {action} needs it {needed}")]
+    WrongState {
+        id: InteractionId,
+        state: &'static str,
+        action: &'static str,
+        needed: &'static str,
+    },
+    #[error("interaction {0} is owned by {1}, not you")]
+    NotOwner(InteractionId, String),
+    #[error("a canned response with code `{0}` already exists")]
+    DuplicateCanned(String),
+    #[error("a team holds at most {max} {what}")]
+    TooMany { what: &'static str, max: usize },
+    #[error("only a supervisor can {0}")]
+    NotSupervisor(&'static str),
+    #[error("give a contact (--contact ID) or an address ({0})")]
+    NoCustomer(&'static str),
+    #[error("interaction {0} is already yours")]
+    AlreadyYours(InteractionId),
+    #[error("interaction {0} was already taken by {1}")]
+    TakenBy(InteractionId, String),
+    #[error("you cannot transfer an interaction to yourself")]
+    TransferToSelf,
+    #[error("you cannot chat with yourself")]
+    ChatWithSelf,
+    #[error(transparent)]
+    Invite(#[from] InviteRefusal),
+    #[error(transparent)]
+    Input(#[from] InvalidInput),
+    #[error(transparent)]
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        OpError::Store(Box::new(e))
+    }
+}
+
+impl OpError {
+    /// Whether the request itself was at fault (bad input), as opposed to the storage.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, OpError::Store(_))
+    }
+}
+
+pub type OpResult<T> = Result<T, OpError>;
+
+/// Why an invite does not admit a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteRefusal {
+    #[error("unknown invite token")]
+    Unknown,
+    #[error("the invite has expired")]
+    Expired,
+    #[error("the invite has already been used")]
+    UsedUp,
+    #[error("this invite was issued by another device; join through that one")]
+    IssuedElsewhere,
+    #[error("this device was revoked")]
+    DeviceRevoked,
+}

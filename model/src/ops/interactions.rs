@@ -1,0 +1,627 @@
+//! Interactions: starting, queueing and taking them in, messages, ownership,
+//! transfer and finalize.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ContactSpec, CustomerSpec, Executor, OpError, OpResult, Outcome, Reply, done, parse_id,
+};
+use crate::doc::{self, DocId};
+use crate::ids::*;
+use crate::store::{DocEdit, StoreError};
+use crate::types::*;
+use crate::validate::{self, InvalidInput};
+
+/// Where a transfer sends an interaction, by name.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferTo {
+    Agent(String),
+    Campaign(String),
+}
+
+impl Executor<'_, '_> {
+    pub(super) fn add_note(&mut self, raw: &str, text: &str) -> OpResult<Outcome> {
+        let text = validate::message(text)?;
+        let (i, _) = self.interaction_head(raw)?;
+        let note = Note {
+            agent: self.me.agent,
+            at: self.ctx.now,
+            text,
+        };
+        self.write_interaction(i.id, move |d| doc::interaction::add_note(d, &note))
+    }
+
+    pub(super) fn add_tag(&mut self, raw: &str, tag: &str) -> OpResult<Outcome> {
+        let tag = validate::required("the tag", tag)?;
+        let (i, _) = self.interaction_head(raw)?;
+        self.write_interaction(i.id, move |d| doc::interaction::add_tag(d, &tag))
+    }
+
+    pub(super) fn mark_read(&mut self, raw: &str) -> OpResult<Outcome> {
+        let (i, count) = self.interaction_head(raw)?;
+        self.store
+            .mark_read(&i.id.to_string(), u32::try_from(count).unwrap_or(u32::MAX))?;
+        done(Reply::Done, vec![])
+    }
+
+    /// Checks an address typed for a channel: a phone number, an email, or a handle.
+    pub(super) fn check_address(channel: ChannelKind, raw: &str) -> OpResult<String> {
+        Ok(match channel {
+            ChannelKind::Phone => validate::phone(raw)?,
+            ChannelKind::Email => validate::email(raw)?,
+            _ => validate::required("the address", raw)?,
+        })
+    }
+
+    pub(super) fn contact_address(channel: ChannelKind, c: &Contact) -> String {
+        let phone = c.phones.first().cloned();
+        let email = c.emails.first().cloned();
+        match channel {
+            ChannelKind::Phone => phone.or(email),
+            _ => email.or(phone),
+        }
+        .unwrap_or_else(|| c.name.clone())
+    }
+
+    pub(super) fn new_interaction(
+        &mut self,
+        channel: ChannelKind,
+        campaign: &str,
+        contact: Option<&str>,
+        to: Option<&str>,
+        fields: BTreeMap<String, String>,
+        message: Option<String>,
+    ) -> OpResult<Outcome> {
+        let campaign = self.campaign(campaign)?.clone();
+        if campaign.channel != channel {
+            return Err(OpError::WrongChannel {
+                campaign: campaign.name,
+                actual: campaign.channel,
+                requested: channel,
+            });
+        }
+        if !campaign.has_member(self.me.agent) {
+            return Err(OpError::NotMember(campaign.name));
+        }
+        let (contact, address, contact_name) = match (contact, to) {
+            (Some(c), _) => {
+                let c = self.lookup_contact(c)?;
+                let address = match to {
+                    Some(to) => Self::check_address(channel, to)?,
+                    None => Self::contact_address(channel, &c),
+                };
+                (Some(c.id), address, c.name)
+            }
+            (None, Some(to)) => {
+                let address = Self::check_address(channel, to)?;
+                (None, address.clone(), address)
+            }
+            (None, None) => {
+                return Err(OpError::NoCustomer("--to"));
+            }
+        };
+        let fields = Self::check_fields(&campaign, fields)?;
+        let message = message.map(|m| validate::message(&m)).transpose()?;
+        let now = self.ctx.now;
+        let me = self.me.agent;
+        let subject = fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("subject"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let interaction = Interaction {
+            id: self.store.new_id(),
+            direction: Direction::Outbound,
+            channel,
+            origin_campaign: campaign.id,
+            contact,
+            address,
+            contact_name,
+            contact_unverified: false,
+            subject,
+            fields,
+            priority: 0,
+            enqueued_at: now,
+            created_at: now,
+            created_by: Some(me),
+            messages: message
+                .into_iter()
+                .map(|body| Message {
+                    id: self.store.new_id(),
+                    author: Author::Agent(me),
+                    at: now,
+                    body,
+                })
+                .collect(),
+            claims: vec![Claim {
+                agent: me,
+                claimed_at: now,
+                epoch: 0,
+            }],
+            declines: vec![],
+            transfers: vec![],
+            finalization: None,
+            notes: vec![],
+            tags: BTreeSet::new(),
+        };
+        let id = interaction.id;
+        let count = u32::try_from(interaction.messages.len()).unwrap_or(0);
+        let change = self
+            .store
+            .write_doc(&DocId::Interaction(id), true, move |d| {
+                doc::interaction::create(d, &interaction)
+            })?;
+        self.store.mark_read(&id.to_string(), count)?;
+        done(Reply::Created { id: id.to_string() }, vec![change])
+    }
+
+    /// Matches given fields to the campaign's (case-insensitively) and enforces required ones.
+    pub(super) fn check_fields(
+        campaign: &Campaign,
+        given: BTreeMap<String, String>,
+    ) -> OpResult<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (key, value) in given {
+            let Some(field) = campaign
+                .fields
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(key.trim()))
+            else {
+                if key.trim().eq_ignore_ascii_case("subject") {
+                    out.insert(
+                        "Subject".to_string(),
+                        validate::bounded("the subject", value.trim(), validate::MAX_FIELD_CHARS)?,
+                    );
+                    continue;
+                }
+                let known: Vec<&str> = campaign.fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(OpError::UnknownField {
+                    field: key,
+                    campaign: campaign.name.clone(),
+                    known: if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    },
+                });
+            };
+            out.insert(
+                field.name.clone(),
+                validate::bounded("a field", value.trim(), validate::MAX_MESSAGE_CHARS)?,
+            );
+        }
+        for field in campaign.fields.iter().filter(|f| f.required) {
+            if out.get(&field.name).is_none_or(|v| v.is_empty()) {
+                return Err(OpError::MissingField {
+                    field: field.name.clone(),
+                    campaign: campaign.name.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn enqueue(
+        &mut self,
+        campaign: &str,
+        contact: Option<&str>,
+        from: Option<&str>,
+        name: Option<&str>,
+        message: Option<String>,
+        priority: i32,
+    ) -> OpResult<Outcome> {
+        let campaign = self.campaign(campaign)?.clone();
+        let channel = campaign.channel;
+        let (contact, address, contact_name) = match (contact, from) {
+            (Some(c), _) => {
+                let c = self.lookup_contact(c)?;
+                let address = match from {
+                    Some(f) => Self::check_address(channel, f)?,
+                    None => Self::contact_address(channel, &c),
+                };
+                (Some(c.id), address, c.name)
+            }
+            (None, Some(from)) => {
+                let address = if validate::looks_like_email(from) {
+                    validate::email(from)?
+                } else {
+                    Self::check_address(channel, from)?
+                };
+                // A known email links the request to its phonebook entry.
+                let known = if validate::looks_like_email(&address) {
+                    self.store.contacts_by_email(&address)?.into_iter().next()
+                } else {
+                    None
+                };
+                let display = match name.map(str::trim).filter(|n| !n.is_empty()) {
+                    Some(n) => validate::required("the name", n)?,
+                    None => known
+                        .as_ref()
+                        .map(|c| c.name.clone())
+                        .unwrap_or_else(|| address.clone()),
+                };
+                (known.map(|c| c.id), address, display)
+            }
+            (None, None) => {
+                return Err(OpError::NoCustomer("--from"));
+            }
+        };
+        let message = message.map(|m| validate::message(&m)).transpose()?;
+        let interaction =
+            self.queued_interaction(&campaign, contact, address, contact_name, message, priority);
+        let id = interaction.id;
+        let change = self
+            .store
+            .write_doc(&DocId::Interaction(id), true, move |d| {
+                doc::interaction::create(d, &interaction)
+            })?;
+        done(Reply::Created { id: id.to_string() }, vec![change])
+    }
+
+    /// A new inbound interaction queued in `campaign`, opened by the
+    /// customer's `message`.
+    pub(super) fn queued_interaction(
+        &self,
+        campaign: &Campaign,
+        contact: Option<ContactId>,
+        address: String,
+        contact_name: String,
+        message: Option<String>,
+        priority: i32,
+    ) -> Interaction {
+        let now = self.ctx.now;
+        Interaction {
+            id: self.store.new_id(),
+            direction: Direction::Inbound,
+            channel: campaign.channel,
+            origin_campaign: campaign.id,
+            contact,
+            address,
+            contact_name,
+            contact_unverified: false,
+            subject: String::new(),
+            fields: BTreeMap::new(),
+            priority,
+            enqueued_at: now,
+            created_at: now,
+            created_by: None,
+            messages: message
+                .into_iter()
+                .map(|body| Message {
+                    id: self.store.new_id(),
+                    author: Author::Contact,
+                    at: now,
+                    body,
+                })
+                .collect(),
+            claims: vec![],
+            declines: vec![],
+            transfers: vec![],
+            finalization: None,
+            notes: vec![],
+            tags: BTreeSet::new(),
+        }
+    }
+
+    pub(super) fn intake(
+        &mut self,
+        campaign: &str,
+        customer: CustomerSpec,
+        message: &str,
+        priority: i32,
+    ) -> OpResult<Outcome> {
+        let campaign = self.campaign(campaign)?.clone();
+        let message = validate::message(message)?;
+        let blank = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let customer = CustomerSpec {
+            id: blank(&customer.id),
+            name: blank(&customer.name)
+                .map(|n| validate::required("the name", &n))
+                .transpose()?,
+            email: blank(&customer.email)
+                .map(|e| validate::email(&e))
+                .transpose()?,
+            phone: blank(&customer.phone)
+                .map(|p| validate::phone(&p))
+                .transpose()?,
+            unverified: customer.unverified,
+        };
+        let (contact, fresh) = match self.known_customer(&customer)? {
+            Some(c) => (c, None),
+            None => {
+                let name = customer
+                    .name
+                    .clone()
+                    .or_else(|| customer.email.clone())
+                    .or_else(|| customer.phone.clone())
+                    .ok_or(InvalidInput::Empty("the customer's name, email or phone"))?;
+                let c = self.new_contact(ContactSpec {
+                    name: Some(name),
+                    phones: customer.phone.clone().map(|p| vec![p]),
+                    emails: customer.email.clone().map(|e| vec![e]),
+                    ..ContactSpec::default()
+                })?;
+                (c.clone(), Some(c))
+            }
+        };
+        // An existing entry matched on a claim alone: linked, but marked, and
+        // nothing of the entry is copied where the visitor could read it.
+        let claimed = customer.unverified && fresh.is_none();
+        let (address, contact_name) = if claimed {
+            let address = customer
+                .email
+                .clone()
+                .or_else(|| customer.phone.clone())
+                .or_else(|| customer.name.clone())
+                .unwrap_or_default();
+            let name = customer.name.clone().unwrap_or_else(|| address.clone());
+            (address, name)
+        } else {
+            (
+                Self::contact_address(campaign.channel, &contact),
+                contact.name.clone(),
+            )
+        };
+        let mut interaction = self.queued_interaction(
+            &campaign,
+            Some(contact.id),
+            address,
+            contact_name,
+            Some(message),
+            priority,
+        );
+        interaction.contact_unverified = claimed;
+        let id = interaction.id;
+        let mut edits = Vec::with_capacity(2);
+        if let Some(c) = fresh {
+            edits.push(DocEdit::new(DocId::Contact(c.id), true, move |d| {
+                doc::contact::create(d, &c)
+            }));
+        }
+        edits.push(DocEdit::new(DocId::Interaction(id), true, move |d| {
+            doc::interaction::create(d, &interaction)
+        }));
+        let changes = self.store.write_many(edits)?;
+        done(Reply::Created { id: id.to_string() }, changes)
+    }
+
+    /// The interaction without its older messages, and its message count.
+    pub(super) fn interaction_head(&mut self, raw: &str) -> OpResult<(Interaction, usize)> {
+        let id: InteractionId = parse_id("interaction", raw)?;
+        match self.store.interaction_head(id) {
+            Ok(i) => Ok(i),
+            Err(StoreError::NotFound(_)) => Err(OpError::UnknownId {
+                what: "interaction",
+                id: raw.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) fn interaction(&mut self, raw: &str) -> OpResult<Interaction> {
+        let id: InteractionId = parse_id("interaction", raw)?;
+        match self.store.interaction(id) {
+            Ok(i) => Ok(i),
+            Err(StoreError::NotFound(_)) => Err(OpError::UnknownId {
+                what: "interaction",
+                id: raw.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) fn write_interaction(
+        &mut self,
+        id: InteractionId,
+        edit: impl FnOnce(&mut automerge::AutoCommit) -> Result<(), doc::DocError>,
+    ) -> OpResult<Outcome> {
+        let change = self.store.write_doc(&DocId::Interaction(id), false, edit)?;
+        done(Reply::Done, vec![change])
+    }
+
+    pub(super) fn name_of(&self, agent: AgentId) -> String {
+        self.store
+            .agent(agent)
+            .ok()
+            .flatten()
+            .map(|a| a.name)
+            .unwrap_or_else(|| agent.to_string())
+    }
+
+    pub(super) fn require_owner(&self, i: &Interaction, action: &'static str) -> OpResult<()> {
+        let state = i.state_at(self.ctx.now);
+        if state != InteractionState::Active {
+            return Err(OpError::WrongState {
+                id: i.id,
+                state: state.as_str(),
+                action,
+                needed: "active",
+            });
+        }
+        match i.owner() {
+            Some(c) if c.agent == self.me.agent => Ok(()),
+            Some(c) => Err(OpError::NotOwner(i.id, self.name_of(c.agent))),
+            None => Err(OpError::WrongState {
+                id: i.id,
+                state: "queued",
+                action,
+                needed: "active",
+            }),
+        }
+    }
+
+    pub(super) fn send(&mut self, raw: &str, text: &str, from_customer: bool) -> OpResult<Outcome> {
+        let body = validate::message(text)?;
+        let (i, count) = self.interaction_head(raw)?;
+        if i.finalization.is_some() {
+            let state = i.state_at(self.ctx.now).as_str();
+            return Err(OpError::WrongState {
+                id: i.id,
+                state,
+                action: "sending a message",
+                needed: "open",
+            });
+        }
+        let author = if from_customer {
+            Author::Contact
+        } else {
+            self.require_owner(&i, "sending a message")?;
+            Author::Agent(self.me.agent)
+        };
+        let message = Message {
+            id: self.store.new_id(),
+            author,
+            at: self.ctx.now,
+            body,
+        };
+        let id = i.id;
+        let outcome =
+            self.write_interaction(id, move |d| doc::interaction::append_message(d, &message))?;
+        if !from_customer {
+            // The agent has seen everything up to their own message.
+            self.store.mark_read(
+                &id.to_string(),
+                u32::try_from(count + 1).unwrap_or(u32::MAX),
+            )?;
+        }
+        Ok(outcome)
+    }
+
+    pub(super) fn finalize(
+        &mut self,
+        raw: &str,
+        disposition: &str,
+        note: Option<String>,
+    ) -> OpResult<Outcome> {
+        let (i, _) = self.interaction_head(raw)?;
+        self.require_owner(&i, "finalizing")?;
+        let campaign = self.team.campaigns.get(&i.campaign()).cloned();
+        let campaign_name = campaign
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| i.campaign().to_string());
+        let allowed = campaign
+            .as_ref()
+            .map(|c| c.dispositions.clone())
+            .unwrap_or_default();
+        let disposition = allowed
+            .iter()
+            .find(|d| d.eq_ignore_ascii_case(disposition.trim()))
+            .cloned()
+            .ok_or_else(|| OpError::BadDisposition {
+                disposition: disposition.to_string(),
+                campaign: campaign_name,
+                allowed: allowed.join(", "),
+            })?;
+        let note = note
+            .map(|n| validate::bounded("the note", &n, validate::MAX_MESSAGE_CHARS))
+            .transpose()?;
+        let now = self.ctx.now;
+        let wrapup = i64::from(campaign.map(|c| c.wrapup_seconds).unwrap_or(0)) * 1000;
+        let f = Finalization {
+            agent: self.me.agent,
+            at: now,
+            disposition,
+            note: note.unwrap_or_default(),
+            wrapup_until: now + wrapup,
+        };
+        self.write_interaction(i.id, move |d| doc::interaction::finalize(d, &f))
+    }
+
+    pub(super) fn accept(&mut self, raw: &str) -> OpResult<Outcome> {
+        let (i, count) = self.interaction_head(raw)?;
+        let state = i.state_at(self.ctx.now);
+        if state != InteractionState::Queued {
+            if let Some(owner) = i.owner().filter(|_| state == InteractionState::Active) {
+                if owner.agent == self.me.agent {
+                    return Err(OpError::AlreadyYours(i.id));
+                }
+                return Err(OpError::TakenBy(i.id, self.name_of(owner.agent)));
+            }
+            return Err(OpError::WrongState {
+                id: i.id,
+                state: state.as_str(),
+                action: "accepting",
+                needed: "queued",
+            });
+        }
+        let campaign = self.team.campaigns.get(&i.campaign());
+        let member = campaign.is_some_and(|c| c.has_member(self.me.agent));
+        if !member && i.directed_to() != Some(self.me.agent) {
+            let name = campaign
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| i.campaign().to_string());
+            return Err(OpError::NotMember(name));
+        }
+        // Never before the round began (a clock behind the transferring
+        // node's): the write rules refuse such a claim everywhere.
+        let claim = Claim {
+            agent: self.me.agent,
+            claimed_at: self.ctx.now.max(i.round_started_at()),
+            epoch: i.epoch(),
+        };
+        let id = i.id;
+        let outcome =
+            self.write_interaction(id, move |d| doc::interaction::add_claim(d, &claim))?;
+        self.store
+            .mark_read(&id.to_string(), u32::try_from(count).unwrap_or(u32::MAX))?;
+        Ok(outcome)
+    }
+
+    pub(super) fn decline(&mut self, raw: &str) -> OpResult<Outcome> {
+        let (i, _) = self.interaction_head(raw)?;
+        let state = i.state_at(self.ctx.now);
+        if state != InteractionState::Queued {
+            return Err(OpError::WrongState {
+                id: i.id,
+                state: state.as_str(),
+                action: "declining",
+                needed: "queued",
+            });
+        }
+        let decline = Decline {
+            agent: self.me.agent,
+            at: self.ctx.now.max(i.round_started_at()),
+            epoch: i.epoch(),
+        };
+        self.write_interaction(i.id, move |d| doc::interaction::add_decline(d, &decline))
+    }
+
+    pub(super) fn transfer(
+        &mut self,
+        raw: &str,
+        to: TransferTo,
+        note: Option<String>,
+    ) -> OpResult<Outcome> {
+        let (i, _) = self.interaction_head(raw)?;
+        self.require_owner(&i, "transferring")?;
+        let target = match &to {
+            TransferTo::Agent(name) => {
+                let agent = self.agent_by_name(name)?;
+                if agent.id == self.me.agent {
+                    return Err(OpError::TransferToSelf);
+                }
+                TransferTarget::Agent(agent.id)
+            }
+            TransferTo::Campaign(name) => TransferTarget::Campaign(self.campaign(name)?.id),
+        };
+        let note = note
+            .map(|n| validate::bounded("the note", n.trim(), validate::MAX_MESSAGE_CHARS))
+            .transpose()?;
+        let t = Transfer {
+            from: self.me.agent,
+            to: target,
+            at: self.ctx.now,
+            note: note.unwrap_or_default(),
+        };
+        self.write_interaction(i.id, move |d| doc::interaction::add_transfer(d, &t))
+    }
+}

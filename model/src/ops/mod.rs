@@ -1,0 +1,499 @@
+//! Every operation an agent can ask for, as data, and the one function that
+//! carries it out against a [`Store`].
+//!
+//! The CLI, the node's control socket, the GUI and the channel gateways all
+//! send [`Request`]s: the same request gives the same result whichever way it
+//! came in. Every request is checked in full before anything is written, so a
+//! refused request leaves the store unchanged.
+
+mod canned;
+mod chat;
+mod contacts;
+mod error;
+mod interactions;
+mod query;
+mod team;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+use crate::projection::*;
+use crate::routing::{self, PresenceView};
+use crate::store::{DocChange, LocalIdentity, Page, Store};
+use crate::types::*;
+
+pub use canned::{CannedChanges, CannedSpec};
+pub use chat::ChatTarget;
+pub use contacts::{ContactSpec, CustomerSpec};
+pub use error::{InviteRefusal, OpError, OpResult};
+pub use interactions::TransferTo;
+pub use query::{RoutingFacts, Tab};
+use team::create_team;
+pub use team::{CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, admit_device};
+
+/// The most rows a list request returns unless it asks for fewer.
+pub const DEFAULT_LIST_LIMIT: usize = 500;
+
+/// Everything a client can ask of a store.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "kebab-case")]
+pub enum Request {
+    // --- team ---
+    CreateTeam {
+        team_name: String,
+        agent_name: String,
+        device_name: String,
+    },
+    ShowTeam,
+    AddCampaign(CampaignSpec),
+    ListCampaigns,
+    ShowCampaign {
+        name: String,
+    },
+    // --- phonebook ---
+    AddContact(ContactSpec),
+    EditContact {
+        id: String,
+        changes: ContactSpec,
+    },
+    DeleteContact {
+        id: String,
+    },
+    ListContacts {
+        search: Option<String>,
+        limit: Option<usize>,
+    },
+    /// One page of the phonebook (or of what matches `search`), with the total.
+    PageContacts {
+        search: Option<String>,
+        offset: usize,
+        limit: usize,
+    },
+    ShowContact {
+        id: String,
+    },
+    // --- interactions ---
+    NewInteraction {
+        channel: ChannelKind,
+        campaign: String,
+        contact: Option<String>,
+        to: Option<String>,
+        fields: BTreeMap<String, String>,
+        message: Option<String>,
+    },
+    Enqueue {
+        campaign: String,
+        contact: Option<String>,
+        from: Option<String>,
+        /// A display name for a customer not in the phonebook (webchat visitors).
+        name: Option<String>,
+        message: Option<String>,
+        priority: i32,
+    },
+    /// A customer's first message from a gateway: the contact is the one
+    /// given by id, else the phonebook's entry with this email, else with
+    /// this phone, else a new one; a new contact and the queued interaction
+    /// are written in one commit, so neither is ever there without the other.
+    Intake {
+        campaign: String,
+        customer: CustomerSpec,
+        message: String,
+        priority: i32,
+    },
+    ListInteractions {
+        tab: Tab,
+        search: Option<String>,
+        limit: Option<usize>,
+    },
+    /// One page of a tab (or of what matches `search` in it), in the tab's
+    /// order, with how many rows the whole list holds.
+    PageInteractions {
+        tab: Tab,
+        search: Option<String>,
+        offset: usize,
+        limit: usize,
+    },
+    ShowInteraction {
+        id: String,
+    },
+    /// Every interaction now in a campaign, in any state and whoever owns
+    /// it, with activity at or after `since`: what a webhook catch-up reads
+    /// (the tabs show an agent only their own active work).
+    CampaignInteractions {
+        campaign: String,
+        since: Millis,
+    },
+    Send {
+        id: String,
+        text: String,
+    },
+    /// A message from the customer (webchat, API).
+    CustomerMessage {
+        id: String,
+        text: String,
+    },
+    AddNote {
+        id: String,
+        text: String,
+    },
+    AddTag {
+        id: String,
+        tag: String,
+    },
+    Finalize {
+        id: String,
+        disposition: String,
+        note: Option<String>,
+    },
+    Accept {
+        id: String,
+    },
+    Decline {
+        id: String,
+    },
+    Transfer {
+        id: String,
+        to: TransferTo,
+        note: Option<String>,
+    },
+    MarkRead {
+        id: String,
+    },
+    ExplainRouting {
+        campaign: Option<String>,
+    },
+    // --- chat ---
+    ChatSend {
+        to: ChatTarget,
+        text: String,
+    },
+    ChatShow {
+        with: ChatTarget,
+    },
+    ListRooms,
+    /// Marks every message of a room read on this device.
+    MarkRoomRead {
+        with: ChatTarget,
+    },
+    // --- status ---
+    SetStatus {
+        status: AgentStatus,
+    },
+    ShowStatus,
+    // --- canned responses ---
+    /// Supervisors only.
+    AddCanned(CannedSpec),
+    /// Supervisors only. `canned`: an id or a code.
+    EditCanned {
+        canned: String,
+        changes: CannedChanges,
+    },
+    /// Supervisors only.
+    RemoveCanned {
+        canned: String,
+    },
+    /// Every canned response, or those offered in a campaign's interactions.
+    ListCanned {
+        campaign: Option<String>,
+    },
+    /// A canned response's body filled for an interaction.
+    FillCanned {
+        canned: String,
+        interaction: String,
+    },
+}
+
+impl Request {
+    /// Whether the request only reads.
+    pub fn is_query(&self) -> bool {
+        matches!(
+            self,
+            Request::ShowTeam
+                | Request::ListCampaigns
+                | Request::ShowCampaign { .. }
+                | Request::ListContacts { .. }
+                | Request::PageContacts { .. }
+                | Request::ShowContact { .. }
+                | Request::ListInteractions { .. }
+                | Request::PageInteractions { .. }
+                | Request::ShowInteraction { .. }
+                | Request::CampaignInteractions { .. }
+                | Request::ExplainRouting { .. }
+                | Request::ChatShow { .. }
+                | Request::ListRooms
+                | Request::ShowStatus
+                | Request::ListCanned { .. }
+                | Request::FillCanned { .. }
+        )
+    }
+}
+
+/// A chat room as this agent sees it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RoomRow {
+    #[serde(flatten)]
+    pub summary: RoomSummary,
+    /// Teammates' messages this device has not shown.
+    pub unread: u32,
+}
+
+/// An interaction list row as an agent sees it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct InteractionRow {
+    #[serde(flatten)]
+    pub summary: InteractionSummary,
+    pub state: InteractionState,
+    pub campaign_name: String,
+    pub owner_name: Option<String>,
+    pub unread: u32,
+    /// Ring-all, push offer, or directed transfer, for Pending rows.
+    pub offer: Option<routing::OfferKind>,
+    pub offer_expires_at: Option<Millis>,
+}
+
+/// An interaction with everything its detail view shows.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct InteractionDetail {
+    pub interaction: Interaction,
+    pub state: InteractionState,
+    pub campaign: Option<Campaign>,
+    pub owner: Option<AgentId>,
+    pub lost_claims: Vec<AgentId>,
+    /// Agent names for every agent id in the interaction.
+    pub agent_names: BTreeMap<AgentId, String>,
+    pub contact: Option<Contact>,
+}
+
+/// A team overview.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TeamOverview {
+    pub team: Team,
+    pub agents: Vec<Agent>,
+    pub me: LocalIdentity,
+}
+
+/// A chat room's messages with the author names.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ChatView {
+    pub room: RoomKey,
+    pub title: String,
+    pub messages: Vec<ChatMessage>,
+    pub agent_names: BTreeMap<AgentId, String>,
+}
+
+/// What a request gives back.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", content = "value", rename_all = "kebab-case")]
+pub enum Reply {
+    Done,
+    Created {
+        id: String,
+    },
+    Team(Box<TeamOverview>),
+    Campaigns(Vec<Campaign>),
+    Campaign(Box<Campaign>),
+    Contacts(Vec<Contact>),
+    ContactPage(Page<Contact>),
+    Contact {
+        contact: Box<Contact>,
+        interactions: Vec<InteractionSummary>,
+    },
+    Interactions(Vec<InteractionRow>),
+    InteractionPage(Page<InteractionRow>),
+    Interaction(Box<InteractionDetail>),
+    Explanations(Vec<routing::Explanation>),
+    Chat(Box<ChatView>),
+    Rooms(Vec<RoomRow>),
+    Status(Box<Agent>),
+    Canned(Vec<CannedResponse>),
+    /// Text to show or send (a filled canned response).
+    Text(String),
+}
+
+/// What the node knows beyond the store: the clock and who is live.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    pub now: Millis,
+    /// Presence as the node sees it; `None` when no node runs (only this device is live).
+    pub presence: Option<PresenceView>,
+}
+
+impl Context {
+    pub fn now() -> Self {
+        Context {
+            now: now_ms(),
+            presence: None,
+        }
+    }
+}
+
+/// The result of an executed request: the reply and the documents it changed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub reply: Reply,
+    pub changes: Vec<DocChange>,
+}
+
+fn done(reply: Reply, changes: Vec<DocChange>) -> OpResult<Outcome> {
+    Ok(Outcome { reply, changes })
+}
+
+/// Carries out one request.
+pub fn execute(store: &mut Store, ctx: &Context, request: Request) -> OpResult<Outcome> {
+    if let Request::CreateTeam {
+        team_name,
+        agent_name,
+        device_name,
+    } = request
+    {
+        return create_team(store, ctx, &team_name, &agent_name, &device_name);
+    }
+    let me = store.identity()?.ok_or(OpError::NoTeam)?;
+    let team = store.team()?.ok_or(OpError::NoTeam)?;
+    let mut ex = Executor {
+        store,
+        ctx,
+        me,
+        team,
+    };
+    ex.run(request)
+}
+
+struct Executor<'s, 'c> {
+    store: &'s mut Store,
+    ctx: &'c Context,
+    me: LocalIdentity,
+    team: Team,
+}
+
+fn parse_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> OpResult<T> {
+    raw.trim().parse().map_err(|_| OpError::UnknownId {
+        what,
+        id: raw.to_string(),
+    })
+}
+
+impl Executor<'_, '_> {
+    fn run(&mut self, request: Request) -> OpResult<Outcome> {
+        match request {
+            // An executor exists only once the store holds a team.
+            Request::CreateTeam { .. } => Err(OpError::TeamExists(self.team.name.clone())),
+            Request::ShowTeam => self.show_team(),
+            Request::AddCampaign(spec) => self.add_campaign(spec),
+            Request::ListCampaigns => self.list_campaigns(),
+            Request::ShowCampaign { name } => self.show_campaign(&name),
+            Request::AddContact(spec) => self.add_contact(spec),
+            Request::EditContact { id, changes } => self.edit_contact(&id, changes, false),
+            Request::DeleteContact { id } => self.edit_contact(&id, ContactSpec::default(), true),
+            Request::ListContacts { search, limit } => {
+                let page =
+                    self.contact_page(search.as_deref(), 0, limit.unwrap_or(DEFAULT_LIST_LIMIT))?;
+                done(Reply::Contacts(page.rows), vec![])
+            }
+            Request::PageContacts {
+                search,
+                offset,
+                limit,
+            } => {
+                let page = self.contact_page(search.as_deref(), offset, limit)?;
+                done(Reply::ContactPage(page), vec![])
+            }
+            Request::ShowContact { id } => self.show_contact(&id),
+            Request::NewInteraction {
+                channel,
+                campaign,
+                contact,
+                to,
+                fields,
+                message,
+            } => self.new_interaction(
+                channel,
+                &campaign,
+                contact.as_deref(),
+                to.as_deref(),
+                fields,
+                message,
+            ),
+            Request::Enqueue {
+                campaign,
+                contact,
+                from,
+                name,
+                message,
+                priority,
+            } => self.enqueue(
+                &campaign,
+                contact.as_deref(),
+                from.as_deref(),
+                name.as_deref(),
+                message,
+                priority,
+            ),
+            Request::Intake {
+                campaign,
+                customer,
+                message,
+                priority,
+            } => self.intake(&campaign, customer, &message, priority),
+            Request::ListInteractions { tab, search, limit } => {
+                let page = self.list(
+                    tab,
+                    search.as_deref(),
+                    0,
+                    limit.unwrap_or(DEFAULT_LIST_LIMIT),
+                )?;
+                done(Reply::Interactions(page.rows), vec![])
+            }
+            Request::PageInteractions {
+                tab,
+                search,
+                offset,
+                limit,
+            } => {
+                let page = self.list(tab, search.as_deref(), offset, limit)?;
+                done(Reply::InteractionPage(page), vec![])
+            }
+            Request::ShowInteraction { id } => {
+                let detail = self.detail(&id)?;
+                done(Reply::Interaction(Box::new(detail)), vec![])
+            }
+            Request::CampaignInteractions { campaign, since } => {
+                self.campaign_interactions(&campaign, since)
+            }
+            Request::Send { id, text } => self.send(&id, &text, false),
+            Request::CustomerMessage { id, text } => self.send(&id, &text, true),
+            Request::AddNote { id, text } => self.add_note(&id, &text),
+            Request::AddTag { id, tag } => self.add_tag(&id, &tag),
+            Request::Finalize {
+                id,
+                disposition,
+                note,
+            } => self.finalize(&id, &disposition, note),
+            Request::Accept { id } => self.accept(&id),
+            Request::Decline { id } => self.decline(&id),
+            Request::Transfer { id, to, note } => self.transfer(&id, to, note),
+            Request::MarkRead { id } => self.mark_read(&id),
+            Request::ExplainRouting { campaign } => self.explain_routing(campaign.as_deref()),
+            Request::ChatSend { to, text } => self.chat_send(&to, &text),
+            Request::ChatShow { with } => self.chat_show(&with),
+            Request::ListRooms => self.list_rooms(),
+            Request::MarkRoomRead { with } => {
+                let (room, _) = self.room(&with)?;
+                self.mark_room_read(room)?;
+                done(Reply::Done, vec![])
+            }
+            Request::SetStatus { status } => self.set_status(status),
+            Request::ShowStatus => self.show_status(),
+            Request::AddCanned(spec) => self.add_canned(spec),
+            Request::EditCanned { canned, changes } => self.edit_canned(&canned, changes),
+            Request::RemoveCanned { canned } => self.remove_canned(&canned),
+            Request::ListCanned { campaign } => self.list_canned(campaign.as_deref()),
+            Request::FillCanned {
+                canned,
+                interaction,
+            } => self.fill_canned(&canned, &interaction),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! What the tabs, the detail view and `route explain` read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Executor, InteractionDetail, InteractionRow, OpResult, Outcome, Reply, done};
+use crate::ids::*;
+use crate::projection::*;
+use crate::routing::{self, PresenceView, RoutingInput};
+use crate::store::{Page, SearchScope, Store, StoreError};
+use crate::types::*;
+
+/// Which interactions a list shows.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tab {
+    Active,
+    Pending,
+    History,
+}
+
+impl std::str::FromStr for Tab {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" => Ok(Tab::Active),
+            "pending" => Ok(Tab::Pending),
+            "history" => Ok(Tab::History),
+            other => Err(format!(
+                "unknown tab `{other}` (expected active, pending or history)"
+            )),
+        }
+    }
+}
+
+/// What a routing pass reads from the store, owned: the one way the node,
+/// the Pending tab and `route explain` gather the routing input.
+pub struct RoutingFacts {
+    pub team: Team,
+    pub agents: BTreeMap<AgentId, Agent>,
+    pub open: Vec<InteractionSummary>,
+    pub history: BTreeMap<AgentId, AgentHistory>,
+}
+
+impl RoutingFacts {
+    /// Reads the open interactions, the agents and their finished work at `now`.
+    pub fn read(store: &Store, team: Team, now: Millis) -> Result<RoutingFacts, StoreError> {
+        Ok(RoutingFacts {
+            agents: store.agents()?,
+            open: store.open_interactions()?,
+            history: store.agent_history(now)?,
+            team,
+        })
+    }
+
+    /// The router's input, with who is live.
+    pub fn input<'a>(&'a self, presence: &'a PresenceView, now: Millis) -> RoutingInput<'a> {
+        RoutingInput {
+            team: &self.team,
+            agents: &self.agents,
+            open: &self.open,
+            history: &self.history,
+            presence,
+            now,
+        }
+    }
+}
+
+impl Executor<'_, '_> {
+    pub(super) fn campaign_interactions(&self, campaign: &str, since: Millis) -> OpResult<Outcome> {
+        let campaign = self.campaign(campaign)?.id;
+        let names = self.agent_names()?;
+        let mut rows = Vec::new();
+        for state in [BaseState::Queued, BaseState::Active, BaseState::Finalized] {
+            for s in self.store.list_interactions(state, 0, usize::MAX)? {
+                if s.campaign == campaign && s.last_activity >= since {
+                    rows.push(self.row(s, &names, None)?);
+                }
+            }
+        }
+        done(Reply::Interactions(rows), vec![])
+    }
+
+    pub(super) fn explain_routing(&self, campaign: Option<&str>) -> OpResult<Outcome> {
+        let campaign = match campaign {
+            Some(name) => Some(self.campaign(name)?.id),
+            None => None,
+        };
+        let facts = RoutingFacts::read(self.store, self.team.clone(), self.ctx.now)?;
+        let presence = self.presence(&facts.agents);
+        let input = facts.input(&presence, self.ctx.now);
+        done(
+            Reply::Explanations(routing::explain(&input, campaign)),
+            vec![],
+        )
+    }
+
+    pub(super) fn row(
+        &self,
+        s: InteractionSummary,
+        names: &BTreeMap<AgentId, String>,
+        offer: Option<&routing::Offer>,
+    ) -> OpResult<InteractionRow> {
+        let read = self.store.read_mark(&s.id.to_string())?;
+        Ok(InteractionRow {
+            state: s.state_at(self.ctx.now),
+            campaign_name: self
+                .team
+                .campaigns
+                .get(&s.campaign)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            owner_name: s.owner.and_then(|o| names.get(&o).cloned()),
+            unread: s.message_count.saturating_sub(read),
+            offer: offer.map(|o| o.kind),
+            offer_expires_at: offer.and_then(|o| o.expires_at),
+            summary: s,
+        })
+    }
+
+    pub(super) fn list(
+        &mut self,
+        tab: Tab,
+        search: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> OpResult<Page<InteractionRow>> {
+        let names = self.agent_names()?;
+        let query = search.map(str::trim).filter(|q| !q.is_empty());
+        let me = self.me.agent;
+        let page = match tab {
+            // Only this agent's own: the per-owner index and the search's
+            // owner filter never read anyone else's rows.
+            Tab::Active => match query {
+                Some(q) => {
+                    let ids =
+                        self.store
+                            .search_page(SearchScope::Active, q, Some(me), offset, limit)?;
+                    self.store.page_summaries(ids)?
+                }
+                None => self.store.active_page_of(me, offset, limit)?,
+            },
+            Tab::History => match query {
+                Some(q) => {
+                    let ids =
+                        self.store
+                            .search_page(SearchScope::History, q, None, offset, limit)?;
+                    self.store.page_summaries(ids)?
+                }
+                None => self
+                    .store
+                    .interaction_page(BaseState::Finalized, offset, limit)?,
+            },
+            Tab::Pending => {
+                let facts = RoutingFacts::read(self.store, self.team.clone(), self.ctx.now)?;
+                let presence = self.presence(&facts.agents);
+                let routing = routing::route(&facts.input(&presence, self.ctx.now));
+                let open = &facts.open;
+                let matches: Option<BTreeSet<String>> = match query {
+                    Some(q) => Some(
+                        self.store
+                            .search(SearchScope::Pending, q, usize::MAX)?
+                            .into_iter()
+                            .collect(),
+                    ),
+                    None => None,
+                };
+                let pending: Vec<&InteractionSummary> = routing
+                    .pending_for(me, &self.team, open)
+                    .into_iter()
+                    .filter(|s| {
+                        matches
+                            .as_ref()
+                            .is_none_or(|m| m.contains(&s.id.to_string()))
+                    })
+                    .collect();
+                let total = pending.len();
+                let rows = pending
+                    .into_iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|s| {
+                        let offer = routing.offer_for(s.id);
+                        self.row(s.clone(), &names, offer)
+                    })
+                    .collect::<OpResult<Vec<_>>>()?;
+                return Ok(Page {
+                    rows,
+                    offset,
+                    total,
+                });
+            }
+        };
+        page.try_map(|s| self.row(s, &names, None))
+    }
+
+    pub(super) fn detail(&mut self, raw: &str) -> OpResult<InteractionDetail> {
+        let interaction = self.interaction(raw)?;
+        let names = self.agent_names()?;
+        let contact = match interaction.contact {
+            Some(c) => self.store.contact(c)?,
+            None => None,
+        };
+        Ok(InteractionDetail {
+            state: interaction.state_at(self.ctx.now),
+            campaign: self.team.campaigns.get(&interaction.campaign()).cloned(),
+            owner: interaction.owner().map(|c| c.agent),
+            lost_claims: interaction.losing_claimants(),
+            agent_names: names,
+            contact,
+            interaction,
+        })
+    }
+}

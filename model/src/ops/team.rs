@@ -1,0 +1,350 @@
+//! The team: creating it, admitting devices, campaigns, agents and their status.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Context, Executor, InviteRefusal, OpError, OpResult, Outcome, Reply, TeamOverview, done,
+};
+use crate::doc::{self, DocId};
+use crate::ids::*;
+use crate::routing::{PresenceEntry, PresenceView};
+use crate::store::{DocChange, DocEdit, LocalIdentity, Store};
+use crate::types::*;
+use crate::validate;
+
+/// The dispositions a new team's default campaign offers.
+pub const DEFAULT_DISPOSITIONS: [&str; 3] = ["Resolved", "Callback", "No answer"];
+
+/// Break reasons a new team starts with.
+pub const DEFAULT_BREAK_REASONS: [&str; 3] = ["Lunch", "Training", "Meeting"];
+
+/// A new campaign's settings.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub channel: ChannelKind,
+    pub strategy: Strategy,
+    /// Agent names; empty means just the creator.
+    pub members: Vec<String>,
+    /// Empty means the default dispositions.
+    pub dispositions: Vec<String>,
+    pub fields: Vec<FormField>,
+    pub capacity: u32,
+    pub auto_accept: bool,
+    pub sla_seconds: u32,
+    pub wrapup_seconds: u32,
+    pub offer_timeout_seconds: Option<u32>,
+}
+
+pub(super) fn create_team(
+    store: &mut Store,
+    ctx: &Context,
+    team_name: &str,
+    agent_name: &str,
+    device_name: &str,
+) -> OpResult<Outcome> {
+    let device = store.device();
+    let device = device.as_str();
+    if let Some(team) = store.team()? {
+        return Err(OpError::TeamExists(team.name));
+    }
+    let team_name = validate::required("the team name", team_name)?;
+    let agent_name = validate::required("the agent name", agent_name)?;
+    let now = ctx.now;
+    let (agent, member) = new_agent(
+        store,
+        agent_name,
+        device,
+        device_name,
+        Role::Supervisor,
+        now,
+    );
+    let campaign = Campaign {
+        id: store.new_id(),
+        name: "General".into(),
+        channel: ChannelKind::Phone,
+        strategy: Strategy::RingAll,
+        members: vec![agent.id],
+        capacity: 0,
+        auto_accept: false,
+        offer_timeout_seconds: Campaign::DEFAULT_OFFER_TIMEOUT_SECONDS,
+        dispositions: DEFAULT_DISPOSITIONS.iter().map(|s| s.to_string()).collect(),
+        fields: vec![],
+        sla_seconds: 0,
+        wrapup_seconds: 0,
+    };
+    let team = Team {
+        id: store.new_id(),
+        name: team_name,
+        created_at: now,
+        members: BTreeMap::from([(device.to_string(), member)]),
+        campaigns: BTreeMap::from([(campaign.id, campaign)]),
+        break_reasons: DEFAULT_BREAK_REASONS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        invites: BTreeMap::new(),
+        canned: BTreeMap::new(),
+        keys: Default::default(),
+    };
+    let identity = LocalIdentity {
+        team: team.id,
+        agent: agent.id,
+        device: device.to_string(),
+    };
+    let (team_doc, agent_doc) = (DocId::Team(team.id), DocId::Agent(agent.id));
+    let team_id = team.id;
+    let changes = store.write_many(vec![
+        DocEdit::new(team_doc, true, move |d| doc::team::create(d, &team)),
+        DocEdit::new(agent_doc, true, move |d| doc::agent::create(d, &agent)),
+    ])?;
+    store.set_identity(&identity)?;
+    done(
+        Reply::Created {
+            id: team_id.to_string(),
+        },
+        changes,
+    )
+}
+
+/// A new agent, offline, and its device's roster entry.
+fn new_agent(
+    store: &Store,
+    name: String,
+    device: &str,
+    device_name: &str,
+    role: Role,
+    now: Millis,
+) -> (Agent, Member) {
+    let agent = Agent {
+        id: store.new_id(),
+        name,
+        status: AgentStatus::Offline,
+        status_since: now,
+        capacity: 0,
+        status_history: vec![],
+    };
+    let member = Member {
+        device: device.to_string(),
+        agent: agent.id,
+        role,
+        device_name: device_name.to_string(),
+        joined_at: now,
+        revoked: false,
+        revoked_at: None,
+    };
+    (agent, member)
+}
+
+/// Admits a device to the team with a fresh agent (the member side of a join).
+/// Checks the invite: known, unexpired, not used up, not already used by this device.
+pub fn admit_device(
+    store: &mut Store,
+    now: Millis,
+    token_hash: &str,
+    device: &str,
+    agent_name: &str,
+    device_name: &str,
+) -> OpResult<(AgentId, Vec<DocChange>)> {
+    let team = store.team()?.ok_or(OpError::NoTeam)?;
+    let invite = team.invites.get(token_hash).ok_or(InviteRefusal::Unknown)?;
+    if now >= invite.expires_at {
+        return Err(InviteRefusal::Expired.into());
+    }
+    if invite.used_by.len() >= invite.max_uses as usize {
+        return Err(InviteRefusal::UsedUp.into());
+    }
+    if invite.issuer != store.device() {
+        return Err(InviteRefusal::IssuedElsewhere.into());
+    }
+    if team.members.get(device).is_some_and(|m| m.revoked) {
+        return Err(InviteRefusal::DeviceRevoked.into());
+    }
+    let agent_name = validate::required("the agent name", agent_name)?;
+    let (agent, member) = new_agent(store, agent_name, device, device_name, Role::Agent, now);
+    // New agents join the team's default campaign so work can reach them at once.
+    let general = team.campaigns.values().min_by_key(|c| c.id).map(|c| c.id);
+    let agent_id = agent.id;
+    let (hash, dev) = (token_hash.to_string(), device.to_string());
+    let changes = store.write_many(vec![
+        DocEdit::new(DocId::Agent(agent.id), true, move |d| {
+            doc::agent::create(d, &agent)
+        }),
+        DocEdit::new(DocId::Team(team.id), false, move |d| {
+            doc::team::use_invite(d, &hash, &dev)?;
+            doc::team::add_member(d, &member)?;
+            if let Some(c) = general {
+                doc::team::add_campaign_member(d, c, agent_id)?;
+            }
+            Ok(())
+        }),
+    ])?;
+    Ok((agent_id, changes))
+}
+
+impl Executor<'_, '_> {
+    /// Refuses what only a supervisor may do (every peer refuses it from
+    /// anyone else, so writing it here would only split this store off).
+    pub(super) fn require_supervisor(&self, action: &'static str) -> OpResult<()> {
+        match self.team.role_of(self.me.agent) {
+            Some(Role::Supervisor) => Ok(()),
+            _ => Err(OpError::NotSupervisor(action)),
+        }
+    }
+
+    pub(super) fn show_team(&self) -> OpResult<Outcome> {
+        let agents = self.store.agents()?.into_values().collect();
+        let overview = TeamOverview {
+            team: self.team.clone(),
+            agents,
+            me: self.me.clone(),
+        };
+        done(Reply::Team(Box::new(overview)), vec![])
+    }
+
+    pub(super) fn list_campaigns(&self) -> OpResult<Outcome> {
+        done(
+            Reply::Campaigns(self.team.campaigns.values().cloned().collect()),
+            vec![],
+        )
+    }
+
+    pub(super) fn show_campaign(&self, name: &str) -> OpResult<Outcome> {
+        let c = self.campaign(name)?.clone();
+        done(Reply::Campaign(Box::new(c)), vec![])
+    }
+
+    pub(super) fn set_status(&mut self, status: AgentStatus) -> OpResult<Outcome> {
+        let status = match status {
+            AgentStatus::Break { reason } => AgentStatus::Break {
+                reason: reason.trim().to_string(),
+            },
+            other => other,
+        };
+        let at = self.ctx.now;
+        let change = self
+            .store
+            .write_doc(&DocId::Agent(self.me.agent), false, move |d| {
+                doc::agent::set_status(d, &status, at)
+            })?;
+        let agent = self.my_agent()?;
+        done(Reply::Status(Box::new(agent)), vec![change])
+    }
+
+    pub(super) fn show_status(&self) -> OpResult<Outcome> {
+        let agent = self.my_agent()?;
+        done(Reply::Status(Box::new(agent)), vec![])
+    }
+
+    pub(super) fn my_agent(&self) -> OpResult<Agent> {
+        self.store.agent(self.me.agent)?.ok_or(OpError::UnknownId {
+            what: "agent",
+            id: self.me.agent.to_string(),
+        })
+    }
+
+    pub(super) fn agent_names(&self) -> OpResult<BTreeMap<AgentId, String>> {
+        Ok(self
+            .store
+            .agents()?
+            .into_iter()
+            .map(|(id, a)| (id, a.name))
+            .collect())
+    }
+
+    pub(super) fn agent_by_name(&self, name: &str) -> OpResult<Agent> {
+        if let Ok(id) = name.trim().parse::<AgentId>()
+            && let Some(agent) = self.store.agent(id)?
+        {
+            return Ok(agent);
+        }
+        self.store
+            .agent_by_name(name)?
+            .ok_or_else(|| OpError::UnknownAgent(name.to_string()))
+    }
+
+    pub(super) fn campaign(&self, name: &str) -> OpResult<&Campaign> {
+        if let Ok(id) = name.trim().parse::<CampaignId>()
+            && let Some(c) = self.team.campaigns.get(&id)
+        {
+            return Ok(c);
+        }
+        self.team
+            .campaign_by_name(name)
+            .ok_or_else(|| OpError::UnknownCampaign(name.to_string()))
+    }
+
+    /// Presence as the node reports it; without a node, only this device is live.
+    pub(super) fn presence(&self, agents: &BTreeMap<AgentId, Agent>) -> PresenceView {
+        if let Some(p) = &self.ctx.presence {
+            return p.clone();
+        }
+        agents
+            .get(&self.me.agent)
+            .map(|a| {
+                let entry = PresenceEntry {
+                    live: true,
+                    status: a.status.clone(),
+                    since: a.status_since,
+                };
+                BTreeMap::from([(a.id, entry)])
+            })
+            .unwrap_or_default()
+    }
+
+    pub(super) fn add_campaign(&mut self, spec: CampaignSpec) -> OpResult<Outcome> {
+        self.require_supervisor("add campaigns")?;
+        let name = validate::required("the campaign name", &spec.name)?;
+        if self.team.campaign_by_name(&name).is_some() {
+            return Err(OpError::DuplicateCampaign(name));
+        }
+        let mut members = Vec::new();
+        for m in &spec.members {
+            let id = self.agent_by_name(m)?.id;
+            if !members.contains(&id) {
+                members.push(id);
+            }
+        }
+        if members.is_empty() {
+            members.push(self.me.agent);
+        }
+        let mut dispositions: Vec<String> = Vec::new();
+        for d in &spec.dispositions {
+            let d = validate::required("a disposition", d)?;
+            if !dispositions.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
+                dispositions.push(d);
+            }
+        }
+        if dispositions.is_empty() {
+            dispositions = DEFAULT_DISPOSITIONS.iter().map(|s| s.to_string()).collect();
+        }
+        for f in &spec.fields {
+            validate::required("a field name", &f.name)?;
+        }
+        let campaign = Campaign {
+            id: self.store.new_id(),
+            name,
+            channel: spec.channel,
+            strategy: spec.strategy,
+            members,
+            capacity: spec.capacity,
+            auto_accept: spec.auto_accept,
+            offer_timeout_seconds: spec
+                .offer_timeout_seconds
+                .unwrap_or(Campaign::DEFAULT_OFFER_TIMEOUT_SECONDS),
+            dispositions,
+            fields: spec.fields,
+            sla_seconds: spec.sla_seconds,
+            wrapup_seconds: spec.wrapup_seconds,
+        };
+        let id = campaign.id;
+        let change = self
+            .store
+            .write_doc(&DocId::Team(self.team.id), false, move |d| {
+                doc::team::add_campaign(d, &campaign)
+            })?;
+        done(Reply::Created { id: id.to_string() }, vec![change])
+    }
+}
