@@ -298,6 +298,7 @@ pub fn request_for(
             InteractionCommand::Send { id, text } => Request::Send { id, text },
             InteractionCommand::Note { id, text } => Request::AddNote { id, text },
             InteractionCommand::Tag { id, tag } => Request::AddTag { id, tag },
+            InteractionCommand::Untag { id, tag } => Request::RemoveTag { id, tag },
             InteractionCommand::Finalize {
                 id,
                 disposition,

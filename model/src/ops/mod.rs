@@ -142,6 +142,10 @@ pub enum Request {
         id: String,
         tag: String,
     },
+    RemoveTag {
+        id: String,
+        tag: String,
+    },
     Finalize {
         id: String,
         disposition: String,
@@ -466,6 +470,7 @@ impl Executor<'_, '_> {
             Request::CustomerMessage { id, text } => self.send(&id, &text, true),
             Request::AddNote { id, text } => self.add_note(&id, &text),
             Request::AddTag { id, tag } => self.add_tag(&id, &tag),
+            Request::RemoveTag { id, tag } => self.remove_tag(&id, &tag),
             Request::Finalize {
                 id,
                 disposition,
