@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use meshdesk_model::doc::{DocId, DocKind};
+use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{OpError, Reply, Request};
 use meshdesk_model::store::DocChange;
 use meshdesk_model::{AgentId, InteractionId};
@@ -111,13 +111,11 @@ impl Event {
     /// The interaction this event is about, if any.
     pub fn interaction(&self) -> Option<InteractionId> {
         match self {
-            Event::Changed(change) if change.kind == DocKind::Interaction => {
-                match change.doc_id.parse::<DocId>() {
-                    Ok(DocId::Interaction(id)) => Some(id),
-                    _ => None,
-                }
-            }
-            Event::Changed(_) | Event::Resync => None,
+            Event::Changed(change) => match change.doc_id {
+                DocId::Interaction(id) => Some(id),
+                _ => None,
+            },
+            Event::Resync => None,
             Event::Typing(t) => Some(t.interaction),
         }
     }

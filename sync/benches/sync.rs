@@ -266,8 +266,8 @@ async fn propagation() -> R<()> {
     let Reply::Created { id } = created else {
         return Err("no id".into());
     };
-    let doc_id = format!("interaction:{id}");
-    let arrived = |e: &Event, doc: &str| matches!(e, Event::Changed { changes } if changes.iter().any(|c| c.doc_id == doc));
+    let doc_id = DocId::Interaction(id.parse()?);
+    let arrived = |e: &Event, doc: &DocId| matches!(e, Event::Changed { changes } if changes.iter().any(|c| c.doc_id == *doc));
     wait_for(&mut b_events, |e| arrived(e, &doc_id)).await?;
     let (warmup, samples) = (20, 300);
     let mut times = Vec::with_capacity(samples);

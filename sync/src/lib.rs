@@ -13,6 +13,7 @@ pub mod session;
 mod sim;
 mod strangers;
 pub mod team;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod transport;
 

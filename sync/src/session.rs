@@ -1,6 +1,6 @@
 //! The sync conversation with one peer, as a pure state machine (no I/O).
 //!
-//! A [`Session`] takes the frames a peer sent and the store, and returns the
+//! A [`PeerSession`] takes the frames a peer sent and the store, and returns the
 //! frames to send back, the documents that changed and what happened. The node
 //! drives one per connected peer over a libp2p stream; the in-process
 //! simulation drives the very same code over a seeded, lossy network. Time is
@@ -27,9 +27,9 @@
 //!    [`SessionConfig::max_in_flight`] at a time. Every `SyncMessage` is
 //!    answered with a `SyncMessage` or `SyncDone`, which ends the exchange.
 //!    Consecutive sync messages are applied in one store transaction.
-//! 4. [`Session::push`] sends a sync message for documents that changed
+//! 4. [`PeerSession::push`] sends a sync message for documents that changed
 //!    locally (or arrived from another peer) at once.
-//! 5. [`Session::tick`] handles time: a handshake that does not finish, an
+//! 5. [`PeerSession::tick`] handles time: a handshake that does not finish, an
 //!    exchange or catalog answer that never comes (its sync state is reset and
 //!    the document queued again), and a periodic anti-entropy round that
 //!    re-compares catalogs when the session is idle.
@@ -195,13 +195,38 @@ pub struct Step {
 pub enum SessionError {
     /// The peer is not let in (another team, not on the roster, revoked, bad version).
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(RefuseReason),
     /// The peer broke the protocol (unexpected or malformed content).
     #[error("protocol violation: {0}")]
     Protocol(String),
     /// The local store failed.
     #[error("store error: {0}")]
     Store(Box<StoreError>),
+}
+
+/// Why a peer is not let in, or is let go before it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefuseReason {
+    #[error("the handshake timed out")]
+    HandshakeTimedOut,
+    #[error("protocol version {0} is not supported (this node speaks {PROTOCOL_VERSION})")]
+    Version(u32),
+    #[error("the peer belongs to another team ({0})")]
+    OtherTeam(TeamId),
+    #[error("neither side is a team member yet")]
+    NeitherIsMember,
+    #[error("this node cannot admit devices yet")]
+    CannotAdmitYet,
+    #[error("this node is not a team member yet")]
+    NotMemberYet,
+    #[error("this device was revoked from the team")]
+    Revoked,
+    #[error("the device is on the roster as agent {roster}, not {claimed}")]
+    OtherAgent { roster: AgentId, claimed: AgentId },
+    #[error("the device is not on this node's team roster")]
+    NotOnRoster,
+    #[error("admitted twice, as agent {mine} and as agent {theirs}")]
+    AdmittedTwice { mine: AgentId, theirs: AgentId },
 }
 
 impl From<StoreError> for SessionError {
@@ -221,7 +246,8 @@ impl SessionError {
     /// The reason to tell the peer in `Bye`.
     pub fn reason(&self) -> String {
         match self {
-            SessionError::Refused(r) | SessionError::Protocol(r) => r.clone(),
+            SessionError::Refused(r) => r.to_string(),
+            SessionError::Protocol(r) => r.clone(),
             SessionError::Store(_) => "internal error".into(),
         }
     }
@@ -241,7 +267,7 @@ enum Phase {
 
 /// One peer's sync session.
 #[derive(Debug)]
-pub struct Session {
+pub struct PeerSession {
     cfg: SessionConfig,
     peer: String,
     phase: Phase,
@@ -273,9 +299,9 @@ pub struct Session {
     last_pending: usize,
 }
 
-impl Session {
+impl PeerSession {
     pub fn new(cfg: SessionConfig, peer: impl Into<String>, now: Millis) -> Self {
-        Session {
+        PeerSession {
             cfg,
             peer: peer.into(),
             phase: Phase::AwaitHello,
@@ -457,7 +483,7 @@ impl Session {
             Phase::Ready => {}
             _ => {
                 if now.saturating_sub(self.started_at) > self.cfg.handshake_timeout {
-                    return Err(SessionError::Refused("the handshake timed out".into()));
+                    return Err(SessionError::Refused(RefuseReason::HandshakeTimedOut));
                 }
                 return Ok(step);
             }
@@ -546,9 +572,10 @@ impl Session {
                 if let Some(mine) = local.agent {
                     // Admitted meanwhile through another peer.
                     if mine != agent {
-                        return Err(SessionError::Refused(format!(
-                            "admitted twice, as agent {mine} and as agent {agent}"
-                        )));
+                        return Err(SessionError::Refused(RefuseReason::AdmittedTwice {
+                            mine,
+                            theirs: agent,
+                        }));
                     }
                     return self.become_ready(store, now, step);
                 }
@@ -666,15 +693,11 @@ impl Session {
             return Err(SessionError::Protocol("a second hello".into()));
         }
         if hello.version != PROTOCOL_VERSION {
-            return Err(SessionError::Refused(format!(
-                "protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})",
-                hello.version
-            )));
+            return Err(SessionError::Refused(RefuseReason::Version(hello.version)));
         }
         if hello.team_id != local.team_id {
-            return Err(SessionError::Refused(format!(
-                "the peer belongs to another team ({})",
-                hello.team_id
+            return Err(SessionError::Refused(RefuseReason::OtherTeam(
+                hello.team_id,
             )));
         }
         if hello.device != self.peer {
@@ -687,9 +710,7 @@ impl Session {
             // This device is not a member yet: it trusts a node of its team
             // (the key came with the invite) and waits for the verdict.
             if hello.agent_id.is_none() {
-                return Err(SessionError::Refused(
-                    "neither side is a team member yet".into(),
-                ));
+                return Err(SessionError::Refused(RefuseReason::NeitherIsMember));
             }
             self.peer_agent = hello.agent_id;
             self.phase = Phase::Joining;
@@ -698,9 +719,7 @@ impl Session {
         let Some(team) = store.team()? else {
             // Admitted, but the team document has not arrived yet: any device of the team may sync it to us.
             if hello.agent_id.is_none() {
-                return Err(SessionError::Refused(
-                    "this node cannot admit devices yet".into(),
-                ));
+                return Err(SessionError::Refused(RefuseReason::CannotAdmitYet));
             }
             self.peer_agent = hello.agent_id;
             step.events.push(SessionEvent::Admitted {
@@ -709,16 +728,13 @@ impl Session {
             return self.become_ready(store, now, step);
         };
         match team.members.get(&self.peer) {
-            Some(m) if m.revoked => Err(SessionError::Refused(
-                "this device was revoked from the team".into(),
-            )),
+            Some(m) if m.revoked => Err(SessionError::Refused(RefuseReason::Revoked)),
             Some(m) => {
-                if hello.agent_id.is_some_and(|a| a != m.agent) {
-                    return Err(SessionError::Refused(format!(
-                        "the device is on the roster as agent {}, not {}",
-                        m.agent,
-                        hello.agent_id.map(|a| a.to_string()).unwrap_or_default()
-                    )));
+                if let Some(claimed) = hello.agent_id.filter(|a| *a != m.agent) {
+                    return Err(SessionError::Refused(RefuseReason::OtherAgent {
+                        roster: m.agent,
+                        claimed,
+                    }));
                 }
                 self.peer_agent = Some(m.agent);
                 if hello.agent_id.is_none() {
@@ -734,9 +750,7 @@ impl Session {
                 self.phase = Phase::AwaitJoin;
                 Ok(())
             }
-            None => Err(SessionError::Refused(
-                "the device is not on this node's team roster".into(),
-            )),
+            None => Err(SessionError::Refused(RefuseReason::NotOnRoster)),
         }
     }
 
@@ -766,9 +780,7 @@ impl Session {
             _ => return Err(SessionError::Protocol("unexpected join-request".into())),
         }
         if local.joining() {
-            return Err(SessionError::Refused(
-                "this node is not a team member yet".into(),
-            ));
+            return Err(SessionError::Refused(RefuseReason::NotMemberYet));
         }
         match ops::admit_device(
             store,

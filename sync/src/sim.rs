@@ -1,5 +1,5 @@
 //! A deterministic in-process simulation of several nodes' sync cores
-//! (DESIGN §10): real stores in temporary directories, real [`Session`]s,
+//! (DESIGN §10): real stores in temporary directories, real [`PeerSession`]s,
 //! and a seeded network that drops, duplicates and reorders sync frames and
 //! partitions links. After the chaos the network heals, everything runs
 //! until quiet, and every store must hold the same documents at the same
@@ -26,7 +26,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::protocol::Frame;
-use crate::session::{JoinTicket, Local, Session, SessionConfig, SessionError, SessionEvent, Step};
+use crate::session::{
+    JoinTicket, Local, PeerSession, SessionConfig, SessionError, SessionEvent, Step,
+};
 use crate::team;
 
 mod burst;
@@ -68,7 +70,7 @@ struct SimNode {
     store: Store,
     local: Local,
     /// Peer index → (connection number, session).
-    sessions: BTreeMap<usize, (u64, Session)>,
+    sessions: BTreeMap<usize, (u64, PeerSession)>,
 }
 
 /// The simulated world.
@@ -287,7 +289,7 @@ impl Sim {
         let conn = self.next_conn;
         self.next_conn += 1;
         for (x, y) in [(a, b), (b, a)] {
-            let mut session = Session::new(session_cfg(), device(y), self.now);
+            let mut session = PeerSession::new(session_cfg(), device(y), self.now);
             let step = session.start(&self.nodes[x].local);
             self.nodes[x].sessions.insert(y, (conn, session));
             self.apply(x, y, step)?;
@@ -335,7 +337,7 @@ impl Sim {
         if changes.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.clone()).collect();
+        let ids: Vec<String> = changes.iter().map(|c| c.doc_id.to_string()).collect();
         let peers: Vec<usize> = self.nodes[x]
             .sessions
             .keys()

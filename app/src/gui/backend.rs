@@ -505,8 +505,8 @@ fn announce(
     }
     let ids: Vec<InteractionId> = changes
         .iter()
-        .filter_map(|c| match c.doc_id.parse::<DocId>() {
-            Ok(DocId::Interaction(id)) => Some(id),
+        .filter_map(|c| match c.doc_id {
+            DocId::Interaction(id) => Some(id),
             _ => None,
         })
         .collect();

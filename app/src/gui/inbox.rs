@@ -105,11 +105,11 @@ struct Dirty {
 }
 
 impl Dirty {
-    fn add(&mut self, kind: DocKind, doc_id: &str) {
+    fn add(&mut self, kind: DocKind, doc_id: &DocId) {
         match kind {
             DocKind::Interaction => {
-                if let Ok(DocId::Interaction(id)) = doc_id.parse() {
-                    self.interactions.insert(id);
+                if let DocId::Interaction(id) = doc_id {
+                    self.interactions.insert(*id);
                 }
             }
             DocKind::Contact => self.contacts = true,

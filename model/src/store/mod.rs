@@ -250,8 +250,33 @@ pub struct DocMeta {
 /// A document that changed, so listeners know what to re-read.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct DocChange {
-    pub doc_id: String,
+    /// Written as its text (`interaction:<ulid>`) in events.
+    #[serde(with = "doc_id_text")]
+    pub doc_id: DocId,
     pub kind: DocKind,
+}
+
+impl DocChange {
+    pub fn of(doc_id: DocId) -> Self {
+        let kind = doc_id.kind();
+        DocChange { doc_id, kind }
+    }
+}
+
+/// A [`DocId`] as its text, for serde.
+mod doc_id_text {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::doc::DocId;
+
+    pub(super) fn serialize<S: Serializer>(id: &DocId, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(id)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DocId, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
 }
 
 /// A boxed document edit.
@@ -527,10 +552,7 @@ impl Store {
         txn.commit()?;
         self.quarantined.insert(doc_id.to_string(), reason.clone());
         if let Ok(parsed) = doc_id.parse::<DocId>() {
-            let change = DocChange {
-                doc_id: doc_id.to_string(),
-                kind: parsed.kind(),
-            };
+            let change = DocChange::of(parsed);
             self.search
                 .refresh(&self.db, std::slice::from_ref(&change))?;
         }
@@ -744,11 +766,8 @@ impl Store {
         let txn = self.db.begin_write()?;
         self.persist(&txn, &key, doc_id, &mut cached)?;
         txn.commit()?;
-        self.put_back(key.clone(), cached);
-        let change = DocChange {
-            doc_id: key,
-            kind: doc_id.kind(),
-        };
+        self.put_back(key, cached);
+        let change = DocChange::of(doc_id.clone());
         self.search
             .refresh(&self.db, std::slice::from_ref(&change))?;
         Ok(change)
@@ -786,10 +805,7 @@ impl Store {
         let mut changes = Vec::new();
         for (key, doc_id, cached) in touched.iter_mut() {
             if self.persist(&txn, key, doc_id, cached)? {
-                changes.push(DocChange {
-                    doc_id: key.clone(),
-                    kind: doc_id.kind(),
-                });
+                changes.push(DocChange::of(doc_id.clone()));
             }
         }
         txn.commit()?;
@@ -1120,10 +1136,7 @@ impl Store {
         let mut changes = Vec::new();
         for (key, doc_id, cached) in touched.iter_mut() {
             if self.persist(&txn, key, doc_id, cached)? {
-                changes.push(DocChange {
-                    doc_id: key.clone(),
-                    kind: doc_id.kind(),
-                });
+                changes.push(DocChange::of(doc_id.clone()));
             }
         }
         {
@@ -1374,5 +1387,24 @@ impl Store {
 
     pub(crate) fn db(&self) -> &Database {
         &self.db
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_doc_change_is_written_with_its_id_as_text() {
+        let id = InteractionId::new();
+        let change = DocChange::of(DocId::Interaction(id));
+        let json = serde_json::to_value(&change).expect("serializes");
+        let text = format!("interaction:{id}");
+        assert_eq!(
+            json,
+            serde_json::json!({ "doc_id": text, "kind": "interaction" })
+        );
+        let back: DocChange = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, change);
     }
 }

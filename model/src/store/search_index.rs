@@ -22,7 +22,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::project::{SCOPE_ACTIVE, SCOPE_CONTACTS, SCOPE_FINALIZED, SCOPE_QUEUED, order_key};
 use super::tables::{CONTACT_ORDER, CONTACTS, INTERACTION_ORDER, INTERACTIONS, SEARCH_ROWS};
 use super::{DocChange, StoreResult, decode};
-use crate::doc::DocKind;
+use crate::doc::{DocId, DocKind};
 use crate::projection::InteractionSummary;
 use crate::types::Contact;
 
@@ -93,9 +93,12 @@ impl SearchIndex {
         let summaries = txn.open_table(INTERACTIONS)?;
         let contacts = txn.open_table(CONTACTS)?;
         for change in changes {
-            let Some((_, id)) = change.doc_id.split_once(':') else {
-                continue;
+            let id = match &change.doc_id {
+                DocId::Interaction(id) => id.to_string(),
+                DocId::Contact(id) => id.to_string(),
+                _ => continue,
             };
+            let id = id.as_str();
             let candidates: &[u8] = match change.kind {
                 DocKind::Contact => &[SCOPE_CONTACTS],
                 DocKind::Interaction => &[SCOPE_QUEUED, SCOPE_ACTIVE, SCOPE_FINALIZED],

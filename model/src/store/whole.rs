@@ -501,10 +501,7 @@ impl Store {
                 .map_err(|e| bad_data(&key, e.to_string()))?;
             merge_seals(&mut cached.doc, &mut cached.seals, seals);
             if self.persist(txn, &key, &doc_id, &mut cached)? {
-                imported.changes.push(DocChange {
-                    doc_id: key.clone(),
-                    kind: doc_id.kind(),
-                });
+                imported.changes.push(DocChange::of(doc_id.clone()));
             }
             kept.push(Kept::Merged {
                 key,
@@ -532,10 +529,7 @@ impl Store {
         )?;
         self.update_catalog(txn, &key, None, meta.digest)?;
         project::write_projection(txn, &doc_id, row)?;
-        imported.changes.push(DocChange {
-            doc_id: key.clone(),
-            kind: doc_id.kind(),
-        });
+        imported.changes.push(DocChange::of(doc_id.clone()));
         kept.push(Kept::Fresh { key, heads });
         Ok(())
     }

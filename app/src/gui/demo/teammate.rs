@@ -267,8 +267,8 @@ impl Script {
                     Ok(Event::Changed { changes }) => {
                         let dm = changes.iter().any(|c| {
                             c.kind == DocKind::Room
-                                && matches!(c.doc_id.parse::<DocId>(),
-                                    Ok(DocId::Room { room: RoomKey::Direct { a, b }, .. })
+                                && matches!(c.doc_id,
+                                    DocId::Room { room: RoomKey::Direct { a, b }, .. }
                                         if [a, b].contains(&self.agent) && [a, b].contains(&self.me))
                         });
                         if dm {
