@@ -12,7 +12,7 @@ use meshdesk::gui::{
     App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
     clock, theme,
 };
-use meshdesk_model::ops::{ChatTarget, Context, Reply, Request, Tab};
+use meshdesk_model::ops::{ChatTarget, Client, Context, Reply, Request, Tab};
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
@@ -45,7 +45,9 @@ fn unread(ui: &mut Ui, id: &str) -> Result<u32, String> {
 
 /// The text of an interaction's latest message.
 fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
-    match ui.call(Request::ShowInteraction { id: id.into() })? {
+    match ui.call(Request::ShowInteraction {
+        id: id.parse().expect("an id"),
+    })? {
         Reply::Interaction(d) => Ok(d
             .interaction
             .messages_in_order()
@@ -305,7 +307,7 @@ fn pending_accept_moves_to_active_and_decline_hides_it_and_waits_tick() -> TestR
 
     // The waiting time ticks.
     let enqueued = match ui.call(Request::ShowInteraction {
-        id: demo.pending_elena.clone(),
+        id: demo.pending_elena.parse().expect("an id"),
     })? {
         Reply::Interaction(d) => d.interaction.enqueued_at,
         other => return Err(format!("unexpected {other:?}").into()),
@@ -368,7 +370,9 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     meshdesk_model::ops::execute(
         &mut bruno_store,
         &earlier,
-        Request::Accept { id: id.clone() },
+        Request::Accept {
+            id: id.parse().expect("an id"),
+        },
     )?;
     seed.clock.advance(MINUTE);
 
@@ -556,7 +560,7 @@ fn the_list_cursor_stays_on_its_row_when_the_list_reorders() -> TestResult {
     // Lucia's message puts her first; Ana opens her.
     ui.clock.advance(MINUTE);
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "It is still blinking".into(),
     })?;
     ui.click("Lucia Romero");
@@ -564,7 +568,7 @@ fn the_list_cursor_stays_on_its_row_when_the_list_reorders() -> TestResult {
     // Marta writes: she moves above Lucia.
     ui.clock.advance(MINUTE);
     ui.call(Request::CustomerMessage {
-        id: demo.active_marta.clone(),
+        id: demo.active_marta.parse().expect("an id"),
         text: "Any news?".into(),
     })?;
     ui.assert_sees("Any news?");
@@ -667,7 +671,7 @@ fn the_open_conversation_is_read_while_the_window_has_focus() -> TestResult {
     assert_eq!(unread(&mut ui, &demo.active_lucia)?, 0, "opened: read");
     let write = |ui: &mut Ui, text: &str| {
         ui.call(Request::CustomerMessage {
-            id: demo.active_lucia.clone(),
+            id: demo.active_lucia.parse().expect("an id"),
             text: text.into(),
         })
     };
@@ -960,7 +964,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
 
     // A customer writes in one of Ana's interactions.
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "It is still blinking".into(),
     })?;
     let last = ui.app.notices().last().cloned();
@@ -996,13 +1000,13 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     // nothing (Ana is reading it); another one still does.
     ui.send(Message::Focused(true));
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "Thanks".into(),
     })?;
     ui.assert_sees("Thanks");
     assert_eq!(ui.app.notices().len(), fired, "the open conversation");
     ui.call(Request::CustomerMessage {
-        id: demo.active_marta.clone(),
+        id: demo.active_marta.parse().expect("an id"),
         text: "Any news?".into(),
     })?;
     let last = ui.app.notices().last().cloned();
@@ -1011,7 +1015,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     // Out of focus, even the open one does.
     ui.send(Message::Focused(false));
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "Hello again".into(),
     })?;
     assert_eq!(ui.app.notices().len(), fired + 1);
@@ -1021,7 +1025,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     ui.click_id(NOTIFICATIONS_ID);
     assert!(!ui.app.settings().notifications);
     ui.call(Request::CustomerMessage {
-        id: demo.active_marta.clone(),
+        id: demo.active_marta.parse().expect("an id"),
         text: "Hello?".into(),
     })?;
     customer_writes_in(&mut ui, "Ivan Vidal", "+34 699 000 222", "Call me back")?;

@@ -368,7 +368,9 @@ async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let reply = a
-            .execute(Request::ShowInteraction { id: id.clone() })
+            .execute(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
             .await?;
         if let Reply::Interaction(detail) = reply
             && detail.owner == Some(joined.agent)
@@ -395,10 +397,12 @@ async fn accept_and_send_apart(
     b_text: &str,
 ) -> TestResult {
     let send = |text: &str| Request::Send {
-        id: id.to_string(),
+        id: id.parse().expect("an id"),
         text: text.into(),
     };
-    let accept = Request::Accept { id: id.to_string() };
+    let accept = Request::Accept {
+        id: id.parse().expect("an id"),
+    };
     a.execute(accept.clone()).await?;
     a.execute(send(a_text)).await?;
     let mut store = Store::open(
@@ -440,7 +444,9 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while b
-        .execute(Request::ShowInteraction { id: id.clone() })
+        .execute(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
         .await
         .is_err()
     {
@@ -466,10 +472,14 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let owner = loop {
         let (Reply::Interaction(on_a), Reply::Interaction(on_b)) = (
-            a.execute(Request::ShowInteraction { id: id.clone() })
-                .await?,
-            b.execute(Request::ShowInteraction { id: id.clone() })
-                .await?,
+            a.execute(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
+            .await?,
+            b.execute(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
+            .await?,
         ) else {
             return Err("not an interaction".into());
         };
@@ -510,7 +520,9 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
 /// The interaction's message bodies as node `n` shows them.
 async fn bodies(n: &NodeHandle, id: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     match n
-        .execute(Request::ShowInteraction { id: id.to_string() })
+        .execute(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
         .await?
     {
         Reply::Interaction(d) => Ok(d.interaction.messages.into_iter().map(|m| m.body).collect()),
@@ -578,7 +590,7 @@ async fn a_document_delivered_whole_then_edited_on_both_sides_converges() -> Tes
     .await?;
     // Only the owner (whoever claimed first) may write: one of the two sends.
     let live = Request::Send {
-        id: id.clone(),
+        id: id.parse().expect("an id"),
         text: "live, later".into(),
     };
     if a.execute(live.clone()).await.is_err() {

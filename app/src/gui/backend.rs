@@ -31,7 +31,7 @@ use std::time::Duration;
 use iced::futures::Stream;
 use iced::futures::stream;
 use meshdesk_model::doc::DocId;
-use meshdesk_model::ops::{self, Context, Reply, Request};
+use meshdesk_model::ops::{self, Client, Context, Reply, Request};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::{DocChange, Store, StoreError};
 use meshdesk_model::{AgentId, AgentStatus, InteractionId, Millis, now_ms};
@@ -173,6 +173,22 @@ impl std::fmt::Debug for Backend {
             .field("id", &self.id)
             .field("kind", &kind)
             .finish()
+    }
+}
+
+impl Client for Backend {
+    type Error = String;
+
+    async fn call(&self, request: Request) -> Result<Reply, String> {
+        match &self.kind {
+            Kind::Local { jobs, .. } => {
+                let (reply, rx) = oneshot::channel();
+                jobs.send(Job::Execute { request, reply })
+                    .map_err(|_| STOPPED.to_string())?;
+                rx.await.map_err(|_| STOPPED.to_string())?
+            }
+            Kind::Node(node) => node.execute(request).await.map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -335,19 +351,6 @@ impl Backend {
     /// Whether a node stands behind this handle (peers, presence, invites).
     pub fn is_node(&self) -> bool {
         matches!(self.kind, Kind::Node(_))
-    }
-
-    /// Carries out one request.
-    pub async fn call(&self, request: Request) -> Result<Reply, String> {
-        match &self.kind {
-            Kind::Local { jobs, .. } => {
-                let (reply, rx) = oneshot::channel();
-                jobs.send(Job::Execute { request, reply })
-                    .map_err(|_| STOPPED.to_string())?;
-                rx.await.map_err(|_| STOPPED.to_string())?
-            }
-            Kind::Node(node) => node.execute(request).await.map_err(|e| e.to_string()),
-        }
     }
 
     /// Sets this agent's status; a node also announces it to the team at once.

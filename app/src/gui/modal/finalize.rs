@@ -4,7 +4,7 @@
 
 use iced::widget::{Space, button, column, row, text, text_input};
 use iced::{Length, Task};
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, InteractionId};
 
 use super::{Event, frame};
@@ -34,7 +34,7 @@ pub enum Message {
     Note(String),
     Confirm,
     Cancel,
-    Done(Result<Reply, String>),
+    Done(Result<(), String>),
 }
 
 impl Finalize {
@@ -79,7 +79,7 @@ impl Finalize {
                 self.error = None;
                 let note = self.note.trim();
                 let request = Request::Finalize {
-                    id: self.id.to_string(),
+                    id: self.id,
                     disposition,
                     note: (!note.is_empty()).then(|| note.to_string()),
                 };
@@ -89,7 +89,7 @@ impl Finalize {
             Message::Done(result) => {
                 self.busy = false;
                 match result {
-                    Ok(_) => {
+                    Ok(()) => {
                         let wrapup = session
                             .campaign(self.campaign)
                             .map(|c| c.wrapup_seconds)

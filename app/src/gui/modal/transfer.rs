@@ -3,7 +3,7 @@
 
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{Reply, Request, TransferTo};
+use meshdesk_model::ops::{Request, TransferTo};
 use meshdesk_model::{AgentId, AgentStatus, CampaignId, InteractionId};
 
 use super::{Event, frame};
@@ -38,7 +38,7 @@ pub enum Message {
     Note(String),
     Confirm,
     Cancel,
-    Done(String, Result<Reply, String>),
+    Done(String, Result<(), String>),
 }
 
 impl Transfer {
@@ -96,7 +96,7 @@ impl Transfer {
                 };
                 let note = self.note.trim();
                 let request = Request::Transfer {
-                    id: self.id.to_string(),
+                    id: self.id,
                     to,
                     note: (!note.is_empty()).then(|| note.to_string()),
                 };
@@ -113,7 +113,7 @@ impl Transfer {
             Message::Done(_, result) => {
                 self.busy = false;
                 match result {
-                    Ok(_) => (
+                    Ok(()) => (
                         Task::none(),
                         Some(Event::Done {
                             toast: format!("Transferred {}.", self.who),

@@ -6,7 +6,7 @@
 use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, text, text_editor};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::{Author, CampaignId, InteractionId, InteractionState, Millis};
 
 use super::list::{self, Cells, List};
@@ -50,12 +50,12 @@ pub enum Message {
     List(list::Message),
     Edit(text_editor::Action),
     Send,
-    Sent(InteractionId, String, Result<Reply, String>),
+    Sent(InteractionId, String, Result<(), String>),
     Menu,
     Transfer,
     Finalize,
     /// The open interaction's messages were marked read.
-    Read(Result<Reply, String>),
+    Read(Result<(), String>),
     Ignore,
 }
 
@@ -217,7 +217,7 @@ impl Active {
                 open.extra.composer = text_editor::Content::new();
                 let id = open.id;
                 let request = Request::Send {
-                    id: id.to_string(),
+                    id,
                     text: body.clone(),
                 };
                 (
@@ -237,7 +237,7 @@ impl Active {
                     }
                 }
                 match result {
-                    Ok(_) => (Task::none(), None),
+                    Ok(()) => (Task::none(), None),
                     Err(e) => (Task::none(), Some(Event::Toast(Toast::Error(e)))),
                 }
             }
@@ -276,7 +276,7 @@ impl Active {
                     }),
                 )
             }
-            Message::Read(Ok(_)) => (self.reload(backend), Some(Event::Read)),
+            Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the conversation read: {e}");
                 (Task::none(), None)
@@ -526,9 +526,5 @@ fn opened(id: InteractionId, backend: &Backend) -> Task<Message> {
 
 /// Marks every message of the interaction read.
 fn mark_read(id: InteractionId, backend: &Backend) -> Task<Message> {
-    call(
-        backend,
-        Request::MarkRead { id: id.to_string() },
-        Message::Read,
-    )
+    call(backend, Request::MarkRead { id }, Message::Read)
 }

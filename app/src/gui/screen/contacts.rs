@@ -8,8 +8,8 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::doc::DocId;
-use meshdesk_model::ops::{ChatTarget, ChatView, Reply, Request, RoomRow};
-use meshdesk_model::{AgentId, CampaignId, Millis, Role, RoomKey};
+use meshdesk_model::ops::{ChatTarget, ChatView, Request, RoomRow};
+use meshdesk_model::{AgentId, CampaignId, MessageId, Millis, Role, RoomKey};
 
 use super::{Toast, call};
 use crate::gui::backend::Backend;
@@ -75,17 +75,17 @@ pub struct Contacts {
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    RoomsLoaded(u64, Result<Reply, String>),
+    RoomsLoaded(u64, Result<Vec<RoomRow>, String>),
     Select(Target),
-    ChatLoaded(u64, Result<Reply, String>),
+    ChatLoaded(u64, Result<Box<ChatView>, String>),
     Draft(String),
     Send,
-    Sent(String, Result<Reply, String>),
+    Sent(String, Result<MessageId, String>),
     Invite,
     Invited(Result<String, String>),
     Copy,
     /// The open room was marked read.
-    Read(Result<Reply, String>),
+    Read(Result<(), String>),
     Ignore,
 }
 
@@ -246,7 +246,7 @@ impl Contacts {
         match message {
             Message::RoomsLoaded(seq, result) => {
                 if seq == self.rooms_seq
-                    && let Ok(Reply::Rooms(rooms)) = result
+                    && let Ok(rooms) = result
                 {
                     self.rooms = rooms
                         .into_iter()
@@ -259,7 +259,7 @@ impl Contacts {
                 }
                 (Task::none(), None)
             }
-            Message::Read(Ok(_)) => (self.load_rooms(backend), Some(Event::Read)),
+            Message::Read(Ok(())) => (self.load_rooms(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the room read: {e}");
                 (Task::none(), None)
@@ -283,14 +283,13 @@ impl Contacts {
             Message::ChatLoaded(seq, result) => {
                 if seq == self.chat_seq {
                     match result {
-                        Ok(Reply::Chat(chat)) => {
+                        Ok(chat) => {
                             self.chat = Some(chat);
                             self.error = None;
                             if std::mem::take(&mut self.picked) || self.focused {
                                 return (self.read_open_room(session, backend), None);
                             }
                         }
-                        Ok(_) => {}
                         Err(e) => self.error = Some(e),
                     }
                 }

@@ -5,8 +5,9 @@
 use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{ContactSpec, Reply, Request};
+use meshdesk_model::ops::{ContactSpec, Request};
 use meshdesk_model::projection::InteractionSummary;
+use meshdesk_model::store::Page;
 use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, validate};
 
 use super::{PAGE, Toast, call, conversation};
@@ -159,19 +160,24 @@ impl Form {
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Reply, String>),
+    Loaded(u64, Result<Page<Contact>, String>),
     Scrolled(f32, f32),
     Open(ContactId),
-    ProfileLoaded(ContactId, u64, Result<Reply, String>),
+    ProfileLoaded(
+        ContactId,
+        u64,
+        Result<(Contact, Vec<InteractionSummary>), String>,
+    ),
     Add,
     Edit,
     Input(Field, String),
     Save,
-    Saved(Option<ContactId>, Result<Reply, String>),
+    /// The contact saved (`editing` it, or added).
+    Saved(Option<ContactId>, Result<ContactId, String>),
     Cancel,
     Delete,
     ConfirmDelete,
-    Deleted(ContactId, Result<Reply, String>),
+    Deleted(ContactId, Result<(), String>),
     Start,
     OpenInteraction(InteractionId, InteractionState),
 }
@@ -241,11 +247,9 @@ impl Phonebook {
         };
         p.seq += 1;
         let (id, seq) = (p.id, p.seq);
-        call(
-            backend,
-            Request::ShowContact { id: id.to_string() },
-            move |r| Message::ProfileLoaded(id, seq, r),
-        )
+        call(backend, Request::ShowContact { id }, move |r| {
+            Message::ProfileLoaded(id, seq, r)
+        })
     }
 
     fn open(&mut self, id: ContactId, backend: &Backend) -> Task<Message> {
@@ -321,12 +325,11 @@ impl Phonebook {
                 if seq == self.seq {
                     let under_cursor = self.list.under_cursor(&self.contacts, |c| c.id);
                     match result {
-                        Ok(Reply::ContactPage(page)) => {
+                        Ok(page) => {
                             self.contacts = page.rows;
                             self.total = page.total;
                             self.error = None;
                         }
-                        Ok(_) => {}
                         Err(e) => self.error = Some(e),
                     }
                     self.loaded = true;
@@ -352,16 +355,12 @@ impl Phonebook {
                     && p.seq == seq
                 {
                     match result {
-                        Ok(Reply::Contact {
-                            contact,
-                            interactions,
-                        }) => {
-                            p.contact = Some(contact);
+                        Ok((contact, interactions)) => {
+                            p.contact = Some(Box::new(contact));
                             p.interactions = interactions;
                             p.interactions
                                 .sort_by_key(|s| std::cmp::Reverse(s.last_activity));
                         }
-                        Ok(_) => {}
                         Err(e) => p.error = Some(e),
                     }
                 }
@@ -403,17 +402,21 @@ impl Phonebook {
                 form.saving = true;
                 form.error = None;
                 let editing = form.editing;
-                let request = match editing {
-                    Some(id) => Request::EditContact {
-                        id: id.to_string(),
-                        changes: form.spec(),
-                    },
-                    None => Request::AddContact(form.spec()),
+                let task = match editing {
+                    Some(id) => {
+                        let request = Request::EditContact {
+                            id,
+                            changes: form.spec(),
+                        };
+                        call(backend, request, move |r: Result<(), String>| {
+                            Message::Saved(editing, r.map(|()| id))
+                        })
+                    }
+                    None => call(backend, Request::AddContact(form.spec()), move |r| {
+                        Message::Saved(editing, r)
+                    }),
                 };
-                (
-                    call(backend, request, move |r| Message::Saved(editing, r)),
-                    None,
-                )
+                (task, None)
             }
             Message::Saved(editing, result) => {
                 let Pane::Form(form) = &mut self.pane else {
@@ -421,19 +424,9 @@ impl Phonebook {
                 };
                 form.saving = false;
                 match result {
-                    Ok(reply) => {
-                        let id = match reply {
-                            Reply::Created { id } => id.parse().ok(),
-                            _ => editing,
-                        };
+                    Ok(id) => {
                         let name = form.name.trim().to_string();
-                        let open = match id {
-                            Some(id) => self.open(id, backend),
-                            None => {
-                                self.pane = Pane::Nothing;
-                                Task::none()
-                            }
-                        };
+                        let open = self.open(id, backend);
                         let what = if editing.is_some() { "Saved" } else { "Added" };
                         (
                             Task::batch([open, self.reload(backend)]),
@@ -459,11 +452,9 @@ impl Phonebook {
                 };
                 let id = p.id;
                 (
-                    call(
-                        backend,
-                        Request::DeleteContact { id: id.to_string() },
-                        move |r| Message::Deleted(id, r),
-                    ),
+                    call(backend, Request::DeleteContact { id }, move |r| {
+                        Message::Deleted(id, r)
+                    }),
                     None,
                 )
             }
