@@ -24,7 +24,7 @@ use meshdesk_model::ops::{
 use meshdesk_model::store::Page;
 use meshdesk_model::{InteractionId, InteractionState, Millis};
 
-use super::backend::{self, Backend, Peer};
+use super::backend::{self, Backend, Error, Peer};
 use super::clock::Zone;
 use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
@@ -55,17 +55,17 @@ pub enum Message {
     Shortcut(Shortcut),
     Flush,
     /// A lost claim's interaction, to name it in the toast.
-    ClaimLost(Result<Box<InteractionDetail>, String>),
-    TeamLoaded(Result<Box<TeamOverview>, String>),
-    CountsLoaded(u64, Tab, Result<Page<InteractionRow>, String>),
+    ClaimLost(Result<Box<InteractionDetail>, Error>),
+    TeamLoaded(Result<Box<TeamOverview>, Error>),
+    CountsLoaded(u64, Tab, Result<Page<InteractionRow>, Error>),
     /// The chat rooms, read to tell teammates' new messages.
-    RoomsLoaded(Result<Vec<RoomRow>, String>),
-    PeersLoaded(Result<Vec<Peer>, String>),
+    RoomsLoaded(Result<Vec<RoomRow>, Error>),
+    PeersLoaded(Result<Vec<Peer>, Error>),
     Tab(TabId),
     Search(String),
     New,
     Status(StatusChoice),
-    StatusSet(Result<Reply, String>),
+    StatusSet(Result<Reply, Error>),
     Active(active::Message),
     Pending(pending::Message),
     History(history::Message),
@@ -612,7 +612,7 @@ impl Inbox {
             Message::TeamLoaded(result) => {
                 match result {
                     Ok(team) => self.session.team = Some(*team),
-                    Err(e) => effects.push(Event::Toast(Toast::Error(e))),
+                    Err(e) => effects.push(Event::Toast(Toast::Error(e.to_string()))),
                 }
                 Task::none()
             }
@@ -687,7 +687,7 @@ impl Inbox {
             Message::StatusSet(result) => match result {
                 Ok(_) => Task::batch([self.load_team(), self.load_counts()]),
                 Err(e) => {
-                    effects.push(Event::Toast(Toast::Error(e)));
+                    effects.push(Event::Toast(Toast::Error(e.to_string())));
                     Task::none()
                 }
             },

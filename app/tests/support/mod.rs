@@ -655,7 +655,7 @@ impl Ui {
         let backend = self.backend.clone();
         let reply = self.rt.block_on(async move { backend.call(request).await });
         self.run(Task::none());
-        reply
+        reply.map_err(|e| e.to_string())
     }
 
     /// Compares the window with its reference PNG in `tests/snapshots/`

@@ -21,13 +21,6 @@ use crate::types::*;
 #[error("unexpected answer: {0:?}")]
 pub struct UnexpectedReply(pub Box<Reply>);
 
-/// For clients whose errors are one line of text.
-impl From<UnexpectedReply> for String {
-    fn from(e: UnexpectedReply) -> Self {
-        e.to_string()
-    }
-}
-
 /// A value some reply carries.
 pub trait FromReply: Sized {
     fn from_reply(reply: Reply) -> Result<Self, UnexpectedReply>;
@@ -147,7 +140,7 @@ mod tests {
         let wrong = <Vec<Campaign>>::from_reply(Reply::Done);
         assert_eq!(wrong, Err(UnexpectedReply(Box::new(Reply::Done))));
         assert_eq!(
-            String::from(UnexpectedReply(Box::new(Reply::Done))),
+            UnexpectedReply(Box::new(Reply::Done)).to_string(),
             "unexpected answer: Done"
         );
     }

@@ -84,7 +84,7 @@ impl Seeder {
     }
 
     fn create<T: FromReply>(&mut self, request: Request) -> Result<T, String> {
-        Ok(T::from_reply(self.run(request)?)?)
+        T::from_reply(self.run(request)?).map_err(|e| e.to_string())
     }
 }
 

@@ -35,6 +35,7 @@ use tokio::time::Instant;
 
 use super::{AGENT, FIRST, LAST, OPENERS, REPLIES, TEAMMATE, loopback};
 use crate::data_dir::DataDir;
+use crate::gui::backend::Error;
 
 /// What the customer writes after the first message.
 const FOLLOW_UPS: [&str; 6] = [
@@ -211,10 +212,10 @@ struct Script {
 }
 
 impl Client for Script {
-    type Error = String;
+    type Error = Error;
 
-    async fn call(&self, request: Request) -> Result<Reply, String> {
-        self.node.execute(request).await.map_err(|e| e.to_string())
+    async fn call(&self, request: Request) -> Result<Reply, Error> {
+        Ok(self.node.execute(request).await?)
     }
 }
 
@@ -300,7 +301,7 @@ impl Script {
         }
     }
 
-    async fn step(&mut self, step: Step) -> Result<(), String> {
+    async fn step(&mut self, step: Step) -> Result<(), Error> {
         match step {
             Step::Answer { id, accept } => {
                 let request = if accept {
@@ -421,7 +422,7 @@ impl Script {
 
     /// The customer writes into one of the demo agent's active interactions;
     /// whether there was one.
-    async fn follow_up(&mut self) -> Result<bool, String> {
+    async fn follow_up(&mut self) -> Result<bool, Error> {
         let mut order: Vec<InteractionId> = self.open.clone();
         let start = self
             .rng
@@ -452,7 +453,7 @@ impl Script {
     }
 
     /// A new customer writes in, on one of the demo's three campaigns.
-    async fn new_inbound(&mut self) -> Result<(), String> {
+    async fn new_inbound(&mut self) -> Result<(), Error> {
         let first = FIRST[self.rng.random_range(0..FIRST.len())];
         let last = LAST[self.rng.random_range(0..LAST.len())];
         let number: u32 = self.rng.random_range(0..100_000_000);

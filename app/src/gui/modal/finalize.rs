@@ -8,7 +8,7 @@ use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, InteractionId};
 
 use super::{Event, frame};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -34,7 +34,7 @@ pub enum Message {
     Note(String),
     Confirm,
     Cancel,
-    Done(Result<(), String>),
+    Done(Result<(), Error>),
 }
 
 impl Finalize {
@@ -105,7 +105,7 @@ impl Finalize {
                         (Task::none(), Some(Event::Done { toast, open: None }))
                     }
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }

@@ -12,7 +12,7 @@ use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, ChannelKind, Contact, InteractionId, validate};
 
 use super::{Event, frame};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, channel_label};
 use crate::gui::theme;
@@ -54,7 +54,7 @@ pub enum Message {
     Campaign(CampaignId),
     Back,
     Query(String),
-    Found(u64, Result<Vec<Contact>, String>),
+    Found(u64, Result<Vec<Contact>, Error>),
     Pick(Box<Contact>),
     Unpick,
     Address(String),
@@ -62,7 +62,7 @@ pub enum Message {
     Field(String, String),
     Text(String),
     Start,
-    Started(Result<InteractionId, String>),
+    Started(Result<InteractionId, Error>),
     Cancel,
 }
 
@@ -265,7 +265,7 @@ impl NewInteraction {
                         )
                     }
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }

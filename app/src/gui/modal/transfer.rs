@@ -7,7 +7,7 @@ use meshdesk_model::ops::{Request, TransferTo};
 use meshdesk_model::{AgentId, AgentStatus, CampaignId, InteractionId};
 
 use super::{Event, frame};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
@@ -38,7 +38,7 @@ pub enum Message {
     Note(String),
     Confirm,
     Cancel,
-    Done(String, Result<(), String>),
+    Done(String, Result<(), Error>),
 }
 
 impl Transfer {
@@ -121,7 +121,7 @@ impl Transfer {
                         }),
                     ),
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }

@@ -11,7 +11,7 @@ use meshdesk_model::{Author, CampaignId, InteractionId, InteractionState, Millis
 
 use super::list::{self, Cells, List};
 use super::{Toast, call, conversation};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -50,12 +50,12 @@ pub enum Message {
     List(list::Message),
     Edit(text_editor::Action),
     Send,
-    Sent(InteractionId, String, Result<(), String>),
+    Sent(InteractionId, String, Result<(), Error>),
     Menu,
     Transfer,
     Finalize,
     /// The open interaction's messages were marked read.
-    Read(Result<(), String>),
+    Read(Result<(), Error>),
     Ignore,
 }
 
@@ -233,12 +233,15 @@ impl Active {
                         if open.extra.composer.text().trim().is_empty() {
                             open.extra.composer = text_editor::Content::with_text(&body);
                         }
-                        open.error = Some(e.clone());
+                        open.error = Some(e.to_string());
                     }
                 }
                 match result {
                     Ok(()) => (Task::none(), None),
-                    Err(e) => (Task::none(), Some(Event::Toast(Toast::Error(e)))),
+                    Err(e) => (
+                        Task::none(),
+                        Some(Event::Toast(Toast::Error(e.to_string()))),
+                    ),
                 }
             }
             Message::Menu => {

@@ -12,7 +12,7 @@ use meshdesk_model::ops::{ChatTarget, ChatView, Request, RoomRow};
 use meshdesk_model::{AgentId, CampaignId, MessageId, Millis, Role, RoomKey};
 
 use super::{Toast, call};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
@@ -65,7 +65,7 @@ pub struct Contacts {
     typing: BTreeMap<(String, AgentId), Millis>,
     last_typing_sent: Millis,
     cursor: Option<usize>,
-    invite: Option<Result<String, String>>,
+    invite: Option<Result<String, Error>>,
     /// Whether the window has the focus: only then is what arrives in the
     /// open room read.
     focused: bool,
@@ -75,17 +75,17 @@ pub struct Contacts {
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    RoomsLoaded(u64, Result<Vec<RoomRow>, String>),
+    RoomsLoaded(u64, Result<Vec<RoomRow>, Error>),
     Select(Target),
-    ChatLoaded(u64, Result<Box<ChatView>, String>),
+    ChatLoaded(u64, Result<Box<ChatView>, Error>),
     Draft(String),
     Send,
-    Sent(String, Result<MessageId, String>),
+    Sent(String, Result<MessageId, Error>),
     Invite,
-    Invited(Result<String, String>),
+    Invited(Result<String, Error>),
     Copy,
     /// The open room was marked read.
-    Read(Result<(), String>),
+    Read(Result<(), Error>),
     Ignore,
 }
 
@@ -290,7 +290,7 @@ impl Contacts {
                                 return (self.read_open_room(session, backend), None);
                             }
                         }
-                        Err(e) => self.error = Some(e),
+                        Err(e) => self.error = Some(e.to_string()),
                     }
                 }
                 (Task::none(), None)
@@ -340,8 +340,11 @@ impl Contacts {
                         if self.draft.is_empty() {
                             self.draft = text;
                         }
-                        self.error = Some(e.clone());
-                        (Task::none(), Some(Event::Toast(Toast::Error(e))))
+                        self.error = Some(e.to_string());
+                        (
+                            Task::none(),
+                            Some(Event::Toast(Toast::Error(e.to_string()))),
+                        )
                     }
                 }
             }
@@ -498,7 +501,7 @@ impl Contacts {
                 ]
                 .spacing(8)
                 .into(),
-                Err(e) => error_box(e),
+                Err(e) => error_box(&e.to_string()),
             };
             if self.selected.is_none() {
                 return container(body).padding(20).into();

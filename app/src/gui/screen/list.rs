@@ -15,7 +15,7 @@ use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::store::Page;
 
 use super::{PAGE, call};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::theme;
 use crate::gui::widget::{
     Element, ListState, SMALL, TEXT, empty, error_box, line, muted, split, virtual_list,
@@ -23,10 +23,10 @@ use crate::gui::widget::{
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Page<InteractionRow>, String>),
+    Loaded(u64, Result<Page<InteractionRow>, Error>),
     Scrolled(f32, f32),
     Open(InteractionId),
-    DetailLoaded(InteractionId, u64, Result<Box<InteractionDetail>, String>),
+    DetailLoaded(InteractionId, u64, Result<Box<InteractionDetail>, Error>),
 }
 
 /// What the screen may want to follow up on.
@@ -191,7 +191,7 @@ impl<X: Default> List<X> {
                 if let Some(open) = self.open.as_mut().filter(|o| o.id == id && o.seq == seq) {
                     match result {
                         Ok(d) => open.detail = Some(d),
-                        Err(e) => open.error = Some(e),
+                        Err(e) => open.error = Some(e.to_string()),
                     }
                 }
                 (Task::none(), None)
@@ -360,7 +360,7 @@ impl Rows {
     pub fn answered(
         &mut self,
         seq: u64,
-        result: Result<Page<InteractionRow>, String>,
+        result: Result<Page<InteractionRow>, Error>,
         backend: &Backend,
     ) -> Task<Message> {
         if seq != self.seq {
@@ -378,7 +378,7 @@ impl Rows {
                 self.total = page.total;
                 self.error = None;
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => self.error = Some(e.to_string()),
         }
         self.loaded = true;
         self.list.follow(under_cursor, &self.rows, |r| r.summary.id);

@@ -16,7 +16,7 @@ pub mod welcome;
 use iced::Task;
 use meshdesk_model::ops::{Client, FromReply, Request};
 
-use super::backend::Backend;
+use super::backend::{Backend, Error};
 
 /// Rows fetched at first; more are fetched as the list is scrolled towards its end.
 pub const PAGE: usize = 200;
@@ -33,7 +33,7 @@ pub enum Toast {
 pub fn call<T: FromReply + Send + 'static, M: Send + 'static>(
     backend: &Backend,
     request: Request,
-    done: impl FnOnce(Result<T, String>) -> M + Send + 'static,
+    done: impl FnOnce(Result<T, Error>) -> M + Send + 'static,
 ) -> Task<M> {
     let backend = backend.clone();
     Task::perform(async move { backend.ask(request).await }, done)

@@ -12,7 +12,7 @@ use meshdesk_model::{InteractionId, InteractionState};
 
 use super::list::{self, Cells, List};
 use super::{Toast, call, conversation};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -50,7 +50,7 @@ pub enum Answer {
 pub enum Message {
     List(list::Message),
     Answer(InteractionId, Answer),
-    Answered(InteractionId, Answer, Result<(), String>),
+    Answered(InteractionId, Answer, Result<(), Error>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,9 +142,12 @@ impl Pending {
                     }
                     Err(e) => {
                         if let Some(open) = self.list.selected_mut(id) {
-                            open.error = Some(e.clone());
+                            open.error = Some(e.to_string());
                         }
-                        (self.reload(backend), Some(Event::Toast(Toast::Error(e))))
+                        (
+                            self.reload(backend),
+                            Some(Event::Toast(Toast::Error(e.to_string()))),
+                        )
                     }
                 }
             }

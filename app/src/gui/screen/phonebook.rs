@@ -11,7 +11,7 @@ use meshdesk_model::store::Page;
 use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, validate};
 
 use super::{PAGE, Toast, call, conversation};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -160,24 +160,24 @@ impl Form {
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Page<Contact>, String>),
+    Loaded(u64, Result<Page<Contact>, Error>),
     Scrolled(f32, f32),
     Open(ContactId),
     ProfileLoaded(
         ContactId,
         u64,
-        Result<(Contact, Vec<InteractionSummary>), String>,
+        Result<(Contact, Vec<InteractionSummary>), Error>,
     ),
     Add,
     Edit,
     Input(Field, String),
     Save,
     /// The contact saved (`editing` it, or added).
-    Saved(Option<ContactId>, Result<ContactId, String>),
+    Saved(Option<ContactId>, Result<ContactId, Error>),
     Cancel,
     Delete,
     ConfirmDelete,
-    Deleted(ContactId, Result<(), String>),
+    Deleted(ContactId, Result<(), Error>),
     Start,
     OpenInteraction(InteractionId, InteractionState),
 }
@@ -330,7 +330,7 @@ impl Phonebook {
                             self.total = page.total;
                             self.error = None;
                         }
-                        Err(e) => self.error = Some(e),
+                        Err(e) => self.error = Some(e.to_string()),
                     }
                     self.loaded = true;
                     self.list.follow(under_cursor, &self.contacts, |c| c.id);
@@ -361,7 +361,7 @@ impl Phonebook {
                             p.interactions
                                 .sort_by_key(|s| std::cmp::Reverse(s.last_activity));
                         }
-                        Err(e) => p.error = Some(e),
+                        Err(e) => p.error = Some(e.to_string()),
                     }
                 }
                 (Task::none(), None)
@@ -408,7 +408,7 @@ impl Phonebook {
                             id,
                             changes: form.spec(),
                         };
-                        call(backend, request, move |r: Result<(), String>| {
+                        call(backend, request, move |r: Result<(), Error>| {
                             Message::Saved(editing, r.map(|()| id))
                         })
                     }
@@ -434,7 +434,7 @@ impl Phonebook {
                         )
                     }
                     Err(e) => {
-                        form.error = Some(e);
+                        form.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }
@@ -474,10 +474,13 @@ impl Phonebook {
                 }
                 Err(e) => {
                     if let Pane::Profile(p) = &mut self.pane {
-                        p.error = Some(e.clone());
+                        p.error = Some(e.to_string());
                         p.confirm_delete = false;
                     }
-                    (Task::none(), Some(Event::Toast(Toast::Error(e))))
+                    (
+                        Task::none(),
+                        Some(Event::Toast(Toast::Error(e.to_string()))),
+                    )
                 }
             },
             Message::Start => match &self.pane {
