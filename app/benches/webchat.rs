@@ -20,7 +20,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::{SinkExt, StreamExt};
 use meshdesk::gateway::NodeBackend;
 use meshdesk_channels::{HttpConfig, Rate, Server, serve};
-use meshdesk_model::ops::{CampaignSpec, Client, Context, Reply, Request, Tab};
+use meshdesk_model::ops::{CampaignSpec, Client, Context, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::store::Store;
 use meshdesk_model::{AgentStatus, Author, ChannelKind, Strategy};
 use meshdesk_sync::node::{Node, NodeConfig, NodeHandle};
@@ -164,18 +164,15 @@ fn visitor_message_to_pending(c: &mut Criterion) {
                     let (_, id) = start_chat(&bench, &format!("Visitor {n}"), "Hello there").await;
                     // Until the node's Pending projection lists it.
                     loop {
-                        let reply = bench
+                        let rows: Vec<InteractionRow> = bench
                             .backend
-                            .call(Request::ListInteractions {
+                            .ask(Request::ListInteractions {
                                 tab: Tab::Pending,
                                 search: None,
                                 limit: None,
                             })
                             .await
                             .expect("pending");
-                        let Reply::Interactions(rows) = reply else {
-                            panic!("unexpected reply");
-                        };
                         if rows.iter().any(|r| r.summary.id.to_string() == id) {
                             break;
                         }

@@ -12,49 +12,42 @@ use meshdesk::gui::{
     App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
     clock, theme,
 };
-use meshdesk_model::ops::{ChatTarget, Client, Context, Reply, Request, Tab};
+use meshdesk_model::ops::{
+    ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
+};
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
-fn active_count(ui: &mut Ui) -> Result<usize, String> {
-    match ui.call(Request::ListInteractions {
+fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
+    ui.ask(Request::ListInteractions {
         tab: Tab::Active,
         search: None,
         limit: None,
-    })? {
-        Reply::Interactions(rows) => Ok(rows.len()),
-        other => Err(format!("unexpected {other:?}")),
-    }
+    })
+}
+
+fn active_count(ui: &mut Ui) -> Result<usize, String> {
+    Ok(active(ui)?.len())
 }
 
 /// How many messages of an interaction this agent has not read.
 fn unread(ui: &mut Ui, id: &str) -> Result<u32, String> {
-    match ui.call(Request::ListInteractions {
-        tab: Tab::Active,
-        search: None,
-        limit: None,
-    })? {
-        Reply::Interactions(rows) => rows
-            .iter()
-            .find(|r| r.summary.id.to_string() == id)
-            .map(|r| r.unread)
-            .ok_or_else(|| format!("{id} is not in Active")),
-        other => Err(format!("unexpected {other:?}")),
-    }
+    active(ui)?
+        .iter()
+        .find(|r| r.summary.id.to_string() == id)
+        .map(|r| r.unread)
+        .ok_or_else(|| format!("{id} is not in Active"))
 }
 
 /// The text of an interaction's latest message.
 fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
-    match ui.call(Request::ShowInteraction {
+    let d: InteractionDetail = ui.ask(Request::ShowInteraction {
         id: id.parse().expect("an id"),
-    })? {
-        Reply::Interaction(d) => Ok(d
-            .interaction
-            .messages_in_order()
-            .last()
-            .map(|m| m.body.clone())),
-        other => Err(format!("unexpected {other:?}")),
-    }
+    })?;
+    Ok(d.interaction
+        .messages_in_order()
+        .last()
+        .map(|m| m.body.clone()))
 }
 
 /// A customer writes in, queued in General (as a gateway would do it).
@@ -306,12 +299,10 @@ fn pending_accept_moves_to_active_and_decline_hides_it_and_waits_tick() -> TestR
     ui.assert_sees("Ring-all: first to accept takes it");
 
     // The waiting time ticks.
-    let enqueued = match ui.call(Request::ShowInteraction {
+    let elena: InteractionDetail = ui.ask(Request::ShowInteraction {
         id: demo.pending_elena.parse().expect("an id"),
-    })? {
-        Reply::Interaction(d) => d.interaction.enqueued_at,
-        other => return Err(format!("unexpected {other:?}").into()),
-    };
+    })?;
+    let enqueued = elena.interaction.enqueued_at;
     let before = clock::elapsed(ui.clock.now(), enqueued);
     ui.assert_sees(&before);
     ui.tick(5);

@@ -8,7 +8,7 @@ use common::*;
 use futures::{SinkExt, StreamExt};
 use meshdesk_channels::{Backend, Typing, Typist};
 use meshdesk_model::InteractionId;
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::{Client, Reply, Request};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -559,23 +559,18 @@ async fn an_interaction_takes_only_so_many_customer_messages() {
         .expect("api message");
     assert_eq!(r.status(), StatusCode::CONFLICT);
     env.agent_reply(&id, "we are on it").await;
-    match env
-        .call(Request::ShowInteraction {
-            id: id.parse().expect("an id"),
-        })
+    let d = env
+        .backend
+        .show_interaction(id.parse().expect("an id"))
         .await
-    {
-        Reply::Interaction(d) => {
-            let bodies: Vec<&str> = d
-                .interaction
-                .messages_in_order()
-                .into_iter()
-                .map(|m| m.body.as_str())
-                .collect();
-            assert_eq!(bodies, ["one", "two", "three", "we are on it"]);
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+        .expect("the interaction");
+    let bodies: Vec<&str> = d
+        .interaction
+        .messages_in_order()
+        .into_iter()
+        .map(|m| m.body.as_str())
+        .collect();
+    assert_eq!(bodies, ["one", "two", "three", "we are on it"]);
 }
 
 #[tokio::test]

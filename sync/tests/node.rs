@@ -7,7 +7,7 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 
 use libp2p::Multiaddr;
-use meshdesk_model::ops::{ContactSpec, Context, Reply, Request};
+use meshdesk_model::ops::{ContactSpec, Context, FromReply, Reply, Request};
 use meshdesk_model::store::{Store, bucket_of};
 use meshdesk_model::{Contact, ContactId};
 use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
@@ -130,17 +130,18 @@ async fn wait_for(
     }
 }
 
-async fn contact_names(node: &NodeHandle) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    match node
+async fn contacts(node: &NodeHandle) -> Result<Vec<Contact>, Box<dyn std::error::Error>> {
+    let reply = node
         .execute(Request::ListContacts {
             search: None,
             limit: None,
         })
-        .await?
-    {
-        Reply::Contacts(list) => Ok(list.into_iter().map(|c| c.name).collect()),
-        other => Err(format!("unexpected reply {other:?}").into()),
-    }
+        .await?;
+    Ok(Vec::<Contact>::from_reply(reply)?)
+}
+
+async fn contact_names(node: &NodeHandle) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    Ok(contacts(node).await?.into_iter().map(|c| c.name).collect())
 }
 
 async fn eventually_contact(node: &NodeHandle, name: &str) -> TestResult {
@@ -1122,19 +1123,11 @@ async fn a_member_that_asks_and_never_reads_is_dropped() -> TestResult {
         }))
         .await?;
     }
-    let ids: Vec<String> = match a
-        .execute(Request::ListContacts {
-            search: None,
-            limit: None,
-        })
+    let ids: Vec<String> = contacts(&a)
         .await?
-    {
-        Reply::Contacts(list) => list
-            .into_iter()
-            .map(|c| format!("contact:{}", c.id))
-            .collect(),
-        other => return Err(format!("unexpected reply {other:?}").into()),
-    };
+        .into_iter()
+        .map(|c| format!("contact:{}", c.id))
+        .collect();
     let code = a.invite(60_000, 1).await?;
     let bruno = join(b_dir.path(), &code.encode(), "Bruno").await?;
     let b_key = identity::load_or_create(b_dir.path())?;

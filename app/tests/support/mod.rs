@@ -22,7 +22,7 @@ use meshdesk::gui::clock::Zone;
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{App, Message, Shortcut, TabId};
 use meshdesk_model::ops::{
-    self, CampaignSpec, ChatTarget, Client, ContactSpec, Context, Reply, Request,
+    self, CampaignSpec, ChatTarget, Client, ContactSpec, Context, FromReply, Reply, Request,
 };
 use meshdesk_model::store::Store;
 use meshdesk_model::{ChannelKind, Millis, Strategy};
@@ -656,6 +656,11 @@ impl Ui {
         let reply = self.rt.block_on(async move { backend.call(request).await });
         self.run(Task::none());
         reply.map_err(|e| e.to_string())
+    }
+
+    /// Runs a request whose reply holds a `T`, and gives the `T`.
+    pub fn ask<T: FromReply>(&mut self, request: Request) -> Result<T, String> {
+        T::from_reply(self.call(request)?).map_err(|e| e.to_string())
     }
 
     /// Compares the window with its reference PNG in `tests/snapshots/`

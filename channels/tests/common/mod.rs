@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use meshdesk_channels::{HttpConfig, Rate, RetryPolicy, Server, SettingsFile, StoreBackend, serve};
 use meshdesk_model::authorship::DeviceKey;
-use meshdesk_model::ops::{CampaignSpec, Client, Reply, Request, Tab};
+use meshdesk_model::ops::{CampaignSpec, Client, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::{AgentStatus, ChannelKind, Strategy};
 use tempfile::TempDir;
 
@@ -132,17 +132,16 @@ impl Env {
     }
 
     pub async fn pending_ids(&self) -> Vec<String> {
-        match self
-            .call(Request::ListInteractions {
+        let rows: Vec<InteractionRow> = self
+            .backend
+            .ask(Request::ListInteractions {
                 tab: Tab::Pending,
                 search: None,
                 limit: None,
             })
             .await
-        {
-            Reply::Interactions(rows) => rows.iter().map(|r| r.summary.id.to_string()).collect(),
-            other => panic!("unexpected reply {other:?}"),
-        }
+            .expect("the pending list");
+        rows.iter().map(|r| r.summary.id.to_string()).collect()
     }
 
     /// The agent takes the interaction and answers.
