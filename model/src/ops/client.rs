@@ -12,6 +12,7 @@ use std::future::Future;
 use super::{ChatView, InteractionDetail, InteractionRow, Reply, Request, RoomRow, TeamOverview};
 use crate::ids::*;
 use crate::projection::InteractionSummary;
+use crate::routing;
 use crate::store::Page;
 use crate::types::*;
 
@@ -21,7 +22,8 @@ use crate::types::*;
 #[error("unexpected answer: {0:?}")]
 pub struct UnexpectedReply(pub Box<Reply>);
 
-/// A value some reply carries.
+/// A value some reply carries: every kind of reply but `Created` (whose id
+/// is read as the typed id of what was created) has its own type.
 pub trait FromReply: Sized {
     fn from_reply(reply: Reply) -> Result<Self, UnexpectedReply>;
 }
@@ -53,6 +55,9 @@ from_reply! {
     ChatView: Reply::Chat(chat) => *chat;
     Vec<RoomRow>: Reply::Rooms(rooms) => rooms;
     Agent: Reply::Status(agent) => *agent;
+    Vec<routing::Explanation>: Reply::Explanations(list) => list;
+    Vec<CannedResponse>: Reply::Canned(list) => list;
+    String: Reply::Text(text) => text;
 }
 
 /// A large value, kept boxed where it travels (a GUI message).
