@@ -748,3 +748,52 @@ fn canned_response_commands_and_their_bad_input() {
     assert!(cli.ok(&["canned", "list"]).contains("/where"));
     assert!(!cli.ok(&["canned", "list"]).contains("/thanks"));
 }
+
+#[test]
+fn tags_are_added_removed_and_narrow_lists_with_a_tag_word() {
+    let cli = Cli::with_team();
+    let tagged = cli.json(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        "+34 600 100 200",
+    ]);
+    let tagged = tagged["id"].as_str().expect("id").to_string();
+    let other = cli.json(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        "+34 600 100 201",
+        "--message",
+        "a vip asked",
+    ]);
+    let other = other["id"].as_str().expect("id").to_string();
+    cli.ok(&["interaction", "tag", &tagged, "vip"]);
+    let ids = |query: &str| -> Vec<String> {
+        cli.json(&["interaction", "list", "--tab", "active", "--search", query])
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    // The plain word finds both; the tag word only the tagged one.
+    assert_eq!(ids("vip").len(), 2);
+    assert_eq!(ids("tag:vip"), std::slice::from_ref(&tagged));
+    assert_eq!(
+        cli.json(&["interaction", "show", &tagged])["interaction"]["tags"][0],
+        "vip"
+    );
+    cli.refused(&["interaction", "untag", &other, "vip"], "has no tag `vip`");
+    cli.ok(&["interaction", "untag", &tagged, "vip"]);
+    assert!(ids("tag:vip").is_empty());
+    assert_eq!(ids("vip"), [other]);
+}

@@ -13,7 +13,7 @@ use meshdesk::gui::{
     clock, theme,
 };
 use meshdesk_model::ops::{
-    ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
+    CannedSpec, ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
 };
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
@@ -277,6 +277,120 @@ fn the_composer_sends_on_enter_and_breaks_lines_on_shift_enter() -> TestResult {
         last_message(&mut ui, &demo.active_lucia)?.as_deref(),
         Some("Please restart it\nThanks")
     );
+    Ok(())
+}
+
+#[test]
+fn slash_in_the_composer_picks_a_canned_response_with_its_placeholders_filled() -> TestResult {
+    let mut demo = Demo::new()?;
+    for (code, body, campaign) in [
+        (
+            "thanks",
+            "Thanks for your patience, {contact.name}. {agent.name}",
+            None,
+        ),
+        ("therapy", "Have you tried turning it off and on?", None),
+        (
+            "order",
+            "Your order {field.Order} is on its way",
+            Some("Orders"),
+        ),
+    ] {
+        demo.seed.create(Request::AddCanned(CannedSpec {
+            code: code.into(),
+            body: body.into(),
+            campaign: campaign.map(Into::into),
+        }))?;
+    }
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    ui.type_into(active::COMPOSER_ID, "/th");
+    // Lucia's campaign is General: the Orders response is not offered.
+    ui.assert_sees("/thanks");
+    ui.assert_sees("/therapy");
+    ui.assert_not_sees("/order");
+    for (name, theme) in [
+        ("canned-picker-light", theme::light()),
+        ("canned-picker-dark", theme::dark()),
+    ] {
+        if let Err(e) = ui.snapshot(name, &theme) {
+            return Err(e.to_string().into());
+        }
+    }
+    // Esc closes it; the text stays.
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Escape),
+        Modifiers::empty(),
+    );
+    ui.assert_not_sees("/therapy");
+    // Typing on opens it again; ↓ then ↑ lands back on the first row.
+    ui.type_into(active::COMPOSER_ID, "a");
+    ui.assert_sees("/thanks");
+    ui.assert_not_sees("/therapy");
+    for arrow in [key::Named::ArrowDown, key::Named::ArrowUp] {
+        ui.press_in(active::COMPOSER_ID, Key::Named(arrow), Modifiers::empty());
+    }
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    ui.assert_not_sees("/thanks");
+    // The first Enter inserted; the next one sends what was filled in.
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    assert_eq!(
+        last_message(&mut ui, &demo.active_lucia)?.as_deref(),
+        Some("Thanks for your patience, Lucia Romero. Ana")
+    );
+    Ok(())
+}
+
+#[test]
+fn a_note_is_written_from_the_composer_and_shown_as_internal_never_as_a_reply() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    let before = last_message(&mut ui, &demo.active_lucia)?;
+    // The switch: Note, then Enter adds it.
+    ui.click("Note");
+    ui.assert_sees("Add note");
+    ui.type_into(active::COMPOSER_ID, "Router is under warranty");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    ui.assert_sees("Router is under warranty");
+    assert!(
+        ui.texts()
+            .iter()
+            .any(|t| t.starts_with("Internal note · You")),
+        "the note is not marked internal: {:?}",
+        ui.texts()
+    );
+    // Back to Reply; Ctrl+Shift+Enter still writes a note.
+    ui.click("Reply");
+    ui.type_into(active::COMPOSER_ID, "Ask for the serial number");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::COMMAND | Modifiers::SHIFT,
+    );
+    ui.assert_sees("Ask for the serial number");
+    for (name, theme) in [("note-light", theme::light()), ("note-dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(name, &theme) {
+            return Err(e.to_string().into());
+        }
+    }
+    // Neither became a message to the customer.
+    assert_eq!(last_message(&mut ui, &demo.active_lucia)?, before);
     Ok(())
 }
 

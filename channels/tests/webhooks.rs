@@ -514,3 +514,112 @@ async fn a_teammates_reply_while_the_gateway_was_down_is_delivered_once() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(receiver.deliveries().len(), before, "nothing sent twice");
 }
+
+/// Internal notes stay inside the team: the visitor's live socket, the
+/// transcript they reload and the integrations' webhooks never carry one.
+#[tokio::test]
+async fn an_internal_note_reaches_neither_the_visitor_nor_a_webhook() {
+    const NOTE: &str = "Internal: customer-is-difficult-7f3";
+    let env = env().await;
+    let token = env.token("hooks");
+    let (receiver, addr, _task) = start_receiver(0).await;
+    set_hook(&env, &token, &format!("http://{addr}/hook")).await;
+    let r = env
+        .http
+        .post(env.url(&format!("/chat/{WEBCHAT}/start")))
+        .json(&json!({"name": "Wes", "text": "hello"}))
+        .send()
+        .await
+        .expect("start");
+    let started: Value = r.json().await.expect("json");
+    let id = started["interaction"].as_str().expect("id").to_string();
+    let visitor_token = started["token"].as_str().expect("token").to_string();
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(env.ws_url(&format!("/chat/{WEBCHAT}/ws")))
+            .await
+            .expect("the visitor's socket");
+    {
+        use futures::SinkExt;
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                json!({"type": "hello", "token": visitor_token}).to_string(),
+            ))
+            .await
+            .expect("hello");
+    }
+
+    env.call(Request::Accept {
+        id: id.parse().expect("an id"),
+    })
+    .await;
+    env.call(Request::AddNote {
+        id: id.parse().expect("an id"),
+        text: NOTE.into(),
+    })
+    .await;
+    env.call(Request::Send {
+        id: id.parse().expect("an id"),
+        text: "After the note".into(),
+    })
+    .await;
+    // The note is stored, for the team.
+    match env
+        .call(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
+        .await
+    {
+        Reply::Interaction(d) => assert_eq!(d.interaction.notes[0].text, NOTE),
+        other => panic!("{other:?}"),
+    }
+
+    // The reply written after the note is delivered: the note went nowhere.
+    eventually(10, "the reply's webhook", || {
+        let r = receiver.clone();
+        async move {
+            r.delivered()
+                .into_iter()
+                .find(|d| String::from_utf8_lossy(&d.body).contains("After the note"))
+        }
+    })
+    .await;
+    for d in receiver.deliveries() {
+        assert!(
+            !String::from_utf8_lossy(&d.body).contains("customer-is-difficult"),
+            "a webhook carried the note: {}",
+            String::from_utf8_lossy(&d.body)
+        );
+    }
+    let mut seen = Vec::new();
+    let mut got_reply = false;
+    while !got_reply {
+        use futures::StreamExt;
+        let next = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("the visitor's socket went quiet before the reply")
+            .expect("the socket closed")
+            .expect("a frame");
+        let text = next.into_text().map(|t| t.to_string()).unwrap_or_default();
+        got_reply = text.contains("After the note");
+        seen.push(text);
+    }
+    assert!(
+        !seen.iter().any(|f| f.contains("customer-is-difficult")),
+        "the visitor's socket carried the note: {seen:?}"
+    );
+    let transcript = env
+        .http
+        .get(env.url(&format!("/chat/{WEBCHAT}/transcript")))
+        .bearer_auth(&visitor_token)
+        .send()
+        .await
+        .expect("transcript")
+        .text()
+        .await
+        .expect("text");
+    assert!(transcript.contains("After the note"), "{transcript}");
+    assert!(
+        !transcript.contains("customer-is-difficult"),
+        "{transcript}"
+    );
+}

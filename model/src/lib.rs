@@ -15,10 +15,10 @@ pub use ids::{
     now_ms,
 };
 pub use types::{
-    Agent, AgentStatus, Author, Campaign, ChannelKind, ChatMessage, ChatRoom, Claim, Contact,
-    Decline, Direction, Finalization, FormField, Interaction, InteractionState, Invite, Member,
-    Message, Note, Role, RoomKey, StatusChange, Strategy, Team, TeamKey, Transfer, TransferTarget,
-    UnknownVariant, month_of,
+    Agent, AgentStatus, Author, Campaign, CannedResponse, ChannelKind, ChatMessage, ChatRoom,
+    Claim, Contact, Decline, Direction, Finalization, FormField, Interaction, InteractionState,
+    Invite, Member, Message, Note, Role, RoomKey, StatusChange, Strategy, Team, TeamKey, Transfer,
+    TransferTarget, UnknownVariant, month_of,
 };
 pub mod authorship;
 pub mod bounds;

@@ -167,6 +167,13 @@ pub fn search_word(word: &str) -> String {
     word
 }
 
+/// A tag's words, and `tag:` before its first, so a search word like
+/// `tag:vip` narrows a list to what carries the tag.
+fn push_tag(text: &mut SearchText, tag: &str) {
+    text.push(tag);
+    text.push(&format!("tag:{tag}"));
+}
+
 /// The text search matches a row against: its distinct lowercase words, in
 /// order of first appearance, separated by single spaces, at most
 /// [`SEARCH_TEXT_BYTES`]. A query word (no whitespace) is a substring of the
@@ -224,7 +231,7 @@ impl SearchText {
             text.push(part);
         }
         for tag in &i.tags {
-            text.push(tag);
+            push_tag(&mut text, tag);
         }
         for value in i.fields.values() {
             text.push(value);
@@ -306,8 +313,11 @@ impl Contact {
                     .collect::<String>(),
             );
         }
-        for e in self.emails.iter().chain(self.tags.iter()) {
+        for e in &self.emails {
             text.push(e);
+        }
+        for tag in &self.tags {
+            push_tag(&mut text, tag);
         }
         for value in self.custom.values() {
             text.push(value);

@@ -320,6 +320,8 @@ pub enum InteractionCommand {
     Note { id: String, text: String },
     /// Tag an interaction.
     Tag { id: String, tag: String },
+    /// Remove a tag from an interaction.
+    Untag { id: String, tag: String },
     /// Close an interaction with a disposition.
     Finalize {
         id: String,

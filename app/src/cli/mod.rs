@@ -335,6 +335,10 @@ pub fn request_for(
                 id: interaction_id(&id)?,
                 tag,
             },
+            InteractionCommand::Untag { id, tag } => Request::RemoveTag {
+                id: interaction_id(&id)?,
+                tag,
+            },
             InteractionCommand::Finalize {
                 id,
                 disposition,

@@ -35,6 +35,8 @@ pub struct Tokens {
     pub bubble_mine: Color,
     /// The customer's (or a teammate's) chat bubbles.
     pub bubble_theirs: Color,
+    /// Internal notes in a conversation: never mistaken for a reply.
+    pub note: Color,
     /// The veil behind a dialog.
     pub veil: Color,
 }
@@ -56,6 +58,7 @@ const LIGHT_TOKENS: Tokens = Tokens {
     on_danger: Color::from_rgb8(0xFF, 0xFF, 0xFF),
     bubble_mine: Color::from_rgb8(0xE2, 0xEA, 0xFB),
     bubble_theirs: Color::from_rgb8(0xF0, 0xF1, 0xF4),
+    note: Color::from_rgb8(0xFF, 0xF3, 0xD1),
     veil: Color::from_rgba(0.05, 0.07, 0.12, 0.45),
 };
 
@@ -76,6 +79,7 @@ const DARK_TOKENS: Tokens = Tokens {
     on_danger: Color::from_rgb8(0x1A, 0x0C, 0x0C),
     bubble_mine: Color::from_rgb8(0x27, 0x35, 0x52),
     bubble_theirs: Color::from_rgb8(0x2A, 0x2F, 0x3A),
+    note: Color::from_rgb8(0x3B, 0x31, 0x18),
     veil: Color::from_rgba(0.0, 0.0, 0.0, 0.55),
 };
 
@@ -262,6 +266,21 @@ pub mod boxes {
             background: Some(t.bubble_theirs.into()),
             text_color: Some(t.text),
             border: radius(8.0),
+            ..container::Style::default()
+        }
+    }
+
+    /// An internal note: amber, edged in the warning colour.
+    pub fn note(theme: &Theme) -> container::Style {
+        let t = tokens(theme);
+        container::Style {
+            background: Some(t.note.into()),
+            text_color: Some(t.text),
+            border: iced::Border {
+                color: t.warning,
+                width: 1.0,
+                radius: 8.0.into(),
+            },
             ..container::Style::default()
         }
     }

@@ -180,6 +180,12 @@ pub fn add_tag(doc: &mut AutoCommit, tag: &str) -> DocResult<()> {
     Ok(())
 }
 
+pub fn remove_tag(doc: &mut AutoCommit, tag: &str) -> DocResult<()> {
+    let tags = existing(doc, &ROOT, "tags")?;
+    doc.delete(&tags, tag)?;
+    Ok(())
+}
+
 /// Reads the whole interaction, every message included.
 pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Interaction> {
     Ok(read_with(doc, usize::MAX)?.0)

@@ -60,6 +60,8 @@ pub enum OpError {
     NotSupervisor(&'static str),
     #[error("give a contact (--contact ID) or an address ({0})")]
     NoCustomer(&'static str),
+    #[error("interaction {0} has no tag `{1}`")]
+    NotTagged(InteractionId, String),
     #[error("interaction {0} is already yours")]
     AlreadyYours(InteractionId),
     #[error("interaction {0} was already taken by {1}")]

@@ -50,6 +50,16 @@ impl Executor<'_, '_> {
         self.write_interaction(i.id, move |d| doc::interaction::add_tag(d, &tag))
     }
 
+    pub(super) fn remove_tag(&mut self, id: InteractionId, tag: &str) -> OpResult<Outcome> {
+        let tag = tag.trim();
+        let (i, _) = self.interaction_head(id)?;
+        if !i.tags.contains(tag) {
+            return Err(OpError::NotTagged(i.id, tag.to_string()));
+        }
+        let tag = tag.to_string();
+        self.write_interaction(i.id, move |d| doc::interaction::remove_tag(d, &tag))
+    }
+
     pub(super) fn mark_read(&mut self, id: InteractionId) -> OpResult<Outcome> {
         let (i, count) = self.interaction_head(id)?;
         self.store

@@ -144,6 +144,10 @@ pub enum Request {
         id: InteractionId,
         tag: String,
     },
+    RemoveTag {
+        id: InteractionId,
+        tag: String,
+    },
     Finalize {
         id: InteractionId,
         disposition: String,
@@ -464,6 +468,7 @@ impl Executor<'_, '_> {
             Request::CustomerMessage { id, text } => self.send(id, &text, true),
             Request::AddNote { id, text } => self.add_note(id, &text),
             Request::AddTag { id, tag } => self.add_tag(id, &tag),
+            Request::RemoveTag { id, tag } => self.remove_tag(id, &tag),
             Request::Finalize {
                 id,
                 disposition,

@@ -46,7 +46,8 @@ const CACHE_BYTES: usize = 128 * 1024 * 1024;
 const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
-const PROJECTION_VERSION: u64 = 5;
+/// 6: the team row holds canned responses; search words hold `tag:` words.
+const PROJECTION_VERSION: u64 = 6;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.

@@ -1,13 +1,19 @@
 //! Active: this agent's open interactions, newest activity first; the open
-//! one's conversation with a composer (Enter sends, Shift+Enter a new line),
+//! one's conversation with a composer (Enter sends, Shift+Enter a new line;
+//! the Reply/Note switch or Ctrl+Shift+Enter writes an internal note instead),
 //! the customer's card beside it, wait and SLA timers, and the `…` menu with
-//! Transfer and Finalize.
+//! Transfer and Finalize. Typing `/` in an empty composer opens the canned
+//! responses picker (↑/↓, Enter inserts with the placeholders filled, Esc
+//! closes).
 
 use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, text, text_editor};
 use iced::{Alignment, Length, Task};
+use meshdesk_model::canned::{self, Placeholders};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
-use meshdesk_model::{Author, CampaignId, InteractionId, InteractionState, Millis};
+use meshdesk_model::{
+    Author, CampaignId, CannedId, CannedResponse, InteractionId, InteractionState, Millis,
+};
 
 use super::list::{self, Cells, List};
 use super::{Toast, call, conversation};
@@ -41,6 +47,25 @@ pub struct Draft {
     composer: text_editor::Content,
     sending: bool,
     menu: bool,
+    /// Whether the composer writes an internal note rather than a reply.
+    note: bool,
+    /// The highlighted row of the canned responses picker.
+    picked: usize,
+    /// The composer text the picker was closed on with Esc: it stays
+    /// closed until the text changes.
+    picker_closed_on: Option<String>,
+}
+
+/// The most canned responses the picker lists at once.
+const PICKER_ROWS: usize = 8;
+
+/// A key the composer passes to the open picker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerKey {
+    Up,
+    Down,
+    Insert,
+    Close,
 }
 
 type Open = list::Open<Draft>;
@@ -49,7 +74,14 @@ type Open = list::Open<Draft>;
 pub enum Message {
     List(list::Message),
     Edit(text_editor::Action),
+    Picker(PickerKey),
+    /// A picker row was clicked.
+    Pick(CannedId),
+    /// Reply or Note: what the composer writes.
+    NoteMode(bool),
     Send,
+    /// Adds what the composer holds as an internal note, whatever the switch says.
+    SendNote,
     Sent(InteractionId, String, Result<(), Error>),
     Menu,
     Transfer,
@@ -199,14 +231,55 @@ impl Active {
             }
             Message::Edit(action) => {
                 if let Some(open) = self.list.any_selected_mut() {
+                    let edits = action.is_edit();
                     open.extra.composer.perform(action);
+                    if edits {
+                        open.extra.picked = 0;
+                    }
                 }
                 (Task::none(), None)
             }
-            Message::Send => {
+            Message::Picker(key) => {
                 let Some(open) = self.list.any_selected_mut() else {
                     return (Task::none(), None);
                 };
+                let shown = picker_rows(open, session).len();
+                match key {
+                    PickerKey::Up => open.extra.picked = open.extra.picked.saturating_sub(1),
+                    PickerKey::Down => {
+                        open.extra.picked = (open.extra.picked + 1).min(shown.saturating_sub(1));
+                    }
+                    PickerKey::Close => {
+                        open.extra.picker_closed_on = Some(open.extra.composer.text())
+                    }
+                    PickerKey::Insert => {
+                        let picked = picker_rows(open, session)
+                            .get(open.extra.picked)
+                            .map(|c| c.id);
+                        if let Some(id) = picked {
+                            insert_canned(open, id, session);
+                        }
+                    }
+                }
+                (Task::none(), None)
+            }
+            Message::Pick(id) => {
+                if let Some(open) = self.list.any_selected_mut() {
+                    insert_canned(open, id, session);
+                }
+                (Task::none(), None)
+            }
+            Message::NoteMode(note) => {
+                if let Some(open) = self.list.any_selected_mut() {
+                    open.extra.note = note;
+                }
+                (Task::none(), None)
+            }
+            Message::Send | Message::SendNote => {
+                let Some(open) = self.list.any_selected_mut() else {
+                    return (Task::none(), None);
+                };
+                let as_note = open.extra.note || matches!(message, Message::SendNote);
                 let body = open.extra.composer.text();
                 let body = body.trim_end_matches('\n').to_string();
                 if body.trim().is_empty() || open.extra.sending || !can_write(open, session) {
@@ -216,9 +289,16 @@ impl Active {
                 open.error = None;
                 open.extra.composer = text_editor::Content::new();
                 let id = open.id;
-                let request = Request::Send {
-                    id,
-                    text: body.clone(),
+                let request = if as_note {
+                    Request::AddNote {
+                        id,
+                        text: body.clone(),
+                    }
+                } else {
+                    Request::Send {
+                        id,
+                        text: body.clone(),
+                    }
                 };
                 (
                     call(backend, request, move |r| Message::Sent(id, body, r)),
@@ -338,20 +418,26 @@ fn detail_view<'a>(
         main = main.push(conversation::banner(banner));
     }
     main = main.push(widget::hrule());
+    let picker = writable
+        .then(|| picker_rows(open, session))
+        .filter(|_| picker_open(open));
+    let picker_keys = picker.is_some();
     let composer = text_editor(&open.extra.composer)
         .id(COMPOSER_ID)
-        .placeholder(if writable {
-            "Write a reply. Enter sends, Shift+Enter starts a new line."
-        } else {
+        .placeholder(if !writable {
             "This conversation is read-only."
+        } else if open.extra.note {
+            "Write an internal note: only your team sees it. Enter adds it."
+        } else {
+            "Write a reply. Enter sends, Shift+Enter starts a new line, / inserts a canned response."
         })
         .on_action(Message::Edit)
-        .key_binding(composer_keys)
+        .key_binding(move |press| composer_keys(press, picker_keys))
         .height(Length::Fixed(72.0))
         .padding(8)
         .style(theme::inputs::editor);
     let can_send = writable && !open.extra.sending && !open.extra.composer.text().trim().is_empty();
-    let send = button(text("Send").size(TEXT))
+    let send = button(text(if open.extra.note { "Add note" } else { "Send" }).size(TEXT))
         .on_press_maybe(can_send.then_some(Message::Send))
         .padding([8, 16])
         .style(theme::buttons::primary);
@@ -359,6 +445,25 @@ fn detail_view<'a>(
     if let Some(e) = &open.error {
         conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
     }
+    if let Some(rows) = picker {
+        conversation_col = conversation_col.push(picker_view(&rows, open.extra.picked));
+    }
+    let mode = |label, note| {
+        button(text(label).size(SMALL))
+            .on_press_maybe(writable.then_some(Message::NoteMode(note)))
+            .padding([3, 10])
+            .style(theme::buttons::choice(open.extra.note == note))
+    };
+    conversation_col = conversation_col.push(
+        container(row![mode("Reply", false), mode("Note", true)].spacing(4)).padding(
+            iced::Padding {
+                top: 8.0,
+                right: 16.0,
+                bottom: 0.0,
+                left: 16.0,
+            },
+        ),
+    );
     conversation_col = conversation_col.push(
         container(
             row![composer, send]
@@ -376,16 +481,119 @@ fn detail_view<'a>(
     main.push(body).into()
 }
 
-/// Enter sends; Shift+Enter (and everything else) edits as usual.
-fn composer_keys(press: text_editor::KeyPress) -> Option<text_editor::Binding<Message>> {
+/// Enter sends; Shift+Enter (and everything else) edits as usual. While
+/// the picker is open, ↑/↓, Enter and Esc are its.
+fn composer_keys(
+    press: text_editor::KeyPress,
+    picker_open: bool,
+) -> Option<text_editor::Binding<Message>> {
     let focused = matches!(press.status, text_editor::Status::Focused { .. });
-    if focused
-        && matches!(press.key.as_ref(), keyboard::Key::Named(key::Named::Enter))
-        && !press.modifiers.shift()
-    {
+    if focused && picker_open {
+        let key = match press.key.as_ref() {
+            keyboard::Key::Named(key::Named::ArrowUp) => Some(PickerKey::Up),
+            keyboard::Key::Named(key::Named::ArrowDown) => Some(PickerKey::Down),
+            keyboard::Key::Named(key::Named::Enter) => Some(PickerKey::Insert),
+            keyboard::Key::Named(key::Named::Escape) => Some(PickerKey::Close),
+            _ => None,
+        };
+        if let Some(key) = key {
+            return Some(text_editor::Binding::Custom(Message::Picker(key)));
+        }
+    }
+    let enter = matches!(press.key.as_ref(), keyboard::Key::Named(key::Named::Enter));
+    if focused && enter && press.modifiers.shift() && press.modifiers.command() {
+        return Some(text_editor::Binding::Custom(Message::SendNote));
+    }
+    if focused && enter && !press.modifiers.shift() {
         return Some(text_editor::Binding::Custom(Message::Send));
     }
     text_editor::Binding::from_key_press(press)
+}
+
+/// Whether the composer asks for a canned response: `/` and a code, no
+/// space yet, and not closed with Esc on this text.
+fn picker_open(open: &Open) -> bool {
+    let text = open.extra.composer.text();
+    let typed = text.trim_end_matches('\n');
+    typed.starts_with('/')
+        && !typed.contains(char::is_whitespace)
+        && open.extra.picker_closed_on.as_deref() != Some(text.as_str())
+}
+
+/// The canned responses the picker lists for what follows the `/`.
+fn picker_rows<'s>(open: &Open, session: &'s Session) -> Vec<&'s CannedResponse> {
+    let (Some(team), Some(detail)) = (session.team.as_ref(), open.detail.as_deref()) else {
+        return Vec::new();
+    };
+    let text = open.extra.composer.text();
+    let typed = text.trim_end_matches('\n').trim_start_matches('/');
+    let mut rows = canned::matching(
+        team.team.canned.values(),
+        Some(detail.interaction.campaign()),
+        typed,
+    );
+    rows.truncate(PICKER_ROWS);
+    rows
+}
+
+/// Replaces the `/code` typed with the response, its placeholders filled
+/// from the conversation.
+fn insert_canned(open: &mut Open, id: CannedId, session: &Session) {
+    let Some(detail) = open.detail.as_deref() else {
+        return;
+    };
+    let Some(response) = session.team.as_ref().and_then(|t| t.team.canned.get(&id)) else {
+        return;
+    };
+    let with = Placeholders {
+        contact_name: Some(conversation::who(detail)),
+        agent_name: session.me().map(|me| session.agent_name(me)),
+        fields: detail.interaction.fields.clone(),
+    };
+    let mut composer = text_editor::Content::with_text(&canned::fill(&response.body, &with));
+    composer.perform(text_editor::Action::Move(text_editor::Motion::DocumentEnd));
+    open.extra.composer = composer;
+    open.extra.picked = 0;
+}
+
+fn picker_view<'a>(rows: &[&'a CannedResponse], picked: usize) -> Element<'a, Message> {
+    let mut list = column![].spacing(2);
+    if rows.is_empty() {
+        list =
+            list.push(container(muted("No canned response matches.").size(SMALL)).padding([6, 10]));
+    }
+    for (i, c) in rows.iter().enumerate() {
+        let label = row![
+            text(format!("/{}", c.code))
+                .size(TEXT)
+                .width(Length::Fixed(100.0)),
+            // Clipped: a long body never runs past the picker.
+            container(line(&c.body, 60).size(SMALL))
+                .width(Length::Fill)
+                .clip(true),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center);
+        list = list.push(
+            button(label)
+                .on_press(Message::Pick(c.id))
+                .width(Length::Fill)
+                .padding([6, 10])
+                .style(theme::buttons::item(i == picked)),
+        );
+    }
+    container(
+        container(list.padding(4))
+            .width(Length::Fill)
+            .style(theme::boxes::dialog),
+    )
+    .padding(iced::Padding {
+        top: 4.0,
+        right: 16.0,
+        bottom: 0.0,
+        left: 16.0,
+    })
+    .into()
 }
 
 /// Whether this agent owns the interaction and it is still open.

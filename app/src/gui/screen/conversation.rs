@@ -6,7 +6,7 @@
 use iced::widget::{Row, Space, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Padding};
 use meshdesk_model::ops::InteractionDetail;
-use meshdesk_model::{Author, InteractionState, TransferTarget};
+use meshdesk_model::{Author, InteractionState, Note, TransferTarget};
 
 use crate::gui::clock;
 use crate::gui::session::{Session, channel_label};
@@ -82,7 +82,14 @@ pub fn messages<'a, M: 'a>(
     if ordered.is_empty() {
         list = list.push(muted("No messages yet."));
     }
+    // Notes stand between the messages at their time.
+    let mut by_time: Vec<&Note> = detail.interaction.notes.iter().collect();
+    by_time.sort_by_key(|n| n.at);
+    let mut notes = by_time.into_iter().peekable();
     for m in ordered {
+        while let Some(n) = notes.next_if(|n| n.at <= m.at) {
+            list = list.push(note(n, detail, session));
+        }
         let (name, mine) = match m.author {
             Author::Agent(a) if Some(a) == me => ("You".to_string(), true),
             Author::Agent(a) => (
@@ -118,12 +125,45 @@ pub fn messages<'a, M: 'a>(
         };
         list = list.push(line.width(Length::Fill));
     }
+    for n in notes {
+        list = list.push(note(n, detail, session));
+    }
     scrollable(list)
         .id(iced::widget::Id::new(id))
         .anchor_bottom()
         .height(Length::Fill)
         .width(Length::Fill)
         .style(theme::inputs::scroll)
+        .into()
+}
+
+/// An internal note, styled so it is never taken for a message the
+/// customer saw.
+fn note<'a, M: 'a>(n: &'a Note, detail: &InteractionDetail, session: &Session) -> Element<'a, M> {
+    let name = if Some(n.agent) == session.me() {
+        "You".to_string()
+    } else {
+        detail
+            .agent_names
+            .get(&n.agent)
+            .cloned()
+            .unwrap_or_else(|| session.agent_name(n.agent))
+    };
+    let stamp = clock::stamp(session.now, n.at, session.zone);
+    let card = container(
+        column![
+            text(format!("Internal note · {name} · {stamp}"))
+                .size(SMALL)
+                .style(theme::texts::warning),
+            text(n.text.as_str()).size(TEXT)
+        ]
+        .spacing(3),
+    )
+    .padding([8, 12])
+    .max_width(560)
+    .style(theme::boxes::note);
+    row![card, Space::new().width(Length::Fill)]
+        .width(Length::Fill)
         .into()
 }
 
