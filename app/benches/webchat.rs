@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::{SinkExt, StreamExt};
 use meshdesk::gateway::NodeBackend;
-use meshdesk_channels::{Backend, HttpConfig, Rate, Server, serve};
-use meshdesk_model::ops::{CampaignSpec, Context, Reply, Request, Tab};
+use meshdesk_channels::{HttpConfig, Rate, Server, serve};
+use meshdesk_model::ops::{CampaignSpec, Client, Context, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::store::Store;
 use meshdesk_model::{AgentStatus, Author, ChannelKind, Strategy};
 use meshdesk_sync::node::{Node, NodeConfig, NodeHandle};
@@ -164,18 +164,15 @@ fn visitor_message_to_pending(c: &mut Criterion) {
                     let (_, id) = start_chat(&bench, &format!("Visitor {n}"), "Hello there").await;
                     // Until the node's Pending projection lists it.
                     loop {
-                        let reply = bench
+                        let rows: Vec<InteractionRow> = bench
                             .backend
-                            .call(Request::ListInteractions {
+                            .ask(Request::ListInteractions {
                                 tab: Tab::Pending,
                                 search: None,
                                 limit: None,
                             })
                             .await
                             .expect("pending");
-                        let Reply::Interactions(rows) = reply else {
-                            panic!("unexpected reply");
-                        };
                         if rows.iter().any(|r| r.summary.id.to_string() == id) {
                             break;
                         }
@@ -188,13 +185,15 @@ fn visitor_message_to_pending(c: &mut Criterion) {
                     // Not timed: the agent takes and closes it, so the queue stays short.
                     bench
                         .backend
-                        .call(Request::Accept { id: id.clone() })
+                        .call(Request::Accept {
+                            id: id.parse().expect("an id"),
+                        })
                         .await
                         .expect("accept");
                     bench
                         .backend
                         .call(Request::Finalize {
-                            id,
+                            id: id.parse().expect("an id"),
                             disposition: "Resolved".into(),
                             note: None,
                         })
@@ -350,7 +349,12 @@ async fn check(b: &Bench, pages: Vec<(String, Vec<String>)>) {
         let mut want = expected.clone();
         want.sort();
         assert_eq!(got, want, "page of visitor {v_index}: every message once");
-        let Ok(Reply::Interaction(d)) = b.backend.call(Request::ShowInteraction { id }).await
+        let Ok(Reply::Interaction(d)) = b
+            .backend
+            .call(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
+            .await
         else {
             panic!("interaction missing");
         };

@@ -3,7 +3,7 @@
 //! the channels crate's [`Backend`] implemented for the node's handle.
 
 use meshdesk_channels::backend::{Backend, BackendError, ErrorKind, Event, Typing, Typist};
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::{Client, Reply, Request};
 use meshdesk_sync::node::{self, NodeError, NodeHandle};
 use meshdesk_sync::protocol::TypingTarget;
 use tokio::sync::broadcast;
@@ -96,11 +96,15 @@ fn backend_error(e: NodeError) -> BackendError {
     }
 }
 
-impl Backend for NodeBackend {
+impl Client for NodeBackend {
+    type Error = BackendError;
+
     async fn call(&self, request: Request) -> Result<Reply, BackendError> {
         self.node.execute(request).await.map_err(backend_error)
     }
+}
 
+impl Backend for NodeBackend {
     fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }

@@ -1,7 +1,7 @@
 //! Reaching the node that runs on a data dir, through its control socket.
 
 use meshdesk_model::ops::{Reply, Request};
-use meshdesk_sync::control::{Client, ControlError, ControlReply, ControlRequest};
+use meshdesk_sync::control::{Client, ControlError};
 
 use crate::cli::CliError;
 use crate::data_dir::DataDir;
@@ -20,20 +20,11 @@ pub fn try_execute(data_dir: &DataDir, request: &Request) -> Result<Option<Reply
     let Some(mut client) = Client::connect(data_dir.root()).map_err(control_error)? else {
         return Ok(None);
     };
-    let control = match request {
-        Request::SetStatus { status } => ControlRequest::SetPresence {
-            status: status.clone(),
-        },
-        other => ControlRequest::Op {
-            request: other.clone(),
-        },
+    let reply = match request {
+        Request::SetStatus { status } => client.set_presence(status.clone()),
+        other => client.execute(other.clone()),
     };
-    match client.request(&control).map_err(control_error)? {
-        ControlReply::Op(reply) => Ok(Some(reply)),
-        other => Err(CliError::Failed(format!(
-            "unexpected answer from the node: {other:?}"
-        ))),
-    }
+    reply.map(Some).map_err(control_error)
 }
 
 fn control_error(e: ControlError) -> CliError {

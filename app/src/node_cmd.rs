@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use meshdesk_model::now_ms;
-use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
+use meshdesk_sync::control::{Client, ControlRequest};
 use meshdesk_sync::invite::InviteCode;
 use meshdesk_sync::join::{JoinArgs, JoinProgress, join_team};
 use meshdesk_sync::node::{Event, Node, NodeConfig};
@@ -145,19 +145,7 @@ pub fn invite(data_dir: &DataDir, ttl_ms: i64, uses: u32, json: bool) -> Result<
         return Err(CliError::Refused("an invite needs at least one use".into()));
     }
     let (code, expires_at) = match running_node(data_dir)? {
-        Some(mut client) => match client
-            .request(&ControlRequest::Invite { ttl_ms, uses })
-            .map_err(control_error)?
-        {
-            ControlReply::Invite {
-                code, expires_at, ..
-            } => (code, expires_at),
-            other => {
-                return Err(failed(format!(
-                    "unexpected answer from the node: {other:?}"
-                )));
-            }
-        },
+        Some(mut client) => client.invite(ttl_ms, uses).map_err(control_error)?,
         None => {
             let mut store = open_store(data_dir)?;
             let psk = team::load_team_key(data_dir.root())
@@ -291,17 +279,7 @@ fn print_members(members: &[MemberInfo], json: bool) {
 /// `team members`: devices and agents with online state.
 pub fn members(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
     let members = match running_node(data_dir)? {
-        Some(mut client) => match client
-            .request(&ControlRequest::Members)
-            .map_err(control_error)?
-        {
-            ControlReply::Members(m) => m,
-            other => {
-                return Err(failed(format!(
-                    "unexpected answer from the node: {other:?}"
-                )));
-            }
-        },
+        Some(mut client) => client.members().map_err(control_error)?,
         None => {
             let store = open_store(data_dir)?;
             team::members(&store, &Default::default()).map_err(team_error)?

@@ -1,7 +1,8 @@
 //! `api-token` and `webhook`: this node's gateway settings (kept locally, see docs/ARCHITECTURE.md).
 
 use meshdesk_channels::{ChannelError, SettingsFile};
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::Campaign;
+use meshdesk_model::ops::Request;
 
 use crate::cli::args::{ApiTokenCommand, WebhookCommand};
 use crate::cli::{self, CliError};
@@ -68,15 +69,11 @@ pub fn api_token(data_dir: &DataDir, command: ApiTokenCommand, json: bool) -> Re
 pub fn webhook(data_dir: &DataDir, command: WebhookCommand, json: bool) -> Result<(), CliError> {
     let file = SettingsFile::in_dir(data_dir.root());
     let campaign_id = |name: &str| -> Result<(String, String), CliError> {
-        match cli::execute(
-            data_dir,
-            Request::ShowCampaign {
-                name: name.to_string(),
-            },
-        )? {
-            Reply::Campaign(c) => Ok((c.id.to_string(), c.name.clone())),
-            other => Err(CliError::Failed(format!("unexpected reply {other:?}"))),
-        }
+        let request = Request::ShowCampaign {
+            name: name.to_string(),
+        };
+        let c: Campaign = cli::ask(data_dir, request)?;
+        Ok((c.id.to_string(), c.name))
     };
     match command {
         WebhookCommand::Set {

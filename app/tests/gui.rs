@@ -12,47 +12,42 @@ use meshdesk::gui::{
     App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
     clock, theme,
 };
-use meshdesk_model::ops::{CannedSpec, ChatTarget, Context, Reply, Request, Tab};
+use meshdesk_model::ops::{
+    CannedSpec, ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
+};
 use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
-fn active_count(ui: &mut Ui) -> Result<usize, String> {
-    match ui.call(Request::ListInteractions {
+fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
+    ui.ask(Request::ListInteractions {
         tab: Tab::Active,
         search: None,
         limit: None,
-    })? {
-        Reply::Interactions(rows) => Ok(rows.len()),
-        other => Err(format!("unexpected {other:?}")),
-    }
+    })
+}
+
+fn active_count(ui: &mut Ui) -> Result<usize, String> {
+    Ok(active(ui)?.len())
 }
 
 /// How many messages of an interaction this agent has not read.
 fn unread(ui: &mut Ui, id: &str) -> Result<u32, String> {
-    match ui.call(Request::ListInteractions {
-        tab: Tab::Active,
-        search: None,
-        limit: None,
-    })? {
-        Reply::Interactions(rows) => rows
-            .iter()
-            .find(|r| r.summary.id.to_string() == id)
-            .map(|r| r.unread)
-            .ok_or_else(|| format!("{id} is not in Active")),
-        other => Err(format!("unexpected {other:?}")),
-    }
+    active(ui)?
+        .iter()
+        .find(|r| r.summary.id.to_string() == id)
+        .map(|r| r.unread)
+        .ok_or_else(|| format!("{id} is not in Active"))
 }
 
 /// The text of an interaction's latest message.
 fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
-    match ui.call(Request::ShowInteraction { id: id.into() })? {
-        Reply::Interaction(d) => Ok(d
-            .interaction
-            .messages_in_order()
-            .last()
-            .map(|m| m.body.clone())),
-        other => Err(format!("unexpected {other:?}")),
-    }
+    let d: InteractionDetail = ui.ask(Request::ShowInteraction {
+        id: id.parse().expect("an id"),
+    })?;
+    Ok(d.interaction
+        .messages_in_order()
+        .last()
+        .map(|m| m.body.clone()))
 }
 
 /// A customer writes in, queued in General (as a gateway would do it).
@@ -418,12 +413,10 @@ fn pending_accept_moves_to_active_and_decline_hides_it_and_waits_tick() -> TestR
     ui.assert_sees("Ring-all: first to accept takes it");
 
     // The waiting time ticks.
-    let enqueued = match ui.call(Request::ShowInteraction {
-        id: demo.pending_elena.clone(),
-    })? {
-        Reply::Interaction(d) => d.interaction.enqueued_at,
-        other => return Err(format!("unexpected {other:?}").into()),
-    };
+    let elena: InteractionDetail = ui.ask(Request::ShowInteraction {
+        id: demo.pending_elena.parse().expect("an id"),
+    })?;
+    let enqueued = elena.interaction.enqueued_at;
     let before = clock::elapsed(ui.clock.now(), enqueued);
     ui.assert_sees(&before);
     ui.tick(5);
@@ -482,7 +475,9 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     meshdesk_model::ops::execute(
         &mut bruno_store,
         &earlier,
-        Request::Accept { id: id.clone() },
+        Request::Accept {
+            id: id.parse().expect("an id"),
+        },
     )?;
     seed.clock.advance(MINUTE);
 
@@ -670,7 +665,7 @@ fn the_list_cursor_stays_on_its_row_when_the_list_reorders() -> TestResult {
     // Lucia's message puts her first; Ana opens her.
     ui.clock.advance(MINUTE);
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "It is still blinking".into(),
     })?;
     ui.click("Lucia Romero");
@@ -678,7 +673,7 @@ fn the_list_cursor_stays_on_its_row_when_the_list_reorders() -> TestResult {
     // Marta writes: she moves above Lucia.
     ui.clock.advance(MINUTE);
     ui.call(Request::CustomerMessage {
-        id: demo.active_marta.clone(),
+        id: demo.active_marta.parse().expect("an id"),
         text: "Any news?".into(),
     })?;
     ui.assert_sees("Any news?");
@@ -781,7 +776,7 @@ fn the_open_conversation_is_read_while_the_window_has_focus() -> TestResult {
     assert_eq!(unread(&mut ui, &demo.active_lucia)?, 0, "opened: read");
     let write = |ui: &mut Ui, text: &str| {
         ui.call(Request::CustomerMessage {
-            id: demo.active_lucia.clone(),
+            id: demo.active_lucia.parse().expect("an id"),
             text: text.into(),
         })
     };
@@ -1074,7 +1069,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
 
     // A customer writes in one of Ana's interactions.
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "It is still blinking".into(),
     })?;
     let last = ui.app.notices().last().cloned();
@@ -1110,13 +1105,13 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     // nothing (Ana is reading it); another one still does.
     ui.send(Message::Focused(true));
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "Thanks".into(),
     })?;
     ui.assert_sees("Thanks");
     assert_eq!(ui.app.notices().len(), fired, "the open conversation");
     ui.call(Request::CustomerMessage {
-        id: demo.active_marta.clone(),
+        id: demo.active_marta.parse().expect("an id"),
         text: "Any news?".into(),
     })?;
     let last = ui.app.notices().last().cloned();
@@ -1125,7 +1120,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     // Out of focus, even the open one does.
     ui.send(Message::Focused(false));
     ui.call(Request::CustomerMessage {
-        id: demo.active_lucia.clone(),
+        id: demo.active_lucia.parse().expect("an id"),
         text: "Hello again".into(),
     })?;
     assert_eq!(ui.app.notices().len(), fired + 1);
@@ -1135,7 +1130,7 @@ fn notifications_fire_for_what_arrives_and_the_switch_turns_them_off() -> TestRe
     ui.click_id(NOTIFICATIONS_ID);
     assert!(!ui.app.settings().notifications);
     ui.call(Request::CustomerMessage {
-        id: demo.active_marta.clone(),
+        id: demo.active_marta.parse().expect("an id"),
         text: "Hello?".into(),
     })?;
     customer_writes_in(&mut ui, "Ivan Vidal", "+34 699 000 222", "Call me back")?;

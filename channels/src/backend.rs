@@ -1,15 +1,14 @@
 //! What the gateways need from the node, as a trait.
 //!
 //! The gateways talk to the node only: every read and write is a
-//! [`Request`] sent through [`Backend::call`], and what changed comes back as
+//! [`Request`](meshdesk_model::ops::Request) sent through [`Client::call`]
+//! (or one of its typed calls), and what changed comes back as
 //! [`Event`]s. The app implements this trait for the node's handle; the
 //! [`crate::StoreBackend`] implements it over a local store for tests and for
 //! running without a node.
 
-use std::future::Future;
-
 use meshdesk_model::doc::DocId;
-use meshdesk_model::ops::{OpError, Reply, Request};
+use meshdesk_model::ops::{Client, OpError, UnexpectedReply};
 use meshdesk_model::store::DocChange;
 use meshdesk_model::{AgentId, InteractionId};
 use serde::{Deserialize, Serialize};
@@ -71,6 +70,13 @@ impl From<&OpError> for ErrorKind {
     }
 }
 
+/// A reply of the wrong kind: the node's fault, logged, never the client's.
+impl From<UnexpectedReply> for BackendError {
+    fn from(e: UnexpectedReply) -> Self {
+        Self::new(ErrorKind::Internal, e.to_string())
+    }
+}
+
 impl From<OpError> for BackendError {
     fn from(e: OpError) -> Self {
         BackendError {
@@ -125,11 +131,9 @@ impl Event {
 ///
 /// Implementations must be cheap to clone (a handle) and must broadcast an
 /// [`Event::Changed`] for every document a request or sync changed, after the
-/// change is durable and visible to [`Backend::call`].
-pub trait Backend: Clone + Send + Sync + 'static {
-    /// Carries out one request as the node's own agent.
-    fn call(&self, request: Request) -> impl Future<Output = Result<Reply, BackendError>> + Send;
-
+/// change is durable and visible to [`Client::call`], which carries out a
+/// request as the node's own agent.
+pub trait Backend: Client<Error = BackendError> + Clone + Send + Sync + 'static {
     /// A new subscription to what changes from now on.
     fn events(&self) -> broadcast::Receiver<Event>;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use meshdesk_model::ops::{self, Context, Reply, Request};
+use meshdesk_model::ops::{self, Client, Context, Reply, Request};
 use meshdesk_model::store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -112,7 +112,9 @@ impl StoreBackend {
     }
 }
 
-impl Backend for StoreBackend {
+impl Client for StoreBackend {
+    type Error = BackendError;
+
     async fn call(&self, request: Request) -> Result<Reply, BackendError> {
         let (reply, rx) = oneshot::channel();
         self.inner
@@ -123,7 +125,9 @@ impl Backend for StoreBackend {
         rx.await
             .map_err(|_| BackendError::unavailable("the store is closed"))?
     }
+}
 
+impl Backend for StoreBackend {
     fn events(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hmac::{KeyInit, Mac};
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::{InteractionRow, Request};
 use meshdesk_model::{Author, InteractionId, Millis, now_ms};
 use rand::Rng;
 use serde::Serialize;
@@ -276,12 +276,8 @@ async fn collect<B: Backend>(
     if settings.webhooks.is_empty() {
         return Ok(0);
     }
-    let detail = match backend
-        .call(Request::ShowInteraction { id: id.to_string() })
-        .await
-    {
-        Ok(Reply::Interaction(d)) => d,
-        Ok(_) => return Ok(0),
+    let detail = match backend.show_interaction(id).await {
+        Ok(d) => d,
         Err(e) => {
             tracing::warn!(interaction = %id, error = %e, "cannot read an interaction for webhooks");
             return Ok(0);
@@ -324,9 +320,8 @@ async fn catch_up<B: Backend>(
             campaign: campaign.clone(),
             since,
         };
-        let rows = match backend.call(request).await {
-            Ok(Reply::Interactions(rows)) => rows,
-            Ok(_) => continue,
+        let rows: Vec<InteractionRow> = match backend.ask(request).await {
+            Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(%campaign, error = %e, "cannot list a webhooked campaign's interactions");
                 continue;

@@ -8,7 +8,7 @@ use common::*;
 use futures::{SinkExt, StreamExt};
 use meshdesk_channels::{Backend, Typing, Typist};
 use meshdesk_model::InteractionId;
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::{Client, Reply, Request};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -170,7 +170,12 @@ async fn a_visitor_chats_live_with_an_agent() {
     assert!(env.pending_ids().await.contains(&id), "queued in Pending");
 
     // The contact was created with the email, and a second chat with it matches.
-    let detail = match env.call(Request::ShowInteraction { id: id.clone() }).await {
+    let detail = match env
+        .call(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
+        .await
+    {
         Reply::Interaction(d) => d,
         other => panic!("{other:?}"),
     };
@@ -183,7 +188,12 @@ async fn a_visitor_chats_live_with_an_agent() {
     );
     let (_, again) = start(&env, "Vera B.", Some("VERA@example.com"), "second chat").await;
     let again_id = again["interaction"].as_str().expect("id").to_string();
-    match env.call(Request::ShowInteraction { id: again_id }).await {
+    match env
+        .call(Request::ShowInteraction {
+            id: again_id.parse().expect("an id"),
+        })
+        .await
+    {
         Reply::Interaction(d) => assert_eq!(d.contact.map(|c| c.id), Some(contact.id)),
         other => panic!("{other:?}"),
     }
@@ -201,7 +211,10 @@ async fn a_visitor_chats_live_with_an_agent() {
     assert_eq!(echoed["message"]["body"], "Are you there?");
 
     // The agent joins, types, answers.
-    env.call(Request::Accept { id: id.clone() }).await;
+    env.call(Request::Accept {
+        id: id.parse().expect("an id"),
+    })
+    .await;
     let joined = next_of(&mut ws, "agent-joined").await;
     assert_eq!(joined["name"], "Alice");
     let agent = match env.call(Request::ShowStatus).await {
@@ -216,7 +229,7 @@ async fn a_visitor_chats_live_with_an_agent() {
     let typing = next_of(&mut ws, "typing").await;
     assert_eq!(typing["name"], "Alice");
     env.call(Request::Send {
-        id: id.clone(),
+        id: id.parse().expect("an id"),
         text: "Yes! How can I help?".into(),
     })
     .await;
@@ -546,18 +559,18 @@ async fn an_interaction_takes_only_so_many_customer_messages() {
         .expect("api message");
     assert_eq!(r.status(), StatusCode::CONFLICT);
     env.agent_reply(&id, "we are on it").await;
-    match env.call(Request::ShowInteraction { id: id.clone() }).await {
-        Reply::Interaction(d) => {
-            let bodies: Vec<&str> = d
-                .interaction
-                .messages_in_order()
-                .into_iter()
-                .map(|m| m.body.as_str())
-                .collect();
-            assert_eq!(bodies, ["one", "two", "three", "we are on it"]);
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    let d = env
+        .backend
+        .show_interaction(id.parse().expect("an id"))
+        .await
+        .expect("the interaction");
+    let bodies: Vec<&str> = d
+        .interaction
+        .messages_in_order()
+        .into_iter()
+        .map(|m| m.body.as_str())
+        .collect();
+    assert_eq!(bodies, ["one", "two", "three", "we are on it"]);
 }
 
 #[tokio::test]
@@ -615,7 +628,12 @@ async fn a_visitor_giving_a_customers_email_is_linked_unverified_and_sees_nothin
 
     // The agent sees the chat linked to Marta, marked unverified; the
     // phonebook is as it was (no new contact, nothing overwritten).
-    let detail = match env.call(Request::ShowInteraction { id: id.clone() }).await {
+    let detail = match env
+        .call(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
+        .await
+    {
         Reply::Interaction(d) => d,
         other => panic!("{other:?}"),
     };
@@ -653,7 +671,12 @@ async fn a_visitor_giving_a_customers_email_is_linked_unverified_and_sees_nothin
     // marked: there is nothing stored to protect.
     let (_, fresh) = start(&env, "Nadia", Some("nadia@example.com"), "hello").await;
     let fresh_id = fresh["interaction"].as_str().expect("id").to_string();
-    match env.call(Request::ShowInteraction { id: fresh_id }).await {
+    match env
+        .call(Request::ShowInteraction {
+            id: fresh_id.parse().expect("an id"),
+        })
+        .await
+    {
         Reply::Interaction(d) => {
             assert!(!d.interaction.contact_unverified);
             assert_eq!(d.contact.map(|c| c.name), Some("Nadia".to_string()));

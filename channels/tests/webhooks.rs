@@ -287,7 +287,7 @@ async fn events_before_the_webhook_was_set_are_not_sent() {
     let (receiver, addr, _task) = start_receiver(0).await;
     set_hook(&env, &token, &format!("http://{addr}/hook")).await;
     env.call(meshdesk_model::ops::Request::Send {
-        id: id.clone(),
+        id: id.parse().expect("an id"),
         text: "fresh".into(),
     })
     .await;
@@ -466,11 +466,16 @@ async fn a_teammates_reply_while_the_gateway_was_down_is_delivered_once() {
     {
         let mut store = Store::open(&path, env.key.clone()).expect("reopen the store");
         let (_bob_dir, mut bob) = teammate(&mut store, "Bob", WEBCHAT);
-        run(&mut bob, Request::Accept { id: id.clone() });
+        run(
+            &mut bob,
+            Request::Accept {
+                id: id.parse().expect("an id"),
+            },
+        );
         run(
             &mut bob,
             Request::Send {
-                id: id.clone(),
+                id: id.parse().expect("an id"),
                 text: "Bob here, sorting it out".into(),
             },
         );
@@ -543,19 +548,27 @@ async fn an_internal_note_reaches_neither_the_visitor_nor_a_webhook() {
             .expect("hello");
     }
 
-    env.call(Request::Accept { id: id.clone() }).await;
+    env.call(Request::Accept {
+        id: id.parse().expect("an id"),
+    })
+    .await;
     env.call(Request::AddNote {
-        id: id.clone(),
+        id: id.parse().expect("an id"),
         text: NOTE.into(),
     })
     .await;
     env.call(Request::Send {
-        id: id.clone(),
+        id: id.parse().expect("an id"),
         text: "After the note".into(),
     })
     .await;
     // The note is stored, for the team.
-    match env.call(Request::ShowInteraction { id: id.clone() }).await {
+    match env
+        .call(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
+        .await
+    {
         Reply::Interaction(d) => assert_eq!(d.interaction.notes[0].text, NOTE),
         other => panic!("{other:?}"),
     }

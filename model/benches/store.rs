@@ -404,7 +404,7 @@ fn bench_store(c: &mut Criterion) {
                 &mut store,
                 &ctx,
                 Request::Send {
-                    id,
+                    id: id.parse().expect("an id"),
                     text: "On my way".into(),
                 },
             )

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use meshdesk_model::ContactId;
-use meshdesk_model::ops::{self, ContactSpec, Context, Reply, Request};
+use meshdesk_model::ops::{self, ContactSpec, Context, FromReply, Request};
 use meshdesk_model::store::Store;
 
 const CHILD_ENV: &str = "MESHDESK_DURABILITY_CHILD";
@@ -28,10 +28,10 @@ fn durability_child_writer() {
         };
         match ops::execute(&mut store, &ctx, Request::AddContact(spec)) {
             // Printed only after the durable commit returned: an acknowledgement.
-            Ok(outcome) => match outcome.reply {
-                Reply::Created { id } => println!("ACK {id}"),
-                other => panic!("unexpected reply {other:?}"),
-            },
+            Ok(outcome) => {
+                let id = ContactId::from_reply(outcome.reply).expect("a contact id");
+                println!("ACK {id}");
+            }
             Err(e) => panic!("write failed: {e}"),
         }
     }

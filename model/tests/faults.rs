@@ -35,7 +35,7 @@ fn rename(store: &mut Store, id: &str, name: &str) -> R {
     run(
         store,
         Request::EditContact {
-            id: id.to_string(),
+            id: id.parse()?,
             changes,
         },
     )?;

@@ -96,16 +96,16 @@ proptest! {
                 }
                 Action::EditContact(n, m) => if let Some(id) = pick(&contacts, n) {
                     let changes = ContactSpec { name: Some(format!("Renamed {m}")), ..Default::default() };
-                    exec(&mut store, Request::EditContact { id, changes });
+                    exec(&mut store, Request::EditContact { id: id.parse().expect("an id"), changes });
                 },
                 Action::DeleteContact(n) => if let Some(id) = pick(&contacts, n) {
-                    exec(&mut store, Request::DeleteContact { id });
+                    exec(&mut store, Request::DeleteContact { id: id.parse().expect("an id") });
                 },
                 Action::NewInteraction(n) => {
                     let r = Request::NewInteraction {
                         channel: ChannelKind::Phone,
                         campaign: "General".into(),
-                        contact: pick(&contacts, n),
+                        contact: pick(&contacts, n).map(|c| c.parse().expect("an id")),
                         to: Some(format!("+1 555 02{n:02}")),
                         fields: BTreeMap::new(),
                         message: Some(format!("hello {n}")),
@@ -128,26 +128,26 @@ proptest! {
                     }
                 }
                 Action::Send(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::Send { id: id.clone(), text: format!("reply {n}") });
-                    exec(&mut store, Request::CustomerMessage { id, text: format!("thanks {}", n % 5) });
+                    exec(&mut store, Request::Send { id: id.parse().expect("an id"), text: format!("reply {n}") });
+                    exec(&mut store, Request::CustomerMessage { id: id.parse().expect("an id"), text: format!("thanks {}", n % 5) });
                 },
                 Action::Note(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::AddNote { id, text: format!("note {n}") });
+                    exec(&mut store, Request::AddNote { id: id.parse().expect("an id"), text: format!("note {n}") });
                 },
                 Action::Accept(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::Accept { id });
+                    exec(&mut store, Request::Accept { id: id.parse().expect("an id") });
                 },
                 Action::Decline(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::Decline { id });
+                    exec(&mut store, Request::Decline { id: id.parse().expect("an id") });
                 },
                 Action::Transfer(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::Transfer { id, to: TransferTo::Campaign("General".into()), note: None });
+                    exec(&mut store, Request::Transfer { id: id.parse().expect("an id"), to: TransferTo::Campaign("General".into()), note: None });
                 },
                 Action::Finalize(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::Finalize { id, disposition: "Resolved".into(), note: None });
+                    exec(&mut store, Request::Finalize { id: id.parse().expect("an id"), disposition: "Resolved".into(), note: None });
                 },
                 Action::Tag(n) => if let Some(id) = pick(&interactions, n) {
-                    exec(&mut store, Request::AddTag { id, tag: format!("tag{}", n % 4) });
+                    exec(&mut store, Request::AddTag { id: id.parse().expect("an id"), tag: format!("tag{}", n % 4) });
                 },
                 Action::Chat(n) => {
                     exec(&mut store, Request::ChatSend { to: ChatTarget::Campaign("General".into()), text: format!("chat {n}") });

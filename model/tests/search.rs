@@ -66,7 +66,7 @@ impl Desk {
 
     fn finalize(&mut self, id: &str) {
         self.run(Request::Finalize {
-            id: id.into(),
+            id: id.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: None,
         });
@@ -111,12 +111,12 @@ fn long_conversation(desk: &mut Desk, to: &str, word: &str, customer: bool) -> S
         };
         let request = if customer {
             Request::CustomerMessage {
-                id: id.clone(),
+                id: id.parse().expect("an id"),
                 text,
             }
         } else {
             Request::Send {
-                id: id.clone(),
+                id: id.parse().expect("an id"),
                 text,
             }
         };
@@ -141,7 +141,7 @@ fn every_tab_finds_a_word_said_early_in_the_conversation() {
     desk.finalize(&closed);
     let queued = long_conversation(&mut desk, "+1 555 0103", "walrus-93", false);
     desk.run(Request::Transfer {
-        id: queued.clone(),
+        id: queued.parse().expect("an id"),
         to: TransferTo::Campaign("General".into()),
         note: Some("needs billing".into()),
     });
@@ -278,7 +278,7 @@ fn active_search_returns_only_my_interactions_when_many_others_match() {
     assert_eq!(all.total, 3);
     // Activity reorders the list and the search alike.
     desk.run(Request::Send {
-        id: mine[0].clone(),
+        id: mine[0].parse().expect("an id"),
         text: "on it".into(),
     });
     assert_eq!(

@@ -99,7 +99,7 @@ fn every_entity_survives_the_store_being_dropped_and_reopened() {
         Request::NewInteraction {
             channel: ChannelKind::Phone,
             campaign: "General".into(),
-            contact: Some(contact.clone()),
+            contact: Some(contact.parse().expect("an id")),
             to: None,
             fields: BTreeMap::new(),
             message: Some("Calling about your order".into()),
@@ -108,28 +108,28 @@ fn every_entity_survives_the_store_being_dropped_and_reopened() {
     run(
         &mut f.store,
         Request::Send {
-            id: outbound.clone(),
+            id: outbound.parse().expect("an id"),
             text: "Line two".into(),
         },
     );
     run(
         &mut f.store,
         Request::AddNote {
-            id: outbound.clone(),
+            id: outbound.parse().expect("an id"),
             text: "Customer is happy".into(),
         },
     );
     run(
         &mut f.store,
         Request::AddTag {
-            id: outbound.clone(),
+            id: outbound.parse().expect("an id"),
             tag: "router".into(),
         },
     );
     run(
         &mut f.store,
         Request::Finalize {
-            id: outbound.clone(),
+            id: outbound.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: Some("done".into()),
         },
@@ -246,7 +246,7 @@ fn search_is_scoped_to_the_tab() {
     run(
         &mut f.store,
         Request::Finalize {
-            id: closed.clone(),
+            id: closed.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: None,
         },
@@ -274,7 +274,7 @@ fn search_is_scoped_to_the_tab() {
     run(
         &mut f.store,
         Request::Finalize {
-            id: active.clone(),
+            id: active.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: None,
         },
@@ -381,20 +381,20 @@ fn refused_requests_write_nothing() {
             ..Default::default()
         }),
         Request::Finalize {
-            id: id.clone(),
+            id: id.parse().expect("an id"),
             disposition: "Sold".into(),
             note: None,
         },
         Request::Send {
-            id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+            id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().expect("an id"),
             text: "hi".into(),
         },
         Request::Send {
-            id: id.clone(),
+            id: id.parse().expect("an id"),
             text: "   ".into(),
         },
         Request::Transfer {
-            id: id.clone(),
+            id: id.parse().expect("an id"),
             to: TransferTo::Agent("Nobody".into()),
             note: None,
         },
@@ -522,7 +522,7 @@ fn compaction_keeps_every_message() {
         run(
             &mut f.store,
             Request::Send {
-                id: id.clone(),
+                id: id.parse().expect("an id"),
                 text: format!("message number {n} with some words in it"),
             },
         );
@@ -848,15 +848,19 @@ fn a_gateway_customer_is_matched_by_email_or_phone_or_added_with_the_interaction
         message: message.into(),
         priority: 0,
     };
-    let contact_of =
-        |store: &mut Store, id: String| match run(store, Request::ShowInteraction { id }) {
-            Reply::Interaction(d) => (
-                d.interaction.contact.map(|c| c.to_string()),
-                d.interaction.contact_name,
-                d.interaction.messages.len(),
-            ),
-            other => panic!("not an interaction: {other:?}"),
-        };
+    let contact_of = |store: &mut Store, id: String| match run(
+        store,
+        Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        },
+    ) {
+        Reply::Interaction(d) => (
+            d.interaction.contact.map(|c| c.to_string()),
+            d.interaction.contact_name,
+            d.interaction.messages.len(),
+        ),
+        other => panic!("not an interaction: {other:?}"),
+    };
 
     // The phonebook's entry, by email (any case) or by phone (any spacing).
     let by_email = created(run(
@@ -980,7 +984,12 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
     assert_eq!(mine(&f.store, now).last_assigned_at, None);
     assert_eq!(mine(&f.store, now).last_assigned_at, None);
 
-    run(&mut f.store, Request::Accept { id: id.clone() });
+    run(
+        &mut f.store,
+        Request::Accept {
+            id: id.parse().expect("an id"),
+        },
+    );
     // Work held now is routing's from the open interactions, at its place in
     // the queue; the history keeps finished work only.
     assert_eq!(mine(&f.store, now).last_assigned_at, None);
@@ -994,7 +1003,7 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
     run(
         &mut f.store,
         Request::Send {
-            id: id.clone(),
+            id: id.parse().expect("an id"),
             text: "On it".into(),
         },
     );
@@ -1008,7 +1017,7 @@ fn agent_history_follows_claims_finalizes_and_the_day() {
     run(
         &mut f.store,
         Request::Finalize {
-            id,
+            id: id.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: None,
         },

@@ -372,7 +372,7 @@ fn claims_only_under_ones_own_agent_and_never_before_the_round_began() {
 
     // Accepting honestly works.
     let id = queued_interaction(&mut ana, &mut eve);
-    run(&mut eve.store, Request::Accept { id: id.to_string() });
+    run(&mut eve.store, Request::Accept { id });
     assert!(sync(&mut eve, &mut ana).is_empty());
     assert_eq!(
         interaction(&mut ana, id).owner().map(|c| c.agent),

@@ -276,7 +276,7 @@ async fn propagation() -> R<()> {
         while b_events.try_recv().is_ok() {}
         let t0 = Instant::now();
         a.execute(Request::Send {
-            id: id.clone(),
+            id: id.parse().expect("an id"),
             text: format!("message {n}"),
         })
         .await?;

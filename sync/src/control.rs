@@ -306,11 +306,51 @@ impl Client {
 
     /// Runs a domain request on the node: the same [`Reply`] as without a node.
     pub fn execute(&mut self, request: Request) -> Result<Reply, ControlError> {
-        match self.request(&ControlRequest::Op { request })? {
+        self.expect(&ControlRequest::Op { request }, |answer| match answer {
             ControlReply::Op(reply) => Ok(reply),
-            other => Err(ControlError::Protocol(format!(
-                "unexpected answer {other:?}"
-            ))),
-        }
+            other => Err(Box::new(other)),
+        })
+    }
+
+    /// Sets this agent's status through the node's presence path.
+    pub fn set_presence(&mut self, status: AgentStatus) -> Result<Reply, ControlError> {
+        self.expect(
+            &ControlRequest::SetPresence { status },
+            |answer| match answer {
+                ControlReply::Op(reply) => Ok(reply),
+                other => Err(Box::new(other)),
+            },
+        )
+    }
+
+    /// `team invite`: the code and when it expires.
+    pub fn invite(&mut self, ttl_ms: Millis, uses: u32) -> Result<(String, Millis), ControlError> {
+        self.expect(
+            &ControlRequest::Invite { ttl_ms, uses },
+            |answer| match answer {
+                ControlReply::Invite {
+                    code, expires_at, ..
+                } => Ok((code, expires_at)),
+                other => Err(Box::new(other)),
+            },
+        )
+    }
+
+    /// `team members`, with online state.
+    pub fn members(&mut self) -> Result<Vec<MemberInfo>, ControlError> {
+        self.expect(&ControlRequest::Members, |answer| match answer {
+            ControlReply::Members(members) => Ok(members),
+            other => Err(Box::new(other)),
+        })
+    }
+
+    /// Sends a request and takes the one kind of answer it gives.
+    fn expect<T>(
+        &mut self,
+        request: &ControlRequest,
+        take: impl FnOnce(ControlReply) -> Result<T, Box<ControlReply>>,
+    ) -> Result<T, ControlError> {
+        take(self.request(request)?)
+            .map_err(|other| ControlError::Protocol(format!("unexpected answer {other:?}")))
     }
 }

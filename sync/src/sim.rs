@@ -473,12 +473,14 @@ impl Sim {
                 priority: 0,
             },
             3 => match self.pick(&self.interactions.clone()) {
-                Some(id) => Request::Accept { id },
+                Some(id) => Request::Accept {
+                    id: id.parse().expect("an id"),
+                },
                 None => return Ok(()),
             },
             4 => match self.pick(&self.interactions.clone()) {
                 Some(id) => Request::Send {
-                    id,
+                    id: id.parse().expect("an id"),
                     text: format!("reply {n}"),
                 },
                 None => return Ok(()),
@@ -489,7 +491,7 @@ impl Sim {
             },
             _ => match self.pick(&self.contacts.clone()) {
                 Some(id) => Request::EditContact {
-                    id,
+                    id: id.parse().expect("an id"),
                     changes: ContactSpec {
                         company: Some(format!("Co {n}")),
                         ..ContactSpec::default()
@@ -959,7 +961,7 @@ mod tests {
         };
         sim.settle(10_000)?;
         let edit = |company: &str| Request::EditContact {
-            id: id.clone(),
+            id: id.parse().expect("an id"),
             changes: ContactSpec {
                 company: Some(company.into()),
                 ..ContactSpec::default()

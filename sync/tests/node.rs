@@ -7,7 +7,7 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 
 use libp2p::Multiaddr;
-use meshdesk_model::ops::{ContactSpec, Context, Reply, Request};
+use meshdesk_model::ops::{ContactSpec, Context, FromReply, Reply, Request};
 use meshdesk_model::store::{Store, bucket_of};
 use meshdesk_model::{Contact, ContactId};
 use meshdesk_sync::control::{Client, ControlReply, ControlRequest};
@@ -130,17 +130,18 @@ async fn wait_for(
     }
 }
 
-async fn contact_names(node: &NodeHandle) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    match node
+async fn contacts(node: &NodeHandle) -> Result<Vec<Contact>, Box<dyn std::error::Error>> {
+    let reply = node
         .execute(Request::ListContacts {
             search: None,
             limit: None,
         })
-        .await?
-    {
-        Reply::Contacts(list) => Ok(list.into_iter().map(|c| c.name).collect()),
-        other => Err(format!("unexpected reply {other:?}").into()),
-    }
+        .await?;
+    Ok(Vec::<Contact>::from_reply(reply)?)
+}
+
+async fn contact_names(node: &NodeHandle) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    Ok(contacts(node).await?.into_iter().map(|c| c.name).collect())
 }
 
 async fn eventually_contact(node: &NodeHandle, name: &str) -> TestResult {
@@ -368,7 +369,9 @@ async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let reply = a
-            .execute(Request::ShowInteraction { id: id.clone() })
+            .execute(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
             .await?;
         if let Reply::Interaction(detail) = reply
             && detail.owner == Some(joined.agent)
@@ -395,10 +398,12 @@ async fn accept_and_send_apart(
     b_text: &str,
 ) -> TestResult {
     let send = |text: &str| Request::Send {
-        id: id.to_string(),
+        id: id.parse().expect("an id"),
         text: text.into(),
     };
-    let accept = Request::Accept { id: id.to_string() };
+    let accept = Request::Accept {
+        id: id.parse().expect("an id"),
+    };
     a.execute(accept.clone()).await?;
     a.execute(send(a_text)).await?;
     let mut store = Store::open(
@@ -440,7 +445,9 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while b
-        .execute(Request::ShowInteraction { id: id.clone() })
+        .execute(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
         .await
         .is_err()
     {
@@ -466,10 +473,14 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let owner = loop {
         let (Reply::Interaction(on_a), Reply::Interaction(on_b)) = (
-            a.execute(Request::ShowInteraction { id: id.clone() })
-                .await?,
-            b.execute(Request::ShowInteraction { id: id.clone() })
-                .await?,
+            a.execute(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
+            .await?,
+            b.execute(Request::ShowInteraction {
+                id: id.parse().expect("an id"),
+            })
+            .await?,
         ) else {
             return Err("not an interaction".into());
         };
@@ -510,7 +521,9 @@ async fn claims_made_apart_agree_after_meeting_and_the_loser_is_told() -> TestRe
 /// The interaction's message bodies as node `n` shows them.
 async fn bodies(n: &NodeHandle, id: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     match n
-        .execute(Request::ShowInteraction { id: id.to_string() })
+        .execute(Request::ShowInteraction {
+            id: id.parse().expect("an id"),
+        })
         .await?
     {
         Reply::Interaction(d) => Ok(d.interaction.messages.into_iter().map(|m| m.body).collect()),
@@ -578,7 +591,7 @@ async fn a_document_delivered_whole_then_edited_on_both_sides_converges() -> Tes
     .await?;
     // Only the owner (whoever claimed first) may write: one of the two sends.
     let live = Request::Send {
-        id: id.clone(),
+        id: id.parse().expect("an id"),
         text: "live, later".into(),
     };
     if a.execute(live.clone()).await.is_err() {
@@ -1110,19 +1123,11 @@ async fn a_member_that_asks_and_never_reads_is_dropped() -> TestResult {
         }))
         .await?;
     }
-    let ids: Vec<String> = match a
-        .execute(Request::ListContacts {
-            search: None,
-            limit: None,
-        })
+    let ids: Vec<String> = contacts(&a)
         .await?
-    {
-        Reply::Contacts(list) => list
-            .into_iter()
-            .map(|c| format!("contact:{}", c.id))
-            .collect(),
-        other => return Err(format!("unexpected reply {other:?}").into()),
-    };
+        .into_iter()
+        .map(|c| format!("contact:{}", c.id))
+        .collect();
     let code = a.invite(60_000, 1).await?;
     let bruno = join(b_dir.path(), &code.encode(), "Bruno").await?;
     let b_key = identity::load_or_create(b_dir.path())?;

@@ -8,12 +8,12 @@ mod render;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use meshdesk_model::AgentStatus;
 use meshdesk_model::ops::{
-    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, Context, OpError,
-    Reply, Request, TransferTo,
+    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, Context, FromReply,
+    OpError, Reply, Request, TransferTo, UnexpectedReply,
 };
 use meshdesk_model::store::{Store, StoreError};
+use meshdesk_model::{AgentStatus, ContactId, InteractionId};
 
 use crate::data_dir::DataDir;
 use args::*;
@@ -48,6 +48,12 @@ impl From<OpError> for CliError {
     }
 }
 
+impl From<UnexpectedReply> for CliError {
+    fn from(e: UnexpectedReply) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         CliError::Failed(e.to_string())
@@ -71,6 +77,11 @@ pub fn execute(data_dir: &DataDir, request: Request) -> Result<Reply, CliError> 
     let mut store = open_store(data_dir)?;
     let outcome = ops::execute(&mut store, &Context::now(), request)?;
     Ok(outcome.reply)
+}
+
+/// Runs a request whose reply holds a `T`, and gives the `T`.
+pub fn ask<T: FromReply>(data_dir: &DataDir, request: Request) -> Result<T, CliError> {
+    Ok(T::from_reply(execute(data_dir, request)?)?)
 }
 
 pub fn open_store(data_dir: &DataDir) -> Result<Store, CliError> {
@@ -154,8 +165,19 @@ fn chat_target(with: ChatWith) -> ChatTarget {
     }
 }
 
-fn canned_request(command: CannedCommand) -> Request {
-    match command {
+/// An interaction id typed on the command line: a malformed one is refused
+/// as an unknown one is.
+fn interaction_id(raw: &str) -> Result<InteractionId, CliError> {
+    Ok(ops::parse_id("interaction", raw)?)
+}
+
+/// A contact id typed on the command line, checked as [`interaction_id`] is.
+fn contact_id(raw: &str) -> Result<ContactId, CliError> {
+    Ok(ops::parse_id("contact", raw)?)
+}
+
+fn canned_request(command: CannedCommand) -> Result<Request, CliError> {
+    Ok(match command {
         CannedCommand::Add {
             code,
             body,
@@ -190,9 +212,9 @@ fn canned_request(command: CannedCommand) -> Request {
             interaction,
         } => Request::FillCanned {
             canned,
-            interaction,
+            interaction: interaction_id(&interaction)?,
         },
-    }
+    })
 }
 
 /// Maps a parsed sub-command to its request (commands handled elsewhere give `None`).
@@ -227,7 +249,7 @@ pub fn request_for(
             wrapup_seconds: a.wrapup_seconds,
             offer_timeout_seconds: a.offer_timeout_seconds,
         }),
-        Command::Canned(c) => canned_request(c),
+        Command::Canned(c) => canned_request(c)?,
         Command::Campaign(CampaignCommand::List) => Request::ListCampaigns,
         Command::Campaign(CampaignCommand::Show { name }) => Request::ShowCampaign { name },
         Command::Contact(ContactCommand::Add { name, fields }) => {
@@ -244,12 +266,16 @@ pub fn request_for(
                 limit: None,
             },
         },
-        Command::Contact(ContactCommand::Show { id }) => Request::ShowContact { id },
+        Command::Contact(ContactCommand::Show { id }) => Request::ShowContact {
+            id: contact_id(&id)?,
+        },
         Command::Contact(ContactCommand::Edit { id, name, fields }) => Request::EditContact {
-            id,
+            id: contact_id(&id)?,
             changes: contact_spec(name, fields, true),
         },
-        Command::Contact(ContactCommand::Delete { id }) => Request::DeleteContact { id },
+        Command::Contact(ContactCommand::Delete { id }) => Request::DeleteContact {
+            id: contact_id(&id)?,
+        },
         Command::Interaction(c) => match c {
             InteractionCommand::New {
                 channel,
@@ -261,7 +287,7 @@ pub fn request_for(
             } => Request::NewInteraction {
                 channel,
                 campaign,
-                contact,
+                contact: contact.as_deref().map(contact_id).transpose()?,
                 to,
                 fields: fields.into_iter().collect::<BTreeMap<_, _>>(),
                 message,
@@ -275,7 +301,7 @@ pub fn request_for(
                 priority,
             } => Request::Enqueue {
                 campaign,
-                contact,
+                contact: contact.as_deref().map(contact_id).transpose()?,
                 from,
                 name,
                 message,
@@ -294,22 +320,40 @@ pub fn request_for(
                     limit: None,
                 },
             },
-            InteractionCommand::Show { id } => Request::ShowInteraction { id },
-            InteractionCommand::Send { id, text } => Request::Send { id, text },
-            InteractionCommand::Note { id, text } => Request::AddNote { id, text },
-            InteractionCommand::Tag { id, tag } => Request::AddTag { id, tag },
-            InteractionCommand::Untag { id, tag } => Request::RemoveTag { id, tag },
+            InteractionCommand::Show { id } => Request::ShowInteraction {
+                id: interaction_id(&id)?,
+            },
+            InteractionCommand::Send { id, text } => Request::Send {
+                id: interaction_id(&id)?,
+                text,
+            },
+            InteractionCommand::Note { id, text } => Request::AddNote {
+                id: interaction_id(&id)?,
+                text,
+            },
+            InteractionCommand::Tag { id, tag } => Request::AddTag {
+                id: interaction_id(&id)?,
+                tag,
+            },
+            InteractionCommand::Untag { id, tag } => Request::RemoveTag {
+                id: interaction_id(&id)?,
+                tag,
+            },
             InteractionCommand::Finalize {
                 id,
                 disposition,
                 note,
             } => Request::Finalize {
-                id,
+                id: interaction_id(&id)?,
                 disposition,
                 note,
             },
-            InteractionCommand::Accept { id } => Request::Accept { id },
-            InteractionCommand::Decline { id } => Request::Decline { id },
+            InteractionCommand::Accept { id } => Request::Accept {
+                id: interaction_id(&id)?,
+            },
+            InteractionCommand::Decline { id } => Request::Decline {
+                id: interaction_id(&id)?,
+            },
             InteractionCommand::Transfer {
                 id,
                 agent,
@@ -325,7 +369,11 @@ pub fn request_for(
                         ));
                     }
                 };
-                Request::Transfer { id, to, note }
+                Request::Transfer {
+                    id: interaction_id(&id)?,
+                    to,
+                    note,
+                }
             }
         },
         Command::Route(RouteCommand::Explain { campaign }) => Request::ExplainRouting { campaign },

@@ -1,6 +1,6 @@
 //! The GUI's only connection to the data.
 //!
-//! A [`Backend`] is a cheap, cloneable handle: [`Backend::call`] carries one
+//! A [`Backend`] is a cheap, cloneable handle: [`Client::call`] carries one
 //! [`Request`] to whoever owns the store and brings its [`Reply`] back, and
 //! [`Backend::listen`] yields [`Event`]s saying what changed, so the GUI
 //! re-reads projections. The GUI never opens redb and never waits in
@@ -31,12 +31,12 @@ use std::time::Duration;
 use iced::futures::Stream;
 use iced::futures::stream;
 use meshdesk_model::doc::DocId;
-use meshdesk_model::ops::{self, Context, Reply, Request};
+use meshdesk_model::ops::{self, Client, Context, OpError, Reply, Request, UnexpectedReply};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::{DocChange, Store, StoreError};
 use meshdesk_model::{AgentId, AgentStatus, InteractionId, Millis, now_ms};
 use meshdesk_sync::protocol::TypingTarget;
-use meshdesk_sync::{NodeConfig, NodeHandle};
+use meshdesk_sync::{NodeConfig, NodeError, NodeHandle};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -97,6 +97,43 @@ pub enum Event {
     Stopped,
 }
 
+/// Why a call to the backend failed, of a kind the GUI can tell apart; its
+/// words are the ones the agent reads.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The request was refused (bad input, wrong state, unknown id, not
+    /// allowed) or the store failed under it.
+    #[error(transparent)]
+    Op(Arc<OpError>),
+    /// The node failed otherwise (stopped, transport, team).
+    #[error(transparent)]
+    Node(Arc<NodeError>),
+    /// The local store worker is gone.
+    #[error("{}", STOPPED)]
+    Stopped,
+    /// Only a running node can do this (invites).
+    #[error("invites need the node, which is not running")]
+    NoNode,
+    /// A reply of another kind than the request gives.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedReply),
+}
+
+impl From<OpError> for Error {
+    fn from(e: OpError) -> Self {
+        Error::Op(Arc::new(e))
+    }
+}
+
+impl From<NodeError> for Error {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Op(op) => Error::Op(Arc::from(op)),
+            other => Error::Node(Arc::new(other)),
+        }
+    }
+}
+
 /// A connected peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -109,7 +146,7 @@ pub struct Peer {
 enum Job {
     Execute {
         request: Request,
-        reply: oneshot::Sender<Result<Reply, String>>,
+        reply: oneshot::Sender<Result<Reply, Error>>,
     },
     SyncWith {
         me: String,
@@ -173,6 +210,22 @@ impl std::fmt::Debug for Backend {
             .field("id", &self.id)
             .field("kind", &kind)
             .finish()
+    }
+}
+
+impl Client for Backend {
+    type Error = Error;
+
+    async fn call(&self, request: Request) -> Result<Reply, Error> {
+        match &self.kind {
+            Kind::Local { jobs, .. } => {
+                let (reply, rx) = oneshot::channel();
+                jobs.send(Job::Execute { request, reply })
+                    .map_err(|_| Error::Stopped)?;
+                rx.await.map_err(|_| Error::Stopped)?
+            }
+            Kind::Node(node) => Ok(node.execute(request).await?),
+        }
     }
 }
 
@@ -337,35 +390,21 @@ impl Backend {
         matches!(self.kind, Kind::Node(_))
     }
 
-    /// Carries out one request.
-    pub async fn call(&self, request: Request) -> Result<Reply, String> {
-        match &self.kind {
-            Kind::Local { jobs, .. } => {
-                let (reply, rx) = oneshot::channel();
-                jobs.send(Job::Execute { request, reply })
-                    .map_err(|_| STOPPED.to_string())?;
-                rx.await.map_err(|_| STOPPED.to_string())?
-            }
-            Kind::Node(node) => node.execute(request).await.map_err(|e| e.to_string()),
-        }
-    }
-
     /// Sets this agent's status; a node also announces it to the team at once.
-    pub async fn set_status(&self, status: AgentStatus) -> Result<Reply, String> {
+    pub async fn set_status(&self, status: AgentStatus) -> Result<Reply, Error> {
         match &self.kind {
             Kind::Local { .. } => self.call(Request::SetStatus { status }).await,
-            Kind::Node(node) => node.set_presence(status).await.map_err(|e| e.to_string()),
+            Kind::Node(node) => Ok(node.set_presence(status).await?),
         }
     }
 
     /// The connected peers (none without a node).
-    pub async fn peers(&self) -> Result<Vec<Peer>, String> {
+    pub async fn peers(&self) -> Result<Vec<Peer>, Error> {
         match &self.kind {
             Kind::Local { .. } => Ok(vec![]),
             Kind::Node(node) => Ok(node
                 .peers()
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .into_iter()
                 .filter(|p| p.ready)
                 .map(|p| Peer {
@@ -385,14 +424,13 @@ impl Backend {
     }
 
     /// Makes an invite code for a new device (supervisors; needs the node).
-    pub async fn invite(&self) -> Result<String, String> {
+    pub async fn invite(&self) -> Result<String, Error> {
         match &self.kind {
-            Kind::Local { .. } => Err("invites need the node, which is not running".into()),
-            Kind::Node(node) => node
+            Kind::Local { .. } => Err(Error::NoNode),
+            Kind::Node(node) => Ok(node
                 .invite(meshdesk_sync::team::DEFAULT_INVITE_TTL_MS, 1)
-                .await
-                .map(|code| code.encode())
-                .map_err(|e| e.to_string()),
+                .await?
+                .encode()),
         }
     }
 
@@ -467,7 +505,7 @@ fn worker(
                         announce(&store, outcome.changes, &mut reported, &events);
                         Ok(outcome.reply)
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(e.into()),
                 };
                 // Events go out before the reply, so whoever waits for the
                 // reply finds the events already queued.
@@ -751,7 +789,8 @@ mod tests {
     }
 
     #[test]
-    fn a_local_backend_answers_requests_and_reports_changes() -> Result<(), String> {
+    fn a_local_backend_answers_requests_and_reports_changes()
+    -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let store = Store::open(
             dir.path().join("s.redb"),
@@ -764,7 +803,7 @@ mod tests {
             .build()
             .map_err(|e| e.to_string())?;
         let refused = rt.block_on(backend.call(Request::ShowTeam));
-        assert!(refused.is_err_and(|e| e.contains("no team yet")));
+        assert!(refused.is_err_and(|e| e.to_string().contains("no team yet")));
         assert_eq!(events.try_next(), None, "a refused request changes nothing");
         let created = rt.block_on(backend.call(Request::CreateTeam {
             team_name: "Support".into(),

@@ -18,10 +18,13 @@ use iced::keyboard::{Key, key};
 use iced::widget::{column, row};
 use iced::{Length, Task};
 use meshdesk_model::doc::{DocId, DocKind};
-use meshdesk_model::ops::{Reply, Request, Tab};
+use meshdesk_model::ops::{
+    InteractionDetail, InteractionRow, Reply, Request, RoomRow, Tab, TeamOverview,
+};
+use meshdesk_model::store::Page;
 use meshdesk_model::{InteractionId, InteractionState, Millis};
 
-use super::backend::{self, Backend, Peer};
+use super::backend::{self, Backend, Error, Peer};
 use super::clock::Zone;
 use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
@@ -52,17 +55,17 @@ pub enum Message {
     Shortcut(Shortcut),
     Flush,
     /// A lost claim's interaction, to name it in the toast.
-    ClaimLost(Result<Reply, String>),
-    TeamLoaded(Result<Reply, String>),
-    CountsLoaded(u64, Tab, Result<Reply, String>),
+    ClaimLost(Result<Box<InteractionDetail>, Error>),
+    TeamLoaded(Result<Box<TeamOverview>, Error>),
+    CountsLoaded(u64, Tab, Result<Page<InteractionRow>, Error>),
     /// The chat rooms, read to tell teammates' new messages.
-    RoomsLoaded(Result<Reply, String>),
-    PeersLoaded(Result<Vec<Peer>, String>),
+    RoomsLoaded(Result<Vec<RoomRow>, Error>),
+    PeersLoaded(Result<Vec<Peer>, Error>),
     Tab(TabId),
     Search(String),
     New,
     Status(StatusChoice),
-    StatusSet(Result<Reply, String>),
+    StatusSet(Result<Reply, Error>),
     Active(active::Message),
     Pending(pending::Message),
     History(history::Message),
@@ -469,9 +472,7 @@ impl Inbox {
                 self.dirty.interactions.insert(interaction);
                 let lookup = screen::call(
                     &self.backend,
-                    Request::ShowInteraction {
-                        id: interaction.to_string(),
-                    },
+                    Request::ShowInteraction { id: interaction },
                     Message::ClaimLost,
                 );
                 Task::batch([lookup, self.schedule_flush()])
@@ -591,7 +592,7 @@ impl Inbox {
             Message::Flush => self.flush(),
             Message::ClaimLost(result) => {
                 let (who, winner) = match &result {
-                    Ok(Reply::Interaction(d)) => (
+                    Ok(d) => (
                         screen::conversation::who(d),
                         d.owner.map(|o| {
                             d.agent_names
@@ -600,7 +601,7 @@ impl Inbox {
                                 .unwrap_or_else(|| self.session.agent_name(o))
                         }),
                     ),
-                    _ => ("an interaction".to_string(), None),
+                    Err(_) => ("an interaction".to_string(), None),
                 };
                 let winner = winner.unwrap_or_else(|| "Another agent".into());
                 effects.push(Event::Toast(Toast::Error(format!(
@@ -610,15 +611,14 @@ impl Inbox {
             }
             Message::TeamLoaded(result) => {
                 match result {
-                    Ok(Reply::Team(team)) => self.session.team = Some(*team),
-                    Ok(_) => {}
-                    Err(e) => effects.push(Event::Toast(Toast::Error(e))),
+                    Ok(team) => self.session.team = Some(*team),
+                    Err(e) => effects.push(Event::Toast(Toast::Error(e.to_string()))),
                 }
                 Task::none()
             }
             Message::CountsLoaded(seq, tab, result) => {
                 if seq == self.counts_seq
-                    && let Ok(Reply::InteractionPage(page)) = result
+                    && let Ok(page) = result
                 {
                     let notices = match tab {
                         Tab::Active => {
@@ -637,7 +637,7 @@ impl Inbox {
                 Task::none()
             }
             Message::RoomsLoaded(result) => {
-                let Ok(Reply::Rooms(rows)) = result else {
+                let Ok(rows) = result else {
                     return (Task::none(), effects);
                 };
                 self.counts.chat = rows.iter().filter(|r| r.unread > 0).count();
@@ -687,7 +687,7 @@ impl Inbox {
             Message::StatusSet(result) => match result {
                 Ok(_) => Task::batch([self.load_team(), self.load_counts()]),
                 Err(e) => {
-                    effects.push(Event::Toast(Toast::Error(e)));
+                    effects.push(Event::Toast(Toast::Error(e.to_string())));
                     Task::none()
                 }
             },

@@ -21,7 +21,9 @@ use meshdesk::gui::backend::{Backend, Clock, Listener};
 use meshdesk::gui::clock::Zone;
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{App, Message, Shortcut, TabId};
-use meshdesk_model::ops::{self, CampaignSpec, ChatTarget, ContactSpec, Context, Reply, Request};
+use meshdesk_model::ops::{
+    self, CampaignSpec, ChatTarget, Client, ContactSpec, Context, FromReply, Reply, Request,
+};
 use meshdesk_model::store::Store;
 use meshdesk_model::{ChannelKind, Millis, Strategy};
 
@@ -193,7 +195,7 @@ impl Seed {
         self.create(Request::NewInteraction {
             channel: ChannelKind::Phone,
             campaign: campaign.into(),
-            contact: Some(contact.into()),
+            contact: Some(contact.parse().expect("an id")),
             to: None,
             fields: BTreeMap::new(),
             message: Some(message.into()),
@@ -256,14 +258,14 @@ impl Demo {
             "My invoice is wrong",
         )?;
         s.run(Request::Accept {
-            id: closed_hugo.clone(),
+            id: closed_hugo.parse().expect("an id"),
         })?;
         s.run(Request::Send {
-            id: closed_hugo.clone(),
+            id: closed_hugo.parse().expect("an id"),
             text: "Fixed, you will get a new invoice today.".into(),
         })?;
         s.run(Request::Finalize {
-            id: closed_hugo.clone(),
+            id: closed_hugo.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: Some("Credit note issued".into()),
         })?;
@@ -274,10 +276,10 @@ impl Demo {
             "Delivery never arrived",
         )?;
         s.run(Request::Accept {
-            id: closed_sofia.clone(),
+            id: closed_sofia.parse().expect("an id"),
         })?;
         s.run(Request::Finalize {
-            id: closed_sofia.clone(),
+            id: closed_sofia.parse().expect("an id"),
             disposition: "Callback".into(),
             note: None,
         })?;
@@ -290,14 +292,14 @@ impl Demo {
             "Hi, my router keeps rebooting",
         )?;
         s.run(Request::Accept {
-            id: active_lucia.clone(),
+            id: active_lucia.parse().expect("an id"),
         })?;
         s.run(Request::Send {
-            id: active_lucia.clone(),
+            id: active_lucia.parse().expect("an id"),
             text: "Hello Lucia, let us check it together.".into(),
         })?;
         s.run(Request::CustomerMessage {
-            id: active_lucia.clone(),
+            id: active_lucia.parse().expect("an id"),
             text: "It blinks red <b>every</b> minute".into(),
         })?;
         let active_marta = s.outbound("General", &marta, "Calling about your order")?;
@@ -653,7 +655,12 @@ impl Ui {
         let backend = self.backend.clone();
         let reply = self.rt.block_on(async move { backend.call(request).await });
         self.run(Task::none());
-        reply
+        reply.map_err(|e| e.to_string())
+    }
+
+    /// Runs a request whose reply holds a `T`, and gives the `T`.
+    pub fn ask<T: FromReply>(&mut self, request: Request) -> Result<T, String> {
+        T::from_reply(self.call(request)?).map_err(|e| e.to_string())
     }
 
     /// Compares the window with its reference PNG in `tests/snapshots/`

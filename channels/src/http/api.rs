@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, Reply, Request, Tab};
+use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, InteractionRow, Request, Tab};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, JsonBody};
@@ -64,11 +64,6 @@ fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
 /// refused as the wrong type (the schema says `string`), not taken as absent.
 fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     String::deserialize(d).map(Some)
-}
-
-fn unexpected(reply: &Reply) -> ApiError {
-    tracing::error!(?reply, "unexpected reply from the node");
-    ApiError::internal()
 }
 
 // ---- interactions -------------------------------------------------------------
@@ -134,7 +129,7 @@ async fn create_interaction<B: Backend>(
     let (message, customer) = check_create(&body)?;
     let campaign = intake::campaign(&state.backend, &body.campaign, None).await?;
     let id = intake::enqueue(&state, &campaign, &customer, message, body.priority).await?;
-    let detail = intake::show(&state.backend, &id).await?;
+    let detail = intake::show(&state.backend, id).await?;
     Ok(created(
         format!("/api/v1/interactions/{id}"),
         ApiInteraction::new(&detail),
@@ -174,17 +169,14 @@ async fn list_interactions<B: Backend>(
         if items.len() >= limit {
             break;
         }
-        let reply = state
+        let rows: Vec<InteractionRow> = state
             .backend
-            .call(Request::ListInteractions {
+            .ask(Request::ListInteractions {
                 tab,
                 search: query.q.clone(),
                 limit: Some(limit - items.len()),
             })
             .await?;
-        let Reply::Interactions(rows) = reply else {
-            return Err(unexpected(&reply));
-        };
         items.extend(rows.iter().map(ApiInteractionRow::from_row));
     }
     Ok(Json(Page { items }))
@@ -194,7 +186,7 @@ async fn get_interaction<B: Backend>(
     State(state): State<AppState<B>>,
     Path(id): Path<String>,
 ) -> Result<Json<ApiInteraction>, ApiError> {
-    let detail = intake::show(&state.backend, &id).await?;
+    let detail = intake::show(&state.backend, intake::id("interaction", &id)?).await?;
     Ok(Json(ApiInteraction::new(&detail)))
 }
 
@@ -206,27 +198,20 @@ struct PostMessage {
 
 async fn post_message<B: Backend>(
     State(state): State<AppState<B>>,
-    Path(id): Path<String>,
+    Path(raw): Path<String>,
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<Response, ApiError> {
     let text = intake::check_message("text", &body.text)?;
-    let known: Option<meshdesk_model::InteractionId> = id.parse().ok();
-    if let Some(known) = known {
-        intake::check_budget(&state, known).await?;
-    }
+    let known = intake::id("interaction", &raw)?;
+    intake::check_budget(&state, known).await?;
     state
         .backend
-        .call(Request::CustomerMessage {
-            id: id.clone(),
-            text,
-        })
+        .ask::<()>(Request::CustomerMessage { id: known, text })
         .await?;
-    if let Some(known) = known {
-        state.messages.spend(&known);
-    }
-    let detail = intake::show(&state.backend, &id).await?;
+    state.messages.spend(&known);
+    let detail = intake::show(&state.backend, known).await?;
     Ok(created(
-        format!("/api/v1/interactions/{id}"),
+        format!("/api/v1/interactions/{raw}"),
         ApiInteraction::new(&detail),
     ))
 }
@@ -245,16 +230,13 @@ async fn list_contacts<B: Backend>(
     query: Result<Query<ContactQuery>, QueryRejection>,
 ) -> Result<Json<Page<ApiContact>>, ApiError> {
     let Query(query) = query?;
-    let reply = state
+    let contacts: Vec<meshdesk_model::Contact> = state
         .backend
-        .call(Request::ListContacts {
+        .ask(Request::ListContacts {
             search: query.q,
             limit: Some(page_limit(query.limit)?),
         })
         .await?;
-    let Reply::Contacts(contacts) = reply else {
-        return Err(unexpected(&reply));
-    };
     Ok(Json(Page {
         items: contacts.iter().map(ApiContact::from).collect(),
     }))
@@ -263,28 +245,20 @@ async fn list_contacts<B: Backend>(
 async fn campaigns<B: Backend>(
     shared: &Shared<B>,
 ) -> Result<BTreeMap<meshdesk_model::CampaignId, meshdesk_model::Campaign>, ApiError> {
-    match shared.backend.call(Request::ListCampaigns).await? {
-        Reply::Campaigns(list) => Ok(list.into_iter().map(|c| (c.id, c)).collect()),
-        other => Err(unexpected(&other)),
-    }
+    let list = shared.backend.list_campaigns().await?;
+    Ok(list.into_iter().map(|c| (c.id, c)).collect())
 }
 
 async fn get_contact<B: Backend>(
     State(state): State<AppState<B>>,
     Path(id): Path<String>,
 ) -> Result<Json<ApiContactDetail>, ApiError> {
-    let reply = state.backend.call(Request::ShowContact { id }).await?;
-    let Reply::Contact {
-        contact,
-        interactions,
-    } = reply
-    else {
-        return Err(unexpected(&reply));
-    };
+    let id = intake::id("contact", &id)?;
+    let (contact, interactions) = state.backend.show_contact(id).await?;
     let campaigns = campaigns(&state).await?;
     let now = meshdesk_model::now_ms();
     Ok(Json(ApiContactDetail {
-        contact: ApiContact::from(contact.as_ref()),
+        contact: ApiContact::from(&contact),
         interactions: interactions
             .iter()
             .map(|s| ApiInteractionRow::from_summary(s, s.state_at(now), &campaigns))

@@ -3,12 +3,12 @@
 //! or adds the contact in the same commit).
 
 use axum::http::StatusCode;
-use meshdesk_model::ops::{CustomerSpec, InteractionDetail, Reply, Request};
+use meshdesk_model::ops::{self, CustomerSpec, InteractionDetail, Request};
 use meshdesk_model::{Author, Campaign, ChannelKind, InteractionId, validate};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 
 /// The customer as given: any of an existing contact id, a name, an email, a phone.
 #[derive(Clone, Default, Debug)]
@@ -26,9 +26,9 @@ fn blank_to_none(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn unexpected(reply: &Reply) -> ApiError {
-    tracing::error!(?reply, "unexpected reply from the node");
-    ApiError::internal()
+/// An id from a URL or a body: a malformed one is a 404, as an unknown one is.
+pub(crate) fn id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, ApiError> {
+    ops::parse_id(what, raw).map_err(|e| BackendError::from(e).into())
 }
 
 /// A campaign by name or id; 404 if there is none (or it is not on `channel`).
@@ -37,32 +37,22 @@ pub(crate) async fn campaign<B: Backend>(
     name: &str,
     channel: Option<ChannelKind>,
 ) -> Result<Campaign, ApiError> {
-    let reply = backend
-        .call(Request::ShowCampaign {
-            name: name.to_string(),
-        })
-        .await?;
-    let Reply::Campaign(c) = reply else {
-        return Err(unexpected(&reply));
-    };
+    let c = backend.show_campaign(name).await?;
     match channel {
         Some(ch) if c.channel != ch => Err(ApiError::not_found(format!(
             "campaign `{}` has no {ch} channel",
             c.name
         ))),
-        _ => Ok(*c),
+        _ => Ok(c),
     }
 }
 
 /// One interaction in full; 404 if unknown.
-pub(crate) async fn show<B: Backend>(backend: &B, id: &str) -> Result<InteractionDetail, ApiError> {
-    let reply = backend
-        .call(Request::ShowInteraction { id: id.to_string() })
-        .await?;
-    match reply {
-        Reply::Interaction(d) => Ok(*d),
-        other => Err(unexpected(&other)),
-    }
+pub(crate) async fn show<B: Backend>(
+    backend: &B,
+    id: InteractionId,
+) -> Result<InteractionDetail, ApiError> {
+    Ok(backend.show_interaction(id).await?)
 }
 
 /// The checked customer fields, before anything is written.
@@ -113,11 +103,15 @@ pub(crate) async fn enqueue<B: Backend>(
     customer: &CheckedCustomer,
     message: String,
     priority: i32,
-) -> Result<String, ApiError> {
+) -> Result<InteractionId, ApiError> {
     let request = Request::Intake {
         campaign: campaign.id.to_string(),
         customer: CustomerSpec {
-            id: customer.id.clone(),
+            id: customer
+                .id
+                .as_deref()
+                .map(|c| id("contact", c))
+                .transpose()?,
             name: customer.name.clone(),
             email: customer.email.clone(),
             phone: customer.phone.clone(),
@@ -126,10 +120,7 @@ pub(crate) async fn enqueue<B: Backend>(
         message,
         priority,
     };
-    match state.backend.call(request).await? {
-        Reply::Created { id } => Ok(id),
-        other => Err(unexpected(&other)),
-    }
+    Ok(state.backend.ask(request).await?)
 }
 
 /// Checks a message body before anything is written; `field` names it in errors.
@@ -147,7 +138,7 @@ pub(crate) async fn check_budget<B: Backend>(
     let used = match state.messages.known(&id) {
         Some(n) => n,
         None => {
-            let detail = show(&state.backend, &id.to_string()).await?;
+            let detail = show(&state.backend, id).await?;
             let customer = detail
                 .interaction
                 .messages

@@ -177,15 +177,14 @@ async fn start<B: Backend>(
         .map_err(ApiError::too_many)?;
     let (text, customer) = check_start(body)?;
     let campaign = webchat_campaign(&state, &campaign).await?;
-    let id = intake::enqueue(&state, &campaign, &customer, text, 0).await?;
-    let interaction: InteractionId = id.parse().map_err(|_| ApiError::internal())?;
+    let interaction = intake::enqueue(&state, &campaign, &customer, text, 0).await?;
     let token = visitor_token(&state.webchat_key, interaction);
     tracing::info!(%interaction, campaign = %campaign.name, "webchat started");
     Ok((
         StatusCode::CREATED,
         Json(Started {
             token,
-            interaction: id,
+            interaction: interaction.to_string(),
         }),
     )
         .into_response())
@@ -201,7 +200,7 @@ async fn visitor<B: Backend>(
     let id = check_visitor_token(&state.webchat_key, token)
         .ok_or_else(|| ApiError::unauthorized("invalid visitor token"))?;
     let campaign = webchat_campaign(state, campaign).await?;
-    let detail = intake::show(&state.backend, &id.to_string()).await?;
+    let detail = intake::show(&state.backend, id).await?;
     if detail.interaction.origin_campaign != campaign.id {
         return Err(ApiError::unauthorized("this token is for another chat"));
     }
@@ -239,10 +238,7 @@ async fn send<B: Backend>(
     // store round trip counts.
     state
         .backend
-        .call(meshdesk_model::ops::Request::CustomerMessage {
-            id: id.to_string(),
-            text,
-        })
+        .ask::<()>(meshdesk_model::ops::Request::CustomerMessage { id, text })
         .await
         .map_err(|e| match e.kind {
             crate::backend::ErrorKind::Conflict => {
@@ -426,7 +422,7 @@ async fn run_socket<B: Backend>(
     };
     // Watch before reading, so no change falls between the read and the watch.
     let mut events = state.hub.watch(id);
-    let detail = intake::show(&state.backend, &id.to_string())
+    let detail = intake::show(&state.backend, id)
         .await
         .map_err(|e| SocketError::Refused(e.message))?;
     if detail.interaction.origin_campaign != campaign.id {
@@ -480,7 +476,7 @@ async fn run_socket<B: Backend>(
                     }
                 }
                 if changed {
-                    match intake::show(&state.backend, &id.to_string()).await {
+                    match intake::show(&state.backend, id).await {
                         Ok(d) => {
                             for msg in told.diff(&d) {
                                 push(&mut tx, &msg).await?;

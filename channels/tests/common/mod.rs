@@ -5,11 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use meshdesk_channels::{
-    Backend, HttpConfig, Rate, RetryPolicy, Server, SettingsFile, StoreBackend, serve,
-};
+use meshdesk_channels::{HttpConfig, Rate, RetryPolicy, Server, SettingsFile, StoreBackend, serve};
 use meshdesk_model::authorship::DeviceKey;
-use meshdesk_model::ops::{CampaignSpec, Reply, Request, Tab};
+use meshdesk_model::ops::{CampaignSpec, Client, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::{AgentStatus, ChannelKind, Strategy};
 use tempfile::TempDir;
 
@@ -134,24 +132,28 @@ impl Env {
     }
 
     pub async fn pending_ids(&self) -> Vec<String> {
-        match self
-            .call(Request::ListInteractions {
+        let rows: Vec<InteractionRow> = self
+            .backend
+            .ask(Request::ListInteractions {
                 tab: Tab::Pending,
                 search: None,
                 limit: None,
             })
             .await
-        {
-            Reply::Interactions(rows) => rows.iter().map(|r| r.summary.id.to_string()).collect(),
-            other => panic!("unexpected reply {other:?}"),
-        }
+            .expect("the pending list");
+        rows.iter().map(|r| r.summary.id.to_string()).collect()
     }
 
     /// The agent takes the interaction and answers.
     pub async fn agent_reply(&self, id: &str, text: &str) {
-        let _ = self.backend.call(Request::Accept { id: id.into() }).await;
+        let _ = self
+            .backend
+            .call(Request::Accept {
+                id: id.parse().expect("an id"),
+            })
+            .await;
         self.call(Request::Send {
-            id: id.into(),
+            id: id.parse().expect("an id"),
             text: text.into(),
         })
         .await;
@@ -159,7 +161,7 @@ impl Env {
 
     pub async fn finalize(&self, id: &str) {
         self.call(Request::Finalize {
-            id: id.into(),
+            id: id.parse().expect("an id"),
             disposition: "Resolved".into(),
             note: Some("done".into()),
         })

@@ -148,7 +148,11 @@ impl Executor<'_, '_> {
         done(Reply::Canned(listed), vec![])
     }
 
-    pub(super) fn fill_canned(&mut self, raw: &str, interaction: &str) -> OpResult<Outcome> {
+    pub(super) fn fill_canned(
+        &mut self,
+        raw: &str,
+        interaction: InteractionId,
+    ) -> OpResult<Outcome> {
         let response = self.canned(raw)?;
         let (i, _) = self.interaction_head(interaction)?;
         let placeholders = Placeholders {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Executor, OpError, OpResult, Outcome, Reply, done, parse_id};
+use super::{Executor, OpError, OpResult, Outcome, Reply, done};
 use crate::doc::{self, DocId};
 use crate::ids::*;
 use crate::store::Page;
@@ -30,7 +30,7 @@ pub struct ContactSpec {
 /// a name, an email, a phone.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct CustomerSpec {
-    pub id: Option<String>,
+    pub id: Option<ContactId>,
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -43,8 +43,8 @@ pub struct CustomerSpec {
 }
 
 impl Executor<'_, '_> {
-    pub(super) fn show_contact(&self, raw: &str) -> OpResult<Outcome> {
-        let contact = self.lookup_contact(raw)?;
+    pub(super) fn show_contact(&self, id: ContactId) -> OpResult<Outcome> {
+        let contact = self.lookup_contact(id)?;
         let interactions = self.store.contact_interactions(contact.id)?;
         done(
             Reply::Contact {
@@ -121,15 +121,11 @@ impl Executor<'_, '_> {
 
     pub(super) fn edit_contact(
         &mut self,
-        id: &str,
+        id: ContactId,
         spec: ContactSpec,
         delete: bool,
     ) -> OpResult<Outcome> {
-        let id: ContactId = parse_id("contact", id)?;
-        let existing = self.store.contact(id)?.ok_or(OpError::UnknownId {
-            what: "contact",
-            id: id.to_string(),
-        })?;
+        let existing = self.lookup_contact(id)?;
         let mut contact = self.contact_from_spec(existing, spec)?;
         contact.updated_at = self.ctx.now;
         contact.deleted = delete;
@@ -139,17 +135,16 @@ impl Executor<'_, '_> {
         done(Reply::Done, vec![change])
     }
 
-    pub(super) fn lookup_contact(&self, raw: &str) -> OpResult<Contact> {
-        let id: ContactId = parse_id("contact", raw)?;
+    pub(super) fn lookup_contact(&self, id: ContactId) -> OpResult<Contact> {
         self.store.contact(id)?.ok_or(OpError::UnknownId {
             what: "contact",
-            id: raw.to_string(),
+            id: id.to_string(),
         })
     }
 
     /// The phonebook entry a gateway's customer is: by id, email, then phone.
     pub(super) fn known_customer(&self, customer: &CustomerSpec) -> OpResult<Option<Contact>> {
-        if let Some(id) = &customer.id {
+        if let Some(id) = customer.id {
             return self.lookup_contact(id).map(Some);
         }
         if let Some(email) = &customer.email

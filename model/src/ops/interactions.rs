@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    ContactSpec, CustomerSpec, Executor, OpError, OpResult, Outcome, Reply, done, parse_id,
-};
+use super::{ContactSpec, CustomerSpec, Executor, OpError, OpResult, Outcome, Reply, done};
 use crate::doc::{self, DocId};
 use crate::ids::*;
 use crate::store::{DocEdit, StoreError};
@@ -22,10 +20,22 @@ pub enum TransferTo {
     Campaign(String),
 }
 
+/// A store read of an interaction, with a missing one refused as unknown.
+fn known_interaction<T>(id: InteractionId, read: Result<T, StoreError>) -> OpResult<T> {
+    match read {
+        Ok(found) => Ok(found),
+        Err(StoreError::NotFound(_)) => Err(OpError::UnknownId {
+            what: "interaction",
+            id: id.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Executor<'_, '_> {
-    pub(super) fn add_note(&mut self, raw: &str, text: &str) -> OpResult<Outcome> {
+    pub(super) fn add_note(&mut self, id: InteractionId, text: &str) -> OpResult<Outcome> {
         let text = validate::message(text)?;
-        let (i, _) = self.interaction_head(raw)?;
+        let (i, _) = self.interaction_head(id)?;
         let note = Note {
             agent: self.me.agent,
             at: self.ctx.now,
@@ -34,15 +44,15 @@ impl Executor<'_, '_> {
         self.write_interaction(i.id, move |d| doc::interaction::add_note(d, &note))
     }
 
-    pub(super) fn add_tag(&mut self, raw: &str, tag: &str) -> OpResult<Outcome> {
+    pub(super) fn add_tag(&mut self, id: InteractionId, tag: &str) -> OpResult<Outcome> {
         let tag = validate::required("the tag", tag)?;
-        let (i, _) = self.interaction_head(raw)?;
+        let (i, _) = self.interaction_head(id)?;
         self.write_interaction(i.id, move |d| doc::interaction::add_tag(d, &tag))
     }
 
-    pub(super) fn remove_tag(&mut self, raw: &str, tag: &str) -> OpResult<Outcome> {
+    pub(super) fn remove_tag(&mut self, id: InteractionId, tag: &str) -> OpResult<Outcome> {
         let tag = tag.trim();
-        let (i, _) = self.interaction_head(raw)?;
+        let (i, _) = self.interaction_head(id)?;
         if !i.tags.contains(tag) {
             return Err(OpError::NotTagged(i.id, tag.to_string()));
         }
@@ -50,8 +60,8 @@ impl Executor<'_, '_> {
         self.write_interaction(i.id, move |d| doc::interaction::remove_tag(d, &tag))
     }
 
-    pub(super) fn mark_read(&mut self, raw: &str) -> OpResult<Outcome> {
-        let (i, count) = self.interaction_head(raw)?;
+    pub(super) fn mark_read(&mut self, id: InteractionId) -> OpResult<Outcome> {
+        let (i, count) = self.interaction_head(id)?;
         self.store
             .mark_read(&i.id.to_string(), u32::try_from(count).unwrap_or(u32::MAX))?;
         done(Reply::Done, vec![])
@@ -80,7 +90,7 @@ impl Executor<'_, '_> {
         &mut self,
         channel: ChannelKind,
         campaign: &str,
-        contact: Option<&str>,
+        contact: Option<ContactId>,
         to: Option<&str>,
         fields: BTreeMap<String, String>,
         message: Option<String>,
@@ -217,7 +227,7 @@ impl Executor<'_, '_> {
     pub(super) fn enqueue(
         &mut self,
         campaign: &str,
-        contact: Option<&str>,
+        contact: Option<ContactId>,
         from: Option<&str>,
         name: Option<&str>,
         message: Option<String>,
@@ -332,7 +342,7 @@ impl Executor<'_, '_> {
                 .map(str::to_string)
         };
         let customer = CustomerSpec {
-            id: blank(&customer.id),
+            id: customer.id,
             name: blank(&customer.name)
                 .map(|n| validate::required("the name", &n))
                 .transpose()?,
@@ -404,28 +414,12 @@ impl Executor<'_, '_> {
     }
 
     /// The interaction without its older messages, and its message count.
-    pub(super) fn interaction_head(&mut self, raw: &str) -> OpResult<(Interaction, usize)> {
-        let id: InteractionId = parse_id("interaction", raw)?;
-        match self.store.interaction_head(id) {
-            Ok(i) => Ok(i),
-            Err(StoreError::NotFound(_)) => Err(OpError::UnknownId {
-                what: "interaction",
-                id: raw.to_string(),
-            }),
-            Err(e) => Err(e.into()),
-        }
+    pub(super) fn interaction_head(&mut self, id: InteractionId) -> OpResult<(Interaction, usize)> {
+        known_interaction(id, self.store.interaction_head(id))
     }
 
-    pub(super) fn interaction(&mut self, raw: &str) -> OpResult<Interaction> {
-        let id: InteractionId = parse_id("interaction", raw)?;
-        match self.store.interaction(id) {
-            Ok(i) => Ok(i),
-            Err(StoreError::NotFound(_)) => Err(OpError::UnknownId {
-                what: "interaction",
-                id: raw.to_string(),
-            }),
-            Err(e) => Err(e.into()),
-        }
+    pub(super) fn interaction(&mut self, id: InteractionId) -> OpResult<Interaction> {
+        known_interaction(id, self.store.interaction(id))
     }
 
     pub(super) fn write_interaction(
@@ -468,9 +462,14 @@ impl Executor<'_, '_> {
         }
     }
 
-    pub(super) fn send(&mut self, raw: &str, text: &str, from_customer: bool) -> OpResult<Outcome> {
+    pub(super) fn send(
+        &mut self,
+        id: InteractionId,
+        text: &str,
+        from_customer: bool,
+    ) -> OpResult<Outcome> {
         let body = validate::message(text)?;
-        let (i, count) = self.interaction_head(raw)?;
+        let (i, count) = self.interaction_head(id)?;
         if i.finalization.is_some() {
             let state = i.state_at(self.ctx.now).as_str();
             return Err(OpError::WrongState {
@@ -507,11 +506,11 @@ impl Executor<'_, '_> {
 
     pub(super) fn finalize(
         &mut self,
-        raw: &str,
+        id: InteractionId,
         disposition: &str,
         note: Option<String>,
     ) -> OpResult<Outcome> {
-        let (i, _) = self.interaction_head(raw)?;
+        let (i, _) = self.interaction_head(id)?;
         self.require_owner(&i, "finalizing")?;
         let campaign = self.team.campaigns.get(&i.campaign()).cloned();
         let campaign_name = campaign
@@ -546,8 +545,8 @@ impl Executor<'_, '_> {
         self.write_interaction(i.id, move |d| doc::interaction::finalize(d, &f))
     }
 
-    pub(super) fn accept(&mut self, raw: &str) -> OpResult<Outcome> {
-        let (i, count) = self.interaction_head(raw)?;
+    pub(super) fn accept(&mut self, id: InteractionId) -> OpResult<Outcome> {
+        let (i, count) = self.interaction_head(id)?;
         let state = i.state_at(self.ctx.now);
         if state != InteractionState::Queued {
             if let Some(owner) = i.owner().filter(|_| state == InteractionState::Active) {
@@ -586,8 +585,8 @@ impl Executor<'_, '_> {
         Ok(outcome)
     }
 
-    pub(super) fn decline(&mut self, raw: &str) -> OpResult<Outcome> {
-        let (i, _) = self.interaction_head(raw)?;
+    pub(super) fn decline(&mut self, id: InteractionId) -> OpResult<Outcome> {
+        let (i, _) = self.interaction_head(id)?;
         let state = i.state_at(self.ctx.now);
         if state != InteractionState::Queued {
             return Err(OpError::WrongState {
@@ -607,11 +606,11 @@ impl Executor<'_, '_> {
 
     pub(super) fn transfer(
         &mut self,
-        raw: &str,
+        id: InteractionId,
         to: TransferTo,
         note: Option<String>,
     ) -> OpResult<Outcome> {
-        let (i, _) = self.interaction_head(raw)?;
+        let (i, _) = self.interaction_head(id)?;
         self.require_owner(&i, "transferring")?;
         let target = match &to {
             TransferTo::Agent(name) => {

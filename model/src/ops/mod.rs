@@ -8,6 +8,7 @@
 
 mod canned;
 mod chat;
+pub mod client;
 mod contacts;
 mod error;
 mod interactions;
@@ -26,6 +27,7 @@ use crate::types::*;
 
 pub use canned::{CannedChanges, CannedSpec};
 pub use chat::ChatTarget;
+pub use client::{Client, FromReply, UnexpectedReply};
 pub use contacts::{ContactSpec, CustomerSpec};
 pub use error::{InviteRefusal, OpError, OpResult};
 pub use interactions::TransferTo;
@@ -55,11 +57,11 @@ pub enum Request {
     // --- phonebook ---
     AddContact(ContactSpec),
     EditContact {
-        id: String,
+        id: ContactId,
         changes: ContactSpec,
     },
     DeleteContact {
-        id: String,
+        id: ContactId,
     },
     ListContacts {
         search: Option<String>,
@@ -72,20 +74,20 @@ pub enum Request {
         limit: usize,
     },
     ShowContact {
-        id: String,
+        id: ContactId,
     },
     // --- interactions ---
     NewInteraction {
         channel: ChannelKind,
         campaign: String,
-        contact: Option<String>,
+        contact: Option<ContactId>,
         to: Option<String>,
         fields: BTreeMap<String, String>,
         message: Option<String>,
     },
     Enqueue {
         campaign: String,
-        contact: Option<String>,
+        contact: Option<ContactId>,
         from: Option<String>,
         /// A display name for a customer not in the phonebook (webchat visitors).
         name: Option<String>,
@@ -116,7 +118,7 @@ pub enum Request {
         limit: usize,
     },
     ShowInteraction {
-        id: String,
+        id: InteractionId,
     },
     /// Every interaction now in a campaign, in any state and whoever owns
     /// it, with activity at or after `since`: what a webhook catch-up reads
@@ -126,44 +128,44 @@ pub enum Request {
         since: Millis,
     },
     Send {
-        id: String,
+        id: InteractionId,
         text: String,
     },
     /// A message from the customer (webchat, API).
     CustomerMessage {
-        id: String,
+        id: InteractionId,
         text: String,
     },
     AddNote {
-        id: String,
+        id: InteractionId,
         text: String,
     },
     AddTag {
-        id: String,
+        id: InteractionId,
         tag: String,
     },
     RemoveTag {
-        id: String,
+        id: InteractionId,
         tag: String,
     },
     Finalize {
-        id: String,
+        id: InteractionId,
         disposition: String,
         note: Option<String>,
     },
     Accept {
-        id: String,
+        id: InteractionId,
     },
     Decline {
-        id: String,
+        id: InteractionId,
     },
     Transfer {
-        id: String,
+        id: InteractionId,
         to: TransferTo,
         note: Option<String>,
     },
     MarkRead {
-        id: String,
+        id: InteractionId,
     },
     ExplainRouting {
         campaign: Option<String>,
@@ -205,7 +207,7 @@ pub enum Request {
     /// A canned response's body filled for an interaction.
     FillCanned {
         canned: String,
-        interaction: String,
+        interaction: InteractionId,
     },
 }
 
@@ -372,7 +374,10 @@ struct Executor<'s, 'c> {
     team: Team,
 }
 
-fn parse_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> OpResult<T> {
+/// An id as a user or an outside client typed it (the CLI's arguments, a
+/// URL path), parsed at that edge: a malformed one is refused as unknown, as
+/// a well-formed id that names nothing is.
+pub fn parse_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> OpResult<T> {
     raw.trim().parse().map_err(|_| OpError::UnknownId {
         what,
         id: raw.to_string(),
@@ -389,8 +394,8 @@ impl Executor<'_, '_> {
             Request::ListCampaigns => self.list_campaigns(),
             Request::ShowCampaign { name } => self.show_campaign(&name),
             Request::AddContact(spec) => self.add_contact(spec),
-            Request::EditContact { id, changes } => self.edit_contact(&id, changes, false),
-            Request::DeleteContact { id } => self.edit_contact(&id, ContactSpec::default(), true),
+            Request::EditContact { id, changes } => self.edit_contact(id, changes, false),
+            Request::DeleteContact { id } => self.edit_contact(id, ContactSpec::default(), true),
             Request::ListContacts { search, limit } => {
                 let page =
                     self.contact_page(search.as_deref(), 0, limit.unwrap_or(DEFAULT_LIST_LIMIT))?;
@@ -404,7 +409,7 @@ impl Executor<'_, '_> {
                 let page = self.contact_page(search.as_deref(), offset, limit)?;
                 done(Reply::ContactPage(page), vec![])
             }
-            Request::ShowContact { id } => self.show_contact(&id),
+            Request::ShowContact { id } => self.show_contact(id),
             Request::NewInteraction {
                 channel,
                 campaign,
@@ -412,14 +417,7 @@ impl Executor<'_, '_> {
                 to,
                 fields,
                 message,
-            } => self.new_interaction(
-                channel,
-                &campaign,
-                contact.as_deref(),
-                to.as_deref(),
-                fields,
-                message,
-            ),
+            } => self.new_interaction(channel, &campaign, contact, to.as_deref(), fields, message),
             Request::Enqueue {
                 campaign,
                 contact,
@@ -429,7 +427,7 @@ impl Executor<'_, '_> {
                 priority,
             } => self.enqueue(
                 &campaign,
-                contact.as_deref(),
+                contact,
                 from.as_deref(),
                 name.as_deref(),
                 message,
@@ -460,26 +458,26 @@ impl Executor<'_, '_> {
                 done(Reply::InteractionPage(page), vec![])
             }
             Request::ShowInteraction { id } => {
-                let detail = self.detail(&id)?;
+                let detail = self.detail(id)?;
                 done(Reply::Interaction(Box::new(detail)), vec![])
             }
             Request::CampaignInteractions { campaign, since } => {
                 self.campaign_interactions(&campaign, since)
             }
-            Request::Send { id, text } => self.send(&id, &text, false),
-            Request::CustomerMessage { id, text } => self.send(&id, &text, true),
-            Request::AddNote { id, text } => self.add_note(&id, &text),
-            Request::AddTag { id, tag } => self.add_tag(&id, &tag),
-            Request::RemoveTag { id, tag } => self.remove_tag(&id, &tag),
+            Request::Send { id, text } => self.send(id, &text, false),
+            Request::CustomerMessage { id, text } => self.send(id, &text, true),
+            Request::AddNote { id, text } => self.add_note(id, &text),
+            Request::AddTag { id, tag } => self.add_tag(id, &tag),
+            Request::RemoveTag { id, tag } => self.remove_tag(id, &tag),
             Request::Finalize {
                 id,
                 disposition,
                 note,
-            } => self.finalize(&id, &disposition, note),
-            Request::Accept { id } => self.accept(&id),
-            Request::Decline { id } => self.decline(&id),
-            Request::Transfer { id, to, note } => self.transfer(&id, to, note),
-            Request::MarkRead { id } => self.mark_read(&id),
+            } => self.finalize(id, &disposition, note),
+            Request::Accept { id } => self.accept(id),
+            Request::Decline { id } => self.decline(id),
+            Request::Transfer { id, to, note } => self.transfer(id, to, note),
+            Request::MarkRead { id } => self.mark_read(id),
             Request::ExplainRouting { campaign } => self.explain_routing(campaign.as_deref()),
             Request::ChatSend { to, text } => self.chat_send(&to, &text),
             Request::ChatShow { with } => self.chat_show(&with),
@@ -498,7 +496,34 @@ impl Executor<'_, '_> {
             Request::FillCanned {
                 canned,
                 interaction,
-            } => self.fill_canned(&canned, &interaction),
+            } => self.fill_canned(&canned, interaction),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_ids_keep_the_wire_format() {
+        let id = InteractionId::new();
+        let contact = ContactId::new();
+        let request = Request::Intake {
+            campaign: "Support".into(),
+            customer: CustomerSpec {
+                id: Some(contact),
+                ..CustomerSpec::default()
+            },
+            message: "hi".into(),
+            priority: 0,
+        };
+        let json = serde_json::to_value(&request).expect("serializes");
+        assert_eq!(json["customer"]["id"], contact.to_string());
+        let json = serde_json::json!({"request": "show-interaction", "id": id.to_string()});
+        let parsed: Request = serde_json::from_value(json).expect("parses");
+        assert_eq!(parsed, Request::ShowInteraction { id });
+        let json = serde_json::json!({"request": "accept", "id": "not-an-id"});
+        assert!(serde_json::from_value::<Request>(json).is_err());
     }
 }

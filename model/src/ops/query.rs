@@ -195,8 +195,8 @@ impl Executor<'_, '_> {
         page.try_map(|s| self.row(s, &names, None))
     }
 
-    pub(super) fn detail(&mut self, raw: &str) -> OpResult<InteractionDetail> {
-        let interaction = self.interaction(raw)?;
+    pub(super) fn detail(&mut self, id: InteractionId) -> OpResult<InteractionDetail> {
+        let interaction = self.interaction(id)?;
         let names = self.agent_names()?;
         let contact = match interaction.contact {
             Some(c) => self.store.contact(c)?,

@@ -116,9 +116,7 @@ impl Actor {
         let mut actions: Vec<Request> = Vec::new();
         for (interaction, agent) in routing::auto_accepts(&routing, team) {
             if agent == me {
-                actions.push(Request::Accept {
-                    id: interaction.to_string(),
-                });
+                actions.push(Request::Accept { id: interaction });
             }
         }
         for (interaction, agent) in routing::timed_out_offers(&routing, now) {
@@ -138,9 +136,7 @@ impl Actor {
                 .copied()
                 .unwrap_or(now);
             if now - first >= timeout {
-                actions.push(Request::Decline {
-                    id: interaction.to_string(),
-                });
+                actions.push(Request::Decline { id: interaction });
             }
         }
         for request in actions {

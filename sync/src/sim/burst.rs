@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use meshdesk_model::ops::{self, CampaignSpec, Context, Request, RoutingFacts};
 use meshdesk_model::routing::{self, PresenceEntry, PresenceView};
-use meshdesk_model::{AgentId, AgentStatus, ChannelKind, Strategy};
+use meshdesk_model::{AgentId, AgentStatus, ChannelKind, InteractionId, Strategy};
 use rand::Rng;
 
 use super::{Sim, SimConfig, SimResult};
@@ -64,13 +64,13 @@ impl Sim {
         let facts = RoutingFacts::read(store, team, self.now).map_err(err)?;
         let routing = routing::route(&facts.input(presence, self.now));
         let team = &facts.team;
-        let mine: Vec<String> = routing::auto_accepts(&routing, team)
+        let mine: Vec<InteractionId> = routing::auto_accepts(&routing, team)
             .into_iter()
             .filter(|(_, agent)| *agent == me)
-            .map(|(interaction, _)| interaction.to_string())
+            .map(|(interaction, _)| interaction)
             .collect();
-        for id in &mine {
-            self.execute(x, Request::Accept { id: id.clone() })?;
+        for &id in &mine {
+            self.execute(x, Request::Accept { id })?;
         }
         Ok(mine.len())
     }

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use libp2p::Multiaddr;
-use meshdesk_model::ops::{self, CampaignSpec, ChatTarget, ContactSpec, Context, Reply, Request};
+use meshdesk_model::ops::{
+    self, CampaignSpec, ChatTarget, ContactSpec, Context, FromReply, Reply, Request,
+};
 use meshdesk_model::store::Store;
 use meshdesk_model::{
     AgentStatus, ChannelKind, FormField, InteractionId, Millis, Strategy, now_ms,
@@ -81,11 +83,8 @@ impl Seeder {
         Ok(outcome.reply)
     }
 
-    fn create(&mut self, request: Request) -> Result<String, String> {
-        match self.run(request)? {
-            Reply::Created { id } => Ok(id),
-            other => Err(format!("expected an id, got {other:?}")),
-        }
+    fn create<T: FromReply>(&mut self, request: Request) -> Result<T, String> {
+        T::from_reply(self.run(request)?).map_err(|e| e.to_string())
     }
 }
 
@@ -364,22 +363,20 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
         };
         let interaction = s.create(Request::Enqueue {
             campaign: campaign_name.into(),
-            contact: Some(id.clone()),
+            contact: Some(id),
             from,
             name: Some(name.clone()),
             message: Some(OPENERS[n % OPENERS.len()].into()),
             priority: 0,
         })?;
-        s.run(Request::Accept {
-            id: interaction.clone(),
-        })?;
+        s.run(Request::Accept { id: interaction })?;
         s.run(Request::Send {
-            id: interaction.clone(),
+            id: interaction,
             text: REPLIES[n % REPLIES.len()].into(),
         })?;
         if n >= 30 {
             // The last few stay open: this agent's Active tab.
-            open.push(interaction.clone());
+            open.push(interaction);
             if n % 2 == 0 {
                 s.run(Request::CustomerMessage {
                     id: interaction,
@@ -441,7 +438,5 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
     s.run(Request::SetStatus {
         status: AgentStatus::Available,
     })?;
-    Ok(Seeded {
-        open: open.iter().filter_map(|id| id.parse().ok()).collect(),
-    })
+    Ok(Seeded { open })
 }

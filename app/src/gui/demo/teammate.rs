@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use meshdesk_model::doc::{DocId, DocKind};
-use meshdesk_model::ops::{ChatTarget, Reply, Request};
+use meshdesk_model::ops::{ChatTarget, ChatView, Client, FromReply, Reply, Request, TeamOverview};
 use meshdesk_model::store::Store;
 use meshdesk_model::{AgentId, AgentStatus, InteractionId, InteractionState, RoomKey};
 use meshdesk_sync::join::{JoinArgs, join_team};
@@ -35,6 +35,7 @@ use tokio::time::Instant;
 
 use super::{AGENT, FIRST, LAST, OPENERS, REPLIES, TEAMMATE, loopback};
 use crate::data_dir::DataDir;
+use crate::gui::backend::Error;
 
 /// What the customer writes after the first message.
 const FOLLOW_UPS: [&str; 6] = [
@@ -210,6 +211,14 @@ struct Script {
     rng: StdRng,
 }
 
+impl Client for Script {
+    type Error = Error;
+
+    async fn call(&self, request: Request) -> Result<Reply, Error> {
+        Ok(self.node.execute(request).await?)
+    }
+}
+
 fn secs(range: std::ops::RangeInclusive<u64>, rng: &mut StdRng) -> Duration {
     Duration::from_millis(rng.random_range(range.start() * 1000..=range.end() * 1000))
 }
@@ -220,9 +229,8 @@ impl Script {
         node.set_presence(AgentStatus::Available)
             .await
             .map_err(|e| err(&e))?;
-        let Reply::Team(team) = node.execute(Request::ShowTeam).await.map_err(|e| err(&e))? else {
-            return Err(err(&"no team"));
-        };
+        let reply = node.execute(Request::ShowTeam).await.map_err(|e| err(&e))?;
+        let team = TeamOverview::from_reply(reply).map_err(|e| err(&e))?;
         let agent = team
             .agents
             .iter()
@@ -293,17 +301,13 @@ impl Script {
         }
     }
 
-    async fn call(&self, request: Request) -> Result<Reply, String> {
-        self.node.execute(request).await.map_err(|e| e.to_string())
-    }
-
-    async fn step(&mut self, step: Step) -> Result<(), String> {
+    async fn step(&mut self, step: Step) -> Result<(), Error> {
         match step {
             Step::Answer { id, accept } => {
                 let request = if accept {
-                    Request::Accept { id: id.to_string() }
+                    Request::Accept { id }
                 } else {
-                    Request::Decline { id: id.to_string() }
+                    Request::Decline { id }
                 };
                 self.call(request).await?;
                 if accept {
@@ -324,7 +328,7 @@ impl Script {
                 };
                 let text = REPLIES[self.rng.random_range(lines)];
                 self.call(Request::Send {
-                    id: id.to_string(),
+                    id,
                     text: text.into(),
                 })
                 .await?;
@@ -334,19 +338,14 @@ impl Script {
                 }
             }
             Step::Finalize(id) => {
-                let Reply::Interaction(d) = self
-                    .call(Request::ShowInteraction { id: id.to_string() })
-                    .await?
-                else {
-                    return Ok(());
-                };
+                let d = self.show_interaction(id).await?;
                 let disposition = d.campaign.and_then(|c| c.dispositions.first().cloned());
                 if d.state == InteractionState::Active
                     && d.owner == Some(self.me)
                     && let Some(disposition) = disposition
                 {
                     self.call(Request::Finalize {
-                        id: id.to_string(),
+                        id,
                         disposition,
                         note: None,
                     })
@@ -415,18 +414,15 @@ impl Script {
 
     /// The #General room's key.
     async fn general_room(&self) -> Option<RoomKey> {
-        match self.call(Request::ListCampaigns).await {
-            Ok(Reply::Campaigns(list)) => list
-                .into_iter()
-                .find(|c| c.name == "General")
-                .map(|c| RoomKey::Campaign { campaign: c.id }),
-            _ => None,
-        }
+        let list = self.list_campaigns().await.ok()?;
+        list.into_iter()
+            .find(|c| c.name == "General")
+            .map(|c| RoomKey::Campaign { campaign: c.id })
     }
 
     /// The customer writes into one of the demo agent's active interactions;
     /// whether there was one.
-    async fn follow_up(&mut self) -> Result<bool, String> {
+    async fn follow_up(&mut self) -> Result<bool, Error> {
         let mut order: Vec<InteractionId> = self.open.clone();
         let start = self
             .rng
@@ -434,17 +430,14 @@ impl Script {
             .min(order.len());
         order.rotate_left(start);
         for id in order.into_iter().take(8) {
-            let Ok(Reply::Interaction(d)) = self
-                .call(Request::ShowInteraction { id: id.to_string() })
-                .await
-            else {
+            let Ok(d) = self.show_interaction(id).await else {
                 continue; // not synced here yet
             };
             match d.state {
                 InteractionState::Active if d.owner == Some(self.agent) => {
                     let text = FOLLOW_UPS[self.rng.random_range(0..FOLLOW_UPS.len())];
                     self.call(Request::CustomerMessage {
-                        id: id.to_string(),
+                        id,
                         text: text.into(),
                     })
                     .await?;
@@ -460,7 +453,7 @@ impl Script {
     }
 
     /// A new customer writes in, on one of the demo's three campaigns.
-    async fn new_inbound(&mut self) -> Result<(), String> {
+    async fn new_inbound(&mut self) -> Result<(), Error> {
         let first = FIRST[self.rng.random_range(0..FIRST.len())];
         let last = LAST[self.rng.random_range(0..LAST.len())];
         let number: u32 = self.rng.random_range(0..100_000_000);
@@ -476,8 +469,8 @@ impl Script {
             ),
         };
         let opener = OPENERS[self.rng.random_range(0..OPENERS.len())];
-        let reply = self
-            .call(Request::Enqueue {
+        let id = self
+            .ask(Request::Enqueue {
                 campaign: campaign.into(),
                 contact: None,
                 from: Some(from),
@@ -486,18 +479,14 @@ impl Script {
                 priority: 0,
             })
             .await?;
-        if let Reply::Created { id } = reply
-            && let Ok(id) = id.parse()
-        {
-            self.open.push(id);
-        }
+        self.open.push(id);
         Ok(())
     }
 
     /// Answers the demo agent's latest direct message, once.
     async fn on_direct_message(&mut self) {
-        let Ok(Reply::Chat(chat)) = self
-            .call(Request::ChatShow {
+        let Ok(chat) = self
+            .ask::<ChatView>(Request::ChatShow {
                 with: ChatTarget::Agent(AGENT.into()),
             })
             .await

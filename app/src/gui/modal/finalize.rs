@@ -4,11 +4,11 @@
 
 use iced::widget::{Space, button, column, row, text, text_input};
 use iced::{Length, Task};
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, InteractionId};
 
 use super::{Event, frame};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -34,7 +34,7 @@ pub enum Message {
     Note(String),
     Confirm,
     Cancel,
-    Done(Result<Reply, String>),
+    Done(Result<(), Error>),
 }
 
 impl Finalize {
@@ -79,7 +79,7 @@ impl Finalize {
                 self.error = None;
                 let note = self.note.trim();
                 let request = Request::Finalize {
-                    id: self.id.to_string(),
+                    id: self.id,
                     disposition,
                     note: (!note.is_empty()).then(|| note.to_string()),
                 };
@@ -89,7 +89,7 @@ impl Finalize {
             Message::Done(result) => {
                 self.busy = false;
                 match result {
-                    Ok(_) => {
+                    Ok(()) => {
                         let wrapup = session
                             .campaign(self.campaign)
                             .map(|c| c.wrapup_seconds)
@@ -105,7 +105,7 @@ impl Finalize {
                         (Task::none(), Some(Event::Done { toast, open: None }))
                     }
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }

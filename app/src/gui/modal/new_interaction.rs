@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task, widget};
-use meshdesk_model::ops::{Reply, Request};
-use meshdesk_model::{CampaignId, ChannelKind, Contact, validate};
+use meshdesk_model::ops::Request;
+use meshdesk_model::{CampaignId, ChannelKind, Contact, InteractionId, validate};
 
 use super::{Event, frame};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, channel_label};
 use crate::gui::theme;
@@ -54,7 +54,7 @@ pub enum Message {
     Campaign(CampaignId),
     Back,
     Query(String),
-    Found(u64, Result<Reply, String>),
+    Found(u64, Result<Vec<Contact>, Error>),
     Pick(Box<Contact>),
     Unpick,
     Address(String),
@@ -62,7 +62,7 @@ pub enum Message {
     Field(String, String),
     Text(String),
     Start,
-    Started(Result<Reply, String>),
+    Started(Result<InteractionId, Error>),
     Cancel,
 }
 
@@ -177,7 +177,7 @@ impl NewInteraction {
             }
             Message::Found(seq, result) => {
                 if seq == self.seq
-                    && let Ok(Reply::Contacts(found)) = result
+                    && let Ok(found) = result
                 {
                     self.matches = found;
                 }
@@ -239,7 +239,7 @@ impl NewInteraction {
                 let request = Request::NewInteraction {
                     channel,
                     campaign: campaign.to_string(),
-                    contact: self.contact.as_ref().map(|c| c.id.to_string()),
+                    contact: self.contact.as_ref().map(|c| c.id),
                     to: (self.contact.is_none() && !address.is_empty())
                         .then(|| address.to_string()),
                     fields,
@@ -250,7 +250,7 @@ impl NewInteraction {
             Message::Started(result) => {
                 self.busy = false;
                 match result {
-                    Ok(Reply::Created { id }) => {
+                    Ok(id) => {
                         let who = self
                             .contact
                             .as_ref()
@@ -260,13 +260,12 @@ impl NewInteraction {
                             Task::none(),
                             Some(Event::Done {
                                 toast: format!("Started with {who}."),
-                                open: id.parse().ok(),
+                                open: Some(id),
                             }),
                         )
                     }
-                    Ok(_) => (Task::none(), Some(Event::Close)),
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }

@@ -3,11 +3,11 @@
 
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{Reply, Request, TransferTo};
+use meshdesk_model::ops::{Request, TransferTo};
 use meshdesk_model::{AgentId, AgentStatus, CampaignId, InteractionId};
 
 use super::{Event, frame};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
@@ -38,7 +38,7 @@ pub enum Message {
     Note(String),
     Confirm,
     Cancel,
-    Done(String, Result<Reply, String>),
+    Done(String, Result<(), Error>),
 }
 
 impl Transfer {
@@ -96,7 +96,7 @@ impl Transfer {
                 };
                 let note = self.note.trim();
                 let request = Request::Transfer {
-                    id: self.id.to_string(),
+                    id: self.id,
                     to,
                     note: (!note.is_empty()).then(|| note.to_string()),
                 };
@@ -113,7 +113,7 @@ impl Transfer {
             Message::Done(_, result) => {
                 self.busy = false;
                 match result {
-                    Ok(_) => (
+                    Ok(()) => (
                         Task::none(),
                         Some(Event::Done {
                             toast: format!("Transferred {}.", self.who),
@@ -121,7 +121,7 @@ impl Transfer {
                         }),
                     ),
                     Err(e) => {
-                        self.error = Some(e);
+                        self.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }

@@ -10,14 +10,14 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, text, text_editor};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::canned::{self, Placeholders};
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::{
     Author, CampaignId, CannedId, CannedResponse, InteractionId, InteractionState, Millis,
 };
 
 use super::list::{self, Cells, List};
 use super::{Toast, call, conversation};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -82,12 +82,12 @@ pub enum Message {
     Send,
     /// Adds what the composer holds as an internal note, whatever the switch says.
     SendNote,
-    Sent(InteractionId, String, Result<Reply, String>),
+    Sent(InteractionId, String, Result<(), Error>),
     Menu,
     Transfer,
     Finalize,
     /// The open interaction's messages were marked read.
-    Read(Result<Reply, String>),
+    Read(Result<(), Error>),
     Ignore,
 }
 
@@ -291,12 +291,12 @@ impl Active {
                 let id = open.id;
                 let request = if as_note {
                     Request::AddNote {
-                        id: id.to_string(),
+                        id,
                         text: body.clone(),
                     }
                 } else {
                     Request::Send {
-                        id: id.to_string(),
+                        id,
                         text: body.clone(),
                     }
                 };
@@ -313,12 +313,15 @@ impl Active {
                         if open.extra.composer.text().trim().is_empty() {
                             open.extra.composer = text_editor::Content::with_text(&body);
                         }
-                        open.error = Some(e.clone());
+                        open.error = Some(e.to_string());
                     }
                 }
                 match result {
-                    Ok(_) => (Task::none(), None),
-                    Err(e) => (Task::none(), Some(Event::Toast(Toast::Error(e)))),
+                    Ok(()) => (Task::none(), None),
+                    Err(e) => (
+                        Task::none(),
+                        Some(Event::Toast(Toast::Error(e.to_string()))),
+                    ),
                 }
             }
             Message::Menu => {
@@ -356,7 +359,7 @@ impl Active {
                     }),
                 )
             }
-            Message::Read(Ok(_)) => (self.reload(backend), Some(Event::Read)),
+            Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the conversation read: {e}");
                 (Task::none(), None)
@@ -734,9 +737,5 @@ fn opened(id: InteractionId, backend: &Backend) -> Task<Message> {
 
 /// Marks every message of the interaction read.
 fn mark_read(id: InteractionId, backend: &Backend) -> Task<Message> {
-    call(
-        backend,
-        Request::MarkRead { id: id.to_string() },
-        Message::Read,
-    )
+    call(backend, Request::MarkRead { id }, Message::Read)
 }

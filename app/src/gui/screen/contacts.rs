@@ -8,11 +8,11 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::doc::DocId;
-use meshdesk_model::ops::{ChatTarget, ChatView, Reply, Request, RoomRow};
-use meshdesk_model::{AgentId, CampaignId, Millis, Role, RoomKey};
+use meshdesk_model::ops::{ChatTarget, ChatView, Request, RoomRow};
+use meshdesk_model::{AgentId, CampaignId, MessageId, Millis, Role, RoomKey};
 
 use super::{Toast, call};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
@@ -65,7 +65,7 @@ pub struct Contacts {
     typing: BTreeMap<(String, AgentId), Millis>,
     last_typing_sent: Millis,
     cursor: Option<usize>,
-    invite: Option<Result<String, String>>,
+    invite: Option<Result<String, Error>>,
     /// Whether the window has the focus: only then is what arrives in the
     /// open room read.
     focused: bool,
@@ -75,17 +75,17 @@ pub struct Contacts {
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    RoomsLoaded(u64, Result<Reply, String>),
+    RoomsLoaded(u64, Result<Vec<RoomRow>, Error>),
     Select(Target),
-    ChatLoaded(u64, Result<Reply, String>),
+    ChatLoaded(u64, Result<Box<ChatView>, Error>),
     Draft(String),
     Send,
-    Sent(String, Result<Reply, String>),
+    Sent(String, Result<MessageId, Error>),
     Invite,
-    Invited(Result<String, String>),
+    Invited(Result<String, Error>),
     Copy,
     /// The open room was marked read.
-    Read(Result<Reply, String>),
+    Read(Result<(), Error>),
     Ignore,
 }
 
@@ -246,7 +246,7 @@ impl Contacts {
         match message {
             Message::RoomsLoaded(seq, result) => {
                 if seq == self.rooms_seq
-                    && let Ok(Reply::Rooms(rooms)) = result
+                    && let Ok(rooms) = result
                 {
                     self.rooms = rooms
                         .into_iter()
@@ -259,7 +259,7 @@ impl Contacts {
                 }
                 (Task::none(), None)
             }
-            Message::Read(Ok(_)) => (self.load_rooms(backend), Some(Event::Read)),
+            Message::Read(Ok(())) => (self.load_rooms(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the room read: {e}");
                 (Task::none(), None)
@@ -283,15 +283,14 @@ impl Contacts {
             Message::ChatLoaded(seq, result) => {
                 if seq == self.chat_seq {
                     match result {
-                        Ok(Reply::Chat(chat)) => {
+                        Ok(chat) => {
                             self.chat = Some(chat);
                             self.error = None;
                             if std::mem::take(&mut self.picked) || self.focused {
                                 return (self.read_open_room(session, backend), None);
                             }
                         }
-                        Ok(_) => {}
-                        Err(e) => self.error = Some(e),
+                        Err(e) => self.error = Some(e.to_string()),
                     }
                 }
                 (Task::none(), None)
@@ -341,8 +340,11 @@ impl Contacts {
                         if self.draft.is_empty() {
                             self.draft = text;
                         }
-                        self.error = Some(e.clone());
-                        (Task::none(), Some(Event::Toast(Toast::Error(e))))
+                        self.error = Some(e.to_string());
+                        (
+                            Task::none(),
+                            Some(Event::Toast(Toast::Error(e.to_string()))),
+                        )
                     }
                 }
             }
@@ -499,7 +501,7 @@ impl Contacts {
                 ]
                 .spacing(8)
                 .into(),
-                Err(e) => error_box(e),
+                Err(e) => error_box(&e.to_string()),
             };
             if self.selected.is_none() {
                 return container(body).padding(20).into();

@@ -11,10 +11,11 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::InteractionId;
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
+use meshdesk_model::store::Page;
 
 use super::{PAGE, call};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::theme;
 use crate::gui::widget::{
     Element, ListState, SMALL, TEXT, empty, error_box, line, muted, split, virtual_list,
@@ -22,10 +23,10 @@ use crate::gui::widget::{
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Reply, String>),
+    Loaded(u64, Result<Page<InteractionRow>, Error>),
     Scrolled(f32, f32),
     Open(InteractionId),
-    DetailLoaded(InteractionId, u64, Result<Reply, String>),
+    DetailLoaded(InteractionId, u64, Result<Box<InteractionDetail>, Error>),
 }
 
 /// What the screen may want to follow up on.
@@ -143,11 +144,9 @@ impl<X: Default> List<X> {
         };
         open.seq += 1;
         let (id, seq) = (open.id, open.seq);
-        call(
-            backend,
-            Request::ShowInteraction { id: id.to_string() },
-            move |r| Message::DetailLoaded(id, seq, r),
-        )
+        call(backend, Request::ShowInteraction { id }, move |r| {
+            Message::DetailLoaded(id, seq, r)
+        })
     }
 
     /// ↑/↓ move through the list, Enter opens.
@@ -191,9 +190,8 @@ impl<X: Default> List<X> {
             Message::DetailLoaded(id, seq, result) => {
                 if let Some(open) = self.open.as_mut().filter(|o| o.id == id && o.seq == seq) {
                     match result {
-                        Ok(Reply::Interaction(d)) => open.detail = Some(d),
-                        Ok(_) => {}
-                        Err(e) => open.error = Some(e),
+                        Ok(d) => open.detail = Some(d),
+                        Err(e) => open.error = Some(e.to_string()),
                     }
                 }
                 (Task::none(), None)
@@ -362,7 +360,7 @@ impl Rows {
     pub fn answered(
         &mut self,
         seq: u64,
-        result: Result<Reply, String>,
+        result: Result<Page<InteractionRow>, Error>,
         backend: &Backend,
     ) -> Task<Message> {
         if seq != self.seq {
@@ -371,7 +369,7 @@ impl Rows {
         self.in_flight = false;
         let under_cursor = self.list.under_cursor(&self.rows, |r| r.summary.id);
         match result {
-            Ok(Reply::InteractionPage(page)) => {
+            Ok(page) => {
                 if page.offset == 0 {
                     self.rows = page.rows;
                 } else if page.offset == self.rows.len() {
@@ -380,13 +378,7 @@ impl Rows {
                 self.total = page.total;
                 self.error = None;
             }
-            Ok(Reply::Interactions(rows)) => {
-                self.total = rows.len();
-                self.rows = rows;
-                self.error = None;
-            }
-            Ok(other) => self.error = Some(format!("unexpected answer: {other:?}")),
-            Err(e) => self.error = Some(e),
+            Err(e) => self.error = Some(e.to_string()),
         }
         self.loaded = true;
         self.list.follow(under_cursor, &self.rows, |r| r.summary.id);
@@ -456,7 +448,15 @@ mod tests {
             assert_eq!(more.units(), 0);
         }
         // The first answer arrives: one request for the latest query follows.
-        let next = rows.answered(seq, Ok(Reply::Interactions(vec![])), &backend);
+        let next = rows.answered(
+            seq,
+            Ok(Page {
+                rows: vec![],
+                offset: 0,
+                total: 0,
+            }),
+            &backend,
+        );
         assert!(next.units() > 0);
         assert_eq!(rows.seq, seq + 1);
         Ok(())

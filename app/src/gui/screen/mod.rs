@@ -14,9 +14,9 @@ pub mod phonebook;
 pub mod welcome;
 
 use iced::Task;
-use meshdesk_model::ops::{Reply, Request};
+use meshdesk_model::ops::{Client, FromReply, Request};
 
-use super::backend::Backend;
+use super::backend::{Backend, Error};
 
 /// Rows fetched at first; more are fetched as the list is scrolled towards its end.
 pub const PAGE: usize = 200;
@@ -28,12 +28,13 @@ pub enum Toast {
     Error(String),
 }
 
-/// Runs one request on the backend, as a task.
-pub fn call<M: Send + 'static>(
+/// Runs one request on the backend, as a task; `done` gets the value its
+/// reply carries.
+pub fn call<T: FromReply + Send + 'static, M: Send + 'static>(
     backend: &Backend,
     request: Request,
-    done: impl FnOnce(Result<Reply, String>) -> M + Send + 'static,
+    done: impl FnOnce(Result<T, Error>) -> M + Send + 'static,
 ) -> Task<M> {
     let backend = backend.clone();
-    Task::perform(async move { backend.call(request).await }, done)
+    Task::perform(async move { backend.ask(request).await }, done)
 }

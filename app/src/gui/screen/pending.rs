@@ -6,13 +6,13 @@
 use iced::keyboard;
 use iced::widget::{button, column, container, row, text};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply, Request, Tab};
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::routing::OfferKind;
 use meshdesk_model::{InteractionId, InteractionState};
 
 use super::list::{self, Cells, List};
 use super::{Toast, call, conversation};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -50,7 +50,7 @@ pub enum Answer {
 pub enum Message {
     List(list::Message),
     Answer(InteractionId, Answer),
-    Answered(InteractionId, Answer, Result<Reply, String>),
+    Answered(InteractionId, Answer, Result<(), Error>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,10 +120,9 @@ impl Pending {
                     open.extra.answering = true;
                     open.error = None;
                 }
-                let id_text = id.to_string();
                 let request = match answer {
-                    Answer::Accept => Request::Accept { id: id_text },
-                    Answer::Decline => Request::Decline { id: id_text },
+                    Answer::Accept => Request::Accept { id },
+                    Answer::Decline => Request::Decline { id },
                 };
                 let task = call(backend, request, move |r| Message::Answered(id, answer, r));
                 (task, None)
@@ -133,7 +132,7 @@ impl Pending {
                     open.extra.answering = false;
                 }
                 match result {
-                    Ok(_) => {
+                    Ok(()) => {
                         self.list.close(id);
                         let event = match answer {
                             Answer::Accept => Event::Accepted(id),
@@ -143,9 +142,12 @@ impl Pending {
                     }
                     Err(e) => {
                         if let Some(open) = self.list.selected_mut(id) {
-                            open.error = Some(e.clone());
+                            open.error = Some(e.to_string());
                         }
-                        (self.reload(backend), Some(Event::Toast(Toast::Error(e))))
+                        (
+                            self.reload(backend),
+                            Some(Event::Toast(Toast::Error(e.to_string()))),
+                        )
                     }
                 }
             }

@@ -5,12 +5,13 @@
 use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{ContactSpec, Reply, Request};
+use meshdesk_model::ops::{ContactSpec, Request};
 use meshdesk_model::projection::InteractionSummary;
+use meshdesk_model::store::Page;
 use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, validate};
 
 use super::{PAGE, Toast, call, conversation};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -159,19 +160,24 @@ impl Form {
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Loaded(u64, Result<Reply, String>),
+    Loaded(u64, Result<Page<Contact>, Error>),
     Scrolled(f32, f32),
     Open(ContactId),
-    ProfileLoaded(ContactId, u64, Result<Reply, String>),
+    ProfileLoaded(
+        ContactId,
+        u64,
+        Result<(Contact, Vec<InteractionSummary>), Error>,
+    ),
     Add,
     Edit,
     Input(Field, String),
     Save,
-    Saved(Option<ContactId>, Result<Reply, String>),
+    /// The contact saved (`editing` it, or added).
+    Saved(Option<ContactId>, Result<ContactId, Error>),
     Cancel,
     Delete,
     ConfirmDelete,
-    Deleted(ContactId, Result<Reply, String>),
+    Deleted(ContactId, Result<(), Error>),
     Start,
     OpenInteraction(InteractionId, InteractionState),
 }
@@ -241,11 +247,9 @@ impl Phonebook {
         };
         p.seq += 1;
         let (id, seq) = (p.id, p.seq);
-        call(
-            backend,
-            Request::ShowContact { id: id.to_string() },
-            move |r| Message::ProfileLoaded(id, seq, r),
-        )
+        call(backend, Request::ShowContact { id }, move |r| {
+            Message::ProfileLoaded(id, seq, r)
+        })
     }
 
     fn open(&mut self, id: ContactId, backend: &Backend) -> Task<Message> {
@@ -321,13 +325,12 @@ impl Phonebook {
                 if seq == self.seq {
                     let under_cursor = self.list.under_cursor(&self.contacts, |c| c.id);
                     match result {
-                        Ok(Reply::ContactPage(page)) => {
+                        Ok(page) => {
                             self.contacts = page.rows;
                             self.total = page.total;
                             self.error = None;
                         }
-                        Ok(_) => {}
-                        Err(e) => self.error = Some(e),
+                        Err(e) => self.error = Some(e.to_string()),
                     }
                     self.loaded = true;
                     self.list.follow(under_cursor, &self.contacts, |c| c.id);
@@ -352,17 +355,13 @@ impl Phonebook {
                     && p.seq == seq
                 {
                     match result {
-                        Ok(Reply::Contact {
-                            contact,
-                            interactions,
-                        }) => {
-                            p.contact = Some(contact);
+                        Ok((contact, interactions)) => {
+                            p.contact = Some(Box::new(contact));
                             p.interactions = interactions;
                             p.interactions
                                 .sort_by_key(|s| std::cmp::Reverse(s.last_activity));
                         }
-                        Ok(_) => {}
-                        Err(e) => p.error = Some(e),
+                        Err(e) => p.error = Some(e.to_string()),
                     }
                 }
                 (Task::none(), None)
@@ -403,17 +402,21 @@ impl Phonebook {
                 form.saving = true;
                 form.error = None;
                 let editing = form.editing;
-                let request = match editing {
-                    Some(id) => Request::EditContact {
-                        id: id.to_string(),
-                        changes: form.spec(),
-                    },
-                    None => Request::AddContact(form.spec()),
+                let task = match editing {
+                    Some(id) => {
+                        let request = Request::EditContact {
+                            id,
+                            changes: form.spec(),
+                        };
+                        call(backend, request, move |r: Result<(), Error>| {
+                            Message::Saved(editing, r.map(|()| id))
+                        })
+                    }
+                    None => call(backend, Request::AddContact(form.spec()), move |r| {
+                        Message::Saved(editing, r)
+                    }),
                 };
-                (
-                    call(backend, request, move |r| Message::Saved(editing, r)),
-                    None,
-                )
+                (task, None)
             }
             Message::Saved(editing, result) => {
                 let Pane::Form(form) = &mut self.pane else {
@@ -421,19 +424,9 @@ impl Phonebook {
                 };
                 form.saving = false;
                 match result {
-                    Ok(reply) => {
-                        let id = match reply {
-                            Reply::Created { id } => id.parse().ok(),
-                            _ => editing,
-                        };
+                    Ok(id) => {
                         let name = form.name.trim().to_string();
-                        let open = match id {
-                            Some(id) => self.open(id, backend),
-                            None => {
-                                self.pane = Pane::Nothing;
-                                Task::none()
-                            }
-                        };
+                        let open = self.open(id, backend);
                         let what = if editing.is_some() { "Saved" } else { "Added" };
                         (
                             Task::batch([open, self.reload(backend)]),
@@ -441,7 +434,7 @@ impl Phonebook {
                         )
                     }
                     Err(e) => {
-                        form.error = Some(e);
+                        form.error = Some(e.to_string());
                         (Task::none(), None)
                     }
                 }
@@ -459,11 +452,9 @@ impl Phonebook {
                 };
                 let id = p.id;
                 (
-                    call(
-                        backend,
-                        Request::DeleteContact { id: id.to_string() },
-                        move |r| Message::Deleted(id, r),
-                    ),
+                    call(backend, Request::DeleteContact { id }, move |r| {
+                        Message::Deleted(id, r)
+                    }),
                     None,
                 )
             }
@@ -483,10 +474,13 @@ impl Phonebook {
                 }
                 Err(e) => {
                     if let Pane::Profile(p) = &mut self.pane {
-                        p.error = Some(e.clone());
+                        p.error = Some(e.to_string());
                         p.confirm_delete = false;
                     }
-                    (Task::none(), Some(Event::Toast(Toast::Error(e))))
+                    (
+                        Task::none(),
+                        Some(Event::Toast(Toast::Error(e.to_string()))),
+                    )
                 }
             },
             Message::Start => match &self.pane {
