@@ -84,19 +84,11 @@ async fn setup() -> Bench {
         Request::SetStatus {
             status: AgentStatus::Available,
         },
-        Request::AddCampaign(CampaignSpec {
-            name: CAMPAIGN.into(),
-            channel: ChannelKind::Webchat,
-            strategy: Strategy::RingAll,
-            members: vec![],
-            dispositions: vec![],
-            fields: vec![],
-            capacity: 0,
-            auto_accept: false,
-            sla_seconds: 0,
-            wrapup_seconds: 0,
-            offer_timeout_seconds: None,
-        }),
+        Request::AddCampaign(CampaignSpec::new(
+            CAMPAIGN,
+            ChannelKind::Webchat,
+            Strategy::RingAll,
+        )),
     ];
     for r in requests {
         backend.call(r).await.expect("set-up");

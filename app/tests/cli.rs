@@ -6,6 +6,11 @@ use std::process::{Command, Output};
 
 use meshdesk_model::store::Store;
 
+/// A command line's arguments, split at spaces (for arguments without any).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 struct Cli {
     dir: tempfile::TempDir,
 }
@@ -617,18 +622,9 @@ fn chat_commands() {
 #[test]
 fn canned_response_commands_and_their_bad_input() {
     let cli = Cli::with_team();
-    cli.ok(&[
-        "campaign",
-        "add",
-        "--name",
-        "Orders",
-        "--channel",
-        "webchat",
-        "--strategy",
-        "round-robin",
-        "--field",
-        "Order",
-    ]);
+    cli.ok(&words(
+        "campaign add --name Orders --channel webchat --strategy round-robin --field Order",
+    ));
     cli.ok(&[
         "canned",
         "add",
@@ -723,16 +719,7 @@ fn canned_response_commands_and_their_bad_input() {
         "must not be empty",
     );
     cli.refused(
-        &[
-            "canned",
-            "add",
-            "--code",
-            "x",
-            "--body",
-            "y",
-            "--campaign",
-            "Nope",
-        ],
+        &words("canned add --code x --body y --campaign Nope"),
         "unknown campaign `Nope`",
     );
     cli.refused(
@@ -752,28 +739,21 @@ fn canned_response_commands_and_their_bad_input() {
 #[test]
 fn tags_are_added_removed_and_narrow_lists_with_a_tag_word() {
     let cli = Cli::with_team();
-    let tagged = cli.json(&[
-        "interaction",
-        "new",
-        "--channel",
-        "phone",
-        "--campaign",
-        "General",
-        "--to",
-        "+34 600 100 200",
-    ]);
+    let tagged = cli.json(&words(
+        "interaction new --channel phone --campaign General --to +34600100200",
+    ));
     let tagged = tagged["id"].as_str().expect("id").to_string();
     let other = cli.json(&[
         "interaction",
         "new",
+        "--to",
+        "+34600100201",
+        "--message",
+        "a vip asked",
         "--channel",
         "phone",
         "--campaign",
         "General",
-        "--to",
-        "+34 600 100 201",
-        "--message",
-        "a vip asked",
     ]);
     let other = other["id"].as_str().expect("id").to_string();
     cli.ok(&["interaction", "tag", &tagged, "vip"]);

@@ -40,6 +40,19 @@ fn unread(ui: &mut Ui, id: &str) -> Result<u32, String> {
 }
 
 /// The text of an interaction's latest message.
+/// The inbox on Active with Lucia Romero's conversation open.
+fn lucia_open(seed: Seed) -> Result<Ui, Box<dyn std::error::Error>> {
+    let mut ui = Ui::open(seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    Ok(ui)
+}
+
+/// Presses a named key in the Active composer.
+fn in_composer(ui: &mut Ui, named: key::Named, modifiers: Modifiers) {
+    ui.press_in(active::COMPOSER_ID, Key::Named(named), modifiers);
+}
+
 fn last_message(ui: &mut Ui, id: &str) -> Result<Option<String>, String> {
     let d: InteractionDetail = ui.ask(Request::ShowInteraction {
         id: id.parse().expect("an id"),
@@ -226,9 +239,7 @@ fn a_finalized_interaction_leaves_active_and_appears_in_history() -> TestResult 
 #[test]
 fn the_transfer_dialog_hands_an_interaction_to_a_teammate_with_a_note() -> TestResult {
     let demo = Demo::new()?;
-    let mut ui = Ui::open(demo.seed)?;
-    ui.tab(TabId::Active);
-    ui.click("Lucia Romero");
+    let mut ui = lucia_open(demo.seed)?;
     ui.click("…");
     ui.click("Transfer…");
     ui.assert_sees("Transfer Lucia Romero");
@@ -256,22 +267,12 @@ fn the_transfer_dialog_hands_an_interaction_to_a_teammate_with_a_note() -> TestR
 #[test]
 fn the_composer_sends_on_enter_and_breaks_lines_on_shift_enter() -> TestResult {
     let demo = Demo::new()?;
-    let mut ui = Ui::open(demo.seed)?;
-    ui.tab(TabId::Active);
-    ui.click("Lucia Romero");
+    let mut ui = lucia_open(demo.seed)?;
     ui.type_into(active::COMPOSER_ID, "Please restart it");
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::SHIFT,
-    );
+    in_composer(&mut ui, key::Named::Enter, Modifiers::SHIFT);
     ui.type_into(active::COMPOSER_ID, "Thanks");
     ui.assert_not_sees("Please restart it\nThanks");
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
     ui.assert_sees("Please restart it\nThanks");
     assert_eq!(
         last_message(&mut ui, &demo.active_lucia)?.as_deref(),
@@ -302,9 +303,7 @@ fn slash_in_the_composer_picks_a_canned_response_with_its_placeholders_filled() 
             campaign: campaign.map(Into::into),
         }))?;
     }
-    let mut ui = Ui::open(demo.seed)?;
-    ui.tab(TabId::Active);
-    ui.click("Lucia Romero");
+    let mut ui = lucia_open(demo.seed)?;
     ui.type_into(active::COMPOSER_ID, "/th");
     // Lucia's campaign is General: the Orders response is not offered.
     ui.assert_sees("/thanks");
@@ -319,11 +318,7 @@ fn slash_in_the_composer_picks_a_canned_response_with_its_placeholders_filled() 
         }
     }
     // Esc closes it; the text stays.
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Escape),
-        Modifiers::empty(),
-    );
+    in_composer(&mut ui, key::Named::Escape, Modifiers::empty());
     ui.assert_not_sees("/therapy");
     // Typing on opens it again; ↓ then ↑ lands back on the first row.
     ui.type_into(active::COMPOSER_ID, "a");
@@ -332,18 +327,10 @@ fn slash_in_the_composer_picks_a_canned_response_with_its_placeholders_filled() 
     for arrow in [key::Named::ArrowDown, key::Named::ArrowUp] {
         ui.press_in(active::COMPOSER_ID, Key::Named(arrow), Modifiers::empty());
     }
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
     ui.assert_not_sees("/thanks");
     // The first Enter inserted; the next one sends what was filled in.
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
     assert_eq!(
         last_message(&mut ui, &demo.active_lucia)?.as_deref(),
         Some("Thanks for your patience, Lucia Romero. Ana")
@@ -354,19 +341,13 @@ fn slash_in_the_composer_picks_a_canned_response_with_its_placeholders_filled() 
 #[test]
 fn a_note_is_written_from_the_composer_and_shown_as_internal_never_as_a_reply() -> TestResult {
     let demo = Demo::new()?;
-    let mut ui = Ui::open(demo.seed)?;
-    ui.tab(TabId::Active);
-    ui.click("Lucia Romero");
+    let mut ui = lucia_open(demo.seed)?;
     let before = last_message(&mut ui, &demo.active_lucia)?;
     // The switch: Note, then Enter adds it.
     ui.click("Note");
     ui.assert_sees("Add note");
     ui.type_into(active::COMPOSER_ID, "Router is under warranty");
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
     ui.assert_sees("Router is under warranty");
     assert!(
         ui.texts()
@@ -378,9 +359,9 @@ fn a_note_is_written_from_the_composer_and_shown_as_internal_never_as_a_reply() 
     // Back to Reply; Ctrl+Shift+Enter still writes a note.
     ui.click("Reply");
     ui.type_into(active::COMPOSER_ID, "Ask for the serial number");
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
+    in_composer(
+        &mut ui,
+        key::Named::Enter,
         Modifiers::COMMAND | Modifiers::SHIFT,
     );
     ui.assert_sees("Ask for the serial number");
@@ -397,9 +378,7 @@ fn a_note_is_written_from_the_composer_and_shown_as_internal_never_as_a_reply() 
 #[test]
 fn customer_html_is_shown_as_plain_text() -> TestResult {
     let demo = Demo::new()?;
-    let mut ui = Ui::open(demo.seed)?;
-    ui.tab(TabId::Active);
-    ui.click("Lucia Romero");
+    let ui = lucia_open(demo.seed)?;
     ui.assert_sees("It blinks red <b>every</b> minute");
     Ok(())
 }
@@ -1167,11 +1146,7 @@ fn ctrl_digits_switch_tabs_without_typing_into_the_focused_field() -> TestResult
     assert_eq!(ui.app.tab(), Some(TabId::History));
     ui.press_in(SEARCH_ID, Key::Character("1".into()), Modifiers::CTRL);
     assert_eq!(ui.app.tab(), Some(TabId::Active));
-    ui.press_in(
-        active::COMPOSER_ID,
-        Key::Named(key::Named::Enter),
-        Modifiers::empty(),
-    );
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
     assert_eq!(
         last_message(&mut ui, &demo.active_lucia)?.as_deref(),
         Some("On my way")

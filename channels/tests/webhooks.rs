@@ -125,6 +125,11 @@ async fn set_hook(env: &Env, token: &str, url: &str) -> String {
 }
 
 async fn visitor(env: &Env) -> String {
+    visitor_with_token(env).await.0
+}
+
+/// A visitor starts a chat: its interaction id and the visitor's token.
+async fn visitor_with_token(env: &Env) -> (String, String) {
     let r = env
         .http
         .post(env.url(&format!("/chat/{WEBCHAT}/start")))
@@ -133,7 +138,9 @@ async fn visitor(env: &Env) -> String {
         .await
         .expect("start");
     let v: Value = r.json().await.expect("json");
-    v["interaction"].as_str().expect("id").to_string()
+    let id = v["interaction"].as_str().expect("id").to_string();
+    let token = v["token"].as_str().expect("token").to_string();
+    (id, token)
 }
 
 #[tokio::test]
@@ -524,16 +531,7 @@ async fn an_internal_note_reaches_neither_the_visitor_nor_a_webhook() {
     let token = env.token("hooks");
     let (receiver, addr, _task) = start_receiver(0).await;
     set_hook(&env, &token, &format!("http://{addr}/hook")).await;
-    let r = env
-        .http
-        .post(env.url(&format!("/chat/{WEBCHAT}/start")))
-        .json(&json!({"name": "Wes", "text": "hello"}))
-        .send()
-        .await
-        .expect("start");
-    let started: Value = r.json().await.expect("json");
-    let id = started["interaction"].as_str().expect("id").to_string();
-    let visitor_token = started["token"].as_str().expect("token").to_string();
+    let (id, visitor_token) = visitor_with_token(&env).await;
     let (mut socket, _) =
         tokio_tungstenite::connect_async(env.ws_url(&format!("/chat/{WEBCHAT}/ws")))
             .await
@@ -548,20 +546,12 @@ async fn an_internal_note_reaches_neither_the_visitor_nor_a_webhook() {
             .expect("hello");
     }
 
-    env.call(Request::Accept {
-        id: id.parse().expect("an id"),
-    })
-    .await;
     env.call(Request::AddNote {
         id: id.parse().expect("an id"),
         text: NOTE.into(),
     })
     .await;
-    env.call(Request::Send {
-        id: id.parse().expect("an id"),
-        text: "After the note".into(),
-    })
-    .await;
+    env.agent_reply(&id, "After the note").await;
     // The note is stored, for the team.
     match env
         .call(Request::ShowInteraction {

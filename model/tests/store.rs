@@ -325,20 +325,11 @@ fn refused_requests_write_nothing() {
     created(run(
         &mut f.store,
         Request::AddCampaign(CampaignSpec {
-            name: "Orders".into(),
-            channel: ChannelKind::Phone,
-            strategy: Strategy::TopDown,
-            members: vec![],
-            dispositions: vec![],
             fields: vec![FormField {
                 name: "Order".into(),
                 required: true,
             }],
-            capacity: 0,
-            auto_accept: false,
-            sla_seconds: 0,
-            wrapup_seconds: 0,
-            offer_timeout_seconds: None,
+            ..CampaignSpec::new("Orders", ChannelKind::Phone, Strategy::TopDown)
         }),
     ));
     let id = created(run(
@@ -1077,19 +1068,11 @@ fn only_a_supervisor_writes_campaigns_and_canned_responses() {
         Request::RemoveCanned {
             canned: "thanks".into(),
         },
-        Request::AddCampaign(CampaignSpec {
-            name: "Mine".into(),
-            channel: ChannelKind::Phone,
-            strategy: Strategy::RingAll,
-            members: vec![],
-            dispositions: vec![],
-            fields: vec![],
-            capacity: 0,
-            auto_accept: false,
-            sla_seconds: 0,
-            wrapup_seconds: 0,
-            offer_timeout_seconds: None,
-        }),
+        Request::AddCampaign(CampaignSpec::new(
+            "Mine",
+            ChannelKind::Phone,
+            Strategy::RingAll,
+        )),
     ] {
         match ops::execute(&mut f.store, &ctx(), request.clone()) {
             Err(OpError::NotSupervisor(_)) => {}

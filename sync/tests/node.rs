@@ -338,17 +338,9 @@ async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
 
     // A push campaign with auto-accept whose only member is Bruno.
     let spec = CampaignSpec {
-        name: "Sales".into(),
-        channel: ChannelKind::Phone,
-        strategy: Strategy::RoundRobin,
         members: vec!["Bruno".into()],
-        dispositions: vec![],
-        fields: vec![],
-        capacity: 0,
         auto_accept: true,
-        sla_seconds: 0,
-        wrapup_seconds: 0,
-        offer_timeout_seconds: None,
+        ..CampaignSpec::new("Sales", ChannelKind::Phone, Strategy::RoundRobin)
     };
     a.execute(Request::AddCampaign(spec)).await?;
     let created = a

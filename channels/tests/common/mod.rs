@@ -27,19 +27,7 @@ pub struct Env {
 }
 
 pub fn campaign(name: &str, channel: ChannelKind) -> Request {
-    Request::AddCampaign(CampaignSpec {
-        name: name.into(),
-        channel,
-        strategy: Strategy::RingAll,
-        members: vec![],
-        dispositions: vec![],
-        fields: vec![],
-        capacity: 0,
-        auto_accept: false,
-        sla_seconds: 0,
-        wrapup_seconds: 0,
-        offer_timeout_seconds: None,
-    })
+    Request::AddCampaign(CampaignSpec::new(name, channel, Strategy::RingAll))
 }
 
 /// A store with a team, an available agent, a webchat and an api campaign.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Executor, OpError, OpResult, Outcome, Reply, done};
 use crate::canned::{self, Placeholders};
-use crate::doc::{self, DocId};
+use crate::doc;
 use crate::ids::*;
 use crate::types::*;
 
@@ -80,12 +80,9 @@ impl Executor<'_, '_> {
 
     fn write_canned(&mut self, response: CannedResponse) -> OpResult<Outcome> {
         let id = response.id;
-        let change = self
-            .store
-            .write_doc(&DocId::Team(self.team.id), false, move |d| {
-                doc::team::put_canned_response(d, &response)
-            })?;
-        done(Reply::Created { id: id.to_string() }, vec![change])
+        self.write_team(Reply::Created { id: id.to_string() }, move |d| {
+            doc::team::put_canned_response(d, &response)
+        })
     }
 
     pub(super) fn add_canned(&mut self, spec: CannedSpec) -> OpResult<Outcome> {
@@ -121,12 +118,9 @@ impl Executor<'_, '_> {
     pub(super) fn remove_canned(&mut self, raw: &str) -> OpResult<Outcome> {
         self.require_supervisor("remove canned responses")?;
         let id = self.canned(raw)?.id;
-        let change = self
-            .store
-            .write_doc(&DocId::Team(self.team.id), false, move |d| {
-                doc::team::remove_canned_response(d, id)
-            })?;
-        done(Reply::Done, vec![change])
+        self.write_team(Reply::Done, move |d| {
+            doc::team::remove_canned_response(d, id)
+        })
     }
 
     pub(super) fn list_canned(&self, campaign: Option<&str>) -> OpResult<Outcome> {

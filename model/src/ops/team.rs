@@ -38,6 +38,27 @@ pub struct CampaignSpec {
     pub offer_timeout_seconds: Option<u32>,
 }
 
+impl CampaignSpec {
+    /// A campaign with the defaults `campaign add` gives: only its creator
+    /// as member, the default dispositions, no fields, no capacity limit,
+    /// no SLA or wrap-up, offers answered by hand.
+    pub fn new(name: &str, channel: ChannelKind, strategy: Strategy) -> CampaignSpec {
+        CampaignSpec {
+            name: name.into(),
+            channel,
+            strategy,
+            members: vec![],
+            dispositions: vec![],
+            fields: vec![],
+            capacity: 0,
+            auto_accept: false,
+            sla_seconds: 0,
+            wrapup_seconds: 0,
+            offer_timeout_seconds: None,
+        }
+    }
+}
+
 pub(super) fn create_team(
     store: &mut Store,
     ctx: &Context,
@@ -340,11 +361,20 @@ impl Executor<'_, '_> {
             wrapup_seconds: spec.wrapup_seconds,
         };
         let id = campaign.id;
+        self.write_team(Reply::Created { id: id.to_string() }, move |d| {
+            doc::team::add_campaign(d, &campaign)
+        })
+    }
+
+    /// Writes one edit to the team document; `reply` answers the request.
+    pub(super) fn write_team(
+        &mut self,
+        reply: Reply,
+        edit: impl FnOnce(&mut automerge::AutoCommit) -> Result<(), doc::DocError>,
+    ) -> OpResult<Outcome> {
         let change = self
             .store
-            .write_doc(&DocId::Team(self.team.id), false, move |d| {
-                doc::team::add_campaign(d, &campaign)
-            })?;
-        done(Reply::Created { id: id.to_string() }, vec![change])
+            .write_doc(&DocId::Team(self.team.id), false, edit)?;
+        done(reply, vec![change])
     }
 }

@@ -97,17 +97,9 @@ impl Sim {
         self.execute(
             0,
             Request::AddCampaign(CampaignSpec {
-                name: "Sales".into(),
-                channel: ChannelKind::Phone,
-                strategy,
                 members,
-                dispositions: vec![],
-                fields: vec![],
-                capacity: 0,
                 auto_accept: true,
-                sla_seconds: 0,
-                wrapup_seconds: 0,
-                offer_timeout_seconds: None,
+                ..CampaignSpec::new("Sales", ChannelKind::Phone, strategy)
             }),
         )?;
         self.settle(30_000)?;
