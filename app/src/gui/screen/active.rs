@@ -243,20 +243,20 @@ impl Active {
                 let Some(open) = self.list.any_selected_mut() else {
                     return (Task::none(), None);
                 };
-                let shown = picker_rows(open, session).len();
+                // The rows shown, read once: ids, so the borrow ends here.
+                let shown: Vec<CannedId> =
+                    picker_rows(open, session).iter().map(|c| c.id).collect();
                 match key {
                     PickerKey::Up => open.extra.picked = open.extra.picked.saturating_sub(1),
                     PickerKey::Down => {
-                        open.extra.picked = (open.extra.picked + 1).min(shown.saturating_sub(1));
+                        open.extra.picked =
+                            (open.extra.picked + 1).min(shown.len().saturating_sub(1));
                     }
                     PickerKey::Close => {
                         open.extra.picker_closed_on = Some(open.extra.composer.text())
                     }
                     PickerKey::Insert => {
-                        let picked = picker_rows(open, session)
-                            .get(open.extra.picked)
-                            .map(|c| c.id);
-                        if let Some(id) = picked {
+                        if let Some(&id) = shown.get(open.extra.picked) {
                             insert_canned(open, id, session);
                         }
                     }
@@ -418,9 +418,8 @@ fn detail_view<'a>(
         main = main.push(conversation::banner(banner));
     }
     main = main.push(widget::hrule());
-    let picker = writable
-        .then(|| picker_rows(open, session))
-        .filter(|_| picker_open(open));
+    // Matched only while the composer asks for it: view() runs on every event.
+    let picker = (writable && picker_open(open)).then(|| picker_rows(open, session));
     let picker_keys = picker.is_some();
     let composer = text_editor(&open.extra.composer)
         .id(COMPOSER_ID)
