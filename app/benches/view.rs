@@ -20,7 +20,8 @@ use iced::futures::StreamExt;
 use iced::{Font, Size, Task};
 use iced_test::core::renderer::Headless;
 use iced_test::runtime::{Action, UserInterface, user_interface};
-use meshdesk::gui::backend::{self, Backend};
+use meshdesk::data_dir::DataDir;
+use meshdesk::gui::backend;
 use meshdesk::gui::clock::Zone;
 use meshdesk::gui::screen::{active, history, list};
 use meshdesk::gui::settings::Settings;
@@ -30,6 +31,7 @@ use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, Request};
 use meshdesk_model::store::{DocEdit, Store};
 use meshdesk_model::*;
+use meshdesk_sync::home::OpenOptions;
 
 const PER_STATE: usize = 100_000;
 const BATCH: usize = 2_000;
@@ -65,7 +67,7 @@ fn data_dir() -> PathBuf {
         });
     target
         .join("bench-data")
-        .join(format!("gui-{PER_STATE}-active-{PER_STATE}-closed-v2"))
+        .join(format!("gui-{PER_STATE}-active-{PER_STATE}-closed-v3"))
 }
 
 /// Builds the store unless a complete one is there. Bulk-written through
@@ -80,8 +82,10 @@ fn build(path: &Path) {
         std::fs::create_dir_all(parent).expect("bench dir");
     }
     eprintln!("building the bench store (once) at {}", path.display());
-    let mut store =
-        Store::open(path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
+    // The store signs as the data dir's device, so a node can own it.
+    let dir = path.parent().expect("the bench data dir");
+    let key = meshdesk_sync::identity::load_device_key(dir).expect("device key");
+    let mut store = Store::open(path, key).expect("open");
     let now = now_ms();
     ops::execute(
         &mut store,
@@ -177,11 +181,13 @@ fn run(rt: &tokio::runtime::Runtime, app: &mut App, task: Task<Message>) {
 }
 
 fn open(rt: &tokio::runtime::Runtime, path: &Path, tab: TabId, page: Option<usize>) -> App {
-    // The previous app's store worker may still be closing the file.
+    let dir = path.parent().expect("the bench data dir");
+    let data_dir = DataDir::resolve(Some(dir.to_path_buf())).expect("data dir");
+    // The previous app's node may still be closing the file.
     let mut tries = 0;
-    let store = loop {
-        match Store::open(path, meshdesk_model::authorship::DeviceKey::generate()) {
-            Ok(store) => break store,
+    let backend = loop {
+        match rt.block_on(backend::open_node(&data_dir, OpenOptions::offline())) {
+            Ok(backend) => break backend,
             Err(e) if tries < 100 => {
                 tries += 1;
                 let _ = e;
@@ -190,7 +196,6 @@ fn open(rt: &tokio::runtime::Runtime, path: &Path, tab: TabId, page: Option<usiz
             Err(e) => panic!("cannot open the bench store: {e}"),
         }
     };
-    let backend = Backend::local(store, backend::system_clock()).expect("backend");
     let settings = Settings {
         last_tab: tab,
         ..Settings::default()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::{SinkExt, StreamExt};
-use meshdesk::gateway::NodeBackend;
+use meshdesk_channels::NodeBackend;
 use meshdesk_channels::{HttpConfig, Rate, Server, serve};
 use meshdesk_model::ops::{CampaignSpec, Client, Context, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::store::Store;

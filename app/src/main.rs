@@ -85,11 +85,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
     };
     match cli::request_for(command, node_client::device_name)? {
         Some(request) => {
-            let creates_team = matches!(request, meshdesk_model::ops::Request::CreateTeam { .. });
+            // `team create` too: the node makes the team's key with the team.
             let reply = cli::execute(&data_dir, request)?;
-            if creates_team {
-                node_client::ensure_team_key(&data_dir)?;
-            }
             cli::print_reply(&reply, cli.json);
             Ok(())
         }

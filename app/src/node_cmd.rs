@@ -4,16 +4,16 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
-use meshdesk_model::now_ms;
 use meshdesk_sync::control::{Client, ControlRequest};
+use meshdesk_sync::home::{self, OpenOptions};
 use meshdesk_sync::invite::InviteCode;
 use meshdesk_sync::join::{JoinArgs, JoinProgress, join_team};
-use meshdesk_sync::node::{Event, Node, NodeConfig};
+use meshdesk_sync::node::{Event, NodeError};
 use meshdesk_sync::team::{self, MemberInfo};
 use meshdesk_sync::{identity, node::NodeHandle};
 
+use crate::cli::CliError;
 use crate::cli::args::NodeArgs;
-use crate::cli::{CliError, open_store};
 use crate::data_dir::DataDir;
 
 fn failed(e: impl std::fmt::Display) -> CliError {
@@ -69,33 +69,60 @@ pub async fn start_member_node(
     peers: Vec<Multiaddr>,
     mdns: bool,
 ) -> Result<(NodeHandle, tokio::sync::broadcast::Receiver<Event>), CliError> {
-    let store = open_store(data_dir)?;
-    if store.identity().map_err(failed)?.is_none() {
-        return Err(CliError::Refused(
-            "no team yet: run `meshdesk team create --name NAME --agent NAME` or `meshdesk team join CODE --agent NAME`"
-                .into(),
-        ));
-    }
-    let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
-    let psk = team::load_team_key(data_dir.root())
-        .map_err(failed)?
-        .ok_or_else(|| {
-            CliError::Failed(format!(
-                "the team key is missing from {}",
-                data_dir.root().display()
-            ))
-        })?;
-    let mut config = NodeConfig::new(data_dir.root(), store, keypair, psk);
-    config.listen = listen;
-    config.peers = peers;
-    config.mdns = mdns;
-    Node::start(config).await.map_err(|e| {
-        if e.is_user_error() {
-            CliError::Refused(e.to_string())
+    let options = OpenOptions {
+        listen,
+        peers,
+        mdns,
+        ..OpenOptions::member()
+    };
+    home::open(data_dir.root(), options).await.map_err(|e| {
+        if e.is_no_team() {
+            CliError::Refused(
+                "no team yet: run `meshdesk team create --name NAME --agent NAME` or `meshdesk team join CODE --agent NAME`"
+                    .into(),
+            )
         } else {
-            CliError::Failed(e.to_string())
+            open_error(e)
         }
     })
+}
+
+/// Runs `work` on this data dir's node with networking off (no node runs
+/// here), then stops the node, so the store is closed when this returns.
+pub fn with_offline_node<T>(
+    data_dir: &DataDir,
+    work: impl AsyncFnOnce(&NodeHandle) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    runtime()?.block_on(async {
+        let (node, _events) = home::open(data_dir.root(), OpenOptions::offline())
+            .await
+            .map_err(open_error)?;
+        let result = work(&node).await;
+        if let Err(e) = node.shutdown().await {
+            tracing::debug!(error = %e, "the node had already stopped");
+        }
+        result
+    })
+}
+
+fn open_error(e: home::OpenError) -> CliError {
+    match e {
+        home::OpenError::InUse(_) => CliError::Failed(format!(
+            "{e}; if a node runs here, its control socket was not reachable"
+        )),
+        e if e.is_user_error() => CliError::Refused(e.to_string()),
+        e => CliError::Failed(e.to_string()),
+    }
+}
+
+/// A refusal or failure of the node, for the CLI.
+pub fn node_error(e: NodeError) -> CliError {
+    match e {
+        NodeError::Op(op) => CliError::from(*op),
+        NodeError::Team(t) => team_error(*t),
+        e if e.is_user_error() => CliError::Refused(e.to_string()),
+        e => CliError::Failed(e.to_string()),
+    }
 }
 
 /// `meshdesk node`: runs until SIGINT or SIGTERM, then shuts down cleanly.
@@ -147,12 +174,9 @@ pub fn invite(data_dir: &DataDir, ttl_ms: i64, uses: u32, json: bool) -> Result<
     let (code, expires_at) = match running_node(data_dir)? {
         Some(mut client) => client.invite(ttl_ms, uses).map_err(control_error)?,
         None => {
-            let mut store = open_store(data_dir)?;
-            let psk = team::load_team_key(data_dir.root())
-                .map_err(failed)?
-                .ok_or_else(|| CliError::Refused("no team yet".into()))?;
-            let (code, _) = team::create_invite(&mut store, psk, now_ms(), ttl_ms, uses, vec![])
-                .map_err(team_error)?;
+            let code = with_offline_node(data_dir, async |node| {
+                node.invite(ttl_ms, uses).await.map_err(node_error)
+            })?;
             (code.encode(), code.expires_at)
         }
     };
@@ -181,7 +205,7 @@ pub fn join(
         return Err(CliError::Refused("the agent name must not be empty".into()));
     }
     let peers = parse_addrs(peers)?;
-    let store = open_store(data_dir)?;
+    let store = home::open_store(data_dir.root()).map_err(open_error)?;
     // The device key and the store exist now; nothing else.
     meshdesk_sync::join::crash_point("store-opened");
     let keypair = identity::load_or_create(data_dir.root()).map_err(failed)?;
@@ -280,10 +304,9 @@ fn print_members(members: &[MemberInfo], json: bool) {
 pub fn members(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
     let members = match running_node(data_dir)? {
         Some(mut client) => client.members().map_err(control_error)?,
-        None => {
-            let store = open_store(data_dir)?;
-            team::members(&store, &Default::default()).map_err(team_error)?
-        }
+        None => with_offline_node(data_dir, async |node| {
+            node.members().await.map_err(node_error)
+        })?,
     };
     print_members(&members, json);
     Ok(())
@@ -299,11 +322,9 @@ pub fn revoke(data_dir: &DataDir, device: &str) -> Result<(), CliError> {
                 })
                 .map_err(control_error)?;
         }
-        None => {
-            let mut store = open_store(data_dir)?;
-            // The key is rotated when this device's node next starts.
-            team::revoke(&mut store, device, meshdesk_model::now_ms()).map_err(team_error)?;
-        }
+        None => with_offline_node(data_dir, async |node| {
+            node.revoke(device).await.map_err(node_error)
+        })?,
     }
     println!("Revoked {device}.");
     Ok(())

@@ -424,7 +424,14 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     // the two are apart, then Ana accepts too; when they meet, the earlier
     // claim (Bruno's) wins.
     let mut seed = Seed::new()?;
-    let bruno_key = meshdesk_model::authorship::DeviceKey::generate();
+    // Both nodes speak the team's transport key.
+    let bruno_dir = tempfile::tempdir()?;
+    let key_file = meshdesk_sync::team::TEAM_KEY_FILE;
+    std::fs::copy(
+        seed.dir.path().join(key_file),
+        bruno_dir.path().join(key_file),
+    )?;
+    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
     let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
     let id = seed.enqueue(
         "General",
@@ -433,9 +440,8 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
         "My line is dead",
     )?;
 
-    let bruno_dir = tempfile::tempdir()?;
     let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
-    meshdesk::gui::backend::sync_stores(
+    support::sync_stores(
         &mut seed.store,
         "ana-device",
         &mut bruno_store,
@@ -458,27 +464,50 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
             id: id.parse().expect("an id"),
         },
     )?;
+    drop(bruno_store);
     seed.clock.advance(MINUTE);
 
-    let mut ui = Ui::open(seed)?;
+    // Ana's node listens on the loopback; no one is there yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let ana_addr: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse()?;
+    let Seed { store, clock, dir } = seed;
+    drop(store);
+    let rt = support::runtime()?;
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.path().to_path_buf()))?;
+    let loopback = |listen: Vec<libp2p::Multiaddr>, peers: Vec<libp2p::Multiaddr>| {
+        meshdesk_sync::home::OpenOptions {
+            mdns: false,
+            listen,
+            peers,
+            control_socket: false,
+            clock: clock.store_clock(),
+            ..meshdesk_sync::home::OpenOptions::member()
+        }
+    };
+    let ana = rt.block_on(meshdesk::gui::backend::open_node(
+        &data_dir,
+        loopback(vec![ana_addr.clone()], vec![]),
+    ))?;
+    let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
     ui.tab(TabId::Pending);
     ui.click("Pablo Garcia");
     ui.click("Accept");
     ui.assert_sees("1 active");
     ui.assert_not_sees("Another agent claimed");
 
-    // The two computers meet.
-    let backend = ui.backend.clone();
-    let (_bruno_store, changed) = ui.rt.block_on(async move {
-        backend
-            .sync_with("ana-device", "bruno-device", bruno_store)
-            .await
-    })?;
-    assert!(changed > 0);
+    // The two computers meet: Bruno's node starts and dials Ana's.
+    let (bruno_node, _events) = ui.rt.block_on(meshdesk_sync::home::open(
+        bruno_dir.path(),
+        loopback(vec!["/ip4/127.0.0.1/tcp/0".parse()?], vec![ana_addr]),
+    ))?;
+    ui.settle_until("Bruno claimed Pablo Garcia first", 20_000);
     ui.send(Message::Tick);
     ui.assert_sees("Bruno claimed Pablo Garcia first. You can still read it; Bruno answers it.");
     ui.assert_sees("Bruno claimed it first; you can read it, Bruno answers it.");
     ui.assert_sees("0 active");
+    ui.rt.block_on(bruno_node.shutdown())?;
     Ok(())
 }
 
@@ -1004,7 +1033,7 @@ fn the_inbox_runs_on_a_real_node() -> TestResult {
         "Ana".into(),
         meshdesk::gui::backend::NodeOptions::default(),
     ))?;
-    assert!(backend.is_node());
+    assert!(backend.is_networked());
     let clock = support::ManualClock::new(meshdesk_model::now_ms());
     let mut ui = Ui::over(backend.clone(), clock, Settings::default(), None)?;
     ui.settle(200);

@@ -3,9 +3,7 @@
 //! The gateways talk to the node only: every read and write is a
 //! [`Request`](meshdesk_model::ops::Request) sent through [`Client::call`]
 //! (or one of its typed calls), and what changed comes back as
-//! [`Event`]s. The app implements this trait for the node's handle; the
-//! [`crate::StoreBackend`] implements it over a local store for tests and for
-//! running without a node.
+//! [`Event`]s. [`crate::NodeBackend`] implements it for the node's handle.
 
 use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{Client, OpError, UnexpectedReply};

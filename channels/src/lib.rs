@@ -3,8 +3,8 @@
 //!
 //! The gateways talk to the node only, through the [`Backend`] trait: every
 //! read and write is a `model::ops::Request`, and the node's change events
-//! drive the live webchat and the webhooks. [`StoreBackend`] implements it
-//! over a local store, for tests and for running without a node.
+//! drive the live webchat and the webhooks. [`NodeBackend`] implements it
+//! for the node's handle.
 //!
 //! Local state, kept in the node's data dir and never replicated:
 //! `channels.json` ([`settings`]: hashed API tokens, webhooks per campaign)
@@ -17,16 +17,16 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod node_backend;
 pub mod ratelimit;
 pub mod settings;
-pub mod store_backend;
 pub mod view;
 pub mod webhook;
 
 pub use backend::{Backend, BackendError, ErrorKind, Event, Typing, Typist};
 pub use error::ChannelError;
 pub use http::{HttpConfig, Server, serve};
+pub use node_backend::NodeBackend;
 pub use ratelimit::Rate;
 pub use settings::{ApiTokenInfo, GatewayLimits, NewApiToken, SettingsFile, Webhook};
-pub use store_backend::StoreBackend;
 pub use webhook::RetryPolicy;

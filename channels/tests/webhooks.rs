@@ -12,8 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::*;
 use hmac::{KeyInit, Mac};
+use meshdesk_channels::SettingsFile;
 use meshdesk_channels::webhook;
-use meshdesk_channels::{SettingsFile, StoreBackend};
 use meshdesk_model::authorship::DeviceKey;
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, Reply, Request};
@@ -462,7 +462,7 @@ async fn a_teammates_reply_while_the_gateway_was_down_is_delivered_once() {
     set_hook(&env, &token, &format!("http://{addr}/hook")).await;
     let id = visitor(&env).await;
 
-    // The gateway (and, to write into its store, the store's thread) stops.
+    // The gateway (and, to write into its store, the node) stops.
     let server = env.server.take().expect("server");
     server.shutdown().await;
     env.backend.shutdown().await;
@@ -490,7 +490,7 @@ async fn a_teammates_reply_while_the_gateway_was_down_is_delivered_once() {
     }
 
     // The gateway comes back: the reply is delivered, once.
-    env.backend = StoreBackend::open(&path, env.key.clone()).expect("open the store");
+    env.backend = common::open(&env.dir).await;
     env.restart(config(&env.dir)).await;
     let delivered = eventually(15, "Bob's reply after the restart", || {
         let r = receiver.clone();

@@ -22,7 +22,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use meshdesk_model::AgentStatus;
 use meshdesk_model::Millis;
 use meshdesk_model::ops::{Reply, Request};
 use serde::{Deserialize, Serialize};
@@ -62,9 +61,6 @@ pub enum ControlRequest {
     },
     Peers,
     Status,
-    SetPresence {
-        status: AgentStatus,
-    },
     /// Stop the node (as SIGTERM does).
     Shutdown,
 }
@@ -238,9 +234,6 @@ async fn dispatch(handle: &NodeHandle, request: ControlRequest) -> Result<Contro
         }
         ControlRequest::Peers => ControlReply::Peers(handle.peers().await?),
         ControlRequest::Status => ControlReply::Status(handle.status().await?),
-        ControlRequest::SetPresence { status } => {
-            ControlReply::Op(handle.set_presence(status).await?)
-        }
         ControlRequest::Shutdown => ControlReply::Done,
     })
 }
@@ -310,17 +303,6 @@ impl Client {
             ControlReply::Op(reply) => Ok(reply),
             other => Err(Box::new(other)),
         })
-    }
-
-    /// Sets this agent's status through the node's presence path.
-    pub fn set_presence(&mut self, status: AgentStatus) -> Result<Reply, ControlError> {
-        self.expect(
-            &ControlRequest::SetPresence { status },
-            |answer| match answer {
-                ControlReply::Op(reply) => Ok(reply),
-                other => Err(Box::new(other)),
-            },
-        )
     }
 
     /// `team invite`: the code and when it expires.

@@ -140,6 +140,21 @@ impl Local {
         }
     }
 
+    /// A device with networking off that has no team yet: it joins
+    /// nothing and is no one's peer until a team is created on it.
+    pub fn unattached(device: String) -> Self {
+        Local {
+            team_id: TeamId(ulid::Ulid::nil()),
+            device,
+            agent: None,
+            join: None,
+        }
+    }
+
+    pub fn is_unattached(&self) -> bool {
+        self.agent.is_none() && self.join.is_none()
+    }
+
     fn joining(&self) -> bool {
         self.agent.is_none()
     }

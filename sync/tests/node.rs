@@ -330,7 +330,10 @@ async fn routing_auto_accepts_for_the_agent_on_its_own_node() -> TestResult {
     .await?;
 
     // B's presence reaches A (live, and Available once B says so).
-    b.set_presence(AgentStatus::Available).await?;
+    b.execute(Request::SetStatus {
+        status: AgentStatus::Available,
+    })
+    .await?;
     wait_for(&mut a_events, "B available on A", |e| {
         matches!(e, Event::Presence { agent, entry } if *agent == joined.agent && entry.live && entry.status == AgentStatus::Available)
     })
@@ -1052,8 +1055,10 @@ async fn presence_forged_for_another_device_is_ignored_and_its_real_presence_sti
     );
 
     // Carla's own announcements still count on A.
-    c.set_presence(meshdesk_model::AgentStatus::Available)
-        .await?;
+    c.execute(Request::SetStatus {
+        status: meshdesk_model::AgentStatus::Available,
+    })
+    .await?;
     wait_for(&mut a_events, "Carla available on A", |e| {
         matches!(e, Event::Presence { agent, entry }
             if *agent == carla.agent && entry.live

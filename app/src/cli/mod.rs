@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use meshdesk_model::ops::{
-    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, Context, FromReply,
-    OpError, Reply, Request, TransferTo, UnexpectedReply,
+    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, FromReply, OpError,
+    Reply, Request, TransferTo, UnexpectedReply,
 };
 use meshdesk_model::store::{Store, StoreError};
 use meshdesk_model::{AgentStatus, ContactId, InteractionId};
@@ -69,14 +69,17 @@ pub fn print_reply(reply: &Reply, json: bool) {
     }
 }
 
-/// Runs a request: through the node when one runs on this data dir, else on the store.
+/// Runs a request on this data dir's node: the running one (through its
+/// control socket), else one started for it with networking off.
 pub fn execute(data_dir: &DataDir, request: Request) -> Result<Reply, CliError> {
     if let Some(reply) = crate::node_client::try_execute(data_dir, &request)? {
         return Ok(reply);
     }
-    let mut store = open_store(data_dir)?;
-    let outcome = ops::execute(&mut store, &Context::now(), request)?;
-    Ok(outcome.reply)
+    crate::node_cmd::with_offline_node(data_dir, async |node| {
+        node.execute(request)
+            .await
+            .map_err(crate::node_cmd::node_error)
+    })
 }
 
 /// Runs a request whose reply holds a `T`, and gives the `T`.
@@ -84,14 +87,11 @@ pub fn ask<T: FromReply>(data_dir: &DataDir, request: Request) -> Result<T, CliE
     Ok(T::from_reply(execute(data_dir, request)?)?)
 }
 
-pub fn open_store(data_dir: &DataDir) -> Result<Store, CliError> {
-    data_dir
-        .ensure()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    let key = meshdesk_sync::identity::load_device_key(data_dir.root())
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    Store::open(data_dir.store_path(), key).map_err(|e| match e {
-        StoreError::InUse(_) => CliError::Failed(format!(
+/// Opens the store file itself, for `doctor`, which checks the file
+/// rather than asking a node (one that runs here holds it: refused).
+fn open_store(data_dir: &DataDir) -> Result<Store, CliError> {
+    meshdesk_sync::home::open_store(data_dir.root()).map_err(|e| match e {
+        meshdesk_sync::home::OpenError::InUse(_) => CliError::Failed(format!(
             "{e}; if a node runs here, its control socket was not reachable at {}",
             data_dir.control_socket().display()
         )),

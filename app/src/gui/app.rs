@@ -267,7 +267,7 @@ impl App {
         let Some(inbox) = self.inbox() else {
             return Task::none();
         };
-        if self.gateways.is_some() || !inbox.backend().is_node() {
+        if self.gateways.is_some() || !inbox.backend().is_networked() {
             return Task::none();
         }
         let backend = inbox.backend().clone();
@@ -554,7 +554,7 @@ impl App {
             State::Inbox(inbox) => inbox
                 .view(Switches {
                     notifications: self.settings.notifications,
-                    gateways: inbox.backend().is_node().then(|| GatewaysSwitch {
+                    gateways: inbox.backend().is_networked().then(|| GatewaysSwitch {
                         on: self.settings.gateways,
                         addr: &self.settings.gateways_addr,
                         url: self.gateways.as_ref().map(|g| g.url()),

@@ -19,7 +19,7 @@ use iced::widget::{column, row};
 use iced::{Length, Task};
 use meshdesk_model::doc::{DocId, DocKind};
 use meshdesk_model::ops::{
-    InteractionDetail, InteractionRow, Reply, Request, RoomRow, Tab, TeamOverview,
+    Client, InteractionDetail, InteractionRow, Reply, Request, RoomRow, Tab, TeamOverview,
 };
 use meshdesk_model::store::Page;
 use meshdesk_model::{InteractionId, InteractionState, Millis};
@@ -165,7 +165,7 @@ impl Inbox {
     /// The inbox over an open backend, on the given tab; the task reads
     /// what it shows.
     pub fn new(backend: Backend, now: Millis, zone: Zone, tab: TabId) -> (Inbox, Task<Message>) {
-        let session = Session::new(now, zone, backend.is_node());
+        let session = Session::new(now, zone, backend.is_networked());
         let mut inbox = Inbox {
             backend,
             session,
@@ -281,7 +281,7 @@ impl Inbox {
     }
 
     fn load_peers(&self) -> Task<Message> {
-        if !self.backend.is_node() {
+        if !self.backend.is_networked() {
             return Task::none();
         }
         let backend = self.backend.clone();
@@ -680,7 +680,7 @@ impl Inbox {
             Message::Status(StatusChoice(status)) => {
                 let backend = b.clone();
                 Task::perform(
-                    async move { backend.set_status(status).await },
+                    async move { backend.call(Request::SetStatus { status }).await },
                     Message::StatusSet,
                 )
             }

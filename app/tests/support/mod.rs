@@ -1,15 +1,15 @@
 //! A harness that drives the real GUI headlessly: the app's `update` and
 //! `view`, iced_test's simulator for clicks and typing, and a real store
-//! behind a local backend, written through real requests. Tasks run to
+//! owned by a real node (networking off), written through real requests. Tasks run to
 //! completion between steps, and the backend's events are fed back in, so
 //! each step ends with the window as the agent would see it.
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use iced::futures::StreamExt;
 use iced::keyboard::{self, Key, Modifiers, key};
@@ -35,27 +35,46 @@ pub const SIZE: Size = Size::new(1180.0, 720.0);
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// A clock that moves only when a test moves it.
+/// A clock that moves only when a test moves it; the node's store reads it too.
 #[derive(Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock(meshdesk_model::clock::ManualClock);
 
 impl ManualClock {
     pub fn new(at: Millis) -> ManualClock {
-        ManualClock(Arc::new(AtomicI64::new(at)))
+        ManualClock(meshdesk_model::clock::ManualClock::new(at))
     }
 
     pub fn now(&self) -> Millis {
-        self.0.load(Ordering::SeqCst)
+        self.0.now()
     }
 
     pub fn advance(&self, ms: Millis) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        self.0.set(self.0.now() + ms);
     }
 
     pub fn clock(&self) -> Clock {
         let c = self.0.clone();
-        Arc::new(move || c.load(Ordering::SeqCst))
+        Arc::new(move || c.now())
     }
+
+    /// The same clock, for the node's store.
+    pub fn store_clock(&self) -> meshdesk_model::clock::Clock {
+        meshdesk_model::clock::Clock::Manual(self.0.clone())
+    }
+}
+
+/// Starts the node of `dir` with networking off, on the clock `clock`, in `rt`.
+pub fn offline_node(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    clock: &ManualClock,
+) -> Result<Backend, Box<dyn std::error::Error>> {
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.to_path_buf()))?;
+    let options = meshdesk_sync::home::OpenOptions {
+        clock: clock.store_clock(),
+        ..meshdesk_sync::home::OpenOptions::offline()
+    };
+    Ok(rt.block_on(meshdesk::gui::backend::open_node(&data_dir, options))?)
 }
 
 /// A campaign's settings, as `campaign add` takes them.
@@ -86,6 +105,8 @@ impl Seed {
             agent_name: "Ana".into(),
             device_name: "ana-laptop".into(),
         })?;
+        // What `team create` makes beside the store.
+        meshdesk_sync::team::create_team_key(seed.dir.path())?;
         Ok(seed)
     }
 
@@ -372,19 +393,32 @@ impl Ui {
 
     pub fn open_with(seed: Seed, settings: Settings) -> Result<Ui, Box<dyn std::error::Error>> {
         let Seed { store, clock, dir } = seed;
-        let backend = Backend::local(store, clock.clock())?;
-        Ui::over(backend, clock, settings, Some(dir))
+        // The node owns the store from here on.
+        drop(store);
+        let rt = runtime()?;
+        let backend = offline_node(&rt, dir.path(), &clock)?;
+        Ui::over_in(rt, backend, clock, settings, Some(dir))
     }
 
-    /// Opens the inbox over any backend (a node, or a local store).
+    /// Opens the inbox over a node started elsewhere.
     pub fn over(
         backend: Backend,
         clock: ManualClock,
         settings: Settings,
         dir: Option<tempfile::TempDir>,
     ) -> Result<Ui, Box<dyn std::error::Error>> {
+        Ui::over_in(runtime()?, backend, clock, settings, dir)
+    }
+
+    /// Opens the inbox over a node running in `rt`.
+    pub fn over_in(
+        rt: tokio::runtime::Runtime,
+        backend: Backend,
+        clock: ManualClock,
+        settings: Settings,
+        dir: Option<tempfile::TempDir>,
+    ) -> Result<Ui, Box<dyn std::error::Error>> {
         let listener = backend.listen();
-        let rt = runtime()?;
         let (app, task) = App::with_backend(backend.clone(), clock.clock(), Zone::utc(), settings);
         let mut ui = Ui {
             app,
@@ -406,17 +440,23 @@ impl Ui {
         self.run(Task::none());
     }
 
+    /// Lets the node work until the window shows `text`, for at most `ms`.
+    pub fn settle_until(&mut self, text: &str, ms: u64) {
+        let mut waited = 0;
+        while !self.sees(text) {
+            assert!(waited < ms, "{text:?} did not show within {ms} ms");
+            self.settle(100);
+            waited += 100;
+        }
+    }
+
     /// Drives an app that has no inbox yet (the welcome screen); `backend`
     /// is a placeholder nothing talks to.
     pub fn without_inbox(app: App) -> Result<Ui, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = Store::open(
-            dir.path().join("unused.redb"),
-            meshdesk_model::authorship::DeviceKey::generate(),
-        )?;
         let clock = ManualClock::new(T0);
-        let backend = Backend::local(store, clock.clock())?;
         let rt = runtime()?;
+        let backend = offline_node(&rt, dir.path(), &clock)?;
         Ok(Ui {
             app,
             backend,
@@ -703,4 +743,55 @@ fn renderer_of(dir: &Path) -> Option<String> {
             .strip_suffix(".sha256")
             .map(str::to_string)
     })
+}
+
+/// Exchanges Automerge sync messages between two stores until neither has
+/// anything to say; returns the documents that changed in `a` and in `b`.
+pub fn sync_stores(
+    a: &mut Store,
+    a_name: &str,
+    b: &mut Store,
+    b_name: &str,
+) -> Result<
+    (
+        Vec<meshdesk_model::store::DocChange>,
+        Vec<meshdesk_model::store::DocChange>,
+    ),
+    meshdesk_model::store::StoreError,
+> {
+    let ids: BTreeSet<String> = a.doc_ids()?.into_iter().chain(b.doc_ids()?).collect();
+    let (mut changed_a, mut changed_b) = (Vec::new(), Vec::new());
+    // Each document settles in a few round trips; the bound only guards
+    // against a pair that never agrees.
+    for _ in 0..32 {
+        let mut to_b = Vec::new();
+        for id in &ids {
+            if let Some(m) = a.generate_sync_message(b_name, id)? {
+                to_b.push((id.clone(), m));
+            }
+        }
+        let mut to_a = Vec::new();
+        for id in &ids {
+            if let Some(m) = b.generate_sync_message(a_name, id)? {
+                to_a.push((id.clone(), m));
+            }
+        }
+        if to_a.is_empty() && to_b.is_empty() {
+            break;
+        }
+        if !to_b.is_empty() {
+            changed_b.extend(b.receive_sync_messages(a_name, &to_b)?.changes);
+        }
+        if !to_a.is_empty() {
+            changed_a.extend(a.receive_sync_messages(b_name, &to_a)?.changes);
+        }
+    }
+    dedup(&mut changed_a);
+    dedup(&mut changed_b);
+    Ok((changed_a, changed_b))
+}
+
+fn dedup(changes: &mut Vec<meshdesk_model::store::DocChange>) {
+    let mut seen = HashSet::new();
+    changes.retain(|c| seen.insert(c.doc_id.clone()));
 }

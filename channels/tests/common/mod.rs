@@ -1,11 +1,11 @@
-//! Shared set-up for the gateway tests: a real store with a team, a server on
-//! an ephemeral 127.0.0.1 port, an API token.
+//! Shared set-up for the gateway tests: a real node (networking off) owning a
+//! real store with a team, a server on an ephemeral 127.0.0.1 port, an API token.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use meshdesk_channels::{HttpConfig, Rate, RetryPolicy, Server, SettingsFile, StoreBackend, serve};
+use meshdesk_channels::{HttpConfig, NodeBackend, Rate, RetryPolicy, Server, SettingsFile, serve};
 use meshdesk_model::authorship::DeviceKey;
 use meshdesk_model::ops::{CampaignSpec, Client, InteractionRow, Reply, Request, Tab};
 use meshdesk_model::{AgentStatus, ChannelKind, Strategy};
@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 pub const WEBCHAT: &str = "Support";
 /// The store's file name inside the test's data dir.
-pub const STORE_FILE: &str = "meshdesk.redb";
+pub const STORE_FILE: &str = meshdesk_sync::home::STORE_FILE;
 pub const API: &str = "Integrations";
 pub const PHONE: &str = "General";
 
@@ -21,7 +21,7 @@ pub struct Env {
     pub dir: TempDir,
     /// The store's device key (to reopen it as the same device).
     pub key: DeviceKey,
-    pub backend: StoreBackend,
+    pub backend: NodeBackend,
     pub server: Option<Server>,
     pub http: reqwest::Client,
 }
@@ -30,14 +30,18 @@ pub fn campaign(name: &str, channel: ChannelKind) -> Request {
     Request::AddCampaign(CampaignSpec::new(name, channel, Strategy::RingAll))
 }
 
-/// A store with a team, an available agent, a webchat and an api campaign.
-pub async fn backend(dir: &TempDir) -> StoreBackend {
-    backend_of(dir, DeviceKey::generate()).await
+/// The node of `dir` (networking off), as the gateways reach it.
+pub async fn open(dir: &TempDir) -> NodeBackend {
+    let (node, _events) =
+        meshdesk_sync::home::open(dir.path(), meshdesk_sync::home::OpenOptions::offline())
+            .await
+            .expect("open the data dir");
+    NodeBackend::new(node)
 }
 
-/// [`backend`] on a given device key.
-pub async fn backend_of(dir: &TempDir, key: DeviceKey) -> StoreBackend {
-    let backend = StoreBackend::open(dir.path().join(STORE_FILE), key).expect("open store");
+/// A team, an available agent, a webchat and an api campaign, on the node of `dir`.
+pub async fn backend(dir: &TempDir) -> NodeBackend {
+    let backend = open(dir).await;
     let setup = [
         Request::CreateTeam {
             team_name: "Acme".into(),
@@ -71,8 +75,8 @@ pub fn config(dir: &TempDir) -> HttpConfig {
 
 pub async fn env_with(config: impl FnOnce(&mut HttpConfig)) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = DeviceKey::generate();
-    let backend = backend_of(&dir, key.clone()).await;
+    let backend = backend(&dir).await;
+    let key = meshdesk_sync::identity::load_device_key(dir.path()).expect("the device key");
     let mut cfg = self::config(&dir);
     config(&mut cfg);
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");

@@ -16,7 +16,7 @@ use meshdesk_model::authorship::DeviceKey;
 use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{self, Context, Reply, Request};
 use meshdesk_model::store::{DocChange, Store};
-use meshdesk_model::{now_ms, team_key};
+use meshdesk_model::team_key;
 use tokio::sync::{broadcast, mpsc};
 
 use super::dialer::{Dialer, listen_addrs};
@@ -57,6 +57,7 @@ pub(super) struct Start {
     pub(super) invite_addrs: Vec<Multiaddr>,
     /// `--peer` addresses.
     pub(super) peers: Vec<Multiaddr>,
+    pub(super) network: bool,
     pub(super) control: Option<crate::control::ControlServer>,
 }
 
@@ -90,6 +91,8 @@ pub(super) struct Actor {
     pub(super) refused: HashMap<PeerId, Multiaddr>,
     pub(super) presence: PresenceState,
     pub(super) routing: RoutingState,
+    /// Whether the node listens and dials (see [`super::NodeConfig::network`]).
+    pub(super) network: bool,
     pub(super) control: Option<crate::control::ControlServer>,
     pub(super) counters: Arc<Counters>,
 }
@@ -126,6 +129,7 @@ impl Actor {
             refused: HashMap::new(),
             presence: PresenceState::default(),
             routing: RoutingState::default(),
+            network: start.network,
             control: start.control,
             counters: Arc::default(),
         };
@@ -314,7 +318,7 @@ impl Actor {
     /// Documents changed (locally, or from `source`): push them to every other
     /// ready peer, tell listeners, re-check the roster, rerun routing.
     pub(super) fn on_changes(&mut self, changes: Vec<DocChange>, source: Option<PeerId>) {
-        let now = now_ms();
+        let now = self.store.now_ms();
         let ids: Vec<String> = changes.iter().map(|c| c.doc_id.to_string()).collect();
         self.push_to_peers(&ids, source, now);
         let team_changed = changes.iter().any(|c| matches!(c.doc_id, DocId::Team(_)));
@@ -386,7 +390,8 @@ impl Actor {
         if self.joining() {
             return;
         }
-        match team::rotate_key_if_due(&mut self.store, now_ms()) {
+        let now = self.store.now_ms();
+        match team::rotate_key_if_due(&mut self.store, now) {
             Ok(Some((key, change))) => {
                 tracing::info!("a device was revoked; the team key is rotated");
                 self.use_team_key(key);
@@ -441,7 +446,7 @@ impl Actor {
     // ---- time ----------------------------------------------------------------
 
     fn on_tick(&mut self) {
-        let now = now_ms();
+        let now = self.store.now_ms();
         // The roster is read only while strangers are connected, not every tick.
         if !self.strangers.is_empty() {
             let team = self.store.team().ok().flatten();
@@ -467,14 +472,34 @@ impl Actor {
 
     pub(super) fn execute(&mut self, request: Request) -> Result<Reply, NodeError> {
         let ctx = Context {
-            now: now_ms(),
+            now: self.store.now_ms(),
             presence: Some(self.presence_view()),
         };
         let outcome = ops::execute(&mut self.store, &ctx, request)?;
+        if self.local.is_unattached() {
+            self.attach_to_new_team()?;
+        }
         if !outcome.changes.is_empty() {
             self.on_changes(outcome.changes, None);
         }
         Ok(outcome.reply)
+    }
+
+    /// A node started before its team exists becomes the team's member once
+    /// a request created it here, with the team's key saved beside the store.
+    fn attach_to_new_team(&mut self) -> Result<(), NodeError> {
+        let Some(identity) = self.store.identity()? else {
+            return Ok(());
+        };
+        let key = match team::load_team_key(&self.data_dir)? {
+            Some(key) => key,
+            None => team::create_team_key(&self.data_dir)?,
+        };
+        self.keyring.rotate_to(key);
+        self.local = Local::member(&identity);
+        self.routing.dirty = true;
+        tracing::info!(team = %identity.team, "this node now belongs to a new team");
+        Ok(())
     }
 
     #[tracing::instrument(name = "request", skip_all, fields(kind = command.kind()))]
@@ -494,10 +519,11 @@ impl Actor {
                     .take(8)
                     .map(|a| a.with(Protocol::P2p(me)))
                     .collect();
+                let now = self.store.now_ms();
                 let result = team::create_invite(
                     &mut self.store,
                     self.keyring.current(),
-                    now_ms(),
+                    now,
                     ttl_ms,
                     uses,
                     addrs,
@@ -514,7 +540,8 @@ impl Actor {
                 let _ = reply.send(team::members(&self.store, &online).map_err(NodeError::from));
             }
             Command::Revoke { device, reply } => {
-                let result = team::revoke(&mut self.store, &device, now_ms())
+                let now = self.store.now_ms();
+                let result = team::revoke(&mut self.store, &device, now)
                     .map_err(NodeError::from)
                     .map(|change| {
                         self.on_changes(vec![change], None);
@@ -529,6 +556,9 @@ impl Actor {
                     .collect();
                 peers.sort_by(|a, b| a.peer.cmp(&b.peer));
                 let _ = reply.send(Ok(peers));
+            }
+            Command::Status { reply } if self.local.is_unattached() => {
+                let _ = reply.send(Err(NodeError::NoTeam));
             }
             Command::Status { reply } => {
                 let status = NodeStatus {
@@ -545,16 +575,16 @@ impl Actor {
                 };
                 let _ = reply.send(Ok(status));
             }
-            Command::SetPresence { status, reply } => {
-                let result = self.execute(Request::SetStatus { status });
-                // The agent document changed: `on_changes` already announced it.
-                let _ = reply.send(result);
-            }
             Command::Typing { target } => {
                 self.announce_typing(target);
             }
             Command::Dial { addr, reply } => {
-                let _ = reply.send(self.dial_addr(addr));
+                let result = if self.network {
+                    self.dial_addr(addr)
+                } else {
+                    Err(NodeError::Offline)
+                };
+                let _ = reply.send(result);
             }
             Command::Shutdown { .. } => {} // handled by the loop
         }

@@ -183,6 +183,9 @@ impl Actor {
     }
 
     pub(super) fn seed_dialer(&mut self, peers: Vec<Multiaddr>) {
+        if !self.network {
+            return;
+        }
         let mut boot: Vec<Multiaddr> = peers;
         boot.extend(self.invite_addrs.iter().cloned());
         for addr in boot {
@@ -224,6 +227,9 @@ impl Actor {
 
     /// Dials known peers and bootstrap addresses that are not connected and are due.
     pub(super) fn redial(&mut self) {
+        if !self.network {
+            return;
+        }
         if self.joining() && !self.links.is_empty() {
             return;
         }

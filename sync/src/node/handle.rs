@@ -12,7 +12,7 @@ use libp2p::{Multiaddr, PeerId};
 use meshdesk_model::ops::{OpError, Reply, Request};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::{DocChange, Store, StoreError};
-use meshdesk_model::{AgentId, AgentStatus, InteractionId, Millis, TeamId};
+use meshdesk_model::{AgentId, InteractionId, Millis, TeamId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -48,6 +48,11 @@ pub struct NodeConfig {
     /// Addresses to connect to (with or without a `/p2p/` suffix).
     pub peers: Vec<Multiaddr>,
     pub mdns: bool,
+    /// Off: the node listens on nothing, finds and dials no one and runs
+    /// for this device alone (the CLI with no node running, tests, a
+    /// field agent's machine by choice). It may start before the team
+    /// exists: a `CreateTeam` request through it makes the team and its key.
+    pub network: bool,
     /// Join a team with an invite instead of running as a member.
     pub join: Option<JoinConfig>,
     /// Serve the control socket `<data_dir>/control.sock`.
@@ -70,6 +75,7 @@ impl NodeConfig {
             listen: vec![],
             peers: vec![],
             mdns: true,
+            network: true,
             join: None,
             control_socket: true,
             session: SessionConfig::default(),
@@ -84,6 +90,7 @@ impl std::fmt::Debug for NodeConfig {
             .field("listen", &self.listen)
             .field("peers", &self.peers)
             .field("mdns", &self.mdns)
+            .field("network", &self.network)
             .field("join", &self.join)
             .finish_non_exhaustive()
     }
@@ -110,6 +117,8 @@ pub enum NodeError {
     Invalid(String),
     #[error("the node has stopped")]
     Stopped,
+    #[error("networking is off on this node")]
+    Offline,
 }
 
 impl From<OpError> for NodeError {
@@ -136,7 +145,7 @@ impl NodeError {
         match self {
             NodeError::Op(e) => e.is_user_error(),
             NodeError::Team(e) => e.is_user_error(),
-            NodeError::Invalid(_) | NodeError::NoTeam => true,
+            NodeError::Invalid(_) | NodeError::NoTeam | NodeError::Offline => true,
             _ => false,
         }
     }
@@ -252,10 +261,6 @@ pub(super) enum Command {
     Status {
         reply: Reply1<NodeStatus>,
     },
-    SetPresence {
-        status: AgentStatus,
-        reply: Reply1<Reply>,
-    },
     Typing {
         target: TypingTarget,
     },
@@ -278,7 +283,6 @@ impl Command {
             Command::Revoke { .. } => "revoke",
             Command::Peers { .. } => "peers",
             Command::Status { .. } => "status",
-            Command::SetPresence { .. } => "set-presence",
             Command::Typing { .. } => "typing",
             Command::Dial { .. } => "dial",
             Command::Shutdown { .. } => "shutdown",
@@ -293,6 +297,7 @@ pub struct NodeHandle {
     events: broadcast::Sender<Event>,
     peer_id: PeerId,
     data_dir: PathBuf,
+    network: bool,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -316,6 +321,11 @@ impl NodeHandle {
     /// This device's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// Whether the node listens and dials ([`NodeConfig::network`]).
+    pub fn is_networked(&self) -> bool {
+        self.network
     }
 
     /// The data dir the node runs on.
@@ -359,12 +369,6 @@ impl NodeHandle {
 
     pub async fn status(&self) -> Result<NodeStatus, NodeError> {
         self.call(|reply| Command::Status { reply }).await
-    }
-
-    /// Sets this agent's status (stored in the agent document) and announces it.
-    pub async fn set_presence(&self, status: AgentStatus) -> Result<Reply, NodeError> {
-        self.call(|reply| Command::SetPresence { status, reply })
-            .await
     }
 
     /// Announces that this agent is typing (never stored).
@@ -414,6 +418,7 @@ impl Node {
             listen,
             peers,
             mdns,
+            network,
             join,
             control_socket,
             session,
@@ -446,6 +451,7 @@ impl Node {
                     device_name: j.device_name.clone(),
                 }),
             },
+            (None, None) if !network => Local::unattached(device.clone()),
             (None, None) => return Err(NodeError::NoTeam),
         };
         let device_key = crate::identity::device_key(&keypair)
@@ -455,11 +461,13 @@ impl Node {
             keypair,
             keyring.clone(),
             &TransportConfig {
-                mdns,
+                mdns: mdns && network,
                 ..TransportConfig::default()
             },
         )?;
-        let listen = if listen.is_empty() {
+        let listen = if !network {
+            vec![]
+        } else if listen.is_empty() {
             vec![
                 Multiaddr::empty()
                     .with(Protocol::Ip4(std::net::Ipv4Addr::UNSPECIFIED))
@@ -502,6 +510,7 @@ impl Node {
             events: events.clone(),
             peer_id: local_peer,
             data_dir: data_dir.clone(),
+            network,
         };
         let control = if control_socket {
             Some(crate::control::serve(&data_dir, handle.clone()).await?)
@@ -521,6 +530,7 @@ impl Node {
                 events,
                 invite_addrs: join.map(|j| j.invite.addrs).unwrap_or_default(),
                 peers,
+                network,
                 control,
             },
             commands_rx,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream};
-use meshdesk_model::{Millis, now_ms};
+use meshdesk_model::Millis;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -463,7 +463,11 @@ impl Actor {
             queued.clone(),
             &span,
         );
-        let mut session = PeerSession::new(self.session_cfg.clone(), peer.to_base58(), now_ms());
+        let mut session = PeerSession::new(
+            self.session_cfg.clone(),
+            peer.to_base58(),
+            self.store.now_ms(),
+        );
         let step = session.start(&self.local);
         let link = Link {
             conn,
@@ -615,7 +619,7 @@ impl Actor {
                     break;
                 }
             }
-            let now = now_ms();
+            let now = self.store.now_ms();
             let Some(link) = self.links.get_mut(&peer) else {
                 return;
             };

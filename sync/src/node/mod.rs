@@ -14,7 +14,6 @@
 //! | [`NodeHandle::revoke`] | revokes a device (supervisors), disconnects and blocks it |
 //! | [`NodeHandle::peers`] | connected peers and their sync state |
 //! | [`NodeHandle::status`] | this node's peer id, team, agent, listen addresses |
-//! | [`NodeHandle::set_presence`] | sets the agent's status (stored) and announces it at once (ephemeral presence) |
 //! | [`NodeHandle::typing`] | announces "typing in …" to the team (ephemeral) |
 //! | [`NodeHandle::dial`] | connects to an address |
 //! | [`NodeHandle::shutdown`] | says bye to every peer, stops, and closes the store |

@@ -59,7 +59,7 @@ impl Actor {
         let agent = self.local.agent?;
         let (status, since) = match self.store.agent(agent) {
             Ok(Some(a)) => (PresenceStatus::from(&a.status), a.status_since),
-            _ => (PresenceStatus::Offline, now_ms()),
+            _ => (PresenceStatus::Offline, self.store.now_ms()),
         };
         let open_load = self
             .store
@@ -114,7 +114,7 @@ impl Actor {
         if let Some(p) = self.my_presence() {
             frames.push(Frame::Presence(p));
         }
-        let now = now_ms();
+        let now = self.store.now_ms();
         frames.extend(
             self.presence
                 .heard
@@ -137,7 +137,7 @@ impl Actor {
             tracing::debug!(%from, device = %p.device, "presence not signed by its device or not its agent's; dropped");
             return;
         }
-        if p.since > now_ms() + PRESENCE_CLOCK_SKEW_MS || p.since < 0 {
+        if p.since > self.store.now_ms() + PRESENCE_CLOCK_SKEW_MS || p.since < 0 {
             tracing::debug!(%from, device = %p.device, since = p.since, "presence dated outside the clock's range; dropped");
             return;
         }
@@ -156,7 +156,7 @@ impl Actor {
             .is_none_or(|(old, _)| old.addrs != p.addrs);
         self.presence
             .heard
-            .insert(p.device.clone(), (p.clone(), now_ms()));
+            .insert(p.device.clone(), (p.clone(), self.store.now_ms()));
         if addrs_changed {
             self.learn_addrs(&p.device, &p.addrs);
         }
@@ -180,7 +180,7 @@ impl Actor {
     }
 
     pub(super) fn presence_view(&self) -> PresenceView {
-        let now = now_ms();
+        let now = self.store.now_ms();
         let mut view: PresenceView = BTreeMap::new();
         for (p, at) in self.presence.heard.values() {
             let live = p.live && now - at < PRESENCE_TTL_MS;
@@ -238,7 +238,7 @@ impl Actor {
             .filter(|(_, l)| l.is_ready())
             .map(|(p, _)| p.to_base58())
             .collect();
-        let now = now_ms();
+        let now = self.store.now_ms();
         online.extend(
             self.presence
                 .heard

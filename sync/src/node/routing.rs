@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use meshdesk_model::ops::{Request, RoutingFacts};
 use meshdesk_model::routing;
-use meshdesk_model::{InteractionId, Millis, now_ms};
+use meshdesk_model::{InteractionId, Millis};
 
 use super::actor::Actor;
 use super::handle::{Event, NodeError};
@@ -72,7 +72,7 @@ impl Actor {
         let Some(team) = self.store.team()? else {
             return Ok(());
         };
-        let now = now_ms();
+        let now = self.store.now_ms();
         let facts = RoutingFacts::read(&self.store, team, now)?;
         let presence = self.presence_view();
         let routing = routing::route(&facts.input(&presence, now));

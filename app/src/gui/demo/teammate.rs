@@ -226,9 +226,11 @@ fn secs(range: std::ops::RangeInclusive<u64>, rng: &mut StdRng) -> Duration {
 impl Script {
     async fn new(node: NodeHandle, open: Vec<InteractionId>) -> Result<Script, String> {
         let err = |e: &dyn std::fmt::Display| format!("the demo teammate cannot start: {e}");
-        node.set_presence(AgentStatus::Available)
-            .await
-            .map_err(|e| err(&e))?;
+        node.execute(Request::SetStatus {
+            status: AgentStatus::Available,
+        })
+        .await
+        .map_err(|e| err(&e))?;
         let reply = node.execute(Request::ShowTeam).await.map_err(|e| err(&e))?;
         let team = TeamOverview::from_reply(reply).map_err(|e| err(&e))?;
         let agent = team

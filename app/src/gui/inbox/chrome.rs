@@ -209,7 +209,7 @@ impl Inbox {
     fn peers_indicator(&self) -> Element<'_, Message> {
         let connected = self.peers.len();
         let syncing: usize = self.peers.values().map(|p| p.pending_docs).sum();
-        let (tone, label) = if !self.backend.is_node() {
+        let (tone, label) = if !self.backend.is_networked() {
             (theme::Tone::Muted, "Local only".to_string())
         } else if connected == 0 {
             (theme::Tone::Muted, "No teammates connected".to_string())

@@ -426,17 +426,19 @@ pub fn count_line(rows: &Rows, what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meshdesk_model::store::Store;
 
     #[test]
-    fn keystrokes_while_a_search_runs_are_coalesced_into_one_more_request() -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let store = Store::open(
-            dir.path().join("s.redb"),
-            meshdesk_model::authorship::DeviceKey::generate(),
-        )
-        .map_err(|e| e.to_string())?;
-        let backend = Backend::local(store, crate::gui::backend::system_clock())?;
+    fn keystrokes_while_a_search_runs_are_coalesced_into_one_more_request()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let data_dir = crate::data_dir::DataDir::resolve(Some(dir.path().to_path_buf()))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let backend = rt.block_on(crate::gui::backend::open_node(
+            &data_dir,
+            meshdesk_sync::home::OpenOptions::offline(),
+        ))?;
         let mut rows = Rows::new(Tab::History, "t");
         let first = rows.search("r".into(), &backend);
         assert!(first.units() > 0);
