@@ -2,6 +2,7 @@
 //! 0), a damaged one is reported document by document (exit 1), and the
 //! doctor writes nothing.
 
+use meshdesk_model::store::Replication;
 use std::path::Path;
 use std::process::{Command, Output};
 

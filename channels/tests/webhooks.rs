@@ -2,6 +2,7 @@
 
 mod common;
 
+use meshdesk_model::store::Replication;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

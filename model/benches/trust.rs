@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p meshdesk-model --bench trust`
 
+use meshdesk_model::store::Replication;
 use std::hint::black_box;
 
 use automerge::{AutoCommit, ChangeHash};

@@ -7,6 +7,7 @@ use meshdesk_model::bounds::testing::{
     compressed_change_chunk, deflated_zeros, document_chunk_with_column, sync_message_with,
 };
 use meshdesk_model::ops::{self, ContactSpec, Context, Reply, Request};
+use meshdesk_model::store::Replication;
 use meshdesk_model::store::{Store, StoreError, tables};
 use meshdesk_model::*;
 

@@ -1,5 +1,6 @@
 //! The store end to end: every entity through a real redb file, reopened.
 
+use meshdesk_model::store::Replication;
 use std::collections::BTreeMap;
 
 use automerge::sync::SyncDoc;

@@ -9,6 +9,7 @@ use automerge::transaction::Transactable;
 use meshdesk_model::authorship::{DeviceKey, Sealed};
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, CustomerSpec, Reply, Request};
+use meshdesk_model::store::Replication;
 use meshdesk_model::store::{LocalIdentity, Store};
 use meshdesk_model::*;
 

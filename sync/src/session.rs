@@ -34,6 +34,7 @@
 //!    the document queued again), and a periodic anti-entropy round that
 //!    re-compares catalogs when the session is idle.
 
+use meshdesk_model::store::Replication;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use meshdesk_model::ops::{self, OpError};

@@ -16,6 +16,7 @@
 //! a run (every frame delivered, every document's saved bytes, catalogs and
 //! projections) so two runs can be compared.
 
+use meshdesk_model::store::Replication;
 use std::collections::{BTreeMap, VecDeque};
 
 use meshdesk_model::clock::{Clock, Entropy, ManualClock};

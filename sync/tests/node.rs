@@ -1,6 +1,7 @@
 //! Nodes in one process over loopback TCP: join, live sync, control socket,
 //! refusal of strangers and garbage.
 
+use meshdesk_model::store::Replication;
 use std::path::Path;
 use std::time::Duration;
 

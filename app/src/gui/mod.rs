@@ -14,17 +14,17 @@
 //! subscription keyed on the backend) say when to re-read what is shown.
 //! Nothing in `update` blocks.
 
-pub mod app;
+mod app;
 pub mod backend;
 pub mod clock;
 pub mod demo;
 pub mod inbox;
-pub mod keys;
+mod keys;
 pub mod modal;
-pub mod nav;
-pub mod notify;
+mod nav;
+mod notify;
 pub mod screen;
-pub mod session;
+mod session;
 pub mod settings;
 pub mod theme;
 pub mod widget;

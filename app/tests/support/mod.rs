@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+use meshdesk_model::store::Replication;
 use std::collections::{BTreeMap, VecDeque};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};

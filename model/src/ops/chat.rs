@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ChatView, Executor, OpError, OpResult, Outcome, Reply, RoomRow, done};
 use crate::doc::{self, DocId};
+use crate::store::LocalMarks;
 use crate::types::*;
 use crate::validate;
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{ContactSpec, CustomerSpec, Executor, OpError, OpResult, Outcome, Reply, done};
 use crate::doc::{self, DocId};
 use crate::ids::*;
-use crate::store::{DocEdit, StoreError};
+use crate::store::{DocEdit, LocalMarks, StoreError};
 use crate::types::*;
 use crate::validate::{self, InvalidInput};
 

@@ -8,7 +8,7 @@ use super::{Executor, InteractionDetail, InteractionRow, OpResult, Outcome, Repl
 use crate::ids::*;
 use crate::projection::*;
 use crate::routing::{self, PresenceView, RoutingInput};
-use crate::store::{Page, SearchScope, Store, StoreError};
+use crate::store::{LocalMarks, Page, SearchScope, Store, StoreError};
 use crate::types::*;
 
 /// Which interactions a list shows.

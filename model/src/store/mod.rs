@@ -9,6 +9,7 @@
 //!   documents are loaded on demand and kept in a small LRU cache.
 
 mod doctor;
+mod faces;
 mod project;
 mod read;
 mod search_index;
@@ -19,13 +20,12 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use automerge::sync::SyncDoc;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use lru::LruCache;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use crate::authorship::{DeviceKey, Seal, Sealed};
+use crate::authorship::{DeviceKey, Seal};
 use crate::bounds::{self, DecodeLimitError};
 use crate::clock::{Clock, Entropy};
 use crate::doc::{DocError, DocId, DocKind};
@@ -34,9 +34,10 @@ use crate::rules::{self, SealBook};
 use tables::*;
 
 pub use doctor::{DoctorReport, Problem};
+pub use faces::LocalMarks;
 pub use read::{Page, SearchScope};
 pub use search_index::ScopeSnapshot;
-pub use whole::{Imported, RawDoc};
+pub use whole::{Imported, RawDoc, Replication};
 
 /// How many catalog buckets peers compare when reconciling.
 pub const CATALOG_BUCKETS: u16 = 256;
@@ -919,41 +920,6 @@ impl Store {
 
     // ---- sync --------------------------------------------------------------
 
-    /// The digest of every catalog bucket, in bucket order.
-    pub fn catalog_digests(&self) -> StoreResult<Vec<HeadsDigest>> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(CATALOG_DIGEST)?;
-        let mut out = vec![[0u8; 32]; usize::from(CATALOG_BUCKETS)];
-        for row in table.iter()? {
-            let (k, v) = row?;
-            if let (Some(slot), true) = (out.get_mut(usize::from(k.value())), v.value().len() == 32)
-            {
-                slot.copy_from_slice(v.value());
-            }
-        }
-        Ok(out)
-    }
-
-    /// The documents of one bucket with their heads digests.
-    pub fn catalog_bucket(&self, bucket: u16) -> StoreResult<Vec<(String, HeadsDigest)>> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(CATALOG)?;
-        let mut out = Vec::new();
-        for row in table.range((bucket, "")..(bucket.saturating_add(1), ""))? {
-            let (k, v) = row?;
-            let (b, doc) = k.value();
-            if b != bucket {
-                continue;
-            }
-            let mut digest = [0u8; 32];
-            if v.value().len() == 32 {
-                digest.copy_from_slice(v.value());
-            }
-            out.push((doc.to_string(), digest));
-        }
-        Ok(out)
-    }
-
     fn sync_state(&self, peer: &str, doc_id: &str) -> StoreResult<automerge::sync::State> {
         if let Some(state) = self
             .sync_states
@@ -970,197 +936,9 @@ impl Store {
         Ok(state)
     }
 
-    /// The next Automerge sync message for `doc_id` to `peer`, if there is anything to say.
-    /// An unknown document answers with an empty-document message, which asks the peer for it.
-    pub fn generate_sync_message(
-        &mut self,
-        peer: &str,
-        doc_id: &str,
-    ) -> StoreResult<Option<Vec<u8>>> {
-        self.sync_reply(peer, doc_id, None)
-    }
-
-    /// The answer to a sync message for `doc_id` from `peer` that announced
-    /// the heads `announced`, if there is anything to say. `None` also when a
-    /// reply would only tell the peer what it just told us (our heads equal
-    /// the ones it announced, and we neither send changes nor need any): the
-    /// exchange then ends a round trip earlier (the usual case when a
-    /// document arrives whole). Automerge's state still counts the reply as
-    /// sent, which only makes it include the next change in the next message
-    /// it generates, as it would anyway.
-    pub fn sync_reply(
-        &mut self,
-        peer: &str,
-        doc_id: &str,
-        announced: Option<&[ChangeHash]>,
-    ) -> StoreResult<Option<Vec<u8>>> {
-        doc_id
-            .parse::<DocId>()
-            .map_err(|_| StoreError::BadDocId(doc_id.to_string()))?;
-        // A quarantined document is never offered to peers.
-        if self.quarantined.contains_key(doc_id) {
-            return Ok(None);
-        }
-        let mut state = self.sync_state(peer, doc_id)?;
-        let stored = match self.take_doc(doc_id) {
-            Err(StoreError::Quarantined { .. }) => return Ok(None),
-            other => other?,
-        };
-        let (message, seals) = match stored {
-            Some(mut cached) => {
-                let msg = cached.doc.sync().generate_sync_message(&mut state);
-                let seals = cached.seals.values().cloned().collect();
-                self.put_back(doc_id.to_string(), cached);
-                (msg, seals)
-            }
-            None => (
-                AutoCommit::new().sync().generate_sync_message(&mut state),
-                Vec::new(),
-            ),
-        };
-        self.sync_states
-            .insert((peer.to_string(), doc_id.to_string()), state);
-        Ok(message
-            .filter(|m| !announced.is_some_and(|heads| settles(m, heads)))
-            .map(|m| {
-                // The seals of the document's writers travel with its changes.
-                let seals = if m.changes.is_empty() {
-                    Vec::new()
-                } else {
-                    seals
-                };
-                Sealed {
-                    seals,
-                    bytes: m.encode(),
-                }
-                .encode()
-            }))
-    }
-
     /// The team this device belongs to and the roster as this store knows it.
     fn trust_context(&self) -> StoreResult<(Option<TeamId>, Option<crate::types::Team>)> {
         Ok((self.identity()?.map(|i| i.team), self.team()?))
-    }
-
-    /// Applies a batch of sync messages from `peer` in one durable transaction.
-    /// A malformed message fails the batch before anything is written.
-    pub fn receive_sync_messages(
-        &mut self,
-        peer: &str,
-        messages: &[(String, Vec<u8>)],
-    ) -> StoreResult<Received> {
-        let mut touched: Vec<(String, DocId, CachedDoc)> = Vec::new();
-        let mut position: HashMap<String, usize> = HashMap::new();
-        let mut states: HashMap<String, automerge::sync::State> = HashMap::new();
-        let mut announced = HashMap::new();
-        let mut incoming: HashMap<String, Vec<Seal>> = HashMap::new();
-        let mut quarantined: Refusals = Vec::new();
-        // Every message is decoded and checked before Automerge allocates
-        // anything for any of them: the batch is held in memory until it
-        // commits, so its total is bounded too.
-        let mut inflated_total = 0u64;
-        let mut decoded = Vec::with_capacity(messages.len());
-        for (doc_id, bytes) in messages {
-            let parsed: DocId = doc_id
-                .parse()
-                .map_err(|_| StoreError::BadDocId(doc_id.clone()))?;
-            let sealed = Sealed::decode(bytes).map_err(|e| StoreError::BadSyncMessage {
-                doc: doc_id.clone(),
-                reason: e.to_string(),
-            })?;
-            bounds::check_sync_message(&sealed.bytes)
-                .and_then(|inflated| bounds::add_to_batch(&mut inflated_total, inflated))
-                .map_err(|source| StoreError::Oversized {
-                    doc: doc_id.clone(),
-                    source,
-                })?;
-            decoded.push((doc_id, parsed, sealed));
-        }
-        for (doc_id, parsed, sealed) in decoded {
-            let bad = |reason: String| StoreError::BadSyncMessage {
-                doc: doc_id.clone(),
-                reason,
-            };
-            if let Some(reason) = self.quarantine_reason(doc_id) {
-                if !quarantined.iter().any(|(d, _)| d == doc_id) {
-                    quarantined.push((doc_id.clone(), format!("quarantined here: {reason}")));
-                }
-                continue;
-            }
-            let message = untrusted(|| automerge::sync::Message::decode(&sealed.bytes))
-                .map_err(bad)?
-                .map_err(|e| bad(e.to_string()))?;
-            incoming
-                .entry(doc_id.clone())
-                .or_default()
-                .extend(sealed.seals);
-            let heads = message.heads.clone();
-            let index = match position.get(doc_id) {
-                Some(&i) => i,
-                None => {
-                    let cached = match self.take_doc(doc_id) {
-                        Ok(Some(c)) => c,
-                        Ok(None) => CachedDoc::new(&self.actor),
-                        Err(StoreError::Quarantined { reason, .. }) => {
-                            quarantined
-                                .push((doc_id.clone(), format!("quarantined here: {reason}")));
-                            continue;
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    touched.push((doc_id.clone(), parsed, cached));
-                    position.insert(doc_id.clone(), touched.len() - 1);
-                    touched.len() - 1
-                }
-            };
-            let mut state = match states.remove(doc_id) {
-                Some(state) => state,
-                None => self.sync_state(peer, doc_id)?,
-            };
-            let doc = &mut touched[index].2.doc;
-            untrusted(|| doc.sync().receive_sync_message(&mut state, message))
-                .map_err(bad)?
-                .map_err(|e| bad(e.to_string()))?;
-            states.insert(doc_id.clone(), state);
-            announced.insert(doc_id.clone(), heads);
-        }
-        // Only what the write rules admit is stored; a refused document
-        // keeps what it had (its copy and sync state here are dropped).
-        let (mut refused, deferred) = self.admit_all(&mut touched, &incoming)?;
-        refused.extend(quarantined);
-        for doc_id in refused.iter().map(|(d, _)| d).chain(&deferred) {
-            states.remove(doc_id);
-            self.sync_states.remove(&(peer.to_string(), doc_id.clone()));
-        }
-        let txn = self.db.begin_write()?;
-        let mut changes = Vec::new();
-        for (key, doc_id, cached) in touched.iter_mut() {
-            if self.persist(&txn, key, doc_id, cached)? {
-                changes.push(DocChange::of(doc_id.clone()));
-            }
-        }
-        {
-            let mut table = txn.open_table(SYNC_STATE)?;
-            for (doc_id, state) in &states {
-                table.insert((peer, doc_id.as_str()), state.encode().as_slice())?;
-            }
-        }
-        txn.commit()?;
-        for (doc_id, state) in states {
-            self.sync_states.insert((peer.to_string(), doc_id), state);
-        }
-        for (key, _, cached) in touched {
-            if !cached.persisted.is_empty() {
-                self.put_back(key, cached);
-            }
-        }
-        self.search.refresh(&self.db, &changes)?;
-        Ok(Received {
-            changes,
-            announced,
-            refused,
-            deferred,
-        })
     }
 
     /// Checks the new changes of each touched document against the write
@@ -1200,39 +978,6 @@ impl Store {
         }
         *touched = kept;
         Ok((refused, deferred))
-    }
-
-    /// Forgets the in-memory sync states of a peer (on disconnect); the
-    /// persisted ones let the next session resume from shared heads.
-    pub fn forget_peer(&mut self, peer: &str) {
-        self.sync_states.retain(|(p, _), _| p != peer);
-    }
-
-    /// Forgets the in-memory sync state of one document with a peer: the
-    /// next message starts from the shared heads persisted for it.
-    pub fn forget_sync_state(&mut self, peer: &str, doc_id: &str) {
-        self.sync_states
-            .remove(&(peer.to_string(), doc_id.to_string()));
-    }
-
-    /// Remembers a peer's addresses across restarts.
-    pub fn remember_peer_addrs(&mut self, peer: &str, addrs: &[String]) -> StoreResult<()> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(PEER_ADDRS)?
-            .insert(peer, encode(&addrs.to_vec()).as_slice())?;
-        txn.commit()?;
-        Ok(())
-    }
-
-    pub fn known_peer_addrs(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(PEER_ADDRS)?;
-        let mut out = Vec::new();
-        for row in table.iter()? {
-            let (k, v) = row?;
-            out.push((k.value().to_string(), decode("peer_addrs", v.value())?));
-        }
-        Ok(out)
     }
 
     /// Every stored document id.
@@ -1353,19 +1098,6 @@ impl Store {
     /// projections give equal dumps.
     pub fn projection_dump(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
         project::dump(&self.db)
-    }
-
-    /// Records how many messages of an interaction or room this device has read.
-    /// Not fsynced on its own: a read mark is worth no disk flush, and it
-    /// becomes durable with the next durable commit.
-    pub fn mark_read(&mut self, key: &str, count: u32) -> StoreResult<()> {
-        let mut txn = self.db.begin_write()?;
-        if let Err(e) = txn.set_durability(redb::Durability::None) {
-            tracing::debug!(%e, "read mark committed durably");
-        }
-        txn.open_table(READ_MARKS)?.insert(key, count)?;
-        txn.commit()?;
-        Ok(())
     }
 
     /// What the in-memory search index holds for every scope searched so

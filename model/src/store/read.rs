@@ -419,16 +419,6 @@ impl Store {
         Ok(messages)
     }
 
-    /// How many messages of an interaction or room this device has read.
-    pub fn read_mark(&self, key: &str) -> StoreResult<u32> {
-        let txn = self.db().begin_read()?;
-        Ok(txn
-            .open_table(READ_MARKS)?
-            .get(key)?
-            .map(|v| v.value())
-            .unwrap_or(0))
-    }
-
     /// Ids whose search text contains every word of `query`, in one scope,
     /// in the scope's list order (Active: newest activity first; Pending:
     /// queue order; History: newest closed first; Contacts: by name).

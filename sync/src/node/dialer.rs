@@ -2,6 +2,7 @@
 //! identify and presence (remembered in the store across restarts); a lost
 //! peer is redialed with exponential backoff.
 
+use meshdesk_model::store::LocalMarks;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,63 @@
+//! What only this device keeps ([`LocalMarks`]), apart from the replicated
+//! documents and their projections (the store's own methods) and what sync
+//! needs ([`super::Replication`], in `whole.rs`).
+
+use super::tables::*;
+use super::*;
+
+/// What only this device keeps, never replicated: how far the agent has
+/// read each interaction and room, and where teammates' nodes were last heard.
+pub trait LocalMarks {
+    /// Remembers a peer's addresses across restarts.
+    fn remember_peer_addrs(&mut self, peer: &str, addrs: &[String]) -> StoreResult<()>;
+
+    fn known_peer_addrs(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
+
+    /// Records how many messages of an interaction or room this device has read.
+    /// Not fsynced on its own: a read mark is worth no disk flush, and it
+    /// becomes durable with the next durable commit.
+    fn mark_read(&mut self, key: &str, count: u32) -> StoreResult<()>;
+
+    /// How many messages of an interaction or room this device has read.
+    fn read_mark(&self, key: &str) -> StoreResult<u32>;
+}
+
+impl LocalMarks for Store {
+    fn remember_peer_addrs(&mut self, peer: &str, addrs: &[String]) -> StoreResult<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(PEER_ADDRS)?
+            .insert(peer, encode(&addrs.to_vec()).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn known_peer_addrs(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PEER_ADDRS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), decode("peer_addrs", v.value())?));
+        }
+        Ok(out)
+    }
+
+    fn mark_read(&mut self, key: &str, count: u32) -> StoreResult<()> {
+        let mut txn = self.db.begin_write()?;
+        if let Err(e) = txn.set_durability(redb::Durability::None) {
+            tracing::debug!(%e, "read mark committed durably");
+        }
+        txn.open_table(READ_MARKS)?.insert(key, count)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn read_mark(&self, key: &str) -> StoreResult<u32> {
+        let txn = self.db().begin_read()?;
+        Ok(txn
+            .open_table(READ_MARKS)?
+            .get(key)?
+            .map(|v| v.value())
+            .unwrap_or(0))
+    }
+}
