@@ -13,7 +13,7 @@ use iced::widget::{button, column, container, row, stack, text};
 use iced::{Alignment, Length, Size, Subscription, Task, Theme, window};
 use meshdesk_model::Millis;
 
-use super::backend::{self, Backend, Clock, NodeOptions, Opened};
+use super::backend::{self, Backend, Clock, NodeOptions, Opened, StartError};
 use super::clock::Zone;
 use super::inbox::{self, GatewaysSwitch, Inbox, Switch, Switches};
 use super::keys;
@@ -41,8 +41,8 @@ const POLL_EVERY_TICKS: u64 = 5;
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Opened(Result<Opened, String>),
-    TeamReady(welcome::Which, Result<Backend, String>),
+    Opened(Result<Opened, StartError>),
+    TeamReady(welcome::Which, Result<Backend, StartError>),
     Welcome(welcome::Message),
     Tick,
     Mode(Mode),
@@ -52,7 +52,7 @@ pub enum Message {
     CloseRequested,
     Shortcut(Shortcut),
     Backend(backend::Event),
-    GatewaysStarted(Result<backend::Gateways, String>),
+    GatewaysStarted(Result<backend::Gateways, StartError>),
     DismissToast(u64),
     SettingsSaved(Result<(), String>),
     Inbox(inbox::Message),
@@ -352,7 +352,7 @@ impl App {
                 iced::widget::operation::focus(welcome::TEAM_NAME_ID)
             }
             Message::Opened(Err(e)) => {
-                self.state = State::Failed(e);
+                self.state = State::Failed(e.to_string());
                 Task::none()
             }
             Message::Welcome(msg) => {
@@ -390,7 +390,7 @@ impl App {
                 Ok(backend) => self.open_inbox(backend),
                 Err(e) => {
                     if let State::Welcome(w) = &mut self.state {
-                        w.failed(which, e);
+                        w.failed(which, e.to_string());
                     }
                     Task::none()
                 }
@@ -471,7 +471,7 @@ impl App {
             }
             Message::GatewaysStarted(Err(e)) => {
                 self.settings.gateways = false;
-                self.toast(Toast::Error(e));
+                self.toast(Toast::Error(e.to_string()));
                 self.save_settings()
             }
             Message::Shortcut(s) => self.update_inbox(inbox::Message::Shortcut(s)),

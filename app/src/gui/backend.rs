@@ -116,6 +116,34 @@ impl From<NodeError> for Error {
     }
 }
 
+/// Why the window could not open the data dir, make or join the team, or
+/// serve the gateways; cheap to clone, so it can travel in a message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Open(Arc<OpenError>),
+    /// Creating the team was refused or failed.
+    #[error(transparent)]
+    Create(Error),
+    #[error(transparent)]
+    Invite(Arc<meshdesk_sync::invite::InviteError>),
+    #[error(transparent)]
+    Join(Arc<meshdesk_sync::join::JoinError>),
+    /// The team was made or joined, yet the data dir still holds none.
+    #[error("the team did not arrive on this computer; try again")]
+    TeamMissing,
+    #[error(transparent)]
+    Gateways(Arc<crate::gateway::ServeError>),
+    #[error("a background task stopped: {0}")]
+    Interrupted(String),
+}
+
+impl From<OpenError> for StartError {
+    fn from(e: OpenError) -> Self {
+        StartError::Open(Arc::new(e))
+    }
+}
+
 /// A connected peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -289,10 +317,10 @@ impl Backend {
 
     /// Serves the webchat widget and the REST API on `addr`, through the
     /// node, as `meshdesk node --http` does.
-    pub async fn serve_gateways(&self, addr: String) -> Result<Gateways, String> {
+    pub async fn serve_gateways(&self, addr: String) -> Result<Gateways, StartError> {
         let server = crate::gateway::serve(self.node.clone(), &addr)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| StartError::Gateways(Arc::new(e)))?;
         Ok(Gateways(Arc::new(server)))
     }
 
@@ -400,11 +428,11 @@ pub async fn open_node(data_dir: &DataDir, options: OpenOptions) -> Result<Backe
 }
 
 /// Opens the data dir: starts the team's node, or reports that there is no team yet.
-pub async fn open(data_dir: DataDir, options: NodeOptions) -> Result<Opened, String> {
+pub async fn open(data_dir: DataDir, options: NodeOptions) -> Result<Opened, StartError> {
     match open_node(&data_dir, options.open_options()).await {
         Ok(backend) => Ok(Opened::Ready(backend)),
         Err(e) if e.is_no_team() => Ok(Opened::NoTeam),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -415,10 +443,8 @@ pub async fn create_team(
     team_name: String,
     agent_name: String,
     options: NodeOptions,
-) -> Result<Backend, String> {
-    let founding = open_node(&data_dir, OpenOptions::offline())
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<Backend, StartError> {
+    let founding = open_node(&data_dir, OpenOptions::offline()).await?;
     let created = founding
         .call(Request::CreateTeam {
             team_name,
@@ -427,10 +453,10 @@ pub async fn create_team(
         })
         .await;
     founding.shutdown().await;
-    created.map_err(|e| e.to_string())?;
+    created.map_err(StartError::Create)?;
     match open(data_dir, options).await? {
         Opened::Ready(backend) => Ok(backend),
-        Opened::NoTeam => Err("the team was created but cannot be opened; try again".into()),
+        Opened::NoTeam => Err(StartError::TeamMissing),
     }
 }
 
@@ -440,8 +466,9 @@ pub async fn join_team(
     code: String,
     agent_name: String,
     options: NodeOptions,
-) -> Result<Backend, String> {
-    let invite = meshdesk_sync::invite::InviteCode::parse(&code).map_err(|e| e.to_string())?;
+) -> Result<Backend, StartError> {
+    let invite = meshdesk_sync::invite::InviteCode::parse(&code)
+        .map_err(|e| StartError::Invite(Arc::new(e)))?;
     let root = data_dir.root().to_path_buf();
     let (store, keypair) = tokio::task::spawn_blocking(move || {
         let store = home::open_store(&root)?;
@@ -449,8 +476,7 @@ pub async fn join_team(
         Ok::<_, OpenError>((store, keypair))
     })
     .await
-    .map_err(|e| format!("a background task failed: {e}"))?
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| StartError::Interrupted(e.to_string()))??;
     let args = meshdesk_sync::join::JoinArgs {
         data_dir: data_dir.root().to_path_buf(),
         store,
@@ -464,10 +490,10 @@ pub async fn join_team(
     };
     meshdesk_sync::join::join_team(args, |_| {})
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StartError::Join(Arc::new(e)))?;
     match open(data_dir, options).await? {
         Opened::Ready(backend) => Ok(backend),
-        Opened::NoTeam => Err("the join finished but the team did not arrive; try again".into()),
+        Opened::NoTeam => Err(StartError::TeamMissing),
     }
 }
 
