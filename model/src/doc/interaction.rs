@@ -117,6 +117,12 @@ fn insert_transfer(
     doc.put(&obj, "to", id)?;
     doc.put(&obj, "at", t.at)?;
     doc.put(&obj, "note", t.note.as_str())?;
+    // Written only for take-backs: a plain transfer stays as older
+    // releases wrote and read it.
+    if t.kind != TransferKind::Transfer {
+        doc.put(&obj, "kind", t.kind.as_str())?;
+        doc.put(&obj, "reason", t.reason.as_str())?;
+    }
     Ok(())
 }
 
@@ -289,6 +295,14 @@ fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)
                 to,
                 at: t.i64("at")?,
                 note: t.str_or_empty("note")?,
+                kind: match t.opt_str("kind")? {
+                    None => TransferKind::Transfer,
+                    Some(kind) => kind.parse().map_err(|reason| DocError::Invalid {
+                        path: "transfers.kind".into(),
+                        reason,
+                    })?,
+                },
+                reason: t.str_or_empty("reason")?,
             })
         })
         .collect::<DocResult<Vec<_>>>()?;
@@ -411,6 +425,16 @@ pub(crate) mod tests {
             to: TransferTarget::Campaign(campaign),
             at: 130,
             note: "billing".into(),
+            kind: TransferKind::Transfer,
+            reason: String::new(),
+        });
+        i.transfers.push(Transfer {
+            from: AgentId::new(),
+            to: TransferTarget::Campaign(campaign),
+            at: 140,
+            note: String::new(),
+            kind: TransferKind::PullBack,
+            reason: "left for the day".into(),
         });
         i.finalization = Some(Finalization {
             agent,
