@@ -20,9 +20,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 
-use meshdesk_model::ops::InteractionRow;
+use meshdesk_model::ops::{InteractionDetail, InteractionRow};
 use meshdesk_model::projection::RoomSummary;
-use meshdesk_model::{AgentId, InteractionId, RoomKey};
+use meshdesk_model::{AgentId, InteractionId, RoomKey, TransferKind, TransferTarget};
 
 /// More new items of one kind than this at once are announced together.
 const GROUP_OVER: usize = 3;
@@ -55,6 +55,9 @@ pub struct Watch {
     unread: Option<BTreeMap<InteractionId, u32>>,
     /// Messages per chat room.
     rooms: Option<BTreeMap<RoomKey, u32>>,
+    /// Interactions that left Active since the last look: the shell reads
+    /// each to tell whether someone took it from this agent.
+    left: Vec<InteractionId>,
 }
 
 fn clip(s: &str) -> String {
@@ -119,6 +122,9 @@ impl Watch {
         let Some(before) = self.unread.replace(now) else {
             return vec![];
         };
+        let still: BTreeSet<InteractionId> = rows.iter().map(|r| r.summary.id).collect();
+        self.left
+            .extend(before.keys().filter(|id| !still.contains(id)).copied());
         // An interaction new to Active came by this agent's own accept or
         // start: only a rise in one already there is a message from elsewhere.
         let fresh: Vec<Notice> = rows
@@ -131,6 +137,11 @@ impl Watch {
             })
             .collect();
         grouped(fresh, |n| format!("New messages in {n} interactions"))
+    }
+
+    /// The interactions that left Active since this was last asked.
+    pub fn take_left(&mut self) -> Vec<InteractionId> {
+        std::mem::take(&mut self.left)
     }
 
     /// A new read of this agent's chat rooms: teammates' messages since the
@@ -157,6 +168,38 @@ impl Watch {
             .collect();
         grouped(fresh, |n| format!("New chat messages in {n} rooms"))
     }
+}
+
+/// What tells an agent that an interaction was taken from them: a
+/// supervisor pulled it back to the queue or handed it to someone else.
+/// `None` when it left their Active for any other reason (their own
+/// transfer, return or finalize, a lost claim).
+pub fn taken_back(detail: &InteractionDetail, me: AgentId, who: &str) -> Option<Notice> {
+    let i = &detail.interaction;
+    let (_, t) = i.last_take_back_from(me)?;
+    let name = |a: AgentId| {
+        detail
+            .agent_names
+            .get(&a)
+            .cloned()
+            .unwrap_or_else(|| a.to_string())
+    };
+    let by = name(t.from);
+    let what = match t.to {
+        TransferTarget::Agent(to) if t.kind == TransferKind::Hand => {
+            format!("{by} handed {who} to {}", name(to))
+        }
+        _ => format!("{by} pulled {who} back to the queue"),
+    };
+    Some(Notice {
+        title: who.to_string(),
+        body: if t.reason.is_empty() {
+            format!("{what}.")
+        } else {
+            format!("{what}: {}", clip(&t.reason))
+        },
+        about: Some(Subject::Interaction(i.id)),
+    })
 }
 
 /// Shows notices on the desktop from a thread of its own.
