@@ -375,6 +375,7 @@ pub enum TransferKind {
     /// The owner gave it back to its campaign's queue.
     Return,
     /// A supervisor took it from its owner back to the queue.
+    #[serde(rename = "pull")]
     PullBack,
     /// A supervisor took it from its owner and offered it to another agent.
     Hand,
