@@ -1385,6 +1385,28 @@ fn an_agent_returns_an_interaction_to_the_queue_with_a_reason() -> TestResult {
     ui.click("…");
     ui.click("Return to queue…");
     ui.assert_sees("Return Lucia Romero to the queue");
+    ui.shortcut(Shortcut::Escape);
+    // Ctrl+R opens it from the keyboard, even with the composer focused
+    // (which does not get the "r").
+    ui.type_into(active::COMPOSER_ID, "One moment");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Character("r".into()),
+        Modifiers::CTRL,
+    );
+    ui.assert_sees("Return Lucia Romero to the queue");
+    ui.shortcut(Shortcut::Escape);
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
+    assert_eq!(
+        last_message(&mut ui, &lucia)?.as_deref(),
+        Some("One moment")
+    );
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Character("r".into()),
+        Modifiers::CTRL,
+    );
+    ui.assert_sees("Return Lucia Romero to the queue");
     ui.assert_not_sees("Hand to Bruno");
     ui.type_into(take_back::REASON_ID, "Needs a Portuguese speaker");
     ui.shortcut(Shortcut::Enter);

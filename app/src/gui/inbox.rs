@@ -527,6 +527,12 @@ impl Inbox {
                 }
                 self.select_tab(tab, effects)
             }
+            Shortcut::TakeBack if self.modal.is_none() && self.tab == TabId::Active => {
+                let (task, more) = self.update(Message::Active(active::Message::TakeBack));
+                effects.extend(more);
+                task
+            }
+            Shortcut::TakeBack => Task::none(),
             Shortcut::Escape => self.escape(),
             Shortcut::Enter if self.modal.is_some() => {
                 let Some(modal) = &mut self.modal else {
