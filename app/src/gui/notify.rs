@@ -1,6 +1,7 @@
 //! Desktop notifications for what arrives from elsewhere: an interaction
 //! offered to this agent, a customer's message in one of the agent's active
-//! interactions, a teammate's chat message.
+//! interactions, a teammate's chat message, and one of the agent's
+//! interactions taken back by a supervisor (with the reason).
 //!
 //! Two halves:
 //!
