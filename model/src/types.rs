@@ -797,6 +797,75 @@ mod tests {
     }
 
     #[test]
+    fn a_take_back_names_who_did_it_whom_it_was_taken_from_and_why() {
+        let (eve, ana, bo) = (AgentId::new(), AgentId::new(), AgentId::new());
+        let names = |a: AgentId| {
+            [(eve, "Eve"), (ana, "Ana"), (bo, "Bo")]
+                .iter()
+                .find(|(id, _)| *id == a)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default()
+        };
+        let mut i = interaction();
+        let campaign = i.campaign();
+        let claim = |agent, epoch| Claim {
+            agent,
+            claimed_at: 1_500,
+            epoch,
+        };
+        let back = |from, to, kind| Transfer {
+            from,
+            to,
+            at: 1_600,
+            note: String::new(),
+            kind,
+            reason: "customer asked for a manager".into(),
+        };
+        i.claims.push(claim(eve, 0));
+        // Her own return: a line for the history, nothing to tell her.
+        i.transfers = vec![back(
+            eve,
+            TransferTarget::Campaign(campaign),
+            TransferKind::Return,
+        )];
+        assert_eq!(
+            i.take_back_line(0, names).as_deref(),
+            Some("Returned to the queue by Eve: customer asked for a manager")
+        );
+        assert_eq!(i.last_take_back_from(eve), None);
+        assert_eq!(i.declined_in_round(), vec![(eve, 1_600)]);
+
+        // A supervisor's pull-back and hand-over are told to her.
+        i.transfers = vec![back(
+            ana,
+            TransferTarget::Campaign(campaign),
+            TransferKind::PullBack,
+        )];
+        assert_eq!(
+            i.take_back_line(0, names).as_deref(),
+            Some("Returned to the queue by Ana, taken from Eve: customer asked for a manager")
+        );
+        assert_eq!(i.last_take_back_from(eve).map(|(n, _)| n), Some(0));
+        assert_eq!(i.last_take_back_from(bo), None);
+        i.transfers = vec![back(ana, TransferTarget::Agent(bo), TransferKind::Hand)];
+        assert_eq!(
+            i.take_back_line(0, names).as_deref(),
+            Some("Handed to Bo by Ana, taken from Eve: customer asked for a manager")
+        );
+        assert_eq!(i.directed_to(), Some(bo));
+        assert!(i.last_take_back_from(eve).is_some());
+        // Once she claims it again, it is hers: nothing more to tell.
+        i.claims.push(claim(eve, 1));
+        assert_eq!(i.last_take_back_from(eve), None);
+
+        // A plain transfer has no take-back line and declines nobody.
+        i.transfers = vec![back(eve, TransferTarget::Agent(bo), TransferKind::Transfer)];
+        assert_eq!(i.take_back_line(0, names), None);
+        i.claims.pop();
+        assert!(i.declined_in_round().is_empty());
+    }
+
+    #[test]
     fn state_follows_claims_transfers_and_finalization() {
         let mut i = interaction();
         assert_eq!(i.state_at(2_000), InteractionState::Queued);

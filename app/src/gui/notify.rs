@@ -411,6 +411,82 @@ mod tests {
     }
 
     #[test]
+    fn a_supervisors_take_back_tells_the_agent_who_lost_it_and_why() {
+        use meshdesk_model::{
+            Claim, Direction, Interaction, InteractionState, Transfer, TransferKind, TransferTarget,
+        };
+        let (eve, ana, bo) = (AgentId::new(), AgentId::new(), AgentId::new());
+        let campaign = CampaignId::new();
+        let detail = |to, kind| InteractionDetail {
+            interaction: Interaction {
+                id: InteractionId::new(),
+                direction: Direction::Inbound,
+                channel: meshdesk_model::ChannelKind::Webchat,
+                origin_campaign: campaign,
+                contact: None,
+                address: String::new(),
+                contact_name: "Pablo".into(),
+                contact_unverified: false,
+                subject: String::new(),
+                fields: Default::default(),
+                priority: 0,
+                enqueued_at: 0,
+                created_at: 0,
+                created_by: None,
+                messages: vec![],
+                claims: vec![Claim {
+                    agent: eve,
+                    claimed_at: 10,
+                    epoch: 0,
+                }],
+                declines: vec![],
+                transfers: vec![Transfer {
+                    from: ana,
+                    to,
+                    at: 20,
+                    note: String::new(),
+                    kind,
+                    reason: "<b>off sick</b>".into(),
+                }],
+                finalization: None,
+                notes: vec![],
+                tags: Default::default(),
+            },
+            state: InteractionState::Queued,
+            campaign: None,
+            owner: None,
+            lost_claims: vec![],
+            agent_names: [(eve, "Eve"), (ana, "Ana"), (bo, "Bo")]
+                .into_iter()
+                .map(|(a, n)| (a, n.to_string()))
+                .collect(),
+            contact: None,
+        };
+        let pulled = detail(TransferTarget::Campaign(campaign), TransferKind::PullBack);
+        let notice = taken_back(&pulled, eve, "Pablo").expect("told");
+        assert_eq!(notice.title, "Pablo");
+        assert_eq!(
+            notice.body,
+            "Ana pulled Pablo back to the queue: <b>off sick</b>"
+        );
+        assert_eq!(
+            notice.about,
+            Some(Subject::Interaction(pulled.interaction.id))
+        );
+        let handed = detail(TransferTarget::Agent(bo), TransferKind::Hand);
+        assert_eq!(
+            taken_back(&handed, eve, "Pablo").map(|n| n.body),
+            Some("Ana handed Pablo to Bo: <b>off sick</b>".into())
+        );
+        // Nobody else is told; nor is anyone of a plain transfer or a return.
+        assert_eq!(taken_back(&handed, bo, "Pablo"), None);
+        for kind in [TransferKind::Transfer, TransferKind::Return] {
+            let own = detail(TransferTarget::Campaign(campaign), kind);
+            assert_eq!(taken_back(&own, eve, "Pablo"), None);
+        }
+    }
+
+    #[test]
     fn long_bodies_are_clipped() {
         let long = "é".repeat(500);
         assert_eq!(clip(&long).chars().count(), BODY_CHARS + 1);
