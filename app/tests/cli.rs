@@ -777,3 +777,74 @@ fn tags_are_added_removed_and_narrow_lists_with_a_tag_word() {
     assert!(ids("tag:vip").is_empty());
     assert_eq!(ids("vip"), [other]);
 }
+
+#[test]
+fn an_interaction_is_returned_to_the_queue_with_a_reason_shown_in_its_history() {
+    let cli = Cli::with_team();
+    cli.ok(&["status", "set", "available"]);
+    let id = cli.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "General",
+        "--from",
+        "+1 555 0199",
+        "--message",
+        "Hola, ¿me ayudan?",
+    ]);
+    cli.refused(
+        &["interaction", "return", &id, "--reason", "wrong language"],
+        "needs it active",
+    );
+    cli.refused(
+        &["interaction", "pull", &id, "--reason", "stuck"],
+        "nothing to take back",
+    );
+    cli.ok(&["interaction", "accept", &id]);
+    cli.refused(
+        &["interaction", "return", &id, "--reason", "  "],
+        "the reason must not be empty",
+    );
+    cli.refused(
+        &["interaction", "return", &id, "--reason", &"x".repeat(501)],
+        "the reason is too long",
+    );
+    // A supervisor's own interaction is returned, not pulled or handed.
+    cli.refused(
+        &["interaction", "pull", &id, "--reason", "stuck"],
+        "is yours: return it to the queue instead",
+    );
+    cli.refused(
+        &[
+            "interaction",
+            "hand",
+            &id,
+            "--to",
+            "Zed",
+            "--reason",
+            "stuck",
+        ],
+        "is yours",
+    );
+
+    cli.ok(&["interaction", "return", &id, "--reason", "wrong language"]);
+    let back = cli.json(&["interaction", "show", &id]);
+    assert_eq!(back["state"], "queued");
+    let t = &back["interaction"]["transfers"][0];
+    assert_eq!(
+        (&t["kind"], &t["reason"]),
+        (&"return".into(), &"wrong language".into())
+    );
+    let shown = cli.ok(&["interaction", "show", &id]);
+    assert!(
+        shown.contains("Returned to the queue by Ana: wrong language"),
+        "{shown}"
+    );
+    // Back in the queue, and again in Pending (Ana is its only member).
+    let pending = cli.json(&["interaction", "list", "--tab", "pending"]);
+    assert_eq!(pending[0]["id"], id.as_str());
+    cli.refused(
+        &["interaction", "return", &id, "--reason", "again"],
+        "needs it active",
+    );
+}

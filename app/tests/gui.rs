@@ -5,7 +5,7 @@
 mod support;
 
 use iced::keyboard::{Key, Modifiers, key};
-use meshdesk::gui::modal::{finalize, new_interaction, transfer};
+use meshdesk::gui::modal::{finalize, new_interaction, take_back, transfer};
 use meshdesk::gui::screen::{active, contacts, phonebook, welcome};
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{
@@ -1222,5 +1222,241 @@ fn a_chat_linked_by_an_email_the_visitor_typed_says_the_link_is_unverified() -> 
     ui.click("Tomas Vidal");
     ui.assert_sees("Can I upgrade my plan?");
     ui.assert_not_sees("contact unverified: the visitor typed this email");
+    Ok(())
+}
+
+/// Ana's computer (the seed; she is the supervisor, Carla a teammate) and
+/// Bruno's, in step: Pablo García wrote in and Bruno took him.
+struct BrunoHasPablo {
+    seed: Seed,
+    bruno_store: Store,
+    bruno_dir: tempfile::TempDir,
+    id: String,
+}
+
+fn bruno_has_pablo() -> Result<BrunoHasPablo, Box<dyn std::error::Error>> {
+    let mut seed = Seed::new()?;
+    let bruno_key = meshdesk_model::authorship::DeviceKey::generate();
+    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
+    seed.teammate("Carla")?;
+    seed.contact(
+        "Pablo Garcia",
+        Some("+34 600 999 888"),
+        Some("pablo@example.com"),
+        "Acme",
+    )?;
+    let id = seed.enqueue(
+        "General",
+        "pablo@example.com",
+        "Pablo Garcia",
+        "My line is dead",
+    )?;
+    let bruno_dir = tempfile::tempdir()?;
+    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
+    meshdesk::gui::backend::sync_stores(
+        &mut seed.store,
+        "ana-device",
+        &mut bruno_store,
+        "bruno-device",
+    )?;
+    let team = seed.store.team()?.ok_or("no team")?.id;
+    bruno_store.set_identity(&LocalIdentity {
+        team,
+        agent: bruno.parse()?,
+        device: bruno_key.device(),
+    })?;
+    let now = Context {
+        now: seed.clock.now(),
+        presence: None,
+    };
+    meshdesk_model::ops::execute(
+        &mut bruno_store,
+        &now,
+        Request::Accept {
+            id: id.parse().expect("an id"),
+        },
+    )?;
+    seed.clock.advance(MINUTE);
+    meshdesk::gui::backend::sync_stores(
+        &mut seed.store,
+        "ana-device",
+        &mut bruno_store,
+        "bruno-device",
+    )?;
+    Ok(BrunoHasPablo {
+        seed,
+        bruno_store,
+        bruno_dir,
+        id,
+    })
+}
+
+#[test]
+fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason() -> TestResult {
+    let BrunoHasPablo {
+        seed,
+        bruno_store,
+        bruno_dir,
+        id,
+    } = bruno_has_pablo()?;
+    let Seed {
+        store: mut ana_store,
+        clock,
+        dir: _ana_dir,
+    } = seed;
+    // Bruno's window, with Pablo's conversation open.
+    let backend = meshdesk::gui::backend::Backend::local(bruno_store, clock.clock())?;
+    let mut ui = Ui::over(
+        backend,
+        clock.clone(),
+        meshdesk::gui::settings::Settings::default(),
+        Some(bruno_dir),
+    )?;
+    ui.tab(TabId::Active);
+    ui.assert_sees("1 active");
+    ui.click("Pablo Garcia");
+    ui.assert_sees("My line is dead");
+    ui.assert_not_sees("Take back…");
+
+    // On Ana's computer: she pulls it back; then the two meet.
+    let later = Context {
+        now: clock.now(),
+        presence: None,
+    };
+    meshdesk_model::ops::execute(
+        &mut ana_store,
+        &later,
+        Request::PullBack {
+            id: id.parse().expect("an id"),
+            reason: "Customer asked for a manager".into(),
+        },
+    )?;
+    clock.advance(MINUTE);
+    let backend = ui.backend.clone();
+    let (_ana_store, changed) = ui.rt.block_on(async move {
+        backend
+            .sync_with("bruno-device", "ana-device", ana_store)
+            .await
+    })?;
+    assert!(changed > 0);
+    ui.send(Message::Tick);
+    ui.assert_sees("Ana pulled Pablo Garcia back to the queue: Customer asked for a manager");
+    ui.assert_sees("0 active");
+    // The conversation says so where it happened, and the banner why.
+    ui.assert_sees("Returned to the queue by Ana, taken from Bruno: Customer asked for a manager");
+    assert!(
+        ui.app
+            .notices()
+            .iter()
+            .any(|n| n.body.contains("pulled Pablo Garcia back to the queue")),
+        "{:?}",
+        ui.app.notices()
+    );
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("pulled-back-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Told once: the next reads say nothing more.
+    let toasts = ui.app.toasts().len();
+    ui.send(Message::Tick);
+    assert_eq!(ui.app.toasts().len(), toasts);
+    Ok(())
+}
+
+#[test]
+fn a_supervisor_hands_a_teammates_interaction_to_another_with_a_reason() -> TestResult {
+    let BrunoHasPablo { seed, id, .. } = bruno_has_pablo()?;
+    let mut ui = Ui::open(seed)?;
+    // Bruno's conversation is reachable from the customer's profile.
+    ui.tab(TabId::Phonebook);
+    ui.click("Pablo Garcia");
+    ui.click("General · My line is dead");
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.assert_sees("Now handled by Bruno.");
+    ui.click("Take back…");
+    ui.assert_sees("Take Pablo Garcia back");
+    ui.assert_sees("Back to the queue");
+    ui.assert_sees("Hand to Carla");
+    ui.assert_not_sees("Hand to Bruno");
+    // No reason: refused on the spot.
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Say why: the agent who loses it is told.");
+    ui.click("Hand to Carla");
+    ui.type_into(take_back::REASON_ID, "Bruno is off sick today");
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("take-back-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Handed Pablo Garcia from Bruno to Carla.");
+    ui.assert_not_sees("Take Pablo Garcia back");
+    let d: InteractionDetail = ui.ask(Request::ShowInteraction {
+        id: id.parse().expect("an id"),
+    })?;
+    let last = d.interaction.transfers.last().ok_or("no hand-over")?;
+    assert_eq!(last.kind, meshdesk_model::TransferKind::Hand);
+    assert_eq!(last.reason, "Bruno is off sick today");
+    assert_eq!(d.owner, None);
+    Ok(())
+}
+
+#[test]
+fn an_agent_returns_an_interaction_to_the_queue_with_a_reason() -> TestResult {
+    let demo = Demo::new()?;
+    let lucia = demo.active_lucia.clone();
+    let mut ui = lucia_open(demo.seed)?;
+    ui.click("…");
+    ui.click("Return to queue…");
+    ui.assert_sees("Return Lucia Romero to the queue");
+    ui.shortcut(Shortcut::Escape);
+    // Ctrl+R opens it from the keyboard, even with the composer focused
+    // (which does not get the "r").
+    ui.type_into(active::COMPOSER_ID, "One moment");
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Character("r".into()),
+        Modifiers::CTRL,
+    );
+    ui.assert_sees("Return Lucia Romero to the queue");
+    ui.shortcut(Shortcut::Escape);
+    in_composer(&mut ui, key::Named::Enter, Modifiers::empty());
+    assert_eq!(
+        last_message(&mut ui, &lucia)?.as_deref(),
+        Some("One moment")
+    );
+    ui.press_in(
+        active::COMPOSER_ID,
+        Key::Character("r".into()),
+        Modifiers::CTRL,
+    );
+    ui.assert_sees("Return Lucia Romero to the queue");
+    ui.assert_not_sees("Hand to Bruno");
+    ui.type_into(take_back::REASON_ID, "Needs a Portuguese speaker");
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Returned Lucia Romero to the queue.");
+    ui.assert_sees("1 active");
+    ui.assert_sees("Returned to the queue by Ana: Needs a Portuguese speaker");
+    let d: InteractionDetail = ui.ask(Request::ShowInteraction {
+        id: lucia.parse().expect("an id"),
+    })?;
+    assert_eq!(d.state, meshdesk_model::InteractionState::Queued);
+    // Her own return never tells her she lost it.
+    assert!(!ui.app.toasts().iter().any(|t| t.contains("pulled")));
+    // Back in General's queue for her teammates, not offered straight back to her.
+    ui.tab(TabId::Pending);
+    ui.assert_sees("2 waiting");
+    ui.assert_sees("Tomas Vidal");
+    let pending: Vec<InteractionRow> = ui.ask(Request::ListInteractions {
+        tab: Tab::Pending,
+        search: None,
+        limit: None,
+    })?;
+    assert!(!pending.iter().any(|r| r.summary.id.to_string() == lucia));
     Ok(())
 }

@@ -42,6 +42,11 @@ pub const MAX_BATCH_INFLATED: u64 = 256 * 1024 * 1024;
 pub const MAX_BLOOM_PROBES: u32 = 64;
 /// The most bits per entry a peer's Bloom filter may declare (Automerge uses 10).
 pub const MAX_BLOOM_BITS_PER_ENTRY: u32 = 64;
+/// The longest reason a take-back (a return to the queue, a pull-back, a
+/// hand-over) may carry, in characters: a line or two for the agent who
+/// loses the interaction, not a second conversation. The ops refuse a
+/// longer one and every node refuses it in a peer's change (`rules.rs`).
+pub const MAX_REASON_CHARS: usize = 500;
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const DEFLATE_BIT: u64 = 0b1000;

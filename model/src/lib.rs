@@ -18,7 +18,7 @@ pub use types::{
     Agent, AgentStatus, Author, Campaign, CannedResponse, ChannelKind, ChatMessage, ChatRoom,
     Claim, Contact, Decline, Direction, Finalization, FormField, Interaction, InteractionState,
     Invite, Member, Message, Note, Role, RoomKey, StatusChange, Strategy, Team, TeamKey, Transfer,
-    TransferTarget, UnknownVariant, month_of,
+    TransferKind, TransferTarget, UnknownVariant, month_of,
 };
 pub mod authorship;
 pub mod bounds;

@@ -67,21 +67,7 @@ impl InteractionSummary {
     pub fn from_head(i: &Interaction, message_count: usize) -> Self {
         let owner = i.owner();
         let last = i.messages_in_order().last().copied();
-        let declined_now = i.declined_now();
-        let mut declined: Vec<(AgentId, Millis)> = declined_now
-            .iter()
-            .map(|agent| {
-                let at = i
-                    .declines
-                    .iter()
-                    .filter(|d| d.agent == *agent && d.epoch == i.epoch())
-                    .map(|d| d.at)
-                    .max()
-                    .unwrap_or(0);
-                (*agent, at)
-            })
-            .collect();
-        declined.sort();
+        let declined = i.declined_in_round();
         InteractionSummary {
             id: i.id,
             direction: i.direction,
@@ -109,7 +95,14 @@ impl InteractionSummary {
             transfer_note: i
                 .transfers
                 .last()
-                .map(|t| t.note.clone())
+                .map(|t| {
+                    // A take-back's reason is what the next agent should read.
+                    if t.note.is_empty() {
+                        t.reason.clone()
+                    } else {
+                        t.note.clone()
+                    }
+                })
                 .unwrap_or_default(),
             finalized: i.finalization.as_ref().map(|f| FinalizedSummary {
                 agent: f.agent,
@@ -245,6 +238,7 @@ impl SearchText {
         }
         for t in &i.transfers {
             text.push(&t.note);
+            text.push(&t.reason);
         }
         for m in i.messages_in_order().into_iter().rev() {
             text.push(&m.body);

@@ -13,7 +13,7 @@
 //! | any | the actor is a roster device's key, not revoked before the change's own time; a valid seal of that actor covers the change |
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors |
-//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; tags: anyone |
+//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone |
 //! | contact | any member |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
 //! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
@@ -26,7 +26,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, Prop, ReadDoc, ScalarValue};
 use crate::authorship::{Seal, device_of_actor};
 use crate::doc::{self, DocId};
 use crate::ids::*;
-use crate::types::{Role, Team};
+use crate::types::{Role, Team, TransferKind};
 
 /// How far a writer's dates may run ahead of its own change's time.
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -312,6 +312,8 @@ fn check_text(ops: &[OpView]) -> Result<(), Refusal> {
 
 /// The longest text a document field may hold (a message's or note's body).
 const MAX_TEXT_CHARS: usize = crate::validate::MAX_MESSAGE_CHARS;
+/// The longest reason a take-back carries.
+const MAX_REASON_CHARS: usize = crate::bounds::MAX_REASON_CHARS;
 
 /// One operation of a change, with where it writes.
 struct OpView {
@@ -638,6 +640,49 @@ fn round_key(key: &str) -> Option<(u32, AgentId)> {
     Some((epoch.parse().ok()?, agent.parse().ok()?))
 }
 
+/// A transfer's `kind`: a return is its owner's alone (as of the change's
+/// past), a pull-back or a hand-over a supervisor's alone (as the roster
+/// says), whoever else may write transfers.
+fn judge_take_back(
+    doc: &AutoCommit,
+    op: &OpView,
+    change: &NewChange,
+    writer: &Writer,
+    past: &mut Option<Round>,
+) -> Result<(), Refusal> {
+    let Some(kind) = op.str_value().and_then(|k| k.parse::<TransferKind>().ok()) else {
+        return refuse(format!("{} is not a kind of transfer", op.describe()));
+    };
+    match kind {
+        TransferKind::Transfer => Ok(()),
+        TransferKind::Return => {
+            if round(doc, change, past)?.owner == Some(writer.agent) {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "agent {} returns an interaction it does not own",
+                    writer.agent
+                ))
+            }
+        }
+        TransferKind::PullBack | TransferKind::Hand => {
+            if writer.role == Role::Supervisor {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "agent {} is not a supervisor: only a supervisor may {} an interaction",
+                    writer.agent,
+                    if kind == TransferKind::Hand {
+                        "hand over"
+                    } else {
+                        "pull back"
+                    }
+                ))
+            }
+        }
+    }
+}
+
 fn judge_interaction_op(
     doc: &mut AutoCommit,
     op: &OpView,
@@ -684,6 +729,25 @@ fn judge_interaction_op(
         ["notes", "*"] | ["transfers", "*"] => {
             if !own_object {
                 return refuse(format!("{} belongs to another writer", what()));
+            }
+            if path == ["transfers", "*"] {
+                match key {
+                    Some("kind") => return judge_take_back(doc, op, change, writer, past),
+                    Some("reason") => {
+                        let long = op
+                            .str_value()
+                            .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS);
+                        return if long {
+                            refuse(format!(
+                                "{} holds more than {MAX_REASON_CHARS} characters",
+                                what()
+                            ))
+                        } else {
+                            Ok(())
+                        };
+                    }
+                    _ => {}
+                }
             }
             let named = match key {
                 Some("agent") | Some("from") => op.str_value(),

@@ -363,12 +363,70 @@ pub enum TransferTarget {
     Campaign(CampaignId),
 }
 
+/// Why an interaction changed hands: its owner passed it on, or it was
+/// taken back. Stored as the transfer's `kind` (absent for a plain transfer,
+/// so documents written before take-backs read the same).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferKind {
+    /// The owner passed it to a teammate or a campaign.
+    #[default]
+    Transfer,
+    /// The owner gave it back to its campaign's queue.
+    Return,
+    /// A supervisor took it from its owner back to the queue.
+    #[serde(rename = "pull")]
+    PullBack,
+    /// A supervisor took it from its owner and offered it to another agent.
+    Hand,
+}
+
+impl TransferKind {
+    /// The document's `kind` value (none for a plain transfer).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Transfer => "transfer",
+            TransferKind::Return => "return",
+            TransferKind::PullBack => "pull",
+            TransferKind::Hand => "hand",
+        }
+    }
+
+    /// Whether it took the interaction away from someone without being
+    /// theirs to give: a supervisor's act.
+    pub fn by_supervisor(self) -> bool {
+        matches!(self, TransferKind::PullBack | TransferKind::Hand)
+    }
+}
+
+impl std::str::FromStr for TransferKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "transfer" => Ok(TransferKind::Transfer),
+            "return" => Ok(TransferKind::Return),
+            "pull" => Ok(TransferKind::PullBack),
+            "hand" => Ok(TransferKind::Hand),
+            other => Err(format!("unknown transfer kind `{other}`")),
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Transfer {
+    /// Who did it: the owner for a transfer or a return, the supervisor for
+    /// a pull-back or a hand-over.
     pub from: AgentId,
     pub to: TransferTarget,
     pub at: Millis,
     pub note: String,
+    #[serde(default)]
+    pub kind: TransferKind,
+    /// Why it was taken back (returns, pull-backs and hand-overs), shown to
+    /// the agent who lost it and in the history.
+    #[serde(default)]
+    pub reason: String,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -505,12 +563,94 @@ impl Interaction {
 
     /// Agents who declined (or let time out) an offer in the current round.
     pub fn declined_now(&self) -> BTreeSet<AgentId> {
-        let epoch = self.epoch();
-        self.declines
-            .iter()
-            .filter(|d| d.epoch == epoch)
-            .map(|d| d.agent)
+        self.declined_in_round()
+            .into_iter()
+            .map(|(a, _)| a)
             .collect()
+    }
+
+    /// The current round's decliners with their latest decline, by agent.
+    /// The agent who lost the interaction to a take-back (returned it, or
+    /// had it pulled back or handed away) counts as having declined at
+    /// that moment, so routing does not offer it straight back to them.
+    pub fn declined_in_round(&self) -> Vec<(AgentId, Millis)> {
+        let epoch = self.epoch();
+        let mut latest: BTreeMap<AgentId, Millis> = BTreeMap::new();
+        for d in self.declines.iter().filter(|d| d.epoch == epoch) {
+            let at = latest.entry(d.agent).or_insert(d.at);
+            *at = (*at).max(d.at);
+        }
+        if let Some(last) = self.transfers.last()
+            && last.kind != TransferKind::Transfer
+            && let Some(left) = self.round_owner(epoch.saturating_sub(1))
+        {
+            let at = latest.entry(left).or_insert(last.at);
+            *at = (*at).max(last.at);
+        }
+        latest.into_iter().collect()
+    }
+
+    /// The owner a round had: the smallest `(claimed_at, agent)` among its claims.
+    pub fn round_owner(&self, epoch: u32) -> Option<AgentId> {
+        self.claims
+            .iter()
+            .filter(|c| c.epoch == epoch)
+            .min_by_key(|c| c.order_key())
+            .map(|c| c.agent)
+    }
+
+    /// The history's line for a take-back (none for a plain transfer), as
+    /// every client shows it: "Returned to the queue by Eve: wrong language",
+    /// "Returned to the queue by Ana, taken from Eve: …", "Handed to Bruno
+    /// by Ana, taken from Eve: …". `name` names an agent.
+    pub fn take_back_line(&self, index: usize, name: impl Fn(AgentId) -> String) -> Option<String> {
+        let t = self.transfers.get(index)?;
+        let from = |line: String| match self.taken_from(index) {
+            Some(owner) if owner != t.from => format!("{line}, taken from {}", name(owner)),
+            _ => line,
+        };
+        let line = match (t.kind, t.to) {
+            (TransferKind::Transfer, _) => return None,
+            (TransferKind::Return, _) => format!("Returned to the queue by {}", name(t.from)),
+            (TransferKind::PullBack, _) => {
+                from(format!("Returned to the queue by {}", name(t.from)))
+            }
+            (TransferKind::Hand, TransferTarget::Agent(to)) => {
+                from(format!("Handed to {} by {}", name(to), name(t.from)))
+            }
+            (TransferKind::Hand, TransferTarget::Campaign(_)) => {
+                from(format!("Handed back by {}", name(t.from)))
+            }
+        };
+        Some(if t.reason.is_empty() {
+            line
+        } else {
+            format!("{line}: {}", t.reason)
+        })
+    }
+
+    /// The take-back that took the interaction from `agent` (a supervisor's
+    /// pull-back or hand-over, with its index) if that is the last thing
+    /// that happened to `agent` here: not one of their own, and they have
+    /// not claimed it again since.
+    pub fn last_take_back_from(&self, agent: AgentId) -> Option<(usize, &Transfer)> {
+        let index = self.transfers.len().checked_sub(1)?;
+        let t = &self.transfers[index];
+        let claimed_since = self
+            .claims
+            .iter()
+            .any(|c| c.agent == agent && c.epoch == self.epoch());
+        (t.kind.by_supervisor()
+            && t.from != agent
+            && self.taken_from(index) == Some(agent)
+            && !claimed_since)
+            .then_some((index, t))
+    }
+
+    /// Who had the interaction when the transfer at `index` moved it on:
+    /// the owner of the round it ended.
+    pub fn taken_from(&self, index: usize) -> Option<AgentId> {
+        self.round_owner(u32::try_from(index).ok()?)
     }
 
     pub fn state_at(&self, now: Millis) -> InteractionState {
@@ -657,6 +797,75 @@ mod tests {
     }
 
     #[test]
+    fn a_take_back_names_who_did_it_whom_it_was_taken_from_and_why() {
+        let (eve, ana, bo) = (AgentId::new(), AgentId::new(), AgentId::new());
+        let names = |a: AgentId| {
+            [(eve, "Eve"), (ana, "Ana"), (bo, "Bo")]
+                .iter()
+                .find(|(id, _)| *id == a)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default()
+        };
+        let mut i = interaction();
+        let campaign = i.campaign();
+        let claim = |agent, epoch| Claim {
+            agent,
+            claimed_at: 1_500,
+            epoch,
+        };
+        let back = |from, to, kind| Transfer {
+            from,
+            to,
+            at: 1_600,
+            note: String::new(),
+            kind,
+            reason: "customer asked for a manager".into(),
+        };
+        i.claims.push(claim(eve, 0));
+        // Her own return: a line for the history, nothing to tell her.
+        i.transfers = vec![back(
+            eve,
+            TransferTarget::Campaign(campaign),
+            TransferKind::Return,
+        )];
+        assert_eq!(
+            i.take_back_line(0, names).as_deref(),
+            Some("Returned to the queue by Eve: customer asked for a manager")
+        );
+        assert_eq!(i.last_take_back_from(eve), None);
+        assert_eq!(i.declined_in_round(), vec![(eve, 1_600)]);
+
+        // A supervisor's pull-back and hand-over are told to her.
+        i.transfers = vec![back(
+            ana,
+            TransferTarget::Campaign(campaign),
+            TransferKind::PullBack,
+        )];
+        assert_eq!(
+            i.take_back_line(0, names).as_deref(),
+            Some("Returned to the queue by Ana, taken from Eve: customer asked for a manager")
+        );
+        assert_eq!(i.last_take_back_from(eve).map(|(n, _)| n), Some(0));
+        assert_eq!(i.last_take_back_from(bo), None);
+        i.transfers = vec![back(ana, TransferTarget::Agent(bo), TransferKind::Hand)];
+        assert_eq!(
+            i.take_back_line(0, names).as_deref(),
+            Some("Handed to Bo by Ana, taken from Eve: customer asked for a manager")
+        );
+        assert_eq!(i.directed_to(), Some(bo));
+        assert!(i.last_take_back_from(eve).is_some());
+        // Once she claims it again, it is hers: nothing more to tell.
+        i.claims.push(claim(eve, 1));
+        assert_eq!(i.last_take_back_from(eve), None);
+
+        // A plain transfer has no take-back line and declines nobody.
+        i.transfers = vec![back(eve, TransferTarget::Agent(bo), TransferKind::Transfer)];
+        assert_eq!(i.take_back_line(0, names), None);
+        i.claims.pop();
+        assert!(i.declined_in_round().is_empty());
+    }
+
+    #[test]
     fn state_follows_claims_transfers_and_finalization() {
         let mut i = interaction();
         assert_eq!(i.state_at(2_000), InteractionState::Queued);
@@ -681,6 +890,8 @@ mod tests {
             to: TransferTarget::Campaign(other),
             at: 1_600,
             note: String::new(),
+            kind: TransferKind::Transfer,
+            reason: String::new(),
         });
         assert_eq!(i.state_at(2_000), InteractionState::Queued);
         assert_eq!(i.campaign(), other);

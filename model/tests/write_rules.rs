@@ -671,3 +671,291 @@ fn an_unverified_contact_link_syncs_and_cannot_be_cleared_later() {
     );
     assert!(interaction(&mut ana, id).contact_unverified);
 }
+
+/// A transfer entry written straight into the document, around the ops'
+/// checks, as a compromised laptop would.
+fn write_transfer(desk: &mut Desk, id: InteractionId, kind: TransferKind, reason: String) {
+    let campaign = interaction(desk, id).campaign();
+    let t = Transfer {
+        from: desk.agent,
+        to: TransferTarget::Campaign(campaign),
+        at: now_ms(),
+        note: String::new(),
+        kind,
+        reason,
+    };
+    desk.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::add_transfer(d, &t)
+        })
+        .expect("writes");
+}
+
+#[test]
+fn only_supervisors_pull_back_or_hand_over_and_agents_return_only_their_own() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let mut bruno = admit(&mut ana, "Bruno");
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let reason = || "left for the day".to_string();
+
+    // Eve owns it.
+    let id = queued_interaction(&mut ana, &mut eve);
+    run(&mut eve.store, Request::Accept { id });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    assert!(sync(&mut ana, &mut bruno).is_empty());
+    let owned = interaction(&mut ana, id);
+    assert_eq!(owned.owner().map(|c| c.agent), Some(eve.agent));
+
+    // Bruno, neither owner nor supervisor, pulls it back around the ops.
+    write_transfer(&mut bruno, id, TransferKind::PullBack, reason());
+    let refused = sync(&mut bruno, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("does not own the interaction"),
+        "{refused:?}"
+    );
+    // …or "returns" it for her (from a fresh copy: his store still holds
+    // the refused change, which anything he writes next would build on).
+    let mut bruno = device_copying(&ana, bruno.key.clone(), "bruno-copy", bruno.agent);
+    write_transfer(&mut bruno, id, TransferKind::Return, reason());
+    let refused = sync(&mut bruno, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("does not own the interaction"),
+        "{refused:?}"
+    );
+    // Eve owns it but is no supervisor: a pull-back or a hand-over in her
+    // name is refused all the same (only a return is hers to write).
+    for kind in [TransferKind::PullBack, TransferKind::Hand] {
+        let mut eve_copy = device_copying(&ana, eve.key.clone(), "eve-copy", eve.agent);
+        write_transfer(&mut eve_copy, id, kind, reason());
+        let refused = sync(&mut eve_copy, &mut ana);
+        assert!(
+            refused_doc(&refused, &DocId::Interaction(id)).contains("is not a supervisor"),
+            "{kind:?}: {refused:?}"
+        );
+    }
+    assert_eq!(interaction(&mut ana, id), owned);
+
+    // A reason past the bound, even from the owner returning her own.
+    let mut eve_copy = device_copying(&ana, eve.key.clone(), "eve-copy", eve.agent);
+    write_transfer(&mut eve_copy, id, TransferKind::Return, "x".repeat(501));
+    let refused = sync(&mut eve_copy, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("more than 500 characters"),
+        "{refused:?}"
+    );
+    assert_eq!(interaction(&mut ana, id), owned);
+
+    // The supervisor's pull-back goes through and reaches Eve with its reason.
+    run(
+        &mut ana.store,
+        Request::PullBack {
+            id,
+            reason: reason(),
+        },
+    );
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let pulled = interaction(&mut eve, id);
+    assert_eq!(pulled.owner(), None);
+    let last = pulled.transfers.last().expect("the pull-back");
+    assert_eq!(
+        (last.kind, last.from, last.reason.as_str()),
+        (TransferKind::PullBack, ana.agent, "left for the day")
+    );
+    assert_eq!(pulled.taken_from(0), Some(eve.agent));
+
+    // Eve returns one she owns: accepted everywhere.
+    let id = queued_interaction(&mut ana, &mut eve);
+    run(&mut eve.store, Request::Accept { id });
+    run(
+        &mut eve.store,
+        Request::ReturnToQueue {
+            id,
+            reason: "wrong language".into(),
+        },
+    );
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    let returned = interaction(&mut ana, id);
+    assert_eq!(returned.owner(), None);
+    assert_eq!(
+        returned.transfers.last().map(|t| t.kind),
+        Some(TransferKind::Return)
+    );
+    honest_contact_still_syncs(&mut eve, &mut ana);
+}
+
+fn refusal(store: &mut Store, request: Request) -> ops::OpError {
+    let before = store.doc_ids().expect("ids").len();
+    match ops::execute(store, &ctx(), request.clone()) {
+        Ok(outcome) => panic!("{request:?} went through: {:?}", outcome.reply),
+        Err(e) => {
+            assert_eq!(store.doc_ids().expect("ids").len(), before);
+            e
+        }
+    }
+}
+
+#[test]
+fn take_backs_are_refused_with_a_typed_reason_before_anything_is_written() {
+    use ops::OpError;
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let _bruno = admit(&mut ana, "Bruno");
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let reason = || "customer asked for a manager".to_string();
+
+    let id = queued_interaction(&mut ana, &mut eve);
+    // Nobody has it yet: nothing to take back, nothing to return.
+    assert!(matches!(
+        refusal(
+            &mut ana.store,
+            Request::PullBack {
+                id,
+                reason: reason()
+            }
+        ),
+        OpError::NotTaken(_)
+    ));
+    assert!(matches!(
+        refusal(
+            &mut eve.store,
+            Request::ReturnToQueue {
+                id,
+                reason: reason()
+            }
+        ),
+        OpError::WrongState { .. }
+    ));
+
+    run(&mut eve.store, Request::Accept { id });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    let before = interaction(&mut ana, id);
+    // An agent may not take back; a supervisor may not return what is not hers.
+    assert!(matches!(
+        refusal(
+            &mut eve.store,
+            Request::PullBack {
+                id,
+                reason: reason()
+            }
+        ),
+        OpError::NotSupervisor(_)
+    ));
+    assert!(matches!(
+        refusal(
+            &mut eve.store,
+            Request::HandOver {
+                id,
+                to: "Bruno".into(),
+                reason: reason()
+            }
+        ),
+        OpError::NotSupervisor(_)
+    ));
+    assert!(matches!(
+        refusal(
+            &mut ana.store,
+            Request::ReturnToQueue {
+                id,
+                reason: reason()
+            }
+        ),
+        OpError::NotOwner(..)
+    ));
+    // The reason is required and short.
+    for (text, words) in [("  ", "must not be empty"), (&*"x".repeat(501), "too long")] {
+        let e = refusal(
+            &mut ana.store,
+            Request::PullBack {
+                id,
+                reason: text.to_string(),
+            },
+        );
+        assert!(e.to_string().contains(words), "{e}");
+    }
+    // Handing it to the agent who has it, or to nobody known.
+    assert!(matches!(
+        refusal(
+            &mut ana.store,
+            Request::HandOver {
+                id,
+                to: "Eve".into(),
+                reason: reason()
+            }
+        ),
+        OpError::AlreadyTheirs(..)
+    ));
+    assert!(matches!(
+        refusal(
+            &mut ana.store,
+            Request::HandOver {
+                id,
+                to: "Zoe".into(),
+                reason: reason()
+            }
+        ),
+        OpError::UnknownAgent(_)
+    ));
+    assert_eq!(interaction(&mut ana, id), before);
+
+    // Handed to Bruno: a directed offer to him, recorded with who and why.
+    run(
+        &mut ana.store,
+        Request::HandOver {
+            id,
+            to: "Bruno".into(),
+            reason: reason(),
+        },
+    );
+    let handed = interaction(&mut ana, id);
+    let bruno = ana
+        .store
+        .agent_by_name("Bruno")
+        .expect("read")
+        .expect("Bruno")
+        .id;
+    assert_eq!(handed.owner(), None);
+    assert_eq!(handed.directed_to(), Some(bruno));
+    let last = handed.transfers.last().expect("the hand-over");
+    assert_eq!(
+        (last.kind, last.from, last.reason.as_str()),
+        (
+            TransferKind::Hand,
+            ana.agent,
+            "customer asked for a manager"
+        )
+    );
+
+    // Her own: a supervisor returns it like anyone; finalized: nobody takes it.
+    let own = queued_interaction(&mut ana, &mut eve);
+    run(&mut ana.store, Request::Accept { id: own });
+    assert!(matches!(
+        refusal(
+            &mut ana.store,
+            Request::PullBack {
+                id: own,
+                reason: reason()
+            }
+        ),
+        OpError::YoursToReturn(_)
+    ));
+    let disposition = ops::DEFAULT_DISPOSITIONS[0].to_string();
+    run(
+        &mut ana.store,
+        Request::Finalize {
+            id: own,
+            disposition,
+            note: None,
+        },
+    );
+    assert!(matches!(
+        refusal(
+            &mut ana.store,
+            Request::ReturnToQueue {
+                id: own,
+                reason: reason()
+            }
+        ),
+        OpError::AlreadyFinalized { .. }
+    ));
+}

@@ -875,6 +875,100 @@ async fn a_members_forged_changes_are_refused_and_its_honest_ones_still_sync() -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_is_no_supervisor_cannot_pull_back_even_its_own_interaction() -> TestResult {
+    init_logs();
+    let a_dir = tempfile::tempdir()?;
+    let b_dir = tempfile::tempdir()?;
+    let (a, _a_events) = create_team_node(a_dir.path()).await?;
+    // A customer waits in General before Bruno joins, so the join brings it.
+    let id = match a
+        .execute(Request::Enqueue {
+            campaign: "General".into(),
+            contact: None,
+            from: Some("+34 600 100 200".into()),
+            name: None,
+            message: Some("My line is dead".into()),
+            priority: 0,
+        })
+        .await?
+    {
+        Reply::Created { id } => id,
+        other => return Err(format!("expected an id: {other:?}").into()),
+    };
+    let code = a.invite(60_000, 1).await?;
+    let joined = join(b_dir.path(), &code.encode(), "Bruno").await?;
+    let b_key = identity::load_or_create(b_dir.path())?;
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        team_id: joined.team,
+        agent_id: Some(joined.agent),
+        device: identity::peer_id_string(&b_key),
+    });
+    let doc = format!("interaction:{id}");
+
+    // On Bruno's laptop: he takes the customer, then writes a supervisor's
+    // pull-back around the ops (his own node would refuse the request).
+    {
+        let mut store = Store::open(
+            store_path(b_dir.path()),
+            identity::load_device_key(b_dir.path())?,
+        )?;
+        let iid: meshdesk_model::InteractionId = id.parse()?;
+        meshdesk_model::ops::execute(&mut store, &Context::now(), Request::Accept { id: iid })?;
+        let refused = meshdesk_model::ops::execute(
+            &mut store,
+            &Context::now(),
+            Request::PullBack {
+                id: iid,
+                reason: "mine now".into(),
+            },
+        );
+        assert!(refused.is_err());
+        let t = meshdesk_model::Transfer {
+            from: joined.agent,
+            to: meshdesk_model::TransferTarget::Campaign(store.interaction(iid)?.campaign()),
+            at: meshdesk_model::now_ms(),
+            note: String::new(),
+            kind: meshdesk_model::TransferKind::PullBack,
+            reason: "mine now".into(),
+        };
+        store.write_doc(&doc.parse()?, false, move |d| {
+            meshdesk_model::doc::interaction::add_transfer(d, &t)
+        })?;
+    }
+    let outcome = push_as_member(
+        b_dir.path(),
+        code.addrs[0].clone(),
+        code.psk,
+        hello,
+        doc.clone(),
+    )
+    .await?;
+    let RawOutcome::StillOpen { received } = outcome else {
+        return Err(format!("the link was closed: {outcome:?}").into());
+    };
+    let refused = frames_in(&received).into_iter().find_map(|f| match f {
+        Frame::Refused { doc_id, reason } if doc_id == doc => Some(reason),
+        _ => None,
+    });
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|r| r.contains("is not a supervisor")),
+        "{refused:?}"
+    );
+    // A keeps the interaction as it was: queued, nothing taken back.
+    let shown = a
+        .execute(Request::ShowInteraction { id: id.parse()? })
+        .await?;
+    let detail =
+        meshdesk_model::ops::InteractionDetail::from_reply(shown).map_err(|e| format!("{e:?}"))?;
+    assert!(detail.interaction.transfers.is_empty());
+    a.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_use_code_is_redeemed_only_by_the_device_that_issued_it() -> TestResult {
     init_logs();
     let a_dir = tempfile::tempdir()?;

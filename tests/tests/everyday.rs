@@ -70,3 +70,86 @@ fn a_canned_response_made_on_one_node_is_offered_on_another() {
         "B never got the edit"
     );
 }
+
+fn field(device: &Device, id: &str, path: &[&str]) -> serde_json::Value {
+    let mut v = device.json(&["interaction", "show", id]);
+    for key in path {
+        v = v[*key].take();
+    }
+    v
+}
+
+#[test]
+fn a_pull_back_by_a_supervisor_on_one_node_reaches_the_agent_on_another() {
+    let (a, b) = team_of_two();
+    a.ok(&["status", "set", "available"]);
+    b.ok(&["status", "set", "available"]);
+    let id = a.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "General",
+        "--from",
+        "+34 600 100 200",
+        "--message",
+        "My line is dead",
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            b.run(&["interaction", "accept", &id]).status.success()
+        }),
+        "Bo never could accept it\n--- B's log ---\n{}",
+        b.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            field(&a, &id, &["state"]) == "active"
+        }),
+        "A never saw Bo take it"
+    );
+    // An agent's node refuses to pull back; the supervisor's does it.
+    let refused = b.run(&["interaction", "pull", &id, "--reason", "mine now"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only a supervisor"));
+    a.ok(&[
+        "interaction",
+        "pull",
+        &id,
+        "--reason",
+        "Customer asked for a manager",
+    ]);
+
+    // On B: it left Bo's Active, and says who took it and why.
+    let left = || {
+        let active = b.json(&["interaction", "list", "--tab", "active"]);
+        active.as_array().is_some_and(|rows| rows.is_empty())
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), left),
+        "Bo kept it\n--- B's log ---\n{}",
+        b.log()
+    );
+    let shown = b.ok(&["interaction", "show", &id]);
+    assert!(
+        shown.contains("Returned to the queue by Ana, taken from Bo: Customer asked for a manager"),
+        "{shown}"
+    );
+    let last = field(&b, &id, &["interaction", "transfers"]);
+    assert_eq!(last[0]["kind"], "pull");
+    assert_eq!(field(&b, &id, &["state"]), "queued");
+
+    // Routed again, the same on both nodes: to Ana, not back to Bo.
+    let explain = |d: &Device| d.ok(&["route", "explain", "--campaign", "General"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let (on_a, on_b) = (explain(&a), explain(&b));
+            on_a.contains("Ana: chosen") && on_a.contains("Bo: declined this round") && on_a == on_b
+        }),
+        "A:\n{}\nB:\n{}",
+        explain(&a),
+        explain(&b)
+    );
+    let pending = a.json(&["interaction", "list", "--tab", "pending"]);
+    assert_eq!(pending[0]["id"], id.as_str());
+    assert_eq!(pending[0]["offer"], "ring-all");
+}

@@ -348,6 +348,30 @@ pub enum InteractionCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Give an interaction you own back to its campaign's queue.
+    Return {
+        id: String,
+        /// Why (shown in the interaction's history).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Supervisors: take an interaction from its agent back to its queue.
+    Pull {
+        id: String,
+        /// Why (the agent who loses it is told).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Supervisors: take an interaction from its agent and offer it to another.
+    Hand {
+        id: String,
+        /// The agent to offer it to.
+        #[arg(long)]
+        to: String,
+        /// Why (the agent who loses it is told).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -375,6 +375,19 @@ pub fn request_for(
                     note,
                 }
             }
+            InteractionCommand::Return { id, reason } => Request::ReturnToQueue {
+                id: interaction_id(&id)?,
+                reason,
+            },
+            InteractionCommand::Pull { id, reason } => Request::PullBack {
+                id: interaction_id(&id)?,
+                reason,
+            },
+            InteractionCommand::Hand { id, to, reason } => Request::HandOver {
+                id: interaction_id(&id)?,
+                to,
+                reason,
+            },
         },
         Command::Route(RouteCommand::Explain { campaign }) => Request::ExplainRouting { campaign },
         Command::Chat(ChatCommand::Send { with, text }) => Request::ChatSend {

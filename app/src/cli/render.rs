@@ -169,7 +169,11 @@ fn interaction_detail(d: &InteractionDetail) -> String {
     }
     if !i.transfers.is_empty() {
         out.push_str("\nTransfers:\n");
-        for t in &i.transfers {
+        for (n, t) in i.transfers.iter().enumerate() {
+            if let Some(line) = i.take_back_line(n, |a| name(names, a)) {
+                out.push_str(&format!("  [{}] {line}\n", clock(t.at)));
+                continue;
+            }
             let to = match t.to {
                 meshdesk_model::TransferTarget::Agent(a) => name(names, a),
                 meshdesk_model::TransferTarget::Campaign(c) => {

@@ -28,7 +28,7 @@ use super::backend::{self, Backend, Error, Peer};
 use super::clock::Zone;
 use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
-use super::notify::{Notice, Subject, Watch};
+use super::notify::{self, Notice, Subject, Watch};
 use super::screen::{self, Toast, active, contacts, history, pending, phonebook};
 use super::session::Session;
 use super::widget::{self, Element};
@@ -56,6 +56,9 @@ pub enum Message {
     Flush,
     /// A lost claim's interaction, to name it in the toast.
     ClaimLost(Result<Box<InteractionDetail>, Error>),
+    /// An interaction that left this agent's Active, read to tell whether
+    /// a supervisor took it (and why).
+    LeftActive(Result<Box<InteractionDetail>, Error>),
     TeamLoaded(Result<Box<TeamOverview>, Error>),
     CountsLoaded(u64, Tab, Result<Page<InteractionRow>, Error>),
     /// The chat rooms, read to tell teammates' new messages.
@@ -524,6 +527,12 @@ impl Inbox {
                 }
                 self.select_tab(tab, effects)
             }
+            Shortcut::TakeBack if self.modal.is_none() && self.tab == TabId::Active => {
+                let (task, more) = self.update(Message::Active(active::Message::TakeBack));
+                effects.extend(more);
+                task
+            }
+            Shortcut::TakeBack => Task::none(),
             Shortcut::Escape => self.escape(),
             Shortcut::Enter if self.modal.is_some() => {
                 let Some(modal) = &mut self.modal else {
@@ -620,11 +629,20 @@ impl Inbox {
                 if seq == self.counts_seq
                     && let Ok(page) = result
                 {
+                    let mut lookups = Vec::new();
                     let notices = match tab {
                         Tab::Active => {
                             self.counts.active = page.total;
                             self.counts.unread = page.rows.iter().map(|r| r.unread.min(1)).sum();
-                            self.watch.active(&page.rows)
+                            let notices = self.watch.active(&page.rows);
+                            for id in self.watch.take_left() {
+                                lookups.push(screen::call(
+                                    &self.backend,
+                                    Request::ShowInteraction { id },
+                                    Message::LeftActive,
+                                ));
+                            }
+                            notices
                         }
                         Tab::Pending => {
                             self.counts.pending = page.total;
@@ -633,6 +651,18 @@ impl Inbox {
                         Tab::History => vec![],
                     };
                     effects.push(Event::Notify(notices));
+                    return (Task::batch(lookups), effects);
+                }
+                Task::none()
+            }
+            Message::LeftActive(result) => {
+                // Unreadable (removed, or the node stopped): nothing to tell.
+                if let (Ok(detail), Some(me)) = (result, self.session.me()) {
+                    let who = screen::conversation::who(&detail);
+                    if let Some(notice) = notify::taken_back(&detail, me, &who) {
+                        effects.push(Event::Toast(Toast::Error(notice.body.clone())));
+                        effects.push(Event::Notify(vec![notice]));
+                    }
                 }
                 Task::none()
             }
@@ -709,6 +739,13 @@ impl Inbox {
                             id, who, campaign,
                         )));
                         Task::none()
+                    }
+                    Some(active::Event::TakeBack { id, who, mode }) => {
+                        self.modal = Some(Modal::TakeBack(modal::take_back::TakeBack::new(
+                            id, who, mode,
+                        )));
+                        modal::take_back::TakeBack::focus()
+                            .map(|m| Message::Modal(modal::Message::TakeBack(m)))
                     }
                     Some(active::Event::Read) => self.load_counts(),
                 };

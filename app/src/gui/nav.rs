@@ -53,6 +53,9 @@ pub enum Shortcut {
     Search,
     New,
     Tab(TabId),
+    /// Return the open conversation to the queue (one's own) or, for a
+    /// supervisor, take a teammate's back.
+    TakeBack,
     Escape,
     Enter,
     Up,
@@ -66,6 +69,7 @@ pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Short
         return match key.as_ref() {
             Key::Character("k") => Some(Shortcut::Search),
             Key::Character("n") => Some(Shortcut::New),
+            Key::Character("r") => Some(Shortcut::TakeBack),
             Key::Character("1") => Some(Shortcut::Tab(TabId::Active)),
             Key::Character("2") => Some(Shortcut::Tab(TabId::Pending)),
             Key::Character("3") => Some(Shortcut::Tab(TabId::History)),

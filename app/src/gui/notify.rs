@@ -1,6 +1,7 @@
 //! Desktop notifications for what arrives from elsewhere: an interaction
 //! offered to this agent, a customer's message in one of the agent's active
-//! interactions, a teammate's chat message.
+//! interactions, a teammate's chat message, and one of the agent's
+//! interactions taken back by a supervisor (with the reason).
 //!
 //! Two halves:
 //!
@@ -20,9 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 
-use meshdesk_model::ops::InteractionRow;
+use meshdesk_model::ops::{InteractionDetail, InteractionRow};
 use meshdesk_model::projection::RoomSummary;
-use meshdesk_model::{AgentId, InteractionId, RoomKey};
+use meshdesk_model::{AgentId, InteractionId, RoomKey, TransferKind, TransferTarget};
 
 /// More new items of one kind than this at once are announced together.
 const GROUP_OVER: usize = 3;
@@ -55,6 +56,9 @@ pub struct Watch {
     unread: Option<BTreeMap<InteractionId, u32>>,
     /// Messages per chat room.
     rooms: Option<BTreeMap<RoomKey, u32>>,
+    /// Interactions that left Active since the last look: the shell reads
+    /// each to tell whether someone took it from this agent.
+    left: Vec<InteractionId>,
 }
 
 fn clip(s: &str) -> String {
@@ -119,6 +123,9 @@ impl Watch {
         let Some(before) = self.unread.replace(now) else {
             return vec![];
         };
+        let still: BTreeSet<InteractionId> = rows.iter().map(|r| r.summary.id).collect();
+        self.left
+            .extend(before.keys().filter(|id| !still.contains(id)).copied());
         // An interaction new to Active came by this agent's own accept or
         // start: only a rise in one already there is a message from elsewhere.
         let fresh: Vec<Notice> = rows
@@ -131,6 +138,11 @@ impl Watch {
             })
             .collect();
         grouped(fresh, |n| format!("New messages in {n} interactions"))
+    }
+
+    /// The interactions that left Active since this was last asked.
+    pub fn take_left(&mut self) -> Vec<InteractionId> {
+        std::mem::take(&mut self.left)
     }
 
     /// A new read of this agent's chat rooms: teammates' messages since the
@@ -157,6 +169,38 @@ impl Watch {
             .collect();
         grouped(fresh, |n| format!("New chat messages in {n} rooms"))
     }
+}
+
+/// What tells an agent that an interaction was taken from them: a
+/// supervisor pulled it back to the queue or handed it to someone else.
+/// `None` when it left their Active for any other reason (their own
+/// transfer, return or finalize, a lost claim).
+pub fn taken_back(detail: &InteractionDetail, me: AgentId, who: &str) -> Option<Notice> {
+    let i = &detail.interaction;
+    let (_, t) = i.last_take_back_from(me)?;
+    let name = |a: AgentId| {
+        detail
+            .agent_names
+            .get(&a)
+            .cloned()
+            .unwrap_or_else(|| a.to_string())
+    };
+    let by = name(t.from);
+    let what = match t.to {
+        TransferTarget::Agent(to) if t.kind == TransferKind::Hand => {
+            format!("{by} handed {who} to {}", name(to))
+        }
+        _ => format!("{by} pulled {who} back to the queue"),
+    };
+    Some(Notice {
+        title: who.to_string(),
+        body: if t.reason.is_empty() {
+            format!("{what}.")
+        } else {
+            format!("{what}: {}", clip(&t.reason))
+        },
+        about: Some(Subject::Interaction(i.id)),
+    })
 }
 
 /// Shows notices on the desktop from a thread of its own.
@@ -364,6 +408,82 @@ mod tests {
         assert!(w.rooms(&[summary(2, me)], me, title).is_empty());
         let fired = w.rooms(&[summary(3, bruno)], me, title);
         assert_eq!(fired[0].body, "lunch?");
+    }
+
+    #[test]
+    fn a_supervisors_take_back_tells_the_agent_who_lost_it_and_why() {
+        use meshdesk_model::{
+            Claim, Direction, Interaction, InteractionState, Transfer, TransferKind, TransferTarget,
+        };
+        let (eve, ana, bo) = (AgentId::new(), AgentId::new(), AgentId::new());
+        let campaign = CampaignId::new();
+        let detail = |to, kind| InteractionDetail {
+            interaction: Interaction {
+                id: InteractionId::new(),
+                direction: Direction::Inbound,
+                channel: meshdesk_model::ChannelKind::Webchat,
+                origin_campaign: campaign,
+                contact: None,
+                address: String::new(),
+                contact_name: "Pablo".into(),
+                contact_unverified: false,
+                subject: String::new(),
+                fields: Default::default(),
+                priority: 0,
+                enqueued_at: 0,
+                created_at: 0,
+                created_by: None,
+                messages: vec![],
+                claims: vec![Claim {
+                    agent: eve,
+                    claimed_at: 10,
+                    epoch: 0,
+                }],
+                declines: vec![],
+                transfers: vec![Transfer {
+                    from: ana,
+                    to,
+                    at: 20,
+                    note: String::new(),
+                    kind,
+                    reason: "<b>off sick</b>".into(),
+                }],
+                finalization: None,
+                notes: vec![],
+                tags: Default::default(),
+            },
+            state: InteractionState::Queued,
+            campaign: None,
+            owner: None,
+            lost_claims: vec![],
+            agent_names: [(eve, "Eve"), (ana, "Ana"), (bo, "Bo")]
+                .into_iter()
+                .map(|(a, n)| (a, n.to_string()))
+                .collect(),
+            contact: None,
+        };
+        let pulled = detail(TransferTarget::Campaign(campaign), TransferKind::PullBack);
+        let notice = taken_back(&pulled, eve, "Pablo").expect("told");
+        assert_eq!(notice.title, "Pablo");
+        assert_eq!(
+            notice.body,
+            "Ana pulled Pablo back to the queue: <b>off sick</b>"
+        );
+        assert_eq!(
+            notice.about,
+            Some(Subject::Interaction(pulled.interaction.id))
+        );
+        let handed = detail(TransferTarget::Agent(bo), TransferKind::Hand);
+        assert_eq!(
+            taken_back(&handed, eve, "Pablo").map(|n| n.body),
+            Some("Ana handed Pablo to Bo: <b>off sick</b>".into())
+        );
+        // Nobody else is told; nor is anyone of a plain transfer or a return.
+        assert_eq!(taken_back(&handed, bo, "Pablo"), None);
+        for kind in [TransferKind::Transfer, TransferKind::Return] {
+            let own = detail(TransferTarget::Campaign(campaign), kind);
+            assert_eq!(taken_back(&own, eve, "Pablo"), None);
+        }
     }
 
     #[test]

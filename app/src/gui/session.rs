@@ -36,6 +36,13 @@ impl Session {
         self.team.as_ref().map(|t| t.me.agent)
     }
 
+    /// Whether this agent is a supervisor (who may take work back from others).
+    pub fn is_supervisor(&self) -> bool {
+        self.team
+            .as_ref()
+            .is_some_and(|t| t.team.role_of(t.me.agent) == Some(meshdesk_model::Role::Supervisor))
+    }
+
     pub fn agent(&self, id: AgentId) -> Option<&Agent> {
         self.team.as_ref()?.agents.iter().find(|a| a.id == id)
     }

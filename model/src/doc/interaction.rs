@@ -117,6 +117,12 @@ fn insert_transfer(
     doc.put(&obj, "to", id)?;
     doc.put(&obj, "at", t.at)?;
     doc.put(&obj, "note", t.note.as_str())?;
+    // Written only for take-backs: a plain transfer stays as older
+    // releases wrote and read it.
+    if t.kind != TransferKind::Transfer {
+        doc.put(&obj, "kind", t.kind.as_str())?;
+        doc.put(&obj, "reason", t.reason.as_str())?;
+    }
     Ok(())
 }
 
@@ -289,6 +295,26 @@ fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)
                 to,
                 at: t.i64("at")?,
                 note: t.str_or_empty("note")?,
+                kind: match (t.opt_str("kind")?, to) {
+                    (None, _) => TransferKind::Transfer,
+                    (Some(kind), to) => match kind.parse().map_err(|reason| DocError::Invalid {
+                        path: "transfers.kind".into(),
+                        reason,
+                    })? {
+                        // A kind that does not fit its target (written around
+                        // the ops) reads as the plain transfer it is.
+                        TransferKind::Return | TransferKind::PullBack
+                            if matches!(to, TransferTarget::Agent(_)) =>
+                        {
+                            TransferKind::Transfer
+                        }
+                        TransferKind::Hand if matches!(to, TransferTarget::Campaign(_)) => {
+                            TransferKind::Transfer
+                        }
+                        kind => kind,
+                    },
+                },
+                reason: t.str_or_empty("reason")?,
             })
         })
         .collect::<DocResult<Vec<_>>>()?;
@@ -411,6 +437,24 @@ pub(crate) mod tests {
             to: TransferTarget::Campaign(campaign),
             at: 130,
             note: "billing".into(),
+            kind: TransferKind::Transfer,
+            reason: String::new(),
+        });
+        i.transfers.push(Transfer {
+            from: AgentId::new(),
+            to: TransferTarget::Campaign(campaign),
+            at: 140,
+            note: String::new(),
+            kind: TransferKind::PullBack,
+            reason: "left for the day".into(),
+        });
+        i.transfers.push(Transfer {
+            from: agent,
+            to: TransferTarget::Agent(AgentId::new()),
+            at: 150,
+            note: String::new(),
+            kind: TransferKind::Hand,
+            reason: "off sick".into(),
         });
         i.finalization = Some(Finalization {
             agent,
@@ -424,6 +468,36 @@ pub(crate) mod tests {
         assert_eq!(canonical(read(&doc).expect("read")), canonical(i.clone()));
         let loaded = AutoCommit::load(&doc.save()).expect("load");
         assert_eq!(canonical(read(&loaded).expect("read")), canonical(i));
+    }
+
+    #[test]
+    fn a_take_back_whose_target_does_not_fit_its_kind_reads_as_a_plain_transfer() {
+        let (agent, campaign) = (AgentId::new(), CampaignId::new());
+        let mut doc = AutoCommit::new();
+        create(&mut doc, &sample(agent, campaign)).expect("create");
+        for (to, kind) in [
+            (TransferTarget::Agent(agent), TransferKind::Return),
+            (TransferTarget::Agent(agent), TransferKind::PullBack),
+            (TransferTarget::Campaign(campaign), TransferKind::Hand),
+        ] {
+            let t = Transfer {
+                from: agent,
+                to,
+                at: 200,
+                note: String::new(),
+                kind,
+                reason: "x".into(),
+            };
+            add_transfer(&mut doc, &t).expect("transfer");
+        }
+        let read = read(&doc).expect("read");
+        assert!(
+            read.transfers
+                .iter()
+                .all(|t| t.kind == TransferKind::Transfer),
+            "{:?}",
+            read.transfers
+        );
     }
 
     #[test]

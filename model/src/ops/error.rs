@@ -68,6 +68,18 @@ pub enum OpError {
     TakenBy(InteractionId, String),
     #[error("you cannot transfer an interaction to yourself")]
     TransferToSelf,
+    #[error("interaction {id} is already finalized ({state}); it cannot be {action}")]
+    AlreadyFinalized {
+        id: InteractionId,
+        state: &'static str,
+        action: &'static str,
+    },
+    #[error("interaction {0} is not with an agent (it is queued): there is nothing to take back")]
+    NotTaken(InteractionId),
+    #[error("interaction {0} is yours: return it to the queue instead")]
+    YoursToReturn(InteractionId),
+    #[error("interaction {0} is already {1}'s")]
+    AlreadyTheirs(InteractionId, String),
     #[error("you cannot chat with yourself")]
     ChatWithSelf,
     #[error(transparent)]

@@ -630,7 +630,106 @@ impl Executor<'_, '_> {
             to: target,
             at: self.ctx.now,
             note: note.unwrap_or_default(),
+            kind: TransferKind::Transfer,
+            reason: String::new(),
         };
         self.write_interaction(i.id, move |d| doc::interaction::add_transfer(d, &t))
     }
+
+    /// The owner gives the interaction back to its campaign's queue, where
+    /// routing offers it again (to anyone but them, while others can take it).
+    pub(super) fn return_to_queue(&mut self, id: InteractionId, reason: &str) -> OpResult<Outcome> {
+        let reason = take_back_reason(reason)?;
+        let (i, _) = self.interaction_head(id)?;
+        self.refuse_finalized(&i, "returned to the queue")?;
+        self.require_owner(&i, "returning to the queue")?;
+        let to = TransferTarget::Campaign(i.campaign());
+        self.take_back(i.id, to, TransferKind::Return, reason)
+    }
+
+    /// A supervisor takes the interaction from its owner back to its
+    /// campaign's queue.
+    pub(super) fn pull_back(&mut self, id: InteractionId, reason: &str) -> OpResult<Outcome> {
+        self.require_supervisor("pull an interaction back to the queue")?;
+        let reason = take_back_reason(reason)?;
+        let (i, _) = self.interaction_head(id)?;
+        self.someone_elses(&i, "pulled back")?;
+        let to = TransferTarget::Campaign(i.campaign());
+        self.take_back(i.id, to, TransferKind::PullBack, reason)
+    }
+
+    /// A supervisor takes the interaction from its owner and offers it to
+    /// another agent (a directed offer, as a transfer to an agent makes).
+    pub(super) fn hand_over(
+        &mut self,
+        id: InteractionId,
+        to: &str,
+        reason: &str,
+    ) -> OpResult<Outcome> {
+        self.require_supervisor("hand an interaction to another agent")?;
+        let reason = take_back_reason(reason)?;
+        let (i, _) = self.interaction_head(id)?;
+        let owner = self.someone_elses(&i, "handed over")?;
+        let agent = self.agent_by_name(to)?;
+        if agent.id == owner {
+            return Err(OpError::AlreadyTheirs(i.id, agent.name));
+        }
+        let to = TransferTarget::Agent(agent.id);
+        self.take_back(i.id, to, TransferKind::Hand, reason)
+    }
+
+    fn refuse_finalized(&self, i: &Interaction, action: &'static str) -> OpResult<()> {
+        match i.state_at(self.ctx.now) {
+            state @ (InteractionState::WrapUp | InteractionState::Closed) => {
+                Err(OpError::AlreadyFinalized {
+                    id: i.id,
+                    state: state.as_str(),
+                    action,
+                })
+            }
+            InteractionState::Queued | InteractionState::Active => Ok(()),
+        }
+    }
+
+    /// The owner of an active interaction that is not this agent's: what a
+    /// supervisor may take back.
+    fn someone_elses(&self, i: &Interaction, action: &'static str) -> OpResult<AgentId> {
+        self.refuse_finalized(i, action)?;
+        match i.owner() {
+            None => Err(OpError::NotTaken(i.id)),
+            Some(c) if c.agent == self.me.agent => Err(OpError::YoursToReturn(i.id)),
+            Some(c) => Ok(c.agent),
+        }
+    }
+
+    fn take_back(
+        &mut self,
+        id: InteractionId,
+        to: TransferTarget,
+        kind: TransferKind,
+        reason: String,
+    ) -> OpResult<Outcome> {
+        let t = Transfer {
+            from: self.me.agent,
+            to,
+            at: self.ctx.now,
+            note: String::new(),
+            kind,
+            reason,
+        };
+        self.write_interaction(id, move |d| doc::interaction::add_transfer(d, &t))
+    }
+}
+
+/// A take-back's reason: required, one short text (`bounds::MAX_REASON_CHARS`).
+fn take_back_reason(raw: &str) -> OpResult<String> {
+    let reason = raw.trim();
+    if reason.is_empty() {
+        return Err(InvalidInput::Empty("the reason").into());
+    }
+    Ok(validate::bounded(
+        "the reason",
+        reason,
+        crate::bounds::MAX_REASON_CHARS,
+    )?)
 }

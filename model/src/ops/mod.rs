@@ -164,6 +164,24 @@ pub enum Request {
         to: TransferTo,
         note: Option<String>,
     },
+    /// The owner gives an interaction back to its campaign's queue.
+    ReturnToQueue {
+        id: InteractionId,
+        reason: String,
+    },
+    /// Supervisors only: takes an interaction from whoever has it back to
+    /// its campaign's queue.
+    PullBack {
+        id: InteractionId,
+        reason: String,
+    },
+    /// Supervisors only: takes an interaction from whoever has it and
+    /// offers it to another agent.
+    HandOver {
+        id: InteractionId,
+        to: String,
+        reason: String,
+    },
     MarkRead {
         id: InteractionId,
     },
@@ -477,6 +495,9 @@ impl Executor<'_, '_> {
             Request::Accept { id } => self.accept(id),
             Request::Decline { id } => self.decline(id),
             Request::Transfer { id, to, note } => self.transfer(id, to, note),
+            Request::ReturnToQueue { id, reason } => self.return_to_queue(id, &reason),
+            Request::PullBack { id, reason } => self.pull_back(id, &reason),
+            Request::HandOver { id, to, reason } => self.hand_over(id, &to, &reason),
             Request::MarkRead { id } => self.mark_read(id),
             Request::ExplainRouting { campaign } => self.explain_routing(campaign.as_deref()),
             Request::ChatSend { to, text } => self.chat_send(&to, &text),

@@ -624,6 +624,52 @@ fn a_directed_transfer_goes_only_to_its_target() {
 }
 
 #[test]
+fn an_interaction_taken_back_is_routed_again_but_not_to_whoever_lost_it() {
+    let mut w = World::new(3);
+    w.campaign(1, Strategy::TopDown, &[1, 2, 3]);
+    // Agent 1 held it; then it went back to the queue.
+    let mut i = interaction_with(
+        vec![Claim {
+            agent: aid(1),
+            claimed_at: 10,
+            epoch: 0,
+        }],
+        0,
+    );
+    let back = |kind, from| Transfer {
+        from: aid(from),
+        to: TransferTarget::Campaign(cid(1)),
+        at: 500,
+        note: String::new(),
+        kind,
+        reason: "customer went quiet".into(),
+    };
+    for (kind, from) in [(TransferKind::Return, 1), (TransferKind::PullBack, 3)] {
+        i.transfers = vec![back(kind, from)];
+        let s = InteractionSummary::from_interaction(&i);
+        assert_eq!(s.owner, None, "{kind:?}: queued again");
+        assert_eq!(s.declined, vec![(aid(1), 500)], "{kind:?}");
+        w.open = vec![s];
+        // Top-down would pick agent 1 first: it goes to the next one.
+        assert_eq!(w.offered(1), ids(&[2]), "{kind:?}");
+    }
+    // A plain transfer back to the campaign keeps the old behaviour.
+    i.transfers = vec![back(TransferKind::Transfer, 1)];
+    w.open = vec![InteractionSummary::from_interaction(&i)];
+    assert_eq!(w.offered(1), ids(&[1]));
+
+    // Handed to agent 3: a directed offer to them alone.
+    i.transfers = vec![Transfer {
+        to: TransferTarget::Agent(aid(3)),
+        ..back(TransferKind::Hand, 2)
+    }];
+    w.open = vec![InteractionSummary::from_interaction(&i)];
+    let routing = w.route();
+    assert_eq!(routing.offers[0].kind, OfferKind::Directed);
+    assert_eq!(&routing.offers[0].agents[..], &ids(&[3])[..]);
+}
+
+#[test]
 fn timed_out_offers_are_push_offers_whose_time_is_up() {
     let mut w = World::new(2);
     w.campaign(1, Strategy::RoundRobin, &[1, 2]);
@@ -1337,6 +1383,8 @@ fn interaction_with(claims: Vec<Claim>, epoch: u32) -> Interaction {
                 to: TransferTarget::Campaign(campaign),
                 at: 1,
                 note: String::new(),
+                kind: TransferKind::Transfer,
+                reason: String::new(),
             })
             .collect(),
         finalization: None,

@@ -1,9 +1,11 @@
-//! Dialogs over the inbox: New interaction (`+`), Transfer and Finalize.
+//! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize and
+//! Take back (return to the queue, or a supervisor's pull-back and hand-over).
 //! Esc closes them, Enter confirms; each says what is missing beside the
 //! field rather than failing silently.
 
 pub mod finalize;
 pub mod new_interaction;
+pub mod take_back;
 pub mod transfer;
 
 use iced::widget::{center, container, mouse_area, opaque, stack};
@@ -20,6 +22,7 @@ pub enum Modal {
     New(Box<new_interaction::NewInteraction>),
     Transfer(transfer::Transfer),
     Finalize(finalize::Finalize),
+    TakeBack(take_back::TakeBack),
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +30,7 @@ pub enum Message {
     New(new_interaction::Message),
     Transfer(transfer::Message),
     Finalize(finalize::Message),
+    TakeBack(take_back::Message),
 }
 
 /// What the shell does when a dialog is done.
@@ -60,10 +64,17 @@ impl Modal {
                 let (task, event) = m.update(msg, backend, session);
                 (task.map(Message::Finalize), event)
             }
+            (Modal::TakeBack(m), Message::TakeBack(msg)) => {
+                let (task, event) = m.update(msg, backend, session);
+                (task.map(Message::TakeBack), event)
+            }
             // An answer for a dialog that has been closed or replaced since.
-            (Modal::Transfer(_) | Modal::Finalize(_), Message::New(_))
-            | (Modal::New(_) | Modal::Finalize(_), Message::Transfer(_))
-            | (Modal::New(_) | Modal::Transfer(_), Message::Finalize(_)) => (Task::none(), None),
+            (Modal::Transfer(_) | Modal::Finalize(_) | Modal::TakeBack(_), Message::New(_))
+            | (Modal::New(_) | Modal::Finalize(_) | Modal::TakeBack(_), Message::Transfer(_))
+            | (Modal::New(_) | Modal::Transfer(_) | Modal::TakeBack(_), Message::Finalize(_))
+            | (Modal::New(_) | Modal::Transfer(_) | Modal::Finalize(_), Message::TakeBack(_)) => {
+                (Task::none(), None)
+            }
         }
     }
 
@@ -77,6 +88,7 @@ impl Modal {
             Modal::New(_) => Message::New(new_interaction::Message::Start),
             Modal::Transfer(_) => Message::Transfer(transfer::Message::Confirm),
             Modal::Finalize(_) => Message::Finalize(finalize::Message::Confirm),
+            Modal::TakeBack(_) => Message::TakeBack(take_back::Message::Confirm),
         };
         self.update(message, backend, session)
     }
@@ -86,6 +98,7 @@ impl Modal {
             Modal::New(m) => m.view(session).map(Message::New),
             Modal::Transfer(m) => m.view(session).map(Message::Transfer),
             Modal::Finalize(m) => m.view(session).map(Message::Finalize),
+            Modal::TakeBack(m) => m.view(session).map(Message::TakeBack),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! one's conversation with a composer (Enter sends, Shift+Enter a new line;
 //! the Reply/Note switch or Ctrl+Shift+Enter writes an internal note instead),
 //! the customer's card beside it, wait and SLA timers, and the `…` menu with
-//! Transfer and Finalize. Typing `/` in an empty composer opens the canned
+//! Transfer, Return to queue and Finalize (and, for a supervisor looking at
+//! a teammate's interaction, Take back). Typing `/` in an empty composer opens the canned
 //! responses picker (↑/↓, Enter inserts with the placeholders filled, Esc
 //! closes).
 
@@ -19,6 +20,7 @@ use super::list::{self, Cells, List};
 use super::{Toast, call, conversation};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
+use crate::gui::modal::take_back;
 use crate::gui::session::Session;
 use crate::gui::theme;
 use crate::gui::widget::{self, Element, SMALL, TEXT, badge, error_box, line, muted};
@@ -86,6 +88,8 @@ pub enum Message {
     Menu,
     Transfer,
     Finalize,
+    /// Return to the queue (one's own) or take back (a supervisor, another's).
+    TakeBack,
     /// The open interaction's messages were marked read.
     Read(Result<(), Error>),
     Ignore,
@@ -105,6 +109,12 @@ pub enum Event {
         id: InteractionId,
         who: String,
         campaign: CampaignId,
+    },
+    /// Open the Take back dialog for this interaction.
+    TakeBack {
+        id: InteractionId,
+        who: String,
+        mode: take_back::Mode,
     },
     /// Unread counts fell: the rail's badge is stale.
     Read,
@@ -359,6 +369,26 @@ impl Active {
                     }),
                 )
             }
+            Message::TakeBack => {
+                let Some(open) = self.list.any_selected_mut() else {
+                    return (Task::none(), None);
+                };
+                open.extra.menu = false;
+                let Some(detail) = open.detail.as_deref() else {
+                    return (Task::none(), None);
+                };
+                let Some(mode) = take_back_mode(detail, session) else {
+                    return (Task::none(), None);
+                };
+                (
+                    Task::none(),
+                    Some(Event::TakeBack {
+                        id: open.id,
+                        who: conversation::who(detail),
+                        mode,
+                    }),
+                )
+            }
             Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the conversation read: {e}");
@@ -383,6 +413,7 @@ fn detail_view<'a>(
     session: &'a Session,
 ) -> Element<'a, Message> {
     let writable = can_write(open, session);
+    let take_back = take_back_mode(detail, session);
     let timers = timers(detail, session);
     let more = button(text("…").size(16))
         .on_press(Message::Menu)
@@ -395,6 +426,12 @@ fn detail_view<'a>(
             column![
                 button(text("Transfer…").size(TEXT))
                     .on_press_maybe(writable.then_some(Message::Transfer))
+                    .width(Length::Fill)
+                    .style(theme::buttons::ghost),
+                button(text("Return to queue…").size(TEXT))
+                    .on_press_maybe(
+                        (take_back == Some(take_back::Mode::Return)).then_some(Message::TakeBack)
+                    )
                     .width(Length::Fill)
                     .style(theme::buttons::ghost),
                 button(text("Finalize…").size(TEXT))
@@ -414,8 +451,28 @@ fn detail_view<'a>(
             }),
         );
     }
-    if let Some(banner) = banner(detail, session) {
-        main = main.push(conversation::banner(banner));
+    let said = banner(detail, session);
+    // A supervisor reading a teammate's conversation can take it back.
+    if let Some(take_back::Mode::Supervise { owner }) = take_back {
+        let said = said.unwrap_or_else(|| format!("Now handled by {}.", session.agent_name(owner)));
+        main = main.push(
+            container(
+                row![
+                    text(said).size(SMALL).width(Length::Fill),
+                    button(text("Take back…").size(SMALL))
+                        .on_press(Message::TakeBack)
+                        .padding([4, 12])
+                        .style(theme::buttons::secondary),
+                ]
+                .spacing(8)
+                .align_y(Alignment::Center),
+            )
+            .padding([6, 12])
+            .width(Length::Fill)
+            .style(theme::boxes::chrome),
+        );
+    } else if let Some(said) = said {
+        main = main.push(conversation::banner(said));
     }
     main = main.push(widget::hrule());
     // Matched only while the composer asks for it: view() runs on every event.
@@ -602,6 +659,24 @@ fn can_write(open: &Open, session: &Session) -> bool {
     })
 }
 
+/// What taking this interaction back means for this agent: returning their
+/// own active one, or (a supervisor) taking a teammate's; `None` when
+/// neither is open to them.
+fn take_back_mode(detail: &InteractionDetail, session: &Session) -> Option<take_back::Mode> {
+    let me = session.me()?;
+    let owner = detail.owner?;
+    if detail.state != InteractionState::Active {
+        return None;
+    }
+    if owner == me {
+        Some(take_back::Mode::Return)
+    } else if session.is_supervisor() {
+        Some(take_back::Mode::Supervise { owner })
+    } else {
+        None
+    }
+}
+
 /// Why the conversation is read-only, if it is.
 fn banner(detail: &InteractionDetail, session: &Session) -> Option<String> {
     let me = session.me()?;
@@ -612,6 +687,12 @@ fn banner(detail: &InteractionDetail, session: &Session) -> Option<String> {
             .cloned()
             .unwrap_or_else(|| session.agent_name(a))
     };
+    let taken = detail
+        .interaction
+        .transfers
+        .len()
+        .checked_sub(1)
+        .and_then(|n| detail.interaction.take_back_line(n, name));
     match detail.state {
         InteractionState::Active if detail.owner == Some(me) => None,
         InteractionState::Active => match detail.owner {
@@ -623,6 +704,8 @@ fn banner(detail: &InteractionDetail, session: &Session) -> Option<String> {
             Some(owner) => Some(format!("Now handled by {}.", name(owner))),
             None => None,
         },
+        // Taken back: who did it and why, as the history says it.
+        InteractionState::Queued if taken.is_some() => taken,
         InteractionState::Queued => Some(match detail.interaction.transfers.last().map(|t| t.to) {
             Some(meshdesk_model::TransferTarget::Agent(a)) => {
                 format!("Transferred to {}: it waits for them to accept.", name(a))

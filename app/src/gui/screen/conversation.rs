@@ -6,7 +6,7 @@
 use iced::widget::{Row, Space, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Padding};
 use meshdesk_model::ops::InteractionDetail;
-use meshdesk_model::{Author, InteractionState, Note, TransferTarget};
+use meshdesk_model::{Author, InteractionState, Millis, Note, TransferTarget};
 
 use crate::gui::clock;
 use crate::gui::session::{Session, channel_label};
@@ -82,13 +82,25 @@ pub fn messages<'a, M: 'a>(
     if ordered.is_empty() {
         list = list.push(muted("No messages yet."));
     }
-    // Notes stand between the messages at their time.
-    let mut by_time: Vec<&Note> = detail.interaction.notes.iter().collect();
-    by_time.sort_by_key(|n| n.at);
+    // Notes and take-backs stand between the messages at their time.
+    let mut by_time: Vec<Aside<'_>> = detail.interaction.notes.iter().map(Aside::Note).collect();
+    let name = |a| {
+        detail
+            .agent_names
+            .get(&a)
+            .cloned()
+            .unwrap_or_else(|| session.agent_name(a))
+    };
+    for (n, t) in detail.interaction.transfers.iter().enumerate() {
+        if let Some(line) = detail.interaction.take_back_line(n, name) {
+            by_time.push(Aside::TakeBack(t.at, line));
+        }
+    }
+    by_time.sort_by_key(Aside::at);
     let mut notes = by_time.into_iter().peekable();
     for m in ordered {
-        while let Some(n) = notes.next_if(|n| n.at <= m.at) {
-            list = list.push(note(n, detail, session));
+        while let Some(n) = notes.next_if(|n| n.at() <= m.at) {
+            list = list.push(n.view(detail, session));
         }
         let (name, mine) = match m.author {
             Author::Agent(a) if Some(a) == me => ("You".to_string(), true),
@@ -126,7 +138,7 @@ pub fn messages<'a, M: 'a>(
         list = list.push(line.width(Length::Fill));
     }
     for n in notes {
-        list = list.push(note(n, detail, session));
+        list = list.push(n.view(detail, session));
     }
     scrollable(list)
         .id(iced::widget::Id::new(id))
@@ -135,6 +147,39 @@ pub fn messages<'a, M: 'a>(
         .width(Length::Fill)
         .style(theme::inputs::scroll)
         .into()
+}
+
+/// What stands between the messages: an internal note, or the line saying
+/// the interaction was taken back (who, from whom, why).
+enum Aside<'a> {
+    Note(&'a Note),
+    TakeBack(Millis, String),
+}
+
+impl<'a> Aside<'a> {
+    fn at(&self) -> Millis {
+        match self {
+            Aside::Note(n) => n.at,
+            Aside::TakeBack(at, _) => *at,
+        }
+    }
+
+    fn view<M: 'a>(self, detail: &InteractionDetail, session: &Session) -> Element<'a, M> {
+        match self {
+            Aside::Note(n) => note(n, detail, session),
+            Aside::TakeBack(at, line) => {
+                let stamp = clock::stamp(session.now, at, session.zone);
+                container(
+                    text(format!("{line} · {stamp}"))
+                        .size(SMALL)
+                        .style(theme::texts::muted),
+                )
+                .center_x(Length::Fill)
+                .padding([2, 0])
+                .into()
+            }
+        }
+    }
 }
 
 /// An internal note, styled so it is never taken for a message the
@@ -260,7 +305,12 @@ pub fn record<'a, M: 'a>(detail: &'a InteractionDetail, session: &'a Session) ->
             ),
         ));
     }
-    for t in &i.transfers {
+    for (n, t) in i.transfers.iter().enumerate() {
+        if let Some(line) = i.take_back_line(n, name) {
+            let stamp = clock::stamp(session.now, t.at, session.zone);
+            col = col.push(fact("Taken back", format!("{line} · {stamp}")));
+            continue;
+        }
         let to = match t.to {
             TransferTarget::Agent(a) => name(a),
             TransferTarget::Campaign(c) => session

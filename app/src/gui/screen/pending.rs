@@ -194,7 +194,16 @@ impl Pending {
         }
         let head = conversation::head(detail, [info.into(), actions.into()]);
         let mut main = column![head];
-        if let Some(t) = detail.interaction.transfers.last() {
+        let last = detail.interaction.transfers.len().checked_sub(1);
+        let taken = last.and_then(|n| {
+            detail
+                .interaction
+                .take_back_line(n, |a| session.agent_name(a))
+        });
+        if let Some(line) = taken {
+            // Whoever takes it next reads why it came back.
+            main = main.push(conversation::banner(line));
+        } else if let Some(t) = detail.interaction.transfers.last() {
             let from = session.agent_name(t.from);
             let note = if t.note.is_empty() {
                 String::new()
