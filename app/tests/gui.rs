@@ -424,13 +424,7 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     // the two are apart, then Ana accepts too; when they meet, the earlier
     // claim (Bruno's) wins.
     let mut seed = Seed::new()?;
-    // Both nodes speak the team's transport key.
-    let bruno_dir = tempfile::tempdir()?;
-    let key_file = meshdesk_sync::team::TEAM_KEY_FILE;
-    std::fs::copy(
-        seed.dir.path().join(key_file),
-        bruno_dir.path().join(key_file),
-    )?;
+    let bruno_dir = support::teammate_dir(&seed)?;
     let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
     let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
     let id = seed.enqueue(
@@ -468,28 +462,15 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     seed.clock.advance(MINUTE);
 
     // Ana's node listens on the loopback; no one is there yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let ana_addr: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse()?;
+    let ana_addr = support::free_loopback()?;
     let Seed { store, clock, dir } = seed;
     drop(store);
     let rt = support::runtime()?;
-    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.path().to_path_buf()))?;
-    let loopback = |listen: Vec<libp2p::Multiaddr>, peers: Vec<libp2p::Multiaddr>| {
-        meshdesk_sync::home::OpenOptions {
-            mdns: false,
-            listen,
-            peers,
-            control_socket: false,
-            clock: clock.store_clock(),
-            ..meshdesk_sync::home::OpenOptions::member()
-        }
-    };
-    let ana = rt.block_on(meshdesk::gui::backend::open_node(
-        &data_dir,
-        loopback(vec![ana_addr.clone()], vec![]),
-    ))?;
+    let ana = support::node_in(
+        &rt,
+        dir.path(),
+        support::loopback(&clock, ana_addr.clone(), vec![]),
+    )?;
     let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
     ui.tab(TabId::Pending);
     ui.click("Pablo Garcia");
@@ -498,16 +479,17 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     ui.assert_not_sees("Another agent claimed");
 
     // The two computers meet: Bruno's node starts and dials Ana's.
-    let (bruno_node, _events) = ui.rt.block_on(meshdesk_sync::home::open(
+    let bruno_node = support::node_in(
+        &ui.rt,
         bruno_dir.path(),
-        loopback(vec!["/ip4/127.0.0.1/tcp/0".parse()?], vec![ana_addr]),
-    ))?;
+        support::loopback(&clock, support::free_loopback()?, vec![ana_addr]),
+    )?;
     ui.settle_until("Bruno claimed Pablo Garcia first", 20_000);
     ui.send(Message::Tick);
     ui.assert_sees("Bruno claimed Pablo Garcia first. You can still read it; Bruno answers it.");
     ui.assert_sees("Bruno claimed it first; you can read it, Bruno answers it.");
     ui.assert_sees("0 active");
-    ui.rt.block_on(bruno_node.shutdown())?;
+    ui.rt.block_on(bruno_node.shutdown());
     Ok(())
 }
 
@@ -1236,7 +1218,8 @@ struct BrunoHasPablo {
 
 fn bruno_has_pablo() -> Result<BrunoHasPablo, Box<dyn std::error::Error>> {
     let mut seed = Seed::new()?;
-    let bruno_key = meshdesk_model::authorship::DeviceKey::generate();
+    let bruno_dir = support::teammate_dir(&seed)?;
+    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
     let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
     seed.teammate("Carla")?;
     seed.contact(
@@ -1251,9 +1234,8 @@ fn bruno_has_pablo() -> Result<BrunoHasPablo, Box<dyn std::error::Error>> {
         "Pablo Garcia",
         "My line is dead",
     )?;
-    let bruno_dir = tempfile::tempdir()?;
     let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
-    meshdesk::gui::backend::sync_stores(
+    support::sync_stores(
         &mut seed.store,
         "ana-device",
         &mut bruno_store,
@@ -1277,7 +1259,7 @@ fn bruno_has_pablo() -> Result<BrunoHasPablo, Box<dyn std::error::Error>> {
         },
     )?;
     seed.clock.advance(MINUTE);
-    meshdesk::gui::backend::sync_stores(
+    support::sync_stores(
         &mut seed.store,
         "ana-device",
         &mut bruno_store,
@@ -1302,11 +1284,20 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
     let Seed {
         store: mut ana_store,
         clock,
-        dir: _ana_dir,
+        dir: ana_dir,
     } = seed;
-    // Bruno's window, with Pablo's conversation open.
-    let backend = meshdesk::gui::backend::Backend::local(bruno_store, clock.clock())?;
-    let mut ui = Ui::over(
+    // Bruno's window, with Pablo's conversation open; his node listens on
+    // the loopback.
+    drop(bruno_store);
+    let bruno_addr = support::free_loopback()?;
+    let rt = support::runtime()?;
+    let backend = support::node_in(
+        &rt,
+        bruno_dir.path(),
+        support::loopback(&clock, bruno_addr.clone(), vec![]),
+    )?;
+    let mut ui = Ui::over_in(
+        rt,
         backend,
         clock.clone(),
         meshdesk::gui::settings::Settings::default(),
@@ -1318,7 +1309,7 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
     ui.assert_sees("My line is dead");
     ui.assert_not_sees("Take back…");
 
-    // On Ana's computer: she pulls it back; then the two meet.
+    // On Ana's computer: she pulls it back; then her node meets Bruno's.
     let later = Context {
         now: clock.now(),
         presence: None,
@@ -1331,14 +1322,14 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
             reason: "Customer asked for a manager".into(),
         },
     )?;
+    drop(ana_store);
     clock.advance(MINUTE);
-    let backend = ui.backend.clone();
-    let (_ana_store, changed) = ui.rt.block_on(async move {
-        backend
-            .sync_with("bruno-device", "ana-device", ana_store)
-            .await
-    })?;
-    assert!(changed > 0);
+    let ana = support::node_in(
+        &ui.rt,
+        ana_dir.path(),
+        support::loopback(&clock, support::free_loopback()?, vec![bruno_addr]),
+    )?;
+    ui.settle_until("Ana pulled Pablo Garcia back to the queue", 20_000);
     ui.send(Message::Tick);
     ui.assert_sees("Ana pulled Pablo Garcia back to the queue: Customer asked for a manager");
     ui.assert_sees("0 active");
@@ -1363,6 +1354,7 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
     let toasts = ui.app.toasts().len();
     ui.send(Message::Tick);
     assert_eq!(ui.app.toasts().len(), toasts);
+    ui.rt.block_on(ana.shutdown());
     Ok(())
 }
 

@@ -64,18 +64,61 @@ impl ManualClock {
     }
 }
 
+/// A loopback address no one listens on yet.
+pub fn free_loopback() -> Result<libp2p::Multiaddr, Box<dyn std::error::Error>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    Ok(format!("/ip4/127.0.0.1/tcp/{port}").parse()?)
+}
+
+/// A team member's node on the loopback only (no mDNS, no control
+/// socket), on the clock `clock`.
+pub fn loopback(
+    clock: &ManualClock,
+    listen: libp2p::Multiaddr,
+    peers: Vec<libp2p::Multiaddr>,
+) -> meshdesk_sync::home::OpenOptions {
+    meshdesk_sync::home::OpenOptions {
+        mdns: false,
+        listen: vec![listen],
+        peers,
+        control_socket: false,
+        clock: clock.store_clock(),
+        ..meshdesk_sync::home::OpenOptions::member()
+    }
+}
+
+/// Starts the node of `dir` as `options` say, in `rt`.
+pub fn node_in(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    options: meshdesk_sync::home::OpenOptions,
+) -> Result<Backend, Box<dyn std::error::Error>> {
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.to_path_buf()))?;
+    Ok(rt.block_on(meshdesk::gui::backend::open_node(&data_dir, options))?)
+}
+
+/// A teammate's data dir that syncs with the seed's: its own device key
+/// (on the seed's roster once admitted) and the team's key.
+pub fn teammate_dir(seed: &Seed) -> Result<tempfile::TempDir, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let key_file = meshdesk_sync::team::TEAM_KEY_FILE;
+    std::fs::copy(seed.dir.path().join(key_file), dir.path().join(key_file))?;
+    Ok(dir)
+}
+
 /// Starts the node of `dir` with networking off, on the clock `clock`, in `rt`.
 pub fn offline_node(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
     clock: &ManualClock,
 ) -> Result<Backend, Box<dyn std::error::Error>> {
-    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.to_path_buf()))?;
     let options = meshdesk_sync::home::OpenOptions {
         clock: clock.store_clock(),
         ..meshdesk_sync::home::OpenOptions::offline()
     };
-    Ok(rt.block_on(meshdesk::gui::backend::open_node(&data_dir, options))?)
+    node_in(rt, dir, options)
 }
 
 /// A campaign's settings, as `campaign add` takes them.
