@@ -1330,6 +1330,8 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
         support::loopback(&clock, support::free_loopback()?, vec![bruno_addr]),
     )?;
     ui.settle_until("Ana pulled Pablo Garcia back to the queue", 20_000);
+    // The picture is taken once the two nodes agree.
+    ui.settle_until("1 teammate · in sync", 20_000);
     ui.send(Message::Tick);
     ui.assert_sees("Ana pulled Pablo Garcia back to the queue: Customer asked for a manager");
     ui.assert_sees("0 active");
