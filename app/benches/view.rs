@@ -58,16 +58,7 @@ fn name_of(n: usize) -> String {
 }
 
 fn data_dir() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
-    target
-        .join("bench-data")
-        .join(format!("gui-{PER_STATE}-active-{PER_STATE}-closed-v3"))
+    meshdesk_model::bench_data_dir().join(format!("gui-{PER_STATE}-active-{PER_STATE}-closed-v3"))
 }
 
 /// Builds the store unless a complete one is there. Bulk-written through

@@ -15,7 +15,7 @@ use meshdesk::gui::{
 use meshdesk_model::ops::{
     CannedSpec, ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
 };
-use meshdesk_model::store::{LocalIdentity, Store};
+use meshdesk_model::store::Store;
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
 fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
@@ -424,36 +424,16 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     // the two are apart, then Ana accepts too; when they meet, the earlier
     // claim (Bruno's) wins.
     let mut seed = Seed::new()?;
-    let bruno_dir = support::teammate_dir(&seed)?;
-    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
-    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
+    let (bruno_dir, bruno) = seed.teammate_computer("Bruno")?;
     let id = seed.enqueue(
         "General",
         "+34 600 999 888",
         "Pablo Garcia",
         "My line is dead",
     )?;
-
-    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
-    support::sync_stores(
-        &mut seed.store,
-        "ana-device",
+    let mut bruno_store = seed.teammate_store(bruno_dir.path(), &bruno)?;
+    seed.run_on(
         &mut bruno_store,
-        "bruno-device",
-    )?;
-    let team = seed.store.team()?.ok_or("no team")?.id;
-    bruno_store.set_identity(&LocalIdentity {
-        team,
-        agent: bruno.parse()?,
-        device: bruno_key.device(),
-    })?;
-    let earlier = Context {
-        now: seed.clock.now(),
-        presence: None,
-    };
-    meshdesk_model::ops::execute(
-        &mut bruno_store,
-        &earlier,
         Request::Accept {
             id: id.parse().expect("an id"),
         },
@@ -1218,9 +1198,7 @@ struct BrunoHasPablo {
 
 fn bruno_has_pablo() -> Result<BrunoHasPablo, Box<dyn std::error::Error>> {
     let mut seed = Seed::new()?;
-    let bruno_dir = support::teammate_dir(&seed)?;
-    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
-    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
+    let (bruno_dir, bruno) = seed.teammate_computer("Bruno")?;
     seed.teammate("Carla")?;
     seed.contact(
         "Pablo Garcia",
@@ -1234,26 +1212,9 @@ fn bruno_has_pablo() -> Result<BrunoHasPablo, Box<dyn std::error::Error>> {
         "Pablo Garcia",
         "My line is dead",
     )?;
-    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
-    support::sync_stores(
-        &mut seed.store,
-        "ana-device",
+    let mut bruno_store = seed.teammate_store(bruno_dir.path(), &bruno)?;
+    seed.run_on(
         &mut bruno_store,
-        "bruno-device",
-    )?;
-    let team = seed.store.team()?.ok_or("no team")?.id;
-    bruno_store.set_identity(&LocalIdentity {
-        team,
-        agent: bruno.parse()?,
-        device: bruno_key.device(),
-    })?;
-    let now = Context {
-        now: seed.clock.now(),
-        presence: None,
-    };
-    meshdesk_model::ops::execute(
-        &mut bruno_store,
-        &now,
         Request::Accept {
             id: id.parse().expect("an id"),
         },

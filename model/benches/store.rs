@@ -45,16 +45,7 @@ fn rss_kib() -> u64 {
 }
 
 fn data_dir() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
-    target
-        .join("bench-data")
-        .join(format!("store-{INTERACTIONS}-{MESSAGES}-{CONTACTS}-v2"))
+    meshdesk_model::bench_data_dir().join(format!("store-{INTERACTIONS}-{MESSAGES}-{CONTACTS}-v2"))
 }
 
 /// Builds the large store unless a complete one is already there.

@@ -30,3 +30,13 @@ pub mod rules;
 pub mod store;
 pub mod team_key;
 pub mod validate;
+
+/// Where the benchmarks keep the stores they build once and reuse:
+/// `$CARGO_TARGET_DIR/bench-data`, else the workspace's `target/bench-data`.
+#[doc(hidden)]
+pub fn bench_data_dir() -> std::path::PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("bench-data")
+}

@@ -38,14 +38,7 @@ const MESSAGES: usize = 10;
 const BATCH: usize = 1_000;
 
 fn bench_root() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
-    target.join("bench-data")
+    meshdesk_model::bench_data_dir()
 }
 
 fn store_file(dir: &Path) -> PathBuf {

@@ -27,43 +27,37 @@ pub fn store_path(root: &Path) -> PathBuf {
     root.join(STORE_FILE)
 }
 
-/// How the node on a data dir runs.
+/// How the node on a data dir runs. With `network` on it listens on
+/// `listen` (empty: a free port on every interface), dials `peers` at once,
+/// finds teammates on the LAN when `mdns` is on, and serves the control
+/// socket for the CLI; off, it does none of that and serves this device
+/// alone. `clock` is where the store reads the time (a manual one in tests).
 #[derive(Clone, Debug)]
 pub struct OpenOptions {
-    /// Listen, find teammates and sync; off: this device alone.
     pub network: bool,
-    /// Find teammates on the LAN (mDNS).
     pub mdns: bool,
-    /// Where to listen; empty: a free port on every interface.
     pub listen: Vec<Multiaddr>,
-    /// Teammates' addresses to connect to at once.
     pub peers: Vec<Multiaddr>,
-    /// Serve the control socket, so the CLI reaches this node.
-    pub control_socket: bool,
-    /// Where the store reads the time (a manual clock in tests).
     pub clock: Clock,
 }
 
 impl OpenOptions {
-    /// A team member's node: networking on, found by mDNS, reachable by the CLI.
+    /// A team member's node: networking on, found by mDNS.
     pub fn member() -> Self {
         OpenOptions {
             network: true,
             mdns: true,
             listen: vec![],
             peers: vec![],
-            control_socket: true,
             clock: Clock::System,
         }
     }
 
-    /// A node with networking off and no control socket: a short CLI
-    /// command, or a test.
+    /// A node with networking off: a short CLI command, or a test.
     pub fn offline() -> Self {
         OpenOptions {
             network: false,
             mdns: false,
-            control_socket: false,
             ..OpenOptions::member()
         }
     }
@@ -170,6 +164,6 @@ pub async fn open(
     config.mdns = options.mdns;
     config.listen = options.listen;
     config.peers = options.peers;
-    config.control_socket = options.control_socket;
+    config.control_socket = network;
     Ok(Node::start(config).await?)
 }

@@ -241,6 +241,23 @@ pub fn field<'a, M: 'a>(
     col.into()
 }
 
+/// A dialog's one-line text field: Enter submits the dialog.
+pub fn dialog_input<'a, M: Clone + 'a>(
+    id: &'static str,
+    placeholder: &str,
+    value: &str,
+    on_input: impl Fn(String) -> M + 'a,
+    on_submit: M,
+) -> widget::TextInput<'a, M, Theme> {
+    widget::text_input(placeholder, value)
+        .id(id)
+        .on_input(on_input)
+        .on_submit(on_submit)
+        .padding(8)
+        .size(TEXT)
+        .style(theme::inputs::field)
+}
+
 /// A "key: value" line of a details card.
 pub fn fact<'a, M: 'a>(key: &'a str, value: String) -> Element<'a, M> {
     row![

@@ -72,8 +72,7 @@ pub fn free_loopback() -> Result<libp2p::Multiaddr, Box<dyn std::error::Error>> 
     Ok(format!("/ip4/127.0.0.1/tcp/{port}").parse()?)
 }
 
-/// A team member's node on the loopback only (no mDNS, no control
-/// socket), on the clock `clock`.
+/// A team member's node on the loopback only (no mDNS), on the clock `clock`.
 pub fn loopback(
     clock: &ManualClock,
     listen: libp2p::Multiaddr,
@@ -83,7 +82,6 @@ pub fn loopback(
         mdns: false,
         listen: vec![listen],
         peers,
-        control_socket: false,
         clock: clock.store_clock(),
         ..meshdesk_sync::home::OpenOptions::member()
     }
@@ -177,6 +175,50 @@ impl Seed {
     pub fn teammate(&mut self, name: &str) -> Result<String, Box<dyn std::error::Error>> {
         let device = format!("{}-device", name.to_lowercase());
         self.admit(name, &device)
+    }
+
+    /// A teammate's computer: its data dir (with the team's key and its
+    /// own device key), admitted to the roster; also the teammate's agent id.
+    pub fn teammate_computer(
+        &mut self,
+        name: &str,
+    ) -> Result<(tempfile::TempDir, String), Box<dyn std::error::Error>> {
+        let dir = teammate_dir(self)?;
+        let key = meshdesk_sync::identity::load_device_key(dir.path())?;
+        let agent = self.teammate_with_key(name, &key)?;
+        Ok((dir, agent))
+    }
+
+    /// The store of a teammate's computer, synced with this one now and
+    /// signed in as the teammate.
+    pub fn teammate_store(
+        &mut self,
+        dir: &Path,
+        agent: &str,
+    ) -> Result<Store, Box<dyn std::error::Error>> {
+        let key = meshdesk_sync::identity::load_device_key(dir)?;
+        let mut store = Store::open(dir.join("meshdesk.redb"), key.clone())?;
+        sync_stores(&mut self.store, "ana-device", &mut store, "teammate-device")?;
+        let team = self.store.team()?.ok_or("no team")?.id;
+        store.set_identity(&meshdesk_model::store::LocalIdentity {
+            team,
+            agent: agent.parse()?,
+            device: key.device(),
+        })?;
+        Ok(store)
+    }
+
+    /// Runs one request on a teammate's store at the seed's clock.
+    pub fn run_on(
+        &self,
+        store: &mut Store,
+        request: Request,
+    ) -> Result<Reply, Box<dyn std::error::Error>> {
+        let ctx = Context {
+            now: self.clock.now(),
+            presence: None,
+        };
+        Ok(ops::execute(store, &ctx, request)?.reply)
     }
 
     /// Admits a teammate's device with a real key, for a store that syncs

@@ -2,7 +2,7 @@
 //! list (required) and an optional note; the agent then has the campaign's
 //! wrap-up time before new work is routed to them.
 
-use iced::widget::{Space, button, column, row, text, text_input};
+use iced::widget::{Space, button, column, row, text};
 use iced::{Length, Task};
 use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, InteractionId};
@@ -12,7 +12,10 @@ use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::Session;
 use crate::gui::theme;
-use crate::gui::widget::{Element, SMALL, TEXT, error_box, muted};
+use crate::gui::widget::{Element, SMALL, TEXT, dialog_input, error_box, field, muted};
+
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
 
 pub const NOTE_ID: &str = "finalize-note";
 
@@ -51,12 +54,7 @@ impl Finalize {
         }
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-        session: &Session,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend, session: &Session) -> Update {
         match message {
             Message::Pick(d) => {
                 self.disposition = Some(d);
@@ -138,17 +136,17 @@ impl Finalize {
         let mut col = column![
             text(format!("Finalize {}", self.who)).size(18),
             choices,
-            column![
-                muted("Note (optional)"),
-                text_input("What was agreed", &self.note)
-                    .id(NOTE_ID)
-                    .on_input(Message::Note)
-                    .on_submit(Message::Confirm)
-                    .padding(8)
-                    .size(TEXT)
-                    .style(theme::inputs::field),
-            ]
-            .spacing(4),
+            field(
+                "Note (optional)",
+                dialog_input(
+                    NOTE_ID,
+                    "What was agreed",
+                    &self.note,
+                    Message::Note,
+                    Message::Confirm
+                ),
+                None,
+            ),
         ]
         .spacing(14);
         if self.tried && self.disposition.is_none() {

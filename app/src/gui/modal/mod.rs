@@ -17,6 +17,9 @@ use super::session::Session;
 use super::theme;
 use super::widget::Element;
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 #[derive(Debug)]
 pub enum Modal {
     New(Box<new_interaction::NewInteraction>),
@@ -45,12 +48,7 @@ pub enum Event {
 }
 
 impl Modal {
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-        session: &Session,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend, session: &Session) -> Update {
         match (self, message) {
             (Modal::New(m), Message::New(msg)) => {
                 let (task, event) = m.update(msg, backend, session);
@@ -79,11 +77,7 @@ impl Modal {
     }
 
     /// Enter: the dialog's main action.
-    pub fn confirm(
-        &mut self,
-        backend: &Backend,
-        session: &Session,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn confirm(&mut self, backend: &Backend, session: &Session) -> Update {
         let message = match self {
             Modal::New(_) => Message::New(new_interaction::Message::Start),
             Modal::Transfer(_) => Message::Transfer(transfer::Message::Confirm),

@@ -18,6 +18,9 @@ use crate::gui::session::{Session, channel_label};
 use crate::gui::theme;
 use crate::gui::widget::{Element, SMALL, TEXT, error_box, field, muted};
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 pub const QUERY_ID: &str = "new-contact-search";
 pub const ADDRESS_ID: &str = "new-address";
 pub const SUBJECT_ID: &str = "new-subject";
@@ -119,12 +122,7 @@ impl NewInteraction {
             && !self.busy
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-        session: &Session,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend, session: &Session) -> Update {
         match message {
             Message::Channel(c) => {
                 self.channel = Some(c);

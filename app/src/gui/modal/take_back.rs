@@ -3,7 +3,7 @@
 //! to another teammate. Either way a reason is asked for: the agent who
 //! loses the interaction is told it, and the history keeps it.
 
-use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
+use iced::widget::{Space, button, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::Request;
 use meshdesk_model::{AgentId, InteractionId};
@@ -13,7 +13,10 @@ use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
-use crate::gui::widget::{Element, SMALL, TEXT, dot, error_box, muted};
+use crate::gui::widget::{Element, SMALL, TEXT, dialog_input, dot, error_box, field, muted};
+
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
 
 pub const REASON_ID: &str = "take-back-reason";
 
@@ -69,12 +72,7 @@ impl TakeBack {
         iced::widget::operation::focus(REASON_ID)
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-        session: &Session,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend, session: &Session) -> Update {
         match message {
             Message::Pick(to) => {
                 self.to = to;
@@ -196,19 +194,17 @@ impl TakeBack {
                 .max_height(260),
             );
         }
-        col = col.push(
-            column![
-                muted("Reason (required)"),
-                text_input("Customer asked for a manager", &self.reason)
-                    .id(REASON_ID)
-                    .on_input(Message::Reason)
-                    .on_submit(Message::Confirm)
-                    .padding(8)
-                    .size(TEXT)
-                    .style(theme::inputs::field),
-            ]
-            .spacing(4),
-        );
+        col = col.push(field(
+            "Reason (required)",
+            dialog_input(
+                REASON_ID,
+                "Customer asked for a manager",
+                &self.reason,
+                Message::Reason,
+                Message::Confirm,
+            ),
+            None,
+        ));
         if self.tried && self.reason.trim().is_empty() {
             col = col.push(
                 text("Say why: the agent who loses it is told.")

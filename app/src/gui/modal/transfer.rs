@@ -1,7 +1,7 @@
 //! Transfer: hand the interaction to a teammate (a directed offer) or back
 //! to a campaign's queue (keeping its place), with a note for whoever takes it.
 
-use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
+use iced::widget::{Space, button, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{Request, TransferTo};
 use meshdesk_model::{AgentId, AgentStatus, CampaignId, InteractionId};
@@ -11,7 +11,10 @@ use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, status_label, status_tone};
 use crate::gui::theme;
-use crate::gui::widget::{Element, SMALL, TEXT, dot, error_box, muted};
+use crate::gui::widget::{Element, SMALL, TEXT, dialog_input, dot, error_box, field, muted};
+
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
 
 pub const NOTE_ID: &str = "transfer-note";
 
@@ -65,11 +68,7 @@ impl Transfer {
         }
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend) -> Update {
         match message {
             Message::Pick(t) => {
                 self.target = Some(t);
@@ -179,17 +178,17 @@ impl Transfer {
                     .style(theme::inputs::scroll)
             )
             .max_height(360),
-            column![
-                muted("Note for whoever takes it (optional)"),
-                text_input("Wants to upgrade; already verified", &self.note)
-                    .id(NOTE_ID)
-                    .on_input(Message::Note)
-                    .on_submit(Message::Confirm)
-                    .padding(8)
-                    .size(TEXT)
-                    .style(theme::inputs::field),
-            ]
-            .spacing(4),
+            field(
+                "Note for whoever takes it (optional)",
+                dialog_input(
+                    NOTE_ID,
+                    "Wants to upgrade; already verified",
+                    &self.note,
+                    Message::Note,
+                    Message::Confirm
+                ),
+                None,
+            ),
         ]
         .spacing(14);
         if let Some(Target::Agent(a)) = self.target

@@ -25,6 +25,9 @@ use crate::gui::session::Session;
 use crate::gui::theme;
 use crate::gui::widget::{self, Element, SMALL, TEXT, badge, error_box, line, muted};
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 const LIST_ID: &str = "active-list";
 const MESSAGES_ID: &str = "active-messages";
 pub const COMPOSER_ID: &str = "active-composer";
@@ -228,12 +231,7 @@ impl Active {
         }
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-        session: &Session,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend, session: &Session) -> Update {
         match message {
             Message::List(msg) => {
                 let (task, event) = self.list.update(msg, backend);

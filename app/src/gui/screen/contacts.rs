@@ -20,6 +20,9 @@ use crate::gui::widget::{
     self, Element, SMALL, TEXT, badge, dot, empty, error_box, line, muted, split, title,
 };
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 pub const DRAFT_ID: &str = "chat-draft";
 const MESSAGES_ID: &str = "chat-messages";
 /// How long a "typing" announcement shows.
@@ -237,12 +240,7 @@ impl Contacts {
         }
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        session: &Session,
-        backend: &Backend,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, session: &Session, backend: &Backend) -> Update {
         match message {
             Message::RoomsLoaded(seq, result) => {
                 if seq == self.rooms_seq

@@ -21,6 +21,9 @@ use crate::gui::widget::{
     Element, ListState, SMALL, TEXT, empty, error_box, line, muted, split, virtual_list,
 };
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 #[derive(Debug, Clone)]
 pub enum Message {
     Loaded(u64, Result<Page<InteractionRow>, Error>),
@@ -150,11 +153,7 @@ impl<X: Default> List<X> {
     }
 
     /// ↑/↓ move through the list, Enter opens.
-    pub fn key(
-        &mut self,
-        key: &keyboard::Key,
-        backend: &Backend,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn key(&mut self, key: &keyboard::Key, backend: &Backend) -> Update {
         match key.as_ref() {
             keyboard::Key::Named(key::Named::ArrowUp) => {
                 (self.rows.list.move_cursor(-1, self.rows.rows.len()), None)
@@ -173,11 +172,7 @@ impl<X: Default> List<X> {
         }
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend) -> Update {
         match message {
             Message::Loaded(seq, result) => {
                 let task = self.rows.answered(seq, result, backend);

@@ -1,6 +1,7 @@
 //! The screens behind the rail's tabs, plus the welcome screen. Each is a
 //! module with its own `Message`, an upward `Event`, an `update` returning
-//! `(Task<Message>, Option<Event>)` and a `view`; the inbox maps them.
+//! `(Task<Message>, Option<Event>)` (each module's `Update`) and a `view`;
+//! the inbox maps them.
 //! Active, Pending and History are each a [`list::List`] of interactions
 //! with the open one's detail, plus what only that screen does.
 

@@ -28,6 +28,9 @@ const TEXTS: list::Texts = list::Texts {
     nothing_open: "Pick an interaction to see it before accepting.",
 };
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 #[derive(Debug)]
 pub struct Pending {
     pub list: List<Offer>,
@@ -105,11 +108,7 @@ impl Pending {
         task.map(Message::List)
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend) -> Update {
         match message {
             Message::List(msg) => {
                 let (task, _event) = self.list.update(msg, backend);

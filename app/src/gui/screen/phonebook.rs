@@ -20,6 +20,9 @@ use crate::gui::widget::{
     virtual_list,
 };
 
+/// What `update` gives back: work to run, and maybe an event for the parent.
+type Update = (Task<Message>, Option<Event>);
+
 const LIST_ID: &str = "phonebook-list";
 pub const NAME_ID: &str = "contact-name";
 pub const PHONES_ID: &str = "contact-phones";
@@ -315,11 +318,7 @@ impl Phonebook {
         }
     }
 
-    pub fn update(
-        &mut self,
-        message: Message,
-        backend: &Backend,
-    ) -> (Task<Message>, Option<Event>) {
+    pub fn update(&mut self, message: Message, backend: &Backend) -> Update {
         match message {
             Message::Loaded(seq, result) => {
                 if seq == self.seq {
