@@ -23,6 +23,7 @@ fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
         tab: Tab::Active,
         search: None,
         limit: None,
+        history: Default::default(),
     })
 }
 

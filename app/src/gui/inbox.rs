@@ -265,6 +265,7 @@ impl Inbox {
             search: None,
             offset: 0,
             limit: 1000,
+            history: Default::default(),
         };
         Task::batch([
             screen::call(&self.backend, list(Tab::Active), move |r| {

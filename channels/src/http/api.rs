@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, InteractionRow, Request, Tab};
+use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, HistoryFilter, InteractionRow, Request, Tab};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, JsonBody};
@@ -175,6 +175,7 @@ async fn list_interactions<B: Backend>(
                 tab,
                 search: query.q.clone(),
                 limit: Some(limit - items.len()),
+                history: HistoryFilter::team(),
             })
             .await?;
         items.extend(rows.iter().map(ApiInteractionRow::from_row));

@@ -70,6 +70,12 @@ pub enum OpError {
     TransferToSelf,
     #[error("you cannot chat with yourself")]
     ChatWithSelf,
+    #[error(
+        "History's filters (campaign, channel, disposition, tag, dates) apply to the history tab only"
+    )]
+    FilterOutsideHistory,
+    #[error("the date range is empty: it must end after it starts")]
+    EmptyRange,
     #[error(transparent)]
     Invite(#[from] InviteRefusal),
     #[error(transparent)]

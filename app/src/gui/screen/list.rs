@@ -11,7 +11,7 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::InteractionId;
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
+use meshdesk_model::ops::{HistoryFilter, InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::store::Page;
 
 use super::{PAGE, call};
@@ -228,7 +228,7 @@ impl<X: Default> List<X> {
         let body: Element<'a, Message> = if let Some(e) = &rows.error {
             container(error_box(e)).padding(12).into()
         } else if rows.loaded && rows.rows.is_empty() {
-            if rows.query.trim().is_empty() {
+            if !rows.narrowed() {
                 empty(self.texts.empty)
             } else {
                 empty(self.texts.no_match)
@@ -285,6 +285,8 @@ pub fn caption<'a>(label: &str) -> Element<'a, Message> {
 pub struct Rows {
     pub tab: Tab,
     pub query: String,
+    /// What History is narrowed to besides the search (the agent's own by default).
+    pub history: HistoryFilter,
     pub rows: Vec<InteractionRow>,
     /// How many rows the whole list (or search) holds; `rows` may hold fewer.
     pub total: usize,
@@ -309,6 +311,7 @@ impl Rows {
         Rows {
             tab,
             query: String::new(),
+            history: HistoryFilter::default(),
             rows: Vec::new(),
             total: 0,
             list: ListState::new(id),
@@ -343,8 +346,20 @@ impl Rows {
             search: (!query.is_empty()).then(|| query.to_string()),
             offset,
             limit,
+            history: self.history.clone(),
         };
         call(backend, request, move |r| Message::Loaded(seq, r))
+    }
+
+    /// New History filters: the first page of what they keep, from the top.
+    pub fn narrow(&mut self, history: HistoryFilter, backend: &Backend) -> Task<Message> {
+        self.history = history;
+        self.search(self.query.clone(), backend)
+    }
+
+    /// Whether a search or a filter narrows the list.
+    pub fn narrowed(&self) -> bool {
+        !self.query.trim().is_empty() || self.history.narrows()
     }
 
     /// A new search: the first page of what matches, from the top.
