@@ -208,6 +208,18 @@ impl<X: Default> List<X> {
         detail: impl FnOnce(&'a Open<X>, &'a InteractionDetail) -> Element<'a, M>,
         to_screen: impl Fn(Message) -> M + 'a,
     ) -> Element<'a, M> {
+        self.view_headed(None, cells, detail, to_screen)
+    }
+
+    /// [`List::view`] with the screen's own controls (History's filters)
+    /// above the list.
+    pub fn view_headed<'a, M: 'a>(
+        &'a self,
+        head: Option<Element<'a, M>>,
+        cells: impl Fn(&'a InteractionRow) -> Cells<'a> + 'a,
+        detail: impl FnOnce(&'a Open<X>, &'a InteractionDetail) -> Element<'a, M>,
+        to_screen: impl Fn(Message) -> M + 'a,
+    ) -> Element<'a, M> {
         let detail = match &self.open {
             None => empty(self.texts.nothing_open),
             Some(open) => match (open.detail.as_deref(), &open.error) {
@@ -216,7 +228,12 @@ impl<X: Default> List<X> {
                 (None, None) => empty("Loading…"),
             },
         };
-        split(self.list_view(cells).map(to_screen), detail)
+        let list = self.list_view(cells).map(to_screen);
+        let list = match head {
+            Some(head) => column![head, list].into(),
+            None => list,
+        };
+        split(list, detail)
     }
 
     fn list_view<'a>(
