@@ -151,9 +151,13 @@ impl Filters {
         });
         let channel = pick(
             &self.channel,
-            ChannelKind::ALL
-                .iter()
-                .map(|c| (channel_label(*c).to_string(), *c)),
+            // As shown ("Web chat") or as the CLI spells it ("webchat").
+            ChannelKind::ALL.iter().flat_map(|c| {
+                [
+                    (channel_label(*c).to_string(), *c),
+                    (c.as_str().to_string(), *c),
+                ]
+            }),
             "channel",
         )
         .unwrap_or_else(|e| {
@@ -253,8 +257,9 @@ fn applied(filter: &HistoryFilter, session: &Session) -> Option<String> {
 }
 
 /// The choice `typed` names: the one it spells (in any case), else the one
-/// whose name starts with it; nothing when blank.
-fn pick<T>(
+/// whose name starts with it (a choice may go by several names); nothing
+/// when blank.
+fn pick<T: PartialEq>(
     typed: &str,
     choices: impl Iterator<Item = (String, T)>,
     what: &str,
@@ -269,7 +274,7 @@ fn pick<T>(
         if lower == typed {
             return Ok(Some(value));
         }
-        if lower.starts_with(&typed) {
+        if lower.starts_with(&typed) && !starting.iter().any(|(_, v)| *v == value) {
             starting.push((name, value));
         }
     }
@@ -506,5 +511,42 @@ fn cells<'a>(r: &'a InteractionRow, session: &'a Session) -> Cells<'a> {
     Cells {
         aside: muted(when).into(),
         below: list::caption(&format!("{disposition} · {}", r.campaign_name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(typed: &str) -> Result<Option<ChannelKind>, String> {
+        let names = ChannelKind::ALL.iter().flat_map(|c| {
+            [
+                (channel_label(*c).to_string(), *c),
+                (c.as_str().to_string(), *c),
+            ]
+        });
+        pick(typed, names, "channel")
+    }
+
+    #[test]
+    fn a_choice_is_named_by_its_first_letters_under_any_of_its_names() {
+        assert_eq!(channel("web"), Ok(Some(ChannelKind::Webchat)));
+        assert_eq!(channel("WEBCHAT"), Ok(Some(ChannelKind::Webchat)));
+        assert_eq!(channel("web c"), Ok(Some(ChannelKind::Webchat)));
+        assert_eq!(channel("p"), Ok(Some(ChannelKind::Phone)));
+        assert_eq!(channel("  "), Ok(None));
+        assert_eq!(channel("fax"), Err("No channel starts with “fax”".into()));
+        let campaigns = [("Billing", 1), ("Bookings", 2), ("Bill", 3)];
+        let names = || campaigns.iter().map(|(n, v)| (n.to_string(), *v));
+        assert_eq!(
+            pick("b", names(), "campaign"),
+            Err("“b” could be Billing, Bookings, Bill".into())
+        );
+        assert_eq!(
+            pick("bill", names(), "campaign"),
+            Ok(Some(3)),
+            "whole name first"
+        );
+        assert_eq!(pick("bo", names(), "campaign"), Ok(Some(2)));
     }
 }
