@@ -299,36 +299,38 @@ impl Store {
         };
         let (ids, walked) = {
             let txn = self.db().begin_read()?;
-            let keys: Box<dyn Iterator<Item = Result<String, redb::StorageError>>> =
-                if narrow.owner.is_some() {
-                    let index = txn.open_table(FINALIZED_BY_OWNER)?;
-                    Box::new(
-                        index
-                            .range(
-                                (owner.as_str(), lo, i64::MIN, "")
-                                    ..=(owner.as_str(), hi, i64::MAX, "\u{10FFFF}"),
-                            )?
-                            .map(|row| row.map(|(k, _)| k.value().3.to_string())),
-                    )
-                } else {
-                    let index = txn.open_table(INTERACTION_ORDER)?;
-                    Box::new(
-                        index
-                            .range(
-                                (SCOPE_FINALIZED, lo, i64::MIN, "")
-                                    ..=(SCOPE_FINALIZED, hi, i64::MAX, "\u{10FFFF}"),
-                            )?
-                            .map(|row| row.map(|(k, _)| k.value().3.to_string())),
-                    )
-                };
             let mut ids = Vec::new();
             let mut walked = 0usize;
-            for id in keys.take(stop) {
-                let id = id?;
+            // Only the page's ids are copied; the rest of a dated range is counted.
+            let mut visit = |id: &str| {
                 if walked >= offset && ids.len() < limit {
-                    ids.push(id);
+                    ids.push(id.to_string());
                 }
                 walked += 1;
+                walked < stop
+            };
+            if narrow.owner.is_some() {
+                let index = txn.open_table(FINALIZED_BY_OWNER)?;
+                let range = index.range(
+                    (owner.as_str(), lo, i64::MIN, "")
+                        ..=(owner.as_str(), hi, i64::MAX, "\u{10FFFF}"),
+                )?;
+                for row in range {
+                    if !visit(row?.0.value().3) {
+                        break;
+                    }
+                }
+            } else {
+                let index = txn.open_table(INTERACTION_ORDER)?;
+                let range = index.range(
+                    (SCOPE_FINALIZED, lo, i64::MIN, "")
+                        ..=(SCOPE_FINALIZED, hi, i64::MAX, "\u{10FFFF}"),
+                )?;
+                for row in range {
+                    if !visit(row?.0.value().3) {
+                        break;
+                    }
+                }
             }
             (ids, dated.then_some(walked))
         };
