@@ -162,6 +162,7 @@ fn visitor_message_to_pending(c: &mut Criterion) {
                                 tab: Tab::Pending,
                                 search: None,
                                 limit: None,
+                                history: Default::default(),
                             })
                             .await
                             .expect("pending");

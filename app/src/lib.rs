@@ -2,5 +2,6 @@
 //! binary, so the GUI's tests and benchmarks can drive it.
 
 pub mod data_dir;
+pub mod dates;
 pub mod gateway;
 pub mod gui;

@@ -848,3 +848,193 @@ fn an_interaction_is_returned_to_the_queue_with_a_reason_shown_in_its_history() 
         "needs it active",
     );
 }
+/// Bruno, a teammate, with one call he closed `days_ago` days ago (tagged
+/// vip, Resolved), written into the store as his device would have synced it.
+fn teammate_closed_a_call(cli: &Cli, days_ago: i64) -> String {
+    use meshdesk_model::ops::{self, Context, Reply, Request};
+    use meshdesk_model::{ChannelKind, Invite, doc, doc::DocId};
+    let path = cli.data_dir().join("meshdesk.redb");
+    let mut store =
+        Store::open(path, meshdesk_model::authorship::DeviceKey::generate()).expect("open");
+    let at = meshdesk_model::now_ms() - days_ago * 86_400_000;
+    let ana = store.identity().expect("identity").expect("an identity");
+    let team = store.team().expect("team").expect("a team");
+    let invite = Invite {
+        token_hash: "hash".into(),
+        created_by: ana.agent,
+        issuer: store.device(),
+        created_at: at,
+        expires_at: at + 86_400_000,
+        max_uses: 1,
+        used_by: Default::default(),
+    };
+    store
+        .write_doc(&DocId::Team(team.id), false, move |d| {
+            doc::team::add_invite(d, &invite)
+        })
+        .expect("invite");
+    let (bruno, _) = ops::admit_device(&mut store, at, "hash", "bruno-device", "Bruno", "laptop")
+        .expect("admit");
+    store
+        .set_identity(&meshdesk_model::store::LocalIdentity {
+            agent: bruno,
+            ..ana.clone()
+        })
+        .expect("act as Bruno");
+    let ctx = Context {
+        now: at,
+        presence: None,
+    };
+    let mut run = |request: Request| {
+        ops::execute(&mut store, &ctx, request)
+            .expect("Bruno's request")
+            .reply
+    };
+    let Reply::Created { id } = run(Request::NewInteraction {
+        channel: ChannelKind::Phone,
+        campaign: "General".into(),
+        contact: None,
+        to: Some("+34600100299".into()),
+        fields: Default::default(),
+        message: Some("my router again".into()),
+    }) else {
+        panic!("no id");
+    };
+    let parsed = id.parse().expect("an id");
+    run(Request::AddTag {
+        id: parsed,
+        tag: "vip".into(),
+    });
+    run(Request::Finalize {
+        id: parsed,
+        disposition: "Resolved".into(),
+        note: None,
+    });
+    store.set_identity(&ana).expect("back to Ana");
+    id
+}
+
+#[test]
+fn history_lists_my_closed_work_and_narrows_by_each_filter() {
+    let cli = Cli::with_team();
+    let bruno = teammate_closed_a_call(&cli, 10);
+    cli.ok(&words(
+        "campaign add --name Billing --channel phone --strategy ring-all",
+    ));
+    let close = |campaign: &str, message: &str, tag: Option<&str>, disposition: &str| {
+        let id = cli.json(&[
+            "interaction",
+            "new",
+            "--channel",
+            "phone",
+            "--campaign",
+            campaign,
+            "--to",
+            "+34600100200",
+            "--message",
+            message,
+        ])["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        if let Some(tag) = tag {
+            cli.ok(&["interaction", "tag", &id, tag]);
+        }
+        cli.ok(&["interaction", "finalize", &id, "--disposition", disposition]);
+        id
+    };
+    let router = close("General", "router blinking red", Some("vip"), "Resolved");
+    let refund = close("Billing", "a refund please", None, "Callback");
+    let history = |flags: &[&str]| -> Vec<String> {
+        let mut args = vec!["interaction", "list", "--tab", "history"];
+        args.extend_from_slice(flags);
+        cli.json(&args)
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    // Mine by default, newest closed first; the team's on request.
+    assert_eq!(history(&[]), [refund.clone(), router.clone()]);
+    assert_eq!(history(&["--mine"]), [refund.clone(), router.clone()]);
+    assert_eq!(
+        history(&["--team"]),
+        [refund.clone(), router.clone(), bruno.clone()]
+    );
+    // Each filter, and combined with each other and the search.
+    assert_eq!(
+        history(&["--campaign", "billing"]),
+        std::slice::from_ref(&refund)
+    );
+    assert_eq!(
+        history(&["--team", "--tag", "VIP"]),
+        [router.clone(), bruno.clone()]
+    );
+    assert_eq!(
+        history(&["--team", "--channel", "phone", "--disposition", "resolved"]),
+        [router.clone(), bruno.clone()]
+    );
+    assert_eq!(
+        history(&["--team", "--disposition", "resolved", "--search", "router"]),
+        [router.clone(), bruno.clone()]
+    );
+    assert_eq!(
+        history(&["--team", "--search", "blinking", "--tag", "vip"]),
+        std::slice::from_ref(&router)
+    );
+    assert!(history(&["--channel", "webchat"]).is_empty());
+    // Dates: a day counts whole, in local time; a time is exact.
+    let day = |days_ago: i64| {
+        (chrono::Local::now() - chrono::Duration::days(days_ago))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    assert_eq!(
+        history(&["--team", "--since", &day(5)]),
+        [refund.clone(), router.clone()]
+    );
+    assert_eq!(
+        history(&["--team", "--until", &day(5)]),
+        std::slice::from_ref(&bruno)
+    );
+    assert_eq!(
+        history(&["--team", "--since", &day(11), "--until", &day(9)]),
+        std::slice::from_ref(&bruno)
+    );
+    assert_eq!(
+        history(&["--until", &day(0)]).len(),
+        2,
+        "today counts whole"
+    );
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    assert!(history(&["--since", &soon]).is_empty());
+    // Paged, with the list's total.
+    let page = cli.json(&words(
+        "interaction list --tab history --team --offset 1 --limit 1",
+    ));
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["rows"][0]["id"], router.as_str());
+
+    // Bad values: one line naming the problem.
+    let list = |flags: &[&'static str]| {
+        let mut args = vec!["interaction", "list", "--tab", "history"];
+        args.extend_from_slice(flags);
+        args
+    };
+    cli.refused(&list(&["--channel", "fax"]), "unknown channel `fax`");
+    cli.refused(&list(&["--campaign", "Nope"]), "unknown campaign `Nope`");
+    cli.refused(
+        &list(&["--since", "yesterday"]),
+        "`yesterday` is not a date (YYYY-MM-DD)",
+    );
+    cli.refused(
+        &list(&["--since", "2026-12-02", "--until", "2026-12-01"]),
+        "the date range is empty",
+    );
+    cli.refused(&list(&["--tag", " "]), "the tag must not be empty");
+    cli.refused(
+        &words("interaction list --tab active --team"),
+        "apply to --tab history only",
+    );
+}

@@ -6,7 +6,7 @@ mod support;
 
 use iced::keyboard::{Key, Modifiers, key};
 use meshdesk::gui::modal::{finalize, new_interaction, take_back, transfer};
-use meshdesk::gui::screen::{active, contacts, phonebook, welcome};
+use meshdesk::gui::screen::{active, contacts, history, phonebook, welcome};
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{
     App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
@@ -15,7 +15,7 @@ use meshdesk::gui::{
 use meshdesk_model::ops::{
     CannedSpec, ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
 };
-use meshdesk_model::store::Store;
+use meshdesk_model::store::{LocalIdentity, Store};
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
 fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
@@ -23,6 +23,7 @@ fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
         tab: Tab::Active,
         search: None,
         limit: None,
+        history: Default::default(),
     })
 }
 
@@ -1411,7 +1412,131 @@ fn an_agent_returns_an_interaction_to_the_queue_with_a_reason() -> TestResult {
         tab: Tab::Pending,
         search: None,
         limit: None,
+        history: Default::default(),
     })?;
     assert!(!pending.iter().any(|r| r.summary.id.to_string() == lucia));
+    Ok(())
+}
+/// The demo with a call Bruno (a teammate) closed, as his device would have
+/// synced it: General, Resolved, tagged vip, with the customer Bruno Diaz.
+fn demo_with_a_teammates_closed_call() -> Result<Demo, Box<dyn std::error::Error>> {
+    let mut demo = Demo::new()?;
+    let store = &mut demo.seed.store;
+    let ana = store.identity()?.ok_or("no identity")?;
+    let bruno = store.agent_by_name("Bruno")?.ok_or("no Bruno")?;
+    store.set_identity(&LocalIdentity {
+        agent: bruno.id,
+        ..ana.clone()
+    })?;
+    let contact = demo.bruno_contact.clone();
+    let id = demo
+        .seed
+        .outbound("General", &contact, "About your renewal")?;
+    let id: meshdesk_model::InteractionId = id.parse()?;
+    demo.seed.run(Request::AddTag {
+        id,
+        tag: "vip".into(),
+    })?;
+    demo.seed.run(Request::Finalize {
+        id,
+        disposition: "Resolved".into(),
+        note: None,
+    })?;
+    demo.seed.store.set_identity(&ana)?;
+    Ok(demo)
+}
+
+#[test]
+fn history_is_mine_or_the_teams_narrowed_by_filters_and_the_search() -> TestResult {
+    let demo = demo_with_a_teammates_closed_call()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::History);
+    // Mine by default: Ana's two, not Bruno's.
+    ui.assert_sees("2 closed");
+    ui.assert_sees("Hugo Navarro");
+    ui.assert_sees("Sofia Torres");
+    ui.assert_not_sees("Bruno Diaz");
+    ui.click("Team");
+    ui.assert_sees("3 closed");
+    ui.assert_sees("Bruno Diaz");
+
+    // A disposition from its first letters, then the search on top.
+    ui.type_into(history::DISPOSITION_ID, "res");
+    ui.assert_sees("2 closed");
+    ui.assert_sees("Bruno Diaz");
+    ui.assert_not_sees("Sofia Torres");
+    ui.type_into(SEARCH_ID, "invoice");
+    ui.assert_sees("1 matching “invoice”");
+    ui.assert_sees("Hugo Navarro");
+    ui.assert_not_sees("Bruno Diaz");
+    ui.clear(SEARCH_ID);
+    ui.type_into(history::TAG_ID, "VIP");
+    ui.assert_sees("1 closed");
+    ui.assert_sees("Resolved · tag VIP");
+    ui.assert_sees("Bruno Diaz");
+    ui.assert_not_sees("Hugo Navarro");
+
+    // What names nothing says so, and the list keeps the last filter.
+    ui.type_into(history::CAMPAIGN_ID, "zz");
+    ui.assert_sees("No campaign starts with “zz”");
+    ui.assert_sees("Bruno Diaz");
+    ui.clear(history::CAMPAIGN_ID);
+    ui.assert_not_sees("No campaign starts with “zz”");
+    ui.type_into(history::CHANNEL_ID, "web");
+    ui.assert_sees("No closed interaction matches.");
+    ui.clear(history::CHANNEL_ID);
+    ui.type_into(history::SINCE_ID, "last week");
+    ui.assert_sees("Not a day: use YYYY-MM-DD");
+    ui.clear(history::SINCE_ID);
+    // The seed's clock is in 2026: nothing closed before 2001.
+    ui.type_into(history::UNTIL_ID, "2000-12-31");
+    ui.assert_sees("No closed interaction matches.");
+    ui.click("Clear filters");
+    ui.assert_sees("3 closed");
+    ui.assert_sees("Sofia Torres");
+
+    // Ctrl+Shift+M goes back to Mine; Tab moves between the fields.
+    ui.shortcut(Shortcut::Whose);
+    ui.assert_sees("2 closed");
+    ui.assert_not_sees("Bruno Diaz");
+    use meshdesk::gui::shortcut;
+    assert_eq!(
+        shortcut(
+            &Key::Character("M".into()),
+            Modifiers::CTRL | Modifiers::SHIFT,
+            false
+        ),
+        Some(Shortcut::Whose)
+    );
+    assert_eq!(
+        shortcut(&Key::Named(key::Named::Tab), Modifiers::empty(), false),
+        Some(Shortcut::NextField)
+    );
+    assert_eq!(
+        shortcut(&Key::Named(key::Named::Tab), Modifiers::SHIFT, false),
+        Some(Shortcut::PreviousField)
+    );
+    Ok(())
+}
+
+#[test]
+fn snapshots_of_history_with_its_filters_light_and_dark() -> TestResult {
+    let demo = demo_with_a_teammates_closed_call()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::History);
+    ui.click("Team");
+    ui.type_into(history::DISPOSITION_ID, "Resolved");
+    ui.type_into(history::CAMPAIGN_ID, "gen");
+    ui.type_into(history::SINCE_ID, "2020-01-01");
+    ui.click("Bruno Diaz");
+    ui.assert_sees("2 closed");
+    ui.assert_sees("General · Resolved · from 2020-01-01");
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("history-filters-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use meshdesk_channels::SettingsFile;
+use meshdesk_model::ops::Request;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -918,4 +919,142 @@ async fn the_schema_says_what_the_handlers_accept() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["field"], "contact.name");
+}
+
+#[tokio::test]
+async fn the_history_list_takes_the_history_filters() {
+    let env = env().await;
+    let token = env.token("crm");
+    let mut ids = Vec::new();
+    for (name, email) in [
+        ("Ana Lima", "ana@example.com"),
+        ("Rui Sousa", "rui@example.com"),
+    ] {
+        let (status, made) = create(
+            &env,
+            &token,
+            json!({"campaign": API, "contact": {"name": name, "email": email}, "message": "Where is my order?"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        ids.push(made["id"].as_str().expect("id").to_string());
+    }
+    let (ana, rui) = (ids[0].clone(), ids[1].clone());
+    env.agent_reply(&ana, "On its way").await;
+    env.call(Request::AddTag {
+        id: ana.parse().expect("an id"),
+        tag: "vip".into(),
+    })
+    .await;
+    env.finalize(&ana).await;
+    env.agent_reply(&rui, "Calling you back").await;
+    env.call(Request::Finalize {
+        id: rui.parse().expect("an id"),
+        disposition: "Callback".into(),
+        note: None,
+    })
+    .await;
+    let list = |query: &'static str| {
+        let (env, token) = (&env, &token);
+        async move {
+            body(
+                env.http
+                    .get(env.url(&format!("/api/v1/interactions?{query}")))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("list"),
+            )
+            .await
+        }
+    };
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    // The team's by default, as before the filters; newest closed first.
+    let (status, all) = list("state=history").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(ids_of(&all), [rui.clone(), ana.clone()]);
+    assert_eq!(
+        ids_of(&list("state=history&mine=true").await.1),
+        [rui.clone(), ana.clone()],
+        "the node's agent closed both"
+    );
+    assert_eq!(
+        ids_of(&list("state=history&tag=VIP").await.1),
+        std::slice::from_ref(&ana)
+    );
+    assert_eq!(
+        ids_of(&list("state=history&disposition=callback").await.1),
+        std::slice::from_ref(&rui)
+    );
+    assert_eq!(
+        ids_of(&list("state=history&channel=api&q=ana").await.1),
+        std::slice::from_ref(&ana)
+    );
+    assert!(ids_of(&list("state=history&channel=phone").await.1).is_empty());
+    assert_eq!(
+        ids_of(&list("state=history&campaign=integrations").await.1).len(),
+        2
+    );
+    assert!(ids_of(&list("state=history&since=99999999999999").await.1).is_empty());
+    assert_eq!(
+        ids_of(&list("state=history&until=99999999999999").await.1).len(),
+        2
+    );
+
+    // Bad values: 400 naming the parameter.
+    for (query, field, words) in [
+        (
+            "state=history&campaign=Nope",
+            "campaign",
+            "unknown campaign `Nope`",
+        ),
+        (
+            "state=history&channel=fax",
+            "channel",
+            "unknown channel `fax`",
+        ),
+        (
+            "state=history&since=10&until=5",
+            "until",
+            "the date range is empty",
+        ),
+        ("state=history&tag=%20", "tag", "must not be blank"),
+        (
+            "state=active&tag=vip",
+            "tag",
+            "applies to state=history only",
+        ),
+        ("mine=true", "mine", "applies to state=history only"),
+    ] {
+        let (status, v) = list(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {v}");
+        assert_eq!(v["field"], field, "{query}: {v}");
+        assert!(error_of(&v).contains(words), "{query}: {v}");
+    }
+    // The OpenAPI document lists them.
+    let (_, doc) = openapi(&env).await;
+    let names: Vec<&str> = doc["paths"]["/api/v1/interactions"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "mine",
+        "campaign",
+        "channel",
+        "disposition",
+        "tag",
+        "since",
+        "until",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
 }

@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group};
 use meshdesk_model::doc::{self, DocId};
 use meshdesk_model::ops::{self, Context, Request};
 use meshdesk_model::projection::BaseState;
-use meshdesk_model::store::{DocEdit, SearchScope, Store};
+use meshdesk_model::store::{DocEdit, HistoryNarrow, SearchScope, Store};
 use meshdesk_model::*;
 
 const INTERACTIONS: usize = 100_000;
@@ -356,6 +356,46 @@ fn bench_store(c: &mut Criterion) {
                         .search_page(scope, query, owner, 0, PAGE)
                         .and_then(|ids| store.page_summaries(ids))
                         .expect("search"),
+                )
+            })
+        });
+    }
+    // History as the agent opens it (Mine: the per-owner order index, no
+    // search index), between dates, and narrowed by the search index's
+    // filter sets with words.
+    let dated = HistoryNarrow {
+        owner: Some(me),
+        since: Some(meshdesk_model::now_ms() - 7 * 86_400_000),
+        until: Some(meshdesk_model::now_ms()),
+        ..HistoryNarrow::default()
+    };
+    let filtered = HistoryNarrow {
+        channel: Some(ChannelKind::Phone),
+        disposition: Some("Resolved".into()),
+        ..HistoryNarrow::default()
+    };
+    for (name, query, narrow) in [
+        (
+            "history_mine_first_page",
+            None,
+            HistoryNarrow {
+                owner: Some(me),
+                ..HistoryNarrow::default()
+            },
+        ),
+        ("history_mine_last_week_page", None, dated),
+        (
+            "history_team_phone_resolved_refund_page",
+            Some("refund"),
+            filtered,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    store
+                        .history_page(query, &narrow, 0, PAGE)
+                        .expect("history"),
                 )
             })
         });

@@ -126,6 +126,20 @@ impl InteractionSummary {
         }
     }
 
+    /// Whose History a finalized interaction is in: the agent who owned it
+    /// when it closed, or, for one closed from the queue (no owner), the
+    /// agent who finalized it. `None` while it is open.
+    pub fn history_owner(&self) -> Option<AgentId> {
+        self.finalized
+            .as_ref()
+            .map(|f| self.owner.unwrap_or(f.agent))
+    }
+
+    /// When it closed, if it did.
+    pub fn closed_at(&self) -> Option<Millis> {
+        self.finalized.as_ref().map(|f| f.at)
+    }
+
     /// Queued, active or finalized, ignoring the wrap-up clock (what the indexes key on).
     pub fn base_state(&self) -> BaseState {
         if self.finalized.is_some() {

@@ -84,6 +84,7 @@ impl Desk {
             search: search.map(String::from),
             offset,
             limit,
+            history: Default::default(),
         }) {
             Reply::InteractionPage(page) => Page {
                 rows: page.rows.iter().map(|r| r.summary.id.to_string()).collect(),

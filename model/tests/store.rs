@@ -311,6 +311,7 @@ fn search_text_lists_rows_for_a_tab() {
             tab: Tab::Active,
             search: Some("blinking".into()),
             limit: None,
+            history: Default::default(),
         },
     ) {
         Reply::Interactions(rows) => rows,

@@ -303,12 +303,15 @@ pub enum InteractionCommand {
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i32,
     },
-    /// List interactions of a tab.
+    /// List interactions of a tab. History shows your closed interactions
+    /// (--team: everyone's), narrowed by any of its filters and the search.
     List {
         #[arg(long, default_value = "active")]
         tab: meshdesk_model::ops::Tab,
         #[arg(long)]
         search: Option<String>,
+        #[command(flatten)]
+        history: HistoryArgs,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -486,6 +489,70 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
     }
     n.checked_mul(seconds * 1000)
         .ok_or_else(|| "duration too long".to_string())
+}
+
+/// History's filters (`interaction list --tab history`). Values are checked
+/// when the request is made, so a bad one is refused in one line.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HistoryArgs {
+    /// History: only your closed interactions (the default).
+    #[arg(long, conflicts_with = "team")]
+    pub mine: bool,
+    /// History: every closed interaction of the team.
+    #[arg(long)]
+    pub team: bool,
+    /// History: only this campaign's (name or id).
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// History: only this channel's (phone, webchat, api, email, internal).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// History: only those closed with this disposition.
+    #[arg(long)]
+    pub disposition: Option<String>,
+    /// History: only those with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// History: closed on or after this day (YYYY-MM-DD, local time) or time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// History: closed on or before this day (YYYY-MM-DD, the whole day) or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+impl HistoryArgs {
+    /// Whether any History flag was given.
+    pub fn given(&self) -> bool {
+        self.mine
+            || self.team
+            || self.campaign.is_some()
+            || self.channel.is_some()
+            || self.disposition.is_some()
+            || self.tag.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+
+    /// The filter the flags ask for; dates are read in the local time zone.
+    pub fn filter(&self) -> Result<meshdesk_model::ops::HistoryFilter, String> {
+        use meshdesk::dates::{self, End};
+        use meshdesk_model::ops::{HistoryFilter, Whose};
+        let date = |raw: &Option<String>, end| {
+            raw.as_deref()
+                .map(|d| dates::parse(d, end, &chrono::Local).map_err(|e| e.to_string()))
+                .transpose()
+        };
+        Ok(HistoryFilter {
+            whose: if self.team { Whose::Team } else { Whose::Mine },
+            campaign: self.campaign.clone(),
+            channel: self.channel.as_deref().map(parse_channel).transpose()?,
+            disposition: self.disposition.clone(),
+            tag: self.tag.clone(),
+            since: date(&self.since, End::Since)?,
+            until: date(&self.until, End::Until)?,
+        })
+    }
 }
 
 /// Paging of a list: with either flag, one page is shown with the list's total.

@@ -307,19 +307,34 @@ pub fn request_for(
                 message,
                 priority,
             },
-            InteractionCommand::List { tab, search, page } => match page.page() {
-                Some((offset, limit)) => Request::PageInteractions {
-                    tab,
-                    search,
-                    offset,
-                    limit,
-                },
-                None => Request::ListInteractions {
-                    tab,
-                    search,
-                    limit: None,
-                },
-            },
+            InteractionCommand::List {
+                tab,
+                search,
+                history,
+                page,
+            } => {
+                if tab != ops::Tab::History && history.given() {
+                    return Err(CliError::Refused(
+                        "--mine, --team, --campaign, --channel, --disposition, --tag, --since and --until apply to --tab history only".into(),
+                    ));
+                }
+                let history = history.filter().map_err(CliError::Refused)?;
+                match page.page() {
+                    Some((offset, limit)) => Request::PageInteractions {
+                        tab,
+                        search,
+                        offset,
+                        limit,
+                        history,
+                    },
+                    None => Request::ListInteractions {
+                        tab,
+                        search,
+                        limit: None,
+                        history,
+                    },
+                }
+            }
             InteractionCommand::Show { id } => Request::ShowInteraction {
                 id: interaction_id(&id)?,
             },

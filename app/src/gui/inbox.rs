@@ -268,6 +268,7 @@ impl Inbox {
             search: None,
             offset: 0,
             limit: 1000,
+            history: Default::default(),
         };
         Task::batch([
             screen::call(&self.backend, list(Tab::Active), move |r| {
@@ -545,6 +546,17 @@ impl Inbox {
             Shortcut::Enter => self.list_key(Key::Named(key::Named::Enter)),
             Shortcut::Up => self.list_key(Key::Named(key::Named::ArrowUp)),
             Shortcut::Down => self.list_key(Key::Named(key::Named::ArrowDown)),
+            // Fields behind a dialog are not the dialog's: Tab moves only on the inbox.
+            Shortcut::NextField if self.modal.is_none() => iced::widget::operation::focus_next(),
+            Shortcut::PreviousField if self.modal.is_none() => {
+                iced::widget::operation::focus_previous()
+            }
+            Shortcut::NextField | Shortcut::PreviousField => Task::none(),
+            Shortcut::Whose if self.modal.is_none() && self.tab == TabId::History => self
+                .history
+                .toggle_whose(&self.session, &b)
+                .map(Message::History),
+            Shortcut::Whose => Task::none(),
         }
     }
 
@@ -767,7 +779,10 @@ impl Inbox {
                 };
                 Task::batch([task, more])
             }
-            Message::History(msg) => self.history.update(msg, &b).map(Message::History),
+            Message::History(msg) => self
+                .history
+                .update(msg, &self.session, &b)
+                .map(Message::History),
             Message::Contacts(msg) => {
                 let (task, event) = self.contacts.update(msg, &self.session, &b);
                 let more = match event {

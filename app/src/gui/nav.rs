@@ -60,6 +60,11 @@ pub enum Shortcut {
     Enter,
     Up,
     Down,
+    /// Tab and Shift+Tab: the next or previous text field.
+    NextField,
+    PreviousField,
+    /// Ctrl+Shift+M: History's Mine ↔ Team.
+    Whose,
 }
 
 /// The shortcut a key press means, if any. Ctrl (Cmd on macOS) combinations
@@ -67,6 +72,9 @@ pub enum Shortcut {
 pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Shortcut> {
     if modifiers.command() {
         return match key.as_ref() {
+            Key::Character(c) if modifiers.shift() && c.eq_ignore_ascii_case("m") => {
+                Some(Shortcut::Whose)
+            }
             Key::Character("k") => Some(Shortcut::Search),
             Key::Character("n") => Some(Shortcut::New),
             Key::Character("r") => Some(Shortcut::TakeBack),
@@ -80,6 +88,13 @@ pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Short
     }
     match key.as_ref() {
         Key::Named(key::Named::Escape) => Some(Shortcut::Escape),
+        Key::Named(key::Named::Tab) if !captured && !modifiers.alt() => {
+            Some(if modifiers.shift() {
+                Shortcut::PreviousField
+            } else {
+                Shortcut::NextField
+            })
+        }
         _ if captured || modifiers.shift() || modifiers.alt() => None,
         Key::Named(key::Named::Enter) => Some(Shortcut::Enter),
         Key::Named(key::Named::ArrowUp) => Some(Shortcut::Up),

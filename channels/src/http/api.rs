@@ -9,13 +9,14 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, InteractionRow, Request, Tab};
+use meshdesk_model::ops::{DEFAULT_LIST_LIMIT, HistoryFilter, InteractionRow, Request, Tab, Whose};
+use meshdesk_model::{ChannelKind, Millis};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, JsonBody};
 use super::intake::{self, Customer};
 use super::{ApiCaller, AppState, Shared};
-use crate::backend::Backend;
+use crate::backend::{Backend, ErrorKind};
 use crate::view::{ApiCampaign, ApiContact, ApiContactDetail, ApiInteraction, ApiInteractionRow};
 
 /// The hand-written OpenAPI 3.1 document of this API.
@@ -142,6 +143,72 @@ struct ListQuery {
     state: Option<String>,
     q: Option<String>,
     limit: Option<usize>,
+    /// History only: the hosting node's agent's closed interactions (the
+    /// default is the team's).
+    mine: Option<bool>,
+    campaign: Option<String>,
+    channel: Option<String>,
+    disposition: Option<String>,
+    tag: Option<String>,
+    /// Closed at or after (milliseconds since the Unix epoch).
+    since: Option<Millis>,
+    /// Closed before.
+    until: Option<Millis>,
+}
+
+impl ListQuery {
+    /// History's filter from the query, checked; the name of the first
+    /// filter parameter given, if any.
+    fn history(&self) -> Result<(HistoryFilter, Option<&'static str>), ApiError> {
+        let text = |field: &'static str, value: &Option<String>| match value.as_deref() {
+            Some(v) if v.trim().is_empty() => Err(ApiError::bad_field(
+                field,
+                format!("`{field}` must not be blank"),
+            )),
+            Some(v) => Ok(Some(v.trim().to_string())),
+            None => Ok(None),
+        };
+        let channel = match self.channel.as_deref() {
+            Some(raw) => Some(
+                raw.parse::<ChannelKind>()
+                    .map_err(|e| ApiError::bad_field("channel", e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && until <= since
+        {
+            return Err(ApiError::bad_field(
+                "until",
+                "the date range is empty: `until` must be after `since`",
+            ));
+        }
+        let filter = HistoryFilter {
+            whose: if self.mine == Some(true) {
+                Whose::Mine
+            } else {
+                Whose::Team
+            },
+            campaign: text("campaign", &self.campaign)?,
+            channel,
+            disposition: text("disposition", &self.disposition)?,
+            tag: text("tag", &self.tag)?,
+            since: self.since,
+            until: self.until,
+        };
+        let given = [
+            ("mine", self.mine.is_some()),
+            ("campaign", self.campaign.is_some()),
+            ("channel", self.channel.is_some()),
+            ("disposition", self.disposition.is_some()),
+            ("tag", self.tag.is_some()),
+            ("since", self.since.is_some()),
+            ("until", self.until.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name));
+        Ok((filter, given))
+    }
 }
 
 #[derive(Serialize)]
@@ -164,6 +231,15 @@ async fn list_interactions<B: Backend>(
             )
         })?],
     };
+    let (history, filtered) = query.history()?;
+    if let Some(field) = filtered
+        && tabs != [Tab::History]
+    {
+        return Err(ApiError::bad_field(
+            field,
+            format!("`{field}` applies to state=history only"),
+        ));
+    }
     let mut items = Vec::new();
     for tab in tabs {
         if items.len() >= limit {
@@ -175,8 +251,14 @@ async fn list_interactions<B: Backend>(
                 tab,
                 search: query.q.clone(),
                 limit: Some(limit - items.len()),
+                history: history.clone(),
             })
-            .await?;
+            .await
+            .map_err(|e| match e.kind {
+                // The only name a list resolves is the campaign filter's.
+                ErrorKind::NotFound => ApiError::bad_field("campaign", e.message),
+                _ => ApiError::from(e),
+            })?;
         items.extend(rows.iter().map(ApiInteractionRow::from_row));
     }
     Ok(Json(Page { items }))

@@ -130,6 +130,7 @@ impl Env {
                 tab: Tab::Pending,
                 search: None,
                 limit: None,
+                history: Default::default(),
             })
             .await
             .expect("the pending list");

@@ -82,6 +82,12 @@ pub enum OpError {
     AlreadyTheirs(InteractionId, String),
     #[error("you cannot chat with yourself")]
     ChatWithSelf,
+    #[error(
+        "History's filters (campaign, channel, disposition, tag, dates) apply to the history tab only"
+    )]
+    FilterOutsideHistory,
+    #[error("the date range is empty: it must end after it starts")]
+    EmptyRange,
     #[error(transparent)]
     Invite(#[from] InviteRefusal),
     #[error(transparent)]

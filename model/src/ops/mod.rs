@@ -31,7 +31,7 @@ pub use client::{Client, FromReply, UnexpectedReply};
 pub use contacts::{ContactSpec, CustomerSpec};
 pub use error::{InviteRefusal, OpError, OpResult};
 pub use interactions::TransferTo;
-pub use query::{RoutingFacts, Tab};
+pub use query::{HistoryFilter, RoutingFacts, Tab, Whose};
 use team::create_team;
 pub use team::{CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, admit_device};
 
@@ -108,6 +108,10 @@ pub enum Request {
         tab: Tab,
         search: Option<String>,
         limit: Option<usize>,
+        /// What History shows (the agent's own by default); only History
+        /// takes filters.
+        #[serde(default)]
+        history: HistoryFilter,
     },
     /// One page of a tab (or of what matches `search` in it), in the tab's
     /// order, with how many rows the whole list holds.
@@ -116,6 +120,8 @@ pub enum Request {
         search: Option<String>,
         offset: usize,
         limit: usize,
+        #[serde(default)]
+        history: HistoryFilter,
     },
     ShowInteraction {
         id: InteractionId,
@@ -457,10 +463,16 @@ impl Executor<'_, '_> {
                 message,
                 priority,
             } => self.intake(&campaign, customer, &message, priority),
-            Request::ListInteractions { tab, search, limit } => {
+            Request::ListInteractions {
+                tab,
+                search,
+                limit,
+                history,
+            } => {
                 let page = self.list(
                     tab,
                     search.as_deref(),
+                    &history,
                     0,
                     limit.unwrap_or(DEFAULT_LIST_LIMIT),
                 )?;
@@ -471,8 +483,9 @@ impl Executor<'_, '_> {
                 search,
                 offset,
                 limit,
+                history,
             } => {
-                let page = self.list(tab, search.as_deref(), offset, limit)?;
+                let page = self.list(tab, search.as_deref(), &history, offset, limit)?;
                 done(Reply::InteractionPage(page), vec![])
             }
             Request::ShowInteraction { id } => {

@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Executor, InteractionDetail, InteractionRow, OpResult, Outcome, Reply, done};
+use super::{Executor, InteractionDetail, InteractionRow, OpError, OpResult, Outcome, Reply, done};
 use crate::ids::*;
 use crate::projection::*;
 use crate::routing::{self, PresenceView, RoutingInput};
-use crate::store::{LocalMarks, Page, SearchScope, Store, StoreError};
+use crate::store::{HistoryNarrow, LocalMarks, Page, SearchScope, Store, StoreError};
 use crate::types::*;
+use crate::validate;
 
 /// Which interactions a list shows.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -31,6 +32,57 @@ impl std::str::FromStr for Tab {
                 "unknown tab `{other}` (expected active, pending or history)"
             )),
         }
+    }
+}
+
+/// Whose closed interactions History shows.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Whose {
+    /// The agent's own: those they owned when they closed (or, closed from
+    /// the queue, those they finalized).
+    #[default]
+    Mine,
+    /// Every closed interaction of the team.
+    Team,
+}
+
+/// What History is narrowed to; combined with the search words. Every part
+/// is optional but whose History it is, which is the agent's own unless
+/// asked otherwise. Dates are milliseconds since the Unix epoch: `since`
+/// keeps what closed at or after it, `until` what closed before it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryFilter {
+    pub whose: Whose,
+    /// A campaign's name (or id).
+    pub campaign: Option<String>,
+    pub channel: Option<ChannelKind>,
+    /// A disposition, compared without case.
+    pub disposition: Option<String>,
+    /// One tag, compared without case.
+    pub tag: Option<String>,
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+}
+
+impl HistoryFilter {
+    /// Every closed interaction of the team, unfiltered.
+    pub fn team() -> HistoryFilter {
+        HistoryFilter {
+            whose: Whose::Team,
+            ..HistoryFilter::default()
+        }
+    }
+
+    /// Whether anything beyond whose History it is narrows the list.
+    pub fn narrows(&self) -> bool {
+        self.campaign.is_some()
+            || self.channel.is_some()
+            || self.disposition.is_some()
+            || self.tag.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
     }
 }
 
@@ -119,13 +171,47 @@ impl Executor<'_, '_> {
         })
     }
 
+    /// History's filter checked and resolved to what the store keys on.
+    fn history_narrow(&self, filter: &HistoryFilter) -> OpResult<HistoryNarrow> {
+        let text = |what, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| validate::required(what, v))
+                .transpose()
+        };
+        if let (Some(since), Some(until)) = (filter.since, filter.until)
+            && until <= since
+        {
+            return Err(OpError::EmptyRange);
+        }
+        Ok(HistoryNarrow {
+            owner: match filter.whose {
+                Whose::Mine => Some(self.me.agent),
+                Whose::Team => None,
+            },
+            campaign: match &filter.campaign {
+                Some(name) => Some(self.campaign(name)?.id),
+                None => None,
+            },
+            channel: filter.channel,
+            disposition: text("the disposition", &filter.disposition)?,
+            tag: text("the tag", &filter.tag)?,
+            since: filter.since,
+            until: filter.until,
+        })
+    }
+
     pub(super) fn list(
         &mut self,
         tab: Tab,
         search: Option<&str>,
+        history: &HistoryFilter,
         offset: usize,
         limit: usize,
     ) -> OpResult<Page<InteractionRow>> {
+        if tab != Tab::History && history.narrows() {
+            return Err(OpError::FilterOutsideHistory);
+        }
         let names = self.agent_names()?;
         let query = search.map(str::trim).filter(|q| !q.is_empty());
         let me = self.me.agent;
@@ -141,17 +227,10 @@ impl Executor<'_, '_> {
                 }
                 None => self.store.active_page_of(me, offset, limit)?,
             },
-            Tab::History => match query {
-                Some(q) => {
-                    let ids =
-                        self.store
-                            .search_page(SearchScope::History, q, None, offset, limit)?;
-                    self.store.page_summaries(ids)?
-                }
-                None => self
-                    .store
-                    .interaction_page(BaseState::Finalized, offset, limit)?,
-            },
+            Tab::History => {
+                let narrow = self.history_narrow(history)?;
+                self.store.history_page(query, &narrow, offset, limit)?
+            }
             Tab::Pending => {
                 let facts = RoutingFacts::read(self.store, self.team.clone(), self.ctx.now)?;
                 let presence = self.presence(&facts.agents);

@@ -35,7 +35,7 @@ use tables::*;
 
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
-pub use read::{Page, SearchScope};
+pub use read::{HistoryNarrow, Page, SearchScope};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc, Replication};
 
@@ -48,7 +48,9 @@ const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
 /// 6: the team row holds canned responses; search words hold `tag:` words.
-const PROJECTION_VERSION: u64 = 6;
+/// 7: History by owner (`finalized_by_owner`, owners in finalized search rows
+/// and counts) and its filters' facets (`history_facets`).
+const PROJECTION_VERSION: u64 = 7;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -602,6 +604,8 @@ impl Store {
             txn.open_table(INTERACTION_ORDER)?;
             txn.open_table(SEARCH_ROWS)?;
             txn.open_table(ACTIVE_BY_OWNER)?;
+            txn.open_table(FINALIZED_BY_OWNER)?;
+            txn.open_table(HISTORY_FACETS)?;
             txn.open_table(LIST_COUNTS)?;
             txn.open_table(CLAIMED_BY)?;
             txn.open_table(FINISHED_BY)?;

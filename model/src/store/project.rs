@@ -189,14 +189,34 @@ fn is_own_team(txn: &WriteTransaction, team: TeamId) -> StoreResult<bool> {
     })
 }
 
+/// The agent a row is listed under in its state: an active one's owner, a
+/// finalized one's History owner; "" for queued ones.
+pub(crate) fn list_owner(s: &InteractionSummary) -> String {
+    match s.base_state() {
+        BaseState::Active => s.owner.map(|a| a.to_string()).unwrap_or_default(),
+        BaseState::Finalized => s.history_owner().map(|a| a.to_string()).unwrap_or_default(),
+        BaseState::Queued => String::new(),
+    }
+}
+
+/// A finalized interaction's History facets as `history_facets` keeps them:
+/// channel, disposition and tags, lowercase (tags joined by `\n`).
+pub(crate) fn history_facets(s: &InteractionSummary) -> Option<(String, String, String)> {
+    let f = s.finalized.as_ref()?;
+    let tags: Vec<String> = s.tags.iter().map(|t| t.trim().to_lowercase()).collect();
+    Some((
+        s.channel.as_str().to_string(),
+        f.disposition.trim().to_lowercase(),
+        tags.join("\n"),
+    ))
+}
+
 /// The `list_counts` keys a summary counts under: its state, and for an
-/// active one, its owner's actives.
+/// active or finalized one, its owner's rows in that state.
 fn count_keys(s: &InteractionSummary) -> [Option<(u8, String)>; 2] {
     let scope = scope_of(s.base_state());
-    let owned = match (s.base_state(), s.owner) {
-        (BaseState::Active, Some(agent)) => Some((SCOPE_ACTIVE, agent.to_string())),
-        _ => None,
-    };
+    let owner = list_owner(s);
+    let owned = (!owner.is_empty()).then_some((scope, owner));
     [Some((scope, String::new())), owned]
 }
 
@@ -264,6 +284,8 @@ fn put_interaction(
     };
     let mut order = txn.open_table(INTERACTION_ORDER)?;
     let mut by_owner = txn.open_table(ACTIVE_BY_OWNER)?;
+    let mut closed_by_owner = txn.open_table(FINALIZED_BY_OWNER)?;
+    let mut facets = txn.open_table(HISTORY_FACETS)?;
     let mut counts = txn.open_table(LIST_COUNTS)?;
     let mut search = txn.open_table(SEARCH_ROWS)?;
     let mut claimed = txn.open_table(CLAIMED_BY)?;
@@ -289,8 +311,16 @@ fn put_interaction(
     if let Some(old) = &old {
         let (s, a, b) = order_key(old);
         order.remove((s, a, b, id))?;
-        if let (BaseState::Active, Some(agent)) = (old.base_state(), old.owner) {
-            by_owner.remove((agent.to_string().as_str(), a, b, id))?;
+        let owner = list_owner(old);
+        match old.base_state() {
+            BaseState::Active if !owner.is_empty() => {
+                by_owner.remove((owner.as_str(), a, b, id))?;
+            }
+            BaseState::Finalized => {
+                closed_by_owner.remove((owner.as_str(), a, b, id))?;
+                facets.remove(id)?;
+            }
+            _ => {}
         }
         search.remove((scope_of(old.base_state()), id))?;
         if let Some((agent, at)) = assignment_row(old) {
@@ -308,12 +338,18 @@ fn put_interaction(
             rows.insert(id, encode(new).as_slice())?;
             let (s, a, b) = order_key(new);
             order.insert((s, a, b, id), ())?;
-            let owner = match (new.base_state(), new.owner) {
-                (BaseState::Active, Some(agent)) => agent.to_string(),
-                _ => String::new(),
-            };
-            if !owner.is_empty() {
-                by_owner.insert((owner.as_str(), a, b, id), ())?;
+            let owner = list_owner(new);
+            match new.base_state() {
+                BaseState::Active if !owner.is_empty() => {
+                    by_owner.insert((owner.as_str(), a, b, id), ())?;
+                }
+                BaseState::Finalized => {
+                    closed_by_owner.insert((owner.as_str(), a, b, id), ())?;
+                }
+                _ => {}
+            }
+            if let Some((channel, disposition, tags)) = history_facets(new) {
+                facets.insert(id, (channel.as_str(), disposition.as_str(), tags.as_str()))?;
             }
             let campaign = new.campaign.to_string();
             search.insert(
@@ -399,6 +435,8 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(INTERACTIONS);
     clear!(INTERACTION_ORDER);
     clear!(ACTIVE_BY_OWNER);
+    clear!(FINALIZED_BY_OWNER);
+    clear!(HISTORY_FACETS);
     clear!(LIST_COUNTS);
     clear!(SEARCH_ROWS);
     clear!(CLAIMED_BY);
@@ -451,6 +489,8 @@ macro_rules! dump_rows {
         dump_table!("interactions", INTERACTIONS);
         dump_table!("interaction_order", INTERACTION_ORDER);
         dump_table!("active_by_owner", ACTIVE_BY_OWNER);
+        dump_table!("finalized_by_owner", FINALIZED_BY_OWNER);
+        dump_table!("history_facets", HISTORY_FACETS);
         dump_table!("list_counts", LIST_COUNTS);
         dump_table!("search_rows", SEARCH_ROWS);
         dump_table!("claimed_by", CLAIMED_BY);

@@ -7,7 +7,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::project::{SCOPE_ACTIVE, SCOPE_CONTACTS, SCOPE_FINALIZED, SCOPE_QUEUED, scope_of};
-use super::search_index::Query;
+use super::search_index::{Narrow, Query};
 use super::tables::*;
 use super::{Store, StoreError, StoreResult, decode};
 use crate::doc::{self, DocId};
@@ -57,6 +57,48 @@ impl<T> Page<T> {
             offset: self.offset,
             total: self.total,
         })
+    }
+}
+
+/// What History is narrowed to, as the store keys it: whose History, the
+/// campaign by id, and when the interactions closed.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct HistoryNarrow {
+    /// Only this agent's History (see `InteractionSummary::history_owner`).
+    pub owner: Option<AgentId>,
+    pub campaign: Option<CampaignId>,
+    pub channel: Option<ChannelKind>,
+    /// Compared without case.
+    pub disposition: Option<String>,
+    /// One tag, compared without case.
+    pub tag: Option<String>,
+    /// Closed at or after.
+    pub since: Option<Millis>,
+    /// Closed before.
+    pub until: Option<Millis>,
+}
+
+impl HistoryNarrow {
+    /// The range of `interaction_order` keys (minus the closing time) the
+    /// dates allow, if they narrow at all.
+    fn key_range(&self) -> Option<(i64, i64)> {
+        if self.since.is_none() && self.until.is_none() {
+            return None;
+        }
+        let lo = self
+            .until
+            .map_or(i64::MIN, |u| u.saturating_neg().saturating_add(1));
+        let hi = self.since.map_or(i64::MAX, i64::saturating_neg);
+        Some((lo, hi))
+    }
+
+    /// Whether only whose History and dates are asked: the order indexes
+    /// answer without the search index.
+    fn by_order_only(&self) -> bool {
+        self.campaign.is_none()
+            && self.channel.is_none()
+            && self.disposition.is_none()
+            && self.tag.is_none()
     }
 }
 
@@ -196,6 +238,110 @@ impl Store {
             rows: self.summaries_by_ids(ids.iter().map(String::as_str))?,
             offset,
             total: self.list_count(SCOPE_ACTIVE, &owner)?,
+        })
+    }
+
+    /// One page of History (closed interactions, newest closed first)
+    /// narrowed by `narrow` and, when given, by the search words of
+    /// `query`, with how many rows match in all. Whose History and dates
+    /// alone read the order indexes (`finalized_by_owner`,
+    /// `interaction_order`); anything else goes through the search index,
+    /// which holds every filter as a set of rows.
+    pub fn history_page(
+        &self,
+        query: Option<&str>,
+        narrow: &HistoryNarrow,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<InteractionSummary>> {
+        let query = query.map(str::trim).filter(|q| !q.is_empty());
+        if query.is_none() && narrow.by_order_only() {
+            return self.closed_page(narrow, offset, limit);
+        }
+        let campaign = narrow.campaign.map(|c| c.to_string());
+        let disposition = narrow
+            .disposition
+            .as_deref()
+            .map(|d| d.trim().to_lowercase());
+        let tag = narrow.tag.as_deref().map(|t| t.trim().to_lowercase());
+        let page = self.search_scope(
+            SearchScope::History,
+            query.unwrap_or(""),
+            narrow.owner,
+            Narrow {
+                campaign: campaign.as_deref(),
+                channel: narrow.channel.map(ChannelKind::as_str),
+                disposition: disposition.as_deref(),
+                tag: tag.as_deref(),
+                key_range: narrow.key_range(),
+            },
+            offset,
+            limit,
+        )?;
+        self.page_summaries(page)
+    }
+
+    /// History by the order indexes only: someone's or everyone's, between dates.
+    fn closed_page(
+        &self,
+        narrow: &HistoryNarrow,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<InteractionSummary>> {
+        let owner = narrow.owner.map(|a| a.to_string()).unwrap_or_default();
+        let (lo, hi) = narrow.key_range().unwrap_or((i64::MIN, i64::MAX));
+        let dated = narrow.key_range().is_some();
+        // Undated, the total comes from the counts: stop at the page's end.
+        let stop = if dated {
+            usize::MAX
+        } else {
+            offset.saturating_add(limit)
+        };
+        let (ids, walked) = {
+            let txn = self.db().begin_read()?;
+            let mut ids = Vec::new();
+            let mut walked = 0usize;
+            // Only the page's ids are copied; the rest of a dated range is counted.
+            let mut visit = |id: &str| {
+                if walked >= offset && ids.len() < limit {
+                    ids.push(id.to_string());
+                }
+                walked += 1;
+                walked < stop
+            };
+            if narrow.owner.is_some() {
+                let index = txn.open_table(FINALIZED_BY_OWNER)?;
+                let range = index.range(
+                    (owner.as_str(), lo, i64::MIN, "")
+                        ..=(owner.as_str(), hi, i64::MAX, "\u{10FFFF}"),
+                )?;
+                for row in range {
+                    if !visit(row?.0.value().3) {
+                        break;
+                    }
+                }
+            } else {
+                let index = txn.open_table(INTERACTION_ORDER)?;
+                let range = index.range(
+                    (SCOPE_FINALIZED, lo, i64::MIN, "")
+                        ..=(SCOPE_FINALIZED, hi, i64::MAX, "\u{10FFFF}"),
+                )?;
+                for row in range {
+                    if !visit(row?.0.value().3) {
+                        break;
+                    }
+                }
+            }
+            (ids, dated.then_some(walked))
+        };
+        let total = match walked {
+            Some(n) => n,
+            None => self.list_count(SCOPE_FINALIZED, &owner)?,
+        };
+        Ok(Page {
+            rows: self.summaries_by_ids(ids.iter().map(String::as_str))?,
+            offset,
+            total,
         })
     }
 
@@ -446,6 +592,18 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> StoreResult<Page<String>> {
+        self.search_scope(scope, query, owner, Narrow::default(), offset, limit)
+    }
+
+    fn search_scope(
+        &self,
+        scope: SearchScope,
+        query: &str,
+        owner: Option<AgentId>,
+        narrow: Narrow<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Page<String>> {
         let words: Vec<String> = query
             .split_whitespace()
             .map(crate::projection::search_word)
@@ -478,6 +636,7 @@ impl Store {
                 words: &words,
                 owner: owner.as_deref(),
                 campaigns: &campaigns,
+                narrow,
                 offset,
                 limit,
             },

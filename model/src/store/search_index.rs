@@ -20,7 +20,9 @@ use memchr::memmem::Finder;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::project::{SCOPE_ACTIVE, SCOPE_CONTACTS, SCOPE_FINALIZED, SCOPE_QUEUED, order_key};
-use super::tables::{CONTACT_ORDER, CONTACTS, INTERACTION_ORDER, INTERACTIONS, SEARCH_ROWS};
+use super::tables::{
+    CONTACT_ORDER, CONTACTS, HISTORY_FACETS, INTERACTION_ORDER, INTERACTIONS, SEARCH_ROWS,
+};
 use super::{DocChange, StoreResult, decode};
 use crate::doc::{DocId, DocKind};
 use crate::projection::InteractionSummary;
@@ -43,8 +45,32 @@ pub(crate) struct Query<'a> {
     /// `(campaign id, lowercase name)`: a word found in a campaign's name
     /// matches that campaign's rows.
     pub campaigns: &'a [(String, String)],
+    /// History's filters.
+    pub narrow: Narrow<'a>,
     pub offset: usize,
     pub limit: usize,
+}
+
+/// Exact filters a query narrows to besides its words (History's).
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Narrow<'a> {
+    /// A campaign id.
+    pub campaign: Option<&'a str>,
+    /// Lowercase, as `history_facets` keeps them.
+    pub channel: Option<&'a str>,
+    pub disposition: Option<&'a str>,
+    pub tag: Option<&'a str>,
+    /// Only rows whose list key's first part lies in `lo..=hi`.
+    pub key_range: Option<(i64, i64)>,
+}
+
+/// A finalized row's facets (see `history_facets`); all empty elsewhere.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Facets<'a> {
+    pub channel: &'a str,
+    pub disposition: &'a str,
+    /// Joined by `\n`.
+    pub tags: &'a str,
 }
 
 /// The ids of one page of matches, in list order, and how many match in all.
@@ -55,8 +81,8 @@ pub(crate) struct Hits {
 }
 
 /// What one loaded scope holds, for tests comparing an index kept current
-/// with one loaded afresh: per row (by id) its list key, owner, campaign and
-/// words, all read back from the structures queries use.
+/// with one loaded afresh: per row (by id) its list key, owner, campaign (with
+/// History's channel, disposition and tags) and words, all read back from the structures queries use.
 pub type ScopeSnapshot = Vec<(String, String, String, String, Vec<String>)>;
 
 #[derive(Default)]
@@ -92,6 +118,7 @@ impl SearchIndex {
         let texts = txn.open_table(SEARCH_ROWS)?;
         let summaries = txn.open_table(INTERACTIONS)?;
         let contacts = txn.open_table(CONTACTS)?;
+        let facets = txn.open_table(HISTORY_FACETS)?;
         for change in changes {
             let id = match &change.doc_id {
                 DocId::Interaction(id) => id.to_string(),
@@ -138,7 +165,18 @@ impl SearchIndex {
                 match row {
                     Some((key, v)) => {
                         let (owner, campaign, text) = v.value();
-                        index.upsert(id, key.clone(), owner, campaign, text);
+                        let found = match *scope {
+                            SCOPE_FINALIZED => facets.get(id)?,
+                            _ => None,
+                        };
+                        let f = found.as_ref().map(|f| f.value());
+                        let f =
+                            f.map_or_else(Facets::default, |(channel, disposition, tags)| Facets {
+                                channel,
+                                disposition,
+                                tags,
+                            });
+                        index.upsert(id, key.clone(), owner, campaign, text, f);
                     }
                     None => index.remove(id),
                 }
@@ -309,6 +347,9 @@ struct Row {
     key: SortKey,
     owner: Box<str>,
     campaign: Box<str>,
+    channel: Box<str>,
+    disposition: Box<str>,
+    tags: Vec<Box<str>>,
     /// Word ids, ascending.
     words: Vec<u32>,
 }
@@ -322,6 +363,9 @@ struct ScopeIndex {
     words: Words,
     owners: HashMap<Box<str>, Bits>,
     campaigns: HashMap<Box<str>, Bits>,
+    channels: HashMap<Box<str>, Bits>,
+    dispositions: HashMap<Box<str>, Bits>,
+    tags: HashMap<Box<str>, Bits>,
 }
 
 impl ScopeIndex {
@@ -346,18 +390,37 @@ impl ScopeIndex {
         }
         let mut index = ScopeIndex::default();
         let table = txn.open_table(SEARCH_ROWS)?;
+        let facets = txn.open_table(HISTORY_FACETS)?;
         for row in table.range((scope, "")..(scope + 1, ""))? {
             let (k, v) = row?;
             let id = k.value().1;
             let (owner, campaign, text) = v.value();
             if let Some(key) = keys.remove(id) {
-                index.upsert(id, key, owner, campaign, text);
+                let found = match scope {
+                    SCOPE_FINALIZED => facets.get(id)?,
+                    _ => None,
+                };
+                let f = found.as_ref().map(|f| f.value());
+                let f = f.map_or_else(Facets::default, |(channel, disposition, tags)| Facets {
+                    channel,
+                    disposition,
+                    tags,
+                });
+                index.upsert(id, key, owner, campaign, text, f);
             }
         }
         Ok(index)
     }
 
-    fn upsert(&mut self, id: &str, key: SortKey, owner: &str, campaign: &str, text: &str) {
+    fn upsert(
+        &mut self,
+        id: &str,
+        key: SortKey,
+        owner: &str,
+        campaign: &str,
+        text: &str,
+        facets: Facets<'_>,
+    ) {
         let mut words: Vec<u32> = text
             .split_whitespace()
             .map(|w| self.words.intern(w))
@@ -378,6 +441,9 @@ impl ScopeIndex {
                     key: key.clone(),
                     owner: "".into(),
                     campaign: "".into(),
+                    channel: "".into(),
+                    disposition: "".into(),
+                    tags: Vec::new(),
                     words: Vec::new(),
                 };
                 if slot as usize == self.rows.len() {
@@ -426,6 +492,14 @@ impl ScopeIndex {
         }
         regroup(&mut self.owners, &mut row.owner, owner, slot);
         regroup(&mut self.campaigns, &mut row.campaign, campaign, slot);
+        regroup(&mut self.channels, &mut row.channel, facets.channel, slot);
+        regroup(
+            &mut self.dispositions,
+            &mut row.disposition,
+            facets.disposition,
+            slot,
+        );
+        retag(&mut self.tags, &mut row.tags, facets.tags, slot);
         self.compact_if_sparse();
     }
 
@@ -442,6 +516,9 @@ impl ScopeIndex {
         self.order.remove(&(row.key.clone(), row.id.clone(), slot));
         regroup(&mut self.owners, &mut row.owner, "", slot);
         regroup(&mut self.campaigns, &mut row.campaign, "", slot);
+        regroup(&mut self.channels, &mut row.channel, "", slot);
+        regroup(&mut self.dispositions, &mut row.disposition, "", slot);
+        retag(&mut self.tags, &mut row.tags, "", slot);
         self.free.push(slot);
         self.compact_if_sparse();
     }
@@ -473,6 +550,31 @@ impl ScopeIndex {
         let mut matched: Option<Bits> = query
             .owner
             .map(|owner| self.owners.get(owner).cloned().unwrap_or_default());
+        let narrow = query.narrow;
+        let groups = [
+            (narrow.campaign, &self.campaigns),
+            (narrow.channel, &self.channels),
+            (narrow.disposition, &self.dispositions),
+            (narrow.tag, &self.tags),
+        ];
+        for (value, group) in groups {
+            if let Some(value) = value {
+                let rows = group.get(value).cloned().unwrap_or_default();
+                narrow_to(&mut matched, &rows);
+            }
+        }
+        if let Some((lo, hi)) = narrow.key_range {
+            // The list order is keyed on the range's value: walk only the rows inside it.
+            let mut rows = Bits::with_len(slots);
+            let from = (SortKey::Num(lo, i64::MIN), Arc::<str>::from(""), 0);
+            for (key, _, slot) in self.order.range(from..) {
+                match key {
+                    SortKey::Num(a, _) if *a <= hi => rows.set(*slot),
+                    _ => break,
+                }
+            }
+            narrow_to(&mut matched, &rows);
+        }
         // Longer words first: they tend to match fewer rows, and an empty
         // match ends the search early.
         let mut words: Vec<&String> = query.words.iter().collect();
@@ -595,7 +697,15 @@ impl ScopeIndex {
                     id.to_string(),
                     format!("{key:?}"),
                     group_of(&self.owners, *slot),
-                    group_of(&self.campaigns, *slot),
+                    // The campaign and History's facets, as the groups hold them.
+                    [
+                        &self.campaigns,
+                        &self.channels,
+                        &self.dispositions,
+                        &self.tags,
+                    ]
+                    .map(|groups| group_of(groups, *slot))
+                    .join("|"),
                     w,
                 )
             })
@@ -603,6 +713,41 @@ impl ScopeIndex {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+}
+
+/// Keeps only the rows of `rows` (all of them when nothing narrowed yet).
+fn narrow_to(matched: &mut Option<Bits>, rows: &Bits) {
+    match matched {
+        Some(m) => m.and(rows),
+        None => *matched = Some(rows.clone()),
+    }
+}
+
+/// Moves `slot` from the groups of `*current` to those of `next`, a list of
+/// names joined by `\n` ("" is none).
+fn retag(groups: &mut HashMap<Box<str>, Bits>, current: &mut Vec<Box<str>>, next: &str, slot: u32) {
+    let mut wanted: Vec<Box<str>> = next
+        .split('\n')
+        .filter(|t| !t.is_empty())
+        .map(Box::from)
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if *current == wanted {
+        return;
+    }
+    for name in current.iter() {
+        if let Some(bits) = groups.get_mut(name) {
+            bits.clear(slot);
+            if bits.is_empty() {
+                groups.remove(name);
+            }
+        }
+    }
+    for name in &wanted {
+        groups.entry(name.clone()).or_default().set(slot);
+    }
+    *current = wanted;
 }
 
 /// Moves `slot` from the group named `*current` to the one named `next`
@@ -632,7 +777,14 @@ mod tests {
     fn index(rows: &[(&str, i64, &str, &str)]) -> ScopeIndex {
         let mut index = ScopeIndex::default();
         for (id, at, owner, text) in rows {
-            index.upsert(id, SortKey::Num(-at, 0), owner, "c1", text);
+            index.upsert(
+                id,
+                SortKey::Num(-at, 0),
+                owner,
+                "c1",
+                text,
+                Facets::default(),
+            );
         }
         index
     }
@@ -644,6 +796,7 @@ mod tests {
             words: &words,
             owner,
             campaigns: &campaigns,
+            narrow: Narrow::default(),
             offset,
             limit,
         })
@@ -685,7 +838,14 @@ mod tests {
     #[test]
     fn updates_and_removals_leave_no_stale_words() {
         let mut index = index(&[("a", 1, "ana", "alpha beta"), ("b", 2, "ana", "beta")]);
-        index.upsert("a", SortKey::Num(-5, 0), "bob", "c2", "gamma beta");
+        index.upsert(
+            "a",
+            SortKey::Num(-5, 0),
+            "bob",
+            "c2",
+            "gamma beta",
+            Facets::default(),
+        );
         assert_eq!(find(&index, "alpha", None, 0, 10).total, 0);
         assert_eq!(find(&index, "beta", None, 0, 10).ids, ["a", "b"]);
         assert_eq!(find(&index, "beta", Some("ana"), 0, 10).ids, ["b"]);
@@ -705,10 +865,18 @@ mod tests {
                 "",
                 "",
                 &format!("w{n} keep"),
+                Facets::default(),
             );
         }
         for n in 0..19_000 {
-            index.upsert(&format!("r{n}"), SortKey::Num(n, 0), "", "", "keep");
+            index.upsert(
+                &format!("r{n}"),
+                SortKey::Num(n, 0),
+                "",
+                "",
+                "keep",
+                Facets::default(),
+            );
         }
         assert!(index.words.dead_bytes < 64 * 1024);
         assert_eq!(find(&index, "w19999", None, 0, 10).ids, ["r19999"]);

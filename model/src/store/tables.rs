@@ -39,13 +39,23 @@ pub const INTERACTION_ORDER: TableDefinition<'_, (u8, i64, i64, &str), ()> =
     TableDefinition::new("interaction_order");
 /// `(scope, id) → (owner, campaign, text)`: what search matches against. The
 /// text is the row's distinct lowercase words (see `projection::SearchText`);
-/// owner is set for active interactions, campaign for every interaction.
+/// owner is set for active interactions (the owner) and finalized ones (whose
+/// History it is in, `InteractionSummary::history_owner`), campaign for every
+/// interaction.
 pub const SEARCH_ROWS: TableDefinition<'_, (u8, &str), (&str, &str, &str)> =
     TableDefinition::new("search_rows");
 /// `(owner, -last_activity, 0, id) → ()`: each agent's active interactions,
 /// newest activity first (the Active tab without reading anyone else's).
 pub const ACTIVE_BY_OWNER: TableDefinition<'_, (&str, i64, i64, &str), ()> =
     TableDefinition::new("active_by_owner");
+/// `(owner, -finalized_at, 0, id) → ()`: each agent's History (their closed
+/// interactions), newest closed first, so "Mine" reads nobody else's rows.
+pub const FINALIZED_BY_OWNER: TableDefinition<'_, (&str, i64, i64, &str), ()> =
+    TableDefinition::new("finalized_by_owner");
+/// `id → (channel, disposition, tags)` of each finalized interaction, lowercase,
+/// tags joined by `\n`: what History's filters narrow on besides owner and campaign.
+pub const HISTORY_FACETS: TableDefinition<'_, &str, (&str, &str, &str)> =
+    TableDefinition::new("history_facets");
 /// `(base state, owner or "") → rows`: list totals without walking an index.
 pub const LIST_COUNTS: TableDefinition<'_, (u8, &str), u64> = TableDefinition::new("list_counts");
 /// `(agent, round_started_at, interaction) → ()`: each agent's finalized

@@ -11,7 +11,7 @@ use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::InteractionId;
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
+use meshdesk_model::ops::{HistoryFilter, InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::store::Page;
 
 use super::{PAGE, call};
@@ -203,6 +203,18 @@ impl<X: Default> List<X> {
         detail: impl FnOnce(&'a Open<X>, &'a InteractionDetail) -> Element<'a, M>,
         to_screen: impl Fn(Message) -> M + 'a,
     ) -> Element<'a, M> {
+        self.view_headed(None, cells, detail, to_screen)
+    }
+
+    /// [`List::view`] with the screen's own controls (History's filters)
+    /// above the list.
+    pub fn view_headed<'a, M: 'a>(
+        &'a self,
+        head: Option<Element<'a, M>>,
+        cells: impl Fn(&'a InteractionRow) -> Cells<'a> + 'a,
+        detail: impl FnOnce(&'a Open<X>, &'a InteractionDetail) -> Element<'a, M>,
+        to_screen: impl Fn(Message) -> M + 'a,
+    ) -> Element<'a, M> {
         let detail = match &self.open {
             None => empty(self.texts.nothing_open),
             Some(open) => match (open.detail.as_deref(), &open.error) {
@@ -211,7 +223,12 @@ impl<X: Default> List<X> {
                 (None, None) => empty("Loading…"),
             },
         };
-        split(self.list_view(cells).map(to_screen), detail)
+        let list = self.list_view(cells).map(to_screen);
+        let list = match head {
+            Some(head) => column![head, list].into(),
+            None => list,
+        };
+        split(list, detail)
     }
 
     fn list_view<'a>(
@@ -223,7 +240,7 @@ impl<X: Default> List<X> {
         let body: Element<'a, Message> = if let Some(e) = &rows.error {
             container(error_box(e)).padding(12).into()
         } else if rows.loaded && rows.rows.is_empty() {
-            if rows.query.trim().is_empty() {
+            if !rows.narrowed() {
                 empty(self.texts.empty)
             } else {
                 empty(self.texts.no_match)
@@ -280,6 +297,8 @@ pub fn caption<'a>(label: &str) -> Element<'a, Message> {
 pub struct Rows {
     pub tab: Tab,
     pub query: String,
+    /// What History is narrowed to besides the search (the agent's own by default).
+    pub history: HistoryFilter,
     pub rows: Vec<InteractionRow>,
     /// How many rows the whole list (or search) holds; `rows` may hold fewer.
     pub total: usize,
@@ -304,6 +323,7 @@ impl Rows {
         Rows {
             tab,
             query: String::new(),
+            history: HistoryFilter::default(),
             rows: Vec::new(),
             total: 0,
             list: ListState::new(id),
@@ -338,8 +358,20 @@ impl Rows {
             search: (!query.is_empty()).then(|| query.to_string()),
             offset,
             limit,
+            history: self.history.clone(),
         };
         call(backend, request, move |r| Message::Loaded(seq, r))
+    }
+
+    /// New History filters: the first page of what they keep, from the top.
+    pub fn narrow(&mut self, history: HistoryFilter, backend: &Backend) -> Task<Message> {
+        self.history = history;
+        self.search(self.query.clone(), backend)
+    }
+
+    /// Whether a search or a filter narrows the list.
+    pub fn narrowed(&self) -> bool {
+        !self.query.trim().is_empty() || self.history.narrows()
     }
 
     /// A new search: the first page of what matches, from the top.
