@@ -48,7 +48,8 @@ const CACHE_DOCS: usize = 512;
 /// The shape of the projections. A store whose projections were written with
 /// another version derives them again from its documents once, on open.
 /// 6: the team row holds canned responses; search words hold `tag:` words.
-const PROJECTION_VERSION: u64 = 6;
+/// 7: the mention index (`mention_words`, `mention_docs`).
+const PROJECTION_VERSION: u64 = 7;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -610,6 +611,8 @@ impl Store {
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
             txn.open_table(ROOM_MONTHS)?;
+            txn.open_table(MENTION_WORDS)?;
+            txn.open_table(MENTION_DOCS)?;
             txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;
