@@ -1452,3 +1452,105 @@ fn an_agent_returns_an_interaction_to_the_queue_with_a_reason() -> TestResult {
     assert!(!pending.iter().any(|r| r.summary.id.to_string() == lucia));
     Ok(())
 }
+
+/// How many texts on screen are exactly `label`.
+fn exactly(ui: &Ui, label: &str) -> usize {
+    ui.texts().iter().filter(|t| *t == label).count()
+}
+
+/// Ana's store with a teammate, Bruno, who mentioned her in a note on her
+/// active interaction with Pablo and in their direct chat (written as his
+/// device's sync would write them); the interaction's id.
+fn bruno_mentions_ana(seed: &mut Seed) -> Result<String, Box<dyn std::error::Error>> {
+    let bruno: meshdesk_model::AgentId = seed.teammate("Bruno")?.parse()?;
+    let id = seed.enqueue(
+        "General",
+        "+34 600 999 888",
+        "Pablo Garcia",
+        "My line is dead",
+    )?;
+    let interaction: meshdesk_model::InteractionId = id.parse()?;
+    seed.run(Request::Accept { id: interaction })?;
+    let note = meshdesk_model::Note {
+        agent: bruno,
+        at: seed.clock.now(),
+        text: "@Ana he was promised a refund last week, can you approve it?".into(),
+    };
+    seed.store.write_doc(
+        &meshdesk_model::doc::DocId::Interaction(interaction),
+        false,
+        move |d| meshdesk_model::doc::interaction::add_note(d, &note),
+    )?;
+    seed.clock.advance(MINUTE);
+    let ana = seed.store.identity()?.ok_or("no team")?.agent;
+    let m = meshdesk_model::ChatMessage {
+        id: meshdesk_model::MessageId::new(),
+        author: bruno,
+        at: seed.clock.now(),
+        body: "@ana can you cover the 11:00 call? (mail me at bruno@example.com)".into(),
+    };
+    seed.store.write_doc(
+        &meshdesk_model::doc::DocId::room_at(meshdesk_model::RoomKey::direct(ana, bruno), m.at),
+        true,
+        move |d| meshdesk_model::doc::room::add_message(d, &m),
+    )?;
+    seed.clock.advance(MINUTE);
+    Ok(id)
+}
+
+#[test]
+fn mentions_show_with_a_badge_open_seen_and_jump_to_their_conversation() -> TestResult {
+    let mut seed = Seed::new()?;
+    bruno_mentions_ana(&mut seed)?;
+    let mut ui = Ui::open(seed)?;
+    assert!(
+        ui.app.notices().is_empty(),
+        "opening the app announces nothing"
+    );
+    // One unread chat room and two unseen mentions.
+    assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("3"));
+    ui.tab(TabId::Contacts);
+    ui.assert_sees("2 new mentions");
+    ui.click("Mentions");
+    ui.settle(100);
+    ui.assert_sees("Note in Pablo Garcia");
+    ui.assert_sees("Chat with Bruno");
+    ui.assert_sees("@Ana he was promised a refund last week, can you approve it?");
+    assert_eq!(exactly(&ui, "New"), 2, "both are new");
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("mentions-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Opening the view saw them: only the unread room counts now.
+    assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("1"));
+    ui.assert_not_sees("2 new mentions");
+    // The chat mention opens the room.
+    ui.click("Open chat");
+    ui.assert_not_sees("Chat with Bruno");
+    ui.assert_sees("@ana can you cover the 11:00 call? (mail me at bruno@example.com)");
+    // Seen stays seen; the note's mention opens the interaction in Active.
+    ui.click("Mentions");
+    ui.settle(100);
+    assert_eq!(exactly(&ui, "New"), 0);
+    ui.click("Open conversation");
+    ui.settle(100);
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.assert_sees("My line is dead");
+    Ok(())
+}
+
+#[test]
+fn the_mentions_entry_is_reached_with_the_keyboard() -> TestResult {
+    let mut seed = Seed::new()?;
+    bruno_mentions_ana(&mut seed)?;
+    let mut ui = Ui::open(seed)?;
+    ui.tab(TabId::Contacts);
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::Enter);
+    ui.settle(100);
+    ui.assert_sees("Note in Pablo Garcia");
+    Ok(())
+}
