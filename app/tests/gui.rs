@@ -1554,3 +1554,75 @@ fn the_mentions_entry_is_reached_with_the_keyboard() -> TestResult {
     ui.assert_sees("Note in Pablo Garcia");
     Ok(())
 }
+
+#[test]
+fn a_mention_from_a_teammates_node_raises_a_toast_a_notice_and_the_badge() -> TestResult {
+    let mut seed = Seed::new()?;
+    let bruno_dir = support::teammate_dir(&seed)?;
+    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
+    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
+    let id = seed.enqueue(
+        "General",
+        "+34 600 999 888",
+        "Pablo Garcia",
+        "My line is dead",
+    )?;
+    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
+    support::sync_stores(
+        &mut seed.store,
+        "ana-device",
+        &mut bruno_store,
+        "bruno-device",
+    )?;
+    let team = seed.store.team()?.ok_or("no team")?.id;
+    bruno_store.set_identity(&LocalIdentity {
+        team,
+        agent: bruno.parse()?,
+        device: bruno_key.device(),
+    })?;
+    // Bruno writes while the two are apart.
+    let now = Context {
+        now: seed.clock.now(),
+        presence: None,
+    };
+    meshdesk_model::ops::execute(
+        &mut bruno_store,
+        &now,
+        Request::AddNote {
+            id: id.parse()?,
+            text: "@ana can you approve his refund?".into(),
+        },
+    )?;
+    drop(bruno_store);
+    seed.clock.advance(MINUTE);
+
+    let ana_addr = support::free_loopback()?;
+    let Seed { store, clock, dir } = seed;
+    drop(store);
+    let rt = support::runtime()?;
+    let ana = support::node_in(
+        &rt,
+        dir.path(),
+        support::loopback(&clock, ana_addr.clone(), vec![]),
+    )?;
+    let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
+    ui.tab(TabId::Pending);
+    assert!(ui.app.notices().is_empty());
+    ui.assert_not_sees("mentioned you");
+
+    // The two computers meet: Bruno's node dials Ana's.
+    let bruno_node = support::node_in(
+        &ui.rt,
+        bruno_dir.path(),
+        support::loopback(&clock, support::free_loopback()?, vec![ana_addr]),
+    )?;
+    ui.settle_until("Bruno mentioned you", 20_000);
+    let last = ui.app.notices().last().cloned().ok_or("no notice")?;
+    assert_eq!(last.title, "Bruno mentioned you");
+    assert_eq!(last.body, "in Pablo Garcia: @ana can you approve his refund?");
+    assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("1"));
+    ui.tab(TabId::Contacts);
+    ui.assert_sees("1 new mention");
+    ui.rt.block_on(bruno_node.shutdown());
+    Ok(())
+}

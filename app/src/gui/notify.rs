@@ -332,6 +332,35 @@ mod tests {
         serde_json::from_value(json).expect("a well-formed row")
     }
 
+    fn mention(id: &str, interaction: InteractionId) -> MentionRow {
+        MentionRow {
+            id: id.into(),
+            place: MentionPlace::Note { interaction },
+            title: "Pablo".into(),
+            chat: None,
+            author: AgentId::new(),
+            author_name: "Bo".into(),
+            at: 1,
+            text: "@Ana look".into(),
+            seen: false,
+        }
+    }
+
+    #[test]
+    fn a_new_unseen_mention_fires_once_and_the_first_read_is_a_baseline() {
+        let i = InteractionId::new();
+        let mut w = Watch::default();
+        assert!(w.mentions(&[mention("a", i)]).is_empty());
+        let fired = w.mentions(&[mention("a", i), mention("b", i)]);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].title, "Bo mentioned you");
+        assert_eq!(fired[0].body, "in Pablo: @Ana look");
+        assert_eq!(fired[0].about, Some(Subject::Interaction(i)));
+        // Seen (gone from the unseen read), then nothing new: silence.
+        assert!(w.mentions(&[]).is_empty());
+        assert!(w.mentions(&[]).is_empty());
+    }
+
     #[test]
     fn the_first_read_is_a_baseline_and_only_new_offers_fire() {
         let (a, b) = (InteractionId::new(), InteractionId::new());
