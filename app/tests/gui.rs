@@ -1619,7 +1619,10 @@ fn a_mention_from_a_teammates_node_raises_a_toast_a_notice_and_the_badge() -> Te
     ui.settle_until("Bruno mentioned you", 20_000);
     let last = ui.app.notices().last().cloned().ok_or("no notice")?;
     assert_eq!(last.title, "Bruno mentioned you");
-    assert_eq!(last.body, "in Pablo Garcia: @ana can you approve his refund?");
+    assert_eq!(
+        last.body,
+        "in Pablo Garcia: @ana can you approve his refund?"
+    );
     assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("1"));
     ui.tab(TabId::Contacts);
     ui.assert_sees("1 new mention");

@@ -213,3 +213,26 @@ fn seen_marks_are_kept_per_mention_and_survive_a_rebuild() {
     assert_eq!(unseen.len(), 1);
     assert_eq!(unseen[0].text, "@Bo third");
 }
+
+#[test]
+fn a_campaign_room_mention_reaches_only_the_campaigns_members() {
+    let mut t = team();
+    let mut sales = ops::CampaignSpec::new("Sales", ChannelKind::Phone, Strategy::RingAll);
+    sales.members = vec!["Ana".into(), "Bo".into()];
+    run(&mut t.store, Request::AddCampaign(sales));
+    run(
+        &mut t.store,
+        Request::ChatSend {
+            to: ChatTarget::Campaign("Sales".into()),
+            text: "@Bo and @Bo Li: standup in 5".into(),
+        },
+    );
+    be(&mut t.store, t.bo);
+    let rows = mentions(&mut t.store, true);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].title, "#Sales");
+    assert_eq!(rows[0].chat, Some(ChatTarget::Campaign("Sales".into())));
+    // Bo Li is named too, but cannot read the room.
+    be(&mut t.store, t.bo_li);
+    assert!(mentions(&mut t.store, false).is_empty());
+}
