@@ -1556,7 +1556,8 @@ fn the_mentions_entry_is_reached_with_the_keyboard() -> TestResult {
 }
 
 #[test]
-fn a_mention_from_a_teammates_node_raises_a_toast_a_notice_and_the_badge() -> TestResult {
+fn a_mention_from_a_teammates_node_raises_a_toast_and_a_notice_and_shows_in_the_open_view()
+-> TestResult {
     let mut seed = Seed::new()?;
     let bruno_dir = support::teammate_dir(&seed)?;
     let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
@@ -1606,9 +1607,12 @@ fn a_mention_from_a_teammates_node_raises_a_toast_a_notice_and_the_badge() -> Te
         support::loopback(&clock, ana_addr.clone(), vec![]),
     )?;
     let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
-    ui.tab(TabId::Pending);
+    // Ana is looking at her (empty) mentions.
+    ui.tab(TabId::Contacts);
+    ui.click("Mentions");
+    ui.settle(100);
+    ui.assert_sees("No mentions yet");
     assert!(ui.app.notices().is_empty());
-    ui.assert_not_sees("mentioned you");
 
     // The two computers meet: Bruno's node dials Ana's.
     let bruno_node = support::node_in(
@@ -1623,9 +1627,12 @@ fn a_mention_from_a_teammates_node_raises_a_toast_a_notice_and_the_badge() -> Te
         last.body,
         "in Pablo Garcia: @ana can you approve his refund?"
     );
-    assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("1"));
-    ui.tab(TabId::Contacts);
-    ui.assert_sees("1 new mention");
+    // The open view shows it at once, and so it is seen: no badge stays.
+    ui.settle_until("Note in Pablo Garcia", 5_000);
+    ui.assert_sees("@ana can you approve his refund?");
+    ui.settle(200);
+    assert_eq!(next_to(&ui, "Contacts & chat"), Some("Phonebook".into()));
+    ui.assert_sees("Where teammates wrote @ your name");
     ui.rt.block_on(bruno_node.shutdown());
     Ok(())
 }

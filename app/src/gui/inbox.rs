@@ -721,7 +721,14 @@ impl Inbox {
                         first.title, first.body
                     ))));
                 }
+                let arrived = !notices.is_empty();
                 effects.push(Event::Notify(notices));
+                if arrived && self.tab == TabId::Contacts {
+                    return (
+                        self.contacts.mentions_arrived(&b).map(Message::Contacts),
+                        effects,
+                    );
+                }
                 Task::none()
             }
             Message::MentionOpened(result) => match result {

@@ -129,6 +129,15 @@ impl Contacts {
         self.unseen_mentions = unseen;
     }
 
+    /// New mentions arrived: the open Mentions view reads them (and so sees them).
+    pub fn mentions_arrived(&mut self, backend: &Backend) -> Task<Message> {
+        if self.showing_mentions {
+            self.mentions.reload(backend).map(Message::Mentions)
+        } else {
+            Task::none()
+        }
+    }
+
     fn load_rooms(&mut self, backend: &Backend) -> Task<Message> {
         self.rooms_seq += 1;
         let seq = self.rooms_seq;
