@@ -206,7 +206,9 @@ fn put_mentions(txn: &WriteTransaction, doc: &str, sources: Vec<MentionSource>) 
         }
     }
     if keys.is_empty() {
-        docs.remove(doc)?;
+        if !old.is_empty() {
+            docs.remove(doc)?;
+        }
     } else {
         docs.insert(doc, encode(&keys).as_slice())?;
     }
