@@ -1540,3 +1540,187 @@ fn snapshots_of_history_with_its_filters_light_and_dark() -> TestResult {
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
+
+/// How many texts on screen are exactly `label`.
+fn exactly(ui: &Ui, label: &str) -> usize {
+    ui.texts().iter().filter(|t| *t == label).count()
+}
+
+/// Ana's store with a teammate, Bruno, who mentioned her in a note on her
+/// active interaction with Pablo and in their direct chat (written as his
+/// device's sync would write them); the interaction's id.
+fn bruno_mentions_ana(seed: &mut Seed) -> Result<String, Box<dyn std::error::Error>> {
+    let bruno: meshdesk_model::AgentId = seed.teammate("Bruno")?.parse()?;
+    let id = seed.enqueue(
+        "General",
+        "+34 600 999 888",
+        "Pablo Garcia",
+        "My line is dead",
+    )?;
+    let interaction: meshdesk_model::InteractionId = id.parse()?;
+    seed.run(Request::Accept { id: interaction })?;
+    let note = meshdesk_model::Note {
+        agent: bruno,
+        at: seed.clock.now(),
+        text: "@Ana he was promised a refund last week, can you approve it?".into(),
+    };
+    seed.store.write_doc(
+        &meshdesk_model::doc::DocId::Interaction(interaction),
+        false,
+        move |d| meshdesk_model::doc::interaction::add_note(d, &note),
+    )?;
+    seed.clock.advance(MINUTE);
+    let ana = seed.store.identity()?.ok_or("no team")?.agent;
+    let m = meshdesk_model::ChatMessage {
+        id: meshdesk_model::MessageId::new(),
+        author: bruno,
+        at: seed.clock.now(),
+        body: "@ana can you cover the 11:00 call? (mail me at bruno@example.com)".into(),
+    };
+    seed.store.write_doc(
+        &meshdesk_model::doc::DocId::room_at(meshdesk_model::RoomKey::direct(ana, bruno), m.at),
+        true,
+        move |d| meshdesk_model::doc::room::add_message(d, &m),
+    )?;
+    seed.clock.advance(MINUTE);
+    Ok(id)
+}
+
+#[test]
+fn mentions_show_with_a_badge_open_seen_and_jump_to_their_conversation() -> TestResult {
+    let mut seed = Seed::new()?;
+    bruno_mentions_ana(&mut seed)?;
+    let mut ui = Ui::open(seed)?;
+    assert!(
+        ui.app.notices().is_empty(),
+        "opening the app announces nothing"
+    );
+    // One unread chat room and two unseen mentions.
+    assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("3"));
+    ui.tab(TabId::Contacts);
+    ui.assert_sees("2 new mentions");
+    ui.click("Mentions");
+    ui.settle(100);
+    ui.assert_sees("Note in Pablo Garcia");
+    ui.assert_sees("Chat with Bruno");
+    ui.assert_sees("@Ana he was promised a refund last week, can you approve it?");
+    assert_eq!(exactly(&ui, "New"), 2, "both are new");
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("mentions-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Opening the view saw them: only the unread room counts now.
+    assert_eq!(next_to(&ui, "Contacts & chat").as_deref(), Some("1"));
+    ui.assert_not_sees("2 new mentions");
+    // The chat mention opens the room.
+    ui.click("Open chat");
+    ui.assert_not_sees("Chat with Bruno");
+    ui.assert_sees("@ana can you cover the 11:00 call? (mail me at bruno@example.com)");
+    // Seen stays seen; the note's mention opens the interaction in Active.
+    ui.click("Mentions");
+    ui.settle(100);
+    assert_eq!(exactly(&ui, "New"), 0);
+    ui.click("Open conversation");
+    ui.settle(100);
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.assert_sees("My line is dead");
+    Ok(())
+}
+
+#[test]
+fn the_mentions_entry_is_reached_with_the_keyboard() -> TestResult {
+    let mut seed = Seed::new()?;
+    bruno_mentions_ana(&mut seed)?;
+    let mut ui = Ui::open(seed)?;
+    ui.tab(TabId::Contacts);
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::Enter);
+    ui.settle(100);
+    ui.assert_sees("Note in Pablo Garcia");
+    Ok(())
+}
+
+#[test]
+fn a_mention_from_a_teammates_node_raises_a_toast_and_a_notice_and_shows_in_the_open_view()
+-> TestResult {
+    let mut seed = Seed::new()?;
+    let bruno_dir = support::teammate_dir(&seed)?;
+    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
+    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
+    let id = seed.enqueue(
+        "General",
+        "+34 600 999 888",
+        "Pablo Garcia",
+        "My line is dead",
+    )?;
+    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
+    support::sync_stores(
+        &mut seed.store,
+        "ana-device",
+        &mut bruno_store,
+        "bruno-device",
+    )?;
+    let team = seed.store.team()?.ok_or("no team")?.id;
+    bruno_store.set_identity(&LocalIdentity {
+        team,
+        agent: bruno.parse()?,
+        device: bruno_key.device(),
+    })?;
+    // Bruno writes while the two are apart.
+    let now = Context {
+        now: seed.clock.now(),
+        presence: None,
+    };
+    meshdesk_model::ops::execute(
+        &mut bruno_store,
+        &now,
+        Request::AddNote {
+            id: id.parse()?,
+            text: "@ana can you approve his refund?".into(),
+        },
+    )?;
+    drop(bruno_store);
+    seed.clock.advance(MINUTE);
+
+    let ana_addr = support::free_loopback()?;
+    let Seed { store, clock, dir } = seed;
+    drop(store);
+    let rt = support::runtime()?;
+    let ana = support::node_in(
+        &rt,
+        dir.path(),
+        support::loopback(&clock, ana_addr.clone(), vec![]),
+    )?;
+    let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
+    // Ana is looking at her (empty) mentions.
+    ui.tab(TabId::Contacts);
+    ui.click("Mentions");
+    ui.settle(100);
+    ui.assert_sees("No mentions yet");
+    assert!(ui.app.notices().is_empty());
+
+    // The two computers meet: Bruno's node dials Ana's.
+    let bruno_node = support::node_in(
+        &ui.rt,
+        bruno_dir.path(),
+        support::loopback(&clock, support::free_loopback()?, vec![ana_addr]),
+    )?;
+    ui.settle_until("Bruno mentioned you", 20_000);
+    let last = ui.app.notices().last().cloned().ok_or("no notice")?;
+    assert_eq!(last.title, "Bruno mentioned you");
+    assert_eq!(
+        last.body,
+        "in Pablo Garcia: @ana can you approve his refund?"
+    );
+    // The open view shows it at once, and so it is seen: no badge stays.
+    ui.settle_until("Note in Pablo Garcia", 5_000);
+    ui.assert_sees("@ana can you approve his refund?");
+    ui.settle(200);
+    assert_eq!(next_to(&ui, "Contacts & chat"), Some("Phonebook".into()));
+    ui.assert_sees("Where teammates wrote @ your name");
+    ui.rt.block_on(bruno_node.shutdown());
+    Ok(())
+}

@@ -47,6 +47,16 @@ pub const MAX_BLOOM_BITS_PER_ENTRY: u32 = 64;
 /// loses the interaction, not a second conversation. The ops refuse a
 /// longer one and every node refuses it in a peer's change (`rules.rs`).
 pub const MAX_REASON_CHARS: usize = 500;
+/// The most distinct `@` words of one note or chat message the mention
+/// index keeps rows for: a text of hundreds of `@`s (at most 20,000
+/// characters each) costs a few rows, not thousands, on every node.
+pub const MAX_MENTIONS_PER_TEXT: usize = 16;
+/// How many characters of a mentioning text the index keeps (what the
+/// Mentions view and `meshdesk mentions` show; the whole text is one click away).
+pub const MENTION_TEXT_CHARS: usize = 500;
+/// How many characters after each `@` the mention index keeps to match
+/// names against: agent names longer than this cannot be mentioned.
+pub const MENTION_TAIL_CHARS: usize = 100;
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const DEFLATE_BIT: u64 = 0b1000;

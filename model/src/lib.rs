@@ -25,6 +25,7 @@ pub mod bounds;
 pub mod canned;
 pub mod clock;
 pub mod doc;
+pub mod mentions;
 pub mod ops;
 pub mod rules;
 pub mod store;

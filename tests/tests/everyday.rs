@@ -153,3 +153,62 @@ fn a_pull_back_by_a_supervisor_on_one_node_reaches_the_agent_on_another() {
     assert_eq!(pending[0]["id"], id.as_str());
     assert_eq!(pending[0]["offer"], "ring-all");
 }
+
+fn mentions(device: &Device, unseen: bool) -> Vec<serde_json::Value> {
+    let mut args = vec!["mentions"];
+    if unseen {
+        args.push("--unseen");
+    }
+    device.json(&args).as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_note_mentioning_a_teammate_on_one_node_is_in_their_mentions_on_another() {
+    let (a, b) = team_of_two();
+    let id = a.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "General",
+        "--from",
+        "+34 600 100 200",
+        "--message",
+        "My line is dead",
+    ]);
+    a.ok(&[
+        "interaction",
+        "note",
+        &id,
+        "@bo can you call back? Billing is on ana@example.com",
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(20), || mentions(&b, true).len() == 1),
+        "Bo never saw the mention: {:?}\n--- B's log ---\n{}",
+        mentions(&b, false),
+        b.log()
+    );
+    let m = &mentions(&b, true)[0];
+    assert_eq!(m["author_name"], "Ana");
+    assert_eq!(m["place"]["kind"], "note");
+    assert_eq!(m["place"]["interaction"], id.as_str());
+    assert_eq!(m["seen"], false);
+    let table = b.ok(&["mentions"]);
+    assert!(table.contains("@bo can you call back?"), "{table}");
+    assert!(table.contains(&format!("interaction show {id}")), "{table}");
+    // Ana wrote it: nothing mentions her, and the address is no mention.
+    assert!(mentions(&a, false).is_empty());
+    // Bo's answer in chat reaches Ana the same way.
+    b.ok(&[
+        "chat",
+        "send",
+        "--agent",
+        "Ana",
+        "@Ana done, they are happy",
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(20), || mentions(&a, true).len() == 1),
+        "Ana never saw Bo's mention\n--- A's log ---\n{}",
+        a.log()
+    );
+    assert_eq!(mentions(&a, true)[0]["chat"]["agent"], "Bo");
+}

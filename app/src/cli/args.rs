@@ -48,6 +48,12 @@ pub enum Command {
     /// This agent's availability.
     #[command(subcommand)]
     Status(StatusCommand),
+    /// Where teammates wrote `@your name` in a note or team chat, newest first.
+    Mentions {
+        /// Only those not yet seen on this device (in the window's Mentions view).
+        #[arg(long)]
+        unseen: bool,
+    },
     /// Canned responses: replies written once, inserted with `/code`.
     #[command(subcommand)]
     Canned(CannedCommand),

@@ -422,6 +422,7 @@ pub fn request_for(
             },
         },
         Command::Status(StatusCommand::Show) => Request::ShowStatus,
+        Command::Mentions { unseen } => Request::ListMentions { unseen },
     };
     Ok(Some(request))
 }

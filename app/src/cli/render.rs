@@ -1,7 +1,7 @@
 //! Printing replies: readable tables, or one JSON document with `--json`.
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
-use meshdesk_model::ops::{InteractionDetail, InteractionRow, Reply};
+use meshdesk_model::ops::{ChatTarget, InteractionDetail, InteractionRow, Reply};
 use meshdesk_model::store::Page;
 use meshdesk_model::{AgentId, Author, Millis, now_ms};
 
@@ -424,6 +424,29 @@ pub fn text(reply: &Reply) -> String {
                     r.summary.message_count.to_string(),
                     r.unread.to_string(),
                     r.summary.last_message_preview.clone(),
+                ]);
+            }
+            t.to_string()
+        }
+        Reply::Mentions(rows) => {
+            if rows.is_empty() {
+                return "No mentions.".into();
+            }
+            let mut t = table(&["", "WHEN", "FROM", "WHERE", "TEXT", "OPEN WITH"]);
+            for m in rows {
+                let open = match (&m.chat, m.interaction()) {
+                    (Some(ChatTarget::Agent(a)), _) => format!("chat show --agent '{a}'"),
+                    (Some(ChatTarget::Campaign(c)), _) => format!("chat show --campaign '{c}'"),
+                    (None, Some(id)) => format!("interaction show {id}"),
+                    (None, None) => String::new(),
+                };
+                t.add_row(vec![
+                    if m.seen { "" } else { "new" }.to_string(),
+                    clock(m.at),
+                    m.author_name.clone(),
+                    m.title.clone(),
+                    m.text.split_whitespace().collect::<Vec<_>>().join(" "),
+                    open,
                 ]);
             }
             t.to_string()

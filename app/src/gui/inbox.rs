@@ -19,7 +19,8 @@ use iced::widget::{column, row};
 use iced::{Length, Task};
 use meshdesk_model::doc::{DocId, DocKind};
 use meshdesk_model::ops::{
-    Client, InteractionDetail, InteractionRow, Reply, Request, RoomRow, Tab, TeamOverview,
+    Client, InteractionDetail, InteractionRow, MentionRow, Reply, Request, RoomRow, Tab,
+    TeamOverview,
 };
 use meshdesk_model::store::Page;
 use meshdesk_model::{InteractionId, InteractionState, Millis};
@@ -63,6 +64,10 @@ pub enum Message {
     CountsLoaded(u64, Tab, Result<Page<InteractionRow>, Error>),
     /// The chat rooms, read to tell teammates' new messages.
     RoomsLoaded(Result<Vec<RoomRow>, Error>),
+    /// This agent's unseen mentions, read to tell new ones and for the badges.
+    MentionsLoaded(Result<Vec<MentionRow>, Error>),
+    /// A mention's interaction, read to open it in the tab that holds it.
+    MentionOpened(Result<Box<InteractionDetail>, Error>),
     PeersLoaded(Result<Vec<Peer>, Error>),
     Tab(TabId),
     Search(String),
@@ -141,6 +146,8 @@ struct Counts {
     pending: usize,
     /// Chat rooms with teammates' messages not yet read.
     chat: usize,
+    /// Mentions of this agent not yet seen on this device.
+    mentions: usize,
 }
 
 /// The inbox: everything shown once a team is open.
@@ -191,6 +198,7 @@ impl Inbox {
             inbox.load_team(),
             inbox.load_counts(),
             inbox.load_rooms(),
+            inbox.load_mentions(),
             inbox.load_peers(),
             inbox.reload_tab(),
         ]);
@@ -282,6 +290,14 @@ impl Inbox {
 
     fn load_rooms(&self) -> Task<Message> {
         screen::call(&self.backend, Request::ListRooms, Message::RoomsLoaded)
+    }
+
+    fn load_mentions(&self) -> Task<Message> {
+        screen::call(
+            &self.backend,
+            Request::ListMentions { unseen: true },
+            Message::MentionsLoaded,
+        )
     }
 
     fn load_peers(&self) -> Task<Message> {
@@ -386,6 +402,10 @@ impl Inbox {
         }
         if dirty.rooms {
             tasks.push(self.load_rooms());
+        }
+        // Notes live in interactions, chat in rooms, names in agents.
+        if interactions || dirty.rooms {
+            tasks.push(self.load_mentions());
         }
         let b = self.backend.clone();
         match self.tab {
@@ -700,6 +720,39 @@ impl Inbox {
                 }
                 Task::none()
             }
+            Message::MentionsLoaded(result) => {
+                let Ok(rows) = result else {
+                    return (Task::none(), effects);
+                };
+                self.counts.mentions = rows.len();
+                self.contacts.set_unseen_mentions(rows.len());
+                let notices = self.watch.mentions(&rows);
+                if let Some(first) = notices.first() {
+                    effects.push(Event::Toast(Toast::Info(format!(
+                        "{} {}",
+                        first.title, first.body
+                    ))));
+                }
+                let arrived = !notices.is_empty();
+                effects.push(Event::Notify(notices));
+                if arrived && self.tab == TabId::Contacts {
+                    return (
+                        self.contacts.mentions_arrived(&b).map(Message::Contacts),
+                        effects,
+                    );
+                }
+                Task::none()
+            }
+            Message::MentionOpened(result) => match result {
+                Ok(detail) => {
+                    let id = detail.interaction.id;
+                    self.show_interaction(id, detail.state, &mut effects)
+                }
+                Err(e) => {
+                    effects.push(Event::Toast(Toast::Error(e.to_string())));
+                    Task::none()
+                }
+            },
             Message::PeersLoaded(result) => {
                 if let Ok(peers) = result {
                     self.peers = peers.into_iter().map(|p| (p.peer.clone(), p)).collect();
@@ -791,6 +844,12 @@ impl Inbox {
                         Task::none()
                     }
                     Some(contacts::Event::Read) => self.load_rooms(),
+                    Some(contacts::Event::MentionsSeen) => self.load_mentions(),
+                    Some(contacts::Event::OpenInteraction(id)) => screen::call(
+                        &self.backend,
+                        Request::ShowInteraction { id },
+                        Message::MentionOpened,
+                    ),
                     None => Task::none(),
                 };
                 Task::batch([task.map(Message::Contacts), more])

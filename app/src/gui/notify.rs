@@ -1,7 +1,8 @@
 //! Desktop notifications for what arrives from elsewhere: an interaction
 //! offered to this agent, a customer's message in one of the agent's active
 //! interactions, a teammate's chat message, and one of the agent's
-//! interactions taken back by a supervisor (with the reason).
+//! interactions taken back by a supervisor (with the reason), and an
+//! `@` mention of this agent in a teammate's note or chat message.
 //!
 //! Two halves:
 //!
@@ -21,7 +22,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 
-use meshdesk_model::ops::{InteractionDetail, InteractionRow};
+use meshdesk_model::mentions::MentionPlace;
+use meshdesk_model::ops::{InteractionDetail, InteractionRow, MentionRow};
 use meshdesk_model::projection::RoomSummary;
 use meshdesk_model::{AgentId, InteractionId, RoomKey, TransferKind, TransferTarget};
 
@@ -59,6 +61,8 @@ pub struct Watch {
     /// Interactions that left Active since the last look: the shell reads
     /// each to tell whether someone took it from this agent.
     left: Vec<InteractionId>,
+    /// The unseen mentions of this agent last read.
+    mentions: Option<BTreeSet<String>>,
 }
 
 fn clip(s: &str) -> String {
@@ -138,6 +142,29 @@ impl Watch {
             })
             .collect();
         grouped(fresh, |n| format!("New messages in {n} interactions"))
+    }
+
+    /// A new read of this agent's unseen mentions: those not there before.
+    /// A mention seen meanwhile (the Mentions view opened) leaves the set
+    /// and never comes back as unseen, so nothing fires twice.
+    pub fn mentions(&mut self, rows: &[MentionRow]) -> Vec<Notice> {
+        let now: BTreeSet<String> = rows.iter().map(|m| m.id.clone()).collect();
+        let Some(before) = self.mentions.replace(now) else {
+            return vec![];
+        };
+        let fresh: Vec<Notice> = rows
+            .iter()
+            .filter(|m| !before.contains(&m.id))
+            .map(|m| Notice {
+                title: format!("{} mentioned you", m.author_name),
+                body: format!("in {}: {}", m.title, clip(&m.text)),
+                about: Some(match m.place {
+                    MentionPlace::Note { interaction } => Subject::Interaction(interaction),
+                    MentionPlace::Chat { room } => Subject::Room(room),
+                }),
+            })
+            .collect();
+        grouped(fresh, |n| format!("You were mentioned {n} times"))
     }
 
     /// The interactions that left Active since this was last asked.
@@ -303,6 +330,35 @@ mod tests {
             "offer_expires_at": null,
         });
         serde_json::from_value(json).expect("a well-formed row")
+    }
+
+    fn mention(id: &str, interaction: InteractionId) -> MentionRow {
+        MentionRow {
+            id: id.into(),
+            place: MentionPlace::Note { interaction },
+            title: "Pablo".into(),
+            chat: None,
+            author: AgentId::new(),
+            author_name: "Bo".into(),
+            at: 1,
+            text: "@Ana look".into(),
+            seen: false,
+        }
+    }
+
+    #[test]
+    fn a_new_unseen_mention_fires_once_and_the_first_read_is_a_baseline() {
+        let i = InteractionId::new();
+        let mut w = Watch::default();
+        assert!(w.mentions(&[mention("a", i)]).is_empty());
+        let fired = w.mentions(&[mention("a", i), mention("b", i)]);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].title, "Bo mentioned you");
+        assert_eq!(fired[0].body, "in Pablo: @Ana look");
+        assert_eq!(fired[0].about, Some(Subject::Interaction(i)));
+        // Seen (gone from the unseen read), then nothing new: silence.
+        assert!(w.mentions(&[]).is_empty());
+        assert!(w.mentions(&[]).is_empty());
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 use std::future::Future;
 
-use super::{ChatView, InteractionDetail, InteractionRow, Reply, Request, RoomRow, TeamOverview};
+use super::{
+    ChatView, InteractionDetail, InteractionRow, MentionRow, Reply, Request, RoomRow, TeamOverview,
+};
 use crate::ids::*;
 use crate::projection::InteractionSummary;
 use crate::routing;
@@ -57,6 +59,7 @@ from_reply! {
     Agent: Reply::Status(agent) => *agent;
     Vec<routing::Explanation>: Reply::Explanations(list) => list;
     Vec<CannedResponse>: Reply::Canned(list) => list;
+    Vec<MentionRow>: Reply::Mentions(list) => list;
     String: Reply::Text(text) => text;
 }
 

@@ -12,6 +12,7 @@ pub mod client;
 mod contacts;
 mod error;
 mod interactions;
+mod mentions;
 mod query;
 mod team;
 
@@ -31,6 +32,7 @@ pub use client::{Client, FromReply, UnexpectedReply};
 pub use contacts::{ContactSpec, CustomerSpec};
 pub use error::{InviteRefusal, OpError, OpResult};
 pub use interactions::TransferTo;
+pub use mentions::MentionRow;
 pub use query::{HistoryFilter, RoutingFacts, Tab, Whose};
 use team::create_team;
 pub use team::{CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, admit_device};
@@ -207,6 +209,18 @@ pub enum Request {
     MarkRoomRead {
         with: ChatTarget,
     },
+    // --- mentions ---
+    /// This agent's `@` mentions in notes and team chat, newest first.
+    ListMentions {
+        /// Only those not yet seen on this device.
+        #[serde(default)]
+        unseen: bool,
+    },
+    /// Marks mentions seen on this device: those named, or all when `ids` is empty.
+    MarkMentionsSeen {
+        #[serde(default)]
+        ids: Vec<String>,
+    },
     // --- status ---
     SetStatus {
         status: AgentStatus,
@@ -253,6 +267,7 @@ impl Request {
                 | Request::ExplainRouting { .. }
                 | Request::ChatShow { .. }
                 | Request::ListRooms
+                | Request::ListMentions { .. }
                 | Request::ShowStatus
                 | Request::ListCanned { .. }
                 | Request::FillCanned { .. }
@@ -338,6 +353,7 @@ pub enum Reply {
     Rooms(Vec<RoomRow>),
     Status(Box<Agent>),
     Canned(Vec<CannedResponse>),
+    Mentions(Vec<MentionRow>),
     /// Text to show or send (a filled canned response).
     Text(String),
 }
@@ -521,6 +537,8 @@ impl Executor<'_, '_> {
                 self.mark_room_read(room)?;
                 done(Reply::Done, vec![])
             }
+            Request::ListMentions { unseen } => self.list_mentions(unseen),
+            Request::MarkMentionsSeen { ids } => self.mark_mentions_seen(&ids),
             Request::SetStatus { status } => self.set_status(status),
             Request::ShowStatus => self.show_status(),
             Request::AddCanned(spec) => self.add_canned(spec),

@@ -20,6 +20,18 @@ pub trait LocalMarks {
 
     /// How many messages of an interaction or room this device has read.
     fn read_mark(&self, key: &str) -> StoreResult<u32>;
+
+    /// Records that the agent has seen these mentions (by source id) on this
+    /// device. Not fsynced on its own, like read marks.
+    fn mark_mentions_seen(&mut self, ids: &[String]) -> StoreResult<()>;
+
+    /// Whether the agent has seen this mention on this device.
+    fn mention_seen(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Where a mention's seen mark is kept in `read_marks`.
+fn seen_key(id: &str) -> String {
+    format!("mention:{id}")
 }
 
 impl LocalMarks for Store {
@@ -50,6 +62,28 @@ impl LocalMarks for Store {
         txn.open_table(READ_MARKS)?.insert(key, count)?;
         txn.commit()?;
         Ok(())
+    }
+
+    fn mark_mentions_seen(&mut self, ids: &[String]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.db.begin_write()?;
+        if let Err(e) = txn.set_durability(redb::Durability::None) {
+            tracing::debug!(%e, "mention marks committed durably");
+        }
+        {
+            let mut marks = txn.open_table(READ_MARKS)?;
+            for id in ids {
+                marks.insert(seen_key(id).as_str(), 1)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn mention_seen(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.read_mark(&seen_key(id))? > 0)
     }
 
     fn read_mark(&self, key: &str) -> StoreResult<u32> {

@@ -50,7 +50,8 @@ const CACHE_DOCS: usize = 512;
 /// 6: the team row holds canned responses; search words hold `tag:` words.
 /// 7: History by owner (`finalized_by_owner`, owners in finalized search rows
 /// and counts) and its filters' facets (`history_facets`).
-const PROJECTION_VERSION: u64 = 7;
+/// 8: the mention index (`mention_words`, `mention_docs`).
+const PROJECTION_VERSION: u64 = 8;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -614,6 +615,8 @@ impl Store {
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
             txn.open_table(ROOM_MONTHS)?;
+            txn.open_table(MENTION_WORDS)?;
+            txn.open_table(MENTION_DOCS)?;
             txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;

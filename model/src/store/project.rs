@@ -9,8 +9,10 @@ use redb::{
 
 use super::tables::*;
 use super::{StoreResult, decode, encode};
+use crate::bounds::MENTION_TEXT_CHARS;
 use crate::doc::{self, DocError, DocId};
 use crate::ids::{AgentId, Millis, TeamId};
+use crate::mentions::{self, MentionPlace, MentionSource};
 use crate::projection::*;
 use crate::types::*;
 
@@ -48,8 +50,8 @@ pub(crate) fn order_key(s: &InteractionSummary) -> (u8, i64, i64) {
 pub(crate) enum Row {
     Team(Team),
     Agent(Agent),
-    /// The summary and its search text.
-    Interaction(Box<InteractionSummary>, String),
+    /// The summary, its search text and its notes that may mention someone.
+    Interaction(Box<InteractionSummary>, String, Vec<MentionSource>),
     Contact(Contact),
     Room(ChatRoom),
 }
@@ -87,9 +89,23 @@ pub(crate) fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError
             if !text.is_full() {
                 doc::interaction::each_body(doc, earlier, |body| text.push(body))?;
             }
+            let mentions = i
+                .notes
+                .iter()
+                .enumerate()
+                .map(|(n, note)| MentionSource {
+                    id: format!("{doc_id}#note:{n}"),
+                    place: MentionPlace::Note { interaction: i.id },
+                    author: note.agent,
+                    at: note.at,
+                    text: note.text.clone(),
+                    tails: Vec::new(),
+                })
+                .collect();
             Row::Interaction(
                 Box::new(InteractionSummary::from_head(&i, count)),
                 text.finish(),
+                mentions,
             )
         }
         DocId::Contact(id) => {
@@ -113,8 +129,9 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
             txn.open_table(AGENTS)?
                 .insert(agent.id.to_string().as_str(), encode(&agent).as_slice())?;
         }
-        Row::Interaction(summary, text) => {
-            put_interaction(txn, Some((&summary, &text)), &summary.id.to_string())?
+        Row::Interaction(summary, text, mentions) => {
+            put_interaction(txn, Some((&summary, &text)), &summary.id.to_string())?;
+            put_mentions(txn, &DocId::Interaction(summary.id).to_string(), mentions)?;
         }
         Row::Contact(c) => put_contact(txn, &c.id.to_string(), (!c.deleted).then_some(&c))?,
         Row::Room(room) => {
@@ -130,7 +147,70 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
                 (room.room.key().as_str(), room.month.as_str()),
                 encode(&summary).as_slice(),
             )?;
+            let doc_id = DocId::Room {
+                room: room.room,
+                month: room.month.clone(),
+            }
+            .to_string();
+            let mentions = room
+                .messages
+                .iter()
+                .map(|m| MentionSource {
+                    id: format!("{doc_id}#{}", m.id),
+                    place: MentionPlace::Chat { room: room.room },
+                    author: m.author,
+                    at: m.at,
+                    text: m.body.clone(),
+                    tails: Vec::new(),
+                })
+                .collect();
+            put_mentions(txn, &doc_id, mentions)?;
         }
+    }
+    Ok(())
+}
+
+/// Replaces a document's rows in the mention index with those of `sources`
+/// that hold an `@` which may start a mention.
+fn put_mentions(txn: &WriteTransaction, doc: &str, sources: Vec<MentionSource>) -> StoreResult<()> {
+    let mut words = txn.open_table(MENTION_WORDS)?;
+    let mut docs = txn.open_table(MENTION_DOCS)?;
+    let old: Vec<(String, i64, String)> = match docs.get(doc)? {
+        Some(v) => decode("mention_docs", v.value())?,
+        None => Vec::new(),
+    };
+    for (word, at, id) in &old {
+        words.remove((word.as_str(), *at, id.as_str()))?;
+    }
+    let mut keys = Vec::new();
+    for mut source in sources {
+        source.tails = mentions::tails(&source.text);
+        if source.tails.is_empty() {
+            continue;
+        }
+        let found: std::collections::BTreeSet<String> = source
+            .tails
+            .iter()
+            .map(|t| mentions::index_word(t))
+            .collect();
+        if source.text.chars().count() > MENTION_TEXT_CHARS {
+            source.text = source.text.chars().take(MENTION_TEXT_CHARS).collect();
+        }
+        let row = encode(&source);
+        for word in found {
+            words.insert(
+                (word.as_str(), source.at, source.id.as_str()),
+                row.as_slice(),
+            )?;
+            keys.push((word, source.at, source.id.clone()));
+        }
+    }
+    if keys.is_empty() {
+        if !old.is_empty() {
+            docs.remove(doc)?;
+        }
+    } else {
+        docs.insert(doc, encode(&keys).as_slice())?;
     }
     Ok(())
 }
@@ -413,11 +493,15 @@ pub(crate) fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> Store
         DocId::Agent(id) => {
             txn.open_table(AGENTS)?.remove(id.to_string().as_str())?;
         }
-        DocId::Interaction(id) => put_interaction(txn, None, &id.to_string())?,
+        DocId::Interaction(id) => {
+            put_interaction(txn, None, &id.to_string())?;
+            put_mentions(txn, &doc_id.to_string(), Vec::new())?;
+        }
         DocId::Contact(id) => put_contact(txn, &id.to_string(), None)?,
         DocId::Room { room, month } => {
             txn.open_table(ROOM_MONTHS)?
                 .remove((room.key().as_str(), month.as_str()))?;
+            put_mentions(txn, &doc_id.to_string(), Vec::new())?;
         }
     }
     Ok(())
@@ -445,6 +529,8 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(CONTACTS);
     clear!(CONTACT_ORDER);
     clear!(ROOM_MONTHS);
+    clear!(MENTION_WORDS);
+    clear!(MENTION_DOCS);
     clear!(MALFORMED);
     // The search text of projection version 1.
     let legacy: Vec<_> = txn
@@ -498,6 +584,8 @@ macro_rules! dump_rows {
         dump_table!("contacts", CONTACTS);
         dump_table!("contact_order", CONTACT_ORDER);
         dump_table!("room_months", ROOM_MONTHS);
+        dump_table!("mention_words", MENTION_WORDS);
+        dump_table!("mention_docs", MENTION_DOCS);
         dump_table!("malformed", MALFORMED);
         for (name, def) in [
             ("contact_interactions", CONTACT_INTERACTIONS),

@@ -524,6 +524,22 @@ impl Store {
         Ok(rooms.into_values().collect())
     }
 
+    /// The notes and chat messages with an `@` followed by `word` (an
+    /// [`crate::mentions::index_word`]), newest first: the candidates for
+    /// mentions of the agents whose names start with that word.
+    pub fn mention_sources(&self, word: &str) -> StoreResult<Vec<crate::mentions::MentionSource>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(MENTION_WORDS)?;
+        let mut out = Vec::new();
+        for row in table
+            .range((word, i64::MIN, "")..=(word, i64::MAX, "\u{10FFFF}"))?
+            .rev()
+        {
+            out.push(decode("mention_words", row?.1.value())?);
+        }
+        Ok(out)
+    }
+
     /// How many messages a room holds over its stored months.
     pub fn room_message_count(&self, room: RoomKey) -> StoreResult<u32> {
         let txn = self.db().begin_read()?;

@@ -22,7 +22,8 @@ pub const MALFORMED: TableDefinition<'_, &str, &str> = TableDefinition::new("mal
 
 /// Per-device facts: identity, actor id.
 pub const LOCAL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("local");
-/// `interaction id or room key → messages read`, per device.
+/// `interaction id or room key → messages read`, per device; a mention seen
+/// on this device is kept as `mention:<source id> → 1`.
 pub const READ_MARKS: TableDefinition<'_, &str, u32> = TableDefinition::new("read_marks");
 /// `peer id → multiaddrs (JSON)`, remembered across restarts.
 pub const PEER_ADDRS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peer_addrs");
@@ -81,3 +82,12 @@ pub const CONTACT_EMAIL: MultimapTableDefinition<'_, &str, &str> =
 /// `(room key, month) → RoomSummary` of that month's document.
 pub const ROOM_MONTHS: TableDefinition<'_, (&str, &str), &[u8]> =
     TableDefinition::new("room_months");
+
+/// `(index word, at, source id) → MentionSource` (JSON): every note and chat
+/// message with an `@` that may start a mention, under the first word after
+/// it (see `mentions`), so an agent's mentions are one range read.
+pub const MENTION_WORDS: TableDefinition<'_, (&str, i64, &str), &[u8]> =
+    TableDefinition::new("mention_words");
+/// `doc_id → [(index word, at, source id)]` (JSON): the rows a document put
+/// in `mention_words`, removed when it is projected again.
+pub const MENTION_DOCS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mention_docs");

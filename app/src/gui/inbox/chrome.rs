@@ -100,7 +100,10 @@ impl Inbox {
                 }
                 TabId::Active if self.counts.active > 0 => Some(badge(self.counts.active, false)),
                 TabId::Pending if self.counts.pending > 0 => Some(badge(self.counts.pending, true)),
-                TabId::Contacts if self.counts.chat > 0 => Some(badge(self.counts.chat, true)),
+                // Rooms with unread messages and unseen mentions.
+                TabId::Contacts if self.counts.chat + self.counts.mentions > 0 => {
+                    Some(badge(self.counts.chat + self.counts.mentions, true))
+                }
                 _ => None,
             };
             let mut label = row![text(tab.label()).size(TEXT).width(Length::Fill)]

@@ -1,6 +1,7 @@
 //! Contacts & chat: teammates with their presence, and a room per campaign;
 //! direct messages between agents and a group chat per campaign, with
-//! "typing…" from the node's ephemeral presence.
+//! "typing…" from the node's ephemeral presence. The Mentions entry at the
+//! top of the list opens [`super::mentions`].
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,9 @@ use iced::widget::{Space, button, column, container, row, scrollable, text, text
 use iced::{Alignment, Length, Task};
 use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{ChatTarget, ChatView, Request, RoomRow};
-use meshdesk_model::{AgentId, CampaignId, MessageId, Millis, Role, RoomKey};
+use meshdesk_model::{AgentId, CampaignId, InteractionId, MessageId, Millis, Role, RoomKey};
 
+use super::mentions;
 use super::{Toast, call};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
@@ -74,6 +76,11 @@ pub struct Contacts {
     focused: bool,
     /// The agent picked the open room: its next load is read whatever the focus.
     picked: bool,
+    mentions: mentions::Mentions,
+    /// The Mentions entry is open instead of a room.
+    showing_mentions: bool,
+    /// This agent's mentions not yet seen on this device (the entry's badge).
+    unseen_mentions: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +96,8 @@ pub enum Message {
     Copy,
     /// The open room was marked read.
     Read(Result<(), Error>),
+    OpenMentions,
+    Mentions(mentions::Message),
     Ignore,
 }
 
@@ -97,6 +106,10 @@ pub enum Event {
     Toast(Toast),
     /// A room was read: the rail's chat badge is stale.
     Read,
+    /// A mention's jump to its interaction.
+    OpenInteraction(InteractionId),
+    /// Mentions were marked seen: the badges are stale.
+    MentionsSeen,
 }
 
 impl Contacts {
@@ -106,7 +119,26 @@ impl Contacts {
     }
 
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
-        Task::batch([self.load_rooms(backend), self.load_chat(backend)])
+        let mentions = if self.showing_mentions {
+            self.mentions.reload(backend).map(Message::Mentions)
+        } else {
+            Task::none()
+        };
+        Task::batch([self.load_rooms(backend), self.load_chat(backend), mentions])
+    }
+
+    /// How many of this agent's mentions are unseen (the shell reads them).
+    pub fn set_unseen_mentions(&mut self, unseen: usize) {
+        self.unseen_mentions = unseen;
+    }
+
+    /// New mentions arrived: the open Mentions view reads them (and so sees them).
+    pub fn mentions_arrived(&mut self, backend: &Backend) -> Task<Message> {
+        if self.showing_mentions {
+            self.mentions.reload(backend).map(Message::Mentions)
+        } else {
+            Task::none()
+        }
     }
 
     fn load_rooms(&mut self, backend: &Backend) -> Task<Message> {
@@ -211,31 +243,32 @@ impl Contacts {
         backend: &Backend,
     ) -> Task<Message> {
         let items = self.items(session);
+        // The cursor's first place is the Mentions entry, then the items.
+        let len = items.len() + 1;
         match key.as_ref() {
             keyboard::Key::Named(key::Named::ArrowUp)
             | keyboard::Key::Named(key::Named::ArrowDown) => {
-                if items.is_empty() {
-                    return Task::none();
-                }
                 let down = matches!(key.as_ref(), keyboard::Key::Named(key::Named::ArrowDown));
                 let next = match (self.cursor, down) {
                     (None, true) => 0,
-                    (None, false) => items.len() - 1,
-                    (Some(c), true) => (c + 1).min(items.len() - 1),
+                    (None, false) => len - 1,
+                    (Some(c), true) => (c + 1).min(len - 1),
                     (Some(c), false) => c.saturating_sub(1),
                 };
                 self.cursor = Some(next);
                 Task::none()
             }
-            keyboard::Key::Named(key::Named::Enter) => {
-                match self.cursor.and_then(|c| items.get(c)) {
+            keyboard::Key::Named(key::Named::Enter) => match self.cursor {
+                Some(0) => self.update(Message::OpenMentions, session, backend).0,
+                Some(c) => match items.get(c - 1) {
                     Some((target, _)) => {
                         let target = *target;
                         self.update(Message::Select(target), session, backend).0
                     }
                     None => Task::none(),
-                }
-            }
+                },
+                None => Task::none(),
+            },
             _ => Task::none(),
         }
     }
@@ -262,8 +295,38 @@ impl Contacts {
                 tracing::debug!("cannot mark the room read: {e}");
                 (Task::none(), None)
             }
+            Message::OpenMentions => {
+                self.showing_mentions = true;
+                self.selected = None;
+                self.chat = None;
+                self.invite = None;
+                (self.mentions.reload(backend).map(Message::Mentions), None)
+            }
+            Message::Mentions(msg) => {
+                let (task, event) = self.mentions.update(msg, backend);
+                let task = task.map(Message::Mentions);
+                match event {
+                    None => (task, None),
+                    Some(mentions::Event::Seen) => (task, Some(Event::MentionsSeen)),
+                    Some(mentions::Event::OpenInteraction(id)) => {
+                        (task, Some(Event::OpenInteraction(id)))
+                    }
+                    Some(mentions::Event::OpenRoom(room)) => {
+                        let target = match (room, session.me()) {
+                            (RoomKey::Campaign { campaign }, _) => Target::Campaign(campaign),
+                            (RoomKey::Direct { a, b }, Some(me)) => {
+                                Target::Agent(if a == me { b } else { a })
+                            }
+                            (RoomKey::Direct { .. }, None) => return (task, None),
+                        };
+                        let (open, event) = self.update(Message::Select(target), session, backend);
+                        (Task::batch([task, open]), event)
+                    }
+                }
+            }
             Message::Select(target) => {
                 self.picked = true;
+                self.showing_mentions = false;
                 if self.selected != Some(target) {
                     self.selected = Some(target);
                     self.chat = None;
@@ -369,15 +432,57 @@ impl Contacts {
     }
 
     pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        split(self.list_view(session), self.chat_view(session))
+        let detail = if self.showing_mentions {
+            self.mentions.view(session).map(Message::Mentions)
+        } else {
+            self.chat_view(session)
+        };
+        split(self.list_view(session), detail)
+    }
+
+    /// The Mentions entry at the top of the list, with its unseen count.
+    fn mentions_entry<'a>(&self) -> Element<'a, Message> {
+        let selected = self.showing_mentions || self.cursor == Some(0);
+        let sub = match self.unseen_mentions {
+            0 => "Where teammates wrote @ your name".to_string(),
+            1 => "1 new mention".to_string(),
+            n => format!("{n} new mentions"),
+        };
+        button(
+            row![
+                text("@").size(TEXT).style(theme::texts::primary),
+                column![
+                    text("Mentions").size(TEXT),
+                    row![
+                        line(&sub, 38)
+                            .size(SMALL)
+                            .style(theme::texts::muted)
+                            .width(Length::Fill),
+                    ]
+                    .push(
+                        (self.unseen_mentions > 0 && !selected)
+                            .then(|| badge(self.unseen_mentions, true)),
+                    )
+                    .align_y(Alignment::Center),
+                ]
+                .spacing(2)
+            ]
+            .spacing(10)
+            .align_y(Alignment::Center),
+        )
+        .on_press(Message::OpenMentions)
+        .width(Length::Fill)
+        .padding([8, 10])
+        .style(theme::buttons::item(selected))
+        .into()
     }
 
     fn list_view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
         let items = self.items(session);
-        let mut col = column![].spacing(2).padding([6, 6]);
+        let mut col = column![self.mentions_entry()].spacing(2).padding([6, 6]);
         let mut heading_done = (false, false);
         for (i, (target, name)) in items.into_iter().enumerate() {
-            let selected = self.selected == Some(target) || self.cursor == Some(i);
+            let selected = self.selected == Some(target) || self.cursor == Some(i + 1);
             match target {
                 Target::Agent(_) if !heading_done.0 => {
                     heading_done.0 = true;

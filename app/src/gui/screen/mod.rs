@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod conversation;
 pub mod history;
 pub mod list;
+pub mod mentions;
 pub mod pending;
 pub mod phonebook;
 pub mod welcome;
