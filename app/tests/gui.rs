@@ -443,16 +443,9 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     seed.clock.advance(MINUTE);
 
     // Ana's node listens on the loopback; no one is there yet.
-    let ana_addr = support::free_loopback()?;
     let Seed { store, clock, dir } = seed;
     drop(store);
-    let rt = support::runtime()?;
-    let ana = support::node_in(
-        &rt,
-        dir.path(),
-        support::loopback(&clock, ana_addr.clone(), vec![]),
-    )?;
-    let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
+    let (mut ui, ana_addr) = Ui::networked(dir, clock)?;
     ui.tab(TabId::Pending);
     ui.click("Pablo Garcia");
     ui.click("Accept");
@@ -460,11 +453,7 @@ fn a_lost_claim_shows_its_toast() -> TestResult {
     ui.assert_not_sees("Another agent claimed");
 
     // The two computers meet: Bruno's node starts and dials Ana's.
-    let bruno_node = support::node_in(
-        &ui.rt,
-        bruno_dir.path(),
-        support::loopback(&clock, support::free_loopback()?, vec![ana_addr]),
-    )?;
+    let bruno_node = ui.teammate_node(bruno_dir.path(), ana_addr)?;
     ui.settle_until("Bruno claimed Pablo Garcia first", 20_000);
     ui.send(Message::Tick);
     ui.assert_sees("Bruno claimed Pablo Garcia first. You can still read it; Bruno answers it.");
@@ -1251,20 +1240,7 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
     // Bruno's window, with Pablo's conversation open; his node listens on
     // the loopback.
     drop(bruno_store);
-    let bruno_addr = support::free_loopback()?;
-    let rt = support::runtime()?;
-    let backend = support::node_in(
-        &rt,
-        bruno_dir.path(),
-        support::loopback(&clock, bruno_addr.clone(), vec![]),
-    )?;
-    let mut ui = Ui::over_in(
-        rt,
-        backend,
-        clock.clone(),
-        meshdesk::gui::settings::Settings::default(),
-        Some(bruno_dir),
-    )?;
+    let (mut ui, bruno_addr) = Ui::networked(bruno_dir, clock.clone())?;
     ui.tab(TabId::Active);
     ui.assert_sees("1 active");
     ui.click("Pablo Garcia");
@@ -1286,11 +1262,7 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
     )?;
     drop(ana_store);
     clock.advance(MINUTE);
-    let ana = support::node_in(
-        &ui.rt,
-        ana_dir.path(),
-        support::loopback(&clock, support::free_loopback()?, vec![bruno_addr]),
-    )?;
+    let ana = ui.teammate_node(ana_dir.path(), bruno_addr)?;
     ui.settle_until("Ana pulled Pablo Garcia back to the queue", 20_000);
     // The picture is taken once the two nodes agree.
     ui.settle_until("1 teammate · in sync", 20_000);
@@ -1647,36 +1619,17 @@ fn the_mentions_entry_is_reached_with_the_keyboard() -> TestResult {
 fn a_mention_from_a_teammates_node_raises_a_toast_and_a_notice_and_shows_in_the_open_view()
 -> TestResult {
     let mut seed = Seed::new()?;
-    let bruno_dir = support::teammate_dir(&seed)?;
-    let bruno_key = meshdesk_sync::identity::load_device_key(bruno_dir.path())?;
-    let bruno = seed.teammate_with_key("Bruno", &bruno_key)?;
+    let (bruno_dir, bruno) = seed.teammate_computer("Bruno")?;
     let id = seed.enqueue(
         "General",
         "+34 600 999 888",
         "Pablo Garcia",
         "My line is dead",
     )?;
-    let mut bruno_store = Store::open(bruno_dir.path().join("meshdesk.redb"), bruno_key.clone())?;
-    support::sync_stores(
-        &mut seed.store,
-        "ana-device",
-        &mut bruno_store,
-        "bruno-device",
-    )?;
-    let team = seed.store.team()?.ok_or("no team")?.id;
-    bruno_store.set_identity(&LocalIdentity {
-        team,
-        agent: bruno.parse()?,
-        device: bruno_key.device(),
-    })?;
+    let mut bruno_store = seed.teammate_store(bruno_dir.path(), &bruno)?;
     // Bruno writes while the two are apart.
-    let now = Context {
-        now: seed.clock.now(),
-        presence: None,
-    };
-    meshdesk_model::ops::execute(
+    seed.run_on(
         &mut bruno_store,
-        &now,
         Request::AddNote {
             id: id.parse()?,
             text: "@ana can you approve his refund?".into(),
@@ -1685,16 +1638,9 @@ fn a_mention_from_a_teammates_node_raises_a_toast_and_a_notice_and_shows_in_the_
     drop(bruno_store);
     seed.clock.advance(MINUTE);
 
-    let ana_addr = support::free_loopback()?;
     let Seed { store, clock, dir } = seed;
     drop(store);
-    let rt = support::runtime()?;
-    let ana = support::node_in(
-        &rt,
-        dir.path(),
-        support::loopback(&clock, ana_addr.clone(), vec![]),
-    )?;
-    let mut ui = Ui::over_in(rt, ana, clock.clone(), Settings::default(), Some(dir))?;
+    let (mut ui, ana_addr) = Ui::networked(dir, clock)?;
     // Ana is looking at her (empty) mentions.
     ui.tab(TabId::Contacts);
     ui.click("Mentions");
@@ -1703,11 +1649,7 @@ fn a_mention_from_a_teammates_node_raises_a_toast_and_a_notice_and_shows_in_the_
     assert!(ui.app.notices().is_empty());
 
     // The two computers meet: Bruno's node dials Ana's.
-    let bruno_node = support::node_in(
-        &ui.rt,
-        bruno_dir.path(),
-        support::loopback(&clock, support::free_loopback()?, vec![ana_addr]),
-    )?;
+    let bruno_node = ui.teammate_node(bruno_dir.path(), ana_addr)?;
     ui.settle_until("Bruno mentioned you", 20_000);
     let last = ui.app.notices().last().cloned().ok_or("no notice")?;
     assert_eq!(last.title, "Bruno mentioned you");

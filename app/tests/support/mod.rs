@@ -486,6 +486,32 @@ impl Ui {
         Ui::over_in(rt, backend, clock, settings, Some(dir))
     }
 
+    /// Opens the inbox of `dir` on a node that syncs on the loopback (no one
+    /// there yet); also the address it listens on.
+    pub fn networked(
+        dir: tempfile::TempDir,
+        clock: ManualClock,
+    ) -> Result<(Ui, libp2p::Multiaddr), Box<dyn std::error::Error>> {
+        let addr = free_loopback()?;
+        let rt = runtime()?;
+        let node = node_in(&rt, dir.path(), loopback(&clock, addr.clone(), vec![]))?;
+        let ui = Ui::over_in(rt, node, clock, Settings::default(), Some(dir))?;
+        Ok((ui, addr))
+    }
+
+    /// Starts a teammate's node on `dir` that dials `peer` (the two computers meet).
+    pub fn teammate_node(
+        &self,
+        dir: &Path,
+        peer: libp2p::Multiaddr,
+    ) -> Result<Backend, Box<dyn std::error::Error>> {
+        node_in(
+            &self.rt,
+            dir,
+            loopback(&self.clock, free_loopback()?, vec![peer]),
+        )
+    }
+
     /// Opens the inbox over a node started elsewhere.
     pub fn over(
         backend: Backend,
