@@ -218,6 +218,16 @@ pub struct ApiCampaign {
     pub webhook_url: Option<String>,
 }
 
+/// A canned response: its `/code`, its body with `{placeholders}` unfilled,
+/// and the campaign it is offered in (`None`: every campaign).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ApiCanned {
+    pub id: String,
+    pub code: String,
+    pub body: String,
+    pub campaign: Option<String>,
+}
+
 // ---- webchat -----------------------------------------------------------------
 
 /// Who wrote a message, as the visitor sees it.

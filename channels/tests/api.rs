@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use meshdesk_channels::SettingsFile;
-use meshdesk_model::ops::Request;
+use meshdesk_model::ops::{CannedSpec, Request};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -275,6 +275,72 @@ async fn contacts_and_campaigns_are_readable() {
     for name in [WEBCHAT, API, PHONE] {
         assert!(names.contains(&name), "{names:?}");
     }
+}
+
+#[tokio::test]
+async fn canned_responses_are_readable_with_their_campaign() {
+    let env = env().await;
+    let token = env.token("bot");
+    for (code, body, campaign) in [
+        ("thanks", "Thanks for waiting, {contact.name}!", None),
+        ("hours", "We answer chats from 9 to 18.", Some(WEBCHAT)),
+    ] {
+        env.call(Request::AddCanned(CannedSpec {
+            code: code.into(),
+            body: body.into(),
+            campaign: campaign.map(str::to_string),
+        }))
+        .await;
+    }
+    let list = async |query: &str| {
+        body(
+            env.http
+                .get(env.url(&format!("/api/v1/canned{query}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("canned"),
+        )
+        .await
+    };
+    let codes = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|c| c["code"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let (status, all) = list("").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(codes(&all), ["hours", "thanks"]);
+    let hours = all["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|c| c["code"] == "hours"))
+        .expect("hours");
+    assert_eq!(hours["campaign"], WEBCHAT);
+    assert_eq!(hours["body"], "We answer chats from 9 to 18.");
+
+    // In the API campaign only the team-wide one is offered.
+    let (status, in_api) = list(&format!("?campaign={API}")).await;
+    assert_eq!(status, StatusCode::OK, "{in_api}");
+    assert_eq!(codes(&in_api), ["thanks"]);
+
+    let (status, _) = list("?campaign=Nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, bad) = list("?code=thanks").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let anonymous = env
+        .http
+        .get(env.url("/api/v1/canned"))
+        .send()
+        .await
+        .expect("canned");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

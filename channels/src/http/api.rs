@@ -17,7 +17,9 @@ use super::error::{ApiError, JsonBody};
 use super::intake::{self, Customer};
 use super::{ApiCaller, AppState, Shared};
 use crate::backend::{Backend, ErrorKind};
-use crate::view::{ApiCampaign, ApiContact, ApiContactDetail, ApiInteraction, ApiInteractionRow};
+use crate::view::{
+    ApiCampaign, ApiCanned, ApiContact, ApiContactDetail, ApiInteraction, ApiInteractionRow,
+};
 
 /// The hand-written OpenAPI 3.1 document of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -37,6 +39,7 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         .route("/contacts", get(list_contacts::<B>))
         .route("/contacts/{id}", get(get_contact::<B>))
         .route("/campaigns", get(list_campaigns::<B>))
+        .route("/canned", get(list_canned::<B>))
         .route(
             "/campaigns/{campaign}/webhook",
             get(get_webhook::<B>)
@@ -365,6 +368,43 @@ async fn list_campaigns<B: Backend>(
                 .webhooks
                 .get(&c.id.to_string())
                 .map(|w| w.url.clone()),
+        })
+        .collect();
+    Ok(Json(Page { items }))
+}
+
+// ---- canned responses -------------------------------------------------------------
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct CannedQuery {
+    campaign: Option<String>,
+}
+
+/// The team's canned responses (read-only here: supervisors write them in
+/// the window or the CLI); with `campaign`, the ones offered in it.
+async fn list_canned<B: Backend>(
+    State(state): State<AppState<B>>,
+    query: Result<Query<CannedQuery>, QueryRejection>,
+) -> Result<Json<Page<ApiCanned>>, ApiError> {
+    let Query(query) = query?;
+    let canned: Vec<meshdesk_model::CannedResponse> = state
+        .backend
+        .ask(Request::ListCanned {
+            campaign: query.campaign,
+        })
+        .await?;
+    let campaigns = campaigns(&state).await?;
+    let items = canned
+        .into_iter()
+        .map(|c| ApiCanned {
+            id: c.id.to_string(),
+            code: c.code,
+            body: c.body,
+            campaign: c
+                .campaign
+                .and_then(|id| campaigns.get(&id))
+                .map(|c| c.name.clone()),
         })
         .collect();
     Ok(Json(Page { items }))
