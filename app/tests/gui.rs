@@ -1817,5 +1817,12 @@ fn tags_are_added_with_completion_shown_on_rows_removed_and_filtered_with_tag_wo
     ui.assert_sees("Marta Ruiz");
     ui.assert_sees("spanish");
     ui.assert_not_sees("Bruno Diaz");
+    ui.click("Marta Ruiz");
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("tags-phonebook-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
