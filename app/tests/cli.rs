@@ -773,9 +773,20 @@ fn tags_are_added_removed_and_narrow_lists_with_a_tag_word() {
         "vip"
     );
     cli.refused(&["interaction", "untag", &other, "vip"], "has no tag `vip`");
+    // `tags` lists what is in use, with how many carry each.
+    let uses = cli.json(&["tags"]);
+    assert_eq!(uses[0]["tag"], "vip");
+    assert_eq!(uses[0]["interactions"], 1);
+    let table = cli.ok(&["tags"]);
+    assert!(table.contains("TAG") && table.contains("vip"), "{table}");
+    cli.refused(
+        &["interaction", "tag", &other, "two\nlines"],
+        "control character",
+    );
     cli.ok(&["interaction", "untag", &tagged, "vip"]);
     assert!(ids("tag:vip").is_empty());
     assert_eq!(ids("vip"), [other]);
+    assert!(cli.ok(&["tags"]).contains("No tags in use."));
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod support;
 
 use iced::keyboard::{Key, Modifiers, key};
 use meshdesk::gui::modal::{finalize, new_interaction, take_back, transfer};
-use meshdesk::gui::screen::{active, contacts, history, phonebook, welcome};
+use meshdesk::gui::screen::{active, contacts, history, phonebook, tags, welcome};
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{
     App, GATEWAYS_ADDR_ID, GATEWAYS_ID, Message, NOTIFICATIONS_ID, SEARCH_ID, Shortcut, TabId,
@@ -1664,5 +1664,107 @@ fn a_mention_from_a_teammates_node_raises_a_toast_and_a_notice_and_shows_in_the_
     assert_eq!(next_to(&ui, "Contacts & chat"), Some("Phonebook".into()));
     ui.assert_sees("Where teammates wrote @ your name");
     ui.rt.block_on(bruno_node.shutdown());
+    Ok(())
+}
+
+/// The tags an interaction carries, as the store has them.
+fn tags_of(ui: &mut Ui, id: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let d: InteractionDetail = ui.ask(Request::ShowInteraction { id: id.parse()? })?;
+    Ok(d.interaction.tags.into_iter().collect())
+}
+
+#[test]
+fn tags_are_added_with_completion_shown_on_rows_removed_and_filtered_with_tag_words() -> TestResult
+{
+    let mut demo = Demo::new()?;
+    // Tags already in use in the team: what the field completes from.
+    for (id, tag) in [
+        (&demo.active_marta, "vip-customer"),
+        (&demo.closed_hugo, "refund"),
+    ] {
+        demo.seed.run(Request::AddTag {
+            id: id.parse()?,
+            tag: tag.into(),
+        })?;
+    }
+    demo.seed.run(Request::EditContact {
+        id: demo.marta.parse()?,
+        changes: meshdesk_model::ops::ContactSpec {
+            tags: Some(vec!["vip-customer".into(), "spanish".into()]),
+            ..Default::default()
+        },
+    })?;
+    let lucia = demo.active_lucia.clone();
+    let mut ui = lucia_open(demo.seed)?;
+    // Marta's row carries her tag.
+    ui.assert_sees("vip-customer");
+    assert_eq!(exactly(&ui, "vip-customer"), 1);
+
+    // "vi" offers the tag in use (with its uses: an interaction and a
+    // contact); ↓ highlights it, Tab takes it, Enter adds it.
+    ui.type_into(tags::INPUT_ID, "vi");
+    ui.assert_sees("vip-customer · 2");
+    ui.assert_not_sees("refund · 1");
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::NextField);
+    // In the field now, beside Marta's chip.
+    assert_eq!(exactly(&ui, "vip-customer"), 2, "{:#?}", ui.texts());
+    ui.press_in(
+        tags::INPUT_ID,
+        Key::Named(key::Named::Enter),
+        Modifiers::empty(),
+    );
+    ui.settle(100);
+    assert_eq!(tags_of(&mut ui, &lucia)?, ["vip-customer"]);
+    // Both rows show it now, and so do the header and the card beside.
+    assert_eq!(exactly(&ui, "vip-customer"), 4, "{:#?}", ui.texts());
+
+    // A tag typed whole is added with Enter; Esc cancels one half typed.
+    ui.type_into(tags::INPUT_ID, "re");
+    ui.assert_sees("refund · 1");
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("tags-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    ui.shortcut(Shortcut::Escape);
+    ui.assert_not_sees("refund · 1");
+    ui.type_and_enter(tags::INPUT_ID, "callback");
+    ui.settle(100);
+    assert_eq!(tags_of(&mut ui, &lucia)?, ["callback", "vip-customer"]);
+
+    // `tag:` narrows the list to what carries it.
+    ui.type_into(SEARCH_ID, "tag:callback");
+    ui.settle(100);
+    ui.assert_sees("1 matching “tag:callback”");
+    ui.clear(SEARCH_ID);
+    ui.type_into(SEARCH_ID, "tag:vip");
+    ui.settle(100);
+    ui.assert_sees("2 matching “tag:vip”");
+    ui.clear(SEARCH_ID);
+    ui.settle(100);
+
+    // × removes one: gone from the store, the header and the row.
+    ui.click("×");
+    ui.settle(100);
+    assert_eq!(tags_of(&mut ui, &lucia)?, ["vip-customer"]);
+    ui.assert_not_sees("callback");
+
+    // Contacts' tags look the same on the phonebook's rows, and filter it too.
+    ui.tab(TabId::Phonebook);
+    ui.type_into(SEARCH_ID, "tag:spanish");
+    ui.settle(100);
+    ui.assert_sees("Marta Ruiz");
+    ui.assert_sees("spanish");
+    ui.assert_not_sees("Bruno Diaz");
+    ui.click("Marta Ruiz");
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("tags-phonebook-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }

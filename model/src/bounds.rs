@@ -47,6 +47,17 @@ pub const MAX_BLOOM_BITS_PER_ENTRY: u32 = 64;
 /// loses the interaction, not a second conversation. The ops refuse a
 /// longer one and every node refuses it in a peer's change (`rules.rs`).
 pub const MAX_REASON_CHARS: usize = 500;
+/// The longest tag, in characters (an interaction's or a contact's): a
+/// label, as long as any one-line field the forms take. The ops refuse a
+/// longer one and every node refuses it in a peer's change (`rules.rs`).
+pub const MAX_TAG_CHARS: usize = crate::validate::MAX_FIELD_CHARS;
+/// The most tags one interaction carries: the ops refuse one more. A row
+/// shows a few of them and a count of the rest.
+pub const MAX_TAGS_PER_INTERACTION: usize = 32;
+/// The most tags `ListTags` answers with (most used first): completion
+/// needs the common ones, and the reply stays small however many a team
+/// has made.
+pub const MAX_TAGS_LISTED: usize = 1000;
 /// The most distinct `@` words of one note or chat message the mention
 /// index keeps rows for: a text of hundreds of `@`s (at most 20,000
 /// characters each) costs a few rows, not thousands, on every node.

@@ -13,8 +13,8 @@
 //! | any | the actor is a roster device's key, not revoked before the change's own time; a valid seal of that actor covers the change |
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors |
-//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone |
-//! | contact | any member |
+//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character |
+//! | contact | any member; its tags as an interaction's |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
 //! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
 
@@ -310,6 +310,44 @@ fn check_text(ops: &[OpView]) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A write in a `tags` map (an interaction's or a contact's): anyone may
+/// add or remove a tag, but a tag is a key holding `true`, at most
+/// [`MAX_TAG_CHARS`] characters, not blank, with no control character
+/// (History's facets join tags with line breaks).
+fn check_tag(op: &OpView) -> Result<(), Refusal> {
+    let Some(tag) = op.key.as_deref() else {
+        return refuse(format!("{} is not a tag", op.describe()));
+    };
+    if op.makes_object() {
+        return refuse(format!("{} must be a tag, not an object", op.describe()));
+    }
+    if let Some(value) = op.value()
+        && !matches!(value, ScalarValue::Boolean(true))
+    {
+        return refuse(format!("{} must hold true", op.describe()));
+    }
+    if tag.trim().is_empty() {
+        return refuse(format!("{} is a blank tag", op.describe()));
+    }
+    if tag.len() > MAX_TAG_CHARS && tag.chars().count() > MAX_TAG_CHARS {
+        return refuse(format!(
+            "a tag of more than {MAX_TAG_CHARS} characters in {}",
+            op.path.join(".")
+        ));
+    }
+    if let Some(c) = tag.chars().find(|c| c.is_control()) {
+        return refuse(format!(
+            "a tag in {} holds the control character U+{:04X}",
+            op.path.join("."),
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
+/// The longest tag.
+const MAX_TAG_CHARS: usize = crate::bounds::MAX_TAG_CHARS;
+
 /// The longest text a document field may hold (a message's or note's body).
 const MAX_TEXT_CHARS: usize = crate::validate::MAX_MESSAGE_CHARS;
 /// The longest reason a take-back carries.
@@ -454,7 +492,15 @@ fn judge(
                 ))
             }
         }
-        DocId::Contact(_) => Ok(()),
+        DocId::Contact(_) => {
+            for op in ops
+                .iter()
+                .filter(|op| op.path.len() == 1 && op.path[0] == "tags")
+            {
+                check_tag(op)?;
+            }
+            Ok(())
+        }
         DocId::Room { .. } => {
             for op in &ops {
                 judge_room_op(op, change, writer)?;
@@ -847,7 +893,7 @@ fn judge_interaction_op(
                 ))
             }
         }
-        ["tags"] => Ok(()),
+        ["tags"] => check_tag(op),
         _ => refuse(format!("{} is outside an interaction's schema", what())),
     }
 }

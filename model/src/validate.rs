@@ -68,6 +68,19 @@ pub fn required(what: &'static str, raw: &str) -> Result<String, InvalidInput> {
     bounded(what, trimmed, MAX_FIELD_CHARS)
 }
 
+/// A tag: a one-line label, trimmed, not empty, bounded, with no control
+/// character at all (lists and filters join tags with line breaks).
+pub fn tag(raw: &str) -> Result<String, InvalidInput> {
+    let tag = required("the tag", raw)?;
+    if let Some(c) = tag.chars().find(|c| c.is_control()) {
+        return Err(InvalidInput::ControlCharacter {
+            what: "the tag",
+            code: u32::from(c),
+        });
+    }
+    Ok(tag)
+}
+
 /// A text no longer than `max` characters, with no control character but
 /// line breaks and tabs.
 pub fn bounded(what: &'static str, raw: &str, max: usize) -> Result<String, InvalidInput> {

@@ -959,3 +959,57 @@ fn take_backs_are_refused_with_a_typed_reason_before_anything_is_written() {
         OpError::AlreadyFinalized { .. }
     ));
 }
+
+#[test]
+fn tags_written_around_the_forms_are_one_line_labels_holding_true() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    type Write =
+        fn(&mut automerge::AutoCommit, &automerge::ObjId) -> Result<(), automerge::AutomergeError>;
+    let writes: [Write; 5] = [
+        |d, tags| d.put(tags, "vip\n\u{1b}[2J", true),
+        |d, tags| d.put(tags, "vip", "a whole paragraph"),
+        |d, tags| {
+            d.put_object(tags, "vip", automerge::ObjType::Map)
+                .map(|_| ())
+        },
+        |d, tags| d.put(tags, "x".repeat(501).as_str(), true),
+        |d, tags| d.put(tags, "vip", true),
+    ];
+    // Every interaction reaches Eve before she writes anything.
+    let ids: Vec<InteractionId> = writes
+        .iter()
+        .map(|_| queued_interaction(&mut ana, &mut eve))
+        .collect();
+    for (id, write) in ids.iter().zip(writes) {
+        eve.store
+            .write_doc(&DocId::Interaction(*id), false, move |d| {
+                let tags = match d.get(automerge::ROOT, "tags") {
+                    Ok(Some((_, obj))) => obj,
+                    other => panic!("no tags map: {other:?}"),
+                };
+                write(d, &tags)?;
+                Ok(())
+            })
+            .expect("eve writes");
+    }
+    let refused = sync(&mut eve, &mut ana);
+    let reason = |n: usize| refused_doc(&refused, &DocId::Interaction(ids[n]));
+    assert!(
+        reason(0).contains("control character U+000A"),
+        "{refused:?}"
+    );
+    assert!(reason(1).contains("must hold true"), "{refused:?}");
+    assert!(reason(2).contains("not an object"), "{refused:?}");
+    assert!(
+        reason(3).contains("more than 500 characters"),
+        "{refused:?}"
+    );
+    assert!(
+        !refused
+            .iter()
+            .any(|(d, _)| *d == DocId::Interaction(ids[4]).to_string()),
+        "{refused:?}"
+    );
+    assert!(interaction(&mut ana, ids[4]).tags.contains("vip"));
+}

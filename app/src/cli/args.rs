@@ -54,6 +54,8 @@ pub enum Command {
         #[arg(long)]
         unseen: bool,
     },
+    /// The tags in use on interactions and contacts, most used first.
+    Tags,
     /// Canned responses: replies written once, inserted with `/code`.
     #[command(subcommand)]
     Canned(CannedCommand),

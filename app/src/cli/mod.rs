@@ -423,6 +423,7 @@ pub fn request_for(
         },
         Command::Status(StatusCommand::Show) => Request::ShowStatus,
         Command::Mentions { unseen } => Request::ListMentions { unseen },
+        Command::Tags => Request::ListTags,
     };
     Ok(Some(request))
 }

@@ -451,6 +451,20 @@ pub fn text(reply: &Reply) -> String {
             }
             t.to_string()
         }
+        Reply::Tags(tags) => {
+            if tags.is_empty() {
+                return "No tags in use.".into();
+            }
+            let mut t = table(&["TAG", "INTERACTIONS", "CONTACTS"]);
+            for u in tags {
+                t.add_row(vec![
+                    u.tag.clone(),
+                    u.interactions.to_string(),
+                    u.contacts.to_string(),
+                ]);
+            }
+            t.to_string()
+        }
         Reply::Status(agent) => {
             format!(
                 "{}: {} since {}",

@@ -30,7 +30,7 @@ use super::clock::Zone;
 use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
 use super::notify::{self, Notice, Subject, Watch};
-use super::screen::{self, Toast, active, contacts, history, pending, phonebook};
+use super::screen::{self, Toast, active, contacts, history, pending, phonebook, tags};
 use super::session::Session;
 use super::widget::{self, Element};
 
@@ -522,6 +522,9 @@ impl Inbox {
         if self.tab == TabId::Active && self.active.close_menu() {
             return Task::none();
         }
+        if let Some(task) = self.tag_key(tags::Key::Cancel) {
+            return task;
+        }
         if self.tab == TabId::Phonebook {
             let (done, task) = self.phonebook.escape(&self.backend);
             if done {
@@ -532,6 +535,19 @@ impl Inbox {
     }
 
     fn on_shortcut(&mut self, s: Shortcut, effects: &mut Vec<Event>) -> Task<Message> {
+        // While the tag field holds text, ↑/↓ move through its completions
+        // and Tab takes one.
+        let for_tags = match s {
+            Shortcut::Up => Some(tags::Key::Up),
+            Shortcut::Down => Some(tags::Key::Down),
+            Shortcut::NextField => Some(tags::Key::Complete),
+            _ => None,
+        };
+        if let Some(key) = for_tags
+            && let Some(task) = self.tag_key(key)
+        {
+            return task;
+        }
         let b = self.backend.clone();
         match s {
             Shortcut::Search => Task::batch([
@@ -578,6 +594,17 @@ impl Inbox {
                 .map(Message::History),
             Shortcut::Whose => Task::none(),
         }
+    }
+
+    /// A key for Active's tag field, while it holds text (and no dialog is open).
+    fn tag_key(&mut self, key: tags::Key) -> Option<Task<Message>> {
+        if self.modal.is_some() || self.tab != TabId::Active || !self.active.tag_completing() {
+            return None;
+        }
+        let message = active::Message::Tags(tags::Message::Key(key));
+        // A key only moves the highlight or edits the field: no event follows.
+        let (task, _) = self.update(Message::Active(message));
+        Some(task)
     }
 
     /// ↑, ↓ and Enter move through the tab's list and open a row (not

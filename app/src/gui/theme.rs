@@ -243,6 +243,21 @@ pub mod boxes {
         }
     }
 
+    /// A tag: a quiet outlined pill, the same on every list and header.
+    pub fn chip(theme: &Theme) -> container::Style {
+        let t = tokens(theme);
+        container::Style {
+            background: Some(t.selected.into()),
+            text_color: Some(t.text),
+            border: iced::Border {
+                color: t.border,
+                width: 1.0,
+                radius: 9.0.into(),
+            },
+            ..container::Style::default()
+        }
+    }
+
     pub fn divider(theme: &Theme) -> container::Style {
         container::Style {
             background: Some(tokens(theme).border.into()),

@@ -181,6 +181,38 @@ pub fn badge<'a, M: 'a>(count: usize, loud: bool) -> Element<'a, M> {
         .into()
 }
 
+/// The most characters of a tag a chip shows; the whole tag is in the
+/// conversation's header and the customer's card.
+const CHIP_CHARS: usize = 16;
+
+/// A tag as a chip.
+pub fn chip<'a, M: 'a>(tag: &str) -> Element<'a, M> {
+    container(line(tag, CHIP_CHARS).size(SMALL))
+        .padding([0, 7])
+        .style(theme::boxes::chip)
+        .into()
+}
+
+/// A list row's tags: the first `max` as chips, then how many more (a row
+/// has one line for them); `None` when there are none.
+pub fn chips<'a, M: 'a>(
+    tags: impl IntoIterator<Item = &'a String>,
+    max: usize,
+) -> Option<Element<'a, M>> {
+    let tags: Vec<&String> = tags.into_iter().collect();
+    if tags.is_empty() {
+        return None;
+    }
+    let mut out = row![].spacing(4).align_y(Alignment::Center);
+    for tag in tags.iter().take(max) {
+        out = out.push(chip(tag));
+    }
+    if tags.len() > max {
+        out = out.push(muted(format!("+{}", tags.len() - max)).size(SMALL));
+    }
+    Some(out.into())
+}
+
 /// A small round dot (presence, sync state).
 pub fn dot<'a, M: 'a>(tone: theme::Tone) -> Element<'a, M> {
     container(
@@ -272,6 +304,22 @@ pub fn fact<'a, M: 'a>(key: &'a str, value: String) -> Element<'a, M> {
             .size(TEXT)
             .width(Length::Fill)
             .wrapping(iced::widget::text::Wrapping::WordOrGlyph)
+    ]
+    .spacing(8)
+    .align_y(Alignment::Start)
+    .into()
+}
+
+/// A card's "Tags" line: every tag as a chip, wrapping (an interaction's
+/// and a contact's look the same wherever they are shown).
+pub fn tags_fact<'a, M: 'a>(tags: impl IntoIterator<Item = &'a String>) -> Element<'a, M> {
+    let mut chips = iced::widget::Row::new().spacing(4);
+    for tag in tags {
+        chips = chips.push(chip(tag));
+    }
+    row![
+        container(muted("Tags")).width(Length::Fixed(84.0)),
+        chips.width(Length::Fill).wrap().vertical_spacing(4)
     ]
     .spacing(8)
     .align_y(Alignment::Start)

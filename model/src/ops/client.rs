@@ -15,7 +15,7 @@ use super::{
 use crate::ids::*;
 use crate::projection::InteractionSummary;
 use crate::routing;
-use crate::store::Page;
+use crate::store::{Page, TagUse};
 use crate::types::*;
 
 /// A reply of another kind than the request gives: a fault in whoever
@@ -60,6 +60,7 @@ from_reply! {
     Vec<routing::Explanation>: Reply::Explanations(list) => list;
     Vec<CannedResponse>: Reply::Canned(list) => list;
     Vec<MentionRow>: Reply::Mentions(list) => list;
+    Vec<TagUse>: Reply::Tags(list) => list;
     String: Reply::Text(text) => text;
 }
 
@@ -125,6 +126,11 @@ pub trait Client {
         id: ContactId,
     ) -> impl Future<Output = Result<(Contact, Vec<InteractionSummary>), Self::Error>> + Send {
         self.ask(Request::ShowContact { id })
+    }
+
+    /// The tags in use in the team, most used first.
+    fn list_tags(&self) -> impl Future<Output = Result<Vec<TagUse>, Self::Error>> + Send {
+        self.ask(Request::ListTags)
     }
 
     fn show_interaction(

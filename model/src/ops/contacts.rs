@@ -82,7 +82,7 @@ impl Executor<'_, '_> {
         if let Some(tags) = spec.tags {
             c.tags = tags
                 .iter()
-                .map(|t| validate::required("a tag", t))
+                .map(|t| validate::tag(t))
                 .collect::<Result<_, _>>()?;
         }
         Ok(c)

@@ -62,6 +62,8 @@ pub enum OpError {
     NoCustomer(&'static str),
     #[error("interaction {0} has no tag `{1}`")]
     NotTagged(InteractionId, String),
+    #[error("interaction {0} already carries {1} tags: remove one first")]
+    TooManyTags(InteractionId, usize),
     #[error("interaction {0} is already yours")]
     AlreadyYours(InteractionId),
     #[error("interaction {0} was already taken by {1}")]

@@ -45,8 +45,17 @@ impl Executor<'_, '_> {
     }
 
     pub(super) fn add_tag(&mut self, id: InteractionId, tag: &str) -> OpResult<Outcome> {
-        let tag = validate::required("the tag", tag)?;
+        let tag = validate::tag(tag)?;
         let (i, _) = self.interaction_head(id)?;
+        if i.tags.contains(&tag) {
+            return done(Reply::Done, vec![]);
+        }
+        if i.tags.len() >= crate::bounds::MAX_TAGS_PER_INTERACTION {
+            return Err(OpError::TooManyTags(
+                i.id,
+                crate::bounds::MAX_TAGS_PER_INTERACTION,
+            ));
+        }
         self.write_interaction(i.id, move |d| doc::interaction::add_tag(d, &tag))
     }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::*;
 use crate::projection::*;
 use crate::routing::{self, PresenceView};
-use crate::store::{DocChange, LocalIdentity, Page, Store};
+use crate::store::{DocChange, LocalIdentity, Page, Store, TagUse};
 use crate::types::*;
 
 pub use canned::{CannedChanges, CannedSpec};
@@ -156,6 +156,10 @@ pub enum Request {
         id: InteractionId,
         tag: String,
     },
+    /// The tags in use in the team (interactions' and contacts'), most used
+    /// first, at most [`crate::bounds::MAX_TAGS_LISTED`]: what the tag
+    /// field completes from.
+    ListTags,
     Finalize {
         id: InteractionId,
         disposition: String,
@@ -268,6 +272,7 @@ impl Request {
                 | Request::ChatShow { .. }
                 | Request::ListRooms
                 | Request::ListMentions { .. }
+                | Request::ListTags
                 | Request::ShowStatus
                 | Request::ListCanned { .. }
                 | Request::FillCanned { .. }
@@ -354,6 +359,7 @@ pub enum Reply {
     Status(Box<Agent>),
     Canned(Vec<CannedResponse>),
     Mentions(Vec<MentionRow>),
+    Tags(Vec<TagUse>),
     /// Text to show or send (a filled canned response).
     Text(String),
 }
@@ -516,6 +522,11 @@ impl Executor<'_, '_> {
             Request::AddNote { id, text } => self.add_note(id, &text),
             Request::AddTag { id, tag } => self.add_tag(id, &tag),
             Request::RemoveTag { id, tag } => self.remove_tag(id, &tag),
+            Request::ListTags => {
+                let mut tags = self.store.tag_uses()?;
+                tags.truncate(crate::bounds::MAX_TAGS_LISTED);
+                done(Reply::Tags(tags), vec![])
+            }
             Request::Finalize {
                 id,
                 disposition,

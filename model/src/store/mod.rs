@@ -35,7 +35,7 @@ use tables::*;
 
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
-pub use read::{HistoryNarrow, Page, SearchScope};
+pub use read::{HistoryNarrow, Page, SearchScope, TagUse};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc, Replication};
 
@@ -51,7 +51,8 @@ const CACHE_DOCS: usize = 512;
 /// 7: History by owner (`finalized_by_owner`, owners in finalized search rows
 /// and counts) and its filters' facets (`history_facets`).
 /// 8: the mention index (`mention_words`, `mention_docs`).
-const PROJECTION_VERSION: u64 = 8;
+/// 9: tags in use (`tag_uses`).
+const PROJECTION_VERSION: u64 = 9;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -608,6 +609,7 @@ impl Store {
             txn.open_table(FINALIZED_BY_OWNER)?;
             txn.open_table(HISTORY_FACETS)?;
             txn.open_table(LIST_COUNTS)?;
+            txn.open_table(TAG_USES)?;
             txn.open_table(CLAIMED_BY)?;
             txn.open_table(FINISHED_BY)?;
             txn.open_multimap_table(CONTACT_INTERACTIONS)?;

@@ -2,6 +2,8 @@
 //! the change. A document that cannot be read is recorded in `malformed` and
 //! left out of every projection; it never stops the transaction.
 
+use std::collections::BTreeSet;
+
 use automerge::AutoCommit;
 use redb::{
     Database, ReadableDatabase, ReadableMultimapTable, ReadableTable, TableHandle, WriteTransaction,
@@ -352,6 +354,38 @@ fn assignment_row(s: &InteractionSummary) -> Option<(AgentId, Millis)> {
     }
 }
 
+/// Where `tag_uses` counts interactions' tags and contacts' tags.
+pub(crate) const TAGS_OF_INTERACTIONS: u8 = 0;
+pub(crate) const TAGS_OF_CONTACTS: u8 = 1;
+
+/// Moves one document's tag uses from `old` to `new` in `tag_uses`.
+fn count_tags<'a>(
+    txn: &WriteTransaction,
+    kind: u8,
+    old: impl IntoIterator<Item = &'a String>,
+    new: impl IntoIterator<Item = &'a String>,
+) -> StoreResult<()> {
+    let old: BTreeSet<&str> = old.into_iter().map(|t| t.trim()).collect();
+    let new: BTreeSet<&str> = new.into_iter().map(|t| t.trim()).collect();
+    if old == new {
+        return Ok(());
+    }
+    let mut uses = txn.open_table(TAG_USES)?;
+    for tag in old.difference(&new).filter(|t| !t.is_empty()) {
+        let now = uses.get((kind, *tag))?.map(|v| v.value()).unwrap_or(0);
+        if now <= 1 {
+            uses.remove((kind, *tag))?;
+        } else {
+            uses.insert((kind, *tag), now - 1)?;
+        }
+    }
+    for tag in new.difference(&old).filter(|t| !t.is_empty()) {
+        let now = uses.get((kind, *tag))?.map(|v| v.value()).unwrap_or(0);
+        uses.insert((kind, *tag), now.saturating_add(1))?;
+    }
+    Ok(())
+}
+
 fn put_interaction(
     txn: &WriteTransaction,
     new: Option<(&InteractionSummary, &str)>,
@@ -376,6 +410,12 @@ fn put_interaction(
     if old.as_ref().map(history) != new.map(|(n, _)| history(n)) {
         bump_history_version(txn)?;
     }
+    count_tags(
+        txn,
+        TAGS_OF_INTERACTIONS,
+        old.iter().flat_map(|o| &o.tags),
+        new.iter().flat_map(|(n, _)| &n.tags),
+    )?;
     let old_counts = old.as_ref().map(count_keys).unwrap_or_default();
     let new_counts = new.map(|(n, _)| count_keys(n)).unwrap_or_default();
     for key in old_counts.iter().flatten() {
@@ -459,6 +499,12 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
         Some(v) => Some(decode("contacts", v.value())?),
         None => None,
     };
+    count_tags(
+        txn,
+        TAGS_OF_CONTACTS,
+        old.iter().flat_map(|o| &o.tags),
+        new.iter().flat_map(|n| &n.tags),
+    )?;
     let mut order = txn.open_table(CONTACT_ORDER)?;
     let mut search = txn.open_table(SEARCH_ROWS)?;
     let mut emails = txn.open_multimap_table(CONTACT_EMAIL)?;
@@ -522,6 +568,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(FINALIZED_BY_OWNER);
     clear!(HISTORY_FACETS);
     clear!(LIST_COUNTS);
+    clear!(TAG_USES);
     clear!(SEARCH_ROWS);
     clear!(CLAIMED_BY);
     clear!(FINISHED_BY);
@@ -578,6 +625,7 @@ macro_rules! dump_rows {
         dump_table!("finalized_by_owner", FINALIZED_BY_OWNER);
         dump_table!("history_facets", HISTORY_FACETS);
         dump_table!("list_counts", LIST_COUNTS);
+        dump_table!("tag_uses", TAG_USES);
         dump_table!("search_rows", SEARCH_ROWS);
         dump_table!("claimed_by", CLAIMED_BY);
         dump_table!("finished_by", FINISHED_BY);

@@ -40,6 +40,14 @@ impl std::str::FromStr for SearchScope {
     }
 }
 
+/// A tag in use in the team: how many interactions and contacts carry it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TagUse {
+    pub tag: String,
+    pub interactions: u64,
+    pub contacts: u64,
+}
+
 /// One page of a list: the rows from `offset` on, and how many the whole
 /// list holds.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -537,6 +545,35 @@ impl Store {
         {
             out.push(decode("mention_words", row?.1.value())?);
         }
+        Ok(out)
+    }
+
+    /// Every tag in use with how many interactions and contacts carry it,
+    /// most used first (ties by tag): one read of `tag_uses`, which holds a
+    /// row per distinct tag, whatever the number of interactions.
+    pub fn tag_uses(&self) -> StoreResult<Vec<TagUse>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(TAG_USES)?;
+        let mut by_tag: BTreeMap<String, TagUse> = BTreeMap::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            let (kind, tag) = k.value();
+            let entry = by_tag.entry(tag.to_string()).or_insert_with(|| TagUse {
+                tag: tag.to_string(),
+                interactions: 0,
+                contacts: 0,
+            });
+            match kind {
+                super::project::TAGS_OF_INTERACTIONS => entry.interactions = v.value(),
+                _ => entry.contacts = v.value(),
+            }
+        }
+        let mut out: Vec<TagUse> = by_tag.into_values().collect();
+        out.sort_by(|a, b| {
+            (b.interactions + b.contacts)
+                .cmp(&(a.interactions + a.contacts))
+                .then_with(|| a.tag.cmp(&b.tag))
+        });
         Ok(out)
     }
 

@@ -57,6 +57,10 @@ pub const FINALIZED_BY_OWNER: TableDefinition<'_, (&str, i64, i64, &str), ()> =
 /// tags joined by `\n`: what History's filters narrow on besides owner and campaign.
 pub const HISTORY_FACETS: TableDefinition<'_, &str, (&str, &str, &str)> =
     TableDefinition::new("history_facets");
+/// `(kind, tag) → uses`: how many interactions (kind 0) and contacts (kind 1)
+/// carry each tag, as written: the completion of the tag field reads this
+/// small table, never the rows.
+pub const TAG_USES: TableDefinition<'_, (u8, &str), u64> = TableDefinition::new("tag_uses");
 /// `(base state, owner or "") → rows`: list totals without walking an index.
 pub const LIST_COUNTS: TableDefinition<'_, (u8, &str), u64> = TableDefinition::new("list_counts");
 /// `(agent, round_started_at, interaction) → ()`: each agent's finalized

@@ -17,7 +17,7 @@ use meshdesk_model::{
 };
 
 use super::list::{self, Cells, List};
-use super::{Toast, call, conversation};
+use super::{Toast, call, conversation, tags};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::modal::take_back;
@@ -59,6 +59,8 @@ pub struct Draft {
     /// The composer text the picker was closed on with Esc: it stays
     /// closed until the text changes.
     picker_closed_on: Option<String>,
+    /// The header's tags and the field that adds one.
+    tags: tags::Tags,
 }
 
 /// The most canned responses the picker lists at once.
@@ -93,6 +95,8 @@ pub enum Message {
     Finalize,
     /// Return to the queue (one's own) or take back (a supervisor, another's).
     TakeBack,
+    /// The open interaction's tags.
+    Tags(tags::Message),
     /// The open interaction's messages were marked read.
     Read(Result<(), Error>),
     Ignore,
@@ -218,6 +222,13 @@ impl Active {
                 _ => task,
             },
         }
+    }
+
+    /// Whether the tag field holds text: ↑/↓, Tab and Esc are its.
+    pub fn tag_completing(&self) -> bool {
+        self.list
+            .open_ref()
+            .is_some_and(|o| o.extra.tags.completing())
     }
 
     /// Closes the `…` menu (Esc); returns whether it was open.
@@ -387,6 +398,19 @@ impl Active {
                     }),
                 )
             }
+            Message::Tags(msg) => {
+                let Some(open) = self.list.any_selected_mut() else {
+                    return (Task::none(), None);
+                };
+                let carried = open
+                    .detail
+                    .as_deref()
+                    .map(|d| d.interaction.tags.clone())
+                    .unwrap_or_default();
+                let (task, event) = open.extra.tags.update(msg, open.id, &carried, backend);
+                let event = event.map(|tags::Event::Toast(t)| Event::Toast(t));
+                (task.map(Message::Tags), event)
+            }
             Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the conversation read: {e}");
@@ -418,7 +442,13 @@ fn detail_view<'a>(
         .padding([2, 12])
         .style(theme::buttons::secondary);
     let head = conversation::head(detail, [timers, more.into()]);
-    let mut main = column![head];
+    let mut main = column![
+        head,
+        open.extra
+            .tags
+            .view(&detail.interaction.tags)
+            .map(Message::Tags)
+    ];
     if open.extra.menu {
         let menu = container(
             column![
@@ -807,10 +837,12 @@ fn cells<'a>(r: &'a InteractionRow, session: &'a Session) -> Cells<'a> {
     }
 }
 
-/// An interaction was opened: its messages are read and the composer takes the focus.
+/// An interaction was opened: its messages are read, the tags in use are
+/// read for the tag field, and the composer takes the focus.
 fn opened(id: InteractionId, backend: &Backend) -> Task<Message> {
     Task::batch([
         mark_read(id, backend),
+        tags::Tags::load(backend).map(Message::Tags),
         iced::widget::operation::focus(COMPOSER_ID),
     ])
 }

@@ -11,7 +11,7 @@ use meshdesk_model::{Author, InteractionState, Millis, Note, TransferTarget};
 use crate::gui::clock;
 use crate::gui::session::{Session, channel_label};
 use crate::gui::theme;
-use crate::gui::widget::{Element, SMALL, TEXT, fact, muted, title};
+use crate::gui::widget::{Element, SMALL, TEXT, fact, muted, tags_fact, title};
 
 /// How an interaction's state reads.
 pub fn state_label(state: InteractionState) -> &'static str {
@@ -232,10 +232,7 @@ pub fn facts<'a, M: 'a>(detail: &'a InteractionDetail, session: &'a Session) -> 
                 col = col.push(fact("Company", c.company.clone()));
             }
             if !c.tags.is_empty() {
-                col = col.push(fact(
-                    "Tags",
-                    c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
-                ));
+                col = col.push(tags_fact(&c.tags));
             }
             if !c.notes.is_empty() {
                 col = col.push(fact("Notes", c.notes.clone()));
@@ -258,10 +255,7 @@ pub fn facts<'a, M: 'a>(detail: &'a InteractionDetail, session: &'a Session) -> 
         col = col.push(fact("Field", format!("{k}: {v}")));
     }
     if !i.tags.is_empty() {
-        col = col.push(fact(
-            "Tags",
-            i.tags.iter().cloned().collect::<Vec<_>>().join(", "),
-        ));
+        col = col.push(tags_fact(&i.tags));
     }
     container(scrollable(col.padding(12)).style(theme::inputs::scroll))
         .style(theme::boxes::card)

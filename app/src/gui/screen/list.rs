@@ -18,7 +18,7 @@ use super::{PAGE, call};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::theme;
 use crate::gui::widget::{
-    Element, ListState, SMALL, TEXT, empty, error_box, line, muted, split, virtual_list,
+    Element, ListState, SMALL, TEXT, chips, empty, error_box, line, muted, split, virtual_list,
 };
 
 /// What `update` gives back: work to run, and maybe an event for the parent.
@@ -99,6 +99,11 @@ impl<X: Default> List<X> {
     /// The open interaction, if it is `id`.
     pub fn selected_mut(&mut self, id: InteractionId) -> Option<&mut Open<X>> {
         self.open.as_mut().filter(|o| o.id == id)
+    }
+
+    /// The open interaction, to read.
+    pub fn open_ref(&self) -> Option<&Open<X>> {
+        self.open.as_ref()
     }
 
     /// The open interaction, whichever it is.
@@ -257,7 +262,10 @@ impl<X: Default> List<X> {
     }
 }
 
-/// One row: the contact (or the address) with its cells.
+/// How many of an interaction's tags its row shows as chips (then "+N").
+pub const ROW_CHIPS: usize = 2;
+
+/// One row: the contact (or the address), its tags, and its cells.
 fn row_view<'a>(r: &'a InteractionRow, selected: bool, cells: Cells<'a>) -> Element<'a, Message> {
     let s = &r.summary;
     let name = if s.contact_name.is_empty() {
@@ -265,21 +273,19 @@ fn row_view<'a>(r: &'a InteractionRow, selected: bool, cells: Cells<'a>) -> Elem
     } else {
         s.contact_name.as_str()
     };
-    button(
-        column![
-            row![line(name, 30).size(TEXT).width(Length::Fill), cells.aside]
-                .spacing(6)
-                .align_y(Alignment::Center),
-            cells.below,
-        ]
-        .spacing(4),
-    )
-    .on_press(Message::Open(s.id))
-    .width(Length::Fill)
-    .height(Length::Fill)
-    .padding([8, 10])
-    .style(theme::buttons::item(selected))
-    .into()
+    let mut first = row![line(name, 30).size(TEXT).width(Length::Fill)]
+        .spacing(6)
+        .align_y(Alignment::Center);
+    if let Some(tags) = chips(&s.tags, ROW_CHIPS) {
+        first = first.push(tags);
+    }
+    button(column![first.push(cells.aside), cells.below,].spacing(4))
+        .on_press(Message::Open(s.id))
+        .width(Length::Fill)
+        .height(Length::Fill)
+        .padding([8, 10])
+        .style(theme::buttons::item(selected))
+        .into()
 }
 
 /// A row's second line as a muted caption.

@@ -16,8 +16,8 @@ use crate::gui::clock;
 use crate::gui::session::Session;
 use crate::gui::theme;
 use crate::gui::widget::{
-    Element, ListState, SMALL, TEXT, empty, error_box, fact, field, line, muted, split, title,
-    virtual_list,
+    Element, ListState, SMALL, TEXT, chips, empty, error_box, fact, field, line, muted, split,
+    tags_fact, title, virtual_list,
 };
 
 /// What `update` gives back: work to run, and maybe an event for the parent.
@@ -554,14 +554,17 @@ fn contact_row<'a>(c: &'a Contact, selected: bool) -> Element<'a, Message> {
         .map(String::as_str)
         .take(2)
         .collect();
+    let mut first = row![line(&c.name, 30).size(TEXT).width(Length::Fill)]
+        .spacing(6)
+        .align_y(Alignment::Center);
+    // Contact tags look as an interaction's do on its row.
+    if let Some(tags) = chips(&c.tags, super::list::ROW_CHIPS) {
+        first = first.push(tags);
+    }
+    first = first.push(line(&c.company, 16).size(SMALL).style(theme::texts::muted));
     button(
         column![
-            row![
-                line(&c.name, 30).size(TEXT).width(Length::Fill),
-                line(&c.company, 16).size(SMALL).style(theme::texts::muted)
-            ]
-            .spacing(6)
-            .align_y(Alignment::Center),
+            first,
             row![
                 line(&reach.join(" · "), 44)
                     .size(SMALL)
@@ -755,10 +758,7 @@ fn profile_view<'a>(p: &'a Profile, session: &'a Session) -> Element<'a, Message
         },
     ));
     if !c.tags.is_empty() {
-        facts = facts.push(fact(
-            "Tags",
-            c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
-        ));
+        facts = facts.push(tags_fact(&c.tags));
     }
     if !c.notes.is_empty() {
         facts = facts.push(fact("Notes", c.notes.clone()));
