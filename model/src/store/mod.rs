@@ -51,7 +51,8 @@ const CACHE_DOCS: usize = 512;
 /// 7: History by owner (`finalized_by_owner`, owners in finalized search rows
 /// and counts) and its filters' facets (`history_facets`).
 /// 8: the mention index (`mention_words`, `mention_docs`).
-const PROJECTION_VERSION: u64 = 8;
+/// 9: interaction rows hold the snooze in force.
+const PROJECTION_VERSION: u64 = 9;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
