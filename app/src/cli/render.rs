@@ -84,7 +84,7 @@ fn interaction_rows(rows: &[InteractionRow]) -> String {
         if let Some(owner) = &r.owner_name {
             state = format!("{state} ({owner})");
         }
-        if let Some(z) = &s.snooze {
+        if let Some(z) = s.snooze.as_ref().filter(|z| z.pending_at(now_ms())) {
             state = format!("{state}, {}", snooze_line(z));
         }
         t.add_row(vec![
@@ -140,7 +140,8 @@ fn interaction_detail(d: &InteractionDetail) -> String {
     if let Some(owner) = d.owner {
         out.push_str(&format!("  owner:     {}\n", name(names, owner)));
     }
-    if let Some(z) = i.snoozed() {
+    // Only while it is still set aside: once due it is plainly active.
+    if let Some(z) = i.snoozed().filter(|z| z.pending_at(now_ms())) {
         out.push_str(&format!("  snooze:    {}\n", snooze_line(z)));
     }
     for lost in &d.lost_claims {
