@@ -109,6 +109,7 @@ fn build(path: &Path) {
             address: format!("+34 600 {n:06}"),
             contact_name: name.clone(),
             contact_unverified: false,
+            snooze: None,
             subject: format!("{topic} question"),
             fields: BTreeMap::new(),
             priority: 0,

@@ -46,6 +46,70 @@ pub fn parse<Tz: TimeZone>(raw: &str, end: End, zone: &Tz) -> Result<Millis, Bad
         .map_err(|_| bad())
 }
 
+/// A moment typed for a snooze or a callback: `YYYY-MM-DD HH:MM` in the
+/// given time zone, or an exact time (RFC 3339).
+pub fn parse_moment<Tz: TimeZone>(raw: &str, zone: &Tz) -> Result<Millis, BadMoment> {
+    let raw = raw.trim();
+    let bad = || BadMoment(raw.to_string());
+    if let Ok(local) = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M") {
+        // A time a DST change skips is read an hour on.
+        return zone
+            .from_local_datetime(&local)
+            .earliest()
+            .or_else(|| {
+                zone.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(bad);
+    }
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| bad())
+}
+
+/// A typed moment that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a time (YYYY-MM-DD HH:MM, or RFC 3339 like 2026-12-01T09:30:00Z)")]
+pub struct BadMoment(pub String);
+
+/// A typed length of time that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a length of time (like 45m, 2h, 1h30m, 3d)")]
+pub struct BadDuration(pub String);
+
+/// A length of time as people type it: numbers each followed by `d`, `h`,
+/// `m` or `s` (`2h`, `1h30m`, `45m`, `3d`), in milliseconds; never zero.
+pub fn parse_duration(raw: &str) -> Result<Millis, BadDuration> {
+    let raw = raw.trim();
+    let bad = || BadDuration(raw.to_string());
+    let mut total: Millis = 0;
+    let mut number = String::new();
+    for c in raw.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit: Millis = match c.to_ascii_lowercase() {
+            'd' => 86_400_000,
+            'h' => 3_600_000,
+            'm' => 60_000,
+            's' => 1_000,
+            _ => return Err(bad()),
+        };
+        let n: Millis = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
 /// A day as the window shows it in the date fields.
 pub fn day<Tz: TimeZone>(at: Millis, zone: &Tz) -> String
 where
@@ -73,6 +137,26 @@ mod tests {
             dec1 + 34_200_000
         );
         assert_eq!(day(dec1 + 1, &Utc), "2025-12-01");
+        Ok(())
+    }
+
+    #[test]
+    fn a_snooze_is_typed_as_a_local_time_or_a_length() -> Result<(), BadMoment> {
+        let dec1 = 1_764_547_200_000; // 2025-12-01T00:00:00Z
+        assert_eq!(parse_moment("2025-12-01 09:30", &Utc)?, dec1 + 34_200_000);
+        let east = FixedOffset::east_opt(3600).ok_or_else(|| BadMoment("zone".into()))?;
+        assert_eq!(parse_moment("2025-12-01 09:30", &east)?, dec1 + 30_600_000);
+        assert!(parse_moment("tomorrow", &Utc).is_err());
+        assert_eq!(parse_duration("2h"), Ok(7_200_000));
+        assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration(" 3d "), Ok(259_200_000));
+        for raw in ["", "2", "h", "0m", "2x", "99999999999999999d"] {
+            assert_eq!(
+                parse_duration(raw),
+                Err(BadDuration(raw.trim().into())),
+                "{raw}"
+            );
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use iced::keyboard::{Key, Modifiers, key};
-use meshdesk::gui::modal::{finalize, new_interaction, take_back, transfer};
+use meshdesk::gui::modal::{finalize, new_interaction, snooze, take_back, transfer};
 use meshdesk::gui::screen::{active, contacts, history, phonebook, tags, welcome};
 use meshdesk::gui::settings::Settings;
 use meshdesk::gui::{
@@ -1766,5 +1766,80 @@ fn tags_are_added_with_completion_shown_on_rows_removed_and_filtered_with_tag_wo
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
+
+#[test]
+fn a_callback_leaves_active_shows_under_snoozed_and_comes_back_once_with_a_notice() -> TestResult {
+    let demo = Demo::new()?;
+    let lucia = demo.active_lucia.clone();
+    let mut ui = lucia_open(demo.seed)?;
+    ui.assert_sees("2 active");
+    ui.click("…");
+    ui.click("Schedule callback…");
+    ui.assert_sees("Schedule a callback with Lucia Romero");
+    // Nothing said: the dialog says what is missing and stays.
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Say when: a length like 2h or 45m, or a time like 2026-12-03 09:00.");
+    ui.click("In 1 hour");
+    ui.type_into(snooze::NOTE_ID, "Call her about the refund");
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("snooze-dialog-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    ui.shortcut(Shortcut::Enter);
+    assert!(
+        ui.app
+            .toasts()
+            .iter()
+            .any(|t| t.starts_with("Callback with Lucia Romero scheduled for")),
+        "{:?}",
+        ui.app.toasts()
+    );
+    // Out of Active, under the Snoozed line with when and why.
+    ui.assert_sees("1 active");
+    ui.assert_sees("Snoozed (1)");
+    assert!(
+        !active(&mut ui)?
+            .iter()
+            .any(|r| r.summary.id.to_string() == lucia)
+    );
+    ui.click("Snoozed (1)");
+    ui.assert_sees("1 snoozed");
+    ui.click("Lucia Romero");
+    ui.assert_sees("Unsnooze");
+    ui.assert_sees("Call her about the refund");
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("snoozed-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    ui.click("← Back to Active");
+    ui.assert_sees("1 active");
+
+    // The hour passes: the node says so, it is back in Active with a notice, once.
+    ui.clock.advance(60 * MINUTE);
+    ui.settle_until("2 active", 10_000);
+    let due = |ui: &Ui| {
+        ui.app
+            .toasts()
+            .iter()
+            .filter(|t| t.contains("Lucia Romero: Callback due now: Call her about the refund"))
+            .count()
+    };
+    for _ in 0..20 {
+        if due(&ui) > 0 {
+            break;
+        }
+        ui.settle(100);
+    }
+    assert_eq!(due(&ui), 1, "{:?}", ui.app.toasts());
+    ui.assert_not_sees("Snoozed (1)");
+    ui.tick(3);
+    ui.settle(1_500);
+    assert_eq!(due(&ui), 1, "{:?}", ui.app.toasts());
     Ok(())
 }

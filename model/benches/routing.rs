@@ -96,6 +96,7 @@ fn summary(n: u128, campaign: CampaignId, enqueued_at: Millis) -> InteractionSum
         message_count: 1,
         last_message_preview: String::new(),
         last_message_at: None,
+        snooze: None,
         tags: vec![],
     }
 }

@@ -48,6 +48,7 @@ fn sender() -> (tempfile::TempDir, Store) {
             address: format!("+1 555 {n:04}"),
             contact_name: format!("Caller {n}"),
             contact_unverified: false,
+            snooze: None,
             subject: String::new(),
             fields: Default::default(),
             priority: 0,

@@ -58,6 +58,13 @@ pub const MAX_TAGS_PER_INTERACTION: usize = 32;
 /// needs the common ones, and the reply stays small however many a team
 /// has made.
 pub const MAX_TAGS_LISTED: usize = 1000;
+/// The longest note a snooze or callback carries, in characters: what to
+/// say when calling back, not a conversation. The ops refuse a longer one
+/// and every node refuses it in a peer's change (`rules.rs`).
+pub const MAX_SNOOZE_NOTE_CHARS: usize = 500;
+/// How far ahead a snooze may run: a quarter of a year. Work set aside
+/// longer than that belongs in a new interaction, not a hidden one.
+pub const MAX_SNOOZE_MS: i64 = 92 * 24 * 60 * 60 * 1000;
 /// The most distinct `@` words of one note or chat message the mention
 /// index keeps rows for: a text of hundreds of `@`s (at most 20,000
 /// characters each) costs a few rows, not thousands, on every node.

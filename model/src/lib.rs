@@ -17,8 +17,8 @@ pub use ids::{
 pub use types::{
     Agent, AgentStatus, Author, Campaign, CannedResponse, ChannelKind, ChatMessage, ChatRoom,
     Claim, Contact, Decline, Direction, Finalization, FormField, Interaction, InteractionState,
-    Invite, Member, Message, Note, Role, RoomKey, StatusChange, Strategy, Team, TeamKey, Transfer,
-    TransferKind, TransferTarget, UnknownVariant, month_of,
+    Invite, Member, Message, Note, Role, RoomKey, Snooze, SnoozeKind, StatusChange, Strategy, Team,
+    TeamKey, Transfer, TransferKind, TransferTarget, UnknownVariant, month_of,
 };
 pub mod authorship;
 pub mod bounds;

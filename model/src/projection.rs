@@ -55,6 +55,9 @@ pub struct InteractionSummary {
     pub last_message_preview: String,
     pub last_message_at: Option<Millis>,
     pub tags: Vec<String>,
+    /// The snooze in force (see [`Interaction::snoozed`]), due or not.
+    #[serde(default)]
+    pub snooze: Option<Snooze>,
 }
 
 impl InteractionSummary {
@@ -114,7 +117,13 @@ impl InteractionSummary {
             last_message_preview: last.map(|m| preview(&m.body)).unwrap_or_default(),
             last_message_at: last.map(|m| m.at),
             tags: i.tags.iter().cloned().collect(),
+            snooze: i.snoozed().cloned(),
         }
+    }
+
+    /// Set aside by its owner and not due yet at `now`: out of Active.
+    pub fn snoozed_at(&self, now: Millis) -> bool {
+        self.snooze.as_ref().is_some_and(|s| s.pending_at(now))
     }
 
     pub fn state_at(&self, now: Millis) -> InteractionState {

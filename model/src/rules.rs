@@ -13,7 +13,7 @@
 //! | any | the actor is a roster device's key, not revoked before the change's own time; a valid seal of that actor covers the change |
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors |
-//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character |
+//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character; the snooze (`snooze_*` at the root): only the owner of the current round, naming itself and that round, a known kind, its note at most 500 characters |
 //! | contact | any member; its tags as an interaction's |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
 //! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
@@ -26,7 +26,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, Prop, ReadDoc, ScalarValue};
 use crate::authorship::{Seal, device_of_actor};
 use crate::doc::{self, DocId};
 use crate::ids::*;
-use crate::types::{Role, Team, TransferKind};
+use crate::types::{Role, SnoozeKind, Team, TransferKind};
 
 /// How far a writer's dates may run ahead of its own change's time.
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -352,6 +352,8 @@ const MAX_TAG_CHARS: usize = crate::bounds::MAX_TAG_CHARS;
 const MAX_TEXT_CHARS: usize = crate::validate::MAX_MESSAGE_CHARS;
 /// The longest reason a take-back carries.
 const MAX_REASON_CHARS: usize = crate::bounds::MAX_REASON_CHARS;
+/// The longest note a snooze carries.
+const MAX_SNOOZE_NOTE_CHARS: usize = crate::bounds::MAX_SNOOZE_NOTE_CHARS;
 
 /// One operation of a change, with where it writes.
 struct OpView {
@@ -729,6 +731,62 @@ fn judge_take_back(
     }
 }
 
+/// A snooze key: written by the owner of the current round (as of the
+/// change's past) only, naming itself and that round, its kind known and
+/// its note bounded. Clearing writes the empty values.
+fn judge_snooze(
+    doc: &AutoCommit,
+    op: &OpView,
+    change: &NewChange,
+    writer: &Writer,
+    past: &mut Option<Round>,
+) -> Result<(), Refusal> {
+    let Some(key) = op.key.as_deref() else {
+        return refuse(format!(
+            "{} is outside an interaction's schema",
+            op.describe()
+        ));
+    };
+    if !doc::interaction::SNOOZE_KEYS.contains(&key) {
+        return refuse(format!(
+            "{} is outside an interaction's schema",
+            op.describe()
+        ));
+    }
+    let round = round(doc, change, past)?;
+    if round.owner != Some(writer.agent) {
+        return refuse(format!(
+            "agent {} snoozes an interaction it does not own",
+            writer.agent
+        ));
+    }
+    let fits = match key {
+        "snooze_agent" => op
+            .str_value()
+            .is_some_and(|a| a.is_empty() || a == writer.agent.to_string()),
+        "snooze_epoch" => op
+            .int_value()
+            .is_some_and(|e| e == 0 || e == i64::from(round.epoch)),
+        "snooze_at" | "snooze_until" => op.int_value().is_some(),
+        "snooze_kind" => op
+            .str_value()
+            .is_some_and(|k| k.is_empty() || k.parse::<SnoozeKind>().is_ok()),
+        "snooze_note" => op
+            .str_value()
+            .is_some_and(|n| n.chars().count() <= MAX_SNOOZE_NOTE_CHARS),
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        refuse(format!(
+            "{} by agent {} does not fit its snooze",
+            op.describe(),
+            writer.agent
+        ))
+    }
+}
+
 fn judge_interaction_op(
     doc: &mut AutoCommit,
     op: &OpView,
@@ -742,6 +800,10 @@ fn judge_interaction_op(
     let key = op.key.as_deref();
     let what = || op.describe();
     match path.as_slice() {
+        // The snooze: scalars at the root, the current owner's alone.
+        [] if !first && key.is_some_and(|k| k.starts_with("snooze_")) => {
+            judge_snooze(doc, op, change, writer, past)
+        }
         // Its own fields and containers: made once, by its creator.
         [] | ["fields"] => {
             if first {

@@ -468,6 +468,61 @@ impl InteractionState {
 }
 
 /// The interaction document's content.
+/// Why an owner set an interaction aside: to look at it later, or to call
+/// the customer back at an agreed time.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnoozeKind {
+    #[default]
+    Snooze,
+    Callback,
+}
+
+impl SnoozeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnoozeKind::Snooze => "snooze",
+            SnoozeKind::Callback => "callback",
+        }
+    }
+}
+
+impl std::str::FromStr for SnoozeKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "snooze" => Ok(SnoozeKind::Snooze),
+            "callback" => Ok(SnoozeKind::Callback),
+            other => Err(format!("unknown snooze kind `{other}`")),
+        }
+    }
+}
+
+/// An owner's snooze (or scheduled callback) of an interaction: hidden
+/// from their Active until `until`, then back with a notice. Nobody writes
+/// at the due time: coming due is a function of this and the clock.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Snooze {
+    /// The owner who set it.
+    pub agent: AgentId,
+    /// The routing round it was set in: a later round ignores it.
+    pub epoch: u32,
+    /// When it was set.
+    pub at: Millis,
+    /// When it comes due.
+    pub until: Millis,
+    pub kind: SnoozeKind,
+    pub note: String,
+}
+
+impl Snooze {
+    /// Still hidden at `now`.
+    pub fn pending_at(&self, now: Millis) -> bool {
+        now < self.until
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Interaction {
     pub id: InteractionId,
@@ -497,9 +552,23 @@ pub struct Interaction {
     pub finalization: Option<Finalization>,
     pub notes: Vec<Note>,
     pub tags: BTreeSet<String>,
+    /// The last snooze or callback its owner set (or cleared), as written:
+    /// it counts only while [`Interaction::snoozed`] says so.
+    #[serde(default)]
+    pub snooze: Option<Snooze>,
 }
 
 impl Interaction {
+    /// The snooze in force: set by the current owner in the current round
+    /// and not finalized since. A transfer, a take-back or a finalization
+    /// ends it without anyone writing; every node reads the same.
+    pub fn snoozed(&self) -> Option<&Snooze> {
+        let s = self.snooze.as_ref()?;
+        let owner = self.owner()?;
+        (self.finalization.is_none() && s.agent == owner.agent && s.epoch == self.epoch())
+            .then_some(s)
+    }
+
     /// The current routing round: each transfer starts a new one.
     pub fn epoch(&self) -> u32 {
         u32::try_from(self.transfers.len()).unwrap_or(u32::MAX)
@@ -780,6 +849,7 @@ mod tests {
             address: "+1 555 0100".into(),
             contact_name: "Ana".into(),
             contact_unverified: false,
+            snooze: None,
             subject: String::new(),
             fields: BTreeMap::new(),
             priority: 0,

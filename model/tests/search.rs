@@ -218,6 +218,7 @@ fn others_active(desk: &mut Desk, n: usize, body: &str) {
                 address: format!("+1 555 9{k:03}"),
                 contact_name: format!("Customer {k}"),
                 contact_unverified: false,
+                snooze: None,
                 subject: String::new(),
                 fields: BTreeMap::new(),
                 priority: 0,

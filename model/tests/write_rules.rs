@@ -1013,3 +1013,95 @@ fn tags_written_around_the_forms_are_one_line_labels_holding_true() {
     );
     assert!(interaction(&mut ana, ids[4]).tags.contains("vip"));
 }
+
+/// A snooze written straight into the document in `desk`'s name, around
+/// the ops' checks, as a compromised laptop would.
+fn write_snooze(desk: &mut Desk, id: InteractionId, agent: AgentId, note: String) {
+    let epoch = interaction(desk, id).epoch();
+    let s = Snooze {
+        agent,
+        epoch,
+        at: now_ms(),
+        until: now_ms() + 3_600_000,
+        kind: SnoozeKind::Snooze,
+        note,
+    };
+    desk.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::snooze(d, Some(&s))
+        })
+        .expect("writes");
+}
+
+#[test]
+fn only_the_owner_snoozes_an_interaction_and_a_forged_snooze_is_refused_on_receive() {
+    use ops::OpError;
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let mut bruno = admit(&mut ana, "Bruno");
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let id = queued_interaction(&mut ana, &mut eve);
+    run(&mut eve.store, Request::Accept { id });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    assert!(sync(&mut ana, &mut bruno).is_empty());
+    let owned = interaction(&mut ana, id);
+
+    // Through the ops, a teammate (even the supervisor) is told it is not theirs.
+    let in_an_hour = now_ms() + 3_600_000;
+    for desk in [&mut ana, &mut bruno] {
+        let e = refusal(
+            &mut desk.store,
+            Request::Snooze {
+                id,
+                until: in_an_hour,
+                kind: SnoozeKind::Snooze,
+                note: None,
+            },
+        );
+        assert!(matches!(e, OpError::NotOwner(..)), "{e}");
+    }
+    // Around them, Bruno snoozes Eve's interaction in his own name, or in hers.
+    for agent in [bruno.agent, eve.agent] {
+        let mut forger = device_copying(&ana, bruno.key.clone(), "bruno-copy", bruno.agent);
+        write_snooze(&mut forger, id, agent, String::new());
+        let refused = sync(&mut forger, &mut ana);
+        assert!(
+            refused_doc(&refused, &DocId::Interaction(id))
+                .contains("snoozes an interaction it does not own"),
+            "{refused:?}"
+        );
+    }
+    // Eve's own device, but in another agent's name or with a note past the bound.
+    for (agent, note) in [(bruno.agent, String::new()), (eve.agent, "x".repeat(501))] {
+        let mut eve_copy = device_copying(&ana, eve.key.clone(), "eve-copy", eve.agent);
+        write_snooze(&mut eve_copy, id, agent, note);
+        let refused = sync(&mut eve_copy, &mut ana);
+        assert!(
+            refused_doc(&refused, &DocId::Interaction(id)).contains("does not fit its snooze"),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(interaction(&mut ana, id), owned);
+
+    // Eve's own snooze goes through and reaches Ana; Eve clears it again.
+    run(
+        &mut eve.store,
+        Request::Snooze {
+            id,
+            until: in_an_hour,
+            kind: SnoozeKind::Callback,
+            note: Some("after 3pm".into()),
+        },
+    );
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    let snoozed = interaction(&mut ana, id);
+    let z = snoozed.snoozed().expect("snoozed on Ana's node");
+    assert_eq!(
+        (z.agent, z.until, z.kind, z.note.as_str()),
+        (eve.agent, in_an_hour, SnoozeKind::Callback, "after 3pm")
+    );
+    run(&mut eve.store, Request::Unsnooze { id });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    assert_eq!(interaction(&mut ana, id).snoozed(), None);
+    honest_contact_still_syncs(&mut eve, &mut ana);
+}

@@ -95,6 +95,7 @@ fn add_interactions(store: &mut Store, count: usize) -> R<()> {
             address: format!("+34 600 {n:06}"),
             contact_name: format!("Customer {n}"),
             contact_unverified: false,
+            snooze: None,
             subject: "router question".into(),
             fields: BTreeMap::new(),
             priority: 0,

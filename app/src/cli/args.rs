@@ -366,6 +366,28 @@ pub enum InteractionCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Set an interaction you own aside until a time: it leaves Active and
+    /// comes back, with a notification, when due (see `--tab snoozed`).
+    Snooze {
+        id: String,
+        /// When it comes back: `YYYY-MM-DD HH:MM` (local time) or RFC 3339.
+        #[arg(long, conflicts_with = "for_", required_unless_present = "for_")]
+        until: Option<String>,
+        /// How long from now: like 45m, 2h, 1h30m, 3d.
+        #[arg(long = "for", id = "for_", value_name = "LENGTH")]
+        for_: Option<String>,
+        /// A callback to the customer is scheduled then.
+        #[arg(long)]
+        callback: bool,
+        /// What to do when it comes back (at most 500 characters).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Bring a snoozed interaction back to Active now.
+    Unsnooze { id: String },
+    /// Your snoozes that came due and this device has not announced yet
+    /// (each is listed once per device).
+    Due,
     /// Supervisors: take an interaction from its agent back to its queue.
     Pull {
         id: String,

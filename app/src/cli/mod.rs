@@ -13,7 +13,7 @@ use meshdesk_model::ops::{
     Reply, Request, TransferTo, UnexpectedReply,
 };
 use meshdesk_model::store::{Store, StoreError};
-use meshdesk_model::{AgentStatus, ContactId, InteractionId};
+use meshdesk_model::{AgentStatus, ContactId, InteractionId, SnoozeKind};
 
 use crate::data_dir::DataDir;
 use args::*;
@@ -394,6 +394,42 @@ pub fn request_for(
                 id: interaction_id(&id)?,
                 reason,
             },
+            InteractionCommand::Snooze {
+                id,
+                until,
+                for_,
+                callback,
+                note,
+            } => {
+                let until = match (until, for_) {
+                    (Some(at), _) => meshdesk::dates::parse_moment(&at, &chrono::Local)
+                        .map_err(|e| CliError::Refused(e.to_string()))?,
+                    (None, Some(length)) => {
+                        let length = meshdesk::dates::parse_duration(&length)
+                            .map_err(|e| CliError::Refused(e.to_string()))?;
+                        meshdesk_model::now_ms().saturating_add(length)
+                    }
+                    (None, None) => {
+                        return Err(CliError::Refused(
+                            "give --until \"YYYY-MM-DD HH:MM\" or --for LENGTH".into(),
+                        ));
+                    }
+                };
+                Request::Snooze {
+                    id: interaction_id(&id)?,
+                    until,
+                    kind: if callback {
+                        SnoozeKind::Callback
+                    } else {
+                        SnoozeKind::Snooze
+                    },
+                    note,
+                }
+            }
+            InteractionCommand::Unsnooze { id } => Request::Unsnooze {
+                id: interaction_id(&id)?,
+            },
+            InteractionCommand::Due => Request::TakeDueSnoozes,
             InteractionCommand::Pull { id, reason } => Request::PullBack {
                 id: interaction_id(&id)?,
                 reason,

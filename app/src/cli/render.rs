@@ -84,6 +84,9 @@ fn interaction_rows(rows: &[InteractionRow]) -> String {
         if let Some(owner) = &r.owner_name {
             state = format!("{state} ({owner})");
         }
+        if let Some(z) = s.snooze.as_ref().filter(|z| z.pending_at(now_ms())) {
+            state = format!("{state}, {}", snooze_line(z));
+        }
         t.add_row(vec![
             s.id.to_string(),
             state,
@@ -95,6 +98,19 @@ fn interaction_rows(rows: &[InteractionRow]) -> String {
         ]);
     }
     t.to_string()
+}
+
+/// "snoozed until 2026-12-03 09:00:00 (in 2h)" or "callback at …".
+fn snooze_line(z: &meshdesk_model::Snooze) -> String {
+    let what = match z.kind {
+        meshdesk_model::SnoozeKind::Snooze => "snoozed until",
+        meshdesk_model::SnoozeKind::Callback => "callback at",
+    };
+    let mut line = format!("{what} {} ({})", clock(z.until), relative(z.until));
+    if !z.note.is_empty() {
+        line.push_str(&format!(": {}", z.note));
+    }
+    line
 }
 
 fn interaction_detail(d: &InteractionDetail) -> String {
@@ -123,6 +139,10 @@ fn interaction_detail(d: &InteractionDetail) -> String {
     }
     if let Some(owner) = d.owner {
         out.push_str(&format!("  owner:     {}\n", name(names, owner)));
+    }
+    // Only while it is still set aside: once due it is plainly active.
+    if let Some(z) = i.snoozed().filter(|z| z.pending_at(now_ms())) {
+        out.push_str(&format!("  snooze:    {}\n", snooze_line(z)));
     }
     for lost in &d.lost_claims {
         out.push_str(&format!(

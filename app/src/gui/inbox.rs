@@ -68,6 +68,8 @@ pub enum Message {
     MentionsLoaded(Result<Vec<MentionRow>, Error>),
     /// A mention's interaction, read to open it in the tab that holds it.
     MentionOpened(Result<Box<InteractionDetail>, Error>),
+    /// This agent's snoozes that came due and were not announced here yet.
+    DueLoaded(Result<Vec<InteractionRow>, Error>),
     PeersLoaded(Result<Vec<Peer>, Error>),
     Tab(TabId),
     Search(String),
@@ -199,6 +201,7 @@ impl Inbox {
             inbox.load_counts(),
             inbox.load_rooms(),
             inbox.load_mentions(),
+            inbox.load_due(),
             inbox.load_peers(),
             inbox.reload_tab(),
         ]);
@@ -285,6 +288,9 @@ impl Inbox {
             screen::call(&self.backend, list(Tab::Pending), move |r| {
                 Message::CountsLoaded(seq, Tab::Pending, r)
             }),
+            screen::call(&self.backend, list(Tab::Snoozed), move |r| {
+                Message::CountsLoaded(seq, Tab::Snoozed, r)
+            }),
         ])
     }
 
@@ -298,6 +304,13 @@ impl Inbox {
             Request::ListMentions { unseen: true },
             Message::MentionsLoaded,
         )
+    }
+
+    /// Snoozes that came due: the node reports the moment as a change of
+    /// the interaction, and at start those that came due while the app was
+    /// closed are read; the store marks each announced once on this device.
+    fn load_due(&self) -> Task<Message> {
+        screen::call(&self.backend, Request::TakeDueSnoozes, Message::DueLoaded)
     }
 
     fn load_peers(&self) -> Task<Message> {
@@ -406,6 +419,9 @@ impl Inbox {
         // Notes live in interactions, chat in rooms, names in agents.
         if interactions || dirty.rooms {
             tasks.push(self.load_mentions());
+        }
+        if !ids.is_empty() {
+            tasks.push(self.load_due());
         }
         let b = self.backend.clone();
         match self.tab {
@@ -707,6 +723,14 @@ impl Inbox {
                             self.counts.pending = page.total;
                             self.watch.pending(&page.rows)
                         }
+                        Tab::Snoozed => {
+                            lookups.push(
+                                self.active
+                                    .set_snoozed(page.total, &self.backend)
+                                    .map(Message::Active),
+                            );
+                            vec![]
+                        }
                         Tab::History => vec![],
                     };
                     effects.push(Event::Notify(notices));
@@ -768,6 +792,24 @@ impl Inbox {
                         effects,
                     );
                 }
+                Task::none()
+            }
+            Message::DueLoaded(result) => {
+                let rows = match result {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        tracing::debug!("cannot read the snoozes that came due: {e}");
+                        return (Task::none(), effects);
+                    }
+                };
+                let notices = notify::snoozes_due(&rows);
+                if let Some(first) = notices.first() {
+                    effects.push(Event::Toast(Toast::Info(format!(
+                        "{}: {}",
+                        first.title, first.body
+                    ))));
+                }
+                effects.push(Event::Notify(notices));
                 Task::none()
             }
             Message::MentionOpened(result) => match result {
@@ -838,6 +880,11 @@ impl Inbox {
                         )));
                         modal::take_back::TakeBack::focus()
                             .map(|m| Message::Modal(modal::Message::TakeBack(m)))
+                    }
+                    Some(active::Event::Snooze { id, who, kind }) => {
+                        self.modal = Some(Modal::Snooze(modal::snooze::Snooze::new(id, who, kind)));
+                        modal::snooze::Snooze::focus()
+                            .map(|m| Message::Modal(modal::Message::Snooze(m)))
                     }
                     Some(active::Event::Read) => self.load_counts(),
                 };

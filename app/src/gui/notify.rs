@@ -1,8 +1,9 @@
 //! Desktop notifications for what arrives from elsewhere: an interaction
 //! offered to this agent, a customer's message in one of the agent's active
 //! interactions, a teammate's chat message, and one of the agent's
-//! interactions taken back by a supervisor (with the reason), and an
-//! `@` mention of this agent in a teammate's note or chat message.
+//! interactions taken back by a supervisor (with the reason), an `@`
+//! mention of this agent in a teammate's note or chat message, and a
+//! snooze or callback of the agent's that came due.
 //!
 //! Two halves:
 //!
@@ -196,6 +197,36 @@ impl Watch {
             .collect();
         grouped(fresh, |n| format!("New chat messages in {n} rooms"))
     }
+}
+
+/// The agent's snoozes that came due (each read once per device, so
+/// nothing here fires twice): back in Active, or a callback to make now.
+pub fn snoozes_due(rows: &[InteractionRow]) -> Vec<Notice> {
+    let fresh: Vec<Notice> = rows
+        .iter()
+        .filter_map(|r| {
+            let z = r.summary.snooze.as_ref()?;
+            let what = match z.kind {
+                meshdesk_model::SnoozeKind::Snooze => "Snooze over: back in Active",
+                meshdesk_model::SnoozeKind::Callback => "Callback due now",
+            };
+            let title = if r.summary.contact_name.is_empty() {
+                r.summary.address.clone()
+            } else {
+                r.summary.contact_name.clone()
+            };
+            Some(Notice {
+                title,
+                body: if z.note.is_empty() {
+                    format!("{what}.")
+                } else {
+                    format!("{what}: {}", clip(&z.note))
+                },
+                about: None,
+            })
+        })
+        .collect();
+    grouped(fresh, |n| format!("{n} snoozed interactions are back"))
 }
 
 /// What tells an agent that an interaction was taken from them: a
@@ -483,6 +514,7 @@ mod tests {
                 address: String::new(),
                 contact_name: "Pablo".into(),
                 contact_unverified: false,
+                snooze: None,
                 subject: String::new(),
                 fields: Default::default(),
                 priority: 0,

@@ -226,11 +226,14 @@ async fn list_interactions<B: Backend>(
     let Query(query) = query?;
     let limit = page_limit(query.limit)?;
     let tabs = match query.state.as_deref().map(str::trim) {
-        None | Some("") | Some("all") => vec![Tab::Pending, Tab::Active, Tab::History],
+        // Snoozed ones are active too, only set aside for now.
+        None | Some("") | Some("all") => {
+            vec![Tab::Pending, Tab::Active, Tab::Snoozed, Tab::History]
+        }
         Some(s) => vec![s.parse::<Tab>().map_err(|_| {
             ApiError::bad_field(
                 "state",
-                format!("unknown state `{s}` (expected pending, active, history or all)"),
+                format!("unknown state `{s}` (expected pending, active, snoozed, history or all)"),
             )
         })?],
     };

@@ -66,7 +66,68 @@ pub fn create(doc: &mut AutoCommit, i: &Interaction) -> DocResult<()> {
     if let Some(f) = &i.finalization {
         finalize(doc, f)?;
     }
+    if let Some(s) = &i.snooze {
+        snooze(doc, Some(s))?;
+    }
     Ok(())
+}
+
+/// The snooze's keys, always all of them and in this order: scalars at the
+/// root, so no container is made after creation (DESIGN §3), and two
+/// concurrent writes of the owner's devices resolve to one whole snooze
+/// (each key's winner is the same change's op).
+pub const SNOOZE_KEYS: [&str; 6] = [
+    "snooze_agent",
+    "snooze_epoch",
+    "snooze_at",
+    "snooze_until",
+    "snooze_kind",
+    "snooze_note",
+];
+
+/// Sets the snooze, or clears it (`None`: `snooze_until` 0, the rest empty).
+pub fn snooze(doc: &mut AutoCommit, s: Option<&Snooze>) -> DocResult<()> {
+    let [agent, epoch, at, until, kind, note] = SNOOZE_KEYS;
+    match s {
+        Some(s) => {
+            doc.put(ROOT, agent, s.agent.to_string())?;
+            doc.put(ROOT, epoch, i64::from(s.epoch))?;
+            doc.put(ROOT, at, s.at)?;
+            doc.put(ROOT, until, s.until)?;
+            doc.put(ROOT, kind, s.kind.as_str())?;
+            doc.put(ROOT, note, s.note.as_str())?;
+        }
+        None => {
+            doc.put(ROOT, agent, "")?;
+            doc.put(ROOT, epoch, 0i64)?;
+            doc.put(ROOT, at, 0i64)?;
+            doc.put(ROOT, until, 0i64)?;
+            doc.put(ROOT, kind, "")?;
+            doc.put(ROOT, note, "")?;
+        }
+    }
+    Ok(())
+}
+
+/// The snooze as written; none when never set or cleared.
+fn read_snooze<D: ReadDoc>(root: &MapReader<'_, D>) -> DocResult<Option<Snooze>> {
+    if !root.has("snooze_until")? || root.i64("snooze_until")? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Snooze {
+        agent: root.parsed("snooze_agent")?,
+        epoch: root.u32("snooze_epoch")?,
+        at: root.i64("snooze_at")?,
+        until: root.i64("snooze_until")?,
+        kind: root
+            .str("snooze_kind")?
+            .parse()
+            .map_err(|reason| DocError::Invalid {
+                path: "snooze_kind".into(),
+                reason,
+            })?,
+        note: root.str_or_empty("snooze_note")?,
+    }))
 }
 
 fn author_text(author: &Author) -> String {
@@ -369,6 +430,7 @@ fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)
             finalization,
             notes,
             tags: root.map("tags")?.key_set()?,
+            snooze: read_snooze(&root)?,
         },
         count,
     ))
@@ -389,6 +451,7 @@ pub(crate) mod tests {
             address: "marta@example.com".into(),
             contact_name: "Marta".into(),
             contact_unverified: false,
+            snooze: None,
             subject: "Broken router".into(),
             fields: BTreeMap::from([("order".to_string(), "A-1".to_string())]),
             priority: 2,
@@ -462,6 +525,14 @@ pub(crate) mod tests {
             disposition: "Resolved".into(),
             note: "ok".into(),
             wrapup_until: 230,
+        });
+        i.snooze = Some(Snooze {
+            agent,
+            epoch: 3,
+            at: 160,
+            until: 9_000,
+            kind: SnoozeKind::Callback,
+            note: "after lunch".into(),
         });
         let mut doc = AutoCommit::new();
         create(&mut doc, &i).expect("create");

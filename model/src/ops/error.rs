@@ -82,6 +82,12 @@ pub enum OpError {
     YoursToReturn(InteractionId),
     #[error("interaction {0} is already {1}'s")]
     AlreadyTheirs(InteractionId, String),
+    #[error("a snooze must end in the future")]
+    SnoozeNotAhead,
+    #[error("a snooze may run at most {days} days ahead")]
+    SnoozeTooFar { days: i64 },
+    #[error("interaction {0} is not snoozed")]
+    NotSnoozed(InteractionId),
     #[error("you cannot chat with yourself")]
     ChatWithSelf,
     #[error(

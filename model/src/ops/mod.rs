@@ -14,6 +14,7 @@ mod error;
 mod interactions;
 mod mentions;
 mod query;
+mod snooze;
 mod team;
 
 use std::collections::BTreeMap;
@@ -194,6 +195,23 @@ pub enum Request {
         to: String,
         reason: String,
     },
+    /// The owner sets an active interaction aside until `until` (ms since
+    /// the epoch): out of their Active until then, back with a notice.
+    Snooze {
+        id: InteractionId,
+        until: Millis,
+        #[serde(default)]
+        kind: SnoozeKind,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// The owner brings a snoozed interaction back now.
+    Unsnooze {
+        id: InteractionId,
+    },
+    /// This agent's snoozes that came due and this device has not announced
+    /// yet; marks them announced (once per device and due time).
+    TakeDueSnoozes,
     MarkRead {
         id: InteractionId,
     },
@@ -538,6 +556,14 @@ impl Executor<'_, '_> {
             Request::ReturnToQueue { id, reason } => self.return_to_queue(id, &reason),
             Request::PullBack { id, reason } => self.pull_back(id, &reason),
             Request::HandOver { id, to, reason } => self.hand_over(id, &to, &reason),
+            Request::Snooze {
+                id,
+                until,
+                kind,
+                note,
+            } => self.snooze(id, until, kind, note.as_deref()),
+            Request::Unsnooze { id } => self.unsnooze(id),
+            Request::TakeDueSnoozes => self.take_due_snoozes(),
             Request::MarkRead { id } => self.mark_read(id),
             Request::ExplainRouting { campaign } => self.explain_routing(campaign.as_deref()),
             Request::ChatSend { to, text } => self.chat_send(&to, &text),

@@ -19,6 +19,9 @@ pub enum Tab {
     Active,
     Pending,
     History,
+    /// The agent's own active interactions set aside until later (snoozed,
+    /// or a callback scheduled), soonest due first.
+    Snoozed,
 }
 
 impl std::str::FromStr for Tab {
@@ -28,8 +31,9 @@ impl std::str::FromStr for Tab {
             "active" => Ok(Tab::Active),
             "pending" => Ok(Tab::Pending),
             "history" => Ok(Tab::History),
+            "snoozed" => Ok(Tab::Snoozed),
             other => Err(format!(
-                "unknown tab `{other}` (expected active, pending or history)"
+                "unknown tab `{other}` (expected active, pending, history or snoozed)"
             )),
         }
     }
@@ -217,16 +221,38 @@ impl Executor<'_, '_> {
         let me = self.me.agent;
         let page = match tab {
             // Only this agent's own: the per-owner index and the search's
-            // owner filter never read anyone else's rows.
-            Tab::Active => match query {
-                Some(q) => {
-                    let ids =
-                        self.store
-                            .search_page(SearchScope::Active, q, Some(me), offset, limit)?;
-                    self.store.page_summaries(ids)?
+            // owner filter never read anyone else's rows. Whether a row is
+            // snoozed depends on the clock, so it is told apart here, over
+            // the agent's own work (bounded by their capacity).
+            Tab::Active | Tab::Snoozed => {
+                let all = match query {
+                    Some(q) => {
+                        let ids = self.store.search_page(
+                            SearchScope::Active,
+                            q,
+                            Some(me),
+                            0,
+                            usize::MAX,
+                        )?;
+                        self.store.page_summaries(ids)?
+                    }
+                    None => self.store.active_page_of(me, 0, usize::MAX)?,
+                };
+                let now = self.ctx.now;
+                let mut rows: Vec<InteractionSummary> = all
+                    .rows
+                    .into_iter()
+                    .filter(|s| s.snoozed_at(now) == (tab == Tab::Snoozed))
+                    .collect();
+                if tab == Tab::Snoozed {
+                    rows.sort_by_key(|s| (s.snooze.as_ref().map(|z| z.until), s.id));
                 }
-                None => self.store.active_page_of(me, offset, limit)?,
-            },
+                Page {
+                    total: rows.len(),
+                    rows: rows.into_iter().skip(offset).take(limit).collect(),
+                    offset,
+                }
+            }
             Tab::History => {
                 let narrow = self.history_narrow(history)?;
                 self.store.history_page(query, &narrow, offset, limit)?

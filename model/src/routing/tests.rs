@@ -51,6 +51,7 @@ fn summary(id: InteractionId, campaign: CampaignId, enqueued_at: Millis) -> Inte
         message_count: 0,
         last_message_preview: String::new(),
         last_message_at: None,
+        snooze: None,
         tags: vec![],
     }
 }
@@ -1368,6 +1369,7 @@ fn interaction_with(claims: Vec<Claim>, epoch: u32) -> Interaction {
         address: String::new(),
         contact_name: String::new(),
         contact_unverified: false,
+        snooze: None,
         subject: String::new(),
         fields: BTreeMap::new(),
         priority: 0,

@@ -27,6 +27,19 @@ pub trait LocalMarks {
 
     /// Whether the agent has seen this mention on this device.
     fn mention_seen(&self, id: &str) -> StoreResult<bool>;
+
+    /// Records that these snoozes (interaction, due time) were announced on
+    /// this device. Durable: a restart must not announce them again.
+    fn mark_snoozes_announced(&mut self, due: &[(InteractionId, Millis)]) -> StoreResult<()>;
+
+    /// Whether this snooze's due time was announced on this device.
+    fn snooze_announced(&self, id: InteractionId, until: Millis) -> StoreResult<bool>;
+}
+
+/// Where a snooze's announced mark is kept in `read_marks`: per due time,
+/// so a later snooze of the same interaction is announced again.
+fn announced_key(id: InteractionId, until: Millis) -> String {
+    format!("snooze:{id}:{until}")
 }
 
 /// Where a mention's seen mark is kept in `read_marks`.
@@ -84,6 +97,25 @@ impl LocalMarks for Store {
 
     fn mention_seen(&self, id: &str) -> StoreResult<bool> {
         Ok(self.read_mark(&seen_key(id))? > 0)
+    }
+
+    fn mark_snoozes_announced(&mut self, due: &[(InteractionId, Millis)]) -> StoreResult<()> {
+        if due.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut marks = txn.open_table(READ_MARKS)?;
+            for (id, until) in due {
+                marks.insert(announced_key(*id, *until).as_str(), 1)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn snooze_announced(&self, id: InteractionId, until: Millis) -> StoreResult<bool> {
+        Ok(self.read_mark(&announced_key(id, until))? > 0)
     }
 
     fn read_mark(&self, key: &str) -> StoreResult<u32> {

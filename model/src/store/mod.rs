@@ -52,7 +52,8 @@ const CACHE_DOCS: usize = 512;
 /// and counts) and its filters' facets (`history_facets`).
 /// 8: the mention index (`mention_words`, `mention_docs`).
 /// 9: tags in use (`tag_uses`).
-const PROJECTION_VERSION: u64 = 9;
+/// 10: interaction rows hold the snooze in force.
+const PROJECTION_VERSION: u64 = 10;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.

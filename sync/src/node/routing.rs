@@ -1,12 +1,18 @@
 //! Routing on this node: reruns [`routing::route`] after changes, presence
-//! changes and at the next offer expiry (debounced), reports offers and lost
-//! claims to this agent, and acts for it (auto-accepts, declines on timeout).
+//! changes and at the next offer expiry or snooze due time (debounced),
+//! reports offers and lost claims to this agent, and acts for it
+//! (auto-accepts, declines on timeout). A snooze of this agent that comes
+//! due is reported as a change of its interaction: nothing is written, but
+//! the lists read differently from then on, so the window reads them again
+//! (and announces it, once per device: `Request::TakeDueSnoozes`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{Request, RoutingFacts};
 use meshdesk_model::routing;
+use meshdesk_model::store::DocChange;
 use meshdesk_model::{InteractionId, Millis};
 
 use super::actor::Actor;
@@ -27,6 +33,9 @@ pub(super) struct RoutingState {
     offered: HashMap<InteractionId, Millis>,
     /// Lost claims already reported.
     lost_reported: HashSet<InteractionId>,
+    /// Snoozes of this agent seen pending this run, by interaction: their
+    /// due time. One that is due now is reported once and dropped.
+    snoozed: HashMap<InteractionId, Millis>,
 }
 impl RoutingState {
     /// Asks for a pass once the next offer expiry is reached.
@@ -112,6 +121,24 @@ impl Actor {
             }
         }
         self.routing.offered = shown;
+        // This agent's snoozes: report those that came due since the last
+        // pass, wake up at the next.
+        let mut pending: HashMap<InteractionId, Millis> = HashMap::new();
+        for s in open.iter().filter(|s| s.owner == Some(me)) {
+            let Some(z) = &s.snooze else {
+                continue;
+            };
+            if z.pending_at(now) {
+                pending.insert(s.id, z.until);
+                next_expiry = Some(next_expiry.map_or(z.until, |n: Millis| n.min(z.until)));
+            } else if self.routing.snoozed.get(&s.id) == Some(&z.until) {
+                tracing::info!(interaction = %s.id, kind = z.kind.as_str(), "snooze came due");
+                self.emit(Event::Changed {
+                    changes: vec![DocChange::of(DocId::Interaction(s.id))],
+                });
+            }
+        }
+        self.routing.snoozed = pending;
         self.routing.next_expiry = next_expiry;
         let mut actions: Vec<Request> = Vec::new();
         for (interaction, agent) in routing::auto_accepts(&routing, team) {

@@ -1,10 +1,12 @@
-//! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize and
-//! Take back (return to the queue, or a supervisor's pull-back and hand-over).
+//! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize,
+//! Take back (return to the queue, or a supervisor's pull-back and
+//! hand-over) and Snooze (or Schedule callback).
 //! Esc closes them, Enter confirms; each says what is missing beside the
 //! field rather than failing silently.
 
 pub mod finalize;
 pub mod new_interaction;
+pub mod snooze;
 pub mod take_back;
 pub mod transfer;
 
@@ -26,6 +28,7 @@ pub enum Modal {
     Transfer(transfer::Transfer),
     Finalize(finalize::Finalize),
     TakeBack(take_back::TakeBack),
+    Snooze(snooze::Snooze),
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,7 @@ pub enum Message {
     Transfer(transfer::Message),
     Finalize(finalize::Message),
     TakeBack(take_back::Message),
+    Snooze(snooze::Message),
 }
 
 /// What the shell does when a dialog is done.
@@ -66,13 +70,16 @@ impl Modal {
                 let (task, event) = m.update(msg, backend, session);
                 (task.map(Message::TakeBack), event)
             }
-            // An answer for a dialog that has been closed or replaced since.
-            (Modal::Transfer(_) | Modal::Finalize(_) | Modal::TakeBack(_), Message::New(_))
-            | (Modal::New(_) | Modal::Finalize(_) | Modal::TakeBack(_), Message::Transfer(_))
-            | (Modal::New(_) | Modal::Transfer(_) | Modal::TakeBack(_), Message::Finalize(_))
-            | (Modal::New(_) | Modal::Transfer(_) | Modal::Finalize(_), Message::TakeBack(_)) => {
-                (Task::none(), None)
+            (Modal::Snooze(m), Message::Snooze(msg)) => {
+                let (task, event) = m.update(msg, backend, session);
+                (task.map(Message::Snooze), event)
             }
+            // An answer for a dialog that has been closed or replaced since.
+            (_, Message::New(_))
+            | (_, Message::Transfer(_))
+            | (_, Message::Finalize(_))
+            | (_, Message::TakeBack(_))
+            | (_, Message::Snooze(_)) => (Task::none(), None),
         }
     }
 
@@ -83,6 +90,7 @@ impl Modal {
             Modal::Transfer(_) => Message::Transfer(transfer::Message::Confirm),
             Modal::Finalize(_) => Message::Finalize(finalize::Message::Confirm),
             Modal::TakeBack(_) => Message::TakeBack(take_back::Message::Confirm),
+            Modal::Snooze(_) => Message::Snooze(snooze::Message::Confirm),
         };
         self.update(message, backend, session)
     }
@@ -93,6 +101,7 @@ impl Modal {
             Modal::Transfer(m) => m.view(session).map(Message::Transfer),
             Modal::Finalize(m) => m.view(session).map(Message::Finalize),
             Modal::TakeBack(m) => m.view(session).map(Message::TakeBack),
+            Modal::Snooze(m) => m.view(session).map(Message::Snooze),
         }
     }
 }

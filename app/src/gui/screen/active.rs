@@ -2,8 +2,10 @@
 //! one's conversation with a composer (Enter sends, Shift+Enter a new line;
 //! the Reply/Note switch or Ctrl+Shift+Enter writes an internal note instead),
 //! the customer's card beside it, wait and SLA timers, and the `…` menu with
-//! Transfer, Return to queue and Finalize (and, for a supervisor looking at
-//! a teammate's interaction, Take back). Typing `/` in an empty composer opens the canned
+//! Transfer, Return to queue, Snooze, Schedule callback and Finalize (and,
+//! for a supervisor looking at a teammate's interaction, Take back). Snoozed
+//! interactions are out of the list until due; a "Snoozed (N)" line above
+//! it shows them instead. Typing `/` in an empty composer opens the canned
 //! responses picker (↑/↓, Enter inserts with the placeholders filled, Esc
 //! closes).
 
@@ -14,6 +16,7 @@ use meshdesk_model::canned::{self, Placeholders};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::{
     Author, CampaignId, CannedId, CannedResponse, InteractionId, InteractionState, Millis,
+    SnoozeKind,
 };
 
 use super::list::{self, Cells, List};
@@ -39,11 +42,20 @@ const TEXTS: list::Texts = list::Texts {
     nothing_open: "Open an interaction to see the conversation.",
 };
 
+const SNOOZED_TEXTS: list::Texts = list::Texts {
+    counted: "snoozed",
+    empty: "Nothing snoozed.",
+    no_match: "No snoozed interaction matches.",
+    nothing_open: "Open an interaction to see the conversation.",
+};
+
 #[derive(Debug)]
 pub struct Active {
     pub list: List<Draft>,
     /// Whether the window has the focus.
     focused: bool,
+    /// How many of the agent's interactions are snoozed now.
+    snoozed: usize,
 }
 
 /// Beside the open interaction: the reply being written and the `…` menu.
@@ -97,6 +109,13 @@ pub enum Message {
     TakeBack,
     /// The open interaction's tags.
     Tags(tags::Message),
+    /// Open the Snooze or Schedule callback dialog.
+    Snooze(SnoozeKind),
+    /// Bring the open (snoozed) interaction back now.
+    Unsnooze,
+    Unsnoozed(Result<(), Error>),
+    /// Show the snoozed interactions (true) or the active ones.
+    ShowSnoozed(bool),
     /// The open interaction's messages were marked read.
     Read(Result<(), Error>),
     Ignore,
@@ -123,6 +142,12 @@ pub enum Event {
         who: String,
         mode: take_back::Mode,
     },
+    /// Open the Snooze (or Schedule callback) dialog for this interaction.
+    Snooze {
+        id: InteractionId,
+        who: String,
+        kind: SnoozeKind,
+    },
     /// Unread counts fell: the rail's badge is stale.
     Read,
 }
@@ -138,7 +163,26 @@ impl Active {
         Active {
             list: List::new(Tab::Active, LIST_ID, TEXTS),
             focused: false,
+            snoozed: 0,
         }
+    }
+
+    /// How many interactions are snoozed (the line above the list). With
+    /// none left, the list shows the active ones again.
+    pub fn set_snoozed(&mut self, count: usize, backend: &Backend) -> Task<Message> {
+        self.snoozed = count;
+        if count == 0 && self.showing_snoozed() {
+            return self
+                .list
+                .switch(Tab::Active, TEXTS, backend)
+                .map(Message::List);
+        }
+        Task::none()
+    }
+
+    /// Whether the list shows the snoozed interactions.
+    pub fn showing_snoozed(&self) -> bool {
+        self.list.rows.tab == Tab::Snoozed
     }
 
     /// The interaction open in the detail pane.
@@ -411,6 +455,51 @@ impl Active {
                 let event = event.map(|tags::Event::Toast(t)| Event::Toast(t));
                 (task.map(Message::Tags), event)
             }
+            Message::Snooze(kind) => {
+                let Some(open) = self.list.any_selected_mut() else {
+                    return (Task::none(), None);
+                };
+                open.extra.menu = false;
+                let Some(detail) = open.detail.as_deref() else {
+                    return (Task::none(), None);
+                };
+                (
+                    Task::none(),
+                    Some(Event::Snooze {
+                        id: open.id,
+                        who: conversation::who(detail),
+                        kind,
+                    }),
+                )
+            }
+            Message::Unsnooze => match self.open_id() {
+                Some(id) => (
+                    call(backend, Request::Unsnooze { id }, Message::Unsnoozed),
+                    None,
+                ),
+                None => (Task::none(), None),
+            },
+            Message::Unsnoozed(result) => match result {
+                Ok(()) => (
+                    Task::none(),
+                    Some(Event::Toast(Toast::Info("Back in Active.".into()))),
+                ),
+                Err(e) => (
+                    Task::none(),
+                    Some(Event::Toast(Toast::Error(e.to_string()))),
+                ),
+            },
+            Message::ShowSnoozed(show) => {
+                let (tab, texts) = if show {
+                    (Tab::Snoozed, SNOOZED_TEXTS)
+                } else {
+                    (Tab::Active, TEXTS)
+                };
+                (
+                    self.list.switch(tab, texts, backend).map(Message::List),
+                    None,
+                )
+            }
             Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the conversation read: {e}");
@@ -421,7 +510,30 @@ impl Active {
     }
 
     pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
-        self.list.view(
+        // The line shows only while there is something snoozed (or it is open).
+        let head = (self.snoozed > 0 || self.showing_snoozed()).then(|| {
+            let (label, show) = if self.showing_snoozed() {
+                ("← Back to Active".to_string(), false)
+            } else {
+                (format!("Snoozed ({})", self.snoozed), true)
+            };
+            container(
+                button(text(label).size(SMALL))
+                    .on_press(Message::ShowSnoozed(show))
+                    .width(Length::Fill)
+                    .padding([6, 10])
+                    .style(theme::buttons::ghost),
+            )
+            .padding(iced::Padding {
+                top: 6.0,
+                right: 8.0,
+                bottom: 0.0,
+                left: 8.0,
+            })
+            .into()
+        });
+        self.list.view_headed(
+            head,
             move |r| cells(r, session),
             move |open, detail| detail_view(open, detail, session),
             Message::List,
@@ -460,6 +572,14 @@ fn detail_view<'a>(
                     .on_press_maybe(
                         (take_back == Some(take_back::Mode::Return)).then_some(Message::TakeBack)
                     )
+                    .width(Length::Fill)
+                    .style(theme::buttons::ghost),
+                button(text("Snooze…").size(TEXT))
+                    .on_press_maybe(writable.then_some(Message::Snooze(SnoozeKind::Snooze)))
+                    .width(Length::Fill)
+                    .style(theme::buttons::ghost),
+                button(text("Schedule callback…").size(TEXT))
+                    .on_press_maybe(writable.then_some(Message::Snooze(SnoozeKind::Callback)))
                     .width(Length::Fill)
                     .style(theme::buttons::ghost),
                 button(text("Finalize…").size(TEXT))
@@ -501,6 +621,32 @@ fn detail_view<'a>(
         );
     } else if let Some(said) = said {
         main = main.push(conversation::banner(said));
+    } else if let Some(z) = detail
+        .interaction
+        .snoozed()
+        .filter(|z| z.pending_at(session.now))
+    {
+        // Set aside: when it is back, and a way to bring it back now.
+        let mut said = snooze_label(z.kind, z.until, session);
+        if !z.note.is_empty() {
+            said = format!("{said}: {}", z.note);
+        }
+        main = main.push(
+            container(
+                row![
+                    text(said).size(SMALL).width(Length::Fill),
+                    button(text("Unsnooze").size(SMALL))
+                        .on_press(Message::Unsnooze)
+                        .padding([4, 12])
+                        .style(theme::buttons::secondary),
+                ]
+                .spacing(8)
+                .align_y(Alignment::Center),
+            )
+            .padding([6, 12])
+            .width(Length::Fill)
+            .style(theme::boxes::chrome),
+        );
     }
     main = main.push(widget::hrule());
     // Matched only while the composer asks for it: view() runs on every event.
@@ -803,10 +949,32 @@ fn waiting<'a, M: 'a>(now: Millis, since: Millis, sla_seconds: u32) -> Element<'
     }
 }
 
-/// The customer's wait (or the last activity); the campaign, the latest
-/// message and the unread count.
+/// "Snoozed until 14:30", "Callback at 2 Mar 09:00".
+fn snooze_label(kind: SnoozeKind, until: Millis, session: &Session) -> String {
+    let at = clock::stamp(session.now, until, session.zone);
+    match kind {
+        SnoozeKind::Snooze => format!("Snoozed until {at}"),
+        SnoozeKind::Callback => format!("Callback at {at}"),
+    }
+}
+
+/// The customer's wait (or the last activity), or when a snoozed one is
+/// back; the campaign, the latest message and the unread count.
 fn cells<'a>(r: &'a InteractionRow, session: &'a Session) -> Cells<'a> {
     let s = &r.summary;
+    if let Some(z) = s.snooze.as_ref().filter(|z| z.pending_at(session.now)) {
+        let below = match z.note.as_str() {
+            "" => r.campaign_name.clone(),
+            note => format!("{} · {note}", r.campaign_name),
+        };
+        return Cells {
+            aside: text(snooze_label(z.kind, z.until, session))
+                .size(SMALL)
+                .style(theme::texts::warning)
+                .into(),
+            below: list::caption(&below),
+        };
+    }
     let sla = session
         .campaign(s.campaign)
         .map(|c| c.sla_seconds)

@@ -118,6 +118,15 @@ impl<X: Default> List<X> {
         }
     }
 
+    /// Shows another tab's rows in the same place (Active's Snoozed line),
+    /// keeping the search; the task reads them.
+    pub fn switch(&mut self, tab: Tab, texts: Texts, backend: &Backend) -> Task<Message> {
+        self.rows.tab = tab;
+        self.texts = texts;
+        self.rows.list.cursor = None;
+        self.rows.reload(backend)
+    }
+
     /// Re-reads the rows (same search, same length).
     pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
         self.rows.reload(backend)
