@@ -603,22 +603,11 @@ fn detail_view<'a>(
     // A supervisor reading a teammate's conversation can take it back.
     if let Some(take_back::Mode::Supervise { owner }) = take_back {
         let said = said.unwrap_or_else(|| format!("Now handled by {}.", session.agent_name(owner)));
-        main = main.push(
-            container(
-                row![
-                    text(said).size(SMALL).width(Length::Fill),
-                    button(text("Take back…").size(SMALL))
-                        .on_press(Message::TakeBack)
-                        .padding([4, 12])
-                        .style(theme::buttons::secondary),
-                ]
-                .spacing(8)
-                .align_y(Alignment::Center),
-            )
-            .padding([6, 12])
-            .width(Length::Fill)
-            .style(theme::boxes::chrome),
-        );
+        main = main.push(conversation::banner_with_action(
+            said,
+            "Take back…",
+            Message::TakeBack,
+        ));
     } else if let Some(said) = said {
         main = main.push(conversation::banner(said));
     } else if let Some(z) = detail
@@ -631,22 +620,11 @@ fn detail_view<'a>(
         if !z.note.is_empty() {
             said = format!("{said}: {}", z.note);
         }
-        main = main.push(
-            container(
-                row![
-                    text(said).size(SMALL).width(Length::Fill),
-                    button(text("Unsnooze").size(SMALL))
-                        .on_press(Message::Unsnooze)
-                        .padding([4, 12])
-                        .style(theme::buttons::secondary),
-                ]
-                .spacing(8)
-                .align_y(Alignment::Center),
-            )
-            .padding([6, 12])
-            .width(Length::Fill)
-            .style(theme::boxes::chrome),
-        );
+        main = main.push(conversation::banner_with_action(
+            said,
+            "Unsnooze",
+            Message::Unsnooze,
+        ));
     }
     main = main.push(widget::hrule());
     // Matched only while the composer asks for it: view() runs on every event.

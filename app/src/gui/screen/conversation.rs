@@ -344,6 +344,29 @@ pub fn banner<'a, M: 'a>(message: String) -> Element<'a, M> {
     .into()
 }
 
+/// A banner with one action at its end (take back, unsnooze).
+pub fn banner_with_action<'a, M: Clone + 'a>(
+    message: String,
+    action: &'a str,
+    on_press: M,
+) -> Element<'a, M> {
+    container(
+        row![
+            text(message).size(SMALL).width(Length::Fill),
+            iced::widget::button(text(action).size(SMALL))
+                .on_press(on_press)
+                .padding([4, 12])
+                .style(theme::buttons::secondary),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center),
+    )
+    .padding([6, 12])
+    .width(Length::Fill)
+    .style(theme::boxes::chrome)
+    .into()
+}
+
 /// Around the facts beside the messages.
 pub const SIDE_PADDING: Padding = Padding {
     top: 10.0,
