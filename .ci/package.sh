@@ -22,12 +22,10 @@ if [[ "$(cargo deb --version 2>/dev/null)" != "cargo-deb 3.8.0" ]]; then
   cargo install cargo-deb --locked --version 3.8.0 --quiet
 fi
 
-target="${CARGO_TARGET_DIR:-target}"
 cargo build -p meshdesk --quiet
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-version="$(cargo metadata --no-deps --format-version 1 |
-  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="meshdesk"))')"
+version="$(cargo pkgid -p meshdesk | sed 's/.*[#@]//')"
 for revision in 1 2; do
   cargo deb -p meshdesk --profile dev --no-build --fast --deb-revision "$revision" \
     -o "$work/meshdesk_${version}-${revision}.deb" >/dev/null 2>&1

@@ -90,8 +90,24 @@ pub fn run(data_dir: DataDir, options: NodeOptions) -> Result<(), String> {
             size,
             min_size: Some(Size::new(settings::MIN_SIZE.0, settings::MIN_SIZE.1)),
             exit_on_close_request: false,
+            platform_specific: platform_window(),
             ..window::Settings::default()
         })
         .run()
         .map_err(|e| format!("the window could not open: {e}"))
+}
+
+/// The window names itself after the menu entry (`meshdesk.desktop`), so
+/// the desktop shows the entry's name and icon for the running window.
+#[cfg(target_os = "linux")]
+fn platform_window() -> window::settings::PlatformSpecific {
+    window::settings::PlatformSpecific {
+        application_id: "meshdesk".into(),
+        ..Default::default()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn platform_window() -> window::settings::PlatformSpecific {
+    window::settings::PlatformSpecific::default()
 }
