@@ -1,10 +1,11 @@
 //! Sub-commands that need the network: `node`, and `team invite | join | members | revoke`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libp2p::Multiaddr;
 use meshdesk_sync::control::{Client, ControlRequest};
+use meshdesk_sync::first_sync::{Bytes, FirstSyncProgress, Seconds};
 use meshdesk_sync::home::{self, OpenOptions};
 use meshdesk_sync::invite::InviteCode;
 use meshdesk_sync::join::{JoinArgs, JoinProgress, join_team};
@@ -230,26 +231,43 @@ pub fn join(
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
-    let mut total = 0usize;
-    let joined = runtime()?.block_on(join_team(args, |progress| {
-        let Some(bar) = &bar else { return };
-        match progress {
-            JoinProgress::Admitted { .. } => bar.set_message("admitted; syncing the team's data…"),
-            JoinProgress::Syncing { pending_docs } => {
-                total = total.max(pending_docs);
-                if bar.length().is_none() || bar.length() == Some(0) {
-                    bar.set_style(
-                        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} documents")
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                    );
-                }
-                bar.set_length(total as u64);
-                bar.set_position(total.saturating_sub(pending_docs) as u64);
+    let mut shown = FirstSyncLines::default();
+    let joined = runtime()?.block_on(join_team(args, |progress| match progress {
+        JoinProgress::Admitted { .. } => {
+            let says = "admitted; syncing the team's data…";
+            match &bar {
+                Some(bar) => bar.set_message(says),
+                None => eprintln!("{says}"),
             }
+        }
+        JoinProgress::Syncing(sync) => {
+            match &bar {
+                Some(bar) => {
+                    if bar.length().is_none() {
+                        bar.set_style(
+                            indicatif::ProgressStyle::with_template("{bar:30} {msg}")
+                                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                        );
+                    }
+                    bar.set_length(sync.total_docs as u64);
+                    bar.set_position(sync.done_docs as u64);
+                    bar.set_message(sync.to_string());
+                }
+                None => shown.line(&sync),
+            }
+            shown.last = Some(sync);
         }
     }));
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let (Ok(_), Some(last)) = (&joined, &shown.last) {
+        eprintln!(
+            "Synced {} documents ({}) in {}",
+            last.done_docs,
+            Bytes(last.received_bytes),
+            Seconds(shown.started.elapsed())
+        );
     }
     let joined = joined.map_err(|e| match e {
         meshdesk_sync::join::JoinError::Node(n) if !n.is_user_error() => {
@@ -344,4 +362,34 @@ async fn serve_http(
         })?;
     println!("serving webchat and API on {}", server.url());
     Ok(server)
+}
+
+/// A first sync's progress as plain lines on stderr when it is not a
+/// terminal (a log, a script): the first report, then at most one a second.
+struct FirstSyncLines {
+    started: Instant,
+    printed: Option<Instant>,
+    last: Option<FirstSyncProgress>,
+}
+
+impl Default for FirstSyncLines {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            printed: None,
+            last: None,
+        }
+    }
+}
+
+impl FirstSyncLines {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    fn line(&mut self, sync: &FirstSyncProgress) {
+        if self.printed.is_some_and(|at| at.elapsed() < Self::EVERY) {
+            return;
+        }
+        self.printed = Some(Instant::now());
+        eprintln!("syncing: {sync}");
+    }
 }

@@ -16,6 +16,8 @@ use meshdesk_model::ops::{
     CannedSpec, ChatTarget, Client, Context, InteractionDetail, InteractionRow, Reply, Request, Tab,
 };
 use meshdesk_model::store::{LocalIdentity, Store};
+use meshdesk_sync::first_sync::FirstSyncProgress;
+use meshdesk_sync::join::JoinProgress;
 use support::{Demo, MINUTE, Seed, TestResult, Ui};
 
 fn active(ui: &mut Ui) -> Result<Vec<InteractionRow>, String> {
@@ -886,6 +888,92 @@ fn the_welcome_screen_refuses_a_malformed_invite_code() -> TestResult {
     ui.clear(welcome::CODE_ID);
     ui.type_into(welcome::CODE_ID, "MD1-AEAQ");
     ui.assert_sees("the invite code is");
+    Ok(())
+}
+
+#[test]
+fn joining_a_team_shows_the_first_sync_then_opens_the_inbox() -> TestResult {
+    let mut seed = Seed::new()?;
+    for i in 0..40 {
+        seed.contact(&format!("Customer {i:02}"), None, None, "")?;
+    }
+    let Seed { store, dir, .. } = seed;
+    drop(store);
+    // Ana's computer, on the loopback, at the time the joiner reads
+    // (an invite's expiry is judged on both sides).
+    let rt = support::runtime()?;
+    let now = support::ManualClock::new(meshdesk_model::now_ms());
+    let ana = support::node_in(
+        &rt,
+        dir.path(),
+        support::loopback(&now, support::free_loopback()?, vec![]),
+    )?;
+    let code = rt.block_on(ana.invite())?;
+
+    // Bruno's new computer: the welcome screen, a real data dir.
+    let bruno_dir = tempfile::tempdir()?;
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(bruno_dir.path().to_path_buf()))?;
+    let mut ui = Ui::without_inbox(App::welcome())?;
+    let options = meshdesk::gui::backend::NodeOptions {
+        mdns: false,
+        listen: vec![support::free_loopback()?],
+        peers: vec![],
+    };
+    let (app, task) = App::new(data_dir, options);
+    ui.app = app;
+    ui.run(task);
+    ui.type_into(welcome::CODE_ID, &code);
+    ui.type_into(welcome::JOIN_NAME_ID, "Bruno");
+    let join = ui.app.update(Message::Welcome(welcome::Message::Join));
+    let mut saw = Vec::new();
+    ui.run_watching(join, |ui, message| {
+        if matches!(message, Message::Joining(_)) {
+            saw.push((
+                ui.sees("Admitted. Syncing the team's data…"),
+                ui.sees("Syncing the team's data"),
+            ));
+        }
+    });
+    assert!(saw.iter().any(|(admitted, _)| *admitted), "{saw:?}");
+    assert!(saw.iter().any(|(_, syncing)| *syncing), "{saw:?}");
+    // The join is done: Bruno's inbox, with the team's phonebook.
+    assert_eq!(ui.app.tab(), Some(TabId::Active));
+    ui.tab(TabId::Phonebook);
+    ui.settle_until("Customer 00", 5_000);
+    Ok(())
+}
+
+#[test]
+fn snapshot_of_a_first_sync_in_progress() -> TestResult {
+    let mut ui = Ui::without_inbox(App::welcome())?;
+    let dir = tempfile::tempdir()?;
+    let data_dir = meshdesk::data_dir::DataDir::resolve(Some(dir.path().to_path_buf()))?;
+    let (app, task) = App::new(data_dir, Default::default());
+    ui.app = app;
+    ui.run(task);
+    let mut seed = Seed::new()?;
+    let (code, _) = meshdesk_sync::team::create_invite(
+        &mut seed.store,
+        [7; 32],
+        seed.clock.now(),
+        meshdesk_sync::team::DEFAULT_INVITE_TTL_MS,
+        1,
+        vec![support::free_loopback()?],
+    )?;
+    ui.type_into(welcome::CODE_ID, &code.to_string());
+    ui.type_into(welcome::JOIN_NAME_ID, "Bruno");
+    // The join this starts is not run: the screen is shown mid-way.
+    let _join = ui.app.update(Message::Welcome(welcome::Message::Join));
+    ui.assert_sees("Connecting to the team…");
+    ui.send(Message::Joining(JoinProgress::Syncing(FirstSyncProgress {
+        done_docs: 1_240,
+        total_docs: 5_310,
+        received_bytes: 3_456_789,
+        remaining: Some(std::time::Duration::from_secs(14)),
+    })));
+    ui.assert_sees("1240 of 5310 documents, 3.5 MB, about 14 s left");
+    ui.snapshot("first-sync-light", &theme::light())?;
+    ui.snapshot("first-sync-dark", &theme::dark())?;
     Ok(())
 }
 

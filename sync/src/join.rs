@@ -9,6 +9,7 @@ use meshdesk_model::store::Store;
 use meshdesk_model::{AgentId, TeamId, now_ms};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::first_sync::{FirstSyncProgress, FirstSyncTracker};
 use crate::invite::InviteCode;
 use crate::node::{Event, JoinConfig, Node, NodeConfig, NodeError};
 use crate::team;
@@ -35,8 +36,8 @@ pub struct JoinArgs {
 pub enum JoinProgress {
     /// Admitted as this agent; the first sync starts.
     Admitted { agent: AgentId },
-    /// Documents still to fetch.
-    Syncing { pending_docs: usize },
+    /// The first sync so far.
+    Syncing(FirstSyncProgress),
 }
 
 /// A successful join.
@@ -158,7 +159,9 @@ pub async fn join_team(
     let result = async {
         let mut admitted: Option<(AgentId, String)> = resumed.map(|a| (a, String::new()));
         let mut admitting_peer: Option<String> = None;
-        let deadline = tokio::time::Instant::now() + connect_timeout;
+        let started = tokio::time::Instant::now();
+        let deadline = started + connect_timeout;
+        let mut first_sync = FirstSyncTracker::default();
         loop {
             let event = if admitted.is_none() {
                 match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -184,8 +187,17 @@ pub async fn join_team(
                 Ok(Event::PeerRefused { reason, .. }) if admitted.is_none() => {
                     tracing::debug!(%reason, "a peer refused the joining device");
                 }
-                Ok(Event::SyncProgress { pending_docs, .. }) if admitted.is_some() => {
-                    progress(JoinProgress::Syncing { pending_docs });
+                Ok(Event::SyncProgress {
+                    peer,
+                    pending_docs,
+                    received_bytes,
+                }) if admitted.is_some() => {
+                    progress(JoinProgress::Syncing(first_sync.report(
+                        &peer,
+                        pending_docs,
+                        received_bytes,
+                        started.elapsed(),
+                    )));
                     crash_point("syncing");
                 }
                 Ok(Event::CaughtUp { .. }) => {

@@ -183,6 +183,9 @@ pub enum SessionEvent {
     /// The number of documents still to sync with this peer changed.
     Progress {
         pending: usize,
+        /// Document bytes received from this peer so far (sync messages
+        /// and whole documents), for a first sync's progress.
+        received_bytes: u64,
     },
     /// Everything the last catalog round found different is synced.
     CaughtUp,
@@ -313,6 +316,7 @@ pub struct PeerSession {
     /// Messages this side answered per document since its exchange last ended.
     exchanges: HashMap<String, u32>,
     last_pending: usize,
+    received_bytes: u64,
 }
 
 impl PeerSession {
@@ -338,6 +342,7 @@ impl PeerSession {
             late: HashSet::new(),
             exchanges: HashMap::new(),
             last_pending: 0,
+            received_bytes: 0,
         }
     }
 
@@ -445,11 +450,13 @@ impl PeerSession {
                 Frame::SyncMessage { doc_id, bytes } => {
                     self.require_ready("sync-message")?;
                     self.flush_whole(store, &mut whole, &mut step)?;
+                    self.received_bytes += bytes.len() as u64;
                     batch.push((doc_id, bytes));
                 }
                 Frame::DocData { docs, missing } => {
                     self.require_ready("doc-data")?;
                     self.flush_batch(store, &mut batch, now, &mut step)?;
+                    self.received_bytes += docs.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
                     whole.docs.extend(docs);
                     whole.missing.extend(missing);
                 }
@@ -1136,7 +1143,10 @@ impl PeerSession {
         let pending = self.pending();
         if pending != self.last_pending {
             self.last_pending = pending;
-            step.events.push(SessionEvent::Progress { pending });
+            step.events.push(SessionEvent::Progress {
+                pending,
+                received_bytes: self.received_bytes,
+            });
         }
         if pending == 0 && !self.caught_up_reported {
             self.caught_up_reported = true;

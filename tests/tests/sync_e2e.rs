@@ -398,6 +398,48 @@ fn claims_made_apart_resolve_to_one_owner_everywhere() -> R<()> {
 }
 
 #[test]
+fn joining_a_team_with_many_documents_reports_the_first_sync_as_it_goes() -> R<()> {
+    const CONTACTS: usize = 120;
+    let mut a = Device::new("A")?;
+    a.cli(&["team", "create", "--name", "Support", "--agent", "Ana"])?;
+    for i in 0..CONTACTS {
+        a.cli(&["contact", "add", "--name", &format!("Customer {i:03}")])?;
+    }
+    a.start(&[])?;
+    let code = a.invite(&[])?;
+    let b = Device::new("B")?;
+    // Not a terminal: plain progress lines on stderr, then a summary.
+    let out = b.run(&["team", "join", &code, "--agent", "Bruno"])?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the join failed: {said}{}",
+        a.log_tail()
+    );
+    let progress = said
+        .lines()
+        .find(|l| l.starts_with("syncing: "))
+        .ok_or_else(|| format!("no progress line in: {said}"))?;
+    assert!(progress.contains(" documents, "), "{progress}");
+    let synced: usize = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Synced "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no summary in: {said}"))?;
+    // The contacts, the team and the agents' documents.
+    assert!(synced >= CONTACTS + 1, "synced {synced}: {said}");
+    assert!(said.contains(" kB)") || said.contains(" MB)"), "{said}");
+    let listed = b.json(&["contact", "list", "--limit", "1000"])?;
+    let count = listed
+        .as_array()
+        .or_else(|| listed["rows"].as_array())
+        .map(Vec::len);
+    assert_eq!(count, Some(CONTACTS), "{listed}");
+    Ok(())
+}
+
+#[test]
 fn strangers_used_and_expired_codes_and_garbage_are_refused() -> R<()> {
     let mut a = Device::new("A")?;
     a.cli(&["team", "create", "--name", "Support", "--agent", "Ana"])?;

@@ -12,6 +12,7 @@ use iced::theme::Mode;
 use iced::widget::{button, column, container, row, stack, text};
 use iced::{Alignment, Length, Size, Subscription, Task, Theme, window};
 use meshdesk_model::Millis;
+use meshdesk_sync::join::JoinProgress;
 
 use super::backend::{self, Backend, Clock, NodeOptions, Opened, StartError};
 use super::clock::Zone;
@@ -43,6 +44,8 @@ const POLL_EVERY_TICKS: u64 = 5;
 pub enum Message {
     Opened(Result<Opened, StartError>),
     TeamReady(welcome::Which, Result<Backend, StartError>),
+    /// Joining a team: admitted, then the first sync's progress.
+    Joining(JoinProgress),
     Welcome(welcome::Message),
     Tick,
     Mode(Mode),
@@ -379,12 +382,22 @@ impl App {
                             Message::TeamReady(welcome::Which::Create, r)
                         })
                     }
-                    welcome::Event::Join { code, name } => {
-                        Task::perform(backend::join_team(dir, code, name, options), |r| {
-                            Message::TeamReady(welcome::Which::Join, r)
-                        })
-                    }
+                    welcome::Event::Join { code, name } => Task::run(
+                        backend::join_team(dir, code, name, options),
+                        |step| match step {
+                            backend::Joining::Progress(p) => Message::Joining(p),
+                            backend::Joining::Done(r) => {
+                                Message::TeamReady(welcome::Which::Join, r)
+                            }
+                        },
+                    ),
                 }
+            }
+            Message::Joining(progress) => {
+                if let State::Welcome(w) = &mut self.state {
+                    w.joining(progress);
+                }
+                Task::none()
             }
             Message::TeamReady(which, result) => match result {
                 Ok(backend) => self.open_inbox(backend),

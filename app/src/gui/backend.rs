@@ -17,12 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use iced::futures::Stream;
-use iced::futures::stream;
+use iced::futures::{StreamExt, stream};
 use meshdesk_model::ops::{Client, OpError, Reply, Request, UnexpectedReply};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::DocChange;
 use meshdesk_model::{AgentId, InteractionId, Millis, now_ms};
 use meshdesk_sync::home::{self, OpenError, OpenOptions};
+use meshdesk_sync::join::JoinProgress;
 use meshdesk_sync::protocol::TypingTarget;
 use meshdesk_sync::{NodeError, NodeHandle};
 use tokio::sync::broadcast;
@@ -284,7 +285,9 @@ fn from_node(event: meshdesk_sync::Event) -> Option<Event> {
         N::Changed { changes } => Event::Changed(Arc::new(changes)),
         N::PeerConnected { peer, agent } => Event::PeerConnected { peer, agent },
         N::PeerDisconnected { peer } => Event::PeerDisconnected { peer },
-        N::SyncProgress { peer, pending_docs } => Event::Syncing { peer, pending_docs },
+        N::SyncProgress {
+            peer, pending_docs, ..
+        } => Event::Syncing { peer, pending_docs },
         N::CaughtUp { peer } => Event::CaughtUp { peer },
         N::Presence { agent, entry } => Event::Presence { agent, entry },
         N::Typing { agent, target } => match target {
@@ -461,11 +464,36 @@ pub async fn create_team(
 }
 
 /// Joins a team with an invite code (admission and the first sync), then starts the node.
-pub async fn join_team(
+/// What joining a team reports: the first sync's progress, then the result.
+#[derive(Debug, Clone)]
+pub enum Joining {
+    Progress(JoinProgress),
+    Done(Result<Backend, StartError>),
+}
+
+/// Joins with an invite code, reporting progress as it goes, then opens the
+/// node on the joined data dir.
+pub fn join_team(
     data_dir: DataDir,
     code: String,
     agent_name: String,
     options: NodeOptions,
+) -> impl Stream<Item = Joining> {
+    let (progress, reports) = iced::futures::channel::mpsc::unbounded();
+    // The reports end when the join drops its sender, so the stream ends
+    // after `Done`.
+    let done = async move {
+        Joining::Done(join_and_open(data_dir, code, agent_name, options, progress).await)
+    };
+    stream::select(reports.map(Joining::Progress), stream::once(done))
+}
+
+async fn join_and_open(
+    data_dir: DataDir,
+    code: String,
+    agent_name: String,
+    options: NodeOptions,
+    progress: iced::futures::channel::mpsc::UnboundedSender<JoinProgress>,
 ) -> Result<Backend, StartError> {
     let invite = meshdesk_sync::invite::InviteCode::parse(&code)
         .map_err(|e| StartError::Invite(Arc::new(e)))?;
@@ -488,9 +516,13 @@ pub async fn join_team(
         peers: vec![],
         connect_timeout: Duration::from_secs(30),
     };
-    meshdesk_sync::join::join_team(args, |_| {})
-        .await
-        .map_err(|e| StartError::Join(Arc::new(e)))?;
+    // A closed window drops the receiver; the join goes on regardless.
+    meshdesk_sync::join::join_team(args, |p| {
+        let _ = progress.unbounded_send(p);
+    })
+    .await
+    .map_err(|e| StartError::Join(Arc::new(e)))?;
+    drop(progress);
     match open(data_dir, options).await? {
         Opened::Ready(backend) => Ok(backend),
         Opened::NoTeam => Err(StartError::TeamMissing),

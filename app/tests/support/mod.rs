@@ -604,6 +604,22 @@ impl Ui {
         }
     }
 
+    /// Runs a task as [`Ui::run`] does, calling `watch` with each of its
+    /// own messages once the app took it in (to see a screen mid-way).
+    pub fn run_watching(&mut self, task: Task<Message>, mut watch: impl FnMut(&mut Ui, &Message)) {
+        let Some(mut stream) = iced_test::runtime::task::into_stream(task) else {
+            return;
+        };
+        while let Some(action) = self.rt.block_on(stream.next()) {
+            if let Action::Output(message) = action {
+                let follow = self.app.update(message.clone());
+                watch(self, &message);
+                self.run(follow);
+            }
+        }
+        self.run(Task::none());
+    }
+
     /// Sends a message as if the window produced it.
     pub fn send(&mut self, message: Message) {
         let task = self.app.update(message);

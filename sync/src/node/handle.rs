@@ -198,6 +198,8 @@ pub enum Event {
     SyncProgress {
         peer: String,
         pending_docs: usize,
+        /// Document bytes received from this peer so far.
+        received_bytes: u64,
     },
     /// Everything that differed with this peer is synced.
     CaughtUp {

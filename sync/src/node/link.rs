@@ -705,9 +705,13 @@ impl Actor {
                 SessionEvent::AdmittedNewMember { agent } => {
                     tracing::info!(peer = %device, %agent, "a new device joined the team");
                 }
-                SessionEvent::Progress { pending } => self.emit(Event::SyncProgress {
+                SessionEvent::Progress {
+                    pending,
+                    received_bytes,
+                } => self.emit(Event::SyncProgress {
                     peer: device.clone(),
                     pending_docs: pending,
+                    received_bytes,
                 }),
                 SessionEvent::CaughtUp => self.emit(Event::CaughtUp {
                     peer: device.clone(),

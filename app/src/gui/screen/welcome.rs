@@ -1,9 +1,10 @@
 //! The first run: no team on this data dir yet. Create a team (its name and
 //! yours), or join one with an invite code from a teammate.
 
-use iced::widget::{Space, button, column, container, row, text, text_input};
+use iced::widget::{Space, button, column, container, progress_bar, row, text, text_input};
 use iced::{Alignment, Length};
 use meshdesk_sync::invite::InviteCode;
+use meshdesk_sync::join::JoinProgress;
 
 use crate::gui::theme;
 use crate::gui::widget::{Element, SMALL, TEXT, error_box, field, muted};
@@ -20,6 +21,8 @@ pub struct Welcome {
     code: String,
     join_name: String,
     busy: Option<Which>,
+    /// How far a join has come (admitted, then the first sync).
+    join_progress: Option<JoinProgress>,
     create_error: Option<String>,
     join_error: Option<String>,
     /// Problems shown beside fields once the agent tried.
@@ -62,10 +65,39 @@ impl Welcome {
     /// The node's work failed: show why beside the form.
     pub fn failed(&mut self, which: Which, error: String) {
         self.busy = None;
+        self.join_progress = None;
         match which {
             Which::Create => self.create_error = Some(error),
             Which::Join => self.join_error = Some(error),
         }
+    }
+
+    /// The join moved on: admitted, or more of the team's data arrived.
+    pub fn joining(&mut self, progress: JoinProgress) {
+        if self.busy == Some(Which::Join) {
+            self.join_progress = Some(progress);
+        }
+    }
+
+    /// What a join in progress says under its button.
+    fn join_status(&self) -> Option<Element<'_, Message>> {
+        if self.busy != Some(Which::Join) {
+            return None;
+        }
+        let status: Element<'_, Message> = match &self.join_progress {
+            None => muted("Connecting to the team…").size(SMALL).into(),
+            Some(JoinProgress::Admitted { .. }) => muted("Admitted. Syncing the team's data…")
+                .size(SMALL)
+                .into(),
+            Some(JoinProgress::Syncing(sync)) => column![
+                text("Syncing the team's data").size(SMALL),
+                progress_bar(0.0..=sync.total_docs.max(1) as f32, sync.done_docs as f32).girth(6.0),
+                muted(sync.to_string()).size(SMALL),
+            ]
+            .spacing(6)
+            .into(),
+        };
+        Some(status)
     }
 
     /// A malformed invite code, in words (`None` when it parses or is empty).
@@ -226,6 +258,9 @@ impl Welcome {
             .padding([8, 16])
             .style(theme::buttons::primary),
         );
+        if let Some(status) = self.join_status() {
+            join = join.push(status);
+        }
 
         let cards = row![
             container(create.padding(20))
