@@ -8,6 +8,7 @@
 //! - Opening reads no document. Lists and search read projection rows only;
 //!   documents are loaded on demand and kept in a small LRU cache.
 
+mod bundled;
 mod doctor;
 mod faces;
 mod project;
@@ -33,6 +34,7 @@ use crate::ids::*;
 use crate::rules::{self, SealBook};
 use tables::*;
 
+pub use bundled::{BundleContents, BundleImported};
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
 pub use read::{HistoryNarrow, Page, SearchScope, TagUse};
