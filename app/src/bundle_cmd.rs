@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use meshdesk_sync::node::{BundleExported, BundleReport};
+use meshdesk_sync::node::{BundleExported, BundleReport, OpenDataExported};
 
 use crate::cli::CliError;
-use crate::cli::args::BundleCommand;
+use crate::cli::args::{BundleCommand, ExportArgs};
 use crate::data_dir::DataDir;
 use crate::node_cmd::{control_error, node_error, running_node, with_offline_node};
 
@@ -86,6 +86,27 @@ pub fn bundle(data_dir: &DataDir, command: BundleCommand, json: bool) -> Result<
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `export --automerge DIR`: every document as a standard `.automerge` file
+/// and an `index.json`.
+pub fn export(data_dir: &DataDir, args: ExportArgs, json: bool) -> Result<(), CliError> {
+    let dir = absolute(&args.automerge)?;
+    let done: OpenDataExported = match running_node(data_dir)? {
+        Some(mut client) => client.export_open_data(dir).map_err(control_error)?,
+        None => with_offline_node(data_dir, async |node| {
+            node.export_open_data(dir).await.map_err(node_error)
+        })?,
+    };
+    if json {
+        print_json(&done);
+    } else {
+        println!(
+            "Wrote {} documents and index.json to {}.",
+            done.documents, done.dir
+        );
     }
     Ok(())
 }

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use crate::node::{BundleExported, BundleReport, NodeError, NodeHandle, NodeStatus, PeerInfo};
+use crate::node::{
+    BundleExported, BundleReport, NodeError, NodeHandle, NodeStatus, OpenDataExported, PeerInfo,
+};
 use crate::team::MemberInfo;
 
 /// The socket's file name in the data dir.
@@ -70,6 +72,10 @@ pub enum ControlRequest {
     BundleImport {
         path: PathBuf,
     },
+    /// `export --automerge DIR`; `dir` is absolute.
+    ExportAutomerge {
+        dir: PathBuf,
+    },
     /// Stop the node (as SIGTERM does).
     Shutdown,
 }
@@ -89,6 +95,7 @@ pub enum ControlReply {
     Status(NodeStatus),
     BundleExported(BundleExported),
     BundleImported(BundleReport),
+    OpenData(OpenDataExported),
     Done,
 }
 
@@ -251,6 +258,9 @@ async fn dispatch(handle: &NodeHandle, request: ControlRequest) -> Result<Contro
         ControlRequest::BundleImport { path } => {
             ControlReply::BundleImported(handle.import_bundle(path).await?)
         }
+        ControlRequest::ExportAutomerge { dir } => {
+            ControlReply::OpenData(handle.export_open_data(dir).await?)
+        }
         ControlRequest::Shutdown => ControlReply::Done,
     })
 }
@@ -364,6 +374,17 @@ impl Client {
             &ControlRequest::BundleImport { path },
             |answer| match answer {
                 ControlReply::BundleImported(report) => Ok(report),
+                other => Err(Box::new(other)),
+            },
+        )
+    }
+
+    /// `export --automerge DIR`: what was written.
+    pub fn export_open_data(&mut self, dir: PathBuf) -> Result<OpenDataExported, ControlError> {
+        self.expect(
+            &ControlRequest::ExportAutomerge { dir },
+            |answer| match answer {
+                ControlReply::OpenData(done) => Ok(done),
                 other => Err(Box::new(other)),
             },
         )

@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Every document id in the catalog.
-    fn catalog_ids(&self) -> StoreResult<Vec<String>> {
+    pub(super) fn catalog_ids(&self) -> StoreResult<Vec<String>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(CATALOG)?;
         let mut ids = Vec::new();

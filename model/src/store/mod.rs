@@ -11,6 +11,7 @@
 mod bundled;
 mod doctor;
 mod faces;
+mod open_data;
 mod project;
 mod read;
 mod search_index;
@@ -37,6 +38,7 @@ use tables::*;
 pub use bundled::{BundleContents, BundleImported};
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
+pub use open_data::OpenDocEntry;
 pub use read::{HistoryNarrow, Page, SearchScope, TagUse};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc, Replication};

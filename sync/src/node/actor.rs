@@ -596,6 +596,9 @@ impl Actor {
             Command::ImportBundle { path, reply } => {
                 let _ = reply.send(self.import_bundle(&path));
             }
+            Command::ExportOpenData { dir, reply } => {
+                let _ = reply.send(self.export_open_data(&dir));
+            }
             Command::Shutdown { .. } => {} // handled by the loop
         }
     }

@@ -44,7 +44,40 @@ impl From<bundle::BundleError> for NodeError {
     }
 }
 
+/// What an open-data export wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDataExported {
+    pub dir: String,
+    pub documents: usize,
+}
+
 impl Actor {
+    /// Writes every document as a standard `.automerge` file into `dir`,
+    /// with `index.json` (id, kind, title, file) beside them.
+    pub(super) fn export_open_data(&mut self, dir: &Path) -> Result<OpenDataExported, NodeError> {
+        if self.local.is_unattached() {
+            return Err(NodeError::NoTeam);
+        }
+        let failed = |e: std::io::Error| {
+            NodeError::Invalid(format!("cannot write into {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let docs = self.store.open_data()?;
+        let mut index = Vec::with_capacity(docs.len());
+        for (entry, bytes) in docs {
+            std::fs::write(dir.join(&entry.file), bytes).map_err(failed)?;
+            index.push(entry);
+        }
+        let json = serde_json::to_vec_pretty(&index)
+            .map_err(|e| NodeError::Invalid(format!("cannot write the index: {e}")))?;
+        std::fs::write(dir.join("index.json"), json).map_err(failed)?;
+        tracing::info!(dir = %dir.display(), documents = index.len(), "open data written");
+        Ok(OpenDataExported {
+            dir: dir.display().to_string(),
+            documents: index.len(),
+        })
+    }
+
     /// Writes a bundle of this store's documents to `path` (all of them, or
     /// what `since_device` lacks by what this node last saw of it).
     pub(super) fn export_bundle(

@@ -282,6 +282,10 @@ pub(super) enum Command {
         path: PathBuf,
         reply: Reply1<super::BundleReport>,
     },
+    ExportOpenData {
+        dir: PathBuf,
+        reply: Reply1<super::OpenDataExported>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -301,6 +305,7 @@ impl Command {
             Command::Dial { .. } => "dial",
             Command::ExportBundle { .. } => "export-bundle",
             Command::ImportBundle { .. } => "import-bundle",
+            Command::ExportOpenData { .. } => "export-open-data",
             Command::Shutdown { .. } => "shutdown",
         }
     }
@@ -419,6 +424,16 @@ impl NodeHandle {
     /// Imports the bundle at `path`, with the checks sync makes.
     pub async fn import_bundle(&self, path: PathBuf) -> Result<super::BundleReport, NodeError> {
         self.call(|reply| Command::ImportBundle { path, reply })
+            .await
+    }
+
+    /// Writes every document as a standard `.automerge` file into `dir`,
+    /// with an `index.json`.
+    pub async fn export_open_data(
+        &self,
+        dir: PathBuf,
+    ) -> Result<super::OpenDataExported, NodeError> {
+        self.call(|reply| Command::ExportOpenData { dir, reply })
             .await
     }
 

@@ -67,7 +67,7 @@ mod link;
 mod presence;
 mod routing;
 
-pub use bundles::{BundleExported, BundleReport};
+pub use bundles::{BundleExported, BundleReport, OpenDataExported};
 pub use handle::{
     Event, JoinConfig, Node, NodeConfig, NodeError, NodeHandle, NodeStatus, PeerInfo,
 };
