@@ -93,3 +93,27 @@ fn a_since_export_leaves_out_what_the_device_is_known_to_hold() {
     assert_eq!(since.docs.len(), 1);
     assert!(since.docs[0].id.starts_with("contact:"));
 }
+
+#[test]
+fn a_since_export_leaves_out_buckets_the_device_last_showed_unchanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut a, _b) = two_devices(dir.path());
+    let all = a.bundle_contents(None).expect("contents").docs.len();
+    // The device's catalog, as it sent it when they met: the same as A's.
+    let digests = a.catalog_digests().expect("digests");
+    a.remember_peer_catalog("peer-c", &digests)
+        .expect("remembered");
+    let since = a.bundle_contents(Some("peer-c")).expect("contents");
+    assert_eq!((since.docs.len(), since.already_there), (0, all));
+    // A change since: its bucket differs now, so that document goes (and
+    // any other of its bucket, which the device may well hold: more, never less).
+    add_contact(&mut a, "Dana Remote");
+    let since = a.bundle_contents(Some("peer-c")).expect("contents");
+    assert!(since.docs.iter().any(|d| d.id.starts_with("contact:")));
+    assert!(
+        since.docs.len() < all + 1,
+        "{} of {}",
+        since.docs.len(),
+        all + 1
+    );
+}

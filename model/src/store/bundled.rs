@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::tables::*;
 use super::whole::Replication;
-use super::{DocChange, DocMeta, Store, StoreResult, decode};
+use super::{
+    CATALOG_BUCKETS, DocChange, DocMeta, HeadsDigest, Store, StoreResult, bucket_of, decode,
+};
 use crate::bounds;
 use crate::bundle::BundleDoc;
 use crate::doc::{DocId, DocKind};
@@ -79,18 +81,72 @@ impl Store {
         Ok(contents)
     }
 
+    /// Records the catalog bucket digests `peer` sent (it asks for ours with
+    /// them at every catalog round). Not fsynced: a lost record only makes
+    /// a `--since-device` bundle larger.
+    pub fn remember_peer_catalog(
+        &mut self,
+        peer: &str,
+        digests: &[HeadsDigest],
+    ) -> StoreResult<()> {
+        if digests.len() != usize::from(CATALOG_BUCKETS) {
+            return Ok(());
+        }
+        let mut txn = self.db.begin_write()?;
+        if let Err(e) = txn.set_durability(redb::Durability::None) {
+            tracing::debug!(%e, "a peer's catalog committed durably");
+        }
+        txn.open_table(PEER_CATALOGS)?
+            .insert(peer, digests.concat().as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The buckets whose documents `device` held exactly as this store
+    /// holds them now, by the catalog it last sent.
+    fn buckets_held_by(&self, device: &str) -> StoreResult<HashSet<u16>> {
+        let mut held = HashSet::new();
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(PEER_CATALOGS) {
+            Ok(table) => table,
+            // A store from before bundles has no such table until a peer's
+            // catalog is recorded.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(held),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(theirs) = table.get(device)? else {
+            return Ok(held);
+        };
+        let theirs = theirs.value();
+        if theirs.len() != usize::from(CATALOG_BUCKETS) * 32 {
+            return Ok(held);
+        }
+        for (bucket, ours) in self.catalog_digests()?.iter().enumerate() {
+            if theirs[bucket * 32..(bucket + 1) * 32] == ours[..] {
+                held.insert(u16::try_from(bucket).unwrap_or(u16::MAX));
+            }
+        }
+        Ok(held)
+    }
+
     /// Which of `ids` `device` is known to hold at this store's heads: the
-    /// sync state kept with it for the document (what the two last shared,
-    /// written when they synced it or this store sent it whole) covers
-    /// every head this store has. A document never synced with that device
-    /// counts as lacking there: a bundle may carry more than needed, never
-    /// less.
+    /// document's catalog bucket was the same on both sides in the catalog
+    /// the device last sent (so nothing in it changed here since), or the
+    /// sync state kept with the device for the document (what the two last
+    /// shared, written when they synced it or this store sent it whole)
+    /// covers every head this store has. Anything else counts as lacking
+    /// there: a bundle may carry more than needed, never less.
     pub fn peer_holds(&self, device: &str, ids: &[String]) -> StoreResult<HashSet<String>> {
+        let same_buckets = self.buckets_held_by(device)?;
         let txn = self.db.begin_read()?;
         let meta_table = txn.open_table(DOC_META)?;
         let states = txn.open_table(SYNC_STATE)?;
         let mut held = HashSet::new();
         for id in ids {
+            if same_buckets.contains(&bucket_of(id)) {
+                held.insert(id.clone());
+                continue;
+            }
             let Some(meta) = meta_table.get(id.as_str())? else {
                 continue;
             };
