@@ -5,6 +5,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bundle_cmd;
 mod cli;
 use meshdesk::data_dir;
 mod node_client;
@@ -81,6 +82,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::ApiToken(c) => return settings_cmd::api_token(&data_dir, c, json),
         Command::Webhook(c) => return settings_cmd::webhook(&data_dir, c, json),
         Command::Doctor => return cli::doctor(&data_dir, json),
+        Command::Bundle(c) => return bundle_cmd::bundle(&data_dir, c, json),
+        Command::Export(args) => return bundle_cmd::export(&data_dir, args, json),
         other => other,
     };
     match cli::request_for(command, node_client::device_name)? {

@@ -48,7 +48,7 @@ fn team_error(e: team::TeamError) -> CliError {
     }
 }
 
-fn control_error(e: meshdesk_sync::control::ControlError) -> CliError {
+pub(crate) fn control_error(e: meshdesk_sync::control::ControlError) -> CliError {
     match e {
         meshdesk_sync::control::ControlError::Remote {
             message,
@@ -59,7 +59,7 @@ fn control_error(e: meshdesk_sync::control::ControlError) -> CliError {
 }
 
 /// A client for the node running on this data dir, if one runs.
-fn running_node(data_dir: &DataDir) -> Result<Option<Client>, CliError> {
+pub(crate) fn running_node(data_dir: &DataDir) -> Result<Option<Client>, CliError> {
     Client::connect(data_dir.root()).map_err(control_error)
 }
 

@@ -22,6 +22,7 @@ pub use types::{
 };
 pub mod authorship;
 pub mod bounds;
+pub mod bundle;
 pub mod canned;
 pub mod clock;
 pub mod doc;

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use crate::node::{NodeError, NodeHandle, NodeStatus, PeerInfo};
+use crate::node::{
+    BundleExported, BundleReport, NodeError, NodeHandle, NodeStatus, OpenDataExported, PeerInfo,
+};
 use crate::team::MemberInfo;
 
 /// The socket's file name in the data dir.
@@ -61,6 +63,19 @@ pub enum ControlRequest {
     },
     Peers,
     Status,
+    /// `bundle export FILE [--since-device D]`; `path` is absolute.
+    BundleExport {
+        path: PathBuf,
+        since_device: Option<String>,
+    },
+    /// `bundle import FILE`; `path` is absolute.
+    BundleImport {
+        path: PathBuf,
+    },
+    /// `export --automerge DIR`; `dir` is absolute.
+    ExportAutomerge {
+        dir: PathBuf,
+    },
     /// Stop the node (as SIGTERM does).
     Shutdown,
 }
@@ -78,6 +93,9 @@ pub enum ControlReply {
     Members(Vec<MemberInfo>),
     Peers(Vec<PeerInfo>),
     Status(NodeStatus),
+    BundleExported(BundleExported),
+    BundleImported(BundleReport),
+    OpenData(OpenDataExported),
     Done,
 }
 
@@ -234,6 +252,15 @@ async fn dispatch(handle: &NodeHandle, request: ControlRequest) -> Result<Contro
         }
         ControlRequest::Peers => ControlReply::Peers(handle.peers().await?),
         ControlRequest::Status => ControlReply::Status(handle.status().await?),
+        ControlRequest::BundleExport { path, since_device } => {
+            ControlReply::BundleExported(handle.export_bundle(path, since_device).await?)
+        }
+        ControlRequest::BundleImport { path } => {
+            ControlReply::BundleImported(handle.import_bundle(path).await?)
+        }
+        ControlRequest::ExportAutomerge { dir } => {
+            ControlReply::OpenData(handle.export_open_data(dir).await?)
+        }
         ControlRequest::Shutdown => ControlReply::Done,
     })
 }
@@ -324,6 +351,43 @@ impl Client {
             ControlReply::Members(members) => Ok(members),
             other => Err(Box::new(other)),
         })
+    }
+
+    /// `bundle export`: what was written.
+    pub fn export_bundle(
+        &mut self,
+        path: PathBuf,
+        since_device: Option<String>,
+    ) -> Result<BundleExported, ControlError> {
+        self.expect(
+            &ControlRequest::BundleExport { path, since_device },
+            |answer| match answer {
+                ControlReply::BundleExported(done) => Ok(done),
+                other => Err(Box::new(other)),
+            },
+        )
+    }
+
+    /// `bundle import`: what the bundle did to the store.
+    pub fn import_bundle(&mut self, path: PathBuf) -> Result<BundleReport, ControlError> {
+        self.expect(
+            &ControlRequest::BundleImport { path },
+            |answer| match answer {
+                ControlReply::BundleImported(report) => Ok(report),
+                other => Err(Box::new(other)),
+            },
+        )
+    }
+
+    /// `export --automerge DIR`: what was written.
+    pub fn export_open_data(&mut self, dir: PathBuf) -> Result<OpenDataExported, ControlError> {
+        self.expect(
+            &ControlRequest::ExportAutomerge { dir },
+            |answer| match answer {
+                ControlReply::OpenData(done) => Ok(done),
+                other => Err(Box::new(other)),
+            },
+        )
     }
 
     /// Sends a request and takes the one kind of answer it gives.

@@ -623,6 +623,11 @@ impl PeerSession {
             }
             Frame::CatalogDigests { round, digests } => {
                 self.require_ready("catalog-digests")?;
+                // What the peer holds now, for a bundle cut for it later;
+                // losing it only makes such a bundle larger, so sync goes on.
+                if let Err(e) = store.remember_peer_catalog(&self.peer, &digests) {
+                    tracing::warn!(peer = %self.peer, error = %e, "cannot record the peer's catalog");
+                }
                 let mine = store.catalog_digests()?;
                 for (bucket, (theirs, ours)) in digests.iter().zip(mine.iter()).enumerate() {
                     if theirs != ours {

@@ -67,10 +67,39 @@ pub enum Command {
     /// Outgoing webhooks per campaign (agent messages and finalize, HMAC-signed).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Carry the team's documents by hand, in a file sealed with the team
+    /// key, between devices that never meet on a network.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Write the team's data in open formats, readable without meshdesk.
+    Export(ExportArgs),
     /// Check the store (stop the node first): every document loads and its
     /// seals verify, the projections agree with the documents; lists
     /// quarantined documents. Exits 1 when anything is wrong; changes nothing.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write the team's documents to FILE, signed and sealed with the team key.
+    Export {
+        file: PathBuf,
+        /// Only what this device lacks, by what this node last saw of it
+        /// when they met (a device id from `team members`, or its start).
+        #[arg(long, value_name = "DEVICE")]
+        since_device: Option<String>,
+    },
+    /// Merge a bundle into this device's store, with the checks sync makes;
+    /// prints the documents new, updated and refused.
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write each document as a standard `.automerge` file into DIR, with
+    /// an `index.json` (id, kind, title); see docs/DATA.md.
+    #[arg(long, value_name = "DIR")]
+    pub automerge: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -233,6 +233,8 @@ pub fn request_for(
         | Command::Node(_)
         | Command::ApiToken(_)
         | Command::Webhook(_)
+        | Command::Bundle(_)
+        | Command::Export(_)
         | Command::Doctor => {
             return Ok(None);
         }

@@ -363,6 +363,22 @@ impl Backend {
             .encode())
     }
 
+    /// Writes a bundle of the team's documents to `path` (Export bundle…).
+    pub async fn export_bundle(
+        &self,
+        path: std::path::PathBuf,
+    ) -> Result<meshdesk_sync::node::BundleExported, Error> {
+        Ok(self.node.export_bundle(path, None).await?)
+    }
+
+    /// Imports the bundle at `path`, checked as sync checks (Import bundle…).
+    pub async fn import_bundle(
+        &self,
+        path: std::path::PathBuf,
+    ) -> Result<meshdesk_sync::node::BundleReport, Error> {
+        Ok(self.node.import_bundle(path).await?)
+    }
+
     /// A listener for this backend's events.
     pub fn listen(&self) -> Listener {
         Listener {

@@ -36,7 +36,7 @@ use super::widget::{self, Element};
 
 mod chrome;
 
-pub use chrome::{GatewaysSwitch, StatusChoice, Switches};
+pub use chrome::{GatewaysSwitch, StatusChoice, Switches, TEAM_MENU_ID};
 
 /// The search box's id (Ctrl+K focuses it).
 pub const SEARCH_ID: &str = "search";
@@ -83,8 +83,30 @@ pub enum Message {
     Phonebook(phonebook::Message),
     Modal(modal::Message),
     CloseModal,
+    /// The rail's Team menu.
+    TeamMenu(TeamAction),
     /// One of the rail's switches, which the app keeps in its settings.
     Switch(Switch),
+}
+
+/// The rail's Team menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamAction {
+    ExportBundle,
+    ImportBundle,
+}
+
+impl TeamAction {
+    pub const ALL: [TeamAction; 2] = [TeamAction::ExportBundle, TeamAction::ImportBundle];
+}
+
+impl std::fmt::Display for TeamAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TeamAction::ExportBundle => "Export bundle…",
+            TeamAction::ImportBundle => "Import bundle…",
+        })
+    }
 }
 
 /// The rail's switches.
@@ -960,6 +982,14 @@ impl Inbox {
             Message::CloseModal => {
                 self.modal = None;
                 Task::none()
+            }
+            Message::TeamMenu(action) => {
+                let way = match action {
+                    TeamAction::ExportBundle => modal::bundle::Way::Export,
+                    TeamAction::ImportBundle => modal::bundle::Way::Import,
+                };
+                self.modal = Some(Modal::Bundle(modal::bundle::Bundle::new(way)));
+                modal::bundle::Bundle::focus().map(|m| Message::Modal(modal::Message::Bundle(m)))
             }
             Message::Switch(switch) => {
                 effects.push(Event::Switch(switch));

@@ -8,8 +8,10 @@
 //! - Opening reads no document. Lists and search read projection rows only;
 //!   documents are loaded on demand and kept in a small LRU cache.
 
+mod bundled;
 mod doctor;
 mod faces;
+mod open_data;
 mod project;
 mod read;
 mod search_index;
@@ -33,8 +35,10 @@ use crate::ids::*;
 use crate::rules::{self, SealBook};
 use tables::*;
 
+pub use bundled::{BundleContents, BundleImported};
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
+pub use open_data::OpenDocEntry;
 pub use read::{HistoryNarrow, Page, SearchScope, TagUse};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc, Replication};

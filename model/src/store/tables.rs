@@ -27,6 +27,9 @@ pub const LOCAL: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("local"
 pub const READ_MARKS: TableDefinition<'_, &str, u32> = TableDefinition::new("read_marks");
 /// `peer id → multiaddrs (JSON)`, remembered across restarts.
 pub const PEER_ADDRS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peer_addrs");
+/// `peer id → its 256 catalog bucket digests`, as it last sent them (what
+/// `bundle export --since-device` cuts against).
+pub const PEER_CATALOGS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peer_catalogs");
 
 /// `"team" → Team` (JSON).
 pub const TEAM: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("team");

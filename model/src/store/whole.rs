@@ -300,7 +300,7 @@ impl Store {
     fn write_prepared(
         &mut self,
         txn: &redb::WriteTransaction,
-        peer: &str,
+        peer: Option<&str>,
         prepared: Prepared,
         imported: &mut Imported,
         kept: &mut Vec<Kept>,
@@ -362,10 +362,13 @@ impl Store {
             .insert(key.as_str(), seals_record(&seals).as_slice())?;
         txn.open_table(DOC_META)?
             .insert(key.as_str(), encode(&meta).as_slice())?;
-        txn.open_table(SYNC_STATE)?.insert(
-            (peer, key.as_str()),
-            settled_state(&heads).encode().as_slice(),
-        )?;
+        // A bundle is no peer to keep a sync state with.
+        if let Some(peer) = peer {
+            txn.open_table(SYNC_STATE)?.insert(
+                (peer, key.as_str()),
+                settled_state(&heads).encode().as_slice(),
+            )?;
+        }
         self.update_catalog(txn, &key, None, meta.digest)?;
         project::write_projection(txn, &doc_id, row)?;
         imported.changes.push(DocChange::of(doc_id.clone()));
@@ -741,6 +744,18 @@ impl Replication for Store {
     }
 
     fn import_docs(&mut self, peer: &str, docs: Vec<(String, Vec<u8>)>) -> StoreResult<Imported> {
+        self.import_whole(Some(peer), docs)
+    }
+}
+
+impl Store {
+    /// [`Replication::import_docs`], from `peer` or (`None`) from a bundle,
+    /// which leaves no sync state behind.
+    pub(super) fn import_whole(
+        &mut self,
+        peer: Option<&str>,
+        docs: Vec<(String, Vec<u8>)>,
+    ) -> StoreResult<Imported> {
         // The team's document first: its roster judges the others.
         let (own_team, mut roster) = self.trust_context()?;
         let mut imported = Imported::default();
@@ -799,15 +814,17 @@ impl Replication for Store {
         for kept in kept {
             match kept {
                 Kept::Fresh { key, heads } => {
-                    self.sync_states
-                        .insert((peer.to_string(), key), settled_state(&heads));
+                    if let Some(peer) = peer {
+                        self.sync_states
+                            .insert((peer.to_string(), key), settled_state(&heads));
+                    }
                 }
                 Kept::Merged { key, cached } => self.put_back(key, *cached),
             }
         }
         self.search.refresh(&self.db, &imported.changes)?;
         if !repeats.is_empty() {
-            let again = self.import_docs(peer, repeats)?;
+            let again = self.import_whole(peer, repeats)?;
             imported.changes.extend(again.changes);
             imported.refused.extend(again.refused);
             imported.deferred.extend(again.deferred);

@@ -586,6 +586,19 @@ impl Actor {
                 };
                 let _ = reply.send(result);
             }
+            Command::ExportBundle {
+                path,
+                since_device,
+                reply,
+            } => {
+                let _ = reply.send(self.export_bundle(&path, since_device.as_deref()));
+            }
+            Command::ImportBundle { path, reply } => {
+                let _ = reply.send(self.import_bundle(&path));
+            }
+            Command::ExportOpenData { dir, reply } => {
+                let _ = reply.send(self.export_open_data(&dir));
+            }
             Command::Shutdown { .. } => {} // handled by the loop
         }
     }

@@ -119,6 +119,8 @@ pub enum NodeError {
     Stopped,
     #[error("networking is off on this node")]
     Offline,
+    #[error(transparent)]
+    Bundle(Box<meshdesk_model::bundle::BundleError>),
 }
 
 impl From<OpError> for NodeError {
@@ -146,6 +148,9 @@ impl NodeError {
             NodeError::Op(e) => e.is_user_error(),
             NodeError::Team(e) => e.is_user_error(),
             NodeError::Invalid(_) | NodeError::NoTeam | NodeError::Offline => true,
+            NodeError::Bundle(e) => {
+                !matches!(**e, meshdesk_model::bundle::BundleError::Write { .. })
+            }
             _ => false,
         }
     }
@@ -270,6 +275,19 @@ pub(super) enum Command {
         addr: Multiaddr,
         reply: Reply1<()>,
     },
+    ExportBundle {
+        path: PathBuf,
+        since_device: Option<String>,
+        reply: Reply1<super::BundleExported>,
+    },
+    ImportBundle {
+        path: PathBuf,
+        reply: Reply1<super::BundleReport>,
+    },
+    ExportOpenData {
+        dir: PathBuf,
+        reply: Reply1<super::OpenDataExported>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -287,6 +305,9 @@ impl Command {
             Command::Status { .. } => "status",
             Command::Typing { .. } => "typing",
             Command::Dial { .. } => "dial",
+            Command::ExportBundle { .. } => "export-bundle",
+            Command::ImportBundle { .. } => "import-bundle",
+            Command::ExportOpenData { .. } => "export-open-data",
             Command::Shutdown { .. } => "shutdown",
         }
     }
@@ -384,6 +405,38 @@ impl NodeHandle {
     /// Connects to an address.
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
         self.call(|reply| Command::Dial { addr, reply }).await
+    }
+
+    /// Writes a bundle of the team's documents to `path` (see
+    /// [`meshdesk_model::bundle`]): all of them, or those `since_device`
+    /// lacks by what this node last saw of it.
+    pub async fn export_bundle(
+        &self,
+        path: PathBuf,
+        since_device: Option<String>,
+    ) -> Result<super::BundleExported, NodeError> {
+        self.call(|reply| Command::ExportBundle {
+            path,
+            since_device,
+            reply,
+        })
+        .await
+    }
+
+    /// Imports the bundle at `path`, with the checks sync makes.
+    pub async fn import_bundle(&self, path: PathBuf) -> Result<super::BundleReport, NodeError> {
+        self.call(|reply| Command::ImportBundle { path, reply })
+            .await
+    }
+
+    /// Writes every document as a standard `.automerge` file into `dir`,
+    /// with an `index.json`.
+    pub async fn export_open_data(
+        &self,
+        dir: PathBuf,
+    ) -> Result<super::OpenDataExported, NodeError> {
+        self.call(|reply| Command::ExportOpenData { dir, reply })
+            .await
     }
 
     /// Stops the node; returns once the store is closed.

@@ -60,12 +60,14 @@
 //! [`PeerSession`]: crate::session::PeerSession
 
 mod actor;
+mod bundles;
 mod dialer;
 mod handle;
 mod link;
 mod presence;
 mod routing;
 
+pub use bundles::{BundleExported, BundleReport, OpenDataExported};
 pub use handle::{
     Event, JoinConfig, Node, NodeConfig, NodeError, NodeHandle, NodeStatus, PeerInfo,
 };

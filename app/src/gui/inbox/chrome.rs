@@ -6,12 +6,17 @@ use iced::widget::{Space, button, column, container, pick_list, row, text, text_
 use iced::{Alignment, Length};
 use meshdesk_model::AgentStatus;
 
-use super::{GATEWAYS_ADDR_ID, GATEWAYS_ID, Inbox, Message, NOTIFICATIONS_ID, SEARCH_ID, Switch};
+use super::{
+    GATEWAYS_ADDR_ID, GATEWAYS_ID, Inbox, Message, NOTIFICATIONS_ID, SEARCH_ID, Switch, TeamAction,
+};
 use crate::gui::nav::TabId;
 use crate::gui::session::{status_label, status_tone};
 use crate::gui::settings;
 use crate::gui::theme;
 use crate::gui::widget::{Element, SMALL, TEXT, badge, dot, muted};
+
+/// The rail's Team menu (Export bundle…, Import bundle…).
+pub const TEAM_MENU_ID: &str = "team-menu";
 
 /// A choice of the status selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +126,24 @@ impl Inbox {
             );
         }
         col = col.push(Space::new().height(Length::Fill));
+        // The team's actions that are not a tab: a menu, so the rail stays short.
+        col = col.push(
+            container(
+                pick_list(TeamAction::ALL, None::<TeamAction>, Message::TeamMenu)
+                    .placeholder("Team")
+                    .text_size(SMALL)
+                    .padding([6, 10])
+                    .width(Length::Fill)
+                    .style(theme::inputs::pick),
+            )
+            .id(TEAM_MENU_ID)
+            .padding(iced::Padding {
+                top: 0.0,
+                right: 4.0,
+                bottom: 8.0,
+                left: 4.0,
+            }),
+        );
         if let Some(g) = switches.gateways {
             col = col.push(gateways_switch(g));
         }

@@ -1,9 +1,10 @@
 //! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize,
 //! Take back (return to the queue, or a supervisor's pull-back and
-//! hand-over) and Snooze (or Schedule callback).
+//! hand-over), Snooze (or Schedule callback), and Export or Import bundle.
 //! Esc closes them, Enter confirms; each says what is missing beside the
 //! field rather than failing silently.
 
+pub mod bundle;
 pub mod finalize;
 pub mod new_interaction;
 pub mod snooze;
@@ -29,6 +30,7 @@ pub enum Modal {
     Finalize(finalize::Finalize),
     TakeBack(take_back::TakeBack),
     Snooze(snooze::Snooze),
+    Bundle(bundle::Bundle),
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +40,7 @@ pub enum Message {
     Finalize(finalize::Message),
     TakeBack(take_back::Message),
     Snooze(snooze::Message),
+    Bundle(bundle::Message),
 }
 
 /// What the shell does when a dialog is done.
@@ -74,8 +77,13 @@ impl Modal {
                 let (task, event) = m.update(msg, backend, session);
                 (task.map(Message::Snooze), event)
             }
+            (Modal::Bundle(m), Message::Bundle(msg)) => {
+                let (task, event) = m.update(msg, backend);
+                (task.map(Message::Bundle), event)
+            }
             // An answer for a dialog that has been closed or replaced since.
             (_, Message::New(_))
+            | (_, Message::Bundle(_))
             | (_, Message::Transfer(_))
             | (_, Message::Finalize(_))
             | (_, Message::TakeBack(_))
@@ -91,6 +99,7 @@ impl Modal {
             Modal::Finalize(_) => Message::Finalize(finalize::Message::Confirm),
             Modal::TakeBack(_) => Message::TakeBack(take_back::Message::Confirm),
             Modal::Snooze(_) => Message::Snooze(snooze::Message::Confirm),
+            Modal::Bundle(_) => Message::Bundle(bundle::Message::Confirm),
         };
         self.update(message, backend, session)
     }
@@ -102,6 +111,7 @@ impl Modal {
             Modal::Finalize(m) => m.view(session).map(Message::Finalize),
             Modal::TakeBack(m) => m.view(session).map(Message::TakeBack),
             Modal::Snooze(m) => m.view(session).map(Message::Snooze),
+            Modal::Bundle(m) => m.view().map(Message::Bundle),
         }
     }
 }
