@@ -53,7 +53,8 @@ const CACHE_DOCS: usize = 512;
 /// 8: the mention index (`mention_words`, `mention_docs`).
 /// 9: tags in use (`tag_uses`).
 /// 10: interaction rows hold the snooze in force.
-const PROJECTION_VERSION: u64 = 10;
+/// 11: merged contacts (`contact_merges`; contact rows hold their merge).
+const PROJECTION_VERSION: u64 = 11;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -617,6 +618,7 @@ impl Store {
             txn.open_table(CONTACTS)?;
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
+            txn.open_table(CONTACT_MERGES)?;
             txn.open_table(ROOM_MONTHS)?;
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;

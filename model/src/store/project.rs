@@ -508,6 +508,15 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
     let mut order = txn.open_table(CONTACT_ORDER)?;
     let mut search = txn.open_table(SEARCH_ROWS)?;
     let mut emails = txn.open_multimap_table(CONTACT_EMAIL)?;
+    let mut merges = txn.open_table(CONTACT_MERGES)?;
+    match new.and_then(|c| c.merged_into) {
+        Some(into) => {
+            merges.insert(id, into.to_string().as_str())?;
+        }
+        None => {
+            merges.remove(id)?;
+        }
+    }
     if let Some(old) = &old {
         order.remove((old.name.to_lowercase().as_str(), id))?;
         search.remove((SCOPE_CONTACTS, id))?;
@@ -575,6 +584,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     bump_history_version(txn)?;
     clear!(CONTACTS);
     clear!(CONTACT_ORDER);
+    clear!(CONTACT_MERGES);
     clear!(ROOM_MONTHS);
     clear!(MENTION_WORDS);
     clear!(MENTION_DOCS);
@@ -631,6 +641,7 @@ macro_rules! dump_rows {
         dump_table!("finished_by", FINISHED_BY);
         dump_table!("contacts", CONTACTS);
         dump_table!("contact_order", CONTACT_ORDER);
+        dump_table!("contact_merges", CONTACT_MERGES);
         dump_table!("room_months", ROOM_MONTHS);
         dump_table!("mention_words", MENTION_WORDS);
         dump_table!("mention_docs", MENTION_DOCS);
