@@ -1,10 +1,12 @@
 //! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize,
 //! Take back (return to the queue, or a supervisor's pull-back and
-//! hand-over) and Snooze (or Schedule callback).
+//! hand-over), Snooze (or Schedule callback) and Merge (two phonebook
+//! entries of one customer).
 //! Esc closes them, Enter confirms; each says what is missing beside the
 //! field rather than failing silently.
 
 pub mod finalize;
+pub mod merge;
 pub mod new_interaction;
 pub mod snooze;
 pub mod take_back;
@@ -29,6 +31,7 @@ pub enum Modal {
     Finalize(finalize::Finalize),
     TakeBack(take_back::TakeBack),
     Snooze(snooze::Snooze),
+    Merge(Box<merge::Merge>),
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +41,7 @@ pub enum Message {
     Finalize(finalize::Message),
     TakeBack(take_back::Message),
     Snooze(snooze::Message),
+    Merge(merge::Message),
 }
 
 /// What the shell does when a dialog is done.
@@ -74,8 +78,13 @@ impl Modal {
                 let (task, event) = m.update(msg, backend, session);
                 (task.map(Message::Snooze), event)
             }
+            (Modal::Merge(m), Message::Merge(msg)) => {
+                let (task, event) = m.update(msg, backend);
+                (task.map(Message::Merge), event)
+            }
             // An answer for a dialog that has been closed or replaced since.
             (_, Message::New(_))
+            | (_, Message::Merge(_))
             | (_, Message::Transfer(_))
             | (_, Message::Finalize(_))
             | (_, Message::TakeBack(_))
@@ -91,6 +100,7 @@ impl Modal {
             Modal::Finalize(_) => Message::Finalize(finalize::Message::Confirm),
             Modal::TakeBack(_) => Message::TakeBack(take_back::Message::Confirm),
             Modal::Snooze(_) => Message::Snooze(snooze::Message::Confirm),
+            Modal::Merge(_) => Message::Merge(merge::Message::Confirm),
         };
         self.update(message, backend, session)
     }
@@ -102,6 +112,7 @@ impl Modal {
             Modal::Finalize(m) => m.view(session).map(Message::Finalize),
             Modal::TakeBack(m) => m.view(session).map(Message::TakeBack),
             Modal::Snooze(m) => m.view(session).map(Message::Snooze),
+            Modal::Merge(m) => m.view().map(Message::Merge),
         }
     }
 }
