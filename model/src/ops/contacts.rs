@@ -8,6 +8,7 @@ use super::{Executor, OpError, OpResult, Outcome, Reply, done};
 use crate::bounds::{MAX_MERGE_CHAIN, MAX_MERGED_CONTACTS};
 use crate::doc::{self, DocId};
 use crate::ids::*;
+use crate::merge::Merges;
 use crate::projection::InteractionSummary;
 use crate::store::Page;
 use crate::types::*;
@@ -77,8 +78,9 @@ impl Executor<'_, '_> {
         )
     }
 
-    pub(super) fn profile(&self, id: ContactId) -> OpResult<ContactProfile> {
-        let merges = self.store.contact_merges()?;
+    /// The contact `id` stands for under `merges`, and the contacts merged
+    /// into it (at most [`MAX_MERGED_CONTACTS`], by id).
+    fn with_absorbed(&self, merges: &Merges, id: ContactId) -> OpResult<(Contact, Vec<Contact>)> {
         let contact = self.lookup_contact(merges.survivor(id))?;
         let mut absorbed = Vec::new();
         for other in merges
@@ -88,6 +90,12 @@ impl Executor<'_, '_> {
         {
             absorbed.extend(self.store.contact(other)?);
         }
+        Ok((contact, absorbed))
+    }
+
+    pub(super) fn profile(&self, id: ContactId) -> OpResult<ContactProfile> {
+        let merges = self.store.contact_merges()?;
+        let (contact, absorbed) = self.with_absorbed(&merges, id)?;
         let mut interactions = self.store.contact_interactions(contact.id)?;
         for other in &absorbed {
             interactions.extend(self.store.contact_interactions(other.id)?);
@@ -104,8 +112,9 @@ impl Executor<'_, '_> {
     /// with the phones, emails and tags of what was merged into it. What a
     /// new interaction with `id` is linked to.
     pub(super) fn resolved_contact(&self, id: ContactId) -> OpResult<Contact> {
-        let profile = self.profile(id)?;
-        Ok(profile.contact.combined(&profile.absorbed))
+        let merges = self.store.contact_merges()?;
+        let (contact, absorbed) = self.with_absorbed(&merges, id)?;
+        Ok(contact.combined(&absorbed))
     }
 
     /// Merges `absorbed` into `survivor`: only `absorbed`'s document is
@@ -274,8 +283,14 @@ impl Executor<'_, '_> {
             let found = self
                 .store
                 .search_contacts_page(phone, 0, CUSTOMER_MATCHES)?;
+            let merges = self.store.contact_merges()?;
             for c in found.rows {
-                let c = self.resolved_contact(c.id)?;
+                let c = if merges.absorbed_into(c.id).is_empty() {
+                    c
+                } else {
+                    let (c, absorbed) = self.with_absorbed(&merges, c.id)?;
+                    c.combined(&absorbed)
+                };
                 if c.phones.iter().any(|p| digits(p) == want) {
                     return Ok(Some(c));
                 }
