@@ -381,6 +381,9 @@ pub struct Store {
     /// The last `agent_history` answer: the history version and the day it
     /// was read for, then what it read.
     history: std::sync::Mutex<Option<HistoryCache>>,
+    /// The last `contact_merges` answer, with the merges version it was
+    /// read at.
+    merges: std::sync::Mutex<Option<(u64, std::sync::Arc<crate::merge::Merges>)>>,
     /// The time of local changes and records (see [`crate::clock`]).
     clock: Clock,
     /// Fresh ids and tokens (see [`crate::clock`]).
@@ -491,6 +494,7 @@ impl Store {
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
             history: std::sync::Mutex::new(None),
+            merges: std::sync::Mutex::new(None),
             clock: Clock::System,
             entropy: Entropy::System,
         };

@@ -447,8 +447,26 @@ impl Store {
     /// The merges in force between live contacts (see `merge`): one read
     /// of `contact_merges`, whose rows are the merged contacts only, and of
     /// the contacts they name.
-    pub fn contact_merges(&self) -> StoreResult<Merges> {
+    /// Kept in memory until a contact comes or goes or a merge changes
+    /// (the merges version, bumped in the same transaction).
+    pub fn contact_merges(&self) -> StoreResult<std::sync::Arc<Merges>> {
         let txn = self.db().begin_read()?;
+        let version = super::project::merges_version(&txn.open_table(LOCAL)?)?;
+        let mut cache = self
+            .merges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((v, merges)) = cache.as_ref()
+            && *v == version
+        {
+            return Ok(merges.clone());
+        }
+        let merges = std::sync::Arc::new(Self::read_merges(&txn)?);
+        *cache = Some((version, merges.clone()));
+        Ok(merges)
+    }
+
+    fn read_merges(txn: &redb::ReadTransaction) -> StoreResult<Merges> {
         let edges_table = txn.open_table(CONTACT_MERGES)?;
         let mut edges: Vec<(ContactId, ContactId)> = Vec::new();
         for row in edges_table.iter()? {
