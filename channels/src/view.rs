@@ -208,6 +208,9 @@ pub struct ApiContactDetail {
     #[serde(flatten)]
     pub contact: ApiContact,
     pub interactions: Vec<ApiInteractionRow>,
+    /// The ids of the contacts merged into this one.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -1124,3 +1124,67 @@ async fn the_history_list_takes_the_history_filters() {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
 }
+
+#[tokio::test]
+async fn a_merged_contacts_id_answers_with_the_contact_it_was_merged_into() {
+    let env = env().await;
+    let token = env.token("crm");
+    let (_, first) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": "Marta Ruiz", "email": "marta@example.com"}, "message": "hi"}),
+    )
+    .await;
+    let (_, second) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"name": "M. Ruiz", "phone": "+34 600 999 000"}, "message": "again"}),
+    )
+    .await;
+    let survivor = first["contact_id"].as_str().expect("contact").to_string();
+    let absorbed = second["contact_id"].as_str().expect("contact").to_string();
+    assert_ne!(survivor, absorbed);
+    env.call(Request::MergeContacts {
+        survivor: survivor.parse().expect("id"),
+        absorbed: absorbed.parse().expect("id"),
+    })
+    .await;
+
+    for id in [&survivor, &absorbed] {
+        let (status, one) = body(
+            env.http
+                .get(env.url(&format!("/api/v1/contacts/{id}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("contact"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{one}");
+        assert_eq!(one["id"], survivor.as_str());
+        assert_eq!(one["name"], "Marta Ruiz");
+        assert_eq!(one["phones"], json!(["+34 600 999 000"]));
+        assert_eq!(one["emails"], json!(["marta@example.com"]));
+        assert_eq!(one["merged_from"], json!([absorbed]));
+        assert_eq!(one["interactions"].as_array().map(Vec::len), Some(2));
+    }
+    // The list holds the survivor once; a customer with the absorbed
+    // contact's phone is linked to the survivor.
+    let (_, list) = body(
+        env.http
+            .get(env.url("/api/v1/contacts"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("contacts"),
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    let (_, third) = create(
+        &env,
+        &token,
+        json!({"campaign": API, "contact": {"phone": "+34600999000"}, "message": "me again"}),
+    )
+    .await;
+    assert_eq!(third["contact_id"], survivor.as_str());
+}

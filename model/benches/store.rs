@@ -107,6 +107,9 @@ fn build(path: &Path) {
             created_at: now,
             updated_at: now,
             deleted: false,
+            merged_into: None,
+            merged_at: 0,
+            merged_by: None,
         };
         contact_ids.push((contact.id, name));
         edits.push(DocEdit::new(DocId::Contact(contact.id), true, move |d| {

@@ -65,6 +65,17 @@ pub const MAX_SNOOZE_NOTE_CHARS: usize = 500;
 /// How far ahead a snooze may run: a quarter of a year. Work set aside
 /// longer than that belongs in a new interaction, not a hidden one.
 pub const MAX_SNOOZE_MS: i64 = 92 * 24 * 60 * 60 * 1000;
+/// The longest chain of merged contacts (A merged into B merged into C…)
+/// a merge may make: `MergeContacts` refuses one that would be longer, so a
+/// contact resolves to its survivor in a few steps. Concurrent merges on
+/// two sides of a partition can still make a longer one; reads resolve any
+/// chain (`merge::Merges`), this only bounds what one node writes.
+pub const MAX_MERGE_CHAIN: usize = 8;
+/// The most contacts merged into one survivor (through any chain):
+/// `MergeContacts` refuses one more. A profile shows at most this many of
+/// them (by id) whatever concurrent merges made, so a survivor's profile
+/// stays a bounded read.
+pub const MAX_MERGED_CONTACTS: usize = 32;
 /// The most distinct `@` words of one note or chat message the mention
 /// index keeps rows for: a text of hundreds of `@`s (at most 20,000
 /// characters each) costs a few rows, not thousands, on every node.

@@ -27,6 +27,7 @@ pub mod canned;
 pub mod clock;
 pub mod doc;
 pub mod mentions;
+pub mod merge;
 pub mod ops;
 pub mod rules;
 pub mod store;

@@ -14,7 +14,7 @@
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors |
 //! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character; the snooze (`snooze_*` at the root): only the owner of the current round, naming itself and that round, a known kind, its note at most 500 characters |
-//! | contact | any member; its tags as an interaction's |
+//! | contact | any member; its tags as an interaction's; its merge (`merged_into`, `merged_at`, `merged_by` at the root): any member in their own name (`merged_by` the writer's agent whenever `merged_into` is written), into another contact id (or empty: unmerged), dated no later than the change |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
 //! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
 
@@ -494,14 +494,14 @@ fn judge(
                 ))
             }
         }
-        DocId::Contact(_) => {
+        DocId::Contact(id) => {
             for op in ops
                 .iter()
                 .filter(|op| op.path.len() == 1 && op.path[0] == "tags")
             {
                 check_tag(op)?;
             }
-            Ok(())
+            judge_merge(*id, &ops, change, writer)
         }
         DocId::Room { .. } => {
             for op in &ops {
@@ -521,6 +521,62 @@ fn judge(
             Ok(())
         }
     }
+}
+
+/// A contact's merge (`merged_into`, `merged_at`, `merged_by` at the root,
+/// see `merge`): any member merges or unmerges, but in their own name — a
+/// change that writes `merged_into` names its writer's own agent in
+/// `merged_by` — into another contact (a contact id, never its own), dated
+/// no later than the change itself.
+fn judge_merge(
+    own: ContactId,
+    ops: &[OpView],
+    change: &NewChange,
+    writer: &Writer,
+) -> Result<(), Refusal> {
+    let mut sets_target = false;
+    let mut names_writer = false;
+    for op in ops.iter().filter(|op| {
+        op.path.is_empty() && op.key.as_deref().is_some_and(|k| k.starts_with("merged_"))
+    }) {
+        let key = op.key.as_deref().unwrap_or_default();
+        let fits = match key {
+            "merged_into" => {
+                sets_target = true;
+                op.str_value().is_some_and(|to| {
+                    to.is_empty() || to.parse::<ContactId>().is_ok_and(|to| to != own)
+                })
+            }
+            "merged_by" => {
+                let mine = op.str_value() == Some(writer.agent.to_string().as_str());
+                names_writer |= mine;
+                mine
+            }
+            "merged_at" => {
+                let latest = change
+                    .time
+                    .saturating_add(1)
+                    .saturating_mul(1000)
+                    .saturating_add(CLOCK_SKEW_MS);
+                op.int_value().is_some_and(|at| (0..=latest).contains(&at))
+            }
+            _ => false,
+        };
+        if !fits {
+            return refuse(format!(
+                "{} by agent {} does not fit a contact's merge",
+                op.describe(),
+                writer.agent
+            ));
+        }
+    }
+    if sets_target && !names_writer {
+        return refuse(format!(
+            "agent {} merges a contact without naming itself in merged_by",
+            writer.agent
+        ));
+    }
+    Ok(())
 }
 
 fn judge_room_op(op: &OpView, change: &NewChange, writer: &Writer) -> Result<(), Refusal> {

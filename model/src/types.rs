@@ -766,6 +766,39 @@ pub struct Contact {
     pub updated_at: Millis,
     /// Deleted contacts stay as tombstones so the deletion reaches every peer.
     pub deleted: bool,
+    /// The contact this one was merged into (see `merge`), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<ContactId>,
+    /// When the merge was last set or cleared (0: never).
+    #[serde(default)]
+    pub merged_at: Millis,
+    /// Who last set or cleared the merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<AgentId>,
+}
+
+impl Contact {
+    /// This contact as its profile shows it with the contacts merged into
+    /// it: its own name, company and notes, and the phones, emails and tags
+    /// of all of them (its own first, without repeats).
+    pub fn combined<'a>(&self, absorbed: impl IntoIterator<Item = &'a Contact>) -> Contact {
+        let mut out = self.clone();
+        for other in absorbed {
+            for phone in &other.phones {
+                let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
+                if !out.phones.iter().any(|p| digits(p) == digits(phone)) {
+                    out.phones.push(phone.clone());
+                }
+            }
+            for email in &other.emails {
+                if !out.emails.iter().any(|e| e.eq_ignore_ascii_case(email)) {
+                    out.emails.push(email.clone());
+                }
+            }
+            out.tags.extend(other.tags.iter().cloned());
+        }
+        out
+    }
 }
 
 /// A chat room: a direct conversation between two agents or a campaign's room.

@@ -1105,3 +1105,146 @@ fn only_the_owner_snoozes_an_interaction_and_a_forged_snooze_is_refused_on_recei
     assert_eq!(interaction(&mut ana, id).snoozed(), None);
     honest_contact_still_syncs(&mut eve, &mut ana);
 }
+
+/// A contact's merge written straight into the document, around the ops'
+/// checks: `merged_into` (`None`: leave it out) and `merged_by` as given.
+fn write_merge(desk: &mut Desk, id: ContactId, into: Option<String>, by: Option<String>) {
+    desk.store
+        .write_doc(&DocId::Contact(id), false, move |d| {
+            if let Some(into) = into {
+                d.put(automerge::ROOT, "merged_into", into)?;
+            }
+            d.put(automerge::ROOT, "merged_at", now_ms())?;
+            if let Some(by) = by {
+                d.put(automerge::ROOT, "merged_by", by)?;
+            }
+            Ok(())
+        })
+        .expect("writes");
+}
+
+fn new_contact(desk: &mut Desk, name: &str) -> ContactId {
+    match run(
+        &mut desk.store,
+        Request::AddContact(ops::ContactSpec {
+            name: Some(name.into()),
+            ..Default::default()
+        }),
+    ) {
+        Reply::Created { id } => id.parse().expect("contact id"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_merge_is_written_in_the_writers_own_name_into_another_contact() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let mut bruno = admit(&mut ana, "Bruno");
+    let a = new_contact(&mut ana, "Marta");
+    let b = new_contact(&mut ana, "Marta R.");
+    assert!(sync(&mut ana, &mut bruno).is_empty());
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let own = |desk: &Desk| Some(desk.agent.to_string());
+    let forgeries = [
+        // In Eve's name.
+        (
+            Some(b.to_string()),
+            Some(eve.agent.to_string()),
+            "does not fit a contact's merge",
+        ),
+        // Into itself.
+        (
+            Some(a.to_string()),
+            own(&bruno),
+            "does not fit a contact's merge",
+        ),
+        // Into something that is not a contact id.
+        (
+            Some("nobody".into()),
+            own(&bruno),
+            "does not fit a contact's merge",
+        ),
+        // Naming nobody.
+        (Some(b.to_string()), None, "without naming itself"),
+    ];
+    for (into, by, why) in forgeries {
+        let mut forger = device_copying(&bruno, bruno.key.clone(), "bruno", bruno.agent);
+        write_merge(&mut forger, a, into, by);
+        let refused = sync(&mut forger, &mut ana);
+        assert!(
+            refused_doc(&refused, &DocId::Contact(a)).contains(why),
+            "{refused:?}"
+        );
+        assert_eq!(
+            ana.store
+                .contact(a)
+                .expect("read")
+                .expect("kept")
+                .merged_into,
+            None
+        );
+    }
+    // Bruno's own merge, through the ops, goes through and reaches Ana and Eve.
+    run(
+        &mut bruno.store,
+        Request::MergeContacts {
+            survivor: b,
+            absorbed: a,
+        },
+    );
+    assert!(sync(&mut bruno, &mut ana).is_empty());
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let merged = eve.store.contact(a).expect("read").expect("kept");
+    assert_eq!(
+        (merged.merged_into, merged.merged_by),
+        (Some(b), Some(bruno.agent))
+    );
+    assert_eq!(eve.store.count_contacts().expect("count"), 1);
+}
+
+#[test]
+fn opposite_merges_made_apart_converge_on_the_smallest_id_everywhere() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let a = new_contact(&mut ana, "Marta");
+    let b = new_contact(&mut ana, "Marta R.");
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    // Apart, each merges the other way.
+    run(
+        &mut ana.store,
+        Request::MergeContacts {
+            survivor: a,
+            absorbed: b,
+        },
+    );
+    run(
+        &mut eve.store,
+        Request::MergeContacts {
+            survivor: b,
+            absorbed: a,
+        },
+    );
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let smallest = a.min(b);
+    for desk in [&mut ana, &mut eve] {
+        let merges = desk.store.contact_merges().expect("merges");
+        assert_eq!(merges.survivor(a), smallest);
+        assert_eq!(merges.survivor(b), smallest);
+        let page = desk.store.contacts_page(0, 10).expect("page");
+        assert_eq!(page.total, 1);
+        assert_eq!(
+            page.rows.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [smallest]
+        );
+    }
+    // Unmerging the other one's mark on either side leaves one merge: both agree again.
+    let other = a.max(b);
+    run(&mut eve.store, Request::UnmergeContact { id: other });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    for desk in [&mut ana, &mut eve] {
+        let merges = desk.store.contact_merges().expect("merges");
+        assert_eq!(merges.survivor(smallest), other);
+        assert_eq!(desk.store.count_contacts().expect("count"), 1);
+    }
+}

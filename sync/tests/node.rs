@@ -653,6 +653,9 @@ async fn malformed_whole_documents_close_the_peer_and_lose_nothing() -> TestResu
         created_at: 1,
         updated_at: 1,
         deleted: false,
+        merged_into: None,
+        merged_at: 0,
+        merged_by: None,
     };
     meshdesk_model::doc::contact::create(&mut unasked, &stray)?;
     let outcome = send_raw_as(

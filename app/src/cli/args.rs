@@ -303,6 +303,17 @@ pub enum ContactCommand {
     },
     /// Delete a contact.
     Delete { id: String },
+    /// Merge two entries of one customer: ABSORBED leaves the phonebook and
+    /// its interactions, phones, emails and tags show under SURVIVOR.
+    /// Nothing is deleted; `contact unmerge ABSORBED` undoes it.
+    Merge {
+        /// The contact that stays (its name and company win).
+        survivor: String,
+        /// The contact merged into it.
+        absorbed: String,
+    },
+    /// Undo a merge: the contact is listed again with its own interactions.
+    Unmerge { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -278,6 +278,13 @@ pub fn request_for(
         Command::Contact(ContactCommand::Delete { id }) => Request::DeleteContact {
             id: contact_id(&id)?,
         },
+        Command::Contact(ContactCommand::Merge { survivor, absorbed }) => Request::MergeContacts {
+            survivor: contact_id(&survivor)?,
+            absorbed: contact_id(&absorbed)?,
+        },
+        Command::Contact(ContactCommand::Unmerge { id }) => Request::UnmergeContact {
+            id: contact_id(&id)?,
+        },
         Command::Interaction(c) => match c {
             InteractionCommand::New {
                 channel,

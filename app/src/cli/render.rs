@@ -355,9 +355,11 @@ pub fn text(reply: &Reply) -> String {
             t.to_string()
         }
         Reply::Contact {
-            contact: c,
+            contact,
             interactions,
+            absorbed,
         } => {
+            let c = contact.combined(absorbed);
             let mut out = format!(
                 "Contact {} ({})\n  phones:  {}\n  emails:  {}\n  company: {}\n  tags:    {}\n  notes:   {}\n",
                 c.name,
@@ -368,6 +370,15 @@ pub fn text(reply: &Reply) -> String {
                 c.tags.iter().cloned().collect::<Vec<_>>().join(", "),
                 c.notes
             );
+            if !absorbed.is_empty() {
+                out.push_str(&format!("\nMerged from ({}):\n", absorbed.len()));
+                for a in absorbed {
+                    out.push_str(&format!(
+                        "  {} {} (unmerge: meshdesk contact unmerge {})\n",
+                        a.id, a.name, a.id
+                    ));
+                }
+            }
             out.push_str(&format!("\nInteractions ({}):\n", interactions.len()));
             for s in interactions {
                 out.push_str(&format!(

@@ -968,6 +968,12 @@ impl Inbox {
                     Some(phonebook::Event::OpenInteraction(id, state)) => {
                         self.show_interaction(id, state, &mut effects)
                     }
+                    Some(phonebook::Event::Merge(profile)) => {
+                        self.modal =
+                            Some(Modal::Merge(Box::new(modal::merge::Merge::new(*profile))));
+                        modal::merge::Merge::focus()
+                            .map(|m| Message::Modal(modal::Message::Merge(m)))
+                    }
                 };
                 Task::batch([task, more])
             }

@@ -342,15 +342,19 @@ async fn get_contact<B: Backend>(
     Path(id): Path<String>,
 ) -> Result<Json<ApiContactDetail>, ApiError> {
     let id = intake::id("contact", &id)?;
-    let (contact, interactions) = state.backend.show_contact(id).await?;
+    // An absorbed contact's id answers with its survivor.
+    let profile: meshdesk_model::ops::ContactProfile =
+        state.backend.ask(Request::ShowContact { id }).await?;
     let campaigns = campaigns(&state).await?;
     let now = meshdesk_model::now_ms();
     Ok(Json(ApiContactDetail {
-        contact: ApiContact::from(&contact),
-        interactions: interactions
+        contact: ApiContact::from(&profile.combined()),
+        interactions: profile
+            .interactions
             .iter()
             .map(|s| ApiInteractionRow::from_summary(s, s.state_at(now), &campaigns))
             .collect(),
+        merged_from: profile.absorbed.iter().map(|c| c.id.to_string()).collect(),
     }))
 }
 

@@ -39,6 +39,31 @@ pub fn update(doc: &mut AutoCommit, contact: &Contact) -> DocResult<()> {
     Ok(())
 }
 
+/// The merge's keys, always all three and in this order: scalars at the
+/// root (contacts made before merges have no container for them, DESIGN
+/// §3), so two concurrent writes resolve, key by key, to the same change's
+/// values.
+pub const MERGE_KEYS: [&str; 3] = ["merged_into", "merged_at", "merged_by"];
+
+/// Merges the contact into `into`, or clears its merge (`None`): `by` is
+/// the writer's own agent, `at` when.
+pub fn set_merge(
+    doc: &mut AutoCommit,
+    into: Option<ContactId>,
+    at: Millis,
+    by: AgentId,
+) -> DocResult<()> {
+    let [merged_into, merged_at, merged_by] = MERGE_KEYS;
+    doc.put(
+        ROOT,
+        merged_into,
+        into.map(|c| c.to_string()).unwrap_or_default(),
+    )?;
+    doc.put(ROOT, merged_at, at)?;
+    doc.put(ROOT, merged_by, by.to_string())?;
+    Ok(())
+}
+
 pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Contact> {
     let root = MapReader::root(doc);
     if root.str("kind")? != "contact" {
@@ -59,6 +84,9 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Contact> {
         created_at: root.i64("created_at")?,
         updated_at: root.i64("updated_at")?,
         deleted: root.bool("deleted")?,
+        merged_into: root.opt_parsed("merged_into")?,
+        merged_at: root.opt_i64("merged_at")?.unwrap_or(0),
+        merged_by: root.opt_parsed("merged_by")?,
     })
 }
 
@@ -80,6 +108,9 @@ mod tests {
             created_at: 10,
             updated_at: 10,
             deleted: false,
+            merged_into: None,
+            merged_at: 0,
+            merged_by: None,
         }
     }
 
@@ -103,6 +134,18 @@ mod tests {
         let merged = read(&doc).expect("read");
         assert_eq!(merged.company, "Acme Iberia");
         assert_eq!(merged.phones.len(), 2);
+
+        // A merge and its undo are three scalars at the root.
+        let into = ContactId::new();
+        let by = AgentId::new();
+        set_merge(&mut doc, Some(into), 12, by).expect("merge");
+        let read_back = read(&doc).expect("read");
+        assert_eq!(read_back.merged_into, Some(into));
+        assert_eq!((read_back.merged_at, read_back.merged_by), (12, Some(by)));
+        set_merge(&mut doc, None, 13, by).expect("unmerge");
+        let read_back = read(&doc).expect("read");
+        assert_eq!(read_back.merged_into, None);
+        assert_eq!(read_back.merged_at, 13);
 
         let mut deleted = merged.clone();
         deleted.deleted = true;

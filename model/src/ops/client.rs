@@ -10,7 +10,8 @@
 use std::future::Future;
 
 use super::{
-    ChatView, InteractionDetail, InteractionRow, MentionRow, Reply, Request, RoomRow, TeamOverview,
+    ChatView, ContactProfile, InteractionDetail, InteractionRow, MentionRow, Reply, Request,
+    RoomRow, TeamOverview,
 };
 use crate::ids::*;
 use crate::projection::InteractionSummary;
@@ -49,7 +50,8 @@ from_reply! {
     Vec<Campaign>: Reply::Campaigns(list) => list;
     Vec<Contact>: Reply::Contacts(list) => list;
     Page<Contact>: Reply::ContactPage(page) => page;
-    (Contact, Vec<InteractionSummary>): Reply::Contact { contact, interactions } => (*contact, interactions);
+    (Contact, Vec<InteractionSummary>): Reply::Contact { contact, interactions, .. } => (*contact, interactions);
+    ContactProfile: Reply::Contact { contact, interactions, absorbed } => ContactProfile { contact: *contact, absorbed, interactions };
     Vec<InteractionRow>: Reply::Interactions(rows) => rows;
     Page<InteractionRow>: Reply::InteractionPage(page) => page;
     InteractionDetail: Reply::Interaction(detail) => *detail;

@@ -88,6 +88,23 @@ pub enum OpError {
     SnoozeTooFar { days: i64 },
     #[error("interaction {0} is not snoozed")]
     NotSnoozed(InteractionId),
+    #[error("a contact cannot be merged into itself")]
+    MergeIntoItself,
+    #[error(
+        "{name} is already merged into contact {into}: merge into that one, or unmerge it first"
+    )]
+    AlreadyMerged {
+        name: String,
+        into: crate::ids::ContactId,
+    },
+    #[error("{0} is not merged into another contact")]
+    NotMerged(String),
+    #[error(
+        "that merge would make a chain of more than {max} merged contacts: merge into the end of the chain"
+    )]
+    MergeTooDeep { max: usize },
+    #[error("a contact holds at most {max} merged contacts")]
+    MergeTooMany { max: usize },
     #[error("you cannot chat with yourself")]
     ChatWithSelf,
     #[error(

@@ -117,7 +117,7 @@ impl Executor<'_, '_> {
         }
         let (contact, address, contact_name) = match (contact, to) {
             (Some(c), _) => {
-                let c = self.lookup_contact(c)?;
+                let c = self.resolved_contact(c)?;
                 let address = match to {
                     Some(to) => Self::check_address(channel, to)?,
                     None => Self::contact_address(channel, &c),
@@ -247,7 +247,7 @@ impl Executor<'_, '_> {
         let channel = campaign.channel;
         let (contact, address, contact_name) = match (contact, from) {
             (Some(c), _) => {
-                let c = self.lookup_contact(c)?;
+                let c = self.resolved_contact(c)?;
                 let address = match from {
                     Some(f) => Self::check_address(channel, f)?,
                     None => Self::contact_address(channel, &c),

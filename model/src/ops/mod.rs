@@ -30,7 +30,7 @@ use crate::types::*;
 pub use canned::{CannedChanges, CannedSpec};
 pub use chat::ChatTarget;
 pub use client::{Client, FromReply, UnexpectedReply};
-pub use contacts::{ContactSpec, CustomerSpec};
+pub use contacts::{ContactProfile, ContactSpec, CustomerSpec};
 pub use error::{InviteRefusal, OpError, OpResult};
 pub use interactions::TransferTo;
 pub use mentions::MentionRow;
@@ -77,6 +77,17 @@ pub enum Request {
         limit: usize,
     },
     ShowContact {
+        id: ContactId,
+    },
+    /// Two entries of one customer become one: `absorbed` is listed no
+    /// more, its interactions, phones, emails and tags show under
+    /// `survivor`. Undone whole by `UnmergeContact`.
+    MergeContacts {
+        survivor: ContactId,
+        absorbed: ContactId,
+    },
+    /// Undoes a merge: the contact is listed again with its own interactions.
+    UnmergeContact {
         id: ContactId,
     },
     // --- interactions ---
@@ -367,6 +378,9 @@ pub enum Reply {
     Contact {
         contact: Box<Contact>,
         interactions: Vec<InteractionSummary>,
+        /// The contacts merged into it (see `merge`).
+        #[serde(default)]
+        absorbed: Vec<Contact>,
     },
     Interactions(Vec<InteractionRow>),
     InteractionPage(Page<InteractionRow>),
@@ -474,6 +488,10 @@ impl Executor<'_, '_> {
                 done(Reply::ContactPage(page), vec![])
             }
             Request::ShowContact { id } => self.show_contact(id),
+            Request::MergeContacts { survivor, absorbed } => {
+                self.merge_contacts(survivor, absorbed)
+            }
+            Request::UnmergeContact { id } => self.unmerge_contact(id),
             Request::NewInteraction {
                 channel,
                 campaign,

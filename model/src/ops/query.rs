@@ -303,9 +303,10 @@ impl Executor<'_, '_> {
     pub(super) fn detail(&mut self, id: InteractionId) -> OpResult<InteractionDetail> {
         let interaction = self.interaction(id)?;
         let names = self.agent_names()?;
+        // The contact the interaction's stands for now (see `merge`).
         let contact = match interaction.contact {
-            Some(c) => self.store.contact(c)?,
-            None => None,
+            Some(c) if self.store.contact(c)?.is_some() => Some(self.resolved_contact(c)?),
+            _ => None,
         };
         Ok(InteractionDetail {
             state: interaction.state_at(self.ctx.now),

@@ -57,7 +57,8 @@ const CACHE_DOCS: usize = 512;
 /// 8: the mention index (`mention_words`, `mention_docs`).
 /// 9: tags in use (`tag_uses`).
 /// 10: interaction rows hold the snooze in force.
-const PROJECTION_VERSION: u64 = 10;
+/// 11: merged contacts (`contact_merges`; contact rows hold their merge).
+const PROJECTION_VERSION: u64 = 11;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -384,6 +385,9 @@ pub struct Store {
     /// The last `agent_history` answer: the history version and the day it
     /// was read for, then what it read.
     history: std::sync::Mutex<Option<HistoryCache>>,
+    /// The last `contact_merges` answer, with the merges version it was
+    /// read at.
+    merges: std::sync::Mutex<Option<(u64, std::sync::Arc<crate::merge::Merges>)>>,
     /// The time of local changes and records (see [`crate::clock`]).
     clock: Clock,
     /// Fresh ids and tokens (see [`crate::clock`]).
@@ -494,6 +498,7 @@ impl Store {
             sync_states: HashMap::new(),
             search: search_index::SearchIndex::default(),
             history: std::sync::Mutex::new(None),
+            merges: std::sync::Mutex::new(None),
             clock: Clock::System,
             entropy: Entropy::System,
         };
@@ -621,6 +626,7 @@ impl Store {
             txn.open_table(CONTACTS)?;
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
+            txn.open_table(CONTACT_MERGES)?;
             txn.open_table(ROOM_MONTHS)?;
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;

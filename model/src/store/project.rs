@@ -336,6 +336,28 @@ pub(crate) fn history_version(
         .unwrap_or(0))
 }
 
+/// Where `local` counts the changes to which contacts are live and what
+/// they are merged into (what `Store::contact_merges` reads).
+pub(crate) const MERGES_VERSION_KEY: &str = "merges_version";
+
+/// The count of changes to the merges in force, in the transaction's view.
+pub(crate) fn merges_version(
+    local: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+) -> StoreResult<u64> {
+    Ok(local
+        .get(MERGES_VERSION_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+fn bump_merges_version(txn: &WriteTransaction) -> StoreResult<()> {
+    let mut local = txn.open_table(LOCAL)?;
+    let next = merges_version(&local)?.wrapping_add(1);
+    local.insert(MERGES_VERSION_KEY, next.to_be_bytes().as_slice())?;
+    Ok(())
+}
+
 fn bump_history_version(txn: &WriteTransaction) -> StoreResult<()> {
     let mut local = txn.open_table(LOCAL)?;
     let next = history_version(&local)?.wrapping_add(1);
@@ -508,6 +530,20 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
     let mut order = txn.open_table(CONTACT_ORDER)?;
     let mut search = txn.open_table(SEARCH_ROWS)?;
     let mut emails = txn.open_multimap_table(CONTACT_EMAIL)?;
+    // A contact that comes or goes, or a merge set or cleared, changes
+    // which merges are in force: the kept answer is stale.
+    if old.as_ref().map(|o| o.merged_into) != new.map(|n| n.merged_into) {
+        bump_merges_version(txn)?;
+    }
+    let mut merges = txn.open_table(CONTACT_MERGES)?;
+    match new.and_then(|c| c.merged_into) {
+        Some(into) => {
+            merges.insert(id, into.to_string().as_str())?;
+        }
+        None => {
+            merges.remove(id)?;
+        }
+    }
     if let Some(old) = &old {
         order.remove((old.name.to_lowercase().as_str(), id))?;
         search.remove((SCOPE_CONTACTS, id))?;
@@ -575,6 +611,8 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     bump_history_version(txn)?;
     clear!(CONTACTS);
     clear!(CONTACT_ORDER);
+    clear!(CONTACT_MERGES);
+    bump_merges_version(txn)?;
     clear!(ROOM_MONTHS);
     clear!(MENTION_WORDS);
     clear!(MENTION_DOCS);
@@ -631,6 +669,7 @@ macro_rules! dump_rows {
         dump_table!("finished_by", FINISHED_BY);
         dump_table!("contacts", CONTACTS);
         dump_table!("contact_order", CONTACT_ORDER);
+        dump_table!("contact_merges", CONTACT_MERGES);
         dump_table!("room_months", ROOM_MONTHS);
         dump_table!("mention_words", MENTION_WORDS);
         dump_table!("mention_docs", MENTION_DOCS);

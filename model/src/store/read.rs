@@ -12,6 +12,7 @@ use super::tables::*;
 use super::{Store, StoreError, StoreResult, decode};
 use crate::doc::{self, DocId};
 use crate::ids::*;
+use crate::merge::Merges;
 use crate::projection::*;
 use crate::types::*;
 
@@ -443,13 +444,67 @@ impl Store {
         }
     }
 
-    /// The phonebook in name order, one page.
+    /// The merges in force between live contacts (see `merge`): one read
+    /// of `contact_merges`, whose rows are the merged contacts only, and of
+    /// the contacts they name.
+    /// Kept in memory until a contact comes or goes or a merge changes
+    /// (the merges version, bumped in the same transaction).
+    pub fn contact_merges(&self) -> StoreResult<std::sync::Arc<Merges>> {
+        let txn = self.db().begin_read()?;
+        let version = super::project::merges_version(&txn.open_table(LOCAL)?)?;
+        let mut cache = self
+            .merges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((v, merges)) = cache.as_ref()
+            && *v == version
+        {
+            return Ok(merges.clone());
+        }
+        let merges = std::sync::Arc::new(Self::read_merges(&txn)?);
+        *cache = Some((version, merges.clone()));
+        Ok(merges)
+    }
+
+    fn read_merges(txn: &redb::ReadTransaction) -> StoreResult<Merges> {
+        let edges_table = txn.open_table(CONTACT_MERGES)?;
+        let mut edges: Vec<(ContactId, ContactId)> = Vec::new();
+        for row in edges_table.iter()? {
+            let (k, v) = row?;
+            if let (Ok(from), Ok(to)) = (k.value().parse(), v.value().parse()) {
+                edges.push((from, to));
+            }
+        }
+        if edges.is_empty() {
+            return Ok(Merges::default());
+        }
+        let rows = txn.open_table(CONTACTS)?;
+        let mut live = std::collections::BTreeSet::new();
+        for (_, to) in &edges {
+            if rows.get(to.to_string().as_str())?.is_some() {
+                live.insert(*to);
+            }
+        }
+        Ok(Merges::new(edges, |id| live.contains(&id)))
+    }
+
+    /// The phonebook in name order, one page: contacts merged into others
+    /// are not listed (their survivors are).
     pub fn contacts(&self, offset: usize, limit: usize) -> StoreResult<Vec<Contact>> {
+        let merges = self.contact_merges()?;
         let txn = self.db().begin_read()?;
         let order = txn.open_table(CONTACT_ORDER)?;
         let rows = txn.open_table(CONTACTS)?;
         let mut out = Vec::new();
-        for row in order.iter()?.skip(offset).take(limit) {
+        let listed = order.iter()?.filter(|row| {
+            row.as_ref().map_or(true, |(k, _)| {
+                k.value()
+                    .1
+                    .parse()
+                    .map_or(true, |id| !merges.is_absorbed(id))
+            })
+        });
+        for row in listed.skip(offset).take(limit) {
             let (k, _) = row?;
             if let Some(v) = rows.get(k.value().1)? {
                 out.push(decode("contacts", v.value())?);
@@ -467,9 +522,13 @@ impl Store {
         })
     }
 
+    /// How many contacts the phonebook lists (merged ones count once, as
+    /// their survivor).
     pub fn count_contacts(&self) -> StoreResult<usize> {
+        let absorbed = self.contact_merges()?.absorbed_count();
         let txn = self.db().begin_read()?;
-        Ok(usize::try_from(txn.open_table(CONTACTS)?.len()?).unwrap_or(usize::MAX))
+        let all = usize::try_from(txn.open_table(CONTACTS)?.len()?).unwrap_or(usize::MAX);
+        Ok(all.saturating_sub(absorbed))
     }
 
     /// Contacts with this email address (case-insensitive).
@@ -682,6 +741,16 @@ impl Store {
             })
             .unwrap_or_default();
         let owner = owner.map(|a| a.to_string());
+        // The phonebook lists survivors only; an absorbed contact's words
+        // find its survivor.
+        let absorbed: Vec<(String, String)> = match scope {
+            SearchScope::Contacts => self
+                .contact_merges()?
+                .absorbed()
+                .map(|(c, s)| (c.to_string(), s.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
         let hits = self.search_index().search(
             self.db(),
             index_scope,
@@ -690,6 +759,7 @@ impl Store {
                 owner: owner.as_deref(),
                 campaigns: &campaigns,
                 narrow,
+                absorbed: &absorbed,
                 offset,
                 limit,
             },

@@ -47,6 +47,9 @@ pub(crate) struct Query<'a> {
     pub campaigns: &'a [(String, String)],
     /// History's filters.
     pub narrow: Narrow<'a>,
+    /// Contacts merged into others, each with its survivor's id: a match on
+    /// one counts as a match on its survivor, and they are never listed.
+    pub absorbed: &'a [(String, String)],
     pub offset: usize,
     pub limit: usize,
 }
@@ -627,6 +630,29 @@ impl ScopeIndex {
                 None => matched = Some(hits),
             }
         }
+        if !query.absorbed.is_empty() {
+            let m = matched.get_or_insert_with(|| {
+                let mut all = Bits::with_len(slots);
+                for slot in self.slot_of.values() {
+                    all.set(*slot);
+                }
+                all
+            });
+            let mut found_survivors = Vec::new();
+            for (absorbed, survivor) in query.absorbed {
+                if let Some(slot) = self.slot_of.get(absorbed.as_str()) {
+                    if m.contains(*slot) {
+                        found_survivors.push(survivor);
+                    }
+                    m.clear(*slot);
+                }
+            }
+            for survivor in found_survivors {
+                if let Some(slot) = self.slot_of.get(survivor.as_str()) {
+                    m.set(*slot);
+                }
+            }
+        }
         let total = match &matched {
             Some(m) => m.count(),
             None => self.slot_of.len(),
@@ -797,9 +823,41 @@ mod tests {
             owner,
             campaigns: &campaigns,
             narrow: Narrow::default(),
+            absorbed: &[],
             offset,
             limit,
         })
+    }
+
+    #[test]
+    fn a_match_on_an_absorbed_row_lists_its_survivor_once() {
+        let index = index(&[
+            ("a", 1, "", "marta 600100"),
+            ("b", 2, "", "marta ruiz 600200"),
+            ("c", 3, "", "bruno 600300"),
+        ]);
+        let words = |q: &str| q.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let absorbed = [("a".to_string(), "c".to_string())];
+        let search = |q: &str, offset| {
+            index.search(&Query {
+                words: &words(q),
+                owner: None,
+                campaigns: &[],
+                narrow: Narrow::default(),
+                absorbed: &absorbed,
+                offset,
+                limit: 10,
+            })
+        };
+        // "600100" is only the absorbed row's: its survivor answers.
+        let hits = search("600100", 0);
+        assert_eq!((hits.ids, hits.total), (vec!["c".to_string()], 1));
+        // Both matches lead to one survivor and the other row: two rows.
+        let hits = search("600", 0);
+        assert_eq!(hits.ids, ["c", "b"]);
+        assert_eq!(hits.total, 2);
+        assert_eq!(search("marta", 0).ids, ["c", "b"]);
+        assert_eq!(search("600", 1).ids, ["b"]);
     }
 
     #[test]

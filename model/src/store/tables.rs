@@ -86,6 +86,11 @@ pub const CONTACT_ORDER: TableDefinition<'_, (&str, &str), ()> =
 pub const CONTACT_EMAIL: MultimapTableDefinition<'_, &str, &str> =
     MultimapTableDefinition::new("contact_email");
 
+/// `contact id → the contact it is merged into`, for every live contact
+/// whose `merged_into` is set: the edges `merge::Merges` resolves (which
+/// contact stands for which is read from them, never stored).
+pub const CONTACT_MERGES: TableDefinition<'_, &str, &str> = TableDefinition::new("contact_merges");
+
 /// `(room key, month) → RoomSummary` of that month's document.
 pub const ROOM_MONTHS: TableDefinition<'_, (&str, &str), &[u8]> =
     TableDefinition::new("room_months");

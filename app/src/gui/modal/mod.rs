@@ -1,11 +1,13 @@
 //! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize,
 //! Take back (return to the queue, or a supervisor's pull-back and
-//! hand-over), Snooze (or Schedule callback), and Export or Import bundle.
+//! hand-over), Snooze (or Schedule callback), Export or Import bundle,
+//! and Merge (two phonebook entries of one customer).
 //! Esc closes them, Enter confirms; each says what is missing beside the
 //! field rather than failing silently.
 
 pub mod bundle;
 pub mod finalize;
+pub mod merge;
 pub mod new_interaction;
 pub mod snooze;
 pub mod take_back;
@@ -31,6 +33,7 @@ pub enum Modal {
     TakeBack(take_back::TakeBack),
     Snooze(snooze::Snooze),
     Bundle(bundle::Bundle),
+    Merge(Box<merge::Merge>),
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +44,7 @@ pub enum Message {
     TakeBack(take_back::Message),
     Snooze(snooze::Message),
     Bundle(bundle::Message),
+    Merge(merge::Message),
 }
 
 /// What the shell does when a dialog is done.
@@ -81,9 +85,14 @@ impl Modal {
                 let (task, event) = m.update(msg, backend);
                 (task.map(Message::Bundle), event)
             }
+            (Modal::Merge(m), Message::Merge(msg)) => {
+                let (task, event) = m.update(msg, backend);
+                (task.map(Message::Merge), event)
+            }
             // An answer for a dialog that has been closed or replaced since.
             (_, Message::New(_))
             | (_, Message::Bundle(_))
+            | (_, Message::Merge(_))
             | (_, Message::Transfer(_))
             | (_, Message::Finalize(_))
             | (_, Message::TakeBack(_))
@@ -100,6 +109,7 @@ impl Modal {
             Modal::TakeBack(_) => Message::TakeBack(take_back::Message::Confirm),
             Modal::Snooze(_) => Message::Snooze(snooze::Message::Confirm),
             Modal::Bundle(_) => Message::Bundle(bundle::Message::Confirm),
+            Modal::Merge(_) => Message::Merge(merge::Message::Confirm),
         };
         self.update(message, backend, session)
     }
@@ -112,6 +122,7 @@ impl Modal {
             Modal::TakeBack(m) => m.view(session).map(Message::TakeBack),
             Modal::Snooze(m) => m.view(session).map(Message::Snooze),
             Modal::Bundle(m) => m.view().map(Message::Bundle),
+            Modal::Merge(m) => m.view().map(Message::Merge),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Phonebook: the team's contacts. Add, edit and delete with the problems
 //! shown beside the fields; a contact's profile with its interactions; start
-//! an interaction with a contact.
+//! an interaction with a contact; merge two entries of one customer (the
+//! Merge… dialog) and undo it (Unmerge on the profile's "Merged from").
 
 use iced::keyboard::{self, key};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
-use meshdesk_model::ops::{ContactSpec, Request};
+use meshdesk_model::ops::{ContactProfile, ContactSpec, Request};
 use meshdesk_model::projection::InteractionSummary;
 use meshdesk_model::store::Page;
 use meshdesk_model::{Contact, ContactId, InteractionId, InteractionState, validate};
@@ -56,6 +57,11 @@ enum Pane {
 struct Profile {
     id: ContactId,
     contact: Option<Box<Contact>>,
+    /// The entries merged into it.
+    absorbed: Vec<Contact>,
+    /// The contact as shown: with the phones, emails and tags of the
+    /// entries merged into it.
+    shown: Option<Box<Contact>>,
     interactions: Vec<InteractionSummary>,
     seq: u64,
     confirm_delete: bool,
@@ -166,11 +172,7 @@ pub enum Message {
     Loaded(u64, Result<Page<Contact>, Error>),
     Scrolled(f32, f32),
     Open(ContactId),
-    ProfileLoaded(
-        ContactId,
-        u64,
-        Result<(Contact, Vec<InteractionSummary>), Error>,
-    ),
+    ProfileLoaded(ContactId, u64, Result<Box<ContactProfile>, Error>),
     Add,
     Edit,
     Input(Field, String),
@@ -183,10 +185,17 @@ pub enum Message {
     Deleted(ContactId, Result<(), Error>),
     Start,
     OpenInteraction(InteractionId, InteractionState),
+    /// Merge…: pick another entry to merge into this one.
+    Merge,
+    /// Undo the merge of this entry into the open one.
+    Unmerge(ContactId),
+    Unmerged(String, Result<(), Error>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// Open the Merge… dialog for this contact.
+    Merge(Box<ContactProfile>),
     Toast(Toast),
     /// Start an interaction with this contact (the `+` dialog, filled in).
     Start(Box<Contact>),
@@ -259,6 +268,8 @@ impl Phonebook {
         self.pane = Pane::Profile(Profile {
             id,
             contact: None,
+            absorbed: vec![],
+            shown: None,
             interactions: vec![],
             seq: 0,
             confirm_delete: false,
@@ -354,11 +365,23 @@ impl Phonebook {
                     && p.seq == seq
                 {
                     match result {
-                        Ok((contact, interactions)) => {
+                        Ok(profile) => {
+                            let ContactProfile {
+                                contact,
+                                absorbed,
+                                interactions,
+                            } = *profile;
+                            // An entry merged away since opens as its survivor.
+                            p.id = contact.id;
+                            p.shown = Some(Box::new(contact.combined(&absorbed)));
                             p.contact = Some(Box::new(contact));
+                            p.absorbed = absorbed;
                             p.interactions = interactions;
                             p.interactions
                                 .sort_by_key(|s| std::cmp::Reverse(s.last_activity));
+                            if let Some(i) = self.contacts.iter().position(|c| c.id == p.id) {
+                                self.list.cursor = Some(i);
+                            }
                         }
                         Err(e) => p.error = Some(e.to_string()),
                     }
@@ -483,14 +506,59 @@ impl Phonebook {
                 }
             },
             Message::Start => match &self.pane {
-                Pane::Profile(Profile {
-                    contact: Some(c), ..
-                }) => (Task::none(), Some(Event::Start(c.clone()))),
+                Pane::Profile(Profile { shown: Some(c), .. }) => {
+                    (Task::none(), Some(Event::Start(c.clone())))
+                }
                 _ => (Task::none(), None),
             },
             Message::OpenInteraction(id, state) => {
                 (Task::none(), Some(Event::OpenInteraction(id, state)))
             }
+            Message::Merge => match &self.pane {
+                Pane::Profile(Profile {
+                    contact: Some(c),
+                    absorbed,
+                    interactions,
+                    ..
+                }) => {
+                    let profile = ContactProfile {
+                        contact: (**c).clone(),
+                        absorbed: absorbed.clone(),
+                        interactions: interactions.clone(),
+                    };
+                    (Task::none(), Some(Event::Merge(Box::new(profile))))
+                }
+                _ => (Task::none(), None),
+            },
+            Message::Unmerge(id) => {
+                let name = match &self.pane {
+                    Pane::Profile(p) => p
+                        .absorbed
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map(|c| c.name.clone()),
+                    _ => None,
+                }
+                .unwrap_or_else(|| "the contact".into());
+                (
+                    call(backend, Request::UnmergeContact { id }, move |r| {
+                        Message::Unmerged(name, r)
+                    }),
+                    None,
+                )
+            }
+            Message::Unmerged(name, result) => match result {
+                Ok(()) => (
+                    self.reload(backend),
+                    Some(Event::Toast(Toast::Info(format!(
+                        "Unmerged {name}: it is in the phonebook again."
+                    )))),
+                ),
+                Err(e) => (
+                    Task::none(),
+                    Some(Event::Toast(Toast::Error(e.to_string()))),
+                ),
+            },
         }
     }
 
@@ -688,7 +756,7 @@ fn form_view(form: &Form) -> Element<'_, Message> {
 }
 
 fn profile_view<'a>(p: &'a Profile, session: &'a Session) -> Element<'a, Message> {
-    let Some(c) = p.contact.as_deref() else {
+    let Some(c) = p.shown.as_deref() else {
         return match &p.error {
             Some(e) => container(error_box(e)).padding(16).into(),
             None => empty("Loading…"),
@@ -717,6 +785,10 @@ fn profile_view<'a>(p: &'a Profile, session: &'a Session) -> Element<'a, Message
                 .style(theme::buttons::secondary),
             button(text("Edit").size(TEXT))
                 .on_press(Message::Edit)
+                .padding([6, 14])
+                .style(theme::buttons::secondary),
+            button(text("Merge…").size(TEXT))
+                .on_press(Message::Merge)
                 .padding([6, 14])
                 .style(theme::buttons::secondary),
             button(text("Start interaction").size(TEXT))
@@ -762,6 +834,34 @@ fn profile_view<'a>(p: &'a Profile, session: &'a Session) -> Element<'a, Message
     }
     if !c.notes.is_empty() {
         facts = facts.push(fact("Notes", c.notes.clone()));
+    }
+    if !p.absorbed.is_empty() {
+        let mut merged = column![muted("Merged from")].spacing(4);
+        for a in &p.absorbed {
+            let reach: Vec<&str> = a
+                .phones
+                .iter()
+                .chain(a.emails.iter())
+                .map(String::as_str)
+                .take(2)
+                .collect();
+            merged = merged.push(
+                row![
+                    line(&a.name, 30).size(TEXT),
+                    line(&reach.join(" · "), 40)
+                        .size(SMALL)
+                        .style(theme::texts::muted)
+                        .width(Length::Fill),
+                    button(text("Unmerge").size(SMALL))
+                        .on_press(Message::Unmerge(a.id))
+                        .padding([4, 10])
+                        .style(theme::buttons::secondary),
+                ]
+                .spacing(8)
+                .align_y(Alignment::Center),
+            );
+        }
+        facts = facts.push(merged);
     }
     let mut history = column![text("Interactions").size(TEXT)].spacing(4);
     if p.interactions.is_empty() {
