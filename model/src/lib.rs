@@ -27,6 +27,7 @@ pub mod clock;
 pub mod doc;
 pub mod mentions;
 pub mod ops;
+pub mod report;
 pub mod rules;
 pub mod store;
 pub mod team_key;
