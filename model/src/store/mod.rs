@@ -35,7 +35,7 @@ use tables::*;
 
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
-pub use read::{HistoryNarrow, Page, SearchScope, TagUse};
+pub use read::{HistoryNarrow, Page, ReportData, SearchScope, TagUse};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc, Replication};
 
@@ -53,7 +53,8 @@ const CACHE_DOCS: usize = 512;
 /// 8: the mention index (`mention_words`, `mention_docs`).
 /// 9: tags in use (`tag_uses`).
 /// 10: interaction rows hold the snooze in force.
-const PROJECTION_VERSION: u64 = 10;
+/// 11: reports' rows (`report_rows`) and the agents' status logs (`status_log`).
+const PROJECTION_VERSION: u64 = 11;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -620,6 +621,8 @@ impl Store {
             txn.open_table(ROOM_MONTHS)?;
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;
+            txn.open_table(REPORT_ROWS)?;
+            txn.open_table(STATUS_LOG)?;
             txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;
