@@ -50,10 +50,98 @@ impl std::str::FromStr for Grouping {
     }
 }
 
+/// Ids in `report_rows` as 128-bit integers: postcard would otherwise
+/// write each as its 26-character text and read it back into a fresh
+/// string (a month is 100k rows of several ids each).
+mod id128 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use ulid::Ulid;
+
+    pub trait AsUlid: Copy {
+        fn ulid(self) -> Ulid;
+        fn of(id: Ulid) -> Self;
+    }
+
+    macro_rules! as_ulid {
+        ($($t:ty),*) => {$(
+            impl AsUlid for $t {
+                fn ulid(self) -> Ulid {
+                    self.0
+                }
+                fn of(id: Ulid) -> Self {
+                    Self(id)
+                }
+            }
+        )*};
+    }
+    as_ulid!(
+        crate::ids::AgentId,
+        crate::ids::CampaignId,
+        crate::ids::InteractionId
+    );
+
+    pub fn serialize<S: Serializer, T: AsUlid>(id: &T, s: S) -> Result<S::Ok, S::Error> {
+        id.ulid().0.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: AsUlid>(d: D) -> Result<T, D::Error> {
+        u128::deserialize(d).map(|n| T::of(Ulid(n)))
+    }
+
+    pub mod many {
+        use super::*;
+
+        pub fn serialize<S: Serializer, T: AsUlid>(ids: &[T], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(ids.iter().map(|id| id.ulid().0))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>, T: AsUlid>(d: D) -> Result<Vec<T>, D::Error> {
+            Vec::<u128>::deserialize(d).map(|v| v.into_iter().map(|n| T::of(Ulid(n))).collect())
+        }
+    }
+
+    pub mod maybe {
+        use super::*;
+
+        pub fn serialize<S: Serializer, T: AsUlid>(
+            id: &Option<T>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            id.map(|id| id.ulid().0).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>, T: AsUlid>(
+            d: D,
+        ) -> Result<Option<T>, D::Error> {
+            Option::<u128>::deserialize(d).map(|v| v.map(|n| T::of(Ulid(n))))
+        }
+    }
+
+    pub mod answer {
+        use super::*;
+        use crate::ids::{AgentId, Millis};
+
+        pub fn serialize<S: Serializer>(
+            a: &Option<(AgentId, Millis)>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            a.map(|(id, at)| (id.0.0, at)).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<(AgentId, Millis)>, D::Error> {
+            Option::<(u128, Millis)>::deserialize(d)
+                .map(|v| v.map(|(n, at)| (AgentId(Ulid(n)), at)))
+        }
+    }
+}
+
 /// One routing round of an interaction as a report needs it.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct RoundFacts {
     /// The campaign the interaction was in during the round.
+    #[serde(with = "id128")]
     pub campaign: CampaignId,
     /// When the round began: the queueing, or the transfer that started it.
     pub started_at: Millis,
@@ -62,10 +150,13 @@ pub struct RoundFacts {
     /// return or a pull-back) rather than to one agent or to its creator.
     pub queued: bool,
     /// The agent a transfer or a hand-over sent it to.
+    #[serde(with = "id128::maybe")]
     pub directed_to: Option<AgentId>,
     /// Who answered the round (its owner) and when.
+    #[serde(with = "id128::answer")]
     pub answered: Option<(AgentId, Millis)>,
     /// Agents who declined the round's offer or let it time out, sorted.
+    #[serde(with = "id128::many")]
     pub declined: Vec<AgentId>,
     /// Whether the round ended with the interaction finalized.
     pub finalized: bool,
@@ -76,8 +167,10 @@ pub struct RoundFacts {
 pub struct TransferFacts {
     pub at: Millis,
     /// Who did it.
+    #[serde(with = "id128")]
     pub from: AgentId,
     /// The campaign the interaction was in before it.
+    #[serde(with = "id128")]
     pub campaign: CampaignId,
     pub kind: TransferKind,
 }
@@ -87,6 +180,7 @@ pub struct TransferFacts {
 pub struct FinalFacts {
     pub at: Millis,
     /// Who wrote the finalization.
+    #[serde(with = "id128")]
     pub agent: AgentId,
     pub disposition: String,
 }
@@ -95,6 +189,7 @@ pub struct FinalFacts {
 /// transfers and its finalization. A pure function of the document.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ReportRow {
+    #[serde(with = "id128")]
     pub id: InteractionId,
     pub rounds: Vec<RoundFacts>,
     pub transfers: Vec<TransferFacts>,
@@ -327,9 +422,10 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         .iter()
         .map(|c| (c.id, Millis::from(c.sla_seconds) * 1000))
         .collect();
-    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
-    let key_c = |c: CampaignId| c.to_string();
-    let key_a = |a: AgentId| a.to_string();
+    // Keyed by the campaign's or agent's id; texts only at the end.
+    let mut acc: BTreeMap<ulid::Ulid, Acc> = BTreeMap::new();
+    let key_c = |c: CampaignId| c.0;
+    let key_a = |a: AgentId| a.0;
     for row in input.rows {
         for round in &row.rounds {
             if !range.contains(round.started_at) {
@@ -371,14 +467,22 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                     if !round.queued && round.directed_to.is_none() {
                         continue;
                     }
-                    let mut offered_to: Vec<AgentId> = round.declined.clone();
-                    offered_to.extend(round.directed_to);
-                    offered_to.extend(round.answered.map(|(a, _)| a));
-                    offered_to.sort();
-                    offered_to.dedup();
-                    for agent in offered_to {
-                        let answered = round.answered.is_some_and(|(a, _)| a == agent);
-                        offer(acc.entry(key_a(agent)).or_default(), answered);
+                    let owner = round.answered.map(|(a, _)| a);
+                    // Each agent once: the decliners (sorted, distinct),
+                    // then the owner and the one it was sent to if not
+                    // among them.
+                    for &agent in &round.declined {
+                        offer(acc.entry(key_a(agent)).or_default(), owner == Some(agent));
+                    }
+                    let listed = |a: &AgentId| round.declined.binary_search(a).is_ok();
+                    if let Some(o) = owner.filter(|o| !listed(o)) {
+                        offer(acc.entry(key_a(o)).or_default(), true);
+                    }
+                    if let Some(d) = round
+                        .directed_to
+                        .filter(|d| !listed(d) && Some(*d) != owner)
+                    {
+                        offer(acc.entry(key_a(d)).or_default(), false);
                     }
                 }
             }
@@ -400,10 +504,12 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 (Grouping::Agent, None) => key_a(f.agent),
             };
             let a = acc.entry(key).or_default();
-            *a.figures
-                .dispositions
-                .entry(f.disposition.clone())
-                .or_default() += 1;
+            match a.figures.dispositions.get_mut(&f.disposition) {
+                Some(n) => *n += 1,
+                None => {
+                    a.figures.dispositions.insert(f.disposition.clone(), 1);
+                }
+            }
             if let Some((_, answered_at)) = owner {
                 a.figures.handled += 1;
                 a.handles.push((f.at - answered_at).max(0));
@@ -417,7 +523,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             status_times(log, range.from, status_until, &mut a.figures);
         }
     }
-    let mut names: BTreeMap<String, String> = match input.by {
+    let mut names: BTreeMap<ulid::Ulid, String> = match input.by {
         Grouping::Campaign => input
             .campaigns
             .iter()
@@ -430,7 +536,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             .collect(),
     };
     for key in acc.keys() {
-        names.entry(key.clone()).or_insert_with(|| key.clone());
+        names.entry(*key).or_insert_with(|| key.to_string());
     }
     let mut groups: Vec<ReportGroup> = names
         .into_iter()
@@ -442,7 +548,11 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             } = acc.remove(&id).unwrap_or_default();
             figures.wait = Durations::of(waits);
             figures.handle = Durations::of(handles);
-            ReportGroup { id, name, figures }
+            ReportGroup {
+                id: id.to_string(),
+                name,
+                figures,
+            }
         })
         .collect();
     groups.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));

@@ -272,7 +272,8 @@ pub enum Request {
     },
     // --- reports ---
     /// The figures of `[from, to)` (ms since the epoch, UTC) by campaign or
-    /// by agent; supervisors see everyone, an agent only their own row.
+    /// by agent; by agent, supervisors see everyone, an agent only their
+    /// own row.
     Report {
         from: Millis,
         to: Millis,

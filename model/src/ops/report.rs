@@ -5,18 +5,15 @@ use super::*;
 use crate::report::{self, Grouping, Range, ReportInput};
 
 impl Executor<'_, '_> {
-    /// Supervisors see every campaign and agent. An agent sees only their
-    /// own row by agent: a campaign's figures are the whole team's work.
+    /// Everyone sees the report by campaign (the team's figures, as a
+    /// wallboard shows them); by agent, a supervisor sees every agent and
+    /// an agent only their own row (a teammate's figures are theirs and
+    /// their supervisor's).
     pub(super) fn report(&self, range: Range, by: Grouping) -> OpResult<Outcome> {
         if range.to <= range.from {
             return Err(OpError::EmptyRange);
         }
         let supervisor = self.team.role_of(self.me.agent) == Some(Role::Supervisor);
-        if !supervisor && by == Grouping::Campaign {
-            return Err(OpError::NotSupervisor(
-                "see a report by campaign (agents see their own row by agent)",
-            ));
-        }
         let data = self.store.report_data(range)?;
         let campaigns: Vec<Campaign> = self.team.campaigns.values().cloned().collect();
         let agents: Vec<(AgentId, String)> = self
@@ -34,7 +31,7 @@ impl Executor<'_, '_> {
             status_logs: &data.status_logs,
             data_until: data.data_until,
         });
-        if !supervisor {
+        if !supervisor && by == Grouping::Agent {
             let me = self.me.agent.to_string();
             report.groups.retain(|g| g.id == me);
         }
