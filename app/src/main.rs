@@ -81,6 +81,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::ApiToken(c) => return settings_cmd::api_token(&data_dir, c, json),
         Command::Webhook(c) => return settings_cmd::webhook(&data_dir, c, json),
         Command::Doctor => return cli::doctor(&data_dir, json),
+        Command::Report(args) => return cli::report(&data_dir, args, json),
         other => other,
     };
     match cli::request_for(command, node_client::device_name)? {
