@@ -84,6 +84,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Doctor => return cli::doctor(&data_dir, json),
         Command::Bundle(c) => return bundle_cmd::bundle(&data_dir, c, json),
         Command::Export(args) => return bundle_cmd::export(&data_dir, args, json),
+        Command::Report(args) => return cli::report(&data_dir, args, json),
         other => other,
     };
     match cli::request_for(command, node_client::device_name)? {

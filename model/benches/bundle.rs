@@ -59,6 +59,9 @@ fn build(path: &Path) -> (Store, LocalIdentity) {
             created_at: now,
             updated_at: now,
             deleted: false,
+            merged_into: None,
+            merged_at: 0,
+            merged_by: None,
         };
         contacts.push((contact.id, contact.name.clone()));
         edits.push(DocEdit::new(DocId::Contact(contact.id), true, move |d| {

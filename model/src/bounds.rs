@@ -47,6 +47,11 @@ pub const MAX_BLOOM_BITS_PER_ENTRY: u32 = 64;
 /// loses the interaction, not a second conversation. The ops refuse a
 /// longer one and every node refuses it in a peer's change (`rules.rs`).
 pub const MAX_REASON_CHARS: usize = 500;
+
+/// The most status changes an agent's document keeps (its writer drops the
+/// oldest past it; a change that leaves more is refused on receive). A
+/// month of an agent's breaks and returns fits, for reports.
+pub const MAX_STATUS_LOG: usize = 1000;
 /// The longest tag, in characters (an interaction's or a contact's): a
 /// label, as long as any one-line field the forms take. The ops refuse a
 /// longer one and every node refuses it in a peer's change (`rules.rs`).

@@ -29,6 +29,7 @@ pub mod doc;
 pub mod mentions;
 pub mod merge;
 pub mod ops;
+pub mod report;
 pub mod rules;
 pub mod store;
 pub mod team_key;

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | any | the actor is a roster device's key, not revoked before the change's own time; a valid seal of that actor covers the change |
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
-//! | agent | the agent's own devices, and supervisors |
+//! | agent | the agent's own devices, and supervisors; its status log (`status_history`) holds at most 1000 entries as of any change that adds one |
 //! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character; the snooze (`snooze_*` at the root): only the owner of the current round, naming itself and that round, a known kind, its note at most 500 characters |
 //! | contact | any member; its tags as an interaction's; its merge (`merged_into`, `merged_at`, `merged_by` at the root): any member in their own name (`merged_by` the writer's agent whenever `merged_into` is written), into another contact id (or empty: unmerged), dated no later than the change |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
@@ -486,7 +486,7 @@ fn judge(
         DocId::Team(_) => Ok(()),
         DocId::Agent(id) => {
             if writer.agent == *id || writer.role == Role::Supervisor {
-                Ok(())
+                check_status_log(doc, change, &ops)
             } else {
                 refuse(format!(
                     "agent {} may not write agent {id}'s document",
@@ -574,6 +574,34 @@ fn judge_merge(
         return refuse(format!(
             "agent {} merges a contact without naming itself in merged_by",
             writer.agent
+        ));
+    }
+    Ok(())
+}
+
+/// The most entries an agent's status log may hold.
+const MAX_STATUS_LOG: usize = crate::bounds::MAX_STATUS_LOG;
+
+/// A change that adds to an agent's status log leaves it at most
+/// [`MAX_STATUS_LOG`] long, as of the change itself (its writer trims the
+/// oldest in the same change). Only such changes pay for the count.
+fn check_status_log(doc: &AutoCommit, change: &NewChange, ops: &[OpView]) -> Result<(), Refusal> {
+    let adds = ops
+        .iter()
+        .any(|op| op.insert && op.path.len() == 1 && op.path[0] == "status_history");
+    if !adds {
+        return Ok(());
+    }
+    let at = [change.hash];
+    let Ok(Some((automerge::Value::Object(_), log))) =
+        doc.get_at(automerge::ROOT, "status_history", &at)
+    else {
+        return refuse("a status change outside the agent's status log");
+    };
+    let len = doc.length_at(&log, &at);
+    if len > MAX_STATUS_LOG {
+        return refuse(format!(
+            "the status log holds {len} entries, more than {MAX_STATUS_LOG}"
         ));
     }
     Ok(())

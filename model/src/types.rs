@@ -309,7 +309,11 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub const HISTORY_LIMIT: usize = 50;
+    /// How many status changes the document keeps (checked on receive).
+    pub const HISTORY_LIMIT: usize = crate::bounds::MAX_STATUS_LOG;
+    /// How many of them the `agents` projection row keeps (the rest are in
+    /// `status_log`, which reports read).
+    pub const HISTORY_IN_ROW: usize = 50;
 }
 
 /// Who wrote a message in an interaction.

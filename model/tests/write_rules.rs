@@ -1248,3 +1248,59 @@ fn opposite_merges_made_apart_converge_on_the_smallest_id_everywhere() {
         assert_eq!(desk.store.count_contacts().expect("count"), 1);
     }
 }
+
+#[test]
+fn an_agents_status_log_past_its_bound_is_refused_and_a_trimmed_one_syncs() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    let doc_id = DocId::Agent(eve.agent);
+    let read = |desk: &mut Desk| {
+        desk.store
+            .with_doc(&doc_id, |d| doc::agent::read(d).expect("read"))
+            .expect("stored")
+    };
+    let before = read(&mut ana);
+
+    // Eve's own device, writing around the ops: a log that only grows.
+    let mut eve_copy = device_copying(&ana, eve.key.clone(), "eve-copy", eve.agent);
+    eve_copy
+        .store
+        .write_doc(&doc_id, false, |d| {
+            let log = match d.get(automerge::ROOT, "status_history") {
+                Ok(Some((_, log))) => log,
+                _ => panic!("no status log"),
+            };
+            let start = d.length(&log);
+            for n in 0..=bounds::MAX_STATUS_LOG {
+                let entry = d.insert_object(&log, start + n, automerge::ObjType::Map)?;
+                d.put(&entry, "at", 1_000 + n as i64)?;
+                d.put(&entry, "status", "available")?;
+                d.put(&entry, "reason", "")?;
+            }
+            Ok(())
+        })
+        .expect("writes");
+    let refused = sync(&mut eve_copy, &mut ana);
+    assert!(
+        refused_doc(&refused, &doc_id).contains("more than 1000"),
+        "{refused:?}"
+    );
+    assert_eq!(read(&mut ana), before);
+
+    // Her own node trims the oldest as it writes: the log stays at the
+    // bound and reaches Ana.
+    eve.store
+        .write_doc(&doc_id, false, |d| {
+            for n in 0..bounds::MAX_STATUS_LOG as i64 + 100 {
+                doc::agent::set_status(d, &AgentStatus::Available, 2_000 + n)?;
+            }
+            Ok(())
+        })
+        .expect("writes");
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    let log = read(&mut ana).status_history;
+    assert_eq!(log.len(), bounds::MAX_STATUS_LOG);
+    assert_eq!(log[0].at, 2_100);
+    honest_contact_still_syncs(&mut eve, &mut ana);
+}

@@ -73,10 +73,31 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Write the team's data in open formats, readable without meshdesk.
     Export(ExportArgs),
+    /// Figures for a date range by campaign or by agent (an agent sees
+    /// their own row by agent): a table, JSON with --json, or CSV.
+    Report(ReportArgs),
     /// Check the store (stop the node first): every document loads and its
     /// seals verify, the projections agree with the documents; lists
     /// quarantined documents. Exits 1 when anything is wrong; changes nothing.
     Doctor,
+}
+
+/// `report`: the range is `[from, to)` in UTC; a day means its midnight.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The first day (YYYY-MM-DD, UTC) or time (RFC 3339) counted.
+    #[arg(long)]
+    pub from: String,
+    /// The day (or time) the range ends before: `--to 2026-12-01` ends
+    /// with November.
+    #[arg(long)]
+    pub to: String,
+    /// One row per campaign or per agent.
+    #[arg(long, default_value = "campaign", value_parser = |s: &str| s.parse::<meshdesk_model::report::Grouping>())]
+    pub by: meshdesk_model::report::Grouping,
+    /// Write the report as CSV to this file (the columns are in README.md).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -138,6 +138,55 @@ pub fn doctor(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
     }
 }
 
+/// `report`: asks the node for the figures of `[from, to)` (days in UTC,
+/// so every node reads the same range) and prints them, or writes them as
+/// CSV (to a file beside the target first, then renamed over it, so a
+/// failed write leaves no half file).
+pub fn report(data_dir: &DataDir, args: ReportArgs, json: bool) -> Result<(), CliError> {
+    use meshdesk::dates::{self, End};
+    let date = |raw: &str| {
+        dates::parse(raw, End::Since, &chrono::Utc).map_err(|e| CliError::Refused(e.to_string()))
+    };
+    let request = Request::Report {
+        from: date(&args.from)?,
+        to: date(&args.to)?,
+        by: args.by,
+    };
+    let report: meshdesk_model::report::Report = ask(data_dir, request)?;
+    let Some(path) = args.csv else {
+        let reply = Reply::Report(Box::new(report));
+        print_reply(&reply, json);
+        return Ok(());
+    };
+    let bytes = report
+        .to_csv()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let failed =
+        |e: std::io::Error| CliError::Failed(format!("could not write {}: {e}", path.display()));
+    let mut partial = path.clone().into_os_string();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    std::fs::write(&partial, &bytes).map_err(failed)?;
+    std::fs::rename(&partial, &path).map_err(failed)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "csv": path.display().to_string(), "rows": report.groups.len() })
+        );
+    } else {
+        let rows = match report.groups.len() {
+            1 => "1 row".to_string(),
+            n => format!("{n} rows"),
+        };
+        println!(
+            "Wrote {rows} by {} to {}",
+            report.by.as_str(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn contact_spec(name: Option<String>, f: ContactFields, editing: bool) -> ContactSpec {
     let list = |v: Vec<String>| {
         if editing && v.is_empty() {
@@ -230,6 +279,7 @@ pub fn request_for(
         },
         Command::Team(TeamCommand::Show) => Request::ShowTeam,
         Command::Team(_)
+        | Command::Report(_)
         | Command::Node(_)
         | Command::ApiToken(_)
         | Command::Webhook(_)

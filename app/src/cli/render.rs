@@ -496,6 +496,7 @@ pub fn text(reply: &Reply) -> String {
             }
             t.to_string()
         }
+        Reply::Report(report) => report_text(report),
         Reply::Status(agent) => {
             format!(
                 "{}: {} since {}",
@@ -505,6 +506,134 @@ pub fn text(reply: &Reply) -> String {
             )
         }
     }
+}
+
+/// A length of time as a report shows it: `0.4s`, `45.0s`, `3m 05s`, `2h 03m`.
+pub fn length(ms: Millis) -> String {
+    let ms = ms.max(0);
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}.{}s", ms % 1000 / 100),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn utc_day(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// A report as tables: the figures, then dispositions and (by agent) time
+/// per status and break reason. Per-hour counts are in the JSON and CSV.
+fn report_text(r: &meshdesk_model::report::Report) -> String {
+    use meshdesk_model::report::{Grouping, percent_text};
+    let opt = |v: Option<Millis>| v.map(length).unwrap_or_else(|| "—".into());
+    let by = match r.by {
+        Grouping::Campaign => "CAMPAIGN",
+        Grouping::Agent => "AGENT",
+    };
+    let mut t = table(&[
+        by,
+        "OFFERED",
+        "ANSWERED",
+        "ABANDONED",
+        "SERVICE LEVEL",
+        "WAIT AVG",
+        "WAIT P90",
+        "HANDLED",
+        "HANDLE AVG",
+        "HANDLE P90",
+        "TRANSFERS",
+    ]);
+    for g in &r.groups {
+        let f = &g.figures;
+        t.add_row(vec![
+            g.name.clone(),
+            f.offered.to_string(),
+            f.answered.to_string(),
+            f.abandoned.to_string(),
+            f.service_level_permille()
+                .map(|p| format!("{}%", percent_text(p)))
+                .unwrap_or_else(|| "—".into()),
+            opt(f.wait.avg_ms),
+            opt(f.wait.p90_ms),
+            f.handled.to_string(),
+            opt(f.handle.avg_ms),
+            opt(f.handle.p90_ms),
+            f.transfers.to_string(),
+        ]);
+    }
+    let mut out = format!(
+        "Report by {}, {} to {}\n{t}",
+        r.by.as_str(),
+        utc_day(r.range.from),
+        utc_day(r.range.to)
+    );
+    let dispositions = r.disposition_names();
+    if !dispositions.is_empty() {
+        let mut header = vec![by.to_string()];
+        header.extend(dispositions.iter().cloned());
+        let mut t = Table::new();
+        t.load_preset(UTF8_BORDERS_ONLY)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(header);
+        for g in &r.groups {
+            let mut row = vec![g.name.clone()];
+            row.extend(dispositions.iter().map(|d| {
+                g.figures
+                    .dispositions
+                    .get(d)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string()
+            }));
+            t.add_row(row);
+        }
+        out.push_str(&format!("\nDispositions\n{t}"));
+    }
+    if r.by == Grouping::Agent {
+        let reasons = r.break_reasons();
+        let mut header = vec![
+            by.to_string(),
+            "AVAILABLE".into(),
+            "BREAK".into(),
+            "OFFLINE".into(),
+        ];
+        header.extend(reasons.iter().map(|b| {
+            if b.is_empty() {
+                "BREAK (NO REASON)".to_string()
+            } else {
+                format!("BREAK: {b}")
+            }
+        }));
+        let mut t = Table::new();
+        t.load_preset(UTF8_BORDERS_ONLY)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(header);
+        for g in &r.groups {
+            let f = &g.figures;
+            let status = |k: &str| length(f.status_ms.get(k).copied().unwrap_or(0));
+            let mut row = vec![
+                g.name.clone(),
+                status("available"),
+                status("break"),
+                status("offline"),
+            ];
+            row.extend(
+                reasons
+                    .iter()
+                    .map(|b| length(f.break_ms.get(b).copied().unwrap_or(0))),
+            );
+            t.add_row(row);
+        }
+        out.push_str(&format!(
+            "\nTime per status (until {})\n{t}",
+            utc_day(r.status_until)
+        ));
+    }
+    out
 }
 
 /// The JSON shown for a reply with `--json`: the reply's value alone.

@@ -63,6 +63,7 @@ from_reply! {
     Vec<CannedResponse>: Reply::Canned(list) => list;
     Vec<MentionRow>: Reply::Mentions(list) => list;
     Vec<TagUse>: Reply::Tags(list) => list;
+    crate::report::Report: Reply::Report(report) => *report;
     String: Reply::Text(text) => text;
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod interactions;
 mod mentions;
 mod query;
+mod report;
 mod snooze;
 mod team;
 
@@ -280,6 +281,15 @@ pub enum Request {
         canned: String,
         interaction: InteractionId,
     },
+    // --- reports ---
+    /// The figures of `[from, to)` (ms since the epoch, UTC) by campaign or
+    /// by agent; by agent, supervisors see everyone, an agent only their
+    /// own row.
+    Report {
+        from: Millis,
+        to: Millis,
+        by: crate::report::Grouping,
+    },
 }
 
 impl Request {
@@ -305,6 +315,7 @@ impl Request {
                 | Request::ShowStatus
                 | Request::ListCanned { .. }
                 | Request::FillCanned { .. }
+                | Request::Report { .. }
         )
     }
 }
@@ -394,6 +405,7 @@ pub enum Reply {
     Tags(Vec<TagUse>),
     /// Text to show or send (a filled canned response).
     Text(String),
+    Report(Box<crate::report::Report>),
 }
 
 /// What the node knows beyond the store: the clock and who is live.
@@ -604,6 +616,7 @@ impl Executor<'_, '_> {
                 canned,
                 interaction,
             } => self.fill_canned(&canned, interaction),
+            Request::Report { from, to, by } => self.report(crate::report::Range { from, to }, by),
         }
     }
 }

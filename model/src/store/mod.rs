@@ -39,7 +39,7 @@ pub use bundled::{BundleContents, BundleImported};
 pub use doctor::{DoctorReport, Problem};
 pub use faces::LocalMarks;
 pub use open_data::OpenDocEntry;
-pub use read::{HistoryNarrow, Page, SearchScope, TagUse};
+pub use read::{HistoryNarrow, Page, ReportData, SearchScope, TagUse};
 pub use search_index::ScopeSnapshot;
 pub use whole::{Imported, RawDoc, Replication};
 
@@ -58,7 +58,8 @@ const CACHE_DOCS: usize = 512;
 /// 9: tags in use (`tag_uses`).
 /// 10: interaction rows hold the snooze in force.
 /// 11: merged contacts (`contact_merges`; contact rows hold their merge).
-const PROJECTION_VERSION: u64 = 11;
+/// 12: reports' rows (`report_rows`) and the agents' status logs (`status_log`).
+const PROJECTION_VERSION: u64 = 12;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -630,6 +631,8 @@ impl Store {
             txn.open_table(ROOM_MONTHS)?;
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;
+            txn.open_table(REPORT_ROWS)?;
+            txn.open_table(STATUS_LOG)?;
             txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;

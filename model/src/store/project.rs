@@ -52,8 +52,14 @@ pub(crate) fn order_key(s: &InteractionSummary) -> (u8, i64, i64) {
 pub(crate) enum Row {
     Team(Team),
     Agent(Agent),
-    /// The summary, its search text and its notes that may mention someone.
-    Interaction(Box<InteractionSummary>, String, Vec<MentionSource>),
+    /// The summary, its search text, its notes that may mention someone
+    /// and its report row.
+    Interaction(
+        Box<InteractionSummary>,
+        String,
+        Vec<MentionSource>,
+        Box<crate::report::ReportRow>,
+    ),
     Contact(Contact),
     Room(ChatRoom),
 }
@@ -108,6 +114,7 @@ pub(crate) fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError
                 Box::new(InteractionSummary::from_head(&i, count)),
                 text.finish(),
                 mentions,
+                Box::new(crate::report::ReportRow::of(&i)),
             )
         }
         DocId::Contact(id) => {
@@ -127,13 +134,27 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
             txn.open_table(TEAM)?
                 .insert("team", encode(&team).as_slice())?;
         }
-        Row::Agent(agent) => {
+        Row::Agent(mut agent) => {
+            let id = agent.id.to_string();
+            put_status_log(txn, &id, &agent.status_history)?;
+            // The list and the board read agents often: the row keeps
+            // only the newest changes; reports read `status_log`.
+            let keep = agent
+                .status_history
+                .len()
+                .saturating_sub(Agent::HISTORY_IN_ROW);
+            agent.status_history.drain(..keep);
             txn.open_table(AGENTS)?
-                .insert(agent.id.to_string().as_str(), encode(&agent).as_slice())?;
+                .insert(id.as_str(), encode(&agent).as_slice())?;
         }
-        Row::Interaction(summary, text, mentions) => {
-            put_interaction(txn, Some((&summary, &text)), &summary.id.to_string())?;
+        Row::Interaction(summary, text, mentions, report) => {
+            let id = summary.id.to_string();
+            put_interaction(txn, Some((&summary, &text)), &id)?;
             put_mentions(txn, &DocId::Interaction(summary.id).to_string(), mentions)?;
+            txn.open_table(REPORT_ROWS)?.insert(
+                (summary.last_activity, id.as_str()),
+                postcard::to_stdvec(&*report).unwrap_or_default().as_slice(),
+            )?;
         }
         Row::Contact(c) => put_contact(txn, &c.id.to_string(), (!c.deleted).then_some(&c))?,
         Row::Room(room) => {
@@ -168,6 +189,25 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
                 .collect();
             put_mentions(txn, &doc_id, mentions)?;
         }
+    }
+    Ok(())
+}
+
+/// Replaces an agent's rows in `status_log` with `log`.
+fn put_status_log(txn: &WriteTransaction, agent: &str, log: &[StatusChange]) -> StoreResult<()> {
+    let mut table = txn.open_table(STATUS_LOG)?;
+    table.retain_in(
+        (agent, i64::MIN, 0)..=(agent, i64::MAX, u32::MAX),
+        |_, _| false,
+    )?;
+    for (n, change) in log.iter().enumerate() {
+        let (kind, reason) = match &change.status {
+            AgentStatus::Available => ("available", ""),
+            AgentStatus::Break { reason } => ("break", reason.as_str()),
+            AgentStatus::Offline => ("offline", ""),
+        };
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        table.insert((agent, change.at, n), (kind, reason))?;
     }
     Ok(())
 }
@@ -465,6 +505,8 @@ fn put_interaction(
             _ => {}
         }
         search.remove((scope_of(old.base_state()), id))?;
+        txn.open_table(REPORT_ROWS)?
+            .remove((old.last_activity, id))?;
         if let Some((agent, at)) = assignment_row(old) {
             claimed.remove((agent.to_string().as_str(), at, id))?;
         }
@@ -573,7 +615,9 @@ pub(crate) fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> Store
             txn.open_table(TEAM)?.remove("team")?;
         }
         DocId::Agent(id) => {
-            txn.open_table(AGENTS)?.remove(id.to_string().as_str())?;
+            let id = id.to_string();
+            txn.open_table(AGENTS)?.remove(id.as_str())?;
+            put_status_log(txn, &id, &[])?;
         }
         DocId::Interaction(id) => {
             put_interaction(txn, None, &id.to_string())?;
@@ -616,6 +660,8 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(ROOM_MONTHS);
     clear!(MENTION_WORDS);
     clear!(MENTION_DOCS);
+    clear!(REPORT_ROWS);
+    clear!(STATUS_LOG);
     clear!(MALFORMED);
     // The search text of projection version 1.
     let legacy: Vec<_> = txn
@@ -673,6 +719,8 @@ macro_rules! dump_rows {
         dump_table!("room_months", ROOM_MONTHS);
         dump_table!("mention_words", MENTION_WORDS);
         dump_table!("mention_docs", MENTION_DOCS);
+        dump_table!("report_rows", REPORT_ROWS);
+        dump_table!("status_log", STATUS_LOG);
         dump_table!("malformed", MALFORMED);
         for (name, def) in [
             ("contact_interactions", CONTACT_INTERACTIONS),

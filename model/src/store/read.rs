@@ -817,3 +817,92 @@ impl Store {
         })
     }
 }
+
+/// What a report over a range reads from the projections (see
+/// [`crate::report::build`]).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ReportData {
+    /// The rows with an event in the range, in key order.
+    pub rows: Vec<crate::report::ReportRow>,
+    /// Each agent's status changes in the range and the last one before it.
+    pub status_logs: BTreeMap<AgentId, Vec<StatusChange>>,
+    /// The newest time the rows and status logs record.
+    pub data_until: Millis,
+}
+
+fn status_of(kind: &str, reason: &str) -> Option<AgentStatus> {
+    match kind {
+        "available" => Some(AgentStatus::Available),
+        "break" => Some(AgentStatus::Break {
+            reason: reason.to_string(),
+        }),
+        "offline" => Some(AgentStatus::Offline),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Reads what a report over `range` needs in one read transaction: the
+    /// `report_rows` whose newest event is at or after the range's start
+    /// and that record something in it (a row's events all lie between its
+    /// queueing and its key), and the agents' status logs.
+    pub fn report_data(&self, range: crate::report::Range) -> StoreResult<ReportData> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(REPORT_ROWS)?;
+        let mut data = ReportData::default();
+        if let Some(last) = table.last()? {
+            data.data_until = last.0.value().0;
+        }
+        for entry in table.range((range.from, "")..)? {
+            let (_, bytes) = entry?;
+            let row: crate::report::ReportRow =
+                postcard::from_bytes(bytes.value()).map_err(|e| StoreError::CorruptRecord {
+                    table: "report_rows",
+                    reason: e.to_string(),
+                })?;
+            let in_range = row.rounds.iter().any(|r| range.contains(r.started_at))
+                || row.transfers.iter().any(|t| range.contains(t.at))
+                || row
+                    .finalization
+                    .as_ref()
+                    .is_some_and(|f| range.contains(f.at));
+            if in_range {
+                data.rows.push(row);
+            }
+        }
+        let log = txn.open_table(STATUS_LOG)?;
+        for agent in txn.open_table(AGENTS)?.iter()? {
+            let (key, _) = agent?;
+            let key = key.value();
+            let Ok(id) = key.parse::<AgentId>() else {
+                continue;
+            };
+            let mut changes = Vec::new();
+            let before = log
+                .range((key, i64::MIN, 0)..(key, range.from, 0))?
+                .next_back();
+            let during = log.range((key, range.from, 0)..(key, range.to, 0))?;
+            for entry in before.into_iter().chain(during) {
+                let (k, v) = entry?;
+                let (kind, reason) = v.value();
+                let Some(status) = status_of(kind, reason) else {
+                    continue;
+                };
+                changes.push(StatusChange {
+                    at: k.value().1,
+                    status,
+                });
+            }
+            if let Some(newest) = log
+                .range((key, i64::MIN, 0)..=(key, i64::MAX, u32::MAX))?
+                .next_back()
+            {
+                data.data_until = data.data_until.max(newest?.0.value().1);
+            }
+            if !changes.is_empty() {
+                data.status_logs.insert(id, changes);
+            }
+        }
+        Ok(data)
+    }
+}

@@ -103,3 +103,14 @@ pub const MENTION_WORDS: TableDefinition<'_, (&str, i64, &str), &[u8]> =
 /// `doc_id → [(index word, at, source id)]` (JSON): the rows a document put
 /// in `mention_words`, removed when it is projected again.
 pub const MENTION_DOCS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mention_docs");
+
+/// `(last activity, interaction id) → postcard ReportRow`: what a report
+/// reads of each interaction (its rounds, transfers and finalization),
+/// keyed by its newest event so a range's rows are one range read.
+/// Postcard, not JSON: a month's report reads 100k of them.
+pub const REPORT_ROWS: TableDefinition<'_, (i64, &str), &[u8]> =
+    TableDefinition::new("report_rows");
+/// `(agent id, at, index) → (status, break reason)`: every agent's status
+/// log as its document keeps it (the newest `Agent::HISTORY_LIMIT`).
+pub const STATUS_LOG: TableDefinition<'_, (&str, i64, u32), (&str, &str)> =
+    TableDefinition::new("status_log");

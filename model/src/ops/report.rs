@@ -1,0 +1,40 @@
+//! `Report`: the team lead's figures over a date range, read from the
+//! projections (see `crate::report`).
+
+use super::*;
+use crate::report::{self, Grouping, Range, ReportInput};
+
+impl Executor<'_, '_> {
+    /// Everyone sees the report by campaign (the team's figures, as a
+    /// wallboard shows them); by agent, a supervisor sees every agent and
+    /// an agent only their own row (a teammate's figures are theirs and
+    /// their supervisor's).
+    pub(super) fn report(&self, range: Range, by: Grouping) -> OpResult<Outcome> {
+        if range.to <= range.from {
+            return Err(OpError::EmptyRange);
+        }
+        let supervisor = self.team.role_of(self.me.agent) == Some(Role::Supervisor);
+        let data = self.store.report_data(range)?;
+        let campaigns: Vec<Campaign> = self.team.campaigns.values().cloned().collect();
+        let agents: Vec<(AgentId, String)> = self
+            .store
+            .agents()?
+            .into_values()
+            .map(|a| (a.id, a.name))
+            .collect();
+        let mut report = report::build(&ReportInput {
+            range,
+            by,
+            campaigns: &campaigns,
+            agents: &agents,
+            rows: &data.rows,
+            status_logs: &data.status_logs,
+            data_until: data.data_until,
+        });
+        if !supervisor && by == Grouping::Agent {
+            let me = self.me.agent.to_string();
+            report.groups.retain(|g| g.id == me);
+        }
+        done(Reply::Report(Box::new(report)), vec![])
+    }
+}

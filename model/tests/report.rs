@@ -1,0 +1,149 @@
+//! `Request::Report` on a real store: the rows and status logs its
+//! projections keep as documents are written give the figures, and an
+//! agent sees only their own row.
+
+use meshdesk_model::ops::{self, Context, Reply, Request};
+use meshdesk_model::report::{Grouping, Report};
+use meshdesk_model::store::Store;
+use meshdesk_model::*;
+
+const NOV1: Millis = 1_793_491_200_000; // 2026-11-01T00:00:00Z
+const MIN: Millis = 60_000;
+
+fn at(now: Millis) -> Context {
+    Context {
+        now,
+        presence: None,
+    }
+}
+
+fn run(store: &mut Store, now: Millis, request: Request) -> Reply {
+    match ops::execute(store, &at(now), request.clone()) {
+        Ok(outcome) => outcome.reply,
+        Err(e) => panic!("{request:?} failed: {e}"),
+    }
+}
+
+fn report(store: &mut Store, by: Grouping) -> Report {
+    let request = Request::Report {
+        from: NOV1,
+        to: NOV1 + 30 * 24 * 60 * MIN,
+        by,
+    };
+    match run(store, NOV1 + 40 * 24 * 60 * MIN, request) {
+        Reply::Report(r) => *r,
+        other => panic!("expected a report, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_report_reads_what_the_documents_say() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store =
+        Store::open(dir.path().join("s.redb"), authorship::DeviceKey::generate()).expect("open");
+    let t0 = NOV1 + 9 * 60 * MIN;
+    run(
+        &mut store,
+        t0 - 60 * MIN,
+        Request::CreateTeam {
+            team_name: "Support".into(),
+            agent_name: "Ana".into(),
+            device_name: "desk".into(),
+        },
+    );
+    run(
+        &mut store,
+        t0 - 30 * MIN,
+        Request::SetStatus {
+            status: AgentStatus::Available,
+        },
+    );
+    let campaign = run(&mut store, t0, Request::ListCampaigns);
+    let Reply::Campaigns(campaigns) = campaign else {
+        panic!("campaigns");
+    };
+    let general = campaigns[0].name.clone();
+    let disposition = campaigns[0].dispositions[0].clone();
+    let Reply::Created { id } = run(
+        &mut store,
+        t0,
+        Request::Enqueue {
+            campaign: general.clone(),
+            contact: None,
+            from: Some("+34 600 000 001".into()),
+            name: Some("Marta".into()),
+            message: Some("Hello".into()),
+            priority: 0,
+        },
+    ) else {
+        panic!("created");
+    };
+    let id: InteractionId = id.parse().expect("id");
+    run(&mut store, t0 + 45_000, Request::Accept { id });
+    run(
+        &mut store,
+        t0 + 5 * MIN,
+        Request::Finalize {
+            id,
+            disposition: disposition.clone(),
+            note: None,
+        },
+    );
+    run(
+        &mut store,
+        t0 + 6 * MIN,
+        Request::SetStatus {
+            status: AgentStatus::Break {
+                reason: "Lunch".into(),
+            },
+        },
+    );
+    run(
+        &mut store,
+        t0 + 66 * MIN,
+        Request::SetStatus {
+            status: AgentStatus::Offline,
+        },
+    );
+
+    let r = report(&mut store, Grouping::Campaign);
+    let g = r
+        .groups
+        .iter()
+        .find(|g| g.name == general)
+        .expect("the campaign");
+    let f = &g.figures;
+    assert_eq!((f.offered, f.answered, f.handled), (1, 1, 1));
+    assert_eq!(f.wait.avg_ms, Some(45_000));
+    assert_eq!(f.handle.avg_ms, Some(5 * MIN - 45_000));
+    assert_eq!(f.dispositions.get(&disposition), Some(&1));
+    assert_eq!(f.per_hour[9], 1);
+
+    let r = report(&mut store, Grouping::Agent);
+    let ana = &r.groups[0].figures;
+    assert_eq!(r.groups[0].name, "Ana");
+    assert_eq!(ana.handled, 1);
+    // Available from before the range's first event until the break, on
+    // break for an hour, then offline until the newest recorded change.
+    assert_eq!(ana.status_ms.get("available"), Some(&(36 * MIN)));
+    assert_eq!(ana.break_ms.get("Lunch"), Some(&(60 * MIN)));
+    assert_eq!(r.status_until, t0 + 66 * MIN);
+    assert_eq!(ana.status_ms.get("offline"), None);
+
+    // The projection is derived again from the documents alone: the same report.
+    let csv = r.to_csv().expect("csv");
+    store.rebuild_projections().expect("rebuild");
+    let again = report(&mut store, Grouping::Agent);
+    assert_eq!(again.to_csv().expect("csv"), csv);
+
+    let refused = ops::execute(
+        &mut store,
+        &at(t0),
+        Request::Report {
+            from: NOV1,
+            to: NOV1,
+            by: Grouping::Agent,
+        },
+    );
+    assert!(matches!(refused, Err(ops::OpError::EmptyRange)));
+}
