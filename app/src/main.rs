@@ -76,6 +76,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             return node_cmd::join(&data_dir, &code, &agent, &peers, timeout, json);
         }
         Command::Team(TeamCommand::Members) => return node_cmd::members(&data_dir, json),
+        Command::Team(TeamCommand::Peers) => return node_cmd::peers(&data_dir, json),
         Command::Team(TeamCommand::Revoke { device }) => {
             return node_cmd::revoke(&data_dir, &device);
         }
@@ -85,6 +86,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bundle(c) => return bundle_cmd::bundle(&data_dir, c, json),
         Command::Export(args) => return bundle_cmd::export(&data_dir, args, json),
         Command::Report(args) => return cli::report(&data_dir, args, json),
+        Command::Relay(args) => return node_cmd::run_relay(&data_dir, args),
         other => other,
     };
     match cli::request_for(command, node_client::device_name)? {

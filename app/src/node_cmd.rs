@@ -10,11 +10,12 @@ use meshdesk_sync::home::{self, OpenOptions};
 use meshdesk_sync::invite::InviteCode;
 use meshdesk_sync::join::{JoinArgs, JoinProgress, join_team};
 use meshdesk_sync::node::{Event, NodeError};
+use meshdesk_sync::relay::{RelayError, RelayEvent};
 use meshdesk_sync::team::{self, MemberInfo};
 use meshdesk_sync::{identity, node::NodeHandle};
 
 use crate::cli::CliError;
-use crate::cli::args::NodeArgs;
+use crate::cli::args::{NodeArgs, RelayArgs};
 use crate::data_dir::DataDir;
 
 fn failed(e: impl std::fmt::Display) -> CliError {
@@ -68,11 +69,13 @@ pub async fn start_member_node(
     data_dir: &DataDir,
     listen: Vec<Multiaddr>,
     peers: Vec<Multiaddr>,
+    relays: Vec<Multiaddr>,
     mdns: bool,
 ) -> Result<(NodeHandle, tokio::sync::broadcast::Receiver<Event>), CliError> {
     let options = OpenOptions {
         listen,
         peers,
+        relays,
         mdns,
         ..OpenOptions::member()
     };
@@ -130,6 +133,7 @@ pub fn node_error(e: NodeError) -> CliError {
 pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
     let listen = parse_addrs(&args.listen)?;
     let peers = parse_addrs(&args.peers)?;
+    let relays = parse_addrs(&args.relays)?;
     if running_node(data_dir)?.is_some() {
         return Err(CliError::Refused(format!(
             "a node already runs on {}",
@@ -137,7 +141,7 @@ pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
         )));
     }
     runtime()?.block_on(async {
-        let (handle, mut events) = start_member_node(data_dir, listen, peers, !args.no_mdns).await?;
+        let (handle, mut events) = start_member_node(data_dir, listen, peers, relays, !args.no_mdns).await?;
         let http = match &args.http {
             Some(addr) => Some(serve_http(addr, handle.clone()).await?),
             None => None,
@@ -163,6 +167,44 @@ pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
         }
         handle.shutdown().await.map_err(failed)?;
         Ok(())
+    })
+}
+
+/// `meshdesk relay`: serves circuits to the team's members until SIGINT or
+/// SIGTERM. Its data dir holds only its own identity.
+pub fn run_relay(data_dir: &DataDir, args: RelayArgs) -> Result<(), CliError> {
+    let listen = parse_addrs(&args.listen)?;
+    let announce = parse_addrs(&args.announce)?;
+    if home::store_path(data_dir.root()).exists() {
+        return Err(CliError::Refused(format!(
+            "{} is a member's data dir; give the relay a --data-dir of its own",
+            data_dir.root().display()
+        )));
+    }
+    runtime()?.block_on(async {
+        let relay = meshdesk_sync::relay::run_relay(
+            data_dir.root(),
+            &args.team_key,
+            listen,
+            announce,
+            |event| match event {
+                RelayEvent::Listening(addr) => println!("relay listening on {addr}"),
+                RelayEvent::Reserved(peer) => tracing::info!(%peer, "a member reserved a slot"),
+                RelayEvent::Circuit { src, dst } => {
+                    tracing::info!(%src, %dst, "relaying between two members")
+                }
+            },
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(failed)?;
+        tokio::select! {
+            result = relay => result.map_err(|e| match e {
+                RelayError::Key { .. } | RelayError::Listen { .. } => CliError::Refused(e.to_string()),
+                e => CliError::Failed(e.to_string()),
+            }),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
+        }
     })
 }
 
@@ -327,6 +369,42 @@ pub fn members(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
         })?,
     };
     print_members(&members, json);
+    Ok(())
+}
+
+/// `team peers`: asks the running node (a node that does not run is linked
+/// with no one).
+pub fn peers(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
+    let Some(mut client) = running_node(data_dir)? else {
+        return Err(CliError::Refused(
+            "no node runs on this data dir: start the app or `meshdesk node`".into(),
+        ));
+    };
+    let peers = client.peers().map_err(control_error)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&peers).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(());
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_header(vec!["DEVICE", "ADDRESS", "PATH", "SYNC"]);
+    for p in &peers {
+        let sync = match (p.ready, p.pending_docs) {
+            (false, _) => "connecting".to_string(),
+            (true, 0) => "in sync".to_string(),
+            (true, n) => format!("{n} documents to go"),
+        };
+        t.add_row(vec![
+            p.peer.clone(),
+            p.address.clone().unwrap_or_default(),
+            if p.relayed { "relayed" } else { "direct" }.to_string(),
+            sync,
+        ]);
+    }
+    println!("{t}");
     Ok(())
 }
 

@@ -353,6 +353,14 @@ impl Client {
         })
     }
 
+    /// `team peers`: the teammates linked now, and how.
+    pub fn peers(&mut self) -> Result<Vec<PeerInfo>, ControlError> {
+        self.expect(&ControlRequest::Peers, |answer| match answer {
+            ControlReply::Peers(peers) => Ok(peers),
+            other => Err(Box::new(other)),
+        })
+    }
+
     /// `bundle export`: what was written.
     pub fn export_bundle(
         &mut self,

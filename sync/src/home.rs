@@ -38,6 +38,8 @@ pub struct OpenOptions {
     pub mdns: bool,
     pub listen: Vec<Multiaddr>,
     pub peers: Vec<Multiaddr>,
+    /// Relays to reach teammates through (see [`crate::NodeConfig::relays`]).
+    pub relays: Vec<Multiaddr>,
     pub clock: Clock,
 }
 
@@ -49,6 +51,7 @@ impl OpenOptions {
             mdns: true,
             listen: vec![],
             peers: vec![],
+            relays: vec![],
             clock: Clock::System,
         }
     }
@@ -164,6 +167,7 @@ pub async fn open(
     config.mdns = options.mdns;
     config.listen = options.listen;
     config.peers = options.peers;
+    config.relays = options.relays;
     config.control_socket = network;
     Ok(Node::start(config).await?)
 }

@@ -10,6 +10,7 @@ pub mod join;
 pub mod keyring;
 pub mod node;
 pub mod protocol;
+pub mod relay;
 pub mod session;
 #[cfg(test)]
 mod sim;

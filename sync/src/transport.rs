@@ -7,24 +7,36 @@
 //! bytes decrypt to garbage and multistream-select fails. No QUIC, because
 //! pnet does not cover it.
 //!
-//! Behaviour: connection limits, a block list (revoked devices), the
+//! The same pnet, noise and yamux run end to end over a circuit of a relay
+//! (circuit relay v2, `meshdesk relay`): the relay passes on bytes it cannot
+//! read, between devices that both hold the team key.
+//!
+//! Behaviour: connection limits, a block list (revoked devices), the relay
+//! client (reservations and relayed dials), DCUtR (a relayed connection
+//! upgraded to a direct one by hole punching where the NATs allow), the
 //! `libp2p-stream` behaviour carrying the sync protocol, ping (keeps NAT
 //! and idle detection honest), identify (learns the peer's listen addresses
-//! so they can be remembered), and optional mDNS discovery.
+//! so they can be remembered, and this node's observed address for hole
+//! punching), and optional mDNS discovery.
 //!
 //! The idle-connection timeout is an hour, so a quiet teammate is not dropped;
 //! the sync stream itself also keeps connections busy.
 
 use std::time::Duration;
 
-use libp2p::core::ConnectedPoint;
+use futures::future::Either;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
 use libp2p::core::transport::upgrade::Version;
+use libp2p::core::{ConnectedPoint, Endpoint};
 use libp2p::identity::Keypair;
 use libp2p::pnet::{PnetConfig, PnetError, PnetOutput, PreSharedKey};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{Swarm, SwarmBuilder, Transport};
-use libp2p::{allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux};
+use libp2p::{PeerId, Swarm, SwarmBuilder, Transport};
+use libp2p::{
+    allow_block_list, connection_limits, dcutr, identify, mdns, noise, ping, relay, tcp, yamux,
+};
 
 use crate::keyring::Keyring;
 
@@ -61,6 +73,8 @@ impl Default for TransportConfig {
 pub struct MeshBehaviour {
     pub limits: connection_limits::Behaviour,
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    pub relay: relay::client::Behaviour,
+    pub dcutr: dcutr::Behaviour,
     pub stream: libp2p_stream::Behaviour,
     pub ping: ping::Behaviour,
     pub identify: identify::Behaviour,
@@ -110,8 +124,14 @@ where
     S: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static,
 {
     use futures::{AsyncReadExt, AsyncWriteExt};
-    let key = match &endpoint {
-        ConnectedPoint::Dialer { .. } => {
+    // A hole punch is a TCP simultaneous open: both sides dialed, and
+    // DCUtR makes one of them take the listener's part in the upgrades.
+    let dials = match &endpoint {
+        ConnectedPoint::Dialer { role_override, .. } => *role_override == Endpoint::Dialer,
+        ConnectedPoint::Listener { .. } => false,
+    };
+    let key = match dials {
+        true => {
             let key = keyring.current();
             let salt: [u8; HINT_SALT] = rand::random();
             socket.write_all(&salt).await?;
@@ -119,7 +139,7 @@ where
             socket.flush().await?;
             key
         }
-        ConnectedPoint::Listener { send_back_addr, .. } => {
+        false => {
             let mut hint = [0u8; HINT_SALT + 32];
             // A dialer that sends nothing holds one of the few pending slots:
             // it gets seconds, not the whole connection timeout.
@@ -140,7 +160,7 @@ where
                 ));
             };
             if index > 0 {
-                keyring.note_retired_key_link(send_back_addr.clone());
+                keyring.note_retired_key_link(endpoint.get_remote_address().clone());
             }
             accepted[index]
         }
@@ -172,6 +192,30 @@ where
     Ok(out)
 }
 
+/// A raw transport (TCP, or a relay's circuits) with the team's handshake
+/// on top: the key hint and pnet, then noise and yamux.
+pub(crate) fn team_secured<T>(
+    transport: T,
+    keyring: Keyring,
+    key: &Keypair,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error>
+where
+    T: Transport + Send + Unpin + 'static,
+    T::Output: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static,
+    T::Error: Send + Sync + 'static,
+    T::Dial: Send + 'static,
+    T::ListenerUpgrade: Send + 'static,
+{
+    let noise = noise::Config::new(key)?;
+    Ok(transport
+        .and_then(move |socket, endpoint| keyed_handshake(keyring.clone(), endpoint, socket))
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise)
+        .multiplex(yamux::Config::default())
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+        .boxed())
+}
+
 /// Builds the swarm for a device key pair and the team's keys. Must be
 /// called inside a tokio runtime (mDNS and TCP bind to it).
 pub fn build_swarm(
@@ -197,24 +241,25 @@ pub fn build_swarm(
         .with_max_established_per_peer(Some(config.max_connections_per_peer))
         .with_max_pending_incoming(Some(64))
         .with_max_pending_outgoing(Some(64));
+    let (relayed, relay_client) = relay::client::new(local_peer);
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_other_transport(|key| {
-            let noise = noise::Config::new(key)?;
             let tcp = tcp::tokio::Transport::new(tcp::Config::new().nodelay(true));
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                tcp.and_then(move |socket, endpoint| {
-                    keyed_handshake(keyring.clone(), endpoint, socket)
-                })
-                .upgrade(Version::V1Lazy)
-                .authenticate(noise)
-                .multiplex(yamux::Config::default()),
-            )
+            let direct = team_secured(tcp, keyring.clone(), key)?;
+            let relayed = team_secured(relayed, keyring, key)?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(direct.or_transport(relayed).map(
+                |either, _| match either {
+                    Either::Left(out) | Either::Right(out) => out,
+                },
+            ))
         })
         .map_err(|e| TransportError::Noise(e.to_string()))?
         .with_behaviour(|key| MeshBehaviour {
             limits: connection_limits::Behaviour::new(limits),
             blocked: allow_block_list::Behaviour::default(),
+            relay: relay_client,
+            dcutr: dcutr::Behaviour::new(local_peer),
             stream: libp2p_stream::Behaviour::new(),
             ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(15))),
             identify: identify::Behaviour::new(

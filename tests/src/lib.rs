@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests that start real `meshdesk` processes on
 //! 127.0.0.1, each with its own temp data dir.
 
+pub mod sites;
+
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -99,9 +101,30 @@ impl Device {
             .expect("run meshdesk")
     }
 
+    /// [`Device::run`] through `wrapper` (e.g. `ip netns exec NS`).
+    pub fn run_under(&self, wrapper: &[&str], args: &[&str]) -> Output {
+        let Some((first, rest)) = wrapper.split_first() else {
+            return self.run(args);
+        };
+        Command::new(first)
+            .args(rest)
+            .arg(meshdesk_bin())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("MESHDESK_DATA_DIR")
+            .output()
+            .expect("run meshdesk")
+    }
+
     /// Runs a command that must succeed; its stdout, trimmed.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_under(&[], args)
+    }
+
+    /// [`Device::ok`] through `wrapper`.
+    pub fn ok_under(&self, wrapper: &[&str], args: &[&str]) -> String {
+        let out = self.run_under(wrapper, args);
         assert!(
             out.status.success(),
             "{}: {args:?} failed ({:?}): {}\n--- node log ---\n{}",
@@ -133,6 +156,18 @@ impl Device {
 
     /// [`Device::start_with`] run through `wrapper` (e.g. `prlimit --as=N --`).
     pub fn start_under(&mut self, wrapper: &[&str], peers: &[String], extra: &[&str]) {
+        let listen = self.addr();
+        self.start_listening(wrapper, &listen, peers, extra);
+    }
+
+    /// Starts `meshdesk node` through `wrapper` listening on `listen`.
+    pub fn start_listening(
+        &mut self,
+        wrapper: &[&str],
+        listen: &str,
+        peers: &[String],
+        extra: &[&str],
+    ) {
         assert!(self.child.is_none(), "{} already runs", self.name);
         let log = File::create(self.log_path()).expect("log file");
         let log_err = log.try_clone().expect("log file");
@@ -144,12 +179,9 @@ impl Device {
             }
             None => Command::new(meshdesk_bin()),
         };
-        cmd.arg("--data-dir").arg(self.data_dir()).args([
-            "node",
-            "--no-mdns",
-            "--listen",
-            &self.addr(),
-        ]);
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["node", "--no-mdns", "--listen", listen]);
         for p in peers {
             cmd.args(["--peer", p]);
         }

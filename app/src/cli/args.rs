@@ -73,6 +73,9 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Write the team's data in open formats, readable without meshdesk.
     Export(ExportArgs),
+    /// Run a relay for teams on several sites: members behind NATs reach
+    /// each other through it. It keeps no team data.
+    Relay(RelayArgs),
     /// Figures for a date range by campaign or by agent (an agent sees
     /// their own row by agent): a table, JSON with --json, or CSV.
     Report(ReportArgs),
@@ -235,6 +238,9 @@ pub enum TeamCommand {
     },
     /// List devices and agents with their online state.
     Members,
+    /// The teammates this running node is linked with now: address, and
+    /// whether the link is direct or through a relay.
+    Peers,
     /// Remove a device from the roster (supervisors only).
     Revoke { device: String },
 }
@@ -521,6 +527,21 @@ pub enum StatusSet {
 }
 
 #[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Address to listen on (repeat), e.g. /ip4/0.0.0.0/tcp/4001.
+    #[arg(long = "listen", value_name = "MULTIADDR", required = true)]
+    pub listen: Vec<String>,
+    /// An address members reach the relay at besides its listen addresses,
+    /// e.g. a public one in front of a port forward (repeat).
+    #[arg(long = "announce", value_name = "MULTIADDR")]
+    pub announce: Vec<String>,
+    /// The team key: a copy of `team.psk` from a member's data dir. Read
+    /// again every 30 s, so a rotated key can be copied over it.
+    #[arg(long = "team-key", value_name = "FILE")]
+    pub team_key: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Address to listen on (repeat).
     #[arg(long = "listen", value_name = "MULTIADDR")]
@@ -528,6 +549,10 @@ pub struct NodeArgs {
     /// A peer to dial (repeat).
     #[arg(long = "peer", value_name = "MULTIADDR")]
     pub peers: Vec<String>,
+    /// A relay (`meshdesk relay`) to reach teammates on other sites through,
+    /// ending in /p2p/<relay id> (repeat); remembered for later starts.
+    #[arg(long = "relay", value_name = "MULTIADDR")]
+    pub relays: Vec<String>,
     /// Do not discover peers on the LAN.
     #[arg(long)]
     pub no_mdns: bool,

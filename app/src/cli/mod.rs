@@ -285,6 +285,7 @@ pub fn request_for(
         | Command::Webhook(_)
         | Command::Bundle(_)
         | Command::Export(_)
+        | Command::Relay(_)
         | Command::Doctor => {
             return Ok(None);
         }

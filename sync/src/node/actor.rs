@@ -23,6 +23,7 @@ use super::dialer::{Dialer, listen_addrs};
 use super::handle::{Command, Event, NodeError, NodeStatus, PeerInfo};
 use super::link::{Counters, Input, Link};
 use super::presence::PresenceState;
+use super::relays::Relays;
 use super::routing::RoutingState;
 use crate::keyring::Keyring;
 use crate::protocol::PROTOCOL;
@@ -57,6 +58,8 @@ pub(super) struct Start {
     pub(super) invite_addrs: Vec<Multiaddr>,
     /// `--peer` addresses.
     pub(super) peers: Vec<Multiaddr>,
+    /// `--relay` addresses.
+    pub(super) relays: Vec<Multiaddr>,
     pub(super) network: bool,
     pub(super) control: Option<crate::control::ControlServer>,
 }
@@ -86,6 +89,7 @@ pub(super) struct Actor {
     /// Connected peers: since when, and the remote address.
     pub(super) connected: HashMap<PeerId, (Instant, Multiaddr, ConnectionId)>,
     pub(super) dialer: Dialer,
+    pub(super) relays: Relays,
     pub(super) invite_addrs: Vec<Multiaddr>,
     /// Peers refused for not being on the roster (yet), with their address: dialed when the roster grows.
     pub(super) refused: HashMap<PeerId, Multiaddr>,
@@ -125,6 +129,7 @@ impl Actor {
             link_ended: HashMap::new(),
             connected: HashMap::new(),
             dialer: Dialer::default(),
+            relays: Relays::default(),
             invite_addrs: start.invite_addrs,
             refused: HashMap::new(),
             presence: PresenceState::default(),
@@ -140,7 +145,9 @@ impl Actor {
         }
         actor.remember_own_addrs();
         actor.check_roster(); // block revoked devices from the start
+        actor.seed_relays(start.relays);
         actor.seed_dialer(start.peers);
+        actor.reserve_on_relays();
         tokio::spawn(actor.run(commands, inputs_rx, incoming));
         Ok(())
     }
@@ -220,8 +227,15 @@ impl Actor {
     // ---- swarm ------------------------------------------------------------
 
     fn on_swarm_event(&mut self, event: SwarmEvent<MeshBehaviourEvent>) {
-        if let SwarmEvent::ConnectionClosed { connection_id, .. } = &event {
+        if let SwarmEvent::ConnectionClosed {
+            connection_id,
+            peer_id,
+            num_established,
+            ..
+        } = &event
+        {
             self.strangers.closed(*connection_id);
+            self.relay_connection_closed(*peer_id, *connection_id, *num_established);
         }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -239,6 +253,11 @@ impl Actor {
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 tracing::debug!(peer = %peer_id, %addr, "connection established");
+                if self.relays.is_relay(&peer_id) {
+                    // A relay carries teammates' circuits; it is no peer to sync with.
+                    return;
+                }
+                self.note_connection(peer_id, connection_id, &addr, endpoint.is_relayed());
                 if !endpoint.is_dialer()
                     && self.keyring.took_retired_key(&addr)
                     && !self.is_active_member(&peer_id.to_base58())
@@ -294,6 +313,15 @@ impl Actor {
             } => {
                 tracing::info!(from = %send_back_addr, %error, "refused an incoming connection (wrong team key or broken handshake)");
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                self.relay_listener_closed(listener_id, reason.err().map(|e| e.to_string()));
+            }
+            SwarmEvent::Behaviour(MeshBehaviourEvent::Relay(event)) => self.on_relay_client(event),
+            SwarmEvent::Behaviour(MeshBehaviourEvent::Dcutr(event)) => self.on_dcutr(event),
             SwarmEvent::Behaviour(MeshBehaviourEvent::Mdns(event)) => self.on_mdns(event),
             SwarmEvent::Behaviour(MeshBehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -464,6 +492,8 @@ impl Actor {
         self.tick_links(now);
         self.open_stale_links();
         self.redial();
+        self.reserve_on_relays();
+        self.move_links_off_relays();
         self.tick_presence();
         self.routing.tick(now);
     }
@@ -514,11 +544,16 @@ impl Actor {
                 reply,
             } => {
                 let me = self.local_peer;
-                let addrs: Vec<Multiaddr> = listen_addrs(&self.swarm)
+                // Direct addresses first, then through each relay (a
+                // reservation's own listen address is left out: the
+                // relay's address as configured is the one to give).
+                let mut addrs: Vec<Multiaddr> = listen_addrs(&self.swarm)
                     .into_iter()
+                    .filter(|a| !super::relays::is_relayed(a))
                     .take(8)
                     .map(|a| a.with(Protocol::P2p(me)))
                     .collect();
+                addrs.extend(self.relays.own_circuits(me));
                 let now = self.store.now_ms();
                 let result = team::create_invite(
                     &mut self.store,
@@ -552,7 +587,15 @@ impl Actor {
                 let mut peers: Vec<PeerInfo> = self
                     .links
                     .iter()
-                    .map(|(p, l)| l.info(p, self.connected.get(p).map(|(_, a, _)| a.to_string())))
+                    .map(|(p, l)| {
+                        let connection = self.connected.get(p);
+                        l.info(
+                            p,
+                            connection.map(|(_, a, _)| a.to_string()),
+                            connection
+                                .is_some_and(|(_, _, c)| self.relays.is_relayed_connection(c)),
+                        )
+                    })
                     .collect();
                 peers.sort_by(|a, b| a.peer.cmp(&b.peer));
                 let _ = reply.send(Ok(peers));

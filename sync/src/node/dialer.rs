@@ -173,7 +173,17 @@ impl Actor {
             return;
         }
         backoff.attempt();
-        let addrs = self.dialer.known.get(&peer).cloned().unwrap_or_default();
+        let mut addrs = self.dialer.known.get(&peer).cloned().unwrap_or_default();
+        // Direct addresses first; through the relays too, raced with them.
+        for circuit in self.relays.circuits_to(peer) {
+            let plain = without_p2p(&circuit);
+            if !addrs.contains(&plain) {
+                addrs.push(plain);
+            }
+        }
+        if addrs.is_empty() {
+            return;
+        }
         let opts = DialOpts::peer_id(peer)
             .addresses(addrs)
             .condition(PeerCondition::DisconnectedAndNotDialing)
@@ -240,12 +250,24 @@ impl Actor {
             self.store.team().ok().flatten()
         };
         let invite_peers: HashSet<PeerId> = self.invite_addrs.iter().filter_map(peer_of).collect();
-        let candidates: Vec<PeerId> = self
+        // With a relay, every teammate can be dialed through it, known address or not.
+        let through_relay: Vec<PeerId> = match &team {
+            Some(team) if !self.relays.is_empty() => team
+                .members
+                .iter()
+                .filter(|(_, m)| !m.revoked)
+                .filter_map(|(device, _)| device.parse().ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut candidates: Vec<PeerId> = self
             .dialer
             .known
             .keys()
             .copied()
+            .chain(through_relay)
             .filter(|p| !self.swarm.is_connected(p) && *p != self.local_peer)
+            .filter(|p| !self.relays.is_relay(p))
             .filter(|p| {
                 let device = p.to_base58();
                 match &team {
@@ -255,6 +277,8 @@ impl Actor {
                 }
             })
             .collect();
+        candidates.sort();
+        candidates.dedup();
         for peer in candidates {
             self.dial_peer(peer);
         }
@@ -425,15 +449,20 @@ pub(super) fn listen_addrs(swarm: &Swarm<MeshBehaviour>) -> Vec<Multiaddr> {
     addrs
 }
 
+/// The peer an address leads to: its last `/p2p/` (a relayed address
+/// names the relay first, then the peer after `/p2p-circuit`).
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(peer) => Some(peer),
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
         _ => None,
-    })
+    }
 }
 
+/// The address without its trailing `/p2p/` (a relay's id inside stays).
 fn without_p2p(addr: &Multiaddr) -> Multiaddr {
-    addr.iter()
-        .filter(|p| !matches!(p, Protocol::P2p(_)))
-        .collect()
+    let mut plain = addr.clone();
+    if matches!(plain.iter().last(), Some(Protocol::P2p(_))) {
+        plain.pop();
+    }
+    plain
 }

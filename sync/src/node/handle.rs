@@ -43,10 +43,15 @@ pub struct NodeConfig {
     pub keypair: Keypair,
     /// The team's pre-shared key ([`crate::team::load_team_key`]; a joining device: the invite's).
     pub psk: [u8; 32],
-    /// Addresses to listen on; empty: `/ip4/0.0.0.0/tcp/0`.
+    /// Addresses to listen on; empty: `/ip4/0.0.0.0/tcp/0`. One through a
+    /// relay (`<relay>/p2p-circuit`) adds that relay to [`Self::relays`];
+    /// with only such addresses the node is reached through relays alone.
     pub listen: Vec<Multiaddr>,
     /// Addresses to connect to (with or without a `/p2p/` suffix).
     pub peers: Vec<Multiaddr>,
+    /// Relays (`meshdesk relay`) to reserve a slot on and reach teammates
+    /// through, each ending in `/p2p/<relay id>`; remembered for the next start.
+    pub relays: Vec<Multiaddr>,
     pub mdns: bool,
     /// Off: the node listens on nothing, finds and dials no one and runs
     /// for this device alone (the CLI with no node running, tests, a
@@ -74,6 +79,7 @@ impl NodeConfig {
             psk,
             listen: vec![],
             peers: vec![],
+            relays: vec![],
             mdns: true,
             network: true,
             join: None,
@@ -89,6 +95,7 @@ impl std::fmt::Debug for NodeConfig {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("peers", &self.peers)
+            .field("relays", &self.relays)
             .field("mdns", &self.mdns)
             .field("network", &self.network)
             .field("join", &self.join)
@@ -166,6 +173,9 @@ pub struct PeerInfo {
     pub ready: bool,
     /// Documents still to sync with it.
     pub pending_docs: usize,
+    /// The link runs through a relay (no direct connection yet).
+    #[serde(default)]
+    pub relayed: bool,
 }
 
 /// This node.
@@ -472,6 +482,7 @@ impl Node {
             psk,
             listen,
             peers,
+            relays,
             mdns,
             network,
             join,
@@ -520,7 +531,16 @@ impl Node {
                 ..TransportConfig::default()
             },
         )?;
-        let listen = if !network {
+        // A listen address through a relay (`…/p2p-circuit`) is a relay to
+        // reserve a slot on; with only such addresses the node listens on
+        // nothing directly and is reached through its relays alone.
+        let (through_relays, listen): (Vec<Multiaddr>, Vec<Multiaddr>) = listen
+            .into_iter()
+            .partition(|a| a.iter().any(|p| matches!(p, Protocol::P2pCircuit)));
+        let relay_only = listen.is_empty() && !through_relays.is_empty();
+        let mut relays = relays;
+        relays.extend(through_relays);
+        let listen = if !network || relay_only {
             vec![]
         } else if listen.is_empty() {
             vec![
@@ -585,6 +605,7 @@ impl Node {
                 events,
                 invite_addrs: join.map(|j| j.invite.addrs).unwrap_or_default(),
                 peers,
+                relays,
                 network,
                 control,
             },

@@ -98,6 +98,11 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// Nothing queued, in flight or awaited: a good moment to move the link.
+    pub(super) fn is_idle(&self) -> bool {
+        !self.closing && self.session.is_idle()
+    }
+
     pub(super) fn send(&self, frames: Vec<Frame>) {
         for f in frames {
             match f.encode() {
@@ -121,13 +126,14 @@ impl Link {
     }
 
     /// What [`super::NodeHandle::peers`] says about this link.
-    pub(super) fn info(&self, peer: &PeerId, address: Option<String>) -> PeerInfo {
+    pub(super) fn info(&self, peer: &PeerId, address: Option<String>, relayed: bool) -> PeerInfo {
         PeerInfo {
             peer: peer.to_base58(),
             agent: self.session.peer_agent(),
             address,
             ready: self.session.is_ready(),
             pending_docs: self.session.pending(),
+            relayed,
         }
     }
 
@@ -697,6 +703,7 @@ impl Actor {
                     self.remember_addrs_of(peer);
                     self.emit(Event::Joined { agent });
                     self.remember_own_addrs();
+                    self.remember_relays();
                 }
                 SessionEvent::JoinRefused { reason } => {
                     tracing::warn!(peer = %device, %reason, "the join was refused");

@@ -65,6 +65,7 @@ mod dialer;
 mod handle;
 mod link;
 mod presence;
+mod relays;
 mod routing;
 
 pub use bundles::{BundleExported, BundleReport, OpenDataExported};
