@@ -54,8 +54,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
             drop(demo); // stops the teammate, removes the demo's temp dirs
             return shown.map_err(CliError::Failed);
         }
+        let relays = cli
+            .relays
+            .iter()
+            .map(|a| {
+                a.trim()
+                    .parse()
+                    .map_err(|e| CliError::Refused(format!("bad relay address {a}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let options = meshdesk::gui::backend::NodeOptions {
             mdns: true,
+            relays,
             ..Default::default()
         };
         return meshdesk::gui::run(data_dir, options).map_err(CliError::Failed);

@@ -917,7 +917,7 @@ fn joining_a_team_shows_the_first_sync_then_opens_the_inbox() -> TestResult {
     let options = meshdesk::gui::backend::NodeOptions {
         mdns: false,
         listen: vec![support::free_loopback()?],
-        peers: vec![],
+        ..Default::default()
     };
     let (app, task) = App::new(data_dir, options);
     ui.app = app;

@@ -55,11 +55,25 @@ fn a_bundle_exported_from_the_window_imports_and_an_altered_one_is_refused() -> 
     }
     ui.click("Cancel");
 
-    // The honest one: everything is already here.
+    // The honest one: everything is already here. While the node imports,
+    // its progress reaches the dialog.
     open_dialog(&mut ui, TeamAction::ImportBundle);
     ui.type_into(bundle::PATH_ID, &file.display().to_string());
-    ui.shortcut(Shortcut::Enter);
+    let import = ui.app.update(Message::Shortcut(Shortcut::Enter));
+    let mut shown = String::new();
+    ui.run_events_first(import, |ui| {
+        if shown.is_empty() && ui.sees("documents checked and merged") {
+            shown = "progress".into();
+            for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+                if let Err(e) = ui.snapshot(&format!("bundle-importing-{mode}"), &theme) {
+                    failures.push(e.to_string());
+                }
+            }
+        }
+    });
+    assert_eq!(shown, "progress", "the dialog showed no progress");
     ui.settle_until("0 refused.", 20_000);
+    ui.assert_not_sees("documents checked and merged");
     ui.assert_sees("0 new, 0 updated");
     for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
         if let Err(e) = ui.snapshot(&format!("bundle-imported-{mode}"), &theme) {

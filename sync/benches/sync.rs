@@ -9,7 +9,10 @@
 //! 3. Catch-up: B was offline while 100 interactions changed on A; time
 //!    from B's node start until B is caught up, among 1k, 10k and 100k.
 //!
-//! `cargo bench -p meshdesk-sync --bench sync [-- propagation|full|catchup]`.
+//! 4. Relay: propagation as in 1, with A and B reachable only through a
+//!    relay (`meshdesk relay`) on loopback, so every frame takes the relay path.
+//!
+//! `cargo bench -p meshdesk-sync --bench sync [-- propagation|full|catchup|relay]`.
 //! Large stores are built once into `target/bench-data/` and reused.
 
 /// The allocator the `meshdesk` binary runs on (see `app/src/main.rs`).
@@ -166,6 +169,15 @@ async fn start_node(
     dir: &Path,
     peers: Vec<Multiaddr>,
 ) -> R<(NodeHandle, broadcast::Receiver<Event>)> {
+    start_node_on(dir, vec![loopback()], peers).await
+}
+
+/// [`start_node`] listening on `listen` (a relay's `…/p2p-circuit`: through it alone).
+async fn start_node_on(
+    dir: &Path,
+    listen: Vec<Multiaddr>,
+    peers: Vec<Multiaddr>,
+) -> R<(NodeHandle, broadcast::Receiver<Event>)> {
     let keypair = identity::load_or_create(dir)?;
     let store = Store::open(
         store_file(dir),
@@ -173,7 +185,7 @@ async fn start_node(
     )?;
     let psk = team::load_team_key(dir)?.ok_or("no team key")?;
     let mut config = NodeConfig::new(dir, store, keypair, psk);
-    config.listen = vec![loopback()];
+    config.listen = listen;
     config.peers = peers;
     config.mdns = false;
     config.control_socket = false;
@@ -239,15 +251,61 @@ fn ms(d: Duration) -> String {
 
 // ---- 1. propagation ---------------------------------------------------------
 
-async fn propagation() -> R<()> {
+/// A relay (`meshdesk relay`) on loopback, in this process: its address.
+async fn start_relay(root: &Path, team_key: &Path) -> R<Multiaddr> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = Multiaddr::empty()
+        .with(Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
+        .with(Protocol::Tcp(port));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (dir, key) = (root.join("relay"), team_key.to_path_buf());
+    // Loopback is no address a relay announces by itself: announce it.
+    let announce = vec![listen.clone()];
+    tokio::spawn(async move {
+        let served = meshdesk_sync::relay::run_relay(&dir, &key, vec![listen], announce, |e| {
+            if let meshdesk_sync::relay::RelayEvent::Listening(addr) = e {
+                let _ = tx.send(addr);
+            }
+        })
+        .await;
+        if let Err(e) = served {
+            eprintln!("the relay stopped: {e}");
+        }
+    });
+    Ok(rx.recv().await.ok_or("the relay did not start")?)
+}
+
+async fn propagation(through_relay: bool) -> R<()> {
     let root = tempfile::tempdir()?;
     let (a_dir, b_dir) = (root.path().join("a"), root.path().join("b"));
     drop(create_team(&a_dir)?);
-    let (a, _a_events) = start_node(&a_dir, vec![]).await?;
+    // Through a relay, A and B listen on nothing but their slot on it.
+    let listen = if through_relay {
+        let relay = start_relay(root.path(), &a_dir.join(team::TEAM_KEY_FILE)).await?;
+        vec![relay.with(Protocol::P2pCircuit)]
+    } else {
+        vec![loopback()]
+    };
+    let (a, _a_events) = start_node_on(&a_dir, listen.clone(), vec![]).await?;
+    if through_relay {
+        // The invite carries A's address through the relay once A holds a slot.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let code = a.invite(600_000, 1).await?;
     join(&b_dir, &code, "Bruno").await?;
-    let (b, mut b_events) = start_node(&b_dir, vec![]).await?;
+    let (b, mut b_events) = start_node_on(&b_dir, listen, vec![]).await?;
     wait_for(&mut b_events, |e| matches!(e, Event::CaughtUp { .. })).await?;
+    let path = if through_relay {
+        "through a relay"
+    } else {
+        "direct"
+    };
+    let relayed = b.peers().await?.iter().all(|p| p.relayed);
+    if relayed != through_relay {
+        return Err(format!("the link is not {path}").into());
+    }
     let created = a
         .execute(Request::NewInteraction {
             channel: ChannelKind::Phone,
@@ -290,7 +348,7 @@ async fn propagation() -> R<()> {
         ms(percentile(&local, 0.99))
     );
     println!(
-        "propagation A→B (loopback, {samples} messages): median {}, p99 {}, min {}, max {}",
+        "propagation A→B ({path}, loopback, {samples} messages): median {}, p99 {}, min {}, max {}",
         ms(percentile(&times, 0.5)),
         ms(percentile(&times, 0.99)),
         ms(times[0]),
@@ -526,7 +584,10 @@ fn main() -> R<()> {
         .build()?;
     runtime.block_on(async {
         if wanted("propagation") {
-            propagation().await?;
+            propagation(false).await?;
+        }
+        if wanted("relay") {
+            propagation(true).await?;
         }
         if wanted("full") {
             full_sync().await?;

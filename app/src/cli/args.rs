@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
+    /// The window's node: a relay (`meshdesk relay`) to reach teammates on
+    /// other sites through, ending in /p2p/<relay id> (repeat); remembered.
+    #[arg(long = "relay", value_name = "MULTIADDR")]
+    pub relays: Vec<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -78,6 +78,11 @@ pub enum Event {
     ClaimLost {
         interaction: InteractionId,
     },
+    /// A bundle's import: documents done, of all in it.
+    BundleProgress {
+        done: usize,
+        total: usize,
+    },
     /// Something failed in the background (shown as a toast).
     Error(String),
     /// Events were missed: re-read everything.
@@ -301,6 +306,7 @@ fn from_node(event: meshdesk_sync::Event) -> Option<Event> {
             interaction, kind, ..
         } => Event::Offer { interaction, kind },
         N::ClaimLost { interaction } => Event::ClaimLost { interaction },
+        N::BundleProgress { done, total } => Event::BundleProgress { done, total },
         N::Error { message } => Event::Error(message),
         N::Stopped => Event::Stopped,
         // Listening addresses, refused strangers and join progress are the
@@ -419,6 +425,8 @@ pub struct NodeOptions {
     pub listen: Vec<libp2p::Multiaddr>,
     /// Teammates' addresses to connect to at once (`--demo`'s teammate).
     pub peers: Vec<libp2p::Multiaddr>,
+    /// Relays to reach teammates on other sites through (`--relay`).
+    pub relays: Vec<libp2p::Multiaddr>,
 }
 
 impl NodeOptions {
@@ -427,6 +435,7 @@ impl NodeOptions {
             mdns: self.mdns,
             listen: self.listen,
             peers: self.peers,
+            relays: self.relays,
             ..OpenOptions::member()
         }
     }

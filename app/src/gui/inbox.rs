@@ -539,6 +539,12 @@ impl Inbox {
                 );
                 Task::batch([lookup, self.schedule_flush()])
             }
+            E::BundleProgress { done, total } => {
+                if let Some(Modal::Bundle(dialog)) = &mut self.modal {
+                    dialog.progress(done, total);
+                }
+                Task::none()
+            }
             E::Error(message) => {
                 effects.push(Event::Toast(Toast::Error(message)));
                 Task::none()

@@ -620,6 +620,24 @@ impl Ui {
         self.run(Task::none());
     }
 
+    /// Runs a task as [`Ui::run`] does, but before each of its own messages
+    /// takes in the backend's events (what the window showed while the task
+    /// ran) and calls `watch`.
+    pub fn run_events_first(&mut self, task: Task<Message>, mut watch: impl FnMut(&mut Ui)) {
+        let Some(mut stream) = iced_test::runtime::task::into_stream(task) else {
+            return;
+        };
+        while let Some(action) = self.rt.block_on(stream.next()) {
+            if let Action::Output(message) = action {
+                self.run(Task::none());
+                watch(self);
+                let follow = self.app.update(message);
+                self.run(follow);
+            }
+        }
+        self.run(Task::none());
+    }
+
     /// Sends a message as if the window produced it.
     pub fn send(&mut self, message: Message) {
         let task = self.app.update(message);

@@ -20,10 +20,11 @@ use crate::doc::{DocId, DocKind};
 /// A document larger than this stays out of a bundle (as it would stay out
 /// of a whole-document transfer): inflated, it could not be imported anyway.
 const MAX_DOC_BYTES: usize = bounds::MAX_INFLATED as usize;
-/// Received documents imported in one transaction, at most: about what a
+/// Received documents imported in one transaction, at most: no more than a
 /// batch of whole documents from a peer holds, so a bundle's import is
-/// bounded in memory like one.
-const IMPORT_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// bounded in memory like one, and small enough that progress is told a
+/// few times a second.
+const IMPORT_BATCH_BYTES: usize = 2 * 1024 * 1024;
 
 /// What a bundle's export holds.
 #[derive(Debug, Default)]
@@ -171,6 +172,16 @@ impl Store {
     /// are imported (seals, roster, write rules, bounds), in transactions
     /// of a bounded size, the team's document first.
     pub fn import_bundle(&mut self, docs: Vec<BundleDoc>) -> StoreResult<BundleImported> {
+        self.import_bundle_reporting(docs, |_, _| {})
+    }
+
+    /// [`Store::import_bundle`], telling `progress` (documents done, of all)
+    /// after each transaction.
+    pub fn import_bundle_reporting(
+        &mut self,
+        docs: Vec<BundleDoc>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> StoreResult<BundleImported> {
         let held = {
             let txn = self.db.begin_read()?;
             let meta = txn.open_table(DOC_META)?;
@@ -191,6 +202,8 @@ impl Store {
         let mut result = BundleImported::default();
         let mut batch = Vec::new();
         let mut batch_bytes = 0usize;
+        let mut done = 0usize;
+        progress(done, total);
         let mut docs = docs.into_iter().peekable();
         while let Some(doc) = docs.next() {
             batch_bytes += doc.sealed.len();
@@ -199,8 +212,10 @@ impl Store {
             // The team's document lands alone first: its roster judges the rest.
             let full = batch_bytes >= IMPORT_BATCH_BYTES || is_team;
             if full || docs.peek().is_none() {
+                done += batch.len();
                 let imported = self.import_whole(None, std::mem::take(&mut batch))?;
                 batch_bytes = 0;
+                progress(done, total);
                 result.refused.extend(imported.refused);
                 result
                     .refused

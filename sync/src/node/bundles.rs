@@ -128,7 +128,11 @@ impl Actor {
         let (header, docs) = bundle::open(&bytes, self.local.team_id, &self.keyring.accepted())?;
         drop(bytes);
         let documents = docs.len();
-        let mut imported = self.store.import_bundle(docs)?;
+        // The actor is busy with the import: the events go out meanwhile.
+        let events = self.events.clone();
+        let mut imported = self.store.import_bundle_reporting(docs, |done, total| {
+            let _ = events.send(super::handle::Event::BundleProgress { done, total });
+        })?;
         tracing::info!(
             path = %path.display(),
             from = %header.device,

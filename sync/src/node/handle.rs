@@ -216,6 +216,11 @@ pub enum Event {
         /// Document bytes received from this peer so far.
         received_bytes: u64,
     },
+    /// A bundle's import: documents done, of all in it.
+    BundleProgress {
+        done: usize,
+        total: usize,
+    },
     /// Everything that differed with this peer is synced.
     CaughtUp {
         peer: String,

@@ -181,6 +181,7 @@ impl Demo {
                 .as_ref()
                 .map(|t| vec![t.address().clone()])
                 .unwrap_or_default(),
+            relays: vec![],
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use iced::widget::{Space, button, column, row, text};
+use iced::widget::{Space, button, column, progress_bar, row, text};
 use iced::{Length, Task};
 use meshdesk_sync::node::{BundleExported, BundleReport};
 
@@ -33,6 +33,8 @@ pub struct Bundle {
     path: String,
     tried: bool,
     busy: bool,
+    /// An import's documents done and all, as the node reports them.
+    progress: Option<(usize, usize)>,
     /// What the last run did, line by line.
     done: Option<Vec<String>>,
     error: Option<String>,
@@ -119,8 +121,16 @@ impl Bundle {
             },
             tried: false,
             busy: false,
+            progress: None,
             done: None,
             error: None,
+        }
+    }
+
+    /// The node's word on a running import.
+    pub fn progress(&mut self, done: usize, total: usize) {
+        if self.busy && self.way == Way::Import {
+            self.progress = Some((done, total));
         }
     }
 
@@ -146,6 +156,7 @@ impl Bundle {
                     return (Task::none(), None);
                 }
                 self.busy = true;
+                self.progress = None;
                 self.error = None;
                 let backend = backend.clone();
                 let task = match self.way {
@@ -210,7 +221,20 @@ impl Bundle {
             problem,
         ));
         if self.busy {
-            col = col.push(text(working).size(SMALL).style(theme::texts::muted));
+            match self.progress {
+                Some((done, total)) if total > 0 => {
+                    col = col.push(
+                        column![
+                            progress_bar(0.0..=total as f32, done as f32).girth(6),
+                            text(format!("{done} of {total} documents checked and merged"))
+                                .size(SMALL)
+                                .style(theme::texts::muted),
+                        ]
+                        .spacing(6),
+                    );
+                }
+                _ => col = col.push(text(working).size(SMALL).style(theme::texts::muted)),
+            }
         }
         if let Some(lines) = &self.done {
             let mut done = column![].spacing(4);
