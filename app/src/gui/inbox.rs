@@ -30,7 +30,7 @@ use super::clock::Zone;
 use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
 use super::notify::{self, Notice, Subject, Watch};
-use super::screen::{self, Toast, active, contacts, history, pending, phonebook, tags};
+use super::screen::{self, Toast, active, contacts, history, pending, phonebook, reports, tags};
 use super::session::Session;
 use super::widget::{self, Element};
 
@@ -81,6 +81,7 @@ pub enum Message {
     History(history::Message),
     Contacts(contacts::Message),
     Phonebook(phonebook::Message),
+    Reports(reports::Message),
     Modal(modal::Message),
     CloseModal,
     /// The rail's Team menu.
@@ -184,6 +185,7 @@ pub struct Inbox {
     history: history::History,
     contacts: contacts::Contacts,
     phonebook: phonebook::Phonebook,
+    reports: reports::Reports,
     modal: Option<Modal>,
     counts: Counts,
     counts_seq: u64,
@@ -209,6 +211,7 @@ impl Inbox {
             history: history::History::new(),
             contacts: contacts::Contacts::default(),
             phonebook: phonebook::Phonebook::new(),
+            reports: reports::Reports::new(now),
             modal: None,
             counts: Counts::default(),
             counts_seq: 0,
@@ -267,7 +270,7 @@ impl Inbox {
             TabId::Active => self.active.list.rows.rows.len(),
             TabId::Pending => self.pending.list.rows.rows.len(),
             TabId::History => self.history.list.rows.rows.len(),
-            TabId::Contacts | TabId::Phonebook => 0,
+            TabId::Contacts | TabId::Phonebook | TabId::Reports => 0,
         }
     }
 
@@ -352,10 +355,14 @@ impl Inbox {
             TabId::History => self.history.reload(b).map(Message::History),
             TabId::Contacts => self.contacts.reload(b).map(Message::Contacts),
             TabId::Phonebook => self.phonebook.reload(b).map(Message::Phonebook),
+            TabId::Reports => self.reports.reload(b).map(Message::Reports),
         }
     }
 
     fn select_tab(&mut self, tab: TabId, effects: &mut Vec<Event>) -> Task<Message> {
+        if tab.supervisors_only() && !self.session.is_supervisor() {
+            return Task::none();
+        }
         self.tab = tab;
         effects.push(Event::TabChanged(tab));
         self.reload_tab()
@@ -391,7 +398,7 @@ impl Inbox {
                 .me()
                 .and_then(|me| self.contacts.open_room(me))
                 .map(Subject::Room),
-            TabId::Pending | TabId::History | TabId::Phonebook => None,
+            TabId::Pending | TabId::History | TabId::Phonebook | TabId::Reports => None,
         }
     }
 
@@ -402,6 +409,7 @@ impl Inbox {
             TabId::History => &self.history.list.rows.query,
             TabId::Contacts => self.contacts.query(),
             TabId::Phonebook => self.phonebook.query(),
+            TabId::Reports => self.reports.query(),
         }
     }
 
@@ -667,6 +675,7 @@ impl Inbox {
                 .key(&key, &self.session, &b)
                 .map(Message::Contacts),
             TabId::Phonebook => self.phonebook.key(&key, &b).map(Message::Phonebook),
+            TabId::Reports => Task::none(),
         }
     }
 
@@ -863,6 +872,7 @@ impl Inbox {
                 TabId::History => self.history.search(query, &b).map(Message::History),
                 TabId::Contacts => self.contacts.search(query).map(Message::Contacts),
                 TabId::Phonebook => self.phonebook.search(query, &b).map(Message::Phonebook),
+                TabId::Reports => self.reports.search(query).map(Message::Reports),
             },
             Message::New => {
                 self.modal = Some(Modal::New(Box::default()));
@@ -956,6 +966,13 @@ impl Inbox {
                 };
                 Task::batch([task.map(Message::Contacts), more])
             }
+            Message::Reports(msg) => {
+                let (task, event) = self.reports.update(msg, &b);
+                if let Some(reports::Event::Toast(t)) = event {
+                    effects.push(Event::Toast(t));
+                }
+                task.map(Message::Reports)
+            }
             Message::Phonebook(msg) => {
                 let (task, event) = self.phonebook.update(msg, &b);
                 let task = task.map(Message::Phonebook);
@@ -1019,6 +1036,7 @@ impl Inbox {
             TabId::History => self.history.view(s).map(Message::History),
             TabId::Contacts => self.contacts.view(s).map(Message::Contacts),
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
+            TabId::Reports => self.reports.view().map(Message::Reports),
         };
         let shell: Element<'_, Message> = row![
             self.rail(switches),

@@ -14,16 +14,24 @@ pub enum TabId {
     History,
     Contacts,
     Phonebook,
+    /// Supervisors only.
+    Reports,
 }
 
 impl TabId {
-    pub const ALL: [TabId; 5] = [
+    pub const ALL: [TabId; 6] = [
         TabId::Active,
         TabId::Pending,
         TabId::History,
         TabId::Contacts,
         TabId::Phonebook,
+        TabId::Reports,
     ];
+
+    /// Whether a supervisor's eyes only.
+    pub fn supervisors_only(self) -> bool {
+        self == TabId::Reports
+    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -32,6 +40,7 @@ impl TabId {
             TabId::History => "History",
             TabId::Contacts => "Contacts & chat",
             TabId::Phonebook => "Phonebook",
+            TabId::Reports => "Reports",
         }
     }
 
@@ -43,6 +52,7 @@ impl TabId {
             TabId::History => "Search history  (Ctrl+K)",
             TabId::Contacts => "Search teammates and rooms  (Ctrl+K)",
             TabId::Phonebook => "Search the phonebook  (Ctrl+K)",
+            TabId::Reports => "Filter the report's rows  (Ctrl+K)",
         }
     }
 }
@@ -83,6 +93,7 @@ pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Short
             Key::Character("3") => Some(Shortcut::Tab(TabId::History)),
             Key::Character("4") => Some(Shortcut::Tab(TabId::Contacts)),
             Key::Character("5") => Some(Shortcut::Tab(TabId::Phonebook)),
+            Key::Character("6") => Some(Shortcut::Tab(TabId::Reports)),
             _ => None,
         };
     }

@@ -99,6 +99,9 @@ impl Inbox {
         .spacing(2)
         .padding([0, 8]);
         for tab in TabId::ALL {
+            if tab.supervisors_only() && !self.session.is_supervisor() {
+                continue;
+            }
             let count: Option<Element<'_, Message>> = match tab {
                 TabId::Active if self.counts.unread > 0 => {
                     Some(badge(self.counts.unread as usize, true))

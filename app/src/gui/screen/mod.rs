@@ -13,6 +13,7 @@ pub mod list;
 pub mod mentions;
 pub mod pending;
 pub mod phonebook;
+pub mod reports;
 pub mod tags;
 pub mod welcome;
 

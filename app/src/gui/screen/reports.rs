@@ -1,0 +1,473 @@
+//! Reports (supervisors): a UTC date range by campaign or by agent, from
+//! the replicated documents alone, so every node shows the same figures.
+//! Three charts (offered by hour of day, handled per row, dispositions)
+//! drawn with plotters on iced's canvas (plotters-iced2), the table of
+//! figures, and the CSV `meshdesk report --csv` writes, saved to a file.
+//! The search box narrows the table and the per-row chart by name.
+
+use std::path::PathBuf;
+
+use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
+use iced::{Alignment, Length, Task};
+use meshdesk_model::Millis;
+use meshdesk_model::ops::Request;
+use meshdesk_model::report::{Grouping, Report, ReportGroup};
+use plotters::prelude::*;
+use plotters_iced2::{Chart, ChartWidget};
+
+use super::{Toast, call};
+use crate::dates::{self, End};
+use crate::gui::backend::{Backend, Error};
+use crate::gui::theme;
+use crate::gui::widget::{Element, SMALL, TEXT, error_box, muted};
+
+/// What `update` gives back: work to run, and maybe an event for the parent.
+pub type Update = (Task<Message>, Option<Event>);
+
+pub const FROM_ID: &str = "report-from";
+pub const TO_ID: &str = "report-to";
+pub const CSV_ID: &str = "report-csv";
+
+const DAY_MS: Millis = 24 * 60 * 60 * 1000;
+/// The range shown first: the last seven days, today included.
+const DEFAULT_DAYS: Millis = 7;
+
+#[derive(Debug)]
+pub struct Reports {
+    from: String,
+    to: String,
+    by: Grouping,
+    /// The search box: rows whose name holds it.
+    query: String,
+    report: Option<Box<Report>>,
+    loading: bool,
+    /// Why the range was refused or the report failed.
+    error: Option<String>,
+    csv_path: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    From(String),
+    To(String),
+    By(Grouping),
+    Run,
+    Loaded(Result<Box<Report>, Error>),
+    CsvPath(String),
+    SaveCsv,
+}
+
+/// What the screen passes on to the shell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Toast(Toast),
+}
+
+impl Reports {
+    /// The last seven days up to today (UTC), by campaign.
+    pub fn new(now: Millis) -> Reports {
+        let today = now.div_euclid(DAY_MS) * DAY_MS;
+        Reports {
+            from: dates::day(today - (DEFAULT_DAYS - 1) * DAY_MS, &chrono::Utc),
+            to: dates::day(today, &chrono::Utc),
+            by: Grouping::Campaign,
+            query: String::new(),
+            report: None,
+            loading: false,
+            error: None,
+            csv_path: "~/report.csv".into(),
+        }
+    }
+
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    pub fn search(&mut self, query: String) -> Task<Message> {
+        self.query = query;
+        Task::none()
+    }
+
+    /// The range as the report asks for it: `[from day, the day after to)`.
+    fn range(&self) -> Result<(Millis, Millis), String> {
+        let from = dates::parse(&self.from, End::Since, &chrono::Utc)
+            .map_err(|_| format!("“{}” is no day: write it as 2026-11-01.", self.from.trim()))?;
+        let to = dates::parse(&self.to, End::Until, &chrono::Utc)
+            .map_err(|_| format!("“{}” is no day: write it as 2026-11-30.", self.to.trim()))?;
+        if to <= from {
+            return Err("The last day comes before the first.".into());
+        }
+        Ok((from, to))
+    }
+
+    /// Computes the report for the fields' range (again, after changes).
+    pub fn reload(&mut self, backend: &Backend) -> Task<Message> {
+        let (from, to) = match self.range() {
+            Ok(range) => range,
+            Err(e) => {
+                self.error = Some(e);
+                return Task::none();
+            }
+        };
+        self.error = None;
+        self.loading = true;
+        call(
+            backend,
+            Request::Report {
+                from,
+                to,
+                by: self.by,
+            },
+            Message::Loaded,
+        )
+    }
+
+    pub fn update(&mut self, message: Message, backend: &Backend) -> Update {
+        match message {
+            Message::From(v) => {
+                self.from = v;
+                (Task::none(), None)
+            }
+            Message::To(v) => {
+                self.to = v;
+                (Task::none(), None)
+            }
+            Message::By(by) => {
+                self.by = by;
+                (self.reload(backend), None)
+            }
+            Message::Run => (self.reload(backend), None),
+            Message::Loaded(result) => {
+                self.loading = false;
+                match result {
+                    Ok(report) => self.report = Some(report),
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+                (Task::none(), None)
+            }
+            Message::CsvPath(p) => {
+                self.csv_path = p;
+                (Task::none(), None)
+            }
+            Message::SaveCsv => (Task::none(), Some(Event::Toast(self.save_csv()))),
+        }
+    }
+
+    /// Writes the report's CSV (beside the file, then renamed over it, so a
+    /// failed write leaves no half file).
+    fn save_csv(&self) -> Toast {
+        let Some(report) = &self.report else {
+            return Toast::Error("Run the report first.".into());
+        };
+        let Some(path) = file_path(&self.csv_path) else {
+            return Toast::Error("Name the CSV file, like ~/report.csv.".into());
+        };
+        let bytes = match report.to_csv() {
+            Ok(bytes) => bytes,
+            Err(e) => return Toast::Error(format!("Could not make the CSV: {e}")),
+        };
+        let mut partial = path.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        match std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path)) {
+            Ok(()) => Toast::Info(format!(
+                "Saved {} rows to {}.",
+                report.groups.len(),
+                path.display()
+            )),
+            Err(e) => Toast::Error(format!("Could not write {}: {e}", path.display())),
+        }
+    }
+
+    fn shown(&self) -> Vec<&ReportGroup> {
+        let needle = self.query.trim().to_lowercase();
+        self.report
+            .iter()
+            .flat_map(|r| r.groups.iter())
+            .filter(|g| needle.is_empty() || g.name.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let by_button = |label: &'static str, by: Grouping| {
+            button(text(label).size(TEXT))
+                .on_press(Message::By(by))
+                .padding([6, 12])
+                .style(if self.by == by {
+                    theme::buttons::primary
+                } else {
+                    theme::buttons::secondary
+                })
+        };
+        let controls = row![
+            text("From").size(TEXT),
+            text_input("2026-11-01", &self.from)
+                .id(FROM_ID)
+                .on_input(Message::From)
+                .on_submit(Message::Run)
+                .size(TEXT)
+                .width(130),
+            text("to").size(TEXT),
+            text_input("2026-11-30", &self.to)
+                .id(TO_ID)
+                .on_input(Message::To)
+                .on_submit(Message::Run)
+                .size(TEXT)
+                .width(130),
+            muted("(days in UTC)"),
+            Space::new().width(16),
+            by_button("By campaign", Grouping::Campaign),
+            by_button("By agent", Grouping::Agent),
+            Space::new().width(Length::Fill),
+            button(text("Run").size(TEXT))
+                .on_press_maybe((!self.loading).then_some(Message::Run))
+                .padding([6, 14])
+                .style(theme::buttons::primary),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center);
+        let mut body = column![controls].spacing(16).padding(16);
+        if let Some(e) = &self.error {
+            body = body.push(error_box(e));
+        }
+        match &self.report {
+            None if self.loading => body = body.push(muted("Counting…")),
+            None => {}
+            Some(report) => {
+                let shown = self.shown();
+                body = body.push(self.charts(report, &shown));
+                body = body.push(table(self.by, &shown));
+                body = body.push(
+                    row![
+                        text("CSV").size(TEXT),
+                        text_input("~/report.csv", &self.csv_path)
+                            .id(CSV_ID)
+                            .on_input(Message::CsvPath)
+                            .on_submit(Message::SaveCsv)
+                            .size(TEXT)
+                            .width(320),
+                        button(text("Save CSV").size(TEXT))
+                            .on_press(Message::SaveCsv)
+                            .padding([6, 14])
+                            .style(theme::buttons::secondary),
+                    ]
+                    .spacing(8)
+                    .align_y(Alignment::Center),
+                );
+            }
+        }
+        scrollable(body).height(Length::Fill).into()
+    }
+
+    fn charts<'a>(&self, report: &Report, shown: &[&ReportGroup]) -> Element<'a, Message> {
+        let mut hours = [0u64; 24];
+        let mut dispositions = std::collections::BTreeMap::<String, u64>::new();
+        for g in &report.groups {
+            for (h, n) in g.figures.per_hour.iter().enumerate() {
+                hours[h] += n;
+            }
+            for (d, n) in &g.figures.dispositions {
+                *dispositions.entry(d.clone()).or_default() += n;
+            }
+        }
+        let hours = BarChart {
+            bars: hours
+                .iter()
+                .enumerate()
+                .map(|(h, n)| (format!("{h}"), *n))
+                .collect(),
+            color: RGBColor(66, 120, 220),
+        };
+        let handled = BarChart {
+            bars: shown
+                .iter()
+                .map(|g| (short(&g.name), g.figures.handled))
+                .collect(),
+            color: RGBColor(46, 160, 110),
+        };
+        let dispositions = BarChart {
+            bars: dispositions
+                .into_iter()
+                .map(|(d, n)| (short(&d), n))
+                .collect(),
+            color: RGBColor(214, 140, 40),
+        };
+        let per = match self.by {
+            Grouping::Campaign => "Handled per campaign",
+            Grouping::Agent => "Handled per agent",
+        };
+        row![
+            chart_box("Offered by hour of day (UTC)", hours, 2),
+            chart_box(per, handled, 1),
+            chart_box("Dispositions", dispositions, 1),
+        ]
+        .spacing(12)
+        .into()
+    }
+}
+
+fn chart_box<'a>(title: &'a str, chart: BarChart, portion: u16) -> Element<'a, Message> {
+    let body: Element<'a, Message> = if chart.bars.iter().all(|(_, n)| *n == 0) {
+        container(muted("Nothing in this range."))
+            .center_x(Length::Fill)
+            .center_y(Length::Fill)
+            .into()
+    } else {
+        ChartWidget::new(chart)
+            .width(Length::Fill)
+            .height(Length::Fill)
+            .into()
+    };
+    container(column![text(title).size(TEXT), body].spacing(6))
+        .padding(10)
+        .height(220)
+        .width(Length::FillPortion(portion))
+        .style(theme::boxes::card)
+        .into()
+}
+
+/// A label short enough to sit under a bar.
+fn short(name: &str) -> String {
+    let mut chars = name.chars();
+    let head: String = chars.by_ref().take(12).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+fn table<'a>(by: Grouping, shown: &[&ReportGroup]) -> Element<'a, Message> {
+    let first = match by {
+        Grouping::Campaign => "Campaign",
+        Grouping::Agent => "Agent",
+    };
+    let headers = [
+        first,
+        "Offered",
+        "Answered",
+        "Abandoned",
+        "Service level",
+        "Wait avg / p90",
+        "Handled",
+        "Handle avg / p90",
+        "Transfers",
+    ];
+    let cell = |s: String, width: u16| text(s).size(SMALL).width(Length::FillPortion(width));
+    let mut head = row![].spacing(8);
+    for (i, h) in headers.iter().enumerate() {
+        head = head.push(
+            text(*h)
+                .size(SMALL)
+                .style(theme::texts::muted)
+                .width(Length::FillPortion(if i == 0 { 3 } else { 2 })),
+        );
+    }
+    let mut rows = column![head].spacing(6);
+    if shown.is_empty() {
+        rows = rows.push(muted("No rows."));
+    }
+    for g in shown {
+        let f = &g.figures;
+        let sl = f
+            .service_level_permille()
+            .map(|p| format!("{}.{}%", p / 10, p % 10))
+            .unwrap_or_else(|| "—".into());
+        rows = rows.push(
+            row![
+                cell(g.name.clone(), 3),
+                cell(f.offered.to_string(), 2),
+                cell(f.answered.to_string(), 2),
+                cell(f.abandoned.to_string(), 2),
+                cell(sl, 2),
+                cell(pair(f.wait.avg_ms, f.wait.p90_ms), 2),
+                cell(f.handled.to_string(), 2),
+                cell(pair(f.handle.avg_ms, f.handle.p90_ms), 2),
+                cell(f.transfers.to_string(), 2),
+            ]
+            .spacing(8),
+        );
+    }
+    container(rows)
+        .padding(12)
+        .width(Length::Fill)
+        .style(theme::boxes::card)
+        .into()
+}
+
+fn pair(avg: Option<Millis>, p90: Option<Millis>) -> String {
+    match (avg, p90) {
+        (Some(a), Some(p)) => format!("{} / {}", duration(a), duration(p)),
+        _ => "—".into(),
+    }
+}
+
+/// `1:05` (minutes and seconds), or `2:03:10` past an hour.
+fn duration(ms: Millis) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// The file the field names: `~/` and relative paths from the home directory.
+fn file_path(raw: &str) -> Option<PathBuf> {
+    crate::gui::modal::bundle::bundle_path(raw)
+}
+
+/// Bars with a label each, drawn by plotters on iced's canvas.
+struct BarChart {
+    bars: Vec<(String, u64)>,
+    color: RGBColor,
+}
+
+impl Chart<Message> for BarChart {
+    type State = ();
+
+    fn build_chart<DB: DrawingBackend>(
+        &self,
+        _state: &Self::State,
+        mut builder: ChartBuilder<'_, '_, DB>,
+    ) {
+        let n = self.bars.len();
+        let top = self.bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+        let grey = RGBColor(128, 128, 128);
+        let Ok(mut chart) = builder
+            .margin(4)
+            .x_label_area_size(20)
+            .y_label_area_size(32)
+            .build_cartesian_2d((0..n).into_segmented(), 0u64..top + top / 8 + 1)
+        else {
+            return;
+        };
+        let labels: Vec<String> = self.bars.iter().map(|(l, _)| l.clone()).collect();
+        let _ = chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(grey.mix(0.15))
+            .bold_line_style(grey.mix(0.3))
+            .axis_style(grey)
+            .label_style(("sans-serif", 11).into_font().color(&grey))
+            .x_labels(n.min(12))
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .y_labels(4)
+            .draw();
+        let color = self.color;
+        let _ = chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, v))| {
+            let mut bar = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0),
+                    (SegmentValue::Exact(i + 1), *v),
+                ],
+                color.filled(),
+            );
+            bar.set_margin(0, 0, 3, 3);
+            bar
+        }));
+    }
+}

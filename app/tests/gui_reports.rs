@@ -1,0 +1,56 @@
+//! The Reports tab, as a team lead uses it (iced_test's simulator over a
+//! real store): the last seven days by campaign with its charts and table,
+//! by agent, a refused range, and the CSV saved to a file.
+
+mod support;
+
+use meshdesk::gui::screen::reports;
+use meshdesk::gui::{TabId, theme};
+use support::{Demo, TestResult, Ui};
+
+#[test]
+fn reports_show_the_weeks_figures_by_campaign_and_agent_and_save_the_csv() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    let mut failures = Vec::new();
+    ui.tab(TabId::Reports);
+    // The demo's two closed interactions, in the General campaign.
+    ui.assert_sees("Offered by hour of day (UTC)");
+    ui.assert_sees("Handled per campaign");
+    ui.assert_sees("General");
+    ui.assert_sees("Dispositions");
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("reports-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+
+    ui.click("By agent");
+    ui.assert_sees("Handled per agent");
+    ui.assert_sees("Ana");
+
+    // The search box narrows the rows.
+    ui.type_into(meshdesk::gui::SEARCH_ID, "nobody");
+    ui.assert_sees("No rows.");
+    ui.clear(meshdesk::gui::SEARCH_ID);
+
+    // A range that is no range is refused with its reason, and the last
+    // report stays.
+    ui.clear(reports::FROM_ID);
+    ui.type_into(reports::FROM_ID, "last tuesday");
+    ui.click("Run");
+    ui.assert_sees("“last tuesday” is no day");
+    ui.assert_sees("Ana");
+
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("week.csv");
+    ui.clear(reports::CSV_ID);
+    ui.type_into(reports::CSV_ID, &file.display().to_string());
+    ui.click("Save CSV");
+    let csv = std::fs::read_to_string(&file)?;
+    assert!(csv.starts_with("by,id,name,offered"), "{csv}");
+    assert!(csv.contains(",Ana,"), "{csv}");
+    ui.assert_sees("Saved ");
+    assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
