@@ -51,6 +51,15 @@ fn reports_show_the_weeks_figures_by_campaign_and_agent_and_save_the_csv() -> Te
     assert!(csv.starts_with("by,id,name,offered"), "{csv}");
     assert!(csv.contains(",Ana,"), "{csv}");
     ui.assert_sees("Saved ");
+
+    // The charts as a PNG beside it, drawn by the same code as on screen.
+    ui.click("Save PNG");
+    let png = std::fs::read(dir.path().join("week.png"))?;
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    ui.assert_sees("Saved the charts to");
+    if let Ok(keep) = std::env::var("MESHDESK_KEEP_PNG") {
+        std::fs::write(keep, &png)?;
+    }
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }

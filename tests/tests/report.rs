@@ -211,4 +211,20 @@ fn a_report_is_the_same_bytes_on_two_nodes_after_sync() {
     let table = a.ok(&["report", "--from", "2000-01-01", "--to", "2100-01-01"]);
     assert!(table.contains("General"), "{table}");
     assert!(table.contains("Resolved"), "{table}");
+
+    // The charts as a PNG.
+    let png = a.data_dir().join("report.png");
+    let png_arg = png.display().to_string();
+    let said = a.ok(&[
+        "report",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--png",
+        &png_arg,
+    ]);
+    assert!(said.contains("Drew the charts into"), "{said}");
+    let bytes = std::fs::read(&png).expect("the PNG was written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
 }

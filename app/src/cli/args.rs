@@ -106,6 +106,10 @@ pub struct ReportArgs {
     /// Write the report as CSV to this file (the columns are in README.md).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Draw the report's charts (offered by hour, handled per row,
+    /// dispositions) into this PNG file.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -153,6 +153,21 @@ pub fn report(data_dir: &DataDir, args: ReportArgs, json: bool) -> Result<(), Cl
         by: args.by,
     };
     let report: meshdesk_model::report::Report = ask(data_dir, request)?;
+    if let Some(png) = &args.png {
+        meshdesk::charts::write_png(&report, png).map_err(|e| CliError::Failed(e.to_string()))?;
+        if !json {
+            println!("Drew the charts into {}", png.display());
+        }
+        if args.csv.is_none() {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "png": png.display().to_string(), "rows": report.groups.len() })
+                );
+            }
+            return Ok(());
+        }
+    }
     let Some(path) = args.csv else {
         let reply = Reply::Report(Box::new(report));
         print_reply(&reply, json);

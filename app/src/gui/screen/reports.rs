@@ -12,10 +12,10 @@ use iced::{Alignment, Length, Task};
 use meshdesk_model::Millis;
 use meshdesk_model::ops::Request;
 use meshdesk_model::report::{Grouping, Report, ReportGroup};
-use plotters::prelude::*;
-use plotters_iced2::{Chart, ChartWidget};
+use plotters_iced2::{Chart, ChartBuilder, ChartWidget, DrawingBackend};
 
 use super::{Toast, call};
+use crate::charts::{self, BarChart};
 use crate::dates::{self, End};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::theme;
@@ -53,8 +53,10 @@ pub enum Message {
     By(Grouping),
     Run,
     Loaded(Result<Box<Report>, Error>),
+    /// The file the report goes to: `.csv` or `.png`.
     CsvPath(String),
     SaveCsv,
+    SavePng,
 }
 
 /// What the screen passes on to the shell.
@@ -150,6 +152,7 @@ impl Reports {
                 (Task::none(), None)
             }
             Message::SaveCsv => (Task::none(), Some(Event::Toast(self.save_csv()))),
+            Message::SavePng => (Task::none(), Some(Event::Toast(self.save_png()))),
         }
     }
 
@@ -176,6 +179,21 @@ impl Reports {
                 path.display()
             )),
             Err(e) => Toast::Error(format!("Could not write {}: {e}", path.display())),
+        }
+    }
+
+    /// Draws the charts into a PNG, named like the CSV file with `.png`.
+    fn save_png(&self) -> Toast {
+        let Some(report) = &self.report else {
+            return Toast::Error("Run the report first.".into());
+        };
+        let Some(path) = file_path(&self.csv_path) else {
+            return Toast::Error("Name the file, like ~/report.csv.".into());
+        };
+        let path = path.with_extension("png");
+        match charts::write_png(report, &path) {
+            Ok(()) => Toast::Info(format!("Saved the charts to {}.", path.display())),
+            Err(e) => Toast::Error(e.to_string()),
         }
     }
 
@@ -239,7 +257,7 @@ impl Reports {
                 body = body.push(table(self.by, &shown));
                 body = body.push(
                     row![
-                        text("CSV").size(TEXT),
+                        text("File").size(TEXT),
                         text_input("~/report.csv", &self.csv_path)
                             .id(CSV_ID)
                             .on_input(Message::CsvPath)
@@ -248,6 +266,10 @@ impl Reports {
                             .width(320),
                         button(text("Save CSV").size(TEXT))
                             .on_press(Message::SaveCsv)
+                            .padding([6, 14])
+                            .style(theme::buttons::secondary),
+                        button(text("Save PNG").size(TEXT))
+                            .on_press(Message::SavePng)
                             .padding([6, 14])
                             .style(theme::buttons::secondary),
                     ]
@@ -260,81 +282,36 @@ impl Reports {
     }
 
     fn charts<'a>(&self, report: &Report, shown: &[&ReportGroup]) -> Element<'a, Message> {
-        let mut hours = [0u64; 24];
-        let mut dispositions = std::collections::BTreeMap::<String, u64>::new();
-        for g in &report.groups {
-            for (h, n) in g.figures.per_hour.iter().enumerate() {
-                hours[h] += n;
-            }
-            for (d, n) in &g.figures.dispositions {
-                *dispositions.entry(d.clone()).or_default() += n;
-            }
-        }
-        let hours = BarChart {
-            bars: hours
-                .iter()
-                .enumerate()
-                .map(|(h, n)| (format!("{h}"), *n))
-                .collect(),
-            color: RGBColor(66, 120, 220),
-        };
-        let handled = BarChart {
-            bars: shown
-                .iter()
-                .map(|g| (short(&g.name), g.figures.handled))
-                .collect(),
-            color: RGBColor(46, 160, 110),
-        };
-        let dispositions = BarChart {
-            bars: dispositions
-                .into_iter()
-                .map(|(d, n)| (short(&d), n))
-                .collect(),
-            color: RGBColor(214, 140, 40),
-        };
-        let per = match self.by {
-            Grouping::Campaign => "Handled per campaign",
-            Grouping::Agent => "Handled per agent",
-        };
+        let [hours, handled, dispositions] = charts::report_charts(report, shown);
         row![
-            chart_box("Offered by hour of day (UTC)", hours, 2),
-            chart_box(per, handled, 1),
-            chart_box("Dispositions", dispositions, 1),
+            chart_box(hours, 2),
+            chart_box(handled, 1),
+            chart_box(dispositions, 1),
         ]
         .spacing(12)
         .into()
     }
 }
 
-fn chart_box<'a>(title: &'a str, chart: BarChart, portion: u16) -> Element<'a, Message> {
-    let body: Element<'a, Message> = if chart.bars.iter().all(|(_, n)| *n == 0) {
+fn chart_box<'a>(chart: BarChart, portion: u16) -> Element<'a, Message> {
+    let title = text(chart.title.clone()).size(TEXT);
+    let body: Element<'a, Message> = if chart.is_empty() {
         container(muted("Nothing in this range."))
             .center_x(Length::Fill)
             .center_y(Length::Fill)
             .into()
     } else {
-        ChartWidget::new(chart)
+        ChartWidget::new(OnCanvas(chart))
             .width(Length::Fill)
             .height(Length::Fill)
             .into()
     };
-    container(column![text(title).size(TEXT), body].spacing(6))
+    container(column![title, body].spacing(6))
         .padding(10)
         .height(220)
         .width(Length::FillPortion(portion))
         .style(theme::boxes::card)
         .into()
-}
-
-/// A label short enough to sit under a bar.
-fn short(name: &str) -> String {
-    let mut chars = name.chars();
-    let head: String = chars.by_ref().take(12).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
 }
 
 fn table<'a>(by: Grouping, shown: &[&ReportGroup]) -> Element<'a, Message> {
@@ -417,57 +394,17 @@ fn file_path(raw: &str) -> Option<PathBuf> {
     crate::gui::modal::bundle::bundle_path(raw)
 }
 
-/// Bars with a label each, drawn by plotters on iced's canvas.
-struct BarChart {
-    bars: Vec<(String, u64)>,
-    color: RGBColor,
-}
+/// A chart as plotters-iced2 draws it on the canvas.
+struct OnCanvas(BarChart);
 
-impl Chart<Message> for BarChart {
+impl Chart<Message> for OnCanvas {
     type State = ();
 
     fn build_chart<DB: DrawingBackend>(
         &self,
         _state: &Self::State,
-        mut builder: ChartBuilder<'_, '_, DB>,
+        builder: ChartBuilder<'_, '_, DB>,
     ) {
-        let n = self.bars.len();
-        let top = self.bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
-        let grey = RGBColor(128, 128, 128);
-        let Ok(mut chart) = builder
-            .margin(4)
-            .x_label_area_size(20)
-            .y_label_area_size(32)
-            .build_cartesian_2d((0..n).into_segmented(), 0u64..top + top / 8 + 1)
-        else {
-            return;
-        };
-        let labels: Vec<String> = self.bars.iter().map(|(l, _)| l.clone()).collect();
-        let _ = chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(grey.mix(0.15))
-            .bold_line_style(grey.mix(0.3))
-            .axis_style(grey)
-            .label_style(("sans-serif", 11).into_font().color(&grey))
-            .x_labels(n.min(12))
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .y_labels(4)
-            .draw();
-        let color = self.color;
-        let _ = chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, v))| {
-            let mut bar = Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0),
-                    (SegmentValue::Exact(i + 1), *v),
-                ],
-                color.filled(),
-            );
-            bar.set_margin(0, 0, 3, 3);
-            bar
-        }));
+        self.0.draw(builder);
     }
 }
