@@ -78,6 +78,9 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Write the team's data in open formats, readable without meshdesk.
     Export(ExportArgs),
+    /// The break reasons agents pick from (supervisors add and remove them).
+    #[command(subcommand, name = "break-reason")]
+    BreakReason(BreakReasonCommand),
     /// Run a relay for teams on several sites: members behind NATs reach
     /// each other through it. It keeps no team data.
     Relay(RelayArgs),
@@ -262,6 +265,54 @@ pub enum CampaignCommand {
     List,
     /// Show one campaign.
     Show { name: String },
+    /// Change a campaign's settings (supervisors): only what is given
+    /// changes; a repeated option replaces its whole list.
+    Edit(CampaignEditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignEditArgs {
+    /// The campaign's name or id.
+    pub campaign: String,
+    /// A new name.
+    #[arg(long)]
+    pub rename: Option<String>,
+    #[arg(long, value_parser = parse_strategy)]
+    pub strategy: Option<Strategy>,
+    /// The members in their new routing order (repeat).
+    #[arg(long = "member", value_name = "AGENT")]
+    pub members: Vec<String>,
+    /// The dispositions (repeat).
+    #[arg(long = "disposition", value_name = "D")]
+    pub dispositions: Vec<String>,
+    /// The form fields, `NAME` or `NAME:required` (repeat).
+    #[arg(long = "field", value_name = "NAME[:required]", value_parser = parse_field)]
+    pub fields: Vec<FormField>,
+    /// Remove every form field.
+    #[arg(long, conflicts_with = "fields")]
+    pub no_fields: bool,
+    /// Open interactions per agent in this campaign (0: no limit).
+    #[arg(long)]
+    pub capacity: Option<u32>,
+    #[arg(long)]
+    pub auto_accept: Option<bool>,
+    /// Service level target, in seconds (0: none).
+    #[arg(long = "sla")]
+    pub sla_seconds: Option<u32>,
+    /// Wrap-up time after finalize, in seconds.
+    #[arg(long = "wrapup")]
+    pub wrapup_seconds: Option<u32>,
+    /// How long a push offer waits for an answer, in seconds.
+    #[arg(long = "offer-timeout")]
+    pub offer_timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreakReasonCommand {
+    /// A reason agents can pick when they take a break (supervisors).
+    Add { name: String },
+    /// Remove one; breaks already taken keep their reason.
+    Remove { name: String },
 }
 
 #[derive(Debug, Args)]

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use meshdesk_model::ops::{
-    self, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec, FromReply, OpError,
-    Reply, Request, TransferTo, UnexpectedReply,
+    self, CampaignEdit, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec,
+    FromReply, OpError, Reply, Request, TransferTo, UnexpectedReply,
 };
 use meshdesk_model::store::{Store, StoreError};
 use meshdesk_model::{AgentStatus, ContactId, InteractionId, SnoozeKind};
@@ -320,6 +320,29 @@ pub fn request_for(
         Command::Canned(c) => canned_request(c)?,
         Command::Campaign(CampaignCommand::List) => Request::ListCampaigns,
         Command::Campaign(CampaignCommand::Show { name }) => Request::ShowCampaign { name },
+        Command::Campaign(CampaignCommand::Edit(e)) => Request::EditCampaign {
+            campaign: e.campaign,
+            edit: CampaignEdit {
+                name: e.rename,
+                strategy: e.strategy,
+                members: (!e.members.is_empty()).then_some(e.members),
+                dispositions: (!e.dispositions.is_empty()).then_some(e.dispositions),
+                fields: if e.no_fields {
+                    Some(vec![])
+                } else {
+                    (!e.fields.is_empty()).then_some(e.fields)
+                },
+                capacity: e.capacity,
+                auto_accept: e.auto_accept,
+                sla_seconds: e.sla_seconds,
+                wrapup_seconds: e.wrapup_seconds,
+                offer_timeout_seconds: e.offer_timeout_seconds,
+            },
+        },
+        Command::BreakReason(BreakReasonCommand::Add { name }) => Request::AddBreakReason { name },
+        Command::BreakReason(BreakReasonCommand::Remove { name }) => {
+            Request::RemoveBreakReason { name }
+        }
         Command::Contact(ContactCommand::Add { name, fields }) => {
             Request::AddContact(contact_spec(Some(name), fields, false))
         }

@@ -206,6 +206,61 @@ pub fn add_campaign(doc: &mut AutoCommit, campaign: &Campaign) -> DocResult<()> 
     put_campaign(doc, &campaigns, campaign)
 }
 
+/// Writes a campaign's changed settings in place (only what differs, so
+/// concurrent edits of different settings both stay).
+pub fn update_campaign(doc: &mut AutoCommit, c: &Campaign) -> DocResult<()> {
+    let campaigns = existing(doc, &ROOT, "campaigns")?;
+    let obj = existing(doc, &campaigns, &c.id.to_string())?;
+    let old = read(&*doc)?
+        .campaigns
+        .remove(&c.id)
+        .ok_or_else(|| DocError::Invalid {
+            path: format!("campaigns.{}", c.id),
+            reason: "no such campaign".into(),
+        })?;
+    if old.name != c.name {
+        doc.put(&obj, "name", c.name.as_str())?;
+    }
+    if old.strategy != c.strategy {
+        doc.put(&obj, "strategy", c.strategy.as_str())?;
+    }
+    if old.members != c.members {
+        let members = existing(doc, &obj, "members")?;
+        let ids: Vec<String> = c.members.iter().map(ToString::to_string).collect();
+        set_string_list(doc, &members, &ids)?;
+    }
+    if old.dispositions != c.dispositions {
+        let dispositions = existing(doc, &obj, "dispositions")?;
+        set_string_list(doc, &dispositions, &c.dispositions)?;
+    }
+    if old.fields != c.fields {
+        let fields = doc.put_object(&obj, "fields", ObjType::List)?;
+        for (i, field) in c.fields.iter().enumerate() {
+            let f = doc.insert_object(&fields, i, ObjType::Map)?;
+            doc.put(&f, "name", field.name.as_str())?;
+            doc.put(&f, "required", field.required)?;
+        }
+    }
+    for (key, old, new) in [
+        ("capacity", old.capacity, c.capacity),
+        (
+            "offer_timeout_seconds",
+            old.offer_timeout_seconds,
+            c.offer_timeout_seconds,
+        ),
+        ("sla_seconds", old.sla_seconds, c.sla_seconds),
+        ("wrapup_seconds", old.wrapup_seconds, c.wrapup_seconds),
+    ] {
+        if old != new {
+            doc.put(&obj, key, i64::from(new))?;
+        }
+    }
+    if old.auto_accept != c.auto_accept {
+        doc.put(&obj, "auto_accept", c.auto_accept)?;
+    }
+    Ok(())
+}
+
 /// Admits a device to the roster.
 pub fn add_member(doc: &mut AutoCommit, member: &Member) -> DocResult<()> {
     let members = existing(doc, &ROOT, "members")?;

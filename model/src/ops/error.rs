@@ -41,6 +41,12 @@ pub enum OpError {
     },
     #[error("campaign `{0}` already exists")]
     DuplicateCampaign(String),
+    #[error("a campaign needs at least one {0}")]
+    CampaignNeeds(&'static str),
+    #[error("break reason `{0}` already exists")]
+    DuplicateBreakReason(String),
+    #[error("no break reason `{0}`")]
+    UnknownBreakReason(String),
     #[error("you are not a member of campaign `{0}`")]
     NotMember(String),
     #[error("interaction {id} is {state}; {action} needs it {needed}")]

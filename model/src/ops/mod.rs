@@ -37,7 +37,10 @@ pub use interactions::TransferTo;
 pub use mentions::MentionRow;
 pub use query::{HistoryFilter, RoutingFacts, Tab, Whose};
 use team::create_team;
-pub use team::{CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, admit_device};
+pub use team::{
+    CampaignEdit, CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, MAX_BREAK_REASONS,
+    admit_device,
+};
 
 /// The most rows a list request returns unless it asks for fewer.
 pub const DEFAULT_LIST_LIMIT: usize = 500;
@@ -54,6 +57,19 @@ pub enum Request {
     },
     ShowTeam,
     AddCampaign(CampaignSpec),
+    /// Changes a campaign's settings (supervisors).
+    EditCampaign {
+        /// Its name or id.
+        campaign: String,
+        edit: CampaignEdit,
+    },
+    /// A break reason agents can pick (supervisors).
+    AddBreakReason {
+        name: String,
+    },
+    RemoveBreakReason {
+        name: String,
+    },
     ListCampaigns,
     ShowCampaign {
         name: String,
@@ -481,6 +497,9 @@ impl Executor<'_, '_> {
             Request::CreateTeam { .. } => Err(OpError::TeamExists(self.team.name.clone())),
             Request::ShowTeam => self.show_team(),
             Request::AddCampaign(spec) => self.add_campaign(spec),
+            Request::EditCampaign { campaign, edit } => self.edit_campaign(&campaign, edit),
+            Request::AddBreakReason { name } => self.add_break_reason(&name),
+            Request::RemoveBreakReason { name } => self.remove_break_reason(&name),
             Request::ListCampaigns => self.list_campaigns(),
             Request::ShowCampaign { name } => self.show_campaign(&name),
             Request::AddContact(spec) => self.add_contact(spec),

@@ -17,8 +17,28 @@ use crate::validate;
 /// The dispositions a new team's default campaign offers.
 pub const DEFAULT_DISPOSITIONS: [&str; 3] = ["Resolved", "Callback", "No answer"];
 
+/// Break reasons a team holds at most.
+pub const MAX_BREAK_REASONS: usize = 32;
+
 /// Break reasons a new team starts with.
 pub const DEFAULT_BREAK_REASONS: [&str; 3] = ["Lunch", "Training", "Meeting"];
+
+/// What `campaign edit` changes: each `Some` replaces that setting (lists
+/// whole: members in their new routing order), `None` leaves it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct CampaignEdit {
+    pub name: Option<String>,
+    pub strategy: Option<Strategy>,
+    /// Agent names, in routing order.
+    pub members: Option<Vec<String>>,
+    pub dispositions: Option<Vec<String>>,
+    pub fields: Option<Vec<FormField>>,
+    pub capacity: Option<u32>,
+    pub auto_accept: Option<bool>,
+    pub sla_seconds: Option<u32>,
+    pub wrapup_seconds: Option<u32>,
+    pub offer_timeout_seconds: Option<u32>,
+}
 
 /// A new campaign's settings.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -315,29 +335,40 @@ impl Executor<'_, '_> {
             .unwrap_or_default()
     }
 
+    /// Agent names as ids, in the order given, each once.
+    fn member_ids(&self, names: &[String]) -> OpResult<Vec<AgentId>> {
+        let mut members = Vec::new();
+        for m in names {
+            let id = self.agent_by_name(m)?.id;
+            if !members.contains(&id) {
+                members.push(id);
+            }
+        }
+        Ok(members)
+    }
+
+    fn checked_dispositions(given: &[String]) -> OpResult<Vec<String>> {
+        let mut dispositions: Vec<String> = Vec::new();
+        for d in given {
+            let d = validate::required("a disposition", d)?;
+            if !dispositions.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
+                dispositions.push(d);
+            }
+        }
+        Ok(dispositions)
+    }
+
     pub(super) fn add_campaign(&mut self, spec: CampaignSpec) -> OpResult<Outcome> {
         self.require_supervisor("add campaigns")?;
         let name = validate::required("the campaign name", &spec.name)?;
         if self.team.campaign_by_name(&name).is_some() {
             return Err(OpError::DuplicateCampaign(name));
         }
-        let mut members = Vec::new();
-        for m in &spec.members {
-            let id = self.agent_by_name(m)?.id;
-            if !members.contains(&id) {
-                members.push(id);
-            }
-        }
+        let mut members = self.member_ids(&spec.members)?;
         if members.is_empty() {
             members.push(self.me.agent);
         }
-        let mut dispositions: Vec<String> = Vec::new();
-        for d in &spec.dispositions {
-            let d = validate::required("a disposition", d)?;
-            if !dispositions.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
-                dispositions.push(d);
-            }
-        }
+        let mut dispositions = Self::checked_dispositions(&spec.dispositions)?;
         if dispositions.is_empty() {
             dispositions = DEFAULT_DISPOSITIONS.iter().map(|s| s.to_string()).collect();
         }
@@ -367,6 +398,90 @@ impl Executor<'_, '_> {
     }
 
     /// Writes one edit to the team document; `reply` answers the request.
+    /// Changes a campaign's settings (supervisors): what the edit names,
+    /// checked as `campaign add` checks it; the rest stays.
+    pub(super) fn edit_campaign(
+        &mut self,
+        campaign: &str,
+        edit: CampaignEdit,
+    ) -> OpResult<Outcome> {
+        self.require_supervisor("edit campaigns")?;
+        let mut c = self.campaign(campaign)?.clone();
+        if let Some(name) = &edit.name {
+            let name = validate::required("the campaign name", name)?;
+            if self
+                .team
+                .campaign_by_name(&name)
+                .is_some_and(|other| other.id != c.id)
+            {
+                return Err(OpError::DuplicateCampaign(name));
+            }
+            c.name = name;
+        }
+        if let Some(names) = &edit.members {
+            c.members = self.member_ids(names)?;
+            if c.members.is_empty() {
+                return Err(OpError::CampaignNeeds("member"));
+            }
+        }
+        if let Some(given) = &edit.dispositions {
+            c.dispositions = Self::checked_dispositions(given)?;
+            if c.dispositions.is_empty() {
+                return Err(OpError::CampaignNeeds("disposition"));
+            }
+        }
+        if let Some(fields) = edit.fields {
+            for f in &fields {
+                validate::required("a field name", &f.name)?;
+            }
+            c.fields = fields;
+        }
+        c.strategy = edit.strategy.unwrap_or(c.strategy);
+        c.capacity = edit.capacity.unwrap_or(c.capacity);
+        c.auto_accept = edit.auto_accept.unwrap_or(c.auto_accept);
+        c.sla_seconds = edit.sla_seconds.unwrap_or(c.sla_seconds);
+        c.wrapup_seconds = edit.wrapup_seconds.unwrap_or(c.wrapup_seconds);
+        c.offer_timeout_seconds = edit
+            .offer_timeout_seconds
+            .unwrap_or(c.offer_timeout_seconds);
+        let reply = Reply::Campaign(Box::new(c.clone()));
+        self.write_team(reply, move |d| doc::team::update_campaign(d, &c))
+    }
+
+    /// Adds a break reason agents can pick (supervisors).
+    pub(super) fn add_break_reason(&mut self, name: &str) -> OpResult<Outcome> {
+        self.require_supervisor("add break reasons")?;
+        let name = validate::required("the break reason", name)?;
+        let mut reasons = self.team.break_reasons.clone();
+        if reasons.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
+            return Err(OpError::DuplicateBreakReason(name));
+        }
+        if reasons.len() >= MAX_BREAK_REASONS {
+            return Err(OpError::TooMany {
+                what: "break reasons",
+                max: MAX_BREAK_REASONS,
+            });
+        }
+        reasons.push(name);
+        self.write_team(Reply::Done, move |d| {
+            doc::team::set_break_reasons(d, &reasons)
+        })
+    }
+
+    /// Removes a break reason (supervisors); past breaks keep their reason.
+    pub(super) fn remove_break_reason(&mut self, name: &str) -> OpResult<Outcome> {
+        self.require_supervisor("remove break reasons")?;
+        let mut reasons = self.team.break_reasons.clone();
+        let before = reasons.len();
+        reasons.retain(|r| !r.eq_ignore_ascii_case(name.trim()));
+        if reasons.len() == before {
+            return Err(OpError::UnknownBreakReason(name.trim().to_string()));
+        }
+        self.write_team(Reply::Done, move |d| {
+            doc::team::set_break_reasons(d, &reasons)
+        })
+    }
+
     pub(super) fn write_team(
         &mut self,
         reply: Reply,

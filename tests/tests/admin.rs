@@ -1,0 +1,132 @@
+//! Team administration from the CLI (issue 13), on real nodes: a
+//! supervisor edits a campaign and the break reasons, teammates see the
+//! change after sync, an agent is refused, and a bad value writes nothing.
+
+use std::time::Duration;
+
+use meshdesk_tests::{team_of_three, wait_until};
+
+#[test]
+fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
+    let (a, b, _c) = team_of_three();
+    a.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Orders",
+        "--channel",
+        "phone",
+        "--strategy",
+        "round-robin",
+    ]);
+    let campaign = a.json(&["campaign", "show", "General"]);
+    let general = campaign["id"].as_str().expect("an id").to_string();
+
+    // Bo and Cy join the routing order, Cy first; an SLA; new dispositions.
+    let edited = a.json(&[
+        "campaign",
+        "edit",
+        "General",
+        "--rename",
+        "Support line",
+        "--member",
+        "Cy",
+        "--member",
+        "Ana",
+        "--member",
+        "Bo",
+        "--sla",
+        "30",
+        "--disposition",
+        "Solved",
+        "--disposition",
+        "Escalated",
+        "--field",
+        "Order:required",
+    ]);
+    assert_eq!(edited["name"], "Support line");
+    assert_eq!(edited["sla_seconds"], 30);
+    let synced = wait_until(Duration::from_secs(20), || {
+        let on_b = b.json(&["campaign", "show", &general]);
+        on_b["name"] == "Support line"
+            && on_b["members"].as_array().map(Vec::len) == Some(3)
+            && on_b["dispositions"] == serde_json::json!(["Solved", "Escalated"])
+    });
+    assert!(synced, "B never saw the edit: {}", b.json(&["campaign", "show", &general]));
+    let on_b = b.json(&["campaign", "show", &general]);
+    let members: Vec<String> = on_b["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    let team = b.json(&["team", "show"]);
+    let names: Vec<String> = members
+        .iter()
+        .map(|id| {
+            team["agents"]
+                .as_array()
+                .and_then(|agents| agents.iter().find(|a| a["id"] == id.as_str()))
+                .and_then(|a| a["name"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["Cy", "Ana", "Bo"], "the routing order");
+    assert_eq!(on_b["fields"][0]["name"], "Order");
+    assert_eq!(on_b["fields"][0]["required"], true);
+
+    // What is not given stays.
+    a.ok(&["campaign", "edit", "Support line", "--capacity", "3"]);
+    let again = a.json(&["campaign", "show", "Support line"]);
+    assert_eq!(again["capacity"], 3);
+    assert_eq!(again["sla_seconds"], 30);
+    assert_eq!(again["dispositions"], serde_json::json!(["Solved", "Escalated"]));
+
+    // A bad value is refused with its reason, and nothing is written.
+    for (args, reason) in [
+        (
+            vec!["campaign", "edit", "Support line", "--member", "Nobody"],
+            "unknown agent `Nobody`",
+        ),
+        (
+            vec!["campaign", "edit", "Support line", "--disposition", "  "],
+            "disposition",
+        ),
+        (
+            vec!["campaign", "edit", "Support line", "--rename", "Orders"],
+            "already exists",
+        ),
+        (vec!["campaign", "edit", "Nowhere", "--sla", "1"], "unknown campaign"),
+    ] {
+        let out = a.run(&args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(reason), "{args:?}: {said}");
+    }
+    assert_eq!(a.json(&["campaign", "show", "Support line"]), again);
+
+    // An agent may not.
+    let out = b.run(&["campaign", "edit", "Support line", "--sla", "5"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only a supervisor can edit campaigns"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Break reasons: added, refused twice, removed; teammates see them.
+    a.ok(&["break-reason", "add", "Coaching"]);
+    let twice = a.run(&["break-reason", "add", "coaching"]);
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("already exists"));
+    a.ok(&["break-reason", "remove", "Lunch"]);
+    let gone = a.run(&["break-reason", "remove", "Lunch"]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no break reason `Lunch`"));
+    let reasons_on_b = || b.json(&["team", "show"])["team"]["break_reasons"].clone();
+    let synced = wait_until(Duration::from_secs(20), || {
+        reasons_on_b() == serde_json::json!(["Training", "Meeting", "Coaching"])
+    });
+    assert!(synced, "B has {}", reasons_on_b());
+    let out = b.run(&["break-reason", "add", "Nap"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only a supervisor"));
+}
