@@ -52,7 +52,11 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
             && on_b["members"].as_array().map(Vec::len) == Some(3)
             && on_b["dispositions"] == serde_json::json!(["Solved", "Escalated"])
     });
-    assert!(synced, "B never saw the edit: {}", b.json(&["campaign", "show", &general]));
+    assert!(
+        synced,
+        "B never saw the edit: {}",
+        b.json(&["campaign", "show", &general])
+    );
     let on_b = b.json(&["campaign", "show", &general]);
     let members: Vec<String> = on_b["members"]
         .as_array()
@@ -81,7 +85,10 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
     let again = a.json(&["campaign", "show", "Support line"]);
     assert_eq!(again["capacity"], 3);
     assert_eq!(again["sla_seconds"], 30);
-    assert_eq!(again["dispositions"], serde_json::json!(["Solved", "Escalated"]));
+    assert_eq!(
+        again["dispositions"],
+        serde_json::json!(["Solved", "Escalated"])
+    );
 
     // A bad value is refused with its reason, and nothing is written.
     for (args, reason) in [
@@ -97,7 +104,10 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
             vec!["campaign", "edit", "Support line", "--rename", "Orders"],
             "already exists",
         ),
-        (vec!["campaign", "edit", "Nowhere", "--sla", "1"], "unknown campaign"),
+        (
+            vec!["campaign", "edit", "Nowhere", "--sla", "1"],
+            "unknown campaign",
+        ),
     ] {
         let out = a.run(&args);
         assert!(!out.status.success(), "{args:?} was accepted");

@@ -579,6 +579,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn campaign_edits_made_apart_keep_both_settings() {
+        let team = sample_team();
+        let mut ana = AutoCommit::new();
+        create(&mut ana, &team).expect("create");
+        let mut eve = ana.fork();
+        let general = team.campaigns.values().next().cloned().expect("campaign");
+        let mut on_ana = general.clone();
+        on_ana.capacity = 9;
+        on_ana.dispositions = vec!["Solved".into()];
+        update_campaign(&mut ana, &on_ana).expect("edit");
+        let mut on_eve = general.clone();
+        on_eve.sla_seconds = 20;
+        on_eve.name = "Front desk".into();
+        update_campaign(&mut eve, &on_eve).expect("edit");
+        ana.merge(&mut eve).expect("merge");
+        let merged = read(&ana).expect("read").campaigns[&general.id].clone();
+        assert_eq!(
+            (
+                merged.capacity,
+                merged.dispositions,
+                merged.sla_seconds,
+                merged.name
+            ),
+            (9, vec!["Solved".to_string()], 20, "Front desk".to_string())
+        );
+        // The rest is as it was.
+        assert_eq!(merged.fields, general.fields);
+        assert_eq!(merged.wrapup_seconds, general.wrapup_seconds);
+    }
+
+    #[test]
     fn malformed_team_is_an_error_not_a_panic() {
         let mut doc = AutoCommit::new();
         doc.put(ROOT, "kind", "team").expect("put");
