@@ -17,7 +17,7 @@ use crate::ids::*;
 use crate::types::*;
 
 const HOUR_MS: Millis = 3_600_000;
-const DAY_MS: Millis = 24 * HOUR_MS;
+pub const DAY_MS: Millis = 24 * HOUR_MS;
 
 /// How a report groups its rows.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]

@@ -140,3 +140,66 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
     let out = b.run(&["break-reason", "add", "Nap"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("only a supervisor"));
 }
+
+/// The board's row of `name` in `rows` (campaigns or agents).
+fn row<'a>(board: &'a serde_json::Value, rows: &str, name: &str) -> &'a serde_json::Value {
+    board[rows]
+        .as_array()
+        .and_then(|list| list.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} in the board's {rows}: {board}"))
+}
+
+#[test]
+fn the_board_shows_a_queued_customer_and_a_teammates_status_from_another_node() {
+    let (a, b, _c) = team_of_three();
+    let id = a.ok(&[
+        "interaction",
+        "enqueue",
+        "--campaign",
+        "General",
+        "--from",
+        "+34 600 100 200",
+        "--message",
+        "Hello?",
+    ]);
+    let board = a.json(&["board"]);
+    let general = row(&board, "campaigns", "General");
+    assert_eq!(general["waiting"], 1, "{board}");
+    assert!(general["longest_wait_ms"].as_i64().is_some(), "{board}");
+    assert_eq!(general["offered_today"], 1, "{board}");
+    // Joining agents are added to General: all three are logged in.
+    assert_eq!(general["agents_logged_in"], 3, "{board}");
+
+    // Bo, on his own machine, answers it and then takes a break: A's board
+    // shows both once they have synced.
+    assert!(
+        wait_until(Duration::from_secs(20), || b
+            .run(&["interaction", "accept", &id])
+            .status
+            .success()),
+        "B could not accept {id}"
+    );
+    b.ok(&["status", "set", "break", "--reason", "Training"]);
+    let shown = wait_until(Duration::from_secs(20), || {
+        let board = a.json(&["board"]);
+        let bo = row(&board, "agents", "Bo");
+        row(&board, "campaigns", "General")["waiting"] == 0
+            && bo["active"] == 1
+            && bo["status"]["status"] == "break"
+            && bo["status"]["reason"] == "Training"
+    });
+    assert!(shown, "{}", a.json(&["board"]));
+    let board = a.json(&["board"]);
+    assert_eq!(row(&board, "campaigns", "General")["answered_today"], 1);
+    let text = a.ok(&["board"]);
+    assert!(text.contains("break (Training)"), "{text}");
+
+    // An agent has no board.
+    let out = b.run(&["board"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only a supervisor can see the board"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

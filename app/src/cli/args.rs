@@ -78,6 +78,9 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Write the team's data in open formats, readable without meshdesk.
     Export(ExportArgs),
+    /// The live board (supervisors): each campaign's queue and today's
+    /// figures, each agent's status and load.
+    Board,
     /// The break reasons agents pick from (supervisors add and remove them).
     #[command(subcommand, name = "break-reason")]
     BreakReason(BreakReasonCommand),

@@ -339,6 +339,7 @@ pub fn request_for(
                 offer_timeout_seconds: e.offer_timeout_seconds,
             },
         },
+        Command::Board => Request::Board,
         Command::BreakReason(BreakReasonCommand::Add { name }) => Request::AddBreakReason { name },
         Command::BreakReason(BreakReasonCommand::Remove { name }) => {
             Request::RemoveBreakReason { name }

@@ -497,6 +497,7 @@ pub fn text(reply: &Reply) -> String {
             t.to_string()
         }
         Reply::Report(report) => report_text(report),
+        Reply::Board(board) => board_text(board),
         Reply::Status(agent) => {
             format!(
                 "{}: {} since {}",
@@ -527,6 +528,54 @@ fn utc_day(at: Millis) -> String {
 
 /// A report as tables: the figures, then dispositions and (by agent) time
 /// per status and break reason. Per-hour counts are in the JSON and CSV.
+fn board_text(b: &meshdesk_model::board::Board) -> String {
+    use meshdesk_model::report::percent_text;
+    let opt = |v: Option<Millis>| v.map(length).unwrap_or_else(|| "—".into());
+    let mut campaigns = table(&[
+        "CAMPAIGN",
+        "WAITING",
+        "LONGEST WAIT",
+        "OFFERED",
+        "ANSWERED",
+        "ABANDONED",
+        "SERVICE LEVEL",
+        "LOGGED IN",
+    ]);
+    for c in &b.campaigns {
+        let sl = match (c.service_level_permille, c.sla_seconds) {
+            (Some(p), sla) => format!("{}% (target {sla} s)", percent_text(p)),
+            (None, 0) => "—".into(),
+            (None, sla) => format!("— (target {sla} s)"),
+        };
+        campaigns.add_row(vec![
+            c.name.clone(),
+            c.waiting.to_string(),
+            opt(c.longest_wait_ms),
+            c.offered_today.to_string(),
+            c.answered_today.to_string(),
+            c.abandoned_today.to_string(),
+            sl,
+            c.agents_logged_in.to_string(),
+        ]);
+    }
+    let mut agents = table(&["AGENT", "STATUS", "FOR", "ACTIVE", "HANDLED", "HANDLE AVG"]);
+    for a in &b.agents {
+        let load = match a.capacity {
+            0 => a.active.to_string(),
+            cap => format!("{} / {cap}", a.active),
+        };
+        agents.add_row(vec![
+            a.name.clone(),
+            a.status.label(),
+            length(a.status_for_ms),
+            load,
+            a.handled_today.to_string(),
+            opt(a.handle_avg_ms),
+        ]);
+    }
+    format!("Today (UTC), by campaign\n{campaigns}\nAgents now\n{agents}")
+}
+
 fn report_text(r: &meshdesk_model::report::Report) -> String {
     use meshdesk_model::report::{Grouping, percent_text};
     let opt = |v: Option<Millis>| v.map(length).unwrap_or_else(|| "—".into());

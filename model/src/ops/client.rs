@@ -64,6 +64,7 @@ from_reply! {
     Vec<MentionRow>: Reply::Mentions(list) => list;
     Vec<TagUse>: Reply::Tags(list) => list;
     crate::report::Report: Reply::Report(report) => *report;
+    crate::board::Board: Reply::Board(board) => *board;
     String: Reply::Text(text) => text;
 }
 

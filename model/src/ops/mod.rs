@@ -57,6 +57,8 @@ pub enum Request {
     },
     ShowTeam,
     AddCampaign(CampaignSpec),
+    /// The live board (supervisors): queues, today's figures, agents now.
+    Board,
     /// Changes a campaign's settings (supervisors).
     EditCampaign {
         /// Its name or id.
@@ -332,6 +334,7 @@ impl Request {
                 | Request::ListCanned { .. }
                 | Request::FillCanned { .. }
                 | Request::Report { .. }
+                | Request::Board
         )
     }
 }
@@ -422,6 +425,7 @@ pub enum Reply {
     /// Text to show or send (a filled canned response).
     Text(String),
     Report(Box<crate::report::Report>),
+    Board(Box<crate::board::Board>),
 }
 
 /// What the node knows beyond the store: the clock and who is live.
@@ -636,6 +640,7 @@ impl Executor<'_, '_> {
                 interaction,
             } => self.fill_canned(&canned, interaction),
             Request::Report { from, to, by } => self.report(crate::report::Range { from, to }, by),
+            Request::Board => self.board(),
         }
     }
 }

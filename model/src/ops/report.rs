@@ -14,6 +14,40 @@ impl Executor<'_, '_> {
             return Err(OpError::EmptyRange);
         }
         let supervisor = self.team.role_of(self.me.agent) == Some(Role::Supervisor);
+        let mut report = self.build_report(range, by)?;
+        if !supervisor && by == Grouping::Agent {
+            let me = self.me.agent.to_string();
+            report.groups.retain(|g| g.id == me);
+        }
+        done(Reply::Report(Box::new(report)), vec![])
+    }
+
+    /// The live board (supervisors): the open interactions, the agents,
+    /// and today's report (UTC) both ways.
+    pub(super) fn board(&self) -> OpResult<Outcome> {
+        self.require_supervisor("see the board")?;
+        let now = self.ctx.now;
+        let from = now - now.rem_euclid(crate::report::DAY_MS);
+        let today = Range {
+            from,
+            to: from + crate::report::DAY_MS,
+        };
+        let by_campaign = self.build_report(today, Grouping::Campaign)?;
+        let by_agent = self.build_report(today, Grouping::Agent)?;
+        let agents = self.store.agents()?;
+        let open = self.store.open_interactions()?;
+        let board = crate::board::build(&crate::board::BoardInput {
+            now,
+            team: &self.team,
+            agents: &agents,
+            open: &open,
+            today_by_campaign: &by_campaign,
+            today_by_agent: &by_agent,
+        });
+        done(Reply::Board(Box::new(board)), vec![])
+    }
+
+    fn build_report(&self, range: Range, by: Grouping) -> OpResult<report::Report> {
         let data = self.store.report_data(range)?;
         let campaigns: Vec<Campaign> = self.team.campaigns.values().cloned().collect();
         let agents: Vec<(AgentId, String)> = self
@@ -22,7 +56,7 @@ impl Executor<'_, '_> {
             .into_values()
             .map(|a| (a.id, a.name))
             .collect();
-        let mut report = report::build(&ReportInput {
+        Ok(report::build(&ReportInput {
             range,
             by,
             campaigns: &campaigns,
@@ -30,11 +64,6 @@ impl Executor<'_, '_> {
             rows: &data.rows,
             status_logs: &data.status_logs,
             data_until: data.data_until,
-        });
-        if !supervisor && by == Grouping::Agent {
-            let me = self.me.agent.to_string();
-            report.groups.retain(|g| g.id == me);
-        }
-        done(Reply::Report(Box::new(report)), vec![])
+        }))
     }
 }
