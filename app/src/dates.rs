@@ -120,6 +120,16 @@ where
         .unwrap_or_default()
 }
 
+/// A length of time as a clock shows it: `4:05`, or `1:02:03` past an hour.
+pub fn clock(ms: Millis) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

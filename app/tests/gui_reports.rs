@@ -63,3 +63,40 @@ fn reports_show_the_weeks_figures_by_campaign_and_agent_and_save_the_csv() -> Te
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
+
+#[test]
+fn the_board_moves_without_a_click_when_a_customer_queues_and_a_status_changes() -> TestResult {
+    use meshdesk_model::AgentStatus;
+    use meshdesk_model::ops::Request;
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    let mut failures = Vec::new();
+    ui.tab(TabId::Board);
+    ui.assert_sees("Campaigns, today (UTC)");
+    ui.assert_sees("Agents now");
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("board-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+    ui.assert_not_sees("Break: Training");
+
+    // A customer queues (a gateway's request) and Ana goes on a break: the
+    // board shows both with no click.
+    ui.call(Request::Enqueue {
+        campaign: "General".into(),
+        contact: None,
+        from: Some("+34 699 000 111".into()),
+        name: Some("Nuria Vidal".into()),
+        message: Some("Is anyone there?".into()),
+        priority: 0,
+    })?;
+    ui.call(Request::SetStatus {
+        status: AgentStatus::Break {
+            reason: "Training".into(),
+        },
+    })?;
+    ui.settle_until("Break: Training", 5_000);
+    assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}

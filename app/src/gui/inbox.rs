@@ -30,7 +30,9 @@ use super::clock::Zone;
 use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
 use super::notify::{self, Notice, Subject, Watch};
-use super::screen::{self, Toast, active, contacts, history, pending, phonebook, reports, tags};
+use super::screen::{
+    self, Toast, active, board, contacts, history, pending, phonebook, reports, tags,
+};
 use super::session::Session;
 use super::widget::{self, Element};
 
@@ -81,6 +83,7 @@ pub enum Message {
     History(history::Message),
     Contacts(contacts::Message),
     Phonebook(phonebook::Message),
+    Board(board::Message),
     Reports(reports::Message),
     Modal(modal::Message),
     CloseModal,
@@ -185,6 +188,7 @@ pub struct Inbox {
     history: history::History,
     contacts: contacts::Contacts,
     phonebook: phonebook::Phonebook,
+    board: board::BoardScreen,
     reports: reports::Reports,
     modal: Option<Modal>,
     counts: Counts,
@@ -211,6 +215,7 @@ impl Inbox {
             history: history::History::new(),
             contacts: contacts::Contacts::default(),
             phonebook: phonebook::Phonebook::new(),
+            board: board::BoardScreen::default(),
             reports: reports::Reports::new(now),
             modal: None,
             counts: Counts::default(),
@@ -270,7 +275,7 @@ impl Inbox {
             TabId::Active => self.active.list.rows.rows.len(),
             TabId::Pending => self.pending.list.rows.rows.len(),
             TabId::History => self.history.list.rows.rows.len(),
-            TabId::Contacts | TabId::Phonebook | TabId::Reports => 0,
+            TabId::Contacts | TabId::Phonebook | TabId::Board | TabId::Reports => 0,
         }
     }
 
@@ -355,6 +360,7 @@ impl Inbox {
             TabId::History => self.history.reload(b).map(Message::History),
             TabId::Contacts => self.contacts.reload(b).map(Message::Contacts),
             TabId::Phonebook => self.phonebook.reload(b).map(Message::Phonebook),
+            TabId::Board => self.board.reload(b).map(Message::Board),
             TabId::Reports => self.reports.reload(b).map(Message::Reports),
         }
     }
@@ -398,7 +404,9 @@ impl Inbox {
                 .me()
                 .and_then(|me| self.contacts.open_room(me))
                 .map(Subject::Room),
-            TabId::Pending | TabId::History | TabId::Phonebook | TabId::Reports => None,
+            TabId::Pending | TabId::History | TabId::Phonebook | TabId::Board | TabId::Reports => {
+                None
+            }
         }
     }
 
@@ -409,6 +417,7 @@ impl Inbox {
             TabId::History => &self.history.list.rows.query,
             TabId::Contacts => self.contacts.query(),
             TabId::Phonebook => self.phonebook.query(),
+            TabId::Board => self.board.query(),
             TabId::Reports => self.reports.query(),
         }
     }
@@ -472,6 +481,8 @@ impl Inbox {
             TabId::Phonebook if dirty.contacts || interactions => {
                 tasks.push(self.phonebook.reload(&b).map(Message::Phonebook))
             }
+            // Queues, statuses and today's figures move with every interaction and agent.
+            TabId::Board if interactions => tasks.push(self.board.reload(&b).map(Message::Board)),
             _ => {}
         }
         Task::batch(tasks)
@@ -675,7 +686,7 @@ impl Inbox {
                 .key(&key, &self.session, &b)
                 .map(Message::Contacts),
             TabId::Phonebook => self.phonebook.key(&key, &b).map(Message::Phonebook),
-            TabId::Reports => Task::none(),
+            TabId::Board | TabId::Reports => Task::none(),
         }
     }
 
@@ -872,6 +883,7 @@ impl Inbox {
                 TabId::History => self.history.search(query, &b).map(Message::History),
                 TabId::Contacts => self.contacts.search(query).map(Message::Contacts),
                 TabId::Phonebook => self.phonebook.search(query, &b).map(Message::Phonebook),
+                TabId::Board => self.board.search(query).map(Message::Board),
                 TabId::Reports => self.reports.search(query).map(Message::Reports),
             },
             Message::New => {
@@ -966,6 +978,10 @@ impl Inbox {
                 };
                 Task::batch([task.map(Message::Contacts), more])
             }
+            Message::Board(msg) => {
+                self.board.update(msg);
+                Task::none()
+            }
             Message::Reports(msg) => {
                 let (task, event) = self.reports.update(msg, &b);
                 if let Some(reports::Event::Toast(t)) = event {
@@ -1036,6 +1052,7 @@ impl Inbox {
             TabId::History => self.history.view(s).map(Message::History),
             TabId::Contacts => self.contacts.view(s).map(Message::Contacts),
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
+            TabId::Board => self.board.view(s.now).map(Message::Board),
             TabId::Reports => self.reports.view().map(Message::Reports),
         };
         let shell: Element<'_, Message> = row![

@@ -15,22 +15,25 @@ pub enum TabId {
     Contacts,
     Phonebook,
     /// Supervisors only.
+    Board,
+    /// Supervisors only.
     Reports,
 }
 
 impl TabId {
-    pub const ALL: [TabId; 6] = [
+    pub const ALL: [TabId; 7] = [
         TabId::Active,
         TabId::Pending,
         TabId::History,
         TabId::Contacts,
         TabId::Phonebook,
+        TabId::Board,
         TabId::Reports,
     ];
 
     /// Whether a supervisor's eyes only.
     pub fn supervisors_only(self) -> bool {
-        self == TabId::Reports
+        matches!(self, TabId::Board | TabId::Reports)
     }
 
     pub fn label(self) -> &'static str {
@@ -40,6 +43,7 @@ impl TabId {
             TabId::History => "History",
             TabId::Contacts => "Contacts & chat",
             TabId::Phonebook => "Phonebook",
+            TabId::Board => "Board",
             TabId::Reports => "Reports",
         }
     }
@@ -52,6 +56,7 @@ impl TabId {
             TabId::History => "Search history  (Ctrl+K)",
             TabId::Contacts => "Search teammates and rooms  (Ctrl+K)",
             TabId::Phonebook => "Search the phonebook  (Ctrl+K)",
+            TabId::Board => "Filter the board by name  (Ctrl+K)",
             TabId::Reports => "Filter the report's rows  (Ctrl+K)",
         }
     }
@@ -93,7 +98,8 @@ pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Short
             Key::Character("3") => Some(Shortcut::Tab(TabId::History)),
             Key::Character("4") => Some(Shortcut::Tab(TabId::Contacts)),
             Key::Character("5") => Some(Shortcut::Tab(TabId::Phonebook)),
-            Key::Character("6") => Some(Shortcut::Tab(TabId::Reports)),
+            Key::Character("6") => Some(Shortcut::Tab(TabId::Board)),
+            Key::Character("7") => Some(Shortcut::Tab(TabId::Reports)),
             _ => None,
         };
     }

@@ -374,18 +374,8 @@ fn table<'a>(by: Grouping, shown: &[&ReportGroup]) -> Element<'a, Message> {
 
 fn pair(avg: Option<Millis>, p90: Option<Millis>) -> String {
     match (avg, p90) {
-        (Some(a), Some(p)) => format!("{} / {}", duration(a), duration(p)),
+        (Some(a), Some(p)) => format!("{} / {}", dates::clock(a), dates::clock(p)),
         _ => "—".into(),
-    }
-}
-
-/// `1:05` (minutes and seconds), or `2:03:10` past an hour.
-fn duration(ms: Millis) -> String {
-    let s = ms.max(0) / 1000;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 

@@ -1,0 +1,214 @@
+//! The Board (supervisors): each campaign's queue and today's figures, each
+//! agent's status and load, read again whenever an interaction, an agent or
+//! the team changes (locally or from a peer), so it moves without a click.
+//! The search box narrows both tables by name.
+
+use iced::widget::{column, container, row, scrollable, text};
+use iced::{Length, Task};
+use meshdesk_model::board::{AgentNow, Board, CampaignNow};
+use meshdesk_model::ops::Request;
+use meshdesk_model::report::percent_text;
+use meshdesk_model::{AgentStatus, Millis};
+
+use super::call;
+use crate::dates;
+use crate::gui::backend::{Backend, Error};
+use crate::gui::theme;
+use crate::gui::widget::{Element, SMALL, TEXT, error_box, muted};
+
+#[derive(Debug, Default)]
+pub struct BoardScreen {
+    board: Option<Box<Board>>,
+    error: Option<String>,
+    query: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Loaded(Result<Box<Board>, Error>),
+}
+
+impl BoardScreen {
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    pub fn search(&mut self, query: String) -> Task<Message> {
+        self.query = query;
+        Task::none()
+    }
+
+    /// Reads the board again.
+    pub fn reload(&self, backend: &Backend) -> Task<Message> {
+        call(backend, Request::Board, Message::Loaded)
+    }
+
+    pub fn update(&mut self, message: Message) {
+        match message {
+            Message::Loaded(Ok(board)) => {
+                self.board = Some(board);
+                self.error = None;
+            }
+            Message::Loaded(Err(e)) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        let needle = self.query.trim().to_lowercase();
+        needle.is_empty() || name.to_lowercase().contains(&needle)
+    }
+
+    /// `now` moves the times on between reads.
+    pub fn view(&self, now: Millis) -> Element<'_, Message> {
+        let mut body = column![].spacing(16).padding(16);
+        if let Some(e) = &self.error {
+            body = body.push(error_box(e));
+        }
+        let Some(board) = &self.board else {
+            return body.push(muted("Reading the board…")).into();
+        };
+        let since = (now - board.at).max(0);
+        let campaigns: Vec<&CampaignNow> = board
+            .campaigns
+            .iter()
+            .filter(|c| self.matches(&c.name))
+            .collect();
+        let agents: Vec<&AgentNow> = board
+            .agents
+            .iter()
+            .filter(|a| self.matches(&a.name))
+            .collect();
+        body = body
+            .push(text("Campaigns, today (UTC)").size(16))
+            .push(campaign_table(&campaigns, since))
+            .push(text("Agents now").size(16))
+            .push(agent_table(&agents, since));
+        scrollable(body).height(Length::Fill).into()
+    }
+}
+
+fn header<'a>(
+    labels: &[&'a str],
+    first: u16,
+) -> iced::widget::Row<'a, Message, iced::Theme, iced::Renderer> {
+    let mut head = row![].spacing(8);
+    for (i, h) in labels.iter().enumerate() {
+        head = head.push(
+            text(*h)
+                .size(SMALL)
+                .style(theme::texts::muted)
+                .width(Length::FillPortion(if i == 0 { first } else { 2 })),
+        );
+    }
+    head
+}
+
+fn cell<'a>(s: String, portion: u16) -> iced::widget::Text<'a> {
+    text(s).size(TEXT).width(Length::FillPortion(portion))
+}
+
+fn card<'a>(rows: iced::widget::Column<'a, Message>) -> Element<'a, Message> {
+    container(rows)
+        .padding(12)
+        .width(Length::Fill)
+        .style(theme::boxes::card)
+        .into()
+}
+
+fn campaign_table<'a>(campaigns: &[&CampaignNow], since: Millis) -> Element<'a, Message> {
+    let mut rows = column![header(
+        &[
+            "Campaign",
+            "Waiting",
+            "Longest wait",
+            "Offered",
+            "Answered",
+            "Abandoned",
+            "Service level",
+            "Logged in",
+        ],
+        3,
+    )]
+    .spacing(6);
+    if campaigns.is_empty() {
+        rows = rows.push(muted("No campaigns."));
+    }
+    for c in campaigns {
+        let sl = match (c.service_level_permille, c.sla_seconds) {
+            (Some(p), sla) => format!("{}% of {sla} s", percent_text(p)),
+            (None, 0) => "no target".into(),
+            (None, sla) => format!("— of {sla} s"),
+        };
+        let longest = c
+            .longest_wait_ms
+            .map(|w| dates::clock(w + since))
+            .unwrap_or_else(|| "—".into());
+        let waiting = cell(c.waiting.to_string(), 2);
+        let waiting = if c.waiting > 0 {
+            waiting.style(theme::texts::warning)
+        } else {
+            waiting
+        };
+        rows = rows.push(
+            row![
+                cell(c.name.clone(), 3),
+                waiting,
+                cell(longest, 2),
+                cell(c.offered_today.to_string(), 2),
+                cell(c.answered_today.to_string(), 2),
+                cell(c.abandoned_today.to_string(), 2),
+                cell(sl, 2),
+                cell(c.agents_logged_in.to_string(), 2),
+            ]
+            .spacing(8),
+        );
+    }
+    card(rows)
+}
+
+fn agent_table<'a>(agents: &[&AgentNow], since: Millis) -> Element<'a, Message> {
+    let mut rows = column![header(
+        &[
+            "Agent",
+            "Status",
+            "For",
+            "Active",
+            "Handled today",
+            "Handle avg"
+        ],
+        3,
+    )]
+    .spacing(6);
+    if agents.is_empty() {
+        rows = rows.push(muted("No agents."));
+    }
+    for a in agents {
+        let status = match &a.status {
+            AgentStatus::Available => "Available".to_string(),
+            AgentStatus::Break { reason } if reason.is_empty() => "On a break".into(),
+            AgentStatus::Break { reason } => format!("Break: {reason}"),
+            AgentStatus::Offline => "Offline".into(),
+        };
+        let load = match a.capacity {
+            0 => a.active.to_string(),
+            cap => format!("{} of {cap}", a.active),
+        };
+        rows = rows.push(
+            row![
+                cell(a.name.clone(), 3),
+                cell(status, 2),
+                cell(dates::clock(a.status_for_ms + since), 2),
+                cell(load, 2),
+                cell(a.handled_today.to_string(), 2),
+                cell(
+                    a.handle_avg_ms
+                        .map(dates::clock)
+                        .unwrap_or_else(|| "—".into()),
+                    2
+                ),
+            ]
+            .spacing(8),
+        );
+    }
+    card(rows)
+}
