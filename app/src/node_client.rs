@@ -41,8 +41,13 @@ pub fn fetch_file(
     data_dir: &DataDir,
     hash: meshdesk_model::blobs::BlobHash,
 ) -> Result<(), CliError> {
-    let _ = data_dir;
-    Err(CliError::Refused(format!(
-        "file {hash} is not on this device"
-    )))
+    let Some(mut client) = Client::connect(data_dir.root()).map_err(control_error)? else {
+        return Err(CliError::Refused(format!(
+            "file {hash} is not on this device (start the node, `meshdesk node`, to fetch it from a teammate)"
+        )));
+    };
+    client
+        .request(&meshdesk_sync::control::ControlRequest::FetchFile { hash })
+        .map(|_| ())
+        .map_err(control_error)
 }
