@@ -91,7 +91,9 @@ impl FetchError {
     pub fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            FetchError::Blob(BlobError::Io { .. } | BlobError::Corrupt { .. })
+            FetchError::Blob(
+                BlobError::Io { .. } | BlobError::Corrupt { .. } | BlobError::Settings { .. }
+            )
         )
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use meshdesk_model::blobs::BlobHash;
 use meshdesk_sync::invite::InviteCode;
-use meshdesk_tests::{Device, team_of_two, wait_until};
+use meshdesk_tests::{Device, free_port, team_of_two, wait_until};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -127,6 +127,121 @@ fn a_file_attached_on_b_opens_on_a_after_sync_with_its_hash_checked() -> R {
     a.start(&[]);
     a.ok(&["file", "get", &hash, "--out", &out_arg]);
     assert_eq!(std::fs::read(&out)?, bytes);
+    Ok(())
+}
+
+/// One HTTP/1.1 request to `127.0.0.1:port` (the connection closed after
+/// it); the status and the body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    Ok((status, answer[split + 4..].to_vec()))
+}
+
+#[test]
+fn a_file_sent_by_a_visitor_on_bs_gateway_opens_on_a_with_its_hash_checked() -> R {
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Web",
+        "--channel",
+        "webchat",
+        "--strategy",
+        "ring-all",
+    ]);
+    a.start(&[]);
+    let mut b = Device::new("B");
+    let code = a.ok(&["team", "invite"]);
+    b.ok(&["team", "join", &code, "--agent", "Bo"]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    b.start_with(&[a.addr()], &["--http", &listen]);
+    assert!(
+        wait_until(Duration::from_secs(30), || http(
+            port,
+            "GET",
+            "/healthz",
+            &[],
+            b""
+        )
+        .is_ok_and(|(s, _)| s == 200)
+            && http(port, "GET", "/chat/Web/info", &[], b"")
+                .is_ok_and(|(s, _)| s == 200)),
+        "B's gateway never served the campaign\n{}",
+        b.log()
+    );
+    let (status, started) = http(
+        port,
+        "POST",
+        "/chat/Web/start",
+        &[("content-type", "application/json")],
+        br#"{"name":"Vic","text":"My parcel arrived broken"}"#,
+    )?;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&started));
+    let started: serde_json::Value = serde_json::from_slice(&started)?;
+    let token = started["token"].as_str().ok_or("token")?;
+    let id = started["interaction"].as_str().ok_or("id")?.to_string();
+    let bytes = picture(500_000);
+    let auth = format!("Bearer {token}");
+    let (status, sent) = http(
+        port,
+        "POST",
+        "/chat/Web/files?name=parcel.png",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/octet-stream"),
+        ],
+        &bytes,
+    )?;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&sent));
+
+    assert!(
+        wait_until(Duration::from_secs(30), || !files_on(&a, &id).is_empty()),
+        "A never saw the visitor's file\n--- A ---\n{}\n--- B ---\n{}",
+        a.log(),
+        b.log()
+    );
+    let file = files_on(&a, &id).remove(0);
+    assert_eq!(file["name"], "parcel.png");
+    let hash = file["hash"].as_str().ok_or("hash")?.to_string();
+    let out = a.data_dir().join("parcel.png");
+    let out_arg = out.to_str().ok_or("path")?.to_string();
+    a.ok(&["file", "get", &hash, "--out", &out_arg]);
+    let opened = std::fs::read(&out)?;
+    assert_eq!(BlobHash::of(&opened).to_hex(), hash, "hash checked on A");
+    assert_eq!(opened, bytes);
     Ok(())
 }
 

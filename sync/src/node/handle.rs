@@ -380,6 +380,16 @@ impl NodeHandle {
         self.call(|reply| Command::FetchFile { hash, reply }).await
     }
 
+    /// Stores a file in this data dir's blobs (the node's limit applies)
+    /// and gives its hash; a message may then name it (`Request::SendFiles`).
+    pub async fn put_file(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<meshdesk_model::blobs::BlobHash, NodeError> {
+        self.with_blobs("storing a file", move |blobs| blobs.put(&bytes))
+            .await
+    }
+
     /// The bytes of file `hash`, fetched first if need be, checked against
     /// their hash.
     pub async fn file_bytes(
@@ -387,13 +397,25 @@ impl NodeHandle {
         hash: meshdesk_model::blobs::BlobHash,
     ) -> Result<Vec<u8>, NodeError> {
         self.fetch_file(hash).await?;
+        self.with_blobs("reading a file", move |blobs| blobs.read(&hash))
+            .await
+    }
+
+    /// Runs `work` on this data dir's blobs, off the async threads.
+    async fn with_blobs<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        work: impl FnOnce(&meshdesk_model::blobs::BlobStore) -> meshdesk_model::blobs::BlobResult<T>
+        + Send
+        + 'static,
+    ) -> Result<T, NodeError> {
         let dir = self.data_dir.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            meshdesk_model::blobs::BlobStore::in_data_dir(&dir)?.read(&hash)
+        let done = tokio::task::spawn_blocking(move || {
+            work(&meshdesk_model::blobs::BlobStore::in_data_dir(&dir)?)
         })
         .await
-        .map_err(|e| NodeError::Invalid(format!("reading a file: {e}")))?;
-        read.map_err(|e| NodeError::File(Box::new(e.into())))
+        .map_err(|e| NodeError::Invalid(format!("{what}: {e}")))?;
+        done.map_err(|e| NodeError::File(Box::new(e.into())))
     }
 
     /// Creates an invite valid for `ttl_ms` and `uses` joins.
