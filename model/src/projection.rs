@@ -307,8 +307,8 @@ pub struct AgentHistory {
 /// An interaction message's preview: its text, else the file it carries.
 pub fn message_preview(m: &Message) -> String {
     match (m.body.trim().is_empty(), m.attachments.as_slice()) {
-        (true, [one]) => preview(&format!("📎 {}", one.name)),
-        (true, [_, ..]) => format!("📎 {} files", m.attachments.len()),
+        (true, [one]) => preview(&format!("File: {}", one.name)),
+        (true, [_, ..]) => format!("{} files", m.attachments.len()),
         _ => preview(&m.body),
     }
 }

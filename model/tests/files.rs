@@ -123,7 +123,7 @@ fn a_file_sent_is_named_in_the_message_and_read_back_whole_after_a_reopen() {
     assert_eq!(
         rows.first()
             .map(|r| r.summary.last_message_preview.as_str()),
-        Some("📎 receipt.png")
+        Some("File: receipt.png")
     );
 }
 
