@@ -194,6 +194,11 @@ async fn send_once(pair: &mut Pair, bytes: Vec<u8>) -> R<Duration> {
 }
 
 fn bench_files(c: &mut Criterion) {
+    if std::env::var("RUST_LOG").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -131,15 +131,18 @@ pub async fn serve(
             tracing::warn!(%peer, "a file request from a device not on the roster; refused");
             continue; // dropping the stream closes it
         }
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
+        // Handed to a task at once: libp2p-stream keeps no queue of
+        // inbound streams, it drops one that arrives while the last is
+        // still waiting to be taken. The slot is waited for in the task.
+        let slots = slots.clone();
         let blobs = blobs.clone();
         tokio::spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
             if let Err(e) = serve_one(stream, &blobs).await {
                 tracing::debug!(%peer, "a file request ended: {e}");
             }
-            drop(slot);
         });
     }
 }
@@ -247,6 +250,37 @@ pub async fn fetch_from(
     Ok(bytes)
 }
 
+/// How often a peer is asked again when its stream failed before an answer
+/// (its node drops an inbound stream that arrives while it is taking
+/// another), and the pause before each new try.
+const RETRIES: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(200),
+    Duration::from_millis(800),
+];
+
+/// [`fetch_from`], asked again when the stream failed before an answer.
+async fn fetch_with_retries(
+    control: &mut libp2p_stream::Control,
+    peer: PeerId,
+    hash: BlobHash,
+    limit: u64,
+) -> Result<Vec<u8>, PeerFetchError> {
+    let mut pauses = RETRIES.iter();
+    loop {
+        match fetch_from(control, peer, hash, limit).await {
+            Err(PeerFetchError::Io(e)) => match pauses.next() {
+                Some(pause) => {
+                    tracing::debug!(%hash, %peer, "file stream failed ({e}); asking again");
+                    tokio::time::sleep(*pause).await;
+                }
+                None => return Err(PeerFetchError::Io(e)),
+            },
+            other => return other,
+        }
+    }
+}
+
 /// Makes file `hash` present in `blobs`: at once if it is there, else
 /// from the first of `peers` that gives the right bytes.
 pub async fn fetch(
@@ -262,7 +296,7 @@ pub async fn fetch(
         return Err(FetchError::NoPeers(hash));
     }
     for peer in &peers {
-        match fetch_from(&mut control, *peer, hash, blobs.limit()).await {
+        match fetch_with_retries(&mut control, *peer, hash, blobs.limit()).await {
             Ok(bytes) => {
                 let blobs = blobs.clone();
                 let size = bytes.len();

@@ -18,7 +18,7 @@ use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{self, Context, Reply, Request};
 use meshdesk_model::store::{DocChange, Store};
 use meshdesk_model::team_key;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::dialer::{Dialer, listen_addrs};
 use super::handle::{Command, Event, NodeError, NodeStatus, PeerInfo};
@@ -49,6 +49,8 @@ const BATCH_DOC_BYTES: usize = 4 * 1024 * 1024;
 const PREFETCH_DOCS: usize = 64;
 /// Background file fetches running at once.
 const PREFETCH_AT_ONCE: usize = 2;
+/// The longest an open waits for a background fetch of the same file.
+const PREFETCH_WAIT: Duration = Duration::from_secs(60);
 
 /// What the actor starts from, made ready by [`super::Node::start`].
 pub(super) struct Start {
@@ -108,7 +110,9 @@ pub(super) struct Actor {
     pub(super) file_members: files::Members,
     pub(super) file_server: tokio::task::JoinHandle<()>,
     /// Files being fetched in the background, and how many at once.
-    pub(super) prefetching: Arc<std::sync::Mutex<HashSet<BlobHash>>>,
+    /// Each says `true` once its fetch ended (stored or not), so an open
+    /// of the same file waits for it instead of fetching it a second time.
+    pub(super) prefetching: Arc<std::sync::Mutex<HashMap<BlobHash, watch::Receiver<bool>>>>,
     pub(super) prefetch_slots: Arc<tokio::sync::Semaphore>,
 }
 
@@ -282,10 +286,17 @@ impl Actor {
             }
         }
         for hash in wanted {
-            let fresh = self
-                .prefetching
-                .lock()
-                .is_ok_and(|mut fetching| fetching.insert(hash));
+            let (done, under_way) = watch::channel(false);
+            let fresh =
+                self.prefetching
+                    .lock()
+                    .is_ok_and(|mut fetching| match fetching.entry(hash) {
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(under_way);
+                            true
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => false,
+                    });
             if !fresh {
                 continue;
             }
@@ -308,6 +319,7 @@ impl Actor {
                 if let Ok(mut fetching) = fetching.lock() {
                     fetching.remove(&hash);
                 }
+                let _ = done.send(true);
             });
         }
     }
@@ -326,9 +338,20 @@ impl Actor {
             .copied()
             .filter(|p| self.file_members.contains(p))
             .collect();
+        let under_way = self
+            .prefetching
+            .lock()
+            .ok()
+            .and_then(|fetching| fetching.get(&hash).cloned());
         let control = self.stream_control.clone();
         let blobs = self.blobs.clone();
         tokio::spawn(async move {
+            // The same file already on its way: wait for that fetch (it
+            // ends, stored or not, within its own timeouts) rather than
+            // have the peer send it twice; then fetch only if it failed.
+            if let Some(mut under_way) = under_way {
+                let _ = tokio::time::timeout(PREFETCH_WAIT, under_way.wait_for(|done| *done)).await;
+            }
             let result = files::fetch(control, peers, hash, blobs).await;
             let _ = reply.send(result.map_err(|e| NodeError::File(Box::new(e))));
         });
