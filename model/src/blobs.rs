@@ -275,7 +275,12 @@ impl BlobStore {
             rand::random::<u64>()
         ));
         let written = (|| {
-            let mut file = fs::File::create(&temp)?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            // Customers' files: this user's alone (the data dir is 0700 too).
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&temp, &path)?;

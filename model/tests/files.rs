@@ -214,6 +214,16 @@ fn a_file_changed_on_disk_is_reported_never_served_and_wrong_bytes_are_refused()
     let hash = blobs.put(b"the real bytes").expect("put");
     let path = blobs.path_of(&hash);
     assert!(path.starts_with(dir.path().join("blobs")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only this user reads a customer's file"
+        );
+    }
     std::fs::write(&path, b"other bytes").expect("tamper");
     assert!(matches!(blobs.read(&hash), Err(BlobError::Corrupt { .. })));
 
