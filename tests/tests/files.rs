@@ -29,6 +29,20 @@ fn team_with_idle_member() -> Result<(Device, Device, InviteCode), Box<dyn std::
     Ok((a, b, InviteCode::parse(&code)?))
 }
 
+/// A call `device`'s agent starts (theirs: they may send in it).
+fn phone_call(device: &Device, to: &str) -> String {
+    device.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        to,
+    ])
+}
+
 /// A picture's worth of bytes that do not compress.
 fn picture(len: usize) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -72,16 +86,7 @@ fn blob_on_disk(device: &Device, hash: &str) -> bool {
 #[test]
 fn a_file_attached_on_b_opens_on_a_after_sync_with_its_hash_checked() -> R {
     let (mut a, mut b) = team_of_two();
-    let id = b.ok(&[
-        "interaction",
-        "new",
-        "--channel",
-        "phone",
-        "--campaign",
-        "General",
-        "--to",
-        "+34 600 100 200",
-    ]);
+    let id = phone_call(&b, "+34 600 100 200");
     let bytes = picture(300_000);
     let src = b.data_dir().join("router.png");
     std::fs::write(&src, &bytes)?;
@@ -241,6 +246,81 @@ fn a_file_sent_by_a_visitor_on_bs_gateway_opens_on_a_with_its_hash_checked() -> 
     a.ok(&["file", "get", &hash, "--out", &out_arg]);
     let opened = std::fs::read(&out)?;
     assert_eq!(BlobHash::of(&opened).to_hex(), hash, "hash checked on A");
+    assert_eq!(opened, bytes);
+    Ok(())
+}
+
+#[test]
+fn a_file_reaches_a_node_that_never_met_its_sender_through_a_teammate() -> R {
+    // A, B and C of one team; A is off while B sends the file, B is off
+    // by the time A comes back: only C can have carried it.
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.start(&[]);
+    let mut b = Device::new("B");
+    let mut c = Device::new("C");
+    // C first: B's join then brings a roster that has C on it.
+    for (device, agent) in [(&mut c, "Cy"), (&mut b, "Bo")] {
+        let code = a.ok(&["team", "invite"]);
+        device.ok(&["team", "join", &code, "--agent", agent]);
+    }
+    c.start(&[a.addr()]);
+    let id = phone_call(&a, "+34 600 100 200");
+    assert!(
+        wait_until(Duration::from_secs(30), || c
+            .run(&["interaction", "show", &id])
+            .status
+            .success()),
+        "C never got the interaction\n{}",
+        c.log()
+    );
+    a.stop();
+    b.start(&[c.addr()]);
+    assert!(
+        wait_until(Duration::from_secs(30), || b
+            .run(&["interaction", "show", &id])
+            .status
+            .success()),
+        "B never got the interaction from C\n{}",
+        b.log()
+    );
+    let bytes = picture(800_000);
+    let src = b.data_dir().join("meter.png");
+    std::fs::write(&src, &bytes)?;
+    // In an interaction of B's own (only its owner writes to a customer).
+    let own = phone_call(&b, "+34 600 100 201");
+    b.ok(&[
+        "interaction",
+        "send",
+        &own,
+        "--file",
+        src.to_str().ok_or("path")?,
+    ]);
+    let hash = BlobHash::of(&bytes).to_hex();
+    assert!(
+        wait_until(Duration::from_secs(30), || blob_on_disk(&c, &hash)),
+        "C never fetched the file\n--- C ---\n{}",
+        c.log()
+    );
+    b.stop();
+    a.start(&[c.addr()]);
+    assert!(
+        wait_until(Duration::from_secs(30), || !files_on(&a, &own).is_empty()),
+        "A never saw B's message\n--- A ---\n{}",
+        a.log()
+    );
+    let out = a.data_dir().join("meter.png");
+    let out_arg = out.to_str().ok_or("path")?.to_string();
+    assert!(
+        wait_until(Duration::from_secs(30), || a
+            .run(&["file", "get", &hash, "--out", &out_arg])
+            .status
+            .success()),
+        "A never opened the file\n--- A ---\n{}",
+        a.log()
+    );
+    let opened = std::fs::read(&out)?;
+    assert_eq!(BlobHash::of(&opened).to_hex(), hash);
     assert_eq!(opened, bytes);
     Ok(())
 }
