@@ -223,6 +223,11 @@ impl Active {
         contacts_changed: bool,
         backend: &Backend,
     ) -> Task<Message> {
+        // A picture that could not be had may be had now (a teammate came
+        // online): asked again once the conversation is re-read.
+        if let Some(open) = self.list.any_selected_mut() {
+            open.extra.files.retry_failed();
+        }
         let list = self.list.reload(backend);
         let detail = match self.open_id() {
             Some(id) if contacts_changed || interactions.contains(&id) => {
