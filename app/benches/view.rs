@@ -117,6 +117,7 @@ fn build(path: &Path) {
             created_at: at,
             created_by: None,
             messages: vec![meshdesk_model::Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: Author::Contact,
                 at,

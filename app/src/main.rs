@@ -97,6 +97,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(args) => return bundle_cmd::export(&data_dir, args, json),
         Command::Report(args) => return cli::report(&data_dir, args, json),
         Command::Relay(args) => return node_cmd::run_relay(&data_dir, args),
+        Command::Interaction(cli::args::InteractionCommand::Send { id, text, files })
+            if !files.is_empty() =>
+        {
+            return cli::send_files(&data_dir, &id, text, files, json);
+        }
+        Command::File(cli::args::FileCommand::Get { hash, out }) => {
+            return cli::file_get(&data_dir, &hash, &out, json);
+        }
         other => other,
     };
     match cli::request_for(command, node_client::device_name)? {

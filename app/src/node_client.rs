@@ -34,3 +34,20 @@ fn control_error(e: ControlError) -> CliError {
         other => CliError::Failed(other.to_string()),
     }
 }
+
+/// Asks the node running here to fetch file `hash` from a teammate into
+/// this data dir's blobs. Without a running node nothing can fetch it.
+pub fn fetch_file(
+    data_dir: &DataDir,
+    hash: meshdesk_model::blobs::BlobHash,
+) -> Result<(), CliError> {
+    let Some(mut client) = Client::connect(data_dir.root()).map_err(control_error)? else {
+        return Err(CliError::Refused(format!(
+            "file {hash} is not on this device (start the node, `meshdesk node`, to fetch it from a teammate)"
+        )));
+    };
+    client
+        .request(&meshdesk_sync::control::ControlRequest::FetchFile { hash })
+        .map(|_| ())
+        .map_err(control_error)
+}

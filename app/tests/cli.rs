@@ -1049,3 +1049,69 @@ fn history_lists_my_closed_work_and_narrows_by_each_filter() {
         "apply to --tab history only",
     );
 }
+
+#[test]
+fn a_file_is_sent_with_a_message_and_written_back_by_its_hash() {
+    let cli = Cli::with_team();
+    let id = cli.ok(&[
+        "interaction",
+        "new",
+        "--channel",
+        "phone",
+        "--campaign",
+        "General",
+        "--to",
+        "+34 600 100 200",
+    ]);
+    let src = cli.data_dir().join("invoice.pdf");
+    let bytes: Vec<u8> = b"%PDF-1.7\n"
+        .iter()
+        .copied()
+        .chain((0..4000u32).map(|n| (n % 253) as u8))
+        .collect();
+    std::fs::write(&src, &bytes).expect("write");
+    let src_arg = src.to_string_lossy().into_owned();
+    cli.ok(&["interaction", "send", &id, "--file", &src_arg]);
+    let shown = cli.json(&["interaction", "show", &id]);
+    let file = &shown["interaction"]["messages"][0]["attachments"][0];
+    assert_eq!(file["name"], "invoice.pdf");
+    assert_eq!(file["mime"], "application/pdf");
+    assert_eq!(file["size"], bytes.len());
+    let hash = file["hash"].as_str().expect("a hash").to_string();
+    assert_eq!(hash, meshdesk_model::blobs::BlobHash::of(&bytes).to_hex());
+    let text = cli.ok(&["interaction", "show", &id]);
+    assert!(
+        text.contains("file: invoice.pdf (application/pdf"),
+        "{text}"
+    );
+
+    let out = cli.data_dir().join("copy.pdf");
+    let out_arg = out.to_string_lossy().into_owned();
+    cli.ok(&["file", "get", &hash, "--out", &out_arg]);
+    assert_eq!(std::fs::read(&out).expect("read"), bytes);
+
+    // Bad input: exit 2, one line, nothing written.
+    cli.refused(
+        &["interaction", "send", &id, "--file", "/no/such/file.png"],
+        "/no/such/file.png",
+    );
+    cli.refused(&["interaction", "send", &id], "give the message's text");
+    cli.refused(
+        &["file", "get", "xyz", "--out", &out_arg],
+        "is not a file hash",
+    );
+    let absent = meshdesk_model::blobs::BlobHash::of(b"nobody sent this").to_hex();
+    cli.refused(
+        &["file", "get", &absent, "--out", &out_arg],
+        "is not on this device",
+    );
+    std::fs::write(
+        cli.data_dir().join("files.json"),
+        r#"{"max_file_bytes": 100}"#,
+    )
+    .expect("write");
+    cli.refused(
+        &["interaction", "send", &id, "--file", &src_arg],
+        "over this node's limit of 100 bytes",
+    );
+}

@@ -75,10 +75,65 @@
     var time = document.createElement("time");
     time.dateTime = new Date(m.at).toISOString();
     time.textContent = timeText(m.at);
-    li.append(who, body, time);
+    li.append(who, body);
+    (m.files || []).forEach(function (f) { li.append(fileView(f)); });
+    li.append(time);
     el("messages").appendChild(li);
     if (m.author === "agent") hideTyping();
     scrollDown();
+  }
+
+  var IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"];
+
+  function sizeText(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return Math.round(n / 1024) + " KB";
+    return (n / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  // A file of the conversation: fetched with the visitor's token (never a
+  // token in a URL), shown from a blob: URL; pictures inline, anything
+  // else as a named download.
+  function fileView(f) {
+    var box = document.createElement("div");
+    box.className = "file";
+    box.dataset.hash = f.hash;
+    var link = document.createElement("a");
+    link.className = "file-name";
+    link.textContent = f.name + " (" + sizeText(f.size) + ")";
+    link.href = "#";
+    box.append(link);
+    var fetched = null;
+    function bytes() {
+      if (!fetched) {
+        fetched = fetch(base + "/files/" + encodeURIComponent(f.hash), {
+          headers: session ? { authorization: "Bearer " + session.token } : {},
+        }).then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.blob();
+        }).then(function (b) { return URL.createObjectURL(b); });
+      }
+      return fetched;
+    }
+    link.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      bytes().then(function (url) {
+        var a = document.createElement("a");
+        a.href = url;
+        a.download = f.name;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      }).catch(function () { link.textContent = f.name + " (not available)"; });
+    });
+    if (IMAGES.indexOf(f.mime) >= 0) {
+      var img = document.createElement("img");
+      img.className = "thumbnail";
+      img.alt = f.name;
+      box.prepend(img);
+      bytes().then(function (url) { img.src = url; }).catch(function () { img.remove(); });
+    }
+    return box;
   }
 
   function addNotice(text) {
@@ -236,6 +291,34 @@
         else el("send-error").textContent = e.message;
       })
       .finally(function () { el("send").disabled = false; el("text").focus(); });
+  });
+
+  el("file").addEventListener("change", function () {
+    var input = el("file");
+    var file = input.files && input.files[0];
+    if (!file || !session) return;
+    el("send-error").textContent = "";
+    el("send").disabled = true;
+    fetch(base + "/files?name=" + encodeURIComponent(file.name), {
+      method: "POST",
+      headers: { authorization: "Bearer " + session.token, "content-type": "application/octet-stream" },
+      body: file,
+    })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (json) {
+          if (r.ok) {
+            if (!socket || socket.readyState !== WebSocket.OPEN) return refresh();
+            return;
+          }
+          if (r.status === 409) setClosed();
+          else if (r.status === 401) forget();
+          else if (r.status === 413) el("send-error").textContent = "That file is too large to send.";
+          else if (r.status === 429) el("send-error").textContent = "You are sending messages too fast; please wait a moment.";
+          else el("send-error").textContent = json.error || ("HTTP " + r.status);
+        });
+      })
+      .catch(function (e) { el("send-error").textContent = e.message; })
+      .finally(function () { input.value = ""; el("send").disabled = false; });
   });
 
   el("text").addEventListener("keydown", function (ev) {

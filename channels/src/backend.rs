@@ -5,6 +5,7 @@
 //! (or one of its typed calls), and what changed comes back as
 //! [`Event`]s. [`crate::NodeBackend`] implements it for the node's handle.
 
+use meshdesk_model::blobs::BlobHash;
 use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{Client, OpError, UnexpectedReply};
 use meshdesk_model::store::DocChange;
@@ -138,4 +139,18 @@ pub trait Backend: Client<Error = BackendError> + Clone + Send + Sync + 'static 
     /// Publishes an ephemeral typing indicator (a visitor typing). The node
     /// forwards it to its peers and echoes it on [`Backend::events`].
     fn typing(&self, typing: Typing);
+
+    /// The largest file the node takes (its `files.json`, 20 MiB by default).
+    fn file_limit(&self) -> u64;
+
+    /// Stores a file in the node's blobs (content-addressed); a message
+    /// may then name it ([`meshdesk_model::ops::Request::SendFiles`]).
+    fn put_file(
+        &self,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<BlobHash, BackendError>> + Send;
+
+    /// The bytes of a file, fetched from a teammate first if this node
+    /// lacks it, checked against their hash.
+    fn file(&self, hash: BlobHash) -> impl Future<Output = Result<Vec<u8>, BackendError>> + Send;
 }

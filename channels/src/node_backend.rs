@@ -4,6 +4,7 @@
 //! events become the gateways' [`Event`]s. A node with networking off (see
 //! `meshdesk_sync::home`) serves the gateways' tests the same way.
 
+use meshdesk_model::blobs::{BlobHash, FilesSettings};
 use meshdesk_model::ops::{Client, Reply, Request};
 use meshdesk_sync::node::{self, NodeError, NodeHandle};
 use meshdesk_sync::protocol::TypingTarget;
@@ -71,6 +72,18 @@ fn backend_error(e: NodeError) -> BackendError {
             BackendError::unavailable(e.to_string())
         }
         NodeError::Invalid(message) => BackendError::new(ErrorKind::Invalid, message),
+        NodeError::File(e) if e.is_user_error() => {
+            use meshdesk_sync::files::FetchError;
+            let kind = match *e {
+                FetchError::NoPeers(_)
+                | FetchError::NotFound { .. }
+                | FetchError::Blob(meshdesk_model::blobs::BlobError::Missing(_)) => {
+                    ErrorKind::NotFound
+                }
+                _ => ErrorKind::Invalid,
+            };
+            BackendError::new(kind, e.to_string())
+        }
         other => BackendError::new(ErrorKind::Internal, other.to_string()),
     }
 }
@@ -92,5 +105,21 @@ impl Backend for NodeBackend {
         // A visitor's typing stays on the hosting node: the sync protocol only
         // carries agents' typing.
         let _ = self.events.send(Event::Typing(typing));
+    }
+
+    /// Read at each upload (a file of a few bytes), as the node's own
+    /// `put_file` reads it: a supervisor's change applies at once.
+    fn file_limit(&self) -> u64 {
+        FilesSettings::load(self.node.data_dir())
+            .map(|s| s.max_file_bytes)
+            .unwrap_or(meshdesk_model::blobs::DEFAULT_MAX_FILE_BYTES)
+    }
+
+    async fn put_file(&self, bytes: Vec<u8>) -> Result<BlobHash, BackendError> {
+        self.node.put_file(bytes).await.map_err(backend_error)
+    }
+
+    async fn file(&self, hash: BlobHash) -> Result<Vec<u8>, BackendError> {
+        self.node.file_bytes(hash).await.map_err(backend_error)
     }
 }

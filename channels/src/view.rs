@@ -28,6 +28,8 @@ pub struct ApiMessage {
     pub at: Millis,
     /// Plain text, never markup.
     pub body: String,
+    /// The files it carries.
+    pub files: Vec<crate::http::ApiFile>,
 }
 
 impl ApiMessage {
@@ -44,6 +46,7 @@ impl ApiMessage {
             agent_name: agent.map(|a| names.get(&a).cloned().unwrap_or_else(|| a.to_string())),
             at: m.at,
             body: m.body.clone(),
+            files: m.attachments.iter().map(Into::into).collect(),
         }
     }
 }
@@ -250,6 +253,8 @@ pub struct ChatMessage {
     pub name: Option<String>,
     pub at: Millis,
     pub body: String,
+    /// The files it carries (fetched with the visitor's token).
+    pub files: Vec<crate::http::ApiFile>,
 }
 
 impl ChatMessage {
@@ -265,6 +270,7 @@ impl ChatMessage {
             name,
             at: m.at,
             body: m.body.clone(),
+            files: m.attachments.iter().map(Into::into).collect(),
         }
     }
 }

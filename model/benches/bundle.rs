@@ -76,6 +76,7 @@ fn build(path: &Path) -> (Store, LocalIdentity) {
         let at = now - ((INTERACTIONS - n) as i64) * 60_000;
         let messages = (0..MESSAGES)
             .map(|k| Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: if k % 2 == 0 {
                     Author::Contact

@@ -163,6 +163,7 @@ fn build(path: &Path) {
             created_at: at,
             created_by: None,
             messages: vec![Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: Author::Contact,
                 at,

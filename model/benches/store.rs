@@ -131,6 +131,7 @@ fn build(path: &Path) {
         let topic = TOPICS[n % TOPICS.len()];
         let messages = (0..MESSAGES)
             .map(|k| Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: if k % 2 == 0 {
                     Author::Contact

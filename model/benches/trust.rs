@@ -80,6 +80,7 @@ fn sender() -> (tempfile::TempDir, Store) {
                 Author::Agent(me.agent)
             };
             let message = Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author,
                 at: now_ms(),

@@ -91,6 +91,17 @@ pub const MENTION_TEXT_CHARS: usize = 500;
 /// How many characters after each `@` the mention index keeps to match
 /// names against: agent names longer than this cannot be mentioned.
 pub const MENTION_TAIL_CHARS: usize = 100;
+/// The most files one message carries (write rule: an `attachments` list is
+/// made with its message's first change and holds at most this many).
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+/// The largest file size a message may declare (write rule). Each node's
+/// own limit (`files.json`, default 20 MiB) is at most this; it is fixed so
+/// that every node judges a change alike.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+/// The longest file name a message records (write rule).
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+/// The longest media type a message records (write rule).
+pub const MAX_MIME_CHARS: usize = 127;
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const DEFLATE_BIT: u64 = 0b1000;

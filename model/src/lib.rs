@@ -21,6 +21,7 @@ pub use types::{
     TeamKey, Transfer, TransferKind, TransferTarget, UnknownVariant, month_of,
 };
 pub mod authorship;
+pub mod blobs;
 pub mod board;
 pub mod bounds;
 pub mod bundle;

@@ -114,7 +114,7 @@ impl InteractionSummary {
                 wrapup_until: f.wrapup_until,
             }),
             message_count: u32::try_from(message_count).unwrap_or(u32::MAX),
-            last_message_preview: last.map(|m| preview(&m.body)).unwrap_or_default(),
+            last_message_preview: last.map(message_preview).unwrap_or_default(),
             last_message_at: last.map(|m| m.at),
             tags: i.tags.iter().cloned().collect(),
             snooze: i.snoozed().cloned(),
@@ -302,6 +302,15 @@ pub struct AgentHistory {
     pub finished_today: u32,
     /// Until when the agent is in wrap-up.
     pub wrapup_until: Option<Millis>,
+}
+
+/// An interaction message's preview: its text, else the file it carries.
+pub fn message_preview(m: &Message) -> String {
+    match (m.body.trim().is_empty(), m.attachments.as_slice()) {
+        (true, [one]) => preview(&format!("File: {}", one.name)),
+        (true, [_, ..]) => format!("{} files", m.attachments.len()),
+        _ => preview(&m.body),
+    }
 }
 
 /// A message preview: first line(s), whitespace folded, bounded length.

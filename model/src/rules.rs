@@ -13,7 +13,7 @@
 //! | any | the actor is a roster device's key, not revoked before the change's own time; a valid seal of that actor covers the change |
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors; its status log (`status_history`) holds at most 1000 entries as of any change that adds one |
-//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character; the snooze (`snooze_*` at the root): only the owner of the current round, naming itself and that round, a known kind, its note at most 500 characters |
+//! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message), a message's `attachments` made with the message (at most 10 files, each a 64-hex-digit hash, a size up to 1 GiB, a media type, a bare name of at most 255 characters); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character; the snooze (`snooze_*` at the root): only the owner of the current round, naming itself and that round, a known kind, its note at most 500 characters |
 //! | contact | any member; its tags as an interaction's; its merge (`merged_into`, `merged_at`, `merged_by` at the root): any member in their own name (`merged_by` the writer's agent whenever `merged_into` is written), into another contact id (or empty: unmerged), dated no later than the change |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
 //! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
@@ -354,6 +354,7 @@ const MAX_TEXT_CHARS: usize = crate::validate::MAX_MESSAGE_CHARS;
 const MAX_REASON_CHARS: usize = crate::bounds::MAX_REASON_CHARS;
 /// The longest note a snooze carries.
 const MAX_SNOOZE_NOTE_CHARS: usize = crate::bounds::MAX_SNOOZE_NOTE_CHARS;
+const MAX_ATTACHMENTS_PER_MESSAGE: usize = crate::bounds::MAX_ATTACHMENTS_PER_MESSAGE;
 
 /// One operation of a change, with where it writes.
 struct OpView {
@@ -365,6 +366,10 @@ struct OpView {
     key: Option<String>,
     action: OpType,
     insert: bool,
+    /// The object it writes in (`None`: the root).
+    obj: Option<(u64, ActorId)>,
+    /// Whether that object was made by this same change.
+    obj_made_here: bool,
 }
 
 impl OpView {
@@ -415,6 +420,13 @@ fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec
     let root: Path = Path::default();
     let mut out = Vec::with_capacity(expanded.operations.len());
     for (offset, op) in expanded.operations.into_iter().enumerate() {
+        let (obj, obj_made_here) = match &op.obj {
+            ObjectId::Root => (None, false),
+            ObjectId::Id(OpId(counter, actor)) => (
+                Some((*counter, actor.clone())),
+                *actor == expanded.actor_id && *counter >= expanded.start_op.get(),
+            ),
+        };
         let (path, creator) = match op.obj {
             ObjectId::Root => (root.clone(), None),
             ObjectId::Id(OpId(counter, actor)) => {
@@ -446,6 +458,8 @@ fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec
             key,
             action: op.action,
             insert: op.insert,
+            obj,
+            obj_made_here,
         });
     }
     Ok(out)
@@ -515,6 +529,7 @@ fn judge(
             } else {
                 None
             };
+            check_attachment_counts(&ops)?;
             for op in &ops {
                 judge_interaction_op(doc, op, change, writer, &mut past)?;
             }
@@ -766,6 +781,56 @@ fn round<'r>(
         .ok_or_else(|| Refusal("the interaction's round as of the change".into()))
 }
 
+/// A change adds at most [`MAX_ATTACHMENTS_PER_MESSAGE`] files to any one
+/// message's `attachments` (which only the change that made it fills).
+fn check_attachment_counts(ops: &[OpView]) -> Result<(), Refusal> {
+    let mut counts: HashMap<&(u64, ActorId), usize> = HashMap::new();
+    for op in ops {
+        if op.insert
+            && op.path.len() == 3
+            && op.path[0] == "messages"
+            && op.path[2] == "attachments"
+            && let Some(obj) = &op.obj
+        {
+            let n = counts.entry(obj).or_default();
+            *n += 1;
+            if *n > MAX_ATTACHMENTS_PER_MESSAGE {
+                return refuse(format!(
+                    "a message carries more than {MAX_ATTACHMENTS_PER_MESSAGE} files"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One field of a file a message carries: a well-formed hash, a size up to
+/// the ceiling, a media type and a bare file name, each bounded; nothing else.
+fn judge_attachment_field(op: &OpView) -> Result<(), Refusal> {
+    let fits = match op.key.as_deref() {
+        Some("hash") => op.str_value().is_some_and(crate::blobs::is_hash_hex),
+        Some("size") => op
+            .int_value()
+            .is_some_and(|n| n > 0 && n.unsigned_abs() <= crate::bounds::MAX_FILE_BYTES),
+        Some("mime") => op.str_value().is_some_and(|m| {
+            m.len() <= crate::bounds::MAX_MIME_CHARS
+                && m.contains('/')
+                && m.bytes().all(|b| b.is_ascii_graphic())
+        }),
+        Some("name") => op.str_value().is_some_and(|n| {
+            !n.trim().is_empty()
+                && n.chars().count() <= crate::bounds::MAX_FILE_NAME_CHARS
+                && !n.contains(['/', '\\'])
+        }),
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        refuse(format!("{} does not fit a file's record", op.describe()))
+    }
+}
+
 /// `<epoch>:<agent>`, the key of a claim or a decline.
 fn round_key(key: &str) -> Option<(u32, AgentId)> {
     let (epoch, agent) = key.split_once(':')?;
@@ -907,6 +972,14 @@ fn judge_interaction_op(
             if !own_object {
                 return refuse(format!("{} belongs to another writer", what()));
             }
+            if key == Some("attachments")
+                && !matches!(op.action, OpType::Make(automerge::ObjType::List))
+            {
+                return refuse(format!("{} must be a list of files", what()));
+            }
+            if key != Some("attachments") && op.makes_object() {
+                return refuse(format!("{} is outside a message's schema", what()));
+            }
             if key == Some("author") {
                 let author = op.str_value().unwrap_or_default();
                 if author != own_author(writer) && author != "contact" && author != "system" {
@@ -917,6 +990,25 @@ fn judge_interaction_op(
                 }
             }
             Ok(())
+        }
+        ["messages", "*", "attachments"] => {
+            if !own_object {
+                return refuse(format!("{} belongs to another writer", what()));
+            }
+            if op.insert && op.makes_object() && op.obj_made_here {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "{} is written only with its message, one file map per entry",
+                    what()
+                ))
+            }
+        }
+        ["messages", "*", "attachments", "*"] => {
+            if !own_object {
+                return refuse(format!("{} belongs to another writer", what()));
+            }
+            judge_attachment_field(op)
         }
         ["notes", "*"] | ["transfers", "*"] => {
             if !own_object {

@@ -332,6 +332,9 @@ pub struct Message {
     pub author: Author,
     pub at: Millis,
     pub body: String,
+    /// The files it carries (their bytes are blobs, see [`crate::blobs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::blobs::Attachment>,
 }
 
 /// An agent's claim on an interaction. Claims are only ever written by the

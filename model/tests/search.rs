@@ -226,6 +226,7 @@ fn others_active(desk: &mut Desk, n: usize, body: &str) {
                 created_at: at,
                 created_by: None,
                 messages: vec![Message {
+                    attachments: Vec::new(),
                     id: MessageId::new(),
                     author: Author::Contact,
                     at,

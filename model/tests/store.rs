@@ -574,6 +574,7 @@ fn raw_pairs(raw: &[meshdesk_model::store::RawDoc]) -> Vec<(String, Vec<u8>)> {
 
 fn message(body: &str) -> Message {
     Message {
+        attachments: Vec::new(),
         id: MessageId::new(),
         author: Author::Contact,
         at: now_ms(),

@@ -388,6 +388,7 @@ fn a_message_in_another_agents_name_is_refused_and_ones_own_goes_through() {
     let id = queued_interaction(&mut ana, &mut eve);
     let before = interaction(&mut ana, id);
     let forged = Message {
+        attachments: Vec::new(),
         id: MessageId::new(),
         author: Author::Agent(ana.agent),
         at: now_ms(),
@@ -407,6 +408,7 @@ fn a_message_in_another_agents_name_is_refused_and_ones_own_goes_through() {
 
     let id = queued_interaction(&mut ana, &mut eve);
     let own = Message {
+        attachments: Vec::new(),
         id: MessageId::new(),
         author: Author::Agent(eve.agent),
         at: now_ms(),
@@ -1303,4 +1305,159 @@ fn an_agents_status_log_past_its_bound_is_refused_and_a_trimmed_one_syncs() {
     assert_eq!(log.len(), bounds::MAX_STATUS_LOG);
     assert_eq!(log[0].at, 2_100);
     honest_contact_still_syncs(&mut eve, &mut ana);
+}
+
+fn file(hash: &str, size: u64, name: &str) -> blobs::Attachment {
+    blobs::Attachment {
+        hash: hash.parse().unwrap_or(blobs::BlobHash([7; 32])),
+        size,
+        mime: "image/png".into(),
+        name: name.into(),
+    }
+}
+
+/// Eve appends, in her own name, a message carrying `files` (written as the
+/// document writer does, around the ops' checks), syncs it to Ana and says
+/// what Ana refused.
+fn eve_sends_files(
+    ana: &mut Desk,
+    eve: &mut Desk,
+    files: Vec<blobs::Attachment>,
+    patch: impl FnOnce(&mut automerge::AutoCommit) + Send + 'static,
+) -> (InteractionId, Vec<(String, String)>) {
+    let id = queued_interaction(ana, eve);
+    let message = Message {
+        attachments: files,
+        id: MessageId::new(),
+        author: Author::Agent(eve.agent),
+        at: now_ms(),
+        body: "see attached".into(),
+    };
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            doc::interaction::append_message(d, &message)?;
+            patch(d);
+            Ok(())
+        })
+        .expect("eve writes");
+    (id, sync(eve, ana))
+}
+
+#[test]
+fn a_message_with_well_formed_files_syncs_and_reads_back() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let hash = blobs::BlobHash::of(b"png bytes").to_hex();
+    let files = vec![file(&hash, 9, "receipt.png"), file(&hash, 9, "copy.png")];
+    let (id, refused) = eve_sends_files(&mut ana, &mut eve, files.clone(), |_| {});
+    assert!(refused.is_empty(), "{refused:?}");
+    let got = interaction(&mut ana, id);
+    assert_eq!(
+        got.messages.last().map(|m| m.attachments.clone()),
+        Some(files)
+    );
+}
+
+#[test]
+fn malformed_or_too_many_files_in_a_message_are_refused() {
+    let good = blobs::BlobHash::of(b"x").to_hex();
+    let cases: Vec<(&str, Vec<blobs::Attachment>)> = vec![
+        ("more than 10 files", vec![file(&good, 1, "a.png"); 11]),
+        (
+            "over the ceiling",
+            vec![file(&good, bounds::MAX_FILE_BYTES + 1, "big.png")],
+        ),
+        (
+            "a name with a folder",
+            vec![file(&good, 1, "../etc/passwd")],
+        ),
+        ("an empty size", vec![file(&good, 0, "a.png")]),
+    ];
+    for (what, files) in cases {
+        let mut ana = supervisor();
+        let mut eve = admit(&mut ana, "Eve");
+        let (id, refused) = eve_sends_files(&mut ana, &mut eve, files, |_| {});
+        let reason = refused_doc(&refused, &DocId::Interaction(id));
+        assert!(
+            reason.contains("files") || reason.contains("file's record"),
+            "{what}: {reason}"
+        );
+        assert_eq!(interaction(&mut ana, id).messages.len(), 1, "{what}");
+    }
+}
+
+#[test]
+fn a_hash_spelled_otherwise_or_a_file_added_later_is_refused() {
+    let mut ana = supervisor();
+    let mut eve = admit(&mut ana, "Eve");
+    let good = blobs::BlobHash::of(b"x").to_hex();
+    // The same hash in capitals: one file must have one name everywhere.
+    let (id, refused) = eve_sends_files(&mut ana, &mut eve, vec![file(&good, 1, "a.png")], {
+        let upper = good.to_uppercase();
+        move |d| {
+            let list = d
+                .get(automerge::ROOT, "messages")
+                .ok()
+                .flatten()
+                .map(|(_, o)| o);
+            let Some(list) = list else { return };
+            let last = d.length(&list) - 1;
+            let Some((_, msg)) = d.get(&list, last).ok().flatten() else {
+                return;
+            };
+            let Some((_, files)) = d.get(&msg, "attachments").ok().flatten() else {
+                return;
+            };
+            let Some((_, one)) = d.get(&files, 0).ok().flatten() else {
+                return;
+            };
+            let _ = d.put(&one, "hash", upper);
+        }
+    });
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("file's record"),
+        "{refused:?}"
+    );
+
+    // A file slipped into a message sent earlier.
+    let (id, refused) = eve_sends_files(&mut ana, &mut eve, vec![file(&good, 1, "a.png")], |_| {});
+    assert!(refused.is_empty(), "{refused:?}");
+    eve.store
+        .write_doc(&DocId::Interaction(id), false, move |d| {
+            let list = doc_obj(d, automerge::ROOT, "messages");
+            let last = d.length(&list) - 1;
+            let msg = d
+                .get(&list, last)
+                .ok()
+                .flatten()
+                .map(|(_, o)| o)
+                .expect("message");
+            let files = doc_obj(d, msg, "attachments");
+            let extra = d.insert_object(&files, 1, automerge::ObjType::Map)?;
+            d.put(&extra, "hash", good.as_str())?;
+            Ok(())
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &DocId::Interaction(id)).contains("written only with its message"),
+        "{refused:?}"
+    );
+    let files = interaction(&mut ana, id)
+        .messages
+        .last()
+        .map(|m| m.attachments.len());
+    assert_eq!(files, Some(1));
+}
+
+fn doc_obj(
+    d: &automerge::AutoCommit,
+    at: impl AsRef<automerge::ObjId>,
+    key: &str,
+) -> automerge::ObjId {
+    d.get(at, key)
+        .ok()
+        .flatten()
+        .map(|(_, o)| o)
+        .expect("object")
 }

@@ -132,6 +132,7 @@ fn add_interactions(store: &mut Store, count: usize) -> R<()> {
                 d.commit_with(committed_now());
                 for k in 0..MESSAGES {
                     let m = Message {
+                        attachments: Vec::new(),
                         id: MessageId::new(),
                         author: if k % 2 == 0 {
                             Author::Contact
@@ -520,6 +521,7 @@ async fn catch_up(count: usize, runs: usize) -> R<()> {
                 .map(|doc_id| {
                     DocEdit::new(doc_id, false, |d| {
                         let m = Message {
+                            attachments: Vec::new(),
                             id: MessageId::new(),
                             author: Author::Contact,
                             at: now_ms(),

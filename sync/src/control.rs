@@ -76,6 +76,11 @@ pub enum ControlRequest {
     ExportAutomerge {
         dir: PathBuf,
     },
+    /// `file get HASH`: make the file present in the data dir's blobs,
+    /// fetched from a teammate if need be.
+    FetchFile {
+        hash: meshdesk_model::blobs::BlobHash,
+    },
     /// Stop the node (as SIGTERM does).
     Shutdown,
 }
@@ -260,6 +265,10 @@ async fn dispatch(handle: &NodeHandle, request: ControlRequest) -> Result<Contro
         }
         ControlRequest::ExportAutomerge { dir } => {
             ControlReply::OpenData(handle.export_open_data(dir).await?)
+        }
+        ControlRequest::FetchFile { hash } => {
+            handle.fetch_file(hash).await?;
+            ControlReply::Done
         }
         ControlRequest::Shutdown => ControlReply::Done,
     })

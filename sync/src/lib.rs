@@ -2,6 +2,7 @@
 //! protocol, presence, team join). See [`node`] for the Command/Event API.
 
 pub mod control;
+pub mod files;
 pub mod first_sync;
 pub mod home;
 pub mod identity;

@@ -554,6 +554,7 @@ impl Sim {
                         doc::interaction::append_message(
                             d,
                             &meshdesk_model::Message {
+                                attachments: Vec::new(),
                                 id: message_id,
                                 author: meshdesk_model::Author::Agent(victim),
                                 at: now,

@@ -216,3 +216,79 @@ pub async fn write_and_stall(
     driver.abort();
     Ok(())
 }
+
+/// A member that answers every file request with bytes of its choosing
+/// (a lying peer), while holding any sync stream the node opens to it.
+/// Stops when dropped.
+pub struct FileLiar {
+    driver: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// How many file requests it answered.
+    pub asked: Arc<AtomicUsize>,
+}
+
+impl Drop for FileLiar {
+    fn drop(&mut self) {
+        self.driver.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Connects to the node at `addr` as the device with `keypair` and answers
+/// each file request with status OK and `bytes`, whatever was asked.
+pub fn lie_about_files(
+    keypair: Keypair,
+    psk: [u8; 32],
+    addr: Multiaddr,
+    bytes: Vec<u8>,
+) -> Result<FileLiar, String> {
+    let (_peer, mut control, driver) = dial(keypair, psk, addr)?;
+    let mut files = control
+        .accept(crate::files::FILE_PROTOCOL)
+        .map_err(|e| e.to_string())?;
+    let mut syncs = control.accept(PROTOCOL).map_err(|e| e.to_string())?;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let answering = tokio::spawn(async move {
+        while let Some((_, mut stream)) = files.next().await {
+            let mut request = [0u8; 41];
+            if stream.read_exact(&mut request).await.is_err() {
+                continue;
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut answer = vec![0u8];
+            answer.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            answer.extend_from_slice(&bytes);
+            let _ = stream.write_all(&answer).await;
+            let _ = stream.close().await;
+        }
+    });
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Some((_, stream)) = syncs.next().await {
+            held.push(stream);
+        }
+    });
+    Ok(FileLiar {
+        driver,
+        tasks: vec![answering, holding],
+        asked,
+    })
+}
+
+/// Connects to the node at `addr` as the device with `keypair` and asks it
+/// for file `hash` over the file protocol, as a teammate's node would.
+pub async fn fetch_file_as(
+    keypair: Keypair,
+    psk: [u8; 32],
+    addr: Multiaddr,
+    hash: meshdesk_model::blobs::BlobHash,
+    limit: u64,
+) -> Result<Vec<u8>, String> {
+    let (peer, mut control, driver) = dial(keypair, psk, addr)?;
+    let got = crate::files::fetch_from(&mut control, peer, hash, limit).await;
+    driver.abort();
+    got.map_err(|e| e.to_string())
+}

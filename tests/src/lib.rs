@@ -275,3 +275,16 @@ pub fn team_of_three() -> (Device, Device, Device) {
     }
     (a, b, c)
 }
+
+/// A team of two running nodes: A created it (agent Ana, supervisor), B
+/// (Bo) joined with A's invite.
+pub fn team_of_two() -> (Device, Device) {
+    let mut a = Device::new("A");
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.start(&[]);
+    let mut b = Device::new("B");
+    let code = a.ok(&["team", "invite"]);
+    b.ok(&["team", "join", &code, "--agent", "Bo"]);
+    b.start(&[a.addr()]);
+    (a, b)
+}

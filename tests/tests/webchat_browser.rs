@@ -336,6 +336,10 @@ async fn scenario(node: &Device, http: &str, client: &Client) -> R<()> {
     )
     .await?;
 
+    // The visitor attaches a picture: a thumbnail in the page, and the
+    // node holds the very bytes, by their hash.
+    attach(client, node, id).await?;
+
     // Finalize with the CLI: the page says the chat is closed.
     node.ok(&["interaction", "finalize", id, "--disposition", "Resolved"]);
     wait_for(
@@ -349,5 +353,64 @@ async fn scenario(node: &Device, http: &str, client: &Client) -> R<()> {
         ),
     )
     .await?;
+    Ok(())
+}
+
+/// A real picture (the app's icon, 64×64) and a text file sent from the
+/// widget's attach button; the picture shows as a thumbnail, the text file
+/// as a named download, and the node's copies match by hash.
+async fn attach(client: &Client, node: &Device, id: &str) -> R<()> {
+    let icon = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/icons/meshdesk-64.png"
+    );
+    let picture = std::fs::read(icon).map_err(|e| format!("{icon}: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("photo.png");
+    std::fs::write(&path, &picture).map_err(|e| e.to_string())?;
+    type_into(client, "#file", &path.to_string_lossy()).await?;
+    wait_for(
+        client,
+        "the picture's thumbnail",
+        "const img = document.querySelector('#messages li.message.visitor img.thumbnail'); \
+         return img && img.complete && img.naturalWidth === 64 && img.alt === 'photo.png';",
+    )
+    .await?;
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "order 42, box crushed").map_err(|e| e.to_string())?;
+    type_into(client, "#file", &notes.to_string_lossy()).await?;
+    wait_for(
+        client,
+        "the text file's download link",
+        "return Array.from(document.querySelectorAll('#messages .file-name')) \
+         .some(a => a.textContent.startsWith('notes.txt'));",
+    )
+    .await?;
+    screenshot(client, "webchat-node-files.png").await;
+
+    let want = meshdesk_model::blobs::BlobHash::of(&picture).to_hex();
+    let mut hashes = Vec::new();
+    wait_until(Duration::from_secs(10), || {
+        let shown = node.json(&["interaction", "show", id]);
+        hashes = shown["interaction"]["messages"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .flat_map(|m| m["attachments"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|f| f["hash"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        hashes.len() == 2
+    });
+    if !hashes.contains(&want) {
+        return Err(format!("the node holds {hashes:?}, not the picture {want}"));
+    }
+    let out = dir.path().join("copy.png");
+    node.ok(&["file", "get", &want, "--out", &out.to_string_lossy()]);
+    let copy = std::fs::read(&out).map_err(|e| e.to_string())?;
+    if copy != picture {
+        return Err("the node's copy differs from the picture sent".into());
+    }
     Ok(())
 }

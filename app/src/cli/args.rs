@@ -90,10 +90,25 @@ pub enum Command {
     /// Figures for a date range by campaign or by agent (an agent sees
     /// their own row by agent): a table, JSON with --json, or CSV.
     Report(ReportArgs),
+    /// Files attached to messages.
+    #[command(subcommand)]
+    File(FileCommand),
     /// Check the store (stop the node first): every document loads and its
     /// seals verify, the projections agree with the documents; lists
     /// quarantined documents. Exits 1 when anything is wrong; changes nothing.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FileCommand {
+    /// Write a file named in a message (by its hash, from `interaction
+    /// show`) to PATH, its hash checked; a running node fetches it from a
+    /// teammate when this device lacks it.
+    Get {
+        hash: String,
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
 }
 
 /// `report`: the range is `[from, to)` in UTC; a day means its midnight.
@@ -455,8 +470,16 @@ pub enum InteractionCommand {
     },
     /// Show an interaction with its messages.
     Show { id: String },
-    /// Send a message to the customer.
-    Send { id: String, text: String },
+    /// Send a message to the customer, with files (`--file`, repeatable;
+    /// the text may then be left out).
+    Send {
+        id: String,
+        text: Option<String>,
+        /// A file to attach (at most 10; each up to this device's limit,
+        /// `max_file_bytes` in files.json, 20 MiB by default).
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
     /// Add an internal note.
     Note { id: String, text: String },
     /// Tag an interaction.

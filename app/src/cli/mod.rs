@@ -176,13 +176,7 @@ pub fn report(data_dir: &DataDir, args: ReportArgs, json: bool) -> Result<(), Cl
     let bytes = report
         .to_csv()
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    let failed =
-        |e: std::io::Error| CliError::Failed(format!("could not write {}: {e}", path.display()));
-    let mut partial = path.clone().into_os_string();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    std::fs::write(&partial, &bytes).map_err(failed)?;
-    std::fs::rename(&partial, &path).map_err(failed)?;
+    write_whole(&path, &bytes)?;
     if json {
         println!(
             "{}",
@@ -200,6 +194,112 @@ pub fn report(data_dir: &DataDir, args: ReportArgs, json: bool) -> Result<(), Cl
         );
     }
     Ok(())
+}
+
+/// `interaction send ID --file PATH…`: puts each file in this data dir's
+/// blob store (content-addressed, so a running node finds it there), then
+/// asks for one message naming them.
+pub fn send_files(
+    data_dir: &DataDir,
+    id: &str,
+    text: Option<String>,
+    paths: Vec<std::path::PathBuf>,
+    json: bool,
+) -> Result<(), CliError> {
+    use meshdesk_model::blobs::{self, Attachment, BlobStore};
+    let id = interaction_id(id)?;
+    data_dir
+        .ensure()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let store = BlobStore::in_data_dir(data_dir.root()).map_err(file_error)?;
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        // A file that cannot be opened is the caller's mistake (exit 2).
+        std::fs::File::open(&path)
+            .and_then(|f| f.metadata())
+            .map_err(|e| CliError::Refused(format!("cannot read {}: {e}", path.display())))?;
+        let (hash, size) = store.put_file(&path).map_err(file_error)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let head = store.read(&hash).map_err(file_error)?;
+        files.push(Attachment {
+            hash,
+            size,
+            mime: blobs::sniff_mime(&name, &head).into(),
+            name: blobs::clean_name(&name),
+        });
+    }
+    let reply = execute(
+        data_dir,
+        Request::SendFiles {
+            id,
+            text: text.unwrap_or_default(),
+            files,
+            customer: false,
+        },
+    )?;
+    print_reply(&reply, json);
+    Ok(())
+}
+
+/// `file get HASH --out PATH`: from this device's blobs, else (a node
+/// running here) fetched from a teammate; checked against its hash, and
+/// written beside PATH first, then renamed over it.
+pub fn file_get(
+    data_dir: &DataDir,
+    hash: &str,
+    out: &std::path::Path,
+    json: bool,
+) -> Result<(), CliError> {
+    use meshdesk_model::blobs::{BlobError, BlobHash, BlobStore};
+    let hash: BlobHash = hash
+        .trim()
+        .to_ascii_lowercase()
+        .parse()
+        .map_err(|e: meshdesk_model::blobs::BadHash| CliError::Refused(e.to_string()))?;
+    let store = BlobStore::in_data_dir(data_dir.root()).map_err(file_error)?;
+    let bytes = match store.read(&hash) {
+        Ok(bytes) => bytes,
+        Err(BlobError::Missing(_)) => {
+            crate::node_client::fetch_file(data_dir, hash)?;
+            store.read(&hash).map_err(file_error)?
+        }
+        Err(e) => return Err(file_error(e)),
+    };
+    write_whole(out, &bytes)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "hash": hash.to_hex(), "size": bytes.len(), "out": out.display().to_string() })
+        );
+    } else {
+        println!("Wrote {} bytes to {}", bytes.len(), out.display());
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a file beside `path`, then renames it over `path`, so
+/// a failed write leaves no half file.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    let failed =
+        |e: std::io::Error| CliError::Failed(format!("could not write {}: {e}", path.display()));
+    let mut partial = path.to_path_buf().into_os_string();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    std::fs::write(&partial, bytes).map_err(failed)?;
+    std::fs::rename(&partial, path).map_err(failed)
+}
+
+fn file_error(e: meshdesk_model::blobs::BlobError) -> CliError {
+    use meshdesk_model::blobs::BlobError;
+    match e {
+        BlobError::Io { .. } | BlobError::Corrupt { .. } | BlobError::Settings { .. } => {
+            CliError::Failed(e.to_string())
+        }
+        other => CliError::Refused(other.to_string()),
+    }
 }
 
 fn contact_spec(name: Option<String>, f: ContactFields, editing: bool) -> ContactSpec {
@@ -301,6 +401,7 @@ pub fn request_for(
         | Command::Bundle(_)
         | Command::Export(_)
         | Command::Relay(_)
+        | Command::File(_)
         | Command::Doctor => {
             return Ok(None);
         }
@@ -437,10 +538,18 @@ pub fn request_for(
             InteractionCommand::Show { id } => Request::ShowInteraction {
                 id: interaction_id(&id)?,
             },
-            InteractionCommand::Send { id, text } => Request::Send {
-                id: interaction_id(&id)?,
-                text,
-            },
+            InteractionCommand::Send { id, text, files } => {
+                if !files.is_empty() {
+                    // Files go into the blob store first: see `send_files`.
+                    return Ok(None);
+                }
+                Request::Send {
+                    id: interaction_id(&id)?,
+                    text: text.ok_or_else(|| {
+                        CliError::Refused("give the message's text, or a --file".into())
+                    })?,
+                }
+            }
             InteractionCommand::Note { id, text } => Request::AddNote {
                 id: interaction_id(&id)?,
                 text,

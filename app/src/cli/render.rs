@@ -175,6 +175,12 @@ fn interaction_detail(d: &InteractionDetail) -> String {
             Author::System => "system".into(),
         };
         out.push_str(&format!("  [{}] {author}: {}\n", clock(m.at), m.body));
+        for f in &m.attachments {
+            out.push_str(&format!(
+                "      file: {} ({}, {} bytes) {}\n",
+                f.name, f.mime, f.size, f.hash
+            ));
+        }
     }
     if !i.notes.is_empty() {
         out.push_str("\nNotes:\n");

@@ -12,12 +12,14 @@
 //! through [`meshdesk_sync::home::open`], as `meshdesk node` and the CLI do.
 
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use iced::futures::Stream;
 use iced::futures::{StreamExt, stream};
+use meshdesk_model::blobs::{self, Attachment};
 use meshdesk_model::ops::{Client, OpError, Reply, Request, UnexpectedReply};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::DocChange;
@@ -105,6 +107,9 @@ pub enum Error {
     /// A reply of another kind than the request gives.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedReply),
+    /// A file to send or save could not be read or written here.
+    #[error("{0}")]
+    File(String),
 }
 
 impl From<OpError> for Error {
@@ -385,6 +390,51 @@ impl Backend {
         Ok(self.node.import_bundle(path).await?)
     }
 
+    /// Sends the file at `path` in interaction `id`: read here (at most the
+    /// node's limit), stored in the node's blobs, then one message naming it.
+    pub async fn send_file(&self, id: InteractionId, path: PathBuf) -> Result<(), Error> {
+        let limit = meshdesk_model::blobs::FilesSettings::load(self.node.data_dir())
+            .map(|s| s.max_file_bytes)
+            .unwrap_or(meshdesk_model::blobs::DEFAULT_MAX_FILE_BYTES);
+        let read = tokio::task::spawn_blocking(move || read_upload(&path, limit))
+            .await
+            .map_err(|e| Error::File(format!("reading the file: {e}")))?;
+        let (name, bytes) = read?;
+        let file = Attachment {
+            hash: meshdesk_model::blobs::BlobHash::of(&bytes),
+            size: bytes.len() as u64,
+            mime: blobs::sniff_mime(&name, &bytes).to_string(),
+            name,
+        };
+        self.node.put_file(bytes).await?;
+        self.ask::<()>(Request::SendFiles {
+            id,
+            text: String::new(),
+            files: vec![file],
+            customer: false,
+        })
+        .await
+    }
+
+    /// The bytes of a file a message names (fetched from a teammate if
+    /// this device lacks it), checked against its hash.
+    pub async fn file_bytes(
+        &self,
+        hash: meshdesk_model::blobs::BlobHash,
+    ) -> Result<Vec<u8>, Error> {
+        Ok(self.node.file_bytes(hash).await?)
+    }
+
+    /// Saves a file a message names into `dir` (the Downloads folder) under
+    /// its own name, never over another file; the path written.
+    pub async fn save_file(&self, file: Attachment, dir: PathBuf) -> Result<PathBuf, Error> {
+        let bytes = self.file_bytes(file.hash).await?;
+        let saved = tokio::task::spawn_blocking(move || save_new(&dir, &file.name, &bytes))
+            .await
+            .map_err(|e| Error::File(format!("saving the file: {e}")))?;
+        saved.map_err(|(path, e)| Error::File(format!("cannot save {}: {e}", path.display())))
+    }
+
     /// A listener for this backend's events.
     pub fn listen(&self) -> Listener {
         Listener {
@@ -552,6 +602,81 @@ async fn join_and_open(
         Opened::Ready(backend) => Ok(backend),
         Opened::NoTeam => Err(StartError::TeamMissing),
     }
+}
+
+/// A file to send: its own name and bytes, refused (as the op refuses) when
+/// it cannot be read, is empty or is over `limit`.
+fn read_upload(path: &std::path::Path, limit: u64) -> Result<(String, Vec<u8>), Error> {
+    let refuse = Error::File;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(refuse(format!("{} is not a file", path.display())));
+    }
+    let store = meshdesk_model::blobs::BlobStore::new(PathBuf::new(), limit);
+    store.check_size(meta.len()).map_err(OpError::from)?;
+    let bytes =
+        std::fs::read(path).map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+    store
+        .check_size(bytes.len() as u64)
+        .map_err(OpError::from)?;
+    let name = path
+        .file_name()
+        .map(|n| blobs::clean_name(&n.to_string_lossy()))
+        .unwrap_or_else(|| "file".into());
+    Ok((name, bytes))
+}
+
+/// Writes `bytes` as `name` in `dir`, or as `name (2)`, `name (3)`, … if
+/// that is taken; the path written.
+fn save_new(
+    dir: &std::path::Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, (PathBuf, std::io::Error)> {
+    use std::io::Write;
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
+        _ => (name.to_string(), String::new()),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem} ({n}){ext}"))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(mut f) => {
+                return f
+                    .write_all(bytes)
+                    .and_then(|()| f.sync_all())
+                    .map(|()| candidate.clone())
+                    .map_err(|e| (candidate, e));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err((candidate, e)),
+        }
+    }
+    Err((
+        dir.join(name),
+        std::io::Error::other("too many files of that name"),
+    ))
+}
+
+/// Where downloads go: the user's Downloads folder, else the home folder.
+pub fn downloads_dir() -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|u| {
+            u.download_dir()
+                .map(PathBuf::from)
+                .or_else(|| Some(u.home_dir().to_path_buf()))
+        })
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 #[cfg(test)]

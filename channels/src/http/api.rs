@@ -36,6 +36,12 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         )
         .route("/interactions/{id}", get(get_interaction::<B>))
         .route("/interactions/{id}/messages", post(post_message::<B>))
+        // Bounded by the node's file limit as the body is read (`files::upload`).
+        .route(
+            "/interactions/{id}/files",
+            post(post_file::<B>).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/files/{hash}", get(get_file::<B>))
         .route("/contacts", get(list_contacts::<B>))
         .route("/contacts/{id}", get(get_contact::<B>))
         .route("/campaigns", get(list_campaigns::<B>))
@@ -302,6 +308,39 @@ async fn post_message<B: Backend>(
         format!("/api/v1/interactions/{raw}"),
         ApiInteraction::new(&detail),
     ))
+}
+
+/// A customer's file: the body is the file, `name` its name.
+async fn post_file<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(raw): Path<String>,
+    query: Result<Query<super::files::FileQuery>, QueryRejection>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let known = intake::id("interaction", &raw)?;
+    super::files::upload(
+        &state,
+        known,
+        &query.name,
+        body,
+        "the interaction is finalized",
+    )
+    .await?;
+    let detail = intake::show(&state.backend, known).await?;
+    Ok(created(
+        format!("/api/v1/interactions/{raw}"),
+        ApiInteraction::new(&detail),
+    ))
+}
+
+/// A file's bytes by its hash (fetched from a teammate if this node lacks it).
+async fn get_file<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = super::files::hash(&raw)?;
+    super::files::serve(&state, hash, None).await
 }
 
 // ---- contacts -------------------------------------------------------------------

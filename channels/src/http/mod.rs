@@ -4,6 +4,7 @@
 
 mod api;
 pub mod error;
+mod files;
 mod intake;
 mod listen;
 mod webchat;
@@ -42,6 +43,7 @@ use crate::settings::{GatewayLimits, SettingsCache, SettingsFile};
 use crate::webhook::{self, RetryPolicy};
 
 pub use error::{ApiError, JsonBody};
+pub use files::ApiFile;
 
 /// How the HTTP server behaves.
 #[derive(Clone, Debug)]

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Extension, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,7 +43,7 @@ const WIDGET_CSS: &str = include_str!("../../../assets/webchat/widget.css");
 
 /// What the widget page may load and connect to: itself only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+    connect-src 'self'; img-src 'self' data: blob:; base-uri 'none'; form-action 'none'";
 
 /// How long a new socket may take to say who it is.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,6 +65,13 @@ pub(super) fn routes<B: Backend>() -> Router<AppState<B>> {
         .route("/chat/{campaign}/start", post(start::<B>))
         .route("/chat/{campaign}/messages", post(send::<B>))
         .route("/chat/{campaign}/transcript", get(transcript::<B>))
+        // Bounded by the node's file limit as the body is read, not by the
+        // gateway's body limit (see `files::upload`).
+        .route(
+            "/chat/{campaign}/files",
+            post(upload::<B>).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/chat/{campaign}/files/{hash}", get(file::<B>))
         .route("/chat/{campaign}/ws", get(socket::<B>))
 }
 
@@ -254,6 +262,53 @@ async fn send<B: Backend>(
         }),
     )
         .into_response())
+}
+
+#[derive(Serialize)]
+struct Uploaded {
+    interaction: String,
+    file: super::files::ApiFile,
+}
+
+/// The visitor sends a file: a message carrying it, as their text would.
+async fn upload<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path(_campaign): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<super::files::FileQuery>, QueryRejection>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers).ok_or_else(|| ApiError::unauthorized("missing visitor token"))?;
+    let id = check_visitor_token(&state.webchat_key, token)
+        .ok_or_else(|| ApiError::unauthorized("invalid visitor token"))?;
+    let Query(query) = query?;
+    state
+        .visitor_limiter
+        .check(&id)
+        .map_err(ApiError::too_many)?;
+    let file = super::files::upload(&state, id, &query.name, body, "this chat is closed").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            interaction: id.to_string(),
+            file: super::files::ApiFile::from(&file),
+        }),
+    )
+        .into_response())
+}
+
+/// A file of the visitor's own chat (one a message of it carries).
+async fn file<B: Backend>(
+    State(state): State<AppState<B>>,
+    Path((campaign, hash)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let detail = visitor(&state, &headers, &campaign).await?;
+    let hash = super::files::hash(&hash)?;
+    let Some(file) = super::files::named_in(&detail, hash) else {
+        return Err(ApiError::not_found("no such file in this chat"));
+    };
+    super::files::serve(&state, hash, Some(&file)).await
 }
 
 async fn transcript<B: Backend>(

@@ -8,6 +8,7 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc};
 
 use super::*;
+use crate::blobs::Attachment;
 use crate::types::*;
 
 /// Writes a new interaction; every container it will ever need is made here.
@@ -159,6 +160,18 @@ fn insert_message(doc: &mut AutoCommit, list: &ObjId, index: usize, m: &Message)
     doc.put(&obj, "at", m.at)?;
     // A plain string, not a Text object: bodies are written once, never co-edited.
     doc.put(&obj, "body", m.body.as_str())?;
+    // Written only when there are files: the list is made in the
+    // message's own change, which is what the write rules accept.
+    if !m.attachments.is_empty() {
+        let list = doc.put_object(&obj, "attachments", ObjType::List)?;
+        for (n, a) in m.attachments.iter().enumerate() {
+            let file = doc.insert_object(&list, n, ObjType::Map)?;
+            doc.put(&file, "hash", a.hash.to_hex())?;
+            doc.put(&file, "size", i64::try_from(a.size).unwrap_or(i64::MAX))?;
+            doc.put(&file, "mime", a.mime.as_str())?;
+            doc.put(&file, "name", a.name.as_str())?;
+        }
+    }
     Ok(())
 }
 
@@ -292,7 +305,30 @@ fn read_message<D: ReadDoc>(m: &MapReader<'_, D>) -> DocResult<Message> {
         author: parse_author("messages.author", &m.str("author")?)?,
         at: m.i64("at")?,
         body: m.str("body")?,
+        attachments: read_attachments(m)?,
     })
+}
+
+fn read_attachments<D: ReadDoc>(m: &MapReader<'_, D>) -> DocResult<Vec<Attachment>> {
+    if !m.has("attachments")? {
+        return Ok(Vec::new());
+    }
+    m.list("attachments")?
+        .maps()?
+        .iter()
+        .map(|f| {
+            let size = f.i64("size")?;
+            Ok(Attachment {
+                hash: f.parsed("hash")?,
+                size: u64::try_from(size).map_err(|_| DocError::Invalid {
+                    path: "messages.attachments.size".into(),
+                    reason: format!("{size} is not a size"),
+                })?,
+                mime: f.str("mime")?,
+                name: f.str("name")?,
+            })
+        })
+        .collect()
 }
 
 fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)> {
@@ -459,6 +495,7 @@ pub(crate) mod tests {
             created_at: 100,
             created_by: None,
             messages: vec![Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: Author::Contact,
                 at: 100,
@@ -591,6 +628,7 @@ pub(crate) mod tests {
         append_message(
             &mut doc_a,
             &Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: Author::Agent(a),
                 at: 301,
@@ -610,6 +648,7 @@ pub(crate) mod tests {
         append_message(
             &mut doc_b,
             &Message {
+                attachments: Vec::new(),
                 id: MessageId::new(),
                 author: Author::Agent(b),
                 at: 302,

@@ -119,6 +119,10 @@ pub enum OpError {
     FilterOutsideHistory,
     #[error("the date range is empty: it must end after it starts")]
     EmptyRange,
+    #[error("a message carries at most {max} files")]
+    TooManyFiles { max: usize },
+    #[error(transparent)]
+    File(#[from] crate::blobs::BlobError),
     #[error(transparent)]
     Invite(#[from] InviteRefusal),
     #[error(transparent)]
@@ -136,7 +140,13 @@ impl From<StoreError> for OpError {
 impl OpError {
     /// Whether the request itself was at fault (bad input), as opposed to the storage.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, OpError::Store(_))
+        !matches!(
+            self,
+            OpError::Store(_)
+                | OpError::File(
+                    crate::blobs::BlobError::Io { .. } | crate::blobs::BlobError::Corrupt { .. }
+                )
+        )
     }
 }
 

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{ContactSpec, CustomerSpec, Executor, OpError, OpResult, Outcome, Reply, done};
+use crate::blobs::{self, Attachment, BlobError};
+use crate::bounds;
 use crate::doc::{self, DocId};
 use crate::ids::*;
 use crate::store::{DocEdit, LocalMarks, StoreError};
@@ -160,6 +162,7 @@ impl Executor<'_, '_> {
             messages: message
                 .into_iter()
                 .map(|body| Message {
+                    attachments: Vec::new(),
                     id: self.store.new_id(),
                     author: Author::Agent(me),
                     at: now,
@@ -322,6 +325,7 @@ impl Executor<'_, '_> {
             messages: message
                 .into_iter()
                 .map(|body| Message {
+                    attachments: Vec::new(),
                     id: self.store.new_id(),
                     author: Author::Contact,
                     at: now,
@@ -477,9 +481,15 @@ impl Executor<'_, '_> {
         &mut self,
         id: InteractionId,
         text: &str,
+        files: Vec<Attachment>,
         from_customer: bool,
     ) -> OpResult<Outcome> {
-        let body = validate::message(text)?;
+        let body = if files.is_empty() || !text.trim().is_empty() {
+            validate::message(text)?
+        } else {
+            String::new()
+        };
+        let attachments = self.check_files(files)?;
         let (i, count) = self.interaction_head(id)?;
         if i.finalization.is_some() {
             let state = i.state_at(self.ctx.now).as_str();
@@ -501,6 +511,7 @@ impl Executor<'_, '_> {
             author,
             at: self.ctx.now,
             body,
+            attachments,
         };
         let id = i.id;
         let outcome =
@@ -513,6 +524,46 @@ impl Executor<'_, '_> {
             )?;
         }
         Ok(outcome)
+    }
+
+    /// The files of a message, as it records them: at most
+    /// [`bounds::MAX_ATTACHMENTS_PER_MESSAGE`], each in this node's blob
+    /// store with the size named and within its limit, names cleaned and
+    /// media types checked.
+    fn check_files(&self, files: Vec<Attachment>) -> OpResult<Vec<Attachment>> {
+        if files.len() > bounds::MAX_ATTACHMENTS_PER_MESSAGE {
+            return Err(OpError::TooManyFiles {
+                max: bounds::MAX_ATTACHMENTS_PER_MESSAGE,
+            });
+        }
+        if files.is_empty() {
+            return Ok(files);
+        }
+        let blobs = self.store.blobs()?;
+        files
+            .into_iter()
+            .map(|f| {
+                blobs.check_size(f.size)?;
+                match blobs.size_of(&f.hash) {
+                    Some(size) if size == f.size => {}
+                    _ => return Err(OpError::File(BlobError::Missing(f.hash))),
+                }
+                let mime = if f.mime.len() <= bounds::MAX_MIME_CHARS
+                    && f.mime.contains('/')
+                    && f.mime.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    f.mime.to_ascii_lowercase()
+                } else {
+                    "application/octet-stream".to_string()
+                };
+                Ok(Attachment {
+                    hash: f.hash,
+                    size: f.size,
+                    mime,
+                    name: blobs::clean_name(&f.name),
+                })
+            })
+            .collect()
     }
 
     pub(super) fn finalize(

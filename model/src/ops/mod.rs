@@ -175,6 +175,18 @@ pub enum Request {
         id: InteractionId,
         text: String,
     },
+    /// A message carrying files (the text may be empty). Each file must
+    /// already be in this node's blob store (`blobs::BlobStore::put`), as
+    /// the CLI and the gateways put it before asking; `customer`: written
+    /// for the customer, as `CustomerMessage`, else as the agent's `Send`.
+    SendFiles {
+        id: InteractionId,
+        #[serde(default)]
+        text: String,
+        files: Vec<crate::blobs::Attachment>,
+        #[serde(default)]
+        customer: bool,
+    },
     AddNote {
         id: InteractionId,
         text: String,
@@ -588,8 +600,14 @@ impl Executor<'_, '_> {
             Request::CampaignInteractions { campaign, since } => {
                 self.campaign_interactions(&campaign, since)
             }
-            Request::Send { id, text } => self.send(id, &text, false),
-            Request::CustomerMessage { id, text } => self.send(id, &text, true),
+            Request::Send { id, text } => self.send(id, &text, Vec::new(), false),
+            Request::CustomerMessage { id, text } => self.send(id, &text, Vec::new(), true),
+            Request::SendFiles {
+                id,
+                text,
+                files,
+                customer,
+            } => self.send(id, &text, files, customer),
             Request::AddNote { id, text } => self.add_note(id, &text),
             Request::AddTag { id, tag } => self.add_tag(id, &tag),
             Request::RemoveTag { id, tag } => self.remove_tag(id, &tag),

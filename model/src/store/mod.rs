@@ -582,6 +582,12 @@ impl Store {
         &self.path
     }
 
+    /// The files of this store's data dir (the folder holding its file).
+    pub fn blobs(&self) -> Result<crate::blobs::BlobStore, crate::blobs::BlobError> {
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        crate::blobs::BlobStore::in_data_dir(dir)
+    }
+
     /// This device's peer id: the one its changes name.
     pub fn device(&self) -> String {
         self.key.device()

@@ -13,11 +13,12 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
 use meshdesk_model::authorship::DeviceKey;
+use meshdesk_model::blobs::{BlobHash, BlobStore};
 use meshdesk_model::doc::DocId;
 use meshdesk_model::ops::{self, Context, Reply, Request};
 use meshdesk_model::store::{DocChange, Store};
 use meshdesk_model::team_key;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::dialer::{Dialer, listen_addrs};
 use super::handle::{Command, Event, NodeError, NodeStatus, PeerInfo};
@@ -25,6 +26,7 @@ use super::link::{Counters, Input, Link};
 use super::presence::PresenceState;
 use super::relays::Relays;
 use super::routing::RoutingState;
+use crate::files;
 use crate::keyring::Keyring;
 use crate::protocol::PROTOCOL;
 use crate::session::{Local, SessionConfig};
@@ -42,6 +44,14 @@ const BATCH: usize = 4096;
 /// thousands of documents leaves room between batches for commands,
 /// presence and routing.
 const BATCH_DOC_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most interactions of one batch from a peer whose files are fetched
+/// in the background (see `Actor::prefetch_files`).
+const PREFETCH_DOCS: usize = 64;
+/// Background file fetches running at once.
+const PREFETCH_AT_ONCE: usize = 2;
+/// The longest an open waits for a background fetch of the same file.
+const PREFETCH_WAIT: Duration = Duration::from_secs(60);
 
 /// What the actor starts from, made ready by [`super::Node::start`].
 pub(super) struct Start {
@@ -99,6 +109,15 @@ pub(super) struct Actor {
     pub(super) network: bool,
     pub(super) control: Option<crate::control::ControlServer>,
     pub(super) counters: Arc<Counters>,
+    /// This data dir's files, and who may fetch them (see [`crate::files`]).
+    pub(super) blobs: BlobStore,
+    pub(super) file_members: files::Members,
+    pub(super) file_server: tokio::task::JoinHandle<()>,
+    /// Files being fetched in the background, and how many at once.
+    /// Each says `true` once its fetch ended (stored or not), so an open
+    /// of the same file waits for it instead of fetching it a second time.
+    pub(super) prefetching: Arc<std::sync::Mutex<HashMap<BlobHash, watch::Receiver<bool>>>>,
+    pub(super) prefetch_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Actor {
@@ -109,6 +128,17 @@ impl Actor {
         let incoming = stream_control
             .accept(PROTOCOL)
             .map_err(|e| NodeError::Invalid(format!("cannot accept sync streams: {e}")))?;
+        let incoming_files = stream_control
+            .accept(files::FILE_PROTOCOL)
+            .map_err(|e| NodeError::Invalid(format!("cannot accept file streams: {e}")))?;
+        let blobs = BlobStore::in_data_dir(&start.data_dir)
+            .map_err(|e| NodeError::Invalid(format!("the file settings: {e}")))?;
+        let file_members = files::Members::default();
+        let file_server = tokio::spawn(files::serve(
+            incoming_files,
+            blobs.clone(),
+            file_members.clone(),
+        ));
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE);
         let mut actor = Actor {
             store: start.store,
@@ -137,6 +167,11 @@ impl Actor {
             network: start.network,
             control: start.control,
             counters: Arc::default(),
+            blobs,
+            file_members,
+            file_server,
+            prefetching: Arc::default(),
+            prefetch_slots: Arc::new(tokio::sync::Semaphore::new(PREFETCH_AT_ONCE)),
         };
         for addr in listen_addrs(&actor.swarm) {
             actor.emit(Event::Listening {
@@ -221,9 +256,114 @@ impl Actor {
         if let Some(control) = self.control.take() {
             control.stop();
         }
+        self.file_server.abort();
         self.emit(Event::Stopped);
         // The store (and its file lock) goes with `self`.
     }
+    /// Fetches, in the background, the files named by the latest messages
+    /// of interactions a peer just changed that this node lacks, from that
+    /// peer first: so a file travels with its message like the text does,
+    /// and opens after the sender has gone. Only for batches of at most
+    /// [`PREFETCH_DOCS`] interactions (live traffic): a catch-up of
+    /// thousands does not read them all, its files are fetched on demand.
+    fn prefetch_files(&mut self, changes: &[DocChange], source: PeerId) {
+        let ids: Vec<&DocId> = changes
+            .iter()
+            .map(|c| &c.doc_id)
+            .filter(|d| matches!(d, DocId::Interaction(_)))
+            .collect();
+        if ids.is_empty() || ids.len() > PREFETCH_DOCS {
+            return;
+        }
+        let mut wanted = Vec::new();
+        for id in ids {
+            let head = self
+                .store
+                .with_doc(id, meshdesk_model::doc::interaction::read_head);
+            let Ok(Ok((interaction, _))) = head else {
+                continue;
+            };
+            for file in interaction.messages.iter().flat_map(|m| &m.attachments) {
+                if file.size <= self.blobs.limit()
+                    && self.blobs.size_of(&file.hash).is_none()
+                    && !wanted.contains(&file.hash)
+                {
+                    wanted.push(file.hash);
+                }
+            }
+        }
+        for hash in wanted {
+            let (done, under_way) = watch::channel(false);
+            let fresh =
+                self.prefetching
+                    .lock()
+                    .is_ok_and(|mut fetching| match fetching.entry(hash) {
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(under_way);
+                            true
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => false,
+                    });
+            if !fresh {
+                continue;
+            }
+            let mut peers = vec![source];
+            peers.extend(
+                self.connected
+                    .keys()
+                    .copied()
+                    .filter(|p| *p != source && self.file_members.contains(p)),
+            );
+            let control = self.stream_control.clone();
+            let blobs = self.blobs.clone();
+            let slots = self.prefetch_slots.clone();
+            let fetching = self.prefetching.clone();
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                if let Err(e) = files::fetch(control, peers, hash, blobs).await {
+                    tracing::info!(%hash, "file not prefetched (fetched when opened): {e}");
+                }
+                if let Ok(mut fetching) = fetching.lock() {
+                    fetching.remove(&hash);
+                }
+                let _ = done.send(true);
+            });
+        }
+    }
+
+    /// Makes a file present here, fetching it from the connected
+    /// teammates (roster devices not revoked) when it is not; replies once
+    /// it is stored, without holding the actor up meanwhile.
+    fn fetch_file(&mut self, hash: BlobHash, reply: super::handle::Reply1<()>) {
+        if self.blobs.size_of(&hash).is_some() {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        let peers: Vec<PeerId> = self
+            .connected
+            .keys()
+            .copied()
+            .filter(|p| self.file_members.contains(p))
+            .collect();
+        let under_way = self
+            .prefetching
+            .lock()
+            .ok()
+            .and_then(|fetching| fetching.get(&hash).cloned());
+        let control = self.stream_control.clone();
+        let blobs = self.blobs.clone();
+        tokio::spawn(async move {
+            // The same file already on its way: wait for that fetch (it
+            // ends, stored or not, within its own timeouts) rather than
+            // have the peer send it twice; then fetch only if it failed.
+            if let Some(mut under_way) = under_way {
+                let _ = tokio::time::timeout(PREFETCH_WAIT, under_way.wait_for(|done| *done)).await;
+            }
+            let result = files::fetch(control, peers, hash, blobs).await;
+            let _ = reply.send(result.map_err(|e| NodeError::File(Box::new(e))));
+        });
+    }
+
     // ---- swarm ------------------------------------------------------------
 
     fn on_swarm_event(&mut self, event: SwarmEvent<MeshBehaviourEvent>) {
@@ -354,6 +494,9 @@ impl Actor {
             .local
             .agent
             .is_some_and(|a| changes.iter().any(|c| c.doc_id == DocId::Agent(a)));
+        if let Some(peer) = source {
+            self.prefetch_files(&changes, peer);
+        }
         self.emit(Event::Changed { changes });
         if team_changed {
             self.check_roster();
@@ -370,6 +513,13 @@ impl Actor {
         let Ok(Some(team)) = self.store.team() else {
             return;
         };
+        self.file_members.set(
+            team.members
+                .values()
+                .filter(|m| !m.revoked)
+                .filter_map(|m| m.device.parse::<PeerId>().ok())
+                .collect(),
+        );
         let revoked: Vec<PeerId> = self
             .links
             .keys()
@@ -538,6 +688,7 @@ impl Actor {
             Command::Execute { request, reply } => {
                 let _ = reply.send(self.execute(request));
             }
+            Command::FetchFile { hash, reply } => self.fetch_file(hash, reply),
             Command::Invite {
                 ttl_ms,
                 uses,

@@ -128,6 +128,8 @@ pub enum NodeError {
     Offline,
     #[error(transparent)]
     Bundle(Box<meshdesk_model::bundle::BundleError>),
+    #[error(transparent)]
+    File(Box<crate::files::FetchError>),
 }
 
 impl From<OpError> for NodeError {
@@ -155,6 +157,7 @@ impl NodeError {
             NodeError::Op(e) => e.is_user_error(),
             NodeError::Team(e) => e.is_user_error(),
             NodeError::Invalid(_) | NodeError::NoTeam | NodeError::Offline => true,
+            NodeError::File(e) => e.is_user_error(),
             NodeError::Bundle(e) => {
                 !matches!(**e, meshdesk_model::bundle::BundleError::Write { .. })
             }
@@ -265,6 +268,10 @@ pub(super) enum Command {
         request: Request,
         reply: Reply1<Reply>,
     },
+    FetchFile {
+        hash: meshdesk_model::blobs::BlobHash,
+        reply: Reply1<()>,
+    },
     Invite {
         ttl_ms: Millis,
         uses: u32,
@@ -313,6 +320,7 @@ impl Command {
     pub(super) fn kind(&self) -> &'static str {
         match self {
             Command::Execute { .. } => "execute",
+            Command::FetchFile { .. } => "fetch-file",
             Command::Invite { .. } => "invite",
             Command::Members { .. } => "members",
             Command::Revoke { .. } => "revoke",
@@ -379,6 +387,50 @@ impl NodeHandle {
     /// Runs a domain request (see [`ops::Request`]); changes reach peers at once.
     pub async fn execute(&self, request: Request) -> Result<Reply, NodeError> {
         self.call(|reply| Command::Execute { request, reply }).await
+    }
+
+    /// Makes file `hash` present in this data dir's blobs, fetching it
+    /// from a connected teammate when it is not (see [`crate::files`]).
+    pub async fn fetch_file(&self, hash: meshdesk_model::blobs::BlobHash) -> Result<(), NodeError> {
+        self.call(|reply| Command::FetchFile { hash, reply }).await
+    }
+
+    /// Stores a file in this data dir's blobs (the node's limit applies)
+    /// and gives its hash; a message may then name it (`Request::SendFiles`).
+    pub async fn put_file(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<meshdesk_model::blobs::BlobHash, NodeError> {
+        self.with_blobs("storing a file", move |blobs| blobs.put(&bytes))
+            .await
+    }
+
+    /// The bytes of file `hash`, fetched first if need be, checked against
+    /// their hash.
+    pub async fn file_bytes(
+        &self,
+        hash: meshdesk_model::blobs::BlobHash,
+    ) -> Result<Vec<u8>, NodeError> {
+        self.fetch_file(hash).await?;
+        self.with_blobs("reading a file", move |blobs| blobs.read(&hash))
+            .await
+    }
+
+    /// Runs `work` on this data dir's blobs, off the async threads.
+    async fn with_blobs<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        work: impl FnOnce(&meshdesk_model::blobs::BlobStore) -> meshdesk_model::blobs::BlobResult<T>
+        + Send
+        + 'static,
+    ) -> Result<T, NodeError> {
+        let dir = self.data_dir.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            work(&meshdesk_model::blobs::BlobStore::in_data_dir(&dir)?)
+        })
+        .await
+        .map_err(|e| NodeError::Invalid(format!("{what}: {e}")))?;
+        done.map_err(|e| NodeError::File(Box::new(e.into())))
     }
 
     /// Creates an invite valid for `ttl_ms` and `uses` joins.

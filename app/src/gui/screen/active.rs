@@ -10,8 +10,9 @@
 //! closes).
 
 use iced::keyboard::{self, key};
-use iced::widget::{Space, button, column, container, row, text, text_editor};
+use iced::widget::{Space, button, column, container, row, text, text_editor, text_input};
 use iced::{Alignment, Length, Task};
+use meshdesk_model::blobs::{Attachment, BlobHash};
 use meshdesk_model::canned::{self, Placeholders};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::{
@@ -34,6 +35,8 @@ type Update = (Task<Message>, Option<Event>);
 const LIST_ID: &str = "active-list";
 const MESSAGES_ID: &str = "active-messages";
 pub const COMPOSER_ID: &str = "active-composer";
+/// The attach row's path field.
+pub const ATTACH_ID: &str = "active-attach-path";
 
 const TEXTS: list::Texts = list::Texts {
     counted: "active",
@@ -73,6 +76,10 @@ pub struct Draft {
     picker_closed_on: Option<String>,
     /// The header's tags and the field that adds one.
     tags: tags::Tags,
+    /// The path typed in the attach row (`None`: the row is closed).
+    attach: Option<String>,
+    /// The conversation's pictures, once fetched.
+    files: conversation::Files,
 }
 
 /// The most canned responses the picker lists at once.
@@ -118,6 +125,17 @@ pub enum Message {
     ShowSnoozed(bool),
     /// The open interaction's messages were marked read.
     Read(Result<(), Error>),
+    /// Attach…: opens (or closes) the row where a file's path is typed.
+    Attach,
+    AttachPath(String),
+    /// Sends the file whose path the attach row holds.
+    SendFile,
+    FileSent(InteractionId, Result<(), Error>),
+    /// A picture's bytes, for its thumbnail.
+    FileLoaded(InteractionId, BlobHash, Result<Vec<u8>, Error>),
+    /// Saves a file of the conversation into the Downloads folder.
+    SaveFile(Attachment),
+    FileSaved(Result<std::path::PathBuf, Error>),
     Ignore,
 }
 
@@ -205,6 +223,11 @@ impl Active {
         contacts_changed: bool,
         backend: &Backend,
     ) -> Task<Message> {
+        // A picture that could not be had may be had now (a teammate came
+        // online): asked again once the conversation is re-read.
+        if let Some(open) = self.list.any_selected_mut() {
+            open.extra.files.retry_failed();
+        }
         let list = self.list.reload(backend);
         let detail = match self.open_id() {
             Some(id) if contacts_changed || interactions.contains(&id) => {
@@ -245,7 +268,7 @@ impl Active {
         event: Option<list::Event>,
         backend: &Backend,
     ) -> Task<Message> {
-        let task = task.map(Message::List);
+        let task = Task::batch([task.map(Message::List), self.load_files(backend)]);
         match event {
             None => task,
             Some(list::Event::Opened(id)) => Task::batch([task, opened(id, backend)]),
@@ -266,6 +289,24 @@ impl Active {
                 _ => task,
             },
         }
+    }
+
+    /// Asks the node for the pictures of the open conversation not yet
+    /// shown (each once).
+    fn load_files(&mut self, backend: &Backend) -> Task<Message> {
+        let Some(open) = self.list.any_selected_mut() else {
+            return Task::none();
+        };
+        let Some(detail) = open.detail.as_deref() else {
+            return Task::none();
+        };
+        let id = open.id;
+        Task::batch(open.extra.files.wanted(detail).into_iter().map(|hash| {
+            let backend = backend.clone();
+            Task::perform(async move { backend.file_bytes(hash).await }, move |r| {
+                Message::FileLoaded(id, hash, r)
+            })
+        }))
     }
 
     /// Whether the tag field holds text: ↑/↓, Tab and Esc are its.
@@ -500,6 +541,85 @@ impl Active {
                     None,
                 )
             }
+            Message::Attach => {
+                if let Some(open) = self.list.any_selected_mut() {
+                    open.extra.attach = match open.extra.attach {
+                        Some(_) => None,
+                        None => Some(String::new()),
+                    };
+                }
+                let focus = iced::widget::operation::focus(ATTACH_ID);
+                (focus, None)
+            }
+            Message::AttachPath(path) => {
+                if let Some(open) = self.list.any_selected_mut() {
+                    open.extra.attach = Some(path);
+                }
+                (Task::none(), None)
+            }
+            Message::SendFile => {
+                let Some(open) = self.list.any_selected_mut() else {
+                    return (Task::none(), None);
+                };
+                let path = open.extra.attach.clone().unwrap_or_default();
+                let path = path.trim();
+                if path.is_empty() || open.extra.sending || !can_write(open, session) {
+                    return (Task::none(), None);
+                }
+                open.extra.sending = true;
+                open.error = None;
+                let id = open.id;
+                let path = std::path::PathBuf::from(path);
+                let backend = backend.clone();
+                (
+                    Task::perform(async move { backend.send_file(id, path).await }, move |r| {
+                        Message::FileSent(id, r)
+                    }),
+                    None,
+                )
+            }
+            Message::FileSent(id, result) => {
+                if let Some(open) = self.list.selected_mut(id) {
+                    open.extra.sending = false;
+                    match &result {
+                        Ok(()) => open.extra.attach = None,
+                        Err(e) => open.error = Some(e.to_string()),
+                    }
+                }
+                match result {
+                    Ok(()) => (Task::none(), None),
+                    Err(e) => (
+                        Task::none(),
+                        Some(Event::Toast(Toast::Error(e.to_string()))),
+                    ),
+                }
+            }
+            Message::FileLoaded(id, hash, result) => {
+                if let Some(open) = self.list.selected_mut(id) {
+                    open.extra
+                        .files
+                        .loaded(hash, result.map_err(|e| e.to_string()));
+                }
+                (Task::none(), None)
+            }
+            Message::SaveFile(file) => {
+                let backend = backend.clone();
+                let dir = crate::gui::backend::downloads_dir();
+                (
+                    Task::perform(
+                        async move { backend.save_file(file, dir).await },
+                        Message::FileSaved,
+                    ),
+                    None,
+                )
+            }
+            Message::FileSaved(result) => {
+                let toast = match result {
+                    Ok(path) => Toast::Info(format!("Saved to {}", path.display())),
+                    Err(e) => Toast::Error(e.to_string()),
+                };
+                (Task::none(), Some(Event::Toast(toast)))
+            }
             Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),
             Message::Read(Err(e)) => {
                 tracing::debug!("cannot mark the conversation read: {e}");
@@ -649,7 +769,13 @@ fn detail_view<'a>(
         .on_press_maybe(can_send.then_some(Message::Send))
         .padding([8, 16])
         .style(theme::buttons::primary);
-    let mut conversation_col = column![conversation::messages(detail, session, MESSAGES_ID)];
+    let mut conversation_col = column![conversation::messages(
+        detail,
+        session,
+        MESSAGES_ID,
+        &open.extra.files,
+        Some(Message::SaveFile),
+    )];
     if let Some(e) = &open.error {
         conversation_col = conversation_col.push(container(error_box(e)).padding([4, 16]));
     }
@@ -672,9 +798,41 @@ fn detail_view<'a>(
             },
         ),
     );
+    if let Some(path) = &open.extra.attach {
+        let can_attach = writable && !open.extra.sending && !path.trim().is_empty();
+        conversation_col = conversation_col.push(
+            container(
+                row![
+                    text_input("Path of the file to send, e.g. /home/ana/photo.png", path)
+                        .id(ATTACH_ID)
+                        .on_input(Message::AttachPath)
+                        .on_submit_maybe(can_attach.then_some(Message::SendFile))
+                        .padding(6)
+                        .size(TEXT)
+                        .style(theme::inputs::field),
+                    button(text("Send file").size(TEXT))
+                        .on_press_maybe(can_attach.then_some(Message::SendFile))
+                        .padding([6, 12])
+                        .style(theme::buttons::primary),
+                ]
+                .spacing(8)
+                .align_y(Alignment::Center),
+            )
+            .padding(iced::Padding {
+                top: 8.0,
+                right: 16.0,
+                bottom: 0.0,
+                left: 16.0,
+            }),
+        );
+    }
+    let attach = button(text("Attach…").size(TEXT))
+        .on_press_maybe(writable.then_some(Message::Attach))
+        .padding([8, 10])
+        .style(theme::buttons::secondary);
     conversation_col = conversation_col.push(
         container(
-            row![composer, send]
+            row![attach, composer, send]
                 .spacing(8)
                 .align_y(Alignment::End)
                 .width(Length::Fill),

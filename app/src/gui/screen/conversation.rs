@@ -3,8 +3,11 @@
 //! Message bodies are plain text: whatever markup a customer typed is shown
 //! as the characters they typed.
 
-use iced::widget::{Row, Space, column, container, row, scrollable, text};
-use iced::{Alignment, Length, Padding};
+use std::collections::HashMap;
+
+use iced::widget::{Row, Space, column, container, image, row, scrollable, text};
+use iced::{Alignment, ContentFit, Length, Padding};
+use meshdesk_model::blobs::{Attachment, BlobHash};
 use meshdesk_model::ops::InteractionDetail;
 use meshdesk_model::{Author, InteractionState, Millis, Note, TransferTarget};
 
@@ -69,11 +72,125 @@ fn unverified_fact<'a, M: 'a>(detail: &InteractionDetail) -> Option<Element<'a, 
         .then(|| fact("Link", UNVERIFIED.to_string()))
 }
 
-/// The messages, oldest first, the newest in view.
-pub fn messages<'a, M: 'a>(
+/// The side of a thumbnail, in logical pixels.
+pub const THUMBNAIL: f32 = 180.0;
+
+/// No pictures: what [`messages_read_only`] shows with.
+static NO_FILES: std::sync::LazyLock<Files> = std::sync::LazyLock::new(Files::default);
+
+/// What the window holds of the files a conversation shows: each picture's
+/// decoded bytes once fetched through the node (which fetches them from a
+/// teammate when this device lacks them).
+#[derive(Debug, Default)]
+pub struct Files {
+    shown: HashMap<BlobHash, Shown>,
+}
+
+#[derive(Debug, Clone)]
+enum Shown {
+    Loading,
+    Picture(image::Handle),
+    Failed(String),
+}
+
+impl Files {
+    /// The pictures of `detail` not asked for yet, now marked as loading.
+    pub fn wanted(&mut self, detail: &InteractionDetail) -> Vec<BlobHash> {
+        let mut wanted = Vec::new();
+        for file in detail
+            .interaction
+            .messages
+            .iter()
+            .flat_map(|m| &m.attachments)
+            .filter(|f| f.is_image())
+        {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.shown.entry(file.hash) {
+                e.insert(Shown::Loading);
+                wanted.push(file.hash);
+            }
+        }
+        wanted
+    }
+
+    /// A picture's bytes arrived (or could not be had).
+    pub fn loaded(&mut self, hash: BlobHash, bytes: Result<Vec<u8>, String>) {
+        let shown = match bytes {
+            Ok(bytes) => Shown::Picture(image::Handle::from_bytes(bytes)),
+            Err(e) => Shown::Failed(e),
+        };
+        self.shown.insert(hash, shown);
+    }
+
+    /// Forgets a picture that could not be had, so it is asked for again.
+    pub fn retry_failed(&mut self) {
+        self.shown.retain(|_, s| !matches!(s, Shown::Failed(_)));
+    }
+}
+
+/// A file in a message: its thumbnail if it is a picture, and a button
+/// that saves it under its name (or just its name, where nothing saves).
+fn file_view<'a, M: Clone + 'a>(
+    file: &'a Attachment,
+    files: &'a Files,
+    save: Option<fn(Attachment) -> M>,
+) -> Element<'a, M> {
+    let mut col = column![].spacing(4);
+    if file.is_image() {
+        match files.shown.get(&file.hash) {
+            Some(Shown::Picture(handle)) => {
+                col = col.push(
+                    image(handle.clone())
+                        .width(Length::Fixed(THUMBNAIL))
+                        .height(Length::Fixed(THUMBNAIL))
+                        .content_fit(ContentFit::Contain),
+                );
+            }
+            Some(Shown::Failed(e)) => col = col.push(muted(format!("Picture not available: {e}"))),
+            _ => col = col.push(muted("Loading the picture…")),
+        }
+    }
+    let label = format!("{} ({}) · Save", file.name, size_text(file.size));
+    col = col.push(match save {
+        Some(save) => iced::widget::button(text(label).size(SMALL))
+            .on_press(save(file.clone()))
+            .padding([3, 8])
+            .style(theme::buttons::secondary)
+            .into(),
+        None => Element::from(text(label).size(SMALL)),
+    });
+    col.into()
+}
+
+/// A size as people read it: 812 B, 34 KB, 4.8 MB.
+pub fn size_text(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    if bytes < KB {
+        format!("{bytes} B")
+    } else if bytes < KB * KB {
+        format!("{} KB", bytes.div_ceil(KB))
+    } else {
+        format!("{:.1} MB", bytes as f64 / (KB * KB) as f64)
+    }
+}
+
+/// The messages as the panes that only read them show them (Pending,
+/// History): files by name; pictures show once it is open in Active.
+pub fn messages_read_only<'a, M: Clone + 'a>(
     detail: &'a InteractionDetail,
     session: &'a Session,
     id: &'static str,
+) -> Element<'a, M> {
+    messages(detail, session, id, &NO_FILES, None)
+}
+
+/// The messages, oldest first, the newest in view; files as thumbnails
+/// (pictures) and buttons that save them (`save`; none: names only).
+pub fn messages<'a, M: Clone + 'a>(
+    detail: &'a InteractionDetail,
+    session: &'a Session,
+    id: &'static str,
+    files: &'a Files,
+    save: Option<fn(Attachment) -> M>,
 ) -> Element<'a, M> {
     let me = session.me();
     let contact = who(detail);
@@ -116,20 +233,21 @@ pub fn messages<'a, M: 'a>(
             Author::System => ("meshdesk".to_string(), false),
         };
         let stamp = clock::stamp(session.now, m.at, session.zone);
-        let bubble = container(
-            column![
-                muted(format!("{name} · {stamp}")),
-                text(m.body.as_str()).size(TEXT)
-            ]
-            .spacing(3),
-        )
-        .padding([8, 12])
-        .max_width(560)
-        .style(if mine {
-            theme::boxes::bubble_mine
-        } else {
-            theme::boxes::bubble_theirs
-        });
+        let mut inside = column![muted(format!("{name} · {stamp}"))].spacing(3);
+        if !m.body.is_empty() || m.attachments.is_empty() {
+            inside = inside.push(text(m.body.as_str()).size(TEXT));
+        }
+        for file in &m.attachments {
+            inside = inside.push(file_view(file, files, save));
+        }
+        let bubble = container(inside)
+            .padding([8, 12])
+            .max_width(560)
+            .style(if mine {
+                theme::boxes::bubble_mine
+            } else {
+                theme::boxes::bubble_theirs
+            });
         let line = if mine {
             row![Space::new().width(Length::Fill), bubble]
         } else {

@@ -482,7 +482,12 @@ fn detail_view<'a>(detail: &'a InteractionDetail, session: &'a Session) -> Eleme
         head,
         widget::hrule(),
         row![
-            container(conversation::messages(detail, session, MESSAGES_ID)).width(Length::Fill),
+            container(conversation::messages_read_only(
+                detail,
+                session,
+                MESSAGES_ID
+            ))
+            .width(Length::Fill),
             column![
                 conversation::record(detail, session),
                 conversation::facts(detail, session)

@@ -222,7 +222,12 @@ impl Pending {
         }
         main = main.push(widget::hrule());
         main.push(row![
-            container(conversation::messages(detail, session, MESSAGES_ID)).width(Length::Fill),
+            container(conversation::messages_read_only(
+                detail,
+                session,
+                MESSAGES_ID
+            ))
+            .width(Length::Fill),
             conversation::facts_pane(detail, session),
         ])
         .into()

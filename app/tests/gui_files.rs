@@ -1,0 +1,85 @@
+//! Attaching a file in Active, as an agent would (iced_test's simulator
+//! over a real node and store): Attach…, type the file's path, Send file;
+//! a picture shows as a thumbnail in the conversation, any other file as
+//! its name with a Save button; the node holds the very bytes by hash.
+
+mod support;
+
+use meshdesk::gui::screen::active;
+use meshdesk::gui::{TabId, theme};
+use meshdesk_model::blobs::BlobHash;
+use meshdesk_model::ops::{InteractionDetail, Request};
+use support::{Demo, TestResult, Ui};
+
+/// The files of an interaction's messages, as the node holds them.
+fn files(ui: &mut Ui, id: &str) -> Result<Vec<(String, String)>, String> {
+    let d: InteractionDetail = ui.ask(Request::ShowInteraction {
+        id: id.parse().expect("an id"),
+    })?;
+    Ok(d.interaction
+        .messages
+        .iter()
+        .flat_map(|m| &m.attachments)
+        .map(|f| (f.name.clone(), f.hash.to_hex()))
+        .collect())
+}
+
+fn attach(ui: &mut Ui, path: &std::path::Path) {
+    ui.click("Attach…");
+    ui.type_into(active::ATTACH_ID, &path.to_string_lossy());
+    ui.click("Send file");
+}
+
+#[test]
+fn attach_a_picture_and_see_its_thumbnail_and_a_file_by_its_name() -> TestResult {
+    let demo = Demo::new()?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.tab(TabId::Active);
+    ui.click("Lucia Romero");
+    let dir = tempfile::tempdir()?;
+    let icon = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/icons/meshdesk-128.png"
+    );
+    let picture = std::fs::read(icon)?;
+    let photo = dir.path().join("router.png");
+    std::fs::write(&photo, &picture)?;
+    attach(&mut ui, &photo);
+    ui.settle_until("router.png (", 5000);
+    // The thumbnail replaces the line that says it is on its way.
+    let mut waited = 0;
+    while ui.sees("Loading the picture…") {
+        assert!(waited < 5000, "the thumbnail never loaded");
+        ui.settle(100);
+        waited += 100;
+    }
+    ui.assert_not_sees("Picture not available");
+
+    let notes = dir.path().join("serial-numbers.txt");
+    std::fs::write(&notes, "SN 4417-22\n")?;
+    attach(&mut ui, &notes);
+    ui.settle_until("serial-numbers.txt (11 B) · Save", 5000);
+    assert_eq!(
+        files(&mut ui, &demo.active_lucia)?,
+        vec![
+            ("router.png".to_string(), BlobHash::of(&picture).to_hex()),
+            (
+                "serial-numbers.txt".to_string(),
+                BlobHash::of(b"SN 4417-22\n").to_hex()
+            ),
+        ]
+    );
+    let mut failures = Vec::new();
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("files-thumbnail-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+
+    // A path that is not there: said, and nothing is sent.
+    attach(&mut ui, &dir.path().join("missing.png"));
+    ui.settle_until("cannot read", 3000);
+    assert_eq!(files(&mut ui, &demo.active_lucia)?.len(), 2);
+    assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
