@@ -76,10 +76,36 @@ fn attach_a_picture_and_see_its_thumbnail_and_a_file_by_its_name() -> TestResult
         }
     }
 
+    // Closed, the conversation keeps its files in History: the thumbnail
+    // and the file's name with Save.
+    ui.call(Request::Finalize {
+        id: demo.active_lucia.parse().expect("an id"),
+        disposition: "Resolved".into(),
+        note: None,
+    })?;
+    ui.tab(TabId::History);
+    ui.click("Lucia Romero");
+    ui.settle_until("serial-numbers.txt (11 B) · Save", 5000);
+    let mut waited = 0;
+    while ui.sees("Loading the picture…") {
+        assert!(waited < 5000, "the thumbnail never loaded in History");
+        ui.settle(100);
+        waited += 100;
+    }
+    ui.assert_sees("router.png (");
+    ui.assert_not_sees("Picture not available");
+    for (mode, theme) in [("light", theme::light()), ("dark", theme::dark())] {
+        if let Err(e) = ui.snapshot(&format!("files-history-{mode}"), &theme) {
+            failures.push(e.to_string());
+        }
+    }
+
     // A path that is not there: said, and nothing is sent.
+    ui.tab(TabId::Active);
+    ui.click("Marta Ruiz");
     attach(&mut ui, &dir.path().join("missing.png"));
     ui.settle_until("cannot read", 3000);
-    assert_eq!(files(&mut ui, &demo.active_lucia)?.len(), 2);
+    assert!(files(&mut ui, &demo.active_marta)?.is_empty());
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }

@@ -956,10 +956,13 @@ impl Inbox {
                 };
                 Task::batch([task, more])
             }
-            Message::History(msg) => self
-                .history
-                .update(msg, &self.session, &b)
-                .map(Message::History),
+            Message::History(msg) => {
+                let (task, toast) = self.history.update(msg, &self.session, &b);
+                if let Some(t) = toast {
+                    effects.push(Event::Toast(t));
+                }
+                task.map(Message::History)
+            }
             Message::Contacts(msg) => {
                 let (task, event) = self.contacts.update(msg, &self.session, &b);
                 let more = match event {

@@ -11,13 +11,14 @@
 use iced::keyboard;
 use iced::widget::{Space, button, column, container, row, text, text_input};
 use iced::{Alignment, Length, Task};
+use meshdesk_model::blobs::{Attachment, BlobHash};
 use meshdesk_model::ops::{HistoryFilter, InteractionDetail, InteractionRow, Tab, Whose};
 use meshdesk_model::{ChannelKind, InteractionId};
 
-use super::conversation;
 use super::list::{self, Cells, List};
+use super::{Toast, conversation};
 use crate::dates::{self, End};
-use crate::gui::backend::Backend;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::{Session, channel_label};
 use crate::gui::theme;
@@ -42,6 +43,8 @@ const TEXTS: list::Texts = list::Texts {
 #[derive(Debug)]
 pub struct History {
     pub list: List<()>,
+    /// Pictures shown in the open conversation, by hash.
+    files: conversation::Files,
     /// The filter fields as typed; the list holds the filter last applied.
     filters: Filters,
     /// Why what is typed does not apply yet, per field.
@@ -308,6 +311,11 @@ pub enum Message {
     Field(Field, String),
     /// Every filter off (Mine or Team stays).
     Clear,
+    /// A picture's bytes, for its thumbnail.
+    FileLoaded(BlobHash, Result<Vec<u8>, Error>),
+    /// Saves a file of the conversation into the Downloads folder.
+    SaveFile(Attachment),
+    FileSaved(Result<std::path::PathBuf, Error>),
 }
 
 impl Default for History {
@@ -320,6 +328,7 @@ impl History {
     pub fn new() -> History {
         History {
             list: List::new(Tab::History, LIST_ID, TEXTS),
+            files: conversation::Files::default(),
             filters: Filters::default(),
             problems: Vec::new(),
         }
@@ -331,7 +340,7 @@ impl History {
             Whose::Mine => Whose::Team,
             Whose::Team => Whose::Mine,
         };
-        self.update(Message::Whose(whose), session, backend)
+        self.update(Message::Whose(whose), session, backend).0
     }
 
     /// Applies what the fields hold once it all names a filter; until
@@ -370,16 +379,49 @@ impl History {
         task.map(Message::List)
     }
 
+    /// Asks the node for the open conversation's pictures not yet shown.
+    fn load_files(&mut self, backend: &Backend) -> Task<Message> {
+        let Some(detail) = self.list.open_ref().and_then(|o| o.detail.as_deref()) else {
+            return Task::none();
+        };
+        Task::batch(self.files.wanted(detail).into_iter().map(|hash| {
+            let backend = backend.clone();
+            Task::perform(async move { backend.file_bytes(hash).await }, move |r| {
+                Message::FileLoaded(hash, r)
+            })
+        }))
+    }
+
+    /// What the screen did, and a toast for the shell (a file saved, or not).
     pub fn update(
         &mut self,
         message: Message,
         session: &Session,
         backend: &Backend,
-    ) -> Task<Message> {
-        match message {
+    ) -> (Task<Message>, Option<Toast>) {
+        let task = match message {
             Message::List(msg) => {
                 let (task, _event) = self.list.update(msg, backend);
-                task.map(Message::List)
+                Task::batch([task.map(Message::List), self.load_files(backend)])
+            }
+            Message::FileLoaded(hash, result) => {
+                self.files.loaded(hash, result.map_err(|e| e.to_string()));
+                Task::none()
+            }
+            Message::SaveFile(file) => {
+                let backend = backend.clone();
+                let dir = crate::gui::backend::downloads_dir();
+                Task::perform(
+                    async move { backend.save_file(file, dir).await },
+                    Message::FileSaved,
+                )
+            }
+            Message::FileSaved(result) => {
+                let toast = match result {
+                    Ok(path) => Toast::Info(format!("Saved to {}", path.display())),
+                    Err(e) => Toast::Error(e.to_string()),
+                };
+                return (Task::none(), Some(toast));
             }
             Message::Whose(whose) => {
                 self.filters.whose = whose;
@@ -396,14 +438,15 @@ impl History {
                 };
                 self.apply(session, backend)
             }
-        }
+        };
+        (task, None)
     }
 
     pub fn view<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
         self.list.view_headed(
             Some(self.filter_bar(session)),
             move |r| cells(r, session),
-            move |_, detail| detail_view(detail, session),
+            move |_, detail| detail_view(detail, session, &self.files),
             Message::List,
         )
     }
@@ -475,17 +518,23 @@ impl History {
     }
 }
 
-fn detail_view<'a>(detail: &'a InteractionDetail, session: &'a Session) -> Element<'a, Message> {
+fn detail_view<'a>(
+    detail: &'a InteractionDetail,
+    session: &'a Session,
+    files: &'a conversation::Files,
+) -> Element<'a, Message> {
     let state = muted(conversation::state_label(detail.state));
     let head = conversation::head(detail, [state.into()]);
     column![
         head,
         widget::hrule(),
         row![
-            container(conversation::messages_read_only(
+            container(conversation::messages(
                 detail,
                 session,
-                MESSAGES_ID
+                MESSAGES_ID,
+                files,
+                Some(Message::SaveFile),
             ))
             .width(Length::Fill),
             column![
