@@ -261,6 +261,26 @@ fn bench_report(c: &mut Criterion) {
     group.bench_function("the month by agent as CSV", |b| {
         b.iter(|| black_box(by_agent.to_csv().expect("csv")))
     });
+    // The board as the window reads it again after a change: today's
+    // figures both ways, the open interactions and the 200 agents, on the
+    // month's last day.
+    let noon = NOV1 + MONTH - 12 * 3_600_000;
+    let board = |store: &mut Store| match ops::execute(store, &ctx(noon), Request::Board) {
+        Ok(ops::Outcome {
+            reply: Reply::Board(board),
+            ..
+        }) => board,
+        other => panic!("expected the board, got {other:?}"),
+    };
+    let today = board(&mut store);
+    assert_eq!(today.agents.len(), AGENTS + 1);
+    assert!(
+        today.campaigns.iter().any(|c| c.offered_today > 0),
+        "{today:?}"
+    );
+    group.bench_function("the board at noon of a day of the month", |b| {
+        b.iter(|| black_box(board(&mut store)))
+    });
     group.finish();
 }
 

@@ -32,9 +32,25 @@ impl Executor<'_, '_> {
             from,
             to: from + crate::report::DAY_MS,
         };
-        let by_campaign = self.build_report(today, Grouping::Campaign)?;
-        let by_agent = self.build_report(today, Grouping::Agent)?;
+        // One read of today's rows and the agents serves both groupings;
+        // the board shows no time per status, so no status logs.
+        let data = self.store.report_data_with(today, false)?;
         let agents = self.store.agents()?;
+        let names: Vec<(AgentId, String)> =
+            agents.values().map(|a| (a.id, a.name.clone())).collect();
+        let campaigns: Vec<Campaign> = self.team.campaigns.values().cloned().collect();
+        let build = |by| {
+            report::build(&ReportInput {
+                range: today,
+                by,
+                campaigns: &campaigns,
+                agents: &names,
+                rows: &data.rows,
+                status_logs: &data.status_logs,
+                data_until: data.data_until,
+            })
+        };
+        let (by_campaign, by_agent) = (build(Grouping::Campaign), build(Grouping::Agent));
         let open = self.store.open_interactions()?;
         let board = crate::board::build(&crate::board::BoardInput {
             now,
