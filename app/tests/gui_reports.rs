@@ -100,3 +100,29 @@ fn the_board_moves_without_a_click_when_a_customer_queues_and_a_status_changes()
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
+
+#[test]
+fn an_agent_has_no_board_and_no_reports() -> TestResult {
+    use meshdesk::gui::{Message, Shortcut};
+    use meshdesk_model::store::LocalIdentity;
+    let mut demo = Demo::new()?;
+    let store = &mut demo.seed.store;
+    let ana = store.identity()?.ok_or("no identity")?;
+    let bruno = store.agent_by_name("Bruno")?.ok_or("no Bruno")?;
+    store.set_identity(&LocalIdentity {
+        agent: bruno.id,
+        ..ana
+    })?;
+    let mut ui = Ui::open(demo.seed)?;
+    ui.assert_sees("Phonebook");
+    ui.assert_not_sees("Board");
+    ui.assert_not_sees("Reports");
+    // Ctrl+6 and Ctrl+7 lead nowhere.
+    let before = ui.app.tab();
+    for tab in [TabId::Board, TabId::Reports] {
+        ui.send(Message::Shortcut(Shortcut::Tab(tab)));
+        assert_eq!(ui.app.tab(), before);
+    }
+    ui.assert_not_sees("Campaigns, today (UTC)");
+    Ok(())
+}
