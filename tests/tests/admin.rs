@@ -194,6 +194,26 @@ fn the_board_shows_a_queued_customer_and_a_teammates_status_from_another_node() 
     let text = a.ok(&["board"]);
     assert!(text.contains("break (Training)"), "{text}");
 
+    // Bo's machine is gone: Ana sets him Offline and gives him a capacity;
+    // Bo's own node takes both when they meet again.
+    a.ok(&["agent", "offline", "Bo"]);
+    a.ok(&["agent", "capacity", "Bo", "2"]);
+    let board = a.json(&["board"]);
+    let bo = row(&board, "agents", "Bo");
+    assert_eq!(bo["status"]["status"], "offline", "{board}");
+    assert_eq!(bo["capacity"], 2, "{board}");
+    let synced = wait_until(Duration::from_secs(20), || {
+        let me = b.json(&["status", "show"]);
+        me["status"]["status"] == "offline" && me["capacity"] == 2
+    });
+    assert!(synced, "Bo's node has {}", b.json(&["status", "show"]));
+    let refused = b.run(&["agent", "offline", "Ana"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("only a supervisor"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
     // An agent has no board.
     let out = b.run(&["board"]);
     assert!(!out.status.success());

@@ -81,6 +81,9 @@ pub enum Command {
     /// The live board (supervisors): each campaign's queue and today's
     /// figures, each agent's status and load.
     Board,
+    /// A teammate's settings (supervisors).
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// The break reasons agents pick from (supervisors add and remove them).
     #[command(subcommand, name = "break-reason")]
     BreakReason(BreakReasonCommand),
@@ -323,6 +326,15 @@ pub struct CampaignEditArgs {
     /// How long a push offer waits for an answer, in seconds.
     #[arg(long = "offer-timeout")]
     pub offer_timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Open interactions the agent may hold across campaigns (0: no limit).
+    Capacity { agent: String, capacity: u32 },
+    /// Set a teammate Offline whose machine is gone, so routing stops
+    /// offering them work.
+    Offline { agent: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -441,6 +441,10 @@ pub fn request_for(
             },
         },
         Command::Board => Request::Board,
+        Command::Agent(AgentCommand::Capacity { agent, capacity }) => {
+            Request::SetAgentCapacity { agent, capacity }
+        }
+        Command::Agent(AgentCommand::Offline { agent }) => Request::ForceOffline { agent },
         Command::BreakReason(BreakReasonCommand::Add { name }) => Request::AddBreakReason { name },
         Command::BreakReason(BreakReasonCommand::Remove { name }) => {
             Request::RemoveBreakReason { name }

@@ -82,6 +82,12 @@ pub fn set_status(doc: &mut AutoCommit, status: &AgentStatus, at: Millis) -> Doc
     Ok(())
 }
 
+/// Open interactions the agent may hold across campaigns (0: no limit).
+pub fn set_capacity(doc: &mut AutoCommit, capacity: u32) -> DocResult<()> {
+    doc.put(ROOT, "capacity", i64::from(capacity))?;
+    Ok(())
+}
+
 pub fn set_name(doc: &mut AutoCommit, name: &str) -> DocResult<()> {
     put_str_if_changed(doc, &ROOT, "name", name)
 }

@@ -59,6 +59,15 @@ pub enum Request {
     AddCampaign(CampaignSpec),
     /// The live board (supervisors): queues, today's figures, agents now.
     Board,
+    /// A teammate's own capacity across campaigns (supervisors; 0: no limit).
+    SetAgentCapacity {
+        agent: String,
+        capacity: u32,
+    },
+    /// Sets a teammate Offline whose machine is gone (supervisors).
+    ForceOffline {
+        agent: String,
+    },
     /// Changes a campaign's settings (supervisors).
     EditCampaign {
         /// Its name or id.
@@ -659,6 +668,10 @@ impl Executor<'_, '_> {
             } => self.fill_canned(&canned, interaction),
             Request::Report { from, to, by } => self.report(crate::report::Range { from, to }, by),
             Request::Board => self.board(),
+            Request::SetAgentCapacity { agent, capacity } => {
+                self.set_agent_capacity(&agent, capacity)
+            }
+            Request::ForceOffline { agent } => self.force_offline(&agent),
         }
     }
 }

@@ -448,6 +448,32 @@ impl Executor<'_, '_> {
         self.write_team(reply, move |d| doc::team::update_campaign(d, &c))
     }
 
+    /// Sets a teammate's own capacity (supervisors): open interactions the
+    /// agent may hold across campaigns, 0 for no limit.
+    pub(super) fn set_agent_capacity(&mut self, agent: &str, capacity: u32) -> OpResult<Outcome> {
+        self.require_supervisor("change an agent's capacity")?;
+        let id = self.agent_by_name(agent)?.id;
+        let change = self.store.write_doc(&DocId::Agent(id), false, move |d| {
+            doc::agent::set_capacity(d, capacity)
+        })?;
+        let agent = self.agent_by_name(&id.to_string())?;
+        done(Reply::Status(Box::new(agent)), vec![change])
+    }
+
+    /// Sets a teammate Offline (supervisors): their machine is gone and
+    /// routing should stop offering them work. They set themselves
+    /// available again when they are back.
+    pub(super) fn force_offline(&mut self, agent: &str) -> OpResult<Outcome> {
+        self.require_supervisor("set a teammate offline")?;
+        let id = self.agent_by_name(agent)?.id;
+        let at = self.ctx.now;
+        let change = self.store.write_doc(&DocId::Agent(id), false, move |d| {
+            doc::agent::set_status(d, &AgentStatus::Offline, at)
+        })?;
+        let agent = self.agent_by_name(&id.to_string())?;
+        done(Reply::Status(Box::new(agent)), vec![change])
+    }
+
     /// Adds a break reason agents can pick (supervisors).
     pub(super) fn add_break_reason(&mut self, name: &str) -> OpResult<Outcome> {
         self.require_supervisor("add break reasons")?;
