@@ -704,7 +704,7 @@ impl Actor {
                     .take(8)
                     .map(|a| a.with(Protocol::P2p(me)))
                     .collect();
-                addrs.extend(self.relays.own_circuits(me));
+                addrs.extend(self.relays.circuits_to(me));
                 let now = self.store.now_ms();
                 let result = team::create_invite(
                     &mut self.store,

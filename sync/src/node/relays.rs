@@ -86,7 +86,8 @@ impl Relays {
         self.slots.is_empty()
     }
 
-    /// Where `peer` can be dialed through the relays.
+    /// Where `peer` can be dialed through the relays (this node itself too:
+    /// its relayed addresses, for invites).
     pub(super) fn circuits_to(&self, peer: PeerId) -> Vec<Multiaddr> {
         self.slots
             .iter()
@@ -98,11 +99,6 @@ impl Relays {
                     .with(Protocol::P2p(peer))
             })
             .collect()
-    }
-
-    /// This node's relayed addresses (reserved or not yet): for invites.
-    pub(super) fn own_circuits(&self, me: PeerId) -> Vec<Multiaddr> {
-        self.circuits_to(me)
     }
 
     fn addrs(&self) -> Vec<String> {

@@ -18,6 +18,7 @@ use super::{Toast, call};
 use crate::charts::{self, BarChart};
 use crate::dates::{self, End};
 use crate::gui::backend::{Backend, Error};
+use crate::gui::modal::bundle::bundle_path;
 use crate::gui::theme;
 use crate::gui::widget::{Element, SMALL, TEXT, error_box, muted};
 
@@ -57,6 +58,7 @@ pub enum Message {
     CsvPath(String),
     SaveCsv,
     SavePng,
+    Saved(Toast),
 }
 
 /// What the screen passes on to the shell.
@@ -151,49 +153,22 @@ impl Reports {
                 self.csv_path = p;
                 (Task::none(), None)
             }
-            Message::SaveCsv => (Task::none(), Some(Event::Toast(self.save_csv()))),
-            Message::SavePng => (Task::none(), Some(Event::Toast(self.save_png()))),
-        }
-    }
-
-    /// Writes the report's CSV (beside the file, then renamed over it, so a
-    /// failed write leaves no half file).
-    fn save_csv(&self) -> Toast {
-        let Some(report) = &self.report else {
-            return Toast::Error("Run the report first.".into());
-        };
-        let Some(path) = file_path(&self.csv_path) else {
-            return Toast::Error("Name the CSV file, like ~/report.csv.".into());
-        };
-        let bytes = match report.to_csv() {
-            Ok(bytes) => bytes,
-            Err(e) => return Toast::Error(format!("Could not make the CSV: {e}")),
-        };
-        let mut partial = path.clone().into_os_string();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        match std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path)) {
-            Ok(()) => Toast::Info(format!(
-                "Saved {} rows to {}.",
-                report.groups.len(),
-                path.display()
-            )),
-            Err(e) => Toast::Error(format!("Could not write {}: {e}", path.display())),
-        }
-    }
-
-    /// Draws the charts into a PNG, named like the CSV file with `.png`.
-    fn save_png(&self) -> Toast {
-        let Some(report) = &self.report else {
-            return Toast::Error("Run the report first.".into());
-        };
-        let Some(path) = file_path(&self.csv_path) else {
-            return Toast::Error("Name the file, like ~/report.csv.".into());
-        };
-        let path = path.with_extension("png");
-        match charts::write_png(report, &path) {
-            Ok(()) => Toast::Info(format!("Saved the charts to {}.", path.display())),
-            Err(e) => Toast::Error(e.to_string()),
+            // Writing and drawing the file happen off the window's thread.
+            Message::SaveCsv | Message::SavePng => {
+                let png = matches!(message, Message::SavePng);
+                let report = self.report.clone();
+                let path = self.csv_path.clone();
+                let task = Task::perform(
+                    async move {
+                        tokio::task::spawn_blocking(move || save(report.as_deref(), &path, png))
+                            .await
+                            .unwrap_or_else(|e| Toast::Error(format!("Could not save: {e}")))
+                    },
+                    Message::Saved,
+                );
+                (task, None)
+            }
+            Message::Saved(toast) => (Task::none(), Some(Event::Toast(toast))),
         }
     }
 
@@ -293,6 +268,40 @@ impl Reports {
     }
 }
 
+/// Writes the report as CSV, or its charts as a PNG named like it, and
+/// says how it went (the CSV beside the file, then renamed over it, so a
+/// failed write leaves no half file).
+fn save(report: Option<&Report>, raw: &str, png: bool) -> Toast {
+    let Some(report) = report else {
+        return Toast::Error("Run the report first.".into());
+    };
+    let Some(path) = bundle_path(raw) else {
+        return Toast::Error("Name the file, like ~/report.csv.".into());
+    };
+    if png {
+        let path = path.with_extension("png");
+        return match charts::write_png(report, &path) {
+            Ok(()) => Toast::Info(format!("Saved the charts to {}.", path.display())),
+            Err(e) => Toast::Error(e.to_string()),
+        };
+    }
+    let bytes = match report.to_csv() {
+        Ok(bytes) => bytes,
+        Err(e) => return Toast::Error(format!("Could not make the CSV: {e}")),
+    };
+    let mut partial = path.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    match std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path)) {
+        Ok(()) => Toast::Info(format!(
+            "Saved {} rows to {}.",
+            report.groups.len(),
+            path.display()
+        )),
+        Err(e) => Toast::Error(format!("Could not write {}: {e}", path.display())),
+    }
+}
+
 fn chart_box<'a>(chart: BarChart, portion: u16) -> Element<'a, Message> {
     let title = text(chart.title.clone()).size(TEXT);
     let body: Element<'a, Message> = if chart.is_empty() {
@@ -377,11 +386,6 @@ fn pair(avg: Option<Millis>, p90: Option<Millis>) -> String {
         (Some(a), Some(p)) => format!("{} / {}", dates::clock(a), dates::clock(p)),
         _ => "—".into(),
     }
-}
-
-/// The file the field names: `~/` and relative paths from the home directory.
-fn file_path(raw: &str) -> Option<PathBuf> {
-    crate::gui::modal::bundle::bundle_path(raw)
 }
 
 /// A chart as plotters-iced2 draws it on the canvas.
