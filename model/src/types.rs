@@ -184,6 +184,24 @@ pub struct Invite {
     pub max_uses: u32,
     /// Devices that used it: one key each, so concurrent uses never overwrite each other.
     pub used_by: BTreeSet<String>,
+    /// The campaigns a joiner is added to; empty: the team's oldest campaign.
+    #[serde(default)]
+    pub campaigns: Vec<CampaignId>,
+}
+
+impl Invite {
+    /// Whether it can still admit a device at `now`.
+    pub fn is_open(&self, now: Millis) -> bool {
+        now < self.expires_at && self.used_by.len() < self.max_uses as usize
+    }
+
+    /// How people name it (`team invites`, `team cancel-invite`): the start
+    /// of its token hash; the code itself is shown only once.
+    pub fn short_id(&self) -> &str {
+        self.token_hash
+            .get(..12)
+            .unwrap_or(self.token_hash.as_str())
+    }
 }
 
 /// The team document's content.
@@ -259,6 +277,13 @@ impl Team {
     }
 
     /// The role of an agent: supervisor if any of their devices is one.
+    /// The invites that can still admit a device, oldest first.
+    pub fn open_invites(&self, now: Millis) -> Vec<&Invite> {
+        let mut open: Vec<&Invite> = self.invites.values().filter(|i| i.is_open(now)).collect();
+        open.sort_by_key(|i| (i.created_at, i.token_hash.clone()));
+        open
+    }
+
     pub fn role_of(&self, agent: AgentId) -> Option<Role> {
         let roles = self
             .members

@@ -197,6 +197,11 @@ fn put_invite(doc: &mut AutoCommit, invites: &ObjId, i: &Invite) -> DocResult<()
     for device in &i.used_by {
         doc.put(&used, device.as_str(), true)?;
     }
+    if !i.campaigns.is_empty() {
+        let list = doc.put_object(&obj, "campaigns", ObjType::List)?;
+        let ids: Vec<String> = i.campaigns.iter().map(|c| c.to_string()).collect();
+        set_string_list(doc, &list, &ids)?;
+    }
     Ok(())
 }
 
@@ -319,6 +324,13 @@ pub fn use_invite(doc: &mut AutoCommit, token_hash: &str, device: &str) -> DocRe
     Ok(())
 }
 
+/// Cancels an invite: it is gone, so no device can redeem it any more.
+pub fn remove_invite(doc: &mut AutoCommit, token_hash: &str) -> DocResult<()> {
+    let invites = existing(doc, &ROOT, "invites")?;
+    doc.delete(&invites, token_hash)?;
+    Ok(())
+}
+
 pub fn set_break_reasons(doc: &mut AutoCommit, reasons: &[String]) -> DocResult<()> {
     let list = existing(doc, &ROOT, "break_reasons")?;
     set_string_list(doc, &list, reasons)
@@ -410,6 +422,20 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
             expires_at: i.i64("expires_at")?,
             max_uses: i.u32("max_uses")?,
             used_by: i.map("used_by")?.keys().into_iter().collect(),
+            campaigns: if i.has("campaigns")? {
+                i.list("campaigns")?
+                    .strings()?
+                    .iter()
+                    .map(|s| {
+                        s.parse().map_err(|e: crate::ids::InvalidId| DocError::Invalid {
+                            path: format!("invites.{hash}.campaigns"),
+                            reason: e.to_string(),
+                        })
+                    })
+                    .collect::<DocResult<Vec<CampaignId>>>()?
+            } else {
+                Vec::new()
+            },
         };
         invites.insert(hash, invite);
     }
@@ -505,6 +531,7 @@ pub(crate) mod tests {
                 expires_at: 10,
                 max_uses: 1,
                 used_by: BTreeSet::from(["12D3Koo".to_string()]),
+                campaigns: vec![campaign.id],
             },
         );
         Team {

@@ -40,6 +40,19 @@ pub struct CampaignEdit {
     pub offer_timeout_seconds: Option<u32>,
 }
 
+/// What `agent edit` changes: each `Some` replaces that setting, `None`
+/// leaves it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct AgentEdit {
+    /// The role of every device of the agent's.
+    pub role: Option<Role>,
+    /// Open interactions the agent may hold across campaigns (0: no limit).
+    pub capacity: Option<u32>,
+    /// Campaign names or ids, whole: the agent joins the ones it is not in
+    /// (last in routing order) and leaves the others.
+    pub campaigns: Option<Vec<String>>,
+}
+
 /// A new campaign's settings.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CampaignSpec {
@@ -205,8 +218,17 @@ pub fn admit_device(
     }
     let agent_name = validate::required("the agent name", agent_name)?;
     let (agent, member) = new_agent(store, agent_name, device, device_name, Role::Agent, now);
-    // New agents join the team's default campaign so work can reach them at once.
-    let general = team.campaigns.values().min_by_key(|c| c.id).map(|c| c.id);
+    // New agents join the campaigns the invite names (those still there),
+    // else the team's oldest, so work can reach them at once.
+    let mut joins: Vec<CampaignId> = invite
+        .campaigns
+        .iter()
+        .copied()
+        .filter(|c| team.campaigns.contains_key(c))
+        .collect();
+    if joins.is_empty() {
+        joins.extend(team.campaigns.values().map(|c| c.id).min());
+    }
     let agent_id = agent.id;
     let (hash, dev) = (token_hash.to_string(), device.to_string());
     let changes = store.write_many(vec![
@@ -216,7 +238,7 @@ pub fn admit_device(
         DocEdit::new(DocId::Team(team.id), false, move |d| {
             doc::team::use_invite(d, &hash, &dev)?;
             doc::team::add_member(d, &member)?;
-            if let Some(c) = general {
+            for c in joins {
                 doc::team::add_campaign_member(d, c, agent_id)?;
             }
             Ok(())
@@ -448,16 +470,98 @@ impl Executor<'_, '_> {
         self.write_team(reply, move |d| doc::team::update_campaign(d, &c))
     }
 
-    /// Sets a teammate's own capacity (supervisors): open interactions the
-    /// agent may hold across campaigns, 0 for no limit.
-    pub(super) fn set_agent_capacity(&mut self, agent: &str, capacity: u32) -> OpResult<Outcome> {
-        self.require_supervisor("change an agent's capacity")?;
-        let id = self.agent_by_name(agent)?.id;
-        let change = self.store.write_doc(&DocId::Agent(id), false, move |d| {
-            doc::agent::set_capacity(d, capacity)
-        })?;
+    /// Changes a teammate (supervisors): the role of each of its devices,
+    /// its own capacity, the campaigns it is in. Checked whole before
+    /// anything is written: a campaign left with no one, or a team left with
+    /// no supervisor, is refused.
+    pub(super) fn edit_agent(&mut self, agent: &str, edit: AgentEdit) -> OpResult<Outcome> {
+        self.require_supervisor("edit agents")?;
+        let agent = self.agent_by_name(agent)?;
+        let id = agent.id;
+        let devices: Vec<String> = self
+            .team
+            .members
+            .values()
+            .filter(|m| m.agent == id && !m.revoked)
+            .filter(|m| edit.role.is_some_and(|r| r != m.role))
+            .map(|m| m.device.clone())
+            .collect();
+        if edit.role == Some(Role::Agent) && self.team.role_of(id) == Some(Role::Supervisor) {
+            let others = self.team.members.values().any(|m| {
+                m.agent != id && !m.revoked && m.role == Role::Supervisor
+            });
+            if !others {
+                return Err(OpError::LastSupervisor(agent.name));
+            }
+        }
+        let mut campaigns: Vec<Campaign> = Vec::new();
+        if let Some(names) = &edit.campaigns {
+            let mut wanted = Vec::new();
+            for n in names {
+                wanted.push(self.campaign(n)?.id);
+            }
+            for c in self.team.campaigns.values() {
+                let mut c = c.clone();
+                match (wanted.contains(&c.id), c.has_member(id)) {
+                    (true, false) => c.members.push(id),
+                    (false, true) => c.members.retain(|m| *m != id),
+                    _ => continue,
+                }
+                if c.members.is_empty() {
+                    return Err(OpError::CampaignLeftEmpty(c.name));
+                }
+                campaigns.push(c);
+            }
+        }
+        let mut edits = Vec::new();
+        if let Some(capacity) = edit.capacity.filter(|c| *c != agent.capacity) {
+            edits.push(DocEdit::new(DocId::Agent(id), false, move |d| {
+                doc::agent::set_capacity(d, capacity)
+            }));
+        }
+        if !devices.is_empty() || !campaigns.is_empty() {
+            let role = edit.role;
+            edits.push(DocEdit::new(DocId::Team(self.team.id), false, move |d| {
+                if let Some(role) = role {
+                    for device in &devices {
+                        doc::team::set_role(d, device, role)?;
+                    }
+                }
+                for c in &campaigns {
+                    doc::team::update_campaign(d, c)?;
+                }
+                Ok(())
+            }));
+        }
+        let changes = if edits.is_empty() {
+            Vec::new()
+        } else {
+            self.store.write_many(edits)?
+        };
         let agent = self.agent_by_name(&id.to_string())?;
-        done(Reply::Status(Box::new(agent)), vec![change])
+        done(Reply::Status(Box::new(agent)), changes)
+    }
+
+    /// Cancels an open invite (supervisors): it leaves the team document,
+    /// so the issuing device refuses the code from then on.
+    pub(super) fn cancel_invite(&mut self, given: &str) -> OpResult<Outcome> {
+        self.require_supervisor("cancel invites")?;
+        let given = given.trim();
+        let matching: Vec<&String> = if given.len() < 8 {
+            Vec::new()
+        } else {
+            self.team
+                .invites
+                .keys()
+                .filter(|h| h.starts_with(given))
+                .collect()
+        };
+        let hash = match matching.as_slice() {
+            [one] => (*one).clone(),
+            [] => return Err(OpError::UnknownInvite(given.to_string())),
+            _ => return Err(OpError::AmbiguousInvite(given.to_string())),
+        };
+        self.write_team(Reply::Done, move |d| doc::team::remove_invite(d, &hash))
     }
 
     /// Sets a teammate Offline (supervisors): their machine is gone and

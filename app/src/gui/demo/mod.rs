@@ -285,6 +285,7 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
             s.now,
             meshdesk_sync::team::DEFAULT_INVITE_TTL_MS,
             1,
+            &[],
             vec![],
         )
         .map_err(|e| e.to_string())?;
