@@ -908,7 +908,8 @@ fn joining_a_team_shows_the_first_sync_then_opens_the_inbox() -> TestResult {
         dir.path(),
         support::loopback(&now, support::free_loopback()?, vec![]),
     )?;
-    let code = rt.block_on(ana.invite())?;
+    let code =
+        rt.block_on(ana.invite(meshdesk_sync::team::DEFAULT_INVITE_TTL_MS, 1, Vec::new()))?;
 
     // Bruno's new computer: the welcome screen, a real data dir.
     let bruno_dir = tempfile::tempdir()?;

@@ -262,7 +262,12 @@ fn invites_name_the_joiners_campaigns_can_be_cancelled_and_agents_are_edited() {
     // Cy joins with an invite that names Orders and Returns: Cy is in both
     // and not in General.
     let code = a.ok(&[
-        "team", "invite", "--campaign", "Orders", "--campaign", "Returns",
+        "team",
+        "invite",
+        "--campaign",
+        "Orders",
+        "--campaign",
+        "Returns",
     ]);
     let shown = a.ok(&["team", "invites"]);
     assert!(shown.contains("into Orders, Returns"), "{shown}");
@@ -282,7 +287,10 @@ fn invites_name_the_joiners_campaigns_can_be_cancelled_and_agents_are_edited() {
     // An open invite is listed, cancelled by its id, and then admits no one.
     let code = a.ok(&["team", "invite", "--uses", "2"]);
     let open = a.json(&["team", "invites"]);
-    let hash = open[0]["token_hash"].as_str().expect("a token hash").to_string();
+    let hash = open[0]["token_hash"]
+        .as_str()
+        .expect("a token hash")
+        .to_string();
     assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
     let short = a.run(&["team", "cancel-invite", &hash[..4]]);
     assert!(String::from_utf8_lossy(&short.stderr).contains("no open invite"));
@@ -301,14 +309,26 @@ fn invites_name_the_joiners_campaigns_can_be_cancelled_and_agents_are_edited() {
     // stepping down, a campaign left empty, an unknown campaign.
     let before = a.json(&["team", "show"])["team"].clone();
     for (who, args, reason) in [
-        (&b, vec!["agent", "edit", "Bo", "--role", "supervisor"], "only a supervisor"),
-        (&a, vec!["agent", "edit", "Ana", "--role", "agent"], "last supervisor"),
+        (
+            &b,
+            vec!["agent", "edit", "Bo", "--role", "supervisor"],
+            "only a supervisor",
+        ),
+        (
+            &a,
+            vec!["agent", "edit", "Ana", "--role", "agent"],
+            "last supervisor",
+        ),
         (
             &a,
             vec!["agent", "edit", "Ana", "--campaign", "General"],
             "no members left",
         ),
-        (&a, vec!["agent", "edit", "Cy", "--campaign", "Nowhere"], "unknown campaign"),
+        (
+            &a,
+            vec!["agent", "edit", "Cy", "--campaign", "Nowhere"],
+            "unknown campaign",
+        ),
         (&a, vec!["agent", "edit", "Cy", "--role", "boss"], "boss"),
     ] {
         let out = who.run(&args);

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use meshdesk_model::ops::{
-    self, AgentEdit, CampaignEdit, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec,
-    FromReply, OpError, Reply, Request, TransferTo, UnexpectedReply,
+    self, AgentEdit, CampaignEdit, CampaignSpec, CannedChanges, CannedSpec, ChatTarget,
+    ContactSpec, FromReply, OpError, Reply, Request, TransferTo, UnexpectedReply,
 };
 use meshdesk_model::store::{Store, StoreError};
 use meshdesk_model::{AgentStatus, ContactId, InteractionId, SnoozeKind};
@@ -144,7 +144,11 @@ pub fn invites(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
     let overview: ops::TeamOverview = ask(data_dir, Request::ShowTeam)?;
     let team = &overview.team;
     let now = meshdesk_model::ids::now_ms();
-    let names: BTreeMap<_, _> = overview.agents.iter().map(|a| (a.id, a.name.as_str())).collect();
+    let names: BTreeMap<_, _> = overview
+        .agents
+        .iter()
+        .map(|a| (a.id, a.name.as_str()))
+        .collect();
     let open = team.open_invites(now);
     if json {
         println!("{}", serde_json::json!(open));

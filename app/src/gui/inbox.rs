@@ -31,7 +31,7 @@ use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
 use super::notify::{self, Notice, Subject, Watch};
 use super::screen::{
-    self, Toast, active, board, contacts, history, pending, phonebook, reports, tags,
+    self, Toast, active, admin, board, contacts, history, pending, phonebook, reports, tags,
 };
 use super::session::Session;
 use super::widget::{self, Element};
@@ -85,6 +85,7 @@ pub enum Message {
     Phonebook(phonebook::Message),
     Board(board::Message),
     Reports(reports::Message),
+    Admin(admin::Message),
     Modal(modal::Message),
     CloseModal,
     /// The rail's Team menu.
@@ -190,6 +191,7 @@ pub struct Inbox {
     phonebook: phonebook::Phonebook,
     board: board::BoardScreen,
     reports: reports::Reports,
+    admin: admin::Admin,
     modal: Option<Modal>,
     counts: Counts,
     counts_seq: u64,
@@ -217,6 +219,7 @@ impl Inbox {
             phonebook: phonebook::Phonebook::new(),
             board: board::BoardScreen::default(),
             reports: reports::Reports::new(now),
+            admin: admin::Admin::default(),
             modal: None,
             counts: Counts::default(),
             counts_seq: 0,
@@ -275,7 +278,7 @@ impl Inbox {
             TabId::Active => self.active.list.rows.rows.len(),
             TabId::Pending => self.pending.list.rows.rows.len(),
             TabId::History => self.history.list.rows.rows.len(),
-            TabId::Contacts | TabId::Phonebook | TabId::Board | TabId::Reports => 0,
+            TabId::Contacts | TabId::Phonebook | TabId::Board | TabId::Reports | TabId::Team => 0,
         }
     }
 
@@ -362,6 +365,8 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.reload(b).map(Message::Phonebook),
             TabId::Board => self.board.reload(b).map(Message::Board),
             TabId::Reports => self.reports.reload(b).map(Message::Reports),
+            // The team is the session's, read again on every change.
+            TabId::Team => Task::none(),
         }
     }
 
@@ -404,9 +409,12 @@ impl Inbox {
                 .me()
                 .and_then(|me| self.contacts.open_room(me))
                 .map(Subject::Room),
-            TabId::Pending | TabId::History | TabId::Phonebook | TabId::Board | TabId::Reports => {
-                None
-            }
+            TabId::Pending
+            | TabId::History
+            | TabId::Phonebook
+            | TabId::Board
+            | TabId::Reports
+            | TabId::Team => None,
         }
     }
 
@@ -419,6 +427,7 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.query(),
             TabId::Board => self.board.query(),
             TabId::Reports => self.reports.query(),
+            TabId::Team => self.admin.query(),
         }
     }
 
@@ -686,7 +695,7 @@ impl Inbox {
                 .key(&key, &self.session, &b)
                 .map(Message::Contacts),
             TabId::Phonebook => self.phonebook.key(&key, &b).map(Message::Phonebook),
-            TabId::Board | TabId::Reports => Task::none(),
+            TabId::Board | TabId::Reports | TabId::Team => Task::none(),
         }
     }
 
@@ -885,6 +894,7 @@ impl Inbox {
                 TabId::Phonebook => self.phonebook.search(query, &b).map(Message::Phonebook),
                 TabId::Board => self.board.search(query).map(Message::Board),
                 TabId::Reports => self.reports.search(query).map(Message::Reports),
+                TabId::Team => self.admin.search(query).map(Message::Admin),
             },
             Message::New => {
                 self.modal = Some(Modal::New(Box::default()));
@@ -985,6 +995,13 @@ impl Inbox {
                 self.board.update(msg);
                 Task::none()
             }
+            Message::Admin(msg) => {
+                let (task, toast) = self.admin.update(msg, &b, &self.session);
+                if let Some(t) = toast {
+                    effects.push(Event::Toast(t));
+                }
+                task.map(Message::Admin)
+            }
             Message::Reports(msg) => {
                 let (task, event) = self.reports.update(msg, &b);
                 if let Some(reports::Event::Toast(t)) = event {
@@ -1057,6 +1074,7 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
             TabId::Board => self.board.view(s.now).map(Message::Board),
             TabId::Reports => self.reports.view().map(Message::Reports),
+            TabId::Team => self.admin.view(s).map(Message::Admin),
         };
         let shell: Element<'_, Message> = row![
             self.rail(switches),

@@ -427,10 +427,11 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
                     .strings()?
                     .iter()
                     .map(|s| {
-                        s.parse().map_err(|e: crate::ids::InvalidId| DocError::Invalid {
-                            path: format!("invites.{hash}.campaigns"),
-                            reason: e.to_string(),
-                        })
+                        s.parse()
+                            .map_err(|e: crate::ids::InvalidId| DocError::Invalid {
+                                path: format!("invites.{hash}.campaigns"),
+                                reason: e.to_string(),
+                            })
                     })
                     .collect::<DocResult<Vec<CampaignId>>>()?
             } else {

@@ -38,8 +38,8 @@ pub use mentions::MentionRow;
 pub use query::{HistoryFilter, RoutingFacts, Tab, Whose};
 use team::create_team;
 pub use team::{
-    AgentEdit, CampaignEdit, CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, MAX_BREAK_REASONS,
-    admit_device,
+    AgentEdit, CampaignEdit, CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS,
+    MAX_BREAK_REASONS, admit_device,
 };
 
 /// The most rows a list request returns unless it asks for fewer.

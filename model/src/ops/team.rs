@@ -487,9 +487,11 @@ impl Executor<'_, '_> {
             .map(|m| m.device.clone())
             .collect();
         if edit.role == Some(Role::Agent) && self.team.role_of(id) == Some(Role::Supervisor) {
-            let others = self.team.members.values().any(|m| {
-                m.agent != id && !m.revoked && m.role == Role::Supervisor
-            });
+            let others = self
+                .team
+                .members
+                .values()
+                .any(|m| m.agent != id && !m.revoked && m.role == Role::Supervisor);
             if !others {
                 return Err(OpError::LastSupervisor(agent.name));
             }
