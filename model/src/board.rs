@@ -47,6 +47,18 @@ pub struct AgentNow {
     pub handle_avg_ms: Option<Millis>,
 }
 
+/// An interaction with an agent now: what a supervisor may take back.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WorkNow {
+    pub id: crate::InteractionId,
+    pub owner: AgentId,
+    /// The customer as the lists name them.
+    pub customer: String,
+    pub campaign: CampaignId,
+    /// How long it has been with its owner.
+    pub held_for_ms: Millis,
+}
+
 /// The board at `at`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Board {
@@ -55,6 +67,9 @@ pub struct Board {
     pub campaigns: Vec<CampaignNow>,
     /// By name.
     pub agents: Vec<AgentNow>,
+    /// Interactions with an agent, by owner's name, the longest held first.
+    #[serde(default)]
+    pub working: Vec<WorkNow>,
 }
 
 /// Everything the board is made of.
@@ -73,6 +88,7 @@ pub fn build(input: &BoardInput<'_>) -> Board {
     let now = input.now;
     let mut waiting: BTreeMap<CampaignId, (u32, Millis)> = BTreeMap::new();
     let mut active: BTreeMap<AgentId, u32> = BTreeMap::new();
+    let mut working = Vec::new();
     for i in input.open {
         match i.owner {
             None if i.finalized.is_none() => {
@@ -80,7 +96,21 @@ pub fn build(input: &BoardInput<'_>) -> Board {
                 entry.0 += 1;
                 entry.1 = entry.1.min(i.round_started_at);
             }
-            Some(owner) => *active.entry(owner).or_default() += 1,
+            Some(owner) => {
+                *active.entry(owner).or_default() += 1;
+                let held_since = i.claimed_at.unwrap_or(i.round_started_at);
+                working.push(WorkNow {
+                    id: i.id,
+                    owner,
+                    customer: if i.contact_name.is_empty() {
+                        i.address.clone()
+                    } else {
+                        i.contact_name.clone()
+                    },
+                    campaign: i.campaign,
+                    held_for_ms: (now - held_since).max(0),
+                });
+            }
             None => {}
         }
     }
@@ -138,9 +168,19 @@ pub fn build(input: &BoardInput<'_>) -> Board {
         })
         .collect();
     agents.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let rank: BTreeMap<AgentId, usize> =
+        agents.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    working.sort_by(|a, b| {
+        let owner = |w: &WorkNow| rank.get(&w.owner).copied().unwrap_or(usize::MAX);
+        owner(a)
+            .cmp(&owner(b))
+            .then(b.held_for_ms.cmp(&a.held_for_ms))
+            .then(a.id.cmp(&b.id))
+    });
     Board {
         at: now,
         campaigns,
         agents,
+        working,
     }
 }

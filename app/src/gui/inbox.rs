@@ -992,8 +992,28 @@ impl Inbox {
                 Task::batch([task.map(Message::Contacts), more])
             }
             Message::Board(msg) => {
-                self.board.update(msg);
-                Task::none()
+                let (task, event) = self.board.update(msg, &b);
+                let more = match event {
+                    None => Task::none(),
+                    Some(board::Event::Toast(t)) => {
+                        effects.push(Event::Toast(t));
+                        Task::none()
+                    }
+                    Some(board::Event::TakeBack { id, owner, who }) => {
+                        // One's own goes back to the queue; a teammate's is taken.
+                        let mode = if self.session.me() == Some(owner) {
+                            modal::take_back::Mode::Return
+                        } else {
+                            modal::take_back::Mode::Supervise { owner }
+                        };
+                        self.modal = Some(Modal::TakeBack(modal::take_back::TakeBack::new(
+                            id, who, mode,
+                        )));
+                        modal::take_back::TakeBack::focus()
+                            .map(|m| Message::Modal(modal::Message::TakeBack(m)))
+                    }
+                };
+                Task::batch([task.map(Message::Board), more])
             }
             Message::Admin(msg) => {
                 let (task, toast) = self.admin.update(msg, &b, &self.session);
@@ -1072,7 +1092,7 @@ impl Inbox {
             TabId::History => self.history.view(s).map(Message::History),
             TabId::Contacts => self.contacts.view(s).map(Message::Contacts),
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
-            TabId::Board => self.board.view(s.now).map(Message::Board),
+            TabId::Board => self.board.view(s.now, s.me()).map(Message::Board),
             TabId::Reports => self.reports.view().map(Message::Reports),
             TabId::Team => self.admin.view(s).map(Message::Admin),
         };
