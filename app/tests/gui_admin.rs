@@ -66,6 +66,24 @@ fn a_supervisor_edits_and_adds_campaigns_and_a_bad_value_writes_nothing() -> Tes
     assert_eq!(after.dispositions, before.dispositions);
     assert_eq!(after.fields, before.fields);
 
+    // Business hours: a zone that is none is refused by the node; then
+    // weekdays in Madrid with the widget's closed message.
+    ui.type_into(campaigns::HOURS_ID, "mon-fri 09:00-18:00");
+    ui.clear(campaigns::ZONE_ID);
+    ui.type_into(campaigns::ZONE_ID, "Mars/Olympus");
+    ui.type_into(campaigns::CLOSED_ID, "Closed: we answer from 9.");
+    ui.click("Save campaign");
+    ui.assert_sees("unknown time zone `Mars/Olympus`");
+    assert_eq!(orders(&mut ui)?.hours, None);
+    ui.clear(campaigns::ZONE_ID);
+    ui.type_into(campaigns::ZONE_ID, "Europe/Madrid");
+    ui.click("Save campaign");
+    ui.assert_sees("Saved campaign Orders.");
+    let hours = orders(&mut ui)?.hours.ok_or("no hours")?;
+    assert_eq!(hours.zone, "Europe/Madrid");
+    assert_eq!(hours.week, "mon-fri 09:00-18:00");
+    assert_eq!(hours.closed_message, "Closed: we answer from 9.");
+
     // A new campaign needs a channel before anything is sent.
     ui.click("New campaign…");
     ui.type_into(campaigns::NAME_ID, "Returns");

@@ -28,6 +28,7 @@ pub mod bundle;
 pub mod canned;
 pub mod clock;
 pub mod doc;
+pub mod hours;
 pub mod mentions;
 pub mod merge;
 pub mod ops;

@@ -159,6 +159,10 @@ pub struct Campaign {
     pub fields: Vec<FormField>,
     pub sla_seconds: u32,
     pub wrapup_seconds: u32,
+    /// When it answers, and what the webchat widget says outside those
+    /// hours; none: always open.
+    #[serde(default)]
+    pub hours: Option<crate::hours::BusinessHours>,
 }
 
 impl Campaign {

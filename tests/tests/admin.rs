@@ -108,6 +108,28 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
             vec!["campaign", "edit", "Nowhere", "--sla", "1"],
             "unknown campaign",
         ),
+        (
+            vec![
+                "campaign",
+                "edit",
+                "Support line",
+                "--hours",
+                "mon-fri 09:00-25:00",
+                "--closed-message",
+                "Closed",
+            ],
+            "no opening span",
+        ),
+        (
+            vec![
+                "campaign",
+                "edit",
+                "Support line",
+                "--hours",
+                "daily 09:00-17:00",
+            ],
+            "a closed message is needed",
+        ),
     ] {
         let out = a.run(&args);
         assert!(!out.status.success(), "{args:?} was accepted");
@@ -115,6 +137,25 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
         assert!(said.contains(reason), "{args:?}: {said}");
     }
     assert_eq!(a.json(&["campaign", "show", "Support line"]), again);
+
+    // Business hours reach the teammates; --always-open takes them away.
+    a.ok(&[
+        "campaign",
+        "edit",
+        "Support line",
+        "--hours",
+        "mon-fri 09:00-18:00; sat 10:00-14:00",
+        "--zone",
+        "Europe/Madrid",
+        "--closed-message",
+        "Closed until Monday 9:00",
+    ]);
+    let synced = wait_until(Duration::from_secs(20), || {
+        b.json(&["campaign", "show", &general])["hours"]["zone"] == "Europe/Madrid"
+    });
+    assert!(synced, "B has {}", b.json(&["campaign", "show", &general]));
+    a.ok(&["campaign", "edit", "Support line", "--always-open"]);
+    assert!(a.json(&["campaign", "show", "Support line"])["hours"].is_null());
 
     // An agent may not.
     let out = b.run(&["campaign", "edit", "Support line", "--sla", "5"]);

@@ -334,6 +334,11 @@ pub struct CampaignEditArgs {
     /// How long a push offer waits for an answer, in seconds.
     #[arg(long = "offer-timeout")]
     pub offer_timeout_seconds: Option<u32>,
+    #[command(flatten)]
+    pub hours: HoursArgs,
+    /// Open at all hours again (no closed message).
+    #[arg(long, conflicts_with = "hours")]
+    pub always_open: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -402,6 +407,32 @@ pub struct CampaignAddArgs {
     /// How long a push offer waits for an answer, in seconds.
     #[arg(long = "offer-timeout")]
     pub offer_timeout_seconds: Option<u32>,
+    #[command(flatten)]
+    pub hours: HoursArgs,
+}
+
+/// Business hours: the webchat widget shows the closed message outside them.
+#[derive(Debug, Args, Default)]
+pub struct HoursArgs {
+    /// When the campaign answers, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00".
+    #[arg(long, value_name = "WEEK")]
+    pub hours: Option<String>,
+    /// The hours' time zone (IANA), e.g. Europe/Madrid.
+    #[arg(long, value_name = "ZONE", default_value = "UTC", requires = "hours")]
+    pub zone: String,
+    /// What visitors read outside the hours.
+    #[arg(long, value_name = "TEXT", requires = "hours")]
+    pub closed_message: Option<String>,
+}
+
+impl HoursArgs {
+    pub fn business_hours(self) -> Option<meshdesk_model::hours::BusinessHours> {
+        self.hours.map(|week| meshdesk_model::hours::BusinessHours {
+            zone: self.zone,
+            week,
+            closed_message: self.closed_message.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Debug, Args, Default)]

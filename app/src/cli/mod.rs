@@ -460,6 +460,7 @@ pub fn request_for(
             sla_seconds: a.sla_seconds,
             wrapup_seconds: a.wrapup_seconds,
             offer_timeout_seconds: a.offer_timeout_seconds,
+            hours: a.hours.business_hours(),
         }),
         Command::Canned(c) => canned_request(c)?,
         Command::Campaign(CampaignCommand::List) => Request::ListCampaigns,
@@ -481,6 +482,11 @@ pub fn request_for(
                 sla_seconds: e.sla_seconds,
                 wrapup_seconds: e.wrapup_seconds,
                 offer_timeout_seconds: e.offer_timeout_seconds,
+                hours: if e.always_open {
+                    Some(meshdesk_model::hours::BusinessHours::default())
+                } else {
+                    e.hours.business_hours()
+                },
             },
         },
         Command::Board => Request::Board,

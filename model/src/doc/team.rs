@@ -183,6 +183,30 @@ fn put_campaign(doc: &mut AutoCommit, campaigns: &ObjId, c: &Campaign) -> DocRes
     }
     doc.put(&obj, "sla_seconds", i64::from(c.sla_seconds))?;
     doc.put(&obj, "wrapup_seconds", i64::from(c.wrapup_seconds))?;
+    put_hours(doc, &obj, c.hours.as_ref())?;
+    Ok(())
+}
+
+/// A campaign's business hours: one map, replaced whole (its three texts
+/// only make sense together), or no key for always open.
+fn put_hours(
+    doc: &mut AutoCommit,
+    campaign: &ObjId,
+    hours: Option<&crate::hours::BusinessHours>,
+) -> DocResult<()> {
+    match hours {
+        Some(h) => {
+            let obj = doc.put_object(campaign, "hours", ObjType::Map)?;
+            doc.put(&obj, "zone", h.zone.as_str())?;
+            doc.put(&obj, "week", h.week.as_str())?;
+            doc.put(&obj, "closed_message", h.closed_message.as_str())?;
+        }
+        None => {
+            if doc.get(campaign, "hours")?.is_some() {
+                doc.delete(campaign, "hours")?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -237,6 +261,9 @@ pub fn update_campaign(doc: &mut AutoCommit, c: &Campaign) -> DocResult<()> {
     if old.dispositions != c.dispositions {
         let dispositions = existing(doc, &obj, "dispositions")?;
         set_string_list(doc, &dispositions, &c.dispositions)?;
+    }
+    if old.hours != c.hours {
+        put_hours(doc, &obj, c.hours.as_ref())?;
     }
     if old.fields != c.fields {
         let fields = doc.put_object(&obj, "fields", ObjType::List)?;
@@ -407,6 +434,16 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
                 fields,
                 sla_seconds: c.u32("sla_seconds")?,
                 wrapup_seconds: c.u32("wrapup_seconds")?,
+                hours: if c.has("hours")? {
+                    let h = c.map("hours")?;
+                    Some(crate::hours::BusinessHours {
+                        zone: h.str("zone")?,
+                        week: h.str("week")?,
+                        closed_message: h.str("closed_message")?,
+                    })
+                } else {
+                    None
+                },
             },
         );
     }
@@ -520,6 +557,7 @@ pub(crate) mod tests {
             }],
             sla_seconds: 60,
             wrapup_seconds: 15,
+            hours: None,
         };
         let mut invites = BTreeMap::new();
         invites.insert(

@@ -134,6 +134,8 @@ pub enum OpError {
     #[error(transparent)]
     Invite(#[from] InviteRefusal),
     #[error(transparent)]
+    Hours(#[from] crate::hours::HoursError),
+    #[error(transparent)]
     Input(#[from] InvalidInput),
     #[error(transparent)]
     Store(Box<StoreError>),

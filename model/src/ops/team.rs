@@ -8,6 +8,7 @@ use super::{
     Context, Executor, InviteRefusal, OpError, OpResult, Outcome, Reply, TeamOverview, done,
 };
 use crate::doc::{self, DocId};
+use crate::hours::BusinessHours;
 use crate::ids::*;
 use crate::routing::{PresenceEntry, PresenceView};
 use crate::store::{DocChange, DocEdit, LocalIdentity, Store};
@@ -38,6 +39,9 @@ pub struct CampaignEdit {
     pub sla_seconds: Option<u32>,
     pub wrapup_seconds: Option<u32>,
     pub offer_timeout_seconds: Option<u32>,
+    /// New business hours; hours with an empty week: always open again.
+    #[serde(default)]
+    pub hours: Option<BusinessHours>,
 }
 
 /// What `agent edit` changes: each `Some` replaces that setting, `None`
@@ -69,6 +73,9 @@ pub struct CampaignSpec {
     pub sla_seconds: u32,
     pub wrapup_seconds: u32,
     pub offer_timeout_seconds: Option<u32>,
+    /// When it answers; none: always open.
+    #[serde(default)]
+    pub hours: Option<BusinessHours>,
 }
 
 impl CampaignSpec {
@@ -88,6 +95,7 @@ impl CampaignSpec {
             sla_seconds: 0,
             wrapup_seconds: 0,
             offer_timeout_seconds: None,
+            hours: None,
         }
     }
 }
@@ -128,6 +136,7 @@ pub(super) fn create_team(
         fields: vec![],
         sla_seconds: 0,
         wrapup_seconds: 0,
+        hours: None,
     };
     let team = Team {
         id: store.new_id(),
@@ -369,6 +378,22 @@ impl Executor<'_, '_> {
         Ok(members)
     }
 
+    /// Business hours as given: checked, or none for an empty week.
+    fn checked_hours(given: Option<BusinessHours>) -> OpResult<Option<BusinessHours>> {
+        match given {
+            Some(h) if h.week.trim().is_empty() => Ok(None),
+            Some(h) => {
+                h.schedule()?;
+                Ok(Some(BusinessHours {
+                    zone: h.zone.trim().to_string(),
+                    week: h.week.trim().to_string(),
+                    closed_message: h.closed_message.trim().to_string(),
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
     fn checked_dispositions(given: &[String]) -> OpResult<Vec<String>> {
         let mut dispositions: Vec<String> = Vec::new();
         for d in given {
@@ -412,6 +437,7 @@ impl Executor<'_, '_> {
             fields: spec.fields,
             sla_seconds: spec.sla_seconds,
             wrapup_seconds: spec.wrapup_seconds,
+            hours: Self::checked_hours(spec.hours)?,
         };
         let id = campaign.id;
         self.write_team(Reply::Created { id: id.to_string() }, move |d| {
@@ -457,6 +483,9 @@ impl Executor<'_, '_> {
                 validate::required("a field name", &f.name)?;
             }
             c.fields = fields;
+        }
+        if edit.hours.is_some() {
+            c.hours = Self::checked_hours(edit.hours)?;
         }
         c.strategy = edit.strategy.unwrap_or(c.strategy);
         c.capacity = edit.capacity.unwrap_or(c.capacity);

@@ -115,6 +115,7 @@ pub fn campaign(
         auto_accept: false,
         sla_seconds,
         wrapup_seconds: 15,
+        hours: None,
         offer_timeout_seconds: None,
     }
 }

@@ -4,8 +4,9 @@
 //! only what the supervisor changed in the form, so a setting a teammate
 //! changed meanwhile is not written back.
 
-use iced::widget::{Space, button, checkbox, column, row, scrollable, text, text_input};
+use iced::widget::{Space, button, checkbox, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
+use meshdesk_model::hours::BusinessHours;
 use meshdesk_model::ops::{CampaignEdit, CampaignSpec, Request, TeamOverview};
 use meshdesk_model::{AgentId, Campaign, CampaignId, ChannelKind, FormField, Strategy};
 
@@ -25,6 +26,9 @@ pub const SLA_ID: &str = "campaign-sla";
 pub const WRAPUP_ID: &str = "campaign-wrapup";
 pub const DISPOSITIONS_ID: &str = "campaign-dispositions";
 pub const FIELDS_ID: &str = "campaign-fields";
+pub const HOURS_ID: &str = "campaign-hours";
+pub const ZONE_ID: &str = "campaign-zone";
+pub const CLOSED_ID: &str = "campaign-closed-message";
 
 #[derive(Debug, Default)]
 pub struct Campaigns {
@@ -55,6 +59,10 @@ struct Draft {
     dispositions: String,
     /// Comma-separated, each `Name` or `Name:required`.
     fields: String,
+    /// Business hours' week; empty: always open.
+    hours: String,
+    zone: String,
+    closed_message: String,
 }
 
 impl Draft {
@@ -82,6 +90,17 @@ impl Draft {
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
+            hours: c.hours.as_ref().map(|h| h.week.clone()).unwrap_or_default(),
+            zone: c
+                .hours
+                .as_ref()
+                .map(|h| h.zone.clone())
+                .unwrap_or_else(|| "UTC".into()),
+            closed_message: c
+                .hours
+                .as_ref()
+                .map(|h| h.closed_message.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -93,8 +112,26 @@ impl Draft {
             offer_timeout: Campaign::DEFAULT_OFFER_TIMEOUT_SECONDS.to_string(),
             sla: "0".into(),
             wrapup: "0".into(),
+            zone: "UTC".into(),
             ..Draft::default()
         }
+    }
+
+    /// The hours as the request carries them: none when the week is empty
+    /// (a new campaign), or an empty week to clear them (an edit).
+    fn business_hours(&self) -> BusinessHours {
+        BusinessHours {
+            zone: self.zone.clone(),
+            week: self.hours.clone(),
+            closed_message: self.closed_message.clone(),
+        }
+    }
+
+    fn hours_changed(&self, from: &Draft) -> bool {
+        self.hours.trim() != from.hours.trim()
+            || (!self.hours.trim().is_empty()
+                && (self.zone.trim() != from.zone.trim()
+                    || self.closed_message.trim() != from.closed_message.trim()))
     }
 
     fn dispositions(&self) -> Vec<String> {
@@ -158,6 +195,9 @@ pub enum Message {
     Wrapup(String),
     Dispositions(String),
     Fields(String),
+    Hours(String),
+    Zone(String),
+    ClosedMessage(String),
     Save,
     Created(Result<CampaignId, Error>),
     Edited(Result<Campaign, Error>),
@@ -211,6 +251,9 @@ impl Campaigns {
             Message::Wrapup(v) => d.wrapup = v,
             Message::Dispositions(v) => d.dispositions = v,
             Message::Fields(v) => d.fields = v,
+            Message::Hours(v) => d.hours = v,
+            Message::Zone(v) => d.zone = v,
+            Message::ClosedMessage(v) => d.closed_message = v,
             Message::Save => return (self.save(backend), None),
             Message::Created(result) => {
                 self.busy = false;
@@ -267,6 +310,7 @@ impl Campaigns {
                     sla_seconds: numbers.sla,
                     wrapup_seconds: numbers.wrapup,
                     offer_timeout_seconds: Some(numbers.offer_timeout),
+                    hours: (!d.hours.trim().is_empty()).then(|| d.business_hours()),
                 })
             }
             Some(id) => {
@@ -290,6 +334,7 @@ impl Campaigns {
                     sla_seconds: changed(numbers.sla, was.sla),
                     wrapup_seconds: changed(numbers.wrapup, was.wrapup),
                     offer_timeout_seconds: changed(numbers.offer_timeout, was.offer_timeout),
+                    hours: d.hours_changed(o).then(|| d.business_hours()),
                 };
                 if edit == CampaignEdit::default() {
                     self.error = Some("Nothing changed.".into());
@@ -451,6 +496,37 @@ impl Campaigns {
                     ),
                     None
                 ),
+            ]
+            .spacing(12),
+            row![
+                container(field(
+                    "Business hours (empty: always open)",
+                    input(
+                        HOURS_ID,
+                        "mon-fri 09:00-18:00; sat 10:00-14:00",
+                        &d.hours,
+                        Message::Hours
+                    ),
+                    None
+                ))
+                .width(Length::FillPortion(3)),
+                container(field(
+                    "Time zone",
+                    input(ZONE_ID, "Europe/Madrid", &d.zone, Message::Zone),
+                    None
+                ))
+                .width(Length::FillPortion(2)),
+                container(field(
+                    "Closed message (webchat)",
+                    input(
+                        CLOSED_ID,
+                        "Closed now: we answer from 9.",
+                        &d.closed_message,
+                        Message::ClosedMessage
+                    ),
+                    None
+                ))
+                .width(Length::FillPortion(3)),
             ]
             .spacing(12),
         ]
