@@ -333,16 +333,15 @@ pub struct Agent {
     pub status_since: Millis,
     /// Open interactions this agent may hold across all campaigns (0: no limit).
     pub capacity: u32,
-    /// The most recent changes, oldest first, bounded to [`Agent::HISTORY_LIMIT`].
+    /// The most recent changes, oldest first, bounded to [`Agent::HISTORY_LIMIT`]
+    /// in the document; empty as the store's `agents` rows give it (the
+    /// `status_log` table holds it).
     pub status_history: Vec<StatusChange>,
 }
 
 impl Agent {
     /// How many status changes the document keeps (checked on receive).
     pub const HISTORY_LIMIT: usize = crate::bounds::MAX_STATUS_LOG;
-    /// How many of them the `agents` projection row keeps (the rest are in
-    /// `status_log`, which reports read).
-    pub const HISTORY_IN_ROW: usize = 50;
 }
 
 /// Who wrote a message in an interaction.

@@ -59,7 +59,8 @@ const CACHE_DOCS: usize = 512;
 /// 10: interaction rows hold the snooze in force.
 /// 11: merged contacts (`contact_merges`; contact rows hold their merge).
 /// 12: reports' rows (`report_rows`) and the agents' status logs (`status_log`).
-const PROJECTION_VERSION: u64 = 12;
+/// 13: the board's `open_heads`; agent rows without their status history.
+const PROJECTION_VERSION: u64 = 13;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -638,6 +639,7 @@ impl Store {
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;
             txn.open_table(REPORT_ROWS)?;
+            txn.open_table(OPEN_HEADS)?;
             txn.open_table(STATUS_LOG)?;
             txn.open_table(LOCAL)?;
         }
