@@ -116,6 +116,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
         invites: BTreeMap::new(),
         canned: Default::default(),
         keys: Default::default(),
+        mailboxes: Default::default(),
     };
     let mut agents = BTreeMap::new();
     let mut history = BTreeMap::new();

@@ -81,6 +81,7 @@ impl World {
                 invites: BTreeMap::new(),
                 canned: Default::default(),
                 keys: Default::default(),
+                mailboxes: Default::default(),
             },
             agents: BTreeMap::new(),
             open: vec![],

@@ -59,7 +59,7 @@ const CACHE_DOCS: usize = 512;
 /// 10: interaction rows hold the snooze in force.
 /// 11: merged contacts (`contact_merges`; contact rows hold their merge).
 /// 12: reports' rows (`report_rows`) and the agents' status logs (`status_log`).
-const PROJECTION_VERSION: u64 = 12;
+const PROJECTION_VERSION: u64 = 13;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -639,6 +639,8 @@ impl Store {
             txn.open_table(MENTION_DOCS)?;
             txn.open_table(REPORT_ROWS)?;
             txn.open_table(STATUS_LOG)?;
+            txn.open_table(MAIL_IDS)?;
+            txn.open_table(MAIL_DOCS)?;
             txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;

@@ -531,6 +531,14 @@ impl Store {
         Ok(all.saturating_sub(absorbed))
     }
 
+    /// The interaction that holds the mail with this `Message-ID` (as
+    /// [`crate::mail::normalize_mail_id`] writes it), if any.
+    pub fn interaction_of_mail(&self, mail_id: &str) -> StoreResult<Option<InteractionId>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(MAIL_IDS)?;
+        Ok(table.get(mail_id)?.and_then(|v| v.value().parse().ok()))
+    }
+
     /// Contacts with this email address (case-insensitive).
     pub fn contacts_by_email(&self, email: &str) -> StoreResult<Vec<Contact>> {
         let ids: Vec<String> = {
