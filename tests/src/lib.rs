@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests that start real `meshdesk` processes on
 //! 127.0.0.1, each with its own temp data dir.
 
+pub mod mail;
 pub mod sites;
 
 use std::fs::File;
