@@ -97,6 +97,7 @@ fn summary(n: u128, campaign: CampaignId, enqueued_at: Millis) -> InteractionSum
         last_message_preview: String::new(),
         last_message_at: None,
         snooze: None,
+        first_mail: None,
         tags: vec![],
     }
 }

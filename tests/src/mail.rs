@@ -308,6 +308,21 @@ begin retry
         out
     }
 
+    /// Marks every mail of a user's mailbox unseen again (the maildir's
+    /// flags are in the file names; Dovecot reads them at its next look).
+    pub fn mark_all_unseen(&self, user: &str) {
+        for (path, _) in self.mailbox_files(user) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if let Some((base, flags)) = name.rsplit_once(":2,") {
+                let flags: String = flags.chars().filter(|c| *c != 'S').collect();
+                let renamed = path.with_file_name(format!("{base}:2,{flags}"));
+                std::fs::rename(&path, renamed).expect("rename");
+            }
+        }
+    }
+
     /// Whether every mail of the support mailbox is marked seen.
     pub fn support_all_seen(&self) -> bool {
         let files = self.mailbox_files("support");

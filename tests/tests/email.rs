@@ -148,6 +148,49 @@ fn killing_the_fetcher_loses_and_doubles_nothing_and_the_other_takes_over() {
 }
 
 #[test]
+fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
+    let servers = MailServers::start();
+    let (mut a, mut b) = team(&servers);
+    a.stop();
+    b.stop();
+    // A alone takes the mail in and marks it seen.
+    a.start(&[]);
+    servers.customer_sends("<p1@customer.example>", "Apart", "one mail", None);
+    assert!(wait_until(Duration::from_secs(20), || pending(&a).len() == 1));
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+    let on_a = pending(&a)[0]["id"].as_str().expect("id").to_string();
+    a.stop();
+    // B, apart, takes the same mail in (as if both had fetched it at once).
+    servers.mark_all_unseen("support");
+    b.start(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || pending(&b).len() == 1),
+        "{}",
+        b.log()
+    );
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+    let on_b = pending(&b)[0]["id"].as_str().expect("id").to_string();
+    assert_ne!(on_a, on_b, "two interactions were made apart");
+    // They meet: each holds both documents, and one mail shows once.
+    a.start(&[b.addr()]);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            a.run(&["interaction", "show", &on_b]).status.success()
+                && b.run(&["interaction", "show", &on_a]).status.success()
+        }),
+        "they did not sync\nA: {}\nB: {}",
+        a.log(),
+        b.log()
+    );
+    let kept = on_a.clone().min(on_b.clone());
+    for d in [&a, &b] {
+        let rows = pending(d);
+        assert_eq!(rows.len(), 1, "{}: {rows:?}", d.name);
+        assert_eq!(rows[0]["id"].as_str(), Some(kept.as_str()));
+    }
+}
+
+#[test]
 fn a_wrong_password_is_named_by_mailbox_test() {
     let servers = MailServers::start();
     let a = device("A", &servers);

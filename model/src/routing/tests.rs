@@ -52,6 +52,7 @@ fn summary(id: InteractionId, campaign: CampaignId, enqueued_at: Millis) -> Inte
         last_message_preview: String::new(),
         last_message_at: None,
         snooze: None,
+        first_mail: None,
         tags: vec![],
     }
 }

@@ -639,7 +639,7 @@ impl Store {
             txn.open_table(MENTION_DOCS)?;
             txn.open_table(REPORT_ROWS)?;
             txn.open_table(STATUS_LOG)?;
-            txn.open_table(MAIL_IDS)?;
+            txn.open_multimap_table(MAIL_HOLDERS)?;
             txn.open_table(MAIL_DOCS)?;
             txn.open_table(LOCAL)?;
         }

@@ -161,7 +161,8 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
             txn.open_table(AGENTS)?
                 .insert(id.as_str(), encode(&agent).as_slice())?;
         }
-        Row::Interaction(summary, text, mentions, report, mail_ids) => {
+        Row::Interaction(mut summary, text, mentions, report, mail_ids) => {
+            summary.first_mail = mail_ids.first().cloned();
             let id = summary.id.to_string();
             put_interaction(txn, Some((&summary, &text)), &id)?;
             put_mail_ids(txn, &id, mail_ids)?;
@@ -208,8 +209,7 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
     Ok(())
 }
 
-/// Replaces an interaction's rows in `mail_ids` with `ids`; a Message-ID
-/// two interactions hold points at the smaller id.
+/// Replaces an interaction's rows in `mail_holders` with `ids`.
 fn put_mail_ids(txn: &WriteTransaction, id: &str, ids: Vec<String>) -> StoreResult<()> {
     let mut docs = txn.open_table(MAIL_DOCS)?;
     let old: Vec<String> = match docs.get(id)? {
@@ -219,18 +219,12 @@ fn put_mail_ids(txn: &WriteTransaction, id: &str, ids: Vec<String>) -> StoreResu
     if old.is_empty() && ids.is_empty() {
         return Ok(());
     }
-    let mut index = txn.open_table(MAIL_IDS)?;
+    let mut holders = txn.open_multimap_table(MAIL_HOLDERS)?;
     for mail in old.iter().filter(|m| !ids.contains(m)) {
-        let ours = index.get(mail.as_str())?.is_some_and(|v| v.value() == id);
-        if ours {
-            index.remove(mail.as_str())?;
-        }
+        holders.remove(mail.as_str(), id)?;
     }
     for mail in &ids {
-        let keep = index.get(mail.as_str())?.is_some_and(|v| v.value() < id);
-        if !keep {
-            index.insert(mail.as_str(), id)?;
-        }
+        holders.insert(mail.as_str(), id)?;
     }
     if ids.is_empty() {
         docs.remove(id)?;
@@ -711,7 +705,6 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(REPORT_ROWS);
     clear!(STATUS_LOG);
     clear!(MALFORMED);
-    clear!(MAIL_IDS);
     clear!(MAIL_DOCS);
     // The search text of projection version 1.
     let legacy: Vec<_> = txn
@@ -721,7 +714,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     for table in legacy {
         txn.delete_table(table)?;
     }
-    for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL] {
+    for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL, MAIL_HOLDERS] {
         let mut t = txn.open_multimap_table(def)?;
         let keys: Vec<String> = t
             .iter()?
@@ -772,11 +765,11 @@ macro_rules! dump_rows {
         dump_table!("report_rows", REPORT_ROWS);
         dump_table!("status_log", STATUS_LOG);
         dump_table!("malformed", MALFORMED);
-        dump_table!("mail_ids", MAIL_IDS);
         dump_table!("mail_docs", MAIL_DOCS);
         for (name, def) in [
             ("contact_interactions", CONTACT_INTERACTIONS),
             ("contact_email", CONTACT_EMAIL),
+            ("mail_holders", MAIL_HOLDERS),
         ] {
             let t = txn.open_multimap_table(def)?;
             for row in t.iter()? {

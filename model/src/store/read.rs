@@ -387,7 +387,12 @@ impl Store {
 
     /// Every queued and active interaction: what routing works on.
     pub fn open_interactions(&self) -> StoreResult<Vec<InteractionSummary>> {
-        let mut out = self.list_interactions(BaseState::Queued, 0, usize::MAX)?;
+        let mut out = Vec::new();
+        for s in self.list_interactions(BaseState::Queued, 0, usize::MAX)? {
+            if !self.is_mail_duplicate(&s)? {
+                out.push(s);
+            }
+        }
         out.extend(self.list_interactions(BaseState::Active, 0, usize::MAX)?);
         Ok(out)
     }
@@ -532,11 +537,52 @@ impl Store {
     }
 
     /// The interaction that holds the mail with this `Message-ID` (as
-    /// [`crate::mail::normalize_mail_id`] writes it), if any.
+    /// [`crate::mail::normalize_mail_id`] writes it), if any: of several
+    /// (two fetchers apart), the smallest id.
     pub fn interaction_of_mail(&self, mail_id: &str) -> StoreResult<Option<InteractionId>> {
+        Ok(self.mail_holders(mail_id)?.into_iter().min())
+    }
+
+    /// Every interaction that holds the mail with this `Message-ID`.
+    pub fn mail_holders(&self, mail_id: &str) -> StoreResult<Vec<InteractionId>> {
         let txn = self.db().begin_read()?;
-        let table = txn.open_table(MAIL_IDS)?;
-        Ok(table.get(mail_id)?.and_then(|v| v.value().parse().ok()))
+        let table = txn.open_multimap_table(MAIL_HOLDERS)?;
+        let mut out = Vec::new();
+        for v in table.get(mail_id)? {
+            if let Ok(id) = v?.value().parse() {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a queued email interaction only repeats another's mail: two
+    /// fetchers apart each took its first mail in. Of those holding it, the
+    /// one someone took (claimed or closed) stands, else the smallest id;
+    /// the others are not routed and not listed (nothing is deleted: the
+    /// document stays, and shows again if the other goes).
+    fn is_mail_duplicate(&self, s: &InteractionSummary) -> StoreResult<bool> {
+        let Some(mail) = &s.first_mail else {
+            return Ok(false);
+        };
+        if s.base_state() != BaseState::Queued {
+            return Ok(false);
+        }
+        for other in self.mail_holders(mail)? {
+            if other == s.id {
+                continue;
+            }
+            let Some(o) = self.interaction_summary(other)? else {
+                continue;
+            };
+            if o.first_mail.as_deref() != Some(mail.as_str()) {
+                continue;
+            }
+            if o.base_state() != BaseState::Queued || other < s.id {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Contacts with this email address (case-insensitive).

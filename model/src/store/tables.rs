@@ -115,9 +115,11 @@ pub const REPORT_ROWS: TableDefinition<'_, (i64, &str), &[u8]> =
 pub const STATUS_LOG: TableDefinition<'_, (&str, i64, u32), (&str, &str)> =
     TableDefinition::new("status_log");
 
-/// `Message-ID → interaction id`: every mail an interaction holds (the
-/// customer's, and our replies once sent), for dedupe and threading. When
-/// two interactions hold one mail (two fetchers apart), the smallest id.
-pub const MAIL_IDS: TableDefinition<'_, &str, &str> = TableDefinition::new("mail_ids");
+/// `Message-ID → interaction ids`: every mail an email interaction holds
+/// (the customer's, and our replies once sent), for dedupe and threading.
+/// Two ids for one mail: two fetchers apart each took it in (see
+/// `Store::open_interactions`).
+pub const MAIL_HOLDERS: MultimapTableDefinition<'_, &str, &str> =
+    MultimapTableDefinition::new("mail_holders");
 /// `interaction id → its Message-IDs` (JSON), removed when it is projected again.
 pub const MAIL_DOCS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mail_docs");
