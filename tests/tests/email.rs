@@ -191,6 +191,50 @@ fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
 }
 
 #[test]
+fn a_reply_that_cannot_be_sent_says_so_in_the_conversation() {
+    let servers = MailServers::start();
+    let (a, b) = team(&servers);
+    // Only A fetches; B's own password is wrong, so its reply is refused.
+    let b_device = peer_id(&b);
+    a.ok(&[
+        "mailbox",
+        "fetcher",
+        "--campaign",
+        "Mail",
+        "--device",
+        &b_device,
+        "--remove",
+    ]);
+    let out = b.run_with_input(
+        &["mailbox", "password", "--campaign", "Mail"],
+        "not-the-password\n",
+    );
+    assert!(out.status.success());
+    servers.customer_sends("<f1@customer.example>", "Help", "help me", None);
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        let rows = pending(&b);
+        if let Some(r) = rows.first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty()
+    }));
+    b.ok(&["interaction", "accept", &id]);
+    b.ok(&["interaction", "send", &id, "This will not arrive"]);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            bodies(&a, &id).iter().any(|m| {
+                m.contains("could not be sent by email") && m.contains("refused the login")
+            })
+        }),
+        "no failure in the conversation: {:?}\n{}",
+        bodies(&a, &id),
+        b.log()
+    );
+    assert!(servers.mailbox_files("carla").is_empty());
+}
+
+#[test]
 fn a_wrong_password_is_named_by_mailbox_test() {
     let servers = MailServers::start();
     let a = device("A", &servers);

@@ -171,6 +171,9 @@ pub struct Peer {
 pub struct Backend {
     id: u64,
     node: NodeHandle,
+    /// The email channel's fetching and sending on a networked node; they
+    /// stop when the last clone is dropped.
+    mail: Option<Arc<meshdesk_channels::mail::MailWorkers>>,
 }
 
 /// The webchat and API gateways the window serves; they stop when the
@@ -326,7 +329,18 @@ impl Backend {
         Backend {
             id: next_id(),
             node: handle,
+            mail: None,
         }
+    }
+
+    /// Runs the email channel on this node as `meshdesk node` does: it
+    /// fetches the mailboxes this device is elected for and sends this
+    /// agent's replies (only on a node that syncs with the team).
+    pub fn with_mail(mut self) -> Backend {
+        if self.node.is_networked() {
+            self.mail = Some(Arc::new(meshdesk_channels::mail::start(self.node.clone())));
+        }
+        self
     }
 
     /// Serves the webchat widget and the REST API on `addr`, through the
@@ -508,7 +522,7 @@ pub async fn open_node(data_dir: &DataDir, options: OpenOptions) -> Result<Backe
 /// Opens the data dir: starts the team's node, or reports that there is no team yet.
 pub async fn open(data_dir: DataDir, options: NodeOptions) -> Result<Opened, StartError> {
     match open_node(&data_dir, options.open_options()).await {
-        Ok(backend) => Ok(Opened::Ready(backend)),
+        Ok(backend) => Ok(Opened::Ready(backend.with_mail())),
         Err(e) if e.is_no_team() => Ok(Opened::NoTeam),
         Err(e) => Err(e.into()),
     }
