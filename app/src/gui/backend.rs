@@ -23,7 +23,7 @@ use meshdesk_model::blobs::{self, Attachment};
 use meshdesk_model::ops::{Client, OpError, Reply, Request, UnexpectedReply};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::DocChange;
-use meshdesk_model::{AgentId, InteractionId, Millis, now_ms};
+use meshdesk_model::{AgentId, CampaignId, InteractionId, Millis, now_ms};
 use meshdesk_sync::home::{self, OpenError, OpenOptions};
 use meshdesk_sync::join::JoinProgress;
 use meshdesk_sync::protocol::TypingTarget;
@@ -394,6 +394,78 @@ impl Backend {
         path: std::path::PathBuf,
     ) -> Result<meshdesk_sync::node::BundleExported, Error> {
         Ok(self.node.export_bundle(path, None).await?)
+    }
+
+    /// A campaign's mailbox as the team document holds it (never a password).
+    pub async fn mailbox(
+        &self,
+        campaign: String,
+    ) -> Result<(CampaignId, Option<meshdesk_model::Mailbox>), Error> {
+        match self.call(Request::ShowMailbox { campaign }).await? {
+            Reply::Mailbox { campaign, mailbox } => Ok((campaign, mailbox.map(|m| *m))),
+            other => Err(Error::Unexpected(UnexpectedReply(Box::new(other)))),
+        }
+    }
+
+    /// Sets a campaign's mailbox (supervisors) with this device among its
+    /// fetchers, and keeps the password on this device (sealed in the data
+    /// dir) when one is given, as `meshdesk mailbox set` does.
+    pub async fn save_mailbox(
+        &self,
+        campaign: String,
+        mut mailbox: meshdesk_model::Mailbox,
+        password: Option<String>,
+    ) -> Result<(), Error> {
+        if let Ok((_, Some(old))) = self.mailbox(campaign.clone()).await {
+            mailbox.fetchers.extend(old.fetchers);
+        }
+        mailbox.fetchers.insert(self.node.peer_id().to_base58());
+        let id = match self
+            .call(Request::SetMailbox {
+                campaign,
+                mailbox: Some(mailbox),
+            })
+            .await?
+        {
+            Reply::Mailbox { campaign, .. } => campaign,
+            other => return Err(Error::Unexpected(UnexpectedReply(Box::new(other)))),
+        };
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
+            meshdesk_channels::mail::Secrets::open(self.node.data_dir())
+                .and_then(|s| s.set(id, &password))
+                .map_err(|e| Error::File(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Checks a mailbox's IMAP and SMTP servers with `password` (or this
+    /// device's, when empty): a line per server, or what failed.
+    pub async fn test_mailbox(
+        &self,
+        campaign: CampaignId,
+        mailbox: meshdesk_model::Mailbox,
+        password: String,
+    ) -> Vec<Result<String, String>> {
+        let password = if password.is_empty() {
+            match meshdesk_channels::mail::Secrets::open(self.node.data_dir())
+                .and_then(|s| s.get(campaign))
+            {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return vec![Err(
+                        meshdesk_channels::mail::MailError::NoPassword.to_string()
+                    )];
+                }
+                Err(e) => return vec![Err(e.to_string())],
+            }
+        } else {
+            password
+        };
+        meshdesk_channels::mail::test_mailbox(&mailbox, &password)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
     }
 
     /// Imports the bundle at `path`, checked as sync checks (Import bundle…).
