@@ -8,6 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bundle_cmd;
 mod cli;
 use meshdesk::data_dir;
+mod mail_cmd;
 mod node_client;
 mod node_cmd;
 mod settings_cmd;
@@ -96,6 +97,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             return node_cmd::revoke(&data_dir, &device);
         }
         Command::ApiToken(c) => return settings_cmd::api_token(&data_dir, c, json),
+        Command::Mailbox(c) => return mail_cmd::mailbox(&data_dir, c, json),
         Command::Webhook(c) => return settings_cmd::webhook(&data_dir, c, json),
         Command::Doctor => return cli::doctor(&data_dir, json),
         Command::Bundle(c) => return bundle_cmd::bundle(&data_dir, c, json),

@@ -142,6 +142,9 @@ pub fn run_node(data_dir: &DataDir, args: NodeArgs) -> Result<(), CliError> {
     }
     runtime()?.block_on(async {
         let (handle, mut events) = start_member_node(data_dir, listen, peers, relays, !args.no_mdns).await?;
+        // The email channel: fetching the mailboxes this device is elected
+        // for, and sending this agent's replies (stopped when dropped).
+        let _mail = meshdesk_channels::mail::start(handle.clone());
         let http = match &args.http {
             Some(addr) => Some(serve_http(addr, handle.clone()).await?),
             None => None,

@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod mail;
 pub mod node_backend;
 pub mod ratelimit;
 pub mod settings;

@@ -97,6 +97,7 @@ fn summary(n: u128, campaign: CampaignId, enqueued_at: Millis) -> InteractionSum
         last_message_preview: String::new(),
         last_message_at: None,
         snooze: None,
+        first_mail: None,
         tags: vec![],
     }
 }
@@ -116,6 +117,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
         invites: BTreeMap::new(),
         canned: Default::default(),
         keys: Default::default(),
+        mailboxes: Default::default(),
     };
     let mut agents = BTreeMap::new();
     let mut history = BTreeMap::new();

@@ -17,8 +17,9 @@ pub use ids::{
 pub use types::{
     Agent, AgentStatus, Author, Campaign, CannedResponse, ChannelKind, ChatMessage, ChatRoom,
     Claim, Contact, Decline, Direction, Finalization, FormField, Interaction, InteractionState,
-    Invite, Member, Message, Note, Role, RoomKey, Snooze, SnoozeKind, StatusChange, Strategy, Team,
-    TeamKey, Transfer, TransferKind, TransferTarget, UnknownVariant, month_of,
+    Invite, MailServer, MailTls, Mailbox, Member, Message, Note, Role, RoomKey, Snooze, SnoozeKind,
+    StatusChange, Strategy, Team, TeamKey, Transfer, TransferKind, TransferTarget, UnknownVariant,
+    month_of,
 };
 pub mod authorship;
 pub mod blobs;
@@ -29,6 +30,7 @@ pub mod canned;
 pub mod clock;
 pub mod doc;
 pub mod hours;
+pub mod mail;
 pub mod mentions;
 pub mod merge;
 pub mod ops;

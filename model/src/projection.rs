@@ -58,6 +58,10 @@ pub struct InteractionSummary {
     /// The snooze in force (see [`Interaction::snoozed`]), due or not.
     #[serde(default)]
     pub snooze: Option<Snooze>,
+    /// An email interaction's first mail (its `Message-ID`): two fetchers
+    /// apart may each have made an interaction for it (see `mail_holders`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_mail: Option<String>,
 }
 
 impl InteractionSummary {
@@ -118,6 +122,7 @@ impl InteractionSummary {
             last_message_at: last.map(|m| m.at),
             tags: i.tags.iter().cloned().collect(),
             snooze: i.snoozed().cloned(),
+            first_mail: None,
         }
     }
 

@@ -262,6 +262,9 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Res
         }
         let ops = ops_of(doc, change, paths)?;
         check_text(&ops)?;
+        for op in &ops {
+            check_mailbox_field(op)?;
+        }
         if writer.role == Role::Supervisor {
             continue;
         }
@@ -280,6 +283,65 @@ fn judge_team(doc: &mut AutoCommit, new: &[NewChange], paths: &mut Paths) -> Res
         }
     }
     Ok(())
+}
+
+/// A campaign's mailbox (`campaigns.<id>.mail_*`, see `doc::team`): the
+/// keys the schema names, ports as ports, TLS modes as named, fetchers
+/// as booleans; anything else under `mail_` is refused. Who may write it is
+/// the team document's rule: supervisors.
+fn check_mailbox_field(op: &OpView) -> Result<(), Refusal> {
+    let Some(key) = op.key.as_deref() else {
+        return Ok(());
+    };
+    if op.path.len() != 2 || op.path[0] != "campaigns" || !key.starts_with("mail_") {
+        return Ok(());
+    }
+    if matches!(op.action, OpType::Delete) {
+        return Ok(());
+    }
+    let ok = match key {
+        "mail_imap_port" | "mail_smtp_port" => op
+            .int_value()
+            .is_some_and(|p| (1..=i64::from(u16::MAX)).contains(&p)),
+        "mail_imap_tls" | "mail_smtp_tls" => op
+            .str_value()
+            .is_some_and(|t| matches!(t, "tls" | "starttls" | "none")),
+        "mail_address" | "mail_imap_host" | "mail_imap_user" | "mail_smtp_host"
+        | "mail_smtp_user" => op.str_value().is_some_and(|t| {
+            t.chars().count() <= crate::validate::MAX_FIELD_CHARS && !t.contains('\n')
+        }),
+        k if k.starts_with("mail_fetcher:") => {
+            matches!(op.value(), Some(ScalarValue::Boolean(_)))
+                && k.len() <= "mail_fetcher:".len() + 128
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        refuse(format!("{} is outside a mailbox's schema", op.describe()))
+    }
+}
+
+/// The mail facts of a message (`mail_id`, `mail_sent_at`, `mail_error`,
+/// see `doc::interaction::MailMark`): a bounded id, a time, a reason.
+fn check_mail_mark(op: &OpView) -> Result<(), Refusal> {
+    let Some(key) = op.key.as_deref().filter(|k| k.starts_with("mail_")) else {
+        return Ok(());
+    };
+    let ok = match key {
+        "mail_id" => op
+            .str_value()
+            .is_some_and(|t| t.len() <= crate::mail::MAX_MAIL_ID_CHARS && !t.contains('\n')),
+        "mail_sent_at" => op.int_value().is_some(),
+        "mail_error" => op.str_value().is_some_and(|t| t.chars().count() <= 1000),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        refuse(format!("{} is outside a message's schema", op.describe()))
+    }
 }
 
 /// Text any writer puts in a document is bounded and free of control
@@ -980,6 +1042,7 @@ fn judge_interaction_op(
             if key != Some("attachments") && op.makes_object() {
                 return refuse(format!("{} is outside a message's schema", what()));
             }
+            check_mail_mark(op)?;
             if key == Some("author") {
                 let author = op.str_value().unwrap_or_default();
                 if author != own_author(writer) && author != "contact" && author != "system" {

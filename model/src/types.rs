@@ -225,6 +225,74 @@ pub struct Team {
     /// The team key's rotations, by id ([`crate::team_key`]).
     #[serde(default)]
     pub keys: BTreeMap<String, TeamKey>,
+    /// The mailbox of each campaign on the `email` channel that has one
+    /// (never its password: that stays on each device).
+    #[serde(default)]
+    pub mailboxes: BTreeMap<CampaignId, Mailbox>,
+}
+
+/// How a mail connection is secured.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailTls {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    #[default]
+    Tls,
+    /// A plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    Starttls,
+    /// No encryption at all (a server on loopback only).
+    None,
+}
+
+impl MailTls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailTls::Tls => "tls",
+            MailTls::Starttls => "starttls",
+            MailTls::None => "none",
+        }
+    }
+}
+
+impl std::str::FromStr for MailTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tls" | "ssl" => Ok(MailTls::Tls),
+            "starttls" => Ok(MailTls::Starttls),
+            "none" | "plain" => Ok(MailTls::None),
+            other => Err(format!("`{other}` is not tls, starttls or none")),
+        }
+    }
+}
+
+impl std::fmt::Display for MailTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One server of a mailbox: where and as whom.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: MailTls,
+    pub user: String,
+}
+
+/// A campaign's mailbox (the `email` channel): the replicated, non-secret
+/// part. Written by supervisors only (it is in the team document).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// The address customers write to, and replies come from.
+    pub address: String,
+    pub imap: MailServer,
+    pub smtp: MailServer,
+    /// Devices (peer ids) that hold the password and may fetch; the live
+    /// one chosen by [`crate::mail::fetcher_of`] does.
+    #[serde(default)]
+    pub fetchers: BTreeSet<String>,
 }
 
 /// A reply a supervisor writes once for the team: an agent types `/code` in

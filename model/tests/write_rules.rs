@@ -250,6 +250,7 @@ fn a_second_team_document_is_refused_and_the_roster_stays() {
         invites: Default::default(),
         canned: Default::default(),
         keys: Default::default(),
+        mailboxes: Default::default(),
     };
     let fake_doc = DocId::Team(fake.id);
     eve.store

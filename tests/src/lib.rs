@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests that start real `meshdesk` processes on
 //! 127.0.0.1, each with its own temp data dir.
 
+pub mod mail;
 pub mod sites;
 
 use std::fs::File;
@@ -57,6 +58,8 @@ pub struct Device {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Environment variables for every process run on this device.
+    env: Vec<(String, String)>,
 }
 
 impl Device {
@@ -66,7 +69,14 @@ impl Device {
             dir: tempfile::tempdir().expect("tempdir"),
             port: free_port(),
             child: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for this device's later commands and
+    /// node (e.g. `SSL_CERT_FILE` for a test certificate authority).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -97,8 +107,29 @@ impl Device {
             .arg(self.data_dir())
             .args(args)
             .env_remove("MESHDESK_DATA_DIR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run meshdesk")
+    }
+
+    /// [`Device::run`] with `input` on stdin.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(meshdesk_bin())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("MESHDESK_DATA_DIR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run meshdesk");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("stdin");
+        }
+        child.wait_with_output().expect("run meshdesk")
     }
 
     /// [`Device::run`] through `wrapper` (e.g. `ip netns exec NS`).
@@ -187,6 +218,7 @@ impl Device {
         }
         cmd.args(extra);
         let child = cmd
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("MESHDESK_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))

@@ -69,6 +69,9 @@ pub enum Command {
     /// Tokens for the REST API this node serves with `node --http`.
     #[command(subcommand, name = "api-token")]
     ApiToken(ApiTokenCommand),
+    /// A campaign's mailbox (the email channel): set, show, test.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// Outgoing webhooks per campaign (agent messages and finalize, HMAC-signed).
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -199,6 +202,82 @@ pub enum CannedCommand {
         #[arg(long)]
         interaction: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Sets a campaign's mailbox (supervisors) and keeps the password on
+    /// this device, which becomes one of the mailbox's fetchers.
+    Set(MailboxSetArgs),
+    /// Shows a campaign's mailbox (never a password).
+    Show {
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Keeps the mailbox's password on this device (for sending replies,
+    /// and for fetching when the device is a fetcher). Read from stdin
+    /// unless --password is given.
+    Password {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Adds (or with --remove, removes) a device (peer id) among the
+    /// mailbox's fetchers (supervisors).
+    Fetcher {
+        #[arg(long)]
+        campaign: String,
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Checks the IMAP and SMTP servers with this device's password.
+    Test {
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Removes a campaign's mailbox (supervisors) and this device's password.
+    Remove {
+        #[arg(long)]
+        campaign: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MailboxSetArgs {
+    #[arg(long)]
+    pub campaign: String,
+    /// The address customers write to.
+    #[arg(long)]
+    pub address: String,
+    #[arg(long)]
+    pub imap_host: String,
+    #[arg(long, default_value_t = 993)]
+    pub imap_port: u16,
+    /// tls, starttls or none
+    #[arg(long, default_value = "tls")]
+    pub imap_tls: String,
+    /// Defaults to the address.
+    #[arg(long)]
+    pub imap_user: Option<String>,
+    #[arg(long)]
+    pub smtp_host: String,
+    #[arg(long, default_value_t = 587)]
+    pub smtp_port: u16,
+    /// tls, starttls or none
+    #[arg(long, default_value = "starttls")]
+    pub smtp_tls: String,
+    /// Defaults to the IMAP user.
+    #[arg(long)]
+    pub smtp_user: Option<String>,
+    /// The password (else read from stdin); kept on this device only.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Do not make this device a fetcher.
+    #[arg(long)]
+    pub no_fetch: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -440,6 +440,7 @@ pub fn request_for(
         | Command::Report(_)
         | Command::Node(_)
         | Command::ApiToken(_)
+        | Command::Mailbox(_)
         | Command::Webhook(_)
         | Command::Bundle(_)
         | Command::Export(_)

@@ -506,6 +506,32 @@ pub fn text(reply: &Reply) -> String {
         }
         Reply::Report(report) => report_text(report),
         Reply::Board(board) => board_text(board),
+        Reply::Mailbox { mailbox: None, .. } => "No mailbox set for this campaign.".into(),
+        Reply::Mailbox {
+            mailbox: Some(m), ..
+        } => {
+            let fetchers: Vec<&str> = m.fetchers.iter().map(String::as_str).collect();
+            format!(
+                "address  {}\nIMAP     {}:{} ({}) as {}\nSMTP     {}:{} ({}) as {}\nfetchers {}",
+                m.address,
+                m.imap.host,
+                m.imap.port,
+                m.imap.tls,
+                m.imap.user,
+                m.smtp.host,
+                m.smtp.port,
+                m.smtp.tls,
+                m.smtp.user,
+                if fetchers.is_empty() {
+                    "none".to_string()
+                } else {
+                    fetchers.join(", ")
+                }
+            )
+        }
+        Reply::MailThread(thread) => {
+            format!("{} ({} messages)", thread.subject, thread.messages.len())
+        }
         Reply::Status(agent) => {
             format!(
                 "{}: {} since {}",

@@ -23,7 +23,7 @@ use meshdesk_model::blobs::{self, Attachment};
 use meshdesk_model::ops::{Client, OpError, Reply, Request, UnexpectedReply};
 use meshdesk_model::routing::{OfferKind, PresenceEntry};
 use meshdesk_model::store::DocChange;
-use meshdesk_model::{AgentId, InteractionId, Millis, now_ms};
+use meshdesk_model::{AgentId, CampaignId, InteractionId, Millis, now_ms};
 use meshdesk_sync::home::{self, OpenError, OpenOptions};
 use meshdesk_sync::join::JoinProgress;
 use meshdesk_sync::protocol::TypingTarget;
@@ -171,6 +171,9 @@ pub struct Peer {
 pub struct Backend {
     id: u64,
     node: NodeHandle,
+    /// The email channel's fetching and sending on a networked node; they
+    /// stop when the last clone is dropped.
+    mail: Option<Arc<meshdesk_channels::mail::MailWorkers>>,
 }
 
 /// The webchat and API gateways the window serves; they stop when the
@@ -326,7 +329,18 @@ impl Backend {
         Backend {
             id: next_id(),
             node: handle,
+            mail: None,
         }
+    }
+
+    /// Runs the email channel on this node as `meshdesk node` does: it
+    /// fetches the mailboxes this device is elected for and sends this
+    /// agent's replies (only on a node that syncs with the team).
+    pub fn with_mail(mut self) -> Backend {
+        if self.node.is_networked() {
+            self.mail = Some(Arc::new(meshdesk_channels::mail::start(self.node.clone())));
+        }
+        self
     }
 
     /// Serves the webchat widget and the REST API on `addr`, through the
@@ -392,6 +406,78 @@ impl Backend {
         path: std::path::PathBuf,
     ) -> Result<meshdesk_sync::node::BundleExported, Error> {
         Ok(self.node.export_bundle(path, None).await?)
+    }
+
+    /// A campaign's mailbox as the team document holds it (never a password).
+    pub async fn mailbox(
+        &self,
+        campaign: String,
+    ) -> Result<(CampaignId, Option<meshdesk_model::Mailbox>), Error> {
+        match self.call(Request::ShowMailbox { campaign }).await? {
+            Reply::Mailbox { campaign, mailbox } => Ok((campaign, mailbox.map(|m| *m))),
+            other => Err(Error::Unexpected(UnexpectedReply(Box::new(other)))),
+        }
+    }
+
+    /// Sets a campaign's mailbox (supervisors) with this device among its
+    /// fetchers, and keeps the password on this device (sealed in the data
+    /// dir) when one is given, as `meshdesk mailbox set` does.
+    pub async fn save_mailbox(
+        &self,
+        campaign: String,
+        mut mailbox: meshdesk_model::Mailbox,
+        password: Option<String>,
+    ) -> Result<(), Error> {
+        if let Ok((_, Some(old))) = self.mailbox(campaign.clone()).await {
+            mailbox.fetchers.extend(old.fetchers);
+        }
+        mailbox.fetchers.insert(self.node.peer_id().to_base58());
+        let id = match self
+            .call(Request::SetMailbox {
+                campaign,
+                mailbox: Some(mailbox),
+            })
+            .await?
+        {
+            Reply::Mailbox { campaign, .. } => campaign,
+            other => return Err(Error::Unexpected(UnexpectedReply(Box::new(other)))),
+        };
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
+            meshdesk_channels::mail::Secrets::open(self.node.data_dir())
+                .and_then(|s| s.set(id, &password))
+                .map_err(|e| Error::File(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Checks a mailbox's IMAP and SMTP servers with `password` (or this
+    /// device's, when empty): a line per server, or what failed.
+    pub async fn test_mailbox(
+        &self,
+        campaign: CampaignId,
+        mailbox: meshdesk_model::Mailbox,
+        password: String,
+    ) -> Vec<Result<String, String>> {
+        let password = if password.is_empty() {
+            match meshdesk_channels::mail::Secrets::open(self.node.data_dir())
+                .and_then(|s| s.get(campaign))
+            {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return vec![Err(
+                        meshdesk_channels::mail::MailError::NoPassword.to_string()
+                    )];
+                }
+                Err(e) => return vec![Err(e.to_string())],
+            }
+        } else {
+            password
+        };
+        meshdesk_channels::mail::test_mailbox(&mailbox, &password)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
     }
 
     /// Imports the bundle at `path`, checked as sync checks (Import bundle…).
@@ -520,7 +606,7 @@ pub async fn open_node(data_dir: &DataDir, options: OpenOptions) -> Result<Backe
 /// Opens the data dir: starts the team's node, or reports that there is no team yet.
 pub async fn open(data_dir: DataDir, options: NodeOptions) -> Result<Opened, StartError> {
     match open_node(&data_dir, options.open_options()).await {
-        Ok(backend) => Ok(Opened::Ready(backend)),
+        Ok(backend) => Ok(Opened::Ready(backend.with_mail())),
         Err(e) if e.is_no_team() => Ok(Opened::NoTeam),
         Err(e) => Err(e.into()),
     }

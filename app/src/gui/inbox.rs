@@ -99,10 +99,18 @@ pub enum Message {
 pub enum TeamAction {
     ExportBundle,
     ImportBundle,
+    /// A campaign's mailbox (supervisors).
+    Mailbox,
 }
 
 impl TeamAction {
     pub const ALL: [TeamAction; 2] = [TeamAction::ExportBundle, TeamAction::ImportBundle];
+    /// A supervisor's menu.
+    pub const SUPERVISOR: [TeamAction; 3] = [
+        TeamAction::ExportBundle,
+        TeamAction::ImportBundle,
+        TeamAction::Mailbox,
+    ];
 }
 
 impl std::fmt::Display for TeamAction {
@@ -110,6 +118,7 @@ impl std::fmt::Display for TeamAction {
         f.write_str(match self {
             TeamAction::ExportBundle => "Export bundle…",
             TeamAction::ImportBundle => "Import bundle…",
+            TeamAction::Mailbox => "Mailbox…",
         })
     }
 }
@@ -1072,6 +1081,12 @@ impl Inbox {
                 let way = match action {
                     TeamAction::ExportBundle => modal::bundle::Way::Export,
                     TeamAction::ImportBundle => modal::bundle::Way::Import,
+                    TeamAction::Mailbox => {
+                        self.modal = Some(Modal::Mailbox(Box::new(
+                            modal::mailbox::MailboxForm::new(&self.session),
+                        )));
+                        return (Task::none(), effects);
+                    }
                 };
                 self.modal = Some(Modal::Bundle(modal::bundle::Bundle::new(way)));
                 modal::bundle::Bundle::focus().map(|m| Message::Modal(modal::Message::Bundle(m)))

@@ -299,6 +299,86 @@ pub fn each_body<D: ReadDoc>(
     Ok(())
 }
 
+/// What the email channel keeps on a message, beside the message itself:
+/// scalars in the message's own map, written only by whoever added the
+/// message (the write rules' "a message's fields only by its writer").
+#[derive(Clone, PartialEq, Eq, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct MailMark {
+    pub message: MessageId,
+    /// The mail's `Message-ID` (inbound: the customer's; outbound: ours).
+    pub mail_id: Option<String>,
+    /// When the SMTP server accepted it (outbound).
+    pub sent_at: Option<i64>,
+    /// Why sending failed for good (outbound).
+    pub error: Option<String>,
+}
+
+/// The mail facts of every message, in order.
+pub fn mail_marks<D: ReadDoc>(doc: &D) -> DocResult<Vec<MailMark>> {
+    let list = MapReader::root(doc).list("messages")?;
+    let mut out = Vec::with_capacity(list.len());
+    for n in 0..list.len() {
+        let m = list.map_at(n)?;
+        out.push(MailMark {
+            message: m.parsed("id")?,
+            mail_id: m.opt_str("mail_id")?,
+            sent_at: m.opt_i64("mail_sent_at")?,
+            error: m.opt_str("mail_error")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Appends a message that came as (or goes out as) a mail with this `Message-ID`.
+pub fn append_mail_message(doc: &mut AutoCommit, m: &Message, mail_id: &str) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "messages")?;
+    let len = doc.length(&list);
+    insert_message(doc, &list, len, m)?;
+    let obj = doc
+        .get(&list, len)?
+        .map(|(_, id)| id)
+        .ok_or_else(|| DocError::Missing("messages".into()))?;
+    doc.put(&obj, "mail_id", mail_id)?;
+    Ok(())
+}
+
+/// Records on this writer's own message that its mail was sent (`sent_at`)
+/// or failed for good (`error`).
+pub fn mark_mail(
+    doc: &mut AutoCommit,
+    message: MessageId,
+    mail_id: &str,
+    sent_at: Option<i64>,
+    error: Option<&str>,
+) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "messages")?;
+    let wanted = message.to_string();
+    let len = doc.length(&list);
+    for n in (0..len).rev() {
+        let Some((_, obj)) = doc.get(&list, n)? else {
+            continue;
+        };
+        let id = match doc.get(&obj, "id")? {
+            Some((automerge::Value::Scalar(s), _)) => match s.as_ref() {
+                automerge::ScalarValue::Str(s) => s.to_string(),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        if id == wanted {
+            doc.put(&obj, "mail_id", mail_id)?;
+            if let Some(at) = sent_at {
+                doc.put(&obj, "mail_sent_at", at)?;
+            }
+            if let Some(e) = error {
+                doc.put(&obj, "mail_error", e)?;
+            }
+            return Ok(());
+        }
+    }
+    Err(DocError::Missing(format!("messages.{wanted}")))
+}
+
 fn read_message<D: ReadDoc>(m: &MapReader<'_, D>) -> DocResult<Message> {
     Ok(Message {
         id: m.parsed("id")?,

@@ -388,8 +388,10 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
     }
     let campaigns_map = root.map("campaigns")?;
     let mut campaigns = std::collections::BTreeMap::new();
+    let mut mailboxes = std::collections::BTreeMap::new();
     for key in campaigns_map.keys() {
         let c = campaigns_map.map(&key)?;
+        let mailbox = read_mailbox(&c)?;
         let id: CampaignId = key
             .parse()
             .map_err(|e: crate::ids::InvalidId| DocError::Invalid {
@@ -446,6 +448,9 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
                 },
             },
         );
+        if let Some(mailbox) = mailbox {
+            mailboxes.insert(id, mailbox);
+        }
     }
     let invites_map = root.map("invites")?;
     let mut invites = std::collections::BTreeMap::new();
@@ -487,7 +492,111 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
         invites,
         canned: read_canned(&root),
         keys: read_team_keys(&root),
+        mailboxes,
     })
+}
+
+/// The key prefix of a mailbox's fetcher devices in its campaign's map.
+const MAIL_FETCHER: &str = "mail_fetcher:";
+
+/// A campaign's mailbox, from flat keys of its campaign map (`mail_*`):
+/// scalars only, so two supervisors' edits merge key by key and no
+/// container is ever made twice at one key.
+fn read_mailbox<D: ReadDoc>(c: &MapReader<'_, D>) -> DocResult<Option<Mailbox>> {
+    let Some(imap_host) = c.opt_str("mail_imap_host")?.filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let port = |key: &str| -> DocResult<u16> {
+        let raw = c.i64(key)?;
+        u16::try_from(raw).map_err(|_| DocError::Invalid {
+            path: key.into(),
+            reason: format!("{raw} is not a port"),
+        })
+    };
+    let tls = |key: &str| -> DocResult<MailTls> {
+        c.str(key)?.parse().map_err(|reason| DocError::Invalid {
+            path: key.into(),
+            reason,
+        })
+    };
+    let mut fetchers = std::collections::BTreeSet::new();
+    for key in c.keys() {
+        if let Some(device) = key.strip_prefix(MAIL_FETCHER)
+            && c.opt_bool(&key)? == Some(true)
+        {
+            fetchers.insert(device.to_string());
+        }
+    }
+    Ok(Some(Mailbox {
+        address: c.str("mail_address")?,
+        imap: MailServer {
+            host: imap_host,
+            port: port("mail_imap_port")?,
+            tls: tls("mail_imap_tls")?,
+            user: c.str("mail_imap_user")?,
+        },
+        smtp: MailServer {
+            host: c.str("mail_smtp_host")?,
+            port: port("mail_smtp_port")?,
+            tls: tls("mail_smtp_tls")?,
+            user: c.str("mail_smtp_user")?,
+        },
+        fetchers,
+    }))
+}
+
+/// Writes (or, with `None`, removes) a campaign's mailbox: only the keys
+/// that differ, so concurrent edits of different settings both stay.
+pub fn set_mailbox(
+    doc: &mut AutoCommit,
+    campaign: CampaignId,
+    mailbox: Option<&Mailbox>,
+) -> DocResult<()> {
+    let campaigns = existing(doc, &ROOT, "campaigns")?;
+    let obj = existing(doc, &campaigns, &campaign.to_string())?;
+    let old = read(&*doc)?.mailboxes.remove(&campaign);
+    let Some(m) = mailbox else {
+        if old.is_some() {
+            doc.put(&obj, "mail_imap_host", "")?;
+        }
+        return Ok(());
+    };
+    let texts = [
+        ("mail_address", m.address.as_str()),
+        ("mail_imap_host", m.imap.host.as_str()),
+        ("mail_imap_tls", m.imap.tls.as_str()),
+        ("mail_imap_user", m.imap.user.as_str()),
+        ("mail_smtp_host", m.smtp.host.as_str()),
+        ("mail_smtp_tls", m.smtp.tls.as_str()),
+        ("mail_smtp_user", m.smtp.user.as_str()),
+    ];
+    for (key, value) in texts {
+        put_str_if_changed(doc, &obj, key, value)?;
+    }
+    for (key, port, was) in [
+        (
+            "mail_imap_port",
+            m.imap.port,
+            old.as_ref().map(|o| o.imap.port),
+        ),
+        (
+            "mail_smtp_port",
+            m.smtp.port,
+            old.as_ref().map(|o| o.smtp.port),
+        ),
+    ] {
+        if was != Some(port) {
+            doc.put(&obj, key, i64::from(port))?;
+        }
+    }
+    let old_fetchers = old.map(|o| o.fetchers).unwrap_or_default();
+    for device in m.fetchers.difference(&old_fetchers) {
+        doc.put(&obj, format!("{MAIL_FETCHER}{device}"), true)?;
+    }
+    for device in old_fetchers.difference(&m.fetchers) {
+        doc.put(&obj, format!("{MAIL_FETCHER}{device}"), false)?;
+    }
+    Ok(())
 }
 
 /// The rotations that read whole; one that does not is left out (and
@@ -602,6 +711,7 @@ pub(crate) mod tests {
                 },
             )]),
             keys: Default::default(),
+            mailboxes: Default::default(),
         }
     }
 

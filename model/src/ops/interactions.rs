@@ -530,7 +530,7 @@ impl Executor<'_, '_> {
     /// [`bounds::MAX_ATTACHMENTS_PER_MESSAGE`], each in this node's blob
     /// store with the size named and within its limit, names cleaned and
     /// media types checked.
-    fn check_files(&self, files: Vec<Attachment>) -> OpResult<Vec<Attachment>> {
+    pub(super) fn check_files(&self, files: Vec<Attachment>) -> OpResult<Vec<Attachment>> {
         if files.len() > bounds::MAX_ATTACHMENTS_PER_MESSAGE {
             return Err(OpError::TooManyFiles {
                 max: bounds::MAX_ATTACHMENTS_PER_MESSAGE,

@@ -12,6 +12,7 @@ pub mod client;
 mod contacts;
 mod error;
 mod interactions;
+mod mail;
 mod mentions;
 mod query;
 mod report;
@@ -326,6 +327,29 @@ pub enum Request {
         canned: String,
         interaction: InteractionId,
     },
+    // --- email ---
+    /// Sets or removes a campaign's mailbox (supervisors; the campaign is on
+    /// the `email` channel). The password is never part of it.
+    SetMailbox {
+        campaign: String,
+        mailbox: Option<Mailbox>,
+    },
+    ShowMailbox {
+        campaign: String,
+    },
+    /// A mail fetched from a campaign's mailbox (the fetcher's node):
+    /// stored once whatever how often it is fetched (by `Message-ID`).
+    MailIntake(Box<crate::mail::InboundMail>),
+    /// An email conversation with its mail facts (the sender of replies).
+    MailThread {
+        id: InteractionId,
+    },
+    /// How sending this agent's own message as mail ended.
+    MarkMail {
+        id: InteractionId,
+        message: MessageId,
+        outcome: crate::mail::MailOutcome,
+    },
     // --- reports ---
     /// The figures of `[from, to)` (ms since the epoch, UTC) by campaign or
     /// by agent; by agent, supervisors see everyone, an agent only their
@@ -362,6 +386,8 @@ impl Request {
                 | Request::FillCanned { .. }
                 | Request::Report { .. }
                 | Request::Board
+                | Request::ShowMailbox { .. }
+                | Request::MailThread { .. }
         )
     }
 }
@@ -453,6 +479,11 @@ pub enum Reply {
     Text(String),
     Report(Box<crate::report::Report>),
     Board(Box<crate::board::Board>),
+    Mailbox {
+        campaign: CampaignId,
+        mailbox: Option<Box<Mailbox>>,
+    },
+    MailThread(Box<crate::mail::MailThread>),
 }
 
 /// What the node knows beyond the store: the clock and who is live.
@@ -677,6 +708,15 @@ impl Executor<'_, '_> {
             Request::EditAgent { agent, edit } => self.edit_agent(&agent, edit),
             Request::CancelInvite { invite } => self.cancel_invite(&invite),
             Request::ForceOffline { agent } => self.force_offline(&agent),
+            Request::SetMailbox { campaign, mailbox } => self.set_mailbox(&campaign, mailbox),
+            Request::ShowMailbox { campaign } => self.show_mailbox(&campaign),
+            Request::MailIntake(mail) => self.mail_intake(*mail),
+            Request::MailThread { id } => self.mail_thread(id),
+            Request::MarkMail {
+                id,
+                message,
+                outcome,
+            } => self.mark_mail(id, message, outcome),
         }
     }
 }

@@ -151,6 +151,7 @@ pub(super) fn create_team(
         invites: BTreeMap::new(),
         canned: BTreeMap::new(),
         keys: Default::default(),
+        mailboxes: Default::default(),
     };
     let identity = LocalIdentity {
         team: team.id,

@@ -52,6 +52,7 @@ fn summary(id: InteractionId, campaign: CampaignId, enqueued_at: Millis) -> Inte
         last_message_preview: String::new(),
         last_message_at: None,
         snooze: None,
+        first_mail: None,
         tags: vec![],
     }
 }
@@ -81,6 +82,7 @@ impl World {
                 invites: BTreeMap::new(),
                 canned: Default::default(),
                 keys: Default::default(),
+                mailboxes: Default::default(),
             },
             agents: BTreeMap::new(),
             open: vec![],

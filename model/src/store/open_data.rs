@@ -42,8 +42,10 @@ impl Store {
                 Ok(project::Row::Team(t)) => t.name,
                 Ok(project::Row::Agent(a)) => a.name,
                 Ok(project::Row::Contact(c)) => c.name,
-                Ok(project::Row::Interaction(s, _, _, _)) if s.subject.is_empty() => s.contact_name,
-                Ok(project::Row::Interaction(s, _, _, _)) => {
+                Ok(project::Row::Interaction(s, _, _, _, _)) if s.subject.is_empty() => {
+                    s.contact_name
+                }
+                Ok(project::Row::Interaction(s, _, _, _, _)) => {
                     format!("{}: {}", s.contact_name, s.subject)
                 }
                 Ok(project::Row::Room(room)) => match room.room {

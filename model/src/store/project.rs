@@ -59,6 +59,7 @@ pub(crate) enum Row {
         String,
         Vec<MentionSource>,
         Box<crate::report::ReportRow>,
+        Vec<String>,
     ),
     Contact(Contact),
     Room(ChatRoom),
@@ -110,11 +111,24 @@ pub(crate) fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError
                     tails: Vec::new(),
                 })
                 .collect();
+            let mail_ids = if i.channel == crate::types::ChannelKind::Email {
+                doc::interaction::mail_marks(doc)?
+                    .into_iter()
+                    .filter_map(|m| {
+                        m.mail_id
+                            .as_deref()
+                            .and_then(crate::mail::normalize_mail_id)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Row::Interaction(
                 Box::new(InteractionSummary::from_head(&i, count)),
                 text.finish(),
                 mentions,
                 Box::new(crate::report::ReportRow::of(&i)),
+                mail_ids,
             )
         }
         DocId::Contact(id) => {
@@ -143,9 +157,11 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
             txn.open_table(AGENTS)?
                 .insert(id.as_str(), encode(&agent).as_slice())?;
         }
-        Row::Interaction(summary, text, mentions, report) => {
+        Row::Interaction(mut summary, text, mentions, report, mail_ids) => {
+            summary.first_mail = mail_ids.first().cloned();
             let id = summary.id.to_string();
             put_interaction(txn, Some((&summary, &text)), &id)?;
+            put_mail_ids(txn, &id, mail_ids)?;
             put_mentions(txn, &DocId::Interaction(summary.id).to_string(), mentions)?;
             txn.open_table(REPORT_ROWS)?.insert(
                 (summary.last_activity, id.as_str()),
@@ -185,6 +201,31 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
                 .collect();
             put_mentions(txn, &doc_id, mentions)?;
         }
+    }
+    Ok(())
+}
+
+/// Replaces an interaction's rows in `mail_holders` with `ids`.
+fn put_mail_ids(txn: &WriteTransaction, id: &str, ids: Vec<String>) -> StoreResult<()> {
+    let mut docs = txn.open_table(MAIL_DOCS)?;
+    let old: Vec<String> = match docs.get(id)? {
+        Some(v) => serde_json::from_slice(v.value()).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if old.is_empty() && ids.is_empty() {
+        return Ok(());
+    }
+    let mut holders = txn.open_multimap_table(MAIL_HOLDERS)?;
+    for mail in old.iter().filter(|m| !ids.contains(m)) {
+        holders.remove(mail.as_str(), id)?;
+    }
+    for mail in &ids {
+        holders.insert(mail.as_str(), id)?;
+    }
+    if ids.is_empty() {
+        docs.remove(id)?;
+    } else {
+        docs.insert(id, serde_json::to_vec(&ids).unwrap_or_default().as_slice())?;
     }
     Ok(())
 }
@@ -627,6 +668,7 @@ pub(crate) fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> Store
         }
         DocId::Interaction(id) => {
             put_interaction(txn, None, &id.to_string())?;
+            put_mail_ids(txn, &id.to_string(), Vec::new())?;
             put_mentions(txn, &doc_id.to_string(), Vec::new())?;
         }
         DocId::Contact(id) => put_contact(txn, &id.to_string(), None)?,
@@ -670,6 +712,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(OPEN_HEADS);
     clear!(STATUS_LOG);
     clear!(MALFORMED);
+    clear!(MAIL_DOCS);
     // The search text of projection version 1.
     let legacy: Vec<_> = txn
         .list_tables()?
@@ -678,7 +721,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     for table in legacy {
         txn.delete_table(table)?;
     }
-    for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL] {
+    for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL, MAIL_HOLDERS] {
         let mut t = txn.open_multimap_table(def)?;
         let keys: Vec<String> = t
             .iter()?
@@ -730,9 +773,11 @@ macro_rules! dump_rows {
         dump_table!("open_heads", OPEN_HEADS);
         dump_table!("status_log", STATUS_LOG);
         dump_table!("malformed", MALFORMED);
+        dump_table!("mail_docs", MAIL_DOCS);
         for (name, def) in [
             ("contact_interactions", CONTACT_INTERACTIONS),
             ("contact_email", CONTACT_EMAIL),
+            ("mail_holders", MAIL_HOLDERS),
         ] {
             let t = txn.open_multimap_table(def)?;
             for row in t.iter()? {

@@ -424,7 +424,11 @@ impl Store {
             for row in range {
                 let (key, _) = row?;
                 if let Some(v) = table.get(key.value().3)? {
-                    out.push(decode("interactions", v.value())?);
+                    let summary: InteractionSummary = decode("interactions", v.value())?;
+                    // One mail taken in on both sides of a partition: routed once.
+                    if !self.is_mail_duplicate(&summary)? {
+                        out.push(summary);
+                    }
                 }
             }
         }
@@ -568,6 +572,55 @@ impl Store {
         let txn = self.db().begin_read()?;
         let all = usize::try_from(txn.open_table(CONTACTS)?.len()?).unwrap_or(usize::MAX);
         Ok(all.saturating_sub(absorbed))
+    }
+
+    /// The interaction that holds the mail with this `Message-ID` (as
+    /// [`crate::mail::normalize_mail_id`] writes it), if any: of several
+    /// (two fetchers apart), the smallest id.
+    pub fn interaction_of_mail(&self, mail_id: &str) -> StoreResult<Option<InteractionId>> {
+        Ok(self.mail_holders(mail_id)?.into_iter().min())
+    }
+
+    /// Every interaction that holds the mail with this `Message-ID`.
+    pub fn mail_holders(&self, mail_id: &str) -> StoreResult<Vec<InteractionId>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_multimap_table(MAIL_HOLDERS)?;
+        let mut out = Vec::new();
+        for v in table.get(mail_id)? {
+            if let Ok(id) = v?.value().parse() {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a queued email interaction only repeats another's mail: two
+    /// fetchers apart each took its first mail in. Of those holding it, the
+    /// one someone took (claimed or closed) stands, else the smallest id;
+    /// the others are not routed and not listed (nothing is deleted: the
+    /// document stays, and shows again if the other goes).
+    fn is_mail_duplicate(&self, s: &InteractionSummary) -> StoreResult<bool> {
+        let Some(mail) = &s.first_mail else {
+            return Ok(false);
+        };
+        if s.base_state() != BaseState::Queued {
+            return Ok(false);
+        }
+        for other in self.mail_holders(mail)? {
+            if other == s.id {
+                continue;
+            }
+            let Some(o) = self.interaction_summary(other)? else {
+                continue;
+            };
+            if o.first_mail.as_deref() != Some(mail.as_str()) {
+                continue;
+            }
+            if o.base_state() != BaseState::Queued || other < s.id {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Contacts with this email address (case-insensitive).

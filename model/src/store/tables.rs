@@ -118,3 +118,12 @@ pub const OPEN_HEADS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("o
 /// log as its document keeps it (the newest `Agent::HISTORY_LIMIT`).
 pub const STATUS_LOG: TableDefinition<'_, (&str, i64, u32), (&str, &str)> =
     TableDefinition::new("status_log");
+
+/// `Message-ID → interaction ids`: every mail an email interaction holds
+/// (the customer's, and our replies once sent), for dedupe and threading.
+/// Two ids for one mail: two fetchers apart each took it in (see
+/// `Store::open_interactions`).
+pub const MAIL_HOLDERS: MultimapTableDefinition<'_, &str, &str> =
+    MultimapTableDefinition::new("mail_holders");
+/// `interaction id → its Message-IDs` (JSON), removed when it is projected again.
+pub const MAIL_DOCS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mail_docs");

@@ -132,12 +132,20 @@ impl Inbox {
         // The team's actions that are not a tab: a menu, so the rail stays short.
         col = col.push(
             container(
-                pick_list(TeamAction::ALL, None::<TeamAction>, Message::TeamMenu)
-                    .placeholder("Team")
-                    .text_size(SMALL)
-                    .padding([6, 10])
-                    .width(Length::Fill)
-                    .style(theme::inputs::pick),
+                pick_list(
+                    if self.session.is_supervisor() {
+                        &TeamAction::SUPERVISOR[..]
+                    } else {
+                        &TeamAction::ALL[..]
+                    },
+                    None::<TeamAction>,
+                    Message::TeamMenu,
+                )
+                .placeholder("Team")
+                .text_size(SMALL)
+                .padding([6, 10])
+                .width(Length::Fill)
+                .style(theme::inputs::pick),
             )
             .id(TEAM_MENU_ID)
             .padding(iced::Padding {

@@ -1,12 +1,14 @@
 //! Dialogs over the inbox: New interaction (`+`), Transfer, Finalize,
 //! Take back (return to the queue, or a supervisor's pull-back and
 //! hand-over), Snooze (or Schedule callback), Export or Import bundle,
-//! and Merge (two phonebook entries of one customer).
+//! Merge (two phonebook entries of one customer), and Mailbox (a
+//! campaign's mailbox for the email channel, supervisors).
 //! Esc closes them, Enter confirms; each says what is missing beside the
 //! field rather than failing silently.
 
 pub mod bundle;
 pub mod finalize;
+pub mod mailbox;
 pub mod merge;
 pub mod new_interaction;
 pub mod snooze;
@@ -34,6 +36,7 @@ pub enum Modal {
     Snooze(snooze::Snooze),
     Bundle(bundle::Bundle),
     Merge(Box<merge::Merge>),
+    Mailbox(Box<mailbox::MailboxForm>),
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +48,7 @@ pub enum Message {
     Snooze(snooze::Message),
     Bundle(bundle::Message),
     Merge(merge::Message),
+    Mailbox(mailbox::Message),
 }
 
 /// What the shell does when a dialog is done.
@@ -89,10 +93,15 @@ impl Modal {
                 let (task, event) = m.update(msg, backend);
                 (task.map(Message::Merge), event)
             }
+            (Modal::Mailbox(m), Message::Mailbox(msg)) => {
+                let (task, event) = m.update(msg, backend, session);
+                (task.map(Message::Mailbox), event)
+            }
             // An answer for a dialog that has been closed or replaced since.
             (_, Message::New(_))
             | (_, Message::Bundle(_))
             | (_, Message::Merge(_))
+            | (_, Message::Mailbox(_))
             | (_, Message::Transfer(_))
             | (_, Message::Finalize(_))
             | (_, Message::TakeBack(_))
@@ -110,6 +119,7 @@ impl Modal {
             Modal::Snooze(_) => Message::Snooze(snooze::Message::Confirm),
             Modal::Bundle(_) => Message::Bundle(bundle::Message::Confirm),
             Modal::Merge(_) => Message::Merge(merge::Message::Confirm),
+            Modal::Mailbox(_) => Message::Mailbox(mailbox::Message::Confirm),
         };
         self.update(message, backend, session)
     }
@@ -123,6 +133,7 @@ impl Modal {
             Modal::Snooze(m) => m.view(session).map(Message::Snooze),
             Modal::Bundle(m) => m.view().map(Message::Bundle),
             Modal::Merge(m) => m.view().map(Message::Merge),
+            Modal::Mailbox(m) => m.view(session).map(Message::Mailbox),
         }
     }
 }

@@ -1,0 +1,299 @@
+//! The email channel end to end, against real servers started here (see
+//! `meshdesk_tests::mail`): a mail becomes pending, the reply threads, the
+//! customer's answer joins; killing the fetcher loses and doubles nothing;
+//! a wrong password is named.
+
+use std::time::Duration;
+
+use meshdesk_tests::mail::*;
+use meshdesk_tests::wait_until;
+
+#[test]
+fn a_mail_becomes_pending_the_reply_threads_and_the_answer_joins_it() {
+    let servers = MailServers::start();
+    let (a, b) = team(&servers);
+    let tested = a.ok(&["mailbox", "test", "--campaign", "Mail"]);
+    assert!(tested.contains("IDLE offered"), "{tested}");
+
+    servers.customer_sends(
+        "<c1@customer.example>",
+        "Printer broken",
+        "My printer is broken.",
+        None,
+    );
+    let mut id = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let rows = pending(&a);
+            if let Some(r) = rows.first() {
+                id = r["id"].as_str().unwrap_or_default().to_string();
+            }
+            rows.len() == 1 && pending(&b).len() == 1
+        }),
+        "the mail did not become pending on A and B\nA: {}\nB: {}\n{}",
+        a.log(),
+        b.log(),
+        servers.logs()
+    );
+    assert_eq!(bodies(&a, &id), vec!["My printer is broken.".to_string()]);
+    let shown = a.json(&["interaction", "show", &id]);
+    assert_eq!(shown["interaction"]["subject"], "Printer broken");
+    assert_eq!(shown["interaction"]["address"], "carla@example.test");
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+
+    b.ok(&["interaction", "accept", &id]);
+    b.ok(&[
+        "interaction",
+        "send",
+        &id,
+        "Have you tried turning it off and on?",
+    ]);
+    let mut reply = String::new();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            match servers.mailbox_files("carla").first() {
+                Some((_, text)) => {
+                    reply = text.clone();
+                    true
+                }
+                None => false,
+            }
+        }),
+        "the reply did not reach the customer\nB: {}\n{}",
+        b.log(),
+        servers.logs()
+    );
+    assert_eq!(header(&reply, "In-Reply-To"), Some("<c1@customer.example>"));
+    assert!(
+        header(&reply, "References").is_some_and(|r| r.contains("<c1@customer.example>")),
+        "{reply}"
+    );
+    let subject = header(&reply, "Subject").unwrap_or_default();
+    assert!(subject.starts_with("Re: Printer broken"), "{subject}");
+    assert!(subject.contains(&format!("[#{id}]")), "{subject}");
+    let reply_id = header(&reply, "Message-ID")
+        .expect("Message-ID")
+        .to_string();
+    assert!(reply_id.contains(&id), "{reply_id}");
+    assert!(
+        reply.contains("Have you tried turning it off and on?"),
+        "{reply}"
+    );
+    assert!(reply.contains("> My printer is broken."), "{reply}");
+
+    servers.customer_sends(
+        "<c2@customer.example>",
+        &format!("Re: Printer broken [#{id}]"),
+        "Yes, still broken.",
+        Some(&reply_id),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || bodies(&b, &id).len() == 3),
+        "the answer did not join the interaction: {:?}\n{}",
+        bodies(&b, &id),
+        b.log()
+    );
+    assert_eq!(bodies(&b, &id)[2], "Yes, still broken.");
+    assert!(pending(&a).is_empty(), "{:?}", pending(&a));
+}
+
+#[test]
+fn killing_the_fetcher_loses_and_doubles_nothing_and_the_other_takes_over() {
+    let servers = MailServers::start();
+    let (mut a, mut b) = team(&servers);
+    // Which of the two fetches.
+    let mut fetcher = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        if a.log().contains("fetching the mailbox (elected)") {
+            fetcher = "A".into();
+        } else if b.log().contains("fetching the mailbox (elected)") {
+            fetcher = "B".into();
+        }
+        !fetcher.is_empty()
+    }));
+    let (killed, other) = if fetcher == "A" {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    servers.customer_sends("<k1@customer.example>", "First", "one", None);
+    assert!(wait_until(Duration::from_secs(20), || pending(other).len() == 1));
+    // The next mails arrive as the fetcher dies.
+    servers.customer_sends("<k2@customer.example>", "Second", "two", None);
+    killed.kill();
+    servers.customer_sends("<k3@customer.example>", "Third", "three", None);
+    assert!(
+        wait_until(Duration::from_secs(20), || pending(other).len() == 3),
+        "the other node did not take over: {:?}\n{}",
+        pending(other),
+        other.log()
+    );
+    assert!(other.log().contains("fetching the mailbox (elected)"));
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+    // The killed node comes back: it syncs, and nothing is doubled.
+    let peer = other.addr();
+    killed.start(&[peer]);
+    assert!(wait_until(Duration::from_secs(20), || pending(killed)
+        .len()
+        == 3));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(pending(other).len(), 3, "{:?}", pending(other));
+    assert_eq!(pending(killed).len(), 3, "{:?}", pending(killed));
+    let mut subjects: Vec<String> = pending(other)
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["First", "Second", "Third"]);
+}
+
+#[test]
+fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
+    let servers = MailServers::start();
+    let (mut a, mut b) = team(&servers);
+    a.stop();
+    b.stop();
+    // A alone takes the mail in and marks it seen.
+    a.start(&[]);
+    servers.customer_sends("<p1@customer.example>", "Apart", "one mail", None);
+    assert!(wait_until(Duration::from_secs(20), || pending(&a).len() == 1));
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+    let on_a = pending(&a)[0]["id"].as_str().expect("id").to_string();
+    a.stop();
+    // B, apart, takes the same mail in (as if both had fetched it at once).
+    servers.mark_all_unseen("support");
+    b.start(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || pending(&b).len() == 1),
+        "{}",
+        b.log()
+    );
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+    let on_b = pending(&b)[0]["id"].as_str().expect("id").to_string();
+    assert_ne!(on_a, on_b, "two interactions were made apart");
+    // They meet: each holds both documents, and one mail shows once.
+    a.start(&[b.addr()]);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            a.run(&["interaction", "show", &on_b]).status.success()
+                && b.run(&["interaction", "show", &on_a]).status.success()
+        }),
+        "they did not sync\nA: {}\nB: {}",
+        a.log(),
+        b.log()
+    );
+    let kept = on_a.clone().min(on_b.clone());
+    for d in [&a, &b] {
+        let rows = pending(d);
+        assert_eq!(rows.len(), 1, "{}: {rows:?}", d.name);
+        assert_eq!(rows[0]["id"].as_str(), Some(kept.as_str()));
+    }
+}
+
+#[test]
+fn a_reply_that_cannot_be_sent_says_so_in_the_conversation() {
+    let servers = MailServers::start();
+    let (a, b) = team(&servers);
+    // Only A fetches; B's own password is wrong, so its reply is refused.
+    let b_device = peer_id(&b);
+    a.ok(&[
+        "mailbox",
+        "fetcher",
+        "--campaign",
+        "Mail",
+        "--device",
+        &b_device,
+        "--remove",
+    ]);
+    let out = b.run_with_input(
+        &["mailbox", "password", "--campaign", "Mail"],
+        "not-the-password\n",
+    );
+    assert!(out.status.success());
+    servers.customer_sends("<f1@customer.example>", "Help", "help me", None);
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        let rows = pending(&b);
+        if let Some(r) = rows.first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty()
+    }));
+    b.ok(&["interaction", "accept", &id]);
+    b.ok(&["interaction", "send", &id, "This will not arrive"]);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            bodies(&a, &id).iter().any(|m| {
+                m.contains("could not be sent by email") && m.contains("refused the login")
+            })
+        }),
+        "no failure in the conversation: {:?}\n{}",
+        bodies(&a, &id),
+        b.log()
+    );
+    assert!(servers.mailbox_files("carla").is_empty());
+}
+
+#[test]
+fn a_wrong_password_is_named_by_mailbox_test() {
+    let servers = MailServers::start();
+    let a = device("A", &servers);
+    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
+    a.ok(&[
+        "campaign",
+        "add",
+        "--name",
+        "Mail",
+        "--channel",
+        "email",
+        "--strategy",
+        "ring-all",
+        "--member",
+        "Ana",
+    ]);
+    set_mailbox(&a, &servers, "not-the-password");
+    let out = a.run(&["mailbox", "test", "--campaign", "Mail"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("IMAP") && stderr.contains("refused the login"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SMTP") && stderr.contains("refused the login"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("FAILED"), "{stdout}");
+    // The right password: both servers answer.
+    let out = a.run_with_input(
+        &["mailbox", "password", "--campaign", "Mail"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success());
+    let ok = a.ok(&["mailbox", "test", "--campaign", "Mail"]);
+    assert!(ok.contains("IMAP") && ok.contains("SMTP"), "{ok}");
+    // A host that does not resolve is a DNS failure.
+    let stopped_dns = a.run_with_input(
+        &[
+            "mailbox",
+            "set",
+            "--campaign",
+            "Mail",
+            "--address",
+            "support@example.test",
+            "--imap-host",
+            "no-such-host.invalid",
+            "--smtp-host",
+            "localhost",
+            "--smtp-port",
+            "1",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(stopped_dns.status.success());
+    let out = a.run(&["mailbox", "test", "--campaign", "Mail"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DNS"), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}
