@@ -1407,7 +1407,9 @@ fn from_the_board_a_supervisor_takes_work_back_and_sets_a_teammate_offline() -> 
     ui.shortcut(Shortcut::Tab(TabId::Board));
     ui.assert_sees("With agents now");
     ui.assert_sees("Pablo Garcia");
-    ui.click("Take back…");
+    // Keyboard only: ↓ picks the row, Ctrl+R asks to take it back.
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::TakeBack);
     ui.assert_sees("Take Pablo Garcia back");
     ui.click("Back to the queue");
     ui.type_into(take_back::REASON_ID, "Bruno left early");

@@ -650,6 +650,16 @@ impl Inbox {
                 effects.extend(more);
                 task
             }
+            Shortcut::TakeBack if self.modal.is_none() && self.tab == TabId::Board => {
+                match self.board.take_back_selected() {
+                    Some(m) => {
+                        let (task, more) = self.update(Message::Board(m));
+                        effects.extend(more);
+                        task
+                    }
+                    None => Task::none(),
+                }
+            }
             Shortcut::TakeBack => Task::none(),
             Shortcut::Escape => self.escape(),
             Shortcut::Enter if self.modal.is_some() => {
@@ -704,7 +714,11 @@ impl Inbox {
                 .key(&key, &self.session, &b)
                 .map(Message::Contacts),
             TabId::Phonebook => self.phonebook.key(&key, &b).map(Message::Phonebook),
-            TabId::Board | TabId::Reports | TabId::Team => Task::none(),
+            TabId::Board => match self.board.key(&key) {
+                Some(m) => Task::done(Message::Board(m)),
+                None => Task::none(),
+            },
+            TabId::Reports | TabId::Team => Task::none(),
         }
     }
 

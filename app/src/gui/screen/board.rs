@@ -4,7 +4,8 @@
 //! The search box narrows the tables by name. From it a supervisor sets a
 //! teammate Offline whose machine is gone, and takes an interaction back
 //! from its agent (to the queue or to another teammate, through the same
-//! dialog as in Active).
+//! dialog as in Active). ↑ and ↓ pick a row of those, Enter or Ctrl+R
+//! takes it back.
 
 use iced::widget::{button, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Task};
@@ -22,6 +23,8 @@ use crate::gui::widget::{Element, SMALL, TEXT, error_box, muted};
 #[derive(Debug, Default)]
 pub struct BoardScreen {
     board: Option<Box<Board>>,
+    /// The row of "With agents now" the keys move over.
+    selected: Option<InteractionId>,
     error: Option<String>,
     query: String,
 }
@@ -29,6 +32,7 @@ pub struct BoardScreen {
 #[derive(Debug, Clone)]
 pub enum Message {
     Loaded(Result<Box<Board>, Error>),
+    Select(InteractionId),
     SetOffline(AgentId),
     WentOffline(Result<Agent, Error>),
     /// Take this interaction back from its owner (opens the dialog).
@@ -77,6 +81,7 @@ impl BoardScreen {
                 self.error = None;
             }
             Message::Loaded(Err(e)) => self.error = Some(e.to_string()),
+            Message::Select(id) => self.selected = Some(id),
             Message::SetOffline(agent) => {
                 let request = Request::ForceOffline {
                     agent: agent.to_string(),
@@ -98,6 +103,50 @@ impl BoardScreen {
             }
         }
         (Task::none(), None)
+    }
+
+    /// The rows of "With agents now" the search box leaves.
+    fn working(&self) -> Vec<&WorkNow> {
+        let Some(board) = &self.board else {
+            return Vec::new();
+        };
+        board
+            .working
+            .iter()
+            .filter(|w| self.matches(&owner_name(board, w.owner)) || self.matches(&w.customer))
+            .collect()
+    }
+
+    /// ↑ and ↓ move over the rows with an agent; Enter asks to take the
+    /// picked one back (as Ctrl+R does).
+    pub fn key(&mut self, key: &iced::keyboard::Key) -> Option<Message> {
+        use iced::keyboard::{Key, key::Named};
+        let rows: Vec<InteractionId> = self.working().iter().map(|w| w.id).collect();
+        let at = self
+            .selected
+            .and_then(|s| rows.iter().position(|r| *r == s));
+        let next = match key {
+            Key::Named(Named::ArrowDown) => {
+                at.map_or(0, |i| (i + 1).min(rows.len().saturating_sub(1)))
+            }
+            Key::Named(Named::ArrowUp) => at.map_or(0, |i| i.saturating_sub(1)),
+            Key::Named(Named::Enter) => return self.take_back_selected(),
+            _ => return None,
+        };
+        rows.get(next).map(|id| Message::Select(*id))
+    }
+
+    /// Taking the picked row back (Enter, Ctrl+R).
+    pub fn take_back_selected(&self) -> Option<Message> {
+        let w = self
+            .working()
+            .into_iter()
+            .find(|w| Some(w.id) == self.selected)?;
+        Some(Message::TakeBack {
+            id: w.id,
+            owner: w.owner,
+            who: w.customer.clone(),
+        })
     }
 
     fn matches(&self, name: &str) -> bool {
@@ -130,8 +179,8 @@ impl BoardScreen {
             .push(campaign_table(&campaigns, since))
             .push(text("Agents now").size(16))
             .push(agent_table(&agents, since, me))
-            .push(text("With agents now").size(16))
-            .push(work_table(board, since, |name| self.matches(name)));
+            .push(text("With agents now  (↑ ↓ to pick, Enter to take back)").size(16))
+            .push(work_table(board, &self.working(), self.selected, since));
         scrollable(body).height(Length::Fill).into()
     }
 }
@@ -286,21 +335,25 @@ fn action<'a>(label: &'a str, message: Option<Message>) -> Element<'a, Message> 
     }
 }
 
-/// The interactions with an agent now, each one a click from the take-back dialog.
+/// The name of an agent on the board.
+fn owner_name(board: &Board, owner: AgentId) -> String {
+    board
+        .agents
+        .iter()
+        .find(|a| a.id == owner)
+        .map(|a| a.name.clone())
+        .unwrap_or_else(|| "an agent".into())
+}
+
+/// The interactions with an agent now, each one a click from the take-back
+/// dialog; a click on a row picks it for the keys.
 fn work_table<'a>(
     board: &'a Board,
+    rows_shown: &[&WorkNow],
+    selected: Option<InteractionId>,
     since: Millis,
-    matches: impl Fn(&str) -> bool,
 ) -> Element<'a, Message> {
-    let mut rows = column![header(&["Agent", "Customer", "Campaign", "For", ""], 3)].spacing(6);
-    let name_of = |owner: AgentId| {
-        board
-            .agents
-            .iter()
-            .find(|a| a.id == owner)
-            .map(|a| a.name.clone())
-            .unwrap_or_else(|| "an agent".into())
-    };
+    let mut rows = column![header(&["Agent", "Customer", "Campaign", "For", ""], 3)].spacing(2);
     let campaign_of = |w: &WorkNow| {
         board
             .campaigns
@@ -309,31 +362,30 @@ fn work_table<'a>(
             .map(|c| c.name.clone())
             .unwrap_or_default()
     };
-    let mut shown = 0;
-    for w in &board.working {
-        let owner = name_of(w.owner);
-        if !matches(&owner) && !matches(&w.customer) {
-            continue;
-        }
-        shown += 1;
+    for w in rows_shown {
         let take_back = Message::TakeBack {
             id: w.id,
             owner: w.owner,
             who: w.customer.clone(),
         };
+        let line = row![
+            cell(owner_name(board, w.owner), 3),
+            cell(w.customer.clone(), 2),
+            cell(campaign_of(w), 2),
+            cell(dates::clock(w.held_for_ms + since), 2),
+            container(action("Take back…", Some(take_back))).width(Length::FillPortion(2)),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center);
         rows = rows.push(
-            row![
-                cell(owner, 3),
-                cell(w.customer.clone(), 2),
-                cell(campaign_of(w), 2),
-                cell(dates::clock(w.held_for_ms + since), 2),
-                container(action("Take back…", Some(take_back))).width(Length::FillPortion(2)),
-            ]
-            .spacing(8)
-            .align_y(Alignment::Center),
+            button(line)
+                .on_press(Message::Select(w.id))
+                .style(theme::buttons::item(selected == Some(w.id)))
+                .padding([2, 0])
+                .width(Length::Fill),
         );
     }
-    if shown == 0 {
+    if rows_shown.is_empty() {
         rows = rows.push(muted("No interaction is with an agent."));
     }
     card(rows)

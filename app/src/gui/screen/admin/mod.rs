@@ -195,7 +195,7 @@ fn head<'a, M: 'a>(
 }
 
 /// One button per choice, the chosen one marked: every option in sight,
-/// each a click (or Tab and Enter) away.
+/// each one click away.
 fn choices<'a, T: Copy + PartialEq + 'a, M: Clone + 'a>(
     options: impl IntoIterator<Item = (T, &'a str)>,
     chosen: Option<T>,
