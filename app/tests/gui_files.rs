@@ -24,6 +24,19 @@ fn files(ui: &mut Ui, id: &str) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
+/// Waits for the file named by `label` and its thumbnail, which replaces
+/// the line that says the picture is on its way.
+fn thumbnail_shows(ui: &mut Ui, label: &str) {
+    ui.settle_until(label, 5000);
+    let mut waited = 0;
+    while ui.sees("Loading the picture…") {
+        assert!(waited < 5000, "the thumbnail never loaded");
+        ui.settle(100);
+        waited += 100;
+    }
+    ui.assert_not_sees("Picture not available");
+}
+
 fn attach(ui: &mut Ui, path: &std::path::Path) {
     ui.click("Attach…");
     ui.type_into(active::ATTACH_ID, &path.to_string_lossy());
@@ -45,15 +58,7 @@ fn attach_a_picture_and_see_its_thumbnail_and_a_file_by_its_name() -> TestResult
     let photo = dir.path().join("router.png");
     std::fs::write(&photo, &picture)?;
     attach(&mut ui, &photo);
-    ui.settle_until("router.png (", 5000);
-    // The thumbnail replaces the line that says it is on its way.
-    let mut waited = 0;
-    while ui.sees("Loading the picture…") {
-        assert!(waited < 5000, "the thumbnail never loaded");
-        ui.settle(100);
-        waited += 100;
-    }
-    ui.assert_not_sees("Picture not available");
+    thumbnail_shows(&mut ui, "router.png (");
 
     let notes = dir.path().join("serial-numbers.txt");
     std::fs::write(&notes, "SN 4417-22\n")?;
@@ -107,5 +112,35 @@ fn attach_a_picture_and_see_its_thumbnail_and_a_file_by_its_name() -> TestResult
     ui.settle_until("cannot read", 3000);
     assert!(files(&mut ui, &demo.active_marta)?.is_empty());
     assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
+
+#[test]
+fn pending_shows_a_waiting_customers_picture_as_a_thumbnail() -> TestResult {
+    use meshdesk_model::blobs::{Attachment, BlobStore};
+    let demo = Demo::new()?;
+    let picture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/icons/meshdesk-128.png"
+    ))?;
+    // The webchat's intake put the customer's picture in the node's blobs.
+    let hash = BlobStore::in_data_dir(demo.seed.dir.path())?.put(&picture)?;
+    let tomas = demo.pending_tomas.clone();
+    let mut ui = Ui::open(demo.seed)?;
+    ui.call(Request::SendFiles {
+        id: tomas.parse().expect("an id"),
+        text: "This is what the router shows".into(),
+        files: vec![Attachment {
+            hash,
+            size: picture.len() as u64,
+            mime: "image/png".into(),
+            name: "router.png".into(),
+        }],
+        customer: true,
+    })?;
+    ui.tab(TabId::Pending);
+    ui.click("Tomas Vidal");
+    thumbnail_shows(&mut ui, "router.png (");
+    ui.assert_sees("This is what the router shows");
     Ok(())
 }

@@ -301,12 +301,9 @@ impl Active {
             return Task::none();
         };
         let id = open.id;
-        Task::batch(open.extra.files.wanted(detail).into_iter().map(|hash| {
-            let backend = backend.clone();
-            Task::perform(async move { backend.file_bytes(hash).await }, move |r| {
-                Message::FileLoaded(id, hash, r)
-            })
-        }))
+        open.extra.files.fetch(detail, backend, move |hash, r| {
+            Message::FileLoaded(id, hash, r)
+        })
     }
 
     /// Whether the tag field holds text: ↑/↓, Tab and Esc are its.
@@ -602,22 +599,12 @@ impl Active {
                 }
                 (Task::none(), None)
             }
-            Message::SaveFile(file) => {
-                let backend = backend.clone();
-                let dir = crate::gui::backend::downloads_dir();
-                (
-                    Task::perform(
-                        async move { backend.save_file(file, dir).await },
-                        Message::FileSaved,
-                    ),
-                    None,
-                )
-            }
+            Message::SaveFile(file) => (
+                conversation::save_file(backend, file, Message::FileSaved),
+                None,
+            ),
             Message::FileSaved(result) => {
-                let toast = match result {
-                    Ok(path) => Toast::Info(format!("Saved to {}", path.display())),
-                    Err(e) => Toast::Error(e.to_string()),
-                };
+                let toast = conversation::saved_toast(result);
                 (Task::none(), Some(Event::Toast(toast)))
             }
             Message::Read(Ok(())) => (self.reload(backend), Some(Event::Read)),

@@ -6,11 +6,13 @@
 use std::collections::HashMap;
 
 use iced::widget::{Row, Space, column, container, image, row, scrollable, text};
-use iced::{Alignment, ContentFit, Length, Padding};
+use iced::{Alignment, ContentFit, Length, Padding, Task};
 use meshdesk_model::blobs::{Attachment, BlobHash};
 use meshdesk_model::ops::InteractionDetail;
 use meshdesk_model::{Author, InteractionState, Millis, Note, TransferTarget};
 
+use super::Toast;
+use crate::gui::backend::{Backend, Error};
 use crate::gui::clock;
 use crate::gui::session::{Session, channel_label};
 use crate::gui::theme;
@@ -75,9 +77,6 @@ fn unverified_fact<'a, M: 'a>(detail: &InteractionDetail) -> Option<Element<'a, 
 /// The side of a thumbnail, in logical pixels.
 pub const THUMBNAIL: f32 = 180.0;
 
-/// No pictures: what [`messages_read_only`] shows with.
-static NO_FILES: std::sync::LazyLock<Files> = std::sync::LazyLock::new(Files::default);
-
 /// What the window holds of the files a conversation shows: each picture's
 /// decoded bytes once fetched through the node (which fetches them from a
 /// teammate when this device lacks them).
@@ -125,6 +124,44 @@ impl Files {
     pub fn retry_failed(&mut self) {
         self.shown.retain(|_, s| !matches!(s, Shown::Failed(_)));
     }
+
+    /// Asks the node for the pictures of `detail` not asked for yet (it
+    /// fetches them from a teammate when this device lacks them); `done`
+    /// gets each one's bytes.
+    pub fn fetch<M: Send + 'static>(
+        &mut self,
+        detail: &InteractionDetail,
+        backend: &Backend,
+        done: impl Fn(BlobHash, Result<Vec<u8>, Error>) -> M + Clone + Send + 'static,
+    ) -> Task<M> {
+        Task::batch(self.wanted(detail).into_iter().map(|hash| {
+            let backend = backend.clone();
+            let done = done.clone();
+            Task::perform(async move { backend.file_bytes(hash).await }, move |r| {
+                done(hash, r)
+            })
+        }))
+    }
+}
+
+/// Saves a file a message names into the Downloads folder; `done` gets
+/// where it went.
+pub fn save_file<M: Send + 'static>(
+    backend: &Backend,
+    file: Attachment,
+    done: fn(Result<std::path::PathBuf, Error>) -> M,
+) -> Task<M> {
+    let backend = backend.clone();
+    let dir = crate::gui::backend::downloads_dir();
+    Task::perform(async move { backend.save_file(file, dir).await }, done)
+}
+
+/// What a saved (or unsaved) file tells the agent.
+pub fn saved_toast(result: Result<std::path::PathBuf, Error>) -> Toast {
+    match result {
+        Ok(path) => Toast::Info(format!("Saved to {}", path.display())),
+        Err(e) => Toast::Error(e.to_string()),
+    }
 }
 
 /// A file in a message: its thumbnail if it is a picture, and a button
@@ -171,16 +208,6 @@ pub fn size_text(bytes: u64) -> String {
     } else {
         format!("{:.1} MB", bytes as f64 / (KB * KB) as f64)
     }
-}
-
-/// The messages as the panes that only read them show them (Pending,
-/// History): files by name; pictures show once it is open in Active.
-pub fn messages_read_only<'a, M: Clone + 'a>(
-    detail: &'a InteractionDetail,
-    session: &'a Session,
-    id: &'static str,
-) -> Element<'a, M> {
-    messages(detail, session, id, &NO_FILES, None)
 }
 
 /// The messages, oldest first, the newest in view; files as thumbnails

@@ -384,12 +384,7 @@ impl History {
         let Some(detail) = self.list.open_ref().and_then(|o| o.detail.as_deref()) else {
             return Task::none();
         };
-        Task::batch(self.files.wanted(detail).into_iter().map(|hash| {
-            let backend = backend.clone();
-            Task::perform(async move { backend.file_bytes(hash).await }, move |r| {
-                Message::FileLoaded(hash, r)
-            })
-        }))
+        self.files.fetch(detail, backend, Message::FileLoaded)
     }
 
     /// What the screen did, and a toast for the shell (a file saved, or not).
@@ -408,20 +403,9 @@ impl History {
                 self.files.loaded(hash, result.map_err(|e| e.to_string()));
                 Task::none()
             }
-            Message::SaveFile(file) => {
-                let backend = backend.clone();
-                let dir = crate::gui::backend::downloads_dir();
-                Task::perform(
-                    async move { backend.save_file(file, dir).await },
-                    Message::FileSaved,
-                )
-            }
+            Message::SaveFile(file) => conversation::save_file(backend, file, Message::FileSaved),
             Message::FileSaved(result) => {
-                let toast = match result {
-                    Ok(path) => Toast::Info(format!("Saved to {}", path.display())),
-                    Err(e) => Toast::Error(e.to_string()),
-                };
-                return (Task::none(), Some(toast));
+                return (Task::none(), Some(conversation::saved_toast(result)));
             }
             Message::Whose(whose) => {
                 self.filters.whose = whose;

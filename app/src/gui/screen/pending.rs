@@ -6,6 +6,7 @@
 use iced::keyboard;
 use iced::widget::{button, column, container, row, text};
 use iced::{Alignment, Length, Task};
+use meshdesk_model::blobs::{Attachment, BlobHash};
 use meshdesk_model::ops::{InteractionDetail, InteractionRow, Request, Tab};
 use meshdesk_model::routing::OfferKind;
 use meshdesk_model::{InteractionId, InteractionState};
@@ -34,6 +35,8 @@ type Update = (Task<Message>, Option<Event>);
 #[derive(Debug)]
 pub struct Pending {
     pub list: List<Offer>,
+    /// The open interaction's pictures, fetched through the node.
+    files: conversation::Files,
 }
 
 /// Beside the open interaction: whether the agent's answer is under way.
@@ -54,6 +57,9 @@ pub enum Message {
     List(list::Message),
     Answer(InteractionId, Answer),
     Answered(InteractionId, Answer, Result<(), Error>),
+    FileLoaded(BlobHash, Result<Vec<u8>, Error>),
+    SaveFile(Attachment),
+    FileSaved(Result<std::path::PathBuf, Error>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +96,7 @@ impl Pending {
     pub fn new() -> Pending {
         Pending {
             list: List::new(Tab::Pending, LIST_ID, TEXTS),
+            files: conversation::Files::default(),
         }
     }
 
@@ -112,8 +119,24 @@ impl Pending {
         match message {
             Message::List(msg) => {
                 let (task, _event) = self.list.update(msg, backend);
-                (task.map(Message::List), None)
+                let files = match self.list.open_ref().and_then(|o| o.detail.as_deref()) {
+                    Some(detail) => self.files.fetch(detail, backend, Message::FileLoaded),
+                    None => Task::none(),
+                };
+                (Task::batch([task.map(Message::List), files]), None)
             }
+            Message::FileLoaded(hash, result) => {
+                self.files.loaded(hash, result.map_err(|e| e.to_string()));
+                (Task::none(), None)
+            }
+            Message::SaveFile(file) => (
+                conversation::save_file(backend, file, Message::FileSaved),
+                None,
+            ),
+            Message::FileSaved(result) => (
+                Task::none(),
+                Some(Event::Toast(conversation::saved_toast(result))),
+            ),
             Message::Answer(id, answer) => {
                 if let Some(open) = self.list.selected_mut(id) {
                     open.extra.answering = true;
@@ -222,10 +245,12 @@ impl Pending {
         }
         main = main.push(widget::hrule());
         main.push(row![
-            container(conversation::messages_read_only(
+            container(conversation::messages(
                 detail,
                 session,
-                MESSAGES_ID
+                MESSAGES_ID,
+                &self.files,
+                Some(Message::SaveFile),
             ))
             .width(Length::Fill),
             conversation::facts_pane(detail, session),
