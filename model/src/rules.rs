@@ -335,6 +335,9 @@ fn check_mail_mark(op: &OpView) -> Result<(), Refusal> {
             .is_some_and(|t| t.len() <= crate::mail::MAX_MAIL_ID_CHARS && !t.contains('\n')),
         "mail_sent_at" => op.int_value().is_some(),
         "mail_error" => op.str_value().is_some_and(|t| t.chars().count() <= 1000),
+        "mail_uid" => op
+            .str_value()
+            .is_some_and(|t| crate::mail::parse_uid_mark(t).is_some()),
         _ => false,
     };
     if ok {

@@ -323,6 +323,23 @@ begin retry
         }
     }
 
+    /// Marks every mail of a user's mailbox seen, as a person reading it in
+    /// another mail client would.
+    pub fn mark_all_seen(&self, user: &str) {
+        let cur = self.dir.path().join("mail").join(user).join("cur");
+        for (path, _) in self.mailbox_files(user) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let renamed = match name.rsplit_once(":2,") {
+                Some((_, flags)) if flags.contains('S') => continue,
+                Some((base, flags)) => cur.join(format!("{base}:2,{flags}S")),
+                None => cur.join(format!("{name}:2,S")),
+            };
+            std::fs::rename(&path, renamed).expect("rename");
+        }
+    }
+
     /// Whether every mail of the support mailbox is marked seen.
     pub fn support_all_seen(&self) -> bool {
         let files = self.mailbox_files("support");

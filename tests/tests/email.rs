@@ -235,6 +235,31 @@ fn a_reply_that_cannot_be_sent_says_so_in_the_conversation() {
 }
 
 #[test]
+fn a_mail_read_in_another_client_before_the_fetch_is_still_taken_in() {
+    let servers = MailServers::start();
+    let (mut a, mut b) = team(&servers);
+    servers.customer_sends("<r1@customer.example>", "First", "one", None);
+    assert!(wait_until(Duration::from_secs(20), || pending(&a).len() == 1));
+    a.stop();
+    b.stop();
+    // Someone reads the next mail in their mail client while no node runs.
+    servers.customer_sends("<r2@customer.example>", "Read elsewhere", "two", None);
+    assert!(wait_until(Duration::from_secs(10), || {
+        servers.mailbox_files("support").len() == 2
+    }));
+    servers.mark_all_seen("support");
+    a.start(&[]);
+    b.start(&[a.addr()]);
+    assert!(
+        wait_until(Duration::from_secs(20), || pending(&a).len() == 2),
+        "the mail read elsewhere was skipped: {:?}\nA: {}\nB: {}",
+        pending(&a),
+        a.log(),
+        b.log()
+    );
+}
+
+#[test]
 fn a_wrong_password_is_named_by_mailbox_test() {
     let servers = MailServers::start();
     let a = device("A", &servers);

@@ -8,7 +8,11 @@
 //! mail of INBOX in UID order — read with `BODY.PEEK[]`, so reading does
 //! not mark it — hands it to the node (`Request::MailIntake`, durable when
 //! it returns), and only then sets `\Seen`. It then waits in IDLE when the
-//! server offers it (polls every 2 s otherwise). A crash between storing
+//! server offers it (polls every 2 s otherwise). Besides UNSEEN it takes
+//! every mail above the team's high-water mark (the highest UID, per
+//! UIDVALIDITY, of the fetched mails the team holds: each records where it
+//! was found), so a mail someone read in another mail client first is not
+//! skipped. A crash between storing
 //! and `\Seen` leaves the mail unseen: the next fetch (here or on the next
 //! elected device) takes it again and the node finds its `Message-ID`
 //! already stored, so nothing is lost or doubled.
@@ -179,12 +183,14 @@ async fn fetch_session(
         .await
         .map(|c| c.has_str("IDLE"))
         .unwrap_or(false);
-    session
+    let inbox = session
         .select("INBOX")
         .await
         .map_err(|e| imap_error(mailbox, e))?;
+    let validity = inbox.uid_validity;
+    tracing::info!(campaign = %campaign, uid_validity = ?validity, idle, "mailbox opened");
     loop {
-        if !take_new(node, campaign, mailbox, &mut session).await? {
+        if !take_new(node, campaign, mailbox, validity, &mut session).await? {
             return Ok(());
         }
         if idle {
@@ -200,20 +206,39 @@ async fn fetch_session(
     }
 }
 
-/// Takes every unseen mail in; false when the node is gone.
+/// Takes in every mail that is unseen or above the team's high-water mark
+/// (the highest UID an interaction holds, so a mail someone read in another
+/// client is not skipped); false when the node is gone.
 async fn take_new(
     node: &NodeHandle,
     campaign: CampaignId,
     mailbox: &Mailbox,
+    validity: Option<u32>,
     session: &mut net::ImapSession,
 ) -> Result<bool, MailError> {
-    let mut uids: Vec<u32> = session
+    let mut uids: std::collections::BTreeSet<u32> = session
         .uid_search("UNSEEN")
         .await
         .map_err(|e| imap_error(mailbox, e))?
         .into_iter()
         .collect();
-    uids.sort_unstable();
+    if let Some(uid_validity) = validity {
+        let high = node
+            .execute(Request::MailHighWater {
+                campaign,
+                uid_validity,
+            })
+            .await;
+        tracing::debug!(campaign = %campaign, high_water = ?high, "looking for new mail");
+        if let Ok(Reply::MailHighWater(Some(high))) = high {
+            // `N:*` always names the last mail, even below N.
+            let above = session
+                .uid_search(format!("UID {}:*", high.saturating_add(1)))
+                .await
+                .map_err(|e| imap_error(mailbox, e))?;
+            uids.extend(above.into_iter().filter(|u| *u > high));
+        }
+    }
     for uid in uids {
         let fetched: Vec<_> = session
             .uid_fetch(uid.to_string(), "BODY.PEEK[]")
@@ -251,6 +276,7 @@ async fn take_new(
             from_name: parsed.from_name,
             text: parsed.text,
             files,
+            uid: validity.map(|v| (v, uid)),
         }));
         match node.execute(request).await {
             Ok(reply) => {

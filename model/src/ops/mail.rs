@@ -155,6 +155,9 @@ impl Executor<'_, '_> {
             );
         }
         let files = self.check_files(m.files.clone())?;
+        let uid = m
+            .uid
+            .map(|(validity, uid)| mail::uid_mark(campaign.id, validity, uid));
         let mut text = clean_text(&m.text, MAX_MESSAGE_CHARS - 1);
         if text.is_empty() {
             text = if files.is_empty() {
@@ -178,10 +181,15 @@ impl Executor<'_, '_> {
             && i.finalization.is_none()
         {
             let id = i.id;
+            let message_id = message.id;
             let change = self
                 .store
                 .write_doc(&DocId::Interaction(id), false, move |d| {
-                    doc::interaction::append_mail_message(d, &message, &mail_id)
+                    doc::interaction::append_mail_message(d, &message, &mail_id)?;
+                    match &uid {
+                        Some(u) => doc::interaction::put_mail_uid(d, message_id, u),
+                        None => Ok(()),
+                    }
                 })?;
             return done(Reply::Created { id: id.to_string() }, vec![change]);
         }
@@ -237,11 +245,26 @@ impl Executor<'_, '_> {
             true,
             move |d| {
                 doc::interaction::create(d, &interaction)?;
-                doc::interaction::mark_mail(d, message.id, &mail_id, None, None)
+                doc::interaction::mark_mail(d, message.id, &mail_id, None, None)?;
+                match &uid {
+                    Some(u) => doc::interaction::put_mail_uid(d, message.id, u),
+                    None => Ok(()),
+                }
             },
         ));
         let changes = self.store.write_many(edits)?;
         done(Reply::Created { id: id.to_string() }, changes)
+    }
+
+    /// The highest UID of a mailbox (as of its UIDVALIDITY) that an
+    /// interaction of the team holds: where a fetcher goes on from.
+    pub(super) fn mail_high_water(
+        &self,
+        campaign: CampaignId,
+        uid_validity: u32,
+    ) -> OpResult<Outcome> {
+        let uid = self.store.mail_high_water(campaign, uid_validity)?;
+        done(Reply::MailHighWater(uid), vec![])
     }
 
     /// An email conversation with its mail facts (what the sender of
