@@ -42,11 +42,15 @@ fn a_mail_becomes_pending_the_reply_threads_and_the_answer_joins_it() {
     assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
 
     b.ok(&["interaction", "accept", &id]);
+    let steps = b.data_dir().join("steps.txt");
+    std::fs::write(&steps, "1. off\n2. on\n").expect("file");
     b.ok(&[
         "interaction",
         "send",
         &id,
         "Have you tried turning it off and on?",
+        "--file",
+        &steps.display().to_string(),
     ]);
     let mut reply = String::new();
     assert!(
@@ -80,6 +84,7 @@ fn a_mail_becomes_pending_the_reply_threads_and_the_answer_joins_it() {
         "{reply}"
     );
     assert!(reply.contains("> My printer is broken."), "{reply}");
+    assert!(reply.contains("filename=\"steps.txt\""), "{reply}");
 
     servers.customer_sends(
         "<c2@customer.example>",
@@ -257,6 +262,39 @@ fn a_mail_read_in_another_client_before_the_fetch_is_still_taken_in() {
         a.log(),
         b.log()
     );
+}
+
+#[test]
+fn html_mail_reads_as_text_and_its_files_are_kept() {
+    let servers = MailServers::start();
+    let (a, _b) = team(&servers);
+    let pdf = b"%PDF-1.4 a small invoice".to_vec();
+    servers.customer_sends_html(
+        "<h1@customer.example>",
+        "Invoice",
+        "<html><body><p>Please see the <b>invoice</b>.</p><script>alert(1)</script></body></html>",
+        ("invoice.pdf", &pdf),
+    );
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        if let Some(r) = pending(&a).first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty()
+    }));
+    let shown = a.json(&["interaction", "show", &id]);
+    let message = &shown["interaction"]["messages"][0];
+    let body = message["body"].as_str().unwrap_or_default();
+    assert!(body.contains("Please see the"), "{body}");
+    assert!(body.contains("invoice"), "{body}");
+    assert!(!body.contains('<') && !body.contains("alert"), "{body}");
+    let file = &message["attachments"][0];
+    assert_eq!(file["name"], "invoice.pdf", "{message}");
+    assert_eq!(file["size"].as_u64(), Some(pdf.len() as u64));
+    let hash = file["hash"].as_str().expect("hash").to_string();
+    let out = a.data_dir().join("invoice-copy.pdf");
+    a.ok(&["file", "get", &hash, "--out", &out.display().to_string()]);
+    assert_eq!(std::fs::read(&out).expect("file"), pdf);
 }
 
 #[test]

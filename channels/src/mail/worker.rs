@@ -401,7 +401,9 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                 if tries.get(&message).is_some_and(|t| t.next > Instant::now()) {
                     continue;
                 }
-                let outcome = match send_reply(&thread, n, mailbox, &password, &my_name).await {
+                let outcome = match send_reply(&node, &thread, n, mailbox, &password, &my_name)
+                    .await
+                {
                     Ok(()) => Some(MailOutcome::Sent),
                     Err((true, reason)) => Some(MailOutcome::Failed { reason }),
                     Err((false, reason)) => {
@@ -472,8 +474,9 @@ fn reply_subject(subject: &str, interaction: InteractionId) -> String {
     }
 }
 
-/// Sends message `n` of `thread`; `Err((permanent, reason))`.
+/// Sends message `n` of `thread`, with its files; `Err((permanent, reason))`.
 async fn send_reply(
+    node: &NodeHandle,
     thread: &MailThread,
     n: usize,
     mailbox: &Mailbox,
@@ -528,15 +531,36 @@ async fn send_reply(
         .from(lettre::message::Mailbox::new(from_name, from_addr))
         .to(lettre::message::Mailbox::new(to_name, to_addr))
         .subject(reply_subject(&thread.subject, thread.interaction))
-        .message_id(Some(mail_id))
-        .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        .message_id(Some(mail_id));
     if let Some(irt) = in_reply_to {
         builder = builder.in_reply_to(irt);
     }
     if !references.is_empty() {
         builder = builder.references(references.join(" "));
     }
-    let email = builder.body(text).map_err(|e| (true, e.to_string()))?;
+    let email = if this.message.attachments.is_empty() {
+        builder
+            .singlepart(lettre::message::SinglePart::plain(text))
+            .map_err(|e| (true, e.to_string()))?
+    } else {
+        use lettre::message::{Attachment as MailPart, MultiPart, SinglePart, header::ContentType};
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+        for file in &this.message.attachments {
+            // Fetched from a teammate if this node lacks it; a file that
+            // cannot be had now is retried like a busy server.
+            let bytes = node
+                .file_bytes(file.hash)
+                .await
+                .map_err(|e| (false, format!("the file {}: {e}", file.name)))?;
+            let mime = ContentType::parse(&file.mime)
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                .map_err(|e| (true, e.to_string()))?;
+            parts = parts.singlepart(MailPart::new(file.name.clone()).body(bytes, mime));
+        }
+        builder
+            .multipart(parts)
+            .map_err(|e| (true, e.to_string()))?
+    };
     let transport =
         net::smtp_transport(&mailbox.smtp, password).map_err(|e| (false, e.to_string()))?;
     match transport.send(email).await {
