@@ -18,8 +18,9 @@
 //! already stored, so nothing is lost or doubled.
 //!
 //! Sending: the node's changes name interactions; for each email
-//! interaction this agent has messages in that are not yet sent (no
-//! `mail_sent_at`, no `mail_error`), the reply goes out over SMTP from this
+//! interaction that came in through the mailbox and holds messages of this
+//! agent not yet sent (no `mail_sent_at`, no `mail_error`), the reply goes
+//! out over SMTP from this
 //! node, then `Request::MarkMail` records it. Transient failures retry
 //! with backoff (2 s doubling, 6 tries); a permanent one (a 5xx, a bad
 //! address, retries spent) is recorded with its reason and shows in the
@@ -373,6 +374,17 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                 watch.remove(&id);
                 continue;
             };
+            // Only conversations that came in through the mailbox are
+            // answered by mail: a campaign that used `email` as a label
+            // before it had a mailbox does not mail its old messages.
+            let by_mail = thread
+                .messages
+                .iter()
+                .any(|m| m.message.author == Author::Contact && m.mark.mail_id.is_some());
+            if !by_mail {
+                watch.remove(&id);
+                continue;
+            }
             let unsent: Vec<usize> = thread
                 .messages
                 .iter()
