@@ -434,7 +434,7 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                                 ),
                             })
                         } else {
-                            let wait = Duration::from_secs(2u64 << entry.count.min(10));
+                            let wait = Duration::from_secs(1u64 << entry.count.min(10));
                             entry.next = Instant::now() + wait;
                             tracing::warn!(interaction = %id, error = %reason, retry_in = ?wait, "a reply was not sent; retrying");
                             None

@@ -15,15 +15,16 @@ use super::*;
 /// tab dropped, cut to `max` characters.
 pub(crate) fn clean_text(raw: &str, max: usize) -> String {
     let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out: String = unified
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .take(max)
-        .collect();
-    if unified.chars().count() > max {
-        out.push('…');
-        out = out.chars().skip(1).collect::<String>();
+    let kept = || {
+        unified
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+    };
+    if kept().count() <= max {
+        return kept().collect::<String>().trim().to_string();
     }
+    let mut out: String = kept().take(max.saturating_sub(1)).collect();
+    out.push('…');
     out.trim().to_string()
 }
 
@@ -361,5 +362,17 @@ impl Executor<'_, '_> {
                     }
                 })?;
         done(Reply::Done, vec![change])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_text;
+
+    #[test]
+    fn outside_text_is_cleaned_and_cut_with_an_ellipsis() {
+        assert_eq!(clean_text("a\r\nb\u{1b}[31mc", 100), "a\nb[31mc");
+        assert_eq!(clean_text("abcdef", 4), "abc…");
+        assert_eq!(clean_text("abcd", 4), "abcd");
     }
 }
