@@ -298,6 +298,62 @@ fn html_mail_reads_as_text_and_its_files_are_kept() {
 }
 
 #[test]
+fn a_reply_left_on_a_node_that_went_away_is_sent_by_the_fetcher() {
+    let servers = MailServers::start();
+    let (a, mut b) = team(&servers);
+    // B neither fetches nor holds the password: its reply waits there.
+    let b_device = peer_id(&b);
+    a.ok(&[
+        "mailbox",
+        "fetcher",
+        "--campaign",
+        "Mail",
+        "--device",
+        &b_device,
+        "--remove",
+    ]);
+    std::fs::remove_file(b.data_dir().join("mail-secrets.json")).expect("forget");
+    servers.customer_sends("<w1@customer.example>", "Waiting", "anyone?", None);
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        if let Some(r) = pending(&b).first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty()
+    }));
+    b.ok(&["interaction", "accept", &id]);
+    b.ok(&["interaction", "send", &id, "Bo here, on it."]);
+    assert!(wait_until(Duration::from_secs(20), || {
+        b.log().contains("a reply waits")
+    }));
+    assert!(wait_until(Duration::from_secs(20), || bodies(&a, &id)
+        .len()
+        == 2));
+    assert!(servers.mailbox_files("carla").is_empty());
+    b.stop();
+    let mut reply = String::new();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            match servers.mailbox_files("carla").first() {
+                Some((_, text)) => {
+                    reply = text.clone();
+                    true
+                }
+                None => false,
+            }
+        }),
+        "A did not send B's reply\n{}",
+        a.log()
+    );
+    assert!(reply.contains("Bo here, on it."), "{reply}");
+    assert!(
+        header(&reply, "From").is_some_and(|f| f.contains("Bo")),
+        "{reply}"
+    );
+    assert_eq!(header(&reply, "In-Reply-To"), Some("<w1@customer.example>"));
+}
+
+#[test]
 fn a_wrong_password_is_named_by_mailbox_test() {
     let servers = MailServers::start();
     let a = device("A", &servers);

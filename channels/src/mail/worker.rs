@@ -36,7 +36,7 @@ use meshdesk_model::blobs::Attachment;
 use meshdesk_model::doc::DocId;
 use meshdesk_model::mail::{self, InboundMail, MailOutcome, MailThread};
 use meshdesk_model::ops::{Reply, Request};
-use meshdesk_model::{Author, CampaignId, InteractionId, Mailbox, MessageId, now_ms};
+use meshdesk_model::{AgentId, Author, CampaignId, InteractionId, Mailbox, MessageId, now_ms};
 use meshdesk_sync::node::{self, NodeError, NodeHandle};
 use tokio::task::JoinHandle;
 
@@ -345,6 +345,9 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                         }
                     }
                 }
+                // A teammate's node went away: its queued replies may be
+                // this node's to send now.
+                Ok(node::Event::PeerDisconnected { .. }) => sweep = true,
                 Ok(node::Event::Stopped) | Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => sweep = true,
@@ -356,6 +359,21 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
         }
         let Some(t) = team(&node).await else { continue };
         let me = t.me.agent;
+        let my_device = node.peer_id().to_base58();
+        let peers: Vec<_> = node
+            .peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.ready)
+            .collect();
+        let live_agents: HashSet<AgentId> =
+            peers.iter().filter_map(|p| p.agent).chain([me]).collect();
+        let live_devices: HashSet<String> = peers
+            .iter()
+            .map(|p| p.peer.clone())
+            .chain([my_device.clone()])
+            .collect();
         let my_name = t
             .agents
             .iter()
@@ -385,14 +403,22 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                 watch.remove(&id);
                 continue;
             }
+            // This agent's replies; and, on the mailbox's fetcher, those
+            // of agents whose node is away (their node may be off for
+            // days with the customer waiting).
+            let fetching_here = mail::fetcher_of(thread.campaign, &mailbox.fetchers, |d| {
+                live_devices.contains(d)
+            }) == Some(my_device.as_str());
             let unsent: Vec<usize> = thread
                 .messages
                 .iter()
                 .enumerate()
                 .filter(|(_, m)| {
-                    m.message.author == Author::Agent(me)
-                        && m.mark.sent_at.is_none()
-                        && m.mark.error.is_none()
+                    let mine_to_send = match m.message.author {
+                        Author::Agent(a) => a == me || (fetching_here && !live_agents.contains(&a)),
+                        _ => false,
+                    };
+                    mine_to_send && m.mark.sent_at.is_none() && m.mark.error.is_none()
                 })
                 .map(|(n, _)| n)
                 .collect();
@@ -413,8 +439,16 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                 if tries.get(&message).is_some_and(|t| t.next > Instant::now()) {
                     continue;
                 }
-                let outcome = match send_reply(&node, &thread, n, mailbox, &password, &my_name)
-                    .await
+                let author = match thread.messages[n].message.author {
+                    Author::Agent(a) if a != me => t
+                        .agents
+                        .iter()
+                        .find(|x| x.id == a)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default(),
+                    _ => my_name.clone(),
+                };
+                let outcome = match send_reply(&node, &thread, n, mailbox, &password, &author).await
                 {
                     Ok(()) => Some(MailOutcome::Sent),
                     Err((true, reason)) => Some(MailOutcome::Failed { reason }),

@@ -306,7 +306,7 @@ impl Executor<'_, '_> {
         done(Reply::MailThread(Box::new(thread)), vec![])
     }
 
-    /// Records how sending this agent's own message as mail ended; a
+    /// Records how sending an agent's message as mail ended; a
     /// failure also puts a system line in the conversation, so everyone
     /// sees that the customer did not get it.
     pub(super) fn mark_mail(
@@ -322,8 +322,13 @@ impl Executor<'_, '_> {
                 id: message.to_string(),
             });
         };
-        if m.author != Author::Agent(self.me.agent) {
-            return Err(OpError::NotOwner(id, "another agent's message".into()));
+        // Any agent's reply: the author's own node sends it, or the
+        // mailbox's fetcher when the author's node is away.
+        if !matches!(m.author, Author::Agent(_)) {
+            return Err(OpError::NotOwner(
+                id,
+                "a message that is not an agent's".into(),
+            ));
         }
         let domain = self
             .team

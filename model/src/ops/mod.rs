@@ -343,7 +343,8 @@ pub enum Request {
     MailThread {
         id: InteractionId,
     },
-    /// How sending this agent's own message as mail ended.
+    /// How sending an agent's message as mail ended (its author's node, or
+    /// the mailbox's fetcher when the author's node is away).
     MarkMail {
         id: InteractionId,
         message: MessageId,
