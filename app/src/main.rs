@@ -75,8 +75,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let json = cli.json;
     let command = match command {
         Command::Node(args) => return node_cmd::run_node(&data_dir, args),
-        Command::Team(TeamCommand::Invite { expires, uses }) => {
-            return node_cmd::invite(&data_dir, expires, uses, json);
+        Command::Team(TeamCommand::Invite {
+            expires,
+            uses,
+            campaigns,
+        }) => {
+            return node_cmd::invite(&data_dir, expires, uses, campaigns, json);
         }
         Command::Team(TeamCommand::Join {
             code,
@@ -86,6 +90,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }) => {
             return node_cmd::join(&data_dir, &code, &agent, &peers, timeout, json);
         }
+        Command::Team(TeamCommand::Invites) => return cli::invites(&data_dir, json),
         Command::Team(TeamCommand::Members) => return node_cmd::members(&data_dir, json),
         Command::Team(TeamCommand::Peers) => return node_cmd::peers(&data_dir, json),
         Command::Team(TeamCommand::Revoke { device }) => {

@@ -213,15 +213,25 @@ pub fn run_relay(data_dir: &DataDir, args: RelayArgs) -> Result<(), CliError> {
 
 /// `team invite`: through the node (the code then carries its listen
 /// addresses), or on the store alone (the joiner then needs `--peer`).
-pub fn invite(data_dir: &DataDir, ttl_ms: i64, uses: u32, json: bool) -> Result<(), CliError> {
+pub fn invite(
+    data_dir: &DataDir,
+    ttl_ms: i64,
+    uses: u32,
+    campaigns: Vec<String>,
+    json: bool,
+) -> Result<(), CliError> {
     if uses == 0 {
         return Err(CliError::Refused("an invite needs at least one use".into()));
     }
     let (code, expires_at) = match running_node(data_dir)? {
-        Some(mut client) => client.invite(ttl_ms, uses).map_err(control_error)?,
+        Some(mut client) => client
+            .invite(ttl_ms, uses, campaigns)
+            .map_err(control_error)?,
         None => {
             let code = with_offline_node(data_dir, async |node| {
-                node.invite(ttl_ms, uses).await.map_err(node_error)
+                node.invite_into(ttl_ms, uses, campaigns)
+                    .await
+                    .map_err(node_error)
             })?;
             (code.encode(), code.expires_at)
         }

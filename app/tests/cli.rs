@@ -878,6 +878,7 @@ fn teammate_closed_a_call(cli: &Cli, days_ago: i64) -> String {
         expires_at: at + 86_400_000,
         max_uses: 1,
         used_by: Default::default(),
+        campaigns: Vec::new(),
     };
     store
         .write_doc(&DocId::Team(team.id), false, move |d| {

@@ -908,7 +908,8 @@ fn joining_a_team_shows_the_first_sync_then_opens_the_inbox() -> TestResult {
         dir.path(),
         support::loopback(&now, support::free_loopback()?, vec![]),
     )?;
-    let code = rt.block_on(ana.invite())?;
+    let code =
+        rt.block_on(ana.invite(meshdesk_sync::team::DEFAULT_INVITE_TTL_MS, 1, Vec::new()))?;
 
     // Bruno's new computer: the welcome screen, a real data dir.
     let bruno_dir = tempfile::tempdir()?;
@@ -1378,6 +1379,57 @@ fn an_agent_sees_an_interaction_a_supervisor_pulled_back_leave_with_the_reason()
     ui.send(Message::Tick);
     assert_eq!(ui.app.toasts().len(), toasts);
     ui.rt.block_on(ana.shutdown());
+    Ok(())
+}
+
+#[test]
+fn from_the_board_a_supervisor_takes_work_back_and_sets_a_teammate_offline() -> TestResult {
+    let BrunoHasPablo {
+        mut seed,
+        mut bruno_store,
+        ..
+    } = bruno_has_pablo()?;
+    // Bruno is at work, and his node said so.
+    seed.run_on(
+        &mut bruno_store,
+        Request::SetStatus {
+            status: meshdesk_model::AgentStatus::Available,
+        },
+    )?;
+    support::sync_stores(
+        &mut seed.store,
+        "ana-device",
+        &mut bruno_store,
+        "bruno-device",
+    )?;
+    drop(bruno_store);
+    let mut ui = Ui::open(seed)?;
+    ui.shortcut(Shortcut::Tab(TabId::Board));
+    ui.assert_sees("With agents now");
+    ui.assert_sees("Pablo Garcia");
+    // Keyboard only: ↓ picks the row, Ctrl+R asks to take it back.
+    ui.shortcut(Shortcut::Down);
+    ui.shortcut(Shortcut::TakeBack);
+    ui.assert_sees("Take Pablo Garcia back");
+    ui.click("Back to the queue");
+    ui.type_into(take_back::REASON_ID, "Bruno left early");
+    ui.shortcut(Shortcut::Enter);
+    ui.assert_sees("Took Pablo Garcia back from Bruno to the queue.");
+    ui.settle_until("No interaction is with an agent.", 5_000);
+
+    // Bruno's machine is gone: one click sets him Offline; Ana has no such
+    // button for herself.
+    ui.click("Set offline");
+    ui.assert_sees("Bruno is Offline now.");
+    let team: meshdesk_model::ops::TeamOverview = ui.ask(Request::ShowTeam)?;
+    let bruno = team
+        .agents
+        .iter()
+        .find(|a| a.name == "Bruno")
+        .ok_or("no Bruno")?;
+    assert_eq!(bruno.status, meshdesk_model::AgentStatus::Offline);
+    ui.settle(100);
+    assert!(!ui.sees("Set offline"), "no one left to set offline");
     Ok(())
 }
 

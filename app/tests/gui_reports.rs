@@ -102,7 +102,7 @@ fn the_board_moves_without_a_click_when_a_customer_queues_and_a_status_changes()
 }
 
 #[test]
-fn an_agent_has_no_board_and_no_reports() -> TestResult {
+fn an_agent_has_no_board_no_reports_and_no_team_tab() -> TestResult {
     use meshdesk::gui::{Message, Shortcut};
     use meshdesk_model::store::LocalIdentity;
     let mut demo = Demo::new()?;
@@ -117,12 +117,13 @@ fn an_agent_has_no_board_and_no_reports() -> TestResult {
     ui.assert_sees("Phonebook");
     ui.assert_not_sees("Board");
     ui.assert_not_sees("Reports");
-    // Ctrl+6 and Ctrl+7 lead nowhere.
+    // Ctrl+6, Ctrl+7 and Ctrl+8 lead nowhere.
     let before = ui.app.tab();
-    for tab in [TabId::Board, TabId::Reports] {
+    for tab in [TabId::Board, TabId::Reports, TabId::Team] {
         ui.send(Message::Shortcut(Shortcut::Tab(tab)));
         assert_eq!(ui.app.tab(), before);
     }
     ui.assert_not_sees("Campaigns, today (UTC)");
+    ui.assert_not_sees("Break reasons");
     Ok(())
 }

@@ -342,6 +342,11 @@
     .then(function (info) {
       el("title").textContent = info.campaign;
       document.title = info.campaign + " — chat";
+      // Outside business hours: say so; a message left now waits in the queue.
+      if (!info.open && info.closed_message) {
+        el("after-hours").textContent = info.closed_message;
+        el("after-hours").hidden = false;
+      }
       if (!session) return showForm();
       showConversation();
       return refresh()

@@ -193,6 +193,7 @@ fn state(strategies: &[Strategy], agent_capacity: u32, campaign_capacity: u32) -
                 fields: vec![],
                 sla_seconds: 60,
                 wrapup_seconds: 30,
+                hours: None,
             },
         );
     }

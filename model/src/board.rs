@@ -10,7 +10,37 @@ use serde::{Deserialize, Serialize};
 use crate::projection::InteractionSummary;
 use crate::report::Report;
 use crate::types::Agent;
-use crate::{AgentId, AgentStatus, CampaignId, Millis, Team};
+use crate::{AgentId, AgentStatus, CampaignId, InteractionId, Millis, Team};
+
+/// What the board reads of a queued or active interaction (the store's
+/// `open_heads` projection).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OpenHead {
+    pub id: InteractionId,
+    pub campaign: CampaignId,
+    /// The customer as the lists name them.
+    pub customer: String,
+    pub round_started_at: Millis,
+    pub owner: Option<AgentId>,
+    pub claimed_at: Option<Millis>,
+}
+
+impl OpenHead {
+    pub fn of(s: &InteractionSummary) -> OpenHead {
+        OpenHead {
+            id: s.id,
+            campaign: s.campaign,
+            customer: if s.contact_name.is_empty() {
+                s.address.clone()
+            } else {
+                s.contact_name.clone()
+            },
+            round_started_at: s.round_started_at,
+            owner: s.owner,
+            claimed_at: s.claimed_at,
+        }
+    }
+}
 
 /// One campaign now and today.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -47,6 +77,18 @@ pub struct AgentNow {
     pub handle_avg_ms: Option<Millis>,
 }
 
+/// An interaction with an agent now: what a supervisor may take back.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WorkNow {
+    pub id: crate::InteractionId,
+    pub owner: AgentId,
+    /// The customer as the lists name them.
+    pub customer: String,
+    pub campaign: CampaignId,
+    /// How long it has been with its owner.
+    pub held_for_ms: Millis,
+}
+
 /// The board at `at`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Board {
@@ -55,15 +97,18 @@ pub struct Board {
     pub campaigns: Vec<CampaignNow>,
     /// By name.
     pub agents: Vec<AgentNow>,
+    /// Interactions with an agent, by owner's name, the longest held first.
+    #[serde(default)]
+    pub working: Vec<WorkNow>,
 }
 
 /// Everything the board is made of.
 pub struct BoardInput<'a> {
     pub now: Millis,
     pub team: &'a Team,
-    pub agents: &'a BTreeMap<AgentId, Agent>,
+    pub agents: &'a [Agent],
     /// Queued and active interactions.
-    pub open: &'a [InteractionSummary],
+    pub open: &'a [OpenHead],
     /// Today's report by campaign and by agent.
     pub today_by_campaign: &'a Report,
     pub today_by_agent: &'a Report,
@@ -73,15 +118,25 @@ pub fn build(input: &BoardInput<'_>) -> Board {
     let now = input.now;
     let mut waiting: BTreeMap<CampaignId, (u32, Millis)> = BTreeMap::new();
     let mut active: BTreeMap<AgentId, u32> = BTreeMap::new();
+    let mut working = Vec::new();
     for i in input.open {
         match i.owner {
-            None if i.finalized.is_none() => {
+            None => {
                 let entry = waiting.entry(i.campaign).or_insert((0, now));
                 entry.0 += 1;
                 entry.1 = entry.1.min(i.round_started_at);
             }
-            Some(owner) => *active.entry(owner).or_default() += 1,
-            None => {}
+            Some(owner) => {
+                *active.entry(owner).or_default() += 1;
+                let held_since = i.claimed_at.unwrap_or(i.round_started_at);
+                working.push(WorkNow {
+                    id: i.id,
+                    owner,
+                    customer: i.customer.clone(),
+                    campaign: i.campaign,
+                    held_for_ms: (now - held_since).max(0),
+                });
+            }
         }
     }
     let figures_of = |report: &Report, id: String| {
@@ -92,12 +147,13 @@ pub fn build(input: &BoardInput<'_>) -> Board {
             .map(|g| g.figures.clone())
             .unwrap_or_default()
     };
-    let logged_in = |agent: &AgentId| {
-        input
-            .agents
-            .get(agent)
-            .is_some_and(|a| a.status != AgentStatus::Offline)
-    };
+    let logged_in: std::collections::BTreeSet<AgentId> = input
+        .agents
+        .iter()
+        .filter(|a| a.status != AgentStatus::Offline)
+        .map(|a| a.id)
+        .collect();
+    let logged_in = |agent: &AgentId| logged_in.contains(agent);
     let mut campaigns: Vec<CampaignNow> = input
         .team
         .campaigns
@@ -122,7 +178,7 @@ pub fn build(input: &BoardInput<'_>) -> Board {
     campaigns.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let mut agents: Vec<AgentNow> = input
         .agents
-        .values()
+        .iter()
         .map(|a| {
             let f = figures_of(input.today_by_agent, a.id.to_string());
             AgentNow {
@@ -138,9 +194,19 @@ pub fn build(input: &BoardInput<'_>) -> Board {
         })
         .collect();
     agents.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let rank: BTreeMap<AgentId, usize> =
+        agents.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    working.sort_by(|a, b| {
+        let owner = |w: &WorkNow| rank.get(&w.owner).copied().unwrap_or(usize::MAX);
+        owner(a)
+            .cmp(&owner(b))
+            .then(b.held_for_ms.cmp(&a.held_for_ms))
+            .then(a.id.cmp(&b.id))
+    });
     Board {
         at: now,
         campaigns,
         agents,
+        working,
     }
 }

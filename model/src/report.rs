@@ -743,6 +743,7 @@ mod tests {
             fields: vec![],
             sla_seconds,
             wrapup_seconds: 0,
+            hours: None,
         }
     }
 

@@ -159,6 +159,10 @@ pub struct Campaign {
     pub fields: Vec<FormField>,
     pub sla_seconds: u32,
     pub wrapup_seconds: u32,
+    /// When it answers, and what the webchat widget says outside those
+    /// hours; none: always open.
+    #[serde(default)]
+    pub hours: Option<crate::hours::BusinessHours>,
 }
 
 impl Campaign {
@@ -184,6 +188,24 @@ pub struct Invite {
     pub max_uses: u32,
     /// Devices that used it: one key each, so concurrent uses never overwrite each other.
     pub used_by: BTreeSet<String>,
+    /// The campaigns a joiner is added to; empty: the team's oldest campaign.
+    #[serde(default)]
+    pub campaigns: Vec<CampaignId>,
+}
+
+impl Invite {
+    /// Whether it can still admit a device at `now`.
+    pub fn is_open(&self, now: Millis) -> bool {
+        now < self.expires_at && self.used_by.len() < self.max_uses as usize
+    }
+
+    /// How people name it (`team invites`, `team cancel-invite`): the start
+    /// of its token hash; the code itself is shown only once.
+    pub fn short_id(&self) -> &str {
+        self.token_hash
+            .get(..12)
+            .unwrap_or(self.token_hash.as_str())
+    }
 }
 
 /// The team document's content.
@@ -327,6 +349,13 @@ impl Team {
     }
 
     /// The role of an agent: supervisor if any of their devices is one.
+    /// The invites that can still admit a device, oldest first.
+    pub fn open_invites(&self, now: Millis) -> Vec<&Invite> {
+        let mut open: Vec<&Invite> = self.invites.values().filter(|i| i.is_open(now)).collect();
+        open.sort_by_key(|i| (i.created_at, i.token_hash.clone()));
+        open
+    }
+
     pub fn role_of(&self, agent: AgentId) -> Option<Role> {
         let roles = self
             .members
@@ -372,16 +401,15 @@ pub struct Agent {
     pub status_since: Millis,
     /// Open interactions this agent may hold across all campaigns (0: no limit).
     pub capacity: u32,
-    /// The most recent changes, oldest first, bounded to [`Agent::HISTORY_LIMIT`].
+    /// The most recent changes, oldest first, bounded to [`Agent::HISTORY_LIMIT`]
+    /// in the document; empty as the store's `agents` rows give it (the
+    /// `status_log` table holds it).
     pub status_history: Vec<StatusChange>,
 }
 
 impl Agent {
     /// How many status changes the document keeps (checked on receive).
     pub const HISTORY_LIMIT: usize = crate::bounds::MAX_STATUS_LOG;
-    /// How many of them the `agents` projection row keeps (the rest are in
-    /// `status_log`, which reports read).
-    pub const HISTORY_IN_ROW: usize = 50;
 }
 
 /// Who wrote a message in an interaction.

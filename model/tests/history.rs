@@ -57,6 +57,7 @@ impl Desk {
             expires_at: DAY + 24 * HOUR,
             max_uses: 1,
             used_by: Default::default(),
+            campaigns: Vec::new(),
         };
         store
             .write_doc(&DocId::Team(team.id), false, move |d| {

@@ -92,6 +92,7 @@ fn every_entity_survives_the_store_being_dropped_and_reopened() {
             auto_accept: true,
             sla_seconds: 60,
             wrapup_seconds: 30,
+            hours: None,
             offer_timeout_seconds: Some(20),
         }),
     ));

@@ -54,6 +54,9 @@ pub enum ControlRequest {
     Invite {
         ttl_ms: Millis,
         uses: u32,
+        /// Campaign names or ids the joiners are added to.
+        #[serde(default)]
+        campaigns: Vec<String>,
     },
     /// `team members`, with online state.
     Members,
@@ -242,8 +245,12 @@ use tokio::io::AsyncReadExt as _;
 async fn dispatch(handle: &NodeHandle, request: ControlRequest) -> Result<ControlReply, NodeError> {
     Ok(match request {
         ControlRequest::Op { request } => ControlReply::Op(handle.execute(request).await?),
-        ControlRequest::Invite { ttl_ms, uses } => {
-            let code = handle.invite(ttl_ms, uses).await?;
+        ControlRequest::Invite {
+            ttl_ms,
+            uses,
+            campaigns,
+        } => {
+            let code = handle.invite_into(ttl_ms, uses, campaigns).await?;
             ControlReply::Invite {
                 code: code.encode(),
                 expires_at: code.expires_at,
@@ -342,9 +349,18 @@ impl Client {
     }
 
     /// `team invite`: the code and when it expires.
-    pub fn invite(&mut self, ttl_ms: Millis, uses: u32) -> Result<(String, Millis), ControlError> {
+    pub fn invite(
+        &mut self,
+        ttl_ms: Millis,
+        uses: u32,
+        campaigns: Vec<String>,
+    ) -> Result<(String, Millis), ControlError> {
         self.expect(
-            &ControlRequest::Invite { ttl_ms, uses },
+            &ControlRequest::Invite {
+                ttl_ms,
+                uses,
+                campaigns,
+            },
             |answer| match answer {
                 ControlReply::Invite {
                     code, expires_at, ..

@@ -213,7 +213,7 @@ impl Sim {
                 ops::execute(&mut store, &ctx, request).map_err(|e| e.to_string())?;
                 for _ in 1..cfg.nodes {
                     let (code, _) =
-                        team::create_invite(&mut store, [0; 32], now, 86_400_000, 1, vec![])
+                        team::create_invite(&mut store, [0; 32], now, 86_400_000, 1, &[], vec![])
                             .map_err(|e| e.to_string())?;
                     tickets.push(code);
                 }

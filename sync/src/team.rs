@@ -190,10 +190,24 @@ pub fn create_invite(
     now: Millis,
     ttl_ms: Millis,
     max_uses: u32,
+    campaigns: &[String],
     addrs: Vec<Multiaddr>,
 ) -> Result<(InviteCode, DocChange), TeamError> {
     let (me, team) = my_team(store)?;
     require_supervisor(&team, me.agent, "create invites")?;
+    let mut campaign_ids = Vec::new();
+    for name in campaigns {
+        let id = name
+            .trim()
+            .parse()
+            .ok()
+            .filter(|id| team.campaigns.contains_key(id))
+            .or_else(|| team.campaign_by_name(name).map(|c| c.id))
+            .ok_or_else(|| TeamError::Invalid(format!("unknown campaign `{name}`")))?;
+        if !campaign_ids.contains(&id) {
+            campaign_ids.push(id);
+        }
+    }
     if ttl_ms <= 0 {
         return Err(TeamError::Invalid(
             "the invite must expire in the future".into(),
@@ -220,6 +234,7 @@ pub fn create_invite(
         expires_at,
         max_uses,
         used_by: Default::default(),
+        campaigns: campaign_ids,
     };
     let change = store.write_doc(&DocId::Team(team.id), false, move |d| {
         doc::team::add_invite(d, &invite)

@@ -108,6 +108,28 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
             vec!["campaign", "edit", "Nowhere", "--sla", "1"],
             "unknown campaign",
         ),
+        (
+            vec![
+                "campaign",
+                "edit",
+                "Support line",
+                "--hours",
+                "mon-fri 09:00-25:00",
+                "--closed-message",
+                "Closed",
+            ],
+            "no opening span",
+        ),
+        (
+            vec![
+                "campaign",
+                "edit",
+                "Support line",
+                "--hours",
+                "daily 09:00-17:00",
+            ],
+            "a closed message is needed",
+        ),
     ] {
         let out = a.run(&args);
         assert!(!out.status.success(), "{args:?} was accepted");
@@ -115,6 +137,25 @@ fn a_supervisor_edits_a_campaign_and_break_reasons_and_every_node_sees_it() {
         assert!(said.contains(reason), "{args:?}: {said}");
     }
     assert_eq!(a.json(&["campaign", "show", "Support line"]), again);
+
+    // Business hours reach the teammates; --always-open takes them away.
+    a.ok(&[
+        "campaign",
+        "edit",
+        "Support line",
+        "--hours",
+        "mon-fri 09:00-18:00; sat 10:00-14:00",
+        "--zone",
+        "Europe/Madrid",
+        "--closed-message",
+        "Closed until Monday 9:00",
+    ]);
+    let synced = wait_until(Duration::from_secs(20), || {
+        b.json(&["campaign", "show", &general])["hours"]["zone"] == "Europe/Madrid"
+    });
+    assert!(synced, "B has {}", b.json(&["campaign", "show", &general]));
+    a.ok(&["campaign", "edit", "Support line", "--always-open"]);
+    assert!(a.json(&["campaign", "show", "Support line"])["hours"].is_null());
 
     // An agent may not.
     let out = b.run(&["campaign", "edit", "Support line", "--sla", "5"]);
@@ -222,4 +263,149 @@ fn the_board_shows_a_queued_customer_and_a_teammates_status_from_another_node() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The ids of the agents in `campaign`, as `name`s, on `device`.
+fn members_of(device: &meshdesk_tests::Device, campaign: &str) -> Vec<String> {
+    let team = device.json(&["team", "show"]);
+    let shown = device.json(&["campaign", "show", campaign]);
+    shown["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|id| {
+            team["agents"]
+                .as_array()
+                .and_then(|agents| agents.iter().find(|a| &a["id"] == id))
+                .and_then(|a| a["name"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn invites_name_the_joiners_campaigns_can_be_cancelled_and_agents_are_edited() {
+    let (a, b) = meshdesk_tests::team_of_two();
+    for name in ["Orders", "Returns", "Solo"] {
+        a.ok(&[
+            "campaign",
+            "add",
+            "--name",
+            name,
+            "--channel",
+            "phone",
+            "--strategy",
+            "round-robin",
+        ]);
+    }
+
+    // Cy joins with an invite that names Orders and Returns: Cy is in both
+    // and not in General.
+    let code = a.ok(&[
+        "team",
+        "invite",
+        "--campaign",
+        "Orders",
+        "--campaign",
+        "Returns",
+    ]);
+    let shown = a.ok(&["team", "invites"]);
+    assert!(shown.contains("into Orders, Returns"), "{shown}");
+    let c = meshdesk_tests::Device::new("C");
+    c.ok(&["team", "join", &code, "--agent", "Cy"]);
+    assert_eq!(members_of(&a, "Orders"), ["Ana", "Cy"]);
+    assert_eq!(members_of(&a, "Returns"), ["Ana", "Cy"]);
+    assert!(!members_of(&a, "General").contains(&"Cy".to_string()));
+    assert_eq!(a.ok(&["team", "invites"]).trim(), "no open invites");
+    let refused = a.run(&["team", "invite", "--campaign", "Nowhere"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("unknown campaign `Nowhere`"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // An open invite is listed, cancelled by its id, and then admits no one.
+    let code = a.ok(&["team", "invite", "--uses", "2"]);
+    let open = a.json(&["team", "invites"]);
+    let hash = open[0]["token_hash"]
+        .as_str()
+        .expect("a token hash")
+        .to_string();
+    assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
+    let short = a.run(&["team", "cancel-invite", &hash[..4]]);
+    assert!(String::from_utf8_lossy(&short.stderr).contains("no open invite"));
+    a.ok(&["team", "cancel-invite", &hash[..12]]);
+    assert_eq!(a.json(&["team", "invites"]), serde_json::json!([]));
+    let d = meshdesk_tests::Device::new("D");
+    let out = d.run(&["team", "join", &code, "--agent", "Di", "--timeout", "15"]);
+    assert!(!out.status.success(), "a cancelled invite admitted Di");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown invite"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Refusals write nothing: an agent editing, the last supervisor
+    // stepping down, a campaign left empty, an unknown campaign.
+    let before = a.json(&["team", "show"])["team"].clone();
+    for (who, args, reason) in [
+        (
+            &b,
+            vec!["agent", "edit", "Bo", "--role", "supervisor"],
+            "only a supervisor",
+        ),
+        (
+            &a,
+            vec!["agent", "edit", "Ana", "--role", "agent"],
+            "last supervisor",
+        ),
+        (
+            &a,
+            vec!["agent", "edit", "Ana", "--campaign", "General"],
+            "no members left",
+        ),
+        (
+            &a,
+            vec!["agent", "edit", "Cy", "--campaign", "Nowhere"],
+            "unknown campaign",
+        ),
+        (&a, vec!["agent", "edit", "Cy", "--role", "boss"], "boss"),
+    ] {
+        let out = who.run(&args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(reason), "{args:?}: {said}");
+    }
+    assert_eq!(a.json(&["team", "show"])["team"], before);
+
+    // Bo becomes a supervisor in Orders only, with a capacity; his own node
+    // takes it, and he can now administer.
+    let bo = a.json(&[
+        "agent",
+        "edit",
+        "Bo",
+        "--role",
+        "supervisor",
+        "--campaign",
+        "Orders",
+        "--capacity",
+        "4",
+    ]);
+    assert_eq!(bo["capacity"], 4, "{bo}");
+    assert_eq!(members_of(&a, "Orders"), ["Ana", "Cy", "Bo"]);
+    assert_eq!(members_of(&a, "General"), ["Ana"]);
+    let promoted = wait_until(Duration::from_secs(20), || {
+        b.run(&["campaign", "edit", "Returns", "--sla", "45"])
+            .status
+            .success()
+    });
+    assert!(promoted, "Bo's node never saw him made supervisor");
+    assert_eq!(b.json(&["status", "show"])["capacity"], 4);
+    let seen = wait_until(Duration::from_secs(20), || {
+        a.json(&["campaign", "show", "Returns"])["sla_seconds"] == 45
+    });
+    assert!(seen, "A never saw Bo's edit");
+    // With two supervisors, Ana may step down.
+    a.ok(&["agent", "edit", "Ana", "--role", "agent"]);
 }

@@ -193,6 +193,20 @@ async fn a_visitor_chats_with_an_agent_on_a_real_node_in_chromium() {
         "--strategy",
         "ring-all",
     ]);
+    // Open only on a day three days from today (UTC): closed now.
+    let today = (meshdesk_model::now_ms().div_euclid(86_400_000) + 3).rem_euclid(7) as usize;
+    let open_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(today + 3) % 7];
+    node.ok(&[
+        "campaign",
+        "edit",
+        CAMPAIGN,
+        "--hours",
+        &format!("{open_day} 09:00-17:00"),
+        "--zone",
+        "UTC",
+        "--closed-message",
+        AFTER_HOURS,
+    ]);
     let http_port = free_port();
     let http = format!("127.0.0.1:{http_port}");
     node.start_with(&[], &["--http", &http]);
@@ -214,9 +228,25 @@ async fn a_visitor_chats_with_an_agent_on_a_real_node_in_chromium() {
     }
 }
 
+/// What the page says outside the campaign's business hours.
+const AFTER_HOURS: &str = "We are closed now. Leave a message and we answer when we open.";
+
 async fn scenario(node: &Device, http: &str, client: &Client) -> R<()> {
     let page = format!("http://{http}/chat/{CAMPAIGN}");
     client.goto(&page).await.map_err(|e| e.to_string())?;
+    // Outside the hours the page says so, and a message can still be left.
+    let said = wait_for(
+        client,
+        "the after-hours message",
+        &format!(
+            "return {} && document.getElementById('after-hours').textContent;",
+            visible("after-hours")
+        ),
+    )
+    .await?;
+    if said != AFTER_HOURS {
+        return Err(format!("the after-hours banner says {said}"));
+    }
     wait_for(
         client,
         "the start form",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use meshdesk_model::{ChannelKind, FormField, Strategy};
+use meshdesk_model::{ChannelKind, FormField, Role, Strategy};
 
 /// meshdesk: a contact-center agent inbox that needs no server.
 #[derive(Debug, Parser)]
@@ -334,7 +334,15 @@ pub enum TeamCommand {
         /// How many devices may use it.
         #[arg(long, default_value_t = 1)]
         uses: u32,
+        /// A campaign the joiners are added to (repeat; default: the
+        /// team's oldest campaign).
+        #[arg(long = "campaign", value_name = "CAMPAIGN")]
+        campaigns: Vec<String>,
     },
+    /// List the invites that can still admit a device.
+    Invites,
+    /// Cancel an open invite (supervisors): its id as `team invites` shows it.
+    CancelInvite { invite: String },
     /// Join a team with an invite code, sync everything, and exit.
     Join {
         code: String,
@@ -405,15 +413,38 @@ pub struct CampaignEditArgs {
     /// How long a push offer waits for an answer, in seconds.
     #[arg(long = "offer-timeout")]
     pub offer_timeout_seconds: Option<u32>,
+    #[command(flatten)]
+    pub hours: HoursArgs,
+    /// Open at all hours again (no closed message).
+    #[arg(long, conflicts_with = "hours")]
+    pub always_open: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
+    /// Change a teammate (supervisors): only what is given changes.
+    Edit(AgentEditArgs),
     /// Open interactions the agent may hold across campaigns (0: no limit).
     Capacity { agent: String, capacity: u32 },
     /// Set a teammate Offline whose machine is gone, so routing stops
     /// offering them work.
     Offline { agent: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AgentEditArgs {
+    /// The agent's name or id.
+    pub agent: String,
+    /// `agent` or `supervisor`, for every device of the agent's.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Option<Role>,
+    /// Open interactions the agent may hold across campaigns (0: no limit).
+    #[arg(long)]
+    pub capacity: Option<u32>,
+    /// The campaigns the agent is in, whole (repeat): it joins the new ones
+    /// last in routing order and leaves the others.
+    #[arg(long = "campaign", value_name = "CAMPAIGN")]
+    pub campaigns: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -455,6 +486,32 @@ pub struct CampaignAddArgs {
     /// How long a push offer waits for an answer, in seconds.
     #[arg(long = "offer-timeout")]
     pub offer_timeout_seconds: Option<u32>,
+    #[command(flatten)]
+    pub hours: HoursArgs,
+}
+
+/// Business hours: the webchat widget shows the closed message outside them.
+#[derive(Debug, Args, Default)]
+pub struct HoursArgs {
+    /// When the campaign answers, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00".
+    #[arg(long, value_name = "WEEK")]
+    pub hours: Option<String>,
+    /// The hours' time zone (IANA), e.g. Europe/Madrid.
+    #[arg(long, value_name = "ZONE", default_value = "UTC", requires = "hours")]
+    pub zone: String,
+    /// What visitors read outside the hours.
+    #[arg(long, value_name = "TEXT", requires = "hours")]
+    pub closed_message: Option<String>,
+}
+
+impl HoursArgs {
+    pub fn business_hours(self) -> Option<meshdesk_model::hours::BusinessHours> {
+        self.hours.map(|week| meshdesk_model::hours::BusinessHours {
+            zone: self.zone,
+            week,
+            closed_message: self.closed_message.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Debug, Args, Default)]
@@ -744,6 +801,11 @@ fn parse_channel(s: &str) -> Result<ChannelKind, String> {
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse()
+        .map_err(|e: meshdesk_model::UnknownVariant| e.to_string())
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
         .map_err(|e: meshdesk_model::UnknownVariant| e.to_string())
 }

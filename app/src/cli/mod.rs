@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use meshdesk_model::ops::{
-    self, CampaignEdit, CampaignSpec, CannedChanges, CannedSpec, ChatTarget, ContactSpec,
-    FromReply, OpError, Reply, Request, TransferTo, UnexpectedReply,
+    self, AgentEdit, CampaignEdit, CampaignSpec, CannedChanges, CannedSpec, ChatTarget,
+    ContactSpec, FromReply, OpError, Reply, Request, TransferTo, UnexpectedReply,
 };
 use meshdesk_model::store::{Store, StoreError};
 use meshdesk_model::{AgentStatus, ContactId, InteractionId, SnoozeKind};
@@ -136,6 +136,48 @@ pub fn doctor(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
             report.quarantined.len()
         )))
     }
+}
+
+/// `team invites`: the invites that can still admit a device, with the
+/// campaigns their joiners go into.
+pub fn invites(data_dir: &DataDir, json: bool) -> Result<(), CliError> {
+    let overview: ops::TeamOverview = ask(data_dir, Request::ShowTeam)?;
+    let team = &overview.team;
+    let now = meshdesk_model::ids::now_ms();
+    let names: BTreeMap<_, _> = overview
+        .agents
+        .iter()
+        .map(|a| (a.id, a.name.as_str()))
+        .collect();
+    let open = team.open_invites(now);
+    if json {
+        println!("{}", serde_json::json!(open));
+        return Ok(());
+    }
+    if open.is_empty() {
+        println!("no open invites");
+    }
+    for invite in open {
+        let campaigns: Vec<&str> = invite
+            .campaigns
+            .iter()
+            .filter_map(|c| team.campaigns.get(c).map(|c| c.name.as_str()))
+            .collect();
+        println!(
+            "{}  by {}  {} of {} used  expires {}  into {}",
+            invite.short_id(),
+            names.get(&invite.created_by).copied().unwrap_or("?"),
+            invite.used_by.len(),
+            invite.max_uses,
+            render::clock(invite.expires_at),
+            if campaigns.is_empty() {
+                "the oldest campaign".to_string()
+            } else {
+                campaigns.join(", ")
+            }
+        );
+    }
+    Ok(())
 }
 
 /// `report`: asks the node for the figures of `[from, to)` (days in UTC,
@@ -393,6 +435,7 @@ pub fn request_for(
             device_name: device_name(),
         },
         Command::Team(TeamCommand::Show) => Request::ShowTeam,
+        Command::Team(TeamCommand::CancelInvite { invite }) => Request::CancelInvite { invite },
         Command::Team(_)
         | Command::Report(_)
         | Command::Node(_)
@@ -418,6 +461,7 @@ pub fn request_for(
             sla_seconds: a.sla_seconds,
             wrapup_seconds: a.wrapup_seconds,
             offer_timeout_seconds: a.offer_timeout_seconds,
+            hours: a.hours.business_hours(),
         }),
         Command::Canned(c) => canned_request(c)?,
         Command::Campaign(CampaignCommand::List) => Request::ListCampaigns,
@@ -439,12 +483,29 @@ pub fn request_for(
                 sla_seconds: e.sla_seconds,
                 wrapup_seconds: e.wrapup_seconds,
                 offer_timeout_seconds: e.offer_timeout_seconds,
+                hours: if e.always_open {
+                    Some(meshdesk_model::hours::BusinessHours::default())
+                } else {
+                    e.hours.business_hours()
+                },
             },
         },
         Command::Board => Request::Board,
-        Command::Agent(AgentCommand::Capacity { agent, capacity }) => {
-            Request::SetAgentCapacity { agent, capacity }
-        }
+        Command::Agent(AgentCommand::Edit(e)) => Request::EditAgent {
+            agent: e.agent,
+            edit: AgentEdit {
+                role: e.role,
+                capacity: e.capacity,
+                campaigns: (!e.campaigns.is_empty()).then_some(e.campaigns),
+            },
+        },
+        Command::Agent(AgentCommand::Capacity { agent, capacity }) => Request::EditAgent {
+            agent,
+            edit: AgentEdit {
+                capacity: Some(capacity),
+                ..AgentEdit::default()
+            },
+        },
         Command::Agent(AgentCommand::Offline { agent }) => Request::ForceOffline { agent },
         Command::BreakReason(BreakReasonCommand::Add { name }) => Request::AddBreakReason { name },
         Command::BreakReason(BreakReasonCommand::Remove { name }) => {

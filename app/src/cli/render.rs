@@ -1,5 +1,7 @@
 //! Printing replies: readable tables, or one JSON document with `--json`.
 
+use std::collections::BTreeMap;
+
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use meshdesk_model::ops::{ChatTarget, InteractionDetail, InteractionRow, Reply};
 use meshdesk_model::store::Page;
@@ -609,7 +611,29 @@ fn board_text(b: &meshdesk_model::board::Board) -> String {
             opt(a.handle_avg_ms),
         ]);
     }
-    format!("Today (UTC), by campaign\n{campaigns}\nAgents now\n{agents}")
+    let names: BTreeMap<_, _> = b.agents.iter().map(|a| (a.id, a.name.as_str())).collect();
+    let campaign_names: BTreeMap<_, _> = b
+        .campaigns
+        .iter()
+        .map(|c| (c.id, c.name.as_str()))
+        .collect();
+    let mut working = table(&["INTERACTION", "AGENT", "CUSTOMER", "CAMPAIGN", "FOR"]);
+    for w in &b.working {
+        working.add_row(vec![
+            w.id.to_string(),
+            names.get(&w.owner).copied().unwrap_or("?").to_string(),
+            w.customer.clone(),
+            campaign_names
+                .get(&w.campaign)
+                .copied()
+                .unwrap_or("?")
+                .to_string(),
+            length(w.held_for_ms),
+        ]);
+    }
+    format!(
+        "Today (UTC), by campaign\n{campaigns}\nAgents now\n{agents}\nWith agents now (`interaction pull ID` takes one back)\n{working}"
+    )
 }
 
 fn report_text(r: &meshdesk_model::report::Report) -> String {

@@ -379,13 +379,25 @@ impl Backend {
         let _ = self.node.typing(TypingTarget::Room(room_doc)).await;
     }
 
-    /// Makes an invite code for a new device (supervisors).
-    pub async fn invite(&self) -> Result<String, Error> {
+    /// Makes an invite code valid for `ttl_ms` and `uses` new devices,
+    /// whose agents join `campaigns` (names or ids; none: the oldest).
+    pub async fn invite(
+        &self,
+        ttl_ms: meshdesk_model::Millis,
+        uses: u32,
+        campaigns: Vec<String>,
+    ) -> Result<String, Error> {
         Ok(self
             .node
-            .invite(meshdesk_sync::team::DEFAULT_INVITE_TTL_MS, 1)
+            .invite_into(ttl_ms, uses, campaigns)
             .await?
             .encode())
+    }
+
+    /// Revokes a device of the team's (supervisors): the team key rotates
+    /// and the device can no longer connect.
+    pub async fn revoke(&self, device: String) -> Result<(), Error> {
+        Ok(self.node.revoke(device).await?)
     }
 
     /// Writes a bundle of the team's documents to `path` (Export bundle…).

@@ -31,7 +31,7 @@ use super::modal::{self, Modal};
 use super::nav::{Shortcut, TabId};
 use super::notify::{self, Notice, Subject, Watch};
 use super::screen::{
-    self, Toast, active, board, contacts, history, pending, phonebook, reports, tags,
+    self, Toast, active, admin, board, contacts, history, pending, phonebook, reports, tags,
 };
 use super::session::Session;
 use super::widget::{self, Element};
@@ -85,6 +85,7 @@ pub enum Message {
     Phonebook(phonebook::Message),
     Board(board::Message),
     Reports(reports::Message),
+    Admin(admin::Message),
     Modal(modal::Message),
     CloseModal,
     /// The rail's Team menu.
@@ -199,6 +200,7 @@ pub struct Inbox {
     phonebook: phonebook::Phonebook,
     board: board::BoardScreen,
     reports: reports::Reports,
+    admin: admin::Admin,
     modal: Option<Modal>,
     counts: Counts,
     counts_seq: u64,
@@ -226,6 +228,7 @@ impl Inbox {
             phonebook: phonebook::Phonebook::new(),
             board: board::BoardScreen::default(),
             reports: reports::Reports::new(now),
+            admin: admin::Admin::default(),
             modal: None,
             counts: Counts::default(),
             counts_seq: 0,
@@ -284,7 +287,7 @@ impl Inbox {
             TabId::Active => self.active.list.rows.rows.len(),
             TabId::Pending => self.pending.list.rows.rows.len(),
             TabId::History => self.history.list.rows.rows.len(),
-            TabId::Contacts | TabId::Phonebook | TabId::Board | TabId::Reports => 0,
+            TabId::Contacts | TabId::Phonebook | TabId::Board | TabId::Reports | TabId::Team => 0,
         }
     }
 
@@ -371,6 +374,8 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.reload(b).map(Message::Phonebook),
             TabId::Board => self.board.reload(b).map(Message::Board),
             TabId::Reports => self.reports.reload(b).map(Message::Reports),
+            // The team is the session's, read again on every change.
+            TabId::Team => Task::none(),
         }
     }
 
@@ -413,9 +418,12 @@ impl Inbox {
                 .me()
                 .and_then(|me| self.contacts.open_room(me))
                 .map(Subject::Room),
-            TabId::Pending | TabId::History | TabId::Phonebook | TabId::Board | TabId::Reports => {
-                None
-            }
+            TabId::Pending
+            | TabId::History
+            | TabId::Phonebook
+            | TabId::Board
+            | TabId::Reports
+            | TabId::Team => None,
         }
     }
 
@@ -428,6 +436,7 @@ impl Inbox {
             TabId::Phonebook => self.phonebook.query(),
             TabId::Board => self.board.query(),
             TabId::Reports => self.reports.query(),
+            TabId::Team => self.admin.query(),
         }
     }
 
@@ -641,6 +650,16 @@ impl Inbox {
                 effects.extend(more);
                 task
             }
+            Shortcut::TakeBack if self.modal.is_none() && self.tab == TabId::Board => {
+                match self.board.take_back_selected() {
+                    Some(m) => {
+                        let (task, more) = self.update(Message::Board(m));
+                        effects.extend(more);
+                        task
+                    }
+                    None => Task::none(),
+                }
+            }
             Shortcut::TakeBack => Task::none(),
             Shortcut::Escape => self.escape(),
             Shortcut::Enter if self.modal.is_some() => {
@@ -695,7 +714,11 @@ impl Inbox {
                 .key(&key, &self.session, &b)
                 .map(Message::Contacts),
             TabId::Phonebook => self.phonebook.key(&key, &b).map(Message::Phonebook),
-            TabId::Board | TabId::Reports => Task::none(),
+            TabId::Board => match self.board.key(&key) {
+                Some(m) => Task::done(Message::Board(m)),
+                None => Task::none(),
+            },
+            TabId::Reports | TabId::Team => Task::none(),
         }
     }
 
@@ -894,6 +917,7 @@ impl Inbox {
                 TabId::Phonebook => self.phonebook.search(query, &b).map(Message::Phonebook),
                 TabId::Board => self.board.search(query).map(Message::Board),
                 TabId::Reports => self.reports.search(query).map(Message::Reports),
+                TabId::Team => self.admin.search(query).map(Message::Admin),
             },
             Message::New => {
                 self.modal = Some(Modal::New(Box::default()));
@@ -991,8 +1015,35 @@ impl Inbox {
                 Task::batch([task.map(Message::Contacts), more])
             }
             Message::Board(msg) => {
-                self.board.update(msg);
-                Task::none()
+                let (task, event) = self.board.update(msg, &b);
+                let more = match event {
+                    None => Task::none(),
+                    Some(board::Event::Toast(t)) => {
+                        effects.push(Event::Toast(t));
+                        Task::none()
+                    }
+                    Some(board::Event::TakeBack { id, owner, who }) => {
+                        // One's own goes back to the queue; a teammate's is taken.
+                        let mode = if self.session.me() == Some(owner) {
+                            modal::take_back::Mode::Return
+                        } else {
+                            modal::take_back::Mode::Supervise { owner }
+                        };
+                        self.modal = Some(Modal::TakeBack(modal::take_back::TakeBack::new(
+                            id, who, mode,
+                        )));
+                        modal::take_back::TakeBack::focus()
+                            .map(|m| Message::Modal(modal::Message::TakeBack(m)))
+                    }
+                };
+                Task::batch([task.map(Message::Board), more])
+            }
+            Message::Admin(msg) => {
+                let (task, toast) = self.admin.update(msg, &b, &self.session);
+                if let Some(t) = toast {
+                    effects.push(Event::Toast(t));
+                }
+                task.map(Message::Admin)
             }
             Message::Reports(msg) => {
                 let (task, event) = self.reports.update(msg, &b);
@@ -1070,8 +1121,9 @@ impl Inbox {
             TabId::History => self.history.view(s).map(Message::History),
             TabId::Contacts => self.contacts.view(s).map(Message::Contacts),
             TabId::Phonebook => self.phonebook.view(s).map(Message::Phonebook),
-            TabId::Board => self.board.view(s.now).map(Message::Board),
+            TabId::Board => self.board.view(s.now, s.me()).map(Message::Board),
             TabId::Reports => self.reports.view().map(Message::Reports),
+            TabId::Team => self.admin.view(s).map(Message::Admin),
         };
         let shell: Element<'_, Message> = row![
             self.rail(switches),

@@ -18,10 +18,12 @@ pub enum TabId {
     Board,
     /// Supervisors only.
     Reports,
+    /// Supervisors only: the team's administration.
+    Team,
 }
 
 impl TabId {
-    pub const ALL: [TabId; 7] = [
+    pub const ALL: [TabId; 8] = [
         TabId::Active,
         TabId::Pending,
         TabId::History,
@@ -29,11 +31,12 @@ impl TabId {
         TabId::Phonebook,
         TabId::Board,
         TabId::Reports,
+        TabId::Team,
     ];
 
     /// Whether a supervisor's eyes only.
     pub fn supervisors_only(self) -> bool {
-        matches!(self, TabId::Board | TabId::Reports)
+        matches!(self, TabId::Board | TabId::Reports | TabId::Team)
     }
 
     pub fn label(self) -> &'static str {
@@ -45,6 +48,7 @@ impl TabId {
             TabId::Phonebook => "Phonebook",
             TabId::Board => "Board",
             TabId::Reports => "Reports",
+            TabId::Team => "Administration",
         }
     }
 
@@ -58,6 +62,7 @@ impl TabId {
             TabId::Phonebook => "Search the phonebook  (Ctrl+K)",
             TabId::Board => "Filter the board by name  (Ctrl+K)",
             TabId::Reports => "Filter the report's rows  (Ctrl+K)",
+            TabId::Team => "Filter campaigns, agents and canned responses  (Ctrl+K)",
         }
     }
 }
@@ -100,6 +105,7 @@ pub fn shortcut(key: &Key, modifiers: Modifiers, captured: bool) -> Option<Short
             Key::Character("5") => Some(Shortcut::Tab(TabId::Phonebook)),
             Key::Character("6") => Some(Shortcut::Tab(TabId::Board)),
             Key::Character("7") => Some(Shortcut::Tab(TabId::Reports)),
+            Key::Character("8") => Some(Shortcut::Tab(TabId::Team)),
             _ => None,
         };
     }

@@ -239,6 +239,7 @@ impl Seed {
             now,
             meshdesk_sync::team::DEFAULT_INVITE_TTL_MS,
             1,
+            &[],
             vec![],
         )?;
         let (agent, _) = ops::admit_device(

@@ -147,6 +147,11 @@ async fn page<B: Backend>(
 #[derive(Serialize)]
 struct Info {
     campaign: String,
+    /// Within the campaign's business hours (always, without any).
+    open: bool,
+    /// What to tell the visitor while it is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    closed_message: Option<String>,
 }
 
 async fn info<B: Backend>(
@@ -154,7 +159,15 @@ async fn info<B: Backend>(
     Path(campaign): Path<String>,
 ) -> Result<Json<Info>, ApiError> {
     let c = webchat_campaign(&state, &campaign).await?;
-    Ok(Json(Info { campaign: c.name }))
+    let open = c
+        .hours
+        .as_ref()
+        .is_none_or(|h| h.is_open(meshdesk_model::now_ms()));
+    Ok(Json(Info {
+        campaign: c.name,
+        open,
+        closed_message: c.hours.filter(|_| !open).map(|h| h.closed_message),
+    }))
 }
 
 // ---- visitor endpoints ------------------------------------------------------------

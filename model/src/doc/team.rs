@@ -183,6 +183,30 @@ fn put_campaign(doc: &mut AutoCommit, campaigns: &ObjId, c: &Campaign) -> DocRes
     }
     doc.put(&obj, "sla_seconds", i64::from(c.sla_seconds))?;
     doc.put(&obj, "wrapup_seconds", i64::from(c.wrapup_seconds))?;
+    put_hours(doc, &obj, c.hours.as_ref())?;
+    Ok(())
+}
+
+/// A campaign's business hours: one map, replaced whole (its three texts
+/// only make sense together), or no key for always open.
+fn put_hours(
+    doc: &mut AutoCommit,
+    campaign: &ObjId,
+    hours: Option<&crate::hours::BusinessHours>,
+) -> DocResult<()> {
+    match hours {
+        Some(h) => {
+            let obj = doc.put_object(campaign, "hours", ObjType::Map)?;
+            doc.put(&obj, "zone", h.zone.as_str())?;
+            doc.put(&obj, "week", h.week.as_str())?;
+            doc.put(&obj, "closed_message", h.closed_message.as_str())?;
+        }
+        None => {
+            if doc.get(campaign, "hours")?.is_some() {
+                doc.delete(campaign, "hours")?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -196,6 +220,11 @@ fn put_invite(doc: &mut AutoCommit, invites: &ObjId, i: &Invite) -> DocResult<()
     let used = doc.put_object(&obj, "used_by", ObjType::Map)?;
     for device in &i.used_by {
         doc.put(&used, device.as_str(), true)?;
+    }
+    if !i.campaigns.is_empty() {
+        let list = doc.put_object(&obj, "campaigns", ObjType::List)?;
+        let ids: Vec<String> = i.campaigns.iter().map(|c| c.to_string()).collect();
+        set_string_list(doc, &list, &ids)?;
     }
     Ok(())
 }
@@ -232,6 +261,9 @@ pub fn update_campaign(doc: &mut AutoCommit, c: &Campaign) -> DocResult<()> {
     if old.dispositions != c.dispositions {
         let dispositions = existing(doc, &obj, "dispositions")?;
         set_string_list(doc, &dispositions, &c.dispositions)?;
+    }
+    if old.hours != c.hours {
+        put_hours(doc, &obj, c.hours.as_ref())?;
     }
     if old.fields != c.fields {
         let fields = doc.put_object(&obj, "fields", ObjType::List)?;
@@ -319,6 +351,13 @@ pub fn use_invite(doc: &mut AutoCommit, token_hash: &str, device: &str) -> DocRe
     Ok(())
 }
 
+/// Cancels an invite: it is gone, so no device can redeem it any more.
+pub fn remove_invite(doc: &mut AutoCommit, token_hash: &str) -> DocResult<()> {
+    let invites = existing(doc, &ROOT, "invites")?;
+    doc.delete(&invites, token_hash)?;
+    Ok(())
+}
+
 pub fn set_break_reasons(doc: &mut AutoCommit, reasons: &[String]) -> DocResult<()> {
     let list = existing(doc, &ROOT, "break_reasons")?;
     set_string_list(doc, &list, reasons)
@@ -397,6 +436,16 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
                 fields,
                 sla_seconds: c.u32("sla_seconds")?,
                 wrapup_seconds: c.u32("wrapup_seconds")?,
+                hours: if c.has("hours")? {
+                    let h = c.map("hours")?;
+                    Some(crate::hours::BusinessHours {
+                        zone: h.str("zone")?,
+                        week: h.str("week")?,
+                        closed_message: h.str("closed_message")?,
+                    })
+                } else {
+                    None
+                },
             },
         );
         if let Some(mailbox) = mailbox {
@@ -415,6 +464,21 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Team> {
             expires_at: i.i64("expires_at")?,
             max_uses: i.u32("max_uses")?,
             used_by: i.map("used_by")?.keys().into_iter().collect(),
+            campaigns: if i.has("campaigns")? {
+                i.list("campaigns")?
+                    .strings()?
+                    .iter()
+                    .map(|s| {
+                        s.parse()
+                            .map_err(|e: crate::ids::InvalidId| DocError::Invalid {
+                                path: format!("invites.{hash}.campaigns"),
+                                reason: e.to_string(),
+                            })
+                    })
+                    .collect::<DocResult<Vec<CampaignId>>>()?
+            } else {
+                Vec::new()
+            },
         };
         invites.insert(hash, invite);
     }
@@ -602,6 +666,7 @@ pub(crate) mod tests {
             }],
             sla_seconds: 60,
             wrapup_seconds: 15,
+            hours: None,
         };
         let mut invites = BTreeMap::new();
         invites.insert(
@@ -614,6 +679,7 @@ pub(crate) mod tests {
                 expires_at: 10,
                 max_uses: 1,
                 used_by: BTreeSet::from(["12D3Koo".to_string()]),
+                campaigns: vec![campaign.id],
             },
         );
         Team {

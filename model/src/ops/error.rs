@@ -43,6 +43,14 @@ pub enum OpError {
     DuplicateCampaign(String),
     #[error("a campaign needs at least one {0}")]
     CampaignNeeds(&'static str),
+    #[error("campaign `{0}` would have no members left: add someone else to it first")]
+    CampaignLeftEmpty(String),
+    #[error("{0} is the team's last supervisor: make someone else supervisor first")]
+    LastSupervisor(String),
+    #[error("no open invite `{0}`")]
+    UnknownInvite(String),
+    #[error("`{0}` names more than one invite: give more of its characters")]
+    AmbiguousInvite(String),
     #[error("break reason `{0}` already exists")]
     DuplicateBreakReason(String),
     #[error("no break reason `{0}`")]
@@ -125,6 +133,8 @@ pub enum OpError {
     File(#[from] crate::blobs::BlobError),
     #[error(transparent)]
     Invite(#[from] InviteRefusal),
+    #[error(transparent)]
+    Hours(#[from] crate::hours::HoursError),
     #[error(transparent)]
     Input(#[from] InvalidInput),
     #[error(transparent)]

@@ -39,8 +39,8 @@ pub use mentions::MentionRow;
 pub use query::{HistoryFilter, RoutingFacts, Tab, Whose};
 use team::create_team;
 pub use team::{
-    CampaignEdit, CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS, MAX_BREAK_REASONS,
-    admit_device,
+    AgentEdit, CampaignEdit, CampaignSpec, DEFAULT_BREAK_REASONS, DEFAULT_DISPOSITIONS,
+    MAX_BREAK_REASONS, admit_device,
 };
 
 /// The most rows a list request returns unless it asks for fewer.
@@ -60,10 +60,16 @@ pub enum Request {
     AddCampaign(CampaignSpec),
     /// The live board (supervisors): queues, today's figures, agents now.
     Board,
-    /// A teammate's own capacity across campaigns (supervisors; 0: no limit).
-    SetAgentCapacity {
+    /// Changes a teammate's role, own capacity or campaigns (supervisors).
+    EditAgent {
+        /// Its name or id.
         agent: String,
-        capacity: u32,
+        edit: AgentEdit,
+    },
+    /// Cancels an open invite (supervisors): its token hash, or a unique
+    /// start of it of at least 8 characters.
+    CancelInvite {
+        invite: String,
     },
     /// Sets a teammate Offline whose machine is gone (supervisors).
     ForceOffline {
@@ -707,9 +713,8 @@ impl Executor<'_, '_> {
             } => self.fill_canned(&canned, interaction),
             Request::Report { from, to, by } => self.report(crate::report::Range { from, to }, by),
             Request::Board => self.board(),
-            Request::SetAgentCapacity { agent, capacity } => {
-                self.set_agent_capacity(&agent, capacity)
-            }
+            Request::EditAgent { agent, edit } => self.edit_agent(&agent, edit),
+            Request::CancelInvite { invite } => self.cancel_invite(&invite),
             Request::ForceOffline { agent } => self.force_offline(&agent),
             Request::SetMailbox { campaign, mailbox } => self.set_mailbox(&campaign, mailbox),
             Request::ShowMailbox { campaign } => self.show_mailbox(&campaign),

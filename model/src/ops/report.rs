@@ -35,9 +35,8 @@ impl Executor<'_, '_> {
         // One read of today's rows and the agents serves both groupings;
         // the board shows no time per status, so no status logs.
         let data = self.store.report_data_with(today, false)?;
-        let agents = self.store.agents()?;
-        let names: Vec<(AgentId, String)> =
-            agents.values().map(|a| (a.id, a.name.clone())).collect();
+        let agents: Vec<Agent> = self.store.agent_rows()?;
+        let names: Vec<(AgentId, String)> = agents.iter().map(|a| (a.id, a.name.clone())).collect();
         let campaigns: Vec<Campaign> = self.team.campaigns.values().cloned().collect();
         let build = |by| {
             report::build(&ReportInput {
@@ -51,7 +50,7 @@ impl Executor<'_, '_> {
             })
         };
         let (by_campaign, by_agent) = (build(Grouping::Campaign), build(Grouping::Agent));
-        let open = self.store.open_interactions()?;
+        let open = self.store.open_heads()?;
         let board = crate::board::build(&crate::board::BoardInput {
             now,
             team: &self.team,

@@ -8,6 +8,7 @@ use super::{
     Context, Executor, InviteRefusal, OpError, OpResult, Outcome, Reply, TeamOverview, done,
 };
 use crate::doc::{self, DocId};
+use crate::hours::BusinessHours;
 use crate::ids::*;
 use crate::routing::{PresenceEntry, PresenceView};
 use crate::store::{DocChange, DocEdit, LocalIdentity, Store};
@@ -38,6 +39,22 @@ pub struct CampaignEdit {
     pub sla_seconds: Option<u32>,
     pub wrapup_seconds: Option<u32>,
     pub offer_timeout_seconds: Option<u32>,
+    /// New business hours; hours with an empty week: always open again.
+    #[serde(default)]
+    pub hours: Option<BusinessHours>,
+}
+
+/// What `agent edit` changes: each `Some` replaces that setting, `None`
+/// leaves it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct AgentEdit {
+    /// The role of every device of the agent's.
+    pub role: Option<Role>,
+    /// Open interactions the agent may hold across campaigns (0: no limit).
+    pub capacity: Option<u32>,
+    /// Campaign names or ids, whole: the agent joins the ones it is not in
+    /// (last in routing order) and leaves the others.
+    pub campaigns: Option<Vec<String>>,
 }
 
 /// A new campaign's settings.
@@ -56,6 +73,9 @@ pub struct CampaignSpec {
     pub sla_seconds: u32,
     pub wrapup_seconds: u32,
     pub offer_timeout_seconds: Option<u32>,
+    /// When it answers; none: always open.
+    #[serde(default)]
+    pub hours: Option<BusinessHours>,
 }
 
 impl CampaignSpec {
@@ -75,6 +95,7 @@ impl CampaignSpec {
             sla_seconds: 0,
             wrapup_seconds: 0,
             offer_timeout_seconds: None,
+            hours: None,
         }
     }
 }
@@ -115,6 +136,7 @@ pub(super) fn create_team(
         fields: vec![],
         sla_seconds: 0,
         wrapup_seconds: 0,
+        hours: None,
     };
     let team = Team {
         id: store.new_id(),
@@ -206,8 +228,17 @@ pub fn admit_device(
     }
     let agent_name = validate::required("the agent name", agent_name)?;
     let (agent, member) = new_agent(store, agent_name, device, device_name, Role::Agent, now);
-    // New agents join the team's default campaign so work can reach them at once.
-    let general = team.campaigns.values().min_by_key(|c| c.id).map(|c| c.id);
+    // New agents join the campaigns the invite names (those still there),
+    // else the team's oldest, so work can reach them at once.
+    let mut joins: Vec<CampaignId> = invite
+        .campaigns
+        .iter()
+        .copied()
+        .filter(|c| team.campaigns.contains_key(c))
+        .collect();
+    if joins.is_empty() {
+        joins.extend(team.campaigns.values().map(|c| c.id).min());
+    }
     let agent_id = agent.id;
     let (hash, dev) = (token_hash.to_string(), device.to_string());
     let changes = store.write_many(vec![
@@ -217,7 +248,7 @@ pub fn admit_device(
         DocEdit::new(DocId::Team(team.id), false, move |d| {
             doc::team::use_invite(d, &hash, &dev)?;
             doc::team::add_member(d, &member)?;
-            if let Some(c) = general {
+            for c in joins {
                 doc::team::add_campaign_member(d, c, agent_id)?;
             }
             Ok(())
@@ -348,6 +379,22 @@ impl Executor<'_, '_> {
         Ok(members)
     }
 
+    /// Business hours as given: checked, or none for an empty week.
+    fn checked_hours(given: Option<BusinessHours>) -> OpResult<Option<BusinessHours>> {
+        match given {
+            Some(h) if h.week.trim().is_empty() => Ok(None),
+            Some(h) => {
+                h.schedule()?;
+                Ok(Some(BusinessHours {
+                    zone: h.zone.trim().to_string(),
+                    week: h.week.trim().to_string(),
+                    closed_message: h.closed_message.trim().to_string(),
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
     fn checked_dispositions(given: &[String]) -> OpResult<Vec<String>> {
         let mut dispositions: Vec<String> = Vec::new();
         for d in given {
@@ -391,6 +438,7 @@ impl Executor<'_, '_> {
             fields: spec.fields,
             sla_seconds: spec.sla_seconds,
             wrapup_seconds: spec.wrapup_seconds,
+            hours: Self::checked_hours(spec.hours)?,
         };
         let id = campaign.id;
         self.write_team(Reply::Created { id: id.to_string() }, move |d| {
@@ -437,6 +485,9 @@ impl Executor<'_, '_> {
             }
             c.fields = fields;
         }
+        if edit.hours.is_some() {
+            c.hours = Self::checked_hours(edit.hours)?;
+        }
         c.strategy = edit.strategy.unwrap_or(c.strategy);
         c.capacity = edit.capacity.unwrap_or(c.capacity);
         c.auto_accept = edit.auto_accept.unwrap_or(c.auto_accept);
@@ -449,16 +500,100 @@ impl Executor<'_, '_> {
         self.write_team(reply, move |d| doc::team::update_campaign(d, &c))
     }
 
-    /// Sets a teammate's own capacity (supervisors): open interactions the
-    /// agent may hold across campaigns, 0 for no limit.
-    pub(super) fn set_agent_capacity(&mut self, agent: &str, capacity: u32) -> OpResult<Outcome> {
-        self.require_supervisor("change an agent's capacity")?;
-        let id = self.agent_by_name(agent)?.id;
-        let change = self.store.write_doc(&DocId::Agent(id), false, move |d| {
-            doc::agent::set_capacity(d, capacity)
-        })?;
+    /// Changes a teammate (supervisors): the role of each of its devices,
+    /// its own capacity, the campaigns it is in. Checked whole before
+    /// anything is written: a campaign left with no one, or a team left with
+    /// no supervisor, is refused.
+    pub(super) fn edit_agent(&mut self, agent: &str, edit: AgentEdit) -> OpResult<Outcome> {
+        self.require_supervisor("edit agents")?;
+        let agent = self.agent_by_name(agent)?;
+        let id = agent.id;
+        let devices: Vec<String> = self
+            .team
+            .members
+            .values()
+            .filter(|m| m.agent == id && !m.revoked)
+            .filter(|m| edit.role.is_some_and(|r| r != m.role))
+            .map(|m| m.device.clone())
+            .collect();
+        if edit.role == Some(Role::Agent) && self.team.role_of(id) == Some(Role::Supervisor) {
+            let others = self
+                .team
+                .members
+                .values()
+                .any(|m| m.agent != id && !m.revoked && m.role == Role::Supervisor);
+            if !others {
+                return Err(OpError::LastSupervisor(agent.name));
+            }
+        }
+        let mut campaigns: Vec<Campaign> = Vec::new();
+        if let Some(names) = &edit.campaigns {
+            let mut wanted = Vec::new();
+            for n in names {
+                wanted.push(self.campaign(n)?.id);
+            }
+            for c in self.team.campaigns.values() {
+                let mut c = c.clone();
+                match (wanted.contains(&c.id), c.has_member(id)) {
+                    (true, false) => c.members.push(id),
+                    (false, true) => c.members.retain(|m| *m != id),
+                    _ => continue,
+                }
+                if c.members.is_empty() {
+                    return Err(OpError::CampaignLeftEmpty(c.name));
+                }
+                campaigns.push(c);
+            }
+        }
+        let mut edits = Vec::new();
+        if let Some(capacity) = edit.capacity.filter(|c| *c != agent.capacity) {
+            edits.push(DocEdit::new(DocId::Agent(id), false, move |d| {
+                doc::agent::set_capacity(d, capacity)
+            }));
+        }
+        if !devices.is_empty() || !campaigns.is_empty() {
+            let role = edit.role;
+            edits.push(DocEdit::new(DocId::Team(self.team.id), false, move |d| {
+                if let Some(role) = role {
+                    for device in &devices {
+                        doc::team::set_role(d, device, role)?;
+                    }
+                }
+                for c in &campaigns {
+                    doc::team::update_campaign(d, c)?;
+                }
+                Ok(())
+            }));
+        }
+        let changes = if edits.is_empty() {
+            Vec::new()
+        } else {
+            self.store.write_many(edits)?
+        };
         let agent = self.agent_by_name(&id.to_string())?;
-        done(Reply::Status(Box::new(agent)), vec![change])
+        done(Reply::Status(Box::new(agent)), changes)
+    }
+
+    /// Cancels an open invite (supervisors): it leaves the team document,
+    /// so the issuing device refuses the code from then on.
+    pub(super) fn cancel_invite(&mut self, given: &str) -> OpResult<Outcome> {
+        self.require_supervisor("cancel invites")?;
+        let given = given.trim();
+        let matching: Vec<&String> = if given.len() < 8 {
+            Vec::new()
+        } else {
+            self.team
+                .invites
+                .keys()
+                .filter(|h| h.starts_with(given))
+                .collect()
+        };
+        let hash = match matching.as_slice() {
+            [one] => (*one).clone(),
+            [] => return Err(OpError::UnknownInvite(given.to_string())),
+            _ => return Err(OpError::AmbiguousInvite(given.to_string())),
+        };
+        self.write_team(Reply::Done, move |d| doc::team::remove_invite(d, &hash))
     }
 
     /// Sets a teammate Offline (supervisors): their machine is gone and

@@ -148,6 +148,7 @@ impl World {
                 fields: vec![],
                 sla_seconds: 60,
                 wrapup_seconds: 0,
+                hours: None,
             },
         );
         id

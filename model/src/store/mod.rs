@@ -59,7 +59,9 @@ const CACHE_DOCS: usize = 512;
 /// 10: interaction rows hold the snooze in force.
 /// 11: merged contacts (`contact_merges`; contact rows hold their merge).
 /// 12: reports' rows (`report_rows`) and the agents' status logs (`status_log`).
-const PROJECTION_VERSION: u64 = 13;
+/// 13: mail holders and docs (the email channel).
+/// 14: the board's `open_heads`; agent rows without their status history.
+const PROJECTION_VERSION: u64 = 14;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -638,6 +640,7 @@ impl Store {
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;
             txn.open_table(REPORT_ROWS)?;
+            txn.open_table(OPEN_HEADS)?;
             txn.open_table(STATUS_LOG)?;
             txn.open_multimap_table(MAIL_HOLDERS)?;
             txn.open_table(MAIL_DOCS)?;

@@ -160,13 +160,9 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
         Row::Agent(mut agent) => {
             let id = agent.id.to_string();
             put_status_log(txn, &id, &agent.status_history)?;
-            // The list and the board read agents often: the row keeps
-            // only the newest changes; reports read `status_log`.
-            let keep = agent
-                .status_history
-                .len()
-                .saturating_sub(Agent::HISTORY_IN_ROW);
-            agent.status_history.drain(..keep);
+            // The list and the board read agents after every change: the
+            // row keeps no history (reports read `status_log`).
+            agent.status_history.clear();
             txn.open_table(AGENTS)?
                 .insert(id.as_str(), encode(&agent).as_slice())?;
         }
@@ -594,6 +590,16 @@ fn put_interaction(
             by_contact.remove(c.to_string().as_str(), id)?;
         }
     }
+    let mut open = txn.open_table(OPEN_HEADS)?;
+    match new.filter(|(n, _)| n.finalized.is_none()) {
+        Some((n, _)) => {
+            let head = postcard::to_stdvec(&crate::board::OpenHead::of(n)).unwrap_or_default();
+            open.insert(id, head.as_slice())?;
+        }
+        None => {
+            open.remove(id)?;
+        }
+    }
     match new {
         Some((new, text)) => {
             rows.insert(id, encode(new).as_slice())?;
@@ -739,6 +745,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(MENTION_WORDS);
     clear!(MENTION_DOCS);
     clear!(REPORT_ROWS);
+    clear!(OPEN_HEADS);
     clear!(STATUS_LOG);
     clear!(MALFORMED);
     clear!(MAIL_DOCS);
@@ -800,6 +807,7 @@ macro_rules! dump_rows {
         dump_table!("mention_words", MENTION_WORDS);
         dump_table!("mention_docs", MENTION_DOCS);
         dump_table!("report_rows", REPORT_ROWS);
+        dump_table!("open_heads", OPEN_HEADS);
         dump_table!("status_log", STATUS_LOG);
         dump_table!("malformed", MALFORMED);
         dump_table!("mail_docs", MAIL_DOCS);

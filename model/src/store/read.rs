@@ -133,12 +133,21 @@ impl Store {
     }
 
     pub fn agents(&self) -> StoreResult<BTreeMap<AgentId, Agent>> {
+        Ok(self
+            .agent_rows::<Agent>()?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect())
+    }
+
+    /// Every agent's row read as `T`, a part of [`Agent`] (serde skips the
+    /// rest without building it): for readers that need no status history.
+    pub fn agent_rows<T: serde::de::DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(AGENTS)?;
-        let mut out = BTreeMap::new();
+        let mut out = Vec::new();
         for row in table.iter()? {
-            let agent: Agent = decode("agents", row?.1.value())?;
-            out.insert(agent.id, agent);
+            out.push(decode("agents", row?.1.value())?);
         }
         Ok(out)
     }
@@ -385,15 +394,44 @@ impl Store {
         self.list_count(state_scope(state), "")
     }
 
-    /// Every queued and active interaction: what routing works on.
-    pub fn open_interactions(&self) -> StoreResult<Vec<InteractionSummary>> {
+    /// Every queued and active interaction as the board reads it.
+    pub fn open_heads(&self) -> StoreResult<Vec<crate::board::OpenHead>> {
+        let txn = self.db().begin_read()?;
         let mut out = Vec::new();
-        for s in self.list_interactions(BaseState::Queued, 0, usize::MAX)? {
-            if !self.is_mail_duplicate(&s)? {
-                out.push(s);
+        for row in txn.open_table(OPEN_HEADS)?.iter()? {
+            let (_, v) = row?;
+            out.push(
+                postcard::from_bytes(v.value()).map_err(|e| StoreError::CorruptRecord {
+                    table: "open_heads",
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every queued, then every active interaction, in one read: what
+    /// routing works on.
+    pub fn open_interactions(&self) -> StoreResult<Vec<InteractionSummary>> {
+        let txn = self.db().begin_read()?;
+        let order = txn.open_table(INTERACTION_ORDER)?;
+        let table = txn.open_table(INTERACTIONS)?;
+        let mut out = Vec::new();
+        for state in [BaseState::Queued, BaseState::Active] {
+            let scope = state_scope(state);
+            let range = order
+                .range((scope, i64::MIN, i64::MIN, "")..(scope + 1, i64::MIN, i64::MIN, ""))?;
+            for row in range {
+                let (key, _) = row?;
+                if let Some(v) = table.get(key.value().3)? {
+                    let summary: InteractionSummary = decode("interactions", v.value())?;
+                    // One mail taken in on both sides of a partition: routed once.
+                    if !self.is_mail_duplicate(&summary)? {
+                        out.push(summary);
+                    }
+                }
             }
         }
-        out.extend(self.list_interactions(BaseState::Active, 0, usize::MAX)?);
         Ok(out)
     }
 

@@ -110,6 +110,10 @@ pub const MENTION_DOCS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new(
 /// Postcard, not JSON: a month's report reads 100k of them.
 pub const REPORT_ROWS: TableDefinition<'_, (i64, &str), &[u8]> =
     TableDefinition::new("report_rows");
+/// `interaction id → postcard OpenHead`: every queued and active
+/// interaction as the board reads it after each change, small and in one
+/// table (the summaries are JSON with every list's fields).
+pub const OPEN_HEADS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("open_heads");
 /// `(agent id, at, index) → (status, break reason)`: every agent's status
 /// log as its document keeps it (the newest `Agent::HISTORY_LIMIT`).
 pub const STATUS_LOG: TableDefinition<'_, (&str, i64, u32), (&str, &str)> =

@@ -692,6 +692,7 @@ impl Actor {
             Command::Invite {
                 ttl_ms,
                 uses,
+                campaigns,
                 reply,
             } => {
                 let me = self.local_peer;
@@ -712,6 +713,7 @@ impl Actor {
                     now,
                     ttl_ms,
                     uses,
+                    &campaigns,
                     addrs,
                 )
                 .map_err(NodeError::from)

@@ -275,6 +275,7 @@ pub(super) enum Command {
     Invite {
         ttl_ms: Millis,
         uses: u32,
+        campaigns: Vec<String>,
         reply: Reply1<InviteCode>,
     },
     Members {
@@ -433,11 +434,24 @@ impl NodeHandle {
         done.map_err(|e| NodeError::File(Box::new(e.into())))
     }
 
-    /// Creates an invite valid for `ttl_ms` and `uses` joins.
+    /// Creates an invite valid for `ttl_ms` and `uses` joins; joiners go
+    /// into the team's oldest campaign.
     pub async fn invite(&self, ttl_ms: Millis, uses: u32) -> Result<InviteCode, NodeError> {
+        self.invite_into(ttl_ms, uses, Vec::new()).await
+    }
+
+    /// Creates an invite whose joiners are added to `campaigns` (names or
+    /// ids; empty: the team's oldest campaign).
+    pub async fn invite_into(
+        &self,
+        ttl_ms: Millis,
+        uses: u32,
+        campaigns: Vec<String>,
+    ) -> Result<InviteCode, NodeError> {
         self.call(|reply| Command::Invite {
             ttl_ms,
             uses,
+            campaigns,
             reply,
         })
         .await

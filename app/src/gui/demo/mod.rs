@@ -115,6 +115,7 @@ pub fn campaign(
         auto_accept: false,
         sla_seconds,
         wrapup_seconds: 15,
+        hours: None,
         offer_timeout_seconds: None,
     }
 }
@@ -285,6 +286,7 @@ pub fn seed(root: &Path, rt: &tokio::runtime::Runtime) -> Result<Seeded, String>
             s.now,
             meshdesk_sync::team::DEFAULT_INVITE_TTL_MS,
             1,
+            &[],
             vec![],
         )
         .map_err(|e| e.to_string())?;

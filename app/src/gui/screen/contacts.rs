@@ -412,7 +412,13 @@ impl Contacts {
             Message::Invite => {
                 let backend = backend.clone();
                 (
-                    Task::perform(async move { backend.invite().await }, Message::Invited),
+                    Task::perform(
+                        async move {
+                            let ttl = meshdesk_sync::team::DEFAULT_INVITE_TTL_MS;
+                            backend.invite(ttl, 1, Vec::new()).await
+                        },
+                        Message::Invited,
+                    ),
                     None,
                 )
             }
@@ -596,7 +602,13 @@ impl Contacts {
                 Ok(code) => column![
                     text("Invite code").size(TEXT),
                     muted("Valid for 24 hours, for one device. The new teammate pastes it in their welcome screen."),
-                    container(text(code.as_str()).size(SMALL)).padding(8).style(theme::boxes::card),
+                    container(
+                        text(code.as_str())
+                            .size(SMALL)
+                            .wrapping(iced::widget::text::Wrapping::Glyph)
+                    )
+                    .padding(8)
+                    .style(theme::boxes::card),
                     button(text("Copy").size(TEXT))
                         .on_press(Message::Copy)
                         .style(theme::buttons::primary)

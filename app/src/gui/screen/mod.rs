@@ -6,6 +6,7 @@
 //! with the open one's detail, plus what only that screen does.
 
 pub mod active;
+pub mod admin;
 pub mod board;
 pub mod contacts;
 pub mod conversation;
