@@ -117,6 +117,23 @@ pub struct InboundMail {
     pub text: String,
     #[serde(default)]
     pub files: Vec<Attachment>,
+    /// Where the fetcher found it: the mailbox's UIDVALIDITY and its UID.
+    #[serde(default)]
+    pub uid: Option<(u32, u32)>,
+}
+
+/// How a fetched mail's place is recorded on its message (`mail_uid`).
+pub fn uid_mark(campaign: CampaignId, validity: u32, uid: u32) -> String {
+    format!("{campaign}/{validity}/{uid}")
+}
+
+/// The parts of a [`uid_mark`].
+pub fn parse_uid_mark(mark: &str) -> Option<(CampaignId, u32, u32)> {
+    let mut parts = mark.split('/');
+    let campaign = parts.next()?.parse().ok()?;
+    let validity = parts.next()?.parse().ok()?;
+    let uid = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((campaign, validity, uid))
 }
 
 /// One message of an email conversation as the sender of replies reads it.

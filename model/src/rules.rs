@@ -335,6 +335,9 @@ fn check_mail_mark(op: &OpView) -> Result<(), Refusal> {
             .is_some_and(|t| t.len() <= crate::mail::MAX_MAIL_ID_CHARS && !t.contains('\n')),
         "mail_sent_at" => op.int_value().is_some(),
         "mail_error" => op.str_value().is_some_and(|t| t.chars().count() <= 1000),
+        "mail_uid" => op
+            .str_value()
+            .is_some_and(|t| crate::mail::parse_uid_mark(t).is_some()),
         _ => false,
     };
     if ok {
@@ -1031,6 +1034,13 @@ fn judge_interaction_op(
             }
         }
         ["messages", "*"] => {
+            // Whether an agent's reply went out by mail: any member may
+            // record it, since the node that sends a reply whose author's
+            // node is away is not the author's (see the email channel).
+            let mail_fact = matches!(key, Some("mail_id" | "mail_sent_at" | "mail_error"));
+            if !own_object && mail_fact && !op.makes_object() && !op.insert {
+                return check_mail_mark(op);
+            }
             if !own_object {
                 return refuse(format!("{} belongs to another writer", what()));
             }

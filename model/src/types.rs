@@ -227,7 +227,7 @@ pub struct Team {
     pub keys: BTreeMap<String, TeamKey>,
     /// The mailbox of each campaign on the `email` channel that has one
     /// (never its password: that stays on each device).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mailboxes: BTreeMap<CampaignId, Mailbox>,
 }
 

@@ -1462,3 +1462,119 @@ fn doc_obj(
         .map(|(_, o)| o)
         .expect("object")
 }
+
+fn mailbox(host: &str) -> Mailbox {
+    let server = |port| MailServer {
+        host: host.into(),
+        port,
+        tls: MailTls::Tls,
+        user: "support@example.com".into(),
+    };
+    Mailbox {
+        address: "support@example.com".into(),
+        imap: server(993),
+        smtp: server(465),
+        fetchers: Default::default(),
+    }
+}
+
+#[test]
+fn only_supervisors_set_a_mailbox_and_its_fields_keep_their_schema() {
+    let mut ana = supervisor();
+    run(
+        &mut ana.store,
+        Request::AddCampaign(ops::CampaignSpec::new(
+            "Mail",
+            ChannelKind::Email,
+            Strategy::RingAll,
+        )),
+    );
+    let mut eve = admit(&mut ana, "Eve");
+    let team = team_doc(&ana);
+    let campaign = ana
+        .store
+        .team()
+        .expect("team")
+        .expect("team")
+        .campaign_by_name("Mail")
+        .expect("Mail")
+        .id;
+    // The ops refuse an agent before writing.
+    let refused = ops::execute(
+        &mut eve.store,
+        &ctx(),
+        Request::SetMailbox {
+            campaign: "Mail".into(),
+            mailbox: Some(mailbox("imap.example.com")),
+        },
+    );
+    assert!(matches!(refused, Err(ops::OpError::NotSupervisor(_))));
+    // Written around the ops, every node refuses it on receive.
+    let forged = mailbox("imap.evil.example");
+    eve.store
+        .write_doc(&team, false, move |d| {
+            doc::team::set_mailbox(d, campaign, Some(&forged))
+        })
+        .expect("eve writes");
+    let refused = sync(&mut eve, &mut ana);
+    assert!(
+        refused_doc(&refused, &team).contains("may only change its own device name"),
+        "{refused:?}"
+    );
+    assert!(
+        ana.store
+            .team()
+            .expect("team")
+            .expect("team")
+            .mailboxes
+            .is_empty()
+    );
+
+    // Ana's mailbox reaches a new teammate's copy of the team.
+    run(
+        &mut ana.store,
+        Request::SetMailbox {
+            campaign: "Mail".into(),
+            mailbox: Some(mailbox("imap.example.com")),
+        },
+    );
+    let mut bo = admit(&mut ana, "Bo");
+    let refused = sync(&mut ana, &mut bo);
+    assert!(refused.is_empty(), "{refused:?}");
+    let seen = bo.store.team().expect("team").expect("team");
+    assert_eq!(seen.mailboxes[&campaign].imap.host, "imap.example.com");
+
+    // Even a supervisor's port must be a port, and no other mail_ key goes.
+    for (key, value) in [
+        ("mail_imap_port", automerge::ScalarValue::Int(70_000)),
+        ("mail_smtp_tls", automerge::ScalarValue::Str("ssl3".into())),
+        (
+            "mail_password",
+            automerge::ScalarValue::Str("hunter2".into()),
+        ),
+    ] {
+        let mut ana_copy = device_copying(&bo, ana.key.clone(), "ana", ana.agent);
+        ana_copy
+            .store
+            .write_doc(&team, false, move |d| {
+                let campaigns = match d.get(automerge::ROOT, "campaigns")? {
+                    Some((_, id)) => id,
+                    None => return Err(doc::DocError::Missing("campaigns".into())),
+                };
+                let c = match d.get(&campaigns, campaign.to_string())? {
+                    Some((_, id)) => id,
+                    None => return Err(doc::DocError::Missing("campaign".into())),
+                };
+                d.put(&c, key, value)?;
+                Ok(())
+            })
+            .expect("ana writes");
+        let refused = sync(&mut ana_copy, &mut bo);
+        assert!(
+            refused_doc(&refused, &team).contains("outside a mailbox's schema"),
+            "{key}: {refused:?}"
+        );
+    }
+    let seen = bo.store.team().expect("team").expect("team");
+    assert_eq!(seen.mailboxes[&campaign].imap.port, 993);
+}

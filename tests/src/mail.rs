@@ -273,6 +273,36 @@ begin retry
                 .references(parent.to_string());
         }
         let email = builder.body(body.to_string()).expect("mail");
+        self.submit(&email);
+    }
+
+    /// Carla sends an HTML mail with a file.
+    pub fn customer_sends_html(
+        &self,
+        message_id: &str,
+        subject: &str,
+        html: &str,
+        file: (&str, &[u8]),
+    ) {
+        use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
+        let email = lettre::Message::builder()
+            .from("Carla Customer <carla@example.test>".parse().expect("from"))
+            .to("support@example.test".parse().expect("to"))
+            .subject(subject)
+            .message_id(Some(message_id.to_string()))
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::html(html.to_string()))
+                    .singlepart(Attachment::new(file.0.to_string()).body(
+                        file.1.to_vec(),
+                        ContentType::parse("application/pdf").expect("type"),
+                    )),
+            )
+            .expect("mail");
+        self.submit(&email);
+    }
+
+    fn submit(&self, email: &lettre::Message) {
         let ca = std::fs::read(&self.ca_pem).expect("ca");
         let tls = lettre::transport::smtp::client::TlsParameters::builder("localhost".into())
             .certificate_store(lettre::transport::smtp::client::CertificateStore::None)
@@ -289,7 +319,7 @@ begin retry
                 PASSWORD.into(),
             ))
             .build();
-        smtp.send(&email)
+        smtp.send(email)
             .unwrap_or_else(|e| panic!("customer's mail: {e}\n{}", self.logs()));
     }
 
@@ -320,6 +350,23 @@ begin retry
                 let renamed = path.with_file_name(format!("{base}:2,{flags}"));
                 std::fs::rename(&path, renamed).expect("rename");
             }
+        }
+    }
+
+    /// Marks every mail of a user's mailbox seen, as a person reading it in
+    /// another mail client would.
+    pub fn mark_all_seen(&self, user: &str) {
+        let cur = self.dir.path().join("mail").join(user).join("cur");
+        for (path, _) in self.mailbox_files(user) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let renamed = match name.rsplit_once(":2,") {
+                Some((_, flags)) if flags.contains('S') => continue,
+                Some((base, flags)) => cur.join(format!("{base}:2,{flags}S")),
+                None => cur.join(format!("{name}:2,S")),
+            };
+            std::fs::rename(&path, renamed).expect("rename");
         }
     }
 

@@ -42,11 +42,15 @@ fn a_mail_becomes_pending_the_reply_threads_and_the_answer_joins_it() {
     assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
 
     b.ok(&["interaction", "accept", &id]);
+    let steps = b.data_dir().join("steps.txt");
+    std::fs::write(&steps, "1. off\n2. on\n").expect("file");
     b.ok(&[
         "interaction",
         "send",
         &id,
         "Have you tried turning it off and on?",
+        "--file",
+        &steps.display().to_string(),
     ]);
     let mut reply = String::new();
     assert!(
@@ -80,6 +84,7 @@ fn a_mail_becomes_pending_the_reply_threads_and_the_answer_joins_it() {
         "{reply}"
     );
     assert!(reply.contains("> My printer is broken."), "{reply}");
+    assert!(reply.contains("filename=\"steps.txt\""), "{reply}");
 
     servers.customer_sends(
         "<c2@customer.example>",
@@ -232,6 +237,120 @@ fn a_reply_that_cannot_be_sent_says_so_in_the_conversation() {
         b.log()
     );
     assert!(servers.mailbox_files("carla").is_empty());
+}
+
+#[test]
+fn a_mail_read_in_another_client_before_the_fetch_is_still_taken_in() {
+    let servers = MailServers::start();
+    let (mut a, mut b) = team(&servers);
+    servers.customer_sends("<r1@customer.example>", "First", "one", None);
+    assert!(wait_until(Duration::from_secs(20), || pending(&a).len() == 1));
+    a.stop();
+    b.stop();
+    // Someone reads the next mail in their mail client while no node runs.
+    servers.customer_sends("<r2@customer.example>", "Read elsewhere", "two", None);
+    assert!(wait_until(Duration::from_secs(10), || {
+        servers.mailbox_files("support").len() == 2
+    }));
+    servers.mark_all_seen("support");
+    a.start(&[]);
+    b.start(&[a.addr()]);
+    assert!(
+        wait_until(Duration::from_secs(20), || pending(&a).len() == 2),
+        "the mail read elsewhere was skipped: {:?}\nA: {}\nB: {}",
+        pending(&a),
+        a.log(),
+        b.log()
+    );
+}
+
+#[test]
+fn html_mail_reads_as_text_and_its_files_are_kept() {
+    let servers = MailServers::start();
+    let (a, _b) = team(&servers);
+    let pdf = b"%PDF-1.4 a small invoice".to_vec();
+    servers.customer_sends_html(
+        "<h1@customer.example>",
+        "Invoice",
+        "<html><body><p>Please see the <b>invoice</b>.</p><script>alert(1)</script></body></html>",
+        ("invoice.pdf", &pdf),
+    );
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        if let Some(r) = pending(&a).first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty()
+    }));
+    let shown = a.json(&["interaction", "show", &id]);
+    let message = &shown["interaction"]["messages"][0];
+    let body = message["body"].as_str().unwrap_or_default();
+    assert!(body.contains("Please see the"), "{body}");
+    assert!(body.contains("invoice"), "{body}");
+    assert!(!body.contains('<') && !body.contains("alert"), "{body}");
+    let file = &message["attachments"][0];
+    assert_eq!(file["name"], "invoice.pdf", "{message}");
+    assert_eq!(file["size"].as_u64(), Some(pdf.len() as u64));
+    let hash = file["hash"].as_str().expect("hash").to_string();
+    let out = a.data_dir().join("invoice-copy.pdf");
+    a.ok(&["file", "get", &hash, "--out", &out.display().to_string()]);
+    assert_eq!(std::fs::read(&out).expect("file"), pdf);
+}
+
+#[test]
+fn a_reply_left_on_a_node_that_went_away_is_sent_by_the_fetcher() {
+    let servers = MailServers::start();
+    let (a, mut b) = team(&servers);
+    // B neither fetches nor holds the password: its reply waits there.
+    let b_device = peer_id(&b);
+    a.ok(&[
+        "mailbox",
+        "fetcher",
+        "--campaign",
+        "Mail",
+        "--device",
+        &b_device,
+        "--remove",
+    ]);
+    std::fs::remove_file(b.data_dir().join("mail-secrets.json")).expect("forget");
+    servers.customer_sends("<w1@customer.example>", "Waiting", "anyone?", None);
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        if let Some(r) = pending(&b).first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty()
+    }));
+    b.ok(&["interaction", "accept", &id]);
+    b.ok(&["interaction", "send", &id, "Bo here, on it."]);
+    assert!(wait_until(Duration::from_secs(20), || {
+        b.log().contains("a reply waits")
+    }));
+    assert!(wait_until(Duration::from_secs(20), || bodies(&a, &id)
+        .len()
+        == 2));
+    assert!(servers.mailbox_files("carla").is_empty());
+    b.stop();
+    let mut reply = String::new();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            match servers.mailbox_files("carla").first() {
+                Some((_, text)) => {
+                    reply = text.clone();
+                    true
+                }
+                None => false,
+            }
+        }),
+        "A did not send B's reply\n{}",
+        a.log()
+    );
+    assert!(reply.contains("Bo here, on it."), "{reply}");
+    assert!(
+        header(&reply, "From").is_some_and(|f| f.contains("Bo")),
+        "{reply}"
+    );
+    assert_eq!(header(&reply, "In-Reply-To"), Some("<w1@customer.example>"));
 }
 
 #[test]

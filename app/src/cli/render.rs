@@ -529,6 +529,10 @@ pub fn text(reply: &Reply) -> String {
                 }
             )
         }
+        Reply::MailHighWater(uid) => match uid {
+            Some(uid) => format!("UID {uid}"),
+            None => "No mail of this mailbox is held yet.".into(),
+        },
         Reply::MailThread(thread) => {
             format!("{} ({} messages)", thread.subject, thread.messages.len())
         }

@@ -8,14 +8,19 @@
 //! mail of INBOX in UID order — read with `BODY.PEEK[]`, so reading does
 //! not mark it — hands it to the node (`Request::MailIntake`, durable when
 //! it returns), and only then sets `\Seen`. It then waits in IDLE when the
-//! server offers it (polls every 2 s otherwise). A crash between storing
+//! server offers it (polls every 2 s otherwise). Besides UNSEEN it takes
+//! every mail above the team's high-water mark (the highest UID, per
+//! UIDVALIDITY, of the fetched mails the team holds: each records where it
+//! was found), so a mail someone read in another mail client first is not
+//! skipped. A crash between storing
 //! and `\Seen` leaves the mail unseen: the next fetch (here or on the next
 //! elected device) takes it again and the node finds its `Message-ID`
 //! already stored, so nothing is lost or doubled.
 //!
 //! Sending: the node's changes name interactions; for each email
-//! interaction this agent has messages in that are not yet sent (no
-//! `mail_sent_at`, no `mail_error`), the reply goes out over SMTP from this
+//! interaction that came in through the mailbox and holds messages of this
+//! agent not yet sent (no `mail_sent_at`, no `mail_error`), the reply goes
+//! out over SMTP from this
 //! node, then `Request::MarkMail` records it. Transient failures retry
 //! with backoff (2 s doubling, 6 tries); a permanent one (a 5xx, a bad
 //! address, retries spent) is recorded with its reason and shows in the
@@ -31,7 +36,7 @@ use meshdesk_model::blobs::Attachment;
 use meshdesk_model::doc::DocId;
 use meshdesk_model::mail::{self, InboundMail, MailOutcome, MailThread};
 use meshdesk_model::ops::{Reply, Request};
-use meshdesk_model::{Author, CampaignId, InteractionId, Mailbox, MessageId, now_ms};
+use meshdesk_model::{AgentId, Author, CampaignId, InteractionId, Mailbox, MessageId, now_ms};
 use meshdesk_sync::node::{self, NodeError, NodeHandle};
 use tokio::task::JoinHandle;
 
@@ -179,12 +184,14 @@ async fn fetch_session(
         .await
         .map(|c| c.has_str("IDLE"))
         .unwrap_or(false);
-    session
+    let inbox = session
         .select("INBOX")
         .await
         .map_err(|e| imap_error(mailbox, e))?;
+    let validity = inbox.uid_validity;
+    tracing::info!(campaign = %campaign, uid_validity = ?validity, idle, "mailbox opened");
     loop {
-        if !take_new(node, campaign, mailbox, &mut session).await? {
+        if !take_new(node, campaign, mailbox, validity, &mut session).await? {
             return Ok(());
         }
         if idle {
@@ -200,20 +207,39 @@ async fn fetch_session(
     }
 }
 
-/// Takes every unseen mail in; false when the node is gone.
+/// Takes in every mail that is unseen or above the team's high-water mark
+/// (the highest UID an interaction holds, so a mail someone read in another
+/// client is not skipped); false when the node is gone.
 async fn take_new(
     node: &NodeHandle,
     campaign: CampaignId,
     mailbox: &Mailbox,
+    validity: Option<u32>,
     session: &mut net::ImapSession,
 ) -> Result<bool, MailError> {
-    let mut uids: Vec<u32> = session
+    let mut uids: std::collections::BTreeSet<u32> = session
         .uid_search("UNSEEN")
         .await
         .map_err(|e| imap_error(mailbox, e))?
         .into_iter()
         .collect();
-    uids.sort_unstable();
+    if let Some(uid_validity) = validity {
+        let high = node
+            .execute(Request::MailHighWater {
+                campaign,
+                uid_validity,
+            })
+            .await;
+        tracing::debug!(campaign = %campaign, high_water = ?high, "looking for new mail");
+        if let Ok(Reply::MailHighWater(Some(high))) = high {
+            // `N:*` always names the last mail, even below N.
+            let above = session
+                .uid_search(format!("UID {}:*", high.saturating_add(1)))
+                .await
+                .map_err(|e| imap_error(mailbox, e))?;
+            uids.extend(above.into_iter().filter(|u| *u > high));
+        }
+    }
     for uid in uids {
         let fetched: Vec<_> = session
             .uid_fetch(uid.to_string(), "BODY.PEEK[]")
@@ -251,6 +277,7 @@ async fn take_new(
             from_name: parsed.from_name,
             text: parsed.text,
             files,
+            uid: validity.map(|v| (v, uid)),
         }));
         match node.execute(request).await {
             Ok(reply) => {
@@ -318,6 +345,9 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                         }
                     }
                 }
+                // A teammate's node went away: its queued replies may be
+                // this node's to send now.
+                Ok(node::Event::PeerDisconnected { .. }) => sweep = true,
                 Ok(node::Event::Stopped) | Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => sweep = true,
@@ -329,6 +359,21 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
         }
         let Some(t) = team(&node).await else { continue };
         let me = t.me.agent;
+        let my_device = node.peer_id().to_base58();
+        let peers: Vec<_> = node
+            .peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.ready)
+            .collect();
+        let live_agents: HashSet<AgentId> =
+            peers.iter().filter_map(|p| p.agent).chain([me]).collect();
+        let live_devices: HashSet<String> = peers
+            .iter()
+            .map(|p| p.peer.clone())
+            .chain([my_device.clone()])
+            .collect();
         let my_name = t
             .agents
             .iter()
@@ -347,14 +392,33 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                 watch.remove(&id);
                 continue;
             };
+            // Only conversations that came in through the mailbox are
+            // answered by mail: a campaign that used `email` as a label
+            // before it had a mailbox does not mail its old messages.
+            let by_mail = thread
+                .messages
+                .iter()
+                .any(|m| m.message.author == Author::Contact && m.mark.mail_id.is_some());
+            if !by_mail {
+                watch.remove(&id);
+                continue;
+            }
+            // This agent's replies; and, on the mailbox's fetcher, those
+            // of agents whose node is away (their node may be off for
+            // days with the customer waiting).
+            let fetching_here = mail::fetcher_of(thread.campaign, &mailbox.fetchers, |d| {
+                live_devices.contains(d)
+            }) == Some(my_device.as_str());
             let unsent: Vec<usize> = thread
                 .messages
                 .iter()
                 .enumerate()
                 .filter(|(_, m)| {
-                    m.message.author == Author::Agent(me)
-                        && m.mark.sent_at.is_none()
-                        && m.mark.error.is_none()
+                    let mine_to_send = match m.message.author {
+                        Author::Agent(a) => a == me || (fetching_here && !live_agents.contains(&a)),
+                        _ => false,
+                    };
+                    mine_to_send && m.mark.sent_at.is_none() && m.mark.error.is_none()
                 })
                 .map(|(n, _)| n)
                 .collect();
@@ -375,7 +439,17 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                 if tries.get(&message).is_some_and(|t| t.next > Instant::now()) {
                     continue;
                 }
-                let outcome = match send_reply(&thread, n, mailbox, &password, &my_name).await {
+                let author = match thread.messages[n].message.author {
+                    Author::Agent(a) if a != me => t
+                        .agents
+                        .iter()
+                        .find(|x| x.id == a)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default(),
+                    _ => my_name.clone(),
+                };
+                let outcome = match send_reply(&node, &thread, n, mailbox, &password, &author).await
+                {
                     Ok(()) => Some(MailOutcome::Sent),
                     Err((true, reason)) => Some(MailOutcome::Failed { reason }),
                     Err((false, reason)) => {
@@ -394,7 +468,7 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
                                 ),
                             })
                         } else {
-                            let wait = Duration::from_secs(2u64 << entry.count.min(10));
+                            let wait = Duration::from_secs(1u64 << entry.count.min(10));
                             entry.next = Instant::now() + wait;
                             tracing::warn!(interaction = %id, error = %reason, retry_in = ?wait, "a reply was not sent; retrying");
                             None
@@ -446,8 +520,9 @@ fn reply_subject(subject: &str, interaction: InteractionId) -> String {
     }
 }
 
-/// Sends message `n` of `thread`; `Err((permanent, reason))`.
+/// Sends message `n` of `thread`, with its files; `Err((permanent, reason))`.
 async fn send_reply(
+    node: &NodeHandle,
     thread: &MailThread,
     n: usize,
     mailbox: &Mailbox,
@@ -502,15 +577,36 @@ async fn send_reply(
         .from(lettre::message::Mailbox::new(from_name, from_addr))
         .to(lettre::message::Mailbox::new(to_name, to_addr))
         .subject(reply_subject(&thread.subject, thread.interaction))
-        .message_id(Some(mail_id))
-        .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        .message_id(Some(mail_id));
     if let Some(irt) = in_reply_to {
         builder = builder.in_reply_to(irt);
     }
     if !references.is_empty() {
         builder = builder.references(references.join(" "));
     }
-    let email = builder.body(text).map_err(|e| (true, e.to_string()))?;
+    let email = if this.message.attachments.is_empty() {
+        builder
+            .singlepart(lettre::message::SinglePart::plain(text))
+            .map_err(|e| (true, e.to_string()))?
+    } else {
+        use lettre::message::{Attachment as MailPart, MultiPart, SinglePart, header::ContentType};
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+        for file in &this.message.attachments {
+            // Fetched from a teammate if this node lacks it; a file that
+            // cannot be had now is retried like a busy server.
+            let bytes = node
+                .file_bytes(file.hash)
+                .await
+                .map_err(|e| (false, format!("the file {}: {e}", file.name)))?;
+            let mime = ContentType::parse(&file.mime)
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                .map_err(|e| (true, e.to_string()))?;
+            parts = parts.singlepart(MailPart::new(file.name.clone()).body(bytes, mime));
+        }
+        builder
+            .multipart(parts)
+            .map_err(|e| (true, e.to_string()))?
+    };
     let transport =
         net::smtp_transport(&mailbox.smtp, password).map_err(|e| (false, e.to_string()))?;
     match transport.send(email).await {

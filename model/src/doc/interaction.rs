@@ -311,6 +311,9 @@ pub struct MailMark {
     pub sent_at: Option<i64>,
     /// Why sending failed for good (outbound).
     pub error: Option<String>,
+    /// Where a fetcher found it: `<campaign>/<UIDVALIDITY>/<UID>` (inbound).
+    #[serde(default)]
+    pub uid: Option<String>,
 }
 
 /// The mail facts of every message, in order.
@@ -324,9 +327,30 @@ pub fn mail_marks<D: ReadDoc>(doc: &D) -> DocResult<Vec<MailMark>> {
             mail_id: m.opt_str("mail_id")?,
             sent_at: m.opt_i64("mail_sent_at")?,
             error: m.opt_str("mail_error")?,
+            uid: m.opt_str("mail_uid")?,
         });
     }
     Ok(out)
+}
+
+/// Records where a fetched mail was found (see [`MailMark::uid`]) on this
+/// writer's own message.
+pub fn put_mail_uid(doc: &mut AutoCommit, message: MessageId, uid: &str) -> DocResult<()> {
+    let list = existing(doc, &ROOT, "messages")?;
+    let wanted = message.to_string();
+    for n in (0..doc.length(&list)).rev() {
+        let Some((_, obj)) = doc.get(&list, n)? else {
+            continue;
+        };
+        if let Some((automerge::Value::Scalar(s), _)) = doc.get(&obj, "id")?
+            && let automerge::ScalarValue::Str(id) = s.as_ref()
+            && id.as_str() == wanted
+        {
+            doc.put(&obj, "mail_uid", uid)?;
+            return Ok(());
+        }
+    }
+    Err(DocError::Missing(format!("messages.{wanted}")))
 }
 
 /// Appends a message that came as (or goes out as) a mail with this `Message-ID`.

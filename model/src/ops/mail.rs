@@ -15,15 +15,16 @@ use super::*;
 /// tab dropped, cut to `max` characters.
 pub(crate) fn clean_text(raw: &str, max: usize) -> String {
     let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out: String = unified
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .take(max)
-        .collect();
-    if unified.chars().count() > max {
-        out.push('…');
-        out = out.chars().skip(1).collect::<String>();
+    let kept = || {
+        unified
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+    };
+    if kept().count() <= max {
+        return kept().collect::<String>().trim().to_string();
     }
+    let mut out: String = kept().take(max.saturating_sub(1)).collect();
+    out.push('…');
     out.trim().to_string()
 }
 
@@ -155,6 +156,9 @@ impl Executor<'_, '_> {
             );
         }
         let files = self.check_files(m.files.clone())?;
+        let uid = m
+            .uid
+            .map(|(validity, uid)| mail::uid_mark(campaign.id, validity, uid));
         let mut text = clean_text(&m.text, MAX_MESSAGE_CHARS - 1);
         if text.is_empty() {
             text = if files.is_empty() {
@@ -178,10 +182,15 @@ impl Executor<'_, '_> {
             && i.finalization.is_none()
         {
             let id = i.id;
+            let message_id = message.id;
             let change = self
                 .store
                 .write_doc(&DocId::Interaction(id), false, move |d| {
-                    doc::interaction::append_mail_message(d, &message, &mail_id)
+                    doc::interaction::append_mail_message(d, &message, &mail_id)?;
+                    match &uid {
+                        Some(u) => doc::interaction::put_mail_uid(d, message_id, u),
+                        None => Ok(()),
+                    }
                 })?;
             return done(Reply::Created { id: id.to_string() }, vec![change]);
         }
@@ -237,11 +246,26 @@ impl Executor<'_, '_> {
             true,
             move |d| {
                 doc::interaction::create(d, &interaction)?;
-                doc::interaction::mark_mail(d, message.id, &mail_id, None, None)
+                doc::interaction::mark_mail(d, message.id, &mail_id, None, None)?;
+                match &uid {
+                    Some(u) => doc::interaction::put_mail_uid(d, message.id, u),
+                    None => Ok(()),
+                }
             },
         ));
         let changes = self.store.write_many(edits)?;
         done(Reply::Created { id: id.to_string() }, changes)
+    }
+
+    /// The highest UID of a mailbox (as of its UIDVALIDITY) that an
+    /// interaction of the team holds: where a fetcher goes on from.
+    pub(super) fn mail_high_water(
+        &self,
+        campaign: CampaignId,
+        uid_validity: u32,
+    ) -> OpResult<Outcome> {
+        let uid = self.store.mail_high_water(campaign, uid_validity)?;
+        done(Reply::MailHighWater(uid), vec![])
     }
 
     /// An email conversation with its mail facts (what the sender of
@@ -282,7 +306,7 @@ impl Executor<'_, '_> {
         done(Reply::MailThread(Box::new(thread)), vec![])
     }
 
-    /// Records how sending this agent's own message as mail ended; a
+    /// Records how sending an agent's message as mail ended; a
     /// failure also puts a system line in the conversation, so everyone
     /// sees that the customer did not get it.
     pub(super) fn mark_mail(
@@ -298,8 +322,13 @@ impl Executor<'_, '_> {
                 id: message.to_string(),
             });
         };
-        if m.author != Author::Agent(self.me.agent) {
-            return Err(OpError::NotOwner(id, "another agent's message".into()));
+        // Any agent's reply: the author's own node sends it, or the
+        // mailbox's fetcher when the author's node is away.
+        if !matches!(m.author, Author::Agent(_)) {
+            return Err(OpError::NotOwner(
+                id,
+                "a message that is not an agent's".into(),
+            ));
         }
         let domain = self
             .team
@@ -338,5 +367,17 @@ impl Executor<'_, '_> {
                     }
                 })?;
         done(Reply::Done, vec![change])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_text;
+
+    #[test]
+    fn outside_text_is_cleaned_and_cut_with_an_ellipsis() {
+        assert_eq!(clean_text("a\r\nb\u{1b}[31mc", 100), "a\nb[31mc");
+        assert_eq!(clean_text("abcdef", 4), "abc…");
+        assert_eq!(clean_text("abcd", 4), "abcd");
     }
 }

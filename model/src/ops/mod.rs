@@ -340,11 +340,17 @@ pub enum Request {
     /// A mail fetched from a campaign's mailbox (the fetcher's node):
     /// stored once whatever how often it is fetched (by `Message-ID`).
     MailIntake(Box<crate::mail::InboundMail>),
+    /// The highest UID of a mailbox (as of its UIDVALIDITY) the team holds.
+    MailHighWater {
+        campaign: CampaignId,
+        uid_validity: u32,
+    },
     /// An email conversation with its mail facts (the sender of replies).
     MailThread {
         id: InteractionId,
     },
-    /// How sending this agent's own message as mail ended.
+    /// How sending an agent's message as mail ended (its author's node, or
+    /// the mailbox's fetcher when the author's node is away).
     MarkMail {
         id: InteractionId,
         message: MessageId,
@@ -388,6 +394,7 @@ impl Request {
                 | Request::Board
                 | Request::ShowMailbox { .. }
                 | Request::MailThread { .. }
+                | Request::MailHighWater { .. }
         )
     }
 }
@@ -484,6 +491,7 @@ pub enum Reply {
         mailbox: Option<Box<Mailbox>>,
     },
     MailThread(Box<crate::mail::MailThread>),
+    MailHighWater(Option<u32>),
 }
 
 /// What the node knows beyond the store: the clock and who is live.
@@ -712,6 +720,10 @@ impl Executor<'_, '_> {
             Request::ShowMailbox { campaign } => self.show_mailbox(&campaign),
             Request::MailIntake(mail) => self.mail_intake(*mail),
             Request::MailThread { id } => self.mail_thread(id),
+            Request::MailHighWater {
+                campaign,
+                uid_validity,
+            } => self.mail_high_water(campaign, uid_validity),
             Request::MarkMail {
                 id,
                 message,

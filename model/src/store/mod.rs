@@ -644,6 +644,7 @@ impl Store {
             txn.open_table(STATUS_LOG)?;
             txn.open_multimap_table(MAIL_HOLDERS)?;
             txn.open_table(MAIL_DOCS)?;
+            txn.open_table(MAIL_HIGH_WATER)?;
             txn.open_table(LOCAL)?;
         }
         let stale = txn.open_table(DOC_META)?.len()? > 0;

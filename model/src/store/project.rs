@@ -111,18 +111,27 @@ pub(crate) fn read_row(doc_id: &DocId, doc: &AutoCommit) -> Result<Row, DocError
                     tails: Vec::new(),
                 })
                 .collect();
-            let mail_ids = if i.channel == crate::types::ChannelKind::Email {
+            let marks = if i.channel == crate::types::ChannelKind::Email {
                 doc::interaction::mail_marks(doc)?
-                    .into_iter()
-                    .filter_map(|m| {
-                        m.mail_id
-                            .as_deref()
-                            .and_then(crate::mail::normalize_mail_id)
-                    })
-                    .collect()
             } else {
                 Vec::new()
             };
+            // Message-IDs, then where each fetched mail was found, set
+            // apart by a leading U+0001 (no Message-ID holds a control
+            // character); `write_row` takes them apart again.
+            let mail_ids = marks
+                .iter()
+                .filter_map(|m| {
+                    m.mail_id
+                        .as_deref()
+                        .and_then(crate::mail::normalize_mail_id)
+                })
+                .chain(
+                    marks
+                        .iter()
+                        .filter_map(|m| m.uid.as_ref().map(|u| format!("\u{1}{u}"))),
+                )
+                .collect();
             Row::Interaction(
                 Box::new(InteractionSummary::from_head(&i, count)),
                 text.finish(),
@@ -158,6 +167,9 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
                 .insert(id.as_str(), encode(&agent).as_slice())?;
         }
         Row::Interaction(mut summary, text, mentions, report, mail_ids) => {
+            let (uids, mail_ids): (Vec<String>, Vec<String>) =
+                mail_ids.into_iter().partition(|m| m.starts_with('\u{1}'));
+            put_high_water(txn, &uids)?;
             summary.first_mail = mail_ids.first().cloned();
             let id = summary.id.to_string();
             put_interaction(txn, Some((&summary, &text)), &id)?;
@@ -200,6 +212,30 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
                 })
                 .collect();
             put_mentions(txn, &doc_id, mentions)?;
+        }
+    }
+    Ok(())
+}
+
+/// Raises each mailbox's high-water mark to the fetched mails' UIDs.
+fn put_high_water(txn: &WriteTransaction, uids: &[String]) -> StoreResult<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let mut table = txn.open_table(MAIL_HIGH_WATER)?;
+    for mark in uids {
+        let Some((campaign, validity, uid)) =
+            crate::mail::parse_uid_mark(mark.trim_start_matches('\u{1}'))
+        else {
+            continue;
+        };
+        let campaign = campaign.to_string();
+        let old = table
+            .get((campaign.as_str(), validity))?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        if uid > old {
+            table.insert((campaign.as_str(), validity), uid)?;
         }
     }
     Ok(())
@@ -713,6 +749,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(STATUS_LOG);
     clear!(MALFORMED);
     clear!(MAIL_DOCS);
+    clear!(MAIL_HIGH_WATER);
     // The search text of projection version 1.
     let legacy: Vec<_> = txn
         .list_tables()?
@@ -774,6 +811,7 @@ macro_rules! dump_rows {
         dump_table!("status_log", STATUS_LOG);
         dump_table!("malformed", MALFORMED);
         dump_table!("mail_docs", MAIL_DOCS);
+        dump_table!("mail_high_water", MAIL_HIGH_WATER);
         for (name, def) in [
             ("contact_interactions", CONTACT_INTERACTIONS),
             ("contact_email", CONTACT_EMAIL),

@@ -581,6 +581,19 @@ impl Store {
         Ok(self.mail_holders(mail_id)?.into_iter().min())
     }
 
+    /// The highest UID of a campaign's mailbox (as of `validity`) whose mail
+    /// an interaction holds.
+    pub fn mail_high_water(
+        &self,
+        campaign: crate::ids::CampaignId,
+        validity: u32,
+    ) -> StoreResult<Option<u32>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(MAIL_HIGH_WATER)?;
+        let campaign = campaign.to_string();
+        Ok(table.get((campaign.as_str(), validity))?.map(|v| v.value()))
+    }
+
     /// Every interaction that holds the mail with this `Message-ID`.
     pub fn mail_holders(&self, mail_id: &str) -> StoreResult<Vec<InteractionId>> {
         let txn = self.db().begin_read()?;

@@ -127,3 +127,8 @@ pub const MAIL_HOLDERS: MultimapTableDefinition<'_, &str, &str> =
     MultimapTableDefinition::new("mail_holders");
 /// `interaction id → its Message-IDs` (JSON), removed when it is projected again.
 pub const MAIL_DOCS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("mail_docs");
+/// `(campaign id, UIDVALIDITY) → the highest UID` among the fetched mails
+/// the team holds (their messages' `mail_uid`): where a fetcher goes on
+/// from. Only ever rises.
+pub const MAIL_HIGH_WATER: TableDefinition<'_, (&str, u32), u32> =
+    TableDefinition::new("mail_high_water");
