@@ -61,7 +61,8 @@ const CACHE_DOCS: usize = 512;
 /// 12: reports' rows (`report_rows`) and the agents' status logs (`status_log`).
 /// 13: mail holders and docs (the email channel).
 /// 14: the board's `open_heads`; agent rows without their status history.
-const PROJECTION_VERSION: u64 = 14;
+/// 15: each mailbox's high-water mark (`mail_high_water`).
+const PROJECTION_VERSION: u64 = 15;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
