@@ -462,10 +462,10 @@ pub fn bodies(d: &Device, id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Two nodes with a campaign on the email channel whose mailbox both hold
-/// the password for; A (supervisor) and B are both fetchers.
-pub fn team(servers: &MailServers) -> (Device, Device) {
-    let mut a = device("A", servers);
+/// Node A's data dir (not started): team Support, supervisor Ana, and the
+/// email campaign Mail with Ana in it.
+pub fn supervisor_with_mail_campaign(servers: &MailServers) -> Device {
+    let a = device("A", servers);
     a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
     a.ok(&[
         "campaign",
@@ -479,6 +479,27 @@ pub fn team(servers: &MailServers) -> (Device, Device) {
         "--member",
         "Ana",
     ]);
+    a
+}
+
+/// The first mail in `user`'s mailbox, once there is one (within `secs`).
+pub fn first_mail(servers: &MailServers, user: &str, secs: u64) -> Option<String> {
+    let mut mail = None;
+    wait_until(Duration::from_secs(secs), || {
+        mail = servers
+            .mailbox_files(user)
+            .into_iter()
+            .next()
+            .map(|(_, t)| t);
+        mail.is_some()
+    });
+    mail
+}
+
+/// Two nodes with a campaign on the email channel whose mailbox both hold
+/// the password for; A (supervisor) and B are both fetchers.
+pub fn team(servers: &MailServers) -> (Device, Device) {
+    let mut a = supervisor_with_mail_campaign(servers);
     a.start(&[]);
     let mut b = device("B", servers);
     let code = a.ok(&["team", "invite"]);

@@ -52,21 +52,14 @@ fn a_mail_becomes_pending_the_reply_threads_and_the_answer_joins_it() {
         "--file",
         &steps.display().to_string(),
     ]);
-    let mut reply = String::new();
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            match servers.mailbox_files("carla").first() {
-                Some((_, text)) => {
-                    reply = text.clone();
-                    true
-                }
-                None => false,
-            }
-        }),
-        "the reply did not reach the customer\nB: {}\n{}",
-        b.log(),
-        servers.logs()
-    );
+    let reply = first_mail(&servers, "carla", 30);
+    let reply = reply.unwrap_or_else(|| {
+        panic!(
+            "the reply did not reach the customer\nB: {}\n{}",
+            b.log(),
+            servers.logs()
+        )
+    });
     assert_eq!(header(&reply, "In-Reply-To"), Some("<c1@customer.example>"));
     assert!(
         header(&reply, "References").is_some_and(|r| r.contains("<c1@customer.example>")),
@@ -331,20 +324,8 @@ fn a_reply_left_on_a_node_that_went_away_is_sent_by_the_fetcher() {
         == 2));
     assert!(servers.mailbox_files("carla").is_empty());
     b.stop();
-    let mut reply = String::new();
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            match servers.mailbox_files("carla").first() {
-                Some((_, text)) => {
-                    reply = text.clone();
-                    true
-                }
-                None => false,
-            }
-        }),
-        "A did not send B's reply\n{}",
-        a.log()
-    );
+    let reply = first_mail(&servers, "carla", 30);
+    let reply = reply.unwrap_or_else(|| panic!("A did not send B's reply\n{}", a.log()));
     assert!(reply.contains("Bo here, on it."), "{reply}");
     assert!(
         header(&reply, "From").is_some_and(|f| f.contains("Bo")),
@@ -356,20 +337,7 @@ fn a_reply_left_on_a_node_that_went_away_is_sent_by_the_fetcher() {
 #[test]
 fn a_wrong_password_is_named_by_mailbox_test() {
     let servers = MailServers::start();
-    let a = device("A", &servers);
-    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
-    a.ok(&[
-        "campaign",
-        "add",
-        "--name",
-        "Mail",
-        "--channel",
-        "email",
-        "--strategy",
-        "ring-all",
-        "--member",
-        "Ana",
-    ]);
+    let a = supervisor_with_mail_campaign(&servers);
     set_mailbox(&a, &servers, "not-the-password");
     let out = a.run(&["mailbox", "test", "--campaign", "Mail"]);
     assert!(!out.status.success());
