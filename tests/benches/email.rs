@@ -9,22 +9,13 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use meshdesk_tests::mail::{MailServers, pending, team};
+use meshdesk_tests::mail::{MailServers, only_a_fetches, pending, team};
 
 fn mail_to_pending(c: &mut Criterion) {
     let servers = MailServers::start();
     let (a, b) = team(&servers);
     // Only A fetches, so the mail has to cross to B.
-    let b_device = meshdesk_tests::mail::peer_id(&b);
-    a.ok(&[
-        "mailbox",
-        "fetcher",
-        "--campaign",
-        "Mail",
-        "--device",
-        &b_device,
-        "--remove",
-    ]);
+    only_a_fetches(&a, &b);
     std::thread::sleep(Duration::from_secs(2));
     let mut n = 0u64;
     let mut group = c.benchmark_group("email");

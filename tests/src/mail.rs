@@ -462,6 +462,21 @@ pub fn bodies(d: &Device, id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Makes `b` no fetcher of the Mail campaign (A, a supervisor, says so):
+/// the mail then has to cross from A.
+pub fn only_a_fetches(a: &Device, b: &Device) {
+    let b_device = peer_id(b);
+    a.ok(&[
+        "mailbox",
+        "fetcher",
+        "--campaign",
+        "Mail",
+        "--device",
+        &b_device,
+        "--remove",
+    ]);
+}
+
 /// Node A's data dir (not started): team Support, supervisor Ana, and the
 /// email campaign Mail with Ana in it.
 pub fn supervisor_with_mail_campaign(servers: &MailServers) -> Device {

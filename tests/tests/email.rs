@@ -193,16 +193,7 @@ fn a_reply_that_cannot_be_sent_says_so_in_the_conversation() {
     let servers = MailServers::start();
     let (a, b) = team(&servers);
     // Only A fetches; B's own password is wrong, so its reply is refused.
-    let b_device = peer_id(&b);
-    a.ok(&[
-        "mailbox",
-        "fetcher",
-        "--campaign",
-        "Mail",
-        "--device",
-        &b_device,
-        "--remove",
-    ]);
+    only_a_fetches(&a, &b);
     let out = b.run_with_input(
         &["mailbox", "password", "--campaign", "Mail"],
         "not-the-password\n",
@@ -295,16 +286,7 @@ fn a_reply_left_on_a_node_that_went_away_is_sent_by_the_fetcher() {
     let servers = MailServers::start();
     let (a, mut b) = team(&servers);
     // B neither fetches nor holds the password: its reply waits there.
-    let b_device = peer_id(&b);
-    a.ok(&[
-        "mailbox",
-        "fetcher",
-        "--campaign",
-        "Mail",
-        "--device",
-        &b_device,
-        "--remove",
-    ]);
+    only_a_fetches(&a, &b);
     std::fs::remove_file(b.data_dir().join("mail-secrets.json")).expect("forget");
     servers.customer_sends("<w1@customer.example>", "Waiting", "anyone?", None);
     let mut id = String::new();
