@@ -28,7 +28,8 @@ const MONTH: Millis = 30 * 24 * 3_600_000;
 /// one would be derived again under the write rules, which the bench's
 /// shortcut writes (claims in other agents' names) do not pass.
 fn data_dir() -> PathBuf {
-    meshdesk_model::bench_data_dir().join(format!("report-{INTERACTIONS}-{AGENTS}-v5"))
+    let projection = meshdesk_model::store::PROJECTION_VERSION;
+    meshdesk_model::bench_data_dir().join(format!("report-{INTERACTIONS}-{AGENTS}-p{projection}"))
 }
 
 fn ctx(now: Millis) -> Context {

@@ -23,6 +23,10 @@ pub struct OpenHead {
     pub round_started_at: Millis,
     pub owner: Option<AgentId>,
     pub claimed_at: Option<Millis>,
+    /// The `Message-ID` of its first mail, for an email interaction: the
+    /// store leaves out one that only repeats another's (see
+    /// `Store::open_heads`).
+    pub first_mail: Option<String>,
 }
 
 impl OpenHead {
@@ -38,6 +42,7 @@ impl OpenHead {
             round_started_at: s.round_started_at,
             owner: s.owner,
             claimed_at: s.claimed_at,
+            first_mail: s.first_mail.clone(),
         }
     }
 }

@@ -36,21 +36,27 @@ fn report(store: &mut Store, by: Grouping) -> Report {
     }
 }
 
-#[test]
-fn a_report_reads_what_the_documents_say() {
+/// A fresh store of a team made at `now` by Ana, its supervisor.
+fn support_team(now: Millis) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store =
         Store::open(dir.path().join("s.redb"), authorship::DeviceKey::generate()).expect("open");
-    let t0 = NOV1 + 9 * 60 * MIN;
     run(
         &mut store,
-        t0 - 60 * MIN,
+        now,
         Request::CreateTeam {
             team_name: "Support".into(),
             agent_name: "Ana".into(),
             device_name: "desk".into(),
         },
     );
+    (dir, store)
+}
+
+#[test]
+fn a_report_reads_what_the_documents_say() {
+    let t0 = NOV1 + 9 * 60 * MIN;
+    let (_dir, mut store) = support_team(t0 - 60 * MIN);
     run(
         &mut store,
         t0 - 30 * MIN,
@@ -146,4 +152,72 @@ fn a_report_reads_what_the_documents_say() {
         },
     );
     assert!(matches!(refused, Err(ops::OpError::EmptyRange)));
+}
+
+/// Two fetchers apart each took in the same first mail: the board counts
+/// the customer once, as routing and Pending do, and the copy stays out
+/// once the other is taken.
+#[test]
+fn a_mail_taken_in_on_both_sides_of_a_partition_waits_once_on_the_board() {
+    use meshdesk_model::ops::CampaignSpec;
+    use meshdesk_model::store::DocEdit;
+    use meshdesk_model::{doc, doc::DocId, mail::InboundMail};
+    let t0 = NOV1 + 9 * 60 * MIN;
+    let (_dir, mut store) = support_team(t0);
+    run(
+        &mut store,
+        t0,
+        Request::AddCampaign(CampaignSpec::new(
+            "Mail",
+            ChannelKind::Email,
+            Strategy::RingAll,
+        )),
+    );
+    let mail = InboundMail {
+        campaign: "Mail".into(),
+        mail_id: "<order-17@customer.example>".into(),
+        replies_to: vec![],
+        subject: "My order".into(),
+        from_address: "marta@customer.example".into(),
+        from_name: Some("Marta".into()),
+        text: "Where is it?".into(),
+        files: vec![],
+        uid: None,
+    };
+    let Reply::Created { id } = run(&mut store, t0, Request::MailIntake(Box::new(mail))) else {
+        panic!("created");
+    };
+    let first: InteractionId = id.parse().expect("an id");
+    // What the other side's fetcher wrote, as the merge brings it in: the
+    // same mail, in an interaction of its own.
+    let mut copy = store.interaction(first).expect("the first");
+    copy.id = InteractionId::new();
+    let message = copy.messages[0].id;
+    store
+        .write_many(vec![DocEdit::new(
+            DocId::Interaction(copy.id),
+            true,
+            move |d| {
+                doc::interaction::create(d, &copy)?;
+                doc::interaction::mark_mail(d, message, "<order-17@customer.example>", None, None)
+            },
+        )])
+        .expect("the copy");
+    let waiting = |store: &mut Store| match run(store, t0 + MIN, Request::Board) {
+        Reply::Board(b) => {
+            b.campaigns
+                .iter()
+                .find(|c| c.name == "Mail")
+                .expect("the mail campaign")
+                .waiting
+        }
+        other => panic!("expected the board, got {other:?}"),
+    };
+    assert_eq!(waiting(&mut store), 1, "one customer waits");
+    run(&mut store, t0 + MIN, Request::Accept { id: first });
+    assert_eq!(
+        waiting(&mut store),
+        0,
+        "the copy does not wait once the mail is taken"
+    );
 }

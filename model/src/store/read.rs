@@ -394,20 +394,39 @@ impl Store {
         self.list_count(state_scope(state), "")
     }
 
-    /// Every queued and active interaction as the board reads it.
+    /// Every queued and active interaction as the board reads it, one mail
+    /// taken in on both sides of a partition counted once (as routing and
+    /// Pending do).
     pub fn open_heads(&self) -> StoreResult<Vec<crate::board::OpenHead>> {
         let txn = self.db().begin_read()?;
         let mut out = Vec::new();
         for row in txn.open_table(OPEN_HEADS)?.iter()? {
             let (_, v) = row?;
-            out.push(
+            let head: crate::board::OpenHead =
                 postcard::from_bytes(v.value()).map_err(|e| StoreError::CorruptRecord {
                     table: "open_heads",
                     reason: e.to_string(),
-                })?,
-            );
+                })?;
+            if !self.head_repeats_mail(&head)? {
+                out.push(head);
+            }
         }
         Ok(out)
+    }
+
+    /// [`Self::is_mail_duplicate`] for a board row: the summary is read only
+    /// when another interaction holds the same mail, which is rare.
+    fn head_repeats_mail(&self, head: &crate::board::OpenHead) -> StoreResult<bool> {
+        let Some(mail) = &head.first_mail else {
+            return Ok(false);
+        };
+        if head.owner.is_some() || self.mail_holders(mail)?.len() < 2 {
+            return Ok(false);
+        }
+        match self.interaction_summary(head.id)? {
+            Some(summary) => self.is_mail_duplicate(&summary),
+            None => Ok(false),
+        }
     }
 
     /// Every queued, then every active interaction, in one read: what
