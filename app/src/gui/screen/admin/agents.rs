@@ -9,6 +9,7 @@ use meshdesk_model::{Agent, AgentId, AgentStatus, CampaignId, Member, Role};
 
 use super::{
     SectionUpdate, choices, head, list_and_form, list_item, matches, number, primary, secondary,
+    settle,
 };
 use crate::dates;
 use crate::gui::backend::{Backend, Error};
@@ -92,17 +93,12 @@ impl Agents {
             Message::Campaign(id, false) => self.draft.campaigns.retain(|c| *c != id),
             Message::Save => return (self.save(backend, team), None),
             Message::Saved(result) => {
-                self.busy = false;
-                match result {
-                    Ok(agent) => {
-                        self.origin = self.draft.clone();
-                        self.error = None;
-                        return (
-                            Task::none(),
-                            Some(Toast::Info(format!("Saved {}.", agent.name))),
-                        );
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(agent) = settle(&mut self.busy, &mut self.error, result) {
+                    self.origin = self.draft.clone();
+                    return (
+                        Task::none(),
+                        Some(Toast::Info(format!("Saved {}.", agent.name))),
+                    );
                 }
             }
             Message::SetOffline => {
@@ -130,14 +126,10 @@ impl Agents {
                 }
             }
             Message::Revoked(result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
-                        let toast =
-                            "Device revoked: the team key rotates, and it can no longer connect.";
-                        return (Task::none(), Some(Toast::Info(toast.into())));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(()) = settle(&mut self.busy, &mut self.error, result) {
+                    let toast =
+                        "Device revoked: the team key rotates, and it can no longer connect.";
+                    return (Task::none(), Some(Toast::Info(toast.into())));
                 }
             }
         }

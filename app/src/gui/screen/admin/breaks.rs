@@ -5,7 +5,7 @@ use iced::widget::{column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{Request, TeamOverview};
 
-use super::{SectionUpdate, primary, secondary};
+use super::{SectionUpdate, primary, secondary, settle};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::{Toast, call};
 use crate::gui::theme;
@@ -50,24 +50,16 @@ impl Breaks {
                 return (call(backend, request, done), None);
             }
             Message::Added(result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
-                        let toast = format!("Added the break reason {}.", self.new.trim());
-                        self.new.clear();
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(()) = settle(&mut self.busy, &mut self.error, result) {
+                    let toast = format!("Added the break reason {}.", self.new.trim());
+                    self.new.clear();
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
             Message::Removed(name, result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
-                        let toast = format!("Removed the break reason {name}.");
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(()) = settle(&mut self.busy, &mut self.error, result) {
+                    let toast = format!("Removed the break reason {name}.");
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
         }

@@ -12,6 +12,7 @@ use meshdesk_model::{AgentId, Campaign, CampaignId, ChannelKind, FormField, Stra
 
 use super::{
     SectionUpdate, choices, head, list_and_form, list_item, matches, number, primary, secondary,
+    settle,
 };
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::{Toast, call};
@@ -256,27 +257,19 @@ impl Campaigns {
             Message::ClosedMessage(v) => d.closed_message = v,
             Message::Save => return (self.save(backend), None),
             Message::Created(result) => {
-                self.busy = false;
-                match result {
-                    Ok(id) => {
-                        self.editing = Some(id);
-                        self.origin = self.draft.clone();
-                        let toast = format!("Added campaign {}.", self.draft.name.trim());
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(id) = settle(&mut self.busy, &mut self.error, result) {
+                    self.editing = Some(id);
+                    self.origin = self.draft.clone();
+                    let toast = format!("Added campaign {}.", self.draft.name.trim());
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
             Message::Edited(result) => {
-                self.busy = false;
-                match result {
-                    Ok(c) => {
-                        self.draft = Draft::of(&c);
-                        self.origin = self.draft.clone();
-                        let toast = format!("Saved campaign {}.", c.name);
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(c) = settle(&mut self.busy, &mut self.error, result) {
+                    self.draft = Draft::of(&c);
+                    self.origin = self.draft.clone();
+                    let toast = format!("Saved campaign {}.", c.name);
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
         }

@@ -8,7 +8,7 @@ use iced::{Length, Task};
 use meshdesk_model::ops::{CannedChanges, CannedSpec, Request, TeamOverview};
 use meshdesk_model::{CampaignId, CannedId, CannedResponse};
 
-use super::{SectionUpdate, head, list_and_form, list_item, matches, primary, secondary};
+use super::{SectionUpdate, head, list_and_form, list_item, matches, primary, secondary, settle};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::{Toast, call};
 use crate::gui::theme;
@@ -85,35 +85,23 @@ impl Canned {
             Message::Scope(scope) => self.campaign = scope.campaign,
             Message::Save => return (self.save(backend, team), None),
             Message::Created(result) => {
-                self.busy = false;
-                match result {
-                    Ok(id) => {
-                        self.editing = Some(id);
-                        let toast = format!("Added /{}.", self.code.trim());
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(id) = settle(&mut self.busy, &mut self.error, result) {
+                    self.editing = Some(id);
+                    let toast = format!("Added /{}.", self.code.trim());
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
             Message::Saved(result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
-                        let toast = format!("Saved /{}.", self.code.trim());
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(()) = settle(&mut self.busy, &mut self.error, result) {
+                    let toast = format!("Saved /{}.", self.code.trim());
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
             Message::Removed(result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
-                        let toast = format!("Removed /{}.", self.code.trim());
-                        *self = Canned::default();
-                        return (Task::none(), Some(Toast::Info(toast)));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(()) = settle(&mut self.busy, &mut self.error, result) {
+                    let toast = format!("Removed /{}.", self.code.trim());
+                    *self = Canned::default();
+                    return (Task::none(), Some(Toast::Info(toast)));
                 }
             }
             Message::Remove => {

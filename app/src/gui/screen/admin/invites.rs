@@ -10,7 +10,7 @@ use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{Request, TeamOverview};
 use meshdesk_model::{CampaignId, Millis};
 
-use super::{SectionUpdate, primary, secondary};
+use super::{SectionUpdate, primary, secondary, settle};
 use crate::dates;
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::{Toast, call};
@@ -69,13 +69,9 @@ impl Invites {
             Message::Campaign(id, false) => self.campaigns.retain(|c| *c != id),
             Message::Create => return (self.create(backend), None),
             Message::Created(result) => {
-                self.busy = false;
-                match result {
-                    Ok(code) => {
-                        let qr = qr_code::Data::new(code.as_bytes()).ok();
-                        self.created = Some((code, qr));
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(code) = settle(&mut self.busy, &mut self.error, result) {
+                    let qr = qr_code::Data::new(code.as_bytes()).ok();
+                    self.created = Some((code, qr));
                 }
             }
             Message::Copy => {
@@ -99,17 +95,13 @@ impl Invites {
                 );
             }
             Message::Cancelled(result) => {
-                self.busy = false;
-                match result {
-                    Ok(()) => {
-                        return (
-                            Task::none(),
-                            Some(Toast::Info(
-                                "Invite cancelled: its code admits no one now.".into(),
-                            )),
-                        );
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
+                if let Some(()) = settle(&mut self.busy, &mut self.error, result) {
+                    return (
+                        Task::none(),
+                        Some(Toast::Info(
+                            "Invite cancelled: its code admits no one now.".into(),
+                        )),
+                    );
                 }
             }
         }

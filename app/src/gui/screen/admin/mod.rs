@@ -165,6 +165,26 @@ fn number(raw: &str, what: &str) -> Result<u32, String> {
         .map_err(|_| format!("{what} must be a whole number, not “{raw}”."))
 }
 
+/// Settles the answer to a section's request: the form is no longer busy,
+/// a refusal shows on it, a success clears an earlier one and is returned.
+fn settle<T, E: std::fmt::Display>(
+    busy: &mut bool,
+    error: &mut Option<String>,
+    result: Result<T, E>,
+) -> Option<T> {
+    *busy = false;
+    match result {
+        Ok(value) => {
+            *error = None;
+            Some(value)
+        }
+        Err(e) => {
+            *error = Some(e.to_string());
+            None
+        }
+    }
+}
+
 /// A primary (filled) button that does nothing while `busy`.
 fn primary<'a, M: Clone + 'a>(label: &'a str, message: M, busy: bool) -> Element<'a, M> {
     button(text(label).size(TEXT))
