@@ -6,11 +6,11 @@
 
 use std::path::PathBuf;
 
-use iced::widget::{Space, button, column, progress_bar, row, text};
+use iced::widget::{Space, column, progress_bar, row, text};
 use iced::{Length, Task};
 use meshdesk_sync::node::{BundleExported, BundleReport};
 
-use super::{Event, frame};
+use super::{Event, actions, dialog_button, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::theme;
 use crate::gui::widget::{Element, SMALL, TEXT, dialog_input, error_box, field, muted};
@@ -246,28 +246,18 @@ impl Bundle {
         if let Some(e) = &self.error {
             col = col.push(error_box(e));
         }
-        let buttons = if self.done.is_some() {
+        col = col.push(if self.done.is_some() {
             row![
                 Space::new().width(Length::Fill),
-                button(text("Close").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
+                dialog_button("Close", Some(Message::Cancel), true),
             ]
         } else {
-            row![
-                Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text(action).size(TEXT))
-                    .on_press_maybe((!self.busy).then_some(Message::Confirm))
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
-            ]
-        };
-        col = col.push(buttons.spacing(8));
+            actions(
+                Message::Cancel,
+                action,
+                (!self.busy).then_some(Message::Confirm),
+            )
+        });
         frame(col, 520.0)
     }
 }

@@ -2,12 +2,12 @@
 //! list (required) and an optional note; the agent then has the campaign's
 //! wrap-up time before new work is routed to them.
 
-use iced::widget::{Space, button, column, row, text};
+use iced::widget::{button, column, text};
 use iced::{Length, Task};
 use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, InteractionId};
 
-use super::{Event, frame};
+use super::{Event, actions, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::Session;
@@ -159,22 +159,11 @@ impl Finalize {
         if let Some(e) = &self.error {
             col = col.push(error_box(e));
         }
-        col = col.push(
-            row![
-                Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text("Finalize").size(TEXT))
-                    .on_press_maybe(
-                        (self.disposition.is_some() && !self.busy).then_some(Message::Confirm)
-                    )
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
-            ]
-            .spacing(8),
-        );
+        col = col.push(actions(
+            Message::Cancel,
+            "Finalize",
+            (self.disposition.is_some() && !self.busy).then_some(Message::Confirm),
+        ));
         frame(col, 420.0)
     }
 }

@@ -3,11 +3,11 @@
 //! the password, kept on this device only. Test checks both servers with
 //! what the form holds and says what failed (DNS, TLS, the login).
 
-use iced::widget::{Space, button, column, pick_list, row, text, text_input};
+use iced::widget::{Space, column, pick_list, row, text, text_input};
 use iced::{Length, Task};
 use meshdesk_model::{CampaignId, ChannelKind, MailServer, MailTls, Mailbox};
 
-use super::{Event, frame};
+use super::{Event, dialog_button, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::session::Session;
 use crate::gui::theme;
@@ -404,18 +404,9 @@ impl MailboxForm {
         col = col.push(
             row![
                 Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text("Test").size(TEXT))
-                    .on_press_maybe((!self.busy).then_some(Message::Test))
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text("Save").size(TEXT))
-                    .on_press_maybe((!self.busy).then_some(Message::Confirm))
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
+                dialog_button("Cancel", Some(Message::Cancel), false),
+                dialog_button("Test", (!self.busy).then_some(Message::Test), false),
+                dialog_button("Save", (!self.busy).then_some(Message::Confirm), true),
             ]
             .spacing(8),
         );

@@ -4,13 +4,13 @@
 //! interactions, phones, emails and tags show under this one. Nothing is
 //! deleted: the profile's Unmerge gives it back.
 
-use iced::widget::{Space, button, column, container, row, text};
+use iced::widget::{button, column, container, row, text};
 use iced::{Length, Task};
 use meshdesk_model::ops::{ContactProfile, Request};
 use meshdesk_model::store::Page;
 use meshdesk_model::{Contact, ContactId};
 
-use super::{Event, frame};
+use super::{Event, actions, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::theme;
@@ -210,22 +210,11 @@ impl Merge {
         if let Some(e) = &self.error {
             col = col.push(error_box(e));
         }
-        col = col.push(
-            row![
-                Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text("Merge").size(TEXT))
-                    .on_press_maybe(
-                        (!self.busy && self.picked.is_some()).then_some(Message::Confirm)
-                    )
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
-            ]
-            .spacing(8),
-        );
+        col = col.push(actions(
+            Message::Cancel,
+            "Merge",
+            (!self.busy && self.picked.is_some()).then_some(Message::Confirm),
+        ));
         frame(col, 520.0)
     }
 }

@@ -15,14 +15,48 @@ pub mod snooze;
 pub mod take_back;
 pub mod transfer;
 
-use iced::widget::{center, container, mouse_area, opaque, stack};
-use iced::{Length, Task};
+use iced::widget::{
+    Button, Row, Space, button, center, container, mouse_area, opaque, row, stack, text,
+};
+use iced::{Length, Renderer, Task, Theme};
 use meshdesk_model::InteractionId;
 
 use super::backend::Backend;
 use super::session::Session;
 use super::theme;
 use super::widget::Element;
+
+/// A dialog's button: the filled look for the one that confirms; inert
+/// while `on_press` is none (a form not filled yet, a request in flight).
+fn dialog_button<'a, M: Clone + 'a>(
+    label: impl text::IntoFragment<'a>,
+    on_press: Option<M>,
+    primary: bool,
+) -> Button<'a, M, Theme, Renderer> {
+    button(text(label).size(super::widget::TEXT))
+        .on_press_maybe(on_press)
+        .padding([8, 16])
+        .style(if primary {
+            theme::buttons::primary
+        } else {
+            theme::buttons::secondary
+        })
+}
+
+/// A dialog's closing row, to the right: Cancel, then the confirming
+/// button (inert while `confirm` is none).
+fn actions<'a, M: Clone + 'a>(
+    cancel: M,
+    label: impl text::IntoFragment<'a>,
+    confirm: Option<M>,
+) -> Row<'a, M, Theme, Renderer> {
+    row![
+        Space::new().width(Length::Fill),
+        dialog_button("Cancel", Some(cancel), false),
+        dialog_button(label, confirm, true),
+    ]
+    .spacing(8)
+}
 
 /// What `update` gives back: work to run, and maybe an event for the parent.
 type Update = (Task<Message>, Option<Event>);

@@ -11,7 +11,7 @@ use iced::{Alignment, Length, Task, widget};
 use meshdesk_model::ops::Request;
 use meshdesk_model::{CampaignId, ChannelKind, Contact, InteractionId, validate};
 
-use super::{Event, frame};
+use super::{Event, dialog_button, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, channel_label};
@@ -555,37 +555,22 @@ impl NewInteraction {
     fn buttons<'a>(&'a self, back: bool) -> Element<'a, Message> {
         let mut r = row![Space::new().width(Length::Fill)].spacing(8);
         if back {
-            r = r.push(
-                button(text("Back").size(TEXT))
-                    .on_press(Message::Back)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-            );
+            r = r.push(dialog_button("Back", Some(Message::Back), false));
         }
-        r.push(
-            button(text("Cancel").size(TEXT))
-                .on_press(Message::Cancel)
-                .padding([8, 16])
-                .style(theme::buttons::secondary),
-        )
-        .into()
+        r.push(dialog_button("Cancel", Some(Message::Cancel), false))
+            .into()
     }
 
     fn start_buttons<'a>(&'a self, session: &'a Session) -> Element<'a, Message> {
         row![
-            button(text("Back").size(TEXT))
-                .on_press(Message::Back)
-                .padding([8, 16])
-                .style(theme::buttons::secondary),
+            dialog_button("Back", Some(Message::Back), false),
             Space::new().width(Length::Fill),
-            button(text("Cancel").size(TEXT))
-                .on_press(Message::Cancel)
-                .padding([8, 16])
-                .style(theme::buttons::secondary),
-            button(text(if self.busy { "Starting…" } else { "Start" }).size(TEXT))
-                .on_press_maybe(self.ready(session).then_some(Message::Start))
-                .padding([8, 16])
-                .style(theme::buttons::primary),
+            dialog_button("Cancel", Some(Message::Cancel), false),
+            dialog_button(
+                if self.busy { "Starting…" } else { "Start" },
+                self.ready(session).then_some(Message::Start),
+                true
+            ),
         ]
         .spacing(8)
         .into()

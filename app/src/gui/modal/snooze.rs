@@ -5,19 +5,19 @@
 //! the quick choices fill it in.
 
 use chrono::{Days, NaiveTime};
-use iced::widget::{Space, button, column, row, text};
-use iced::{Length, Task};
+use iced::Task;
+use iced::widget::{button, column, row, text};
 use meshdesk_model::ops::Request;
 use meshdesk_model::{InteractionId, Millis, SnoozeKind};
 
-use super::{Event, frame};
+use super::{Event, actions, frame};
 use crate::dates;
 use crate::gui::backend::{Backend, Error};
 use crate::gui::clock::{self, Zone};
 use crate::gui::screen::call;
 use crate::gui::session::Session;
 use crate::gui::theme;
-use crate::gui::widget::{Element, SMALL, TEXT, dialog_input, error_box, field, muted};
+use crate::gui::widget::{Element, SMALL, dialog_input, error_box, field, muted};
 
 /// What `update` gives back: work to run, and maybe an event for the parent.
 type Update = (Task<Message>, Option<Event>);
@@ -211,20 +211,11 @@ impl Snooze {
         if let Some(e) = &self.error {
             col = col.push(error_box(e));
         }
-        col = col.push(
-            row![
-                Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text(confirm).size(TEXT))
-                    .on_press_maybe((!self.busy).then_some(Message::Confirm))
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
-            ]
-            .spacing(8),
-        );
+        col = col.push(actions(
+            Message::Cancel,
+            confirm,
+            (!self.busy).then_some(Message::Confirm),
+        ));
         frame(col, 460.0)
     }
 }

@@ -3,12 +3,12 @@
 //! to another teammate. Either way a reason is asked for: the agent who
 //! loses the interaction is told it, and the history keeps it.
 
-use iced::widget::{Space, button, column, container, row, scrollable, text};
+use iced::widget::{button, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::Request;
 use meshdesk_model::{AgentId, InteractionId};
 
-use super::{Event, frame};
+use super::{Event, actions, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, status_label, status_tone};
@@ -219,20 +219,11 @@ impl TakeBack {
             (Mode::Supervise { .. }, Some(to)) => format!("Hand to {}", session.agent_name(to)),
             _ => "Return to queue".to_string(),
         };
-        col = col.push(
-            row![
-                Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text(label).size(TEXT))
-                    .on_press_maybe((!self.busy).then_some(Message::Confirm))
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
-            ]
-            .spacing(8),
-        );
+        col = col.push(actions(
+            Message::Cancel,
+            label,
+            (!self.busy).then_some(Message::Confirm),
+        ));
         frame(col, 460.0)
     }
 }

@@ -1,12 +1,12 @@
 //! Transfer: hand the interaction to a teammate (a directed offer) or back
 //! to a campaign's queue (keeping its place), with a note for whoever takes it.
 
-use iced::widget::{Space, button, column, container, row, scrollable, text};
+use iced::widget::{button, column, container, row, scrollable, text};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::ops::{Request, TransferTo};
 use meshdesk_model::{AgentId, AgentStatus, CampaignId, InteractionId};
 
-use super::{Event, frame};
+use super::{Event, actions, frame};
 use crate::gui::backend::{Backend, Error};
 use crate::gui::screen::call;
 use crate::gui::session::{Session, status_label, status_tone};
@@ -217,22 +217,11 @@ impl Transfer {
             Some(_) => format!("Transfer to {}", self.target_name(session)),
             None => "Transfer".to_string(),
         };
-        col = col.push(
-            row![
-                Space::new().width(Length::Fill),
-                button(text("Cancel").size(TEXT))
-                    .on_press(Message::Cancel)
-                    .padding([8, 16])
-                    .style(theme::buttons::secondary),
-                button(text(label).size(TEXT))
-                    .on_press_maybe(
-                        (self.target.is_some() && !self.busy).then_some(Message::Confirm)
-                    )
-                    .padding([8, 16])
-                    .style(theme::buttons::primary),
-            ]
-            .spacing(8),
-        );
+        col = col.push(actions(
+            Message::Cancel,
+            label,
+            (self.target.is_some() && !self.busy).then_some(Message::Confirm),
+        ));
         frame(col, 460.0)
     }
 }
