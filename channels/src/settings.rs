@@ -13,9 +13,9 @@
 //! server whenever it changes on disk: `meshdesk api-token revoke` takes
 //! effect at the next request, whether or not a node is running.
 
+use meshdesk_model::durable::{self, Access};
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -316,24 +316,7 @@ impl SettingsFile {
         let out = edit(&mut settings)?;
         let bytes = serde_json::to_vec_pretty(&settings)
             .map_err(|e| ChannelError::Invalid(e.to_string()))?;
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            let mut options = OpenOptions::new();
-            options.create(true).write(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(&tmp).map_err(|e| self.io(e))?;
-            file.write_all(&bytes).map_err(|e| self.io(e))?;
-            file.sync_all().map_err(|e| self.io(e))?;
-        }
-        fs::rename(&tmp, &self.path).map_err(|e| self.io(e))?;
-        if let Ok(d) = File::open(&dir) {
-            // Makes the rename itself durable; not every platform allows it.
-            let _ = d.sync_all();
-        }
+        durable::write(&self.path, &bytes, Access::Private).map_err(|e| self.io(e))?;
         drop(lock);
         Ok(out)
     }

@@ -18,7 +18,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -267,30 +267,13 @@ impl BlobStore {
         if self.size_of(&hash) == Some(bytes.len() as u64) {
             return Ok(());
         }
-        let folder = path.parent().unwrap_or(&self.dir).to_path_buf();
-        fs::create_dir_all(&folder).map_err(io(&folder))?;
-        let temp = folder.join(format!(
-            ".{}.{:016x}.tmp",
-            hash.to_hex(),
-            rand::random::<u64>()
-        ));
-        let written = (|| {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            // Customers' files: this user's alone (the data dir is 0700 too).
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&temp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)?;
-            // The rename itself survives a power cut once the folder is synced.
-            fs::File::open(&folder)?.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(BlobError::Io { path, source });
-        }
+        // Customers' files: this user's alone (the data dir is 0700 too).
+        crate::durable::write(&path, bytes, crate::durable::Access::Private).map_err(|source| {
+            BlobError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
         tracing::debug!(%hash, size = bytes.len(), "file stored");
         Ok(())
     }

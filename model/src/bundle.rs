@@ -261,31 +261,21 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, BundleError> {
     Ok(bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// bundle is never seen half-written.
+/// Writes `bytes` to `path` whole or not at all, so a bundle is never seen
+/// half-written; readable by this user alone (it holds the team's data).
 pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), BundleError> {
-    use std::io::Write;
-    let write_err = |e: std::io::Error| BundleError::Write {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| write_err(std::io::Error::other("it names no file")))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(BundleError::Write {
+            path: path.display().to_string(),
+            reason: "it names no file".into(),
+        });
     }
-    result.map_err(write_err)
+    crate::durable::write(path, bytes, crate::durable::Access::Private).map_err(|e| {
+        BundleError::Write {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    })
 }
 
 fn cipher(team_key: &[u8; 32], salt: &[u8; 32]) -> ChaCha20Poly1305 {

@@ -29,6 +29,7 @@ pub mod bundle;
 pub mod canned;
 pub mod clock;
 pub mod doc;
+pub mod durable;
 pub mod hours;
 pub mod mail;
 pub mod mentions;

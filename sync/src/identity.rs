@@ -7,10 +7,10 @@
 //! team roster, so losing the file means joining the team again.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use libp2p::identity::Keypair;
+use meshdesk_model::durable::{self, Access};
 
 /// The file name of the key pair inside the data directory.
 pub const KEY_FILE: &str = "device.key";
@@ -116,37 +116,15 @@ fn create(data_dir: &Path, path: &Path) -> Result<Keypair, IdentityError> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-    // Write to a temporary file with owner-only permissions, then rename, so a
-    // crash never leaves a half-written key behind and the key is never
-    // readable by others, not even for an instant.
-    let tmp = path.with_extension("key.tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(write_err)?;
-    file.write_all(&bytes).map_err(write_err)?;
-    file.sync_all().map_err(write_err)?;
-    drop(file);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(write_err)?;
-    }
-    // Two processes creating the key at once: the first rename wins and both
-    // must end with the same key, so only rename if no key appeared meanwhile.
-    if path.exists() {
-        let _ = fs::remove_file(&tmp);
+    // Owner-only from the first byte, whole or not at all; two processes
+    // creating the key at once must both end with the first one's key.
+    if !durable::create(path, &bytes, Access::Private).map_err(write_err)? {
         let bytes = fs::read(path).map_err(|source| IdentityError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         return decode(path, &bytes);
     }
-    fs::rename(&tmp, path).map_err(write_err)?;
     tracing::info!(peer = %peer_id_string(&keypair), path = %path.display(), "created device key");
     Ok(keypair)
 }

@@ -10,11 +10,11 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use libp2p::Multiaddr;
 use meshdesk_model::doc::{self, DocId};
+use meshdesk_model::durable::{self, Access};
 use meshdesk_model::store::{DocChange, Store, StoreError};
 use meshdesk_model::{AgentId, Invite, Millis, Role, Team, team_key};
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ pub fn load_team_key(data_dir: &Path) -> Result<Option<[u8; 32]>, TeamError> {
 
 /// Writes the team key (owner-only), replacing any earlier one.
 pub fn save_team_key(data_dir: &Path, key: &[u8; 32]) -> Result<(), TeamError> {
-    write_secret(data_dir, &team_key_path(data_dir), key)
+    write_secret(&team_key_path(data_dir), key)
 }
 
 /// Keys the team used before its latest rotation, newest last, kept so that
@@ -126,39 +126,16 @@ pub fn switch_team_key(data_dir: &Path, new: &[u8; 32]) -> Result<(), TeamError>
     }
     let skip = retired.len().saturating_sub(MAX_RETIRED_KEYS);
     let bytes: Vec<u8> = retired.iter().skip(skip).flatten().copied().collect();
-    write_secret(data_dir, &data_dir.join(RETIRED_KEYS_FILE), &bytes)?;
+    write_secret(&data_dir.join(RETIRED_KEYS_FILE), &bytes)?;
     save_team_key(data_dir, new)
 }
 
-/// Writes an owner-only file whole or not at all (temporary file, fsync, rename).
-fn write_secret(data_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), TeamError> {
-    let err = |e: std::io::Error| TeamError::Key {
+/// Writes an owner-only file whole or not at all.
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), TeamError> {
+    durable::write(path, bytes, Access::Private).map_err(|e| TeamError::Key {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    };
-    fs::create_dir_all(data_dir).map_err(err)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(err)?;
-    file.write_all(bytes).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(err)?;
-    // The rename is durable only once the directory is: a crash right after
-    // must not bring back the old file (or none).
-    #[cfg(unix)]
-    fs::File::open(data_dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(err)?;
-    Ok(())
+    })
 }
 
 /// Creates a fresh random team key for a new team (the `team create` step).

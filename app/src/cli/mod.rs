@@ -322,16 +322,11 @@ pub fn file_get(
     Ok(())
 }
 
-/// Writes `bytes` to a file beside `path`, then renames it over `path`, so
-/// a failed write leaves no half file.
+/// Writes an export whole or not at all: a failed write leaves no half file.
 fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
-    let failed =
-        |e: std::io::Error| CliError::Failed(format!("could not write {}: {e}", path.display()));
-    let mut partial = path.to_path_buf().into_os_string();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    std::fs::write(&partial, bytes).map_err(failed)?;
-    std::fs::rename(&partial, path).map_err(failed)
+    use meshdesk_model::durable::{self, Access};
+    durable::write(path, bytes, Access::Shared)
+        .map_err(|e| CliError::Failed(format!("could not write {}: {e}", path.display())))
 }
 
 fn file_error(e: meshdesk_model::blobs::BlobError) -> CliError {

@@ -7,6 +7,8 @@
 use std::io;
 use std::path::Path;
 
+use meshdesk_model::durable::{self, Access};
+
 use serde::{Deserialize, Serialize};
 
 use super::nav::TabId;
@@ -78,15 +80,10 @@ impl Settings {
         self
     }
 
-    /// Writes the settings atomically (a temp file, then a rename).
+    /// Writes the settings whole or not at all.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        durable::write(path, text.as_bytes(), Access::Private)
     }
 }
 

@@ -62,18 +62,8 @@ impl Secrets {
 
     fn save(&self, file: &File) -> Result<(), MailError> {
         let bytes = serde_json::to_vec_pretty(file).map_err(|e| secret_error(&self.path, e))?;
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(|e| secret_error(&tmp, e))?;
-            f.write_all(&bytes).map_err(|e| secret_error(&tmp, e))?;
-            f.sync_all().map_err(|e| secret_error(&tmp, e))?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(|e| secret_error(&self.path, e))
+        meshdesk_model::durable::write(&self.path, &bytes, meshdesk_model::durable::Access::Private)
+            .map_err(|e| secret_error(&self.path, e))
     }
 
     /// Keeps the password of a campaign's mailbox on this device.

@@ -5,8 +5,6 @@
 //! figures, and the CSV `meshdesk report --csv` writes, saved to a file.
 //! The search box narrows the table and the per-row chart by name.
 
-use std::path::PathBuf;
-
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
 use iced::{Alignment, Length, Task};
 use meshdesk_model::Millis;
@@ -289,10 +287,8 @@ fn save(report: Option<&Report>, raw: &str, png: bool) -> Toast {
         Ok(bytes) => bytes,
         Err(e) => return Toast::Error(format!("Could not make the CSV: {e}")),
     };
-    let mut partial = path.clone().into_os_string();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    match std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path)) {
+    use meshdesk_model::durable::{self, Access};
+    match durable::write(&path, &bytes, Access::Shared) {
         Ok(()) => Toast::Info(format!(
             "Saved {} rows to {}.",
             report.groups.len(),
