@@ -443,11 +443,30 @@ impl Backend {
             other => return Err(Error::Unexpected(UnexpectedReply(Box::new(other)))),
         };
         if let Some(password) = password.filter(|p| !p.is_empty()) {
-            meshdesk_channels::mail::Secrets::open(self.node.data_dir())
-                .and_then(|s| s.set(id, &password))
-                .map_err(|e| Error::File(e.to_string()))?;
+            self.with_secrets(move |s| s.set(id, &password))
+                .await
+                .map_err(Error::File)?;
         }
         Ok(())
+    }
+
+    /// Runs `f` on this device's sealed mailbox passwords on a blocking
+    /// thread: the file is small, but it is read, sealed and fsynced.
+    async fn with_secrets<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(
+            meshdesk_channels::mail::Secrets,
+        ) -> Result<T, meshdesk_channels::mail::MailError>
+        + Send
+        + 'static,
+    ) -> Result<T, String> {
+        let dir = self.node.data_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            meshdesk_channels::mail::Secrets::open(&dir).and_then(f)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
     }
 
     /// Checks a mailbox's IMAP and SMTP servers with `password` (or this
@@ -459,16 +478,14 @@ impl Backend {
         password: String,
     ) -> Vec<Result<String, String>> {
         let password = if password.is_empty() {
-            match meshdesk_channels::mail::Secrets::open(self.node.data_dir())
-                .and_then(|s| s.get(campaign))
-            {
+            match self.with_secrets(move |s| s.get(campaign)).await {
                 Ok(Some(p)) => p,
                 Ok(None) => {
                     return vec![Err(
                         meshdesk_channels::mail::MailError::NoPassword.to_string()
                     )];
                 }
-                Err(e) => return vec![Err(e.to_string())],
+                Err(e) => return vec![Err(e)],
             }
         } else {
             password
