@@ -24,7 +24,7 @@ use libp2p::{connection_limits, identify, ping, relay, tcp};
 
 use crate::keyring::Keyring;
 use crate::transport::{
-    CONNECTION_TIMEOUT, IDENTIFY_PROTOCOL, IDLE_CONNECTION_TIMEOUT, team_secured,
+    CONNECTION_TIMEOUT, IDENTIFY_PROTOCOL, IDLE_CONNECTION_TIMEOUT, is_loopback, team_secured,
 };
 
 /// How often the team key file is read again, to follow a rotation.
@@ -201,12 +201,4 @@ pub async fn run_relay(
             },
         }
     }
-}
-
-fn is_loopback(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| match p {
-        Protocol::Ip4(ip) => ip.is_loopback(),
-        Protocol::Ip6(ip) => ip.is_loopback(),
-        _ => false,
-    })
 }

@@ -192,6 +192,15 @@ where
     Ok(out)
 }
 
+/// Whether `addr` leads to this machine only (worth sharing last, or not at all).
+pub(crate) fn is_loopback(addr: &libp2p::Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_loopback(),
+        libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
 /// A raw transport (TCP, or a relay's circuits) with the team's handshake
 /// on top: the key hint and pnet, then noise and yamux.
 pub(crate) fn team_secured<T>(

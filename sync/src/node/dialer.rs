@@ -437,14 +437,7 @@ pub(super) fn listen_addrs(swarm: &Swarm<MeshBehaviour>) -> Vec<Multiaddr> {
         })
         .cloned()
         .collect();
-    let loopback = |a: &Multiaddr| {
-        a.iter().any(|p| match p {
-            Protocol::Ip4(ip) => ip.is_loopback(),
-            Protocol::Ip6(ip) => ip.is_loopback(),
-            _ => false,
-        })
-    };
-    addrs.sort_by_key(|a| (loopback(a), a.to_string()));
+    addrs.sort_by_key(|a| (crate::transport::is_loopback(a), a.to_string()));
     addrs.dedup();
     addrs
 }
