@@ -194,6 +194,10 @@ pub struct ReportRow {
     pub rounds: Vec<RoundFacts>,
     pub transfers: Vec<TransferFacts>,
     pub finalization: Option<FinalFacts>,
+    /// The `Message-ID` of its first mail (email): a copy of another
+    /// interaction's mail, taken in apart, is left out of the figures.
+    #[serde(default)]
+    pub first_mail: Option<String>,
 }
 
 impl ReportRow {
@@ -259,6 +263,7 @@ impl ReportRow {
                 agent: f.agent,
                 disposition: f.disposition.clone(),
             }),
+            first_mail: None,
         }
     }
 

@@ -154,11 +154,11 @@ fn a_report_reads_what_the_documents_say() {
     assert!(matches!(refused, Err(ops::OpError::EmptyRange)));
 }
 
-/// Two fetchers apart each took in the same first mail: the board counts
-/// the customer once, as routing and Pending do, and the copy stays out
-/// once the other is taken.
+/// Two fetchers apart each took in the same first mail: the board and the
+/// reports count the customer once, as routing and Pending do, and the
+/// copy stays out once the other is taken.
 #[test]
-fn a_mail_taken_in_on_both_sides_of_a_partition_waits_once_on_the_board() {
+fn a_mail_taken_in_on_both_sides_of_a_partition_counts_once_on_the_board_and_in_reports() {
     use meshdesk_model::ops::CampaignSpec;
     use meshdesk_model::store::DocEdit;
     use meshdesk_model::{doc, doc::DocId, mail::InboundMail};
@@ -203,21 +203,48 @@ fn a_mail_taken_in_on_both_sides_of_a_partition_waits_once_on_the_board() {
             },
         )])
         .expect("the copy");
-    let waiting = |store: &mut Store| match run(store, t0 + MIN, Request::Board) {
+    // (waiting, offered today) of the mail campaign on the board.
+    let figures = |store: &mut Store| match run(store, t0 + MIN, Request::Board) {
         Reply::Board(b) => {
-            b.campaigns
+            let mail = b
+                .campaigns
                 .iter()
                 .find(|c| c.name == "Mail")
-                .expect("the mail campaign")
-                .waiting
+                .expect("the mail campaign");
+            (mail.waiting, mail.offered_today)
         }
         other => panic!("expected the board, got {other:?}"),
     };
-    assert_eq!(waiting(&mut store), 1, "one customer waits");
+    assert_eq!(
+        figures(&mut store),
+        (1, 1),
+        "one customer waits, offered once"
+    );
     run(&mut store, t0 + MIN, Request::Accept { id: first });
     assert_eq!(
-        waiting(&mut store),
-        0,
+        figures(&mut store),
+        (0, 1),
         "the copy does not wait once the mail is taken"
+    );
+    let Reply::Report(report) = run(
+        &mut store,
+        t0 + MIN,
+        Request::Report {
+            from: NOV1,
+            to: NOV1 + 24 * 60 * MIN,
+            by: Grouping::Campaign,
+        },
+    ) else {
+        panic!("a report");
+    };
+    let mail = report
+        .groups
+        .iter()
+        .find(|g| g.name == "Mail")
+        .expect("the mail campaign's row");
+    assert_eq!(
+        (mail.figures.offered, mail.figures.answered),
+        (1, 1),
+        "{mail:?}"
     );
 }

@@ -62,7 +62,7 @@ const CACHE_DOCS: usize = 512;
 /// 13: mail holders and docs (the email channel).
 /// 14: the board's `open_heads`; agent rows without their status history.
 /// 15: each mailbox's high-water mark (`mail_high_water`).
-/// 16: board rows (`open_heads`) hold their first mail.
+/// 16: board rows (`open_heads`) and report rows hold their first mail.
 pub const PROJECTION_VERSION: u64 = 16;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and

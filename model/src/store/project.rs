@@ -166,11 +166,12 @@ fn write_row(txn: &WriteTransaction, row: Row) -> StoreResult<()> {
             txn.open_table(AGENTS)?
                 .insert(id.as_str(), encode(&agent).as_slice())?;
         }
-        Row::Interaction(mut summary, text, mentions, report, mail_ids) => {
+        Row::Interaction(mut summary, text, mentions, mut report, mail_ids) => {
             let (uids, mail_ids): (Vec<String>, Vec<String>) =
                 mail_ids.into_iter().partition(|m| m.starts_with('\u{1}'));
             put_high_water(txn, &uids)?;
             summary.first_mail = mail_ids.first().cloned();
+            report.first_mail = summary.first_mail.clone();
             let id = summary.id.to_string();
             put_interaction(txn, Some((&summary, &text)), &id)?;
             put_mail_ids(txn, &id, mail_ids)?;

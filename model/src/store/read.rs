@@ -414,16 +414,30 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Self::is_mail_duplicate`] for a board row: the summary is read only
-    /// when another interaction holds the same mail, which is rare.
+    /// [`Self::is_mail_duplicate`] for a board row.
     fn head_repeats_mail(&self, head: &crate::board::OpenHead) -> StoreResult<bool> {
-        let Some(mail) = &head.first_mail else {
-            return Ok(false);
-        };
-        if head.owner.is_some() || self.mail_holders(mail)?.len() < 2 {
+        if head.owner.is_some() {
             return Ok(false);
         }
-        match self.interaction_summary(head.id)? {
+        self.repeats_mail(head.id, head.first_mail.as_deref())
+    }
+
+    /// [`Self::is_mail_duplicate`] for a report's row.
+    fn row_repeats_mail(&self, row: &crate::report::ReportRow) -> StoreResult<bool> {
+        self.repeats_mail(row.id, row.first_mail.as_deref())
+    }
+
+    /// Whether interaction `id`, whose first mail is `first_mail`, only
+    /// repeats another's. The summary is read only when another interaction
+    /// holds the same mail, which is rare.
+    fn repeats_mail(&self, id: InteractionId, first_mail: Option<&str>) -> StoreResult<bool> {
+        let Some(mail) = first_mail else {
+            return Ok(false);
+        };
+        if self.mail_holders(mail)?.len() < 2 {
+            return Ok(false);
+        }
+        match self.interaction_summary(id)? {
             Some(summary) => self.is_mail_duplicate(&summary),
             None => Ok(false),
         }
@@ -1000,7 +1014,7 @@ impl Store {
                     .finalization
                     .as_ref()
                     .is_some_and(|f| range.contains(f.at));
-            if in_range {
+            if in_range && !self.row_repeats_mail(&row)? {
                 data.rows.push(row);
             }
         }
