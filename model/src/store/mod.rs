@@ -62,7 +62,8 @@ const CACHE_DOCS: usize = 512;
 /// 13: mail holders and docs (the email channel).
 /// 14: the board's `open_heads`; agent rows without their status history.
 /// 15: each mailbox's high-water mark (`mail_high_water`).
-const PROJECTION_VERSION: u64 = 15;
+/// 16: an email conversation counts and indexes a mail taken in twice once.
+const PROJECTION_VERSION: u64 = 16;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -637,6 +638,8 @@ impl Store {
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
             txn.open_table(CONTACT_MERGES)?;
+            txn.open_multimap_table(MAIL_SENDERS)?;
+            txn.open_table(SENDER_MERGES)?;
             txn.open_table(ROOM_MONTHS)?;
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;
