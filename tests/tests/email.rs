@@ -1,8 +1,8 @@
 //! The email channel end to end, against real servers started here (see
 //! `meshdesk_tests::mail`): a mail becomes pending, the reply threads, the
 //! customer's answer joins; killing the fetcher loses and doubles nothing;
-//! two fetchers apart show each mail and answer once after the merge; a
-//! wrong password is named.
+//! two fetchers apart show each mail, answer and sender once after the
+//! merge; a wrong password is named.
 
 use std::time::Duration;
 
@@ -147,11 +147,11 @@ fn killing_the_fetcher_loses_and_doubles_nothing_and_the_other_takes_over() {
 }
 
 #[test]
-fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
+fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_and_its_sender_once() {
     let servers = MailServers::start();
     let (mut a, mut b) = team(&servers);
     // A new sender's first mail, taken in on both sides: each makes an
-    // interaction.
+    // interaction and a contact for the address.
     let (on_a, on_b) = taken_in_apart(
         &servers,
         &mut a,
@@ -180,6 +180,18 @@ fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
         assert_eq!(rows.len(), 1, "{}: {rows:?}", d.name);
         assert_eq!(rows[0]["id"].as_str(), Some(kept.as_str()));
     }
+    // The sender is one phonebook entry, the same on both nodes.
+    let contacts = |d: &meshdesk_tests::Device| d.json(&["contact", "list"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || contacts(&a) == contacts(&b)),
+        "A: {}\nB: {}",
+        contacts(&a),
+        contacts(&b)
+    );
+    let listed = contacts(&a);
+    let listed = listed.as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["emails"][0], "carla@example.test", "{listed:?}");
 }
 
 #[test]

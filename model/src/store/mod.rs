@@ -62,7 +62,9 @@ const CACHE_DOCS: usize = 512;
 /// 13: mail holders and docs (the email channel).
 /// 14: the board's `open_heads`; agent rows without their status history.
 /// 15: each mailbox's high-water mark (`mail_high_water`).
-/// 16: an email conversation counts and indexes a mail taken in twice once.
+/// 16: an email conversation counts and indexes a mail taken in twice once;
+/// contacts made by mail intake for one address stand for one
+/// (`mail_senders`, `sender_merges`).
 const PROJECTION_VERSION: u64 = 16;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
