@@ -62,6 +62,7 @@ fn build(path: &Path) -> (Store, LocalIdentity) {
             merged_into: None,
             merged_at: 0,
             merged_by: None,
+            mail_sender: None,
         };
         contacts.push((contact.id, contact.name.clone()));
         edits.push(DocEdit::new(DocId::Contact(contact.id), true, move |d| {

@@ -110,6 +110,7 @@ fn build(path: &Path) {
             merged_into: None,
             merged_at: 0,
             merged_by: None,
+            mail_sender: None,
         };
         contact_ids.push((contact.id, name));
         edits.push(DocEdit::new(DocId::Contact(contact.id), true, move |d| {

@@ -15,7 +15,11 @@
 //!   merged: that one is the survivor;
 //! - merges made apart may close a cycle (A into B on one node, B into A on
 //!   another): the smallest contact id in the cycle is the survivor of every
-//!   contact in it and of everything merged into them.
+//!   contact in it and of everything merged into them;
+//! - contacts mail intake made for one address (`mail_sender`; two
+//!   fetchers apart each made one) are merged into the smallest id among
+//!   them without anyone writing it (`sender_merges`), unless their merge
+//!   was set or cleared by hand.
 //!
 //! Every contact has exactly one survivor, and a survivor is its own, so the
 //! phonebook (survivors only) holds each customer once on every node.

@@ -14,7 +14,7 @@
 //! | team | only the team this device created or joined; its one root change by the supervisor it names; supervisors (as of the change's past) anything, rotations of the team key among it; an agent only its own member entry's `device_name` |
 //! | agent | the agent's own devices, and supervisors; its status log (`status_history`) holds at most 1000 entries as of any change that adds one |
 //! | interaction | its own fields: only its creator's first change; messages, notes: added by anyone, their fields only by whoever added them, `author`/`agent` the writer's own agent (or `contact`/`system` for a message), a message's `attachments` made with the message (at most 10 files, each a 64-hex-digit hash, a size up to 1 GiB, a media type, a bare name of at most 255 characters); claims and declines: only under the writer's own agent, `claimed_at`/`at` within the round and not after the change; transfers and finalization: the owner of the current round or a supervisor; a transfer of kind `return` only by the owner, `pull` and `hand` only by a supervisor, its `reason` at most 500 characters; tags: anyone adds or removes one, a key holding `true`, at most 500 characters, no control character; the snooze (`snooze_*` at the root): only the owner of the current round, naming itself and that round, a known kind, its note at most 500 characters |
-//! | contact | any member; its tags as an interaction's; its merge (`merged_into`, `merged_at`, `merged_by` at the root): any member in their own name (`merged_by` the writer's agent whenever `merged_into` is written), into another contact id (or empty: unmerged), dated no later than the change |
+//! | contact | any member; its tags as an interaction's; its merge (`merged_into`, `merged_at`, `merged_by` at the root): any member in their own name (`merged_by` the writer's agent whenever `merged_into` is written), into another contact id (or empty: unmerged), dated no later than the change; `mail_sender` (the address mail intake made it for) only in the change that creates it, a lowercase address of at most 320 characters |
 //! | chat room | any member adds messages; a message's fields only by whoever added it, `author` the writer's own agent |
 //! | any, text | every string at most 20,000 characters, no control characters but line breaks and tabs |
 
@@ -580,6 +580,7 @@ fn judge(
             {
                 check_tag(op)?;
             }
+            check_mail_sender(&ops, change)?;
             judge_merge(*id, &ops, change, writer)
         }
         DocId::Room { .. } => {
@@ -655,6 +656,34 @@ fn judge_merge(
             "agent {} merges a contact without naming itself in merged_by",
             writer.agent
         ));
+    }
+    Ok(())
+}
+
+/// The longest address a contact's `mail_sender` holds (RFC 5321's path).
+const MAX_SENDER_CHARS: usize = 320;
+
+/// A contact's `mail_sender` (see `merge`): written only when the contact
+/// is made, so no later write pulls an entry into a sender's twins or out
+/// of them (unmerging does that, in the writer's name); a lowercase
+/// address on one line.
+fn check_mail_sender(ops: &[OpView], change: &NewChange) -> Result<(), Refusal> {
+    for op in ops
+        .iter()
+        .filter(|op| op.path.is_empty() && op.key.as_deref() == Some("mail_sender"))
+    {
+        if !change.deps.is_empty() {
+            return refuse("a contact's mail_sender is written only when it is created");
+        }
+        let fits = op.str_value().is_some_and(|s| {
+            s.contains('@')
+                && s.chars().count() <= MAX_SENDER_CHARS
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                && s == s.to_lowercase()
+        });
+        if !fits {
+            return refuse(format!("{} is not a lowercase address", op.describe()));
+        }
     }
     Ok(())
 }

@@ -878,6 +878,10 @@ pub struct Contact {
     /// Who last set or cleared the merge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<AgentId>,
+    /// The address (lowercase) mail intake made this contact for: entries
+    /// made so for one address stand for one (see `merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_sender: Option<String>,
 }
 
 impl Contact {

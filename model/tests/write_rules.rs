@@ -661,18 +661,32 @@ fn an_unverified_contact_link_syncs_and_cannot_be_cleared_later() {
     assert!(interaction(&mut eve, id).contact_unverified);
 
     // Nobody can mark it verified afterwards by rewriting the field.
-    eve.store
-        .write_doc(&DocId::Interaction(id), false, |d| {
-            d.put(automerge::ROOT, "contact_unverified", false)?;
-            Ok(())
-        })
-        .expect("eve writes");
-    let refused = sync(&mut eve, &mut ana);
-    assert!(
-        refused_doc(&refused, &DocId::Interaction(id)).contains("only when it is created"),
-        "{refused:?}"
+    refused_at_root(
+        (&mut eve, &mut ana),
+        (&DocId::Interaction(id), false),
+        ("contact_unverified", false.into()),
+        "only when it is created",
     );
     assert!(interaction(&mut ana, id).contact_unverified);
+}
+
+/// `from` writes `key` at a document's root (making the document when
+/// `create`) around the ops, as a compromised laptop would; `to` refuses
+/// it, saying `why`.
+fn refused_at_root(
+    (from, to): (&mut Desk, &mut Desk),
+    (doc, create): (&DocId, bool),
+    (key, value): (&'static str, automerge::ScalarValue),
+    why: &str,
+) {
+    from.store
+        .write_doc(doc, create, move |d| {
+            d.put(automerge::ROOT, key, value)?;
+            Ok(())
+        })
+        .expect("writes");
+    let refused = sync(from, to);
+    assert!(refused_doc(&refused, doc).contains(why), "{refused:?}");
 }
 
 /// A transfer entry written straight into the document, around the ops'
@@ -1478,8 +1492,8 @@ fn mailbox(host: &str) -> Mailbox {
     }
 }
 
-#[test]
-fn only_supervisors_set_a_mailbox_and_its_fields_keep_their_schema() {
+/// Ana's desk with a campaign on the email channel, Mail.
+fn supervisor_with_mail_campaign() -> Desk {
     let mut ana = supervisor();
     run(
         &mut ana.store,
@@ -1489,6 +1503,12 @@ fn only_supervisors_set_a_mailbox_and_its_fields_keep_their_schema() {
             Strategy::RingAll,
         )),
     );
+    ana
+}
+
+#[test]
+fn only_supervisors_set_a_mailbox_and_its_fields_keep_their_schema() {
+    let mut ana = supervisor_with_mail_campaign();
     let mut eve = admit(&mut ana, "Eve");
     let team = team_doc(&ana);
     let campaign = ana
@@ -1577,4 +1597,85 @@ fn only_supervisors_set_a_mailbox_and_its_fields_keep_their_schema() {
     }
     let seen = bo.store.team().expect("team").expect("team");
     assert_eq!(seen.mailboxes[&campaign].imap.port, 993);
+}
+
+/// A mail from a new sender, as a fetcher hands it to its node.
+fn mail_from(sender: &str, mail_id: &str) -> Request {
+    Request::MailIntake(Box::new(mail::InboundMail {
+        campaign: "Mail".into(),
+        mail_id: mail_id.into(),
+        replies_to: Vec::new(),
+        subject: "Help".into(),
+        from_address: sender.into(),
+        from_name: Some("Carla".into()),
+        text: "hello".into(),
+        files: Vec::new(),
+        uid: None,
+    }))
+}
+
+#[test]
+fn contacts_two_fetchers_make_apart_for_one_sender_sync_and_stand_for_one() {
+    let mut ana = supervisor_with_mail_campaign();
+    let mut eve = admit(&mut ana, "Eve");
+    assert!(sync(&mut ana, &mut eve).is_empty());
+    // Apart, each takes the same new sender's mail in (the address spelled
+    // otherwise on one side) and makes a contact for it.
+    run(
+        &mut ana.store,
+        mail_from("carla@example.com", "<m1@example.com>"),
+    );
+    run(
+        &mut eve.store,
+        mail_from("Carla@Example.com", "<m1@example.com>"),
+    );
+    let made = |desk: &Desk| desk.store.contacts(0, 10).expect("contacts")[0].id;
+    let (on_ana, on_eve) = (made(&ana), made(&eve));
+    assert_ne!(on_ana, on_eve);
+    let refused = sync(&mut ana, &mut eve);
+    assert!(refused.is_empty(), "{refused:?}");
+    let smallest = on_ana.min(on_eve);
+    for desk in [&ana, &eve] {
+        let page = desk.store.contacts_page(0, 10).expect("page");
+        assert_eq!(page.total, 1, "{}", desk.name);
+        assert_eq!(page.rows[0].id, smallest, "{}", desk.name);
+        let merges = desk.store.contact_merges().expect("merges");
+        assert_eq!(merges.survivor(on_ana.max(on_eve)), smallest);
+    }
+    // A later mail from the sender links to the one that stands.
+    let Reply::Created { id } = run(
+        &mut eve.store,
+        mail_from("carla@example.com", "<m2@example.com>"),
+    ) else {
+        panic!("expected an id");
+    };
+    let later = interaction(&mut eve, id.parse().expect("interaction id"));
+    assert_eq!(later.contact, Some(smallest));
+    // Unmerging the other one by hand parts it, on every node.
+    let other = on_ana.max(on_eve);
+    run(&mut eve.store, Request::UnmergeContact { id: other });
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    for desk in [&ana, &eve] {
+        assert_eq!(desk.store.count_contacts().expect("count"), 2);
+    }
+
+    // The sender is written only when the contact is made: a later write,
+    // which would pull another entry into the sender's twins, is refused.
+    let lucia = new_contact(&mut eve, "Lucía");
+    assert!(sync(&mut eve, &mut ana).is_empty());
+    refused_at_root(
+        (&mut eve, &mut ana),
+        (&DocId::Contact(lucia), false),
+        ("mail_sender", "carla@example.com".into()),
+        "only when it is created",
+    );
+    assert_eq!(ana.store.count_contacts().expect("count"), 3);
+    // Nor is a sender that is not a lowercase address, even at creation.
+    refused_at_root(
+        (&mut eve, &mut ana),
+        (&DocId::Contact(ContactId::new()), true),
+        ("mail_sender", "Carla@Example.com".into()),
+        "not a lowercase address",
+    );
+    honest_contact_still_syncs(&mut eve, &mut ana);
 }

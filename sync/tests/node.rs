@@ -656,6 +656,7 @@ async fn malformed_whole_documents_close_the_peer_and_lose_nothing() -> TestResu
         merged_into: None,
         merged_at: 0,
         merged_by: None,
+        mail_sender: None,
     };
     meshdesk_model::doc::contact::create(&mut unasked, &stray)?;
     let outcome = send_raw_as(

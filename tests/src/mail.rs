@@ -451,15 +451,70 @@ pub fn pending(d: &Device) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-pub fn bodies(d: &Device, id: &str) -> Vec<String> {
+/// One text field of each message of a conversation, in the order it
+/// shows them.
+fn message_field(d: &Device, id: &str, field: &str) -> Vec<String> {
     d.json(&["interaction", "show", id])["interaction"]["messages"]
         .as_array()
         .map(|m| {
             m.iter()
-                .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+                .map(|m| m[field].as_str().unwrap_or_default().to_string())
                 .collect()
         })
         .unwrap_or_default()
+}
+
+pub fn bodies(d: &Device, id: &str) -> Vec<String> {
+    message_field(d, id, "body")
+}
+
+pub fn message_ids(d: &Device, id: &str) -> Vec<String> {
+    message_field(d, id, "id")
+}
+
+/// Two fetchers apart, each taking in what `send` delivers: A alone
+/// first, then B alone with the mailbox marked unseen again (as if both
+/// had fetched at once); then they start again, A with B as its peer.
+/// `took` answers once a node has taken it in; what it gave on A and on B
+/// is returned.
+pub fn taken_in_apart<T>(
+    servers: &MailServers,
+    a: &mut Device,
+    b: &mut Device,
+    send: impl FnOnce(),
+    took: impl Fn(&Device) -> Option<T>,
+) -> (T, T) {
+    a.stop();
+    b.stop();
+    let mut send = Some(send);
+    let mut taken = Vec::with_capacity(2);
+    for d in [&mut *a, &mut *b] {
+        servers.mark_all_unseen("support");
+        d.start(&[]);
+        if let Some(send) = send.take() {
+            send();
+        }
+        let mut got = None;
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                got = took(d);
+                got.is_some()
+            }),
+            "{} alone did not take it in\n{}",
+            d.name,
+            d.log()
+        );
+        assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+        d.stop();
+        taken.extend(got);
+    }
+    b.start(&[]);
+    a.start(&[b.addr()]);
+    let mut taken = taken.into_iter();
+    match (taken.next(), taken.next()) {
+        (Some(on_a), Some(on_b)) => (on_a, on_b),
+        _ => panic!("both were waited for"),
+    }
 }
 
 /// Makes `b` no fetcher of the Mail campaign (A, a supervisor, says so):

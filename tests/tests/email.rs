@@ -1,7 +1,8 @@
 //! The email channel end to end, against real servers started here (see
 //! `meshdesk_tests::mail`): a mail becomes pending, the reply threads, the
 //! customer's answer joins; killing the fetcher loses and doubles nothing;
-//! a wrong password is named.
+//! two fetchers apart show each mail, answer and sender once after the
+//! merge; a wrong password is named.
 
 use std::time::Duration;
 
@@ -146,31 +147,24 @@ fn killing_the_fetcher_loses_and_doubles_nothing_and_the_other_takes_over() {
 }
 
 #[test]
-fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
+fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_and_its_sender_once() {
     let servers = MailServers::start();
     let (mut a, mut b) = team(&servers);
-    a.stop();
-    b.stop();
-    // A alone takes the mail in and marks it seen.
-    a.start(&[]);
-    servers.customer_sends("<p1@customer.example>", "Apart", "one mail", None);
-    assert!(wait_until(Duration::from_secs(20), || pending(&a).len() == 1));
-    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
-    let on_a = pending(&a)[0]["id"].as_str().expect("id").to_string();
-    a.stop();
-    // B, apart, takes the same mail in (as if both had fetched it at once).
-    servers.mark_all_unseen("support");
-    b.start(&[]);
-    assert!(
-        wait_until(Duration::from_secs(20), || pending(&b).len() == 1),
-        "{}",
-        b.log()
+    // A new sender's first mail, taken in on both sides: each makes an
+    // interaction and a contact for the address.
+    let (on_a, on_b) = taken_in_apart(
+        &servers,
+        &mut a,
+        &mut b,
+        || servers.customer_sends("<p1@customer.example>", "Apart", "one mail", None),
+        |d| {
+            let rows = pending(d);
+            let id = rows.first()?["id"].as_str()?.to_string();
+            (rows.len() == 1).then_some(id)
+        },
     );
-    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
-    let on_b = pending(&b)[0]["id"].as_str().expect("id").to_string();
     assert_ne!(on_a, on_b, "two interactions were made apart");
     // They meet: each holds both documents, and one mail shows once.
-    a.start(&[b.addr()]);
     assert!(
         wait_until(Duration::from_secs(30), || {
             a.run(&["interaction", "show", &on_b]).status.success()
@@ -185,6 +179,65 @@ fn two_fetchers_apart_store_one_mail_twice_and_the_merge_shows_it_once() {
         let rows = pending(d);
         assert_eq!(rows.len(), 1, "{}: {rows:?}", d.name);
         assert_eq!(rows[0]["id"].as_str(), Some(kept.as_str()));
+    }
+    // The sender is one phonebook entry, the same on both nodes.
+    let contacts = |d: &meshdesk_tests::Device| d.json(&["contact", "list"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || contacts(&a) == contacts(&b)),
+        "A: {}\nB: {}",
+        contacts(&a),
+        contacts(&b)
+    );
+    let listed = contacts(&a);
+    let listed = listed.as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["emails"][0], "carla@example.test", "{listed:?}");
+}
+
+#[test]
+fn an_answer_both_fetchers_took_in_apart_shows_once_after_the_merge() {
+    let servers = MailServers::start();
+    let (mut a, mut b) = team(&servers);
+    servers.customer_sends("<q1@customer.example>", "Question", "first", None);
+    let mut id = String::new();
+    assert!(wait_until(Duration::from_secs(20), || {
+        if let Some(r) = pending(&b).first() {
+            id = r["id"].as_str().unwrap_or_default().to_string();
+        }
+        !id.is_empty() && pending(&a).len() == 1
+    }));
+    assert!(wait_until(Duration::from_secs(10), || servers.support_all_seen()));
+    // The customer's answer comes while they are apart; each takes it in.
+    let (on_a, on_b) = taken_in_apart(
+        &servers,
+        &mut a,
+        &mut b,
+        || {
+            servers.customer_sends(
+                "<q2@customer.example>",
+                "Re: Question",
+                "the answer",
+                Some("<q1@customer.example>"),
+            )
+        },
+        |d| message_ids(d, &id).get(1).cloned(),
+    );
+    assert_ne!(on_a, on_b, "the answer was appended on each side");
+    // They meet: one conversation on both, the answer in it once (A's,
+    // taken in first).
+    assert!(
+        wait_until(Duration::from_secs(30), || message_ids(&a, &id)
+            == message_ids(&b, &id)),
+        "they did not sync\nA: {}\nB: {}",
+        a.log(),
+        b.log()
+    );
+    for d in [&a, &b] {
+        assert_eq!(bodies(d, &id), ["first", "the answer"], "{}", d.name);
+        assert_eq!(message_ids(d, &id)[1], on_a, "{}", d.name);
+        let rows = pending(d);
+        assert_eq!(rows.len(), 1, "{}: {rows:?}", d.name);
+        assert_eq!(rows[0]["message_count"], 2, "{}: {rows:?}", d.name);
     }
 }
 

@@ -16,6 +16,10 @@ pub fn create(doc: &mut AutoCommit, contact: &Contact) -> DocResult<()> {
     doc.put_object(ROOT, "tags", ObjType::Map)?;
     doc.put_object(ROOT, "custom", ObjType::Map)?;
     doc.put(ROOT, "deleted", false)?;
+    // Written at creation only (the write rules hold it to that).
+    if let Some(sender) = &contact.mail_sender {
+        doc.put(ROOT, "mail_sender", sender.as_str())?;
+    }
     update(doc, contact)
 }
 
@@ -87,6 +91,7 @@ pub fn read<D: ReadDoc>(doc: &D) -> DocResult<Contact> {
         merged_into: root.opt_parsed("merged_into")?,
         merged_at: root.opt_i64("merged_at")?.unwrap_or(0),
         merged_by: root.opt_parsed("merged_by")?,
+        mail_sender: root.opt_str("mail_sender")?,
     })
 }
 
@@ -111,6 +116,7 @@ mod tests {
             merged_into: None,
             merged_at: 0,
             merged_by: None,
+            mail_sender: Some("marta@example.com".into()),
         }
     }
 

@@ -290,13 +290,64 @@ pub fn each_body<D: ReadDoc>(
     upto: usize,
     mut each: impl FnMut(&str) -> bool,
 ) -> DocResult<()> {
-    let list = MapReader::root(doc).list("messages")?;
+    let root = MapReader::root(doc);
+    let list = root.list("messages")?;
+    if is_email(&root)? {
+        let maps = list.maps()?;
+        for n in shown_mails(&maps)?.into_iter().take(upto) {
+            if !each(&maps[n].str("body")?) {
+                break;
+            }
+        }
+        return Ok(());
+    }
     for n in 0..upto.min(list.len()) {
         if !each(&list.map_at(n)?.str("body")?) {
             break;
         }
     }
     Ok(())
+}
+
+fn is_email<D: ReadDoc>(root: &MapReader<'_, D>) -> DocResult<bool> {
+    Ok(root.str("channel")? == ChannelKind::Email.as_str())
+}
+
+/// The positions of the messages an email conversation shows, oldest
+/// first: every message, but of those carrying one `Message-ID` only the
+/// first by (`at`, message id). Two fetchers apart can each append the
+/// same mail (a customer's answer) and the list keeps both; every reader
+/// goes through here, so every node shows it once, the same one, and
+/// nothing is deleted.
+fn shown_mails<D: ReadDoc>(maps: &[MapReader<'_, D>]) -> DocResult<Vec<usize>> {
+    let mut first: std::collections::HashMap<String, ((Millis, MessageId), usize)> =
+        std::collections::HashMap::new();
+    let mut hidden = vec![false; maps.len()];
+    for (n, m) in maps.iter().enumerate() {
+        let Some(mail) = m
+            .opt_str("mail_id")?
+            .as_deref()
+            .and_then(crate::mail::normalize_mail_id)
+        else {
+            continue;
+        };
+        let key = (m.i64("at")?, m.parsed::<MessageId>("id")?);
+        match first.entry(mail) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((key, n));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (kept, at) = *e.get();
+                if key < kept {
+                    hidden[at] = true;
+                    e.insert((key, n));
+                } else {
+                    hidden[n] = true;
+                }
+            }
+        }
+    }
+    Ok((0..maps.len()).filter(|n| !hidden[*n]).collect())
 }
 
 /// What the email channel keeps on a message, beside the message itself:
@@ -316,7 +367,8 @@ pub struct MailMark {
     pub uid: Option<String>,
 }
 
-/// The mail facts of every message, in order.
+/// The mail facts of every message in the list, in order, those of
+/// repeated mails that readers leave out (see `shown_mails`) included.
 pub fn mail_marks<D: ReadDoc>(doc: &D) -> DocResult<Vec<MailMark>> {
     let list = MapReader::root(doc).list("messages")?;
     let mut out = Vec::with_capacity(list.len());
@@ -444,12 +496,24 @@ fn read_with<D: ReadDoc>(doc: &D, tail: usize) -> DocResult<(Interaction, usize)
         });
     }
     let list = root.list("messages")?;
-    let count = list.len();
-    let messages = list
-        .maps_from(count.saturating_sub(tail))?
-        .iter()
-        .map(read_message)
-        .collect::<DocResult<Vec<_>>>()?;
+    let (messages, count) = if is_email(&root)? {
+        let maps = list.maps()?;
+        let shown = shown_mails(&maps)?;
+        let count = shown.len();
+        let messages = shown[count.saturating_sub(tail)..]
+            .iter()
+            .map(|n| read_message(&maps[*n]))
+            .collect::<DocResult<Vec<_>>>()?;
+        (messages, count)
+    } else {
+        let count = list.len();
+        let messages = list
+            .maps_from(count.saturating_sub(tail))?
+            .iter()
+            .map(read_message)
+            .collect::<DocResult<Vec<_>>>()?;
+        (messages, count)
+    };
     let claims_map = root.map("claims")?;
     let claims = claims_map
         .keys()
@@ -767,6 +831,58 @@ pub(crate) mod tests {
         assert_eq!(rb.owner().map(|c| c.agent), Some(b));
         assert_eq!(ra.losing_claimants(), vec![a]);
         assert_eq!(ra.messages.len(), 3);
+    }
+
+    #[test]
+    fn a_mail_appended_on_two_sides_shows_once_the_first_by_time_and_id() {
+        let (agent, campaign) = (AgentId::new(), CampaignId::new());
+        let mut i = sample(agent, campaign);
+        i.channel = ChannelKind::Email;
+        let mut doc_a = AutoCommit::new();
+        create(&mut doc_a, &i).expect("create");
+        let mut doc_b = doc_a.fork();
+        let answer = |at: i64, body: &str| Message {
+            attachments: Vec::new(),
+            id: MessageId::new(),
+            author: Author::Contact,
+            at,
+            body: body.into(),
+        };
+        // B takes the answer in first, then A; A's agent also replies.
+        let on_b = answer(200, "answer (b)");
+        let on_a = answer(201, "answer (a)");
+        append_mail_message(&mut doc_b, &on_b, "<q2@customer.example>").expect("b");
+        append_mail_message(&mut doc_a, &on_a, "<q2@customer.example>").expect("a");
+        append_message(&mut doc_a, &answer(202, "reply")).expect("reply");
+        doc_a.merge(&mut doc_b).expect("merge");
+        doc_b.merge(&mut doc_a).expect("merge");
+        for doc in [&doc_a, &doc_b] {
+            let bodies: Vec<String> = read(doc)
+                .expect("read")
+                .messages
+                .into_iter()
+                .map(|m| m.body)
+                .collect();
+            assert_eq!(bodies, ["<b>hi</b>", "answer (b)", "reply"]);
+            let (head, count) = read_head(doc).expect("head");
+            assert_eq!((head.messages.len(), count), (3, 3));
+            let mut seen = Vec::new();
+            each_body(doc, 2, |b| {
+                seen.push(b.to_string());
+                true
+            })
+            .expect("bodies");
+            assert_eq!(seen, ["<b>hi</b>", "answer (b)"]);
+            // The facts of both stay: nothing is deleted.
+            assert_eq!(mail_marks(doc).expect("marks").len(), 4);
+        }
+        // Another channel shows every message as it is.
+        i.channel = ChannelKind::Webchat;
+        let mut chat = AutoCommit::new();
+        create(&mut chat, &i).expect("create");
+        append_mail_message(&mut chat, &on_a, "<x@y>").expect("one");
+        append_mail_message(&mut chat, &on_b, "<x@y>").expect("two");
+        assert_eq!(read(&chat).expect("read").messages.len(), 3);
     }
 
     #[test]

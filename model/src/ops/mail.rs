@@ -214,11 +214,14 @@ impl Executor<'_, '_> {
         let (contact, fresh) = match self.known_customer(&customer)? {
             Some(c) => (c, None),
             None => {
-                let c = self.new_contact(ContactSpec {
+                let mut c = self.new_contact(ContactSpec {
                     name: customer.name.clone().or_else(|| customer.email.clone()),
                     emails: customer.email.clone().map(|e| vec![e]),
                     ..ContactSpec::default()
                 })?;
+                // Two fetchers apart may each make one for this address:
+                // marked so, they stand for one (see `merge`).
+                c.mail_sender = from.as_deref().map(str::to_lowercase);
                 (c.clone(), Some(c))
             }
         };

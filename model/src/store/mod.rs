@@ -63,7 +63,10 @@ const CACHE_DOCS: usize = 512;
 /// 14: the board's `open_heads`; agent rows without their status history.
 /// 15: each mailbox's high-water mark (`mail_high_water`).
 /// 16: board rows (`open_heads`) and report rows hold their first mail.
-pub const PROJECTION_VERSION: u64 = 16;
+/// 17: an email conversation counts and indexes a mail taken in twice once;
+/// contacts made by mail intake for one address stand for one
+/// (`mail_senders`, `sender_merges`).
+pub const PROJECTION_VERSION: u64 = 17;
 
 /// How a `malformed` entry marks a quarantined document: kept on disk and
 /// listed, but never loaded for sync, sent to peers, edited or projected.
@@ -638,6 +641,8 @@ impl Store {
             txn.open_table(CONTACT_ORDER)?;
             txn.open_multimap_table(CONTACT_EMAIL)?;
             txn.open_table(CONTACT_MERGES)?;
+            txn.open_multimap_table(MAIL_SENDERS)?;
+            txn.open_table(SENDER_MERGES)?;
             txn.open_table(ROOM_MONTHS)?;
             txn.open_table(MENTION_WORDS)?;
             txn.open_table(MENTION_DOCS)?;

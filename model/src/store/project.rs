@@ -642,6 +642,73 @@ fn put_interaction(
 }
 
 fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> StoreResult<()> {
+    let old_sender = put_contact_rows(txn, id, new)?;
+    let new_sender = new.and_then(|c| c.mail_sender.clone());
+    if old_sender.is_none() && new_sender.is_none() {
+        return Ok(());
+    }
+    {
+        let mut senders = txn.open_multimap_table(MAIL_SENDERS)?;
+        if let Some(s) = &old_sender {
+            senders.remove(s.as_str(), id)?;
+        }
+        if let Some(s) = &new_sender {
+            senders.insert(s.as_str(), id)?;
+        }
+    }
+    // Gone from its group (deleted, or its address changed): no edge.
+    let mut changed = txn.open_table(SENDER_MERGES)?.remove(id)?.is_some();
+    for sender in old_sender.iter().chain(
+        new_sender
+            .iter()
+            .filter(|s| Some(*s) != old_sender.as_ref()),
+    ) {
+        changed |= put_sender_merges(txn, sender)?;
+    }
+    if changed {
+        bump_merges_version(txn)?;
+    }
+    Ok(())
+}
+
+/// Points every contact mail intake made for `sender` at the smallest id
+/// among them, but those whose merge someone set or cleared by hand
+/// (their own choice stands). Whether any row changed.
+fn put_sender_merges(txn: &WriteTransaction, sender: &str) -> StoreResult<bool> {
+    let ids: Vec<String> = txn
+        .open_multimap_table(MAIL_SENDERS)?
+        .get(sender)?
+        .map(|v| v.map(|v| v.value().to_string()))
+        .collect::<Result<_, _>>()?;
+    let rows = txn.open_table(CONTACTS)?;
+    let mut edges = txn.open_table(SENDER_MERGES)?;
+    let mut changed = false;
+    // Multimap values come in order: the first is the smallest id.
+    let survivor = ids.first();
+    for id in &ids {
+        let by_hand = match rows.get(id.as_str())? {
+            Some(v) => decode::<Contact>("contacts", v.value())?.merged_at != 0,
+            None => true,
+        };
+        let wanted = survivor.filter(|s| *s != id && !by_hand);
+        let old = edges.get(id.as_str())?.map(|v| v.value().to_string());
+        if old.as_ref() != wanted {
+            changed = true;
+            match wanted {
+                Some(s) => edges.insert(id.as_str(), s.as_str())?,
+                None => edges.remove(id.as_str())?,
+            };
+        }
+    }
+    Ok(changed)
+}
+
+/// Writes a contact's own rows; answers the `mail_sender` it had.
+fn put_contact_rows(
+    txn: &WriteTransaction,
+    id: &str,
+    new: Option<&Contact>,
+) -> StoreResult<Option<String>> {
     let mut rows = txn.open_table(CONTACTS)?;
     let old: Option<Contact> = match rows.get(id)? {
         Some(v) => Some(decode("contacts", v.value())?),
@@ -690,7 +757,7 @@ fn put_contact(txn: &WriteTransaction, id: &str, new: Option<&Contact>) -> Store
             rows.remove(id)?;
         }
     }
-    Ok(())
+    Ok(old.and_then(|o| o.mail_sender))
 }
 
 pub(crate) fn remove_projection(txn: &WriteTransaction, doc_id: &DocId) -> StoreResult<()> {
@@ -741,6 +808,7 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     clear!(CONTACTS);
     clear!(CONTACT_ORDER);
     clear!(CONTACT_MERGES);
+    clear!(SENDER_MERGES);
     bump_merges_version(txn)?;
     clear!(ROOM_MONTHS);
     clear!(MENTION_WORDS);
@@ -759,7 +827,12 @@ pub(crate) fn clear_all(txn: &WriteTransaction) -> StoreResult<()> {
     for table in legacy {
         txn.delete_table(table)?;
     }
-    for def in [CONTACT_INTERACTIONS, CONTACT_EMAIL, MAIL_HOLDERS] {
+    for def in [
+        CONTACT_INTERACTIONS,
+        CONTACT_EMAIL,
+        MAIL_HOLDERS,
+        MAIL_SENDERS,
+    ] {
         let mut t = txn.open_multimap_table(def)?;
         let keys: Vec<String> = t
             .iter()?
@@ -804,6 +877,7 @@ macro_rules! dump_rows {
         dump_table!("contacts", CONTACTS);
         dump_table!("contact_order", CONTACT_ORDER);
         dump_table!("contact_merges", CONTACT_MERGES);
+        dump_table!("sender_merges", SENDER_MERGES);
         dump_table!("room_months", ROOM_MONTHS);
         dump_table!("mention_words", MENTION_WORDS);
         dump_table!("mention_docs", MENTION_DOCS);
@@ -817,6 +891,7 @@ macro_rules! dump_rows {
             ("contact_interactions", CONTACT_INTERACTIONS),
             ("contact_email", CONTACT_EMAIL),
             ("mail_holders", MAIL_HOLDERS),
+            ("mail_senders", MAIL_SENDERS),
         ] {
             let t = txn.open_multimap_table(def)?;
             for row in t.iter()? {

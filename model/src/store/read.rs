@@ -543,12 +543,15 @@ impl Store {
     }
 
     fn read_merges(txn: &redb::ReadTransaction) -> StoreResult<Merges> {
-        let edges_table = txn.open_table(CONTACT_MERGES)?;
         let mut edges: Vec<(ContactId, ContactId)> = Vec::new();
-        for row in edges_table.iter()? {
-            let (k, v) = row?;
-            if let (Ok(from), Ok(to)) = (k.value().parse(), v.value().parse()) {
-                edges.push((from, to));
+        // A merge set by hand comes last: it wins over one mail intake's
+        // twins imply (the projection leaves no contact with both).
+        for table in [SENDER_MERGES, CONTACT_MERGES] {
+            for row in txn.open_table(table)?.iter()? {
+                let (k, v) = row?;
+                if let (Ok(from), Ok(to)) = (k.value().parse(), v.value().parse()) {
+                    edges.push((from, to));
+                }
             }
         }
         if edges.is_empty() {

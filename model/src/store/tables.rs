@@ -90,6 +90,16 @@ pub const CONTACT_EMAIL: MultimapTableDefinition<'_, &str, &str> =
 /// whose `merged_into` is set: the edges `merge::Merges` resolves (which
 /// contact stands for which is read from them, never stored).
 pub const CONTACT_MERGES: TableDefinition<'_, &str, &str> = TableDefinition::new("contact_merges");
+/// `lowercase address → contact ids`: the live contacts mail intake made
+/// for each sender (their `mail_sender`).
+pub const MAIL_SENDERS: MultimapTableDefinition<'_, &str, &str> =
+    MultimapTableDefinition::new("mail_senders");
+/// `contact id → the contact it stands for`: of the contacts mail intake
+/// made for one address (two fetchers apart each made one), every one but
+/// the smallest id points at that one, unless its merge was set or cleared
+/// by hand. More edges for `merge::Merges`, a function of the set of
+/// contacts.
+pub const SENDER_MERGES: TableDefinition<'_, &str, &str> = TableDefinition::new("sender_merges");
 
 /// `(room key, month) → RoomSummary` of that month's document.
 pub const ROOM_MONTHS: TableDefinition<'_, (&str, &str), &[u8]> =
