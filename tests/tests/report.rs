@@ -5,19 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use meshdesk_tests::{Device, wait_until};
-
-/// A runs the team (Ana, supervisor); B joined it (Bo, agent).
-fn team_of_two() -> (Device, Device) {
-    let mut a = Device::new("A");
-    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
-    a.start(&[]);
-    let mut b = Device::new("B");
-    let code = a.ok(&["team", "invite"]);
-    b.ok(&["team", "join", &code, "--agent", "Bo"]);
-    b.start(&[a.addr()]);
-    (a, b)
-}
+use meshdesk_tests::{Device, team_of_two, wait_until};
 
 const RANGE: [&str; 4] = ["--from", "2000-01-01", "--to", "2100-01-01"];
 

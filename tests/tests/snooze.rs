@@ -4,19 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use meshdesk_tests::{Device, wait_until};
-
-/// A runs the team (Ana, supervisor); B joined it (Bo, agent).
-fn team_of_two() -> (Device, Device) {
-    let mut a = Device::new("A");
-    a.ok(&["team", "create", "--name", "Support", "--agent", "Ana"]);
-    a.start(&[]);
-    let mut b = Device::new("B");
-    let code = a.ok(&["team", "invite"]);
-    b.ok(&["team", "join", &code, "--agent", "Bo"]);
-    b.start(&[a.addr()]);
-    (a, b)
-}
+use meshdesk_tests::{Device, team_of_two, wait_until};
 
 fn ids(device: &Device, args: &[&str]) -> Vec<String> {
     device
