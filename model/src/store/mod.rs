@@ -11,6 +11,7 @@
 mod bundled;
 mod doctor;
 mod faces;
+mod in_order;
 mod open_data;
 mod project;
 mod read;
@@ -33,6 +34,7 @@ use crate::clock::{Clock, Entropy};
 use crate::doc::{DocError, DocId, DocKind};
 use crate::ids::*;
 use crate::rules::{self, SealBook};
+use crate::types::Team;
 use tables::*;
 
 pub use bundled::{BundleContents, BundleImported};
@@ -379,6 +381,137 @@ fn seal_book(seals: Vec<Seal>) -> SealBook {
     seals.into_iter().map(|s| (s.actor.to_vec(), s)).collect()
 }
 
+/// A document's stored bytes and seals, as read from redb.
+struct Stored {
+    bytes: Vec<u8>,
+    /// Its seals, or why they cannot be read.
+    seals: Result<SealBook, String>,
+}
+
+/// Reads a document's bytes and seals; `None` if it is not stored.
+fn read_stored(txn: &redb::ReadTransaction, doc_id: &str) -> StoreResult<Option<Stored>> {
+    let bytes = stored_bytes(
+        &txn.open_table(DOC_SNAPSHOT)?,
+        &txn.open_table(DOC_CHUNK)?,
+        doc_id,
+        0,
+    )?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let seals = match stored_seals(&txn.open_table(DOC_SEALS)?, doc_id) {
+        Ok(seals) => Ok(seal_book(seals)),
+        Err(StoreError::CorruptRecord { reason, .. }) => {
+            Err(format!("its seals cannot be read: {reason}"))
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some(Stored { bytes, seals }))
+}
+
+/// Loads stored bytes, checked against the decoding limits first.
+fn load_bytes(doc_id: &str, stored: Stored, actor: &ActorId) -> StoreResult<CachedDoc> {
+    let corrupt = |reason: String| StoreError::CorruptDoc {
+        doc: doc_id.to_string(),
+        reason,
+    };
+    // Without its seals a document cannot be sent on: as bad as its bytes.
+    let seals = stored.seals.map_err(corrupt)?;
+    bounds::check_document(&stored.bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut doc = untrusted(|| AutoCommit::load(&stored.bytes))
+        .map_err(corrupt)?
+        .map_err(|e| corrupt(e.to_string()))?
+        .with_actor(actor.clone());
+    let persisted = doc.get_heads();
+    Ok(CachedDoc {
+        doc,
+        persisted,
+        seals,
+    })
+}
+
+/// What a rebuild makes of one stored document.
+enum Rederived {
+    /// Not stored (any more).
+    Gone,
+    /// Its bytes or seals do not load: why.
+    Unloadable(String),
+    /// It breaks the write rules: why.
+    Refused(String),
+    /// Its projection row, and the team it names when it is this device's.
+    Admitted {
+        row: Box<Result<project::Row, DocError>>,
+        team: Option<Box<Team>>,
+    },
+}
+
+/// Judges a loaded document afresh against the write rules and reads its
+/// projection row: the work of a rebuild, on any thread.
+fn rederive(
+    doc_id: &DocId,
+    loaded: StoreResult<Option<CachedDoc>>,
+    roster: Option<&Team>,
+    own_team: Option<TeamId>,
+) -> StoreResult<Rederived> {
+    let mut cached = match loaded {
+        Ok(Some(cached)) => cached,
+        Ok(None) => return Ok(Rederived::Gone),
+        Err(StoreError::CorruptDoc { reason, .. }) => return Ok(Rederived::Unloadable(reason)),
+        Err(e) => return Err(e),
+    };
+    let seals: Vec<Seal> = cached.seals.values().cloned().collect();
+    let mut book = SealBook::new();
+    let doc = &mut cached.doc;
+    let verdict = untrusted(|| rules::admit(doc_id, doc, &[], &mut book, &seals, roster, own_team))
+        .and_then(|v| v.map_err(|r| r.0));
+    if let Err(reason) = verdict {
+        return Ok(Rederived::Refused(reason));
+    }
+    let team = match doc_id {
+        DocId::Team(id) if own_team.is_none_or(|own| own == *id) => {
+            crate::doc::team::read(&cached.doc).ok().map(Box::new)
+        }
+        _ => None,
+    };
+    Ok(Rederived::Admitted {
+        row: Box::new(project::read_row(doc_id, &cached.doc)),
+        team,
+    })
+}
+
+/// Writes what a rebuild made of a document: its projection, or its
+/// quarantine (`log`: say so). The team it names, when it is this device's.
+fn settle_rederived(
+    txn: &WriteTransaction,
+    doc_id: &DocId,
+    key: &str,
+    rederived: Rederived,
+    log: bool,
+) -> StoreResult<Option<Team>> {
+    match rederived {
+        Rederived::Gone => Ok(None),
+        Rederived::Unloadable(reason) => {
+            if log {
+                tracing::error!(doc = %key, %reason, "document quarantined: its bytes do not load");
+            }
+            record_unloadable(txn, key, &format!("{UNLOADABLE}{reason}"))?;
+            Ok(None)
+        }
+        Rederived::Refused(reason) => {
+            if log {
+                tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
+            }
+            txn.open_table(MALFORMED)?
+                .insert(key, format!("{QUARANTINED}{reason}").as_str())?;
+            Ok(None)
+        }
+        Rederived::Admitted { row, team } => {
+            project::write_projection(txn, doc_id, *row)?;
+            Ok(team.map(|t| *t))
+        }
+    }
+}
+
 pub struct Store {
     db: Database,
     path: PathBuf,
@@ -714,38 +847,10 @@ impl Store {
     /// limits first; `None` if it is not stored.
     fn load_stored(&self, doc_id: &str) -> StoreResult<Option<CachedDoc>> {
         let txn = self.db.begin_read()?;
-        let bytes = stored_bytes(
-            &txn.open_table(DOC_SNAPSHOT)?,
-            &txn.open_table(DOC_CHUNK)?,
-            doc_id,
-            0,
-        )?;
-        if bytes.is_empty() {
-            return Ok(None);
+        match read_stored(&txn, doc_id)? {
+            Some(stored) => load_bytes(doc_id, stored, &self.actor).map(Some),
+            None => Ok(None),
         }
-        let corrupt = |reason: String| StoreError::CorruptDoc {
-            doc: doc_id.to_string(),
-            reason,
-        };
-        // Without its seals a document cannot be sent on: as bad as its bytes.
-        let seals = match stored_seals(&txn.open_table(DOC_SEALS)?, doc_id) {
-            Ok(seals) => seal_book(seals),
-            Err(StoreError::CorruptRecord { reason, .. }) => {
-                return Err(corrupt(format!("its seals cannot be read: {reason}")));
-            }
-            Err(e) => return Err(e),
-        };
-        bounds::check_document(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let mut doc = untrusted(|| AutoCommit::load(&bytes))
-            .map_err(corrupt)?
-            .map_err(|e| corrupt(e.to_string()))?
-            .with_actor(self.actor.clone());
-        let persisted = doc.get_heads();
-        Ok(Some(CachedDoc {
-            doc,
-            persisted,
-            seals,
-        }))
     }
 
     fn put_back(&mut self, doc_id: String, cached: CachedDoc) {
@@ -1073,59 +1178,41 @@ impl Store {
         project::clear_all(txn)?;
         txn.open_table(LOCAL)?
             .insert(VERSION_KEY, PROJECTION_VERSION.to_le_bytes().as_slice())?;
+        // Loaded afresh: a document quarantined because its bytes do not
+        // load stays quarantined, and one that no longer loads is.
+        self.cache.clear();
+        let (teams, rest): (Vec<_>, Vec<_>) = ids
+            .into_iter()
+            .partition(|(doc_id, _)| doc_id.kind() == DocKind::Team);
         let mut roster = None;
-        for (doc_id, key) in ids {
-            // Loaded afresh: a document quarantined because its bytes do
-            // not load stays quarantined, and one that no longer loads is.
-            self.cache.pop(&key);
-            let mut cached = match self.load_stored(&key) {
-                Ok(Some(cached)) => cached,
-                Ok(None) => continue,
-                Err(StoreError::CorruptDoc { reason, .. }) => {
-                    if log {
-                        tracing::error!(doc = %key, %reason, "document quarantined: its bytes do not load");
-                    }
-                    record_unloadable(txn, &key, &format!("{UNLOADABLE}{reason}"))?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let seals: Vec<Seal> = cached.seals.values().cloned().collect();
-            let mut book = SealBook::new();
-            let doc = &mut cached.doc;
-            let verdict = untrusted(|| {
-                rules::admit(
-                    &doc_id,
-                    doc,
-                    &[],
-                    &mut book,
-                    &seals,
-                    roster.as_ref(),
-                    own_team,
-                )
-            })
-            .and_then(|v| v.map_err(|r| r.0));
-            match verdict {
-                Ok(()) => {
-                    project::project(txn, &doc_id, &cached.doc)?;
-                    if let DocId::Team(id) = doc_id
-                        && own_team.is_none_or(|own| own == id)
-                        && let Ok(team) = crate::doc::team::read(&cached.doc)
-                    {
-                        roster = Some(team);
-                    }
-                }
-                Err(reason) => {
-                    if log {
-                        tracing::warn!(doc = %key, %reason, "document quarantined: it breaks the write rules");
-                    }
-                    txn.open_table(MALFORMED)?
-                        .insert(key.as_str(), format!("{QUARANTINED}{reason}").as_str())?;
-                    continue;
-                }
+        for (doc_id, key) in teams {
+            let rederived = rederive(&doc_id, self.load_stored(&key), roster.as_ref(), own_team);
+            if let Some(team) = settle_rederived(txn, &doc_id, &key, rederived?, log)? {
+                roster = Some(team);
             }
-            self.put_back(key, cached);
         }
+        // The rest on several threads, judged by that roster, written here.
+        let stored = self.db.begin_read()?;
+        let actor = self.actor.clone();
+        let roster = roster.as_ref();
+        in_order::in_order(
+            rest.into_iter().map(move |(doc_id, key)| {
+                let read = read_stored(&stored, &key);
+                (doc_id, key, read)
+            }),
+            |(doc_id, key, read)| {
+                let loaded = read.and_then(|stored| {
+                    stored
+                        .map(|stored| load_bytes(&key, stored, &actor))
+                        .transpose()
+                });
+                let rederived = rederive(&doc_id, loaded, roster, own_team);
+                (doc_id, key, rederived)
+            },
+            |(doc_id, key, rederived)| {
+                settle_rederived(txn, &doc_id, &key, rederived?, log).map(|_| ())
+            },
+        )?;
         // A quarantined team document never takes the roster away.
         if roster.is_none()
             && let Some(team) = previous_team

@@ -6,7 +6,7 @@
 //! the sync state a finished Automerge exchange would leave, so later edits
 //! travel incrementally on the per-document sync path.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use automerge::sync::{BloomFilter, Capability, Have, State, SyncDoc};
@@ -16,8 +16,8 @@ use redb::{ReadableDatabase, ReadableTable};
 use super::tables::*;
 use super::{
     CATALOG_BUCKETS, CachedDoc, DocChange, DocMeta, HeadsDigest, Received, Refusals, Store,
-    StoreError, StoreResult, admit, decode, encode, heads_digest, project, seals_record, settles,
-    stored_bytes, stored_seals, untrusted,
+    StoreError, StoreResult, admit, decode, encode, heads_digest, in_order, project, seals_record,
+    settles, stored_bytes, stored_seals, untrusted,
 };
 use crate::authorship::{Seal, Sealed};
 use crate::bounds;
@@ -80,9 +80,6 @@ fn foreign_id(doc_id: &DocId, doc: &AutoCommit) -> Option<String> {
     };
     (!ours).then_some(named)
 }
-
-/// Threads that load and read received documents.
-pub const IMPORT_THREADS: usize = 2;
 
 /// What whole documents did to the store.
 #[derive(Debug, Default)]
@@ -208,12 +205,9 @@ enum Kept {
     Merged { key: String, cached: Box<CachedDoc> },
 }
 
-/// A received document: its id and sealed bytes.
-type ReceivedDoc = (String, Vec<u8>);
-
-/// [`prepare`]s every document on up to [`IMPORT_THREADS`] threads and
-/// hands each to `take` on this thread, in order, as soon as it and those
-/// before it are ready: the writing overlaps the loading.
+/// [`prepare`]s every document on [`in_order::THREADS`] threads and hands
+/// each to `take` on this thread, in order, as soon as it and those before
+/// it are ready: the writing overlaps the loading.
 fn prepare_streaming(
     docs: Vec<(String, Vec<u8>)>,
     actor: &ActorId,
@@ -222,57 +216,17 @@ fn prepare_streaming(
     held: &HashSet<String>,
     mut take: impl FnMut(Prepared) -> StoreResult<()>,
 ) -> StoreResult<()> {
-    if docs.len() < 2 * IMPORT_THREADS {
+    if docs.len() < 2 * in_order::THREADS {
         for (key, bytes) in docs {
             take(prepare(key, bytes, actor, judge, batch, held)?)?;
         }
         return Ok(());
     }
-    let mut parts: Vec<Vec<(usize, ReceivedDoc)>> = vec![Vec::new(); IMPORT_THREADS];
-    for (i, doc) in docs.into_iter().enumerate() {
-        parts[i % IMPORT_THREADS].push((i, doc));
-    }
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(64);
-        let workers: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                let tx = tx.clone();
-                scope.spawn(move || {
-                    for (i, (key, bytes)) in part {
-                        // The receiver is gone once a document failed.
-                        if tx
-                            .send((i, prepare(key, bytes, actor, judge, batch, held)))
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                })
-            })
-            .collect();
-        drop(tx);
-        let taken = (|| {
-            let mut ready = BTreeMap::new();
-            let mut next = 0;
-            for (i, prepared) in rx.iter() {
-                ready.insert(i, prepared);
-                while let Some(prepared) = ready.remove(&next) {
-                    next += 1;
-                    take(prepared?)?;
-                }
-            }
-            Ok(())
-        })();
-        drop(rx);
-        let mut joined = Ok(());
-        for worker in workers {
-            if worker.join().is_err() {
-                joined = Err(bad_data("", "a loading thread panicked".into()));
-            }
-        }
-        taken.and(joined)
-    })
+    in_order::in_order(
+        docs,
+        |(key, bytes)| prepare(key, bytes, actor, judge, batch, held),
+        |prepared| take(prepared?),
+    )
 }
 
 /// What a batch of received documents inflates to, counted by the threads
@@ -457,7 +411,7 @@ pub trait Replication {
     /// itself by another id fail the whole batch and nothing of it is
     /// written. Content the model cannot read is stored and recorded as
     /// malformed, as on the per-document sync path. Loading, judging and
-    /// reading run on up to [`IMPORT_THREADS`] threads while this one writes
+    /// reading run on up to [`in_order::THREADS`] threads while this one writes
     /// what they have prepared, in order, into the transaction. A document
     /// named twice in a batch has its repeat merged in a second transaction.
     fn import_docs(&mut self, peer: &str, docs: Vec<(String, Vec<u8>)>) -> StoreResult<Imported>;
