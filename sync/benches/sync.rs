@@ -478,6 +478,38 @@ async fn full_sync() -> R<()> {
     Ok(())
 }
 
+/// The first start after an upgrade that changes the projections: every
+/// document of the full-sync team judged and projected again.
+fn rebuild() -> R<()> {
+    let count = 10_000;
+    let master = master("full", count, false)?;
+    let key_dir = master.join("a");
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let root = tempfile::tempdir()?;
+        let copy = store_file(root.path());
+        std::fs::copy(store_file(&key_dir), &copy)?;
+        let mut store = Store::open(&copy, meshdesk_sync::identity::load_device_key(&key_dir)?)?;
+        let t0 = Instant::now();
+        store.rebuild_projections()?;
+        times.push(t0.elapsed());
+        if interaction_ids(&store)?.len() != count {
+            return Err("the rebuild lost interactions".into());
+        }
+    }
+    times.sort();
+    println!(
+        "projection rebuild of {count} interactions: median {:.2} s (runs: {})",
+        percentile(&times, 0.5).as_secs_f64(),
+        times
+            .iter()
+            .map(|t| format!("{:.2} s", t.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 // ---- 3. catch-up ----------------------------------------------------------------
 
 async fn catch_up(count: usize, runs: usize) -> R<()> {
@@ -593,6 +625,9 @@ fn main() -> R<()> {
         }
         if wanted("full") {
             full_sync().await?;
+        }
+        if wanted("rebuild") {
+            rebuild()?;
         }
         if wanted("catchup") {
             let sizes: Vec<usize> = match std::env::var("CATCHUP_SIZES") {
