@@ -52,6 +52,11 @@ const IDLE_FOR: Duration = Duration::from_secs(60);
 const SEND_TRIES: u32 = 6;
 /// How far back the sender looks at start for replies not yet sent.
 const SWEEP_BACK_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How long an author's node must have been away before the fetcher sends
+/// its replies for it: a link that drops for a moment (Wi-Fi roaming, a
+/// restart) comes back first, and the author's node sends them itself
+/// rather than both sending one reply.
+const AWAY_BEFORE_SENDING_FOR: Duration = Duration::from_secs(15);
 
 /// The node's mail tasks; dropping it stops them.
 #[derive(Debug, Default)]
@@ -319,6 +324,8 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
     let mut events = node.subscribe();
     let mut watch: HashSet<InteractionId> = HashSet::new();
     let mut tries: HashMap<MessageId, Tries> = HashMap::new();
+    // Since when each teammate's node has been away, as this node sees it.
+    let mut away_since: HashMap<AgentId, Instant> = HashMap::new();
     let mut sweep = true;
     loop {
         if sweep {
@@ -369,6 +376,7 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
             .collect();
         let live_agents: HashSet<AgentId> =
             peers.iter().filter_map(|p| p.agent).chain([me]).collect();
+        away_since.retain(|a, _| !live_agents.contains(a));
         let live_devices: HashSet<String> = peers
             .iter()
             .map(|p| p.peer.clone())
@@ -409,21 +417,54 @@ async fn send_loop(node: NodeHandle, secrets: Arc<Secrets>) {
             let fetching_here = mail::fetcher_of(thread.campaign, &mailbox.fetchers, |d| {
                 live_devices.contains(d)
             }) == Some(my_device.as_str());
-            let unsent: Vec<usize> = thread
-                .messages
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| {
-                    let mine_to_send = match m.message.author {
-                        Author::Agent(a) => a == me || (fetching_here && !live_agents.contains(&a)),
-                        _ => false,
-                    };
-                    mine_to_send && m.mark.sent_at.is_none() && m.mark.error.is_none()
+            let unsent_of = |a: AgentId| {
+                thread.messages.iter().enumerate().filter(move |(_, m)| {
+                    m.message.author == Author::Agent(a)
+                        && m.mark.sent_at.is_none()
+                        && m.mark.error.is_none()
                 })
+            };
+            let mut away_authors: Vec<AgentId> = if fetching_here {
+                thread
+                    .messages
+                    .iter()
+                    .filter_map(|m| match m.message.author {
+                        Author::Agent(a) if !live_agents.contains(&a) => Some(a),
+                        _ => None,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            away_authors.sort_unstable();
+            away_authors.dedup();
+            for a in &away_authors {
+                away_since.entry(*a).or_insert_with(Instant::now);
+            }
+            let long_away = |a: &AgentId| {
+                away_since
+                    .get(a)
+                    .is_some_and(|since| since.elapsed() >= AWAY_BEFORE_SENDING_FOR)
+            };
+            let mut unsent: Vec<usize> = unsent_of(me)
+                .chain(
+                    away_authors
+                        .iter()
+                        .filter(|a| long_away(a))
+                        .flat_map(|a| unsent_of(*a)),
+                )
                 .map(|(n, _)| n)
                 .collect();
+            // In the conversation's order, whoever wrote them.
+            unsent.sort_unstable();
+            // A reply of an author only just away: looked at again soon.
+            let waiting = away_authors
+                .iter()
+                .any(|a| !long_away(a) && unsent_of(*a).next().is_some());
             if unsent.is_empty() {
-                watch.remove(&id);
+                if !waiting {
+                    watch.remove(&id);
+                }
                 continue;
             }
             let password = match secrets.get(thread.campaign) {
