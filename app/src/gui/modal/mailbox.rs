@@ -179,6 +179,20 @@ impl MailboxForm {
         })
     }
 
+    /// The campaign (its name and id) and the mailbox the form holds; else
+    /// `None`, with what is missing shown on the form.
+    fn filled(&mut self, session: &Session) -> Option<(String, CampaignId, Mailbox)> {
+        let filled = match self
+            .campaign
+            .clone()
+            .and_then(|name| campaign_id(session, &name).map(|id| (name, id)))
+        {
+            None => Err("Pick a campaign on the email channel.".to_string()),
+            Some((name, id)) => self.mailbox().map(|m| (name, id, m)),
+        };
+        filled.map_err(|e| self.error = Some(e)).ok()
+    }
+
     pub fn update(&mut self, message: Message, backend: &Backend, session: &Session) -> Update {
         match message {
             Message::Campaign(name) => {
@@ -209,20 +223,8 @@ impl MailboxForm {
                 (Task::none(), None)
             }
             Message::Test => {
-                let Some(id) = self
-                    .campaign
-                    .as_deref()
-                    .and_then(|c| campaign_id(session, c))
-                else {
-                    self.error = Some("Pick a campaign on the email channel.".into());
+                let Some((_, id, mailbox)) = self.filled(session) else {
                     return (Task::none(), None);
-                };
-                let mailbox = match self.mailbox() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        self.error = Some(e);
-                        return (Task::none(), None);
-                    }
                 };
                 self.busy = true;
                 self.tested = None;
@@ -242,20 +244,12 @@ impl MailboxForm {
                 (Task::none(), None)
             }
             Message::Confirm => {
-                let Some(campaign) = self.campaign.clone() else {
-                    self.error = Some("Pick a campaign on the email channel.".into());
-                    return (Task::none(), None);
-                };
-                let mailbox = match self.mailbox() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        self.error = Some(e);
-                        return (Task::none(), None);
-                    }
-                };
                 if self.busy {
                     return (Task::none(), None);
                 }
+                let Some((campaign, _, mailbox)) = self.filled(session) else {
+                    return (Task::none(), None);
+                };
                 self.busy = true;
                 let backend = backend.clone();
                 let password = (!self.password.is_empty()).then(|| self.password.clone());
