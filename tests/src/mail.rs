@@ -411,7 +411,36 @@ pub fn peer_id(d: &Device) -> String {
         .to_string()
 }
 
+/// Where one of a mailbox's servers is, as `mailbox set` takes it.
+pub struct Server<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    /// `tls`, `starttls` or `none`.
+    pub tls: &'a str,
+}
+
+/// The Mail campaign's mailbox on the test servers, `password` kept on `a`.
 pub fn set_mailbox(a: &Device, servers: &MailServers, password: &str) {
+    set_mailbox_to(
+        a,
+        Server {
+            host: "localhost",
+            port: servers.imaps,
+            tls: "tls",
+        },
+        Server {
+            host: "localhost",
+            port: servers.submission,
+            tls: "starttls",
+        },
+        password,
+    );
+}
+
+/// The Mail campaign's mailbox at `imap` and `smtp` (user `support`),
+/// `password` kept on `a`.
+pub fn set_mailbox_to(a: &Device, imap: Server<'_>, smtp: Server<'_>, password: &str) {
+    let (imap_port, smtp_port) = (imap.port.to_string(), smtp.port.to_string());
     let out = a.run_with_input(
         &[
             "mailbox",
@@ -421,19 +450,19 @@ pub fn set_mailbox(a: &Device, servers: &MailServers, password: &str) {
             "--address",
             "support@example.test",
             "--imap-host",
-            "localhost",
+            imap.host,
             "--imap-port",
-            &servers.imaps.to_string(),
+            &imap_port,
             "--imap-tls",
-            "tls",
+            imap.tls,
             "--imap-user",
             "support",
             "--smtp-host",
-            "localhost",
+            smtp.host,
             "--smtp-port",
-            &servers.submission.to_string(),
+            &smtp_port,
             "--smtp-tls",
-            "starttls",
+            smtp.tls,
         ],
         &format!("{password}\n"),
     );
@@ -520,16 +549,25 @@ pub fn taken_in_apart<T>(
 /// Makes `b` no fetcher of the Mail campaign (A, a supervisor, says so):
 /// the mail then has to cross from A.
 pub fn only_a_fetches(a: &Device, b: &Device) {
+    set_fetcher(a, b, false);
+}
+
+/// Makes `b` a fetcher of the Mail campaign, or (`fetches` false) none:
+/// A, a supervisor, says so.
+fn set_fetcher(a: &Device, b: &Device, fetches: bool) {
     let b_device = peer_id(b);
-    a.ok(&[
+    let mut args = vec![
         "mailbox",
         "fetcher",
         "--campaign",
         "Mail",
         "--device",
         &b_device,
-        "--remove",
-    ]);
+    ];
+    if !fetches {
+        args.push("--remove");
+    }
+    a.ok(&args);
 }
 
 /// Node A's data dir (not started): team Support, supervisor Ana, and the
@@ -579,15 +617,7 @@ pub fn team(servers: &MailServers) -> (Device, Device) {
         "campaign", "edit", "Mail", "--member", "Ana", "--member", "Bo",
     ]);
     set_mailbox(&a, servers, PASSWORD);
-    let b_device = peer_id(&b);
-    a.ok(&[
-        "mailbox",
-        "fetcher",
-        "--campaign",
-        "Mail",
-        "--device",
-        &b_device,
-    ]);
+    set_fetcher(&a, &b, true);
     assert!(wait_until(Duration::from_secs(20), || {
         b.run(&["mailbox", "show", "--campaign", "Mail"])
             .status

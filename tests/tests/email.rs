@@ -403,26 +403,45 @@ fn a_wrong_password_is_named_by_mailbox_test() {
     let ok = a.ok(&["mailbox", "test", "--campaign", "Mail"]);
     assert!(ok.contains("IMAP") && ok.contains("SMTP"), "{ok}");
     // A host that does not resolve is a DNS failure.
-    let stopped_dns = a.run_with_input(
-        &[
-            "mailbox",
-            "set",
-            "--campaign",
-            "Mail",
-            "--address",
-            "support@example.test",
-            "--imap-host",
-            "no-such-host.invalid",
-            "--smtp-host",
-            "localhost",
-            "--smtp-port",
-            "1",
-        ],
-        &format!("{PASSWORD}\n"),
+    set_mailbox_to(
+        &a,
+        Server {
+            host: "no-such-host.invalid",
+            port: servers.imaps,
+            tls: "tls",
+        },
+        Server {
+            host: "localhost",
+            port: 1,
+            tls: "starttls",
+        },
+        PASSWORD,
     );
-    assert!(stopped_dns.status.success());
     let out = a.run(&["mailbox", "test", "--campaign", "Mail"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("DNS"), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
+    // TLS where the server speaks plain text first (the submission port):
+    // a TLS failure, named so.
+    set_mailbox_to(
+        &a,
+        Server {
+            host: "localhost",
+            port: servers.submission,
+            tls: "tls",
+        },
+        Server {
+            host: "localhost",
+            port: servers.submission,
+            tls: "starttls",
+        },
+        PASSWORD,
+    );
+    let out = a.run(&["mailbox", "test", "--campaign", "Mail"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("IMAP") && stderr.contains("TLS with"),
+        "{stderr}"
+    );
 }
