@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::project::{SCOPE_ACTIVE, SCOPE_CONTACTS, SCOPE_FINALIZED, SCOPE_QUEUED, scope_of};
@@ -399,6 +399,7 @@ impl Store {
     /// Pending do).
     pub fn open_heads(&self) -> StoreResult<Vec<crate::board::OpenHead>> {
         let txn = self.db().begin_read()?;
+        let holders = txn.open_multimap_table(MAIL_HOLDERS)?;
         let mut out = Vec::new();
         for row in txn.open_table(OPEN_HEADS)?.iter()? {
             let (_, v) = row?;
@@ -407,38 +408,34 @@ impl Store {
                     table: "open_heads",
                     reason: e.to_string(),
                 })?;
-            if !self.head_repeats_mail(&head)? {
+            // An active one is someone's, duplicate or not.
+            if head.owner.is_some()
+                || !self.repeats_mail(&holders, head.id, head.first_mail.as_deref())?
+            {
                 out.push(head);
             }
         }
         Ok(out)
     }
 
-    /// [`Self::is_mail_duplicate`] for a board row.
-    fn head_repeats_mail(&self, head: &crate::board::OpenHead) -> StoreResult<bool> {
-        if head.owner.is_some() {
-            return Ok(false);
-        }
-        self.repeats_mail(head.id, head.first_mail.as_deref())
-    }
-
-    /// [`Self::is_mail_duplicate`] for a report's row.
-    fn row_repeats_mail(&self, row: &crate::report::ReportRow) -> StoreResult<bool> {
-        self.repeats_mail(row.id, row.first_mail.as_deref())
-    }
-
     /// Whether interaction `id`, whose first mail is `first_mail`, only
-    /// repeats another's. The summary is read only when another interaction
-    /// holds the same mail, which is rare.
-    fn repeats_mail(&self, id: InteractionId, first_mail: Option<&str>) -> StoreResult<bool> {
+    /// repeats another's ([`Self::is_mail_duplicate`]). `holders` is
+    /// `mail_holders`, opened once by the caller's read; the summary is read
+    /// only when another interaction holds the same mail, which is rare.
+    fn repeats_mail(
+        &self,
+        holders: &impl ReadableMultimapTable<&'static str, &'static str>,
+        id: InteractionId,
+        first_mail: Option<&str>,
+    ) -> StoreResult<bool> {
         let Some(mail) = first_mail else {
             return Ok(false);
         };
-        if self.mail_holders(mail)?.len() < 2 {
+        if holders.get(mail)?.len() < 2 {
             return Ok(false);
         }
         match self.interaction_summary(id)? {
-            Some(summary) => self.is_mail_duplicate(&summary),
+            Some(summary) => self.is_mail_duplicate(holders, &summary),
             None => Ok(false),
         }
     }
@@ -449,6 +446,7 @@ impl Store {
         let txn = self.db().begin_read()?;
         let order = txn.open_table(INTERACTION_ORDER)?;
         let table = txn.open_table(INTERACTIONS)?;
+        let holders = txn.open_multimap_table(MAIL_HOLDERS)?;
         let mut out = Vec::new();
         for state in [BaseState::Queued, BaseState::Active] {
             let scope = state_scope(state);
@@ -459,7 +457,7 @@ impl Store {
                 if let Some(v) = table.get(key.value().3)? {
                     let summary: InteractionSummary = decode("interactions", v.value())?;
                     // One mail taken in on both sides of a partition: routed once.
-                    if !self.is_mail_duplicate(&summary)? {
+                    if !self.is_mail_duplicate(&holders, &summary)? {
                         out.push(summary);
                     }
                 }
@@ -648,14 +646,26 @@ impl Store {
     /// one someone took (claimed or closed) stands, else the smallest id;
     /// the others are not routed and not listed (nothing is deleted: the
     /// document stays, and shows again if the other goes).
-    fn is_mail_duplicate(&self, s: &InteractionSummary) -> StoreResult<bool> {
+    /// `holders` is `mail_holders`, opened once by the caller's read.
+    fn is_mail_duplicate(
+        &self,
+        holders: &impl ReadableMultimapTable<&'static str, &'static str>,
+        s: &InteractionSummary,
+    ) -> StoreResult<bool> {
         let Some(mail) = &s.first_mail else {
             return Ok(false);
         };
         if s.base_state() != BaseState::Queued {
             return Ok(false);
         }
-        for other in self.mail_holders(mail)? {
+        let others = holders.get(mail.as_str())?;
+        if others.len() < 2 {
+            return Ok(false);
+        }
+        let others: Vec<InteractionId> = others
+            .filter_map(|v| v.ok().and_then(|v| v.value().parse().ok()))
+            .collect();
+        for other in others {
             if other == s.id {
                 continue;
             }
@@ -1000,6 +1010,7 @@ impl Store {
     ) -> StoreResult<ReportData> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(REPORT_ROWS)?;
+        let holders = txn.open_multimap_table(MAIL_HOLDERS)?;
         let mut data = ReportData::default();
         if let Some(last) = table.last()? {
             data.data_until = last.0.value().0;
@@ -1017,7 +1028,7 @@ impl Store {
                     .finalization
                     .as_ref()
                     .is_some_and(|f| range.contains(f.at));
-            if in_range && !self.row_repeats_mail(&row)? {
+            if in_range && !self.repeats_mail(&holders, row.id, row.first_mail.as_deref())? {
                 data.rows.push(row);
             }
         }
