@@ -18,8 +18,10 @@
 //!    the buckets that differ and `CatalogEnd`. The asker queues every
 //!    document the peer has that it lacks or holds at other heads, so when its
 //!    queue is done it is caught up ([`SessionEvent::CaughtUp`]). Documents
-//!    it lacks entirely are asked for whole (`DocRequest`, at most
-//!    [`SessionConfig::max_requested`] at a time): the peer answers with
+//!    it lacks entirely are asked for whole (`DocRequest`, about
+//!    16 MiB of them at a time by what those received so far
+//!    weigh, at most [`SessionConfig::max_requested`]: the peer reads and
+//!    sends the next ones while this side imports): the peer answers with
 //!    their stored bytes (`DocData`), applied in one store transaction per
 //!    batch, after which both sides hold the sync state a finished exchange
 //!    leaves. Documents the peer does not send whole take the sync path.
@@ -67,6 +69,14 @@ struct WholeBatch {
     missing: Vec<String>,
 }
 
+/// Bytes of whole documents asked for and not yet received, about: enough
+/// for the peer to read and send the next ones while this side imports the
+/// last, little enough for the peer to hold them queued for this side.
+const REQUESTED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a document is taken to weigh until some have arrived whole.
+const ASSUMED_DOC_BYTES: u64 = 4096;
+
 /// Answers one side gives about one document before the exchange counts as
 /// stuck (a normal exchange takes a handful; live edits on both sides more).
 const MAX_EXCHANGES: u32 = 64;
@@ -76,7 +86,8 @@ const MAX_EXCHANGES: u32 = 64;
 pub struct SessionConfig {
     /// How many documents may be mid-exchange at once.
     pub max_in_flight: usize,
-    /// How many documents may be asked for whole and not yet received.
+    /// How many documents may be asked for whole and not yet received
+    /// (fewer when they are large: about 16 MiB of them).
     pub max_requested: usize,
     /// An exchange without an answer for this long is restarted.
     pub in_flight_timeout: Millis,
@@ -92,7 +103,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             max_in_flight: 512,
-            max_requested: 4096,
+            max_requested: 16_384,
             in_flight_timeout: 60_000,
             round_timeout: 60_000,
             handshake_timeout: 30_000,
@@ -317,6 +328,9 @@ pub struct PeerSession {
     exchanges: HashMap<String, u32>,
     last_pending: usize,
     received_bytes: u64,
+    /// Whole documents received and their bytes: what one weighs on average.
+    whole_docs: u64,
+    whole_bytes: u64,
 }
 
 impl PeerSession {
@@ -343,6 +357,8 @@ impl PeerSession {
             exchanges: HashMap::new(),
             last_pending: 0,
             received_bytes: 0,
+            whole_docs: 0,
+            whole_bytes: 0,
         }
     }
 
@@ -967,6 +983,8 @@ impl PeerSession {
             })
             .collect();
         if !docs.is_empty() {
+            self.whole_docs += docs.len() as u64;
+            self.whole_bytes += docs.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
             let imported = store.import_docs(&self.peer, docs)?;
             step.changes.extend(imported.changes);
             for (doc_id, reason) in imported.refused {
@@ -1083,6 +1101,18 @@ impl PeerSession {
         Ok(())
     }
 
+    /// How many documents may be asked for whole and not yet received: about
+    /// [`REQUESTED_BYTES`] of them by the average so far, within the limit.
+    fn request_window(&self) -> usize {
+        let average = match self.whole_docs {
+            0 => ASSUMED_DOC_BYTES,
+            docs => (self.whole_bytes / docs).max(1),
+        };
+        usize::try_from(REQUESTED_BYTES / average)
+            .unwrap_or(usize::MAX)
+            .clamp(1, self.cfg.max_requested.max(1))
+    }
+
     /// Starts queued exchanges up to the limit and reports progress.
     fn settle(
         &mut self,
@@ -1096,8 +1126,9 @@ impl PeerSession {
         // Until the team's document is stored nothing else can be judged:
         // ask for it alone (it is queued first) and the rest after it.
         let roster_known = self.roster_known(store)?;
-        while self.requested.len() < self.cfg.max_requested && !self.whole_queued.is_empty() {
-            let room = (self.cfg.max_requested - self.requested.len()).min(MAX_DOC_REQUEST);
+        let window = self.request_window();
+        while self.requested.len() < window && !self.whole_queued.is_empty() {
+            let room = (window - self.requested.len()).min(MAX_DOC_REQUEST);
             let mut doc_ids = Vec::with_capacity(room);
             while doc_ids.len() < room {
                 let team_first = roster_known
@@ -1158,5 +1189,29 @@ impl PeerSession {
             step.events.push(SessionEvent::CaughtUp);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_document_window_follows_what_documents_weigh() {
+        let mut session = PeerSession::new(SessionConfig::default(), "peer", 0);
+        assert_eq!(session.request_window(), 4096, "16 MiB of 4 KiB documents");
+        session.whole_docs = 1000;
+        session.whole_bytes = 1000 * 1200;
+        assert_eq!(
+            session.request_window(),
+            13_981,
+            "small documents: many at once"
+        );
+        session.whole_bytes = 1000 * 100;
+        assert_eq!(session.request_window(), 16_384, "never past the limit");
+        session.whole_bytes = 1000 * 1024 * 1024;
+        assert_eq!(session.request_window(), 16, "1 MiB documents: 16 at once");
+        session.whole_bytes = 1000 * 64 * 1024 * 1024;
+        assert_eq!(session.request_window(), 1, "always at least one");
     }
 }

@@ -36,6 +36,9 @@ use crate::transport::{MeshBehaviour, MeshBehaviourEvent};
 
 /// How often the actor looks at time (session timeouts, redials, heartbeats).
 const TICK: Duration = Duration::from_millis(250);
+/// How long a stopping node keeps its connections running once every
+/// writer has closed its stream, for those last bytes to leave.
+const BYE_GRACE: Duration = Duration::from_millis(20);
 /// Frames read from peers waiting for the actor.
 const INPUT_QUEUE: usize = 4096;
 /// Most frames handled in one batch.
@@ -235,21 +238,37 @@ impl Actor {
             }
             self.maybe_route();
         };
-        self.stop().await;
+        self.stop(inputs).await;
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(());
         }
     }
 
-    async fn stop(mut self) {
+    async fn stop(mut self, mut inputs: mpsc::Receiver<Input>) {
         tracing::info!("node stopping");
         self.say_bye_to_all("node shutting down");
-        // Give the writers a moment to say bye, while the swarm keeps running.
+        // Give the writers a moment to say bye, while the swarm keeps
+        // running: until each has closed its stream, at most 300 ms.
+        let mut writing: HashSet<(PeerId, u64)> =
+            self.links.iter().map(|(p, l)| (*p, l.conn())).collect();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-        while tokio::time::Instant::now() < deadline {
+        while !writing.is_empty() {
             tokio::select! {
                 _ = self.swarm.select_next_some() => {}
+                Some(input) = inputs.recv() => {
+                    if let Input::WriterDone { peer, conn, .. } = input {
+                        writing.remove(&(peer, conn));
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        // The closed streams' last bytes leave with the connection's task.
+        let flushed = tokio::time::Instant::now() + BYE_GRACE;
+        while tokio::time::Instant::now() < flushed {
+            tokio::select! {
+                _ = self.swarm.select_next_some() => {}
+                _ = tokio::time::sleep_until(flushed) => break,
             }
         }
         self.abort_readers();

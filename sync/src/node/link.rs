@@ -98,6 +98,11 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// Which of the peer's connections this link's stream is on.
+    pub(super) fn conn(&self) -> u64 {
+        self.conn
+    }
+
     /// Nothing queued, in flight or awaited: a good moment to move the link.
     pub(super) fn is_idle(&self) -> bool {
         !self.closing && self.session.is_idle()
