@@ -222,17 +222,25 @@ impl Actor {
                 Some((peer, stream)) = incoming.next() => self.on_inbound_stream(peer, stream),
                 Some(input) = inputs.recv() => {
                     let mut doc_bytes = input.doc_bytes();
+                    let mut asks_whole = input.asks_whole();
                     let mut batch = vec![input];
-                    while batch.len() < BATCH && doc_bytes < BATCH_DOC_BYTES {
+                    while !asks_whole && batch.len() < BATCH && doc_bytes < BATCH_DOC_BYTES {
                         match inputs.try_recv() {
                             Ok(input) => {
                                 doc_bytes += input.doc_bytes();
+                                asks_whole = input.asks_whole();
                                 batch.push(input);
                             }
                             Err(_) => break,
                         }
                     }
                     self.on_inputs(batch);
+                    if asks_whole {
+                        // The answer's writer was woken on this thread: let it
+                        // send before the next request is read, so the asker
+                        // imports these while this side reads the next ones.
+                        tokio::task::yield_now().await;
+                    }
                 }
                 _ = ticker.tick() => self.on_tick(),
             }

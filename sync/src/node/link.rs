@@ -79,6 +79,17 @@ impl Input {
             _ => 0,
         }
     }
+
+    /// Whether it asks for whole documents (answered with megabytes).
+    pub(super) fn asks_whole(&self) -> bool {
+        matches!(
+            self,
+            Input::Frame {
+                frame: Ok(Frame::DocRequest { .. }),
+                ..
+            }
+        )
+    }
 }
 
 /// One peer's stream: the tasks that read and write it, and the session over it.
