@@ -9,6 +9,9 @@
 //! changes on every path ([`Sealed`]): a change whose actor is not a roster
 //! device, or that no valid seal of its actor covers, is never applied.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use automerge::{ActorId, ChangeHash};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -160,7 +163,7 @@ impl Seal {
 
     /// Checks the signature for `doc_id`.
     pub fn verify(&self, doc_id: &str) -> Result<(), SealError> {
-        let key = VerifyingKey::from_bytes(&self.actor).map_err(|_| SealError::BadKey)?;
+        let key = verifying_key(&self.actor)?;
         let bytes: [u8; 64] = self
             .signature
             .as_slice()
@@ -170,6 +173,27 @@ impl Seal {
         key.verify_strict(&signed_bytes(doc_id, &self.change()), &signature)
             .map_err(|_| SealError::Forged)
     }
+}
+
+/// The key of `actor`, decompressed once per thread: a team has a few
+/// devices and a first sync checks one seal per writer per document.
+fn verifying_key(actor: &[u8; 32]) -> Result<VerifyingKey, SealError> {
+    /// Past this many keys the cache starts again (a bound, not an LRU).
+    const KEPT: usize = 1024;
+    thread_local! {
+        static KEYS: RefCell<HashMap<[u8; 32], VerifyingKey>> = RefCell::new(HashMap::new());
+    }
+    KEYS.with_borrow_mut(|keys| {
+        if let Some(key) = keys.get(actor) {
+            return Ok(*key);
+        }
+        let key = VerifyingKey::from_bytes(actor).map_err(|_| SealError::BadKey)?;
+        if keys.len() >= KEPT {
+            keys.clear();
+        }
+        keys.insert(*actor, key);
+        Ok(key)
+    })
 }
 
 /// At most this many seals travel with one payload (one per actor that

@@ -290,13 +290,13 @@ fn check_bundle_chunk(data: &[u8], budget: &mut Budget) -> Result<()> {
 }
 
 /// A cursor over untrusted bytes; every read is bounds-checked.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], what: &'static str) -> Self {
+    pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
         Reader { bytes, what }
     }
 
@@ -304,17 +304,17 @@ impl<'a> Reader<'a> {
         DecodeLimitError::Malformed(self.what)
     }
 
-    fn rest(&self) -> &'a [u8] {
+    pub(crate) fn rest(&self) -> &'a [u8] {
         self.bytes
     }
 
-    fn byte(&mut self) -> Result<u8> {
+    pub(crate) fn byte(&mut self) -> Result<u8> {
         let (&first, rest) = self.bytes.split_first().ok_or_else(|| self.malformed())?;
         self.bytes = rest;
         Ok(first)
     }
 
-    fn take(&mut self, n: u64) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: u64) -> Result<&'a [u8]> {
         let n = usize::try_from(n).map_err(|_| self.malformed())?;
         if n > self.bytes.len() {
             return Err(self.malformed());
@@ -324,7 +324,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn uleb(&mut self) -> Result<u64> {
+    pub(crate) fn uleb(&mut self) -> Result<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -340,11 +340,31 @@ impl<'a> Reader<'a> {
         Err(self.malformed())
     }
 
-    fn uleb_u32(&mut self) -> Result<u32> {
+    /// A signed LEB128 number.
+    pub(crate) fn sleb(&mut self) -> Result<i64> {
+        let mut value = 0i64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            value |= i64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if shift < 57 && b & 0x40 != 0 {
+                    value |= -1i64 << (shift + 7);
+                }
+                return Ok(value);
+            }
+        }
+        Err(self.malformed())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub(crate) fn uleb_u32(&mut self) -> Result<u32> {
         u32::try_from(self.uleb()?).map_err(|_| self.malformed())
     }
 
-    fn prefixed(&mut self) -> Result<&'a [u8]> {
+    pub(crate) fn prefixed(&mut self) -> Result<&'a [u8]> {
         let len = self.uleb()?;
         self.take(len)
     }

@@ -27,6 +27,7 @@ pub mod board;
 pub mod bounds;
 pub mod bundle;
 pub mod canned;
+pub mod change_ops;
 pub mod clock;
 pub mod doc;
 pub mod durable;

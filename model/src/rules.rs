@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::legacy::OpType;
 use automerge::{ActorId, AutoCommit, ChangeHash, Prop, ReadDoc, ScalarValue};
 
 use crate::authorship::{Seal, device_of_actor};
@@ -481,22 +481,19 @@ impl OpView {
 
 /// The operations of `change`, each with the path it writes in.
 fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec<OpView>, Refusal> {
-    let expanded = change.full.decode();
+    let ops = crate::change_ops::read(&change.full);
+    let start_op = change.full.start_op().get();
     let root: Path = Path::default();
-    let mut out = Vec::with_capacity(expanded.operations.len());
-    for (offset, op) in expanded.operations.into_iter().enumerate() {
-        let (obj, obj_made_here) = match &op.obj {
-            ObjectId::Root => (None, false),
-            ObjectId::Id(OpId(counter, actor)) => (
-                Some((*counter, actor.clone())),
-                *actor == expanded.actor_id && *counter >= expanded.start_op.get(),
-            ),
-        };
-        let (path, creator) = match op.obj {
-            ObjectId::Root => (root.clone(), None),
-            ObjectId::Id(OpId(counter, actor)) => {
-                let id = (counter, actor);
-                let path = match paths.get(&id) {
+    let mut out = Vec::with_capacity(ops.len());
+    for (offset, op) in ops.into_iter().enumerate() {
+        let obj_made_here = op
+            .obj
+            .as_ref()
+            .is_some_and(|(counter, actor)| *actor == change.actor && *counter >= start_op);
+        let (path, creator) = match &op.obj {
+            None => (root.clone(), None),
+            Some(id) => {
+                let path = match paths.get(id) {
                     Some(path) => path.clone(),
                     None => {
                         let path = Path::new(object_path(doc, id.0, &id.1)?);
@@ -504,26 +501,22 @@ fn ops_of(doc: &AutoCommit, change: &NewChange, paths: &mut Paths) -> Result<Vec
                         path
                     }
                 };
-                (path, Some(id.1))
+                (path, Some(id.1.clone()))
             }
         };
-        let key = match &op.key {
-            Key::Map(k) => Some(k.to_string()),
-            Key::Seq(_) => None,
-        };
         if let OpType::Make(_) = op.action {
-            let counter = expanded.start_op.get() + offset as u64;
+            let counter = start_op + offset as u64;
             let mut inner = Vec::clone(&path);
-            inner.push(key.clone().unwrap_or_else(|| "*".into()));
-            paths.insert((counter, expanded.actor_id.clone()), Path::new(inner));
+            inner.push(op.key.clone().unwrap_or_else(|| "*".into()));
+            paths.insert((counter, change.actor.clone()), Path::new(inner));
         }
         out.push(OpView {
             path,
             creator,
-            key,
+            key: op.key,
             action: op.action,
             insert: op.insert,
-            obj,
+            obj: op.obj,
             obj_made_here,
         });
     }

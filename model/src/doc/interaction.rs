@@ -301,12 +301,7 @@ pub fn each_body<D: ReadDoc>(
         }
         return Ok(());
     }
-    for n in 0..upto.min(list.len()) {
-        if !each(&list.map_at(n)?.str("body")?) {
-            break;
-        }
-    }
-    Ok(())
+    list.each_str(upto, "body", each)
 }
 
 fn is_email<D: ReadDoc>(root: &MapReader<'_, D>) -> DocResult<bool> {

@@ -414,6 +414,48 @@ impl<'d, D: ReadDoc> ListReader<'d, D> {
         }
     }
 
+    /// The string `key` of each map before `end`, in order, handed to
+    /// `each` until it returns false: one lookup per map, none of the
+    /// maps' other values read (what search text needs of old messages).
+    pub fn each_str(
+        &self,
+        end: usize,
+        key: &str,
+        mut each: impl FnMut(&str) -> bool,
+    ) -> DocResult<()> {
+        for item in self.doc.list_range(&self.obj, ..end) {
+            let at = || format!("{}[{}]", self.path, item.index);
+            if !matches!(item.value, automerge::ValueRef::Object(ObjType::Map)) {
+                return Err(DocError::WrongType {
+                    path: at(),
+                    expected: "a map",
+                });
+            }
+            let text = match self.doc.get(item.id(), key)? {
+                Some((Value::Scalar(s), _)) => match s.as_ref() {
+                    ScalarValue::Str(text) => text.to_string(),
+                    _ => {
+                        return Err(DocError::WrongType {
+                            path: path(&at(), key),
+                            expected: "a string",
+                        });
+                    }
+                },
+                Some((Value::Object(_), _)) => {
+                    return Err(DocError::WrongType {
+                        path: path(&at(), key),
+                        expected: "a plain value",
+                    });
+                }
+                None => return Err(DocError::Missing(path(&at(), key))),
+            };
+            if !each(&text) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The maps from `start` on, read in one pass.
     pub fn maps_from(&self, start: usize) -> DocResult<Vec<MapReader<'d, D>>> {
         self.doc
