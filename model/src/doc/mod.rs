@@ -14,11 +14,14 @@ pub mod interaction;
 pub mod room;
 pub mod team;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{
+    AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef,
+};
 
 use crate::ids::*;
 use crate::types::{RoomKey, month_of};
@@ -176,8 +179,9 @@ fn path(obj_path: &str, key: &str) -> String {
     }
 }
 
-/// One entry of a map: its key, its (winning) value and, for an object, its id.
-type Entry = (String, Value<'static>, Option<ObjId>);
+/// One entry of a map: its key, its (winning) value and, for an object,
+/// its id; borrowed from the document, so fields not read cost nothing.
+type Entry<'d> = (Cow<'d, str>, ValueRef<'d>, Option<ObjId>);
 
 /// A map being read, remembering where it is for error messages. Its entries
 /// are read in one pass when it is opened: readers read every field of the
@@ -186,7 +190,7 @@ pub(crate) struct MapReader<'d, D: ReadDoc> {
     doc: &'d D,
     path: String,
     /// In key order.
-    entries: Vec<Entry>,
+    entries: Vec<Entry<'d>>,
 }
 
 impl<'d, D: ReadDoc> MapReader<'d, D> {
@@ -198,25 +202,25 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
         let entries = doc
             .map_range(&obj, ..)
             .map(|item| {
-                let id = matches!(item.value, automerge::ValueRef::Object(_)).then(|| item.id());
-                (item.key.into_owned(), item.value.into_value(), id)
+                let id = matches!(item.value, ValueRef::Object(_)).then(|| item.id());
+                (item.key, item.value, id)
             })
             .collect();
         MapReader { doc, path, entries }
     }
 
-    fn entry(&self, key: &str) -> Option<&Entry> {
+    fn entry(&self, key: &str) -> Option<&Entry<'d>> {
         self.entries
-            .binary_search_by(|(k, _, _)| k.as_str().cmp(key))
+            .binary_search_by(|(k, _, _)| k.as_ref().cmp(key))
             .ok()
             .and_then(|i| self.entries.get(i))
     }
 
-    fn scalar(&self, key: &str) -> DocResult<Option<ScalarValue>> {
+    fn scalar(&self, key: &str) -> DocResult<Option<&ScalarValueRef<'d>>> {
         match self.entry(key) {
             None => Ok(None),
-            Some((_, Value::Scalar(s), _)) => Ok(Some(s.clone().into_owned())),
-            Some((_, Value::Object(_), _)) => Err(DocError::WrongType {
+            Some((_, ValueRef::Scalar(s), _)) => Ok(Some(s)),
+            Some((_, ValueRef::Object(_), _)) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected: "a plain value",
             }),
@@ -224,9 +228,14 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
     }
 
     pub fn opt_str(&self, key: &str) -> DocResult<Option<String>> {
+        Ok(self.opt_str_ref(key)?.map(str::to_string))
+    }
+
+    /// A string field, borrowed from the document.
+    fn opt_str_ref(&self, key: &str) -> DocResult<Option<&str>> {
         match self.scalar(key)? {
-            None | Some(ScalarValue::Null) => Ok(None),
-            Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
+            None | Some(ScalarValueRef::Null) => Ok(None),
+            Some(ScalarValueRef::Str(s)) => Ok(Some(s.as_ref())),
             Some(_) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected: "a string",
@@ -246,10 +255,10 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
 
     pub fn opt_i64(&self, key: &str) -> DocResult<Option<i64>> {
         match self.scalar(key)? {
-            None | Some(ScalarValue::Null) => Ok(None),
-            Some(ScalarValue::Int(i)) | Some(ScalarValue::Timestamp(i)) => Ok(Some(i)),
-            Some(ScalarValue::Uint(u)) => {
-                i64::try_from(u).map(Some).map_err(|_| DocError::Invalid {
+            None | Some(ScalarValueRef::Null) => Ok(None),
+            Some(ScalarValueRef::Int(i)) | Some(ScalarValueRef::Timestamp(i)) => Ok(Some(*i)),
+            Some(ScalarValueRef::Uint(u)) => {
+                i64::try_from(*u).map(Some).map_err(|_| DocError::Invalid {
                     path: path(&self.path, key),
                     reason: "out of range".into(),
                 })
@@ -276,7 +285,7 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
     pub fn bytes(&self, key: &str) -> DocResult<Vec<u8>> {
         match self.scalar(key)? {
             None => Err(DocError::Missing(path(&self.path, key))),
-            Some(ScalarValue::Bytes(b)) => Ok(b),
+            Some(ScalarValueRef::Bytes(b)) => Ok(b.to_vec()),
             Some(_) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected: "bytes",
@@ -293,7 +302,7 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
     pub fn opt_bool(&self, key: &str) -> DocResult<Option<bool>> {
         match self.scalar(key)? {
             None => Ok(None),
-            Some(ScalarValue::Boolean(b)) => Ok(Some(b)),
+            Some(ScalarValueRef::Boolean(b)) => Ok(Some(*b)),
             Some(_) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected: "a boolean",
@@ -306,7 +315,9 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
     where
         T::Err: fmt::Display,
     {
-        let text = self.str(key)?;
+        let text = self
+            .opt_str_ref(key)?
+            .ok_or_else(|| DocError::Missing(path(&self.path, key)))?;
         text.parse().map_err(|e: T::Err| DocError::Invalid {
             path: path(&self.path, key),
             reason: e.to_string(),
@@ -332,7 +343,7 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
 
     fn object(&self, key: &str, want: ObjType, expected: &'static str) -> DocResult<ObjId> {
         match self.entry(key) {
-            Some((_, Value::Object(t), Some(id))) if *t == want => Ok(id.clone()),
+            Some((_, ValueRef::Object(t), Some(id))) if *t == want => Ok(id.clone()),
             Some(_) => Err(DocError::WrongType {
                 path: path(&self.path, key),
                 expected,
@@ -357,7 +368,7 @@ impl<'d, D: ReadDoc> MapReader<'d, D> {
 
     /// The keys of this map, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.entries.iter().map(|(k, _, _)| k.clone()).collect()
+        self.entries.iter().map(|(k, _, _)| k.to_string()).collect()
     }
 
     /// Whether a key holds anything.
