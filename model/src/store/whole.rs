@@ -733,6 +733,9 @@ impl Store {
                 others.push((key, bytes));
             }
         }
+        // In key order: each table's pages then fill one after another
+        // instead of every document touching pages all over each tree.
+        others.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let batch = BatchInflation::default();
         let held = self.held_among(teams.iter().chain(&others).map(|(key, _)| key.as_str()))?;
         let txn = self.db.begin_write()?;
