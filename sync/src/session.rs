@@ -37,7 +37,7 @@
 //!    re-compares catalogs when the session is idle.
 
 use meshdesk_model::store::Replication;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use meshdesk_model::ops::{self, OpError};
 use meshdesk_model::store::{DocChange, LocalIdentity, Store, StoreError};
@@ -60,6 +60,23 @@ fn older_than(since: &HashMap<String, Millis>, now: Millis, limit: Millis) -> Ve
         .collect();
     old.sort_unstable();
     old
+}
+
+/// Where a document waits to be asked for whole: the team's document
+/// before any other, then by id.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+struct WholeKey {
+    after_team: bool,
+    doc_id: String,
+}
+
+impl WholeKey {
+    fn of(doc_id: &str) -> Self {
+        WholeKey {
+            after_team: !doc_id.starts_with("team:"),
+            doc_id: doc_id.to_string(),
+        }
+    }
 }
 
 /// Whole documents received in a row, applied together.
@@ -311,9 +328,10 @@ pub struct PeerSession {
     queue: VecDeque<String>,
     queued: HashSet<String>,
     in_flight: HashMap<String, Millis>,
-    /// Documents to ask for whole, in order (entries no longer in `whole_queued` are skipped).
-    whole_queue: VecDeque<String>,
-    whole_queued: HashSet<String>,
+    /// Documents to ask for whole: the team's first (its roster judges
+    /// every other one), then in id order, so each answer is a run of
+    /// neighbouring keys that the store writes page after page.
+    whole_queued: BTreeSet<WholeKey>,
     /// Documents that came before the team's document and could not be
     /// judged: asked for again once it is stored.
     held_for_team: Vec<String>,
@@ -348,8 +366,7 @@ impl PeerSession {
             queue: VecDeque::new(),
             queued: HashSet::new(),
             in_flight: HashMap::new(),
-            whole_queue: VecDeque::new(),
-            whole_queued: HashSet::new(),
+            whole_queued: BTreeSet::new(),
             held_for_team: Vec::new(),
             roster_known: false,
             requested: HashMap::new(),
@@ -890,7 +907,7 @@ impl PeerSession {
     fn enqueue(&mut self, doc_id: String) {
         if !self.in_flight.contains_key(&doc_id)
             && !self.requested.contains_key(&doc_id)
-            && !self.whole_queued.contains(&doc_id)
+            && !self.whole_queued.contains(&WholeKey::of(&doc_id))
             && self.queued.insert(doc_id.clone())
         {
             self.queue.push_back(doc_id);
@@ -902,14 +919,8 @@ impl PeerSession {
         if !self.in_flight.contains_key(&doc_id)
             && !self.requested.contains_key(&doc_id)
             && !self.queued.contains(&doc_id)
-            && self.whole_queued.insert(doc_id.clone())
         {
-            // The team's document first: its roster judges every other one.
-            if doc_id.starts_with("team:") {
-                self.whole_queue.push_front(doc_id);
-            } else {
-                self.whole_queue.push_back(doc_id);
-            }
+            self.whole_queued.insert(WholeKey::of(&doc_id));
         }
     }
 
@@ -1131,21 +1142,16 @@ impl PeerSession {
             let room = (window - self.requested.len()).min(MAX_DOC_REQUEST);
             let mut doc_ids = Vec::with_capacity(room);
             while doc_ids.len() < room {
-                let team_first = roster_known
-                    || self
-                        .whole_queue
-                        .front()
-                        .is_some_and(|id| id.starts_with("team:"));
+                let team_first =
+                    roster_known || self.whole_queued.first().is_some_and(|key| !key.after_team);
                 if !team_first {
                     break;
                 }
-                let Some(doc_id) = self.whole_queue.pop_front() else {
+                let Some(WholeKey { doc_id, .. }) = self.whole_queued.pop_first() else {
                     break;
                 };
-                if self.whole_queued.remove(&doc_id) {
-                    self.requested.insert(doc_id.clone(), now);
-                    doc_ids.push(doc_id);
-                }
+                self.requested.insert(doc_id.clone(), now);
+                doc_ids.push(doc_id);
             }
             if doc_ids.is_empty() {
                 break;
@@ -1195,6 +1201,34 @@ impl PeerSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_documents_are_asked_for_the_team_first_then_by_id() {
+        let ids = [
+            "interaction:01B",
+            "contact:01C",
+            "team:01Z",
+            "interaction:01A",
+            "agent:01D",
+        ];
+        let order: Vec<String> = ids
+            .iter()
+            .map(|id| WholeKey::of(id))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|key| key.doc_id)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "team:01Z",
+                "agent:01D",
+                "contact:01C",
+                "interaction:01A",
+                "interaction:01B"
+            ]
+        );
+    }
 
     #[test]
     fn the_whole_document_window_follows_what_documents_weigh() {
