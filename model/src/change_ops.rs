@@ -218,7 +218,6 @@ impl Columns<'_> {
 fn value(meta: u64, raw: &mut Reader<'_>) -> Option<ScalarValue> {
     let bytes = raw.take(meta >> 4).ok()?;
     let mut inner = Reader::new(bytes, "change value");
-    let whole = |inner: &Reader<'_>| inner.is_empty();
     let value = match meta & 0xf {
         0 => ScalarValue::Null,
         1 => ScalarValue::Boolean(false),
@@ -234,7 +233,8 @@ fn value(meta: u64, raw: &mut Reader<'_>) -> Option<ScalarValue> {
     };
     match meta & 0xf {
         0..=2 => bytes.is_empty(),
-        3 | 4 | 8 | 9 => whole(&inner),
+        // A number takes its whole length.
+        3 | 4 | 8 | 9 => inner.is_empty(),
         _ => true,
     }
     .then_some(value)
