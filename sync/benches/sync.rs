@@ -250,6 +250,15 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Each run's time in seconds, for a report line.
+fn seconds_of(times: &[Duration]) -> String {
+    times
+        .iter()
+        .map(|t| format!("{:.2} s", t.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 // ---- 1. propagation ---------------------------------------------------------
 
 /// A relay (`meshdesk relay`) on loopback, in this process: its address.
@@ -467,11 +476,7 @@ async fn full_sync() -> R<()> {
     println!(
         "first full sync of {count} interactions ({MESSAGES} messages each) to an empty node: median {:.2} s (runs: {}), {:.1} MB / {f} frames from the member",
         percentile(&times, 0.5).as_secs_f64(),
-        times
-            .iter()
-            .map(|t| format!("{:.2} s", t.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", "),
+        seconds_of(&times),
         b as f64 / 1e6
     );
     a.shutdown().await?;
@@ -501,11 +506,7 @@ fn rebuild() -> R<()> {
     println!(
         "projection rebuild of {count} interactions: median {:.2} s (runs: {})",
         percentile(&times, 0.5).as_secs_f64(),
-        times
-            .iter()
-            .map(|t| format!("{:.2} s", t.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        seconds_of(&times)
     );
     Ok(())
 }
