@@ -304,7 +304,7 @@ impl<'a> Reader<'a> {
         DecodeLimitError::Malformed(self.what)
     }
 
-    pub(crate) fn rest(&self) -> &'a [u8] {
+    fn rest(&self) -> &'a [u8] {
         self.bytes
     }
 

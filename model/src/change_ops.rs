@@ -280,19 +280,25 @@ impl<'a, T: Copy> Rle<'a, T> {
                 n => Run::Literal(n.unsigned_abs()),
             };
         }
-        let (value, left) = match self.run {
-            Run::Done => return None,
-            Run::Nulls(left) => (None, left),
-            Run::Repeat(left, value) => (Some(value), left),
-            Run::Literal(left) => (Some((self.read)(&mut self.data).ok()?), left),
+        let value = match &mut self.run {
+            // An empty run: not what Automerge writes.
+            Run::Done | Run::Nulls(0) | Run::Repeat(0, _) | Run::Literal(0) => return None,
+            Run::Nulls(left) => {
+                *left -= 1;
+                None
+            }
+            Run::Repeat(left, value) => {
+                *left -= 1;
+                Some(*value)
+            }
+            Run::Literal(left) => {
+                *left -= 1;
+                Some((self.read)(&mut self.data).ok()?)
+            }
         };
-        self.run = match (left, &self.run) {
-            (0, _) => return None, // an empty run: not what Automerge writes
-            (1, _) => Run::Done,
-            (_, Run::Nulls(_)) => Run::Nulls(left - 1),
-            (_, Run::Repeat(_, value)) => Run::Repeat(left - 1, *value),
-            (_, _) => Run::Literal(left - 1),
-        };
+        if let Run::Nulls(0) | Run::Repeat(0, _) | Run::Literal(0) = self.run {
+            self.run = Run::Done;
+        }
         Some(value)
     }
 }

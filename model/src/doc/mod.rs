@@ -442,16 +442,12 @@ impl<'d, D: ReadDoc> ListReader<'d, D> {
                     expected: "a map",
                 });
             }
-            let text = match self.doc.get(item.id(), key)? {
-                Some((Value::Scalar(s), _)) => match s.as_ref() {
-                    ScalarValue::Str(text) => text.to_string(),
-                    _ => {
-                        return Err(DocError::WrongType {
-                            path: path(&at(), key),
-                            expected: "a string",
-                        });
-                    }
-                },
+            let value = self.doc.get(item.id(), key)?;
+            let text = match &value {
+                Some((Value::Scalar(s), _)) => s.as_str().ok_or_else(|| DocError::WrongType {
+                    path: path(&at(), key),
+                    expected: "a string",
+                })?,
                 Some((Value::Object(_), _)) => {
                     return Err(DocError::WrongType {
                         path: path(&at(), key),
@@ -460,7 +456,7 @@ impl<'d, D: ReadDoc> ListReader<'d, D> {
                 }
                 None => return Err(DocError::Missing(path(&at(), key))),
             };
-            if !each(&text) {
+            if !each(text) {
                 break;
             }
         }
